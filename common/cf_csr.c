@@ -87,9 +87,10 @@ out:
 
 cf_err_t cf_csr_parse(const void *buf, size_t len, cf_csr_t **csr_out, cf_why_t *why)
 {
+    if (csr_out)
+        *csr_out = NULL;
     if (!buf || !csr_out)
         return cf_why(why, CF_ERR_INVALID, "no CSR given");
-    *csr_out = NULL;
     if (len > CF_CSR_MAX_INPUT)
         return cf_why(why, CF_ERR_TOOBIG, "CSR of %zu bytes is over the cap of %d", len,
                       CF_CSR_MAX_INPUT);
