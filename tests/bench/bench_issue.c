@@ -257,10 +257,10 @@ static void s_usage(FILE *out)
             "usage: bench_issue [--iterations N] [--rounds R] [--p12 N] [--rsa N] "
             "[--obvious N]\n"
             "  --iterations N  P-256 operations per round (default 2000)\n"
-            "  --rounds R      interleaved rounds of raw and issuance, 1..%d (default 5)\n"
+            "  --rounds R      interleaved rounds of raw and issuance, 1..%d (default 7)\n"
             "  --p12 N         P-256 + PKCS#12 operations (default 100)\n"
             "  --rsa N         RSA-2048 operations, each with its key generation "
-            "(default 5)\n"
+            "(default 3)\n"
             "  --obvious N     operations of the obvious OpenSSL sequence (default 500)\n",
             S_MAX_ROUNDS);
 }
@@ -277,7 +277,7 @@ static int s_count(const char *text, long max, long *out)
 
 int main(int argc, char **argv)
 {
-    s_opts_t o = {2000, 5, 100, 5, 500};
+    s_opts_t o = {2000, 7, 100, 3, 500};
     static const struct option opts[] = {
         {"iterations", required_argument, NULL, 'i'},
         {"rounds", required_argument, NULL, 'r'},
