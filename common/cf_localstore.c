@@ -81,27 +81,27 @@ static int s_matches(const s_store_t *st, const cf_cert_t *cert)
            s_contains(cf_cert_common_name(cert), st->text);
 }
 
-/* Add *b_p as a hit (taking it) unless the same certificate is there; a copy with a key wins. */
+/* Should (a, afile) replace (b, bfile), the same certificate? A copy with a key wins, then
+   the smaller file name, so the outcome does not depend on directory order. */
+static int s_better(const cf_bundle_t *a, const char *afile, const cf_bundle_t *b,
+                    const char *bfile)
+{
+    int ka = cf_bundle_key(a) != NULL;
+    int kb = cf_bundle_key(b) != NULL;
+    return ka != kb ? ka > kb : strcmp(afile, bfile) < 0;
+}
+
+/* Add *b_p (taken) as a hit, or let it replace a copy of the same certificate. */
 static cf_err_t s_add_hit(s_store_t *st, const char *file, cf_bundle_t **b_p)
 {
     const char *fp = cf_cert_fingerprint(cf_bundle_cert(*b_p));
-    for (size_t i = 0; i < st->n; i++) {
-        cf_localstore_hit_t *hit = &st->hits[i];
-        if (strcmp(cf_cert_fingerprint(cf_bundle_cert(hit->bundle)), fp) != 0)
-            continue;
-        if (cf_bundle_key(hit->bundle) || !cf_bundle_key(*b_p)) {
-            cf_bundle_destroy(b_p);
-            return CF_OK;
-        }
-        cf_mem_free(hit->file);
-        cf_bundle_destroy(&hit->bundle);
-        st->n--;
-        hit->file = st->hits[st->n].file;
-        hit->bundle = st->hits[st->n].bundle;
-        break;
+    cf_localstore_hit_t *slot = NULL;
+    for (size_t i = 0; !slot && i < st->n; i++) {
+        if (strcmp(cf_cert_fingerprint(cf_bundle_cert(st->hits[i].bundle)), fp) == 0)
+            slot = &st->hits[i];
     }
-    if (st->n >= st->max) {
-        st->overflow = 1;
+    if ((slot && !s_better(*b_p, file, slot->bundle, slot->file)) || (!slot && st->n >= st->max)) {
+        st->overflow |= !slot;
         cf_bundle_destroy(b_p);
         return CF_OK;
     }
@@ -110,8 +110,14 @@ static cf_err_t s_add_hit(s_store_t *st, const char *file, cf_bundle_t **b_p)
         cf_bundle_destroy(b_p);
         return CF_ERR_NOMEM;
     }
-    st->hits[st->n].file = copy;
-    st->hits[st->n++].bundle = *b_p;
+    if (!slot) {
+        slot = &st->hits[st->n++];
+        *slot = (cf_localstore_hit_t){NULL, NULL};
+    }
+    cf_mem_free(slot->file);
+    cf_bundle_destroy(&slot->bundle);
+    slot->file = copy;
+    slot->bundle = *b_p;
     *b_p = NULL;
     return CF_OK;
 }
