@@ -57,7 +57,7 @@ static cf_err_t s_check_parts(const cf_cert_t *cert, const cf_key_t *key, cf_bun
     }
     EVP_PKEY *pub = X509_get0_pubkey(cf_cert_x509(cert));
     if (!pub || cf_key_type_of_pkey(pub, &type) != CF_OK)
-        return cf_why(why, CF_ERR_UNSUPPORTED, "certificate \"%s\" has a %s key; " S_ACCEPTED,
+        return cf_why(why, CF_ERR_UNSUPPORTED, "certificate \"%s\" has key type %s; " S_ACCEPTED,
                       s_name(cert), cf_cert_key_name(cert));
     if (key && cf_cert_matches_key(cert, key) != CF_OK)
         return cf_why(why, CF_ERR_KEYMISMATCH,

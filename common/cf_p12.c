@@ -12,10 +12,6 @@
 
 #include "cf_mem.h"
 
-#define S_LEGACY_HINT                                                              \
-    "re-export it with AES-256, e.g. openssl pkcs12 -legacy -in old.p12 -nodes | " \
-    "openssl pkcs12 -export -out new.p12"
-
 typedef enum {
     S_MAC_NONE = 0, /* the file has no MAC */
     S_MAC_OK,       /* the MAC verified with the password */
@@ -102,8 +98,10 @@ static cf_err_t s_where(s_parse_t *p, int cipher_nid, int md_nid, const char *wh
     }
     if (!legacy)
         return cf_why(p->why, CF_ERR_UNSUPPORTED,
-                      "%s uses %s, which needs OpenSSL's legacy provider (not installed); %s", what,
-                      cipher, S_LEGACY_HINT);
+                      "%s uses %s, which needs OpenSSL's legacy provider (not installed); "
+                      "re-export it with AES-256: openssl pkcs12 -legacy -in old.p12 -nodes | "
+                      "openssl pkcs12 -export -out new.p12",
+                      what, cipher);
     return cf_why(p->why, CF_ERR_UNSUPPORTED, "%s: %s with %s is not supported", what, cipher, md);
 }
 
@@ -365,8 +363,7 @@ static cf_err_t s_decode(const void *buf, size_t len, PKCS12 **p12_out, cf_why_t
     size_t used = (size_t) (der - (const unsigned char *) buf);
     if (used != len) {
         PKCS12_free(p12);
-        return cf_why(why, CF_ERR_CORRUPT, "%zu bytes of trailing data after the PKCS#12",
-                      len - used);
+        return cf_why(why, CF_ERR_CORRUPT, "%zu bytes of trailing data", len - used);
     }
     *p12_out = p12;
     return CF_OK;
@@ -382,10 +379,8 @@ static cf_err_t s_finish(s_parse_t *p, cf_p12_content_t *out)
         cf_key_describe_pkey(p->pkey, desc, sizeof(desc));
         cf_err_t rc = cf_key_from_pkey(&p->pkey, &out->key);
         if (rc == CF_ERR_UNSUPPORTED)
-            return cf_why(p->why, rc,
-                          "the private key is %s; accepted are P-256, P-384, RSA 2048-4096 "
-                          "and Ed25519",
-                          desc);
+            return cf_why(p->why, rc, "the private key is %s; accepted are %s", desc,
+                          "P-256, P-384, RSA 2048-4096 and Ed25519");
         CF_TRY(rc);
     }
     for (int i = 0; i < n; i++) {
@@ -480,8 +475,7 @@ cf_err_t cf_p12_create(const cf_key_t *key, const cf_cert_t *cert, const cf_cert
     if (!ca)
         goto out;
     rc = CF_ERR_CRYPTO;
-    /* A cipher NID (not a PBE NID) selects PBES2 + PBKDF2-HMAC-SHA256 for both bags. The MAC is
-       set separately (mac_iter -1 = none yet) so its digest is SHA-256 whatever the default. */
+    /* Cipher NIDs select PBES2/PBKDF2-HMAC-SHA256; the MAC (-1: none yet) is set to pin SHA-256 */
     p12 = PKCS12_create_ex(password, name, key ? cf_key_pkey(key) : NULL, cf_cert_x509(cert), ca,
                            NID_aes_256_cbc, NID_aes_256_cbc, it, -1, 0, NULL, NULL);
     if (!p12 || !PKCS12_set_mac(p12, password, -1, NULL, 0, it, EVP_sha256()))

@@ -71,36 +71,28 @@ static cf_cert_t *s_cert(const char *name)
     return cert;
 }
 
-/* Import cert file + key file; returns rc, puts the why text in why. */
-static cf_err_t s_pem(const char *cert, const char *key, const char *pw,
+static cf_key_t *s_key(const char *name)
+{
+    size_t len = 0;
+    char *pem = s_read(name, &len);
+    cf_key_t *key = NULL;
+    assert_int_equal(cf_key_from_pem(pem, len, NULL, &key), CF_OK);
+    free(pem);
+    return key;
+}
+
+/* Import from files: a PKCS#12 (key NULL, pw set), a PEM pair, or public-only (both NULL). */
+static cf_err_t s_imp(const char *file, const char *key, const char *pw,
                       const cf_import_check_t *check, cf_bundle_t **out, cf_why_t *why)
 {
-    size_t clen = 0, klen = 0;
-    char *c = s_read(cert, &clen);
-    char *k = key ? s_read(key, &klen) : NULL;
-    cf_err_t rc = cf_import_pem(c, clen, k, klen, pw, check, out, why);
-    free(c);
-    free(k);
-    return rc;
-}
-
-static cf_err_t s_p12(const char *file, const char *pw, const cf_import_check_t *check,
-                      cf_bundle_t **out, cf_why_t *why)
-{
-    size_t len = 0;
-    char *der = s_read(file, &len);
-    cf_err_t rc = cf_import_p12(der, len, pw, check, out, why);
-    free(der);
-    return rc;
-}
-
-static cf_err_t s_public(const char *file, const cf_import_check_t *check, cf_bundle_t **out,
-                         cf_why_t *why)
-{
-    size_t len = 0;
+    size_t len = 0, klen = 0;
     char *buf = s_read(file, &len);
-    cf_err_t rc = cf_import_public(buf, len, check, out, why);
+    char *k = key ? s_read(key, &klen) : NULL;
+    cf_err_t rc = key  ? cf_import_pem(buf, len, k, klen, pw, check, out, why)
+                  : pw ? cf_import_p12(buf, len, pw, check, out, why)
+                       : cf_import_public(buf, len, check, out, why);
     free(buf);
+    free(k);
     return rc;
 }
 
@@ -112,7 +104,7 @@ static void test_usage(void **state)
     cf_import_check_t check = {ca, 0};
     cf_bundle_t *b = NULL;
     cf_why_t why = {""};
-    assert_int_equal(s_p12("p256.p12", "secret", &check, &b, &why), CF_OK);
+    assert_int_equal(s_imp("p256.p12", NULL, "secret", &check, &b, &why), CF_OK);
     assert_int_equal(cf_bundle_kind(b), CF_BUNDLE_IMPORTED);
     assert_string_equal(cf_bundle_kind_name(cf_bundle_kind(b)), "imported");
     assert_string_equal(cf_cert_common_name(cf_bundle_cert(b)), "p256");
@@ -147,23 +139,23 @@ static void test_p12_key_types(void **state)
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         cf_bundle_t *b = NULL;
         cf_why_t why = {""};
-        cf_err_t rc = s_p12(files[i], "secret", &check, &b, &why);
+        cf_err_t rc = s_imp(files[i], NULL, "secret", &check, &b, &why);
         if (rc != CF_OK)
             fail_msg("%s: %s %s", files[i], cf_err_name(rc), why.text);
         cf_bundle_destroy(&b);
     }
     /* the PKCS#12 lists the chain in reverse; the leaf is still the key's certificate */
     cf_bundle_t *b = NULL;
-    assert_int_equal(s_p12("deep.p12", "secret", &check, &b, NULL), CF_OK);
+    assert_int_equal(s_imp("deep.p12", NULL, "secret", &check, &b, NULL), CF_OK);
     assert_string_equal(cf_cert_common_name(cf_bundle_cert(b)), "deep");
     assert_int_equal(cf_bundle_chain_len(b), 1);
     assert_string_equal(cf_cert_common_name(cf_bundle_chain(b, 0)), "inter");
     cf_bundle_destroy(&b);
     cf_why_t why = {""};
-    assert_int_equal(s_p12("p256.p12", "nope", &check, &b, &why), CF_ERR_BADPASS);
+    assert_int_equal(s_imp("p256.p12", NULL, "nope", &check, &b, &why), CF_ERR_BADPASS);
     assert_non_null(strstr(why.text, "wrong password"));
     assert_null(b);
-    assert_int_equal(s_p12("certonly.p12", "secret", &check, &b, &why), CF_ERR_NOKEY);
+    assert_int_equal(s_imp("certonly.p12", NULL, "secret", &check, &b, &why), CF_ERR_NOKEY);
     assert_non_null(strstr(why.text, "public-only"));
     cf_cert_destroy(&ca);
 }
@@ -183,7 +175,7 @@ static void test_pem_pairs(void **state)
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         cf_bundle_t *b = NULL;
         cf_why_t why = {""};
-        cf_err_t rc = s_pem(ok[i].cert, ok[i].key, ok[i].pw, &check, &b, &why);
+        cf_err_t rc = s_imp(ok[i].cert, ok[i].key, ok[i].pw, &check, &b, &why);
         if (rc != CF_OK)
             fail_msg("%s + %s: %s %s", ok[i].cert, ok[i].key, cf_err_name(rc), why.text);
         assert_int_equal(cf_bundle_kind(b), CF_BUNDLE_IMPORTED);
@@ -204,21 +196,24 @@ static void test_pem_key_errors(void **state)
     (void) state;
     cf_bundle_t *b = NULL;
     cf_why_t why = {""};
-    assert_int_equal(s_pem("p256.pem", "p256.p8enc.key", "wrong", NULL, &b, &why), CF_ERR_BADPASS);
+    assert_int_equal(s_imp("p256.pem", "p256.p8enc.key", "wrong", NULL, &b, &why), CF_ERR_BADPASS);
     assert_string_equal(why.text, "wrong password for the private key");
-    assert_int_equal(s_pem("p256.pem", "p256.trad.key", "wrong", NULL, &b, &why), CF_ERR_BADPASS);
-    assert_int_equal(s_pem("p256.pem", "p256.p8enc.key", NULL, NULL, &b, &why), CF_ERR_BADPASS);
+    assert_int_equal(s_imp("p256.pem", "p256.trad.key", "wrong", NULL, &b, &why), CF_ERR_BADPASS);
+    assert_int_equal(s_imp("p256.pem", "p256.p8enc.key", NULL, NULL, &b, &why), CF_ERR_BADPASS);
     assert_non_null(strstr(why.text, "no password was given"));
-    assert_int_equal(s_pem("p256.pem", "p256.trad.key", "", NULL, &b, &why), CF_ERR_BADPASS);
+    assert_int_equal(s_imp("p256.pem", "p256.trad.key", "", NULL, &b, &why), CF_ERR_BADPASS);
     assert_non_null(strstr(why.text, "no password was given"));
-    assert_int_equal(s_pem("p256.pem", "rsa.key", NULL, NULL, &b, &why), CF_ERR_KEYMISMATCH);
+    assert_int_equal(s_imp("p256.pem", "rsa.key", NULL, NULL, &b, &why), CF_ERR_KEYMISMATCH);
     assert_non_null(strstr(why.text, "none of the 1 certificates"));
-    assert_int_equal(s_pem("p256.pem", "ca.pem", NULL, NULL, &b, &why), CF_ERR_CORRUPT);
+    assert_int_equal(s_imp("p256.pem", "ca.pem", NULL, NULL, &b, &why), CF_ERR_CORRUPT);
     assert_non_null(strstr(why.text, "not a PEM private key"));
-    assert_int_equal(s_pem("p256.key", "p256.key", NULL, NULL, &b, &why), CF_ERR_CORRUPT);
+    assert_int_equal(s_imp("p256.key", "p256.key", NULL, NULL, &b, &why), CF_ERR_CORRUPT);
     assert_non_null(strstr(why.text, "not a PEM or DER certificate"));
-    assert_int_equal(s_pem("p256.pem", NULL, NULL, NULL, &b, &why), CF_ERR_INVALID);
-    assert_int_equal(s_pem("weak.pem", "weak.key", NULL, NULL, &b, &why), CF_ERR_UNSUPPORTED);
+    size_t n = 0;
+    char *only = s_read("p256.pem", &n);
+    assert_int_equal(cf_import_pem(only, n, NULL, 0, NULL, NULL, &b, &why), CF_ERR_INVALID);
+    free(only);
+    assert_int_equal(s_imp("weak.pem", "weak.key", NULL, NULL, &b, &why), CF_ERR_UNSUPPORTED);
     assert_null(b);
     /* a truncated certificate and an oversized one */
     size_t len = 0;
@@ -242,18 +237,13 @@ static void test_pem_key_errors(void **state)
 /* Re-sign leaf with the CA key so that it is valid only from now + days. */
 static void s_make_future(const char *leaf, const char *out, int days)
 {
-    size_t len = 0;
-    char *pem = s_read(leaf, &len);
-    char *capem = s_read("ca.key", &len);
-    BIO *bio = BIO_new_mem_buf(pem, -1);
-    BIO *kbio = BIO_new_mem_buf(capem, -1);
-    X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    EVP_PKEY *cakey = PEM_read_bio_PrivateKey(kbio, NULL, NULL, NULL);
+    cf_cert_t *cert = s_cert(leaf);
+    cf_key_t *cakey = s_key("ca.key");
+    X509 *x = X509_dup(cf_cert_x509(cert));
     assert_non_null(x);
-    assert_non_null(cakey);
     X509_gmtime_adj(X509_getm_notBefore(x), (long) days * 86400);
     X509_gmtime_adj(X509_getm_notAfter(x), (long) (days + 30) * 86400);
-    assert_true(X509_sign(x, cakey, EVP_sha256()) > 0);
+    assert_true(X509_sign(x, cf_key_pkey(cakey), EVP_sha256()) > 0);
     char path[700];
     snprintf(path, sizeof(path), "%s/%s", s_dir, out);
     FILE *f = fopen(path, "w");
@@ -261,11 +251,8 @@ static void s_make_future(const char *leaf, const char *out, int days)
     assert_int_equal(PEM_write_X509(f, x), 1);
     fclose(f);
     X509_free(x);
-    EVP_PKEY_free(cakey);
-    BIO_free(bio);
-    BIO_free(kbio);
-    free(pem);
-    free(capem);
+    cf_key_destroy(&cakey);
+    cf_cert_destroy(&cert);
 }
 
 static void test_validity(void **state)
@@ -273,21 +260,21 @@ static void test_validity(void **state)
     (void) state;
     cf_bundle_t *b = NULL;
     cf_why_t why = {""};
-    assert_int_equal(s_pem("old.pem", "old.key", NULL, NULL, &b, &why), CF_ERR_EXPIRED);
+    assert_int_equal(s_imp("old.pem", "old.key", NULL, NULL, &b, &why), CF_ERR_EXPIRED);
     assert_non_null(strstr(why.text, "\"old\" expired on 20"));
     assert_non_null(strstr(why.text, "UTC"));
     s_make_future("p256.pem", "future.pem", 5);
-    assert_int_equal(s_pem("future.pem", "p256.key", NULL, NULL, &b, &why), CF_ERR_NOTYETVALID);
+    assert_int_equal(s_imp("future.pem", "p256.key", NULL, NULL, &b, &why), CF_ERR_NOTYETVALID);
     assert_non_null(strstr(why.text, "not valid before"));
-    assert_int_equal(s_public("future.pem", NULL, &b, &why), CF_ERR_NOTYETVALID);
+    assert_int_equal(s_imp("future.pem", NULL, NULL, NULL, &b, &why), CF_ERR_NOTYETVALID);
     /* the same certificate at chosen moments */
     cf_import_check_t later = {NULL, time(NULL) + 40 * 86400};
     cf_import_check_t earlier = {NULL, time(NULL) - 86400};
     cf_import_check_t inside = {NULL, time(NULL) + 10 * 86400};
-    assert_int_equal(s_public("future.pem", &inside, &b, &why), CF_OK);
+    assert_int_equal(s_imp("future.pem", NULL, NULL, &inside, &b, &why), CF_OK);
     cf_bundle_destroy(&b);
-    assert_int_equal(s_p12("p256.p12", "secret", &later, &b, &why), CF_ERR_EXPIRED);
-    assert_int_equal(s_p12("p256.p12", "secret", &earlier, &b, &why), CF_ERR_NOTYETVALID);
+    assert_int_equal(s_imp("p256.p12", NULL, "secret", &later, &b, &why), CF_ERR_EXPIRED);
+    assert_int_equal(s_imp("p256.p12", NULL, "secret", &earlier, &b, &why), CF_ERR_NOTYETVALID);
     assert_null(b);
 }
 
@@ -299,24 +286,24 @@ static void test_trust(void **state)
     cf_import_check_t check = {ca, 0};
     cf_bundle_t *b = NULL;
     cf_why_t why = {""};
-    assert_int_equal(s_pem("stranger.pem", "stranger.key", NULL, &check, &b, &why),
+    assert_int_equal(s_imp("stranger.pem", "stranger.key", NULL, &check, &b, &why),
                      CF_ERR_UNTRUSTED);
     assert_non_null(strstr(why.text, "\"stranger\" does not chain to CA \"Test CA\""));
     assert_null(b);
     cf_import_check_t check_other = {other, 0};
-    assert_int_equal(s_pem("stranger.pem", "stranger.key", NULL, &check_other, &b, &why), CF_OK);
+    assert_int_equal(s_imp("stranger.pem", "stranger.key", NULL, &check_other, &b, &why), CF_OK);
     cf_bundle_destroy(&b);
     /* an intermediate in the file, in either order */
-    assert_int_equal(s_pem("deep-chain.pem", "deep.key", NULL, &check, &b, &why), CF_OK);
+    assert_int_equal(s_imp("deep-chain.pem", "deep.key", NULL, &check, &b, &why), CF_OK);
     assert_int_equal(cf_bundle_chain_len(b), 1);
     cf_bundle_destroy(&b);
-    assert_int_equal(s_public("deep-rev.pem", &check, &b, &why), CF_OK);
+    assert_int_equal(s_imp("deep-rev.pem", NULL, NULL, &check, &b, &why), CF_OK);
     assert_string_equal(cf_cert_common_name(cf_bundle_cert(b)), "deep");
     cf_bundle_destroy(&b);
     /* without it the leaf does not chain */
-    assert_int_equal(s_pem("deep.pem", "deep.key", NULL, &check, &b, &why), CF_ERR_UNTRUSTED);
+    assert_int_equal(s_imp("deep.pem", "deep.key", NULL, &check, &b, &why), CF_ERR_UNTRUSTED);
     /* a certificate that expired is refused before the chain is looked at */
-    assert_int_equal(s_pem("old.pem", "old.key", NULL, &check, &b, &why), CF_ERR_EXPIRED);
+    assert_int_equal(s_imp("old.pem", "old.key", NULL, &check, &b, &why), CF_ERR_EXPIRED);
     cf_cert_destroy(&ca);
     cf_cert_destroy(&other);
 }
@@ -329,7 +316,7 @@ static void test_public_only(void **state)
     static const char *files[] = {"p256.pem", "p256.der", "rsa.pem", "ed.pem"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         cf_bundle_t *b = NULL;
-        assert_int_equal(s_public(files[i], &check, &b, NULL), CF_OK);
+        assert_int_equal(s_imp(files[i], NULL, NULL, &check, &b, NULL), CF_OK);
         assert_int_equal(cf_bundle_kind(b), CF_BUNDLE_PUBLIC);
         assert_null(cf_bundle_key(b));
         char *pem = NULL;
@@ -339,9 +326,9 @@ static void test_public_only(void **state)
     }
     cf_bundle_t *b = NULL;
     cf_why_t why = {""};
-    assert_int_equal(s_public("weak.pem", NULL, &b, &why), CF_ERR_UNSUPPORTED);
+    assert_int_equal(s_imp("weak.pem", NULL, NULL, NULL, &b, &why), CF_ERR_UNSUPPORTED);
     assert_non_null(strstr(why.text, "RSA-1024"));
-    assert_int_equal(s_public("p256.key", NULL, &b, &why), CF_ERR_CORRUPT);
+    assert_int_equal(s_imp("p256.key", NULL, NULL, NULL, &b, &why), CF_ERR_CORRUPT);
     assert_int_equal(cf_import_public(NULL, 0, NULL, &b, &why), CF_ERR_INVALID);
     assert_null(b);
     cf_cert_destroy(&ca);
@@ -350,12 +337,8 @@ static void test_public_only(void **state)
 static void test_bundle_new(void **state)
 {
     (void) state;
-    size_t len = 0;
-    char *kpem = s_read("p256.key", &len);
-    char *rpem = s_read("rsa.key", &len);
-    cf_key_t *key = NULL, *rsa = NULL;
-    assert_int_equal(cf_key_from_pem(kpem, strlen(kpem), NULL, &key), CF_OK);
-    assert_int_equal(cf_key_from_pem(rpem, strlen(rpem), NULL, &rsa), CF_OK);
+    cf_key_t *key = s_key("p256.key");
+    cf_key_t *rsa = s_key("rsa.key");
     cf_cert_t *cert = s_cert("p256.pem");
     cf_bundle_t *b = NULL;
     cf_why_t why = {""};
@@ -366,14 +349,13 @@ static void test_bundle_new(void **state)
     cert = s_cert("p256.pem");
     assert_int_equal(cf_bundle_new(&cert, NULL, CF_BUNDLE_IMPORTED, &b, &why), CF_ERR_NOKEY);
     cert = s_cert("p256.pem");
-    cf_key_t *copy = NULL;
-    assert_int_equal(cf_key_from_pem(kpem, strlen(kpem), NULL, &copy), CF_OK);
+    cf_key_t *copy = s_key("p256.key");
     assert_int_equal(cf_bundle_new(&cert, &copy, CF_BUNDLE_PUBLIC, &b, &why), CF_ERR_INVALID);
     cert = s_cert("p256.pem");
     assert_int_equal(cf_bundle_new(&cert, &key, (cf_bundle_kind_t) 42, &b, &why), CF_ERR_INVALID);
     assert_null(b);
     assert_string_equal(cf_bundle_kind_name((cf_bundle_kind_t) 42), "unknown");
-    assert_int_equal(cf_key_from_pem(kpem, strlen(kpem), NULL, &key), CF_OK);
+    key = s_key("p256.key");
     cert = s_cert("p256.pem");
     assert_int_equal(cf_bundle_new(&cert, &key, CF_BUNDLE_GENERATED, &b, &why), CF_OK);
     assert_string_equal(cf_bundle_kind_name(cf_bundle_kind(b)), "generated");
@@ -385,8 +367,6 @@ static void test_bundle_new(void **state)
     assert_int_equal(cf_bundle_add_chain(b, &extra), CF_ERR_TOOBIG);
     assert_null(extra);
     cf_bundle_destroy(&b);
-    free(kpem);
-    free(rpem);
 }
 
 static void test_export(void **state)
@@ -395,7 +375,7 @@ static void test_export(void **state)
     cf_cert_t *ca = s_cert("ca.pem");
     cf_import_check_t check = {ca, 0};
     cf_bundle_t *b = NULL;
-    assert_int_equal(s_pem("deep-chain.pem", "deep.key", NULL, &check, &b, NULL), CF_OK);
+    assert_int_equal(s_imp("deep-chain.pem", "deep.key", NULL, &check, &b, NULL), CF_OK);
     /* PEM chain: leaf, intermediate, CA; openssl verifies it */
     char *pem = NULL;
     size_t len = 0;
@@ -432,7 +412,20 @@ static void test_export(void **state)
     assert_int_equal(cf_cert_matches_key(cf_bundle_cert(b), key), CF_OK);
     cf_key_destroy(&key);
     cf_mem_free_secret(pem, len);
+    cf_bundle_destroy(&b);
+    cf_cert_destroy(&ca);
+}
+
+static void test_export_p12(void **state)
+{
+    (void) state;
+    cf_cert_t *ca = s_cert("ca.pem");
+    cf_import_check_t check = {ca, 0};
+    cf_bundle_t *b = NULL;
+    assert_int_equal(s_imp("deep-chain.pem", "deep.key", NULL, &check, &b, NULL), CF_OK);
     /* a PKCS#12 with the whole chain: openssl reads it and it imports again */
+    char path[700];
+    size_t len = 0;
     unsigned char *der = NULL;
     assert_int_equal(cf_bundle_to_p12(b, "", ca, &der, &len), CF_ERR_INVALID);
     assert_int_equal(cf_bundle_to_p12(b, "exp-pw", ca, &der, &len), CF_OK);
@@ -453,63 +446,51 @@ static void test_export(void **state)
     cf_cert_destroy(&ca);
 }
 
-static void s_alloc_loop(const char *what, cf_err_t (*run)(cf_bundle_t **))
+/* Fail allocation n = 0, 1, 2, ... until the import succeeds: every failure must unwind
+   cleanly (ASan checks leaks) and say NOMEM. A PKCS#12 when key is NULL, else a PEM pair. */
+static void s_alloc_loop(const char *file, const char *key, const char *pw)
 {
-    long n = 0;
-    for (;; n++) {
+    size_t len = 0, klen = 0;
+    char *buf = s_read(file, &len);
+    char *k = key ? s_read(key, &klen) : NULL;
+    for (long n = 0;; n++) {
         cf_bundle_t *b = NULL;
         cf_test_alloc_fail_at(n);
-        cf_err_t rc = run(&b);
+        cf_err_t rc = k ? cf_import_pem(buf, len, k, klen, pw, NULL, &b, NULL)
+                        : cf_import_p12(buf, len, pw, NULL, &b, NULL);
         long failed = cf_test_alloc_failed();
         cf_test_alloc_fail_at(-1);
         if (failed == 0) {
             assert_int_equal(rc, CF_OK);
+            assert_true(n > 0);
             cf_bundle_destroy(&b);
             break;
         }
         if (rc != CF_ERR_NOMEM)
-            fail_msg("%s: allocation %ld failed but got %s", what, n, cf_err_name(rc));
+            fail_msg("%s: allocation %ld failed but got %s", file, n, cf_err_name(rc));
         assert_null(b);
     }
-    assert_true(n > 0);
-}
-
-static char *s_p12_buf, *s_cert_buf, *s_key_buf;
-static size_t s_p12_len, s_cert_len, s_key_len;
-
-static cf_err_t s_run_p12(cf_bundle_t **b)
-{
-    return cf_import_p12(s_p12_buf, s_p12_len, "secret", NULL, b, NULL);
-}
-
-static cf_err_t s_run_pem(cf_bundle_t **b)
-{
-    return cf_import_pem(s_cert_buf, s_cert_len, s_key_buf, s_key_len, "kpw", NULL, b, NULL);
+    free(buf);
+    free(k);
 }
 
 static void test_alloc_failure(void **state)
 {
     (void) state;
-    s_p12_buf = s_read("deep.p12", &s_p12_len);
-    s_cert_buf = s_read("deep-chain.pem", &s_cert_len);
-    s_key_buf = s_read("p256.p8enc.key", &s_key_len);
-    s_alloc_loop("p12", s_run_p12);
-    free(s_key_buf);
-    s_key_buf = s_read("deep.key", &s_key_len);
-    s_alloc_loop("pem", s_run_pem);
-    free(s_p12_buf);
-    free(s_cert_buf);
-    free(s_key_buf);
+    s_alloc_loop("deep.p12", NULL, "secret");
+    s_alloc_loop("deep-chain.pem", "deep.key", NULL);
+    s_alloc_loop("p256.pem", "p256.p8enc.key", "kpw");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),       cmocka_unit_test(test_p12_key_types),
-        cmocka_unit_test(test_pem_pairs),   cmocka_unit_test(test_pem_key_errors),
-        cmocka_unit_test(test_validity),    cmocka_unit_test(test_trust),
-        cmocka_unit_test(test_public_only), cmocka_unit_test(test_bundle_new),
-        cmocka_unit_test(test_export),      cmocka_unit_test(test_alloc_failure),
+        cmocka_unit_test(test_usage),         cmocka_unit_test(test_p12_key_types),
+        cmocka_unit_test(test_pem_pairs),     cmocka_unit_test(test_pem_key_errors),
+        cmocka_unit_test(test_validity),      cmocka_unit_test(test_trust),
+        cmocka_unit_test(test_public_only),   cmocka_unit_test(test_bundle_new),
+        cmocka_unit_test(test_export),        cmocka_unit_test(test_export_p12),
+        cmocka_unit_test(test_alloc_failure),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
 }

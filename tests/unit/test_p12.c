@@ -173,6 +173,24 @@ static void test_other_protections(void **state)
     s_expect("nocert.p12", "secret", 0, CF_ERR_NOTFOUND, "no certificate");
 }
 
+static void test_legacy_provider_missing(void **state)
+{
+    (void) state;
+    /* Where OpenSSL's legacy module cannot be loaded, RC2 files are refused with a way out;
+       AES files are unaffected. */
+    char *old = getenv("OPENSSL_MODULES") ? strdup(getenv("OPENSSL_MODULES")) : NULL;
+    setenv("OPENSSL_MODULES", "/nonexistent/ossl-modules", 1);
+    s_expect("legacy.p12", "secret", 0, CF_ERR_UNSUPPORTED, "legacy provider");
+    s_expect("legacy.p12", "secret", 0, CF_ERR_UNSUPPORTED, "re-export");
+    s_expect("p256.p12", "secret", 0, CF_OK, NULL);
+    if (old)
+        setenv("OPENSSL_MODULES", old, 1);
+    else
+        unsetenv("OPENSSL_MODULES");
+    free(old);
+    s_expect("legacy.p12", "secret", 0, CF_OK, NULL);
+}
+
 static void test_truncated(void **state)
 {
     (void) state;
@@ -386,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_key_types),
         cmocka_unit_test(test_wrong_password),
         cmocka_unit_test(test_other_protections),
+        cmocka_unit_test(test_legacy_provider_missing),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_flipped_bytes),
         cmocka_unit_test(test_caps),
