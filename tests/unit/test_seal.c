@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "cf_key.h"
 #include "cf_mem.h"
 #include "cf_seal.h"
 
@@ -151,6 +152,37 @@ static void test_round_trip(void **state)
     cf_mem_free(a);
     cf_mem_free(b);
     free(plain);
+    cf_seal_destroy(&seal);
+}
+
+/* What the store does with a private key: PKCS#8 DER, sealed to its record, and back. */
+static void test_private_key_round_trip(void **state)
+{
+    (void) state;
+    cf_seal_t *seal = s_ring1("k1", 0x11);
+    cf_key_t *key = NULL, *back = NULL;
+    unsigned char *der = NULL, *blob = NULL, *plain = NULL, *pub1 = NULL, *pub2 = NULL;
+    size_t der_len = 0, blob_len = 0, plain_len = 0, pub1_len = 0, pub2_len = 0;
+    assert_int_equal(cf_key_generate(CF_KEY_P256, &key), CF_OK);
+    assert_int_equal(cf_key_to_der(key, &der, &der_len), CF_OK);
+    assert_int_equal(
+        cf_seal_seal(seal, der, der_len, (const unsigned char *) CTX, CTX_LEN, &blob, &blob_len),
+        CF_OK);
+    cf_mem_free_secret(der, der_len);
+    assert_int_equal(cf_seal_open(seal, blob, blob_len, (const unsigned char *) CTX, CTX_LEN,
+                                  &plain, &plain_len, NULL),
+                     CF_OK);
+    assert_int_equal(cf_key_from_der(plain, plain_len, &back), CF_OK);
+    cf_mem_free_secret(plain, plain_len);
+    assert_int_equal(cf_key_public_der(key, &pub1, &pub1_len), CF_OK);
+    assert_int_equal(cf_key_public_der(back, &pub2, &pub2_len), CF_OK);
+    assert_int_equal(pub1_len, pub2_len);
+    assert_memory_equal(pub1, pub2, pub1_len);
+    cf_mem_free(pub1);
+    cf_mem_free(pub2);
+    cf_mem_free(blob);
+    cf_key_destroy(&key);
+    cf_key_destroy(&back);
     cf_seal_destroy(&seal);
 }
 
@@ -707,6 +739,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_private_key_round_trip),
         cmocka_unit_test(test_size_caps),
         cmocka_unit_test(test_aad_mismatch),
         cmocka_unit_test(test_every_byte_flip_refused),
