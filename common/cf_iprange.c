@@ -81,9 +81,9 @@ static void s_block(int family, const unsigned char *addr, unsigned prefix, unsi
     memset(hi, 0, 16);
     for (size_t i = 0; i < s_bytes(family); i++) {
         unsigned keep = prefix > 8 * i ? prefix - 8 * (unsigned) i : 0;
-        unsigned char mask = keep >= 8 ? 0xff : (unsigned char) (0xff00u >> keep);
-        lo[i] = addr[i] & mask;
-        hi[i] = addr[i] | (unsigned char) ~mask;
+        unsigned char mask = (unsigned char) (keep >= 8 ? 0xffu : 0xff00u >> keep);
+        lo[i] = (unsigned char) (addr[i] & mask);
+        hi[i] = (unsigned char) (addr[i] | (unsigned char) ~mask);
     }
 }
 
@@ -104,6 +104,8 @@ static int s_prefix_of(const cf_iprange_t *r)
 static cf_err_t s_take_text(const char *text, const char *what, char *buf, char **start,
                             cf_why_t *why)
 {
+    *start = buf;
+    buf[0] = '\0';
     size_t len = strnlen(text, CF_IPRANGE_MAX_TEXT + 1);
     if (len > CF_IPRANGE_MAX_TEXT)
         return cf_why(why, CF_ERR_TOOBIG, "%s text is longer than %d characters", what,

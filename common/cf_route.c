@@ -8,10 +8,10 @@
 /* Rank of one available server; a smaller rank is tried first. */
 typedef struct {
     size_t index;              /* position in the candidate array */
-    cf_route_rule_t rule;      /* the best rule that places the server */
     const cf_iprange_t *range; /* CF_ROUTE_RANGE: narrowest range holding the agent */
-    int priority;              /* larger = preferred */
     uint64_t score;            /* rendezvous hash of (agent id, alias): breaks ties */
+    cf_route_rule_t rule;      /* the best rule that places the server */
+    int priority;              /* larger = preferred */
 } s_rank_t;
 
 const char *cf_route_rule_name(cf_route_rule_t rule)
@@ -123,7 +123,7 @@ static size_t s_rank_all(const cf_route_agent_t *agent, const cf_route_server_t 
         const cf_route_server_t *srv = &servers[i];
         if (!srv->available)
             continue;
-        s_rank_t rank = {i, CF_ROUTE_PRIORITY, NULL, srv->priority, 0};
+        s_rank_t rank = {i, NULL, 0, CF_ROUTE_PRIORITY, srv->priority};
         rank.score = s_score(agent->id, srv->alias);
         rank.range = agent->addr ? cf_iprange_list_match(srv->ranges, agent->addr) : NULL;
         if (has_favorite && s_name_eq(srv->alias, agent->favorite))
@@ -149,11 +149,13 @@ static void s_explain(const s_rank_t *ranks, size_t n, size_t k, cf_route_choice
     out->index = rank->index;
     out->rule = rank->rule;
     out->priority = rank->priority;
-    for (size_t j = 0; j < n; j++)
-        out->shared_by += j == k || s_tied(rank, &ranks[j]);
+    for (size_t j = 0; j < n; j++) {
+        if (j == k || s_tied(rank, &ranks[j]))
+            out->shared_by++;
+    }
     char what[CF_IPRANGE_TEXT_MAX + 16] = "favorite";
     if (rank->rule == CF_ROUTE_RANGE) {
-        char range[CF_IPRANGE_TEXT_MAX] = "?";
+        char range[CF_IPRANGE_TEXT_MAX] = "";
         out->range = *rank->range;
         if (cf_iprange_format(rank->range, range, sizeof(range)) != CF_OK)
             range[0] = '\0'; /* cannot happen: the range matched, so it is valid */
@@ -161,10 +163,11 @@ static void s_explain(const s_rank_t *ranks, size_t n, size_t k, cf_route_choice
     } else if (rank->rule == CF_ROUTE_PRIORITY) {
         snprintf(what, sizeof(what), "priority %d", rank->priority);
     }
+    char shared[48] = "";
     if (out->shared_by > 1)
-        snprintf(out->text, sizeof(out->text), "%s (shared by %zu, hashed)", what, out->shared_by);
-    else
-        snprintf(out->text, sizeof(out->text), "%s", what);
+        snprintf(shared, sizeof(shared), " (shared by %zu, hashed)", out->shared_by);
+    /* CF_ROUTE_REASON_MAX holds both parts at their longest. */
+    snprintf(out->text, sizeof(out->text), "%s%s", what, shared);
 }
 
 static cf_err_t s_none_available(size_t count, cf_why_t *why)

@@ -10,7 +10,7 @@
 
 #define CF_ROUTE_MAX_SERVERS 256 /* most candidate servers in one choice */
 #define CF_ROUTE_MAX_NAME    255 /* longest agent id or server alias, bytes */
-#define CF_ROUTE_REASON_MAX  128 /* size of cf_route_choice_t.text, with NUL */
+#define CF_ROUTE_REASON_MAX  160 /* size of cf_route_choice_t.text, with NUL */
 
 /* One candidate server, as its record in Redis describes it. Everything is borrowed. */
 typedef struct {

@@ -112,10 +112,7 @@ static void test_valid_ranges(void **state)
 static void test_invalid_ranges(void **state)
 {
     (void) state;
-    char longest[CF_IPRANGE_MAX_TEXT + 2];
-    memset(longest, '1', sizeof(longest) - 1);
-    longest[sizeof(longest) - 1] = '\0';
-    const struct {
+    static const struct {
         const char *text;
         cf_err_t err;
         const char *why; /* a part of the reason */
@@ -155,7 +152,6 @@ static void test_invalid_ranges(void **state)
         {"fe80::1%eth0", CF_ERR_INVALID, "zone ids"},
         {"10.0.0.1\n", CF_ERR_INVALID, "non-printable character at 8"},
         {"10.0.0.1\x80", CF_ERR_INVALID, "non-printable character"},
-        {longest, CF_ERR_TOOBIG, "longer than 100 characters"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cf_iprange_t r;
@@ -168,11 +164,24 @@ static void test_invalid_ranges(void **state)
         assert_int_equal(r.family, 0); /* zeroed on failure */
         assert_false(cf_iprange_contains_text(&r, "0.0.0.0"));
     }
-    /* Exactly at the cap is still parsed (and refused for its content, not its size). */
+}
+
+static void test_parse_limits(void **state)
+{
+    (void) state;
+    char text[CF_IPRANGE_MAX_TEXT + 2];
     cf_iprange_t r;
-    longest[CF_IPRANGE_MAX_TEXT] = '\0';
-    assert_int_equal(cf_iprange_parse(longest, &r, NULL), CF_ERR_INVALID);
-    assert_int_equal(cf_iprange_parse(NULL, &r, NULL), CF_ERR_INVALID);
+    cf_why_t why;
+    snprintf(text, sizeof(text), "%*s", CF_IPRANGE_MAX_TEXT, "10.0.0.0/8"); /* at the cap */
+    assert_int_equal(strlen(text), CF_IPRANGE_MAX_TEXT);
+    assert_int_equal(cf_iprange_parse(text, &r, &why), CF_OK);
+    snprintf(text, sizeof(text), "%*s", CF_IPRANGE_MAX_TEXT + 1, "10.0.0.0/8"); /* one over */
+    assert_int_equal(cf_iprange_parse(text, &r, &why), CF_ERR_TOOBIG);
+    assert_string_equal(why.text, "IP range text is longer than 100 characters");
+    assert_int_equal(r.family, 0);
+    assert_int_equal(cf_iprange_addr_parse(text, NULL, &why), CF_ERR_INVALID);
+    assert_int_equal(cf_iprange_parse(NULL, &r, &why), CF_ERR_INVALID);
+    assert_string_equal(why.text, "no IP range given");
     assert_int_equal(cf_iprange_parse("10.0.0.0/8", NULL, NULL), CF_ERR_INVALID);
 }
 
@@ -542,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_valid_ranges),
         cmocka_unit_test(test_invalid_ranges),
+        cmocka_unit_test(test_parse_limits),
         cmocka_unit_test(test_normalisation_note),
         cmocka_unit_test(test_contains_edges),
         cmocka_unit_test(test_contains_sockaddr),
