@@ -11,9 +11,9 @@
 #include "cf_err.h"
 #include "cf_key.h"
 
-#define CF_CERT_MAX_INPUT (256 * 1024) /* largest certificate/chain file we accept, bytes */
-#define CF_CERT_MAX_CHAIN 16           /* most certificates we take from one file */
-#define CF_CERT_MAX_SANS 64            /* most subjectAltNames we report */
+#define CF_CERT_MAX_INPUT   (256 * 1024) /* largest certificate/chain file we accept, bytes */
+#define CF_CERT_MAX_CHAIN   16           /* most certificates we take from one file */
+#define CF_CERT_MAX_SANS    64           /* most subjectAltNames we report */
 #define CF_AGENT_URI_PREFIX "urn:certfleet:agent:"
 #define CF_AGENT_SHARED_URI "urn:certfleet:agent-shared" /* seed compatibility mode */
 
@@ -49,8 +49,8 @@ CF_MUST_USE cf_err_t cf_cert_parse(const void *buf, size_t len, cf_cert_t **cert
 /* Parse every CERTIFICATE block of a PEM file (or one DER certificate) into certs[0..n-1],
    at most max (<= CF_CERT_MAX_CHAIN; CF_ERR_TOOBIG past it). Each is the caller's; on
    failure none is returned. */
-CF_MUST_USE cf_err_t cf_cert_parse_all(const void *buf, size_t len, cf_cert_t **certs,
-                                       size_t max, size_t *n_out);
+CF_MUST_USE cf_err_t cf_cert_parse_all(const void *buf, size_t len, cf_cert_t **certs, size_t max,
+                                       size_t *n_out);
 /* Wrap an X509: takes a new reference (X509_up_ref), the caller keeps its own. */
 CF_MUST_USE cf_err_t cf_cert_from_x509(X509 *x509, cf_cert_t **cert_out);
 /* Another handle on the same certificate (shared X509 reference). NULL on out-of-memory. */
@@ -74,7 +74,7 @@ const char *cf_cert_common_name(const cf_cert_t *cert); /* "" when there is no C
 const char *cf_cert_key_name(const cf_cert_t *cert);    /* "P-256", "RSA-1024", ... */
 time_t cf_cert_not_before(const cf_cert_t *cert);
 time_t cf_cert_not_after(const cf_cert_t *cert);
-int cf_cert_is_ca(const cf_cert_t *cert);          /* basicConstraints CA:TRUE */
+int cf_cert_is_ca(const cf_cert_t *cert);           /* basicConstraints CA:TRUE */
 int cf_cert_has_server_auth(const cf_cert_t *cert); /* EKU serverAuth */
 int cf_cert_has_client_auth(const cf_cert_t *cert); /* EKU clientAuth */
 /* Best guess from the extensions: CA, server (serverAuth), agent (agent URI SAN or the

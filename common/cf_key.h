@@ -46,12 +46,11 @@ CF_MUST_USE cf_err_t cf_key_from_pem(const char *pem, size_t len, const char *pa
 CF_MUST_USE cf_err_t cf_key_from_der(const unsigned char *der, size_t len, cf_key_t **key_out);
 
 /* PKCS#8 PEM; encrypted with AES-256-CBC under PBKDF2 when password is non-NULL and non-empty.
-   *pem_out is NUL-terminated, the caller's, and must be freed with cf_mem_free_secret. */
+ *pem_out is NUL-terminated, the caller's, and must be freed with cf_mem_free_secret. */
 CF_MUST_USE cf_err_t cf_key_to_pem(const cf_key_t *key, const char *password, char **pem_out,
                                    size_t *len_out);
 /* Unencrypted PKCS#8 DER; free with cf_mem_free_secret(*der_out, *len_out). */
-CF_MUST_USE cf_err_t cf_key_to_der(const cf_key_t *key, unsigned char **der_out,
-                                   size_t *len_out);
+CF_MUST_USE cf_err_t cf_key_to_der(const cf_key_t *key, unsigned char **der_out, size_t *len_out);
 /* SubjectPublicKeyInfo DER of the public half; free with cf_mem_free. */
 CF_MUST_USE cf_err_t cf_key_public_der(const cf_key_t *key, unsigned char **der_out,
                                        size_t *len_out);
