@@ -197,7 +197,7 @@ static cf_err_t s_read(const char *dir, const char *name, unsigned char **buf_ou
     *buf_out = NULL;
     if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int) sizeof(path))
         return CF_OK;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
     if (fd < 0)
         return CF_OK;
     cf_err_t rc = CF_OK;

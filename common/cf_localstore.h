@@ -15,8 +15,8 @@
    (PEM or DER; every certificate in a file is a candidate) and .p12/.pfx files (only the
    key's certificate; read only when password is non-NULL, else skipped; "" is the empty
    password). At most CF_LOCALSTORE_MAX_FILES such files (CF_ERR_TOOBIG past it); files over
-   CF_CERT_MAX_INPUT bytes, unreadable or unparsable ones and names starting with '.' are
-   skipped. match is a SHA-256 fingerprint (64 hex digits, any case, colons or spaces
+   CF_CERT_MAX_INPUT bytes, non-regular (FIFOs...), unreadable or unparsable ones and names
+   starting with '.' are skipped. match is a SHA-256 fingerprint (64 hex digits, any case, colons or spaces
    allowed) or else text found, case-insensitively, in the RFC 2253 subject or the CN. */
 typedef struct {
     char *file;          /* owned; file name inside the directory */

@@ -35,7 +35,7 @@ static int s_setup(void **state)
         "-out store/vault.p12; "
         "echo garbage > store/junk.pem; cp agent.pem store/notes.txt; cp agent.pem "
         "store/.hidden.pem; "
-        "head -c 300000 /dev/zero > store/huge.pem; "
+        "head -c 300000 /dev/zero > store/huge.pem; mkfifo store/pipe.pem; "
         "openssl x509 -in server.pem -noout -fingerprint -sha256 | cut -d= -f2 > server.fp; "
         "i=0; while [ $i -le 256 ]; do cp ca.pem many/c$i.pem; i=$((i+1)); done",
         s_dir);
