@@ -16,8 +16,9 @@
    key's certificate; read only when password is non-NULL, else skipped; "" is the empty
    password). At most CF_LOCALSTORE_MAX_FILES such files (CF_ERR_TOOBIG past it); files over
    CF_CERT_MAX_INPUT bytes, non-regular (FIFOs...), unreadable or unparsable ones and names
-   starting with '.' are skipped. match is a SHA-256 fingerprint (64 hex digits, any case, colons or spaces
-   allowed) or else text found, case-insensitively, in the RFC 2253 subject or the CN. */
+   starting with '.' are skipped. match is a SHA-256 fingerprint (64 hex digits, any case,
+   colons or spaces allowed) or else text found, case-insensitively, in the RFC 2253 subject
+   or the CN. */
 typedef struct {
     char *file;          /* owned; file name inside the directory */
     cf_bundle_t *bundle; /* owned; PUBLIC with its issuers from the same file, or IMPORTED
