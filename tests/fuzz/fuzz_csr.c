@@ -33,9 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     cf_cert_destroy(&cert);
-    cf_ca_policy_t console = {.key_types = CF_CA_KEYBIT(CF_KEY_P256),
-                              .days = 1,
-                              .component = CF_COMPONENT_CONSOLE};
+    cf_ca_policy_t console = {
+        .key_types = CF_CA_KEYBIT(CF_KEY_P256), .days = 1, .component = CF_COMPONENT_CONSOLE};
     if (cf_ca_sign_csr(s_ca, data, size, &console, "Operator", 0, &cert, &why) == CF_OK)
         s_check_issued(cert, "Operator");
     cf_cert_destroy(&cert);

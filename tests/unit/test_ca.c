@@ -519,6 +519,34 @@ static X509_CRL *s_parse_crl(const char *pem)
     return crl;
 }
 
+/* The CRL through OpenSSL's API: signature, version, entries, number, AKI, dates. */
+static void s_check_crl(cf_ca_t *ca, const char *pem, cf_cert_t *const *certs, time_t now)
+{
+    X509_CRL *crl = s_parse_crl(pem);
+    assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(cf_cert_x509(cf_ca_cert(ca)))), 1);
+    assert_int_equal(X509_CRL_get_version(crl), 1); /* v2 */
+    assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 2);
+    X509_REVOKED *rev = NULL;
+    assert_int_equal(
+        X509_CRL_get0_by_serial(crl, &rev,
+                                (ASN1_INTEGER *) X509_get0_serialNumber(cf_cert_x509(certs[2]))),
+        1);
+    assert_int_equal(
+        X509_CRL_get0_by_serial(crl, &rev,
+                                (ASN1_INTEGER *) X509_get0_serialNumber(cf_cert_x509(certs[1]))),
+        0);
+    ASN1_INTEGER *number = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+    assert_int_equal(ASN1_INTEGER_get(number), (long) now);
+    ASN1_INTEGER_free(number);
+    AUTHORITY_KEYID *akid = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, NULL, NULL);
+    assert_int_equal(
+        ASN1_OCTET_STRING_cmp(akid->keyid, X509_get0_subject_key_id(cf_cert_x509(cf_ca_cert(ca)))),
+        0);
+    AUTHORITY_KEYID_free(akid);
+    assert_int_equal(ASN1_TIME_cmp_time_t(X509_CRL_get0_nextUpdate(crl), now + 86400), 0);
+    X509_CRL_free(crl);
+}
+
 static void s_crl_for(cf_key_type_t type)
 {
     cf_ca_opts_t opts = {.key_type = type};
@@ -550,29 +578,7 @@ static void s_crl_for(cf_key_type_t type)
                                 "kept.pem",
                                 s_dir, serials[0]),
                      0);
-    X509_CRL *crl = s_parse_crl(pem);
-    assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(cf_cert_x509(cf_ca_cert(ca)))), 1);
-    assert_int_equal(X509_CRL_get_version(crl), 1); /* v2 */
-    assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 2);
-    X509_REVOKED *rev = NULL;
-    assert_int_equal(
-        X509_CRL_get0_by_serial(crl, &rev,
-                                (ASN1_INTEGER *) X509_get0_serialNumber(cf_cert_x509(certs[2]))),
-        1);
-    assert_int_equal(
-        X509_CRL_get0_by_serial(crl, &rev,
-                                (ASN1_INTEGER *) X509_get0_serialNumber(cf_cert_x509(certs[1]))),
-        0);
-    ASN1_INTEGER *number = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
-    assert_int_equal(ASN1_INTEGER_get(number), (long) now);
-    ASN1_INTEGER_free(number);
-    AUTHORITY_KEYID *akid = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, NULL, NULL);
-    assert_int_equal(
-        ASN1_OCTET_STRING_cmp(akid->keyid, X509_get0_subject_key_id(cf_cert_x509(cf_ca_cert(ca)))),
-        0);
-    AUTHORITY_KEYID_free(akid);
-    assert_int_equal(ASN1_TIME_cmp_time_t(X509_CRL_get0_nextUpdate(crl), now + 86400), 0);
-    X509_CRL_free(crl);
+    s_check_crl(ca, pem, certs, now);
     cf_mem_free(pem);
     for (int i = 0; i < 3; i++) {
         cf_cert_destroy(&certs[i]);
@@ -643,16 +649,16 @@ static void test_crl_refusals(void **state)
 
 /* Fail allocation 0, 1, 2, ... in each call: every failure is CF_ERR_NOMEM with nothing
    returned and nothing leaked (ASan), and the run without a failure succeeds. */
-static void test_alloc_failures(void **state)
+static void test_alloc_failures_issue(void **state)
 {
     (void) state;
     cf_ca_t *ca = NULL;
     assert_int_equal(cf_ca_create(NULL, &ca), CF_OK);
-    cf_key_t *rsa = NULL;
-    assert_int_equal(cf_key_generate(CF_KEY_P256, &rsa), CF_OK);
+    cf_key_t *pub = NULL;
+    assert_int_equal(cf_key_generate(CF_KEY_P256, &pub), CF_OK);
     unsigned char *spki = NULL;
     size_t spki_len = 0;
-    assert_int_equal(cf_key_public_der(rsa, &spki, &spki_len), CF_OK);
+    assert_int_equal(cf_key_public_der(pub, &spki, &spki_len), CF_OK);
     cf_issue_t gen = {.component = CF_COMPONENT_AGENT, .name = "alloc"};
     cf_issue_t by_spki = {
         .component = CF_COMPONENT_AGENT, .name = "alloc", .spki = spki, .spki_len = spki_len};
@@ -677,6 +683,16 @@ static void test_alloc_failures(void **state)
             assert_null(key);
         }
     }
+    cf_mem_free(spki);
+    cf_key_destroy(&pub);
+    cf_ca_destroy(&ca);
+}
+
+static void test_alloc_failures_crl_and_create(void **state)
+{
+    (void) state;
+    cf_ca_t *ca = NULL;
+    assert_int_equal(cf_ca_create(NULL, &ca), CF_OK);
     for (long n = 0;; n++) {
         const char *serials[] = {"01", "02"};
         char *pem = NULL;
@@ -706,8 +722,6 @@ static void test_alloc_failures(void **state)
         assert_int_equal(rc, CF_ERR_NOMEM);
         assert_null(other);
     }
-    cf_mem_free(spki);
-    cf_key_destroy(&rsa);
     cf_ca_destroy(&ca);
 }
 
@@ -725,7 +739,8 @@ int main(void)
         cmocka_unit_test_setup(test_load_foreign_ca, s_setup),
         cmocka_unit_test_setup(test_crl, s_setup),
         cmocka_unit_test_setup(test_crl_refusals, s_setup),
-        cmocka_unit_test_setup(test_alloc_failures, s_setup),
+        cmocka_unit_test_setup(test_alloc_failures_issue, s_setup),
+        cmocka_unit_test_setup(test_alloc_failures_crl_and_create, s_setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -169,7 +169,7 @@ static void s_expect_refused(cf_ca_t *ca, const cf_issue_t *req, cf_err_t want)
     assert_null(key);
 }
 
-static void test_bad_requests(void **state)
+static void test_bad_names(void **state)
 {
     (void) state;
     cf_ca_t *ca = NULL;
@@ -187,6 +187,32 @@ static void test_bad_requests(void **state)
     const char *bad_ip[] = {"1.2.3.256"};
     const char *zone_ip[] = {"fe80::1%eth0"};
     const char *ok_dns[] = {"ok.example.test"};
+    const cf_issue_t cases[] = {
+        {.component = CF_COMPONENT_UNKNOWN, .name = "x"},
+        {.component = CF_COMPONENT_CA, .name = "x"},
+        {.component = CF_COMPONENT_SERVER, .name = "bad name"},
+        {.component = CF_COMPONENT_SERVER, .name = "-bad.example"},
+        {.component = CF_COMPONENT_SERVER, .name = "s", .dns = bad_dns, .n_dns = 1},
+        {.component = CF_COMPONENT_SERVER, .name = "s", .ips = bad_ip, .n_ips = 1},
+        {.component = CF_COMPONENT_SERVER, .name = "s", .ips = zone_ip, .n_ips = 1},
+        {.component = CF_COMPONENT_SERVER, .name = "s", .dns = NULL, .n_dns = 1},
+        {.component = CF_COMPONENT_AGENT, .name = "a", .dns = ok_dns, .n_dns = 1},
+        {.component = CF_COMPONENT_CONSOLE, .name = "c", .ips = bad_ip, .n_ips = 1},
+        {.component = CF_COMPONENT_CONSOLE, .name = "bell\a"},
+        {.component = CF_COMPONENT_CONSOLE, .name = NULL},
+        {.component = CF_COMPONENT_SERVER, .name = "s", .shared_agent = 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        s_expect_refused(ca, &cases[i], CF_ERR_INVALID);
+    s_expect_refused(ca, NULL, CF_ERR_INVALID);
+    cf_ca_destroy(&ca);
+}
+
+static void test_bad_keys(void **state)
+{
+    (void) state;
+    cf_ca_t *ca = NULL;
+    assert_int_equal(cf_ca_create(NULL, &ca), CF_OK);
     EVP_PKEY *weak = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) 1024);
     assert_non_null(weak);
     unsigned char *weak_spki = NULL;
@@ -195,66 +221,31 @@ static void test_bad_requests(void **state)
     cf_key_t *p256 = NULL;
     assert_int_equal(cf_key_generate(CF_KEY_P256, &p256), CF_OK);
     unsigned char *spki = NULL;
-    size_t spki_len = 0;
-    assert_int_equal(cf_key_public_der(p256, &spki, &spki_len), CF_OK);
+    size_t n = 0;
+    assert_int_equal(cf_key_public_der(p256, &spki, &n), CF_OK);
     unsigned char trailing[200];
-    memcpy(trailing, spki, spki_len);
-    trailing[spki_len] = 0;
+    memcpy(trailing, spki, n);
+    trailing[n] = 0;
+    const cf_component_t a = CF_COMPONENT_AGENT;
     const struct {
         cf_issue_t req;
         cf_err_t rc;
     } cases[] = {
-        {{.component = CF_COMPONENT_UNKNOWN, .name = "x"}, CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_CA, .name = "x"}, CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_SERVER, .name = "bad name"}, CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_SERVER, .name = "-bad.example"}, CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_SERVER, .name = "s", .dns = bad_dns, .n_dns = 1},
-         CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_SERVER, .name = "s", .ips = bad_ip, .n_ips = 1},
-         CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_SERVER, .name = "s", .ips = zone_ip, .n_ips = 1},
-         CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_SERVER, .name = "s", .dns = NULL, .n_dns = 1}, CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_AGENT, .name = "a", .dns = ok_dns, .n_dns = 1}, CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_CONSOLE, .name = "c", .ips = bad_ip, .n_ips = 1},
-         CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_CONSOLE, .name = "bell\a"}, CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_CONSOLE, .name = NULL}, CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_SERVER, .name = "s", .shared_agent = 1}, CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_AGENT,
-          .name = "a",
-          .public_key = p256,
-          .spki = spki,
-          .spki_len = spki_len},
-         CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_AGENT, .name = "a", .spki = spki, .spki_len = 0},
-         CF_ERR_INVALID},
-        {{.component = CF_COMPONENT_AGENT, .name = "a", .spki = spki, .spki_len = spki_len - 1},
-         CF_ERR_CORRUPT},
-        {{.component = CF_COMPONENT_AGENT, .name = "a", .spki = trailing, .spki_len = spki_len + 1},
-         CF_ERR_CORRUPT},
-        {{.component = CF_COMPONENT_AGENT,
-          .name = "a",
-          .spki = spki,
-          .spki_len = CF_KEY_MAX_INPUT + 1},
-         CF_ERR_TOOBIG},
-        {{.component = CF_COMPONENT_AGENT,
-          .name = "a",
-          .spki = weak_spki,
-          .spki_len = (size_t) weak_len},
-         CF_ERR_UNSUPPORTED},
-        {{.component = CF_COMPONENT_AGENT, .name = "a", .key_type = (cf_key_type_t) 42},
-         CF_ERR_UNSUPPORTED},
+        {{a, "a", .public_key = p256, .spki = spki, .spki_len = n}, CF_ERR_INVALID},
+        {{a, "a", .spki = spki, .spki_len = 0}, CF_ERR_INVALID},
+        {{a, "a", .spki = spki, .spki_len = n - 1}, CF_ERR_CORRUPT},
+        {{a, "a", .spki = trailing, .spki_len = n + 1}, CF_ERR_CORRUPT},
+        {{a, "a", .spki = spki, .spki_len = CF_KEY_MAX_INPUT + 1}, CF_ERR_TOOBIG},
+        {{a, "a", .spki = weak_spki, .spki_len = (size_t) weak_len}, CF_ERR_UNSUPPORTED},
+        {{a, "a", .key_type = (cf_key_type_t) 42}, CF_ERR_UNSUPPORTED},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         s_expect_refused(ca, &cases[i].req, cases[i].rc);
-    s_expect_refused(ca, NULL, CF_ERR_INVALID);
     cf_issue_t no_key_out = {.component = CF_COMPONENT_AGENT, .name = "a"};
     unsigned char *der = NULL;
     size_t len = 0;
     assert_int_equal(cf_ca_issue_der(ca, &no_key_out, &der, &len, NULL), CF_ERR_INVALID);
-    cf_issue_t by_spki = {
-        .component = CF_COMPONENT_AGENT, .name = "a", .spki = spki, .spki_len = spki_len};
+    cf_issue_t by_spki = {.component = a, .name = "a", .spki = spki, .spki_len = n};
     assert_int_equal(cf_ca_issue_der(ca, &by_spki, &der, &len, NULL), CF_OK); /* no key made */
     cf_mem_free(der);
     OPENSSL_free(weak_spki);
@@ -316,8 +307,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),          cmocka_unit_test(test_agent_ids),
         cmocka_unit_test(test_dns_names),      cmocka_unit_test(test_sans_per_component),
-        cmocka_unit_test(test_validity_rules), cmocka_unit_test(test_bad_requests),
-        cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_validity_rules), cmocka_unit_test(test_bad_names),
+        cmocka_unit_test(test_bad_keys),       cmocka_unit_test(test_caps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
