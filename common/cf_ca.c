@@ -295,6 +295,10 @@ static cf_err_t s_self_sign(cf_ca_t *ca, const char *name, unsigned days, time_t
     memcpy(ca->kid, pub.kid, CF_SPKI_KID_LEN);
     ca->kid_len = CF_SPKI_KID_LEN;
     int64_t t = now ? (int64_t) now : (int64_t) time(NULL);
+    if (t < CF_ISSUE_SKEW || t > CF_ISSUE_MAX_NOW) {
+        cf_spki_clear(&pub);
+        return CF_ERR_INVALID; /* DER refuses what lies past year 9999 */
+    }
     ca->not_after = t + (int64_t) days * 86400;
     cf_tbs_cert_t tbs = {serial,
                          sizeof(serial),

@@ -33,12 +33,11 @@ static const char *s_safe(const void *data, size_t len, char *buf, size_t cap)
     return buf;
 }
 
+/* DER always starts with a SEQUENCE; anything else is read as PEM, which also skips text
+   in front of the block (as "openssl req -text" writes it). */
 static int s_is_pem(const unsigned char *buf, size_t len)
 {
-    size_t i = 0;
-    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
-        i++;
-    return len - i >= 10 && memcmp(buf + i, "-----BEGIN", 10) == 0;
+    return len > 0 && buf[0] != 0x30;
 }
 
 static cf_err_t s_decode_der(const unsigned char *der, size_t len, X509_REQ **req_out,
@@ -80,7 +79,7 @@ static cf_err_t s_decode_pem(const void *buf, size_t len, X509_REQ **req_out, cf
 out:
     OPENSSL_free(name);
     OPENSSL_free(header);
-    OPENSSL_free(data);
+    OPENSSL_clear_free(data, dlen > 0 ? (size_t) dlen : 0); /* a stray key block, maybe */
     BIO_free(bio);
     return rc;
 }

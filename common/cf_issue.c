@@ -38,7 +38,7 @@ cf_err_t cf_issue_check_dns(const char *s)
     size_t i = (n > 2 && s[0] == '*' && s[1] == '.') ? 2 : 0; /* leftmost wildcard */
     size_t label = 0;
     for (; i <= n; i++) {
-        char c = i < n ? s[i] : '.'; /* the end closes the last label */
+        char c = i < n ? s[i] : (char) '.'; /* the end closes the last label */
         if (c == '.') {
             if (label == 0 || s[i - 1] == '-')
                 return CF_ERR_INVALID;
@@ -207,6 +207,8 @@ cf_err_t cf_issue_validity(const cf_issue_t *req, int64_t limit, int64_t *nb_out
         life = (int64_t) days * 86400;
     }
     int64_t now = req->now ? (int64_t) req->now : (int64_t) time(NULL);
+    if (now < CF_ISSUE_SKEW || now > CF_ISSUE_MAX_NOW)
+        return CF_ERR_INVALID; /* keeps the arithmetic below in range */
     if (limit <= now)
         return CF_ERR_EXPIRED; /* the CA itself is past its notAfter */
     *nb_out = now - CF_ISSUE_SKEW;

@@ -18,6 +18,7 @@
 #define CF_ISSUE_MAX_DNS      253  /* longest DNS name, bytes */
 #define CF_ISSUE_MAX_SANS     CF_CERT_MAX_SANS  /* most subjectAltNames per certificate */
 #define CF_ISSUE_SHARED_AGENT "certfleet agent" /* default CN of the shared agent cert */
+#define CF_ISSUE_MAX_NOW      253402300799LL    /* latest "now" we take: 9999-12-31 */
 
 /* One certificate to issue. Fields the component does not use must stay zero/NULL. */
 typedef struct {
@@ -71,8 +72,8 @@ const char *cf_issue_cn(const cf_issue_t *req);
 void cf_issue_profile(const cf_issue_t *req, cf_key_type_t key, unsigned *ku, unsigned *eku);
 
 /* notBefore = now - CF_ISSUE_SKEW and notAfter = now + lifetime, notAfter lowered to
-   limit (the CA's notAfter). CF_ERR_INVALID for a lifetime over the cap, CF_ERR_EXPIRED
-   when limit is already past at now. */
+   limit (the CA's notAfter). CF_ERR_INVALID for a lifetime over the cap or a now outside
+   [CF_ISSUE_SKEW, CF_ISSUE_MAX_NOW], CF_ERR_EXPIRED when limit is already past at now. */
 CF_MUST_USE cf_err_t cf_issue_validity(const cf_issue_t *req, int64_t limit, int64_t *nb_out,
                                        int64_t *na_out);
 

@@ -396,8 +396,13 @@ static void test_ca_options(void **state)
     static const char long_name[] =
         "0123456789012345678901234567890123456789012345678901234567890123x";
     const cf_ca_opts_t bad[] = {
-        {.days = CF_CA_MAX_CA_DAYS + 1},  {.name = ""}, {.name = long_name}, {.name = "tab\there"},
+        {.days = CF_CA_MAX_CA_DAYS + 1},
+        {.name = ""},
+        {.name = long_name},
+        {.name = "tab\there"},
         {.key_type = (cf_key_type_t) 99},
+        {.now = -100},
+        {.now = (time_t) 253402300800LL},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cf_ca_t *ca = (cf_ca_t *) 0x1;

@@ -151,6 +151,27 @@ static void test_openssl_csrs_sign(void **state)
     }
 }
 
+/* PEM after text, as "openssl req -text" writes it, is found and signed. */
+static void test_pem_after_text(void **state)
+{
+    (void) state;
+    size_t len = 0;
+    char *pem = s_read("p256uri.pem", &len);
+    static const char text[] = "Certificate Request:\n    Data:\n        Version: 1 (0x0)\n";
+    char *buf = malloc(sizeof(text) + len);
+    assert_non_null(buf);
+    memcpy(buf, text, sizeof(text) - 1);
+    memcpy(buf + sizeof(text) - 1, pem, len);
+    cf_cert_t *cert = NULL;
+    cf_why_t why = {""};
+    assert_int_equal(
+        cf_ca_sign_csr(s_ca, buf, sizeof(text) - 1 + len, NULL, "agent-1", 0, &cert, &why), CF_OK);
+    assert_string_equal(cf_cert_agent_id(cert), "agent-1");
+    cf_cert_destroy(&cert);
+    free(buf);
+    free(pem);
+}
+
 static void test_policy_refusals(void **state)
 {
     (void) state;
@@ -406,6 +427,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_openssl_csrs_sign),
+        cmocka_unit_test(test_pem_after_text),
         cmocka_unit_test(test_policy_refusals),
         cmocka_unit_test(test_tampered),
         cmocka_unit_test(test_undecodable),

@@ -146,6 +146,11 @@ static void test_validity_rules(void **state)
     req.days = CF_ISSUE_MAX_DAYS + 1;
     assert_int_equal(cf_issue_validity(&req, INT64_MAX, &nb, &na), CF_ERR_INVALID);
     req.days = 0;
+    static const time_t bad_now[] = {CF_ISSUE_SKEW - 1, -86400, CF_ISSUE_MAX_NOW + 1};
+    for (size_t i = 0; i < sizeof(bad_now) / sizeof(bad_now[0]); i++) {
+        req.now = bad_now[i];
+        assert_int_equal(cf_issue_validity(&req, INT64_MAX, &nb, &na), CF_ERR_INVALID);
+    }
     req.now = 0; /* the clock */
     time_t before = time(NULL);
     assert_int_equal(cf_issue_validity(&req, INT64_MAX, &nb, &na), CF_OK);
