@@ -253,7 +253,11 @@ cf_err_t cf_cfg_read_secret_file(const char *path, size_t max, unsigned flags, c
     *out = NULL;
     int fd = -1;
     struct stat st;
-    CF_TRY(s_open_regular(path, max + 2, &fd, &st, why)); /* + "\r\n" */
+    cf_err_t rc = s_open_regular(path, max + 2, &fd, &st, why); /* + "\r\n" */
+    if (rc == CF_ERR_TOOBIG)
+        return cf_why(why, rc, "%s: secret longer than %zu bytes", path, max);
+    if (rc != CF_OK)
+        return rc;
     if (!(flags & CF_CFG_SECRET_ALLOW_SHARED) && (st.st_mode & 077)) {
         close(fd);
         return cf_why(why, CF_ERR_POLICY,
@@ -262,11 +266,11 @@ cf_err_t cf_cfg_read_secret_file(const char *path, size_t max, unsigned flags, c
     }
     char *buf = NULL;
     size_t len = 0;
-    cf_err_t rc = s_read_all(fd, path, max + 2, 1, &buf, &len, why);
+    rc = s_read_all(fd, path, max + 2, 1, &buf, &len, why);
     close(fd);
     if (rc == CF_OK)
         rc = s_secret_text(path, buf, len, why);
-    if (rc == CF_OK && strlen(buf) > max)
+    if (rc == CF_ERR_TOOBIG || (rc == CF_OK && strlen(buf) > max)) /* it grew, or was long */
         rc = cf_why(why, CF_ERR_TOOBIG, "%s: secret longer than %zu bytes", path, max);
     if (rc != CF_OK) {
         cf_mem_free_secret(buf, len);

@@ -243,7 +243,7 @@ static void test_secret_file(void **state)
         {"\n", 1, 0600, 64, 0, CF_ERR_INVALID, "secret file is empty"},
         {"", 0, 0600, 64, 0, CF_ERR_INVALID, "secret file is empty"},
         {"a\0b\n", 4, 0600, 64, 0, CF_ERR_INVALID, "NUL"},
-        {"0123456789", 10, 0600, 7, 0, CF_ERR_TOOBIG, "larger than 9 bytes"},
+        {"0123456789", 10, 0600, 7, 0, CF_ERR_TOOBIG, "pw: secret longer than 7 bytes"},
     };
     char path[600];
     snprintf(path, sizeof(path), "%s/pw", s_dir);
