@@ -136,6 +136,12 @@ void cf_cfg_destroy(cf_cfg_t **self_p)
     *self_p = NULL;
 }
 
+void cf_cfg_set_permute(cf_cfg_t *self, int on)
+{
+    CF_ASSERT(self);
+    self->permute = on != 0;
+}
+
 void cf_cfg_set_env_prefix(cf_cfg_t *self, const char *prefix)
 {
     CF_ASSERT(self && prefix);

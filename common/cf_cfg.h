@@ -66,6 +66,11 @@ void cf_cfg_set_env_prefix(cf_cfg_t *self, const char *prefix);
    missing (no error). path is copied. CF_ERR_NOMEM or CF_ERR_TOOBIG (>= 4096 bytes). */
 CF_MUST_USE cf_err_t cf_cfg_set_default_file(cf_cfg_t *self, const char *path);
 
+/* Let options follow positional arguments ("inspect FILE --json"), for a leaf command that
+   hands nothing to a subcommand: GNU getopt_long permutes, so argv's order changes (the
+   strings do not). Off by default. */
+void cf_cfg_set_permute(cf_cfg_t *self, int on);
+
 /* Parse the command line with getopt_long (argv[0] is the program name; argv is not
    modified). Precedence: defaults < file < environment < flags. The file is the one
    named by -c/--config (else PREFIXCONFIG, else the default file); it is checked whole,

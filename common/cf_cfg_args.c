@@ -12,11 +12,13 @@
 
 /* Build getopt_long's tables from ours. shorts starts with "+:": stop at the first
    positional argument (a subcommand keeps its own flags; REQUIRE_ORDER also means argv
-   is never permuted) and report a missing value as ':' rather than '?'. */
+   is never permuted) and report a missing value as ':' rather than '?'. With permute
+   (leaf commands) the '+' is left out: GNU getopt then moves positionals to the end. */
 static void s_build_getopt(const cf_cfg_t *self, struct option *longs, char *shorts)
 {
     size_t k = 0;
-    shorts[k++] = '+';
+    if (!self->permute)
+        shorts[k++] = '+';
     shorts[k++] = ':';
     for (size_t i = 0; i < self->n; i++) {
         const cf_cfg_opt_t *o = &self->opts[i];

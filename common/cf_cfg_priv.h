@@ -35,6 +35,7 @@ struct cf_cfg {
     char env_prefix[32];  /* "" when the environment is not read */
     char *default_file;   /* owned; file read when none is named, may be missing */
     char *file;           /* owned name of the file loaded by the last parse, or NULL */
+    int permute;          /* options may follow positional arguments (leaf commands) */
 };
 
 /* Index of name in the table, or (size_t) -1. */

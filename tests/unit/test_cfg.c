@@ -556,6 +556,15 @@ static void test_positional_and_reparse(void **state)
         cf_cfg_args(cfg, &argc);
         assert_int_equal(argc, 0);
     }
+    /* a leaf command lets options follow its positional arguments */
+    cf_cfg_set_permute(cfg, 1);
+    assert_int_equal(S_PARSE(cfg, &why, "file.pem", "--port", "6", "other"), CF_OK);
+    assert_int_equal(cf_cfg_int(cfg, "port"), 6);
+    args = cf_cfg_args(cfg, &argc);
+    assert_int_equal(argc, 2);
+    assert_string_equal(args[0], "file.pem");
+    assert_string_equal(args[1], "other");
+    assert_int_equal(S_PARSE(cfg, &why, "file.pem", "--bad"), CF_ERR_INVALID);
     cf_cfg_destroy(&sub);
     cf_cfg_destroy(&cfg);
 }
