@@ -146,7 +146,7 @@ out:
     return rc;
 }
 
-/* AUTH, SELECT and (Sentinel mode) ROLE in one round trip. */
+/* AUTH, SELECT and ROLE (Sentinel mode) or PING in one round trip. */
 static cf_err_t s_handshake(cf_store_t *self, redisContext *ctx)
 {
     redisReply *replies[3] = {NULL, NULL, NULL};
@@ -159,13 +159,16 @@ static cf_err_t s_handshake(cf_store_t *self, redisContext *ctx)
             goto out;
         n++;
     }
-    if (self->cfg.mode == CF_STORE_SENTINEL) {
-        if (redisAppendCommand(ctx, "ROLE") != REDIS_OK)
+    /* ROLE in Sentinel mode; else PING when nothing else was sent: a connection counts only
+       once the server answered (a dying server's listener still completes TCP handshakes) */
+    if (self->cfg.mode == CF_STORE_SENTINEL || n == 0) {
+        if (redisAppendCommand(ctx, self->cfg.mode == CF_STORE_SENTINEL ? "ROLE" : "PING") !=
+            REDIS_OK)
             goto out;
         n++;
     }
     cf_store_caps_begin_batch(&self->caps);
-    rc = n > 0 ? cf_store_conn_flush(self, ctx) : CF_OK;
+    rc = cf_store_conn_flush(self, ctx);
     if (rc == CF_OK)
         rc = s_read_replies(self, ctx, n, replies);
     for (int i = 0; rc == CF_OK && i < n; i++) {

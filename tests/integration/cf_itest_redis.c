@@ -174,7 +174,7 @@ int cf_itest_redis_reply_has(int port, const char *want, const char *fmt, ...)
 static cf_err_t s_wait_reply(int port, const char *want, const char *cmd, int timeout_ms)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 20) {
-        if (cf_itest_redis_reply_has(port, want, "%s", cmd))
+        if (cf_itest_redis_reply_has(port, want, cmd)) /* cmd: a hiredis format */
             return CF_OK;
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -204,9 +204,11 @@ cf_err_t cf_itest_sentinel_start(cf_itest_sentinel_t *s, const char *master_name
         return CF_ERR_INVALID;
     memset(s, 0, sizeof(*s));
     snprintf(s->name, sizeof(s->name), "%s", master_name);
-    cf_err_t rc = cf_itest_redis_start(&s->master, NULL);
-    char extra[64];
-    snprintf(extra, sizeof(extra), "--replicaof 127.0.0.1 %d", s->master.port);
+    /* full syncs start at once (the default waits 5 s for more replicas to join) */
+    static const char fast[] = "--repl-diskless-sync-delay 0";
+    cf_err_t rc = cf_itest_redis_start(&s->master, fast);
+    char extra[128];
+    snprintf(extra, sizeof(extra), "%s --replicaof 127.0.0.1 %d", fast, s->master.port);
     if (rc == CF_OK)
         rc = cf_itest_redis_start(&s->replica, extra);
     /* Sentinels learn replicas from the master's INFO, which they poll every 10 s: start
