@@ -289,22 +289,27 @@ static cf_err_t s_pipe_grow(cf_store_pipe_t *self, size_t need)
 /* Take ownership of one formatted command (freed here in every case). */
 static cf_err_t s_pipe_add(cf_store_pipe_t *self, char *cmd, int len)
 {
-    cf_why_t *why = &self->store->why;
     cf_err_t rc = CF_OK;
     if (self->replies)
-        rc = cf_why(why, CF_ERR_STATE, "pipeline already executed; reset it first");
-    else if (len < 0 || !cmd)
-        rc = cf_why(why, CF_ERR_INVALID, "bad command format or out of memory");
+        rc = CF_ERR_STATE;
+    else if (len <= 0 || !cmd)
+        rc = CF_ERR_INVALID;
     else if (self->n >= self->max_cmds ||
              (size_t) len > (size_t) CF_STORE_CMD_MAX_BYTES - self->len)
-        rc = cf_why(why, CF_ERR_TOOBIG, "pipeline over %zu commands or %d bytes", self->max_cmds,
-                    CF_STORE_CMD_MAX_BYTES);
+        rc = CF_ERR_TOOBIG;
     else
         rc = s_pipe_grow(self, (size_t) len);
     if (rc == CF_OK) {
         memcpy(self->buf + self->len, cmd, (size_t) len);
         self->len += (size_t) len;
         self->n++;
+    } else if (rc == CF_ERR_TOOBIG) {
+        cf_why(&self->store->why, rc, "pipeline over %zu commands or %d bytes", self->max_cmds,
+               CF_STORE_CMD_MAX_BYTES);
+    } else {
+        cf_why(&self->store->why, rc, "%s",
+               rc == CF_ERR_STATE ? "pipeline already executed; reset it first"
+                                  : "bad command format or out of memory");
     }
     redisFreeCommand(cmd);
     return rc;

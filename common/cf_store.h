@@ -12,7 +12,11 @@
 
 /* One cf_store_t is one connection and belongs to one thread (hiredis contexts are not
    thread-safe). Replies are hiredis redisReply trees, built under the caps of the
-   configuration; free them with cf_store_reply_free (or freeReplyObject). */
+   configuration; free them with cf_store_reply_free (or freeReplyObject). Calls block for at
+   most cfg.command_timeout_ms per read/write, and while reconnecting for at most
+   cfg.reconnect_attempts connects with back-off (blocking commands such as BLPOP need a
+   command timeout longer than their own). hiredis writes with write(2): the process must
+   ignore SIGPIPE (every certfleet main does), or a server that went away kills it. */
 typedef struct cf_store cf_store_t;
 typedef struct cf_store_pipe cf_store_pipe_t;
 typedef struct cf_store_script cf_store_script_t;

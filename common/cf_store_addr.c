@@ -158,6 +158,7 @@ cf_err_t cf_store_cfg_parse_sentinels(cf_store_cfg_t *cfg, const char *text, cf_
         return cf_why(why, CF_ERR_TOOBIG, "--redis-sentinel longer than %d bytes",
                       CF_STORE_TEXT_MAX);
     cf_store_endpoint_t list[CF_STORE_MAX_SENTINELS];
+    memset(list, 0, sizeof(list));
     size_t n = 0;
     size_t start = 0;
     for (;;) {

@@ -18,7 +18,7 @@ int64_t cf_store_now_ms(void)
 
 static struct timeval s_tv(int ms)
 {
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    struct timeval tv = {ms / 1000, (long) (ms % 1000) * 1000};
     return tv;
 }
 

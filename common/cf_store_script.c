@@ -46,7 +46,7 @@ cf_err_t cf_store_script_new(const char *lua, cf_store_script_t **script_out)
     }
     self->len = len;
     for (unsigned int i = 0; i < mdlen; i++)
-        snprintf(self->sha + 2 * i, 3, "%02x", md[i]);
+        snprintf(self->sha + (size_t) 2 * i, 3, "%02x", md[i]);
     *script_out = self;
     return CF_OK;
 }

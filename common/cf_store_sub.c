@@ -64,7 +64,7 @@ static void s_on_sentinel_reply(redisAsyncContext *ac, void *reply, void *priv);
 
 static void s_timer_in(struct event *ev, int ms)
 {
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    struct timeval tv = {ms / 1000, (long) (ms % 1000) * 1000};
     evtimer_add(ev, &tv);
 }
 

@@ -5,6 +5,8 @@
 #include <sys/types.h>
 
 #include "cf_err.h"
+#include "cf_store.h"
+#include "cf_store_sub.h"
 
 /* Every child started here is remembered until it is killed; an atexit handler (and, for
    children started by the main thread, PR_SET_PDEATHSIG) kills the rest by PID, so a failing
@@ -71,5 +73,33 @@ CF_MUST_USE cf_err_t cf_itest_sentinel_start(cf_itest_sentinel_t *s, const char 
 const char *cf_itest_sentinel_list(const cf_itest_sentinel_t *s, char *buf, size_t buflen);
 /* Stop all five servers. */
 void cf_itest_sentinel_stop(cf_itest_sentinel_t *s);
+
+/* A store for 127.0.0.1:port: cfg (NULL: defaults) gets that address and a short back-off
+   (10..100 ms) so failures show quickly. Fails the test if it cannot be created. */
+cf_store_t *cf_itest_store_at(int port, cf_store_cfg_t *cfg);
+
+/* A subscriber on its own event loop, which the cf_itest_sub_* conditions run (without
+   blocking) each time cf_test_wait_until polls them. */
+typedef struct {
+    struct event_base *base; /* the loop */
+    cf_store_sub_t *sub;     /* the subscriber, made by cf_itest_sub_open */
+    unsigned long resyncs;   /* on_resync calls seen */
+    int messages;            /* on_message calls seen */
+    char channel[64];        /* last channel (truncated) */
+    char payload[64];        /* last payload (truncated) */
+    size_t payload_len;      /* its full length */
+    unsigned long want;      /* resync or message count the condition waits for */
+    int want_port;           /* port the subscriber must be on (0: any) */
+} cf_itest_sub_t;
+
+/* New loop and subscriber for cfg; fails the test on error. */
+void cf_itest_sub_open(cf_itest_sub_t *c, const cf_store_cfg_t *cfg);
+/* Destroy the subscriber and its loop. */
+void cf_itest_sub_close(cf_itest_sub_t *c);
+/* Conditions for cf_test_wait_until (arg: cf_itest_sub_t *): resyncs >= want, ready, on
+   want_port; messages >= want; not ready. */
+int cf_itest_sub_resynced(void *arg);
+int cf_itest_sub_messaged(void *arg);
+int cf_itest_sub_down(void *arg);
 
 #endif

@@ -27,24 +27,6 @@ static int s_teardown(void **state)
     return 0;
 }
 
-/* A store on 127.0.0.1:port with short waits, so failures show up quickly. */
-static cf_store_t *s_store_at(int port, cf_store_cfg_t *cfg_inout)
-{
-    cf_store_cfg_t local;
-    cf_store_cfg_t *cfg = cfg_inout ? cfg_inout : &local;
-    if (!cfg_inout)
-        cf_store_cfg_init(cfg);
-    char text[64];
-    snprintf(text, sizeof(text), "127.0.0.1:%d", port);
-    cf_why_t why = {""};
-    assert_int_equal(cf_store_cfg_parse_redis(cfg, text, &why), CF_OK);
-    cfg->backoff_min_ms = 10;
-    cfg->backoff_max_ms = 100;
-    cf_store_t *store = NULL;
-    assert_int_equal(cf_store_new(cfg, &store, &why), CF_OK);
-    return store;
-}
-
 static void test_usage(void **state)
 {
     (void) state;
@@ -75,7 +57,7 @@ static void test_usage(void **state)
 static void test_binary_argv(void **state)
 {
     (void) state;
-    cf_store_t *store = s_store_at(s_redis.port, NULL);
+    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
     static const char key[] = "cf:test:bin\0\r\nkey";
     static const char val[] = "\0\x01\xff\r\n$3\r\nSET\0end";
     const char *set[] = {"SET", key, val};
@@ -103,7 +85,7 @@ static void test_binary_argv(void **state)
 static void test_error_replies(void **state)
 {
     (void) state;
-    cf_store_t *store = s_store_at(s_redis.port, NULL);
+    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
     redisReply *reply = (redisReply *) 0x1;
     assert_int_equal(cf_store_cmd(store, NULL, "SET cf:test:str abc"), CF_OK);
     assert_int_equal(cf_store_cmd(store, &reply, "INCR cf:test:str"), CF_ERR_INVALID);
@@ -131,7 +113,7 @@ static void test_reply_caps(void **state)
     cfg.max_reply_bytes = 64 * 1024;
     cfg.max_reply_elements = 100;
     cfg.max_batch_bytes = 256 * 1024;
-    cf_store_t *store = s_store_at(s_redis.port, &cfg);
+    cf_store_t *store = cf_itest_store_at(s_redis.port, &cfg);
     size_t big = 200 * 1024;
     char *blob = calloc(1, big);
     assert_non_null(blob);
@@ -173,7 +155,7 @@ static void test_pipeline(void **state)
 {
     (void) state;
     enum { N = 10000 };
-    cf_store_t *store = s_store_at(s_redis.port, NULL);
+    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
     cf_store_pipe_t *pipe = NULL;
     assert_int_equal(cf_store_pipe_new(store, N, &pipe), CF_OK);
     for (int i = 0; i < N; i++)
@@ -217,7 +199,7 @@ static void test_pipeline(void **state)
 static void test_multi_exec(void **state)
 {
     (void) state;
-    cf_store_t *store = s_store_at(s_redis.port, NULL);
+    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
     assert_int_equal(cf_store_cmd(store, NULL, "DEL cf:test:state cf:test:counts"), CF_OK);
     cf_store_pipe_t *pipe = NULL;
     assert_int_equal(cf_store_pipe_new(store, 16, &pipe), CF_OK);
@@ -258,7 +240,7 @@ static void test_multi_exec(void **state)
 static void test_scripts(void **state)
 {
     (void) state;
-    cf_store_t *store = s_store_at(s_redis.port, NULL);
+    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
     cf_store_script_t *script = NULL;
     assert_int_equal(
         cf_store_script_new("return {KEYS[1], ARGV[1], redis.call('INCR', KEYS[1])}", &script),
@@ -338,7 +320,7 @@ static size_t s_count_seen(const s_scan_ctx_t *ctx, size_t n)
 static void test_scan(void **state)
 {
     (void) state;
-    cf_store_t *store = s_store_at(s_redis.port, NULL);
+    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
     cf_store_pipe_t *pipe = NULL;
     assert_int_equal(cf_store_pipe_new(store, 6000, &pipe), CF_OK);
     for (int i = 0; i < 5000; i++)
@@ -383,8 +365,8 @@ static int s_lease_free(void *arg)
 static void test_lease(void **state)
 {
     (void) state;
-    cf_store_t *a = s_store_at(s_redis.port, NULL);
-    cf_store_t *b = s_store_at(s_redis.port, NULL);
+    cf_store_t *a = cf_itest_store_at(s_redis.port, NULL);
+    cf_store_t *b = cf_itest_store_at(s_redis.port, NULL);
     const char *lease = "cf:test:lease";
     int got = -1;
     assert_int_equal(cf_store_cmd(a, NULL, "DEL %s", lease), CF_OK);
@@ -430,14 +412,14 @@ static void test_auth_and_db(void **state)
     cf_store_cfg_init(&cfg);
     cfg.password = "s3cret-pw";
     cfg.db = 3;
-    cf_store_t *store = s_store_at(r.port, &cfg);
+    cf_store_t *store = cf_itest_store_at(r.port, &cfg);
     redisReply *reply = NULL;
     assert_int_equal(cf_store_cmd(store, NULL, "SET cf:test:db three"), CF_OK);
     cf_store_destroy(&store);
     /* db 0 does not see db 3's key */
     cf_store_cfg_init(&cfg);
     cfg.password = "s3cret-pw";
-    store = s_store_at(r.port, &cfg);
+    store = cf_itest_store_at(r.port, &cfg);
     assert_int_equal(cf_store_cmd(store, &reply, "EXISTS cf:test:db"), CF_OK);
     assert_int_equal(reply->integer, 0);
     cf_store_reply_free(&reply);
@@ -445,18 +427,18 @@ static void test_auth_and_db(void **state)
     /* wrong or missing password: BADPASS at once, no retry storm, password never echoed */
     cf_store_cfg_init(&cfg);
     cfg.password = "wrong-pw";
-    store = s_store_at(r.port, &cfg);
+    store = cf_itest_store_at(r.port, &cfg);
     assert_int_equal(cf_store_connect(store), CF_ERR_BADPASS);
     assert_null(strstr(cf_store_why(store)->text, "wrong-pw"));
     cf_store_destroy(&store);
-    store = s_store_at(r.port, NULL);
+    store = cf_itest_store_at(r.port, NULL);
     assert_int_equal(cf_store_cmd(store, &reply, "GET x"), CF_ERR_BADPASS);
     cf_store_destroy(&store);
     /* SELECT of a db the server does not have */
     cf_store_cfg_init(&cfg);
     cfg.password = "s3cret-pw";
     cfg.db = 999;
-    store = s_store_at(r.port, &cfg);
+    store = cf_itest_store_at(r.port, &cfg);
     assert_int_equal(cf_store_connect(store), CF_ERR_INVALID);
     cf_store_destroy(&store);
     cf_itest_redis_stop(&r);
@@ -490,7 +472,7 @@ static void test_restart_between_commands(void **state)
     (void) state;
     cf_itest_redis_t r;
     assert_int_equal(cf_itest_redis_start(&r, NULL), CF_OK);
-    cf_store_t *store = s_store_at(r.port, NULL);
+    cf_store_t *store = cf_itest_store_at(r.port, NULL);
     redisReply *reply = NULL;
     assert_int_equal(cf_store_cmd(store, NULL, "INCR cf:test:n"), CF_OK);
     cf_itest_redis_stop(&r); /* SIGKILL: the data is gone, the socket is closed */
@@ -545,7 +527,7 @@ static void test_retry_idempotent_after_kill(void **state)
     cf_store_cfg_t cfg;
     cf_store_cfg_init(&cfg);
     cfg.reconnect_attempts = 30;
-    cf_store_t *store = s_store_at(r.port, &cfg);
+    cf_store_t *store = cf_itest_store_at(r.port, &cfg);
     assert_int_equal(cf_store_connect(store), CF_OK);
     /* idempotent: the connection dies under the command, which is sent again */
     s_killer_t k = {&r, 1, 0};
@@ -574,74 +556,6 @@ static void test_retry_idempotent_after_kill(void **state)
     cf_itest_redis_stop(&r);
 }
 
-/* A subscriber driven by polling its event loop from cf_test_wait_until. */
-typedef struct {
-    struct event_base *base; /* the loop */
-    cf_store_sub_t *sub;     /* under test */
-    unsigned long resyncs;   /* on_resync calls seen */
-    int messages;            /* on_message calls seen */
-    char channel[64];        /* last channel */
-    char payload[64];        /* last payload (truncated) */
-    size_t payload_len;      /* its full length */
-    unsigned long want;      /* resync count or message count waited for */
-    int want_port;           /* server port waited for (0: any) */
-} s_subctx_t;
-
-static void s_on_msg(void *arg, const char *ch, size_t ch_len, const char *payload, size_t len)
-{
-    s_subctx_t *c = arg;
-    c->messages++;
-    snprintf(c->channel, sizeof(c->channel), "%.*s", (int) ch_len, ch);
-    memcpy(c->payload, payload, len < sizeof(c->payload) ? len : sizeof(c->payload));
-    c->payload_len = len;
-}
-
-static void s_on_resync(void *arg)
-{
-    ((s_subctx_t *) arg)->resyncs++;
-}
-
-static int s_resynced(void *arg)
-{
-    s_subctx_t *c = arg;
-    event_base_loop(c->base, EVLOOP_NONBLOCK);
-    char port[16];
-    snprintf(port, sizeof(port), ":%d", c->want_port);
-    return c->resyncs >= c->want && cf_store_sub_ready(c->sub) &&
-           (c->want_port == 0 || strstr(cf_store_sub_server(c->sub), port));
-}
-
-static int s_messaged(void *arg)
-{
-    s_subctx_t *c = arg;
-    event_base_loop(c->base, EVLOOP_NONBLOCK);
-    return c->messages >= (int) c->want;
-}
-
-static int s_not_ready(void *arg)
-{
-    s_subctx_t *c = arg;
-    event_base_loop(c->base, EVLOOP_NONBLOCK);
-    return !cf_store_sub_ready(c->sub);
-}
-
-static void s_sub_open(s_subctx_t *c, const cf_store_cfg_t *cfg)
-{
-    memset(c, 0, sizeof(*c));
-    c->base = event_base_new();
-    assert_non_null(c->base);
-    cf_why_t why = {""};
-    assert_int_equal(cf_store_sub_new(cfg, c->base, s_on_msg, s_on_resync, c, &c->sub, &why),
-                     CF_OK);
-}
-
-static void s_sub_close(s_subctx_t *c)
-{
-    cf_store_sub_destroy(&c->sub);
-    cf_store_sub_destroy(&c->sub);
-    event_base_free(c->base);
-}
-
 static void test_pubsub_resync(void **state)
 {
     (void) state;
@@ -649,10 +563,9 @@ static void test_pubsub_resync(void **state)
     assert_int_equal(cf_itest_redis_start(&r, NULL), CF_OK);
     cf_store_cfg_t cfg;
     cf_store_cfg_init(&cfg);
-    cf_store_t *store = s_store_at(r.port, &cfg);
-    cfg.max_reply_bytes = 1024; /* messages too */
-    s_subctx_t c;
-    s_sub_open(&c, &cfg);
+    cf_store_t *store = cf_itest_store_at(r.port, &cfg);
+    cf_itest_sub_t c;
+    cf_itest_sub_open(&c, &cfg);
     assert_int_equal(cf_store_sub_start(c.sub), CF_ERR_STATE); /* nothing to subscribe to */
     assert_int_equal(cf_store_sub_subscribe(c.sub, "cf:test:ch"), CF_OK);
     assert_int_equal(cf_store_sub_psubscribe(c.sub, "cf:test:pat:*"), CF_OK);
@@ -662,45 +575,34 @@ static void test_pubsub_resync(void **state)
     assert_int_equal(cf_store_sub_start(c.sub), CF_ERR_STATE);
     assert_int_equal(cf_store_sub_subscribe(c.sub, "cf:test:late"), CF_ERR_STATE);
     c.want = 1;
-    assert_true(cf_test_wait_until(s_resynced, &c, 5000));
+    assert_true(cf_test_wait_until(cf_itest_sub_resynced, &c, 5000));
     assert_int_equal(cf_store_sub_resyncs(c.sub), 1);
 
     assert_int_equal(cf_store_cmd(store, NULL, "PUBLISH cf:test:ch hello"), CF_OK);
     c.want = 1;
-    assert_true(cf_test_wait_until(s_messaged, &c, 5000));
+    assert_true(cf_test_wait_until(cf_itest_sub_messaged, &c, 5000));
     assert_string_equal(c.channel, "cf:test:ch");
     assert_memory_equal(c.payload, "hello", 5);
     assert_int_equal(cf_store_cmd(store, NULL, "PUBLISH cf:test:pat:x %b", "a\0b", (size_t) 3),
                      CF_OK);
     c.want = 2;
-    assert_true(cf_test_wait_until(s_messaged, &c, 5000));
+    assert_true(cf_test_wait_until(cf_itest_sub_messaged, &c, 5000));
     assert_string_equal(c.channel, "cf:test:pat:x");
     assert_int_equal(c.payload_len, 3);
     assert_memory_equal(c.payload, "a\0b", 3);
 
     /* the server goes away and comes back: the owner is told to reload everything */
     cf_itest_redis_stop(&r);
-    assert_true(cf_test_wait_until(s_not_ready, &c, 5000));
+    assert_true(cf_test_wait_until(cf_itest_sub_down, &c, 5000));
     assert_int_equal(cf_itest_redis_restart(&r), CF_OK);
     c.want = 2;
-    assert_true(cf_test_wait_until(s_resynced, &c, 10000));
+    assert_true(cf_test_wait_until(cf_itest_sub_resynced, &c, 10000));
     assert_int_equal(cf_store_cmd(store, NULL, "PUBLISH cf:test:ch again"), CF_OK);
     c.want = 3;
-    assert_true(cf_test_wait_until(s_messaged, &c, 5000));
+    assert_true(cf_test_wait_until(cf_itest_sub_messaged, &c, 5000));
     assert_memory_equal(c.payload, "again", 5);
 
-    /* a message over the cap is refused: the subscriber reconnects and resyncs */
-    char big[4096];
-    memset(big, 'b', sizeof(big));
-    assert_int_equal(cf_store_cmd(store, NULL, "PUBLISH cf:test:ch %b", big, sizeof(big)), CF_OK);
-    c.want = 3;
-    assert_true(cf_test_wait_until(s_resynced, &c, 10000));
-    assert_int_equal(c.messages, 3);
-    assert_int_equal(cf_store_cmd(store, NULL, "PUBLISH cf:test:ch small"), CF_OK);
-    c.want = 4;
-    assert_true(cf_test_wait_until(s_messaged, &c, 5000));
-    assert_memory_equal(c.payload, "small", 5);
-    s_sub_close(&c);
+    cf_itest_sub_close(&c);
     cf_store_destroy(&store);
     cf_itest_redis_stop(&r);
 }
@@ -717,6 +619,35 @@ static int s_store_moved(void *arg)
     snprintf(port, sizeof(port), ":%d", m->port);
     return cf_store_cmd_idem(m->store, NULL, "SET cf:test:after x") == CF_OK &&
            strstr(cf_store_server(m->store), port) != NULL;
+}
+
+static void test_pubsub_caps(void **state)
+{
+    (void) state;
+    cf_store_cfg_t cfg;
+    cf_store_cfg_init(&cfg);
+    cf_store_t *store = cf_itest_store_at(s_redis.port, &cfg);
+    cfg.max_reply_bytes = 1024; /* messages too */
+    cf_itest_sub_t c;
+    cf_itest_sub_open(&c, &cfg);
+    assert_int_equal(cf_store_sub_subscribe(c.sub, "cf:test:capped"), CF_OK);
+    assert_int_equal(cf_store_sub_start(c.sub), CF_OK);
+    c.want = 1;
+    assert_true(cf_test_wait_until(cf_itest_sub_resynced, &c, 5000));
+    /* a message over the cap is refused: the subscriber reconnects and resyncs */
+    char big[4096];
+    memset(big, 'b', sizeof(big));
+    assert_int_equal(cf_store_cmd(store, NULL, "PUBLISH cf:test:capped %b", big, sizeof(big)),
+                     CF_OK);
+    c.want = 2;
+    assert_true(cf_test_wait_until(cf_itest_sub_resynced, &c, 10000));
+    assert_int_equal(c.messages, 0);
+    assert_int_equal(cf_store_cmd(store, NULL, "PUBLISH cf:test:capped small"), CF_OK);
+    c.want = 1;
+    assert_true(cf_test_wait_until(cf_itest_sub_messaged, &c, 5000));
+    assert_memory_equal(c.payload, "small", 5);
+    cf_itest_sub_close(&c);
+    cf_store_destroy(&store);
 }
 
 static int s_replica_has_before(void *arg)
@@ -753,13 +684,13 @@ static void test_sentinel_failover(void **state)
     char want[32];
     snprintf(want, sizeof(want), "127.0.0.1:%d", s.master.port);
     assert_string_equal(cf_store_server(store), want);
-    s_subctx_t c;
-    s_sub_open(&c, &cfg);
+    cf_itest_sub_t c;
+    cf_itest_sub_open(&c, &cfg);
     assert_int_equal(cf_store_sub_subscribe(c.sub, "cf:test:fo"), CF_OK);
     assert_int_equal(cf_store_sub_start(c.sub), CF_OK);
     c.want = 1;
     c.want_port = s.master.port;
-    assert_true(cf_test_wait_until(s_resynced, &c, 10000));
+    assert_true(cf_test_wait_until(cf_itest_sub_resynced, &c, 10000));
     /* wait until the write reached the replica, then fail over to it */
     assert_true(cf_test_wait_until(s_replica_has_before, &s.replica.port, 5000));
     assert_true(cf_itest_redis_reply_has(s.sentinels[0].port, "OK", "SENTINEL FAILOVER mymaster"));
@@ -772,20 +703,45 @@ static void test_sentinel_failover(void **state)
     /* the subscriber moved too, resynced, and hears the new master */
     c.want = 2;
     c.want_port = s.replica.port;
-    assert_true(cf_test_wait_until(s_resynced, &c, 20000));
+    assert_true(cf_test_wait_until(cf_itest_sub_resynced, &c, 20000));
     assert_int_equal(cf_store_cmd(store, NULL, "PUBLISH cf:test:fo moved"), CF_OK);
     c.want = 1;
-    assert_true(cf_test_wait_until(s_messaged, &c, 5000));
+    assert_true(cf_test_wait_until(cf_itest_sub_messaged, &c, 5000));
     assert_memory_equal(c.payload, "moved", 5);
-    s_sub_close(&c);
+    cf_itest_sub_close(&c);
     cf_store_destroy(&store);
     cf_itest_sentinel_stop(&s);
+}
+
+static void test_harness(void **state)
+{
+    (void) state;
+    /* a port nobody listens on is refused within the time limit; the shared server is up */
+    int port = cf_itest_free_port();
+    assert_in_range(port, 1, 65535);
+    assert_int_equal(cf_itest_wait_port("127.0.0.1", port, 50), CF_ERR_IO);
+    assert_int_equal(cf_itest_wait_port("127.0.0.1", s_redis.port, 1000), CF_OK);
+    assert_int_equal(cf_itest_redis_wait_ping(s_redis.port, s_redis.pid, 1000), CF_OK);
+    /* spawn, kill by PID, reap */
+    char *argv[] = {"/bin/sleep", "30", NULL};
+    pid_t pid = 0;
+    assert_int_equal(cf_itest_spawn(argv, NULL, &pid), CF_OK);
+    assert_false(cf_itest_exited(pid));
+    assert_int_equal(cf_itest_kill(pid, SIGTERM), CF_OK);
+    assert_true(cf_itest_exited(pid));
+    assert_int_equal(cf_itest_kill(pid, SIGTERM), CF_ERR_NOTFOUND); /* reaped: not ours now */
+    char *relative[] = {"sleep", "1", NULL};
+    assert_int_equal(cf_itest_spawn(relative, NULL, &pid), CF_ERR_INVALID);
+    assert_int_equal(cf_itest_kill(1, SIGTERM), CF_ERR_NOTFOUND); /* never a stranger */
+    assert_true(cf_itest_redis_reply_has(s_redis.port, "PONG", "PING"));
+    assert_false(cf_itest_redis_reply_has(s_redis.port, NULL, "NOSUCHCOMMAND"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_harness),
         cmocka_unit_test(test_binary_argv),
         cmocka_unit_test(test_error_replies),
         cmocka_unit_test(test_reply_caps),
@@ -799,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_restart_between_commands),
         cmocka_unit_test(test_retry_idempotent_after_kill),
         cmocka_unit_test(test_pubsub_resync),
+        cmocka_unit_test(test_pubsub_caps),
         cmocka_unit_test(test_sentinel_failover),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
