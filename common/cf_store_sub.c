@@ -60,6 +60,7 @@ struct cf_store_sub {
 };
 
 static void s_ask(cf_store_sub_t *self);
+static void s_check_done(cf_store_sub_t *self, cf_err_t rc, const cf_store_endpoint_t *ep);
 static void s_on_sentinel_reply(redisAsyncContext *ac, void *reply, void *priv);
 
 static void s_timer_in(struct event *ev, int ms)
@@ -158,7 +159,7 @@ static void s_lost(const redisAsyncContext *cac, const char *what)
     if (was_ac)
         s_fail(self, CF_ERR_IO, "%s", reason);
     else if (was_sac && self->checking)
-        self->checking = 0; /* the next check asks again */
+        s_check_done(self, CF_ERR_IO, NULL); /* the next check asks another Sentinel */
     else if (was_sac) {
         snprintf(self->why.text, sizeof(self->why.text), "Sentinel %s", reason);
         self->ask_idx++;
@@ -183,6 +184,8 @@ static void s_on_over(void *arg, redisAsyncContext *ac)
     cf_store_sub_t *self = arg;
     if (ac == self->ac)
         s_fail(self, CF_ERR_TOOBIG, "reply over the cap (%zu bytes)", self->caps.max_reply_bytes);
+    else if (ac == self->sac && self->checking)
+        s_check_done(self, CF_ERR_TOOBIG, NULL);
     else if (ac == self->sac)
         s_fail(self, CF_ERR_TOOBIG, "Sentinel reply over the cap");
 }
@@ -204,6 +207,7 @@ static redisAsyncContext *s_open(cf_store_sub_t *self, const cf_store_endpoint_t
         return NULL;
     }
     ac->data = self;
+    cf_store_caps_begin_batch(caps); /* a refusal on an earlier connection is not this one's */
     redisAsyncSetConnectCallback(ac, s_on_connect);
     redisAsyncSetDisconnectCallback(ac, s_on_disconnect);
     if (!is_unix)
