@@ -167,7 +167,8 @@ cf_err_t cf_router_new(const cf_route_t *routes, size_t n, const cf_router_cfg_t
         cf_mem_free(self);
         return CF_ERR_NOMEM;
     }
-    memcpy(self->routes, routes, n * sizeof(cf_route_t));
+    if (n > 0)
+        memcpy(self->routes, routes, n * sizeof(cf_route_t));
     self->n = n;
     if (cfg) {
         self->authenticate = cfg->authenticate;
