@@ -376,6 +376,25 @@ static void test_parse_json_bodies(void **state)
     assert_int_equal(cf_router_parse_json("{}\0{}", 5, &j, &why), CF_ERR_INVALID);
 }
 
+/* Every allocation cf_router_new makes may fail: it then returns CF_ERR_NOMEM, no router. */
+static void test_new_survives_allocation_failure(void **state)
+{
+    (void) state;
+    cf_router_t *r = NULL;
+    cf_err_t rc = CF_ERR_NOMEM;
+    long n = 0;
+    for (; rc == CF_ERR_NOMEM && n < 16; n++) {
+        cf_test_alloc_fail_at(n);
+        rc = cf_router_new(s_api, S_N_API, NULL, &r, NULL);
+        if (rc == CF_ERR_NOMEM)
+            assert_null(r);
+    }
+    cf_test_alloc_fail_at(-1);
+    assert_int_equal(rc, CF_OK);
+    assert_true(n > 1); /* at least one failure was injected and survived */
+    cf_router_destroy(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_bearer),
         cmocka_unit_test(test_json_content_type),
         cmocka_unit_test(test_parse_json_bodies),
+        cmocka_unit_test(test_new_survives_allocation_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
