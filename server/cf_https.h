@@ -86,8 +86,9 @@ typedef struct {
 } cf_https_peer_t;
 
 /* Called on a worker thread for every complete request (body read, within the caps). The
-   callee must answer req (evhttp_send_reply and friends) before or after returning; peer
-   lives until the reply is sent. */
+   callee answers req (evhttp_send_reply and friends). peer is borrowed for the call: over
+   TLS it lives as long as the connection, over plain only during the call, so a callee
+   that answers later copies what it needs. */
 typedef void(cf_https_request_fn)(struct evhttp_request *req, const cf_https_peer_t *peer,
                                   void *arg);
 /* Called on a worker thread for every handshake refused for a certificate reason. */
