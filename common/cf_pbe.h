@@ -21,12 +21,14 @@ typedef struct {
        memory cost would be the file's choice, not ours);
      PKCS#5 v1.5 and PKCS#12 PBE schemes (pbeWithMD5AndDES-CBC, pbeWithSHA1And3-KeyTripleDES,
        pbeWithSHA1And40BitRC2-CBC, ...);
-     and every iteration count at most max_iter (>= 1), so a hostile file cannot make us spin.
+     and every iteration count at most max_iter (0 refuses all), so a hostile file cannot make
+       us spin.
    On CF_OK *libctx_out is where to decrypt (PKCS8_decrypt_ex, PKCS12_item_decrypt_d2i_ex):
    NULL for the default library context, or a private context with OpenSSL's legacy provider
    (RC2, RC4, DES) that ctx owns; it lives until cf_pbe_ctx_clear, so decode the keys that
    must outlive it in the default context. Nothing global changes. what names the part in
-   why ("private key encryption"; NULL = "encryption"). Errors (why says which and why):
+   why ("private key encryption"; NULL = "encryption"); why may be NULL; ctx and libctx_out
+   must not be (asserted). Errors (why says which and why):
      CF_ERR_TOOBIG      an iteration count over max_iter (or too large to read)
      CF_ERR_CORRUPT     alg is NULL, malformed parameters, an iteration count below 1
      CF_ERR_UNSUPPORTED scrypt, an unknown scheme, PRF, cipher or digest, or a legacy cipher
@@ -35,7 +37,8 @@ CF_MUST_USE cf_err_t cf_pbe_check(const X509_ALGOR *alg, unsigned long max_iter,
                                   const char *what, OSSL_LIB_CTX **libctx_out, cf_why_t *why);
 
 /* Check one iteration count (borrowed; NULL = absent = 1, as RFC 7292 has for the MAC)
-   against max_iter (>= 1). CF_ERR_TOOBIG over the cap or unreadable, CF_ERR_CORRUPT below 1. */
+   against max_iter (0 refuses all). CF_ERR_TOOBIG over the cap or unreadable, CF_ERR_CORRUPT
+   below 1. */
 CF_MUST_USE cf_err_t cf_pbe_check_iter(const ASN1_INTEGER *iter, unsigned long max_iter,
                                        const char *what, cf_why_t *why);
 
