@@ -86,7 +86,7 @@ static cf_err_t s_time(const ASN1_TIME *t, time_t *out)
     return CF_OK;
 }
 
-static char *s_name_text(const X509_NAME *name)
+char *cf_cert_name_text(const X509_NAME *name)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     if (!bio)
@@ -218,8 +218,8 @@ static cf_err_t s_wrap(X509 *x509, cf_cert_t **cert_out)
         rc = s_time(X509_get0_notAfter(x509), &self->not_after);
     if (rc == CF_OK) {
         rc = CF_ERR_NOMEM;
-        self->subject = s_name_text(X509_get_subject_name(x509));
-        self->issuer = s_name_text(X509_get_issuer_name(x509));
+        self->subject = cf_cert_name_text(X509_get_subject_name(x509));
+        self->issuer = cf_cert_name_text(X509_get_issuer_name(x509));
         self->common_name = s_common_name(X509_get_subject_name(x509));
         if (self->subject && self->issuer && self->common_name)
             rc = s_load_sans(self);

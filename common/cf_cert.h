@@ -86,6 +86,10 @@ size_t cf_cert_san_count(const cf_cert_t *cert);
 /* i-th SAN as "DNS:name", "IP:addr", "URI:uri", "email:x"; NULL past the end. */
 const char *cf_cert_san(const cf_cert_t *cert, size_t i);
 
+/* Any X.509 name (a CSR's subject, a CRL's issuer) as RFC 2253 text, like cf_cert_subject.
+   Returns a new string the caller frees with cf_mem_free, or NULL on out-of-memory. */
+char *cf_cert_name_text(const X509_NAME *name);
+
 /* CF_OK if key is the private half of the certificate's public key, else CF_ERR_KEYMISMATCH. */
 CF_MUST_USE cf_err_t cf_cert_matches_key(const cf_cert_t *cert, const cf_key_t *key);
 /* CF_OK, CF_ERR_EXPIRED or CF_ERR_NOTYETVALID at time now. */

@@ -32,11 +32,13 @@ cd "$work"
 umask 077
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+run() { printf '$'; printf ' %q' "$@"; printf '\n'; "$@"; }
 
-# Passwords live in 0600 files, never on a command line.
+# Passwords live in 0600 files, never on a command line; every private key is written
+# encrypted (AES-256 under PBKDF2).
 head -c 24 /dev/urandom | base64 >ca.pass
 head -c 24 /dev/urandom | base64 >p12.pass
+head -c 24 /dev/urandom | base64 >key.pass
 
 step "1. Create the internal CA (ECDSA P-256, key encrypted with AES-256)"
 run "$cf" pki create-ca --out ca --name "certfleet demo CA" --key-password-file ca.pass
@@ -44,17 +46,18 @@ capass=(--ca ca --ca-password-file ca.pass)
 
 step "2. Issue the management server's certificate (SAN: alias, DNS name, loopback IPs)"
 run "$cf" pki issue "${capass[@]}" --component server --name srv1.example.test \
-  --dns srv1 --ip 127.0.0.1 --ip ::1 --out certs
+  --dns srv1 --ip 127.0.0.1 --ip ::1 --out certs --key-password-file key.pass
 
 step "3. Issue the operator console's certificate (clientAuth)"
 run "$cf" pki issue "${capass[@]}" --component console --name admin-console --out certs \
-  --key-password-file p12.pass
+  --key-password-file key.pass
 
 step "4. Issue a per-agent certificate (CN = agent id, SAN urn:certfleet:agent:<id>)"
-run "$cf" pki issue "${capass[@]}" --component agent --name agent-0001 --out certs
+run "$cf" pki issue "${capass[@]}" --component agent --name agent-0001 --out certs \
+  --key-password-file key.pass
 
 step "5. Enrollment by CSR: the agent makes its key, the CA signs under policy"
-run "$cf" pki csr --agent agent-0002 --out agent2
+run "$cf" pki csr --agent agent-0002 --out agent2 --key-password-file key.pass
 run "$cf" pki sign-csr "${capass[@]}" --csr agent2/agent-0002.csr --agent agent-0002 \
   --days 90 --out agent2/agent-0002.pem
 echo "-- a request for another agent's name is refused:"
@@ -65,7 +68,8 @@ fi
 
 step "6. Export the agent's PKCS#12 (AES-256-CBC, PBKDF2; the seed's PKCS12_PASS)"
 run "$cf" pki export-p12 --cert certs/agent-0001.pem --key certs/agent-0001.key \
-  --ca ca/ca.pem --password-file p12.pass --out certs/agent-0001.p12
+  --key-password-file key.pass --ca ca/ca.pem --password-file p12.pass \
+  --out certs/agent-0001.p12
 
 step "7. Inspect what we made"
 run "$cf" pki inspect certs/srv1.example.test.pem --ca ca/ca.pem
