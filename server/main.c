@@ -57,7 +57,8 @@ static cf_err_t s_load(const cf_cfg_t *cfg, cf_https_tls_t *tls, char **cert, ch
     size_t key_len = 0;
     CF_TRY(cf_file_read(cf_cfg_str(cfg, "tls-cert"), CF_HTTPS_MAX_PEM, cert, &tls->cert_len, why));
     CF_TRY(cf_file_read(cf_cfg_str(cfg, "ca"), CF_HTTPS_MAX_PEM, ca, &tls->ca_len, why));
-    CF_TRY(cf_file_read(cf_cfg_str(cfg, "tls-key"), CF_KEY_MAX_INPUT, &key_pem, &key_len, why));
+    CF_TRY(cf_file_read_ex(cf_cfg_str(cfg, "tls-key"), CF_KEY_MAX_INPUT, CF_FILE_SECRET, &key_pem,
+                           &key_len, why));
     cf_err_t rc = cf_key_from_pem(key_pem, key_len, NULL, key);
     cf_mem_free_secret(key_pem, key_len);
     if (rc != CF_OK)
