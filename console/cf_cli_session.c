@@ -262,31 +262,32 @@ static char *s_login_body(const char *user, const char *password, size_t *len_ou
     return body;
 }
 
-/* The login name: --user, else the last one remembered for this server (offered at a
-   prompt when there is a terminal). *exit_code is set when there is none. */
+/* The login name (1..CF_CLIENT_MAX_USER bytes) into buf (CF_CLIENT_MAX_USER + 2 bytes):
+   --user, else the last one remembered for this server (offered at a prompt when there
+   is a terminal). Returns 0 when there is none or it is too long. */
 static int s_user(const cf_cfg_t *cfg, cf_client_t *c, char *buf, size_t len)
 {
     char last[CF_CLIENT_MAX_USER + 1] = "";
-    if (cf_cfg_str(cfg, "user")) {
-        snprintf(buf, len, "%s", cf_cfg_str(cfg, "user"));
-        return buf[0] != '\0';
-    }
-    int have_last = cf_client_logins_last(c, last, sizeof(last)) == CF_OK;
-    FILE *tty = fopen("/dev/tty", "r+");
+    const char *given = cf_cfg_str(cfg, "user");
+    buf[0] = '\0';
+    if (given && strlen(given) < len - 1)
+        snprintf(buf, len, "%s", given);
+    int have_last = !given && cf_client_logins_last(c, last, sizeof(last)) == CF_OK;
+    FILE *tty = given ? NULL : fopen("/dev/tty", "r+");
     if (tty) {
         if (have_last)
             fprintf(stderr, "User [%s]: ", last);
         else
             fprintf(stderr, "User: ");
         fflush(stderr);
-        if (!fgets(buf, (int) len, tty))
-            buf[0] = '\0';
+        if (!fgets(buf, (int) len, tty) || !strchr(buf, '\n'))
+            buf[0] = '\0'; /* nothing, or longer than any name we take */
         buf[strcspn(buf, "\r\n")] = '\0';
         fclose(tty);
     }
     if (!buf[0] && have_last)
         snprintf(buf, len, "%s", last);
-    return buf[0] != '\0';
+    return buf[0] != '\0' && strlen(buf) <= CF_CLIENT_MAX_USER;
 }
 
 /* Keep what a successful login answered: the session, and the name if policy says so. */
@@ -341,7 +342,8 @@ int cf_cli_login(int argc, char **argv)
     if (!c)
         goto out;
     if (!s_user(cfg, c, user, sizeof(user))) {
-        exit_code = cf_cli_usage_error(prog, "give --user NAME");
+        exit_code = cf_cli_usage_error(prog, "give --user NAME (at most %d characters)",
+                                       CF_CLIENT_MAX_USER);
         goto out;
     }
     char prompt[CF_CLIENT_MAX_USER + CF_CLIENT_MAX_URL + 32];

@@ -256,6 +256,7 @@ static void test_help_and_usage_errors(void **state)
     EXPECT(2, NULL, "login --bogus");
     /* no --user, nothing remembered, no terminal */
     EXPECT(2, NULL, "login --server https://127.0.0.2:1 --password-file admin.pass");
+    EXPECT(2, "at most 64", "login --user %065d --password-file admin.pass", 0);
     /* no password file and no terminal to ask on */
     EXPECT(2, "no terminal", "login " STUB " --user admin", s_stub_port);
 }
