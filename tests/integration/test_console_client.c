@@ -112,7 +112,8 @@ static void s_stub_start(void)
     /* relative paths: the stub's files are in the test directory, where it starts */
     char cmd[2048];
     snprintf(cmd, sizeof(cmd),
-             "cd '%s' && exec python3 '%s' --cert srv.pem --key srv.key --ca ca.pem --port-file "
+             "cd '%s' && exec /usr/bin/python3 '%s' --cert srv.pem --key srv.key --ca ca.pem "
+             "--port-file "
              "stub.port",
              s_dir, script);
     char *argv[] = {"/bin/sh", "-c", cmd, NULL};
