@@ -94,9 +94,9 @@ CF_MUST_USE cf_err_t cf_db_agent_counts(cf_store_t *store, cf_db_agent_counts_t 
    CF_DB_LOCK_COUNT for all. cursor: "" (or NULL) to start, else the cursor_out of the
    previous page. limit 1..CF_DB_PAGE_MAX. *list_out (the caller's, cf_mem_free) holds
    *n_out agents; cursor_out (CF_DB_CURSOR_MAX bytes) is "" when the walk is done.
-   A walk returns every agent that exists throughout it exactly once, in order; an agent
-   that checks in meanwhile moves behind the cursor and may come once more, never zero
-   times. Agents removed between the two round trips are left out (a page may be short).
+   A walk gives every agent that exists throughout it at least once, in order, and exactly
+   once when none checks in meanwhile (one that does moves behind the cursor and may come
+   twice). Agents removed between the two round trips are left out (a page may be short).
    CF_ERR_INVALID (cursor, limit, lock). */
 CF_MUST_USE cf_err_t cf_db_agent_list(cf_store_t *store, cf_db_lock_t lock, const char *cursor,
                                       size_t limit, cf_db_agent_t **list_out, size_t *n_out,

@@ -18,7 +18,8 @@ cf_why_t *cf_db_why(cf_store_t *store);
 /* Set that detail from a format and return rc. */
 cf_err_t cf_db_fail(cf_store_t *store, cf_err_t rc, const char *fmt, ...) CF_PRINTF(3, 4);
 
-/* Run Lua source with cf_store_script_call (EVALSHA, EVAL on NOSCRIPT): nkeys keys, then
+/* Run Lua source with cf_store_script_call (EVALSHA, EVAL on NOSCRIPT: 1 RT, 2 the first
+   time a server meets the script, after which it caches it): nkeys keys, then
    nargs arguments in argv (argvlen NULL: NUL-terminated). The SHA-1 is computed per call
    (about a microsecond), which keeps the modules free of state. Errors as
    cf_store_script_call; *reply_out is the caller's. */

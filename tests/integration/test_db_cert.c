@@ -211,8 +211,22 @@ static void test_kinds_and_refusals(void **state)
     in.component = CF_COMPONENT_CA;
     assert_int_equal(cf_db_cert_put(store, s_seal, &in, NULL), CF_ERR_INVALID);
     assert_int_equal(s_int(store, "DBSIZE"), keys); /* refusals wrote nothing */
+    cf_key_destroy(&key);
+    cf_key_destroy(&other);
+    cf_cert_destroy(&cert);
+    cf_cert_destroy(&cert2);
+    cf_store_destroy(&store);
+}
+
+static void test_chain_and_moved_key(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    cf_key_t *key = NULL, *back = NULL;
+    cf_cert_t *cert = s_issue(CF_COMPONENT_CONSOLE, "console", 86400, 0, &key);
+    cf_db_cert_in_t in = {CF_COMPONENT_CONSOLE, "console", CF_DB_CERT_IMPORTED, cert, NULL, key, 1};
+    cf_db_cert_t rec;
     /* imported with a chain */
-    in.component = CF_COMPONENT_CONSOLE;
     char *ca_pem = NULL;
     size_t ca_len = 0;
     assert_int_equal(cf_cert_to_pem(cf_ca_cert(s_ca), &ca_pem, &ca_len), CF_OK);
@@ -226,7 +240,6 @@ static void test_kinds_and_refusals(void **state)
     /* a sealed key moved to another record does not open there (AAD = key name) */
     assert_int_equal(cf_store_cmd(store, NULL, "COPY cf:cert:console:console cf:cert:agent:x"),
                      CF_OK);
-    back = NULL;
     assert_int_equal(cf_db_cert_get(store, s_seal, CF_COMPONENT_AGENT, "x", &rec, &back),
                      CF_ERR_CORRUPT);
     assert_null(back);
@@ -239,9 +252,7 @@ static void test_kinds_and_refusals(void **state)
                      CF_ERR_NOTFOUND);
     cf_mem_free(ca_pem);
     cf_key_destroy(&key);
-    cf_key_destroy(&other);
     cf_cert_destroy(&cert);
-    cf_cert_destroy(&cert2);
     cf_store_destroy(&store);
 }
 
@@ -422,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_archive_on_replace),
         cmocka_unit_test(test_kinds_and_refusals),
+        cmocka_unit_test(test_chain_and_moved_key),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_archive_walk_and_prune),
         cmocka_unit_test(test_revoke_and_reload),

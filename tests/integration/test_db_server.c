@@ -97,7 +97,29 @@ static void test_update_remove_list(void **state)
     assert_string_equal(now.ip_ranges, "fd00::/8");
     assert_false(now.online);
     cf_db_server_clear(&now);
-    /* refusals */
+    /* list, sorted */
+    cf_db_server_t *list = NULL;
+    size_t n = 0;
+    assert_int_equal(cf_db_server_list(store, 100, &list, &n), CF_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(list[0].alias, "srv1.corp.example");
+    assert_string_equal(list[1].alias, "srv2");
+    assert_string_equal(list[2].alias, "srv3");
+    cf_db_server_list_free(&list, n);
+    redisFree(sub);
+    cf_store_destroy(&store);
+}
+
+static void test_refusals_and_removal(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    for (int i = 1; i <= 3; i++) {
+        cf_db_server_t rec = {.port = 7005, .priority = i};
+        snprintf(rec.alias, sizeof(rec.alias), "srv%d", i);
+        assert_int_equal(cf_db_server_create(store, &rec, i), CF_OK);
+    }
+    cf_db_server_t edit = {.alias = "srv2", .priority = -5, .host = "10.0.0.2"}, now;
     edit.port = 0;
     assert_int_equal(cf_db_server_update(store, &edit, CF_DB_SERVER_PORT, NULL), CF_ERR_INVALID);
     edit.ip_ranges = "10.0.0.0/33";
@@ -111,15 +133,8 @@ static void test_update_remove_list(void **state)
     assert_int_equal(cf_db_server_update(store, &edit, CF_DB_SERVER_PRIORITY, NULL),
                      CF_ERR_NOTFOUND);
     assert_true(cf_itest_redis_reply_has(s_redis.port, "0", "EXISTS cf:server:srv9"));
-    /* list, sorted; remove */
     cf_db_server_t *list = NULL;
     size_t n = 0;
-    assert_int_equal(cf_db_server_list(store, 100, &list, &n), CF_OK);
-    assert_int_equal(n, 3);
-    assert_string_equal(list[0].alias, "srv1.corp.example");
-    assert_string_equal(list[1].alias, "srv2");
-    assert_string_equal(list[2].alias, "srv3");
-    cf_db_server_list_free(&list, n);
     assert_int_equal(cf_db_server_list(store, 2, &list, &n), CF_ERR_TOOBIG);
     assert_int_equal(cf_db_server_remove(store, "srv3"), CF_OK);
     assert_int_equal(cf_db_server_remove(store, "srv3"), CF_ERR_NOTFOUND);
@@ -140,7 +155,6 @@ static void test_update_remove_list(void **state)
     assert_int_equal(cf_db_server_get(store, "srv2", &now), CF_ERR_CORRUPT);
     assert_int_equal(cf_db_server_list(store, 100, &list, &n), CF_ERR_CORRUPT);
     assert_null(list);
-    redisFree(sub);
     cf_store_destroy(&store);
 }
 
@@ -210,6 +224,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_update_remove_list),
+        cmocka_unit_test(test_refusals_and_removal),
         cmocka_unit_test(test_heartbeats),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
