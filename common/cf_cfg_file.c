@@ -1,13 +1,10 @@
 /*  cf_cfg_file - cf_cfg's configuration file format ("key = value" lines) and secret files  */
 #include "cf_cfg_priv.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "cf_file.h"
 #include "cf_mem.h"
 
 #define S_WHERE_MAX 512 /* "file:line: key" in messages (longer names are cut) */
@@ -18,69 +15,6 @@ static int s_is_space(char c)
 }
 
 /* Open path and check it is a regular file of at most max bytes. */
-static cf_err_t s_open_regular(const char *path, size_t max, int *fd_out, struct stat *st,
-                               cf_why_t *why)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        int e = errno;
-        return cf_why(why, e == ENOENT ? CF_ERR_NOTFOUND : CF_ERR_IO, "cannot open %s: %s", path,
-                      strerror(e));
-    }
-    cf_err_t rc = CF_OK;
-    if (fstat(fd, st) != 0)
-        rc = cf_why(why, CF_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
-    else if (!S_ISREG(st->st_mode))
-        rc = cf_why(why, CF_ERR_INVALID, "%s: not a regular file", path);
-    else if ((unsigned long long) st->st_size > max)
-        rc = cf_why(why, CF_ERR_TOOBIG, "%s: larger than %zu bytes", path, max);
-    if (rc != CF_OK) {
-        close(fd);
-        return rc;
-    }
-    *fd_out = fd;
-    return CF_OK;
-}
-
-/* Read all of fd (at most max bytes, even if the file grew since fstat) into a new
-   NUL-terminated buffer of max + 2 bytes. secret: wipe it when failing. */
-static cf_err_t s_read_all(int fd, const char *path, size_t max, int secret, char **buf_out,
-                           size_t *len_out, cf_why_t *why)
-{
-    cf_err_t rc = CF_ERR_NOMEM;
-    size_t len = 0;
-    char *buf = cf_mem_malloc(max + 2);
-    if (!buf)
-        goto out;
-    for (;;) {
-        ssize_t got = read(fd, buf + len, max + 1 - len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            rc = cf_why(why, CF_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (got == 0)
-            break;
-        len += (size_t) got;
-        if (len > max) {
-            rc = cf_why(why, CF_ERR_TOOBIG, "%s: larger than %zu bytes", path, max);
-            goto out;
-        }
-    }
-    buf[len] = '\0';
-    *buf_out = buf;
-    *len_out = len;
-    buf = NULL;
-    rc = CF_OK;
-out:
-    if (secret)
-        cf_mem_free_secret(buf, max + 2);
-    else
-        cf_mem_free(buf);
-    return rc;
-}
-
 /* A "..." value, unquoted in place; p is at the opening quote. Only \" and \\ escape. */
 static cf_err_t s_unquote(char *p, const char *where, cf_why_t *why)
 {
@@ -196,20 +130,14 @@ cf_err_t cf_cfg_parse_text(cf_cfg_t *self, const char *name, const char *text, s
 
 cf_err_t cf_cfg_load(cf_cfg_t *self, const char *path, int missing_ok, cf_why_t *why)
 {
-    int fd = -1;
-    struct stat st;
-    cf_err_t rc = s_open_regular(path, CF_CFG_MAX_FILE, &fd, &st, why);
+    char *text = NULL;
+    size_t len = 0;
+    cf_err_t rc = cf_file_read(path, CF_CFG_MAX_FILE, &text, &len, why);
     if (rc == CF_ERR_NOTFOUND && missing_ok) {
         if (why)
             why->text[0] = '\0';
         return CF_OK;
     }
-    if (rc != CF_OK)
-        return rc;
-    char *text = NULL;
-    size_t len = 0;
-    rc = s_read_all(fd, path, CF_CFG_MAX_FILE, 0, &text, &len, why);
-    close(fd);
     if (rc == CF_OK)
         rc = s_parse_text(self, path, text, len, why);
     if (rc == CF_OK) {
@@ -251,23 +179,12 @@ cf_err_t cf_cfg_read_secret_file(const char *path, size_t max, unsigned flags, c
 {
     CF_ASSERT(path && out && max >= 1 && max <= CF_CFG_MAX_FILE);
     *out = NULL;
-    int fd = -1;
-    struct stat st;
-    cf_err_t rc = s_open_regular(path, max + 2, &fd, &st, why); /* + "\r\n" */
-    if (rc == CF_ERR_TOOBIG)
-        return cf_why(why, rc, "%s: secret longer than %zu bytes", path, max);
-    if (rc != CF_OK)
-        return rc;
-    if (!(flags & CF_CFG_SECRET_ALLOW_SHARED) && (st.st_mode & 077)) {
-        close(fd);
-        return cf_why(why, CF_ERR_POLICY,
-                      "%s: group or others may access it (mode %04o); chmod 600 it", path,
-                      (unsigned) (st.st_mode & 07777));
-    }
+    unsigned read_flags = CF_FILE_SECRET;
+    if (!(flags & CF_CFG_SECRET_ALLOW_SHARED))
+        read_flags |= CF_FILE_PRIVATE;
     char *buf = NULL;
     size_t len = 0;
-    rc = s_read_all(fd, path, max + 2, 1, &buf, &len, why);
-    close(fd);
+    cf_err_t rc = cf_file_read_ex(path, max + 2, read_flags, &buf, &len, why); /* + "\r\n" */
     if (rc == CF_OK)
         rc = s_secret_text(path, buf, len, why);
     if (rc == CF_ERR_TOOBIG || (rc == CF_OK && strlen(buf) > max)) /* it grew, or was long */

@@ -11,54 +11,88 @@
 
 #include "cf_mem.h"
 
-cf_err_t cf_file_read(const char *path, size_t max, char **buf_out, size_t *len_out, cf_why_t *why)
+/* Open path for reading and check what it is before reading a byte. O_NONBLOCK: a FIFO
+   planted at the path must not hang us before fstat refuses it. */
+static cf_err_t s_open_checked(const char *path, size_t max, unsigned flags, int *fd_out,
+                               cf_why_t *why)
 {
-    if (!path || !buf_out)
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return cf_why(why, errno == ENOENT ? CF_ERR_NOTFOUND : CF_ERR_IO, "cannot open %s: %s",
+                      path, strerror(errno));
+    struct stat st;
+    cf_err_t rc = CF_OK;
+    if (fstat(fd, &st) != 0)
+        rc = cf_why(why, CF_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = cf_why(why, CF_ERR_INVALID, "%s: not a regular file", path);
+    else if ((flags & CF_FILE_PRIVATE) && (st.st_mode & 077))
+        rc = cf_why(why, CF_ERR_POLICY,
+                    "%s: group or others may access it (mode %04o); chmod 600 it", path,
+                    (unsigned) (st.st_mode & 07777));
+    else if ((unsigned long long) st.st_size > (unsigned long long) max)
+        rc = cf_why(why, CF_ERR_TOOBIG, "%s: larger than %zu bytes", path, max);
+    if (rc != CF_OK) {
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return CF_OK;
+}
+
+/* Read fd to its end into a buffer of max + 1 bytes (one more than allowed, to see a file
+   that grew past the cap). */
+static cf_err_t s_read_to_end(int fd, const char *path, size_t max, char *buf, size_t *len_out,
+                              cf_why_t *why)
+{
+    size_t len = 0;
+    for (;;) {
+        ssize_t got = read(fd, buf + len, max + 1 - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return cf_why(why, CF_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+        if (got == 0)
+            break;
+        len += (size_t) got;
+        if (len > max)
+            return cf_why(why, CF_ERR_TOOBIG, "%s: larger than %zu bytes", path, max);
+    }
+    *len_out = len;
+    return CF_OK;
+}
+
+cf_err_t cf_file_read_ex(const char *path, size_t max, unsigned flags, char **buf_out,
+                         size_t *len_out, cf_why_t *why)
+{
+    if (!path || !buf_out || max > ((size_t) -1) / 2)
         return CF_ERR_INVALID;
     *buf_out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return cf_why(why, errno == ENOENT ? CF_ERR_NOTFOUND : CF_ERR_IO, "%s: %s", path,
-                      strerror(errno));
-    cf_err_t rc = CF_ERR_IO;
-    char *buf = NULL;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = cf_why(why, CF_ERR_IO, "%s: not a regular file", path);
-        goto out;
-    }
-    if ((unsigned long long) st.st_size > (unsigned long long) max) {
-        rc = cf_why(why, CF_ERR_TOOBIG, "%s: %lld bytes, the limit is %zu", path,
-                    (long long) st.st_size, max);
-        goto out;
-    }
-    size_t size = (size_t) st.st_size, got = 0;
-    buf = cf_mem_malloc(size + 1);
-    if (!buf) {
-        rc = CF_ERR_NOMEM;
-        goto out;
-    }
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = cf_why(why, CF_ERR_IO, "%s: read failed: %s", path,
-                        n < 0 ? strerror(errno) : "file shrank");
-            goto out;
-        }
-        got += (size_t) n;
-    }
-    buf[size] = '\0';
-    *buf_out = buf;
-    buf = NULL;
-    if (len_out)
-        *len_out = size;
-    rc = CF_OK;
-out:
-    cf_mem_free_secret(buf, buf ? (size_t) st.st_size : 0); /* may hold a secret */
+    int fd = -1;
+    CF_TRY(s_open_checked(path, max, flags, &fd, why));
+    size_t len = 0;
+    cf_err_t rc = CF_ERR_NOMEM;
+    char *buf = cf_mem_malloc(max + 2);
+    if (buf)
+        rc = s_read_to_end(fd, path, max, buf, &len, why);
     close(fd);
-    return rc;
+    if (rc != CF_OK) {
+        if (flags & CF_FILE_SECRET)
+            cf_mem_free_secret(buf, buf ? max + 2 : 0);
+        else
+            cf_mem_free(buf);
+        return rc;
+    }
+    buf[len] = '\0';
+    *buf_out = buf;
+    if (len_out)
+        *len_out = len;
+    return CF_OK;
+}
+
+cf_err_t cf_file_read(const char *path, size_t max, char **buf_out, size_t *len_out, cf_why_t *why)
+{
+    return cf_file_read_ex(path, max, 0, buf_out, len_out, why);
 }
 
 static cf_err_t s_fsync_dir(const char *path, cf_why_t *why)

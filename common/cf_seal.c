@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 #include <sodium.h>
 
+#include "cf_file.h"
 #include "cf_mem.h"
 
 #define S_VERSION    1u /* blob format: AES-256-GCM, header as below */
@@ -210,36 +211,6 @@ out:
     return rc;
 }
 
-/* Read at most CF_SEAL_MAX_FILE bytes from fd into a new buffer (free it as a secret). */
-static cf_err_t s_read_fd(int fd, const char *path, char **buf_out, size_t *len_out, cf_why_t *why)
-{
-    char *buf = cf_mem_malloc(CF_SEAL_MAX_FILE + 1);
-    if (!buf)
-        return CF_ERR_NOMEM;
-    size_t len = 0;
-    cf_err_t rc = CF_OK;
-    while (len <= CF_SEAL_MAX_FILE) {
-        ssize_t got = read(fd, buf + len, CF_SEAL_MAX_FILE + 1 - len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            rc = cf_why(why, CF_ERR_IO, "cannot read secret file %s: %s", path, strerror(errno));
-        if (got <= 0)
-            break;
-        len += (size_t) got;
-    }
-    if (rc == CF_OK && len > CF_SEAL_MAX_FILE)
-        rc = cf_why(why, CF_ERR_TOOBIG, "secret file %s is over the cap of %d bytes", path,
-                    CF_SEAL_MAX_FILE);
-    if (rc != CF_OK) {
-        cf_mem_free_secret(buf, len);
-        return rc;
-    }
-    *buf_out = buf;
-    *len_out = len;
-    return CF_OK;
-}
-
 cf_err_t cf_seal_load_file(const char *path, unsigned flags, cf_seal_t **out, cf_why_t *why)
 {
     if (!out)
@@ -247,86 +218,18 @@ cf_err_t cf_seal_load_file(const char *path, unsigned flags, cf_seal_t **out, cf
     *out = NULL;
     if (!path)
         return CF_ERR_INVALID;
-    /* O_NONBLOCK: a FIFO planted at the path must not hang us before fstat refuses it. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-        return cf_why(why, errno == ENOENT ? CF_ERR_NOTFOUND : CF_ERR_IO,
-                      "cannot open secret file %s: %s", path, strerror(errno));
-    struct stat st;
+    unsigned read_flags = CF_FILE_SECRET;
+    if (!(flags & CF_SEAL_ALLOW_LOOSE_PERMS))
+        read_flags |= CF_FILE_PRIVATE;
     char *buf = NULL;
     size_t len = 0;
-    cf_err_t rc = CF_OK;
-    if (fstat(fd, &st) != 0)
-        rc = cf_why(why, CF_ERR_IO, "cannot stat secret file %s: %s", path, strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        rc = cf_why(why, CF_ERR_SECRET, "secret file %s is not a regular file", path);
-    else if ((st.st_mode & 077) && !(flags & CF_SEAL_ALLOW_LOOSE_PERMS))
-        rc = cf_why(why, CF_ERR_SECRET,
-                    "secret file %s has mode %04o: group or others may access it (chmod 600 it)",
-                    path, (unsigned) (st.st_mode & 07777));
-    else
-        rc = s_read_fd(fd, path, &buf, &len, why);
-    close(fd);
+    cf_err_t rc = cf_file_read_ex(path, CF_SEAL_MAX_FILE, read_flags, &buf, &len, why);
+    if (rc == CF_ERR_POLICY || rc == CF_ERR_INVALID)
+        rc = CF_ERR_SECRET; /* loose permissions or not a file: not a usable secret */
     if (rc == CF_OK)
         rc = cf_seal_from_buffer(buf, len, out, why);
     cf_mem_free_secret(buf, len);
     return rc;
-}
-
-/* Best effort: the file is already complete; syncing its directory narrows the window in
-   which a crash could lose the new name. */
-static void s_sync_dir(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    size_t len = slash ? (size_t) (slash - path) : 0;
-    if (!slash)
-        snprintf(dir, sizeof(dir), ".");
-    else if (len == 0)
-        snprintf(dir, sizeof(dir), "/");
-    else if (len < sizeof(dir))
-        snprintf(dir, sizeof(dir), "%.*s", (int) len, path);
-    else
-        return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    (void) fsync(fd);
-    close(fd);
-}
-
-static cf_err_t s_write_new(const char *path, const char *data, size_t len, cf_why_t *why)
-{
-    /* O_EXCL: never replace a secret (losing it loses every sealed key); also refuses any
-       symlink at path, dangling or not. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return cf_why(why, errno == EEXIST ? CF_ERR_EXISTS : CF_ERR_IO,
-                      "cannot create secret file %s: %s", path, strerror(errno));
-    cf_err_t rc = CF_OK;
-    size_t done = 0;
-    if (fchmod(fd, 0600) != 0) /* the umask may have taken the owner's bits too */
-        rc = CF_ERR_IO;
-    while (rc == CF_OK && done < len) {
-        ssize_t put = write(fd, data + done, len - done);
-        if (put < 0 && errno == EINTR)
-            continue;
-        if (put <= 0)
-            rc = CF_ERR_IO;
-        else
-            done += (size_t) put;
-    }
-    if (rc == CF_OK && fsync(fd) != 0)
-        rc = CF_ERR_IO;
-    if (close(fd) != 0 && rc == CF_OK)
-        rc = CF_ERR_IO;
-    if (rc != CF_OK) {
-        cf_why(why, rc, "cannot write secret file %s: %s", path, strerror(errno));
-        unlink(path);
-        return rc;
-    }
-    s_sync_dir(path);
-    return CF_OK;
 }
 
 cf_err_t cf_seal_generate_file(const char *path, const char *key_id, cf_why_t *why)
@@ -348,7 +251,8 @@ cf_err_t cf_seal_generate_file(const char *path, const char *key_id, cf_why_t *w
                          "%s %s %s\n",
                          CF_SEAL_LINE_MAGIC, key_id, b64);
         CF_ASSERT(n > 0 && (size_t) n < sizeof(text));
-        rc = s_write_new(path, text, (size_t) n, why);
+        /* never replaces a secret (losing it loses every sealed key), nor follows a symlink */
+        rc = cf_file_write_new(path, text, (size_t) n, 0600, why);
     } else {
         cf_why(why, rc, "no random bytes for a new secret key");
     }

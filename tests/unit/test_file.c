@@ -56,7 +56,23 @@ static void test_refusals(void **state)
     assert_int_equal(cf_file_write_new(path, "12345678901", 11, 0600, &why), CF_OK);
     assert_int_equal(cf_file_write_new(path, "x", 1, 0600, &why), CF_ERR_EXISTS);
     assert_int_equal(cf_file_read(path, 10, &buf, NULL, &why), CF_ERR_TOOBIG);
-    assert_int_equal(cf_file_read(s_dir, 10, &buf, NULL, &why), CF_ERR_IO); /* a directory */
+    assert_int_equal(cf_file_read(s_dir, 10, &buf, NULL, &why), CF_ERR_INVALID); /* a dir */
+    assert_non_null(strstr(why.text, "not a regular file"));
+    /* a FIFO is refused without blocking on it */
+    char fifo[600];
+    snprintf(fifo, sizeof(fifo), "%s/fifo", s_dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(cf_file_read(fifo, 10, &buf, NULL, &why), CF_ERR_INVALID);
+    /* private files: group or other bits refused, owner-only accepted */
+    assert_int_equal(chmod(path, 0640), 0);
+    assert_int_equal(cf_file_read_ex(path, 100, CF_FILE_PRIVATE, &buf, NULL, &why), CF_ERR_POLICY);
+    assert_non_null(strstr(why.text, "mode 0640"));
+    assert_int_equal(chmod(path, 0600), 0);
+    size_t len = 0;
+    assert_int_equal(cf_file_read_ex(path, 100, CF_FILE_PRIVATE | CF_FILE_SECRET, &buf, &len, &why),
+                     CF_OK);
+    assert_int_equal(len, 11);
+    cf_mem_free_secret(buf, len);
     char deep[700];
     snprintf(deep, sizeof(deep), "%s/x/y/z", s_dir);
     assert_int_equal(cf_file_mkdirs(deep, 0700, &why), CF_OK);
