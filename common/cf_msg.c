@@ -170,7 +170,7 @@ static void s_io_broadcast(s_io_t *io, cf_msg_t *m)
     s_io_job_id(io, m->job_id);
     s_io_uint(io, 2, &count, "target count");
     if (io->reading && !io->bad) {
-        m->all = (int) flags; /* reserved bits and the count are judged by s_check */
+        m->all = (int) flags; /* reserved bits and the count are judged by cf_msg_check */
         /* each id takes at least two bytes: refuse a count the body cannot hold */
         if (count > CF_MSG_MAX_TARGETS || count > io->left / 2) {
             io->bad = "target count";
@@ -233,19 +233,6 @@ static void s_io_body(s_io_t *io, cf_msg_t *m)
     }
 }
 
-enum { S_NO = 0, S_OPT, S_REQ }; /* whether a type uses a field, and must fill it */
-
-/* Which types carry an agent id and a job id. */
-static const struct {
-    unsigned char agent;  /* S_NO, S_OPT ("" allowed) or S_REQ */
-    unsigned char job_id; /* same */
-} s_uses[CF_MSG_TYPE_COUNT_] = {
-    [CF_MSG_HELLO] = {S_REQ, S_NO},     [CF_MSG_JOB] = {S_REQ, S_REQ},
-    [CF_MSG_RECEIPT] = {S_REQ, S_REQ},  [CF_MSG_REPORT] = {S_REQ, S_REQ},
-    [CF_MSG_ACK] = {S_REQ, S_REQ},      [CF_MSG_CHECKIN] = {S_REQ, S_OPT},
-    [CF_MSG_BROADCAST] = {S_NO, S_OPT}, [CF_MSG_ERROR] = {S_OPT, S_OPT},
-};
-
 static const char *const s_type_names[CF_MSG_TYPE_COUNT_] = {
     [0] = "UNKNOWN",
     [CF_MSG_HELLO] = "HELLO",
@@ -257,107 +244,6 @@ static const char *const s_type_names[CF_MSG_TYPE_COUNT_] = {
     [CF_MSG_BROADCAST] = "BROADCAST",
     [CF_MSG_ERROR] = "ERROR",
 };
-
-/* min..max bytes of printable ASCII; s is a buffer of at least max + 1 bytes. */
-static cf_err_t s_check_text(const char *s, size_t min, size_t max, const char *what, cf_why_t *why)
-{
-    size_t n = strnlen(s, max + 1);
-    if (n < min || n > max)
-        return cf_why(why, CF_ERR_INVALID, "%s must be %zu..%zu bytes", what, min, max);
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < 0x20 || s[i] > 0x7e)
-            return cf_why(why, CF_ERR_INVALID, "%s holds a byte that is not printable ASCII", what);
-    return CF_OK;
-}
-
-/* Exactly len lowercase hex digits; "" allowed when allow_empty. all_zero_ok for digests. */
-static cf_err_t s_check_hex(const char *s, size_t len, int allow_empty, int all_zero_ok,
-                            const char *what, cf_why_t *why)
-{
-    size_t n = strnlen(s, len + 1);
-    if (n == 0 && allow_empty)
-        return CF_OK;
-    int nonzero = 0;
-    for (size_t i = 0; i < n && n == len; i++) {
-        if (!strchr(s_hex, s[i]) || s[i] == '\0')
-            return cf_why(why, CF_ERR_INVALID, "%s must be lowercase hex", what);
-        nonzero |= s[i] != '0';
-    }
-    if (n != len)
-        return cf_why(why, CF_ERR_INVALID, "%s must be %zu hex digits", what, len);
-    if (!nonzero && !all_zero_ok)
-        return cf_why(why, CF_ERR_INVALID, "%s must not be all zero", what);
-    return CF_OK;
-}
-
-static cf_err_t s_check_agent(const char *agent, int need, const char *what, cf_why_t *why)
-{
-    if (need == S_OPT && agent[0] == '\0')
-        return CF_OK;
-    if (strnlen(agent, CF_MSG_AGENT_MAX + 1) > CF_MSG_AGENT_MAX ||
-        cf_issue_check_agent_id(agent) != CF_OK)
-        return cf_why(why, CF_ERR_INVALID, "%s is not an agent id ([a-z0-9][a-z0-9._-]{0,62})",
-                      what);
-    return CF_OK;
-}
-
-static cf_err_t s_check_broadcast(const cf_msg_t *m, cf_why_t *why)
-{
-    if (m->all != 0 && m->all != 1)
-        return cf_why(why, CF_ERR_INVALID, "BROADCAST flags other than 'all' are reserved");
-    if (m->all && m->n_targets)
-        return cf_why(why, CF_ERR_INVALID, "BROADCAST to all names no targets");
-    if (!m->all && (m->n_targets == 0 || m->n_targets > CF_MSG_MAX_TARGETS || !m->targets))
-        return cf_why(why, CF_ERR_INVALID, "BROADCAST needs 1..%d targets or 'all'",
-                      CF_MSG_MAX_TARGETS);
-    for (size_t i = 0; i < m->n_targets; i++)
-        CF_TRY(s_check_agent(m->targets[i], S_REQ, "BROADCAST target", why));
-    return CF_OK;
-}
-
-static cf_err_t s_check_report(const cf_msg_t *m, cf_why_t *why)
-{
-    if (m->outcome != CF_MSG_INSTALLED && m->outcome != CF_MSG_FAILED)
-        return cf_why(why, CF_ERR_INVALID, "REPORT outcome must be installed or failed");
-    CF_TRY(s_check_hex(m->fpr, CF_MSG_FPR_HEX, 1, 1, "REPORT fingerprint", why));
-    if (m->outcome == CF_MSG_INSTALLED)
-        return s_check_text(m->text, 0, 0, "REPORT reason of an installed job", why);
-    return s_check_text(m->text, 1, CF_MSG_TEXT_MAX, "REPORT reason of a failed job", why);
-}
-
-/* The fields a type uses, as the grammar allows them: the one check behind both encode
-   (a caller's message) and decode (a peer's). CF_ERR_INVALID with why. */
-static cf_err_t s_check(const cf_msg_t *m, cf_why_t *why)
-{
-    if (m->type < CF_MSG_HELLO || m->type >= CF_MSG_TYPE_COUNT_)
-        return cf_why(why, CF_ERR_INVALID, "unknown message type %d", (int) m->type);
-    if (s_uses[m->type].agent != S_NO)
-        CF_TRY(s_check_agent(m->agent, s_uses[m->type].agent, "agent", why));
-    if (s_uses[m->type].job_id != S_NO)
-        CF_TRY(s_check_hex(m->job_id, CF_MSG_JOB_ID_HEX, s_uses[m->type].job_id == S_OPT, 0,
-                           "job id", why));
-    switch (m->type) {
-    case CF_MSG_HELLO:
-        if (m->proto < 1 || m->proto > 255)
-            return cf_why(why, CF_ERR_INVALID, "HELLO protocol level must be 1..255");
-        return s_check_text(m->text, 0, CF_MSG_VERSION_MAX, "HELLO software version", why);
-    case CF_MSG_JOB:
-        if (!m->job || m->job_len == 0 || m->job_len > CF_MSG_MAX_JOB)
-            return cf_why(why, CF_ERR_INVALID, "JOB needs 1..%d job bytes", CF_MSG_MAX_JOB);
-        return CF_OK;
-    case CF_MSG_REPORT: return s_check_report(m, why);
-    case CF_MSG_ACK:
-        if (m->ack_of != CF_MSG_RECEIPT && m->ack_of != CF_MSG_REPORT)
-            return cf_why(why, CF_ERR_INVALID, "ACK acknowledges a RECEIPT or a REPORT");
-        return CF_OK;
-    case CF_MSG_BROADCAST: return s_check_broadcast(m, why);
-    case CF_MSG_ERROR:
-        if (m->error < CF_MSG_ERR_VERSION || m->error >= CF_MSG_ERR_COUNT_)
-            return cf_why(why, CF_ERR_INVALID, "unknown ERROR code %d", (int) m->error);
-        return s_check_text(m->text, 0, CF_MSG_TEXT_MAX, "ERROR text", why);
-    default: return CF_OK; /* RECEIPT, CHECKIN: agent and job id only */
-    }
-}
 
 void cf_msg_init(cf_msg_t *m, cf_msg_type_t type)
 {
@@ -410,7 +296,7 @@ cf_err_t cf_msg_encode(const cf_msg_t *m, cf_msg_frames_t *out, cf_why_t *why)
     if (!m || !out)
         return CF_ERR_INVALID;
     memset(out, 0, sizeof(*out));
-    CF_TRY(s_check(m, why));
+    CF_TRY(cf_msg_check(m, why));
     cf_msg_t walk = *m; /* the walk wants a non-const message; writing changes nothing */
     s_io_t io = {0};
     s_io_body(&io, &walk); /* count first */
@@ -487,7 +373,7 @@ cf_err_t cf_msg_decode(const cf_msg_frame_t *frames, size_t n, cf_msg_t *m, cf_w
     else if (io.left)
         rc = cf_why(why, CF_ERR_CORRUPT, "%s: %zu bytes after the last field", s_type_names[type],
                     io.left);
-    else if (s_check(m, why) != CF_OK)
+    else if (cf_msg_check(m, why) != CF_OK)
         rc = CF_ERR_CORRUPT; /* why already names the field */
     if (rc != CF_OK)
         cf_msg_clear(m);

@@ -112,6 +112,10 @@ CF_MUST_USE cf_err_t cf_msg_add_target(cf_msg_t *m, const char *agent);
    CF_ERR_TOOBIG, CF_ERR_NOMEM; out is then empty. why may be NULL. */
 CF_MUST_USE cf_err_t cf_msg_encode(const cf_msg_t *m, cf_msg_frames_t *out, cf_why_t *why);
 
+/* CF_OK if every field m's type uses is as the grammar allows (the check cf_msg_encode and
+   cf_msg_decode apply); CF_ERR_INVALID with the field named in why (may be NULL). */
+CF_MUST_USE cf_err_t cf_msg_check(const cf_msg_t *m, cf_why_t *why);
+
 /* Decode n frames (untrusted) into *m, which is overwritten (cf_msg_clear it afterwards).
    The decoder is strict: every length is checked against what is left, nothing may
    follow the last field, reserved bits are zero, so encode(decode(frames)) gives the same
