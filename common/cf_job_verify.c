@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 
@@ -72,6 +73,7 @@ out:
     EVP_MD_CTX_free(ctx);
     cf_mem_free(sig);
     cf_mem_free(msg);
+    ERR_clear_error(); /* a refused signature leaves nothing in the thread's error queue */
     return rc;
 }
 
@@ -203,8 +205,9 @@ static cf_err_t s_check_sig(const cf_job_t *job, const cf_cert_t *signer, cf_why
     const EVP_MD *md = NULL;
     EVP_PKEY *pkey = X509_get0_pubkey(cf_cert_x509(signer));
     cf_err_t rc = pkey ? s_digest(pkey, &md) : CF_ERR_UNSUPPORTED;
-    if (rc == CF_OK)
-        rc = cf_job_unb64(job->sig, CF_JOB_MAX_SIG, &sig, &sig_len);
+    if (rc != CF_OK)
+        return cf_why(why, rc, "signer key type is not one certfleet signs with");
+    rc = cf_job_unb64(job->sig, CF_JOB_MAX_SIG, &sig, &sig_len);
     if (rc == CF_OK)
         rc = s_signed_bytes(job, &msg, &msg_len);
     if (rc != CF_OK)
@@ -218,6 +221,7 @@ out:
     EVP_MD_CTX_free(ctx);
     cf_mem_free(sig);
     cf_mem_free(msg);
+    ERR_clear_error(); /* a refused signature leaves nothing in the thread's error queue */
     return rc;
 }
 

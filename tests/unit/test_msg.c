@@ -1,7 +1,9 @@
 /*  test_msg - the broker wire codec: round trips, strictness, caps, versions, allocation  */
 #include "cf_test.h"
 
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cf_mem.h"
@@ -319,6 +321,51 @@ static void test_allocation_failures(void **state)
     cf_msg_clear(&m);
 }
 
+/* The fuzz seeds (tests/fuzz/corpus/msg, in fuzz_msg's input form: a frame count byte, the
+   header frame behind a two-byte length, then the body) are valid messages, so the fuzzer
+   starts from every type. CF_WRITE_MSG_SEEDS=1 rewrites them from the samples above. */
+static void test_fuzz_seeds(void **state)
+{
+    (void) state;
+    char dir[1024], path[1300];
+    cf_test_src_path("fuzz/corpus/msg", dir, sizeof(dir));
+    for (int i = 0; getenv("CF_WRITE_MSG_SEEDS") && i < N_SAMPLES; i++) {
+        cf_msg_t m;
+        cf_msg_frames_t f;
+        s_sample(i, &m);
+        s_encode(&m, &f);
+        unsigned char buf[512] = {2, 0, CF_MSG_HEADER_LEN};
+        memcpy(buf + 3, f.data[0], f.len[0]);
+        memcpy(buf + 3 + f.len[0], f.data[1], f.len[1]);
+        snprintf(path, sizeof(path), "%s/%02d-%s", dir, i, cf_msg_type_name(m.type));
+        cf_test_write_file(path, buf, 3 + f.len[0] + f.len[1]);
+        cf_msg_frames_clear(&f);
+        cf_msg_clear(&m);
+    }
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int seeds = 0;
+    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        size_t len = 0;
+        unsigned char *seed = (unsigned char *) cf_test_read_file(path, &len);
+        assert_true(len > 3 + CF_MSG_HEADER_LEN && seed[0] == 2 && seed[2] == CF_MSG_HEADER_LEN);
+        cf_msg_t out;
+        cf_why_t why = {""};
+        cf_err_t rc = s_decode(seed + 3, CF_MSG_HEADER_LEN, seed + 3 + CF_MSG_HEADER_LEN,
+                               len - 3 - CF_MSG_HEADER_LEN, 2, &out, &why);
+        if (rc != CF_OK)
+            fail_msg("seed %s: %s", e->d_name, cf_why_text(&why, rc));
+        cf_msg_clear(&out);
+        free(seed);
+        seeds++;
+    }
+    closedir(d);
+    assert_int_equal(seeds, N_SAMPLES);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_every_byte_flip),
         cmocka_unit_test(test_version_and_header),
         cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test(test_fuzz_seeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
