@@ -159,7 +159,7 @@ static cf_err_t s_new_signer(cf_job_verifier_t *v, const unsigned char *der, siz
                     cf_why_text(&chain, rc));
     else if (!cf_cert_has_server_auth(cert))
         rc = cf_why(why, CF_ERR_POLICY,
-                    "signer certificate '%s' has no serverAuth (a %s certificate cannot sign jobs)",
+                    "signer certificate '%s' has no serverAuth (%s certificates cannot sign jobs)",
                     cf_cert_common_name(cert), cf_component_name(cf_cert_component(cert)));
     if (rc != CF_OK) {
         cf_cert_destroy(&cert);

@@ -217,10 +217,10 @@ static void test_refusals_signer(void **state)
     cf_mem_free(tampered);
 
     f = s_forge(wire, NULL, NULL, &s_agent, &flen);
-    s_expect(f, flen, s_now, NULL, CF_ERR_POLICY, "no serverAuth (a agent certificate");
+    s_expect(f, flen, s_now, NULL, CF_ERR_POLICY, "no serverAuth (agent certificates cannot");
     cf_mem_free(f);
     f = s_forge(wire, NULL, NULL, &s_console, &flen);
-    s_expect(f, flen, s_now, NULL, CF_ERR_POLICY, "no serverAuth (a console certificate");
+    s_expect(f, flen, s_now, NULL, CF_ERR_POLICY, "no serverAuth (console certificates cannot");
     cf_mem_free(f);
     f = s_forge(wire, NULL, NULL, &s_foreign, &flen);
     s_expect(f, flen, s_now, NULL, CF_ERR_UNTRUSTED, "signer certificate 'srv1' is refused");
