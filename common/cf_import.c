@@ -320,10 +320,17 @@ static cf_err_t s_parse_key(const void *buf, size_t len, const char *password, c
         if (!password || !*password)
             return cf_why(why, rc, "the private key is encrypted and no password was given");
         return cf_why(why, rc, "wrong password for the private key");
-    case CF_ERR_TOOBIG: return cf_why(why, rc, "the key file is over %d bytes", CF_KEY_MAX_INPUT);
+    case CF_ERR_TOOBIG:
+        return cf_why(why, rc,
+                      "the key file is over %d bytes, or its encryption asks for more than %lu "
+                      "PBKDF2 iterations",
+                      CF_KEY_MAX_INPUT, (unsigned long) CF_KEY_MAX_ITER);
     case CF_ERR_CORRUPT:
         return cf_why(why, rc, "the key file is not a PEM private key, or it is truncated");
-    case CF_ERR_UNSUPPORTED: return cf_why(why, rc, "unsupported private key type; " S_ACCEPTED);
+    case CF_ERR_UNSUPPORTED:
+        return cf_why(why, rc,
+                      "unsupported private key type or key encryption (scrypt, or a cipher "
+                      "OpenSSL cannot run); " S_ACCEPTED);
     default: return cf_why(why, rc, "private key: %s", cf_err_str(rc));
     }
 }

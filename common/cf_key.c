@@ -10,9 +10,11 @@
 #include <openssl/encoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
 #include "cf_mem.h"
+#include "cf_pbe.h"
 
 struct cf_key {
     EVP_PKEY *pkey;     /* owned */
@@ -159,23 +161,176 @@ cf_err_t cf_key_from_pkey(EVP_PKEY **pkey_p, cf_key_t **key_out)
     return s_wrap(pkey, type, key_out);
 }
 
+typedef enum {
+    S_PEM_OTHER = 0, /* not a private key: skipped (a certificate in the same file) */
+    S_PEM_PKCS8,     /* "PRIVATE KEY": PKCS#8 PrivateKeyInfo */
+    S_PEM_PKCS8_ENC, /* "ENCRYPTED PRIVATE KEY": PKCS#8 EncryptedPrivateKeyInfo (X509_SIG) */
+    S_PEM_TRAD,      /* "RSA/EC/DSA PRIVATE KEY": traditional, maybe under DEK-Info */
+} s_pem_kind_t;
+
+/* One decoded PEM block. Allocated with PEM_FLAG_SECURE: freed with OPENSSL_secure_*. */
 typedef struct {
-    const char *password; /* borrowed; NULL when none was given */
-    int asked;            /* the key was encrypted: OpenSSL asked for a password */
-} s_pass_t;
+    char *name;          /* owned; the word(s) after "-----BEGIN " */
+    char *header;        /* owned; "Proc-Type: ..." lines, "" when none */
+    unsigned char *data; /* owned; the DER (decrypted in place for DEK-Info) */
+    long len;            /* bytes of DER in data */
+    long size;           /* bytes allocated for data, wiped on clear */
+    s_pem_kind_t kind;   /* what name says */
+    int pkey_type;       /* EVP_PKEY_RSA/EC/DSA for S_PEM_TRAD */
+} s_pem_t;
+
+static const struct {
+    const char *name;  /* PEM type string */
+    s_pem_kind_t kind; /* what it holds */
+    int pkey_type;     /* key type of a traditional form */
+} s_pem_names[] = {
+    {"PRIVATE KEY", S_PEM_PKCS8, EVP_PKEY_NONE},
+    {"ENCRYPTED PRIVATE KEY", S_PEM_PKCS8_ENC, EVP_PKEY_NONE},
+    {"RSA PRIVATE KEY", S_PEM_TRAD, EVP_PKEY_RSA},
+    {"EC PRIVATE KEY", S_PEM_TRAD, EVP_PKEY_EC},
+    {"DSA PRIVATE KEY", S_PEM_TRAD, EVP_PKEY_DSA},
+};
+
+static void s_pem_clear(s_pem_t *blk)
+{
+    OPENSSL_secure_free(blk->name);
+    OPENSSL_secure_free(blk->header);
+    OPENSSL_secure_clear_free(blk->data, (size_t) blk->size);
+    memset(blk, 0, sizeof(*blk));
+}
+
+/* No "-----BEGIN " means no PEM: say so before OpenSSL sets anything up. */
+static int s_has_begin(const char *buf, size_t len)
+{
+    static const char begin[] = "-----BEGIN ";
+    const size_t n = sizeof(begin) - 1;
+    for (size_t i = 0; i + n <= len; i++) {
+        if (buf[i] == '-' && memcmp(buf + i, begin, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The first private-key block, skipping others as OpenSSL does. CF_ERR_CORRUPT when there is
+   none or a block's base64 or framing is damaged. */
+static cf_err_t s_next_key_block(BIO *bio, s_pem_t *blk)
+{
+    for (;;) {
+        if (!PEM_read_bio_ex(bio, &blk->name, &blk->header, &blk->data, &blk->len,
+                             PEM_FLAG_SECURE | PEM_FLAG_EAY_COMPATIBLE))
+            return CF_ERR_CORRUPT;
+        blk->size = blk->len;
+        for (size_t i = 0; i < sizeof(s_pem_names) / sizeof(s_pem_names[0]); i++) {
+            if (strcmp(blk->name, s_pem_names[i].name) == 0) {
+                blk->kind = s_pem_names[i].kind;
+                blk->pkey_type = s_pem_names[i].pkey_type;
+                return CF_OK;
+            }
+        }
+        s_pem_clear(blk);
+    }
+}
 
 static int s_pass_cb(char *buf, int size, int rwflag, void *u)
 {
     (void) rwflag;
-    s_pass_t *pass = u;
-    pass->asked = 1;
-    if (!pass->password)
-        return -1;
-    size_t len = strlen(pass->password);
+    const char *password = *(const char **) u;
+    size_t len = strlen(password);
     if (len > (size_t) size)
         return -1;
-    memcpy(buf, pass->password, len);
+    memcpy(buf, password, len);
     return (int) len;
+}
+
+/* Traditional encryption (RFC 1421 headers: "Proc-Type: 4,ENCRYPTED", "DEK-Info: cipher,iv";
+   key from EVP_BytesToKey with one MD5 round, so no cap is needed). *decrypted says whether
+   blk->data is now plaintext that came out of a decryption. */
+static cf_err_t s_open_dek_info(s_pem_t *blk, const char *password, int *decrypted)
+{
+    EVP_CIPHER_INFO info;
+    *decrypted = 0;
+    if (!PEM_get_EVP_CIPHER_INFO(blk->header, &info))
+        return ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_UNSUPPORTED_ENCRYPTION
+                   ? CF_ERR_UNSUPPORTED
+                   : CF_ERR_CORRUPT;
+    if (!info.cipher)
+        return CF_OK; /* not encrypted */
+    EVP_CIPHER *fetched = EVP_CIPHER_fetch(NULL, EVP_CIPHER_get0_name(info.cipher), NULL);
+    EVP_CIPHER_free(fetched);
+    if (!fetched)
+        return CF_ERR_UNSUPPORTED; /* e.g. DES-CBC: only in OpenSSL's legacy provider */
+    int block = EVP_CIPHER_get_block_size(info.cipher);
+    if (blk->len <= 0 || (block > 1 && blk->len % block != 0))
+        return CF_ERR_CORRUPT; /* no whole number of cipher blocks: cut or damaged */
+    if (!password)
+        return CF_ERR_BADPASS;
+    if (!PEM_do_header(&info, blk->data, &blk->len, s_pass_cb, &password))
+        return CF_ERR_BADPASS;
+    *decrypted = 1;
+    return CF_OK;
+}
+
+/* PKCS#8 PrivateKeyInfo DER, whole, to a key in the default library context. */
+static EVP_PKEY *s_p8_pkey(const unsigned char *der, long len)
+{
+    const unsigned char *p = der;
+    PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, len);
+    EVP_PKEY *pkey = p8 && p == der + len ? EVP_PKCS82PKEY(p8) : NULL;
+    PKCS8_PRIV_KEY_INFO_free(p8); /* wipes the key material */
+    return pkey;
+}
+
+/* EncryptedPrivateKeyInfo (RFC 5958): vet the algorithm and its iteration count before the
+   password runs the KDF. Once the structure decodes, a failed decryption is the password. */
+static cf_err_t s_p8_decrypt(const s_pem_t *blk, const char *password, EVP_PKEY **pkey_out)
+{
+    const unsigned char *p = blk->data;
+    const X509_ALGOR *alg = NULL;
+    OSSL_LIB_CTX *libctx = NULL;
+    cf_pbe_ctx_t pbe = {0};
+    PKCS8_PRIV_KEY_INFO *p8 = NULL;
+    cf_err_t rc = CF_ERR_CORRUPT;
+    X509_SIG *sig = d2i_X509_SIG(NULL, &p, blk->len);
+    if (!sig || p != blk->data + blk->len)
+        goto out;
+    X509_SIG_get0(sig, &alg, NULL);
+    rc = cf_pbe_check(alg, CF_KEY_MAX_ITER, &pbe, "private key encryption", &libctx, NULL);
+    if (rc != CF_OK)
+        goto out;
+    rc = CF_ERR_BADPASS;
+    if (!password)
+        goto out;
+    p8 = PKCS8_decrypt_ex(sig, password, (int) strlen(password), libctx, NULL);
+    if (!p8)
+        goto out;
+    /* Decode in the default context: the key must outlive the private legacy context. */
+    *pkey_out = EVP_PKCS82PKEY(p8);
+    rc = *pkey_out ? CF_OK : CF_ERR_CORRUPT;
+out:
+    PKCS8_PRIV_KEY_INFO_free(p8); /* wipes the key material */
+    X509_SIG_free(sig);
+    cf_pbe_ctx_clear(&pbe);
+    return rc;
+}
+
+static cf_err_t s_decode_block(s_pem_t *blk, const char *password, EVP_PKEY **pkey_out)
+{
+    int decrypted = 0;
+    CF_TRY(s_open_dek_info(blk, password, &decrypted));
+    /* After a DEK-Info decryption, DER that does not decode means a wrong password that
+       happened to leave valid padding; before any decryption it means damage. */
+    cf_err_t undecodable = decrypted ? CF_ERR_BADPASS : CF_ERR_CORRUPT;
+    const unsigned char *p = blk->data;
+    switch (blk->kind) {
+    case S_PEM_PKCS8_ENC: {
+        cf_err_t rc = s_p8_decrypt(blk, password, pkey_out);
+        return rc == CF_ERR_CORRUPT ? undecodable : rc;
+    }
+    case S_PEM_PKCS8: *pkey_out = s_p8_pkey(blk->data, blk->len); break;
+    case S_PEM_TRAD: *pkey_out = d2i_PrivateKey(blk->pkey_type, NULL, &p, blk->len); break;
+    default: return CF_ERR_CORRUPT;
+    }
+    return *pkey_out ? CF_OK : undecodable;
 }
 
 cf_err_t cf_key_from_pem(const char *pem, size_t len, const char *password, cf_key_t **key_out)
@@ -185,17 +340,21 @@ cf_err_t cf_key_from_pem(const char *pem, size_t len, const char *password, cf_k
     *key_out = NULL;
     if (len > CF_KEY_MAX_INPUT)
         return CF_ERR_TOOBIG;
-    if (len == 0)
+    if (len == 0 || !s_has_begin(pem, len))
         return CF_ERR_CORRUPT;
     BIO *bio = BIO_new_mem_buf(pem, (int) len);
     if (!bio)
         return CF_ERR_NOMEM;
-    s_pass_t pass = {password, 0};
-    EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, s_pass_cb, &pass);
+    s_pem_t blk = {0};
+    EVP_PKEY *pkey = NULL;
+    cf_err_t rc = s_next_key_block(bio, &blk);
+    if (rc == CF_OK)
+        rc = s_decode_block(&blk, password, &pkey);
+    s_pem_clear(&blk);
     BIO_free(bio);
     ERR_clear_error();
-    if (!pkey)
-        return pass.asked ? CF_ERR_BADPASS : CF_ERR_CORRUPT;
+    if (rc != CF_OK)
+        return rc;
     return cf_key_from_pkey(&pkey, key_out);
 }
 

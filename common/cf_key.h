@@ -9,6 +9,7 @@
 #include "cf_err.h"
 
 #define CF_KEY_MAX_INPUT (64 * 1024) /* largest key file we accept, bytes */
+#define CF_KEY_MAX_ITER  1000000UL   /* cap on an encrypted PKCS#8 key's KDF iteration count */
 
 /* The key types certfleet generates and accepts. Imported keys of other types
    (RSA < 2048, other curves, DSA) are refused with CF_ERR_UNSUPPORTED. */
@@ -37,9 +38,16 @@ CF_MUST_USE cf_err_t cf_key_generate(cf_key_type_t type, cf_key_t **key_out);
 CF_MUST_USE cf_err_t cf_key_from_pkey(EVP_PKEY **pkey_p, cf_key_t **key_out);
 
 /* Parse a PEM private key (PKCS#8, encrypted PKCS#8, traditional RSA/EC, with or without
-   DEK-Info encryption). password may be NULL. Errors: CF_ERR_TOOBIG (len > CF_KEY_MAX_INPUT),
-   CF_ERR_BADPASS (encrypted and the password is missing or wrong), CF_ERR_CORRUPT (not a key
-   or truncated), CF_ERR_UNSUPPORTED (a key type we do not accept). */
+   DEK-Info encryption); the first private-key block counts, others (certificates) are
+   skipped. password may be NULL. An encrypted PKCS#8 is checked before the password is used:
+   PBES2 with PBKDF2 or a PKCS#5/PKCS#12 PBE scheme, at most CF_KEY_MAX_ITER iterations
+   (legacy ciphers decrypt in a private library context, as cf_p12 does). Errors:
+     CF_ERR_TOOBIG      len > CF_KEY_MAX_INPUT, or an iteration count over CF_KEY_MAX_ITER
+     CF_ERR_CORRUPT     no PEM private key (input without "-----BEGIN " is refused at once),
+                        damaged base64 or headers, truncated, a structure that does not decode
+     CF_ERR_BADPASS     encrypted and the password is missing or does not decrypt it
+     CF_ERR_UNSUPPORTED a key type we do not accept, scrypt or another encryption we cannot run
+     CF_ERR_NOMEM */
 CF_MUST_USE cf_err_t cf_key_from_pem(const char *pem, size_t len, const char *password,
                                      cf_key_t **key_out);
 /* Parse an unencrypted PKCS#8 DER private key (the form cf_seal stores). Same errors. */

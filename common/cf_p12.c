@@ -1,16 +1,15 @@
 /*  cf_p12 - PKCS#12 codec: parse with caps and precise errors, create with AES-256/PBKDF2  */
 #include "cf_p12.h"
 
-#include <stdint.h>
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs12.h>
-#include <openssl/provider.h>
 #include <openssl/x509.h>
 
 #include "cf_mem.h"
+#include "cf_pbe.h"
 
 typedef enum {
     S_MAC_NONE = 0, /* the file has no MAC */
@@ -23,169 +22,13 @@ typedef struct {
     const char *pass;       /* borrowed; password in use (NULL = OpenSSL's "no password") */
     int passlen;            /* its length in bytes */
     unsigned long max_iter; /* cap on every iteration count */
-    OSSL_LIB_CTX *legacy;   /* owned; made on first need, default + legacy providers */
-    OSSL_PROVIDER *prov[2]; /* owned; the providers loaded into legacy */
-    int legacy_failed;      /* the legacy context could not be set up */
+    cf_pbe_ctx_t pbe;       /* owned; where encrypted parts decrypt (legacy provider) */
     STACK_OF(X509) * certs; /* owned; certificates seen, file order */
     EVP_PKEY *pkey;         /* owned; the private key, once seen */
     size_t n_bags;          /* bags looked at so far */
     size_t n_decrypted;     /* encrypted parts that decrypted */
     cf_why_t *why;          /* borrowed; may be NULL */
 } s_parse_t;
-
-static void s_legacy_free(s_parse_t *p)
-{
-    for (int i = 1; i >= 0; i--) {
-        if (p->prov[i])
-            OSSL_PROVIDER_unload(p->prov[i]);
-        p->prov[i] = NULL;
-    }
-    OSSL_LIB_CTX_free(p->legacy);
-    p->legacy = NULL;
-}
-
-/* A library context with the legacy provider, for this parse only; NULL if unavailable. */
-static OSSL_LIB_CTX *s_legacy_ctx(s_parse_t *p)
-{
-    if (p->legacy || p->legacy_failed)
-        return p->legacy;
-    p->legacy = OSSL_LIB_CTX_new();
-    if (p->legacy) {
-        p->prov[0] = OSSL_PROVIDER_load(p->legacy, "default");
-        p->prov[1] = OSSL_PROVIDER_load(p->legacy, "legacy");
-    }
-    if (!p->legacy || !p->prov[0] || !p->prov[1]) {
-        s_legacy_free(p);
-        p->legacy_failed = 1;
-    }
-    return p->legacy;
-}
-
-static int s_fetchable(OSSL_LIB_CTX *ctx, const char *cipher, const char *md)
-{
-    EVP_CIPHER *c = EVP_CIPHER_fetch(ctx, cipher, NULL);
-    EVP_MD *m = EVP_MD_fetch(ctx, md, NULL);
-    int ok = c && m;
-    EVP_CIPHER_free(c);
-    EVP_MD_free(m);
-    return ok;
-}
-
-static cf_err_t s_unsupported_alg(s_parse_t *p, const ASN1_OBJECT *obj, const char *what)
-{
-    char name[80] = "unknown";
-    if (obj)
-        OBJ_obj2txt(name, sizeof(name), obj, 0);
-    return cf_why(p->why, CF_ERR_UNSUPPORTED, "%s: algorithm %s is not supported", what, name);
-}
-
-/* The library context that can run cipher and digest: NULL (default) or the legacy one. */
-static cf_err_t s_where(s_parse_t *p, int cipher_nid, int md_nid, const char *what,
-                        OSSL_LIB_CTX **ctx_out)
-{
-    if (cipher_nid == NID_undef || md_nid == NID_undef)
-        return cf_why(p->why, CF_ERR_UNSUPPORTED, "%s: unknown cipher or digest", what);
-    const char *cipher = OBJ_nid2sn(cipher_nid);
-    const char *md = OBJ_nid2sn(md_nid);
-    if (s_fetchable(NULL, cipher, md)) {
-        *ctx_out = NULL;
-        return CF_OK;
-    }
-    OSSL_LIB_CTX *legacy = s_legacy_ctx(p);
-    if (legacy && s_fetchable(legacy, cipher, md)) {
-        *ctx_out = legacy;
-        return CF_OK;
-    }
-    if (!legacy)
-        return cf_why(p->why, CF_ERR_UNSUPPORTED,
-                      "%s uses %s, which needs OpenSSL's legacy provider (not installed); "
-                      "re-export it with AES-256: openssl pkcs12 -legacy -in old.p12 -nodes | "
-                      "openssl pkcs12 -export -out new.p12",
-                      what, cipher);
-    return cf_why(p->why, CF_ERR_UNSUPPORTED, "%s: %s with %s is not supported", what, cipher, md);
-}
-
-static cf_err_t s_check_iter(s_parse_t *p, const ASN1_INTEGER *iter, const char *what)
-{
-    int64_t n = 1; /* an absent count means 1 (RFC 7292) */
-    if (iter && !ASN1_INTEGER_get_int64(&n, iter))
-        return cf_why(p->why, CF_ERR_TOOBIG, "%s: iteration count is out of range", what);
-    if (n <= 0)
-        return cf_why(p->why, CF_ERR_CORRUPT, "%s: invalid iteration count %lld", what,
-                      (long long) n);
-    if ((uint64_t) n > p->max_iter)
-        return cf_why(p->why, CF_ERR_TOOBIG, "%s: iteration count %lld is over the cap of %lu",
-                      what, (long long) n, p->max_iter);
-    return CF_OK;
-}
-
-/* Decode an AlgorithmIdentifier's SEQUENCE parameter as item it; NULL if it is not one. */
-static void *s_param(const X509_ALGOR *alg, const ASN1_ITEM *it)
-{
-    int ptype = V_ASN1_UNDEF;
-    const void *pval = NULL;
-    X509_ALGOR_get0(NULL, &ptype, &pval, alg);
-    if (ptype != V_ASN1_SEQUENCE || !pval)
-        return NULL;
-    return ASN1_item_unpack(pval, it);
-}
-
-/* PBES2 (RFC 8018): PBKDF2 only (no scrypt: its memory cost is ours to cap, not the file's). */
-static cf_err_t s_check_pbes2(s_parse_t *p, const X509_ALGOR *alg, const char *what,
-                              OSSL_LIB_CTX **ctx_out)
-{
-    cf_err_t rc = CF_ERR_CORRUPT;
-    PBKDF2PARAM *kdf = NULL;
-    PBE2PARAM *pbe2 = s_param(alg, ASN1_ITEM_rptr(PBE2PARAM));
-    if (!pbe2 || !pbe2->keyfunc || !pbe2->encryption) {
-        cf_why(p->why, rc, "%s: malformed PBES2 parameters", what);
-        goto out;
-    }
-    if (OBJ_obj2nid(pbe2->keyfunc->algorithm) != NID_id_pbkdf2) {
-        rc = s_unsupported_alg(p, pbe2->keyfunc->algorithm, what);
-        goto out;
-    }
-    kdf = s_param(pbe2->keyfunc, ASN1_ITEM_rptr(PBKDF2PARAM));
-    if (!kdf) {
-        cf_why(p->why, rc, "%s: malformed PBKDF2 parameters", what);
-        goto out;
-    }
-    rc = s_check_iter(p, kdf->iter, what);
-    int md_nid = NID_undef;
-    int prf = kdf->prf ? OBJ_obj2nid(kdf->prf->algorithm) : NID_hmacWithSHA1;
-    if (rc == CF_OK && !EVP_PBE_find(EVP_PBE_TYPE_PRF, prf, NULL, &md_nid, NULL))
-        rc = s_unsupported_alg(p, kdf->prf ? kdf->prf->algorithm : NULL, what);
-    if (rc == CF_OK)
-        rc = s_where(p, OBJ_obj2nid(pbe2->encryption->algorithm), md_nid, what, ctx_out);
-out:
-    PBKDF2PARAM_free(kdf);
-    PBE2PARAM_free(pbe2);
-    return rc;
-}
-
-/* A PBE AlgorithmIdentifier we can run within the caps; *ctx_out is where to decrypt. */
-static cf_err_t s_check_pbe(s_parse_t *p, const X509_ALGOR *alg, const char *what,
-                            OSSL_LIB_CTX **ctx_out)
-{
-    const ASN1_OBJECT *obj = NULL;
-    X509_ALGOR_get0(&obj, NULL, NULL, alg);
-    int nid = OBJ_obj2nid(obj);
-    if (nid == NID_pbes2)
-        return s_check_pbes2(p, alg, what, ctx_out);
-    int cipher_nid = NID_undef;
-    int md_nid = NID_undef;
-    if (!EVP_PBE_find(EVP_PBE_TYPE_OUTER, nid, &cipher_nid, &md_nid, NULL) || cipher_nid <= 0 ||
-        md_nid <= 0)
-        return s_unsupported_alg(p, obj, what);
-    PBEPARAM *pbe = s_param(alg, ASN1_ITEM_rptr(PBEPARAM));
-    if (!pbe)
-        return cf_why(p->why, CF_ERR_CORRUPT, "%s: malformed PBE parameters", what);
-    cf_err_t rc = s_check_iter(p, pbe->iter, what);
-    PBEPARAM_free(pbe);
-    if (rc == CF_OK)
-        rc = s_where(p, cipher_nid, md_nid, what, ctx_out);
-    return rc;
-}
 
 static cf_err_t s_check_mac(s_parse_t *p, PKCS12 *p12, const char *password, s_mac_t *mac)
 {
@@ -204,8 +47,8 @@ static cf_err_t s_check_mac(s_parse_t *p, PKCS12 *p12, const char *password, s_m
     EVP_MD *md = md_nid == NID_undef ? NULL : EVP_MD_fetch(NULL, OBJ_nid2sn(md_nid), NULL);
     EVP_MD_free(md);
     if (!md)
-        return s_unsupported_alg(p, obj, "integrity MAC");
-    CF_TRY(s_check_iter(p, iter, "integrity MAC"));
+        return cf_pbe_unsupported(obj, "integrity MAC", p->why);
+    CF_TRY(cf_pbe_check_iter(iter, p->max_iter, "integrity MAC", p->why));
     *mac = S_MAC_OK;
     if (PKCS12_verify_mac(p12, p->pass, p->passlen))
         return CF_OK;
@@ -229,7 +72,7 @@ static cf_err_t s_take_p8(s_parse_t *p, const PKCS8_PRIV_KEY_INFO *p8)
         return CF_OK;
     const ASN1_OBJECT *obj = NULL;
     PKCS8_pkey_get0(&obj, NULL, NULL, NULL, p8);
-    return s_unsupported_alg(p, obj, "private key");
+    return cf_pbe_unsupported(obj, "private key", p->why);
 }
 
 static cf_err_t s_take_shrouded(s_parse_t *p, const X509_SIG *sig)
@@ -239,7 +82,7 @@ static cf_err_t s_take_shrouded(s_parse_t *p, const X509_SIG *sig)
     if (!sig)
         return cf_why(p->why, CF_ERR_CORRUPT, "an encrypted private key bag is empty");
     X509_SIG_get0(sig, &alg, NULL);
-    CF_TRY(s_check_pbe(p, alg, "private key encryption", &ctx));
+    CF_TRY(cf_pbe_check(alg, p->max_iter, &p->pbe, "private key encryption", &ctx, p->why));
     PKCS8_PRIV_KEY_INFO *p8 = PKCS8_decrypt_ex(sig, p->pass, p->passlen, ctx, NULL);
     if (!p8)
         return CF_ERR_CRYPTO; /* wrong password or damage: s_verdict tells which */
@@ -286,7 +129,8 @@ static cf_err_t s_decrypt_safe(s_parse_t *p, const PKCS7 *p7, STACK_OF(PKCS12_SA
     OSSL_LIB_CTX *ctx = NULL;
     if (!enc || !enc->algorithm || !enc->enc_data)
         return cf_why(p->why, CF_ERR_CORRUPT, "an encrypted PKCS#12 part is empty");
-    CF_TRY(s_check_pbe(p, enc->algorithm, "certificate encryption", &ctx));
+    CF_TRY(
+        cf_pbe_check(enc->algorithm, p->max_iter, &p->pbe, "certificate encryption", &ctx, p->why));
     *bags_out = PKCS12_item_decrypt_d2i_ex(enc->algorithm, ASN1_ITEM_rptr(PKCS12_SAFEBAGS), p->pass,
                                            p->passlen, enc->enc_data, 1, ctx, NULL);
     if (!*bags_out)
@@ -424,7 +268,7 @@ out:
     PKCS12_free(p12);
     sk_X509_pop_free(p.certs, X509_free);
     EVP_PKEY_free(p.pkey);
-    s_legacy_free(&p);
+    cf_pbe_ctx_clear(&p.pbe);
     ERR_pop_to_mark();
     return rc;
 }

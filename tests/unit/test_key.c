@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/pem.h>
+
 #include "cf_key.h"
 #include "cf_mem.h"
 
@@ -216,13 +218,229 @@ static void test_alloc_failures(void **state)
     cf_key_destroy(&key);
 }
 
+/* Load <s_dir>/file with password; fail unless the result is want (and nothing on failure). */
+static void s_expect(const char *file, const char *password, cf_err_t want)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s", s_dir, file);
+    size_t len = 0;
+    char *pem = cf_test_read_file(path, &len);
+    cf_key_t *key = NULL;
+    cf_err_t rc = cf_key_from_pem(pem, len, password, &key);
+    if (rc != want)
+        fail_msg("%s (password %s): got %s, want %s", file, password ? password : "none",
+                 cf_err_name(rc), cf_err_name(want));
+    if (rc != CF_OK)
+        assert_null(key);
+    cf_key_destroy(&key);
+    free(pem);
+}
+
+/* A copy of text with the first find replaced by repl (the test frees it). */
+static char *s_edit(const char *text, const char *find, const char *repl)
+{
+    const char *at = strstr(text, find);
+    assert_non_null(at);
+    size_t head = (size_t) (at - text), flen = strlen(find), rlen = strlen(repl);
+    char *out = calloc(1, strlen(text) - flen + rlen + 1);
+    memcpy(out, text, head);
+    memcpy(out + head, repl, rlen);
+    strcpy(out + head + rlen, at + flen);
+    return out;
+}
+
+static void test_not_pem_rejected(void **state)
+{
+    (void) state;
+    cf_key_t *key = NULL, *back = NULL;
+    assert_int_equal(cf_key_generate(CF_KEY_P256, &key), CF_OK);
+    /* no "-----BEGIN " anywhere: refused before any decoding (the DER form is not PEM) */
+    unsigned char *der = NULL;
+    size_t len = 0;
+    assert_int_equal(cf_key_to_der(key, &der, &len), CF_OK);
+    assert_int_equal(cf_key_from_pem((const char *) der, len, NULL, &back), CF_ERR_CORRUPT);
+    cf_mem_free_secret(der, len);
+    static const char *bad[] = {
+        "x",
+        "-----BEGIN",
+        "-----BEGINPRIVATE KEY-----\nAAAA\n-----ENDPRIVATE KEY-----\n",
+        "----BEGIN PRIVATE KEY-----\nAAAA\n----END PRIVATE KEY-----\n",
+        "-----BEGIN PRIVATE KEY-----\nMAA=\n", /* no END line */
+        "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n",
+        "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n", /* not a key */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (cf_key_from_pem(bad[i], strlen(bad[i]), "pw", &back) != CF_ERR_CORRUPT)
+            fail_msg("case %zu not refused as CORRUPT", i);
+        assert_null(back);
+    }
+    /* text before the PEM and a certificate before the key are skipped, as OpenSSL does */
+    assert_int_equal(cf_test_sh("cd '%s' && openssl req -x509 -newkey ec -pkeyopt "
+                                "ec_paramgen_curve:P-256 -nodes -keyout k.pem -out c.pem "
+                                "-subj /CN=x -days 1 && (echo 'Bag Attributes'; cat c.pem k.pem)"
+                                " > both.pem",
+                                s_dir),
+                     0);
+    s_expect("both.pem", NULL, CF_OK);
+    s_expect("c.pem", NULL, CF_ERR_CORRUPT);
+    cf_key_destroy(&key);
+}
+
+static void test_encrypted_pkcs8_checks(void **state)
+{
+    (void) state;
+    /* the peer writes each scheme; the KDF and its iteration count are checked first */
+    assert_int_equal(
+        cf_test_sh("set -e; cd '%s'; openssl genpkey -algorithm EC -pkeyopt "
+                   "ec_paramgen_curve:P-256 -out p256.pem; "
+                   "p8() { out=$1; shift; openssl pkcs8 -topk8 -in p256.pem -passout pass:pw "
+                   "-out $out \"$@\"; }; "
+                   "p8 over.pem -v2 aes-256-cbc -iter %lu; p8 scrypt.pem -scrypt; "
+                   "p8 sha512.pem -v2 aes-128-cbc -v2prf hmacWithSHA512 -iter 1000; "
+                   "p8 3des.pem -v1 PBE-SHA1-3DES; "
+                   "p8 rc2.pem -v1 PBE-SHA1-RC2-40 -provider legacy -provider default",
+                   s_dir, CF_KEY_MAX_ITER + 1),
+        0);
+    static const struct {
+        const char *file;
+        const char *password;
+        cf_err_t expect;
+    } cases[] = {
+        {"over.pem", "pw", CF_ERR_TOOBIG},
+        {"over.pem", NULL, CF_ERR_TOOBIG},
+        {"scrypt.pem", "pw", CF_ERR_UNSUPPORTED},
+        {"scrypt.pem", NULL, CF_ERR_UNSUPPORTED},
+        {"sha512.pem", "pw", CF_OK},
+        {"sha512.pem", "no", CF_ERR_BADPASS},
+        {"3des.pem", "pw", CF_OK},
+        {"3des.pem", "no", CF_ERR_BADPASS},
+        {"rc2.pem", "pw", CF_OK}, /* legacy provider, private library context */
+        {"rc2.pem", NULL, CF_ERR_BADPASS},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        s_expect(cases[i].file, cases[i].password, cases[i].expect);
+}
+
+/* Cut the DER of pem's first block to each length in cuts (negative: counted from its end)
+   and armour it again, headers kept: a well-formed PEM of a broken structure. Each must load
+   as want, with the right password ("pw") and with none. */
+static void s_expect_cut_der(const char *pem, size_t len, const long *cuts, size_t n, cf_err_t want)
+{
+    BIO *in = BIO_new_mem_buf(pem, (int) len);
+    char *name = NULL, *header = NULL;
+    unsigned char *der = NULL;
+    long dlen = 0;
+    assert_int_equal(PEM_read_bio(in, &name, &header, &der, &dlen), 1);
+    for (size_t i = 0; i < n; i++) {
+        long cut = cuts[i] < 0 ? dlen + cuts[i] : cuts[i];
+        BIO *out = BIO_new(BIO_s_mem());
+        assert_true(PEM_write_bio(out, name, header, der, cut) > 0);
+        char *text = NULL;
+        size_t tlen = (size_t) BIO_get_mem_data(out, &text);
+        cf_key_t *key = NULL;
+        for (int pw = 0; pw < 2; pw++) {
+            cf_err_t rc = cf_key_from_pem(text, tlen, pw ? "pw" : NULL, &key);
+            if (rc != want)
+                fail_msg("%s cut to %ld of %ld bytes: got %s, want %s", name, cut, dlen,
+                         cf_err_name(rc), cf_err_name(want));
+            assert_null(key);
+        }
+        BIO_free(out);
+    }
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(der);
+    BIO_free(in);
+}
+
+static void test_truncated_encrypted(void **state)
+{
+    (void) state;
+    cf_key_t *key = NULL, *back = NULL;
+    assert_int_equal(cf_key_generate(CF_KEY_P256, &key), CF_OK);
+    char *pem = NULL;
+    size_t len = 0;
+    assert_int_equal(cf_key_to_pem(key, "pw", &pem, &len), CF_OK);
+    /* the PEM text cut short (len - 1 only drops the final newline): damage, whatever the
+       password */
+    const size_t cuts[] = {40, len / 3, len / 2, len - 40, len - 27, len - 2};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        assert_int_equal(cf_key_from_pem(pem, cuts[i], "pw", &back), CF_ERR_CORRUPT);
+        assert_int_equal(cf_key_from_pem(pem, cuts[i], NULL, &back), CF_ERR_CORRUPT);
+    }
+    const long dcuts[] = {1, 2, 16, 60, -16, -1};
+    s_expect_cut_der(pem, len, dcuts, sizeof(dcuts) / sizeof(dcuts[0]), CF_ERR_CORRUPT);
+    /* whole, the wrong password is still the password */
+    assert_int_equal(cf_key_from_pem(pem, len, "wrong", &back), CF_ERR_BADPASS);
+    assert_null(back);
+    cf_mem_free_secret(pem, len);
+    cf_key_destroy(&key);
+}
+
+static void test_dek_info_damage(void **state)
+{
+    (void) state;
+    assert_int_equal(cf_test_sh("set -e; cd '%s'; openssl genpkey -algorithm EC -pkeyopt "
+                                "ec_paramgen_curve:P-256 -out p256.pem; openssl ec -in p256.pem "
+                                "-aes256 -passout pass:pw -out dek.pem",
+                                s_dir),
+                     0);
+    s_expect("dek.pem", "pw", CF_OK);
+    s_expect("dek.pem", "wrong", CF_ERR_BADPASS);
+    s_expect("dek.pem", NULL, CF_ERR_BADPASS);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/dek.pem", s_dir);
+    size_t len = 0;
+    char *pem = cf_test_read_file(path, &len);
+    /* truncated ciphertext, armoured again: not a whole number of AES blocks, so damage (a cut
+       on a block boundary cannot be told from a wrong password, and is not tested) */
+    const long dcuts[] = {1, 7, 33, -1, -5, -17};
+    s_expect_cut_der(pem, len, dcuts, sizeof(dcuts) / sizeof(dcuts[0]), CF_ERR_CORRUPT);
+    const char *body = strstr(pem, "\n\n"); /* the base64 starts after the blank line */
+    assert_non_null(body);
+    size_t at = (size_t) (body - pem) + 2;
+    char *bad64 = strdup(pem);
+    bad64[at + 8] = '*'; /* not base64 */
+    char *short4 = strdup(pem);
+    memmove(short4 + at, short4 + at + 4, strlen(short4 + at + 4) + 1); /* 3 bytes fewer */
+    char *short_iv = strdup(pem); /* 4 hex digits of the IV's 32 */
+    char *iv = strstr(short_iv, "DEK-Info: AES-256-CBC,") + 26;
+    memmove(iv, strchr(iv, '\n'), strlen(strchr(iv, '\n')) + 1);
+    char *edited[] = {
+        bad64,
+        s_edit(pem, "Proc-Type: 4,ENCRYPTED", "Proc-Type: 4,ENCRYPTD"),
+        s_edit(pem, "DEK-Info: AES-256-CBC,", "DEK-Info: AES-256-CBC,XYZ"), /* bad IV */
+        short_iv,
+        short4, /* not a whole number of cipher blocks */
+        s_edit(pem, "AES-256-CBC", "AES-999-CBC"),
+    };
+    const cf_err_t want[] = {CF_ERR_CORRUPT, CF_ERR_CORRUPT, CF_ERR_CORRUPT,
+                             CF_ERR_CORRUPT, CF_ERR_CORRUPT, CF_ERR_UNSUPPORTED};
+    for (size_t i = 0; i < sizeof(edited) / sizeof(edited[0]); i++) {
+        cf_key_t *key = NULL;
+        cf_err_t rc = cf_key_from_pem(edited[i], strlen(edited[i]), "pw", &key);
+        if (rc != want[i])
+            fail_msg("edit %zu: got %s, want %s", i, cf_err_name(rc), cf_err_name(want[i]));
+        assert_null(key);
+        free(edited[i]);
+    }
+    free(pem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),          cmocka_unit_test(test_every_type),
-        cmocka_unit_test(test_names),          cmocka_unit_test(test_passwords),
-        cmocka_unit_test(test_openssl_peer),   cmocka_unit_test(test_corrupt_and_oversize),
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_every_type),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_passwords),
+        cmocka_unit_test(test_openssl_peer),
+        cmocka_unit_test(test_corrupt_and_oversize),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_not_pem_rejected),
+        cmocka_unit_test(test_encrypted_pkcs8_checks),
+        cmocka_unit_test(test_truncated_encrypted),
+        cmocka_unit_test(test_dek_info_damage),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
 }
