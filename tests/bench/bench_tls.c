@@ -249,12 +249,16 @@ static int s_done(s_worker_t *w, s_conn_t *c)
 static int s_answered(s_worker_t *w, s_conn_t *c)
 {
     char why[64];
-    if (c->resp.status < 200 || c->resp.status > 299) {
-        snprintf(why, sizeof(why), "HTTP status %d", c->resp.status);
-        s_fail(w, c, why);
-        return 0;
+    if (c->resp.status >= 200 && c->resp.status <= 299)
+        return s_done(w, c);
+    if (w->sh->o->any_status) {
+        w->st.non2xx++;
+        w->st.status = c->resp.status;
+        return s_done(w, c);
     }
-    return s_done(w, c);
+    snprintf(why, sizeof(why), "HTTP status %d", c->resp.status);
+    s_fail(w, c, why);
+    return 0;
 }
 
 static int s_read(s_worker_t *w, s_conn_t *c)

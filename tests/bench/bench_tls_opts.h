@@ -40,6 +40,7 @@ typedef struct {
     int timeout_ms;       /* per operation (connect + handshake, or one request) */
     int tls;              /* 0 = TLS 1.2 to 1.3; 12 or 13 pins one version */
     int send_request;     /* 1: send method/path/body (always in requests mode) */
+    int any_status;       /* 1: any complete HTTP answer counts as done, not only 2xx */
     char method[16];      /* HTTP method */
     const char *path;     /* request path template (%d, %s, %%) */
     const char *body;     /* request body template or NULL */
@@ -78,6 +79,8 @@ static void s_usage(FILE *f)
         "  --method M --path P   request method (default GET) and path (default /api/v1/health)\n"
         "  --body B              request body (sent as application/json)\n"
         "                        in PATH and B: %%d = connection number, %%s = certificate NAME\n"
+        "  --any-status          count any complete answer as done (default: 2xx only; others\n"
+        "                        are failures); the non-2xx ones are reported\n"
         "  --help                this text\n",
         BT_MAX_CONNS, BT_MAX_THREADS, BT_MAX_DURATION, BT_MAX_COUNT);
 }
@@ -163,6 +166,7 @@ static CF_MUST_USE cf_err_t s_opt(int c, const char *arg, s_opts_t *o)
     case 'm': rc = s_set_method(arg, o); break;
     case 'P': o->path = arg; break;
     case 'b': o->body = arg; break;
+    case 'A': o->any_status = 1; break;
     case 'h': o->help = 1; break;
     default: rc = CF_ERR_INVALID; break;
     }
@@ -320,13 +324,16 @@ static CF_MUST_USE cf_err_t s_set_mode(const char *word, s_opts_t *o, cf_why_t *
 static CF_MUST_USE cf_err_t s_opts_parse(int argc, char **argv, s_opts_t *o, cf_why_t *why)
 {
     static const struct option longs[] = {
-        {"host", 1, NULL, 'H'},      {"port", 1, NULL, 'p'},        {"ca", 1, NULL, 'a'},
-        {"no-verify", 0, NULL, 'n'}, {"cert", 1, NULL, 'c'},        {"key", 1, NULL, 'k'},
-        {"cert-dir", 1, NULL, 'D'},  {"connections", 1, NULL, 'C'}, {"threads", 1, NULL, 't'},
-        {"duration", 1, NULL, 'd'},  {"count", 1, NULL, 'N'},       {"timeout", 1, NULL, 'T'},
-        {"tls", 1, NULL, 'v'},       {"request", 1, NULL, 'r'},     {"method", 1, NULL, 'm'},
-        {"path", 1, NULL, 'P'},      {"body", 1, NULL, 'b'},        {"help", 0, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"host", 1, NULL, 'H'},     {"port", 1, NULL, 'p'},
+        {"ca", 1, NULL, 'a'},       {"no-verify", 0, NULL, 'n'},
+        {"cert", 1, NULL, 'c'},     {"key", 1, NULL, 'k'},
+        {"cert-dir", 1, NULL, 'D'}, {"connections", 1, NULL, 'C'},
+        {"threads", 1, NULL, 't'},  {"duration", 1, NULL, 'd'},
+        {"count", 1, NULL, 'N'},    {"timeout", 1, NULL, 'T'},
+        {"tls", 1, NULL, 'v'},      {"request", 1, NULL, 'r'},
+        {"method", 1, NULL, 'm'},   {"path", 1, NULL, 'P'},
+        {"body", 1, NULL, 'b'},     {"any-status", 0, NULL, 'A'},
+        {"help", 0, NULL, 'h'},     {NULL, 0, NULL, 0},
     };
     *o = (s_opts_t){.host = "127.0.0.1",
                     .conns = 32,

@@ -30,6 +30,8 @@ typedef struct {
     long ok;                           /* operations completed */
     long failed;                       /* operations failed */
     long connects;                     /* TLS handshakes completed */
+    long non2xx;                       /* answers outside 2xx counted as done (--any-status) */
+    int status;                        /* the last such answer's HTTP status */
     uint64_t hist[S_HIST_N];           /* latency of completed operations */
     s_reason_t reasons[S_MAX_REASONS]; /* failures by reason */
     char proto[160];                   /* what the first handshake negotiated */
@@ -97,6 +99,9 @@ static void s_stats_merge(s_stats_t *into, const s_stats_t *from)
     into->ok += from->ok;
     into->failed += from->failed;
     into->connects += from->connects;
+    into->non2xx += from->non2xx;
+    if (from->status)
+        into->status = from->status;
     for (size_t i = 0; i < S_HIST_N; i++)
         into->hist[i] += from->hist[i];
     for (size_t i = 0; i < S_MAX_REASONS && from->reasons[i].text[0]; i++)
@@ -157,14 +162,17 @@ static void s_stats_report(const s_opts_t *o, const char *ip, const s_ident_t *i
            o->mode == BT_REQUESTS ? "per request"
            : o->send_request      ? "connect to answer"
                                   : "connect to the server's close");
+    if (st->non2xx)
+        printf("non-2xx answers: %ld (HTTP %d), counted as done (--any-status)\n", st->non2xx,
+               st->status);
     for (size_t i = 0; i < S_MAX_REASONS && st->reasons[i].text[0]; i++)
         printf("failed: %ld x %s\n", st->reasons[i].n, st->reasons[i].text);
     printf("client CPU: %.0f%% of one core, %d thread(s)%s\n", load * 100, o->threads,
            load > 0.9 * o->threads ? ": saturated, the load tool may be what limits the figure"
                                    : "");
     printf("result mode=%s ok=%ld failed=%ld seconds=%.3f rate=%.1f p50_ms=%.3f p99_ms=%.3f "
-           "client_cpu=%.2f\n",
-           mode, st->ok, st->failed, secs, rate, p50, p99, load);
+           "client_cpu=%.2f non2xx=%ld\n",
+           mode, st->ok, st->failed, secs, rate, p50, p99, load, st->non2xx);
 }
 
 #endif

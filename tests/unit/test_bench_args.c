@@ -48,9 +48,12 @@ static void test_handshake_command_line(void **state)
     assert_int_equal(o.addr.ss_family, AF_INET);
     assert_int_equal(o.threads, 1);
     assert_int_equal(o.tls, 0);
+    assert_int_equal(o.any_status, 0);
 
     /* defaults: 5 s when neither duration nor count, no request in handshake mode */
-    assert_int_equal(s_parse(&o, &why, "--port", "1", "--no-verify", "handshake", NULL), CF_OK);
+    assert_int_equal(
+        s_parse(&o, &why, "--port", "1", "--no-verify", "handshake", "--any-status", NULL), CF_OK);
+    assert_int_equal(o.any_status, 1);
     assert_int_equal(o.duration, 5);
     assert_int_equal(o.send_request, 0);
     assert_string_equal(o.host, "127.0.0.1");
