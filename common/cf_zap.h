@@ -15,7 +15,8 @@
 
 /* The handler is a CZMQ actor: its own thread owns a ZMQ_REP socket bound to
    CF_ZAP_ENDPOINT in CZMQ's process-wide context (zsys) and the allow list; every other
-   thread talks to it through the actor pipe (the calls below are synchronous requests).
+   thread talks to it through the actor pipe (the calls below are synchronous requests;
+   the pipe is a PAIR socket, so the calls on one cf_zap_t come from one thread).
    It answers 200 (User-Id = the key's identity, metadata CF_ZAP_KIND_PROP) for a CURVE key
    on the list, 400 for any other key, for a mechanism other than CURVE, or for a domain
    other than the configured one, and 500 for a malformed request.

@@ -1,16 +1,11 @@
 /*  cf_zsock - every certfleet ZeroMQ socket's tuning, CURVE ROUTER/DEALER, peer descriptors  */
 #include "cf_zsock.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-
-#include "cf_mem.h"
 
 #define S_SOMAXCONN_PATH "/proc/sys/net/core/somaxconn"
 
