@@ -43,14 +43,27 @@ int cf_cli_dispatch(const char *prog, const char *about, const cf_cli_cmd_t *cmd
 cf_cfg_t *cf_cli_options(const char *prog, const char *synopsis, const char *about,
                          const cf_cfg_opt_t *opts, size_t n, int argc, char **argv, int *exit_out)
 {
+    return cf_cli_options_src(NULL, prog, synopsis, about, opts, n, argc, argv, exit_out);
+}
+
+cf_cfg_t *cf_cli_options_src(const cf_cli_sources_t *src, const char *prog, const char *synopsis,
+                             const char *about, const cf_cfg_opt_t *opts, size_t n, int argc,
+                             char **argv, int *exit_out)
+{
     cf_cfg_t *cfg = cf_cfg_new(opts, n);
-    if (!cfg) {
-        *exit_out = cf_cli_fail(prog, CF_ERR_NOMEM, NULL, "options");
+    cf_err_t rc = cfg ? CF_OK : CF_ERR_NOMEM;
+    if (rc == CF_OK && src && src->env_prefix)
+        cf_cfg_set_env_prefix(cfg, src->env_prefix);
+    if (rc == CF_OK && src && src->default_file)
+        rc = cf_cfg_set_default_file(cfg, src->default_file);
+    if (rc != CF_OK) {
+        *exit_out = cf_cli_fail(prog, rc, NULL, "options");
+        cf_cfg_destroy(&cfg);
         return NULL;
     }
     cf_cfg_set_permute(cfg, 1);
     cf_why_t why = {""};
-    cf_err_t rc = cf_cfg_parse_args(cfg, argc, argv, &why);
+    rc = cf_cfg_parse_args(cfg, argc, argv, &why);
     if (rc != CF_OK) {
         *exit_out = cf_cli_usage_error(prog, "%s", cf_why_text(&why, rc));
         cf_cfg_destroy(&cfg);

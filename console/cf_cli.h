@@ -8,10 +8,17 @@
 #include "cf_cfg.h"
 #include "cf_err.h"
 
-/* Exit codes (documented in --help and the README). */
+/* Exit codes (documented in --help and docs/console.md). */
 #define CF_EXIT_OK    0 /* done */
 #define CF_EXIT_FAIL  1 /* the operation failed or was refused: the message says why */
 #define CF_EXIT_USAGE 2 /* bad command line */
+#define CF_EXIT_AUTH  3 /* not logged in, session expired, wrong user or password */
+#define CF_EXIT_NET   4 /* server unreachable, or TLS failed (either certificate) */
+/* The list for --help texts. */
+#define CF_EXIT_HELP                                                                        \
+    "Exit codes: 0 done, 1 the operation failed or was refused, 2 bad command line,\n"      \
+    "3 not logged in / session expired / wrong user or password, 4 server unreachable or\n" \
+    "TLS failed."
 
 #define CF_CLI_MAX_PASSWORD 1024 /* longest password read from a file, bytes */
 
@@ -34,6 +41,17 @@ int cf_cli_dispatch(const char *prog, const char *about, const cf_cli_cmd_t *cmd
    stop with *exit_out. Options and positional arguments may be mixed. */
 cf_cfg_t *cf_cli_options(const char *prog, const char *synopsis, const char *about,
                          const cf_cfg_opt_t *opts, size_t n, int argc, char **argv, int *exit_out);
+
+/* Where a command's options come from besides its flags (cf_cli_options_src). */
+typedef struct {
+    const char *env_prefix;   /* cf_cfg_set_env_prefix ("CF_CONSOLE_"), NULL for none */
+    const char *default_file; /* read when no --config names one; may be missing; NULL none */
+} cf_cli_sources_t;
+
+/* As cf_cli_options, also reading the environment and the default file of src. */
+cf_cfg_t *cf_cli_options_src(const cf_cli_sources_t *src, const char *prog, const char *synopsis,
+                             const char *about, const cf_cfg_opt_t *opts, size_t n, int argc,
+                             char **argv, int *exit_out);
 
 /* Print "prog: what: reason" to stderr, reason being why's text or the error's;
    returns CF_EXIT_FAIL. */

@@ -1,30 +1,42 @@
 /*  cf-console - the operator's tool: one command group per file (cf_cli_*.c)  */
 #include <stdio.h>
 
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 
 #include "cf_cli.h"
 #include "cf_cli_pki.h"
+#include "cf_client.h"
 #include "cf_log.h"
 
 static const char s_about[] =
     "certfleet console: runs TLS for the management servers, agents and consoles of a fleet.\n"
-    "Exit codes: 0 done, 1 the operation failed or was refused, 2 bad command line.";
+    "Server connection: --server URL, --ca FILE, --cert FILE.p12 (see docs/console.md), also\n"
+    "from CF_CONSOLE_* variables and ~/.config/certfleet/console.conf.\n" CF_EXIT_HELP;
 
 static const cf_cli_cmd_t s_commands[] = {
     {"pki",
      "offline certificate authority: create-ca, issue, csr, sign-csr, crl, inspect, "
      "export-p12",
      cf_cli_pki},
+    {"connect", "check the connection to a server: the green, gray or red lock", cf_cli_connect},
+    {"login", "log in to a server and keep the session", cf_cli_login},
+    {"logout", "end the session", cf_cli_logout},
+    {"whoami", "show the session's user and role", cf_cli_whoami},
 };
 
 int main(int argc, char **argv)
 {
     cf_log_set_component("cf-console");
     cf_log_set_level(CF_LOG_WARN);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "cf-console: libcurl failed to start\n");
+        return CF_EXIT_FAIL;
+    }
     int rc = cf_cli_dispatch("cf-console", s_about, s_commands,
                              sizeof(s_commands) / sizeof(s_commands[0]), argc, argv);
     fflush(stdout);
+    curl_global_cleanup();
     OPENSSL_cleanup();
     return rc;
 }

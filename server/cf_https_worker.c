@@ -1,0 +1,218 @@
+/*  cf_https_worker - one worker thread: event base, TLS and plain evhttp, mailbox, conn cap  */
+#define _GNU_SOURCE /* pipe2 */
+#include "cf_https_int.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+
+/* The worker's own handle on listening socket fd (a dup, closed with the handle). */
+static struct evhttp_bound_socket *s_attach(struct evhttp *http, int fd)
+{
+    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup_fd < 0)
+        return NULL;
+    struct evhttp_bound_socket *sock = evhttp_accept_socket_with_handle(http, dup_fd);
+    if (!sock)
+        close(dup_fd);
+    return sock;
+}
+
+void cf_https_ack(cf_https_t *self, int ok)
+{
+    pthread_mutex_lock(&self->ack_lock);
+    self->pending--;
+    if (!ok)
+        self->failures++;
+    pthread_cond_broadcast(&self->ack_cond);
+    pthread_mutex_unlock(&self->ack_lock);
+}
+
+/* Apply one command on the worker's own thread (or before the threads start). 1 = done. */
+int cf_https_worker_apply(cf_https_worker_t *w, const cf_https_cmd_t *cmd)
+{
+    switch (cmd->op) {
+    case CF_HTTPS_CMD_TLS:
+        SSL_CTX_up_ref(cmd->ctx);
+        SSL_CTX_free(w->ctx); /* open connections hold their own reference */
+        w->ctx = cmd->ctx;
+        return 1;
+    case CF_HTTPS_CMD_REQUIRE: w->require = cmd->on; return 1;
+    case CF_HTTPS_CMD_PLAIN_CLOSE:
+        if (w->plain_sock)
+            evhttp_del_accept_socket(w->plain_http, w->plain_sock);
+        w->plain_sock = NULL;
+        return 1;
+    case CF_HTTPS_CMD_PLAIN_OPEN: {
+        struct evhttp_bound_socket *sock = s_attach(w->plain_http, cmd->fd);
+        if (!sock)
+            return 0;
+        if (w->plain_sock)
+            evhttp_del_accept_socket(w->plain_http, w->plain_sock);
+        w->plain_sock = sock;
+        return 1;
+    }
+    case CF_HTTPS_CMD_STOP: event_base_loopbreak(w->base); return 1;
+    default: return 0;
+    }
+}
+
+static void s_on_mbox(evutil_socket_t fd, short what, void *arg)
+{
+    (void) what;
+    cf_https_worker_t *w = arg;
+    cf_https_cmd_t *cmd = NULL;
+    while (read(fd, &cmd, sizeof(cmd)) == (ssize_t) sizeof(cmd))
+        cf_https_ack(w->owner, cf_https_worker_apply(w, cmd));
+}
+
+/* A TLS connection went away (its SSL is being freed, on this worker's thread). */
+static void s_conn_closed(void *arg)
+{
+    cf_https_worker_t *w = arg;
+    w->conns--;
+    if (w->paused && w->tls_sock && w->conns < w->owner->cfg.max_conns) {
+        evconnlistener_enable(evhttp_bound_socket_get_listener(w->tls_sock));
+        w->paused = 0;
+    }
+}
+
+/* evhttp asks for the bufferevent of each accepted TLS connection. Returning NULL would
+   make evhttp fall back to a plain bufferevent: s_on_tls_request refuses such a one. */
+static struct bufferevent *s_bevcb(struct event_base *base, void *arg)
+{
+    cf_https_worker_t *w = arg;
+    SSL *ssl = cf_https_ssl_new(w->ctx, w->require, s_conn_closed, w);
+    if (!ssl)
+        return NULL;
+    w->conns++; /* s_conn_closed undoes it when the SSL goes */
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    if (w->conns >= w->owner->cfg.max_conns && !w->paused && w->tls_sock) {
+        evconnlistener_disable(evhttp_bound_socket_get_listener(w->tls_sock));
+        w->paused = 1; /* other workers keep accepting on the shared socket */
+    }
+    return bev;
+}
+
+static void s_refuse_request(struct evhttp_request *req)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+    evhttp_send_error(req, 503, "Service Unavailable");
+}
+
+static void s_on_tls_request(struct evhttp_request *req, void *arg)
+{
+    cf_https_worker_t *w = arg;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    SSL *ssl = evcon ? bufferevent_openssl_get_ssl(evhttp_connection_get_bufferevent(evcon)) : NULL;
+    char *host = NULL;
+    ev_uint16_t port = 0;
+    const cf_https_peer_t *peer = NULL;
+    if (ssl) {
+        evhttp_connection_get_peer(evcon, &host, &port);
+        peer = cf_https_ssl_peer(ssl, host, port);
+    }
+    if (!peer) { /* no SSL on the TLS port (out of memory in s_bevcb), or no memory now */
+        s_refuse_request(req);
+        return;
+    }
+    w->owner->cfg.on_request(req, peer, w->owner->cfg.request_arg);
+}
+
+static void s_on_plain_request(struct evhttp_request *req, void *arg)
+{
+    cf_https_worker_t *w = arg;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    char *host = NULL;
+    ev_uint16_t port = 0;
+    if (evcon)
+        evhttp_connection_get_peer(evcon, &host, &port);
+    cf_https_peer_t peer = {0,    NULL, NULL, CF_COMPONENT_UNKNOWN, NULL,
+                            NULL, NULL, 0,    host ? host : "",     port};
+    w->owner->cfg.on_request(req, &peer, w->owner->cfg.request_arg);
+}
+
+static struct evhttp *s_http_new(cf_https_worker_t *w, void (*cb)(struct evhttp_request *, void *))
+{
+    const cf_https_cfg_t *cfg = &w->owner->cfg;
+    struct evhttp *http = evhttp_new(w->base);
+    if (!http)
+        return NULL;
+    evhttp_set_max_body_size(http, (ev_ssize_t) cfg->max_body);
+    evhttp_set_max_headers_size(http, (ev_ssize_t) cfg->max_headers);
+    evhttp_set_timeout(http, cfg->timeout_s);
+    /* every method reaches the router, which answers 405 in the API's error shape */
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                         EVHTTP_REQ_PATCH);
+    /* an over-cap body is read and dropped before the 413, so the client sees the answer */
+    evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
+    evhttp_set_default_content_type(http, "application/json");
+    evhttp_set_gencb(http, cb, w);
+    return http;
+}
+
+cf_err_t cf_https_worker_init(cf_https_t *self, cf_https_worker_t *w, int tls_fd)
+{
+    w->owner = self;
+    w->mbox[0] = w->mbox[1] = -1;
+    w->require = self->require;
+    SSL_CTX_up_ref(self->ctx);
+    w->ctx = self->ctx;
+    w->base = event_base_new();
+    if (!w->base || pipe2(w->mbox, O_CLOEXEC) != 0 || fcntl(w->mbox[0], F_SETFL, O_NONBLOCK) != 0)
+        return CF_ERR_IO;
+    w->mbox_ev = event_new(w->base, w->mbox[0], EV_READ | EV_PERSIST, s_on_mbox, w);
+    w->tls_http = s_http_new(w, s_on_tls_request);
+    w->plain_http = s_http_new(w, s_on_plain_request);
+    if (!w->mbox_ev || !w->tls_http || !w->plain_http || event_add(w->mbox_ev, NULL) != 0)
+        return CF_ERR_NOMEM;
+    evhttp_set_bevcb(w->tls_http, s_bevcb, w);
+    w->tls_sock = s_attach(w->tls_http, tls_fd);
+    return w->tls_sock ? CF_OK : CF_ERR_IO;
+}
+
+void cf_https_worker_free(cf_https_worker_t *w)
+{
+    if (!w->owner)
+        return;         /* never initialised */
+    w->tls_sock = NULL; /* evhttp_free closes it; s_conn_closed must not re-enable it */
+    w->plain_sock = NULL;
+    if (w->tls_http)
+        evhttp_free(w->tls_http);
+    if (w->plain_http)
+        evhttp_free(w->plain_http);
+    if (w->mbox_ev)
+        event_free(w->mbox_ev);
+    if (w->base)
+        event_base_free(w->base); /* runs deferred bufferevent frees (and s_conn_closed) */
+    for (int i = 0; i < 2; i++) {
+        if (w->mbox[i] >= 0)
+            close(w->mbox[i]);
+    }
+    SSL_CTX_free(w->ctx);
+    memset(w, 0, sizeof(*w));
+}
+
+void *cf_https_worker_run(void *arg)
+{
+    cf_https_worker_t *w = arg;
+    /* signals go to the main thread; a write to a closed peer must return EPIPE here, not
+       kill the process (a SIGPIPE raised by this thread's write stays pending, blocked) */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    event_base_loop(w->base, 0);
+    return NULL;
+}

@@ -1,0 +1,278 @@
+/*  cf_req - one API request: params, query, JSON body, replies in the API's shape, log line  */
+#include "cf_router_int.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+
+#include "cf_log.h"
+#include "cf_mem.h"
+
+#define S_LOG_PATH 200 /* path bytes written to a log line */
+
+void cf_req_init(cf_req_t *req, struct evhttp_request *evreq, const cf_https_peer_t *peer,
+                 void *app, const char *method, const char *path)
+{
+    memset(req, 0, sizeof(*req));
+    req->evreq = evreq;
+    req->peer = peer;
+    req->app = app;
+    req->method = method;
+    req->path = path;
+    req->query.tqh_first = NULL; /* TAILQ_INIT, spelled out: keyvalq_struct.h has no macros */
+    req->query.tqh_last = &req->query.tqh_first;
+    clock_gettime(CLOCK_MONOTONIC, &req->start);
+}
+
+/* The path for a log line: printable ASCII only, capped. */
+static void s_log_path(const char *path, char *buf, size_t len)
+{
+    size_t i = 0;
+    for (; path && path[i] && i + 1 < len && i < S_LOG_PATH; i++)
+        buf[i] = isprint((unsigned char) path[i]) && path[i] != '"' ? path[i] : '?';
+    buf[i] = '\0';
+}
+
+void cf_req_done(cf_req_t *req)
+{
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    double ms = (double) (end.tv_sec - req->start.tv_sec) * 1e3 +
+                (double) (end.tv_nsec - req->start.tv_nsec) / 1e6;
+    char path[S_LOG_PATH + 1];
+    s_log_path(req->path, path, sizeof(path));
+    cf_log(CF_LOG_INFO, "req method=%s path=\"%s\" status=%d ms=%.3f peer=%s addr=%s%s%s",
+           req->method, path, req->status, ms, cf_peer_kind_name(cf_router_peer_kind(req->peer)),
+           req->peer && req->peer->addr ? req->peer->addr : "-", req->has_session ? " user=" : "",
+           req->has_session ? req->session.user : "");
+    for (size_t i = 0; i < CF_ROUTER_MAX_PARAMS; i++)
+        free(req->params[i]); /* evhttp_uridecode's allocation */
+    evhttp_clear_headers(&req->query);
+    json_decref(req->json);
+    cf_mem_wipe(&req->session, sizeof(req->session));
+}
+
+const char *cf_req_method(const cf_req_t *req)
+{
+    return req->method;
+}
+
+const char *cf_req_path(const cf_req_t *req)
+{
+    return req->path;
+}
+
+const char *cf_req_param(const cf_req_t *req, const char *name)
+{
+    if (!req->match || !name)
+        return NULL;
+    size_t len = strlen(name);
+    for (size_t i = 0; i < req->match->n_params; i++) {
+        if (req->match->params[i].name_len == len &&
+            memcmp(req->match->params[i].name, name, len) == 0)
+            return req->params[i];
+    }
+    return NULL;
+}
+
+const char *cf_req_query(cf_req_t *req, const char *name)
+{
+    if (req->query_state == 0) {
+        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req->evreq);
+        const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+        req->query_state = !q || evhttp_parse_query_str(q, &req->query) == 0 ? 1 : -1;
+    }
+    return req->query_state == 1 && name ? evhttp_find_header(&req->query, name) : NULL;
+}
+
+json_t *cf_req_json(const cf_req_t *req)
+{
+    return req->json;
+}
+
+const cf_https_peer_t *cf_req_peer(const cf_req_t *req)
+{
+    return req->peer;
+}
+
+const cf_session_t *cf_req_session(const cf_req_t *req)
+{
+    return req->has_session ? &req->session : NULL;
+}
+
+const char *cf_req_header(const cf_req_t *req, const char *name)
+{
+    return name ? evhttp_find_header(evhttp_request_get_input_headers(req->evreq), name) : NULL;
+}
+
+void *cf_req_app(const cf_req_t *req)
+{
+    return req->app;
+}
+
+static int s_header_safe(const char *s)
+{
+    return s && s[strcspn(s, "\r\n")] == '\0';
+}
+
+cf_err_t cf_req_set_header(cf_req_t *req, const char *name, const char *value)
+{
+    if (req->status || !s_header_safe(name) || !s_header_safe(value) || !*name)
+        return CF_ERR_INVALID;
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req->evreq);
+    evhttp_remove_header(out, name);
+    return evhttp_add_header(out, name, value) == 0 ? CF_OK : CF_ERR_NOMEM;
+}
+
+static const char *s_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+void cf_req_reply_text(cf_req_t *req, int status, const char *content_type, const void *body,
+                       size_t len)
+{
+    if (req->status) {
+        cf_log(CF_LOG_ERROR, "req path=%s answered twice", req->path ? req->path : "-");
+        return;
+    }
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req->evreq);
+    struct evbuffer *buf = evbuffer_new();
+    evhttp_remove_header(out, "Content-Type");
+    evhttp_add_header(out, "Content-Type", content_type ? content_type : "text/plain");
+    evhttp_add_header(out, "Cache-Control", "no-store");
+    if (!buf || (len && evbuffer_add(buf, body, len) != 0)) {
+        if (buf)
+            evbuffer_free(buf);
+        status = 500; /* out of memory: an empty 500 still answers */
+        buf = NULL;
+    }
+    req->status = status;
+    evhttp_send_reply(req->evreq, status, s_reason(status), buf);
+    if (buf)
+        evbuffer_free(buf);
+}
+
+void cf_req_reply_json(cf_req_t *req, int status, json_t *body)
+{
+    json_t *owned = body ? body : json_object();
+    char *text = owned ? json_dumps(owned, JSON_COMPACT) : NULL;
+    json_decref(owned);
+    if (!text) {
+        cf_req_reply_text(req, 500, "application/json", "{}", 2);
+        return;
+    }
+    cf_req_reply_text(req, status, "application/json", text, strlen(text));
+    json_malloc_t jmalloc = NULL;
+    json_free_t jfree = NULL;
+    json_get_alloc_funcs(&jmalloc, &jfree); /* json_dumps allocates with jansson's allocator */
+    jfree(text);
+}
+
+void cf_req_reply_error(cf_req_t *req, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_t *err =
+        json_pack("{s:{s:s,s:s}}", "error", "code", code ? code : "internal", "message", msg);
+    cf_req_reply_json(req, status, err);
+}
+
+cf_err_t cf_router_bearer(const char *authorization, char *buf, size_t len)
+{
+    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return CF_ERR_NOTFOUND;
+    const char *t = authorization + 7;
+    while (*t == ' ')
+        t++;
+    size_t n = strlen(t);
+    if (n == 0)
+        return CF_ERR_INVALID;
+    if (n > CF_ROUTER_MAX_TOKEN || n >= len)
+        return CF_ERR_TOOBIG;
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char) t[i]) && !strchr("-._~+/=", t[i]))
+            return CF_ERR_INVALID;
+    }
+    memcpy(buf, t, n + 1);
+    return CF_OK;
+}
+
+int cf_router_is_json_type(const char *ct)
+{
+    if (!ct)
+        return 0;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    if (strncasecmp(ct, "application/json", 16) != 0)
+        return 0;
+    ct += 16;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return *ct == '\0' || *ct == ';';
+}
+
+/* Nesting depth of JSON text, strings skipped; stops counting past limit. */
+static size_t s_depth(const char *buf, size_t len, size_t limit)
+{
+    size_t depth = 0, max = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < len && max <= limit; i++) {
+        char c = buf[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            max = ++depth > max ? depth : max;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return max;
+}
+
+cf_err_t cf_router_parse_json(const char *buf, size_t len, json_t **out, cf_why_t *why)
+{
+    if (!buf || !out)
+        return CF_ERR_INVALID;
+    *out = NULL;
+    if (s_depth(buf, len, CF_ROUTER_JSON_DEPTH) > CF_ROUTER_JSON_DEPTH)
+        return cf_why(why, CF_ERR_INVALID, "nested deeper than %d", CF_ROUTER_JSON_DEPTH);
+    json_error_t err;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+    if (!root)
+        return cf_why(why, CF_ERR_INVALID, "line %d: %s", err.line, err.text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return cf_why(why, CF_ERR_INVALID, "the body must be a JSON object");
+    }
+    *out = root;
+    return CF_OK;
+}

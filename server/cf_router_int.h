@@ -1,0 +1,36 @@
+/*  cf_router_int - the request context shared by cf_router.c (dispatch) and cf_req.c  */
+#ifndef CF_ROUTER_INT_H_INCLUDED
+#define CF_ROUTER_INT_H_INCLUDED
+
+#include <time.h>
+
+#include <event2/keyvalq_struct.h>
+
+#include "cf_router.h"
+
+/* One request while its handler runs. Lives on the dispatcher's stack: a later streaming
+   reply (server-sent events, issue 6) would move it to the heap and end it on close. */
+struct cf_req {
+    struct evhttp_request *evreq;       /* evhttp's request (owned by evhttp) */
+    const cf_https_peer_t *peer;        /* who is asking (borrowed) */
+    void *app;                          /* the router's app */
+    const char *method;                 /* method name */
+    const char *path;                   /* raw path (evhttp's URI, borrowed) */
+    const cf_router_match_t *match;     /* route and raw params, NULL before matching */
+    char *params[CF_ROUTER_MAX_PARAMS]; /* decoded params (owned), in match order */
+    struct evkeyvalq query;             /* decoded query, parsed on first use */
+    int query_state;                    /* 0 not parsed, 1 parsed, -1 malformed */
+    json_t *json;                       /* parsed body (owned), NULL when none */
+    cf_session_t session;               /* the session, when has_session */
+    int has_session;                    /* a session was resolved */
+    struct timespec start;              /* when dispatch began (CLOCK_MONOTONIC) */
+    int status;                         /* status sent, 0 until a reply */
+};
+
+/* Start a request context. */
+void cf_req_init(cf_req_t *req, struct evhttp_request *evreq, const cf_https_peer_t *peer,
+                 void *app, const char *method, const char *path);
+/* Write the request's log line and free what it owns. */
+void cf_req_done(cf_req_t *req);
+
+#endif
