@@ -225,7 +225,7 @@ static void s_handle_pipe(s_handler_t *self)
         zsock_send(self->pipe, "888888", s->allowed, s->denied_unknown, s->denied_mechanism,
                    s->denied_domain, s->bad_request, s->keys);
     } else
-        CF_ASSERT(!"unknown cf_zap pipe command");
+        cf_assert_fail("known cf_zap pipe command", __FILE__, __LINE__); /* our own bug */
     zstr_free(&cmd);
     zmsg_destroy(&msg);
 }

@@ -365,7 +365,8 @@ static void test_broker_shapes(void **state)
     cf_curve_broker_t b;
     cf_why_t why = {""};
     static const char *const shapes[] = {"", "tcp://h:1", "tcp://h:1#",
-                                         "tcp://h:1#" S_CLIENT_PUB "x", "tcp://h:1 " S_CLIENT_PUB};
+                                         ("tcp://h:1#" S_CLIENT_PUB "x"),
+                                         ("tcp://h:1 " S_CLIENT_PUB)};
     for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
         assert_int_equal(cf_curve_broker_parse(shapes[i], strlen(shapes[i]), &b, &why),
                          CF_ERR_INVALID);
