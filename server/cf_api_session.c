@@ -57,7 +57,7 @@ static s_slot_t s_users[S_LIM_SLOTS], s_addrs[S_LIM_SLOTS], s_all[2];
 static const s_lim_t s_lims[S_LIM_KINDS] = {
     {1.0 / 60, 5, s_users, S_LIM_SLOTS, "user"},  /* 5, then one a minute */
     {1.0 / 10, 20, s_addrs, S_LIM_SLOTS, "addr"}, /* 20, then one each 10 s */
-    {4.0, 20, s_all, 2, "all"},                   /* at most ~4 scrypt runs a second */
+    {4.0, 40, s_all, 2, "all"},                   /* 40, then ~4 scrypt runs a second */
 };
 
 typedef struct {
@@ -105,15 +105,21 @@ static void s_give(cf_bucket_t *b)
     b->level = b->level + S_MICRO > b->cap ? b->cap : b->level + S_MICRO;
 }
 
-/* Take a token from each bucket of a. 1: go on. 0: throttled, nothing kept taken,
- *wait_ms until it may pass, *first 1 when this key's refusal was not logged yet. */
-static int s_lim_take(const s_attempt_t *a, int64_t *wait_ms, int *first)
+/* Why an attempt was throttled. */
+typedef struct {
+    int64_t wait_ms;   /* until it may pass */
+    int first;         /* 1 when this refusal of the key was not logged yet */
+    const char *limit; /* the tag of the first bucket that refused */
+} s_refusal_t;
+
+/* Take a token from each bucket of a. 1: go on. 0: throttled, nothing kept taken, *r
+   says why. */
+static int s_lim_take(const s_attempt_t *a, s_refusal_t *r)
 {
     int64_t now = s_now_ms();
     s_slot_t *taken[S_LIM_KINDS] = {NULL};
     int ok = 1;
-    *wait_ms = 0;
-    *first = 0;
+    memset(r, 0, sizeof(*r));
     pthread_mutex_lock(&s_lim_lock);
     for (int k = 0; k < S_LIM_KINDS; k++) {
         s_slot_t *s = s_slot(&s_lims[k], a->keys[k], now);
@@ -123,8 +129,9 @@ static int s_lim_take(const s_attempt_t *a, int64_t *wait_ms, int *first)
             continue;
         }
         ok = 0;
-        *wait_ms = wait > *wait_ms ? wait : *wait_ms;
-        *first |= !s->warned;
+        r->wait_ms = wait > r->wait_ms ? wait : r->wait_ms;
+        r->limit = r->limit ? r->limit : s_lims[k].tag;
+        r->first |= !s->warned;
         s->warned = 1;
     }
     for (int k = 0; k < S_LIM_KINDS; k++) {
@@ -221,6 +228,13 @@ static const char *s_field(cf_req_t *req, const char *name, size_t max)
     return s;
 }
 
+/* The client's address for a log line. */
+static const char *s_addr(const cf_req_t *req)
+{
+    const char *addr = cf_req_peer(req)->addr;
+    return addr ? addr : "-";
+}
+
 /* Append a login event: no session yet, so who is the name tried (when it is one). */
 static void s_audit_login(cf_store_t *store, cf_req_t *req, const char *user, const char *role,
                           const char *result)
@@ -300,15 +314,14 @@ static cf_err_t s_open_session(cf_store_t *store, cf_req_t *req, const cf_db_use
 }
 
 /* 429 with Retry-After; the first refusal of a key is logged and audited. */
-static void s_throttled(cf_store_t *store, cf_req_t *req, const char *user, int64_t wait_ms,
-                        int first)
+static void s_throttled(cf_store_t *store, cf_req_t *req, const char *user, const s_refusal_t *r)
 {
     char secs[24];
-    int64_t s = (wait_ms + 999) / 1000;
+    int64_t s = (r->wait_ms + 999) / 1000;
     snprintf(secs, sizeof(secs), "%lld", (long long) (s > 0 ? s : 1));
-    if (first) {
-        cf_log(CF_LOG_WARN, "login throttled user=%s addr=%s retry_s=%s",
-               cf_db_check_user(user) == CF_OK ? user : "-", cf_req_peer(req)->addr, secs);
+    if (r->first) {
+        cf_log(CF_LOG_WARN, "login throttled limit=%s user=%s addr=%s retry_s=%s", r->limit,
+               cf_db_check_user(user) == CF_OK ? user : "-", s_addr(req), secs);
         s_audit_login(store, req, user, NULL, "THROTTLED");
     }
     if (cf_req_set_header(req, "Retry-After", secs) != CF_OK)
@@ -322,13 +335,12 @@ static void s_login_run(cf_app_t *app, cf_store_t *store, cf_req_t *req, const c
                         const char *password)
 {
     s_attempt_t at;
-    int64_t wait_ms = 0;
-    int first = 0;
+    s_refusal_t refusal;
     cf_db_user_t u;
     memset(&u, 0, sizeof(u));
     s_attempt_init(&at, cf_req_peer(req), user);
-    if (!s_lim_take(&at, &wait_ms, &first)) {
-        s_throttled(store, req, user, wait_ms, first);
+    if (!s_lim_take(&at, &refusal)) {
+        s_throttled(store, req, user, &refusal);
         return;
     }
     cf_err_t rc = s_verify(store, user, password, &u);
@@ -346,9 +358,12 @@ static void s_login_run(cf_app_t *app, cf_store_t *store, cf_req_t *req, const c
     } else {
         cf_app_count(app, CF_APP_LOGINS, 1);
     }
-    if (rc == CF_OK || rc == CF_ERR_BADPASS)
-        s_audit_login(store, req, user, rc == CF_OK ? cf_db_role_name(u.role) : NULL,
-                      rc == CF_OK ? "ok" : cf_err_name(rc));
+    if (rc == CF_OK || rc == CF_ERR_BADPASS) {
+        const char *result = rc == CF_OK ? "ok" : cf_err_name(rc);
+        cf_log(CF_LOG_INFO, "login user=%s addr=%s result=%s",
+               cf_db_check_user(user) == CF_OK ? user : "-", s_addr(req), result);
+        s_audit_login(store, req, user, rc == CF_OK ? cf_db_role_name(u.role) : NULL, result);
+    }
     cf_mem_wipe(&u, sizeof(u));
 }
 
