@@ -413,15 +413,31 @@ static void s_session(cf_req_t *req, void *app)
                                 "expires", (json_int_t) s->expires));
 }
 
+/* Look a token's session up, and its user: a session older than its user belongs to a
+   namesake that was removed (cf_db_session_get only checks that the name exists, so a user
+   re-created under that name must not inherit the old sessions). 2 RT. */
+static cf_err_t s_session_lookup(cf_store_t *store, const char *token, cf_db_session_t *s)
+{
+    cf_db_user_t u;
+    memset(&u, 0, sizeof(u));
+    cf_err_t rc = cf_db_session_get(store, token, CF_AUTH_TOKEN_LEN, s);
+    if (rc == CF_OK)
+        rc = cf_db_user_get(store, s->user, &u);
+    if (rc == CF_OK && u.created > s->created)
+        rc = CF_ERR_NOTFOUND;
+    if (rc == CF_ERR_CORRUPT)
+        cf_log(CF_LOG_ERROR, "session error=\"%s\"", cf_why_text(cf_store_why(store), rc));
+    cf_mem_wipe(&u, sizeof(u));
+    return rc;
+}
+
 cf_err_t cf_api_authenticate(void *app, const char *bearer_token, cf_session_t *out)
 {
     if (cf_auth_token_check(bearer_token) != CF_OK)
         return CF_ERR_NOTFOUND; /* not one of ours: no session, and no round trip */
     cf_db_session_t s;
     cf_store_t *store = cf_app_store_take(app);
-    cf_err_t rc = cf_db_session_get(store, bearer_token, CF_AUTH_TOKEN_LEN, &s);
-    if (rc == CF_ERR_CORRUPT)
-        cf_log(CF_LOG_ERROR, "session error=\"%s\"", cf_why_text(cf_store_why(store), rc));
+    cf_err_t rc = s_session_lookup(store, bearer_token, &s);
     cf_app_store_give(app, store);
     if (rc == CF_ERR_CORRUPT || rc == CF_ERR_INVALID ||
         (rc == CF_OK && strlen(s.user) >= sizeof(out->user)))

@@ -277,6 +277,11 @@ static void test_roles(void **state)
     assert_null(strstr(s_body, "eve")); /* nothing was created */
 }
 
+static int s_later(void *arg)
+{
+    return time(NULL) > *(const time_t *) arg;
+}
+
 static void test_users(void **state)
 {
     (void) state;
@@ -302,6 +307,16 @@ static void test_users(void **state)
     assert_int_equal(s_curl(NULL, NULL, ops, "GET", "/session", NULL), 401);
     assert_int_equal(s_login(NULL, "console", "ops", S_OPS_PW, NULL), 401);
     assert_int_equal(s_curl(NULL, NULL, s.admin, "DELETE", "/users/ops", NULL), 404);
+    /* nor does a new user of the same name inherit them, even when the old session was
+       not touched in between (so nothing noticed the removal) */
+    s_add_user("ops", "admin", S_OPS_PW);
+    assert_int_equal(s_login(NULL, "console", "ops", S_OPS_PW, ops), 200);
+    time_t login = time(NULL);
+    assert_true(cf_test_wait_until(s_later, &login, 3000)); /* times are whole seconds */
+    assert_int_equal(s_curl(NULL, NULL, s.admin, "DELETE", "/users/ops", NULL), 200);
+    s_add_user("ops", "viewer", S_OPS_PW);
+    assert_int_equal(s_curl(NULL, NULL, ops, "GET", "/session", NULL), 401);
+    assert_int_equal(s_curl(NULL, NULL, s.admin, "DELETE", "/users/ops", NULL), 200);
     /* the last admin stays */
     assert_int_equal(s_curl(NULL, NULL, s.admin, "DELETE", "/users/admin", NULL), 409);
     assert_non_null(strstr(s_body, "last admin"));
