@@ -260,9 +260,12 @@ static cf_err_t s_import(cf_app_t *app, cf_store_t *store, const s_body_t *b, cf
     }
     cf_import_check_t check = {NULL, now};
     rc = s_load(b, &check, &bundle, why);
-    if (rc == CF_OK)
+    /* everything s_load says is about the upload or the store directory (IO: cannot open it) */
+    *refusal = rc != CF_OK && rc != CF_ERR_NOMEM && rc != CF_ERR_CRYPTO;
+    if (rc == CF_OK) {
         rc = s_vet(store, bundle, ca, comp, name, now, &revoked, why);
-    *refusal = rc != CF_OK && rc != CF_ERR_NOMEM && rc != CF_ERR_IO && rc != CF_ERR_CRYPTO;
+        *refusal = rc != CF_OK && rc != CF_ERR_NOMEM && rc != CF_ERR_IO;
+    }
     if (rc == CF_OK)
         rc = s_store(app, store, bundle, comp, name, now, out, why);
     if (rc == CF_OK)
