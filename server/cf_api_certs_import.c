@@ -202,6 +202,10 @@ static cf_err_t s_vet(cf_store_t *store, const cf_bundle_t *bundle, const cf_cer
         CF_TRY(cf_bundle_check(bundle, &check, why));
     }
     CF_TRY(s_fit(comp, name, cert, why));
+    if (comp == CF_COMPONENT_SERVER && !cf_bundle_key(bundle))
+        return cf_why(why, CF_ERR_NOKEY,
+                      "a server serves TLS with its certificate's key: "
+                      "import a server certificate with its key");
     cf_err_t rc = cf_db_revoked(store, cf_cert_serial(cert), revoked);
     if (rc != CF_OK)
         return cf_why(why, rc, "%s", cf_why_text(cf_store_why(store), rc));
