@@ -100,25 +100,72 @@ static cf_err_t s_one(s_gen_t *g, cf_issue_t *req, cf_component_t comp, const ch
     return rc;
 }
 
-/* The certificate of one registered server: SAN = alias, and its host when that differs. */
-static cf_err_t s_server(s_gen_t *g, const cf_db_server_t *srv, cf_why_t *why)
+/* Names for a server certificate: addresses and DNS names apart, at most CF_ISSUE_MAX_SANS
+   - 1 (the alias comes first). */
+typedef struct {
+    const char *dns[CF_ISSUE_MAX_SANS]; /* DNS names (borrowed) */
+    size_t n_dns;                       /* entries in dns */
+    const char *ips[CF_ISSUE_MAX_SANS]; /* addresses (borrowed) */
+    size_t n_ips;                       /* entries in ips */
+} s_names_t;
+
+static void s_add_name(s_names_t *n, const char *name)
 {
     unsigned char addr[16];
-    const char *host = srv->host;
+    if (n->n_dns + n->n_ips + 1 >= CF_ISSUE_MAX_SANS)
+        return;
+    if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1)
+        n->ips[n->n_ips++] = name;
+    else
+        n->dns[n->n_dns++] = name;
+}
+
+/* The current certificate of alias when it was generated here (NULL otherwise): its other
+   names (a server's --san) carry over to the new one, as the renewer keeps them. */
+static cf_err_t s_current(s_gen_t *g, const char *alias, cf_cert_t **out, cf_why_t *why)
+{
+    cf_db_cert_t rec = {0};
+    *out = NULL;
+    cf_err_t rc = cf_db_cert_get(g->store, NULL, CF_COMPONENT_SERVER, alias, &rec, NULL);
+    if (rc == CF_OK && rec.kind == CF_DB_CERT_GENERATED &&
+        cf_cert_parse(rec.cert_pem, strlen(rec.cert_pem), out) != CF_OK)
+        cf_log(CF_LOG_WARN, "generate-all server=%s: the current certificate does not parse",
+               alias);
+    cf_db_cert_clear(&rec);
+    if (rc == CF_ERR_NOTFOUND)
+        return CF_OK;
+    if (rc != CF_OK)
+        cf_why(why, rc, "%s", cf_why_text(cf_store_why(g->store), rc));
+    return rc;
+}
+
+/* The certificate of one registered server: SAN = alias, its host, and the other names of
+   its current generated certificate. */
+static cf_err_t s_server(s_gen_t *g, const cf_db_server_t *srv, cf_why_t *why)
+{
+    s_names_t n = {{0}, 0, {0}, 0};
+    cf_cert_t *old = NULL;
+    if (srv->host[0] && strcmp(srv->host, srv->alias) != 0)
+        s_add_name(&n, srv->host);
+    CF_TRY(s_current(g, srv->alias, &old, why));
+    for (size_t i = 0; old && i < cf_cert_san_count(old); i++) {
+        const char *san = cf_cert_san(old, i);
+        const char *name = strncmp(san, "DNS:", 4) == 0  ? san + 4
+                           : strncmp(san, "IP:", 3) == 0 ? san + 3
+                                                         : NULL;
+        if (name && strcmp(name, srv->alias) != 0 && strcmp(name, srv->host) != 0)
+            s_add_name(&n, name);
+    }
     cf_issue_t req = {0};
     req.component = CF_COMPONENT_SERVER;
     req.name = srv->alias;
-    if (host[0] && strcmp(host, srv->alias) != 0) {
-        int ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
-        if (ip) {
-            req.ips = &host;
-            req.n_ips = 1;
-        } else {
-            req.dns = &host;
-            req.n_dns = 1;
-        }
-    }
-    return s_one(g, &req, CF_COMPONENT_SERVER, srv->alias, why);
+    req.dns = n.dns;
+    req.n_dns = n.n_dns;
+    req.ips = n.ips;
+    req.n_ips = n.n_ips;
+    cf_err_t rc = s_one(g, &req, CF_COMPONENT_SERVER, srv->alias, why);
+    cf_cert_destroy(&old);
+    return rc;
 }
 
 /* Every certificate, one after the other. */

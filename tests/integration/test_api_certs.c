@@ -448,6 +448,8 @@ static int s_setup(void **state)
                     admin,
                     "--p12-password-file",
                     p12,
+                    "--san",
+                    "cf.example.test",
                     NULL};
     assert_int_equal(cf_itest_spawn(argv, log, &s_server), CF_OK);
     assert_int_equal(cf_itest_wait_port("127.0.0.1", s_port, 30000), CF_OK);
@@ -496,12 +498,13 @@ static void test_usage(void **state)
         assert_int_equal(json_integer_value(json_object_get(c, "days_left")), 90);
         snprintf(s_gen1[i], sizeof(s_gen1[i]), "%s", s_str(c, "fingerprint"));
     }
+    /* the server's: alias, host and its --san names (DESIGN.md: a server's certificate
+       covers its alias, DNS names and addresses) */
     json_t *srv = json_array_get(gen, 0);
     assert_string_equal(s_str(srv, "name"), "localhost");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(srv, "san"), 0)),
-                        "DNS:localhost");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(srv, "san"), 1)),
-                        "IP:127.0.0.1");
+    char *sans = json_dumps(json_object_get(srv, "san"), JSON_COMPACT);
+    assert_string_equal(sans, "[\"DNS:localhost\",\"DNS:cf.example.test\",\"IP:127.0.0.1\"]");
+    free(sans);
     json_decref(o);
     /* one record */
     assert_int_equal(s_api("GET", "/certs/agent/shared", NULL, &o), 200);
@@ -676,6 +679,80 @@ static void test_import_store(void **state)
     assert_int_equal(s_import("console", "desk", body, &o), 422);
     json_decref(o);
     assert_int_equal(s_import("console", "desk", "{\"store\":\"store\",\"match\":\"d\"}", &o), 400);
+    json_decref(o);
+}
+
+/* A PEM import body for the certificate and key of an issued pair. */
+static char *s_pem_body(const cf_cert_t *cert, const cf_key_t *key)
+{
+    char *pem = NULL, *kpem = NULL;
+    size_t len = 0, klen = 0;
+    assert_int_equal(cf_cert_to_pem(cert, &pem, &len), CF_OK);
+    assert_int_equal(cf_key_to_pem(key, NULL, &kpem, &klen), CF_OK);
+    json_t *o = json_pack("{s:s,s:s,s:s}", "format", "pem", "cert", pem, "key", kpem);
+    char *text = json_dumps(o, 0);
+    json_decref(o);
+    cf_mem_free(pem);
+    cf_mem_free_secret(kpem, klen);
+    return text;
+}
+
+/* Import a certificate for console/name issued by ca at moment now for seconds; expect a 422
+   whose message holds want. */
+static void s_refused_console(cf_ca_t *ca, time_t now, long seconds, const char *want)
+{
+    cf_issue_t req = {0};
+    req.component = CF_COMPONENT_CONSOLE;
+    req.name = "console";
+    req.now = now;
+    req.seconds = seconds;
+    cf_cert_t *cert = NULL;
+    cf_key_t *key = NULL;
+    json_t *o = NULL;
+    assert_int_equal(cf_ca_issue(ca, &req, &cert, &key), CF_OK);
+    char *body = s_pem_body(cert, key);
+    assert_int_equal(s_import("console", "refused", body, &o), 422);
+    if (!strstr(s_msg(o), want))
+        fail_msg("expected \"%s\" in \"%s\"", want, s_msg(o));
+    json_decref(o);
+    free(body);
+    cf_cert_destroy(&cert);
+    cf_key_destroy(&key);
+}
+
+static void test_import_refusals(void **state)
+{
+    (void) state;
+    json_t *o = NULL;
+    time_t now = time(NULL);
+    /* a CA of ours by name only: its certificates claim to be ours, so they must chain */
+    cf_ca_t *fake = NULL, *other = NULL;
+    assert_int_equal(cf_ca_create(NULL, &fake), CF_OK); /* also "certfleet CA" */
+    s_refused_console(fake, now, 3600, "does not chain to the CA");
+    /* another CA's: expired, not yet valid */
+    cf_ca_opts_t opts = {CF_KEY_P256, "Other CA", 30, now - 10 * 86400};
+    assert_int_equal(cf_ca_create(&opts, &other), CF_OK);
+    s_refused_console(other, now - 5 * 86400, 3600, "certificate expired");
+    s_refused_console(other, now + 2 * 86400, 3600, "not yet valid");
+    cf_ca_destroy(&fake);
+    cf_ca_destroy(&other);
+    /* a key we do not accept (RSA-1024); a console certificate as a server's */
+    assert_int_equal(cf_test_sh("cd '%s' && openssl req -x509 -newkey rsa:1024 -nodes -subj "
+                                "/CN=weak -keyout weak.key -out weak.pem -days 2",
+                                s_dir),
+                     0);
+    char *weak = s_file_json("weak.pem"), *weak_key = s_file_json("weak.key");
+    char *ops = s_file_json("ops.pem"), *ops_key = s_file_json("ops.key"), body[16384];
+    snprintf(body, sizeof(body), "{\"format\":\"pem\",\"cert\":%s,\"key\":%s}", weak, weak_key);
+    assert_int_equal(s_import("console", "weak", body, &o), 422);
+    assert_non_null(strstr(s_msg(o), "unsupported"));
+    json_decref(o);
+    snprintf(body, sizeof(body), "{\"format\":\"pem\",\"cert\":%s,\"key\":%s}", ops, ops_key);
+    assert_int_equal(s_import("server", "ops.example", body, &o), 422);
+    assert_non_null(strstr(s_msg(o), "serverAuth"));
+    json_decref(o);
+    free(weak), free(weak_key), free(ops), free(ops_key);
+    assert_int_equal(s_api("GET", "/certs/console/refused", NULL, &o), 404);
     json_decref(o);
 }
 
@@ -999,11 +1076,12 @@ static void test_no_clear_key(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),        cmocka_unit_test(test_import_p12),
-        cmocka_unit_test(test_import_pem),   cmocka_unit_test(test_import_store),
-        cmocka_unit_test(test_list),         cmocka_unit_test(test_export),
-        cmocka_unit_test(test_archive),      cmocka_unit_test(test_revoke_serial),
-        cmocka_unit_test(test_revoke_agent), cmocka_unit_test(test_no_clear_key),
+        cmocka_unit_test(test_usage),           cmocka_unit_test(test_import_p12),
+        cmocka_unit_test(test_import_pem),      cmocka_unit_test(test_import_store),
+        cmocka_unit_test(test_import_refusals), cmocka_unit_test(test_list),
+        cmocka_unit_test(test_export),          cmocka_unit_test(test_archive),
+        cmocka_unit_test(test_revoke_serial),   cmocka_unit_test(test_revoke_agent),
+        cmocka_unit_test(test_no_clear_key),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
