@@ -230,7 +230,7 @@ static cf_err_t s_store(cf_app_t *app, cf_store_t *store, const cf_bundle_t *bun
             comp, name, kind, cf_bundle_cert(bundle), chain, cf_bundle_key(bundle), (int64_t) now};
         rc = cf_db_cert_put(store, cf_app_seal(app), &in, NULL);
     }
-    if (rc != CF_OK && !why->text[0])
+    if (rc != CF_OK && rc != CF_ERR_NOMEM)
         cf_why(why, rc, "%s", cf_why_text(cf_store_why(store), rc));
     cf_mem_free(chain);
     if (rc != CF_OK)
