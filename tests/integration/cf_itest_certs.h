@@ -25,8 +25,16 @@ typedef struct {
 
 /* A test directory named after name, a redis-server, then `cf-server --init` (alias
    localhost, host 127.0.0.1, --san cf.example.test) with its output in dir, and a login as
-   admin. Fails the test on any error. */
+   admin (see cf_itest_certs_ready). Fails the test on any error. */
 void cf_itest_certs_start(cf_itest_certs_t *t, const char *name);
+/* 1 when the admin session is there; 0 when the server has no session API yet. */
+int cf_itest_certs_ready(void);
+/* First line of each test: skip (cmocka) without a session API. */
+#define CF_ITEST_CERTS_NEED()        \
+    do {                             \
+        if (!cf_itest_certs_ready()) \
+            skip();                  \
+    } while (0)
 /* Stop the server (SIGTERM, so sanitizers report) and Redis. */
 void cf_itest_certs_stop(cf_itest_certs_t *t);
 

@@ -333,6 +333,7 @@ static char s_gen1[3][65]; /* fingerprints of the first generate-all: server, co
 static void test_usage(void **state)
 {
     (void) state;
+    CF_ITEST_CERTS_NEED();
     /* generate every certificate: each server's, the console's, the shared agent certificate
        of install packages */
     json_t *o = cf_itest_certs_call(200, NULL, "POST", "/certs/generate-all", "%s",
@@ -390,6 +391,7 @@ static int s_audited(const char *what, const char *result)
 static void test_import_p12(void **state)
 {
     (void) state;
+    CF_ITEST_CERTS_NEED();
     char *b64 = cf_itest_certs_file_b64("srv.p12"), *junk = cf_itest_certs_file_b64("junk.p12"),
          fp[80];
     s_dump_t before = s_dump(0);
@@ -422,6 +424,7 @@ static void test_import_p12(void **state)
 static void test_import_pem(void **state)
 {
     (void) state;
+    CF_ITEST_CERTS_NEED();
     char *cert = cf_itest_certs_file_json("srv.pem"), *key = cf_itest_certs_file_json("srv.key");
     char *enc = cf_itest_certs_file_json("srv-enc.key"), *ops = cf_itest_certs_file_json("ops.pem");
     char *ops_key = cf_itest_certs_file_json("ops.key"), *xca = cf_itest_certs_file_json("xca.pem");
@@ -459,6 +462,7 @@ static void test_import_pem(void **state)
 static void test_import_store(void **state)
 {
     (void) state;
+    CF_ITEST_CERTS_NEED();
     char fp[128], want[80];
     /* by subject: a public certificate from a .pem file */
     json_t *o = cf_itest_certs_import(200, NULL, "console/desk", S_F_STORE, s_t.dir, "store",
@@ -514,6 +518,7 @@ static void s_refused_console(cf_ca_t *ca, time_t now, long seconds, const char 
 static void test_import_refusals(void **state)
 {
     (void) state;
+    CF_ITEST_CERTS_NEED();
     time_t now = time(NULL);
     /* a CA named as ours: its certificates claim to be ours, so they must chain to it */
     cf_ca_t *fake = NULL, *other = NULL;
@@ -544,6 +549,7 @@ static void test_import_refusals(void **state)
 static void test_list(void **state)
 {
     (void) state;
+    CF_ITEST_CERTS_NEED();
     static const char *const want[][3] = {
         {"server", "localhost", "generated"}, {"server", "srv2.test", "imported"},
         {"server", "srv3.test", "imported"},  {"console", "console", "generated"},
@@ -597,6 +603,7 @@ static void s_export_p12(const char *target, const char *file)
 static void test_export(void **state)
 {
     (void) state;
+    CF_ITEST_CERTS_NEED();
     /* PKCS#12: opens with openssl and the password, not without; ours carry our CA */
     s_export_p12("server/srv2.test", "srv2.p12");
     assert_int_equal(cf_test_sh("cd '%s' && openssl pkcs12 -in srv2.p12 -passin pass:" S_EXPPASS
@@ -637,6 +644,7 @@ static void test_export(void **state)
 static void test_archive(void **state)
 {
     (void) state;
+    CF_ITEST_CERTS_NEED();
     /* a second generation replaces the first, which goes to the archive */
     json_decref(cf_itest_certs_call(200, NULL, "POST", "/certs/generate-all", "%s",
                                     "{\"key_type\":\"p384\"}"));
@@ -672,6 +680,7 @@ static void test_archive(void **state)
 static void test_no_clear_key(void **state)
 {
     (void) state;
+    CF_ITEST_CERTS_NEED();
     static const unsigned char prefixes[][28] = {
         {0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01},
         {0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01},

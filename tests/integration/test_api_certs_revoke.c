@@ -76,6 +76,7 @@ static void s_crl_lists(const char *serial)
 static void test_revoke_serial(void **state)
 {
     (void) state;
+    CF_ITEST_CERTS_NEED();
     char serial[80], typed[200];
     s_export_p12("agent/shared", "agent.p12");
     const char *agent = "--cert-type P12 --cert agent.p12:" S_EXPPASS;
@@ -174,6 +175,7 @@ static void s_agent7_setup(cf_cert_t **old, cf_cert_t **cur)
 static void test_revoke_agent(void **state)
 {
     (void) state;
+    CF_ITEST_CERTS_NEED();
     cf_cert_t *old = NULL, *cur = NULL;
     s_agent7_setup(&old, &cur);
     const char *agent = "--cert agent7.pem --key agent7.key";
