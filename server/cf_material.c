@@ -90,9 +90,8 @@ cf_err_t cf_material_load(cf_store_t *store, const cf_seal_t *seal, const char *
                                                 &loader, &bad)) != CF_OK)
         s_fail(store, rc, why, "the revoked serials");
     if (rc == CF_OK && loader.rc != CF_OK)
-        rc = cf_why(why, loader.rc, "the revoked serials: %s", cf_err_str(loader.rc));
-    if (rc == CF_OK && m->n_revoked >= CF_HTTPS_MAX_REVOKED)
-        rc = cf_why(why, CF_ERR_TOOBIG, "more than %d revoked serials", CF_HTTPS_MAX_REVOKED);
+        rc = cf_why(why, loader.rc, "the revoked serials: %s (at most %d)", cf_err_str(loader.rc),
+                    CF_HTTPS_MAX_REVOKED);
     if (rc == CF_OK && (rc = cf_db_ssl_get(store, &m->ssl)) != CF_OK)
         s_fail(store, rc, why, "the SSL configuration");
     if (rc != CF_OK)
