@@ -1,0 +1,292 @@
+/*  cf_db_agent - agent records: check-in, lock states and their counters, one agent, counts  */
+#include "cf_db_agent.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cf_db_agent_int.h"
+#include "cf_db_util.h"
+
+/* KEYS: 1 agent, 2 cf:agents, 3 cf:agents:lock, 4..7 cf:agents:<lock> in cf_db_lock_t order.
+   ARGV: 1 id, 2 lock, 3 now, 4.. field/value pairs ('' value: delete the field).
+   The counters move only when the lock changes, in the same script as the lock itself. */
+static const char s_lua_checkin[] =
+    "local sets = {secure = KEYS[4], attention = KEYS[5], insecure = KEYS[6], expired = KEYS[7]}\n"
+    "local id, new, now = ARGV[1], ARGV[2], ARGV[3]\n"
+    "local old = redis.call('HGET', KEYS[1], 'lock')\n"
+    "if old ~= new then\n"
+    "  if old and sets[old] then\n"
+    "    redis.call('HINCRBY', KEYS[3], old, -1)\n"
+    "    redis.call('ZREM', sets[old], id)\n"
+    "  end\n"
+    "  redis.call('HINCRBY', KEYS[3], new, 1)\n"
+    "end\n"
+    "redis.call('ZADD', sets[new], now, id)\n"
+    "redis.call('ZADD', KEYS[2], now, id)\n"
+    "local set = {'id', id, 'lock', new, 'last_seen', now}\n"
+    "for i = 4, #ARGV - 1, 2 do\n"
+    "  if ARGV[i + 1] == '' then\n"
+    "    redis.call('HDEL', KEYS[1], ARGV[i])\n"
+    "  else\n"
+    "    set[#set + 1] = ARGV[i]\n"
+    "    set[#set + 1] = ARGV[i + 1]\n"
+    "  end\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], unpack(set))\n"
+    "return redis.call('HGET', KEYS[1], 'favorite')\n";
+
+/* KEYS as the check-in; ARGV[1] id. */
+static const char s_lua_remove[] =
+    "local sets = {secure = KEYS[4], attention = KEYS[5], insecure = KEYS[6], expired = KEYS[7]}\n"
+    "local old = redis.call('HGET', KEYS[1], 'lock')\n"
+    "if redis.call('DEL', KEYS[1]) == 0 then return 0 end\n"
+    "if old and sets[old] then redis.call('HINCRBY', KEYS[3], old, -1) end\n"
+    "for i = 4, 7 do redis.call('ZREM', KEYS[i], ARGV[1]) end\n"
+    "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "return 1\n";
+
+static const char *const s_locks[CF_DB_LOCK_COUNT] = {"secure", "attention", "insecure", "expired"};
+
+const char *cf_db_lock_name(cf_db_lock_t lock)
+{
+    if ((int) lock < 0 || lock >= CF_DB_LOCK_COUNT)
+        return "unknown";
+    return s_locks[lock];
+}
+
+cf_err_t cf_db_lock_from_name(const char *name, cf_db_lock_t *out)
+{
+    for (int i = 0; name && i < CF_DB_LOCK_COUNT; i++) {
+        if (strcmp(name, s_locks[i]) == 0) {
+            *out = (cf_db_lock_t) i;
+            return CF_OK;
+        }
+    }
+    return CF_ERR_INVALID;
+}
+
+void cf_db_agent_lock_key(char *key, cf_db_lock_t lock)
+{
+    snprintf(key, CF_DB_KEY_MAX, "%s:%s", CF_DB_K_AGENTS, cf_db_lock_name(lock));
+}
+
+/* The 7 keys of the check-in and remove scripts into keys (7 x CF_DB_KEY_MAX). */
+static cf_err_t s_keys(const char *id, char keys[7][CF_DB_KEY_MAX])
+{
+    CF_TRY(cf_db_key_agent(keys[0], id));
+    snprintf(keys[1], CF_DB_KEY_MAX, "%s", CF_DB_K_AGENTS);
+    snprintf(keys[2], CF_DB_KEY_MAX, "%s", CF_DB_K_AGENTS_LOCK);
+    for (int i = 0; i < CF_DB_LOCK_COUNT; i++)
+        cf_db_agent_lock_key(keys[3 + i], (cf_db_lock_t) i);
+    return CF_OK;
+}
+
+static int s_empty(const char *s)
+{
+    return !s || !*s;
+}
+
+/* Check the certificate fields: none, or a fingerprint with its serial. */
+static cf_err_t s_check_cert(const char *fp, const char *serial)
+{
+    if (s_empty(fp))
+        return s_empty(serial) ? CF_OK : CF_ERR_INVALID;
+    if (cf_db_check_fingerprint(fp) != CF_OK || cf_db_check_serial(serial) != CF_OK)
+        return CF_ERR_INVALID;
+    return CF_OK;
+}
+
+static cf_err_t s_check_checkin(const cf_db_checkin_t *in)
+{
+    if (cf_db_check_agent_id(in->id) != CF_OK || (int) in->lock < 0 ||
+        in->lock >= CF_DB_LOCK_COUNT || in->now < 0 || !in->addr ||
+        cf_db_check_text(in->addr, 1, CF_DB_ADDR_MAX) != CF_OK ||
+        (in->version && cf_db_check_text(in->version, 0, CF_DB_VERSION_MAX) != CF_OK) ||
+        cf_db_check_alias(in->server) != CF_OK)
+        return CF_ERR_INVALID;
+    if (s_check_cert(in->cert_fp, in->cert_serial) != CF_OK)
+        return CF_ERR_INVALID;
+    /* insecure means "no certificate": the two always go together */
+    if ((in->lock == CF_DB_LOCK_INSECURE) != s_empty(in->cert_fp))
+        return CF_ERR_INVALID;
+    return CF_OK;
+}
+
+/* Run the check-in script: argv holds id, lock, now then npairs field/value pairs. */
+static cf_err_t s_run(cf_store_t *store, const char *id, const char **args, int nargs,
+                      char *favorite)
+{
+    char keys[7][CF_DB_KEY_MAX];
+    CF_TRY(s_keys(id, keys));
+    const char *argv[7 + 3 + 2 * 6];
+    for (int i = 0; i < 7; i++)
+        argv[i] = keys[i];
+    for (int i = 0; i < nargs; i++)
+        argv[7 + i] = args[i];
+    redisReply *r = NULL;
+    /* not idempotent in general: a resend is harmless for the state but the caller decides */
+    CF_TRY(cf_db_eval(store, s_lua_checkin, 0, &r, 7, nargs, argv, NULL));
+    char fav[CF_DB_ALIAS_MAX + 1];
+    cf_err_t rc = cf_db_r_text(r, 1, fav, CF_DB_ALIAS_MAX, "favorite", cf_db_why(store));
+    freeReplyObject(r);
+    if (rc == CF_OK && fav[0] && cf_db_check_alias(fav) != CF_OK)
+        rc = cf_db_fail(store, CF_ERR_CORRUPT, "agent %s: bad favorite", id);
+    if (rc == CF_OK && favorite)
+        memcpy(favorite, fav, strlen(fav) + 1);
+    return rc;
+}
+
+cf_err_t cf_db_agent_checkin(cf_store_t *store, const cf_db_checkin_t *in, char *favorite)
+{
+    CF_ASSERT(store && in);
+    if (favorite)
+        favorite[0] = '\0';
+    if (s_check_checkin(in) != CF_OK)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad check-in of agent %.64s",
+                          in->id ? in->id : "");
+    char now[CF_DB_I64_BUF], na[CF_DB_I64_BUF];
+    int cert = !s_empty(in->cert_fp);
+    const char *args[] = {in->id,
+                          cf_db_lock_name(in->lock),
+                          cf_db_i64(now, in->now),
+                          "last_addr",
+                          in->addr,
+                          "version",
+                          in->version ? in->version : "",
+                          "cert_fp",
+                          cert ? in->cert_fp : "",
+                          "cert_serial",
+                          cert ? in->cert_serial : "",
+                          "cert_not_after",
+                          cert ? cf_db_i64(na, in->cert_not_after) : "",
+                          "server",
+                          in->server};
+    return s_run(store, in->id, args, 15, favorite);
+}
+
+cf_err_t cf_db_agent_expired(cf_store_t *store, const char *id, int64_t now, const char *addr,
+                             const char *cert_fp, const char *cert_serial, int64_t cert_not_after)
+{
+    CF_ASSERT(store);
+    if (cf_db_check_agent_id(id) != CF_OK || now < 0 || !addr ||
+        cf_db_check_text(addr, 1, CF_DB_ADDR_MAX) != CF_OK || s_empty(cert_fp) ||
+        s_check_cert(cert_fp, cert_serial) != CF_OK)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad expired record of agent %.64s", id ? id : "");
+    char t[CF_DB_I64_BUF], na[CF_DB_I64_BUF];
+    const char *args[] = {id,
+                          cf_db_lock_name(CF_DB_LOCK_EXPIRED),
+                          cf_db_i64(t, now),
+                          "last_addr",
+                          addr,
+                          "cert_fp",
+                          cert_fp,
+                          "cert_serial",
+                          cert_serial,
+                          "cert_not_after",
+                          cf_db_i64(na, cert_not_after)};
+    return s_run(store, id, args, 11, NULL);
+}
+
+cf_err_t cf_db_agent_remove(cf_store_t *store, const char *id)
+{
+    CF_ASSERT(store);
+    char keys[7][CF_DB_KEY_MAX];
+    if (s_keys(id, keys) != CF_OK)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
+    const char *argv[8];
+    for (int i = 0; i < 7; i++)
+        argv[i] = keys[i];
+    argv[7] = id;
+    redisReply *r = NULL;
+    CF_TRY(cf_db_eval(store, s_lua_remove, CF_STORE_IDEMPOTENT, &r, 7, 1, argv, NULL));
+    int64_t v = 0;
+    cf_err_t rc = cf_db_r_int(r, 0, 0, 1, &v, "remove reply", cf_db_why(store));
+    freeReplyObject(r);
+    if (rc == CF_OK && !v)
+        rc = cf_db_fail(store, CF_ERR_NOTFOUND, "no agent %s", id);
+    return rc;
+}
+
+/* Optional text fields after the fixed ones, in HMGET order from F_ADDR. */
+static cf_err_t s_decode_texts(cf_store_t *store, const redisReply *const *e, cf_db_agent_t *out)
+{
+    cf_why_t *why = cf_db_why(store);
+    CF_TRY(cf_db_r_text(e[A_ADDR], 1, out->last_addr, CF_DB_ADDR_MAX, "last_addr", why));
+    CF_TRY(cf_db_r_text(e[A_VERSION], 1, out->version, CF_DB_VERSION_MAX, "version", why));
+    CF_TRY(cf_db_r_text(e[A_FP], 1, out->cert_fp, CF_DB_FP_LEN, "cert_fp", why));
+    CF_TRY(cf_db_r_text(e[A_SERIAL], 1, out->cert_serial, CF_DB_SERIAL_MAX, "cert_serial", why));
+    CF_TRY(cf_db_r_int(e[A_NOT_AFTER], 1, INT64_MIN, INT64_MAX, &out->cert_not_after,
+                       "cert_not_after", why));
+    CF_TRY(cf_db_r_text(e[A_FAVORITE], 1, out->favorite, CF_DB_ALIAS_MAX, "favorite", why));
+    CF_TRY(cf_db_r_text(e[A_SERVER], 1, out->server, CF_DB_ALIAS_MAX, "server", why));
+    if (s_check_cert(out->cert_fp, out->cert_serial) != CF_OK ||
+        (out->favorite[0] && cf_db_check_alias(out->favorite) != CF_OK) ||
+        (out->server[0] && cf_db_check_alias(out->server) != CF_OK))
+        return cf_db_fail(store, CF_ERR_CORRUPT, "agent %s: malformed field", out->id);
+    return CF_OK;
+}
+
+cf_err_t cf_db_agent_decode(cf_store_t *store, const char *id, const redisReply *r,
+                            cf_db_agent_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    cf_why_t *why = cf_db_why(store);
+    CF_TRY(cf_db_r_array(r, A_COUNT, A_COUNT, "agent record", why));
+    const redisReply *const *e = (const redisReply *const *) r->element;
+    if (cf_db_r_nil(e[A_ID]) && cf_db_r_nil(e[A_LOCK]))
+        return cf_db_fail(store, CF_ERR_NOTFOUND, "no agent %s", id);
+    char lock[16];
+    cf_err_t rc = cf_db_r_text(e[A_ID], 0, out->id, CF_DB_ID_MAX, "id", why);
+    if (rc == CF_OK)
+        rc = cf_db_r_text(e[A_LOCK], 0, lock, sizeof(lock) - 1, "lock", why);
+    if (rc == CF_OK)
+        rc = cf_db_r_int(e[A_LAST_SEEN], 0, 0, INT64_MAX, &out->last_seen, "last_seen", why);
+    if (rc == CF_OK &&
+        (strcmp(out->id, id) != 0 || cf_db_lock_from_name(lock, &out->lock) != CF_OK))
+        rc = cf_db_fail(store, CF_ERR_CORRUPT, "agent %s: bad id or lock", id);
+    if (rc == CF_OK)
+        rc = s_decode_texts(store, e, out);
+    if (rc != CF_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+cf_err_t cf_db_agent_get(cf_store_t *store, const char *id, cf_db_agent_t *out)
+{
+    CF_ASSERT(store && out);
+    memset(out, 0, sizeof(*out));
+    char key[CF_DB_KEY_MAX];
+    if (cf_db_key_agent(key, id) != CF_OK)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
+    redisReply *r = NULL;
+    CF_TRY(cf_store_cmd_idem(store, &r, CF_DB_AGENT_HMGET, key));
+    cf_err_t rc = cf_db_agent_decode(store, id, r, out);
+    freeReplyObject(r);
+    return rc;
+}
+
+cf_err_t cf_db_agent_counts(cf_store_t *store, cf_db_agent_counts_t *out)
+{
+    CF_ASSERT(store && out);
+    memset(out, 0, sizeof(*out));
+    cf_store_pipe_t *pipe = NULL;
+    CF_TRY(cf_store_pipe_new(store, 2, &pipe));
+    cf_err_t rc = cf_store_pipe_append(pipe, "HMGET %s secure attention insecure expired",
+                                       CF_DB_K_AGENTS_LOCK);
+    if (rc == CF_OK)
+        rc = cf_store_pipe_append(pipe, "ZCARD %s", CF_DB_K_AGENTS);
+    if (rc == CF_OK)
+        rc = cf_store_pipe_exec(pipe, CF_STORE_IDEMPOTENT);
+    cf_why_t *why = cf_db_why(store);
+    const redisReply *r = rc == CF_OK ? cf_store_pipe_reply(pipe, 0) : NULL;
+    if (rc == CF_OK)
+        rc = cf_db_r_array(r, CF_DB_LOCK_COUNT, CF_DB_LOCK_COUNT, "cf:agents:lock", why);
+    for (int i = 0; rc == CF_OK && i < CF_DB_LOCK_COUNT; i++)
+        rc = cf_db_r_int(r->element[i], 1, 0, INT64_MAX, &out->n[i], s_locks[i], why);
+    if (rc == CF_OK)
+        rc = cf_db_r_int(cf_store_pipe_reply(pipe, 1), 0, 0, INT64_MAX, &out->total, "ZCARD", why);
+    cf_store_pipe_destroy(&pipe);
+    if (rc != CF_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}

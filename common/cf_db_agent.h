@@ -1,0 +1,112 @@
+/*  cf_db_agent - agent records: check-in, lock states and their counters, paging, favorites  */
+#ifndef CF_DB_AGENT_H_INCLUDED
+#define CF_DB_AGENT_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cf_db_key.h"
+#include "cf_err.h"
+#include "cf_store.h"
+
+/* Keys: cf:agent:{<id>}, cf:agents, cf:agents:lock, cf:agents:<lock> (docs/REDIS.md).
+   Every change of an agent's lock moves the counters in cf:agents:lock and the per-lock
+   sorted sets in the same Lua script, so counts always equal the per-agent states.
+   Details of failures in cf_store_why(store); transport errors as cf_store_cmd.
+   RT = round trips. */
+#define CF_DB_ADDR_MAX    45     /* last_addr: an IP address text (INET6_ADDRSTRLEN - 1) */
+#define CF_DB_VERSION_MAX 32     /* agent version text */
+#define CF_DB_PAGE_MAX    10000  /* agents in one page */
+#define CF_DB_BATCH_MAX   100000 /* agents in one favorite call */
+#define CF_DB_CURSOR_MAX  96     /* buffer for a paging cursor, with the NUL */
+
+/* The seed's lock icons, per agent. */
+typedef enum {
+    CF_DB_LOCK_SECURE = 0, /* current certificate */
+    CF_DB_LOCK_ATTENTION,  /* valid but archived certificate: gets the new one at check-in */
+    CF_DB_LOCK_INSECURE,   /* no certificate (allow-plain) */
+    CF_DB_LOCK_EXPIRED,    /* refused at the handshake: expired certificate */
+    CF_DB_LOCK_COUNT       /* number of states, not a state */
+} cf_db_lock_t;
+
+/* "secure", "attention", "insecure", "expired"; "unknown" otherwise. */
+const char *cf_db_lock_name(cf_db_lock_t lock);
+/* Parse those names; CF_ERR_INVALID for anything else. */
+CF_MUST_USE cf_err_t cf_db_lock_from_name(const char *name, cf_db_lock_t *out);
+
+/* One agent as stored. Strings are "" when absent. */
+typedef struct {
+    char id[CF_DB_ID_MAX + 1];              /* agent id */
+    cf_db_lock_t lock;                      /* lock state at the last connection */
+    int64_t last_seen;                      /* unix seconds of the last connection */
+    char last_addr[CF_DB_ADDR_MAX + 1];     /* address the server saw */
+    char version[CF_DB_VERSION_MAX + 1];    /* agent version */
+    char cert_fp[CF_DB_FP_LEN + 1];         /* fingerprint of the certificate presented */
+    char cert_serial[CF_DB_SERIAL_MAX + 1]; /* its serial */
+    int64_t cert_not_after;                 /* its expiry, 0 when none */
+    char favorite[CF_DB_ALIAS_MAX + 1];     /* favorite server's alias */
+    char server[CF_DB_ALIAS_MAX + 1];       /* alias of the server it last checked in with */
+} cf_db_agent_t;
+
+/* A check-in as the server saw it. Everything is borrowed. */
+typedef struct {
+    const char *id;          /* agent id (cf_db_check_agent_id) */
+    cf_db_lock_t lock;       /* secure/attention with a certificate, insecure without */
+    int64_t now;             /* unix seconds: last_seen, the sorted sets' score (>= 0) */
+    const char *addr;        /* address the server saw, 1..CF_DB_ADDR_MAX bytes */
+    const char *version;     /* agent version, NULL/"" = unknown */
+    const char *cert_fp;     /* certificate fingerprint; NULL/"" exactly when insecure */
+    const char *cert_serial; /* its serial (needed with a fingerprint) */
+    int64_t cert_not_after;  /* its expiry */
+    const char *server;      /* alias of this server */
+} cf_db_checkin_t;
+
+/* Record a check-in in ONE Lua script (1 RT): the agent hash (lock, last_seen, last_addr,
+   version, cert fields, server; absent cert fields are deleted), cf:agents, the per-lock
+   sets (cf:agents:insecure is migration readiness) and, only when the lock changes, the
+   counters. favorite (CF_DB_ALIAS_MAX + 1 bytes, may be NULL) gets the agent's favorite
+   ("" when none), for the answer. CF_ERR_INVALID. Not retried after a lost connection. */
+CF_MUST_USE cf_err_t cf_db_agent_checkin(cf_store_t *store, const cf_db_checkin_t *in,
+                                         char *favorite);
+/* Record that the handshake of agent id failed because its certificate expired (same
+   script, same counter discipline, 1 RT): lock expired, last_seen = now, last_addr and the
+   certificate presented (fp and serial required); version and server are kept. The agent
+   is created if it was unknown. */
+CF_MUST_USE cf_err_t cf_db_agent_expired(cf_store_t *store, const char *id, int64_t now,
+                                         const char *addr, const char *cert_fp,
+                                         const char *cert_serial, int64_t cert_not_after);
+/* Decommission: delete the agent and take it out of the sets and counters (1 RT, Lua).
+   CF_ERR_NOTFOUND. */
+CF_MUST_USE cf_err_t cf_db_agent_remove(cf_store_t *store, const char *id);
+/* Read one agent (1 RT). CF_ERR_NOTFOUND, CF_ERR_CORRUPT. */
+CF_MUST_USE cf_err_t cf_db_agent_get(cf_store_t *store, const char *id, cf_db_agent_t *out);
+
+typedef struct {
+    int64_t n[CF_DB_LOCK_COUNT]; /* agents per lock state (cf:agents:lock) */
+    int64_t total;               /* agents known (ZCARD cf:agents) */
+} cf_db_agent_counts_t;
+
+/* Counts per lock state and the total (1 RT). */
+CF_MUST_USE cf_err_t cf_db_agent_counts(cf_store_t *store, cf_db_agent_counts_t *out);
+
+/* One page of agents ordered by (last_seen, id), oldest first (2 RT: a paging script, then
+   one pipeline of HMGETs). lock: a state to keep only those agents (its own sorted set), or
+   CF_DB_LOCK_COUNT for all. cursor: "" (or NULL) to start, else the cursor_out of the
+   previous page. limit 1..CF_DB_PAGE_MAX. *list_out (the caller's, cf_mem_free) holds
+   *n_out agents; cursor_out (CF_DB_CURSOR_MAX bytes) is "" when the walk is done.
+   A walk gives every agent that exists throughout it at least once, in order, and exactly
+   once when none checks in meanwhile (one that does moves behind the cursor and may come
+   twice). Agents removed between the two round trips are left out (a page may be short).
+   CF_ERR_INVALID (cursor, limit, lock). */
+CF_MUST_USE cf_err_t cf_db_agent_list(cf_store_t *store, cf_db_lock_t lock, const char *cursor,
+                                      size_t limit, cf_db_agent_t **list_out, size_t *n_out,
+                                      char *cursor_out);
+
+/* Set (alias) or clear (alias NULL or "") the favorite server of n agents (1..
+   CF_DB_BATCH_MAX ids) in one pipeline (1 RT: a script per agent). Unknown agents are
+   skipped; *updated (may be NULL) counts the agents changed. CF_ERR_NOTFOUND when alias
+   is not a registered server (nothing changed), CF_ERR_INVALID. */
+CF_MUST_USE cf_err_t cf_db_agent_set_favorite(cf_store_t *store, const char *const *ids, size_t n,
+                                              const char *alias, size_t *updated);
+
+#endif
