@@ -252,7 +252,7 @@ static void s_update(cf_req_t *req, void *arg)
 {
     cf_app_t *app = arg;
     cf_why_t why = {""};
-    char alias[CF_DB_ALIAS_MAX + 1];
+    char alias[CF_DB_ALIAS_MAX + 1] = "";
     s_body_t *b = cf_mem_calloc(1, sizeof(*b));
     cf_store_t *store = cf_app_store_take(app);
     cf_err_t rc = b ? s_alias(cf_req_param(req, "alias"), alias, &why) : CF_ERR_NOMEM;
@@ -263,7 +263,7 @@ static void s_update(cf_req_t *req, void *arg)
     if (rc == CF_OK && b->mask == 0)
         rc = cf_why(&why, CF_ERR_INVALID, "no field to change");
     if (rc != CF_OK) {
-        cf_app_audit(app, store, req, "server.update", NULL, rc);
+        cf_app_audit(app, store, req, "server.update", alias[0] ? alias : NULL, rc);
         cf_app_reply_err(req, rc, &why, "server");
         goto out;
     }
