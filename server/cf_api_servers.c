@@ -60,12 +60,15 @@ static json_t *s_server_json(const cf_db_server_t *rec, const char *fp)
 static cf_err_t s_alias(const char *text, char *out, cf_why_t *why)
 {
     size_t n = text ? strlen(text) : 0;
+    out[0] = '\0';
     if (n == 0 || n > CF_DB_ALIAS_MAX)
         return cf_why(why, CF_ERR_INVALID, "alias must be 1..%d characters", CF_DB_ALIAS_MAX);
     for (size_t i = 0; i <= n; i++)
         out[i] = (char) tolower((unsigned char) text[i]);
-    if (cf_db_check_alias(out) != CF_OK)
+    if (cf_db_check_alias(out) != CF_OK) {
+        out[0] = '\0';
         return cf_why(why, CF_ERR_INVALID, "alias must be a host name ([a-z0-9][a-z0-9._-]*)");
+    }
     return CF_OK;
 }
 
