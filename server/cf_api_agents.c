@@ -208,10 +208,11 @@ static void s_favorite(cf_req_t *req, void *arg)
         cf_app_reply_err(req, rc, &why, "favorite");
         goto out;
     }
+    /* within the audit's CF_DB_AUDIT_TEXT_MAX: an alias is cut only past 180 characters */
     if (n == 1)
-        snprintf(target, sizeof(target), "%s -> %s", ids[0], alias[0] ? alias : "none");
+        snprintf(target, sizeof(target), "%.63s -> %.180s", ids[0], alias[0] ? alias : "none");
     else
-        snprintf(target, sizeof(target), "%zu agents -> %s", n, alias[0] ? alias : "none");
+        snprintf(target, sizeof(target), "%zu agents -> %.180s", n, alias[0] ? alias : "none");
     rc = cf_db_agent_set_favorite(store, ids, n, alias, &updated);
     cf_app_audit(app, store, req, "agent.favorite", target, rc);
     if (rc == CF_OK)
