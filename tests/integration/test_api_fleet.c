@@ -3,7 +3,6 @@
 #include "cf_test.h"
 
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "cf_db_ssl.h"
 #include "cf_itest.h"
 #include "cf_itest_https.h"
+#include "cf_itest_server.h"
 #include "cf_mem.h"
 #include "cf_seal.h"
 
@@ -27,20 +27,11 @@
 #define S_CERTS      50    /* ... of which this many get a certificate for their second one */
 #define S_ADMIN_PASS "fleet-admin-pass-1"
 
-/* One cf-server process. */
-typedef struct {
-    char *alias;     /* its alias (a host name its certificate covers) */
-    int priority;    /* --priority */
-    char *range;     /* --ip-range */
-    int port, plain; /* TLS and plain ports */
-    pid_t pid;       /* the process */
-} s_srv_t;
-
 static struct {
     char dir[512];              /* certificates, curl files, logs */
     char bin[600];              /* cf-server */
     cf_itest_redis_t redis;     /* the shared Redis */
-    s_srv_t a, b;               /* two servers */
+    cf_itest_server_t a, b;     /* two servers */
     cf_store_t *store;          /* the test's own connection */
     cf_seal_t *seal;            /* the deployment secret */
     cf_ca_t *ca;                /* the CA from Redis, to issue client certificates */
@@ -67,7 +58,7 @@ static void s_issue(const char *id, time_t now, unsigned days, const char *file,
 
 /* curl to srv (TLS, or the plain port when plain) as the client cert (NULL: none), with the
    admin token when auth, method, path and JSON body (NULL: none); extra curl arguments. */
-static int s_call(const s_srv_t *srv, int plain, const cf_itest_cert_t *cert, int auth,
+static int s_call(const cf_itest_server_t *srv, int plain, const cf_itest_cert_t *cert, int auth,
                   const char *method, const char *path, const char *body, const char *extra,
                   char *out)
 {
@@ -80,7 +71,7 @@ static int s_call(const s_srv_t *srv, int plain, const cf_itest_cert_t *cert, in
         snprintf(d, sizeof(d), "-H 'Content-Type: application/json' -d '%s' ", body);
     if (plain)
         snprintf(args, sizeof(args), "-X %s %s%s %s 'http://127.0.0.1:%d%s'", method, d,
-                 extra ? extra : "", h, srv->plain, path);
+                 extra ? extra : "", h, srv->plain_port, path);
     else
         snprintf(args, sizeof(args),
                  "--cacert ca.pem --resolve %s:%d:127.0.0.1 -X %s %s%s%s %s 'https://%s:%d%s'",
@@ -89,19 +80,19 @@ static int s_call(const s_srv_t *srv, int plain, const cf_itest_cert_t *cert, in
     return cf_itest_curl(s.dir, args, out, S_BODY);
 }
 
-static int s_get(const s_srv_t *srv, const char *path, char *out)
+static int s_get(const cf_itest_server_t *srv, const char *path, char *out)
 {
     return s_call(srv, 0, &s.console, 1, "GET", path, NULL, NULL, out);
 }
 
-static int s_admin(const s_srv_t *srv, const char *method, const char *path, const char *body,
-                   char *out)
+static int s_admin(const cf_itest_server_t *srv, const char *method, const char *path,
+                   const char *body, char *out)
 {
     return s_call(srv, 0, &s.console, 1, method, path, body, NULL, out);
 }
 
 /* A check-in over TLS with cert (NULL: none) from source address from (NULL: any). */
-static int s_checkin(const s_srv_t *srv, const cf_itest_cert_t *cert, const char *body,
+static int s_checkin(const cf_itest_server_t *srv, const cf_itest_cert_t *cert, const char *body,
                      const char *from, char *out)
 {
     char extra[64] = "";
@@ -192,42 +183,24 @@ static int s_port_closed(void *arg)
 
 /* ---- set-up: Redis, --init on the first server, the second joins ----------------------- */
 
-/* Append the NULL-terminated arguments to argv (room for 32, NULL-terminated). */
-static void s_push(char **argv, size_t *n, ...)
+/* Start srv with priority prio and IP range; --init (with the admin's password) when init;
+   then more (NULL-terminated; may be NULL). */
+static void s_start(cf_itest_server_t *srv, const char *alias, const char *prio, const char *range,
+                    int init, const char *const *more)
 {
-    va_list ap;
-    va_start(ap, n);
-    for (char *a = va_arg(ap, char *); a && *n + 1 < 32; a = va_arg(ap, char *))
-        argv[(*n)++] = a;
-    va_end(ap);
-}
-
-/* Start srv: --init when init, then the extra arguments (NULL-terminated; may be NULL). */
-static void s_start(s_srv_t *srv, int init, char *const *extra)
-{
-    char redis[64], port[16], plain[16], prio[16], secret[600], pass[600], out[600], log[600];
-    srv->port = cf_itest_free_port();
-    srv->plain = cf_itest_free_port();
-    snprintf(redis, sizeof(redis), "127.0.0.1:%d", s.redis.port);
-    snprintf(port, sizeof(port), "%d", srv->port);
-    snprintf(plain, sizeof(plain), "%d", srv->plain);
-    snprintf(prio, sizeof(prio), "%d", srv->priority);
-    snprintf(secret, sizeof(secret), "%s/secret", s.dir);
+    char pass[600];
     snprintf(pass, sizeof(pass), "%s/admin.pass", s.dir);
-    snprintf(out, sizeof(out), "%s/out", s.dir);
-    snprintf(log, sizeof(log), "%s/%s.log", s.dir, srv->alias);
-    char *argv[32] = {s.bin};
-    size_t n = 1;
-    s_push(argv, &n, "--redis", redis, "--alias", srv->alias, "--port", port, "--plain-port", plain,
-           "--priority", prio, "--ip-range", srv->range, "--secret-file", secret,
-           "--admin-password-file", pass, "--out", out, NULL);
-    if (init)
-        s_push(argv, &n, "--init", NULL);
-    for (size_t i = 0; extra && extra[i]; i++)
-        s_push(argv, &n, extra[i], NULL);
-    assert_int_equal(cf_itest_spawn(argv, log, &srv->pid), CF_OK);
-    if (cf_itest_wait_port("127.0.0.1", srv->port, 30000) != CF_OK)
-        fail_msg("%s did not start; see %s", srv->alias, log);
+    const char *extra[16] = {"--priority", prio, "--ip-range", range};
+    size_t n = 4;
+    if (init) {
+        extra[n++] = "--init";
+        extra[n++] = "--admin-password-file";
+        extra[n++] = pass;
+    }
+    for (size_t i = 0; more && more[i] && n + 1 < 16; i++)
+        extra[n++] = more[i];
+    if (cf_itest_server_start(srv, s.dir, s.redis.port, alias, extra) != CF_OK)
+        fail_msg("%s did not start; see %s", alias, srv->log);
 }
 
 static int s_setup(void **state)
@@ -245,10 +218,8 @@ static int s_setup(void **state)
     assert_int_equal(
         cf_test_sh("cd '%s' && umask 077 && printf '%%s' '" S_ADMIN_PASS "' >admin.pass", s.dir),
         0);
-    s.a = (s_srv_t){"srv-a", 10, "127.0.0.0/25", 0, 0, 0};
-    s.b = (s_srv_t){"srv-b", 20, "127.0.0.128-127.0.0.255", 0, 0, 0};
-    s_start(&s.a, 1, NULL);
-    s_start(&s.b, 0, NULL);
+    s_start(&s.a, "srv-a", "10", "127.0.0.0/25", 1, NULL);
+    s_start(&s.b, "srv-b", "20", "127.0.0.128-127.0.0.255", 0, NULL);
     s.store = cf_itest_store_at(s.redis.port, NULL);
     /* the CA --init made, opened with the deployment's secret, issues our client certificates */
     cf_cert_t *cert = NULL;
@@ -285,10 +256,8 @@ static int s_teardown(void **state)
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
         cf_itest_cert_free(c[i]);
     /* stop them as an operator would; the atexit clean-up kills what is left */
-    s_srv_t *srv[] = {&s.a, &s.b};
-    for (size_t i = 0; i < 2; i++)
-        if (srv[i]->pid && cf_itest_kill(srv[i]->pid, SIGTERM) != CF_OK)
-            print_message("%s was already gone\n", srv[i]->alias);
+    cf_itest_server_stop(&s.a, SIGTERM);
+    cf_itest_server_stop(&s.b, SIGTERM);
     cf_ca_destroy(&s.ca);
     cf_seal_destroy(&s.seal);
     cf_store_destroy(&s.store);
@@ -542,15 +511,15 @@ static void test_favorite(void **state)
 /* Write one transfer of a curl config: a check-in of id from 127.0.0.<host> to srv, over
    TLS with cert (NULL: none) or, when plain, over the plain listener; the answer goes to
    file "<id>.out" and its status (and Retry-After) to curl's output. */
-static void s_bulk_line(FILE *f, const s_srv_t *srv, int plain, const cf_itest_cert_t *cert,
-                        const char *id, int host)
+static void s_bulk_line(FILE *f, const cf_itest_server_t *srv, int plain,
+                        const cf_itest_cert_t *cert, const char *id, int host)
 {
     fprintf(f, "next\ninterface = \"127.0.0.%d\"\noutput = \"%s.out\"\n", host, id);
     fprintf(f, "write-out = \"%%{http_code} %%header{retry-after}\\n\"\n");
     fprintf(f, "header = \"Content-Type: application/json\"\n");
     fprintf(f, "data = \"{\\\"id\\\":\\\"%s\\\"}\"\n", id);
     if (plain) {
-        fprintf(f, "url = \"http://127.0.0.1:%d/api/v1/agent/checkin\"\n", srv->plain);
+        fprintf(f, "url = \"http://127.0.0.1:%d/api/v1/agent/checkin\"\n", srv->plain_port);
         return;
     }
     fprintf(f, "cacert = \"ca.pem\"\nresolve = \"%s:%d:127.0.0.1\"\n", srv->alias, srv->port);
@@ -596,8 +565,8 @@ static void s_bulk_run(const char *name, int expect, int parallel, int *ok, int 
 /* Walk every page of /agents (lock: "" for all) through srv: tally[0][lock] counts every
    agent per lock state, tally[1][lock] those of the bulk case; *counts (may be NULL) gets
    the last page's counts. */
-static void s_walk(const s_srv_t *srv, const char *lock, int64_t tally[2][CF_DB_LOCK_COUNT],
-                   json_t **counts)
+static void s_walk(const cf_itest_server_t *srv, const char *lock,
+                   int64_t tally[2][CF_DB_LOCK_COUNT], json_t **counts)
 {
     char cursor[128] = "", path[400], body[S_BODY];
     memset(tally, 0, sizeof(int64_t) * 2 * CF_DB_LOCK_COUNT);
@@ -633,7 +602,7 @@ static void test_counts_after_many_checkins(void **state)
     (void) state;
     static cf_itest_cert_t certs[S_CERTS];
     char name[16], id[32];
-    const s_srv_t *srv[2] = {&s.a, &s.b};
+    const cf_itest_server_t *srv[2] = {&s.a, &s.b};
     for (int round = 0; round < 2; round++) {
         snprintf(name, sizeof(name), "bulk%d", round);
         FILE *f = s_cfg(name);
@@ -678,9 +647,9 @@ static void test_counts_after_many_checkins(void **state)
 /* A condition: a check-in through srv as cert (NULL: agent-3 without one) gets the status
    want (0: refused at the handshake). */
 typedef struct {
-    const s_srv_t *srv;          /* where */
-    const cf_itest_cert_t *cert; /* as whom (NULL: no certificate) */
-    int want;                    /* the status waited for */
+    const cf_itest_server_t *srv; /* where */
+    const cf_itest_cert_t *cert;  /* as whom (NULL: no certificate) */
+    int want;                     /* the status waited for */
 } s_try_t;
 
 static int s_try(void *arg)
@@ -717,8 +686,8 @@ static void test_migration_switch(void **state)
     assert_int_equal(s_checkin(&s.a, NULL, "{\"id\":\"agent-3\"}", NULL, body), 200);
     assert_int_equal(s_admin(&s.b, "PUT", "/api/v1/ssl", "{\"allow_plain\":false}", body), 200);
     assert_non_null(strstr(body, "\"allow_plain\":false"));
-    assert_true(cf_test_wait_until(s_port_closed, &s.a.plain, 10000));
-    assert_true(cf_test_wait_until(s_port_closed, &s.b.plain, 10000));
+    assert_true(cf_test_wait_until(s_port_closed, &s.a.plain_port, 10000));
+    assert_true(cf_test_wait_until(s_port_closed, &s.b.plain_port, 10000));
     s_try_t ta = {&s.a, NULL, 0}, tb = {&s.b, NULL, 0};
     assert_true(cf_test_wait_until(s_try, &ta, 10000));
     assert_true(cf_test_wait_until(s_try, &tb, 10000));
@@ -736,7 +705,7 @@ static void test_migration_switch(void **state)
     assert_int_equal(s.a.pid, pa);
     /* and back: the window reopens */
     assert_int_equal(s_admin(&s.a, "PUT", "/api/v1/ssl", "{\"allow_plain\":true}", body), 200);
-    assert_int_equal(cf_itest_wait_port("127.0.0.1", s.b.plain, 10000), CF_OK);
+    assert_int_equal(cf_itest_wait_port("127.0.0.1", s.b.plain_port, 10000), CF_OK);
     ta.want = tb.want = 200;
     assert_true(cf_test_wait_until(s_try, &ta, 10000));
     assert_true(cf_test_wait_until(s_try, &tb, 10000));
@@ -747,9 +716,9 @@ static void test_migration_switch(void **state)
 static void test_admission_busy(void **state)
 {
     (void) state;
-    s_srv_t c = {"srv-c", 1, "127.0.1.0/24", 0, 0, 0};
-    char *extra[] = {"--admit-rate", "1", "--admit-burst", "3", NULL};
-    s_start(&c, 0, extra);
+    cf_itest_server_t c = {0};
+    const char *extra[] = {"--admit-rate", "1", "--admit-burst", "3", NULL};
+    s_start(&c, "srv-c", "1", "127.0.1.0/24", 0, extra);
     char path[700], id[32], body[S_BODY];
     FILE *f = s_cfg("burst");
     for (int i = 0; i < 12; i++) {
@@ -775,7 +744,7 @@ static void test_admission_busy(void **state)
     s_try_t again = {&c, NULL, 200};
     assert_true(cf_test_wait_until(s_try, &again, 10000));
     assert_int_equal(s_get(&c, "/api/v1/ssl", body), 200); /* only check-ins are metered */
-    assert_int_equal(cf_itest_kill(c.pid, SIGTERM), CF_OK);
+    cf_itest_server_stop(&c, SIGTERM);
 }
 
 int main(void)
