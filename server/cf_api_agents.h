@@ -15,13 +15,13 @@
 #define CF_API_SERVERS_CACHE_MS   3000 /* a worker reloads the check-in's server list after this */
 #define CF_API_PAGE_DEFAULT       100  /* agents in a page when ?limit= is absent */
 
-/* The body of the app's on_refused hook (docs/https.md "Refusals"); runs on the worker
-   thread during the handshake. Counts every refusal (CF_APP_HS_REFUSED, and
-   CF_APP_HS_EXPIRED / CF_APP_HS_REVOKED by reason), so the caller must not count them
-   again. For an agent certificate refused as expired that names its agent, records the
-   agent's lock state "expired" with one Redis call (cf_db_agent_expired); a failure there
-   is logged, never raised. The refusal does not carry the certificate's notAfter, so the
-   agent's cert_not_after is recorded as 0 (unknown). r is borrowed for the call. */
+/* The agents' part of the app's on_refused hook (docs/https.md "Refusals"); runs on the
+   worker thread during the handshake. For an agent certificate refused as expired that
+   names its agent, records the agent's lock state "expired" with one Redis call
+   (cf_db_agent_expired); every other refusal is left alone. A failure to record is logged,
+   never raised. Counts nothing: the caller counts CF_APP_HS_*. The refusal does not carry
+   the certificate's notAfter, so the agent's cert_not_after is recorded as 0 (unknown).
+   r is borrowed for the call. */
 void cf_api_agents_refused(cf_app_t *app, const cf_https_refusal_t *r);
 
 /* The paging arguments of a list request, ?limit= (1..CF_DB_PAGE_MAX, default
