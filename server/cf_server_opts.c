@@ -59,6 +59,8 @@ static const cf_cfg_opt_t s_opts[] = {
      1000000, NULL},
     {"admit-burst", 0, CF_CFG_INT, "N", "burst allowed above the rate", "4000", 1, 10000000, NULL},
     {"log-level", 'l', CF_CFG_ENUM, "LEVEL", "log level", "info", 0, 0, s_levels},
+    {"print-config", 0, CF_CFG_BOOL, NULL,
+     "print an example configuration file with every key and exit", "false", 0, 0, NULL},
 };
 
 const cf_cfg_opt_t *cf_server_opts(size_t *n)

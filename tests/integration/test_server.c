@@ -65,6 +65,15 @@ static void test_usage(void **state)
                                 "file:p12.pass -noout",
                                 dir),
                      0);
+    /* Prometheus text over TLS: this process's counters and the fleet's gauges */
+    assert_int_equal(cf_test_sh("curl -sf --cacert '%s/out/ca.pem' https://127.0.0.1:%d/metrics "
+                                ">'%s/metrics.txt' && grep -q 'cf_agents{lock=\"secure\"} 0' "
+                                "'%s/metrics.txt' && grep -q "
+                                "'cf_certificates{component=\"console\",state=\"current\"} 1' "
+                                "'%s/metrics.txt' && grep -q 'cf_metrics_redis_up 1' "
+                                "'%s/metrics.txt'",
+                                dir, srv.port, dir, dir, dir, dir),
+                     0);
     /* defaults after --init: SSL on, allow-plain on, so the plain listener is open */
     assert_int_equal(cf_itest_wait_port("127.0.0.1", srv.plain_port, 5000), CF_OK);
     assert_true(cf_itest_server_log_has(&srv, "allow_plain=1"));
