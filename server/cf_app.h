@@ -72,7 +72,7 @@ uint64_t cf_app_counter(const cf_app_t *app, cf_app_counter_t c);
 const char *cf_app_counter_name(cf_app_counter_t c); /* "cf_server_requests_total", ... */
 
 /* ---- route tables: each API file gives its routes ---------------------------------------
-   *routes_out points at a static table (borrowed); returns its length. */
+ *routes_out points at a static table (borrowed); returns its length. */
 size_t cf_api_session_routes(const cf_route_t **routes_out); /* health, login, logout, session */
 size_t cf_api_users_routes(const cf_route_t **routes_out);   /* users, audit, console policy */
 size_t cf_api_ssl_routes(const cf_route_t **routes_out);     /* SSL configuration */

@@ -1,154 +1,269 @@
-/*  cf-server - minimal: serves /api/v1/health over mutual TLS from PEM files (the Redis-backed
-    server replaces this file)  */
+/*  cf-server - the management server: start-up against Redis, HTTPS API, control thread  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 
-#include "cf_cfg.h"
+#include "cf_app_int.h"
+#include "cf_control.h"
 #include "cf_file.h"
-#include "cf_https.h"
 #include "cf_log.h"
+#include "cf_material.h"
 #include "cf_mem.h"
-#include "cf_router.h"
+#include "cf_server_opts.h"
 
-#define S_VERSION "0.1.0"
+#define S_PROG "cf-server"
 
-static const char *const s_tls_names[] = {"1.0", "1.1", "1.2", "1.3", NULL};
-static const char *const s_levels[] = {"debug", "info", "warn", "error", "off", NULL};
+/* Route groups. Each cf_api_*.c gives one; weak so the server links while a group is
+   still being built (a missing group is logged at start and its routes answer 404). */
+typedef size_t(s_group_fn)(const cf_route_t **);
+extern s_group_fn cf_api_session_routes __attribute__((weak));
+extern s_group_fn cf_api_users_routes __attribute__((weak));
+extern s_group_fn cf_api_ssl_routes __attribute__((weak));
+extern s_group_fn cf_api_certs_routes __attribute__((weak));
+extern s_group_fn cf_api_servers_routes __attribute__((weak));
+extern s_group_fn cf_api_agents_routes __attribute__((weak));
+extern s_group_fn cf_api_metrics_routes __attribute__((weak));
+extern cf_router_auth_fn cf_api_authenticate __attribute__((weak));
+extern void cf_api_agents_refused(cf_app_t *app, const cf_https_refusal_t *r) __attribute__((weak));
 
-static const cf_cfg_opt_t s_opts[] = {
-    {"tls-cert", 0, CF_CFG_PATH, "FILE", "server certificate chain (PEM)", NULL, 0, 0, NULL},
-    {"tls-key", 0, CF_CFG_PATH, "FILE", "server private key (PEM, unencrypted)", NULL, 0, 0, NULL},
-    {"ca", 0, CF_CFG_PATH, "FILE", "CA that client certificates chain to (PEM)", NULL, 0, 0, NULL},
-    {"bind", 0, CF_CFG_STRING, "ADDR", "address to listen on", "0.0.0.0", 0, 0, NULL},
-    {"port", 'p', CF_CFG_INT, "N", "HTTPS port", "7005", 1, 65535, NULL},
-    {"plain-port", 0, CF_CFG_INT, "N", "plain HTTP port for agent routes (0: none)", "0", 0, 65535,
-     NULL},
-    {"threads", 't', CF_CFG_INT, "N", "worker threads", "1", 1, CF_HTTPS_MAX_THREADS, NULL},
-    {"min-tls", 0, CF_CFG_ENUM, "V", "lowest TLS version offered", "1.2", 0, 0, s_tls_names},
-    {"require-client-cert", 0, CF_CFG_BOOL, NULL, "refuse handshakes without a client certificate",
-     "false", 0, 0, NULL},
-    {"log-level", 'l', CF_CFG_ENUM, "LEVEL", "log level", "info", 0, 0, s_levels},
-};
+typedef struct {
+    cf_cfg_t *cfg;                           /* options */
+    cf_store_cfg_t scfg;                     /* Redis settings */
+    char *redis_password;                    /* owned secret */
+    char *admin_password;                    /* owned secret (--init) */
+    char *p12_password;                      /* owned secret (--init) */
+    char ranges[4096];                       /* --ip-range items joined */
+    cf_start_opts_t start;                   /* start-up settings */
+    cf_seal_t *seal;                         /* until the app takes it */
+    cf_app_t *app;                           /* owned */
+    cf_router_t *router;                     /* owned */
+    cf_https_t *https;                       /* owned */
+    cf_control_t *control;                   /* owned */
+    cf_route_t routes[CF_ROUTER_MAX_ROUTES]; /* all groups */
+    size_t n_routes;                         /* entries in routes */
+} s_server_t;
 
-static void s_health(cf_req_t *req, void *app)
+static void s_add_group(s_server_t *s, s_group_fn *fn, const char *name)
 {
-    (void) app;
-    const cf_https_peer_t *peer = cf_req_peer(req);
-    const char *cert = peer->cert ? cf_component_name(peer->component) : "none";
-    cf_req_reply_json(req, 200,
-                      json_pack("{s:s,s:s,s:s,s:s}", "status", "ok", "version", S_VERSION, "tls",
-                                peer->tls_version ? peer->tls_version : "none", "client_cert",
-                                cert));
+    if (!fn) {
+        cf_log(CF_LOG_WARN, "msg=\"API group not built into this binary\" group=%s", name);
+        return;
+    }
+    const cf_route_t *routes = NULL;
+    size_t n = fn(&routes);
+    for (size_t i = 0; i < n && s->n_routes < CF_ROUTER_MAX_ROUTES; i++)
+        s->routes[s->n_routes++] = routes[i];
 }
 
-static const cf_route_t s_routes[] = {
-    {"GET", "/api/v1/health", CF_ACCESS_PUBLIC, s_health, 0, 0},
-};
-
-/* Read the PEM files named by the options into tls (key loaded). */
-static cf_err_t s_load(const cf_cfg_t *cfg, cf_https_tls_t *tls, char **cert, char **ca,
-                       cf_key_t **key, cf_why_t *why)
+static void s_on_refused(void *arg, const cf_https_refusal_t *r)
 {
-    char *key_pem = NULL;
-    size_t key_len = 0;
-    CF_TRY(cf_file_read(cf_cfg_str(cfg, "tls-cert"), CF_HTTPS_MAX_PEM, cert, &tls->cert_len, why));
-    CF_TRY(cf_file_read(cf_cfg_str(cfg, "ca"), CF_HTTPS_MAX_PEM, ca, &tls->ca_len, why));
-    CF_TRY(cf_file_read_ex(cf_cfg_str(cfg, "tls-key"), CF_KEY_MAX_INPUT, CF_FILE_SECRET, &key_pem,
-                           &key_len, why));
-    cf_err_t rc = cf_key_from_pem(key_pem, key_len, NULL, key);
-    cf_mem_free_secret(key_pem, key_len);
+    cf_app_t *app = arg;
+    cf_app_count(app, CF_APP_HS_REFUSED, 1);
+    if (r->reason == CF_HTTPS_REFUSED_EXPIRED)
+        cf_app_count(app, CF_APP_HS_EXPIRED, 1);
+    if (r->reason == CF_HTTPS_REFUSED_REVOKED)
+        cf_app_count(app, CF_APP_HS_REVOKED, 1);
+    cf_log(CF_LOG_INFO, "msg=\"handshake refused\" reason=%s addr=%s agent=%s fp=%s",
+           cf_https_reason_name(r->reason), r->addr, r->agent_id ? r->agent_id : "-",
+           r->fingerprint ? r->fingerprint : "-");
+    if (cf_api_agents_refused)
+        cf_api_agents_refused(app, r);
+}
+
+/* The secret: --init creates the file when it is missing; every other start needs it. */
+static cf_err_t s_secret(s_server_t *s, cf_why_t *why)
+{
+    const char *path = cf_cfg_str(s->cfg, "secret-file");
+    cf_err_t rc = cf_seal_load_file(path, 0, &s->seal, why);
+    if (rc == CF_ERR_NOTFOUND && cf_cfg_bool(s->cfg, "init")) {
+        CF_TRY(cf_seal_generate_file(path, "k1", why));
+        cf_log(CF_LOG_INFO,
+               "msg=\"secret file created: copy it to every server of this "
+               "deployment and back it up; losing it loses every key\" path=%s",
+               path);
+        rc = cf_seal_load_file(path, 0, &s->seal, why);
+    }
+    if (rc != CF_OK && why) {
+        char text[CF_WHY_MAX];
+        snprintf(text, sizeof(text), "%s", cf_why_text(why, rc));
+        cf_why(why, rc, "the secret file: %s%s", text,
+               rc == CF_ERR_NOTFOUND ? " (give --secret-file; --init creates it)" : "");
+    }
+    return rc;
+}
+
+/* Options, secret, --init or the checks, joining. */
+static cf_err_t s_prepare(s_server_t *s, cf_why_t *why)
+{
+    size_t n = 0;
+    const char *const *ranges = cf_cfg_list(s->cfg, "ip-range", &n);
+    for (size_t i = 0; i < n; i++) {
+        size_t used = strlen(s->ranges);
+        snprintf(s->ranges + used, sizeof(s->ranges) - used, "%s%s", i ? "," : "", ranges[i]);
+    }
+    CF_TRY(cf_server_opts_store(s->cfg, &s->scfg, &s->redis_password, why));
+    CF_TRY(cf_server_opts_start(s->cfg, &s->start, &s->admin_password, &s->p12_password, why));
+    s->start.ip_ranges = n ? s->ranges : NULL;
+    CF_TRY(s_secret(s, why));
+    cf_store_t *store = NULL;
+    CF_TRY(cf_store_new(&s->scfg, &store, why));
+    cf_err_t rc = cf_store_connect(store);
     if (rc != CF_OK)
-        return cf_why(why, rc, "%s: %s", cf_cfg_str(cfg, "tls-key"), cf_err_str(rc));
-    tls->cert_pem = *cert;
-    tls->ca_pem = *ca;
-    tls->key = *key;
-    cf_tls_version_t v = CF_TLS_1_2;
-    rc = cf_tls_version_from_name(cf_cfg_str(cfg, "min-tls"), &v);
-    tls->min_tls = v;
+        cf_why(why, rc, "Redis: %s", cf_why_text(cf_store_why(store), rc));
+    else if (cf_cfg_bool(s->cfg, "init"))
+        rc = cf_start_init(store, s->seal, &s->start, s->start.alias, why);
+    else
+        rc = cf_start_check(store, s->seal, why);
+    if (rc == CF_OK)
+        rc = cf_start_join(store, s->seal, &s->start, why);
+    cf_store_destroy(&store);
+    return rc;
+}
+
+static cf_err_t s_listen(s_server_t *s, cf_why_t *why)
+{
+    int threads = (int) cf_cfg_int(s->cfg, "threads");
+    cf_app_cfg_t acfg = {&s->scfg,
+                         &s->seal,
+                         s->start.alias,
+                         threads + 1,
+                         (double) cf_cfg_int(s->cfg, "admit-rate"),
+                         (int) cf_cfg_int(s->cfg, "admit-burst")};
+    CF_TRY(cf_app_new(&acfg, &s->app, why));
+    s_add_group(s, cf_api_session_routes, "session");
+    s_add_group(s, cf_api_users_routes, "users");
+    s_add_group(s, cf_api_ssl_routes, "ssl");
+    s_add_group(s, cf_api_certs_routes, "certs");
+    s_add_group(s, cf_api_servers_routes, "servers");
+    s_add_group(s, cf_api_agents_routes, "agents");
+    s_add_group(s, cf_api_metrics_routes, "metrics");
+    cf_material_t m;
+    cf_store_t *store = cf_app_store_take(s->app);
+    cf_err_t mrc = cf_material_load(store, cf_app_seal(s->app), s->start.alias, &m, why);
+    cf_app_store_give(s->app, store);
+    if (mrc != CF_OK)
+        return mrc;
+    cf_router_cfg_t rcfg = {cf_api_authenticate, s->app, cf_material_allow_plain(&m)};
+    cf_err_t rc = cf_router_new(s->routes, s->n_routes, &rcfg, &s->router, why);
+    cf_https_tls_t tls;
+    cf_material_tls(&m, &tls);
+    cf_https_cfg_t hcfg = {
+        .address = cf_cfg_str(s->cfg, "bind"),
+        .port = s->start.port,
+        .plain_port = cf_material_allow_plain(&m) ? s->start.plain_port : 0,
+        .threads = threads,
+        .require_client_cert = cf_material_require_cert(&m),
+        .on_request = cf_router_serve,
+        .request_arg = s->router,
+        .on_refused = s_on_refused,
+        .refused_arg = s->app,
+    };
+    if (rc == CF_OK)
+        rc = cf_https_new(&hcfg, &tls, &s->https, why);
+    cf_material_clear(&m);
     return rc;
 }
 
 /* Serve until SIGINT or SIGTERM. */
-static int s_serve(const cf_cfg_t *cfg, const cf_https_tls_t *tls)
+static cf_err_t s_run(s_server_t *s, cf_why_t *why)
 {
-    cf_why_t why = {{0}};
-    cf_router_t *router = NULL;
-    cf_https_t *https = NULL;
-    cf_router_cfg_t rcfg = {NULL, NULL, 0};
-    cf_err_t rc =
-        cf_router_new(s_routes, sizeof(s_routes) / sizeof(s_routes[0]), &rcfg, &router, &why);
-    cf_https_cfg_t hcfg = {
-        .address = cf_cfg_str(cfg, "bind"),
-        .port = (int) cf_cfg_int(cfg, "port"),
-        .plain_port = (int) cf_cfg_int(cfg, "plain-port"),
-        .threads = (int) cf_cfg_int(cfg, "threads"),
-        .require_client_cert = cf_cfg_bool(cfg, "require-client-cert"),
-        .on_request = cf_router_serve,
-        .request_arg = router,
-    };
-    if (rc == CF_OK)
-        rc = cf_https_new(&hcfg, tls, &https, &why);
-    if (rc == CF_OK)
-        rc = cf_https_start(https);
-    if (rc == CF_OK) {
-        cf_log(CF_LOG_INFO, "listening port=%d plain_port=%d threads=%d", hcfg.port,
-               hcfg.plain_port, hcfg.threads);
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGTERM);
-        int sig = 0;
-        sigwait(&set, &sig);
-        cf_log(CF_LOG_INFO, "stopping signal=%d", sig);
-    } else {
-        fprintf(stderr, "cf-server: %s\n", cf_why_text(&why, rc));
+    cf_control_cfg_t ccfg = {&s->scfg,
+                             s->app,
+                             s->https,
+                             s->router,
+                             &s->start,
+                             s->start.plain_port,
+                             (int) cf_cfg_int(s->cfg, "heartbeat"),
+                             (int) cf_cfg_int(s->cfg, "renew-check")};
+    CF_TRY(cf_control_new(&ccfg, &s->control, why));
+    CF_TRY(cf_https_start(s->https));
+    cf_log(CF_LOG_INFO, "msg=\"serving\" alias=%s port=%d plain_port=%d threads=%d routes=%zu",
+           s->start.alias, cf_https_port(s->https), cf_https_plain_port(s->https),
+           cf_https_threads(s->https), s->n_routes);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+    cf_log(CF_LOG_INFO, "msg=\"stopping\" signal=%d", sig);
+    return CF_OK;
+}
+
+static void s_teardown(s_server_t *s)
+{
+    if (s->https)
+        cf_https_stop(s->https);
+    cf_control_destroy(&s->control);
+    cf_https_destroy(&s->https);
+    cf_router_destroy(&s->router);
+    cf_app_destroy(&s->app);
+    cf_seal_destroy(&s->seal);
+    cf_mem_free_secret_str(s->redis_password);
+    cf_mem_free_secret_str(s->admin_password);
+    cf_mem_free_secret_str(s->p12_password);
+    cf_cfg_destroy(&s->cfg);
+}
+
+static int s_main(s_server_t *s, int argc, char **argv)
+{
+    size_t n = 0;
+    const cf_cfg_opt_t *opts = cf_server_opts(&n);
+    s->cfg = cf_cfg_new(opts, n);
+    if (!s->cfg)
+        return 1;
+    cf_why_t why = {""};
+    cf_err_t rc = cf_cfg_parse_args(s->cfg, argc, argv, &why);
+    if (rc != CF_OK) {
+        fprintf(stderr, S_PROG ": %s\nTry '" S_PROG " --help'.\n", cf_why_text(&why, rc));
+        return 2;
     }
-    cf_https_destroy(&https);
-    cf_router_destroy(&router);
-    return rc == CF_OK ? 0 : 1;
+    if (cf_cfg_bool(s->cfg, "help")) {
+        cf_cfg_usage(s->cfg, stdout, S_PROG, "--alias NAME [OPTIONS]");
+        return 0;
+    }
+    int extra = 0;
+    cf_cfg_args(s->cfg, &extra);
+    cf_log_level_t level = CF_LOG_INFO;
+    if (extra > 0 || cf_log_level_from_name(cf_cfg_str(s->cfg, "log-level"), &level) != CF_OK) {
+        fprintf(stderr, S_PROG ": unexpected argument\nTry '" S_PROG " --help'.\n");
+        return 2;
+    }
+    cf_log_set_level(level);
+    rc = s_prepare(s, &why);
+    if (rc == CF_OK)
+        rc = s_listen(s, &why);
+    if (rc == CF_OK)
+        rc = s_run(s, &why);
+    if (rc != CF_OK) {
+        cf_log(CF_LOG_ERROR, "msg=\"cannot start\" err=%s why=\"%s\"", cf_err_name(rc),
+               cf_why_text(&why, rc));
+        fprintf(stderr, S_PROG ": %s\n", cf_why_text(&why, rc));
+        return 1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    cf_log_set_component("cf-server");
+    cf_log_set_component(S_PROG);
     /* block before any thread starts, so every thread inherits the mask and sigwait sees them */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    cf_cfg_t *cfg = cf_cfg_new(s_opts, sizeof(s_opts) / sizeof(s_opts[0]));
-    cf_why_t why = {{0}};
-    int exit_code = 2;
-    cf_err_t rc = cfg ? cf_cfg_parse_args(cfg, argc, argv, &why) : CF_ERR_NOMEM;
-    cf_log_level_t level = CF_LOG_INFO;
-    if (rc != CF_OK) {
-        fprintf(stderr, "cf-server: %s\nTry 'cf-server --help'.\n", cf_why_text(&why, rc));
-    } else if (cf_cfg_bool(cfg, "help")) {
-        cf_cfg_usage(cfg, stdout, "cf-server", NULL);
-        exit_code = 0;
-    } else if (!cf_cfg_str(cfg, "tls-cert") || !cf_cfg_str(cfg, "tls-key") ||
-               !cf_cfg_str(cfg, "ca")) {
-        fprintf(stderr, "cf-server: --tls-cert, --tls-key and --ca are required\n");
-    } else if (cf_log_level_from_name(cf_cfg_str(cfg, "log-level"), &level) == CF_OK) {
-        cf_log_set_level(level);
-        cf_https_tls_t tls = {0};
-        char *cert = NULL, *ca = NULL;
-        cf_key_t *key = NULL;
-        rc = s_load(cfg, &tls, &cert, &ca, &key, &why);
-        if (rc != CF_OK)
-            fprintf(stderr, "cf-server: %s\n", cf_why_text(&why, rc));
-        exit_code = rc == CF_OK ? s_serve(cfg, &tls) : 1;
-        cf_mem_free(cert);
-        cf_mem_free(ca);
-        cf_key_destroy(&key);
-    }
-    cf_cfg_destroy(&cfg);
+    signal(SIGPIPE, SIG_IGN); /* hiredis and libevent write to sockets that may be gone */
+    json_set_alloc_funcs(cf_mem_malloc, cf_mem_free);
+    s_server_t *s = cf_mem_calloc(1, sizeof(*s));
+    int code = s ? s_main(s, argc, argv) : 1;
+    if (s)
+        s_teardown(s);
+    cf_mem_free(s);
     OPENSSL_cleanup();
-    return exit_code;
+    return code;
 }

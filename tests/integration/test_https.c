@@ -418,55 +418,6 @@ static void test_connection_cap(void **state)
     assert_null(capped);
 }
 
-static int s_exited(void *arg)
-{
-    return cf_itest_exited(*(pid_t *) arg);
-}
-
-/* The minimal cf-server binary serves /api/v1/health from PEM files. */
-static void test_cf_server_binary(void **state)
-{
-    (void) state;
-    const char *bin = getenv("CF_BIN_DIR");
-    char exe[600], port[16], log[600], body[CF_ITEST_BODY];
-    snprintf(exe, sizeof(exe), "%s/server/cf-server", bin && *bin ? bin : ".");
-    snprintf(log, sizeof(log), "%s/cf-server.log", s.dir);
-    int p = cf_itest_free_port();
-    snprintf(port, sizeof(port), "%d", p);
-    char *argv[] = {exe,         "--tls-cert",
-                    s.srv.pem,   "--tls-key",
-                    s.srv.key,   "--ca",
-                    NULL,        "--port",
-                    port,        "--bind",
-                    "127.0.0.1", "--threads",
-                    "2",         "--require-client-cert",
-                    NULL};
-    char ca[600];
-    snprintf(ca, sizeof(ca), "%s/ca.pem", s.dir);
-    argv[6] = ca;
-    pid_t pid = 0;
-    assert_int_equal(cf_itest_spawn(argv, log, &pid), CF_OK);
-    assert_int_equal(cf_itest_wait_port("127.0.0.1", p, 10000), CF_OK);
-    char args[1024];
-    snprintf(args, sizeof(args),
-             "--cacert ca.pem --cert console.pem --key console.key "
-             "https://127.0.0.1:%d/api/v1/health",
-             p);
-    assert_int_equal(cf_itest_curl(s.dir, args, body, sizeof(body)), 200);
-    s_has(body, "client_cert", "console");
-    s_has(body, "status", "ok");
-    snprintf(args, sizeof(args), "--cacert ca.pem https://127.0.0.1:%d/api/v1/health", p);
-    assert_int_equal(cf_itest_curl(s.dir, args, body, sizeof(body)), 0);
-    assert_int_equal(cf_itest_kill(pid, SIGTERM), CF_OK);
-    assert_int_equal(cf_test_sh("grep -q 'reason=no-certificate' '%s'", log), 0);
-    /* a missing file is a clear error */
-    char *bad[] = {exe,    "--tls-cert", "/nonexistent.pem", "--tls-key", s.srv.key,
-                   "--ca", ca,           "--port",           port,        NULL};
-    assert_int_equal(cf_itest_spawn(bad, log, &pid), CF_OK);
-    assert_true(cf_test_wait_until(s_exited, &pid, 10000));
-    assert_int_equal(cf_test_sh("grep -q 'nonexistent.pem' '%s'", log), 0);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,7 +434,6 @@ int main(void)
         cmocka_unit_test(test_request_errors),
         cmocka_unit_test(test_connection_cap),
         cmocka_unit_test(test_sslscan_default_policy),
-        cmocka_unit_test(test_cf_server_binary),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

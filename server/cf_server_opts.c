@@ -1,0 +1,124 @@
+/*  cf_server_opts - cf-server's option table and what it turns into  */
+#include "cf_server_opts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cf_https.h"
+#include "cf_mem.h"
+
+#define S_SECRET_MAX 1024 /* longest password read from a file */
+
+static const char *const s_levels[] = {"debug", "info", "warn", "error", "off", NULL};
+static const char *const s_key_types[] = {"p256",    "p384",    "rsa2048", "rsa3072",
+                                          "rsa4096", "ed25519", NULL};
+
+static const cf_cfg_opt_t s_opts[] = {
+    {"redis", 'r', CF_CFG_STRING, "HOST:PORT", "Redis address, or unix:PATH", "127.0.0.1:6379", 0,
+     0, NULL},
+    {"redis-sentinel", 0, CF_CFG_STRING, "H:P[,H:P]", "ask these Sentinels for the master", NULL, 0,
+     0, NULL},
+    {"redis-master", 0, CF_CFG_STRING, "NAME", "the Sentinels' master name", "certfleet", 0, 0,
+     NULL},
+    {"redis-password-file", 0, CF_CFG_PATH, "FILE", "Redis password (file mode 0600)", NULL, 0, 0,
+     NULL},
+    {"alias", 'a', CF_CFG_STRING, "NAME", "this server's alias (required)", NULL, 0, 0, NULL},
+    {"host", 0, CF_CFG_STRING, "ADDR", "where agents and consoles reach it (default: the alias)",
+     NULL, 0, 0, NULL},
+    {"san", 0, CF_CFG_LIST, "NAME", "another DNS name or address for its certificate", NULL, 0,
+     CF_START_MAX_SANS, NULL},
+    {"bind", 0, CF_CFG_STRING, "ADDR", "address to listen on", "0.0.0.0", 0, 0, NULL},
+    {"port", 'p', CF_CFG_INT, "N", "HTTPS port", "7005", 1, 65535, NULL},
+    {"plain-port", 0, CF_CFG_INT, "N",
+     "plain HTTP port for agent routes while allow-plain is on (0: none)", "0", 0, 65535, NULL},
+    {"priority", 0, CF_CFG_INT, "N", "larger is preferred by agents", "0", -1000000, 1000000, NULL},
+    {"ip-range", 0, CF_CFG_LIST, "RANGE", "primary IP range of agents (CIDR or from-to)", NULL, 0,
+     64, NULL},
+    {"secret-file", 's', CF_CFG_PATH, "FILE",
+     "the deployment's secret (the same on every server; --init creates it)",
+     "/etc/certfleet/secret", 0, 0, NULL},
+    {"init", 0, CF_CFG_BOOL, NULL,
+     "first start: create the CA, certificates and admin login, then serve", "false", 0, 0, NULL},
+    {"out", 'o', CF_CFG_PATH, "DIR", "--init: where ca.pem and console.p12 go", ".", 0, 0, NULL},
+    {"admin-password-file", 0, CF_CFG_PATH, "FILE",
+     "--init: the admin's password (else $CF_ADMIN_PASSWORD; never a default)", NULL, 0, 0, NULL},
+    {"p12-password-file", 0, CF_CFG_PATH, "FILE",
+     "--init: password of agent PKCS#12 files (else one is generated into OUT/p12.pass)", NULL, 0,
+     0, NULL},
+    {"key-type", 0, CF_CFG_ENUM, "TYPE", "key type of certificates generated here", "p256", 0, 0,
+     s_key_types},
+    {"cert-days", 0, CF_CFG_INT, "N", "lifetime of certificates generated here", "365", 1, 3650,
+     NULL},
+    {"threads", 't', CF_CFG_INT, "N", "worker threads", "1", 1, CF_HTTPS_MAX_THREADS, NULL},
+    {"heartbeat", 0, CF_CFG_DURATION, "T", "heartbeat period", "10s", 1, 3600, NULL},
+    {"renew-check", 0, CF_CFG_DURATION, "T", "how often the renewer looks", "60s", 1, 86400, NULL},
+    {"admit-rate", 0, CF_CFG_INT, "N", "check-ins and enrollments per second before 503", "2000", 1,
+     1000000, NULL},
+    {"admit-burst", 0, CF_CFG_INT, "N", "burst allowed above the rate", "4000", 1, 10000000, NULL},
+    {"log-level", 'l', CF_CFG_ENUM, "LEVEL", "log level", "info", 0, 0, s_levels},
+};
+
+const cf_cfg_opt_t *cf_server_opts(size_t *n)
+{
+    *n = sizeof(s_opts) / sizeof(s_opts[0]);
+    return s_opts;
+}
+
+cf_err_t cf_server_opts_store(const cf_cfg_t *cfg, cf_store_cfg_t *out, char **password_out,
+                              cf_why_t *why)
+{
+    *password_out = NULL;
+    cf_store_cfg_init(out);
+    const char *sentinels = cf_cfg_str(cfg, "redis-sentinel");
+    if (sentinels) {
+        CF_TRY(cf_store_cfg_parse_sentinels(out, sentinels, why));
+        CF_TRY(cf_store_cfg_set_master(out, cf_cfg_str(cfg, "redis-master"), why));
+    } else {
+        CF_TRY(cf_store_cfg_parse_redis(out, cf_cfg_str(cfg, "redis"), why));
+    }
+    const char *pw = cf_cfg_str(cfg, "redis-password-file");
+    if (pw) {
+        CF_TRY(cf_cfg_read_secret_file(pw, S_SECRET_MAX, 0, password_out, why));
+        out->password = *password_out;
+    }
+    return CF_OK;
+}
+
+cf_err_t cf_server_opts_start(const cf_cfg_t *cfg, cf_start_opts_t *out, char **admin_out,
+                              char **p12_out, cf_why_t *why)
+{
+    memset(out, 0, sizeof(*out));
+    *admin_out = *p12_out = NULL;
+    out->alias = cf_cfg_str(cfg, "alias");
+    if (!out->alias)
+        return cf_why(why, CF_ERR_INVALID, "--alias NAME is required");
+    out->host = cf_cfg_str(cfg, "host");
+    out->port = (int) cf_cfg_int(cfg, "port");
+    out->plain_port = (int) cf_cfg_int(cfg, "plain-port");
+    out->priority = (int) cf_cfg_int(cfg, "priority");
+    out->sans = cf_cfg_list(cfg, "san", &out->n_sans);
+    out->days = (unsigned) cf_cfg_int(cfg, "cert-days");
+    out->out_dir = cf_cfg_str(cfg, "out");
+    CF_TRY(cf_key_type_from_name(cf_cfg_str(cfg, "key-type"), &out->key_type));
+    if (!cf_cfg_bool(cfg, "init"))
+        return CF_OK;
+    const char *admin_file = cf_cfg_str(cfg, "admin-password-file");
+    const char *env = getenv("CF_ADMIN_PASSWORD");
+    if (admin_file)
+        CF_TRY(cf_cfg_read_secret_file(admin_file, S_SECRET_MAX, 0, admin_out, why));
+    else if (env && *env)
+        *admin_out = cf_mem_strdup(env);
+    else
+        return cf_why(why, CF_ERR_INVALID,
+                      "--init needs the admin's password: "
+                      "--admin-password-file FILE or $CF_ADMIN_PASSWORD");
+    if (!*admin_out)
+        return CF_ERR_NOMEM;
+    out->admin_password = *admin_out;
+    const char *p12_file = cf_cfg_str(cfg, "p12-password-file");
+    if (p12_file) {
+        CF_TRY(cf_cfg_read_secret_file(p12_file, S_SECRET_MAX, 0, p12_out, why));
+        out->p12_password = *p12_out;
+    }
+    return CF_OK;
+}

@@ -1,0 +1,22 @@
+/*  cf_server_opts - cf-server's option table (every key is also a flag) and turning the
+    parsed options into the settings of the modules  */
+#ifndef CF_SERVER_OPTS_H_INCLUDED
+#define CF_SERVER_OPTS_H_INCLUDED
+
+#include "cf_cfg.h"
+#include "cf_start.h"
+#include "cf_store.h"
+
+/* The table (static, borrowed) and its length. */
+const cf_cfg_opt_t *cf_server_opts(size_t *n);
+
+/* Redis settings from --redis / --redis-sentinel --redis-master / --redis-password-file.
+ *password_out (may stay NULL) is the caller's: cf_mem_free_secret_str. */
+CF_MUST_USE cf_err_t cf_server_opts_store(const cf_cfg_t *cfg, cf_store_cfg_t *out,
+                                          char **password_out, cf_why_t *why);
+/* Start-up settings (strings borrowed from cfg; the admin password read into
+ *admin_out, the caller's: cf_mem_free_secret_str). */
+CF_MUST_USE cf_err_t cf_server_opts_start(const cf_cfg_t *cfg, cf_start_opts_t *out,
+                                          char **admin_out, char **p12_out, cf_why_t *why);
+
+#endif
