@@ -9,9 +9,9 @@
 
 #define S_N(opts)     (sizeof(opts) / sizeof((opts)[0]))
 #define S_CONN        "[--json] [connection options]"
-#define S_MAX_LIMIT   1000 /* agents per page of `agent list` */
-#define S_MAX_CURSOR  256  /* longest paging cursor, bytes */
-#define S_MAX_FAVORED 500  /* agents in one `agent favorite` (the API's 64 KiB body holds them) */
+#define S_MAX_LIMIT   10000 /* agents per page of `agent list` */
+#define S_MAX_CURSOR  256   /* longest paging cursor, bytes */
+#define S_MAX_FAVORED 3500  /* agents in one `agent favorite`: 66 bytes each fit a 256 KiB body */
 
 static const char *const s_states[] = {"secure", "attention", "insecure", "expired", NULL};
 
@@ -210,11 +210,12 @@ static int s_show(int argc, char **argv)
 static int s_favorite_body(cf_cli_run_t *run, json_t **out)
 {
     const char *to = cf_cfg_str(run->cfg, "to");
-    if (!to) {
-        run->exit_code = cf_cli_usage_error(run->prog, "give --to ALIAS (the favorite server)");
+    int clear = cf_cfg_bool(run->cfg, "clear");
+    if (!to == !clear) {
+        run->exit_code = cf_cli_usage_error(run->prog, "give --to ALIAS, or --clear");
         return 0;
     }
-    if (cf_db_check_alias(to) != CF_OK) {
+    if (to && cf_db_check_alias(to) != CF_OK) {
         run->exit_code = cf_cli_usage_error(run->prog, "--to '%.80s' is not a server alias", to);
         return 0;
     }
@@ -232,9 +233,11 @@ static int s_favorite_body(cf_cli_run_t *run, json_t **out)
         if (json_array_append_new(ids, json_string(run->args[i])) != 0)
             break;
     }
-    json_t *body = ids ? json_pack("{s:o, s:s}", "agents", ids, "server", to) : NULL;
-    if (!body || json_array_size(ids) != (size_t) run->n_args) {
-        json_decref(body);
+    json_t *body = NULL;
+    if (ids && json_array_size(ids) == (size_t) run->n_args)
+        body = json_pack("{s:O, s:s?}", "agents", ids, "server", to);
+    json_decref(ids);
+    if (!body) {
         run->exit_code = cf_cli_fail(run->prog, CF_ERR_NOMEM, NULL, "cannot build the request");
         return 0;
     }
@@ -248,11 +251,12 @@ static int s_favorite(int argc, char **argv)
         CF_CLIENT_OPTIONS,
         CF_CLI_JSON_OPTION,
         {"to", 0, CF_CFG_STRING, "ALIAS", "the favorite server's alias", NULL, 0, 0, NULL},
+        {"clear", 0, CF_CFG_BOOL, NULL, "remove the favorite instead", "false", 0, 0, NULL},
     };
     cf_cli_run_t run;
     json_t *body = NULL, *answer = NULL;
     if (!cf_cli_begin(
-            &run, "cf-console agent favorite", "ID... --to ALIAS " S_CONN,
+            &run, "cf-console agent favorite", "ID... --to ALIAS | --clear " S_CONN,
             "Set the favorite management server of agents (the seed's \"Favorite\n"
             "Management Server\"): they try it first, then a server whose IP range holds\n"
             "their address, then the highest priority. Online agents get it at once,\n"
@@ -266,7 +270,8 @@ static int s_favorite(int argc, char **argv)
     if (run.exit_code == CF_EXIT_OK && run.json)
         cf_cli_print_json(answer);
     else if (run.exit_code == CF_EXIT_OK)
-        printf("favorite server %s set for %lld of %d agents\n", cf_cfg_str(run.cfg, "to"),
+        printf("favorite server %s for %lld of %d agents\n",
+               cf_cfg_str(run.cfg, "to") ? cf_cfg_str(run.cfg, "to") : "cleared",
                s_int(answer, "updated"), run.n_args);
 out:
     json_decref(body);

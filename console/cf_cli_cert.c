@@ -9,6 +9,7 @@
 #include "cf_client.h"
 #include "cf_db_key.h"
 #include "cf_file.h"
+#include "cf_localstore.h"
 #include "cf_mem.h"
 #include "cf_p12.h"
 #include "cf_table.h"
@@ -16,7 +17,6 @@
 #define S_N(opts)    (sizeof(opts) / sizeof((opts)[0]))
 #define S_CONN       "[--json] [connection options]"
 #define S_MAX_DAYS   3650 /* longest lifetime generate-all asks for */
-#define S_MAX_MATCH  256  /* longest --match text */
 #define S_PKCS12_ENV "PKCS12_PASS"
 #define S_B64        sodium_base64_VARIANT_ORIGINAL
 
@@ -440,10 +440,10 @@ static int s_import_store(s_import_t *im)
     const char *dir = cf_cli_flag(run->cfg, "from-store");
     const char *match = cf_cli_flag(run->cfg, "match");
     cf_why_t why = {""};
-    if (!match || cf_db_check_text(match, 1, S_MAX_MATCH) != CF_OK) {
+    if (!match || cf_db_check_text(match, 1, CF_LOCALSTORE_MAX_MATCH) != CF_OK) {
         run->exit_code = cf_cli_usage_error(
             run->prog, "--from-store needs --match SUBJECT|FINGERPRINT (1..%d characters)",
-            S_MAX_MATCH);
+            CF_LOCALSTORE_MAX_MATCH);
         return 0;
     }
     /* a password only when one is given: the store's file may need none */

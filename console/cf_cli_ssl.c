@@ -8,9 +8,9 @@
 
 #define S_N(opts)    (sizeof(opts) / sizeof((opts)[0]))
 #define S_CONN       "[--json] [connection options]"
-#define S_MAX_DAYS   3650 /* renew at most this many days before expiry */
-#define S_MAX_LIMIT  1000 /* agents per page of `ssl insecure` */
-#define S_MAX_CURSOR 256  /* longest paging cursor, bytes */
+#define S_MAX_DAYS   3650  /* renew at most this many days before expiry */
+#define S_MAX_LIMIT  10000 /* agents per page of `ssl insecure` */
+#define S_MAX_CURSOR 256   /* longest paging cursor, bytes */
 
 static const cf_table_col_t s_kv_cols[] = {{NULL, CF_TABLE_LEFT}, {NULL, CF_TABLE_LEFT}};
 

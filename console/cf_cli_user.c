@@ -10,9 +10,11 @@
 #include "cf_mem.h"
 #include "cf_table.h"
 
-#define S_N(opts)   (sizeof(opts) / sizeof((opts)[0]))
-#define S_CONN      "[--json] [connection options]"
-#define S_MAX_LIMIT 10000 /* audit events in one answer (the server's cap) */
+#define S_N(opts)    (sizeof(opts) / sizeof((opts)[0]))
+#define S_CONN       "[--json] [connection options]"
+#define S_MAX_LIMIT  1000 /* audit events in one answer (the server's cap) */
+#define S_MAX_CURSOR 64   /* longest paging cursor (a stream id), bytes */
+#define S_MIN_PASS   8    /* shortest password the server takes */
 
 static const char *const s_roles[] = {"viewer", "admin", NULL};
 
@@ -89,6 +91,17 @@ static int s_name(cf_cli_run_t *run)
     return 0;
 }
 
+/* What the server takes as a password: S_MIN_PASS..CF_CLI_MAX_PASSWORD printable ASCII. */
+static int s_password_ok(const char *password)
+{
+    size_t len = strlen(password);
+    for (size_t i = 0; i < len; i++) {
+        if (password[i] < 0x20 || password[i] > 0x7e)
+            return 0;
+    }
+    return len >= S_MIN_PASS && len <= CF_CLI_MAX_PASSWORD;
+}
+
 /* POST /users with the new user's password: the body holds it, so it is encoded into a
    buffer that is wiped, and jansson's copies are wiped as they are freed (main.c). */
 static void s_add_call(cf_cli_run_t *run, const char *password, json_t **answer)
@@ -137,6 +150,12 @@ static int s_add(int argc, char **argv)
         run.exit_code = rc == CF_ERR_NOTFOUND
                             ? cf_cli_usage_error(run.prog, "%s", cf_why_text(&why, rc))
                             : cf_cli_fail(run.prog, rc, &why, "no password");
+        goto out;
+    }
+    if (!s_password_ok(password)) {
+        run.exit_code = cf_cli_usage_error(
+            run.prog, "the password must be %d..%d printable ASCII characters (space included)",
+            S_MIN_PASS, CF_CLI_MAX_PASSWORD);
         goto out;
     }
     if (!cf_cli_open_run(&run))
@@ -229,6 +248,7 @@ static cf_err_t s_event_row(cf_table_t *t, const json_t *e)
 
 static void s_audit_print(cf_cli_run_t *run, const json_t *answer)
 {
+    char cursor[S_MAX_CURSOR + 1];
     const json_t *events = json_object_get(answer, "events");
     cf_table_t *t = cf_table_new(s_audit_cols, S_N(s_audit_cols), 0);
     size_t i;
@@ -238,28 +258,38 @@ static void s_audit_print(cf_cli_run_t *run, const json_t *answer)
         if (!t || s_event_row(t, e) != CF_OK)
             break;
     }
-    if (cf_cli_print_table(run, &t) == CF_EXIT_OK && json_array_size(events) == 0)
+    if (cf_cli_print_table(run, &t) != CF_EXIT_OK)
+        return;
+    if (json_array_size(events) == 0)
         printf("no event\n");
+    if (cf_table_cursor(json_object_get(answer, "cursor"), cursor, sizeof(cursor)) == CF_OK &&
+        cursor[0])
+        printf("more: add --cursor %s\n", cursor);
 }
 
-/* GET /audit?since=&limit= from the options into path. */
+/* GET /audit?since=&limit=&cursor= from the options into path. */
 static int s_audit_path(cf_cli_run_t *run, char *path, size_t len)
 {
     cf_why_t why = {""};
     long long since = 0;
+    char cursor[3 * S_MAX_CURSOR + 1];
     const char *text = cf_cli_flag(run->cfg, "since");
-    size_t n = (size_t) snprintf(path, len, "/audit");
-    if (text) {
-        cf_err_t rc = cf_table_parse_since(text, (long long) time(NULL), &since, &why);
-        if (rc != CF_OK) {
-            run->exit_code = cf_cli_usage_error(run->prog, "%s", cf_why_text(&why, rc));
-            return 0;
-        }
-        n += (size_t) snprintf(path + n, len - n, "?since=%lld", since);
+    const char *c = cf_cli_flag(run->cfg, "cursor");
+    cf_err_t rc = text ? cf_table_parse_since(text, (long long) time(NULL), &since, &why) : CF_OK;
+    if (rc != CF_OK) {
+        run->exit_code = cf_cli_usage_error(run->prog, "%s", cf_why_text(&why, rc));
+        return 0;
     }
+    if (c && (strlen(c) > S_MAX_CURSOR || cf_cli_escape(c, cursor, sizeof(cursor)) != CF_OK)) {
+        run->exit_code =
+            cf_cli_usage_error(run->prog, "--cursor is longer than %d bytes", S_MAX_CURSOR);
+        return 0;
+    }
+    size_t n = (size_t) snprintf(path, len, "/audit?since=%lld", since);
     if (cf_cli_flag_given(run->cfg, "limit"))
-        snprintf(path + n, len - n, "%climit=%lld", text ? '&' : '?',
-                 cf_cfg_int(run->cfg, "limit"));
+        n += (size_t) snprintf(path + n, len - n, "&limit=%lld", cf_cfg_int(run->cfg, "limit"));
+    if (c)
+        snprintf(path + n, len - n, "&cursor=%s", cursor);
     return 1;
 }
 
@@ -271,12 +301,15 @@ int cf_cli_audit(int argc, char **argv)
         {"since", 0, CF_CFG_STRING, "T",
          "from this time: unix seconds, a time ago (24h, 7d) or a UTC date (2025-11-26)", NULL, 0,
          0, NULL},
-        {"limit", 0, CF_CFG_INT, "N", "at most this many events", NULL, 1, S_MAX_LIMIT, NULL},
+        {"limit", 0, CF_CFG_INT, "N", "at most this many events (server default 100)", NULL, 1,
+         S_MAX_LIMIT, NULL},
+        {"cursor", 0, CF_CFG_STRING, "C", "the page after the one that gave this cursor", NULL, 0,
+         0, NULL},
     };
     cf_cli_run_t run;
-    char path[96];
+    char path[96 + 3 * S_MAX_CURSOR];
     json_t *answer = NULL;
-    if (!cf_cli_begin(&run, "cf-console audit", "[--since T] [--limit N] " S_CONN,
+    if (!cf_cli_begin(&run, "cf-console audit", "[--since T] [--limit N] [--cursor C] " S_CONN,
                       "Show the audit trail (admin only): every operator action, who did it, from\n"
                       "where, and how it ended, oldest first.\n" CF_EXIT_HELP,
                       opts, S_N(opts), 0, 0, argc, argv) ||

@@ -253,19 +253,22 @@ static int s_pad(FILE *out, size_t n)
     return 0;
 }
 
-/* One line: cells[0..n_cols-1] with the column widths; no blanks at its end. */
+/* One line: cells[0..n_cols-1] with the column widths; no blanks at its end (empty cells
+   at the end are left out). */
 static int s_line(const cf_table_t *self, const s_cell_t *cells, const size_t *widths, FILE *out)
 {
     int bad = 0;
-    for (size_t c = 0; c < self->n_cols; c++) {
+    size_t end = self->n_cols;
+    while (end > 1 && cells[end - 1].text[0] == '\0')
+        end--;
+    for (size_t c = 0; c < end; c++) {
         size_t room = widths[c] - cells[c].width;
-        int last = c + 1 == self->n_cols;
         if (c > 0)
             bad |= fputs(S_GAP, out) == EOF;
         if (self->cols[c].align == CF_TABLE_RIGHT)
             bad |= s_pad(out, room);
         bad |= fputs(cells[c].text, out) == EOF;
-        if (self->cols[c].align == CF_TABLE_LEFT && !last)
+        if (self->cols[c].align == CF_TABLE_LEFT && c + 1 < end)
             bad |= s_pad(out, room);
     }
     bad |= fputc('\n', out) == EOF;
