@@ -14,11 +14,10 @@
 #include "cf_p12.h"
 #include "cf_table.h"
 
-#define S_N(opts)    (sizeof(opts) / sizeof((opts)[0]))
-#define S_CONN       "[--json] [connection options]"
-#define S_MAX_DAYS   3650 /* longest lifetime generate-all asks for */
-#define S_PKCS12_ENV "PKCS12_PASS"
-#define S_B64        sodium_base64_VARIANT_ORIGINAL
+#define S_N(opts)  (sizeof(opts) / sizeof((opts)[0]))
+#define S_CONN     "[--json] [connection options]"
+#define S_MAX_DAYS 3650 /* longest lifetime generate-all asks for */
+#define S_B64      sodium_base64_VARIANT_ORIGINAL
 
 static const char *const s_components[] = {"server", "console", "agent", NULL};
 static const char *const s_key_types[] = {"p256",    "p384",    "rsa2048", "rsa3072",
@@ -84,28 +83,43 @@ static void s_print_list(cf_cli_run_t *run, const json_t *certs, const char *non
         printf("%s\n", none);
 }
 
-/* One cert object, every field. */
-static void s_print_one(cf_cli_run_t *run, const json_t *c)
+/* The SAN list of a cert object as one text ("-": none). */
+static void s_sans(const json_t *c, char *buf, size_t len)
 {
-    char a[CF_TABLE_TIME_MAX], b[CF_TABLE_TIME_MAX], r[CF_TABLE_TIME_MAX], san[1024] = "";
     size_t i, n = 0;
     json_t *s;
+    buf[0] = '\0';
     json_array_foreach(json_object_get(c, "san"), i, s)
     {
-        int w = snprintf(san + n, sizeof(san) - n, "%s%s", i ? ", " : "",
+        int w = snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
                          json_string_value(s) ? json_string_value(s) : "?");
-        if (w < 0 || (size_t) w >= sizeof(san) - n)
+        if (w < 0 || (size_t) w >= len - n)
             break;
         n += (size_t) w;
     }
+    if (!buf[0])
+        snprintf(buf, len, "-");
+}
+
+/* One cert object, every field (issuer and key as the server adds them). */
+static void s_print_one(cf_cli_run_t *run, const json_t *c)
+{
+    static const char *const keys[] = {"component", "name",   "kind",   "state",
+                                       "subject",   "issuer", "serial", "fingerprint"};
+    static const char *const names[] = {"Component", "Name",   "Kind",   "State",
+                                        "Subject",   "Issuer", "Serial", "SHA-256"};
+    char a[CF_TABLE_TIME_MAX], b[CF_TABLE_TIME_MAX], r[CF_TABLE_TIME_MAX], san[1024];
+    const json_t *has_key = json_object_get(c, "has_key");
     cf_table_t *t = cf_table_new(s_kv_cols, 2, 0);
     cf_err_t rc = t ? CF_OK : CF_ERR_NOMEM;
-    static const char *const keys[] = {"component", "name",   "kind",       "state",
-                                       "subject",   "serial", "fingerprint"};
-    static const char *const names[] = {"Component", "Name",   "Kind",   "State",
-                                        "Subject",   "Serial", "SHA-256"};
-    for (size_t k = 0; rc == CF_OK && k < S_N(keys); k++)
-        rc = cf_table_kv(t, names[k], "%s", s_str(c, keys[k]));
+    s_sans(c, san, sizeof(san));
+    for (size_t k = 0; rc == CF_OK && k < S_N(keys); k++) {
+        if (k != 5 || json_object_get(c, keys[k])) /* the issuer only when given */
+            rc = cf_table_kv(t, names[k], "%s", s_str(c, keys[k]));
+    }
+    if (rc == CF_OK && json_is_boolean(has_key))
+        rc = cf_table_kv(t, "Key", "%s, %s", s_str(c, "key_type"),
+                         json_is_true(has_key) ? "held by the server" : "not held");
     if (rc == CF_OK)
         rc = cf_table_kv(t, "Valid", "%s to %s (%lld days left)",
                          cf_table_time(s_int(c, "not_before"), a, sizeof(a)),
@@ -113,7 +127,7 @@ static void s_print_one(cf_cli_run_t *run, const json_t *c)
     if (rc == CF_OK)
         rc = cf_table_kv(t, "Renew at", "%s", cf_table_time(s_int(c, "renew_at"), r, sizeof(r)));
     if (rc == CF_OK)
-        rc = cf_table_kv(t, "Names (SAN)", "%s", san[0] ? san : "-");
+        rc = cf_table_kv(t, "Names (SAN)", "%s", san);
     cf_cli_print_table(run, &t);
 }
 
@@ -182,6 +196,10 @@ static int s_list(int argc, char **argv)
     else if (run.exit_code == CF_EXIT_OK)
         s_print_list(&run, json_object_get(answer, "certs"),
                      archive ? "the archive is empty" : "no certificate");
+    if (run.exit_code == CF_EXIT_OK && !run.json &&
+        json_is_true(json_object_get(answer, "truncated")))
+        printf("(the server sent the first %zu only)\n",
+               json_array_size(json_object_get(answer, "certs")));
     json_decref(answer);
     return cf_cli_end(&run);
 }
@@ -249,22 +267,6 @@ typedef struct {
     json_t *body;      /* the request being built (owned) */
 } s_import_t;
 
-/* A password for a file from --password-file (on the command line), $PKCS12_PASS or a
-   prompt; 0 with the error printed (2 when there is no source at all). */
-static int s_password(cf_cli_run_t *run, const char *prompt, int confirm, char **out)
-{
-    cf_why_t why = {""};
-    cf_err_t rc = cf_cli_password(cf_cli_flag(run->cfg, "password-file"), S_PKCS12_ENV, prompt,
-                                  confirm, out, &why);
-    if (rc == CF_OK)
-        return 1;
-    run->exit_code = rc == CF_ERR_NOTFOUND
-                         ? cf_cli_usage_error(run->prog, "%s (give --password-file FILE or set %s)",
-                                              cf_why_text(&why, rc), S_PKCS12_ENV)
-                         : cf_cli_fail(run->prog, rc, &why, "no password");
-    return 0;
-}
-
 /* certs[0..n-1] as one PEM text into *out (cf_mem_free). */
 static cf_err_t s_certs_pem(cf_cert_t *const *certs, size_t n, char **out)
 {
@@ -329,7 +331,7 @@ static int s_load_key(s_import_t *im, cf_key_t **key)
     }
     rc = ok ? cf_key_from_pem(text, len, NULL, key) : CF_OK;
     if (rc == CF_ERR_BADPASS) {
-        ok = s_password(run, "Password of the private key: ", 0, &im->password);
+        ok = cf_cli_file_password(run, "Password of the private key: ", 0, &im->password);
         rc = ok ? cf_key_from_pem(text, len, im->password, key) : CF_OK;
         if (rc == CF_ERR_BADPASS)
             cf_why(&why, rc, "wrong password for the private key");
@@ -383,7 +385,7 @@ static int s_import_p12(s_import_t *im)
     }
     cf_err_t rc = cf_p12_parse(im->buf, im->len, NULL, 0, &p12, &why);
     if (rc == CF_ERR_BADPASS) {
-        if (!s_password(im->run, "Password of the PKCS#12 file: ", 0, &im->password))
+        if (!cf_cli_file_password(im->run, "Password of the PKCS#12 file: ", 0, &im->password))
             return 0;
         rc = cf_p12_parse(im->buf, im->len, im->password, 0, &p12, &why);
     }
@@ -448,9 +450,9 @@ static int s_import_store(s_import_t *im)
     }
     /* a password only when one is given: the store's file may need none */
     const char *pw_file = cf_cli_flag(run->cfg, "password-file");
-    const char *env = getenv(S_PKCS12_ENV);
+    const char *env = getenv(CF_CLI_PKCS12_ENV);
     cf_err_t rc = pw_file || (env && env[0])
-                      ? cf_cli_password(pw_file, S_PKCS12_ENV, "", 0, &im->password, &why)
+                      ? cf_cli_password(pw_file, CF_CLI_PKCS12_ENV, "", 0, &im->password, &why)
                       : CF_OK;
     if (rc == CF_OK) {
         im->body =
@@ -485,19 +487,9 @@ static int s_import_args(cf_cli_run_t *run)
 /* POST the import body; the body holds a password or a key, so it is wiped after. */
 static void s_import_send(s_import_t *im, const char *path)
 {
-    char *text = NULL;
-    size_t len = 0;
     json_t *answer = NULL;
-    cf_err_t rc = cf_cli_encode_secret(im->body, &text, &len);
-    if (rc != CF_OK) {
-        im->run->exit_code = cf_cli_fail(im->run->prog, rc, NULL,
-                                         "cannot send the certificate (uploads are at most %d KiB)",
-                                         CF_CLIENT_MAX_BODY / 1024);
-        return;
-    }
-    im->run->exit_code = cf_cli_fetch_raw(im->run->prog, "cannot import the certificate",
-                                          im->run->client, "POST", path, text, len, &answer);
-    cf_mem_free_secret(text, len);
+    im->run->exit_code = cf_cli_fetch_secret(im->run->prog, "cannot import the certificate",
+                                             im->run->client, "POST", path, im->body, &answer);
     if (im->run->exit_code == CF_EXIT_OK && im->run->json)
         cf_cli_print_json(answer);
     else if (im->run->exit_code == CF_EXIT_OK)
@@ -599,7 +591,7 @@ static cf_err_t s_write_pem(const json_t *answer, const char *out, int force, cf
 /* The export body: {"format":"pem"} or {"format":"p12","password":...} (asked twice). */
 static int s_export_body(cf_cli_run_t *run, int p12, json_t **body, char **password)
 {
-    if (p12 && !s_password(run, "Password for the PKCS#12 file: ", 1, password))
+    if (p12 && !cf_cli_file_password(run, "Password for the PKCS#12 file: ", 1, password))
         return 0;
     *body = p12 ? json_pack("{s:s, s:s}", "format", "p12", "password", *password)
                 : json_pack("{s:s}", "format", "pem");
@@ -610,22 +602,15 @@ static int s_export_body(cf_cli_run_t *run, int p12, json_t **body, char **passw
 
 static void s_export_call(cf_cli_run_t *run, const char *path, json_t *body, int p12)
 {
-    char *text = NULL;
-    size_t len = 0;
     json_t *answer = NULL;
     cf_why_t why = {""};
     const char *out = cf_cfg_str(run->cfg, "out");
-    cf_err_t rc = cf_cli_encode_secret(body, &text, &len);
-    if (rc != CF_OK) {
-        run->exit_code = cf_cli_fail(run->prog, rc, NULL, "cannot build the request");
-        return;
-    }
-    run->exit_code = cf_cli_fetch_raw(run->prog, "cannot export the certificate", run->client,
-                                      "POST", path, text, len, &answer);
-    cf_mem_free_secret(text, len);
+    run->exit_code = cf_cli_fetch_secret(run->prog, "cannot export the certificate", run->client,
+                                         "POST", path, body, &answer);
     if (run->exit_code == CF_EXIT_OK) {
         int force = cf_cfg_bool(run->cfg, "force");
-        rc = p12 ? s_write_p12(answer, out, force, &why) : s_write_pem(answer, out, force, &why);
+        cf_err_t rc =
+            p12 ? s_write_p12(answer, out, force, &why) : s_write_pem(answer, out, force, &why);
         if (rc != CF_OK)
             run->exit_code = cf_cli_fail(run->prog, rc, &why, "cannot write %s", out);
     }

@@ -106,19 +106,12 @@ static int s_password_ok(const char *password)
    buffer that is wiped, and jansson's copies are wiped as they are freed (main.c). */
 static void s_add_call(cf_cli_run_t *run, const char *password, json_t **answer)
 {
-    char *text = NULL;
-    size_t len = 0;
     json_t *body = json_pack("{s:s, s:s, s:s}", "name", run->args[0], "role",
                              cf_cfg_str(run->cfg, "role"), "password", password);
-    cf_err_t rc = body ? cf_cli_encode_secret(body, &text, &len) : CF_ERR_NOMEM;
+    run->exit_code = body ? cf_cli_fetch_secret(run->prog, "cannot add the user", run->client,
+                                                "POST", "/users", body, answer)
+                          : cf_cli_fail(run->prog, CF_ERR_NOMEM, NULL, "cannot add the user");
     json_decref(body);
-    if (rc != CF_OK) {
-        run->exit_code = cf_cli_fail(run->prog, rc, NULL, "cannot build the request");
-        return;
-    }
-    run->exit_code = cf_cli_fetch_raw(run->prog, "cannot add the user", run->client, "POST",
-                                      "/users", text, len, answer);
-    cf_mem_free_secret(text, len);
 }
 
 static int s_add(int argc, char **argv)

@@ -185,6 +185,17 @@ cf_err_t cf_table_kv(cf_table_t *self, const char *key, const char *fmt, ...)
     return rc == CF_OK ? cf_table_add(self, buf) : rc;
 }
 
+/* A lock state we do not know: shown as the server spelt it (made harmless), no colour. */
+static cf_err_t s_add_unknown_lock(cf_table_t *self, const char *lock, const char *suffix)
+{
+    char buf[CF_TABLE_MAX_CELL + 1];
+    int len = snprintf(buf, sizeof(buf), "%s%s%s", lock ? lock : "-", suffix ? " " : "",
+                       suffix ? suffix : "");
+    if (len < 0 || (size_t) len > CF_TABLE_MAX_CELL)
+        return s_fail(self, CF_ERR_TOOBIG);
+    return cf_table_add(self, buf);
+}
+
 cf_err_t cf_table_add_lock(cf_table_t *self, const char *lock, const char *suffix)
 {
     CF_ASSERT(self);
@@ -193,30 +204,25 @@ cf_err_t cf_table_add_lock(cf_table_t *self, const char *lock, const char *suffi
     size_t i = 0, n = sizeof(s_locks) / sizeof(s_locks[0]);
     while (lock && i < n && strcmp(lock, s_locks[i].word) != 0)
         i++;
-    if (!lock || i == n) { /* a state we do not know: shown as the server spelt it */
-        char buf[CF_TABLE_MAX_CELL + 1];
-        int len = snprintf(buf, sizeof(buf), "%s%s%s", lock ? lock : "-", suffix ? " " : "",
-                           suffix ? suffix : "");
-        if (len < 0 || (size_t) len > CF_TABLE_MAX_CELL)
-            return s_fail(self, CF_ERR_TOOBIG);
-        return cf_table_add(self, buf);
-    }
+    if (!lock || i == n)
+        return s_add_unknown_lock(self, lock, suffix);
     size_t suffix_len = suffix ? strnlen(suffix, CF_TABLE_MAX_CELL + 1) : 0;
     if (suffix_len > CF_TABLE_MAX_CELL - 64)
         return s_fail(self, CF_ERR_TOOBIG);
-    size_t width = 0;
+    size_t width = 0, cap = suffix_len + 64;
     char *safe = s_sanitise(suffix ? suffix : "", suffix_len, &width);
-    char *text = safe ? cf_mem_malloc(suffix_len + 64) : NULL;
+    char *text = safe ? cf_mem_malloc(cap) : NULL;
     if (!text) {
         cf_mem_free(safe);
         return s_fail(self, CF_ERR_NOMEM);
     }
     int pad = suffix ? S_LOCK_WORD : 0;
+    const char *gap = suffix ? " " : "";
     if (self->colour)
-        snprintf(text, suffix_len + 64, "%s%s\033[0m %-*s%s%s", s_locks[i].ansi, s_locks[i].marker,
-                 pad, s_locks[i].word, suffix ? " " : "", safe);
+        snprintf(text, cap, "%s%s\033[0m %-*s%s%s", s_locks[i].ansi, s_locks[i].marker, pad,
+                 s_locks[i].word, gap, safe);
     else
-        snprintf(text, suffix_len + 64, "%-*s%s%s", pad, s_locks[i].word, suffix ? " " : "", safe);
+        snprintf(text, cap, "%-*s%s%s", pad, s_locks[i].word, gap, safe);
     cf_mem_free(safe);
     return s_push(self, text, cf_table_width(text));
 }
@@ -344,10 +350,19 @@ static int s_digits(const char **p, int n, int *out)
     return 1;
 }
 
+/* A calendar date and time of day in range (1970 on). */
+static int s_date_ok(int y, int mo, int d, int h, int mi, int s)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
+        return 0;
+    return !(mo == 2 && d == 29 && !leap) && h <= 23 && mi <= 59 && s <= 59;
+}
+
 /* "YYYY-MM-DD[THH:MM[:SS]][Z]" in UTC. */
 static int s_date(const char *p, long long *out)
 {
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int y, mo, d, h = 0, mi = 0, s = 0;
     if (!s_digits(&p, 4, &y) || *p++ != '-' || !s_digits(&p, 2, &mo) || *p++ != '-' ||
         !s_digits(&p, 2, &d))
@@ -361,9 +376,7 @@ static int s_date(const char *p, long long *out)
     }
     if (*p == 'Z')
         p++;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (*p || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || s > 59)
+    if (*p || !s_date_ok(y, mo, d, h, mi, s))
         return 0;
     *out = s_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
     return 1;

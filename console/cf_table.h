@@ -103,6 +103,8 @@ int cf_cli_audit(int argc, char **argv); /* also `user audit` */
 
 /* ---- the glue those groups share (main.c, beside the command table: it needs the HTTPS
    client, which the unit test of this module does not link) ---- */
+#define CF_CLI_PKCS12_ENV "PKCS12_PASS" /* the seed's variable for certificate passwords */
+
 /* The option every fleet command has besides CF_CLIENT_OPTIONS. */
 #define CF_CLI_JSON_OPTION                                                                      \
     {                                                                                           \
@@ -144,14 +146,17 @@ cf_client_t *cf_cli_open(const char *prog, const cf_cfg_t *cfg, int *exit_code);
    prints "prog: what: reason" to stderr and returns its exit code (cf_client_complain). */
 int cf_cli_fetch(const char *prog, const char *what, cf_client_t *c, const char *method,
                  const char *path, const json_t *body, json_t **answer);
-/* As cf_cli_fetch with a body already encoded (len bytes, borrowed): one holding a secret,
-   which the caller wipes. */
-int cf_cli_fetch_raw(const char *prog, const char *what, cf_client_t *c, const char *method,
-                     const char *path, const char *body, size_t len, json_t **answer);
-/* Encode body compactly into a new buffer the caller frees with cf_mem_free_secret(*out,
-   *len_out) (the JSON may hold a password or a key). CF_ERR_NOMEM, CF_ERR_TOOBIG (over
-   CF_CLIENT_MAX_BODY). */
-CF_MUST_USE cf_err_t cf_cli_encode_secret(const json_t *body, char **out, size_t *len_out);
+/* As cf_cli_fetch for a body holding a password or a key: it is encoded into a buffer that
+   is wiped after the call (jansson's own copies are wiped as they are freed: main.c sets
+   its allocator). A body over CF_CLIENT_MAX_BODY is refused here (exit 1). */
+int cf_cli_fetch_secret(const char *prog, const char *what, cf_client_t *c, const char *method,
+                        const char *path, const json_t *body, json_t **answer);
+/* The password of a certificate file (import) or for one (export, confirm = ask twice):
+   from --password-file given on the command line (a password-file in console.conf is the
+   login's), else $PKCS12_PASS (the seed's variable), else a prompt. Returns 1 with *out
+   (cf_mem_free_secret_str); 0 with the error printed and run->exit_code set (2 when there
+   is no source and no terminal). */
+int cf_cli_file_password(cf_cli_run_t *run, const char *prompt, int confirm, char **out);
 /* Percent-encode value (RFC 3986: all but unreserved characters) for a path segment or a
    query value, into buf. CF_ERR_TOOBIG when it does not fit. */
 CF_MUST_USE cf_err_t cf_cli_escape(const char *value, char *buf, size_t len);

@@ -132,15 +132,8 @@ int cf_cli_fetch(const char *prog, const char *what, cf_client_t *c, const char 
     return s_answer(prog, what, c, rc, &r, answer);
 }
 
-int cf_cli_fetch_raw(const char *prog, const char *what, cf_client_t *c, const char *method,
-                     const char *path, const char *body, size_t len, json_t **answer)
-{
-    cf_client_reply_t r = {.alert = -1};
-    cf_err_t rc = cf_client_call_raw(c, method, path, body, len, &r);
-    return s_answer(prog, what, c, rc, &r, answer);
-}
-
-cf_err_t cf_cli_encode_secret(const json_t *body, char **out, size_t *len_out)
+/* body encoded compactly into a new buffer (cf_mem_free_secret(*out, *len_out)). */
+static cf_err_t s_encode(const json_t *body, char **out, size_t *len_out)
 {
     *out = NULL;
     *len_out = 0;
@@ -159,6 +152,38 @@ cf_err_t cf_cli_encode_secret(const json_t *body, char **out, size_t *len_out)
     *out = buf;
     *len_out = need;
     return CF_OK;
+}
+
+int cf_cli_fetch_secret(const char *prog, const char *what, cf_client_t *c, const char *method,
+                        const char *path, const json_t *body, json_t **answer)
+{
+    cf_client_reply_t r = {.alert = -1};
+    char *text = NULL;
+    size_t len = 0;
+    *answer = NULL;
+    cf_err_t rc = s_encode(body, &text, &len);
+    if (rc == CF_ERR_TOOBIG)
+        return cf_cli_fail(prog, rc, NULL, "%s: the request is over %d KiB", what,
+                           CF_CLIENT_MAX_BODY / 1024);
+    if (rc != CF_OK)
+        return cf_cli_fail(prog, rc, NULL, "%s", what);
+    rc = cf_client_call_raw(c, method, path, text, len, &r);
+    cf_mem_free_secret(text, len);
+    return s_answer(prog, what, c, rc, &r, answer);
+}
+
+int cf_cli_file_password(cf_cli_run_t *run, const char *prompt, int confirm, char **out)
+{
+    cf_why_t why = {""};
+    cf_err_t rc = cf_cli_password(cf_cli_flag(run->cfg, "password-file"), CF_CLI_PKCS12_ENV, prompt,
+                                  confirm, out, &why);
+    if (rc == CF_OK)
+        return 1;
+    run->exit_code = rc == CF_ERR_NOTFOUND
+                         ? cf_cli_usage_error(run->prog, "%s (give --password-file FILE or set %s)",
+                                              cf_why_text(&why, rc), CF_CLI_PKCS12_ENV)
+                         : cf_cli_fail(run->prog, rc, &why, "no password");
+    return 0;
 }
 
 cf_err_t cf_cli_escape(const char *value, char *buf, size_t len)

@@ -231,6 +231,11 @@ static void s_expect(int line, const char *env, int code, const char *has, const
     va_start(ap, fmt);
     int rc = s_vrun(env, fmt, ap);
     va_end(ap);
+    char *err = s_out(1);
+    int sanitizer = strstr(err, "Sanitizer") || strstr(err, "runtime error:");
+    free(err);
+    if (sanitizer) /* an ASan build: its exit code 1 could pass for ours */
+        fail_msg("line %d: a sanitizer spoke (see transcript.txt)", line);
     if (rc != code || (has && !s_has(has)))
         fail_msg("line %d: exit %d (wanted %d) from cf-console %s (see transcript.txt)", line, rc,
                  code, fmt);
@@ -246,6 +251,8 @@ static int s_mode(const char *name)
 }
 
 #define STUB  "--server https://127.0.0.1:%d"
+#define IMP   "cert import --component " /* then console, agent, or STUBS */
+#define STUBS "server --name stub "
 #define LOGIN "login --server https://127.0.0.1:%d --user %s --password-file %s.pass"
 
 /* ---- against the stub --------------------------------------------------------------- */
@@ -277,35 +284,36 @@ static void test_usage_errors(void **state)
     assert_true(s_has("3 not logged in"));
     EXPECT(2, "unknown command", "ssl bogus");
     EXPECT(2, NULL, "ssl");
-    EXPECT(2, "on or off", "ssl allow-plain maybe " STUB, s_stub_port);
-    EXPECT(2, "missing argument", "ssl allow-plain " STUB, s_stub_port);
-    EXPECT(2, "unexpected argument", "ssl show extra " STUB, s_stub_port);
-    EXPECT(2, NULL, "ssl auto-renew on --days 0 " STUB, s_stub_port);
-    EXPECT(2, "1.0, 1.1, 1.2 or 1.3", "ssl min-tls 1.4 " STUB, s_stub_port);
     EXPECT(2, "https://HOST[:PORT]", "ssl show --server http://127.0.0.1:%d", s_stub_port);
-    EXPECT(2, "not an alias", "server add Bad_Alias! " STUB, s_stub_port);
-    EXPECT(2, "--ip-range", "server add x1 --ip-range 10.0.0.9-10.0.0.1 " STUB, s_stub_port);
-    EXPECT(2, "nothing to change", "server update stub " STUB, s_stub_port);
-    EXPECT(2, NULL, "agent list --state green " STUB, s_stub_port);
-    EXPECT(2, "not an agent id", "agent show Agent!1 " STUB, s_stub_port);
-    EXPECT(2, "--to ALIAS", "agent favorite agent-1 " STUB, s_stub_port);
-    EXPECT(2, NULL, "agent favorite agent-1 --to stub --clear " STUB, s_stub_port);
-    EXPECT(2, "not a user name", "user add Bad/Name " STUB, s_stub_port);
-    EXPECT(2, "UTC date", "audit --since yesterday " STUB, s_stub_port);
-    EXPECT(2, "--component", "cert show " STUB, s_stub_port);
-    EXPECT(2, "--name ALIAS", "cert show --component server " STUB, s_stub_port);
-    EXPECT(2, "not a certificate name", "cert show --component console --name a/b " STUB,
-           s_stub_port);
-    EXPECT(2, "not both", "cert import --component agent con.p12 --from-store /x " STUB,
-           s_stub_port);
-    EXPECT(2, "--match", "cert import --component agent --from-store /x " STUB, s_stub_port);
-    EXPECT(2, "goes with --from-store", "cert import --component agent con.p12 --match x " STUB,
-           s_stub_port);
-    EXPECT(2, "drop --key",
-           "cert import --component agent srv.pem --key srv.key --public-only " STUB, s_stub_port);
-    EXPECT(2, "--out FILE", "cert export --component console " STUB, s_stub_port);
-    EXPECT(2, "SERIAL or --agent", "cert revoke " STUB, s_stub_port);
-    EXPECT(2, "not a serial", "cert revoke xyz " STUB, s_stub_port);
+    static const char *const bad[][2] = {
+        /* exit 2, before anything is sent */
+        {"ssl allow-plain maybe", "on or off"},
+        {"ssl allow-plain", "missing argument"},
+        {"ssl show extra", "unexpected argument"},
+        {"ssl auto-renew on --days 0", "--days"},
+        {"ssl min-tls 1.4", "1.0, 1.1, 1.2 or 1.3"},
+        {"server add Bad_Alias!", "not an alias"},
+        {"server add x1 --ip-range 10.0.0.9-10.0.0.1", "--ip-range"},
+        {"server update stub", "nothing to change"},
+        {"agent list --state green", "--state"},
+        {"agent show Agent!1", "not an agent id"},
+        {"agent favorite agent-1", "--to ALIAS"},
+        {"agent favorite agent-1 --to stub --clear", "--to ALIAS, or --clear"},
+        {"user add Bad/Name", "not a user name"},
+        {"audit --since yesterday", "UTC date"},
+        {"cert show", "--component"},
+        {"cert show --component server", "--name ALIAS"},
+        {"cert show --component console --name a/b", "not a certificate name"},
+        {IMP "agent con.p12 --from-store /x", "not both"},
+        {IMP "agent --from-store /x", "--match"},
+        {IMP "agent con.p12 --match x", "goes with --from-store"},
+        {IMP "agent srv.pem --key srv.key --public-only", "drop --key"},
+        {"cert export --component console", "--out FILE"},
+        {"cert revoke", "SERIAL or --agent"},
+        {"cert revoke xyz", "not a serial"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        EXPECT(2, bad[i][1], "%s " STUB, bad[i][0], s_stub_port);
 }
 
 static void test_ssl(void **state)
@@ -445,46 +453,39 @@ static void test_import(void **state)
 {
     (void) state;
     /* PKCS#12: opened here first, so a wrong password stops before anything is sent */
-    EXPECT(1, "wrong password",
-           "cert import --component console con.p12 --password-file wrong.pass " STUB, s_stub_port);
-    EXPECT(2, "no terminal", "cert import --component console con.p12 " STUB, s_stub_port);
-    EXPECT(0, "imported", "cert import --component console con.p12 --password-file p12.pass " STUB,
+    EXPECT(1, "wrong password", IMP "console con.p12 --password-file wrong.pass " STUB,
            s_stub_port);
+    EXPECT(2, "no terminal", IMP "console con.p12 " STUB, s_stub_port);
+    EXPECT(0, "imported", IMP "console con.p12 --password-file p12.pass " STUB, s_stub_port);
     EXPECT_ENV("PKCS12_PASS=" S_P12_PASS, 0, "CN=console",
-               "cert import --component console --name console con.p12 " STUB, s_stub_port);
+               IMP "console --name console con.p12 " STUB, s_stub_port);
     /* PEM: the key in the same file, or beside it; an encrypted key is opened here too */
-    EXPECT(0, "imported", "cert import --component server --name stub both.pem " STUB, s_stub_port);
-    EXPECT(0, "imported", "cert import --component server --name stub srv.pem --key srv.key " STUB,
-           s_stub_port);
+    EXPECT(0, "imported", IMP STUBS "both.pem " STUB, s_stub_port);
+    EXPECT(0, "imported", IMP STUBS "srv.pem --key srv.key " STUB, s_stub_port);
     EXPECT(0, "imported",
-           "cert import --component server --name stub srv.pem --key enc.key --password-file "
-           "p12.pass " STUB,
+           IMP STUBS "srv.pem --key enc.key --password-file "
+                     "p12.pass " STUB,
            s_stub_port);
     EXPECT(1, "wrong password for the private key",
-           "cert import --component server --name stub srv.pem --key enc.key --password-file "
-           "wrong.pass " STUB,
+           IMP STUBS "srv.pem --key enc.key --password-file "
+                     "wrong.pass " STUB,
            s_stub_port);
-    EXPECT(2, "holds no private key", "cert import --component server --name stub srv.pem " STUB,
-           s_stub_port);
+    EXPECT(2, "holds no private key", IMP STUBS "srv.pem " STUB, s_stub_port);
     /* public only: the stub refuses any body with a key in it */
-    EXPECT(0, "public", "cert import --component server --name stub both.pem --public-only " STUB,
+    EXPECT(0, "public", IMP STUBS "both.pem --public-only " STUB, s_stub_port);
+    EXPECT(0, "public", IMP "agent srv.der --public-only " STUB, s_stub_port);
+    EXPECT(0, "public", IMP "console con.p12 --public-only --password-file p12.pass " STUB,
            s_stub_port);
-    EXPECT(0, "public", "cert import --component agent srv.der --public-only " STUB, s_stub_port);
-    EXPECT(0, "public",
-           "cert import --component console con.p12 --public-only --password-file p12.pass " STUB,
-           s_stub_port);
-    EXPECT(2, "drop --key", "cert import --component console con.p12 --key srv.key " STUB,
-           s_stub_port);
-    EXPECT(1, "neither a certificate", "cert import --component agent junk.bin " STUB, s_stub_port);
-    EXPECT(1, "cannot read", "cert import --component agent missing.p12 " STUB, s_stub_port);
+    EXPECT(2, "drop --key", IMP "console con.p12 --key srv.key " STUB, s_stub_port);
+    EXPECT(1, "neither a certificate", IMP "agent junk.bin " STUB, s_stub_port);
+    EXPECT(1, "cannot read", IMP "agent missing.p12 " STUB, s_stub_port);
     /* from a certificate store on the server */
     EXPECT(0, "imported",
-           "cert import --component server --name stub --from-store /etc/certs --match "
-           "CN=127.0.0.1 " STUB,
+           IMP STUBS "--from-store /etc/certs --match "
+                     "CN=127.0.0.1 " STUB,
            s_stub_port);
     EXPECT(1, "no certificate in /etc/certs matches",
-           "cert import --component server --name stub --from-store /etc/certs --match CN=x " STUB,
-           s_stub_port);
+           IMP STUBS "--from-store /etc/certs --match CN=x " STUB, s_stub_port);
     EXPECT(0, NULL, "cert show --component server --name stub --json " STUB, s_stub_port);
     json_t *j = s_json();
     assert_string_equal(json_string_value(json_object_get(j, "kind")), "imported");
@@ -533,8 +534,7 @@ static void test_roles_and_exit_codes(void **state)
     EXPECT(0, "Minimum TLS version", "ssl show " STUB, s_stub_port);
     EXPECT(1, "admin role", "ssl enable " STUB, s_stub_port);
     assert_true(s_has("403"));
-    EXPECT(1, "admin role",
-           "cert import --component console con.p12 --password-file p12.pass " STUB, s_stub_port);
+    EXPECT(1, "admin role", IMP "console con.p12 --password-file p12.pass " STUB, s_stub_port);
     /* not logged in: exit 3 before anything is sent */
     EXPECT(0, NULL, "logout " STUB, s_stub_port);
     static const char *const cmds[] = {"ssl show",   "cert list", "server list",
@@ -555,8 +555,7 @@ static void test_roles_and_exit_codes(void **state)
     s_stub = 0;
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         EXPECT(4, "cannot reach the server", "%s " STUB, cmds[i], s_stub_port);
-    EXPECT(4, NULL, "cert import --component console con.p12 --password-file p12.pass " STUB,
-           s_stub_port);
+    EXPECT(4, NULL, IMP "console con.p12 --password-file p12.pass " STUB, s_stub_port);
     s_stub_start();
 }
 
@@ -574,7 +573,7 @@ static struct {
 static int s_real_setup(void **state)
 {
     (void) state;
-    char redis[64], port[16], plain[16], log[800], secret[800], out[800], pass[800];
+    char log[800], secret[800], cmd[2048];
     cf_why_t why = {""};
     assert_int_equal(cf_itest_redis_start(&s_real.redis, NULL), CF_OK);
     s_path(secret, sizeof(secret), "secret");
@@ -582,23 +581,13 @@ static int s_real_setup(void **state)
     assert_int_equal(cf_test_sh("mkdir -p '%s/out'", s_dir), 0);
     s_real.port = cf_itest_free_port();
     s_real.plain = cf_itest_free_port();
-    snprintf(redis, sizeof(redis), "127.0.0.1:%d", s_real.redis.port);
-    snprintf(port, sizeof(port), "%d", s_real.port);
-    snprintf(plain, sizeof(plain), "%d", s_real.plain);
     s_path(log, sizeof(log), "cf-server.log");
-    s_path(out, sizeof(out), "out");
-    s_path(pass, sizeof(pass), "real.pass");
-    char *argv[] = {s_srv,         "--redis",
-                    redis,         "--alias",
-                    "srv-a",       "--san",
-                    "127.0.0.1",   "--port",
-                    port,          "--plain-port",
-                    plain,         "--secret-file",
-                    secret,        "--admin-password-file",
-                    pass,          "--init",
-                    "--out",       out,
-                    "--log-level", "info",
-                    NULL};
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && exec '%s' --redis 127.0.0.1:%d --alias srv-a --san 127.0.0.1 --port %d "
+             "--plain-port %d --secret-file secret --admin-password-file real.pass --init --out "
+             "out --log-level info",
+             s_dir, s_srv, s_real.redis.port, s_real.port, s_real.plain);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
     assert_int_equal(cf_itest_spawn(argv, log, &s_real.pid), CF_OK);
     if (cf_itest_wait_port("127.0.0.1", s_real.port, 30000) != CF_OK)
         fail_msg("cf-server did not start; see %s", log);
@@ -710,19 +699,17 @@ static void test_real_certs(void **state)
                                 "file:p12.pass -nokeys | grep -q 'BEGIN CERTIFICATE'",
                                 s_dir),
                      0);
-    EXPECT(1, "wrong password",
-           "cert import --component console real-con.p12 --password-file wrong.pass " REAL);
-    EXPECT(0, "imported",
-           "cert import --component console real-con.p12 --password-file p12.pass " REAL);
+    EXPECT(1, "wrong password", IMP "console real-con.p12 --password-file wrong.pass " REAL);
+    EXPECT(0, "imported", IMP "console real-con.p12 --password-file p12.pass " REAL);
     EXPECT(0, "certificate and chain", "cert export --component console --out real-con.pem " REAL);
-    EXPECT(0, "public", "cert import --component console real-con.pem --public-only " REAL);
+    EXPECT(0, "public", IMP "console real-con.pem --public-only " REAL);
     /* from a directory on the server */
     assert_int_equal(
         cf_test_sh("mkdir -p '%s/store' && cp '%s/real-con.p12' '%s/store/'", s_dir, s_dir, s_dir),
         0);
     EXPECT(0, "imported",
-           "cert import --component console --from-store %s/store --match console "
-           "--password-file p12.pass " REAL,
+           IMP "console --from-store %s/store --match console "
+               "--password-file p12.pass " REAL,
            s_dir);
     /* generate all: the replaced ones go to the archive; revoke one of them */
     EXPECT(0, "generated", "cert generate-all " REAL);
