@@ -109,8 +109,10 @@ long cf_cert_days_left(const cf_cert_t *cert, time_t now);
 
 /* When renewal falls due: the earlier of notAfter - days_before days and notBefore + 2/3 of
    the lifetime, moved earlier by a jitter in [0, window) where window is 1/20 of the
-   lifetime capped at 48 h. The jitter comes from the fingerprint, so one certificate always
-   gets the same moment while a fleet's are spread out. */
+   lifetime capped at 48 h. The days rule is ignored when it falls before a third of the
+   lifetime (days_before at or near the lifetime), so short-lived certificates renew at 2/3
+   of their life instead of at once, over and over. The jitter comes from the fingerprint, so one
+   certificate always gets the same moment while a fleet's are spread out. */
 time_t cf_cert_renew_at(const cf_cert_t *cert, unsigned days_before);
 /* Pure form for tests and for records that hold only the dates: seed picks the jitter. */
 time_t cf_cert_renew_at_times(time_t not_before, time_t not_after, unsigned days_before,

@@ -101,6 +101,11 @@ time_t cf_cert_renew_at_times(time_t not_before, time_t not_after, unsigned days
     long long lifetime = (long long) not_after - (long long) not_before;
     long long by_days = (long long) not_after - (long long) days_before * 86400LL;
     long long by_share = (long long) not_before + lifetime * 2 / 3;
+    /* N days before expiry only counts once a third of the life has passed: with N at or
+       above the lifetime (a 7-day agent certificate, N = 30) the days rule would make every
+       new certificate due at once, a renewal loop */
+    if (by_days < (long long) not_before + lifetime / 3)
+        by_days = by_share;
     long long due = by_days < by_share ? by_days : by_share;
     long long window = lifetime / 20;
     if (window > 48LL * 3600)

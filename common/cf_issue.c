@@ -211,7 +211,11 @@ cf_err_t cf_issue_validity(const cf_issue_t *req, int64_t limit, int64_t *nb_out
         return CF_ERR_INVALID; /* keeps the arithmetic below in range */
     if (limit <= now)
         return CF_ERR_EXPIRED; /* the CA itself is past its notAfter */
-    *nb_out = now - CF_ISSUE_SKEW;
+    /* back-date for clock skew, but never by more than a tenth of the lifetime: a
+       certificate of minutes (tests, demos) must not start most of its life already spent,
+       or renewal at 2/3 of the lifetime would fall due at once */
+    int64_t skew = life / 10 < CF_ISSUE_SKEW ? life / 10 : CF_ISSUE_SKEW;
+    *nb_out = now - skew;
     *na_out = now + life < limit ? now + life : limit;
     return CF_OK;
 }

@@ -71,7 +71,8 @@ const char *cf_issue_cn(const cf_issue_t *req);
 /* keyUsage and extendedKeyUsage bits for the component and subject key type. */
 void cf_issue_profile(const cf_issue_t *req, cf_key_type_t key, unsigned *ku, unsigned *eku);
 
-/* notBefore = now - CF_ISSUE_SKEW and notAfter = now + lifetime, notAfter lowered to
+/* notBefore = now - CF_ISSUE_SKEW (a tenth of the lifetime when that is less) and
+   notAfter = now + lifetime, notAfter lowered to
    limit (the CA's notAfter). CF_ERR_INVALID for a lifetime over the cap or a now outside
    [CF_ISSUE_SKEW, CF_ISSUE_MAX_NOW], CF_ERR_EXPIRED when limit is already past at now. */
 CF_MUST_USE cf_err_t cf_issue_validity(const cf_issue_t *req, int64_t limit, int64_t *nb_out,

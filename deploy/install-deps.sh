@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   libzmq3-dev libczmq-dev libssl-dev openssl libhiredis-dev libevent-dev
   libcurl4-openssl-dev curl libjansson-dev libsodium-dev libcmocka-dev redis-server pmccabe
-  sslscan
+  sslscan python3-zmq
 )
 # Extra packages a caller can ask for (e.g. benchmarks): CF_EXTRA_PKGS="nginx wrk".
 if [ -n "${CF_EXTRA_PKGS:-}" ]; then

@@ -102,8 +102,11 @@ static cf_err_t s_renew_one(cf_renew_t *self, cf_store_t *store, cf_ca_t *ca,
     }
     if (cf_key_type_of_pkey(X509_get0_pubkey(cf_cert_x509(old)), &req.key_type) != CF_OK)
         req.key_type = CF_KEY_P256;
-    long long life = (long long) (cf_cert_not_after(old) - cf_cert_not_before(old));
-    req.seconds = life > CF_ISSUE_SKEW ? (long) (life - CF_ISSUE_SKEW) : 3600;
+    /* the same lifetime: notAfter - notBefore less the back-dating cf_issue_validity adds
+       (CF_ISSUE_SKEW, or a tenth of the lifetime for short ones) */
+    long long span = (long long) (cf_cert_not_after(old) - cf_cert_not_before(old));
+    long long life = span > 11LL * CF_ISSUE_SKEW ? span - CF_ISSUE_SKEW : span * 10 / 11;
+    req.seconds = life > 0 ? (long) life : 60;
     cf_cert_t *cert = NULL;
     cf_key_t *key = NULL;
     cf_err_t rc = cf_ca_issue(ca, &req, &cert, &key);

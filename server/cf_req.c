@@ -141,6 +141,7 @@ static const char *s_reason(int status)
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Content";
     case 500: return "Internal Server Error";

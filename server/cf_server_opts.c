@@ -49,6 +49,9 @@ static const cf_cfg_opt_t s_opts[] = {
      s_key_types},
     {"cert-days", 0, CF_CFG_INT, "N", "lifetime of certificates generated here", "365", 1, 3650,
      NULL},
+    {"cert-seconds", 0, CF_CFG_INT, "N",
+     "testing: lifetime in seconds of certificates generated here (0: use --cert-days)", "0", 0,
+     315360000, NULL},
     {"threads", 't', CF_CFG_INT, "N", "worker threads", "1", 1, CF_HTTPS_MAX_THREADS, NULL},
     {"heartbeat", 0, CF_CFG_DURATION, "T", "heartbeat period", "10s", 1, 3600, NULL},
     {"renew-check", 0, CF_CFG_DURATION, "T", "how often the renewer looks", "60s", 1, 86400, NULL},
@@ -56,6 +59,8 @@ static const cf_cfg_opt_t s_opts[] = {
      1000000, NULL},
     {"admit-burst", 0, CF_CFG_INT, "N", "burst allowed above the rate", "4000", 1, 10000000, NULL},
     {"log-level", 'l', CF_CFG_ENUM, "LEVEL", "log level", "info", 0, 0, s_levels},
+    {"print-config", 0, CF_CFG_BOOL, NULL,
+     "print an example configuration file with every key and exit", "false", 0, 0, NULL},
 };
 
 const cf_cfg_opt_t *cf_server_opts(size_t *n)
@@ -98,6 +103,7 @@ cf_err_t cf_server_opts_start(const cf_cfg_t *cfg, cf_start_opts_t *out, char **
     out->priority = (int) cf_cfg_int(cfg, "priority");
     out->sans = cf_cfg_list(cfg, "san", &out->n_sans);
     out->days = (unsigned) cf_cfg_int(cfg, "cert-days");
+    out->seconds = (long) cf_cfg_int(cfg, "cert-seconds");
     out->out_dir = cf_cfg_str(cfg, "out");
     CF_TRY(cf_key_type_from_name(cf_cfg_str(cfg, "key-type"), &out->key_type));
     if (!cf_cfg_bool(cfg, "init"))

@@ -82,7 +82,8 @@ cf_err_t cf_start_issue_server(cf_store_t *store, const cf_seal_t *seal, cf_ca_t
                       .ips = ips,
                       .n_ips = n_ips,
                       .key_type = o->key_type,
-                      .days = o->days};
+                      .days = o->days,
+                      .seconds = o->seconds};
     return s_issue_store(store, seal, ca, &req, o->alias, why);
 }
 
@@ -174,11 +175,13 @@ static cf_err_t s_init_certs(cf_store_t *store, const cf_seal_t *seal, const cf_
     cf_issue_t console = {.component = CF_COMPONENT_CONSOLE,
                           .name = "console",
                           .key_type = o->key_type,
-                          .days = o->days};
+                          .days = o->days,
+                          .seconds = o->seconds};
     cf_issue_t shared = {.component = CF_COMPONENT_AGENT,
                          .shared_agent = 1,
                          .key_type = o->key_type,
-                         .days = o->days};
+                         .days = o->days,
+                         .seconds = o->seconds};
     if (rc == CF_OK)
         rc = s_issue_store(store, seal, ca, &console, "console", why);
     if (rc == CF_OK)

@@ -23,6 +23,7 @@ typedef struct {
     size_t n_sans;              /* entries in sans (<= CF_START_MAX_SANS) */
     cf_key_type_t key_type;     /* key type of certificates generated here */
     unsigned days;              /* lifetime of certificates generated here */
+    long seconds;               /* > 0: that lifetime in seconds instead (tests) */
     const char *out_dir;        /* --init: where ca.pem and console.p12 go */
     const char *admin_password; /* --init: the first admin's password (borrowed secret) */
     const char *p12_password;   /* --init: agent PKCS#12 password; NULL = generate one */

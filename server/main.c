@@ -226,6 +226,8 @@ static int s_main(s_server_t *s, int argc, char **argv)
         cf_cfg_usage(s->cfg, stdout, S_PROG, "--alias NAME [OPTIONS]");
         return 0;
     }
+    if (cf_cfg_bool(s->cfg, "print-config"))
+        return cf_cfg_write_example(s->cfg, stdout) == CF_OK ? 0 : 1;
     int extra = 0;
     cf_cfg_args(s->cfg, &extra);
     cf_log_level_t level = CF_LOG_INFO;

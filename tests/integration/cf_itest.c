@@ -164,6 +164,27 @@ int cf_itest_exited(pid_t pid)
     return 0;
 }
 
+int cf_itest_exit_code(pid_t pid, int timeout_ms)
+{
+    if (pid <= 0 || !s_known(pid))
+        return -1;
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        int status = 0;
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid) {
+            s_forget(pid);
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        if (got < 0) {
+            s_forget(pid);
+            return -1;
+        }
+        struct timespec tick = {0, 10 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
+    return -1;
+}
+
 cf_err_t cf_itest_kill(pid_t pid, int sig)
 {
     if (pid <= 0 || !s_known(pid))

@@ -32,6 +32,9 @@ CF_MUST_USE cf_err_t cf_itest_spawn(char *const argv[], const char *logfile, pid
 /* Send sig to pid and reap it; if it is still alive after 5 s, SIGKILL it. CF_ERR_NOTFOUND
    when pid is not a child of ours. */
 CF_MUST_USE cf_err_t cf_itest_kill(pid_t pid, int sig);
+/* Wait up to timeout_ms for a spawned child to exit and reap it: its exit code (128 + the
+   signal when a signal ended it), or -1 when it is still running or unknown. */
+int cf_itest_exit_code(pid_t pid, int timeout_ms);
 
 /* 1 when child pid has exited (it is then reaped and forgotten), 0 while it runs. */
 int cf_itest_exited(pid_t pid);

@@ -297,7 +297,13 @@ static void test_renewal_timing(void **state)
     assert_true(distinct > 900);
     /* degenerate lifetimes never go before notBefore */
     assert_int_equal(cf_cert_renew_at_times(nb, nb, 10, 5), nb);
-    assert_int_equal(cf_cert_renew_at_times(nb, nb + 60, 10, 99999), nb); /* due at once */
+    /* days_before beyond the lifetime: the 2/3 rule, not "due at once" (a renewal loop) */
+    assert_int_equal(cf_cert_renew_at_times(nb, nb + 60, 10, 99999), nb + 40 - 99999 % 3);
+    assert_int_equal(cf_cert_renew_at_times(nb, nb + 7 * day, 30, 0), nb + 7 * day * 2 / 3);
+    /* ... and when it falls before a third of the life (day 10 of 40) */
+    assert_int_equal(cf_cert_renew_at_times(nb, nb + 40 * day, 30, 0), nb + 40 * day * 2 / 3);
+    /* 45 days, 20 before: day 25 is past a third, and comes before day 30 */
+    assert_int_equal(cf_cert_renew_at_times(nb, nb + 45 * day, 20, 0), nb + 25 * day);
     assert_int_equal(cf_cert_renew_at_times(nb, nb + 60, 0, 99999), nb + 40 - 99999 % 3);
     /* through a certificate: stable for the same certificate */
     cf_key_t *key = NULL;
