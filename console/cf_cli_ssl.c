@@ -260,6 +260,8 @@ static int s_insecure(int argc, char **argv)
                                cf_cfg_int(run.cfg, "limit"));
     if (c)
         snprintf(path + n, sizeof(path) - n, "cursor=%s", cursor);
+    else
+        path[n - 1] = '\0'; /* the last '&' or the '?' */
     if (cf_cli_open_run(&run))
         run.exit_code = cf_cli_fetch(run.prog, "cannot list the agents without a certificate",
                                      run.client, "GET", path, NULL, &answer);

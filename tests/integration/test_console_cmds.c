@@ -404,6 +404,8 @@ static void test_users_and_audit(void **state)
                                 s_dir, s_dir, s_home),
                      0);
     EXPECT(0, "removed user newbie", "user remove newbie " STUB, s_stub_port);
+    EXPECT(0, "ann@corp", "user add ann@corp --password-file new.pass " STUB, s_stub_port);
+    EXPECT(0, "removed user ann@corp", "user remove ann@corp " STUB, s_stub_port); /* %40 */
     EXPECT(1, "no user newbie", "user remove newbie " STUB, s_stub_port);
     EXPECT(0, "save entered user logins off", "user save-logins off " STUB, s_stub_port);
     /* every change so far is in the trail; --since filters, pages have cursors */
