@@ -85,11 +85,13 @@ cf_err_t cf_material_load(cf_store_t *store, const cf_seal_t *seal, const char *
     memset(m, 0, sizeof(*m));
     cf_err_t rc = s_load_certs(store, seal, alias, m, why);
     size_t bad = 0;
-    if (rc == CF_OK &&
-        (rc = cf_db_revoked_load(store, CF_HTTPS_MAX_REVOKED + 1, s_add_serial, m, &bad)) != CF_OK)
+    s_loader_t loader = {m, CF_OK}; /* s_add_serial's argument */
+    if (rc == CF_OK && (rc = cf_db_revoked_load(store, CF_HTTPS_MAX_REVOKED + 1, s_add_serial,
+                                                &loader, &bad)) != CF_OK)
         s_fail(store, rc, why, "the revoked serials");
-    if (rc == CF_OK && m->n_revoked >= CF_HTTPS_MAX_REVOKED)
-        rc = cf_why(why, CF_ERR_TOOBIG, "more than %d revoked serials", CF_HTTPS_MAX_REVOKED);
+    if (rc == CF_OK && loader.rc != CF_OK)
+        rc = cf_why(why, loader.rc, "the revoked serials: %s (at most %d)", cf_err_str(loader.rc),
+                    CF_HTTPS_MAX_REVOKED);
     if (rc == CF_OK && (rc = cf_db_ssl_get(store, &m->ssl)) != CF_OK)
         s_fail(store, rc, why, "the SSL configuration");
     if (rc != CF_OK)
