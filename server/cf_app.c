@@ -48,6 +48,8 @@ static const char *const s_counter_names[CF_APP_COUNTERS] = {
     "cf_server_login_failures_total",
     "cf_server_renewals_total",
     "cf_server_renewal_failures_total",
+    "cf_server_crl_rebuilds_total",
+    "cf_server_crl_failures_total",
 };
 
 static int64_t s_now_ms(void)

@@ -29,6 +29,8 @@ typedef enum {
     CF_APP_LOGIN_FAILURES,    /* failed logins */
     CF_APP_RENEWALS,          /* certificates renewed by this server */
     CF_APP_RENEWAL_FAILURES,  /* renewals that failed */
+    CF_APP_CRL_REBUILDS,      /* CRLs built and stored by this server (cf_crl_rebuild) */
+    CF_APP_CRL_FAILURES,      /* CRL builds that failed */
     CF_APP_COUNTERS           /* number of counters, not a counter */
 } cf_app_counter_t;
 
