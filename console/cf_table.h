@@ -1,0 +1,171 @@
+/*  cf_table - what cf-console shows people, and words it reads: tables, locks, times  */
+#ifndef CF_TABLE_H_INCLUDED
+#define CF_TABLE_H_INCLUDED
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "cf_cfg.h"
+#include "cf_client.h"
+#include "cf_err.h"
+
+#define CF_TABLE_MAX_COLS 16     /* columns in one table */
+#define CF_TABLE_MAX_ROWS 100000 /* rows in one table (CF_ERR_TOOBIG past it) */
+#define CF_TABLE_MAX_CELL 2048   /* bytes of one cell's text (CF_ERR_TOOBIG past it) */
+#define CF_TABLE_TIME_MAX 32     /* buffer that holds any cf_table_time text */
+
+typedef enum {
+    CF_TABLE_LEFT = 0, /* text starts at the column's left edge */
+    CF_TABLE_RIGHT,    /* text ends at the column's right edge (numbers) */
+} cf_table_align_t;
+
+/* One column. */
+typedef struct {
+    const char *header;     /* printed above the column; NULL in every column: no header line */
+    cf_table_align_t align; /* where shorter cells sit */
+} cf_table_col_t;
+
+typedef struct cf_table cf_table_t; /* opaque: rows of cells, printed aligned */
+
+/* A table with n columns (1..CF_TABLE_MAX_COLS; cols is borrowed and must outlive the
+   table). colour: 1 to draw lock markers in colour (cf_table_colour says when). Returns
+   NULL on out-of-memory; n out of range is API misuse (CF_ASSERT). */
+cf_table_t *cf_table_new(const cf_table_col_t *cols, size_t n, int colour);
+void cf_table_destroy(cf_table_t **self_p); /* NULLs *self_p; safe to repeat */
+
+/* Append one cell to the last row, starting a new row when it is full. text is copied;
+   NULL prints as "-". Text that could steer a terminal is made harmless: control
+   characters (C0, DEL, C1) and bytes that are not UTF-8 each become '?'. Errors:
+   CF_ERR_TOOBIG (text over CF_TABLE_MAX_CELL bytes, or a row past CF_TABLE_MAX_ROWS),
+   CF_ERR_NOMEM. The first failure sticks: every later add returns it, adding nothing, and
+   cf_table_print refuses with it (so a row can be added cell by cell, checked once). */
+CF_MUST_USE cf_err_t cf_table_add(cf_table_t *self, const char *text);
+/* As cf_table_add with printf formatting (the result must fit CF_TABLE_MAX_CELL). */
+CF_MUST_USE cf_err_t cf_table_addf(cf_table_t *self, const char *fmt, ...) CF_PRINTF(2, 3);
+/* Append a row of a two-column table: key, then the formatted value. As cf_table_add. */
+CF_MUST_USE cf_err_t cf_table_kv(cf_table_t *self, const char *key, const char *fmt, ...)
+    CF_PRINTF(3, 4);
+/* Append a lock cell: a marker (in colour when the table has colour: green secure, yellow
+   attention, red insecure and expired) and the state's word; with suffix (may be NULL),
+   the word is padded to the longest state word and the suffix follows, so times in a
+   column line up ("secure    2025-11-26 17:17"). An unknown state prints as given, with
+   no colour. Errors as cf_table_add. */
+CF_MUST_USE cf_err_t cf_table_add_lock(cf_table_t *self, const char *lock, const char *suffix);
+
+/* Rows so far (a partly filled last row counts). */
+size_t cf_table_rows(const cf_table_t *self);
+
+/* Print the header line (unless every header is NULL) and the rows: columns two spaces
+   apart, each as wide as its widest cell (counted in characters, not bytes; colour codes
+   take no room), no blanks at line ends. CF_ERR_INVALID when the last row is not full;
+   CF_ERR_IO when writing fails. */
+CF_MUST_USE cf_err_t cf_table_print(const cf_table_t *self, FILE *out);
+
+/* 1 when out is a terminal and NO_COLOR is unset or empty (https://no-color.org). */
+int cf_table_colour(FILE *out);
+
+/* Display width of text: UTF-8 characters, with our colour codes (ESC [ ... m) taking
+   no room. */
+size_t cf_table_width(const char *text);
+
+/* "2025-11-26 17:17 UTC" for a unix time t > 0; "never" for t <= 0. buf holds at least
+   CF_TABLE_TIME_MAX bytes; returns buf. */
+const char *cf_table_time(long long t, char *buf, size_t len);
+
+/* Parse an --since value into unix seconds: a unix time (digits), a time ago
+   ("90s", "15m", "24h", "7d", "2w"), or a UTC date "YYYY-MM-DD" with an optional
+   "THH:MM[:SS]" and a trailing "Z". now is the current time for "ago". Errors:
+   CF_ERR_INVALID (why quotes the text and shows the forms), CF_ERR_TOOBIG (over 64
+   bytes, or a number that overflows). */
+CF_MUST_USE cf_err_t cf_table_parse_since(const char *text, long long now, long long *out,
+                                          cf_why_t *why);
+
+/* An on/off argument: on, off, true, false, yes, no, 1, 0 (any case) into *on.
+   CF_ERR_INVALID for anything else. */
+CF_MUST_USE cf_err_t cf_table_parse_switch(const char *text, int *on);
+
+/* An answer's paging cursor as text into buf: a string or an integer; "" when paging is
+   over (absent, null, "", "0" or 0). CF_ERR_TOOBIG when it does not fit; CF_ERR_INVALID
+   for another JSON type. */
+CF_MUST_USE cf_err_t cf_table_cursor(const json_t *cursor, char *buf, size_t len);
+
+/* ---- the fleet command groups (cf_cli_ssl.c, cf_cli_cert.c, cf_cli_server.c,
+   cf_cli_agent.c, cf_cli_user.c): argv[0] is the group's name; each returns a CF_EXIT_*
+   code ---- */
+int cf_cli_ssl(int argc, char **argv);
+int cf_cli_cert(int argc, char **argv);
+int cf_cli_server(int argc, char **argv);
+int cf_cli_agent(int argc, char **argv);
+int cf_cli_user(int argc, char **argv);
+int cf_cli_audit(int argc, char **argv); /* also `user audit` */
+
+/* ---- the glue those groups share (main.c, beside the command table: it needs the HTTPS
+   client, which the unit test of this module does not link) ---- */
+#define CF_CLI_PKCS12_ENV "PKCS12_PASS" /* the seed's variable for certificate passwords */
+
+/* The option every fleet command has besides CF_CLIENT_OPTIONS. */
+#define CF_CLI_JSON_OPTION                                                                      \
+    {                                                                                           \
+        "json", 0, CF_CFG_BOOL, NULL, "print the server's JSON for scripts instead of a table", \
+            "false", 0, 0, NULL                                                                 \
+    }
+
+/* One fleet command being run. */
+typedef struct {
+    const char *prog;    /* "cf-console ssl show", for messages */
+    cf_cfg_t *cfg;       /* its options (owned) */
+    cf_client_t *client; /* NULL until cf_cli_open_run (owned) */
+    char *const *args;   /* positional arguments (borrowed from cfg) */
+    int n_args;          /* entries in args */
+    int json;            /* --json */
+    int exit_code;       /* CF_EXIT_* so far */
+} cf_cli_run_t;
+
+/* Parse a command's options (opts holds CF_CLIENT_OPTIONS and CF_CLI_JSON_OPTION) with the
+   console's sources and check it has min_args..max_args positional arguments. Returns 1 to
+   go on; 0 to stop with run->exit_code (--help printed, or a usage error). Finish with
+   cf_cli_end in every case. */
+int cf_cli_begin(cf_cli_run_t *run, const char *prog, const char *synopsis, const char *about,
+                 const cf_cfg_opt_t *opts, size_t n, int min_args, int max_args, int argc,
+                 char **argv);
+/* Open run->client (cf_cli_open). Returns 1 to go on, 0 to stop with run->exit_code. */
+int cf_cli_open_run(cf_cli_run_t *run);
+/* Print t (and destroy it); returns run->exit_code, 1 when printing failed. */
+int cf_cli_print_table(cf_cli_run_t *run, cf_table_t **t);
+/* Free what run holds; returns run->exit_code. */
+int cf_cli_end(cf_cli_run_t *run);
+
+/* A client for cfg's connection options holding the stored session for the server. On
+   failure prints why to stderr, sets *exit_code (2 bad --server, 3 not logged in, 1
+   otherwise) and returns NULL. The caller destroys the client (cf_client_destroy). */
+cf_client_t *cf_cli_open(const char *prog, const cf_cfg_t *cfg, int *exit_code);
+/* One API call (cf_client_call; body may be NULL). On a 2xx answer returns CF_EXIT_OK and
+   *answer is the answer's JSON (the caller's, json_decref; NULL for an empty body); else
+   prints "prog: what: reason" to stderr and returns its exit code (cf_client_complain). */
+int cf_cli_fetch(const char *prog, const char *what, cf_client_t *c, const char *method,
+                 const char *path, const json_t *body, json_t **answer);
+/* As cf_cli_fetch for a body holding a password or a key: it is encoded into a buffer that
+   is wiped after the call (jansson's own copies are wiped as they are freed: main.c sets
+   its allocator). A body over CF_CLIENT_MAX_BODY is refused here (exit 1). */
+int cf_cli_fetch_secret(const char *prog, const char *what, cf_client_t *c, const char *method,
+                        const char *path, const json_t *body, json_t **answer);
+/* The password of a certificate file (import) or for one (export, confirm = ask twice):
+   from --password-file given on the command line (a password-file in console.conf is the
+   login's), else $PKCS12_PASS (the seed's variable), else a prompt. Returns 1 with *out
+   (cf_mem_free_secret_str); 0 with the error printed and run->exit_code set (2 when there
+   is no source and no terminal). */
+int cf_cli_file_password(cf_cli_run_t *run, const char *prompt, int confirm, char **out);
+/* Percent-encode value (RFC 3986: all but unreserved characters) for a path segment or a
+   query value, into buf. CF_ERR_TOOBIG when it does not fit. */
+CF_MUST_USE cf_err_t cf_cli_escape(const char *value, char *buf, size_t len);
+/* Print an answer as it came, indented, for scripts ("null" for none). */
+void cf_cli_print_json(const json_t *answer);
+/* The value of a command's own option when it was given on the command line, else NULL
+   (a value from console.conf or CF_CONSOLE_* may mean something else there). */
+const char *cf_cli_flag(const cf_cfg_t *cfg, const char *name);
+/* 1 when the option was given on the command line. */
+int cf_cli_flag_given(const cf_cfg_t *cfg, const char *name);
+
+#endif

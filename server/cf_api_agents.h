@@ -1,0 +1,37 @@
+/*  cf_api_agents - the fleet side of the API: the refused-handshake hook and the pieces the
+    ssl, servers and agents route files share  */
+#ifndef CF_API_AGENTS_H_INCLUDED
+#define CF_API_AGENTS_H_INCLUDED
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "cf_app.h"
+#include "cf_https.h"
+#include "cf_router.h"
+
+#define CF_API_CHECKIN_INTERVAL_S 300  /* poll interval handed to agents at check-in, seconds */
+#define CF_API_SERVERS_CACHE_MS   3000 /* a worker reloads the check-in's server list after this */
+#define CF_API_PAGE_DEFAULT       100  /* agents in a page when ?limit= is absent */
+
+/* The agents' part of the app's on_refused hook (docs/https.md "Refusals"); runs on the
+   worker thread during the handshake. For an agent certificate refused as expired that
+   names its agent, records the agent's lock state "expired" with one Redis call
+   (cf_db_agent_expired); every other refusal is left alone. A failure to record is logged,
+   never raised. Counts nothing: the caller counts CF_APP_HS_*. The refusal does not carry
+   the certificate's notAfter, so the agent's cert_not_after is recorded as 0 (unknown).
+   r is borrowed for the call. */
+void cf_api_agents_refused(cf_app_t *app, const cf_https_refusal_t *r);
+
+/* The paging arguments of a list request, ?limit= (1..CF_DB_PAGE_MAX, default
+   CF_API_PAGE_DEFAULT) and ?cursor= (a previous answer's cursor; NULL to start, borrowed
+   from req). Returns 1 with both filled, or 0 after answering 400 invalid_request. */
+int cf_api_page_args(cf_req_t *req, size_t *limit, const char **cursor);
+
+/* The canonical ranges text of a server record ("a, b"; NULL or "" = none) as a JSON
+   array of range strings, the caller's; NULL on out of memory. Defined in
+   cf_api_servers.c. */
+json_t *cf_api_ranges_json(const char *ranges);
+
+#endif
