@@ -127,6 +127,29 @@ cf_err_t cf_db_crl_put(cf_store_t *store, const char *pem, int64_t this_update, 
     return s_multi(store, 10, argv, NULL, "crl", NULL);
 }
 
+cf_err_t cf_db_crl_dates(cf_store_t *store, cf_db_crl_t *out)
+{
+    CF_ASSERT(store && out);
+    memset(out, 0, sizeof(*out));
+    redisReply *r = NULL;
+    CF_TRY(cf_store_cmd_idem(store, &r, "HMGET %s this_update next_update count", CF_DB_K_CRL));
+    cf_why_t *why = cf_db_why(store);
+    cf_err_t rc = cf_db_r_array(r, 3, 3, "cf:crl", why);
+    if (rc == CF_OK && cf_db_r_nil(r->element[0]) && cf_db_r_nil(r->element[1]) &&
+        cf_db_r_nil(r->element[2]))
+        rc = cf_db_fail(store, CF_ERR_NOTFOUND, "no CRL in the store");
+    if (rc == CF_OK)
+        rc = cf_db_r_int(r->element[0], 0, 0, INT64_MAX, &out->this_update, "this_update", why);
+    if (rc == CF_OK)
+        rc = cf_db_r_int(r->element[1], 0, 0, INT64_MAX, &out->next_update, "next_update", why);
+    if (rc == CF_OK)
+        rc = cf_db_r_int(r->element[2], 0, 0, INT64_MAX, &out->count, "count", why);
+    freeReplyObject(r);
+    if (rc != CF_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
 void cf_db_crl_clear(cf_db_crl_t *crl)
 {
     if (!crl)

@@ -43,6 +43,9 @@ CF_MUST_USE cf_err_t cf_db_crl_put(cf_store_t *store, const char *pem, int64_t t
                                    int64_t next_update, int64_t count);
 /* Read it (1 RT) into *out (cf_db_crl_clear it). CF_ERR_NOTFOUND, CF_ERR_CORRUPT. */
 CF_MUST_USE cf_err_t cf_db_crl_get(cf_store_t *store, cf_db_crl_t *out);
+/* Its dates and count only, without the PEM (1 RT; for a freshness check that must not read
+   megabytes): out->pem stays NULL. CF_ERR_NOTFOUND, CF_ERR_CORRUPT. */
+CF_MUST_USE cf_err_t cf_db_crl_dates(cf_store_t *store, cf_db_crl_t *out);
 void cf_db_crl_clear(cf_db_crl_t *crl); /* free pem; zero it */
 
 #endif

@@ -23,7 +23,6 @@
 #define CF_API_CERTS_FEW                                                          \
     32                             /* up to this many certificates, ask Redis per \
                                       serial whether it is revoked; else load the set */
-#define CF_API_CERTS_CRL_DAYS 7    /* nextUpdate of a CRL built here, days ahead */
 #define CF_API_CERTS_PASS_MAX 1024 /* longest password in a body (CF_P12_MAX_PASSWORD) */
 #define CF_API_CERTS_PATH_MAX 1024 /* longest local store directory */
 

@@ -1,10 +1,11 @@
-/*  cf_api_certs_revoke - revocation: the revoked set, POST /certs/revoke, the CRL, GET /crl  */
+/*  cf_api_certs_revoke - revocation: the revoked set, POST /certs/revoke, GET /crl  */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cf_api_certs_int.h"
 #include "cf_ca.h"
+#include "cf_crl.h"
 #include "cf_db_agent.h"
 #include "cf_db_archive.h"
 #include "cf_db_crl.h"
@@ -12,7 +13,6 @@
 #include "cf_mem.h"
 
 #define S_SERIAL_FIELD_MAX 200 /* serial as typed: hex with optional colons or blanks */
-#define S_CRL_ROUNDS       4   /* CRL builds per revocation while others revoke meanwhile */
 
 /* ---- the revoked set --------------------------------------------------------------------- */
 
@@ -128,60 +128,6 @@ void cf_api_revoked_clear(cf_api_revoked_t *r)
 }
 
 /* ---- the CRL ----------------------------------------------------------------------------- */
-
-/* Sign a CRL of set and store it. */
-static cf_err_t s_crl_put(cf_ca_t *ca, cf_store_t *store, const cf_api_serials_t *set, time_t now,
-                          time_t next, cf_why_t *why)
-{
-    const char **ptrs = cf_mem_calloc(set->n ? set->n : 1, sizeof(*ptrs));
-    char *pem = NULL;
-    if (!ptrs)
-        return CF_ERR_NOMEM;
-    for (size_t i = 0; i < set->n; i++)
-        ptrs[i] = set->serial[i];
-    cf_err_t rc = cf_ca_crl(ca, ptrs, set->n, now, next, &pem);
-    if (rc != CF_OK)
-        cf_why(why, rc, "CRL of %zu serials: %s", set->n, cf_err_str(rc));
-    if (rc == CF_OK) {
-        rc = cf_db_crl_put(store, pem, (int64_t) now, (int64_t) next, (int64_t) set->n);
-        if (rc != CF_OK)
-            cf_why(why, rc, "%s", cf_why_text(cf_store_why(store), rc));
-    }
-    cf_mem_free(pem);
-    cf_mem_free(ptrs);
-    return rc;
-}
-
-/* Rebuild the CRL from the whole revoked set. Servers may revoke at the same moment and the
-   last cf:crl written wins, so after each write the set is read again: while it grew, the
-   CRL is built again, and the last writer's CRL lists everything revoked before it. */
-static cf_err_t s_crl_rebuild(cf_app_t *app, cf_store_t *store, time_t now, time_t *next_out,
-                              cf_why_t *why)
-{
-    cf_ca_t *ca = NULL;
-    cf_api_serials_t set = {0};
-    time_t next = now + (time_t) CF_API_CERTS_CRL_DAYS * 86400;
-    cf_err_t rc = cf_app_ca(app, store, &ca, why);
-    if (rc == CF_OK)
-        rc = cf_api_serials_load(store, &set);
-    for (int round = 0; rc == CF_OK && round < S_CRL_ROUNDS; round++) {
-        size_t signed_n = set.n;
-        rc = s_crl_put(ca, store, &set, now, next, why);
-        if (rc == CF_OK)
-            rc = cf_api_serials_load(store, &set);
-        if (rc == CF_OK && set.n == signed_n)
-            break; /* the set only grows: same size, same set */
-        if (rc == CF_OK && round == S_CRL_ROUNDS - 1)
-            cf_log(CF_LOG_WARN, "crl rebuild: the revoked set keeps growing; the CRL timer "
-                                "catches up");
-    }
-    if (rc != CF_OK && !why->text[0])
-        cf_why(why, rc, "%s", cf_why_text(cf_store_why(store), rc));
-    *next_out = next;
-    cf_api_serials_clear(&set);
-    cf_ca_destroy(&ca);
-    return rc;
-}
 
 void cf_api_certs_crl(cf_req_t *req, void *arg)
 {
@@ -305,7 +251,7 @@ static cf_err_t s_revoke(cf_app_t *app, cf_store_t *store, const cf_api_serials_
     cf_mem_free(ptrs);
     if (rc != CF_OK)
         return cf_why(why, rc, "%s", cf_why_text(cf_store_why(store), rc));
-    return s_crl_rebuild(app, store, time(NULL), next, why);
+    return cf_crl_rebuild(app, store, time(NULL), next, why);
 }
 
 static json_t *s_answer(const cf_api_serials_t *set, time_t next)

@@ -1,7 +1,5 @@
 /*  cf_api_session - health, login with a failed-login throttle, logout, session, and the
     router's session check (docs/API.md "Session")  */
-#include <arpa/inet.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,175 +11,15 @@
 #include "cf_db_user.h"
 #include "cf_log.h"
 #include "cf_mem.h"
+#include "cf_throttle.h"
 
-#define S_SESSION_TTL (12 * 3600) /* session lifetime, seconds */
-#define S_LOGIN_BODY  4096        /* login body cap: a 1024-byte password, escaped, and a name */
-
-/* ---- failed-login throttle --------------------------------------------------------------
-   A login costs ~50 ms of scrypt on a worker thread, so guessing must be slowed before the
-   KDF runs. Every attempt takes one token from three buckets and a successful one gives
-   them back, so only failures count:
-   - per user name as typed (unknown names too, so the throttle says nothing about who
-     exists) and client class: a client with a console certificate has its own bucket, so
-     a guesser without one cannot lock out an operator who has one;
-   - per client address (IPv6 per /64, which one host usually holds whole);
-   - per client class over everything, which caps the scrypt work failed logins can cost
-     however many addresses and names a guesser spreads over.
-   The tables live in this process, not in Redis: what they protect is this process's CPU,
-   a refused attempt then costs no round trip, and cf_db has no key family for it. The
-   price: each server of a deployment throttles on its own. They are this file's only
-   state: a fixed size, behind one mutex, held for microseconds; a full table forgets an
-   entry whose bucket has refilled, else the one untouched longest. */
-#define S_LIM_SLOTS 512                  /* names and addresses remembered, each */
-#define S_LIM_KEY   (CF_DB_USER_MAX + 4) /* "c:" + user name or address text, with NUL */
-#define S_MICRO     1000000u             /* one token in cf_bucket_t units */
-
-typedef enum { S_LIM_USER = 0, S_LIM_ADDR, S_LIM_ALL, S_LIM_KINDS } s_lim_kind_t;
-
-typedef struct {
-    char key[S_LIM_KEY]; /* what the bucket counts; "" = a free slot */
-    cf_bucket_t bucket;  /* failed attempts it still allows */
-    int warned;          /* 1 once a refusal was logged, until an attempt passes again */
-} s_slot_t;
-
-typedef struct {
-    double rate;     /* tokens per second */
-    unsigned burst;  /* bucket size */
-    s_slot_t *slots; /* the table */
-    size_t n;        /* its size */
-    const char *tag; /* for log lines */
-} s_lim_t;
-
-static pthread_mutex_t s_lim_lock = PTHREAD_MUTEX_INITIALIZER;
-static s_slot_t s_users[S_LIM_SLOTS], s_addrs[S_LIM_SLOTS], s_all[2];
-static const s_lim_t s_lims[S_LIM_KINDS] = {
-    {1.0 / 60, 5, s_users, S_LIM_SLOTS, "user"},  /* 5, then one a minute */
-    {1.0 / 10, 20, s_addrs, S_LIM_SLOTS, "addr"}, /* 20, then one each 10 s */
-    {4.0, 40, s_all, 2, "all"},                   /* 40, then ~4 scrypt runs a second */
-};
-
-typedef struct {
-    char keys[S_LIM_KINDS][S_LIM_KEY]; /* the bucket of each kind this attempt takes from */
-} s_attempt_t;
+#define S_LOGIN_BODY 4096 /* login body cap: a 1024-byte password, escaped, and a name */
 
 static int64_t s_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* 1 when the slot holds nothing worth keeping: free, or its bucket has refilled. */
-static int s_idle(const s_slot_t *s, int64_t now)
-{
-    const cf_bucket_t *b = &s->bucket;
-    if (!s->key[0] || b->level >= b->cap)
-        return 1;
-    uint64_t elapsed = now > b->last_ms ? (uint64_t) (now - b->last_ms) : 0;
-    return elapsed > (b->cap - b->level) / b->per_ms;
-}
-
-/* The slot of key in table l, made if need be. Under s_lim_lock. */
-static s_slot_t *s_slot(const s_lim_t *l, const char *key, int64_t now)
-{
-    s_slot_t *victim = NULL;
-    for (size_t i = 0; i < l->n; i++) {
-        s_slot_t *s = &l->slots[i];
-        if (s->key[0] && strcmp(s->key, key) == 0)
-            return s;
-        if (!victim || (!s_idle(victim, now) &&
-                        (s_idle(s, now) || s->bucket.last_ms < victim->bucket.last_ms)))
-            victim = s;
-    }
-    memset(victim, 0, sizeof(*victim));
-    snprintf(victim->key, sizeof(victim->key), "%s", key);
-    cf_err_t rc = cf_bucket_init(&victim->bucket, l->rate, l->burst, now);
-    CF_ASSERT(rc == CF_OK); /* the rates and bursts above are within cf_bucket's range */
-    return victim;
-}
-
-static void s_give(cf_bucket_t *b)
-{
-    b->level = b->level + S_MICRO > b->cap ? b->cap : b->level + S_MICRO;
-}
-
-/* Why an attempt was throttled. */
-typedef struct {
-    int64_t wait_ms;   /* until it may pass */
-    int first;         /* 1 when this refusal of the key was not logged yet */
-    const char *limit; /* the tag of the first bucket that refused */
-} s_refusal_t;
-
-/* Take a token from each bucket of a. 1: go on. 0: throttled, nothing kept taken, *r
-   says why. */
-static int s_lim_take(const s_attempt_t *a, s_refusal_t *r)
-{
-    int64_t now = s_now_ms();
-    s_slot_t *taken[S_LIM_KINDS] = {NULL};
-    int ok = 1;
-    memset(r, 0, sizeof(*r));
-    pthread_mutex_lock(&s_lim_lock);
-    for (int k = 0; k < S_LIM_KINDS; k++) {
-        s_slot_t *s = s_slot(&s_lims[k], a->keys[k], now);
-        int64_t wait = 0;
-        if (cf_bucket_take(&s->bucket, now, &wait)) {
-            taken[k] = s;
-            continue;
-        }
-        ok = 0;
-        r->wait_ms = wait > r->wait_ms ? wait : r->wait_ms;
-        r->limit = r->limit ? r->limit : s_lims[k].tag;
-        r->first |= !s->warned;
-        s->warned = 1;
-    }
-    for (int k = 0; k < S_LIM_KINDS; k++) {
-        if (taken[k] && !ok)
-            s_give(&taken[k]->bucket);
-        else if (taken[k])
-            taken[k]->warned = 0;
-    }
-    pthread_mutex_unlock(&s_lim_lock);
-    return ok;
-}
-
-/* Give back what a passed attempt took (it succeeded, or failed for no fault of the
-   client's); a slot reused meanwhile is left alone. */
-static void s_lim_refund(const s_attempt_t *a)
-{
-    pthread_mutex_lock(&s_lim_lock);
-    for (int k = 0; k < S_LIM_KINDS; k++) {
-        const s_lim_t *l = &s_lims[k];
-        for (size_t i = 0; i < l->n; i++) {
-            if (strcmp(l->slots[i].key, a->keys[k]) == 0) {
-                s_give(&l->slots[i].bucket);
-                break;
-            }
-        }
-    }
-    pthread_mutex_unlock(&s_lim_lock);
-}
-
-/* The address a throttle counts: IPv6 cut to its /64, an IPv4-mapped one as IPv4. */
-static void s_addr_key(const char *addr, char *out, size_t len)
-{
-    unsigned char a6[16];
-    char text[INET6_ADDRSTRLEN];
-    if (addr && inet_pton(AF_INET6, addr, a6) == 1) {
-        int mapped = memcmp(a6, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0;
-        if (!mapped)
-            memset(a6 + 8, 0, 8);
-        if (inet_ntop(mapped ? AF_INET : AF_INET6, mapped ? a6 + 12 : a6, text, sizeof(text)))
-            addr = text;
-    }
-    snprintf(out, len, "a:%s", addr ? addr : "-");
-}
-
-static void s_attempt_init(s_attempt_t *a, const cf_https_peer_t *peer, const char *user)
-{
-    char class = cf_router_peer_kind(peer) == CF_PEER_CONSOLE ? 'c' : 'n';
-    snprintf(a->keys[S_LIM_USER], S_LIM_KEY, "%c:%s", class, user);
-    s_addr_key(peer->addr, a->keys[S_LIM_ADDR], S_LIM_KEY);
-    snprintf(a->keys[S_LIM_ALL], S_LIM_KEY, "%c", class);
 }
 
 /* ---- health -------------------------------------------------------------------------- */
@@ -292,8 +130,10 @@ static void s_rehash(cf_store_t *store, const cf_db_user_t *u, const char *passw
 }
 
 /* A new session for u: token, the console policy, the answer. */
-static cf_err_t s_open_session(cf_store_t *store, cf_req_t *req, const cf_db_user_t *u)
+static cf_err_t s_open_session(cf_app_t *app, cf_store_t *store, cf_req_t *req,
+                               const cf_db_user_t *u)
 {
+    int64_t ttl = cf_app_session_ttl(app); /* at most CF_APP_SESSION_TTL_MAX: fits an int */
     char token[CF_AUTH_TOKEN_LEN + 1] = "";
     cf_db_policy_t policy = {0};
     int64_t now = (int64_t) time(NULL);
@@ -301,20 +141,20 @@ static cf_err_t s_open_session(cf_store_t *store, cf_req_t *req, const cf_db_use
     if (rc == CF_OK)
         rc = cf_auth_token_new(token);
     if (rc == CF_OK)
-        rc = cf_db_session_create(store, token, CF_AUTH_TOKEN_LEN, u->name, u->role, now,
-                                  S_SESSION_TTL);
+        rc =
+            cf_db_session_create(store, token, CF_AUTH_TOKEN_LEN, u->name, u->role, now, (int) ttl);
     if (rc == CF_OK)
         cf_req_reply_json(req, 200,
                           json_pack("{s:s,s:s,s:I,s:b}", "token", token, "role",
-                                    cf_db_role_name(u->role), "expires",
-                                    (json_int_t) (now + S_SESSION_TTL), "save_logins",
-                                    policy.save_logins));
+                                    cf_db_role_name(u->role), "expires", (json_int_t) (now + ttl),
+                                    "save_logins", policy.save_logins));
     cf_mem_wipe(token, sizeof(token));
     return rc;
 }
 
 /* 429 with Retry-After; the first refusal of a key is logged and audited. */
-static void s_throttled(cf_store_t *store, cf_req_t *req, const char *user, const s_refusal_t *r)
+static void s_throttled(cf_store_t *store, cf_req_t *req, const char *user,
+                        const cf_throttle_refusal_t *r)
 {
     char secs[24];
     int64_t s = (r->wait_ms + 999) / 1000;
@@ -334,22 +174,29 @@ static void s_throttled(cf_store_t *store, cf_req_t *req, const char *user, cons
 static void s_login_run(cf_app_t *app, cf_store_t *store, cf_req_t *req, const char *user,
                         const char *password)
 {
-    s_attempt_t at;
-    s_refusal_t refusal;
+    const cf_https_peer_t *peer = cf_req_peer(req);
+    cf_throttle_t *throttle = cf_app_throttle(app);
+    cf_throttle_attempt_t at;
+    cf_throttle_refusal_t refusal;
     cf_db_user_t u;
     memset(&u, 0, sizeof(u));
-    s_attempt_init(&at, cf_req_peer(req), user);
-    if (!s_lim_take(&at, &refusal)) {
+    cf_err_t rc =
+        cf_throttle_attempt(&at, cf_router_peer_kind(peer) == CF_PEER_CONSOLE, peer->addr, user);
+    if (rc != CF_OK) {
+        cf_app_reply_err(req, rc, NULL, "login");
+        return;
+    }
+    if (!cf_throttle_take(throttle, &at, s_now_ms(), &refusal)) {
         s_throttled(store, req, user, &refusal);
         return;
     }
-    cf_err_t rc = s_verify(store, user, password, &u);
+    rc = s_verify(store, user, password, &u);
     if (rc == CF_OK)
         s_rehash(store, &u, password);
     if (rc == CF_OK)
-        rc = s_open_session(store, req, &u);
+        rc = s_open_session(app, store, req, &u);
     if (rc != CF_ERR_BADPASS)
-        s_lim_refund(&at);
+        cf_throttle_refund(throttle, &at);
     if (rc == CF_ERR_BADPASS) {
         cf_app_count(app, CF_APP_LOGIN_FAILURES, 1);
         cf_req_reply_error(req, 401, "unauthenticated", "wrong user name or password");

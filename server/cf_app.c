@@ -31,6 +31,8 @@ struct cf_app {
     cf_bucket_t bucket;                         /* admission control */
     pthread_mutex_t bucket_lock;                /* guards bucket */
     _Atomic uint64_t counters[CF_APP_COUNTERS]; /* /metrics */
+    int64_t session_ttl;                        /* login session lifetime, seconds */
+    cf_throttle_t *throttle;                    /* failed-login throttle, owned */
 };
 
 static const char *const s_counter_names[CF_APP_COUNTERS] = {
@@ -46,6 +48,8 @@ static const char *const s_counter_names[CF_APP_COUNTERS] = {
     "cf_server_login_failures_total",
     "cf_server_renewals_total",
     "cf_server_renewal_failures_total",
+    "cf_server_crl_rebuilds_total",
+    "cf_server_crl_failures_total",
 };
 
 static int64_t s_now_ms(void)
@@ -81,7 +85,8 @@ static cf_err_t s_open_pool(cf_app_t *self, const cf_app_cfg_t *cfg, cf_why_t *w
 cf_err_t cf_app_new(const cf_app_cfg_t *cfg, cf_app_t **out, cf_why_t *why)
 {
     if (!cfg || !out || !cfg->store || !cfg->seal_p || !*cfg->seal_p || !cfg->alias ||
-        cfg->pool < 1 || cfg->pool > CF_APP_MAX_POOL || cf_db_check_alias(cfg->alias) != CF_OK)
+        cfg->pool < 1 || cfg->pool > CF_APP_MAX_POOL || cf_db_check_alias(cfg->alias) != CF_OK ||
+        cfg->session_ttl < CF_APP_SESSION_TTL_MIN || cfg->session_ttl > CF_APP_SESSION_TTL_MAX)
         return CF_ERR_INVALID;
     *out = NULL;
     cf_app_t *self = cf_mem_calloc(1, sizeof(*self));
@@ -91,11 +96,15 @@ cf_err_t cf_app_new(const cf_app_cfg_t *cfg, cf_app_t **out, cf_why_t *why)
     *cfg->seal_p = NULL;
     snprintf(self->alias, sizeof(self->alias), "%s", cfg->alias);
     s_instance(self);
+    self->session_ttl = cfg->session_ttl;
     pthread_mutex_init(&self->pool_lock, NULL);
     pthread_mutex_init(&self->bucket_lock, NULL);
+    self->throttle = cf_throttle_new();
     cf_err_t rc =
         cf_bucket_init(&self->bucket, cfg->admit_rate, (unsigned) cfg->admit_burst, s_now_ms());
-    if (rc != CF_OK)
+    if (!self->throttle)
+        rc = CF_ERR_NOMEM;
+    else if (rc != CF_OK)
         cf_why(why, rc, "admission: a rate above 0 and a burst of at least 1 are needed");
     else
         rc = s_open_pool(self, cfg, why);
@@ -115,6 +124,7 @@ void cf_app_destroy(cf_app_t **self_p)
     for (int i = 0; i < self->n_stores; i++)
         cf_store_destroy(&self->stores[i]);
     cf_seal_destroy(&self->seal);
+    cf_throttle_destroy(&self->throttle);
     pthread_mutex_destroy(&self->pool_lock);
     pthread_mutex_destroy(&self->bucket_lock);
     cf_mem_free(self);
@@ -165,6 +175,16 @@ const char *cf_app_version(const cf_app_t *app)
 {
     (void) app;
     return S_VERSION;
+}
+
+int64_t cf_app_session_ttl(const cf_app_t *app)
+{
+    return app->session_ttl;
+}
+
+cf_throttle_t *cf_app_throttle(cf_app_t *app)
+{
+    return app->throttle;
 }
 
 cf_err_t cf_app_ca(cf_app_t *app, cf_store_t *store, cf_ca_t **ca_out, cf_why_t *why)

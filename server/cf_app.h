@@ -11,6 +11,7 @@
 #include "cf_router.h"
 #include "cf_seal.h"
 #include "cf_store.h"
+#include "cf_throttle.h"
 
 typedef struct cf_app cf_app_t; /* opaque; one per cf-server process, shared by workers */
 
@@ -28,6 +29,8 @@ typedef enum {
     CF_APP_LOGIN_FAILURES,    /* failed logins */
     CF_APP_RENEWALS,          /* certificates renewed by this server */
     CF_APP_RENEWAL_FAILURES,  /* renewals that failed */
+    CF_APP_CRL_REBUILDS,      /* CRLs built and stored by this server (cf_crl_rebuild) */
+    CF_APP_CRL_FAILURES,      /* CRL builds that failed */
     CF_APP_COUNTERS           /* number of counters, not a counter */
 } cf_app_counter_t;
 
@@ -43,6 +46,9 @@ const cf_seal_t *cf_app_seal(const cf_app_t *app); /* the deployment's secret */
 const char *cf_app_alias(const cf_app_t *app);     /* this server's alias */
 const char *cf_app_instance(const cf_app_t *app);  /* "<alias>/<pid>/<random>" of this run */
 const char *cf_app_version(const cf_app_t *app);   /* certfleet version */
+int64_t cf_app_session_ttl(const cf_app_t *app);   /* login session lifetime, seconds */
+/* The failed-login throttle of this process (borrowed; thread-safe). */
+cf_throttle_t *cf_app_throttle(cf_app_t *app);
 
 /* The CA from Redis, ready to issue (cf_ca_t is one-thread: each call gives a new one the
    caller destroys). Errors: those of cf_db_ca_get / cf_ca_load. */

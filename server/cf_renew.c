@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cf_crl.h"
 #include "cf_db_cert.h"
 #include "cf_db_meta.h"
 #include "cf_db_ssl.h"
@@ -70,6 +71,33 @@ static void s_ca_warning(cf_renew_t *self, cf_store_t *store, int64_t now)
         self->ca_warned = now;
     }
     cf_cert_destroy(&ca);
+}
+
+/* Rebuild the CRL when it goes stale (nothing else does when nothing is revoked), or when
+   it is missing or unreadable while serials are revoked. Failures are retried next round. */
+static void s_crl_refresh(cf_renew_t *self, cf_store_t *store, int64_t now)
+{
+    int due = 0;
+    const char *reason = "";
+    cf_why_t why = {""};
+    time_t next = 0;
+    cf_err_t rc = cf_crl_due(store, (time_t) now, &due, &reason);
+    if (rc != CF_OK) {
+        cf_app_count(self->app, CF_APP_CRL_FAILURES, 1);
+        cf_log(CF_LOG_ERROR, "msg=\"cannot check the CRL; retried next round\" err=%s why=\"%s\"",
+               cf_err_name(rc), cf_why_text(cf_store_why(store), rc));
+        return;
+    }
+    if (!due)
+        return;
+    rc = cf_crl_rebuild(self->app, store, (time_t) now, &next, &why); /* counts itself */
+    if (rc == CF_OK)
+        cf_log(CF_LOG_INFO, "msg=\"CRL rebuilt by the renewer\" reason=\"%s\" next_update=%lld",
+               reason, (long long) next);
+    else
+        cf_log(CF_LOG_ERROR,
+               "msg=\"CRL rebuild failed; retried next round\" reason=\"%s\" err=%s why=\"%s\"",
+               reason, cf_err_name(rc), cf_why_text(&why, rc));
 }
 
 /* The old certificate's SANs other than the name itself, split into DNS names and IPs. */
@@ -176,6 +204,7 @@ void cf_renew_tick(cf_renew_t *self, cf_store_t *store, int64_t now)
         cf_log(CF_LOG_INFO, "msg=\"renewal lease taken: this server renews certificates\"");
     self->held = 1;
     s_ca_warning(self, store, now);
+    s_crl_refresh(self, store, now);
     cf_db_ssl_t ssl;
     if (cf_db_ssl_get(store, &ssl) != CF_OK || !ssl.auto_renew)
         return;

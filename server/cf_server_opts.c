@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cf_app_int.h"
 #include "cf_https.h"
 #include "cf_mem.h"
 
@@ -58,6 +59,8 @@ static const cf_cfg_opt_t s_opts[] = {
     {"admit-rate", 0, CF_CFG_INT, "N", "check-ins and enrollments per second before 503", "2000", 1,
      1000000, NULL},
     {"admit-burst", 0, CF_CFG_INT, "N", "burst allowed above the rate", "4000", 1, 10000000, NULL},
+    {"session-ttl", 0, CF_CFG_DURATION, "T", "how long a console login session lasts", "12h",
+     CF_APP_SESSION_TTL_MIN, CF_APP_SESSION_TTL_MAX, NULL},
     {"log-level", 'l', CF_CFG_ENUM, "LEVEL", "log level", "info", 0, 0, s_levels},
     {"print-config", 0, CF_CFG_BOOL, NULL,
      "print an example configuration file with every key and exit", "false", 0, 0, NULL},

@@ -132,7 +132,8 @@ static cf_err_t s_listen(s_server_t *s, cf_why_t *why)
                          s->start.alias,
                          threads + 1,
                          (double) cf_cfg_int(s->cfg, "admit-rate"),
-                         (int) cf_cfg_int(s->cfg, "admit-burst")};
+                         (int) cf_cfg_int(s->cfg, "admit-burst"),
+                         (int64_t) cf_cfg_int(s->cfg, "session-ttl")};
     CF_TRY(cf_app_new(&acfg, &s->app, why));
     s_add_group(s, cf_api_session_routes, "session");
     s_add_group(s, cf_api_users_routes, "users");

@@ -405,6 +405,7 @@ static void test_crl(void **state)
     cf_store_t *store = s_fresh();
     cf_db_crl_t crl;
     assert_int_equal(cf_db_crl_get(store, &crl), CF_ERR_NOTFOUND);
+    assert_int_equal(cf_db_crl_dates(store, &crl), CF_ERR_NOTFOUND);
     const char *serials[] = {"0a1b", "ff"};
     char *pem = NULL;
     time_t now = time(NULL);
@@ -417,12 +418,19 @@ static void test_crl(void **state)
     assert_int_equal(crl.count, 2);
     cf_db_crl_clear(&crl);
     assert_null(crl.pem);
+    assert_int_equal(cf_db_crl_dates(store, &crl), CF_OK); /* the same, but no PEM */
+    assert_null(crl.pem);
+    assert_int_equal(crl.this_update, now);
+    assert_int_equal(crl.next_update, now + 86400);
+    assert_int_equal(crl.count, 2);
     assert_int_equal(cf_db_crl_put(store, pem, now, now - 1, 2), CF_ERR_INVALID);
     assert_int_equal(cf_db_crl_put(store, "", now, now, 0), CF_ERR_INVALID);
     assert_int_equal(cf_db_crl_put(store, pem, now, now, -1), CF_ERR_INVALID);
     assert_int_equal(cf_store_cmd(store, NULL, "HSET cf:crl next_update soon"), CF_OK);
     assert_int_equal(cf_db_crl_get(store, &crl), CF_ERR_CORRUPT);
     assert_null(crl.pem);
+    assert_int_equal(cf_db_crl_dates(store, &crl), CF_ERR_CORRUPT);
+    assert_int_equal(crl.next_update, 0);
     cf_mem_free(pem);
     cf_store_destroy(&store);
 }
