@@ -72,6 +72,16 @@ CF_MUST_USE cf_err_t cf_curve_keypair_load(const char *secret_path, cf_curve_key
    format and errors as cf_curve_keypair_load, minus the permission and secret checks. */
 CF_MUST_USE cf_err_t cf_curve_public_load(const char *path, unsigned char pub[CF_CURVE_KEY_LEN],
                                           cf_why_t *why);
+/* The parsers under the two loaders: the text of a certificate file (len bytes, no NUL
+   needed, borrowed; the caller wipes it when it held a secret). cf_curve_keypair_parse
+   wants the secret file's contents (both keys, matching), cf_curve_public_parse either
+   file's. On failure the output is zeroed. Errors: CF_ERR_INVALID (NULL, bad Z85),
+   CF_ERR_TOOBIG (len over CF_CURVE_FILE_MAX), CF_ERR_CORRUPT (why gives the line, as
+   above), CF_ERR_KEYMISMATCH (keypair only). why never quotes a key. */
+CF_MUST_USE cf_err_t cf_curve_keypair_parse(const char *buf, size_t len, cf_curve_keypair_t *kp,
+                                            cf_why_t *why);
+CF_MUST_USE cf_err_t cf_curve_public_parse(const char *buf, size_t len,
+                                           unsigned char pub[CF_CURVE_KEY_LEN], cf_why_t *why);
 
 /* Parse one broker endpoint "tcp://HOST:PORT#Z85" (len bytes, no NUL needed). The key is the
    last 40 characters, after a '#' (Z85 itself may hold '#', ':' and '/'; the split is by

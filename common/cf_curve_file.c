@@ -141,23 +141,62 @@ static cf_err_t s_parse(s_cert_t *c, const char *buf, size_t len, cf_why_t *why)
     return CF_OK;
 }
 
-/* Read and parse path; c is wiped on failure. */
-static cf_err_t s_load(const char *path, unsigned flags, s_cert_t *c, cf_why_t *why)
+/* Parse certificate text into c; c is wiped on failure. */
+static cf_err_t s_parse_text(const char *buf, size_t len, s_cert_t *c, cf_why_t *why)
 {
     memset(c, 0, sizeof(*c));
-    char *buf = NULL;
-    size_t len = 0;
+    if (!buf)
+        return CF_ERR_INVALID;
+    if (len > CF_CURVE_FILE_MAX)
+        return cf_why(why, CF_ERR_TOOBIG, "over %d bytes: not a certificate file",
+                      CF_CURVE_FILE_MAX);
+    cf_err_t rc = s_parse(c, buf, len, why);
+    if (rc != CF_OK)
+        cf_mem_wipe(c, sizeof(*c));
+    return rc;
+}
+
+cf_err_t cf_curve_keypair_parse(const char *buf, size_t len, cf_curve_keypair_t *kp, cf_why_t *why)
+{
+    if (!kp)
+        return CF_ERR_INVALID;
+    cf_curve_keypair_wipe(kp);
+    s_cert_t c;
+    CF_TRY(s_parse_text(buf, len, &c, why));
+    cf_err_t rc = CF_OK;
+    if (!c.have_sec)
+        rc = cf_why(why, CF_ERR_CORRUPT, "no secret-key (a public file?)");
+    memcpy(kp->pub, c.pub, CF_CURVE_KEY_LEN);
+    memcpy(kp->sec, c.sec, CF_CURVE_KEY_LEN);
+    cf_mem_wipe(&c, sizeof(c));
+    if (rc == CF_OK && cf_curve_keypair_check(kp) != CF_OK)
+        rc = cf_why(why, CF_ERR_KEYMISMATCH, "public-key is not the secret key's public key");
+    if (rc != CF_OK)
+        cf_curve_keypair_wipe(kp);
+    return rc;
+}
+
+cf_err_t cf_curve_public_parse(const char *buf, size_t len, unsigned char pub[CF_CURVE_KEY_LEN],
+                               cf_why_t *why)
+{
+    if (!pub)
+        return CF_ERR_INVALID;
+    memset(pub, 0, CF_CURVE_KEY_LEN);
+    s_cert_t c;
+    CF_TRY(s_parse_text(buf, len, &c, why));
+    memcpy(pub, c.pub, CF_CURVE_KEY_LEN);
+    cf_mem_wipe(&c, sizeof(c));
+    return CF_OK;
+}
+
+/* Read path (the file checks of flags) into *buf, which the caller frees as a secret. */
+static cf_err_t s_read(const char *path, unsigned flags, char **buf, size_t *len, cf_why_t *why)
+{
     cf_why_t inner = {""};
     cf_err_t rc =
-        cf_file_read_ex(path, CF_CURVE_FILE_MAX, flags | CF_FILE_SECRET, &buf, &len, &inner);
+        cf_file_read_ex(path, CF_CURVE_FILE_MAX, flags | CF_FILE_SECRET, buf, len, &inner);
     if (rc != CF_OK)
         return cf_why(why, rc, "CURVE key file: %s", cf_why_text(&inner, rc));
-    rc = s_parse(c, buf, len, &inner);
-    cf_mem_free_secret(buf, len);
-    if (rc != CF_OK) {
-        cf_mem_wipe(c, sizeof(*c));
-        return cf_why(why, rc, "CURVE key file %s: %s", path, cf_why_text(&inner, rc));
-    }
     return CF_OK;
 }
 
@@ -168,22 +207,15 @@ cf_err_t cf_curve_keypair_load(const char *secret_path, cf_curve_keypair_t *kp, 
     cf_curve_keypair_wipe(kp);
     if (!secret_path)
         return CF_ERR_INVALID;
-    s_cert_t c;
-    CF_TRY(s_load(secret_path, CF_FILE_PRIVATE, &c, why));
-    cf_err_t rc = CF_OK;
-    if (!c.have_sec)
-        rc = cf_why(why, CF_ERR_CORRUPT, "CURVE key file %s: no secret-key (a public file?)",
-                    secret_path);
-    memcpy(kp->pub, c.pub, CF_CURVE_KEY_LEN);
-    memcpy(kp->sec, c.sec, CF_CURVE_KEY_LEN);
-    cf_mem_wipe(&c, sizeof(c));
-    if (rc == CF_OK && cf_curve_keypair_check(kp) != CF_OK)
-        rc =
-            cf_why(why, CF_ERR_KEYMISMATCH,
-                   "CURVE key file %s: public-key is not the secret key's public key", secret_path);
+    char *buf = NULL;
+    size_t len = 0;
+    CF_TRY(s_read(secret_path, CF_FILE_PRIVATE, &buf, &len, why));
+    cf_why_t inner = {""};
+    cf_err_t rc = cf_curve_keypair_parse(buf, len, kp, &inner);
+    cf_mem_free_secret(buf, len);
     if (rc != CF_OK)
-        cf_curve_keypair_wipe(kp);
-    return rc;
+        return cf_why(why, rc, "CURVE key file %s: %s", secret_path, cf_why_text(&inner, rc));
+    return CF_OK;
 }
 
 cf_err_t cf_curve_public_load(const char *path, unsigned char pub[CF_CURVE_KEY_LEN], cf_why_t *why)
@@ -193,10 +225,14 @@ cf_err_t cf_curve_public_load(const char *path, unsigned char pub[CF_CURVE_KEY_L
     memset(pub, 0, CF_CURVE_KEY_LEN);
     if (!path)
         return CF_ERR_INVALID;
-    s_cert_t c;
-    CF_TRY(s_load(path, 0, &c, why));
-    memcpy(pub, c.pub, CF_CURVE_KEY_LEN);
-    cf_mem_wipe(&c, sizeof(c));
+    char *buf = NULL;
+    size_t len = 0;
+    CF_TRY(s_read(path, 0, &buf, &len, why));
+    cf_why_t inner = {""};
+    cf_err_t rc = cf_curve_public_parse(buf, len, pub, &inner);
+    cf_mem_free_secret(buf, len);
+    if (rc != CF_OK)
+        return cf_why(why, rc, "CURVE key file %s: %s", path, cf_why_text(&inner, rc));
     return CF_OK;
 }
 

@@ -234,7 +234,8 @@ static void test_key_file_refusals(void **state)
         cf_err_t rc;
         const char *why;
     } bad[] = {
-        {"curve\n    secret-key = \"" S_CLIENT_SEC "\"\n", CF_ERR_CORRUPT, "no public-key"},
+        {"curve\n    secret-key = \"" S_CLIENT_SEC "\"\n", CF_ERR_CORRUPT,
+         "no public-key in a curve section"},
         {"curve\n    public-key = \"" S_CLIENT_PUB "\"\n", CF_ERR_CORRUPT, "no secret-key"},
         {"curve\n    public-key = \"" S_SERVER_PUB "\"\n    secret-key = \"" S_CLIENT_SEC "\"\n",
          CF_ERR_KEYMISMATCH, "not the secret key's"},
@@ -297,6 +298,70 @@ static void test_key_file_alloc_failure(void **state)
         }
         assert_int_equal(rc, CF_ERR_NOMEM);
     }
+}
+
+/* The parsers under the loaders take the text itself: same answers, no file. */
+static void test_key_text_parse(void **state)
+{
+    (void) state;
+    const char *secret = "metadata\n    name = \"b1\"\ncurve\n    public-key = \"" S_CLIENT_PUB
+                         "\"\n    secret-key = \"" S_CLIENT_SEC "\"\n";
+    cf_curve_keypair_t kp, want;
+    s_decode(S_CLIENT_PUB, want.pub);
+    s_decode(S_CLIENT_SEC, want.sec);
+    cf_why_t why = {""};
+    assert_int_equal(cf_curve_keypair_parse(secret, strlen(secret), &kp, &why), CF_OK);
+    assert_memory_equal(&kp, &want, sizeof(kp));
+    unsigned char pub[CF_CURVE_KEY_LEN];
+    assert_int_equal(cf_curve_public_parse(secret, strlen(secret), pub, &why), CF_OK);
+    assert_memory_equal(pub, want.pub, CF_CURVE_KEY_LEN);
+    /* len counts: the text after it is not read */
+    const char *public = "curve\n    public-key = \"" S_SERVER_PUB "\"\n"
+                         "garbage";
+    assert_int_equal(cf_curve_public_parse(public, strlen(public) - 7, pub, NULL), CF_OK);
+    assert_int_equal(cf_curve_public_parse(public, strlen(public), pub, &why), CF_ERR_CORRUPT);
+    assert_true(strstr(why.text, "line 3: expected") == why.text); /* no file name to add */
+
+    static const cf_curve_keypair_t zero;
+    static const unsigned char zpub[CF_CURVE_KEY_LEN];
+    static const struct {
+        const char *text;
+        cf_err_t rc;
+        const char *why;
+    } bad[] = {
+        {"curve\n    public-key = \"" S_SERVER_PUB "\"\n", CF_ERR_CORRUPT,
+         "no secret-key (a public file?)"},
+        {"curve\n    public-key = \"" S_SERVER_PUB "\"\n    secret-key = \"" S_CLIENT_SEC "\"\n",
+         CF_ERR_KEYMISMATCH, "public-key is not the secret key's public key"},
+        {"curve\n    secret-key = \"" S_CLIENT_SEC "\"\n", CF_ERR_CORRUPT,
+         "no public-key in a curve section"},
+        {"curve\n  public-key = \"short\"\n", CF_ERR_INVALID,
+         "line 2: a CURVE key is 40 Z85 characters, not 5"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&kp, 0x55, sizeof(kp));
+        memset(&why, 0, sizeof(why));
+        cf_err_t rc = cf_curve_keypair_parse(bad[i].text, strlen(bad[i].text), &kp, &why);
+        if (rc != bad[i].rc || strcmp(why.text, bad[i].why) != 0)
+            fail_msg("case %zu: %s '%s'", i, cf_err_name(rc), why.text);
+        assert_memory_equal(&kp, &zero, sizeof(kp)); /* wiped */
+        assert_null(strstr(why.text, S_CLIENT_SEC));
+    }
+    memset(pub, 0x55, sizeof(pub));
+    assert_int_equal(cf_curve_public_parse(bad[2].text, strlen(bad[2].text), pub, NULL),
+                     CF_ERR_CORRUPT);
+    assert_memory_equal(pub, zpub, sizeof(pub));
+    /* the size cap holds without a file behind it; NULLs are refused */
+    char big[CF_CURVE_FILE_MAX + 1];
+    memset(big, '#', sizeof(big));
+    assert_int_equal(cf_curve_keypair_parse(big, sizeof(big), &kp, &why), CF_ERR_TOOBIG);
+    assert_int_equal(cf_curve_public_parse(big, sizeof(big), pub, NULL), CF_ERR_TOOBIG);
+    assert_int_equal(cf_curve_public_parse(big, sizeof(big) - 1, pub, NULL), CF_ERR_CORRUPT);
+    assert_int_equal(cf_curve_keypair_parse(NULL, 0, &kp, NULL), CF_ERR_INVALID);
+    assert_int_equal(cf_curve_keypair_parse(secret, strlen(secret), NULL, NULL), CF_ERR_INVALID);
+    assert_int_equal(cf_curve_public_parse(NULL, 0, pub, NULL), CF_ERR_INVALID);
+    assert_int_equal(cf_curve_public_parse(secret, strlen(secret), NULL, NULL), CF_ERR_INVALID);
+    cf_curve_keypair_wipe(&want);
 }
 
 /* A key whose Z85 text holds '#', ':' and '/' still parses: the split is by position. */
@@ -434,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_save_never_overwrites),
         cmocka_unit_test(test_key_file_refusals),
         cmocka_unit_test(test_key_file_alloc_failure),
+        cmocka_unit_test(test_key_text_parse),
         cmocka_unit_test(test_broker_endpoints),
         cmocka_unit_test(test_broker_shapes),
         cmocka_unit_test(test_broker_format),
