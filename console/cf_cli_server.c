@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cf_cli.h"
+#include "cf_cli_api.h"
 #include "cf_client.h"
 #include "cf_db_key.h"
 #include "cf_iprange.h"

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cf_cli.h"
+#include "cf_cli_api.h"
 #include "cf_client.h"
 #include "cf_table.h"
 

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cf_cli.h"
+#include "cf_cli_api.h"
 #include "cf_client.h"
 #include "cf_db_key.h"
 #include "cf_mem.h"

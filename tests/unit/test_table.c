@@ -6,8 +6,8 @@
 #include <string.h>
 
 /* cf_table lives in console/, which builds only into cf-console: the test compiles it in.
-   It needs nothing but libcertfleet and jansson (the glue that needs the HTTPS client is
-   in console/main.c). */
+   It needs nothing but libcertfleet and jansson (the commands' shared path, which needs
+   the HTTPS client, is console/cf_cli_api.c). */
 #include "../../console/cf_table.c"
 
 static const cf_table_col_t s_cols[] = {
