@@ -16,6 +16,7 @@ struct cf_router {
     cf_router_auth_fn *authenticate; /* may be NULL */
     void *app;                       /* handed to handlers */
     atomic_int allow_plain;          /* the migration switch, set from any thread */
+    cf_router_done_fn *on_done;      /* may be NULL */
 };
 
 static const char *const s_methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH"};
@@ -173,6 +174,7 @@ cf_err_t cf_router_new(const cf_route_t *routes, size_t n, const cf_router_cfg_t
     if (cfg) {
         self->authenticate = cfg->authenticate;
         self->app = cfg->app;
+        self->on_done = cfg->on_done;
         atomic_store(&self->allow_plain, cfg->allow_plain ? 1 : 0);
     }
     *out = self;
@@ -414,5 +416,8 @@ void cf_router_serve(struct evhttp_request *evreq, const cf_https_peer_t *peer, 
                 uri ? evhttp_uri_get_path(uri) : NULL);
     cf_router_match_t m;
     s_dispatch(self, &req, &m);
+    int status = req.status;
     cf_req_done(&req);
+    if (self->on_done)
+        self->on_done(self->app, status);
 }

@@ -64,10 +64,15 @@ typedef struct {
    could not answer (503 unavailable). Runs on a worker thread. */
 typedef cf_err_t(cf_router_auth_fn)(void *app, const char *bearer_token, cf_session_t *out);
 
+/* Told the status of every request once it is answered (0: never answered), on the worker
+   thread: for counters. */
+typedef void(cf_router_done_fn)(void *app, int status);
+
 typedef struct {
     cf_router_auth_fn *authenticate; /* NULL: no sessions, so VIEWER/ADMIN always 401 */
     void *app;                       /* handed to handlers and authenticate */
     int allow_plain;                 /* initial allow-plain (the migration switch) */
+    cf_router_done_fn *on_done;      /* optional */
 } cf_router_cfg_t;
 
 typedef struct cf_router cf_router_t; /* opaque */

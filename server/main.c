@@ -59,6 +59,13 @@ static void s_add_group(s_server_t *s, s_group_fn *fn, const char *name)
         s->routes[s->n_routes++] = routes[i];
 }
 
+static void s_on_done(void *arg, int status)
+{
+    cf_app_count(arg, CF_APP_REQUESTS, 1);
+    if (status >= 400 || status == 0)
+        cf_app_count(arg, CF_APP_REQ_ERRORS, 1);
+}
+
 static void s_on_refused(void *arg, const cf_https_refusal_t *r)
 {
     cf_app_t *app = arg;
@@ -148,7 +155,7 @@ static cf_err_t s_listen(s_server_t *s, cf_why_t *why)
     cf_app_store_give(s->app, store);
     if (mrc != CF_OK)
         return mrc;
-    cf_router_cfg_t rcfg = {cf_api_authenticate, s->app, cf_material_allow_plain(&m)};
+    cf_router_cfg_t rcfg = {cf_api_authenticate, s->app, cf_material_allow_plain(&m), s_on_done};
     cf_err_t rc = cf_router_new(s->routes, s->n_routes, &rcfg, &s->router, why);
     cf_https_tls_t tls;
     cf_material_tls(&m, &tls);

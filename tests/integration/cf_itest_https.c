@@ -285,7 +285,7 @@ void cf_itest_https_start(cf_itest_https_t *s)
     pthread_mutex_init(&rf->lock, NULL);
     s->refused = rf;
     s_make_pki(s);
-    cf_router_cfg_t rcfg = {s_auth, NULL, 1};
+    cf_router_cfg_t rcfg = {s_auth, NULL, 1, NULL};
     cf_why_t why = {{0}};
     assert_int_equal(
         cf_router_new(s_routes, sizeof(s_routes) / sizeof(s_routes[0]), &rcfg, &s->router, &why),

@@ -71,8 +71,10 @@ static void test_usage(void **state)
                                 "'%s/metrics.txt' && grep -q "
                                 "'cf_certificates{component=\"console\",state=\"current\"} 1' "
                                 "'%s/metrics.txt' && grep -q 'cf_metrics_redis_up 1' "
-                                "'%s/metrics.txt'",
-                                dir, srv.port, dir, dir, dir, dir),
+                                "'%s/metrics.txt' && curl -sf --cacert '%s/out/ca.pem' "
+                                "https://127.0.0.1:%d/metrics | grep -Eq "
+                                "'^cf_server_requests_total.* [1-9]'",
+                                dir, srv.port, dir, dir, dir, dir, dir, srv.port),
                      0);
     /* defaults after --init: SSL on, allow-plain on, so the plain listener is open */
     assert_int_equal(cf_itest_wait_port("127.0.0.1", srv.plain_port, 5000), CF_OK);

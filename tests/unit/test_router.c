@@ -30,7 +30,7 @@ static cf_router_t *s_router(void)
 {
     cf_router_t *r = NULL;
     cf_why_t why = {{0}};
-    cf_router_cfg_t cfg = {NULL, NULL, 1};
+    cf_router_cfg_t cfg = {NULL, NULL, 1, NULL};
     if (cf_router_new(s_api, S_N_API, &cfg, &r, &why) != CF_OK)
         fail_msg("router: %s", why.text);
     return r;
