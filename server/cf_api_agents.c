@@ -435,9 +435,8 @@ void cf_api_agents_refused(cf_app_t *app, const cf_https_refusal_t *r)
     char addr[S_ADDR_MAX];
     s_addr(r->addr, addr);
     cf_store_t *store = cf_app_store_take(app);
-    /* the refusal does not carry notAfter: 0 = unknown */
     cf_err_t rc = cf_db_agent_expired(store, r->agent_id, (int64_t) time(NULL), addr,
-                                      r->fingerprint, r->serial, 0);
+                                      r->fingerprint, r->serial, (int64_t) r->not_after);
     if (rc != CF_OK)
         cf_log(CF_LOG_WARN, "agent expired not recorded agent=%s fp=%s: %s", r->agent_id,
                r->fingerprint, cf_why_text(cf_store_why(store), rc));

@@ -69,6 +69,7 @@ typedef struct {
     const char *serial;       /* its serial (hex); NULL when none */
     const char *agent_id;     /* its agent id (cf_cert_agent_id); NULL when none */
     cf_component_t component; /* its component; CF_COMPONENT_UNKNOWN when none */
+    time_t not_after;         /* its notAfter; 0 when none */
 } cf_https_refusal_t;
 
 /* Who sent a request. Computed once per connection (TLS) and borrowed for the request. */

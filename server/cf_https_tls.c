@@ -197,13 +197,14 @@ static void s_refuse(const SSL *ssl, cf_https_reason_t reason, X509 *x, const ch
     if (x && cf_cert_from_x509(x, &cert) != CF_OK)
         cert = NULL;
     cf_https_refusal_t r = {reason, detail ? detail : "", conn->addr, NULL, NULL,
-                            NULL,   CF_COMPONENT_UNKNOWN};
+                            NULL,   CF_COMPONENT_UNKNOWN, 0};
     s_fd_addr(ssl, conn->addr, sizeof(conn->addr));
     if (cert) {
         r.fingerprint = cf_cert_fingerprint(cert);
         r.serial = cf_cert_serial(cert);
         r.agent_id = cf_cert_agent_id(cert);
         r.component = cf_cert_component(cert);
+        r.not_after = cf_cert_not_after(cert);
     }
     cf_log(CF_LOG_INFO, "tls refused reason=%s addr=%s serial=%s fp=%s detail=\"%s\"",
            cf_https_reason_name(reason), r.addr, r.serial ? r.serial : "-",

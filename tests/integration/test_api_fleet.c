@@ -455,6 +455,11 @@ static void test_expired_certificate(void **state)
     char body[S_BODY];
     assert_int_equal(s_checkin(&s.a, &s.expired, "{}", "127.0.0.11", body), 0);
     assert_true(cf_test_wait_until(s_agent_expired, "agent-old", 10000));
+    /* the refused certificate's expiry is recorded (issued 3 days ago for 1 second) */
+    cf_db_agent_t rec;
+    assert_int_equal(cf_db_agent_get(s.store, "agent-old", &rec), CF_OK);
+    int64_t now = (int64_t) time(NULL);
+    assert_in_range(rec.cert_not_after, now - 4 * 86400, now - 2 * 86400);
     assert_int_equal(s_get(&s.b, "/api/v1/agents?lock=expired", body), 200);
     s_is(body, "agents/0/id", "agent-old");
     s_is(body, "agents/0/cert_fingerprint", s.expired.fp);
