@@ -97,13 +97,40 @@ cf_err_t cf_db_user_update(cf_store_t *store, const char *name, int role, const 
     return rc;
 }
 
+/* KEYS[1] cf:user:<name>, KEYS[2] cf:users; ARGV[1] name. 1 removed, 0 no such user,
+   -1 the last admin (kept). Reads the other users' records by name (not in KEYS: fine on
+   one Redis or Sentinel; a Redis Cluster would need the users under one hash tag). */
+static const char s_lua_remove[] =
+    "local role = redis.call('HGET', KEYS[1], 'role')\n"
+    "if not role then return 0 end\n"
+    "if role == 'admin' then\n"
+    "  local admins = 0\n"
+    "  for _, u in ipairs(redis.call('SMEMBERS', KEYS[2])) do\n"
+    "    if redis.call('HGET', 'cf:user:' .. u, 'role') == 'admin' then admins = admins + 1 end\n"
+    "  end\n"
+    "  if admins <= 1 then return -1 end\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('SREM', KEYS[2], ARGV[1])\n"
+    "return 1\n";
+
 cf_err_t cf_db_user_remove(cf_store_t *store, const char *name)
 {
     CF_ASSERT(store);
     char key[CF_DB_KEY_MAX];
     if (cf_db_key_user(key, name) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "bad user name");
-    return cf_db_hash_remove(store, key, CF_DB_K_USERS, name, NULL);
+    const char *argv[3] = {key, CF_DB_K_USERS, name};
+    redisReply *r = NULL;
+    CF_TRY(cf_db_eval(store, s_lua_remove, 0, &r, 2, 1, argv, NULL));
+    int64_t verdict = 0;
+    cf_err_t rc = cf_db_r_int(r, 0, -1, 1, &verdict, "remove reply", cf_db_why(store));
+    freeReplyObject(r);
+    if (rc == CF_OK && verdict == 0)
+        rc = cf_db_fail(store, CF_ERR_NOTFOUND, "no user %s", name);
+    else if (rc == CF_OK && verdict < 0)
+        rc = cf_db_fail(store, CF_ERR_STATE, "%s is the last admin and cannot be removed", name);
+    return rc;
 }
 
 /* Decode HMGET role pwhash created for user name; pwhash may be absent from the reply

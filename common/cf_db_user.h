@@ -44,7 +44,8 @@ CF_MUST_USE cf_err_t cf_db_user_create(cf_store_t *store, const char *name, cf_d
 CF_MUST_USE cf_err_t cf_db_user_update(cf_store_t *store, const char *name, int role,
                                        const char *pwhash);
 /* Delete a user (1 RT, Lua). Their sessions stop working at once (see cf_db_session_get).
-   CF_ERR_NOTFOUND. */
+   The last admin is never removed: checked and done in one step, so two admins removing
+   each other at once cannot both succeed (CF_ERR_STATE). CF_ERR_NOTFOUND. */
 CF_MUST_USE cf_err_t cf_db_user_remove(cf_store_t *store, const char *name);
 /* Read one user with the hash (1 RT). CF_ERR_NOTFOUND, CF_ERR_CORRUPT. */
 CF_MUST_USE cf_err_t cf_db_user_get(cf_store_t *store, const char *name, cf_db_user_t *out);

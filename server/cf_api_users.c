@@ -113,43 +113,23 @@ out:
         cf_mem_wipe((char *) json_string_value(pw), json_string_length(pw));
 }
 
-/* CF_OK when name may go: not the only admin. CF_ERR_STATE when it is (replied 409); the
-   store's errors otherwise (not replied). Two admins removing each other at the same
-   moment could both pass: cf_db has no single-step "remove unless last admin". */
-static cf_err_t s_may_remove(cf_store_t *store, cf_req_t *req, const char *name)
-{
-    cf_db_user_t u, *list = NULL;
-    size_t n = 0, admins = 0;
-    cf_err_t rc = cf_db_user_get(store, name, &u);
-    if (rc == CF_OK && u.role == CF_DB_ROLE_ADMIN)
-        rc = cf_db_user_list(store, CF_DB_USERS_MAX, &list, &n);
-    for (size_t i = 0; rc == CF_OK && i < n; i++)
-        admins += list[i].role == CF_DB_ROLE_ADMIN;
-    if (rc == CF_OK && u.role == CF_DB_ROLE_ADMIN && admins <= 1) {
-        cf_req_reply_error(req, 409, "conflict", "%s is the last admin and cannot be removed",
-                           name);
-        rc = CF_ERR_STATE;
-    }
-    cf_mem_wipe(&u, sizeof(u));
-    cf_mem_free(list);
-    return rc;
-}
-
 static void s_remove(cf_req_t *req, void *app)
 {
     const char *name = cf_req_param(req, "name");
     cf_store_t *store = cf_app_store_take(app);
     cf_err_t rc = name && cf_db_check_user(name) == CF_OK ? CF_OK : CF_ERR_NOTFOUND;
-    if (rc == CF_OK)
-        rc = s_may_remove(store, req, name);
-    /* the user's sessions end with it: cf_db_session_get finds no user and drops them */
+    /* the user's sessions end with it: cf_db_session_get finds no user and drops them; the
+       last admin is kept by cf_db_user_remove itself, in the same step as the removal */
     if (rc == CF_OK)
         rc = cf_db_user_remove(store, name);
     if (rc == CF_OK)
         cf_req_reply_json(req, 200, NULL);
     else if (rc == CF_ERR_NOTFOUND)
         cf_req_reply_error(req, 404, "not_found", "no user of that name");
-    else if (rc != CF_ERR_STATE)
+    else if (rc == CF_ERR_STATE)
+        cf_req_reply_error(req, 409, "conflict", "%s is the last admin and cannot be removed",
+                           name);
+    else
         cf_app_reply_err(req, rc, cf_store_why(store), "user");
     cf_app_audit(app, store, req, "user.remove",
                  name && cf_db_check_user(name) == CF_OK ? name : NULL, rc);

@@ -91,6 +91,9 @@ static void test_users(void **state)
     assert_int_equal(cf_db_user_list(store, 1, &list, &n), CF_ERR_TOOBIG);
     assert_int_equal(cf_db_user_remove(store, "zoe"), CF_OK);
     assert_int_equal(cf_db_user_remove(store, "zoe"), CF_ERR_NOTFOUND);
+    /* the last admin stays: the check and the removal are one step */
+    assert_int_equal(cf_db_user_remove(store, "al.b-c@corp"), CF_ERR_STATE);
+    assert_int_equal(cf_db_user_get(store, "al.b-c@corp", &u), CF_OK);
     assert_int_equal(cf_db_user_get(store, "zoe", &u), CF_ERR_NOTFOUND);
     static const char *const bad[] = {"", "Zoe", "a:b", "a b", "{a}", "-a", NULL};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
