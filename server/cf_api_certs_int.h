@@ -12,6 +12,7 @@
 #include "cf_db_key.h"
 #include "cf_err.h"
 #include "cf_router.h"
+#include "cf_serials.h"
 #include "cf_store.h"
 
 #define CF_API_CERTS_CONSOLE     "console"    /* record name of the console certificate */
@@ -90,25 +91,12 @@ CF_MUST_USE cf_err_t cf_api_certs_renew_days(cf_store_t *store, int *days);
 
 /* ---- the revoked set (cf_api_certs_revoke.c) ---- */
 
-/* Serials (lowercase hex) sorted and without duplicates. */
-typedef struct {
-    char (*serial)[CF_DB_SERIAL_MAX + 1]; /* owned: n entries */
-    size_t n;                             /* entries used */
-    size_t cap;                           /* entries allocated */
-} cf_api_serials_t;
-
-/* Load all of cf:revoked (at most CF_CA_MAX_CRL_SERIALS; CF_ERR_TOOBIG past it) into *out,
-   which must be zeroed or cleared. 1 RT per 1000 serials. */
-CF_MUST_USE cf_err_t cf_api_serials_load(cf_store_t *store, cf_api_serials_t *out);
-int cf_api_serials_has(const cf_api_serials_t *set, const char *serial);
-void cf_api_serials_clear(cf_api_serials_t *set); /* free, zero; safe to repeat */
-
 /* Answers "is this serial revoked?" for n certificates: per serial (SISMEMBER) when n is at
    most CF_API_CERTS_FEW, else from the whole set loaded once. */
 typedef struct {
-    cf_store_t *store;    /* borrowed */
-    int loaded;           /* set holds cf:revoked */
-    cf_api_serials_t set; /* the set when loaded */
+    cf_store_t *store; /* borrowed */
+    int loaded;        /* set holds cf:revoked */
+    cf_serials_t set;  /* the set when loaded */
 } cf_api_revoked_t;
 
 CF_MUST_USE cf_err_t cf_api_revoked_init(cf_api_revoked_t *r, cf_store_t *store, size_t n);

@@ -11,96 +11,9 @@
 #include "cf_db_crl.h"
 #include "cf_log.h"
 #include "cf_mem.h"
+#include "cf_serials.h"
 
 #define S_SERIAL_FIELD_MAX 200 /* serial as typed: hex with optional colons or blanks */
-
-/* ---- the revoked set --------------------------------------------------------------------- */
-
-/* Append one serial (already checked by cf_db). */
-static cf_err_t s_add(cf_api_serials_t *set, const char *serial)
-{
-    if (set->n == set->cap) {
-        if (set->cap >= CF_CA_MAX_CRL_SERIALS)
-            return CF_ERR_TOOBIG;
-        size_t cap = set->cap ? set->cap * 2 : 64;
-        if (cap > CF_CA_MAX_CRL_SERIALS)
-            cap = CF_CA_MAX_CRL_SERIALS;
-        void *p = cf_mem_realloc(set->serial, cap * sizeof(*set->serial));
-        if (!p)
-            return CF_ERR_NOMEM;
-        set->serial = p;
-        set->cap = cap;
-    }
-    size_t len = strnlen(serial, CF_DB_SERIAL_MAX + 1);
-    if (len > CF_DB_SERIAL_MAX)
-        return CF_ERR_INVALID;
-    memcpy(set->serial[set->n], serial, len + 1);
-    set->n++;
-    return CF_OK;
-}
-
-static int s_cmp(const void *a, const void *b)
-{
-    return strcmp((const char *) a, (const char *) b);
-}
-
-/* Sort and drop duplicates (SSCAN may give a member twice). */
-static void s_sort(cf_api_serials_t *set)
-{
-    if (set->n < 2)
-        return;
-    qsort(set->serial, set->n, sizeof(*set->serial), s_cmp);
-    size_t w = 1;
-    for (size_t r = 1; r < set->n; r++) {
-        if (strcmp(set->serial[r], set->serial[w - 1]) != 0)
-            memmove(set->serial[w++], set->serial[r], sizeof(*set->serial));
-    }
-    set->n = w;
-}
-
-typedef struct {
-    cf_api_serials_t *set; /* where serials go */
-    cf_err_t rc;           /* first failure */
-} s_load_t;
-
-static int s_load_one(void *arg, const char *serial)
-{
-    s_load_t *l = arg;
-    l->rc = s_add(l->set, serial);
-    return l->rc != CF_OK;
-}
-
-cf_err_t cf_api_serials_load(cf_store_t *store, cf_api_serials_t *out)
-{
-    out->n = 0;
-    s_load_t l = {out, CF_OK};
-    size_t bad = 0;
-    cf_err_t rc = cf_db_revoked_load(store, CF_CA_MAX_CRL_SERIALS, s_load_one, &l, &bad);
-    if (rc == CF_OK)
-        rc = l.rc;
-    if (bad)
-        cf_log(CF_LOG_WARN, "revoked set: %zu malformed members skipped", bad);
-    s_sort(out);
-    return rc;
-}
-
-int cf_api_serials_has(const cf_api_serials_t *set, const char *serial)
-{
-    char key[CF_DB_SERIAL_MAX + 1];
-    size_t len = strnlen(serial, sizeof(key));
-    if (len >= sizeof(key) || set->n == 0)
-        return 0;
-    memcpy(key, serial, len + 1);
-    return bsearch(key, set->serial, set->n, sizeof(*set->serial), s_cmp) != NULL;
-}
-
-void cf_api_serials_clear(cf_api_serials_t *set)
-{
-    if (!set)
-        return;
-    cf_mem_free(set->serial);
-    memset(set, 0, sizeof(*set));
-}
 
 cf_err_t cf_api_revoked_init(cf_api_revoked_t *r, cf_store_t *store, size_t n)
 {
@@ -109,13 +22,13 @@ cf_err_t cf_api_revoked_init(cf_api_revoked_t *r, cf_store_t *store, size_t n)
     if (n <= CF_API_CERTS_FEW)
         return CF_OK;
     r->loaded = 1;
-    return cf_api_serials_load(store, &r->set);
+    return cf_serials_load(store, &r->set);
 }
 
 cf_err_t cf_api_revoked_has(cf_api_revoked_t *r, const char *serial, int *yes)
 {
     if (r->loaded) {
-        *yes = cf_api_serials_has(&r->set, serial);
+        *yes = cf_serials_has(&r->set, serial);
         return CF_OK;
     }
     return cf_db_revoked(r->store, serial, yes);
@@ -124,7 +37,7 @@ cf_err_t cf_api_revoked_has(cf_api_revoked_t *r, const char *serial, int *yes)
 void cf_api_revoked_clear(cf_api_revoked_t *r)
 {
     if (r)
-        cf_api_serials_clear(&r->set);
+        cf_serials_clear(&r->set);
 }
 
 /* ---- the CRL ----------------------------------------------------------------------------- */
@@ -176,28 +89,27 @@ static cf_err_t s_norm_serial(const char *in, char *out, cf_why_t *why)
 }
 
 typedef struct {
-    const char *id;        /* the agent */
-    cf_api_serials_t *set; /* its serials */
-    cf_err_t rc;           /* first failure */
+    const char *id;    /* the agent */
+    cf_serials_t *set; /* its serials */
+    cf_err_t rc;       /* first failure */
 } s_agent_walk_t;
 
 static int s_agent_one(void *arg, const cf_db_archived_t *e)
 {
     s_agent_walk_t *w = arg;
     if (e->component == CF_COMPONENT_AGENT && strcmp(e->name, w->id) == 0)
-        w->rc = s_add(w->set, e->serial);
+        w->rc = cf_serials_add(w->set, e->serial);
     return w->rc != CF_OK;
 }
 
 /* Every serial on record for agent id: its current certificate and its archived ones. */
-static cf_err_t s_agent_serials(cf_store_t *store, const char *id, cf_api_serials_t *set,
-                                cf_why_t *why)
+static cf_err_t s_agent_serials(cf_store_t *store, const char *id, cf_serials_t *set, cf_why_t *why)
 {
     cf_db_agent_t agent;
     cf_err_t rc = cf_db_agent_get(store, id, &agent);
     int known = rc == CF_OK;
     if (rc == CF_OK && agent.cert_serial[0])
-        rc = s_add(set, agent.cert_serial);
+        rc = cf_serials_add(set, agent.cert_serial);
     if (rc == CF_ERR_NOTFOUND)
         rc = CF_OK; /* a removed agent may still have archived certificates */
     s_agent_walk_t w = {id, set, CF_OK};
@@ -207,7 +119,7 @@ static cf_err_t s_agent_serials(cf_store_t *store, const char *id, cf_api_serial
         rc = w.rc;
     if (rc != CF_OK)
         return cf_why(why, rc, "%s", cf_why_text(cf_store_why(store), rc));
-    s_sort(set);
+    cf_serials_sort(set);
     if (set->n == 0)
         return cf_why(why, CF_ERR_NOTFOUND, "agent %s: %s", id,
                       known ? "no certificate on record" : "unknown, and nothing archived");
@@ -215,8 +127,8 @@ static cf_err_t s_agent_serials(cf_store_t *store, const char *id, cf_api_serial
 }
 
 /* The serials the body names into set; target (64 bytes) says what for the audit. */
-static cf_err_t s_targets(cf_store_t *store, const json_t *body, cf_api_serials_t *set,
-                          char *target, size_t tlen, cf_why_t *why)
+static cf_err_t s_targets(cf_store_t *store, const json_t *body, cf_serials_t *set, char *target,
+                          size_t tlen, cf_why_t *why)
 {
     static const char *const allowed[] = {"serial", "agent", NULL};
     const char *serial = NULL, *agent = NULL;
@@ -234,12 +146,12 @@ static cf_err_t s_targets(cf_store_t *store, const json_t *body, cf_api_serials_
     char norm[CF_DB_SERIAL_MAX + 1];
     CF_TRY(s_norm_serial(serial, norm, why));
     snprintf(target, tlen, "serial=%s", norm);
-    return s_add(set, norm);
+    return cf_serials_add(set, norm);
 }
 
 /* Revoke set (cf:revoked, which every server's control thread reloads), then the CRL. */
-static cf_err_t s_revoke(cf_app_t *app, cf_store_t *store, const cf_api_serials_t *set,
-                         time_t *next, cf_why_t *why)
+static cf_err_t s_revoke(cf_app_t *app, cf_store_t *store, const cf_serials_t *set, time_t *next,
+                         cf_why_t *why)
 {
     const char **ptrs = cf_mem_calloc(set->n, sizeof(*ptrs));
     if (!ptrs)
@@ -254,7 +166,7 @@ static cf_err_t s_revoke(cf_app_t *app, cf_store_t *store, const cf_api_serials_
     return cf_crl_rebuild(app, store, time(NULL), next, why);
 }
 
-static json_t *s_answer(const cf_api_serials_t *set, time_t next)
+static json_t *s_answer(const cf_serials_t *set, time_t next)
 {
     json_t *list = json_array();
     for (size_t i = 0; list && i < set->n; i++) {
@@ -271,7 +183,7 @@ void cf_api_certs_revoke(cf_req_t *req, void *arg)
 {
     cf_app_t *app = arg;
     cf_why_t why = {{0}};
-    cf_api_serials_t set = {0};
+    cf_serials_t set = {0};
     char target[96] = "-";
     time_t next = 0;
     json_t *body = cf_req_json(req);
@@ -292,5 +204,5 @@ void cf_api_certs_revoke(cf_req_t *req, void *arg)
     } else {
         cf_app_reply_err(req, rc, &why, "revoke");
     }
-    cf_api_serials_clear(&set);
+    cf_serials_clear(&set);
 }

@@ -1,7 +1,7 @@
 /*  cf_crl - the deployment's CRL: building it, and telling when it is due  */
 #include "cf_crl.h"
 
-#include "cf_api_certs_int.h"
+#include "cf_serials.h"
 #include "cf_ca.h"
 #include "cf_db_crl.h"
 #include "cf_log.h"
@@ -10,7 +10,7 @@
 #define S_ROUNDS 4 /* CRL builds per rebuild while others revoke meanwhile */
 
 /* Sign a CRL of set and store it. */
-static cf_err_t s_put(cf_ca_t *ca, cf_store_t *store, const cf_api_serials_t *set, time_t now,
+static cf_err_t s_put(cf_ca_t *ca, cf_store_t *store, const cf_serials_t *set, time_t now,
                       time_t next, cf_why_t *why)
 {
     const char **ptrs = cf_mem_calloc(set->n ? set->n : 1, sizeof(*ptrs));
@@ -37,17 +37,17 @@ cf_err_t cf_crl_rebuild(cf_app_t *app, cf_store_t *store, time_t now, time_t *ne
 {
     CF_ASSERT(app && store && next_out && why);
     cf_ca_t *ca = NULL;
-    cf_api_serials_t set = {0};
+    cf_serials_t set = {0};
     time_t next = now + (time_t) CF_CRL_DAYS * 86400;
     why->text[0] = '\0';
     cf_err_t rc = cf_app_ca(app, store, &ca, why);
     if (rc == CF_OK)
-        rc = cf_api_serials_load(store, &set);
+        rc = cf_serials_load(store, &set);
     for (int round = 0; rc == CF_OK && round < S_ROUNDS; round++) {
         size_t signed_n = set.n;
         rc = s_put(ca, store, &set, now, next, why);
         if (rc == CF_OK)
-            rc = cf_api_serials_load(store, &set);
+            rc = cf_serials_load(store, &set);
         if (rc == CF_OK && set.n == signed_n)
             break; /* the set only grows: same size, same set */
         if (rc == CF_OK && round == S_ROUNDS - 1)
@@ -58,7 +58,7 @@ cf_err_t cf_crl_rebuild(cf_app_t *app, cf_store_t *store, time_t now, time_t *ne
         cf_why(why, rc, "%s", cf_why_text(cf_store_why(store), rc));
     cf_app_count(app, rc == CF_OK ? CF_APP_CRL_REBUILDS : CF_APP_CRL_FAILURES, 1);
     *next_out = next;
-    cf_api_serials_clear(&set);
+    cf_serials_clear(&set);
     cf_ca_destroy(&ca);
     return rc;
 }

@@ -8,39 +8,6 @@
 #include "cf_db_meta.h"
 #include "cf_mem.h"
 
-typedef struct {
-    cf_material_t *m; /* where the serials go */
-    cf_err_t rc;      /* CF_ERR_TOOBIG or CF_ERR_NOMEM once a serial could not be kept */
-} s_loader_t;
-
-/* cf_db_serial_fn: keep one serial; stop (non-zero) on the first one that cannot be kept,
-   so a partial revoked set is never mistaken for the whole one. */
-static int s_add_serial(void *arg, const char *serial)
-{
-    s_loader_t *l = arg;
-    cf_material_t *m = l->m;
-    if (m->n_revoked == m->cap_revoked) {
-        size_t cap = m->cap_revoked ? m->cap_revoked * 2 : 64;
-        if (cap > CF_HTTPS_MAX_REVOKED)
-            cap = CF_HTTPS_MAX_REVOKED;
-        char **grown =
-            cap > m->cap_revoked ? cf_mem_realloc(m->revoked, cap * sizeof(char *)) : NULL;
-        if (!grown) {
-            l->rc = cap > m->cap_revoked ? CF_ERR_NOMEM : CF_ERR_TOOBIG;
-            return 1;
-        }
-        m->revoked = grown;
-        m->cap_revoked = cap;
-    }
-    m->revoked[m->n_revoked] = cf_mem_strdup(serial);
-    if (!m->revoked[m->n_revoked]) {
-        l->rc = CF_ERR_NOMEM;
-        return 1;
-    }
-    m->n_revoked++;
-    return 0;
-}
-
 static cf_err_t s_fail(cf_store_t *store, cf_err_t rc, cf_why_t *why, const char *what)
 {
     return cf_why(why, rc, "%s: %s", what, cf_why_text(cf_store_why(store), rc));
@@ -84,14 +51,17 @@ cf_err_t cf_material_load(cf_store_t *store, const cf_seal_t *seal, const char *
 {
     memset(m, 0, sizeof(*m));
     cf_err_t rc = s_load_certs(store, seal, alias, m, why);
-    size_t bad = 0;
-    s_loader_t loader = {m, CF_OK}; /* s_add_serial's argument */
-    if (rc == CF_OK && (rc = cf_db_revoked_load(store, CF_HTTPS_MAX_REVOKED + 1, s_add_serial,
-                                                &loader, &bad)) != CF_OK)
+    if (rc == CF_OK && (rc = cf_serials_load(store, &m->serials)) != CF_OK)
         s_fail(store, rc, why, "the revoked serials");
-    if (rc == CF_OK && loader.rc != CF_OK)
-        rc = cf_why(why, loader.rc, "the revoked serials: %s (at most %d)", cf_err_str(loader.rc),
-                    CF_HTTPS_MAX_REVOKED);
+    if (rc == CF_OK && m->serials.n > CF_HTTPS_MAX_REVOKED)
+        rc = cf_why(why, CF_ERR_TOOBIG, "more than %d revoked serials", CF_HTTPS_MAX_REVOKED);
+    if (rc == CF_OK) {
+        m->revoked = cf_mem_calloc(m->serials.n ? m->serials.n : 1, sizeof(char *));
+        rc = m->revoked ? CF_OK : CF_ERR_NOMEM;
+        for (size_t i = 0; rc == CF_OK && i < m->serials.n; i++)
+            m->revoked[i] = m->serials.serial[i];
+        m->n_revoked = rc == CF_OK ? m->serials.n : 0;
+    }
     if (rc == CF_OK && (rc = cf_db_ssl_get(store, &m->ssl)) != CF_OK)
         s_fail(store, rc, why, "the SSL configuration");
     if (rc != CF_OK)
@@ -107,7 +77,7 @@ void cf_material_tls(const cf_material_t *m, cf_https_tls_t *tls)
     tls->key = m->key;
     tls->ca_pem = m->ca_pem;
     tls->ca_len = strlen(m->ca_pem);
-    tls->revoked = (const char *const *) m->revoked;
+    tls->revoked = m->revoked;
     tls->n_revoked = m->n_revoked;
     cf_tls_version_t v = CF_TLS_1_2;
     if (cf_tls_version_from_name(m->ssl.min_tls, &v) != CF_OK)
@@ -132,8 +102,7 @@ void cf_material_clear(cf_material_t *m)
     cf_mem_free(m->cert_pem);
     cf_mem_free(m->ca_pem);
     cf_key_destroy(&m->key);
-    for (size_t i = 0; i < m->n_revoked; i++)
-        cf_mem_free(m->revoked[i]);
     cf_mem_free(m->revoked);
+    cf_serials_clear(&m->serials);
     memset(m, 0, sizeof(*m));
 }

@@ -6,16 +6,17 @@
 #include "cf_db_ssl.h"
 #include "cf_https.h"
 #include "cf_seal.h"
+#include "cf_serials.h"
 #include "cf_store.h"
 
 typedef struct {
-    char *cert_pem;     /* this server's certificate and chain, owned */
-    char *ca_pem;       /* the CA certificate, owned */
-    cf_key_t *key;      /* this server's key (opened), owned */
-    char **revoked;     /* revoked serials, owned */
-    size_t n_revoked;   /* entries in revoked */
-    size_t cap_revoked; /* room in revoked */
-    cf_db_ssl_t ssl;    /* the SSL configuration */
+    char *cert_pem;       /* this server's certificate and chain, owned */
+    char *ca_pem;         /* the CA certificate, owned */
+    cf_key_t *key;        /* this server's key (opened), owned */
+    cf_serials_t serials; /* the revoked set, owned */
+    const char **revoked; /* pointers into serials for cf_https, owned array */
+    size_t n_revoked;     /* entries in revoked */
+    cf_db_ssl_t ssl;      /* the SSL configuration */
 } cf_material_t;
 
 /* Load everything for alias (5 round trips). On failure *m is cleared. Errors: those of
