@@ -61,6 +61,8 @@ static void s_reload(cf_control_t *self, const char *why_reload)
         rc = cf_https_set_require_client_cert(self->cfg.https, require);
     if (rc == CF_OK && cf_https_plain_port(self->cfg.https) != plain)
         rc = cf_https_set_plain_port(self->cfg.https, plain, &why);
+    /* the router follows the configuration even when a listener change failed: turning
+       allow-plain off must refuse certificate-less clients at once either way */
     cf_router_set_allow_plain(self->cfg.router, allow);
     if (rc != CF_OK)
         cf_log(CF_LOG_ERROR, "msg=\"cannot apply the reload\" cause=%s err=%s why=\"%s\"",
@@ -189,7 +191,7 @@ cf_err_t cf_control_new(const cf_control_cfg_t *cfg, cf_control_t **out, cf_why_
     self->base = event_base_new();
     cf_err_t rc = self->base ? CF_OK : CF_ERR_NOMEM;
     if (rc == CF_OK)
-        rc = cf_renew_new(cfg->app, cfg->start, 3 * cfg->renew_every_s, &self->renew);
+        rc = cf_renew_new(cfg->app, 3 * cfg->renew_every_s, &self->renew);
     if (rc == CF_OK)
         rc = s_connect(self, why);
     if (rc == CF_OK)

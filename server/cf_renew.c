@@ -22,9 +22,8 @@ struct cf_renew {
     int64_t ca_warned; /* unix seconds of the last CA expiry warning */
 };
 
-cf_err_t cf_renew_new(cf_app_t *app, const cf_start_opts_t *start, int lease_s, cf_renew_t **out)
+cf_err_t cf_renew_new(cf_app_t *app, int lease_s, cf_renew_t **out)
 {
-    (void) start;
     if (!app || !out || lease_s < 1)
         return CF_ERR_INVALID;
     *out = cf_mem_calloc(1, sizeof(**out));

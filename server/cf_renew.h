@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 #include "cf_app.h"
-#include "cf_start.h"
 #include "cf_store.h"
 
 #define CF_RENEW_CA_WARN_DAYS 90               /* warn this many days before the CA expires */
@@ -18,8 +17,7 @@
 typedef struct cf_renew cf_renew_t; /* opaque; used by the control thread only */
 
 /* A renewer whose lease lives lease_s seconds unless renewed by the next tick. */
-CF_MUST_USE cf_err_t cf_renew_new(cf_app_t *app, const cf_start_opts_t *start, int lease_s,
-                                  cf_renew_t **out);
+CF_MUST_USE cf_err_t cf_renew_new(cf_app_t *app, int lease_s, cf_renew_t **out);
 /* One round: take or keep the lease, then rebuild the CRL when cf_crl_due says so, and
    (with auto-renew on) renew what is due. Failures are logged and counted
    (cf_server_crl_failures_total, cf_server_renewal_failures_total), never silent. */

@@ -294,8 +294,9 @@ static int s_covers(const cf_cert_t *cert, const char *name)
     return 0;
 }
 
-/* 1 when the stored certificate for the alias covers alias and host, 0 when it does not,
-   CF_ERR_* < 0 never: errors go through rc. */
+/* Does this server need a new certificate? *need_issue = 1 when none is stored, or when the
+   generated one no longer covers the alias and host; an imported one that does not cover
+   them is refused (CF_ERR_POLICY): a server never advertises an alias it cannot serve. */
 static cf_err_t s_check_cert(cf_store_t *store, const cf_seal_t *seal, const cf_start_opts_t *o,
                              int *need_issue, cf_why_t *why)
 {

@@ -110,7 +110,11 @@ static cf_err_t s_prepare(s_server_t *s, cf_why_t *why)
     const char *const *ranges = cf_cfg_list(s->cfg, "ip-range", &n);
     for (size_t i = 0; i < n; i++) {
         size_t used = strlen(s->ranges);
-        snprintf(s->ranges + used, sizeof(s->ranges) - used, "%s%s", i ? "," : "", ranges[i]);
+        int w =
+            snprintf(s->ranges + used, sizeof(s->ranges) - used, "%s%s", i ? "," : "", ranges[i]);
+        if (w < 0 || (size_t) w >= sizeof(s->ranges) - used)
+            return cf_why(why, CF_ERR_TOOBIG, "--ip-range: the ranges exceed %zu bytes",
+                          sizeof(s->ranges) - 1);
     }
     CF_TRY(cf_server_opts_store(s->cfg, &s->scfg, &s->redis_password, why));
     CF_TRY(cf_server_opts_start(s->cfg, &s->start, &s->admin_password, &s->p12_password, why));
