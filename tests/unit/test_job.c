@@ -13,77 +13,21 @@
 #include "cf_job.h"
 #include "cf_mem.h"
 
-#define AGENT "ws-0042.corp"
-#define CHAIN "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n"
-#define KEY   "-----BEGIN PRIVATE KEY-----\nMIGH...\n-----END PRIVATE KEY-----\n"
+#include "cf_test_job.h"
 
-static cf_ca_t *s_ca;
-static cf_cert_t *s_server; /* serverAuth, from s_ca */
-static cf_key_t *s_server_key;
-static cf_cert_t *s_agent; /* clientAuth agent certificate, from s_ca */
-static cf_key_t *s_agent_key;
-static unsigned char s_pub[32], s_sec[32]; /* the agent's CURVE key pair */
-static time_t s_now;
+static cf_test_job_t s_fx; /* the shared job fixture (cf_test_job.c) */
 
 static int s_setup(void **state)
 {
     (void) state;
-    s_now = time(NULL);
-    cf_issue_t server = {.component = CF_COMPONENT_SERVER, .name = "srv1.example.org"};
-    cf_issue_t agent = {.component = CF_COMPONENT_AGENT, .name = AGENT};
-    if (cf_ca_create(NULL, &s_ca) != CF_OK ||
-        cf_ca_issue(s_ca, &server, &s_server, &s_server_key) != CF_OK ||
-        cf_ca_issue(s_ca, &agent, &s_agent, &s_agent_key) != CF_OK)
-        return -1;
-    crypto_box_keypair(s_pub, s_sec);
-    return 0;
+    return cf_test_job_setup(&s_fx);
 }
 
 static int s_teardown(void **state)
 {
     (void) state;
-    cf_cert_destroy(&s_server);
-    cf_key_destroy(&s_server_key);
-    cf_cert_destroy(&s_agent);
-    cf_key_destroy(&s_agent_key);
-    cf_ca_destroy(&s_ca);
+    cf_test_job_teardown(&s_fx);
     return 0;
-}
-
-static cf_err_t s_never_seen(void *ctx, const char *job_id)
-{
-    (void) ctx;
-    (void) job_id;
-    return CF_OK;
-}
-
-/* A new job of the given type for AGENT, valid for a day; payload filled in. */
-static cf_job_t *s_job(cf_job_type_t type)
-{
-    cf_job_spec_t spec = {
-        .type = type, .agent = AGENT, .issuer = "srv1", .created = s_now, .expires = s_now + 86400};
-    cf_job_t *job = NULL;
-    cf_why_t why = {""};
-    cf_err_t rc = cf_job_new(&spec, &job, &why);
-    if (rc != CF_OK)
-        fail_msg("cf_job_new: %s", cf_why_text(&why, rc));
-    if (type == CF_JOB_TYPE_INSTALL_CERT)
-        assert_int_equal(cf_job_set_install_pem(job, CHAIN, strlen(CHAIN), KEY, strlen(KEY), s_pub),
-                         CF_OK);
-    if (type == CF_JOB_TYPE_SET_FAVORITE)
-        assert_int_equal(cf_job_set_favorite(job, "srv2.example.org"), CF_OK);
-    return job;
-}
-
-static char *s_signed_wire(cf_job_t *job, size_t *len)
-{
-    char *wire = NULL;
-    cf_why_t why = {""};
-    cf_err_t rc = cf_job_sign(job, s_server, s_server_key, &why);
-    if (rc != CF_OK)
-        fail_msg("cf_job_sign: %s", cf_why_text(&why, rc));
-    assert_int_equal(cf_job_to_wire(job, &wire, len), CF_OK);
-    return wire;
 }
 
 /* A server pushes a certificate and key to one agent; the agent checks and opens it. */
@@ -92,16 +36,17 @@ static void test_usage(void **state)
     (void) state;
     /* server side: one job per agent, the key sealed to that agent's CURVE public key */
     cf_job_spec_t spec = {.type = CF_JOB_TYPE_INSTALL_CERT,
-                          .agent = AGENT,
+                          .agent = CF_TEST_JOB_AGENT,
                           .issuer = "srv1",
-                          .created = s_now,
-                          .expires = s_now + 3600};
+                          .created = s_fx.now,
+                          .expires = s_fx.now + 3600};
     cf_job_t *job = NULL;
     cf_why_t why = {""};
     assert_int_equal(cf_job_new(&spec, &job, &why), CF_OK);
-    assert_int_equal(cf_job_set_install_pem(job, CHAIN, strlen(CHAIN), KEY, strlen(KEY), s_pub),
+    assert_int_equal(cf_job_set_install_pem(job, CF_TEST_JOB_CHAIN, strlen(CF_TEST_JOB_CHAIN),
+                                            CF_TEST_JOB_KEY, strlen(CF_TEST_JOB_KEY), s_fx.pub),
                      CF_OK);
-    assert_int_equal(cf_job_sign(job, s_server, s_server_key, &why), CF_OK);
+    assert_int_equal(cf_job_sign(job, s_fx.server, s_fx.server_key, &why), CF_OK);
     char *wire = NULL;
     size_t len = 0;
     assert_int_equal(cf_job_to_wire(job, &wire, &len), CF_OK); /* into a JOB message */
@@ -109,9 +54,10 @@ static void test_usage(void **state)
 
     /* agent side: one verifier for the life of the process */
     cf_job_verifier_t *v = NULL;
-    assert_int_equal(cf_job_verifier_new(cf_ca_cert(s_ca), AGENT, &v), CF_OK);
+    assert_int_equal(cf_job_verifier_new(cf_ca_cert(s_fx.ca), CF_TEST_JOB_AGENT, &v), CF_OK);
     cf_job_t *got = NULL;
-    cf_err_t rc = cf_job_verifier_check(v, wire, len, s_now, s_never_seen, NULL, &got, &why);
+    cf_err_t rc =
+        cf_job_verifier_check(v, wire, len, s_fx.now, cf_test_job_never_seen, NULL, &got, &why);
     if (rc != CF_OK)
         fail_msg("refused: %s", cf_why_text(&why, rc));
     assert_string_equal(cf_job_id(got), cf_job_id(job));
@@ -119,9 +65,9 @@ static void test_usage(void **state)
     char *chain = NULL, *key = NULL;
     size_t chain_len = 0, key_len = 0;
     assert_int_equal(cf_job_chain_pem(got, &chain, &chain_len), CF_OK);
-    assert_string_equal(chain, CHAIN);
-    assert_int_equal(cf_job_open_key(got, s_pub, s_sec, &key, &key_len), CF_OK);
-    assert_string_equal(key, KEY);
+    assert_string_equal(chain, CF_TEST_JOB_CHAIN);
+    assert_int_equal(cf_job_open_key(got, s_fx.pub, s_fx.sec, &key, &key_len), CF_OK);
+    assert_string_equal(key, CF_TEST_JOB_KEY);
     cf_mem_free_secret(key, key_len);
     cf_mem_free(chain);
     cf_job_destroy(&got);
@@ -135,21 +81,21 @@ static void test_every_type_round_trip(void **state)
 {
     (void) state;
     for (int t = CF_JOB_TYPE_INSTALL_CERT; t < CF_JOB_TYPE_COUNT_; t++) {
-        cf_job_t *job = s_job((cf_job_type_t) t), *got = NULL;
+        cf_job_t *job = cf_test_job_new(&s_fx, (cf_job_type_t) t), *got = NULL;
         size_t len = 0;
-        char *wire = s_signed_wire(job, &len);
+        char *wire = cf_test_job_signed_wire(&s_fx, job, &len);
         cf_why_t why = {""};
-        cf_err_t rc = cf_job_verify(wire, len, cf_ca_cert(s_ca), AGENT, s_now + 60, s_never_seen,
-                                    NULL, &got, &why);
+        cf_err_t rc = cf_job_verify(wire, len, cf_ca_cert(s_fx.ca), CF_TEST_JOB_AGENT,
+                                    s_fx.now + 60, cf_test_job_never_seen, NULL, &got, &why);
         if (rc != CF_OK)
             fail_msg("%s refused: %s", cf_job_type_name(t), cf_why_text(&why, rc));
         assert_int_equal(cf_job_type(got), t);
         assert_string_equal(cf_job_type_name(cf_job_type(got)), cf_job_type_name(t));
         assert_string_equal(cf_job_id(got), cf_job_id(job));
-        assert_string_equal(cf_job_agent(got), AGENT);
+        assert_string_equal(cf_job_agent(got), CF_TEST_JOB_AGENT);
         assert_string_equal(cf_job_issuer(got), "srv1");
-        assert_int_equal(cf_job_created(got), s_now);
-        assert_int_equal(cf_job_expires(got), s_now + 86400);
+        assert_int_equal(cf_job_created(got), s_fx.now);
+        assert_int_equal(cf_job_expires(got), s_fx.now + 86400);
         assert_int_equal(cf_job_min_proto(got), 1);
         assert_true(cf_job_is_signed(got));
         if (t == CF_JOB_TYPE_SET_FAVORITE)
@@ -174,9 +120,9 @@ static void test_every_type_round_trip(void **state)
 static void test_canonical_form(void **state)
 {
     (void) state;
-    cf_job_t *job = s_job(CF_JOB_TYPE_SET_FAVORITE);
+    cf_job_t *job = cf_test_job_new(&s_fx, CF_JOB_TYPE_SET_FAVORITE);
     size_t len = 0;
-    char *wire = s_signed_wire(job, &len);
+    char *wire = cf_test_job_signed_wire(&s_fx, job, &len);
     json_t *root = json_loadb(wire, len, 0, NULL);
     assert_non_null(root);
     const char *sig = json_string_value(json_object_get(root, "sig"));
@@ -185,10 +131,10 @@ static void test_canonical_form(void **state)
     assert_non_null(signer);
     char *expect = cf_mem_malloc(len + 1);
     snprintf(expect, len + 1,
-             "{\"agent\":\"" AGENT "\",\"created\":%lld,\"expires\":%lld,\"id\":\"%s\","
+             "{\"agent\":\"" CF_TEST_JOB_AGENT "\",\"created\":%lld,\"expires\":%lld,\"id\":\"%s\","
              "\"issuer\":\"srv1\",\"min_proto\":1,\"payload\":{\"favorite\":\"srv2.example.org\"},"
              "\"sig\":\"%s\",\"signer\":\"%s\",\"type\":\"set_favorite\",\"v\":1}",
-             (long long) s_now, (long long) s_now + 86400, cf_job_id(job), sig, signer);
+             (long long) s_fx.now, (long long) s_fx.now + 86400, cf_job_id(job), sig, signer);
     assert_string_equal(wire, expect);
     cf_mem_free(expect);
 
@@ -207,7 +153,7 @@ static void test_canonical_form(void **state)
     memcpy(msg + sizeof(CF_JOB_SIG_CONTEXT), canon, strlen(canon));
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL,
-                                          X509_get0_pubkey(cf_cert_x509(s_server))),
+                                          X509_get0_pubkey(cf_cert_x509(s_fx.server))),
                      1);
     assert_int_equal(EVP_DigestVerify(ctx, raw_sig, raw_len, msg, msg_len), 1);
     EVP_MD_CTX_free(ctx);
@@ -223,9 +169,9 @@ static void test_canonical_form(void **state)
 static void test_layout_not_signed(void **state)
 {
     (void) state;
-    cf_job_t *job = s_job(CF_JOB_TYPE_SET_FAVORITE);
+    cf_job_t *job = cf_test_job_new(&s_fx, CF_JOB_TYPE_SET_FAVORITE);
     size_t len = 0;
-    char *wire = s_signed_wire(job, &len);
+    char *wire = cf_test_job_signed_wire(&s_fx, job, &len);
     json_t *root = json_loadb(wire, len, 0, NULL);
     char *pretty = json_dumps(root, JSON_INDENT(3));
     char *esc = strstr(pretty, "\"srv1\"");
@@ -235,8 +181,8 @@ static void test_layout_not_signed(void **state)
              esc + 6);
     cf_job_t *got = NULL;
     cf_why_t why = {""};
-    cf_err_t rc = cf_job_verify(escaped, strlen(escaped), cf_ca_cert(s_ca), AGENT, s_now,
-                                s_never_seen, NULL, &got, &why);
+    cf_err_t rc = cf_job_verify(escaped, strlen(escaped), cf_ca_cert(s_fx.ca), CF_TEST_JOB_AGENT,
+                                s_fx.now, cf_test_job_never_seen, NULL, &got, &why);
     if (rc != CF_OK)
         fail_msg("reformatted job refused: %s", cf_why_text(&why, rc));
     assert_string_equal(cf_job_issuer(got), "srv1");
@@ -256,13 +202,13 @@ static void test_sealing(void **state)
     const char *secret = "the private key";
     unsigned char *sealed = NULL, *plain = NULL;
     size_t sealed_len = 0, plain_len = 0;
-    assert_int_equal(cf_job_seal_payload(s_pub, secret, strlen(secret), &sealed, &sealed_len),
+    assert_int_equal(cf_job_seal_payload(s_fx.pub, secret, strlen(secret), &sealed, &sealed_len),
                      CF_OK);
     assert_int_equal(sealed_len, strlen(secret) + CF_JOB_SEAL_OVERHEAD);
     for (size_t i = 0; i + strlen(secret) <= sealed_len; i++)
         assert_true(memcmp(sealed + i, secret, strlen(secret)) != 0);
-    assert_int_equal(cf_job_open_payload(s_pub, s_sec, sealed, sealed_len, &plain, &plain_len),
-                     CF_OK);
+    assert_int_equal(
+        cf_job_open_payload(s_fx.pub, s_fx.sec, sealed, sealed_len, &plain, &plain_len), CF_OK);
     assert_int_equal(plain_len, strlen(secret));
     assert_string_equal((char *) plain, secret);
     cf_mem_free_secret(plain, plain_len);
@@ -271,26 +217,28 @@ static void test_sealing(void **state)
         cf_job_open_payload(other_pub, other_sec, sealed, sealed_len, &plain, &plain_len),
         CF_ERR_SECRET);
     assert_null(plain);
-    assert_int_equal(cf_job_open_payload(s_pub, other_sec, sealed, sealed_len, &plain, &plain_len),
-                     CF_ERR_SECRET);
+    assert_int_equal(
+        cf_job_open_payload(s_fx.pub, other_sec, sealed, sealed_len, &plain, &plain_len),
+        CF_ERR_SECRET);
     for (size_t i = 0; i < sealed_len; i++) { /* any damage */
         sealed[i] ^= 0x04;
-        assert_int_equal(cf_job_open_payload(s_pub, s_sec, sealed, sealed_len, &plain, &plain_len),
-                         CF_ERR_SECRET);
+        assert_int_equal(
+            cf_job_open_payload(s_fx.pub, s_fx.sec, sealed, sealed_len, &plain, &plain_len),
+            CF_ERR_SECRET);
         sealed[i] ^= 0x04;
     }
-    assert_int_equal(
-        cf_job_open_payload(s_pub, s_sec, sealed, CF_JOB_SEAL_OVERHEAD - 1, &plain, &plain_len),
-        CF_ERR_SECRET);
-    assert_int_equal(cf_job_open_payload(s_pub, s_sec, sealed,
+    assert_int_equal(cf_job_open_payload(s_fx.pub, s_fx.sec, sealed, CF_JOB_SEAL_OVERHEAD - 1,
+                                         &plain, &plain_len),
+                     CF_ERR_SECRET);
+    assert_int_equal(cf_job_open_payload(s_fx.pub, s_fx.sec, sealed,
                                          CF_JOB_MAX_SECRET + CF_JOB_SEAL_OVERHEAD + 1, &plain,
                                          &plain_len),
                      CF_ERR_TOOBIG);
     cf_mem_free(sealed);
     /* empty plaintext is fine; a low-order public key is not a key to seal to */
-    assert_int_equal(cf_job_seal_payload(s_pub, NULL, 0, &sealed, &sealed_len), CF_OK);
-    assert_int_equal(cf_job_open_payload(s_pub, s_sec, sealed, sealed_len, &plain, &plain_len),
-                     CF_OK);
+    assert_int_equal(cf_job_seal_payload(s_fx.pub, NULL, 0, &sealed, &sealed_len), CF_OK);
+    assert_int_equal(
+        cf_job_open_payload(s_fx.pub, s_fx.sec, sealed, sealed_len, &plain, &plain_len), CF_OK);
     assert_int_equal(plain_len, 0);
     cf_mem_free_secret(plain, plain_len);
     cf_mem_free(sealed);
@@ -298,31 +246,32 @@ static void test_sealing(void **state)
     assert_int_equal(cf_job_seal_payload(zero, "x", 1, &sealed, &sealed_len), CF_ERR_INVALID);
     assert_null(sealed);
     static unsigned char big[CF_JOB_MAX_SECRET + 1];
-    assert_int_equal(cf_job_seal_payload(s_pub, big, sizeof(big), &sealed, &sealed_len),
+    assert_int_equal(cf_job_seal_payload(s_fx.pub, big, sizeof(big), &sealed, &sealed_len),
                      CF_ERR_TOOBIG);
     assert_int_equal(cf_job_seal_payload(NULL, "x", 1, &sealed, &sealed_len), CF_ERR_INVALID);
-    assert_int_equal(cf_job_open_payload(s_pub, NULL, "x", 1, &plain, &plain_len), CF_ERR_INVALID);
+    assert_int_equal(cf_job_open_payload(s_fx.pub, NULL, "x", 1, &plain, &plain_len),
+                     CF_ERR_INVALID);
 }
 
 /* The PKCS#12 form: the file and its password, each sealed; only the agent opens them. */
 static void test_p12_form(void **state)
 {
     (void) state;
-    cf_job_t *job = s_job(CF_JOB_TYPE_RECHECK), *got = NULL;
+    cf_job_t *job = cf_test_job_new(&s_fx, CF_JOB_TYPE_RECHECK), *got = NULL;
     static const unsigned char p12[] = {0x30, 0x82, 0x01, 0x00, 0xde, 0xad, 0xbe, 0xef};
-    assert_int_equal(cf_job_set_install_p12(job, p12, sizeof(p12), "pw", s_pub), CF_ERR_INVALID);
+    assert_int_equal(cf_job_set_install_p12(job, p12, sizeof(p12), "pw", s_fx.pub), CF_ERR_INVALID);
     cf_job_destroy(&job);
-    job = s_job(CF_JOB_TYPE_INSTALL_CERT);
-    assert_int_equal(cf_job_set_install_p12(job, p12, sizeof(p12), "Pa55 w0rd", s_pub), CF_OK);
+    job = cf_test_job_new(&s_fx, CF_JOB_TYPE_INSTALL_CERT);
+    assert_int_equal(cf_job_set_install_p12(job, p12, sizeof(p12), "Pa55 w0rd", s_fx.pub), CF_OK);
     size_t len = 0;
-    char *wire = s_signed_wire(job, &len);
+    char *wire = cf_test_job_signed_wire(&s_fx, job, &len);
     assert_null(strstr(wire, "Pa55"));
     assert_int_equal(cf_job_parse(wire, len, &got, NULL), CF_OK);
     assert_int_equal(cf_job_form(got), CF_JOB_FORM_P12);
     unsigned char *out = NULL;
     size_t out_len = 0;
     char *pass = NULL, *pem = NULL;
-    assert_int_equal(cf_job_open_p12(got, s_pub, s_sec, &out, &out_len, &pass), CF_OK);
+    assert_int_equal(cf_job_open_p12(got, s_fx.pub, s_fx.sec, &out, &out_len, &pass), CF_OK);
     assert_int_equal(out_len, sizeof(p12));
     assert_memory_equal(out, p12, sizeof(p12));
     assert_string_equal(pass, "Pa55 w0rd");
@@ -334,15 +283,16 @@ static void test_p12_form(void **state)
                      CF_ERR_SECRET);
     assert_null(out);
     assert_null(pass);
-    assert_int_equal(cf_job_open_key(got, s_pub, s_sec, &pem, &len), CF_ERR_STATE);
+    assert_int_equal(cf_job_open_key(got, s_fx.pub, s_fx.sec, &pem, &len), CF_ERR_STATE);
     assert_int_equal(cf_job_chain_pem(got, &pem, &len), CF_ERR_STATE);
     cf_job_destroy(&got);
     /* switching form replaces the payload */
-    assert_int_equal(cf_job_set_install_pem(job, CHAIN, strlen(CHAIN), KEY, strlen(KEY), s_pub),
+    assert_int_equal(cf_job_set_install_pem(job, CF_TEST_JOB_CHAIN, strlen(CF_TEST_JOB_CHAIN),
+                                            CF_TEST_JOB_KEY, strlen(CF_TEST_JOB_KEY), s_fx.pub),
                      CF_OK);
     assert_int_equal(cf_job_form(job), CF_JOB_FORM_PEM);
-    assert_int_equal(cf_job_open_p12(job, s_pub, s_sec, &out, &out_len, &pass), CF_ERR_STATE);
-    assert_int_equal(cf_job_set_install_p12(job, p12, CF_JOB_MAX_SECRET + 1, "x", s_pub),
+    assert_int_equal(cf_job_open_p12(job, s_fx.pub, s_fx.sec, &out, &out_len, &pass), CF_ERR_STATE);
+    assert_int_equal(cf_job_set_install_p12(job, p12, CF_JOB_MAX_SECRET + 1, "x", s_fx.pub),
                      CF_ERR_TOOBIG);
     cf_mem_free(wire);
     cf_job_destroy(&job);

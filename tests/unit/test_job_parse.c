@@ -13,86 +13,30 @@
 #include "cf_job.h"
 #include "cf_mem.h"
 
-#define AGENT "ws-0042.corp"
-#define CHAIN "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n"
-#define KEY   "-----BEGIN PRIVATE KEY-----\nMIGH...\n-----END PRIVATE KEY-----\n"
+#include "cf_test_job.h"
 
-static cf_ca_t *s_ca;
-static cf_cert_t *s_server; /* serverAuth, from s_ca */
-static cf_key_t *s_server_key;
-static cf_cert_t *s_agent; /* clientAuth agent certificate, from s_ca */
-static cf_key_t *s_agent_key;
-static unsigned char s_pub[32], s_sec[32]; /* the agent's CURVE key pair */
-static time_t s_now;
+static cf_test_job_t s_fx; /* the shared job fixture (cf_test_job.c) */
 
 static int s_setup(void **state)
 {
     (void) state;
-    s_now = time(NULL);
-    cf_issue_t server = {.component = CF_COMPONENT_SERVER, .name = "srv1.example.org"};
-    cf_issue_t agent = {.component = CF_COMPONENT_AGENT, .name = AGENT};
-    if (cf_ca_create(NULL, &s_ca) != CF_OK ||
-        cf_ca_issue(s_ca, &server, &s_server, &s_server_key) != CF_OK ||
-        cf_ca_issue(s_ca, &agent, &s_agent, &s_agent_key) != CF_OK)
-        return -1;
-    crypto_box_keypair(s_pub, s_sec);
-    return 0;
+    return cf_test_job_setup(&s_fx);
 }
 
 static int s_teardown(void **state)
 {
     (void) state;
-    cf_cert_destroy(&s_server);
-    cf_key_destroy(&s_server_key);
-    cf_cert_destroy(&s_agent);
-    cf_key_destroy(&s_agent_key);
-    cf_ca_destroy(&s_ca);
+    cf_test_job_teardown(&s_fx);
     return 0;
-}
-
-static cf_err_t s_never_seen(void *ctx, const char *job_id)
-{
-    (void) ctx;
-    (void) job_id;
-    return CF_OK;
-}
-
-/* A new job of the given type for AGENT, valid for a day; payload filled in. */
-static cf_job_t *s_job(cf_job_type_t type)
-{
-    cf_job_spec_t spec = {
-        .type = type, .agent = AGENT, .issuer = "srv1", .created = s_now, .expires = s_now + 86400};
-    cf_job_t *job = NULL;
-    cf_why_t why = {""};
-    cf_err_t rc = cf_job_new(&spec, &job, &why);
-    if (rc != CF_OK)
-        fail_msg("cf_job_new: %s", cf_why_text(&why, rc));
-    if (type == CF_JOB_TYPE_INSTALL_CERT)
-        assert_int_equal(cf_job_set_install_pem(job, CHAIN, strlen(CHAIN), KEY, strlen(KEY), s_pub),
-                         CF_OK);
-    if (type == CF_JOB_TYPE_SET_FAVORITE)
-        assert_int_equal(cf_job_set_favorite(job, "srv2.example.org"), CF_OK);
-    return job;
-}
-
-static char *s_signed_wire(cf_job_t *job, size_t *len)
-{
-    char *wire = NULL;
-    cf_why_t why = {""};
-    cf_err_t rc = cf_job_sign(job, s_server, s_server_key, &why);
-    if (rc != CF_OK)
-        fail_msg("cf_job_sign: %s", cf_why_text(&why, rc));
-    assert_int_equal(cf_job_to_wire(job, &wire, len), CF_OK);
-    return wire;
 }
 
 /* A server reading a job back from its store checks the form, not the signature. */
 static void test_usage(void **state)
 {
     (void) state;
-    cf_job_t *job = s_job(CF_JOB_TYPE_RENEW_CSR), *back = NULL;
+    cf_job_t *job = cf_test_job_new(&s_fx, CF_JOB_TYPE_RENEW_CSR), *back = NULL;
     size_t len = 0;
-    char *wire = s_signed_wire(job, &len);
+    char *wire = cf_test_job_signed_wire(&s_fx, job, &len);
     cf_why_t why = {""};
     assert_int_equal(cf_job_parse(wire, len, &back, &why), CF_OK);
     assert_string_equal(cf_job_id(back), cf_job_id(job)); /* the CSR's nonce */
@@ -109,38 +53,55 @@ static void test_spec_refusals(void **state)
         cf_job_spec_t spec;
         const char *reason;
     } bad[] = {
-        {{.type = 0, .agent = AGENT, .issuer = "s", .created = 1, .expires = 2}, "type"},
-        {{.type = 9, .agent = AGENT, .issuer = "s", .created = 1, .expires = 2}, "type"},
+        {{.type = 0, .agent = CF_TEST_JOB_AGENT, .issuer = "s", .created = 1, .expires = 2},
+         "type"},
+        {{.type = 9, .agent = CF_TEST_JOB_AGENT, .issuer = "s", .created = 1, .expires = 2},
+         "type"},
         {{.type = 4, .agent = "Upper", .issuer = "s", .created = 1, .expires = 2}, "agent id"},
         {{.type = 4, .agent = "", .issuer = "s", .created = 1, .expires = 2}, "agent id"},
-        {{.type = 4, .agent = AGENT, .issuer = "", .created = 1, .expires = 2}, "issuer"},
-        {{.type = 4, .agent = AGENT, .issuer = "a b", .created = 1, .expires = 2}, "issuer"},
-        {{.type = 4, .agent = AGENT, .issuer = "s\"", .created = 1, .expires = 2}, "issuer"},
-        {{.type = 4, .agent = AGENT, .issuer = "s", .created = 0, .expires = 2}, "times"},
-        {{.type = 4, .agent = AGENT, .issuer = "s", .created = 5, .expires = 5}, "times"},
+        {{.type = 4, .agent = CF_TEST_JOB_AGENT, .issuer = "", .created = 1, .expires = 2},
+         "issuer"},
+        {{.type = 4, .agent = CF_TEST_JOB_AGENT, .issuer = "a b", .created = 1, .expires = 2},
+         "issuer"},
+        {{.type = 4, .agent = CF_TEST_JOB_AGENT, .issuer = "s\"", .created = 1, .expires = 2},
+         "issuer"},
+        {{.type = 4, .agent = CF_TEST_JOB_AGENT, .issuer = "s", .created = 0, .expires = 2},
+         "times"},
+        {{.type = 4, .agent = CF_TEST_JOB_AGENT, .issuer = "s", .created = 5, .expires = 5},
+         "times"},
         {{.type = 4,
-          .agent = AGENT,
+          .agent = CF_TEST_JOB_AGENT,
           .issuer = "s",
           .created = 1,
           .expires = 2 + CF_JOB_MAX_LIFETIME},
          "times"},
-        {{.type = 4, .agent = AGENT, .issuer = "s", .created = 1, .expires = 2, .min_proto = 256},
+        {{.type = 4,
+          .agent = CF_TEST_JOB_AGENT,
+          .issuer = "s",
+          .created = 1,
+          .expires = 2,
+          .min_proto = 256},
          "min_proto"},
         {{.type = 4,
           .id = "0123456789ABCDEF0123456789abcdef",
-          .agent = AGENT,
+          .agent = CF_TEST_JOB_AGENT,
           .issuer = "s",
           .created = 1,
           .expires = 2},
          "job id"},
         {{.type = 4,
           .id = "00000000000000000000000000000000",
-          .agent = AGENT,
+          .agent = CF_TEST_JOB_AGENT,
           .issuer = "s",
           .created = 1,
           .expires = 2},
          "job id"},
-        {{.type = 4, .id = "0123", .agent = AGENT, .issuer = "s", .created = 1, .expires = 2},
+        {{.type = 4,
+          .id = "0123",
+          .agent = CF_TEST_JOB_AGENT,
+          .issuer = "s",
+          .created = 1,
+          .expires = 2},
          "too long"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -159,7 +120,7 @@ static void test_signing_rules(void **state)
     /* a given id is kept: every agent's copy of one job shares it */
     cf_job_spec_t spec = {.type = CF_JOB_TYPE_RECHECK,
                           .id = "00000000000000000000000000000001",
-                          .agent = AGENT,
+                          .agent = CF_TEST_JOB_AGENT,
                           .issuer = "fe80::1",
                           .created = 1,
                           .expires = 2};
@@ -168,16 +129,18 @@ static void test_signing_rules(void **state)
     assert_int_equal(cf_job_new(&spec, &job, &why), CF_OK);
     assert_string_equal(cf_job_id(job), spec.id);
     assert_int_equal(cf_job_set_favorite(job, "srv2"), CF_ERR_INVALID); /* wrong type */
-    assert_int_equal(cf_job_set_install_pem(job, CHAIN, 1, KEY, 1, s_pub), CF_ERR_INVALID);
+    assert_int_equal(
+        cf_job_set_install_pem(job, CF_TEST_JOB_CHAIN, 1, CF_TEST_JOB_KEY, 1, s_fx.pub),
+        CF_ERR_INVALID);
     char *wire = NULL;
     size_t len = 0;
     assert_int_equal(cf_job_to_wire(job, &wire, &len), CF_ERR_STATE); /* unsigned */
     /* agent and console certificates cannot sign; nor a key that is not the cert's */
-    assert_int_equal(cf_job_sign(job, s_agent, s_agent_key, &why), CF_ERR_POLICY);
+    assert_int_equal(cf_job_sign(job, s_fx.agent, s_fx.agent_key, &why), CF_ERR_POLICY);
     assert_non_null(strstr(why.text, "serverAuth"));
-    assert_int_equal(cf_job_sign(job, s_server, s_agent_key, &why), CF_ERR_KEYMISMATCH);
+    assert_int_equal(cf_job_sign(job, s_fx.server, s_fx.agent_key, &why), CF_ERR_KEYMISMATCH);
     assert_false(cf_job_is_signed(job));
-    assert_int_equal(cf_job_sign(job, s_server, s_server_key, &why), CF_OK);
+    assert_int_equal(cf_job_sign(job, s_fx.server, s_fx.server_key, &why), CF_OK);
     cf_job_destroy(&job);
 }
 
@@ -186,36 +149,39 @@ static void test_payload_required(void **state)
 {
     (void) state;
     cf_job_spec_t spec = {.type = CF_JOB_TYPE_SET_FAVORITE,
-                          .agent = AGENT,
+                          .agent = CF_TEST_JOB_AGENT,
                           .issuer = "srv1",
                           .created = 1,
                           .expires = 2};
     cf_job_t *job = NULL;
     cf_why_t why = {""};
     assert_int_equal(cf_job_new(&spec, &job, &why), CF_OK);
-    assert_int_equal(cf_job_sign(job, s_server, s_server_key, &why), CF_ERR_STATE);
+    assert_int_equal(cf_job_sign(job, s_fx.server, s_fx.server_key, &why), CF_ERR_STATE);
     assert_non_null(strstr(why.text, "favorite"));
     assert_int_equal(cf_job_set_favorite(job, "bad alias!"), CF_ERR_INVALID);
     assert_int_equal(cf_job_set_favorite(job, "srv2"), CF_OK);
-    assert_int_equal(cf_job_sign(job, s_server, s_server_key, &why), CF_OK);
+    assert_int_equal(cf_job_sign(job, s_fx.server, s_fx.server_key, &why), CF_OK);
     assert_true(cf_job_is_signed(job));
     assert_int_equal(cf_job_set_favorite(job, "srv3"), CF_OK); /* a change drops the signature */
     assert_false(cf_job_is_signed(job));
     cf_job_destroy(&job);
     spec.type = CF_JOB_TYPE_INSTALL_CERT;
     assert_int_equal(cf_job_new(&spec, &job, &why), CF_OK);
-    assert_int_equal(cf_job_sign(job, s_server, s_server_key, &why), CF_ERR_STATE);
-    assert_int_equal(cf_job_set_install_pem(job, CHAIN, 0, KEY, 1, s_pub), CF_ERR_INVALID);
-    assert_int_equal(cf_job_set_install_pem(job, CHAIN, CF_JOB_MAX_CHAIN + 1, KEY, 1, s_pub),
+    assert_int_equal(cf_job_sign(job, s_fx.server, s_fx.server_key, &why), CF_ERR_STATE);
+    assert_int_equal(
+        cf_job_set_install_pem(job, CF_TEST_JOB_CHAIN, 0, CF_TEST_JOB_KEY, 1, s_fx.pub),
+        CF_ERR_INVALID);
+    assert_int_equal(cf_job_set_install_pem(job, CF_TEST_JOB_CHAIN, CF_JOB_MAX_CHAIN + 1,
+                                            CF_TEST_JOB_KEY, 1, s_fx.pub),
                      CF_ERR_TOOBIG);
     /* a payload that makes the signed job too big */
     static char big[CF_JOB_MAX_SECRET];
     memset(big, 'k', sizeof(big));
     static char chain[CF_JOB_MAX_CHAIN];
     memset(chain, 'c', sizeof(chain));
-    assert_int_equal(cf_job_set_install_pem(job, chain, sizeof(chain), big, sizeof(big), s_pub),
+    assert_int_equal(cf_job_set_install_pem(job, chain, sizeof(chain), big, sizeof(big), s_fx.pub),
                      CF_OK);
-    assert_int_equal(cf_job_sign(job, s_server, s_server_key, &why), CF_ERR_TOOBIG);
+    assert_int_equal(cf_job_sign(job, s_fx.server, s_fx.server_key, &why), CF_ERR_TOOBIG);
     assert_false(cf_job_is_signed(job));
     cf_job_destroy(&job);
     assert_int_equal(cf_job_new(NULL, &job, &why), CF_ERR_INVALID);
@@ -263,9 +229,9 @@ static void test_parse_missing_fields(void **state)
     static const char *not_jobs[] = {"", "{", "[]", "null", "{\"v\":1}", "\"job\"", "{}"};
     for (size_t i = 0; i < sizeof(not_jobs) / sizeof(not_jobs[0]); i++)
         s_expect_parse(not_jobs[i], strlen(not_jobs[i]), CF_ERR_CORRUPT, NULL);
-    cf_job_t *job = s_job(CF_JOB_TYPE_INSTALL_CERT);
+    cf_job_t *job = cf_test_job_new(&s_fx, CF_JOB_TYPE_INSTALL_CERT);
     size_t len = 0;
-    char *wire = s_signed_wire(job, &len);
+    char *wire = cf_test_job_signed_wire(&s_fx, job, &len);
     static const char *keys[] = {
         "agent", "created", "expires", "id", "issuer",       "min_proto",     "payload",
         "sig",   "signer",  "type",    "v",  "payload.form", "payload.chain", "payload.key"};
@@ -281,9 +247,9 @@ static void test_parse_missing_fields(void **state)
 static void test_parse_bad_values(void **state)
 {
     (void) state;
-    cf_job_t *job = s_job(CF_JOB_TYPE_INSTALL_CERT);
+    cf_job_t *job = cf_test_job_new(&s_fx, CF_JOB_TYPE_INSTALL_CERT);
     size_t len = 0;
-    char *wire = s_signed_wire(job, &len);
+    char *wire = cf_test_job_signed_wire(&s_fx, job, &len);
     static const struct {
         const char *path, *value, *reason;
         cf_err_t rc;
@@ -332,9 +298,9 @@ static void test_parse_bad_values(void **state)
 static void test_parse_text(void **state)
 {
     (void) state;
-    cf_job_t *job = s_job(CF_JOB_TYPE_INSTALL_CERT);
+    cf_job_t *job = cf_test_job_new(&s_fx, CF_JOB_TYPE_INSTALL_CERT);
     size_t len = 0;
-    char *wire = s_signed_wire(job, &len);
+    char *wire = cf_test_job_signed_wire(&s_fx, job, &len);
     char *dup = cf_mem_malloc(len + 8);
     snprintf(dup, len + 8, "{\"v\":1,%s", wire + 1);
     s_expect_parse(dup, strlen(dup), CF_ERR_CORRUPT, "not JSON");
@@ -356,9 +322,9 @@ static void test_parse_text(void **state)
 static void test_allocation_failures(void **state)
 {
     (void) state;
-    cf_job_t *job = s_job(CF_JOB_TYPE_INSTALL_CERT);
+    cf_job_t *job = cf_test_job_new(&s_fx, CF_JOB_TYPE_INSTALL_CERT);
     size_t len = 0;
-    char *wire = s_signed_wire(job, &len);
+    char *wire = cf_test_job_signed_wire(&s_fx, job, &len);
     for (int which = 0; which < 5; which++) {
         for (long n = 0;; n++) {
             cf_job_t *out = NULL;
@@ -370,12 +336,12 @@ static void test_allocation_failures(void **state)
             switch (which) {
             case 0: rc = cf_job_parse(wire, len, &out, NULL); break;
             case 1:
-                rc = cf_job_verify(wire, len, cf_ca_cert(s_ca), AGENT, s_now, s_never_seen, NULL,
-                                   &out, &dbg);
+                rc = cf_job_verify(wire, len, cf_ca_cert(s_fx.ca), CF_TEST_JOB_AGENT, s_fx.now,
+                                   cf_test_job_never_seen, NULL, &out, &dbg);
                 break;
             case 2: rc = cf_job_to_wire(job, &text, &text_len); break;
-            case 3: rc = cf_job_sign(job, s_server, s_server_key, NULL); break;
-            default: rc = cf_job_open_key(job, s_pub, s_sec, &text, &text_len); break;
+            case 3: rc = cf_job_sign(job, s_fx.server, s_fx.server_key, NULL); break;
+            default: rc = cf_job_open_key(job, s_fx.pub, s_fx.sec, &text, &text_len); break;
             }
             long failed = cf_test_alloc_failed();
             cf_test_alloc_fail_at(-1);

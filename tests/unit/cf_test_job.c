@@ -1,0 +1,71 @@
+/*  cf_test_job - the job fixture the job unit tests share: a CA, a server and an agent
+    certificate, the agent's CURVE key pair, and helpers to build and sign jobs  */
+#include "cf_test_job.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cf_test.h"
+
+int cf_test_job_setup(cf_test_job_t *f)
+{
+    f->now = time(NULL);
+    cf_issue_t server = {.component = CF_COMPONENT_SERVER, .name = "srv1.example.org"};
+    cf_issue_t agent = {.component = CF_COMPONENT_AGENT, .name = CF_TEST_JOB_AGENT};
+    if (cf_ca_create(NULL, &f->ca) != CF_OK ||
+        cf_ca_issue(f->ca, &server, &f->server, &f->server_key) != CF_OK ||
+        cf_ca_issue(f->ca, &agent, &f->agent, &f->agent_key) != CF_OK)
+        return -1;
+    crypto_box_keypair(f->pub, f->sec);
+    return 0;
+}
+
+void cf_test_job_teardown(cf_test_job_t *f)
+{
+    cf_cert_destroy(&f->server);
+    cf_key_destroy(&f->server_key);
+    cf_cert_destroy(&f->agent);
+    cf_key_destroy(&f->agent_key);
+    cf_ca_destroy(&f->ca);
+}
+
+cf_err_t cf_test_job_never_seen(void *ctx, const char *job_id)
+{
+    (void) ctx;
+    (void) job_id;
+    return CF_OK;
+}
+
+/* A new job of the given type for CF_TEST_JOB_AGENT, valid for a day; payload filled in. */
+cf_job_t *cf_test_job_new(const cf_test_job_t *f, cf_job_type_t type)
+{
+    cf_job_spec_t spec = {.type = type,
+                          .agent = CF_TEST_JOB_AGENT,
+                          .issuer = "srv1",
+                          .created = f->now,
+                          .expires = f->now + 86400};
+    cf_job_t *job = NULL;
+    cf_why_t why = {""};
+    cf_err_t rc = cf_job_new(&spec, &job, &why);
+    if (rc != CF_OK)
+        fail_msg("cf_job_new: %s", cf_why_text(&why, rc));
+    if (type == CF_JOB_TYPE_INSTALL_CERT)
+        assert_int_equal(cf_job_set_install_pem(job, CF_TEST_JOB_CHAIN, strlen(CF_TEST_JOB_CHAIN),
+                                                CF_TEST_JOB_KEY, strlen(CF_TEST_JOB_KEY), f->pub),
+                         CF_OK);
+    if (type == CF_JOB_TYPE_SET_FAVORITE)
+        assert_int_equal(cf_job_set_favorite(job, "srv2.example.org"), CF_OK);
+    return job;
+}
+
+char *cf_test_job_signed_wire(const cf_test_job_t *f, cf_job_t *job, size_t *len)
+{
+    char *wire = NULL;
+    cf_why_t why = {""};
+    cf_err_t rc = cf_job_sign(job, f->server, f->server_key, &why);
+    if (rc != CF_OK)
+        fail_msg("cf_job_sign: %s", cf_why_text(&why, rc));
+    assert_int_equal(cf_job_to_wire(job, &wire, len), CF_OK);
+    return wire;
+}
