@@ -86,3 +86,20 @@ int cf_itest_server_log_has(const cf_itest_server_t *s, const char *text)
     free(log);
     return found;
 }
+
+struct s_log_wait {
+    const cf_itest_server_t *s;
+    const char *text;
+};
+
+static int s_log_has(void *arg)
+{
+    const struct s_log_wait *w = arg;
+    return cf_itest_server_log_has(w->s, w->text);
+}
+
+int cf_itest_server_log_wait(const cf_itest_server_t *s, const char *text, int timeout_ms)
+{
+    struct s_log_wait w = {s, text};
+    return cf_test_wait_until(s_log_has, &w, timeout_ms);
+}

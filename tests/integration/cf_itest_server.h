@@ -31,4 +31,8 @@ void cf_itest_server_stop(cf_itest_server_t *s, int sig);
 /* 1 when the log contains text. */
 int cf_itest_server_log_has(const cf_itest_server_t *s, const char *text);
 
+/* Wait up to timeout_ms for the text to appear in the server's log: for lines a server writes
+   after the effect a test waited for (a store write, a renewal). 1 if it did. */
+int cf_itest_server_log_wait(const cf_itest_server_t *s, const char *text, int timeout_ms);
+
 #endif

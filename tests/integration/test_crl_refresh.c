@@ -144,7 +144,7 @@ static void test_missing(void **state)
     assert_int_equal(crl.count, 1);
     assert_true(crl.this_update >= before && crl.this_update <= time(NULL));
     assert_int_equal(crl.next_update, crl.this_update + CF_CRL_DAYS * S_DAY);
-    assert_true(cf_itest_server_log_has(&s.srv, "missing while serials are revoked"));
+    assert_true(cf_itest_server_log_wait(&s.srv, "missing while serials are revoked", 10000));
     /* what GET /crl serves: signed by the CA, listing the serial */
     assert_int_equal(cf_test_sh("cd '%s' && curl -sf --max-time 10 --cacert out/ca.pem -o "
                                 "crl.pem https://127.0.0.1:%d/api/v1/crl && openssl crl -in "
@@ -170,11 +170,11 @@ static void test_stale(void **state)
     (void) state;
     s_set_next((int64_t) time(NULL) + 3600); /* an hour left */
     assert_true(cf_test_wait_until(s_fresh, NULL, 10000));
-    assert_true(cf_itest_server_log_has(&s.srv, "nextUpdate near"));
+    assert_true(cf_itest_server_log_wait(&s.srv, "nextUpdate near", 10000));
     /* one whose dates cannot be read is replaced too */
     assert_int_equal(s_int("HSET cf:crl next_update soon"), 0);
     assert_true(cf_test_wait_until(s_fresh, NULL, 10000));
-    assert_true(cf_itest_server_log_has(&s.srv, "stored CRL unreadable"));
+    assert_true(cf_itest_server_log_wait(&s.srv, "stored CRL unreadable", 10000));
     assert_int_equal(cf_test_sh("cd '%s' && curl -sf --max-time 10 --cacert out/ca.pem -o "
                                 "crl.pem https://127.0.0.1:%d/api/v1/crl && openssl crl -in "
                                 "crl.pem -CAfile out/ca.pem -noout",

@@ -197,7 +197,7 @@ static void test_renewal_lease_failover(void **state)
     assert_true(cf_test_wait_until(s_lease_is, &lease, 15000));
     assert_true(cf_test_wait_until(s_console_renewed, &s2, 40000));
     assert_false(cf_itest_redis_reply_has(r.port, "0", "HLEN cf:archive")); /* old ones kept */
-    assert_true(cf_itest_server_log_has(&s2, "certificate renewed"));
+    assert_true(cf_itest_server_log_wait(&s2, "certificate renewed", 10000));
     assert_int_equal(cf_test_sh("redis-cli -p %d XREVRANGE cf:audit + - COUNT 5 | grep -q "
                                 "cert.renew",
                                 r.port),
