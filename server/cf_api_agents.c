@@ -297,8 +297,7 @@ static cf_err_t s_servers_load(cf_store_t *store, json_t **out)
     return a ? CF_OK : CF_ERR_NOMEM;
 }
 
-/* The server list for an answer (a new reference), from this worker's cache when fresh. */
-static cf_err_t s_servers(const cf_app_t *app, cf_store_t *store, json_t **out)
+cf_err_t cf_api_agents_servers(const cf_app_t *app, cf_store_t *store, json_t **out)
 {
     s_cache_t *c = s_cache();
     int64_t now = s_now_ms();
@@ -413,7 +412,7 @@ static void s_checkin(cf_req_t *req, void *arg)
         cf_app_count(app, CF_APP_CHECKINS, 1);
         if (in.lock == CF_DB_LOCK_INSECURE)
             cf_app_count(app, CF_APP_CHECKINS_INSECURE, 1);
-        rc = s_servers(app, store, &servers);
+        rc = cf_api_agents_servers(app, store, &servers);
     }
     if (rc == CF_OK)
         s_reply(req, 200,
