@@ -286,6 +286,9 @@ int cf_cli_agent(int argc, char **argv)
         {"list", "[--state LOCK]: agents with their lock and last connection", s_list},
         {"show", "ID: one agent", s_show},
         {"favorite", "ID... --to ALIAS: set the favorite management server", s_favorite},
+        {"revoke", "ID: revoke its certificates and broker key; it stays listed",
+         cf_cli_agent_revoke},
+        {"decommission", "ID [--yes]: revoke it and delete its record", cf_cli_agent_decommission},
     };
     return cf_cli_dispatch("cf-console agent",
                            "The fleet's agents (the seed's Install/Update page).\n" CF_EXIT_HELP,
