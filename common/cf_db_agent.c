@@ -219,6 +219,7 @@ static cf_err_t s_decode_texts(cf_store_t *store, const redisReply *const *e, cf
                        "cert_not_after", why));
     CF_TRY(cf_db_r_text(e[A_FAVORITE], 1, out->favorite, CF_DB_ALIAS_MAX, "favorite", why));
     CF_TRY(cf_db_r_text(e[A_SERVER], 1, out->server, CF_DB_ALIAS_MAX, "server", why));
+    CF_TRY(cf_db_r_int(e[A_REVOKED], 1, 0, INT64_MAX, &out->revoked, "revoked", why));
     if (s_check_cert(out->cert_fp, out->cert_serial) != CF_OK ||
         (out->favorite[0] && cf_db_check_alias(out->favorite) != CF_OK) ||
         (out->server[0] && cf_db_check_alias(out->server) != CF_OK))

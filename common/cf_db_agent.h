@@ -46,6 +46,7 @@ typedef struct {
     int64_t cert_not_after;                 /* its expiry, 0 when none */
     char favorite[CF_DB_ALIAS_MAX + 1];     /* favorite server's alias */
     char server[CF_DB_ALIAS_MAX + 1];       /* alias of the server it last checked in with */
+    int64_t revoked;                        /* when it was revoked (cf_db_enroll), 0 = not */
 } cf_db_agent_t;
 
 /* A check-in as the server saw it. Everything is borrowed. */

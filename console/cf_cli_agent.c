@@ -181,6 +181,9 @@ static void s_show_print(cf_cli_run_t *run, const json_t *a)
         rc = cf_table_kv(t, "Certificate expires", "%s", s_cert_end(a, end, sizeof(end)));
     if (rc == CF_OK)
         rc = cf_table_kv(t, "Favorite server", "%s", fav ? fav : "none");
+    if (rc == CF_OK && s_int(a, "revoked") > 0)
+        rc =
+            cf_table_kv(t, "Revoked", "%s", cf_table_time(s_int(a, "revoked"), seen, sizeof(seen)));
     cf_cli_print_table(run, &t);
 }
 

@@ -79,11 +79,12 @@ int cf_api_page_args(cf_req_t *req, size_t *limit, const char **cursor)
 static json_t *s_agent_json(const cf_db_agent_t *a)
 {
     json_t *na = a->cert_not_after ? json_integer((json_int_t) a->cert_not_after) : json_null();
-    return json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:o,s:s?,s:s?}", "id", a->id, "lock",
+    json_t *rv = a->revoked ? json_integer((json_int_t) a->revoked) : json_null();
+    return json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:o,s:s?,s:s?,s:o}", "id", a->id, "lock",
                      cf_db_lock_name(a->lock), "last_seen", (json_int_t) a->last_seen, "last_addr",
                      s_nz(a->last_addr), "version", s_nz(a->version), "cert_fingerprint",
                      s_nz(a->cert_fp), "cert_serial", s_nz(a->cert_serial), "cert_not_after", na,
-                     "favorite", s_nz(a->favorite), "server", s_nz(a->server));
+                     "favorite", s_nz(a->favorite), "server", s_nz(a->server), "revoked", rv);
 }
 
 /* The list answer: agents, cursor ("" = done) and the counts per lock state. */

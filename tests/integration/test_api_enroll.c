@@ -104,6 +104,7 @@ static void test_token_csr_enroll(void **state)
     assert_true(s_has_key("laptop-7"));
     assert_int_equal(cf_itest_fleet_get(&s->b, "/api/v1/agents/laptop-7", body), 200);
     cf_itest_fleet_is(body, "lock", "insecure");
+    cf_itest_fleet_is(body, "revoked", "null");
     /* a real TLS check-in with the new certificate: secure */
     assert_int_equal(cf_itest_fleet_checkin(&s->b, &a.cert, "{}", NULL, body), 200);
     cf_itest_fleet_is(body, "lock", "secure");
@@ -270,6 +271,7 @@ static void test_revoke(void **state)
     cf_itest_fleet_try_t t = {&s->a, &a.cert, 0};
     assert_true(cf_test_wait_until(cf_itest_fleet_try, &t, 10000));
     assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/agents/rogue-1", body), 200);
+    assert_true(cf_itest_fleet_ji(body, "revoked") > 0);
     cf_db_enrolled_t e;
     assert_int_equal(cf_db_enroll_get(s->store, "rogue-1", &e), CF_OK);
     assert_true(e.revoked > 0);

@@ -126,7 +126,7 @@ static void test_revoke_and_decommission(void **state)
     EXPECT(0, "agent con-1 revoked", "agent revoke con-1 " REAL);
     assert_true(cf_itest_console_has("broker key: removed"));
     assert_false(cf_itest_redis_reply_has(s_real.redis.port, "1", "HEXISTS cf:curve:agents con-1"));
-    EXPECT(0, "con-1", "agent show con-1 " REAL); /* still listed */
+    EXPECT(0, "Revoked", "agent show con-1 " REAL); /* still listed, marked */
     EXPECT(0, NULL, "agent revoke con-1 --json " REAL);
     assert_false(json_is_true(cf_itest_console_at("key_removed"))); /* nothing left to cut */
     /* decommission asks first: without a terminal it needs --yes */
