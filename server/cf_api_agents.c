@@ -415,7 +415,9 @@ static void s_checkin(cf_req_t *req, void *arg)
             cf_app_count(app, CF_APP_CHECKINS_INSECURE, 1);
         rc = cf_api_agents_servers(app, store, &servers);
     }
-    if (rc == CF_OK)
+    if (rc == CF_ERR_REVOKED)
+        cf_req_reply_error(req, 403, "forbidden", "agent %s is revoked", id);
+    else if (rc == CF_OK)
         s_reply(req, 200,
                 json_pack("{s:s,s:s,s:s?,s:o,s:i,s:i}", "seen_addr", addr, "lock",
                           cf_db_lock_name(in.lock), "favorite", s_nz(favorite), "servers", servers,

@@ -276,6 +276,11 @@ static void test_revoke(void **state)
     assert_int_equal(cf_db_enroll_get(s->store, "rogue-1", &e), CF_OK);
     assert_true(e.revoked > 0);
     cf_db_enrolled_clear(&e);
+    /* nor check in another way (plain, or with the shared certificate) */
+    assert_int_equal(cf_itest_fleet_checkin(&s->b, &s_shared, "{\"id\":\"rogue-1\"}", NULL, body),
+                     403);
+    s_says(body, "forbidden", "revoked");
+    assert_int_equal(cf_itest_fleet_checkin(&s->b, NULL, "{\"id\":\"rogue-1\"}", NULL, body), 403);
     /* it cannot enroll again, even with a token */
     how.csr = 0;
     assert_int_equal(cf_itest_enroll(&a, &how, body), 409);

@@ -187,6 +187,17 @@ static void test_agent_fields(void **state)
     assert_int_equal(e.revoked, S_NOW + 3);
     assert_string_equal(e.serial, cf_cert_serial(cert));
     cf_db_enrolled_clear(&e);
+    /* a revoked agent's check-ins change nothing; the agent object shows the marker */
+    cf_db_checkin_t late = {
+        "agent-1", CF_DB_LOCK_INSECURE, S_NOW + 9, "127.0.0.8", NULL, NULL, NULL, 0, "srv2"};
+    assert_int_equal(cf_db_agent_checkin(store, &late, NULL), CF_ERR_REVOKED);
+    assert_int_equal(cf_db_agent_expired(store, "agent-1", S_NOW + 9, "127.0.0.8",
+                                         cf_cert_fingerprint(cert), cf_cert_serial(cert), 1),
+                     CF_ERR_REVOKED);
+    assert_int_equal(cf_db_agent_get(store, "agent-1", &a), CF_OK);
+    assert_int_equal(a.last_seen, S_NOW);
+    assert_string_equal(a.last_addr, "127.0.0.9");
+    assert_int_equal(a.revoked, S_NOW + 3);
     /* decommission takes the fields with the record */
     assert_int_equal(cf_db_agent_remove(store, "agent-1"), CF_OK);
     assert_int_equal(cf_db_enroll_get(store, "agent-1", &e), CF_ERR_NOTFOUND);
