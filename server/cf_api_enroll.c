@@ -255,8 +255,26 @@ static cf_err_t s_answer(s_enroll_t *e, json_t **out)
     return *out ? CF_OK : CF_ERR_NOMEM;
 }
 
+/* A token enrollment: is the token good (not spent yet)? So that a client without a valid
+   token learns nothing about the id it names, and leaves no audit entry. */
+static cf_err_t s_token_peek(s_enroll_t *e)
+{
+    cf_db_token_t t;
+    cf_err_t rc = cf_db_enroll_token_get(e->store, e->token, &t);
+    if (rc == CF_OK && t.expires <= (int64_t) time(NULL))
+        rc = cf_why(&e->why, CF_ERR_EXPIRED, "enrollment token expired");
+    else if (rc == CF_OK && t.uses <= 0)
+        rc = cf_why(&e->why, CF_ERR_STATE, "enrollment token used up");
+    else if (rc != CF_OK)
+        s_store_fail(e, rc);
+    e->unauth = rc == CF_ERR_NOTFOUND || rc == CF_ERR_EXPIRED || rc == CF_ERR_STATE;
+    return rc;
+}
+
 static cf_err_t s_run(s_enroll_t *e, json_t **answer)
 {
+    if (e->auth == S_AUTH_TOKEN)
+        CF_TRY(s_token_peek(e));
     CF_TRY(s_precheck(e));
     CF_TRY(s_check_and_spend(e));
     CF_TRY(s_issue(e));
@@ -283,7 +301,11 @@ static void s_enroll(cf_req_t *req, void *arg)
     rc = s_run(&e, &answer);
     snprintf(target, sizeof(target), "%s auth=%s mode=%s", e.id, s_auth_names[e.auth],
              e.csr ? "csr" : "push");
-    cf_app_audit(e.app, e.store, req, "agent.enroll", target, rc);
+    if (!e.unauth) /* a refused token is no one's action: logged, not audited */
+        cf_app_audit(e.app, e.store, req, "agent.enroll", target, rc);
+    else
+        cf_log(CF_LOG_WARN, "agent enroll refused id=%s addr=%s: %s", e.id,
+               cf_req_peer(req)->addr ? cf_req_peer(req)->addr : "-", cf_why_text(&e.why, rc));
     cf_app_store_give(e.app, e.store);
     if (rc == CF_OK) {
         cf_log(CF_LOG_INFO, "agent enroll id=%s auth=%s mode=%s new=%d serial=%s", e.id,

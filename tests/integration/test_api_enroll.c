@@ -219,10 +219,13 @@ static void test_taken_id_and_reenroll(void **state)
     cf_itest_agent_new(&thief, "desk-1");
     cf_itest_enroll_t how = {.srv = &s->a, .token = token, .csr = 1};
     assert_int_equal(cf_itest_enroll(&a, &how, body), 200);
-    /* another key for a taken id */
+    /* another key for a taken id; without a good token nothing is said about the id */
     how.csr = 0;
     assert_int_equal(cf_itest_enroll(&thief, &how, body), 409);
     s_says(body, "conflict", "taken");
+    how.token = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    assert_int_equal(cf_itest_enroll(&thief, &how, body), 401);
+    how.token = token;
     /* the same key again (push mode) is a re-enrollment */
     assert_int_equal(cf_itest_enroll(&a, &how, body), 200);
     /* a CSR with its public key but without its certificate: refused (the key is public) */
