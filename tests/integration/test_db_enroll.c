@@ -227,12 +227,51 @@ static void test_agent_fields_damaged(void **state)
     cf_store_destroy(&store);
 }
 
+/* Each allocation of a record and a read failing in turn: an error, nothing half done. */
+static void test_alloc_failures(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    s_agent(store, "agent-3");
+    cf_ca_t *ca = NULL;
+    cf_cert_t *cert = NULL;
+    cf_key_t *key = NULL;
+    assert_int_equal(cf_ca_create(NULL, &ca), CF_OK);
+    cf_issue_t req = {.component = CF_COMPONENT_AGENT, .name = "agent-3"};
+    assert_int_equal(cf_ca_issue(ca, &req, &cert, &key), CF_OK);
+    cf_err_t rc = CF_ERR_NOMEM;
+    for (long n = 0; n < 200 && rc != CF_OK; n++) {
+        cf_test_alloc_fail_at(n);
+        rc = cf_db_enroll_record(store, "agent-3", S_NOW, cert);
+        cf_test_alloc_fail_at(-1);
+        assert_true(rc == CF_OK || rc == CF_ERR_NOMEM || rc == CF_ERR_IO);
+    }
+    assert_int_equal(rc, CF_OK);
+    cf_db_enrolled_t e;
+    rc = CF_ERR_NOMEM;
+    for (long n = 0; n < 200 && rc != CF_OK; n++) {
+        cf_test_alloc_fail_at(n);
+        rc = cf_db_enroll_get(store, "agent-3", &e);
+        cf_test_alloc_fail_at(-1);
+        if (rc != CF_OK)
+            assert_null(e.cert_pem);
+    }
+    assert_int_equal(rc, CF_OK);
+    assert_string_equal(e.serial, cf_cert_serial(cert));
+    cf_db_enrolled_clear(&e);
+    cf_cert_destroy(&cert);
+    cf_key_destroy(&key);
+    cf_ca_destroy(&ca);
+    cf_store_destroy(&store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),          cmocka_unit_test(test_token_stored_as_digest),
         cmocka_unit_test(test_token_refusals), cmocka_unit_test(test_token_last_use_once),
         cmocka_unit_test(test_agent_fields),   cmocka_unit_test(test_agent_fields_damaged),
+        cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
