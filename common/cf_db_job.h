@@ -199,8 +199,10 @@ typedef struct {
    past their expiry (oldest expiry first), expire their entries that are not final, at
    most about max_entries (1..10,000,000) entries looked at, CF_DB_JOB_CHUNK per script
    call; the walk of a big job resumes where the last step stopped (field sweep of the job
-   hash). A job whose last entry ends closes in that step. Then ids of cf:jobs whose keys
-   expired are pruned, oldest first. stats (may be NULL). CF_ERR_INVALID. */
+   hash). A job whose last entry ends closes in that step. Then up to min(remaining budget,
+   1000) ids of cf:jobs are looked at, going round from where the last step stopped
+   (cf:jobs:prune), and those whose keys expired are taken out. stats->more says whether
+   to call again soon. stats (may be NULL). CF_ERR_INVALID. */
 CF_MUST_USE cf_err_t cf_db_job_sweep(cf_store_t *store, int64_t now, size_t max_entries,
                                      cf_db_job_sweep_t *stats);
 
