@@ -112,6 +112,8 @@ static void s_cut_print(const json_t *answer, const char *done)
     printf("broker key: %s\n", json_is_true(json_object_get(answer, "key_removed"))
                                    ? "removed (its broker link is shut)"
                                    : "none was registered");
+    printf("open job entries cancelled: %lld\n",
+           (long long) json_integer_value(json_object_get(answer, "jobs_cancelled")));
 }
 
 /* Both commands: one call for the positional id, after the confirmation of a decommission. */

@@ -13,6 +13,7 @@
 #include "cf_db_crl.h"
 #include "cf_db_curve.h"
 #include "cf_db_enroll.h"
+#include "cf_db_job.h"
 #include "cf_log.h"
 #include "cf_mem.h"
 #include "cf_serials.h"
@@ -83,6 +84,7 @@ typedef struct {
     cf_db_enrolled_t e;               /* its enrollment fields */
     cf_serials_t set;                 /* its per-agent certificates' serials */
     int key_removed;                  /* its CURVE key was removed */
+    size_t jobs_cancelled;            /* its open job entries cancelled */
     cf_err_t walk_rc;                 /* archive walk failure */
     char first[CF_DB_SERIAL_MAX + 1]; /* the enrollment certificate's serial, "" none */
 } s_cut_t;
@@ -118,6 +120,36 @@ static cf_err_t s_find(cf_store_t *store, s_cut_t *c, cf_why_t *why)
     return CF_OK;
 }
 
+/* Cancel the agent's open job entries: it will never take them, and its jobs should not
+   wait for their expiry to close (2 RT). Logged, not raised: the sweeper expires them
+   anyway. */
+static void s_cancel_jobs(cf_store_t *store, s_cut_t *c)
+{
+    cf_db_job_open_t *open = NULL;
+    cf_db_job_tr_t *tr = NULL;
+    cf_db_job_res_t *res = NULL;
+    size_t n = 0;
+    int64_t now = (int64_t) time(NULL);
+    cf_err_t rc = cf_db_job_agent_open(store, c->id, now, &open, &n);
+    if (rc == CF_OK && n > 0) {
+        tr = cf_mem_calloc(n, sizeof(*tr));
+        res = cf_mem_calloc(n, sizeof(*res));
+        rc = tr && res ? CF_OK : CF_ERR_NOMEM;
+        for (size_t i = 0; rc == CF_OK && i < n; i++)
+            tr[i] = (cf_db_job_tr_t){open[i].id, c->id, CF_JOB_EV_CANCEL, NULL};
+        if (rc == CF_OK)
+            rc = cf_db_job_transition(store, now, tr, n, res);
+        for (size_t i = 0; rc == CF_OK && i < n; i++)
+            c->jobs_cancelled += res[i].rc == CF_OK && res[i].to != res[i].from;
+    }
+    if (rc != CF_OK)
+        cf_log(CF_LOG_WARN, "agent %s: open jobs not cancelled (the sweeper expires them): %s",
+               c->id, cf_why_text(cf_store_why(store), rc));
+    cf_mem_free(res);
+    cf_mem_free(tr);
+    cf_mem_free(open);
+}
+
 /* Revoke the serials (cf:revoked, which every server's TLS applies) and rebuild the CRL,
    then drop the CURVE key (the broker cuts the link). NOTFOUND when the agent has none of
    record, key and certificates. */
@@ -144,10 +176,11 @@ static cf_err_t s_cut(cf_app_t *app, cf_store_t *store, s_cut_t *c, cf_why_t *wh
         return cf_why(why, rc, "%s", cf_why_text(cf_store_why(store), rc));
     if (!c->has_record && !c->key_removed && c->set.n == 0)
         return cf_why(why, CF_ERR_NOTFOUND, "no agent %s", c->id);
+    s_cancel_jobs(store, c);
     return CF_OK;
 }
 
-/* {"id","revoked":serial|null,"serials":[…],"key_removed":bool} */
+/* {"id","revoked":serial|null,"serials":[…],"key_removed":bool,"jobs_cancelled":n} */
 static json_t *s_answer(const s_cut_t *c)
 {
     json_t *list = json_array();
@@ -159,8 +192,9 @@ static json_t *s_answer(const s_cut_t *c)
     }
     if (!list)
         return NULL;
-    return json_pack("{s:s,s:s?,s:o,s:b}", "id", c->id, "revoked", c->first[0] ? c->first : NULL,
-                     "serials", list, "key_removed", c->key_removed);
+    return json_pack("{s:s,s:s?,s:o,s:b,s:I}", "id", c->id, "revoked",
+                     c->first[0] ? c->first : NULL, "serials", list, "key_removed", c->key_removed,
+                     "jobs_cancelled", (json_int_t) c->jobs_cancelled);
 }
 
 /* Both routes: cut the agent off, then (decommission) remove its record, or (revoke) mark

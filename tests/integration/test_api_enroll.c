@@ -12,6 +12,8 @@
 #include "cf_db_crl.h"
 #include "cf_db_curve.h"
 #include "cf_db_enroll.h"
+#include "cf_db_job.h"
+#include "cf_itest_job.h"
 #include "cf_issue.h"
 #include "cf_itest_enroll.h"
 #include "cf_itest_fleet.h"
@@ -256,10 +258,27 @@ static void test_revoke(void **state)
     cf_itest_enroll_t how = {.srv = &s->a, .token = token, .csr = 1};
     assert_int_equal(cf_itest_enroll(&a, &how, body), 200);
     assert_int_equal(cf_itest_fleet_checkin(&s->a, &a.cert, "{}", NULL, body), 200);
+    /* a job waits for it and for another agent */
+    const char *const targets[] = {"rogue-1", "laptop-7"};
+    const char *job = "0123456789abcdef0123456789abcdef";
+    cf_db_job_spec_t spec = cf_itest_job_spec(job, targets, 2);
+    spec.created = (int64_t) time(NULL);
+    spec.expires = spec.created + 3600;
+    cf_db_job_made_t made;
+    assert_int_equal(cf_db_job_create(s->store, &spec, &made), CF_OK);
+    assert_int_equal(made.total, 2);
+    cf_db_job_made_clear(&made);
     assert_int_equal(
         cf_itest_fleet_admin(&s->b, "POST", "/api/v1/agents/rogue-1/revoke", NULL, body), 200);
     cf_itest_fleet_is(body, "revoked", a.cert.serial);
     cf_itest_fleet_is(body, "key_removed", "true");
+    assert_int_equal(cf_itest_fleet_ji(body, "jobs_cancelled"), 1);
+    /* its entry is cancelled, the other agent's still pending, the counts still true */
+    cf_db_job_t jb;
+    assert_int_equal(cf_db_job_get(s->store, job, &jb), CF_OK);
+    assert_int_equal(jb.n[CF_JOB_CANCELLED], 1);
+    assert_int_equal(jb.n[CF_JOB_PENDING], 1);
+    cf_itest_job_check(s->store, job);
     /* the key is gone from cf:curve:agents, the serial is in the CRL */
     assert_false(s_has_key("rogue-1"));
     assert_int_equal(cf_itest_fleet_call(&s->a, 0, NULL, 0, "GET", "/api/v1/crl", NULL, NULL, body),

@@ -125,6 +125,7 @@ static void test_revoke_and_decommission(void **state)
     (void) state;
     EXPECT(0, "agent con-1 revoked", "agent revoke con-1 " REAL);
     assert_true(cf_itest_console_has("broker key: removed"));
+    assert_true(cf_itest_console_has("open job entries cancelled: 0"));
     assert_false(cf_itest_redis_reply_has(s_real.redis.port, "1", "HEXISTS cf:curve:agents con-1"));
     EXPECT(0, "Revoked", "agent show con-1 " REAL); /* still listed, marked */
     EXPECT(0, NULL, "agent revoke con-1 --json " REAL);
