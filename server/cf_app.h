@@ -13,7 +13,8 @@
 #include "cf_store.h"
 #include "cf_throttle.h"
 
-typedef struct cf_app cf_app_t; /* opaque; one per cf-server process, shared by workers */
+typedef struct cf_app cf_app_t;   /* opaque; one per cf-server process, shared by workers */
+typedef struct cf_link cf_link_t; /* the broker links (server/cf_link.h) */
 
 /* Counters for /metrics (cf_app_count); names in cf_app_counter_name. */
 typedef enum {
@@ -47,6 +48,10 @@ const char *cf_app_alias(const cf_app_t *app);     /* this server's alias */
 const char *cf_app_instance(const cf_app_t *app);  /* "<alias>/<pid>/<random>" of this run */
 const char *cf_app_version(const cf_app_t *app);   /* certfleet version */
 int64_t cf_app_session_ttl(const cf_app_t *app);   /* login session lifetime, seconds */
+/* The broker links (borrowed; cf_link_send_job is thread-safe), NULL when the server runs
+   without --broker: cf_link_send_job(NULL, ...) is then a no-op and agents get their jobs
+   at check-in. */
+cf_link_t *cf_app_link(cf_app_t *app);
 /* The failed-login throttle of this process (borrowed; thread-safe). */
 cf_throttle_t *cf_app_throttle(cf_app_t *app);
 
