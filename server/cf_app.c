@@ -51,6 +51,9 @@ static const char *const s_counter_names[CF_APP_COUNTERS] = {
     "cf_server_renewal_failures_total",
     "cf_server_crl_rebuilds_total",
     "cf_server_crl_failures_total",
+    "cf_server_jobs_expired_entries_total",
+    "cf_server_jobs_closed_total",
+    "cf_server_sweep_failures_total",
 };
 
 static int64_t s_now_ms(void)

@@ -56,6 +56,8 @@ static const cf_cfg_opt_t s_opts[] = {
     {"threads", 't', CF_CFG_INT, "N", "worker threads", "1", 1, CF_HTTPS_MAX_THREADS, NULL},
     {"heartbeat", 0, CF_CFG_DURATION, "T", "heartbeat period", "10s", 1, 3600, NULL},
     {"renew-check", 0, CF_CFG_DURATION, "T", "how often the renewer looks", "60s", 1, 86400, NULL},
+    {"sweep-check", 0, CF_CFG_DURATION, "T", "how often the job sweeper looks", "30s", 1, 86400,
+     NULL},
     {"admit-rate", 0, CF_CFG_INT, "N", "check-ins and enrollments per second before 503", "2000", 1,
      1000000, NULL},
     {"admit-burst", 0, CF_CFG_INT, "N", "burst allowed above the rate", "4000", 1, 10000000, NULL},
