@@ -140,7 +140,9 @@ static cf_err_t s_favorite(cf_store_t *store, const json_t *body, cf_api_jobs_sp
     if (cf_db_check_alias(spec->favorite) != CF_OK)
         return cf_why(why, CF_ERR_INVALID, "favorite must be a server alias");
     cf_db_server_t srv;
+    memset(&srv, 0, sizeof(srv));
     cf_err_t rc = cf_db_server_get(store, spec->favorite, &srv);
+    cf_db_server_clear(&srv);
     if (rc == CF_ERR_NOTFOUND)
         return cf_why(why, rc, "no server %s", spec->favorite);
     if (rc != CF_OK)
