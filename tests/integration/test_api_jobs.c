@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "cf_db_agent.h"
+#include "cf_db_job.h"
 #include "cf_itest_fleet.h"
 
 #define S_PAGED 25 /* agents of the paging case */
@@ -205,6 +206,28 @@ static void test_refusals(void **state)
                                           NULL, out),
                      404);
     assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/jobs?limit=0", out), 400);
+    /* a viewer reads jobs but creates, cancels and retries none */
+    assert_int_equal(cf_itest_fleet_admin(&s->a, "POST", "/api/v1/users",
+                                          "{\"name\":\"watcher\",\"role\":\"viewer\","
+                                          "\"password\":\"watcher-pass-1\"}",
+                                          out),
+                     201);
+    assert_int_equal(cf_itest_fleet_call(&s->a, 0, &s->console, 0, "POST", "/api/v1/login",
+                                         "{\"user\":\"watcher\",\"password\":\"watcher-pass-1\"}",
+                                         NULL, out),
+                     200);
+    char admin[sizeof(s->token)];
+    memcpy(admin, s->token, sizeof(admin));
+    json_t *j = cf_itest_fleet_json(out);
+    snprintf(s->token, sizeof(s->token), "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+    assert_int_equal(cf_itest_fleet_get(&s->b, "/api/v1/jobs", out), 200);
+    assert_int_equal(s_create(&s->b, "{\"type\":\"recheck\",\"all\":true}", out), 403);
+    assert_int_equal(cf_itest_fleet_admin(&s->a, "POST",
+                                          "/api/v1/jobs/0123456789abcdef0123456789abcdef/retry",
+                                          NULL, out),
+                     403);
+    memcpy(s->token, admin, sizeof(admin));
 }
 
 /* Walk /jobs/<id>/agents?limit=7[&state=]: the ids seen, each must come once. */
@@ -250,17 +273,42 @@ static void test_paging_cancel_retry(void **state)
     char path[160];
     snprintf(path, sizeof(path), "/api/v1/jobs/%s/agents?state=shaky", id);
     assert_int_equal(cf_itest_fleet_get(&s->a, path, out), 400);
-    /* cancel: every waiting entry ends; the counts follow */
+    /* nothing failed, expired or was cancelled yet: a retry has nothing to send */
+    snprintf(path, sizeof(path), "/api/v1/jobs/%s/retry", id);
+    assert_int_equal(cf_itest_fleet_admin(&s->a, "POST", path, NULL, out), 409);
+    /* two agents report (as the broker link stores reports): one failed, one installed */
+    cf_db_job_tr_t tr[2] = {{id, "p-00", CF_JOB_EV_REPORT_FAILED, "disk full"},
+                            {id, "p-01", CF_JOB_EV_REPORT_INSTALLED, NULL}};
+    cf_db_job_res_t res[2];
+    assert_int_equal(cf_db_job_transition(s->store, (int64_t) time(NULL), tr, 2, res), CF_OK);
+    assert_int_equal(res[0].rc, CF_OK);
+    assert_int_equal(res[1].rc, CF_OK);
+    assert_int_equal(s_walk(id, "failed", seen, S_PAGED), 1);
+    snprintf(path, sizeof(path), "/api/v1/jobs/%s/agents?state=failed", id);
+    assert_int_equal(cf_itest_fleet_get(&s->a, path, out), 200);
+    cf_itest_fleet_is(out, "agents/0/id", "p-00");
+    cf_itest_fleet_is(out, "agents/0/reason", "disk full");
+    snprintf(path, sizeof(path), "/api/v1/jobs/%s/agents?state=installed", id);
+    assert_int_equal(cf_itest_fleet_get(&s->a, path, out), 200);
+    cf_itest_fleet_is(out, "agents/0/reason", "null");
+    /* cancel: every waiting entry ends, finished ones stay; the counts follow */
     snprintf(path, sizeof(path), "/api/v1/jobs/%s/cancel", id);
     assert_int_equal(cf_itest_fleet_admin(&s->b, "POST", path, NULL, out), 200);
-    assert_int_equal(cf_itest_fleet_ji(out, "counts/cancelled"), S_PAGED);
+    assert_int_equal(cf_itest_fleet_ji(out, "counts/cancelled"), S_PAGED - 2);
+    assert_int_equal(cf_itest_fleet_ji(out, "counts/failed"), 1);
+    assert_int_equal(cf_itest_fleet_ji(out, "counts/installed"), 1);
     assert_int_equal(cf_itest_fleet_ji(out, "counts/pending"), 0);
-    assert_int_equal(s_walk(id, "cancelled", seen, S_PAGED), S_PAGED);
-    /* retry: they wait again */
+    assert_true(cf_itest_fleet_ji(out, "done") > 0); /* every entry is final: closed */
+    assert_int_equal(s_walk(id, "cancelled", seen, S_PAGED), S_PAGED - 2);
+    /* retry: the failed and the cancelled wait again, with a new expiry of the same length */
+    json_int_t life = cf_itest_fleet_ji(out, "expires") - cf_itest_fleet_ji(out, "created");
     snprintf(path, sizeof(path), "/api/v1/jobs/%s/retry", id);
     assert_int_equal(cf_itest_fleet_admin(&s->a, "POST", path, NULL, out), 200);
-    assert_int_equal(cf_itest_fleet_ji(out, "counts/pending"), S_PAGED);
+    assert_int_equal(cf_itest_fleet_ji(out, "counts/pending"), S_PAGED - 1);
     assert_int_equal(cf_itest_fleet_ji(out, "counts/cancelled"), 0);
+    assert_int_equal(cf_itest_fleet_ji(out, "counts/failed"), 0);
+    assert_int_equal(cf_itest_fleet_ji(out, "counts/installed"), 1);
+    assert_true(cf_itest_fleet_ji(out, "expires") >= (json_int_t) time(NULL) + life - 5);
     cf_itest_fleet_is(out, "done", "null");
     /* both are audited */
     assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/audit?limit=1000", out), 200);
