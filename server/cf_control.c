@@ -194,10 +194,15 @@ static cf_err_t s_connect(cf_control_t *self, cf_why_t *why)
     return cf_store_sub_start(self->sub);
 }
 
+static int s_cfg_ok(const cf_control_cfg_t *cfg)
+{
+    return cfg->store && cfg->app && cfg->https && cfg->router && cfg->start &&
+           cfg->heartbeat_s >= 1 && cfg->renew_every_s >= 1 && cfg->sweep_every_s >= 0;
+}
+
 cf_err_t cf_control_new(const cf_control_cfg_t *cfg, cf_control_t **out, cf_why_t *why)
 {
-    if (!cfg || !out || !cfg->store || !cfg->app || !cfg->https || !cfg->router || !cfg->start ||
-        cfg->heartbeat_s < 1 || cfg->renew_every_s < 1 || cfg->sweep_every_s < 0)
+    if (!cfg || !out || !s_cfg_ok(cfg))
         return CF_ERR_INVALID;
     *out = NULL;
     cf_control_t *self = cf_mem_calloc(1, sizeof(*self));
