@@ -108,10 +108,12 @@ typedef struct {
    HSCAN). state: keep only that state, or CF_JOB_STATE_COUNT for all. cursor "" (or NULL)
    starts; pass cursor_out (CF_DB_JOB_CURSOR_MAX bytes) back for the next page; it is ""
    when the walk is done. At most limit (1..CF_DB_JOB_PAGE_MAX) entries; a filtered page
-   may be short (even empty) with a cursor to go on: one call looks at no more than
-   10 x limit entries. Every entry is given exactly once per walk (the set of a job's
-   agents never changes after create); with a filter, an entry that changes state during
-   the walk may be missed or come twice. CF_ERR_NOTFOUND (no job), CF_ERR_INVALID. */
+   may be short (even empty) with a cursor to go on: one call looks at about 10 x limit
+   entries at most. A walk gives every entry exactly once, unless Redis is resizing the :st
+   hash meanwhile (briefly, right after a big create: a page is cut inside an HSCAN batch
+   and resumed there, which assumes the same batch comes back), when one may be missed or
+   come twice; with a filter, an entry that changes state during the walk may be missed
+   or come twice. CF_ERR_NOTFOUND (no job), CF_ERR_INVALID. */
 CF_MUST_USE cf_err_t cf_db_job_agents(cf_store_t *store, const char *id, cf_job_state_t state,
                                       const char *cursor, size_t limit,
                                       cf_db_job_entry_t **list_out, size_t *n_out,
@@ -199,8 +201,10 @@ typedef struct {
    past their expiry (oldest expiry first), expire their entries that are not final, at
    most about max_entries (1..10,000,000) entries looked at, CF_DB_JOB_CHUNK per script
    call; the walk of a big job resumes where the last step stopped (field sweep of the job
-   hash). A job whose last entry ends closes in that step. Then ids of cf:jobs whose keys
-   expired are pruned, oldest first. stats (may be NULL). CF_ERR_INVALID. */
+   hash). A job whose last entry ends closes in that step. Then up to min(remaining budget,
+   1000) ids of cf:jobs are looked at, going round from where the last step stopped
+   (cf:jobs:prune), and those whose keys expired are taken out. stats->more says whether
+   to call again soon. stats (may be NULL). CF_ERR_INVALID. */
 CF_MUST_USE cf_err_t cf_db_job_sweep(cf_store_t *store, int64_t now, size_t max_entries,
                                      cf_db_job_sweep_t *stats);
 

@@ -235,7 +235,8 @@ cf_err_t cf_db_job_list(cf_store_t *store, size_t limit, cf_db_job_t **list_out,
     if (limit == 0 || limit > CF_DB_JOB_LIST_MAX)
         return cf_db_fail(store, CF_ERR_INVALID, "job list: limit 1..%d", CF_DB_JOB_LIST_MAX);
     redisReply *ids = NULL;
-    CF_TRY(cf_store_cmd_idem(store, &ids, "ZREVRANGE %s 0 %lld", CF_DB_K_JOBS, (long long) limit - 1));
+    CF_TRY(
+        cf_store_cmd_idem(store, &ids, "ZREVRANGE %s 0 %lld", CF_DB_K_JOBS, (long long) limit - 1));
     cf_err_t rc = cf_db_r_array(ids, 0, limit, "cf:jobs", cf_db_why(store));
     for (size_t i = 0; rc == CF_OK && i < ids->elements; i++)
         if (ids->element[i]->type != REDIS_REPLY_STRING)

@@ -99,24 +99,32 @@ cf_err_t cf_db_job_retry(cf_store_t *store, const char *id, int64_t now, int64_t
     return s_walk(store, id, CF_JOB_EV_RETRY, cf_db_i64(e, expires), now, changed);
 }
 
-/* KEYS[1] cf:jobs; ARGV: 1 max, 2 job prefix, 3 tag. Takes out the oldest ids whose job
-   hash is gone, up to the first that exists. Answers {pruned, more}. */
+/* KEYS: 1 cf:jobs, 2 cf:jobs:prune. ARGV: 1 max, 2 job prefix, 3 tag. Looks at max ids of
+   cf:jobs from the offset kept in cf:jobs:prune (oldest first), takes out those whose job
+   hash is gone, and moves the offset on (back to 0 at the end), so every id is looked at
+   in turn however long some jobs live. Answers {pruned, more}. */
 static const char s_lua_prune[] =
-    "local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)\n"
+    "local off = tonumber(redis.call('GET', KEYS[2])) or 0\n"
+    "local ids = redis.call('ZRANGE', KEYS[1], off, off + tonumber(ARGV[1]) - 1)\n"
     "local n = 0\n"
     "for _, id in ipairs(ids) do\n"
-    "  if redis.call('EXISTS', ARGV[2] .. id .. ARGV[3]) == 1 then return {n, 0} end\n"
-    "  redis.call('ZREM', KEYS[1], id)\n"
-    "  n = n + 1\n"
+    "  if redis.call('EXISTS', ARGV[2] .. id .. ARGV[3]) == 0 then\n"
+    "    redis.call('ZREM', KEYS[1], id)\n"
+    "    n = n + 1\n"
+    "  end\n"
     "end\n"
-    "return {n, #ids == tonumber(ARGV[1]) and 1 or 0}\n";
+    "local more = #ids == tonumber(ARGV[1]) and 1 or 0\n"
+    "if more == 1 then off = off + #ids - n else off = 0 end\n"
+    "redis.call('SET', KEYS[2], off)\n"
+    "return {n, more}\n";
 
 static cf_err_t s_prune(cf_store_t *store, size_t max, cf_db_job_sweep_t *st)
 {
     char m[CF_DB_I64_BUF];
-    const char *argv[] = {CF_DB_K_JOBS, cf_db_i64(m, (int64_t) max), CF_DB_KP_JOB, CF_DB_KS_TAG};
+    const char *argv[] = {CF_DB_K_JOBS, CF_DB_K_JOBS_PRUNE, cf_db_i64(m, (int64_t) max),
+                          CF_DB_KP_JOB, CF_DB_KS_TAG};
     redisReply *r = NULL;
-    CF_TRY(cf_db_eval(store, s_lua_prune, CF_STORE_IDEMPOTENT, &r, 1, 3, argv, NULL));
+    CF_TRY(cf_db_eval(store, s_lua_prune, 0, &r, 2, 3, argv, NULL));
     cf_why_t *why = cf_db_why(store);
     int64_t n = 0, more = 0;
     cf_err_t rc = cf_db_r_array(r, 2, 2, "prune reply", why);

@@ -47,14 +47,15 @@
    job scripts also use to build the names of the keys they reach (one template). */
 #define CF_DB_K_JOBS        "cf:jobs"
 #define CF_DB_K_JOBS_OPEN   "cf:jobs:open"
-#define CF_DB_JOB_ID_LEN    32           /* job id: 32 lowercase hex digits, not all zero */
-#define CF_DB_KP_AGENT      "cf:agent:{" /* an agent's keys: prefix, id, then a suffix */
-#define CF_DB_KP_JOB        "cf:job:{"   /* a job's keys: prefix, id, then a suffix */
-#define CF_DB_KS_TAG        "}"          /* cf:agent:{<id>}, cf:job:{<id>} */
-#define CF_DB_KS_AGENT_JOBS "}:jobs"     /* cf:agent:{<id>}:jobs */
-#define CF_DB_KS_JOB_ST     "}:st"       /* cf:job:{<id>}:st */
-#define CF_DB_KS_JOB_WHY    "}:why"      /* cf:job:{<id>}:why */
-#define CF_DB_KS_JOB_EV     "}:ev"       /* cf:job:{<id>}:ev */
+#define CF_DB_K_JOBS_PRUNE  "cf:jobs:prune" /* where the sweeper's walk of cf:jobs is */
+#define CF_DB_JOB_ID_LEN    32              /* job id: 32 lowercase hex digits, not all zero */
+#define CF_DB_KP_AGENT      "cf:agent:{"    /* an agent's keys: prefix, id, then a suffix */
+#define CF_DB_KP_JOB        "cf:job:{"      /* a job's keys: prefix, id, then a suffix */
+#define CF_DB_KS_TAG        "}"             /* cf:agent:{<id>}, cf:job:{<id>} */
+#define CF_DB_KS_AGENT_JOBS "}:jobs"        /* cf:agent:{<id>}:jobs */
+#define CF_DB_KS_JOB_ST     "}:st"          /* cf:job:{<id>}:st */
+#define CF_DB_KS_JOB_WHY    "}:why"         /* cf:job:{<id>}:why */
+#define CF_DB_KS_JOB_EV     "}:ev"          /* cf:job:{<id>}:ev */
 
 /* CF_OK or CF_ERR_INVALID. */
 CF_MUST_USE cf_err_t cf_db_check_agent_id(const char *id);
