@@ -16,6 +16,8 @@
 #define CF_LINK_POLL_MS    1000 /* the loop wakes at least this often */
 #define CF_LINK_SIGNER_TTL 300  /* seconds the signer (this server's certificate) is cached */
 #define CF_LINK_RID_MAX    (7 + CF_DB_ALIAS_MAX) /* "server:<alias>" */
+#define CF_LINK_RETRY_MS   1000  /* first wait before a refused link is opened again */
+#define CF_LINK_RETRY_MAX  30000 /* the wait doubles up to this */
 
 /* One RECEIPT or REPORT waiting for the batch's transition call. */
 typedef struct {
@@ -37,6 +39,11 @@ struct cf_link {
     char broker_z85[CF_LINK_MAX_BROKERS][CF_CURVE_Z85_LEN + 1]; /* their keys as Z85 */
     size_t n_brokers;                                           /* entries in brokers */
     zsock_t *dealers[CF_LINK_MAX_BROKERS];                      /* one DEALER each, owned */
+    zsock_t *mons[CF_LINK_MAX_BROKERS];                         /* their monitors, owned */
+    int64_t retry_at[CF_LINK_MAX_BROKERS];                      /* ms: reopen then (0: no) */
+    int retry_ms[CF_LINK_MAX_BROKERS];                          /* the next wait */
+    int up[CF_LINK_MAX_BROKERS];                                /* handshake done */
+    unsigned generation;                                        /* distinct monitor names */
     cf_link_queue_t queue;                                      /* job ids from the workers */
     zactor_t *actor;                                            /* the link thread, owned */
     cf_link_signer_t signer;                                    /* cached signer (thread) */
@@ -44,6 +51,20 @@ struct cf_link {
     cf_link_fact_t batch[CF_LINK_BATCH_MAX];                    /* facts to store (thread) */
     size_t n_batch;                                             /* entries in batch */
 };
+
+/* ---- cf_link_conn.c: the DEALERs and their monitors ------------------------------------
+   libzmq 4.3 never reconnects a connection whose handshake the peer refused (ZAP said no:
+   the broker has not read this run's key yet). The link watches each DEALER's handshake
+   events and opens a refused one again after CF_LINK_RETRY_MS, doubling to
+   CF_LINK_RETRY_MAX. */
+/* Open broker i's DEALER and its monitor. Errors: those of cf_zsock_curve_dealer, CF_ERR_IO. */
+CF_MUST_USE cf_err_t cf_link_conn_open(cf_link_t *self, size_t i, cf_why_t *why);
+/* Close broker i's monitor and DEALER (queued messages are dropped); safe to repeat. */
+void cf_link_conn_close(cf_link_t *self, size_t i);
+/* Read one event of broker i's monitor and act on it (a refusal schedules a reopen). */
+void cf_link_conn_event(cf_link_t *self, size_t i);
+/* Reopen the DEALERs whose time has come; returns ms until the next is due (or max_ms). */
+int cf_link_conn_tick(cf_link_t *self, int max_ms);
 
 /* ---- cf_link_io.c: frames on the DEALERs (link thread only) ---------------------------- */
 /* Encode m and send it on broker's DEALER without blocking. Errors: those of cf_msg_encode,
