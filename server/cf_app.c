@@ -54,6 +54,15 @@ static const char *const s_counter_names[CF_APP_COUNTERS] = {
     "cf_server_jobs_expired_entries_total",
     "cf_server_jobs_closed_total",
     "cf_server_sweep_failures_total",
+    "cf_server_jobs_sent_total",
+    "cf_server_jobs_send_failed_total",
+    "cf_server_jobs_offline_total",
+    "cf_server_jobs_checkin_total",
+    "cf_server_link_hellos_total",
+    "cf_server_link_receipts_total",
+    "cf_server_link_reports_total",
+    "cf_server_link_acks_total",
+    "cf_server_link_dropped_total",
 };
 
 static int64_t s_now_ms(void)

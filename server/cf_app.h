@@ -35,6 +35,15 @@ typedef enum {
     CF_APP_JOBS_EXPIRED,      /* job entries the sweeper of this server expired */
     CF_APP_JOBS_CLOSED,       /* jobs it closed (every entry final) */
     CF_APP_SWEEP_FAILURES,    /* sweeper rounds that failed */
+    CF_APP_JOBS_SENT,         /* JOB messages handed to a broker link */
+    CF_APP_JOBS_SEND_FAILED,  /* job copies that could not be built or queued */
+    CF_APP_JOBS_OFFLINE,      /* ERROR offline answers: the job waits for the check-in */
+    CF_APP_JOBS_CHECKIN,      /* job copies handed out in check-in answers */
+    CF_APP_LINK_HELLOS,       /* HELLOs taken from brokers */
+    CF_APP_LINK_RECEIPTS,     /* RECEIPTs stored */
+    CF_APP_LINK_REPORTS,      /* REPORTs stored (broker or HTTPS) */
+    CF_APP_LINK_ACKS,         /* ACKs sent */
+    CF_APP_LINK_DROPPED,      /* broker messages dropped (malformed, unexpected, store down) */
     CF_APP_COUNTERS           /* number of counters, not a counter */
 } cf_app_counter_t;
 

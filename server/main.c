@@ -10,6 +10,7 @@
 #include "cf_app_int.h"
 #include "cf_control.h"
 #include "cf_file.h"
+#include "cf_link.h"
 #include "cf_log.h"
 #include "cf_material.h"
 #include "cf_mem.h"
@@ -44,6 +45,7 @@ typedef struct {
     cf_router_t *router;                     /* owned */
     cf_https_t *https;                       /* owned */
     cf_control_t *control;                   /* owned */
+    cf_link_t *link;                         /* owned; NULL without --broker */
     cf_route_t routes[CF_ROUTER_MAX_ROUTES]; /* all groups */
     size_t n_routes;                         /* entries in routes */
 } s_server_t;
@@ -182,6 +184,20 @@ static cf_err_t s_listen(s_server_t *s, cf_why_t *why)
     return rc;
 }
 
+/* The broker links (--broker), before the workers start: handlers read cf_app_link. */
+static cf_err_t s_link(s_server_t *s, cf_why_t *why)
+{
+    cf_curve_broker_t brokers[CF_LINK_MAX_BROKERS];
+    size_t n = 0;
+    CF_TRY(cf_server_opts_brokers(s->cfg, brokers, &n, why));
+    if (n == 0)
+        return CF_OK; /* agents get their jobs at check-in */
+    cf_link_cfg_t lcfg = {&s->scfg, s->app, brokers, n};
+    CF_TRY(cf_link_new(&lcfg, &s->link, why));
+    cf_app_set_link(s->app, s->link);
+    return CF_OK;
+}
+
 /* Serve until SIGINT or SIGTERM. */
 static cf_err_t s_run(s_server_t *s, cf_why_t *why)
 {
@@ -195,6 +211,7 @@ static cf_err_t s_run(s_server_t *s, cf_why_t *why)
                              (int) cf_cfg_int(s->cfg, "renew-check"),
                              (int) cf_cfg_int(s->cfg, "sweep-check")};
     CF_TRY(cf_control_new(&ccfg, &s->control, why));
+    CF_TRY(s_link(s, why));
     CF_TRY(cf_https_start(s->https));
     cf_log(CF_LOG_INFO, "msg=\"serving\" alias=%s port=%d plain_port=%d threads=%d routes=%zu",
            s->start.alias, cf_https_port(s->https), cf_https_plain_port(s->https),
@@ -214,6 +231,9 @@ static void s_teardown(s_server_t *s)
     if (s->https)
         cf_https_stop(s->https);
     cf_control_destroy(&s->control);
+    if (s->app)
+        cf_app_set_link(s->app, NULL);
+    cf_link_destroy(&s->link); /* after the workers: they hand it job ids */
     cf_https_destroy(&s->https);
     cf_router_destroy(&s->router);
     cf_app_destroy(&s->app);
