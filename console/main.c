@@ -31,6 +31,7 @@ static const cf_cli_cmd_t s_commands[] = {
     {"server", "management servers: list, add, update, remove", cf_cli_server},
     {"agent", "agents and their locks: list, show, favorite, revoke, decommission", cf_cli_agent},
     {"token", "enrollment tokens: create", cf_cli_token},
+    {"job", "certificate jobs for many agents: create, show, list, cancel, retry", cf_cli_job},
     {"user", "console logins: list, add, remove, save-logins, audit", cf_cli_user},
     {"audit", "the audit trail of operator actions (as 'user audit')", cf_cli_audit},
 };

@@ -345,8 +345,8 @@ static int s_body(cf_req_t *req, const char **id, const char **version)
    if given, must match: 403 otherwise), else from the body (no certificate, which the
    router lets through only while allow-plain is on, or the shared agent certificate).
    Also the body's version. Returns 1, or 0 after answering. */
-static int s_identity(cf_req_t *req, const cf_https_peer_t *peer, const char **id,
-                      const char **version)
+int cf_api_agent_identity(cf_req_t *req, const cf_https_peer_t *peer, const char **id,
+                          const char **version)
 {
     const char *bid = NULL;
     if (!s_body(req, &bid, version))
@@ -383,6 +383,13 @@ static cf_err_t s_lock(cf_store_t *store, const cf_https_peer_t *peer, cf_db_loc
     return CF_OK;
 }
 
+/* The body's protocol level (checked by cf_api_agent_identity), 1 when absent. */
+static unsigned s_proto(cf_req_t *req)
+{
+    json_int_t v = json_integer_value(json_object_get(cf_req_json(req), "protocol"));
+    return v < 1 ? 1 : v > 255 ? 255 : (unsigned) v;
+}
+
 /* POST /api/v1/agent/checkin */
 static void s_checkin(cf_req_t *req, void *arg)
 {
@@ -391,7 +398,7 @@ static void s_checkin(cf_req_t *req, void *arg)
         return; /* 503 busy with Retry-After was sent */
     const cf_https_peer_t *peer = cf_req_peer(req);
     const char *id = NULL, *version = NULL;
-    if (!s_identity(req, peer, &id, &version))
+    if (!cf_api_agent_identity(req, peer, &id, &version))
         return;
     char addr[S_ADDR_MAX], favorite[CF_DB_ALIAS_MAX + 1] = "";
     s_addr(peer->addr, addr);
@@ -415,13 +422,17 @@ static void s_checkin(cf_req_t *req, void *arg)
             cf_app_count(app, CF_APP_CHECKINS_INSECURE, 1);
         rc = cf_api_agents_servers(app, store, &servers);
     }
+    json_t *jobs = NULL;
+    if (rc == CF_OK)
+        jobs = cf_api_agent_jobs(app, store, id, in.lock == CF_DB_LOCK_ATTENTION, s_proto(req));
     if (rc == CF_ERR_REVOKED)
         cf_req_reply_error(req, 403, "forbidden", "agent %s is revoked", id);
     else if (rc == CF_OK)
         s_reply(req, 200,
-                json_pack("{s:s,s:s,s:s?,s:o,s:i,s:i}", "seen_addr", addr, "lock",
+                json_pack("{s:s,s:s,s:s?,s:o,s:i,s:i,s:o}", "seen_addr", addr, "lock",
                           cf_db_lock_name(in.lock), "favorite", s_nz(favorite), "servers", servers,
-                          "interval", CF_API_CHECKIN_INTERVAL_S, "protocol", S_PROTOCOL));
+                          "interval", CF_API_CHECKIN_INTERVAL_S, "protocol", S_PROTOCOL, "jobs",
+                          jobs));
     else
         cf_app_reply_err(req, rc, cf_store_why(store), "check-in");
     cf_app_store_give(app, store);
@@ -450,6 +461,8 @@ static const cf_route_t s_routes[] = {
     {"PUT", "/api/v1/agents/favorite", CF_ACCESS_ADMIN, s_favorite, CF_ROUTE_JSON, S_FAV_BODY},
     {"GET", "/api/v1/agents/:id", CF_ACCESS_VIEWER, s_show, 0, 0},
     {"POST", "/api/v1/agent/checkin", CF_ACCESS_AGENT, s_checkin, CF_ROUTE_JSON, S_CHECKIN_BODY},
+    {"POST", "/api/v1/agent/report", CF_ACCESS_AGENT, cf_api_agent_report, CF_ROUTE_JSON,
+     S_CHECKIN_BODY},
 };
 
 size_t cf_api_agents_routes(const cf_route_t **routes_out)

@@ -39,4 +39,24 @@ CF_MUST_USE cf_err_t cf_api_agents_servers(const cf_app_t *app, cf_store_t *stor
    cf_api_servers.c. */
 json_t *cf_api_ranges_json(const char *ranges);
 
+/* Who is calling an agent route (check-in, report): from the agent certificate when it
+   names its agent (the body's "id", if given, must match: 403 otherwise), else from the
+   body's "id" (no certificate while allow-plain is on, or the shared agent certificate).
+   *version gets the body's "version" (NULL when absent; borrowed from the body); a body
+   "protocol" must be an integer >= 1. Returns 1, or 0 after answering (400 or 403). */
+int cf_api_agent_identity(cf_req_t *req, const cf_https_peer_t *peer, const char **id,
+                          const char **version);
+
+/* The check-in answer's "jobs" (a new array, the caller's; NULL only when out of memory):
+   the agent's open jobs (pending, delivered), each built and signed for it as the broker
+   link sends it (cf_link_agent_jobs), and, for lock attention, the current certificate
+   (the agent's own record, else "shared") as an install job sealed to its CURVE key
+   (none: not offered). proto >= 2 first upgrades the agent's too_old entries it now
+   satisfies. Store failures are logged and give a shorter list: a check-in never fails
+   for its jobs. In cf_api_agent_jobs.c. */
+json_t *cf_api_agent_jobs(cf_app_t *app, cf_store_t *store, const char *id, int attention,
+                          unsigned proto);
+/* POST /api/v1/agent/report (agent route). In cf_api_agent_jobs.c. */
+void cf_api_agent_report(cf_req_t *req, void *arg);
+
 #endif

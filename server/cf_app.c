@@ -33,6 +33,7 @@ struct cf_app {
     _Atomic uint64_t counters[CF_APP_COUNTERS]; /* /metrics */
     int64_t session_ttl;                        /* login session lifetime, seconds */
     cf_throttle_t *throttle;                    /* failed-login throttle, owned */
+    cf_link_t *link;                            /* broker links, borrowed (NULL: none) */
 };
 
 static const char *const s_counter_names[CF_APP_COUNTERS] = {
@@ -50,6 +51,18 @@ static const char *const s_counter_names[CF_APP_COUNTERS] = {
     "cf_server_renewal_failures_total",
     "cf_server_crl_rebuilds_total",
     "cf_server_crl_failures_total",
+    "cf_server_jobs_expired_entries_total",
+    "cf_server_jobs_closed_total",
+    "cf_server_sweep_failures_total",
+    "cf_server_jobs_sent_total",
+    "cf_server_jobs_send_failed_total",
+    "cf_server_jobs_offline_total",
+    "cf_server_jobs_checkin_total",
+    "cf_server_link_hellos_total",
+    "cf_server_link_receipts_total",
+    "cf_server_link_reports_total",
+    "cf_server_link_acks_total",
+    "cf_server_link_dropped_total",
 };
 
 static int64_t s_now_ms(void)
@@ -180,6 +193,16 @@ const char *cf_app_version(const cf_app_t *app)
 int64_t cf_app_session_ttl(const cf_app_t *app)
 {
     return app->session_ttl;
+}
+
+void cf_app_set_link(cf_app_t *app, cf_link_t *link)
+{
+    app->link = link;
+}
+
+cf_link_t *cf_app_link(cf_app_t *app)
+{
+    return app->link;
 }
 
 cf_throttle_t *cf_app_throttle(cf_app_t *app)

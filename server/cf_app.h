@@ -13,7 +13,8 @@
 #include "cf_store.h"
 #include "cf_throttle.h"
 
-typedef struct cf_app cf_app_t; /* opaque; one per cf-server process, shared by workers */
+typedef struct cf_app cf_app_t;   /* opaque; one per cf-server process, shared by workers */
+typedef struct cf_link cf_link_t; /* the broker links (server/cf_link.h) */
 
 /* Counters for /metrics (cf_app_count); names in cf_app_counter_name. */
 typedef enum {
@@ -31,6 +32,18 @@ typedef enum {
     CF_APP_RENEWAL_FAILURES,  /* renewals that failed */
     CF_APP_CRL_REBUILDS,      /* CRLs built and stored by this server (cf_crl_rebuild) */
     CF_APP_CRL_FAILURES,      /* CRL builds that failed */
+    CF_APP_JOBS_EXPIRED,      /* job entries the sweeper of this server expired */
+    CF_APP_JOBS_CLOSED,       /* jobs it closed (every entry final) */
+    CF_APP_SWEEP_FAILURES,    /* sweeper rounds that failed */
+    CF_APP_JOBS_SENT,         /* JOB messages handed to a broker link */
+    CF_APP_JOBS_SEND_FAILED,  /* job copies that could not be built or queued */
+    CF_APP_JOBS_OFFLINE,      /* ERROR offline answers: the job waits for the check-in */
+    CF_APP_JOBS_CHECKIN,      /* job copies handed out in check-in answers */
+    CF_APP_LINK_HELLOS,       /* HELLOs taken from brokers */
+    CF_APP_LINK_RECEIPTS,     /* RECEIPTs stored */
+    CF_APP_LINK_REPORTS,      /* REPORTs stored (broker or HTTPS) */
+    CF_APP_LINK_ACKS,         /* ACKs sent */
+    CF_APP_LINK_DROPPED,      /* broker messages dropped (malformed, unexpected, store down) */
     CF_APP_COUNTERS           /* number of counters, not a counter */
 } cf_app_counter_t;
 
@@ -47,6 +60,10 @@ const char *cf_app_alias(const cf_app_t *app);     /* this server's alias */
 const char *cf_app_instance(const cf_app_t *app);  /* "<alias>/<pid>/<random>" of this run */
 const char *cf_app_version(const cf_app_t *app);   /* certfleet version */
 int64_t cf_app_session_ttl(const cf_app_t *app);   /* login session lifetime, seconds */
+/* The broker links (borrowed; cf_link_send_job is thread-safe), NULL when the server runs
+   without --broker: cf_link_send_job(NULL, ...) is then a no-op and agents get their jobs
+   at check-in. */
+cf_link_t *cf_app_link(cf_app_t *app);
 /* The failed-login throttle of this process (borrowed; thread-safe). */
 cf_throttle_t *cf_app_throttle(cf_app_t *app);
 
@@ -86,6 +103,7 @@ size_t cf_api_certs_routes(const cf_route_t **routes_out);   /* certificates, CR
 size_t cf_api_servers_routes(const cf_route_t **routes_out); /* server records */
 size_t cf_api_agents_routes(const cf_route_t **routes_out);  /* agents, favorites, check-in */
 size_t cf_api_metrics_routes(const cf_route_t **routes_out); /* /metrics */
+size_t cf_api_jobs_routes(const cf_route_t **routes_out);    /* certificate jobs */
 
 /* The router's session callback (cf_router_auth_fn): bearer token → session via
    cf_db_session_get on the digest of the token (cf_auth_token_digest). Lives in

@@ -23,5 +23,8 @@ typedef struct {
    range), CF_ERR_NOMEM. */
 CF_MUST_USE cf_err_t cf_app_new(const cf_app_cfg_t *cfg, cf_app_t **out, cf_why_t *why);
 void cf_app_destroy(cf_app_t **self_p); /* NULLs *self_p; safe to repeat */
+/* Give the app the broker links (borrowed: destroy the link before the app). Call once,
+   before the HTTPS workers start: handlers read it without a lock. */
+void cf_app_set_link(cf_app_t *app, cf_link_t *link);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "cf_app_int.h"
 #include "cf_https.h"
+#include "cf_link.h"
 #include "cf_mem.h"
 
 #define S_SECRET_MAX 1024 /* longest password read from a file */
@@ -56,6 +57,11 @@ static const cf_cfg_opt_t s_opts[] = {
     {"threads", 't', CF_CFG_INT, "N", "worker threads", "1", 1, CF_HTTPS_MAX_THREADS, NULL},
     {"heartbeat", 0, CF_CFG_DURATION, "T", "heartbeat period", "10s", 1, 3600, NULL},
     {"renew-check", 0, CF_CFG_DURATION, "T", "how often the renewer looks", "60s", 1, 86400, NULL},
+    {"sweep-check", 0, CF_CFG_DURATION, "T", "how often the job sweeper looks", "30s", 1, 86400,
+     NULL},
+    {"broker", 0, CF_CFG_LIST, "ENDPOINT#Z85",
+     "a cf-broker to link to: tcp://HOST:PORT#<its CURVE public key> (quote it in the file)", NULL,
+     0, CF_LINK_MAX_BROKERS, NULL},
     {"admit-rate", 0, CF_CFG_INT, "N", "check-ins and enrollments per second before 503", "2000", 1,
      1000000, NULL},
     {"admit-burst", 0, CF_CFG_INT, "N", "burst allowed above the rate", "4000", 1, 10000000, NULL},
@@ -129,5 +135,28 @@ cf_err_t cf_server_opts_start(const cf_cfg_t *cfg, cf_start_opts_t *out, char **
         CF_TRY(cf_cfg_read_secret_file(p12_file, S_SECRET_MAX, 0, p12_out, why));
         out->p12_password = *p12_out;
     }
+    return CF_OK;
+}
+
+cf_err_t cf_server_opts_brokers(const cf_cfg_t *cfg, cf_curve_broker_t *out, size_t *n_out,
+                                cf_why_t *why)
+{
+    size_t n = 0;
+    const char *const *items = cf_cfg_list(cfg, "broker", &n);
+    *n_out = 0;
+    if (n > CF_LINK_MAX_BROKERS)
+        return cf_why(why, CF_ERR_TOOBIG, "--broker: at most %d brokers", CF_LINK_MAX_BROKERS);
+    for (size_t i = 0; i < n; i++) {
+        cf_why_t inner = {""};
+        cf_err_t rc = cf_curve_broker_parse(items[i], strlen(items[i]), &out[i], &inner);
+        if (rc != CF_OK)
+            return cf_why(why, rc, "--broker %zu: %s", i + 1, cf_why_text(&inner, rc));
+        for (size_t j = 0; j < i; j++) {
+            if (memcmp(out[j].pub, out[i].pub, CF_CURVE_KEY_LEN) == 0)
+                return cf_why(why, CF_ERR_INVALID, "--broker %zu: the same broker key as %zu",
+                              i + 1, j + 1);
+        }
+    }
+    *n_out = n;
     return CF_OK;
 }

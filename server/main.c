@@ -10,6 +10,7 @@
 #include "cf_app_int.h"
 #include "cf_control.h"
 #include "cf_file.h"
+#include "cf_link.h"
 #include "cf_log.h"
 #include "cf_material.h"
 #include "cf_mem.h"
@@ -28,6 +29,7 @@ extern s_group_fn cf_api_servers_routes __attribute__((weak));
 extern s_group_fn cf_api_agents_routes __attribute__((weak));
 extern s_group_fn cf_api_metrics_routes __attribute__((weak));
 extern s_group_fn cf_api_enroll_routes __attribute__((weak));
+extern s_group_fn cf_api_jobs_routes __attribute__((weak));
 extern cf_router_auth_fn cf_api_authenticate __attribute__((weak));
 extern void cf_api_agents_refused(cf_app_t *app, const cf_https_refusal_t *r) __attribute__((weak));
 
@@ -44,6 +46,7 @@ typedef struct {
     cf_router_t *router;                     /* owned */
     cf_https_t *https;                       /* owned */
     cf_control_t *control;                   /* owned */
+    cf_link_t *link;                         /* owned; NULL without --broker */
     cf_route_t routes[CF_ROUTER_MAX_ROUTES]; /* all groups */
     size_t n_routes;                         /* entries in routes */
 } s_server_t;
@@ -155,6 +158,7 @@ static cf_err_t s_listen(s_server_t *s, cf_why_t *why)
     s_add_group(s, cf_api_agents_routes, "agents");
     s_add_group(s, cf_api_metrics_routes, "metrics");
     s_add_group(s, cf_api_enroll_routes, "enroll");
+    s_add_group(s, cf_api_jobs_routes, "jobs");
     cf_material_t m;
     cf_store_t *store = cf_app_store_take(s->app);
     cf_err_t mrc = cf_material_load(store, cf_app_seal(s->app), s->start.alias, &m, why);
@@ -182,6 +186,20 @@ static cf_err_t s_listen(s_server_t *s, cf_why_t *why)
     return rc;
 }
 
+/* The broker links (--broker), before the workers start: handlers read cf_app_link. */
+static cf_err_t s_link(s_server_t *s, cf_why_t *why)
+{
+    cf_curve_broker_t brokers[CF_LINK_MAX_BROKERS];
+    size_t n = 0;
+    CF_TRY(cf_server_opts_brokers(s->cfg, brokers, &n, why));
+    if (n == 0)
+        return CF_OK; /* agents get their jobs at check-in */
+    cf_link_cfg_t lcfg = {&s->scfg, s->app, brokers, n};
+    CF_TRY(cf_link_new(&lcfg, &s->link, why));
+    cf_app_set_link(s->app, s->link);
+    return CF_OK;
+}
+
 /* Serve until SIGINT or SIGTERM. */
 static cf_err_t s_run(s_server_t *s, cf_why_t *why)
 {
@@ -192,8 +210,10 @@ static cf_err_t s_run(s_server_t *s, cf_why_t *why)
                              &s->start,
                              s->start.plain_port,
                              (int) cf_cfg_int(s->cfg, "heartbeat"),
-                             (int) cf_cfg_int(s->cfg, "renew-check")};
+                             (int) cf_cfg_int(s->cfg, "renew-check"),
+                             (int) cf_cfg_int(s->cfg, "sweep-check")};
     CF_TRY(cf_control_new(&ccfg, &s->control, why));
+    CF_TRY(s_link(s, why));
     CF_TRY(cf_https_start(s->https));
     cf_log(CF_LOG_INFO, "msg=\"serving\" alias=%s port=%d plain_port=%d threads=%d routes=%zu",
            s->start.alias, cf_https_port(s->https), cf_https_plain_port(s->https),
@@ -213,6 +233,9 @@ static void s_teardown(s_server_t *s)
     if (s->https)
         cf_https_stop(s->https);
     cf_control_destroy(&s->control);
+    if (s->app)
+        cf_app_set_link(s->app, NULL);
+    cf_link_destroy(&s->link); /* after the workers: they hand it job ids */
     cf_https_destroy(&s->https);
     cf_router_destroy(&s->router);
     cf_app_destroy(&s->app);

@@ -1,0 +1,115 @@
+/*  cf_link_conn - the link's DEALERs and their monitors: reopen a link the broker refused  */
+#include "cf_link_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cf_log.h"
+#include "cf_zsock.h"
+
+#define S_EVENTS                                                                  \
+    (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |            \
+     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | \
+     ZMQ_EVENT_DISCONNECTED)
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+cf_err_t cf_link_conn_open(cf_link_t *self, size_t i, cf_why_t *why)
+{
+    cf_zsock_cfg_t zcfg;
+    cf_zsock_cfg_init(&zcfg);
+    CF_TRY(cf_zsock_curve_dealer(&self->brokers[i], &self->kp, self->rid, &zcfg, &self->dealers[i],
+                                 why));
+    char ep[96];
+    snprintf(ep, sizeof(ep), "inproc://cf-link-mon-%p-%zu-%u", (void *) self, i,
+             ++self->generation);
+    /* the monitor is set up before the handshake can finish: no event is missed */
+    if (zmq_socket_monitor(zsock_resolve(self->dealers[i]), ep, S_EVENTS) != 0)
+        return cf_why(why, CF_ERR_IO, "monitor: %s", zmq_strerror(zmq_errno()));
+    self->mons[i] = zsock_new(ZMQ_PAIR);
+    if (!self->mons[i] || zsock_connect(self->mons[i], "%s", ep) != 0)
+        return cf_why(why, CF_ERR_IO, "monitor socket");
+    self->up[i] = 0;
+    self->retry_at[i] = 0;
+    return CF_OK;
+}
+
+void cf_link_conn_close(cf_link_t *self, size_t i)
+{
+    /* stop the monitor before closing its reader: libzmq blocks for good on an event it
+       cannot deliver */
+    if (self->dealers[i] && self->mons[i])
+        zmq_socket_monitor(zsock_resolve(self->dealers[i]), NULL, 0);
+    zsock_destroy(&self->mons[i]);
+    zsock_destroy(&self->dealers[i]);
+    self->up[i] = 0;
+}
+
+static void s_refused(cf_link_t *self, size_t i, const char *what, uint32_t value)
+{
+    if (!self->retry_ms[i])
+        self->retry_ms[i] = CF_LINK_RETRY_MS;
+    cf_log(CF_LOG_WARN,
+           "msg=\"broker refused the link; opening it again\" broker=%s why=%s status=%u "
+           "in_ms=%d",
+           self->brokers[i].endpoint, what, value, self->retry_ms[i]);
+    self->retry_at[i] = s_now_ms() + self->retry_ms[i];
+    self->retry_ms[i] =
+        self->retry_ms[i] * 2 > CF_LINK_RETRY_MAX ? CF_LINK_RETRY_MAX : self->retry_ms[i] * 2;
+}
+
+void cf_link_conn_event(cf_link_t *self, size_t i)
+{
+    zmsg_t *msg = zmsg_recv(self->mons[i]);
+    zframe_t *head = msg ? zmsg_first(msg) : NULL;
+    uint16_t ev = 0;
+    uint32_t value = 0;
+    if (head && zframe_size(head) == 6) {
+        memcpy(&ev, zframe_data(head), 2);
+        memcpy(&value, zframe_data(head) + 2, 4);
+    }
+    zmsg_destroy(&msg);
+    if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        self->up[i] = 1;
+        self->retry_ms[i] = 0;
+        cf_log(CF_LOG_INFO, "msg=\"broker link up\" broker=%s", self->brokers[i].endpoint);
+    } else if (ev == ZMQ_EVENT_DISCONNECTED && self->up[i]) {
+        self->up[i] = 0; /* libzmq reconnects this one by itself */
+        cf_log(CF_LOG_WARN, "msg=\"broker link down\" broker=%s", self->brokers[i].endpoint);
+    } else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        s_refused(self, i, "auth", value);
+    } else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+               ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        s_refused(self, i, "handshake", value);
+    }
+}
+
+int cf_link_conn_tick(cf_link_t *self, int max_ms)
+{
+    int64_t now = s_now_ms();
+    int wait = max_ms;
+    for (size_t i = 0; i < self->n_brokers; i++) {
+        if (!self->retry_at[i])
+            continue;
+        if (self->retry_at[i] > now) {
+            wait = self->retry_at[i] - now < wait ? (int) (self->retry_at[i] - now) : wait;
+            continue;
+        }
+        cf_link_conn_close(self, i);
+        cf_why_t why = {""};
+        cf_err_t rc = cf_link_conn_open(self, i, &why);
+        if (rc != CF_OK) { /* try again later; the broker stays unreachable meanwhile */
+            cf_link_conn_close(self, i);
+            cf_log(CF_LOG_ERROR, "msg=\"cannot open the broker link\" broker=%s err=%s why=\"%s\"",
+                   self->brokers[i].endpoint, cf_err_name(rc), cf_why_text(&why, rc));
+            s_refused(self, i, "open", 0);
+        }
+    }
+    return wait;
+}

@@ -1,0 +1,91 @@
+/*  cf_link_int - the link's state, shared by the cf_link*.c files (not for handlers)  */
+#ifndef CF_LINK_INT_H_INCLUDED
+#define CF_LINK_INT_H_INCLUDED
+
+#include <czmq.h>
+#include <stdint.h>
+
+#include "cf_link.h"
+#include "cf_link_build.h"
+#include "cf_link_queue.h"
+#include "cf_msg.h"
+
+#define CF_LINK_BATCH_MAX  1000 /* receipts and reports stored in one transition call */
+#define CF_LINK_TURN_MAX   1000 /* messages read from one broker per loop turn */
+#define CF_LINK_IDS_TURN   64   /* queued job ids sent per loop turn */
+#define CF_LINK_POLL_MS    1000 /* the loop wakes at least this often */
+#define CF_LINK_SIGNER_TTL 300  /* seconds the signer (this server's certificate) is cached */
+#define CF_LINK_RID_MAX    (7 + CF_DB_ALIAS_MAX) /* "server:<alias>" */
+#define CF_LINK_RETRY_MS   1000  /* first wait before a refused link is opened again */
+#define CF_LINK_RETRY_MAX  30000 /* the wait doubles up to this */
+
+/* One RECEIPT or REPORT waiting for the batch's transition call. */
+typedef struct {
+    size_t broker;                      /* where it came from: the ACK goes back there */
+    cf_msg_type_t type;                 /* CF_MSG_RECEIPT or CF_MSG_REPORT */
+    cf_msg_outcome_t outcome;           /* REPORT */
+    char agent[CF_MSG_AGENT_MAX + 1];   /* agent id */
+    char job_id[CF_MSG_JOB_ID_HEX + 1]; /* job id */
+    char reason[CF_MSG_TEXT_MAX + 1];   /* failed: the reason */
+} cf_link_fact_t;
+
+struct cf_link {
+    cf_app_t *app;                                              /* borrowed */
+    cf_store_t *store;                                          /* the thread's Redis, owned */
+    cf_curve_keypair_t kp;                                      /* this run's keys (wiped) */
+    char z85[CF_CURVE_Z85_LEN + 1];                             /* public key as Z85 */
+    char rid[CF_LINK_RID_MAX + 1];                              /* routing id "server:<alias>" */
+    cf_curve_broker_t brokers[CF_LINK_MAX_BROKERS];             /* the brokers */
+    char broker_z85[CF_LINK_MAX_BROKERS][CF_CURVE_Z85_LEN + 1]; /* their keys as Z85 */
+    size_t n_brokers;                                           /* entries in brokers */
+    zsock_t *dealers[CF_LINK_MAX_BROKERS];                      /* one DEALER each, owned */
+    zsock_t *mons[CF_LINK_MAX_BROKERS];                         /* their monitors, owned */
+    int64_t retry_at[CF_LINK_MAX_BROKERS];                      /* ms: reopen then (0: no) */
+    int retry_ms[CF_LINK_MAX_BROKERS];                          /* the next wait */
+    int up[CF_LINK_MAX_BROKERS];                                /* handshake done */
+    unsigned generation;                                        /* distinct monitor names */
+    cf_link_queue_t queue;                                      /* job ids from the workers */
+    zactor_t *actor;                                            /* the link thread, owned */
+    cf_link_signer_t signer;                                    /* cached signer (thread) */
+    int64_t signer_at;                                          /* when it was loaded, 0: never */
+    cf_link_fact_t batch[CF_LINK_BATCH_MAX];                    /* facts to store (thread) */
+    size_t n_batch;                                             /* entries in batch */
+};
+
+/* ---- cf_link_conn.c: the DEALERs and their monitors ------------------------------------
+   libzmq 4.3 never reconnects a connection whose handshake the peer refused (ZAP said no:
+   the broker has not read this run's key yet). The link watches each DEALER's handshake
+   events and opens a refused one again after CF_LINK_RETRY_MS, doubling to
+   CF_LINK_RETRY_MAX. */
+/* Open broker i's DEALER and its monitor. Errors: those of cf_zsock_curve_dealer, CF_ERR_IO. */
+CF_MUST_USE cf_err_t cf_link_conn_open(cf_link_t *self, size_t i, cf_why_t *why);
+/* Close broker i's monitor and DEALER (queued messages are dropped); safe to repeat. */
+void cf_link_conn_close(cf_link_t *self, size_t i);
+/* Read one event of broker i's monitor and act on it (a refusal schedules a reopen). */
+void cf_link_conn_event(cf_link_t *self, size_t i);
+/* Reopen the DEALERs whose time has come; returns ms until the next is due (or max_ms). */
+int cf_link_conn_tick(cf_link_t *self, int max_ms);
+
+/* ---- cf_link_io.c: frames on the DEALERs (link thread only) ---------------------------- */
+/* Encode m and send it on broker's DEALER without blocking. Errors: those of cf_msg_encode,
+   CF_ERR_TOOBIG (the link's queue is full: dropped), CF_ERR_IO. */
+CF_MUST_USE cf_err_t cf_link_msg_send(cf_link_t *self, size_t broker, const cf_msg_t *m);
+/* Read and handle what broker's DEALER has now (at most CF_LINK_TURN_MAX messages):
+   HELLO at once, RECEIPT and REPORT into the batch (flushed when full), ERROR logged. */
+void cf_link_msg_drain(cf_link_t *self, size_t broker);
+/* The index of the broker whose key is z85, or n_brokers when it is none of ours. */
+size_t cf_link_broker_index(const cf_link_t *self, const char *z85);
+
+/* ---- cf_link_jobs.c: the job store side (link thread only) ------------------------------ */
+/* Send the pending entries of job_id to their agents. */
+void cf_link_jobs_send(cf_link_t *self, const char *job_id);
+/* An agent said HELLO through broker: record proto and broker, upgrade its too_old
+   entries, send its open jobs. */
+void cf_link_jobs_hello(cf_link_t *self, size_t broker, const cf_msg_t *hello);
+/* Store the batch in one transition call, then ACK every fact (also "no change" and unknown
+   jobs); on a store failure nothing is acked (the agents resend). Empties the batch. */
+void cf_link_jobs_flush(cf_link_t *self);
+/* The signer, reloaded when older than CF_LINK_SIGNER_TTL; NULL when it cannot be loaded. */
+const cf_link_signer_t *cf_link_jobs_signer(cf_link_t *self);
+
+#endif

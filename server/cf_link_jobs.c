@@ -1,0 +1,224 @@
+/*  cf_link_jobs - the link thread's side of the job store: send a job's pending entries,
+    take HELLO, store receipts and reports in batches and acknowledge them  */
+#include "cf_link_int.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "cf_db_job.h"
+#include "cf_link_agent.h"
+#include "cf_log.h"
+#include "cf_mem.h"
+
+#define S_PAGE 1000 /* pending entries read per page of a job walk */
+
+const cf_link_signer_t *cf_link_jobs_signer(cf_link_t *self)
+{
+    int64_t now = (int64_t) time(NULL);
+    if (self->signer.cert && now - self->signer_at < CF_LINK_SIGNER_TTL)
+        return &self->signer;
+    cf_link_signer_t fresh;
+    cf_why_t why = {""};
+    cf_err_t rc = cf_link_signer_load(self->store, cf_app_seal(self->app), cf_app_alias(self->app),
+                                      &fresh, &why);
+    if (rc != CF_OK) {
+        cf_log(CF_LOG_ERROR, "msg=\"cannot load the job signer\" err=%s why=\"%s\"",
+               cf_err_name(rc), cf_why_text(&why, rc));
+        return self->signer.cert ? &self->signer : NULL; /* keep the one we had */
+    }
+    cf_link_signer_clear(&self->signer);
+    self->signer = fresh;
+    self->signer_at = now;
+    return &self->signer;
+}
+
+/* Send one JOB to broker b. 1 when it was queued on the link. */
+static int s_send_to(cf_link_t *self, size_t b, const char *agent, const char *job_id,
+                     const char *wire, size_t len)
+{
+    cf_msg_t m;
+    cf_msg_init(&m, CF_MSG_JOB);
+    snprintf(m.agent, sizeof(m.agent), "%s", agent);
+    snprintf(m.job_id, sizeof(m.job_id), "%s", job_id);
+    cf_err_t rc = cf_msg_set_job(&m, wire, len);
+    if (rc == CF_OK)
+        rc = cf_link_msg_send(self, b, &m);
+    cf_msg_clear(&m);
+    if (rc != CF_OK)
+        cf_log(CF_LOG_WARN, "msg=\"JOB not sent\" broker=%s agent=%s job=%s err=%s",
+               self->brokers[b].endpoint, agent, job_id, cf_err_name(rc));
+    return rc == CF_OK;
+}
+
+/* Send a copy to the broker of the agent's last HELLO (known: only there; else to all). */
+static void s_send_copy(cf_link_t *self, size_t via, const char *agent, const char *job_id,
+                        const char *wire, size_t len)
+{
+    if (via >= self->n_brokers) {
+        unsigned proto = 1;
+        unsigned char key[CF_CURVE_KEY_LEN];
+        int has = 0;
+        char z85[CF_CURVE_Z85_LEN + 1] = "";
+        if (cf_db_job_agent_link(self->store, agent, &proto, key, &has) == CF_OK && has)
+            cf_curve_z85_encode(key, z85);
+        via = cf_link_broker_index(self, has ? z85 : NULL);
+    }
+    int sent = 0;
+    for (size_t b = 0; b < self->n_brokers; b++) {
+        if (via == self->n_brokers || via == b)
+            sent += s_send_to(self, b, agent, job_id, wire, len);
+    }
+    cf_app_count(self->app, sent ? CF_APP_JOBS_SENT : CF_APP_JOBS_SEND_FAILED, 1);
+}
+
+/* One page of a job's pending entries; 1 while there are more pages. */
+static int s_send_page(cf_link_t *self, const cf_link_prepared_t *p, const cf_link_signer_t *signer,
+                       char *cursor)
+{
+    cf_db_job_entry_t *list = NULL;
+    size_t n = 0;
+    char next[CF_DB_JOB_CURSOR_MAX] = "";
+    cf_err_t rc =
+        cf_db_job_agents(self->store, p->job.id, CF_JOB_PENDING, cursor, S_PAGE, &list, &n, next);
+    if (rc != CF_OK) {
+        cf_log(CF_LOG_ERROR, "msg=\"cannot read the job's entries\" job=%s err=%s why=\"%s\"",
+               p->job.id, cf_err_name(rc), cf_why_text(cf_store_why(self->store), rc));
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *wire = NULL;
+        size_t len = 0;
+        cf_why_t why = {""};
+        rc = cf_link_copy(self->store, p, signer, list[i].agent, &wire, &len, &why);
+        if (rc == CF_OK)
+            s_send_copy(self, self->n_brokers, list[i].agent, p->job.id, wire, len);
+        else {
+            cf_app_count(self->app, CF_APP_JOBS_SEND_FAILED, 1);
+            cf_log(CF_LOG_WARN, "msg=\"job not built\" job=%s agent=%s err=%s why=\"%s\"",
+                   p->job.id, list[i].agent, cf_err_name(rc), cf_why_text(&why, rc));
+        }
+        cf_mem_free(wire);
+    }
+    cf_mem_free(list);
+    snprintf(cursor, CF_DB_JOB_CURSOR_MAX, "%s", next);
+    return next[0] != '\0';
+}
+
+void cf_link_jobs_send(cf_link_t *self, const char *job_id)
+{
+    const cf_link_signer_t *signer = cf_link_jobs_signer(self);
+    if (!signer)
+        return; /* logged; the entries stay pending for the check-in */
+    cf_link_prepared_t p;
+    cf_why_t why = {""};
+    cf_err_t rc = cf_link_prepare(self->store, cf_app_seal(self->app), job_id, &p, &why);
+    if (rc != CF_OK) {
+        cf_log(CF_LOG_ERROR, "msg=\"job not sent\" job=%s err=%s why=\"%s\"", job_id,
+               cf_err_name(rc), cf_why_text(&why, rc));
+        return;
+    }
+    char cursor[CF_DB_JOB_CURSOR_MAX] = "";
+    while (s_send_page(self, &p, signer, cursor))
+        ;
+    cf_link_prepared_clear(&p);
+}
+
+typedef struct {
+    cf_link_t *self;   /* the link */
+    size_t broker;     /* where the HELLO came from */
+    const char *agent; /* whose jobs */
+} s_hello_t;
+
+static void s_hello_copy(void *arg, const char *job_id, const char *wire, size_t len)
+{
+    s_hello_t *h = arg;
+    s_send_copy(h->self, h->broker, h->agent, job_id, wire, len);
+}
+
+void cf_link_jobs_hello(cf_link_t *self, size_t broker, const cf_msg_t *hello)
+{
+    int64_t now = (int64_t) time(NULL);
+    size_t upgraded = 0, sent = 0;
+    cf_err_t rc = cf_db_job_upgrade(self->store, hello->agent, hello->proto, now, &upgraded);
+    if (rc == CF_OK)
+        rc = cf_db_job_set_broker(self->store, hello->agent, self->brokers[broker].pub);
+    if (rc != CF_OK) {
+        if (rc != CF_ERR_NOTFOUND)
+            cf_app_count(self->app, CF_APP_LINK_DROPPED, 1);
+        cf_log(rc == CF_ERR_NOTFOUND ? CF_LOG_INFO : CF_LOG_WARN,
+               "msg=\"HELLO not recorded\" agent=%s err=%s why=\"%s\"", hello->agent,
+               cf_err_name(rc), cf_why_text(cf_store_why(self->store), rc));
+        return;
+    }
+    const cf_link_signer_t *signer = cf_link_jobs_signer(self);
+    s_hello_t h = {self, broker, hello->agent};
+    cf_why_t why = {""};
+    if (signer)
+        rc = cf_link_agent_jobs(self->store, cf_app_seal(self->app), &self->signer,
+                                cf_app_alias(self->app), hello->agent, now, s_hello_copy, &h, &sent,
+                                &why);
+    if (rc != CF_OK)
+        cf_log(CF_LOG_WARN, "msg=\"open jobs not sent\" agent=%s err=%s why=\"%s\"", hello->agent,
+               cf_err_name(rc), cf_why_text(&why, rc));
+    cf_log(CF_LOG_DEBUG, "msg=\"HELLO\" agent=%s proto=%u broker=%s upgraded=%zu sent=%zu",
+           hello->agent, hello->proto, self->brokers[broker].endpoint, upgraded, sent);
+}
+
+static void s_ack(cf_link_t *self, const cf_link_fact_t *f)
+{
+    cf_msg_t m;
+    cf_msg_init(&m, CF_MSG_ACK);
+    memcpy(m.agent, f->agent, sizeof(m.agent));
+    memcpy(m.job_id, f->job_id, sizeof(m.job_id));
+    m.ack_of = f->type;
+    if (cf_link_msg_send(self, f->broker, &m) == CF_OK)
+        cf_app_count(self->app, CF_APP_LINK_ACKS, 1);
+    cf_msg_clear(&m);
+}
+
+static void s_log_result(const cf_link_fact_t *f, const cf_db_job_res_t *r)
+{
+    if (r->rc == CF_OK && r->from != r->to)
+        cf_log(CF_LOG_DEBUG, "msg=\"job entry\" job=%s agent=%s from=%s to=%s", f->job_id, f->agent,
+               cf_job_fsm_state_name(r->from), cf_job_fsm_state_name(r->to));
+    else if (r->rc != CF_OK)
+        cf_log(CF_LOG_INFO,
+               "msg=\"agent fact not applied; acknowledged\" type=%s job=%s agent=%s "
+               "err=%s",
+               cf_msg_type_name(f->type), f->job_id, f->agent, cf_err_name(r->rc));
+}
+
+void cf_link_jobs_flush(cf_link_t *self)
+{
+    size_t n = self->n_batch;
+    if (n == 0)
+        return;
+    self->n_batch = 0;
+    cf_db_job_tr_t *tr = cf_mem_calloc(n, sizeof(*tr));
+    cf_db_job_res_t *res = cf_mem_calloc(n, sizeof(*res));
+    cf_err_t rc = tr && res ? CF_OK : CF_ERR_NOMEM;
+    for (size_t i = 0; rc == CF_OK && i < n; i++) {
+        const cf_link_fact_t *f = &self->batch[i];
+        tr[i].job = f->job_id;
+        tr[i].agent = f->agent;
+        tr[i].event = cf_link_fact_event(f->type, f->outcome);
+        tr[i].reason = f->reason;
+    }
+    if (rc == CF_OK)
+        rc = cf_db_job_transition(self->store, (int64_t) time(NULL), tr, n, res);
+    if (rc != CF_OK) {
+        /* not stored: no ACK, so the agents send them again */
+        cf_app_count(self->app, CF_APP_LINK_DROPPED, n);
+        cf_log(CF_LOG_ERROR, "msg=\"receipts and reports not stored\" n=%zu err=%s why=\"%s\"", n,
+               cf_err_name(rc), cf_why_text(cf_store_why(self->store), rc));
+    }
+    for (size_t i = 0; rc == CF_OK && i < n; i++) {
+        const cf_link_fact_t *f = &self->batch[i];
+        s_log_result(f, &res[i]);
+        cf_app_count(self->app,
+                     f->type == CF_MSG_RECEIPT ? CF_APP_LINK_RECEIPTS : CF_APP_LINK_REPORTS, 1);
+        s_ack(self, f);
+    }
+    cf_mem_free(tr);
+    cf_mem_free(res);
+}

@@ -1,0 +1,363 @@
+/*  test_link - cf-server's broker link against a stand-in broker (a CURVE ROUTER): the key
+    registered before connecting, HELLO records proto and broker and sends open jobs that
+    verify as the agent checks them (sealed key opens with the agent's CURVE secret only),
+    RECEIPT and REPORT stored and ACKed (also unknown jobs), too_old upgraded by HELLO,
+    ERROR offline leaves the entry pending, cf_link_send_job from an in-process link  */
+#include "cf_test.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "cf_app_int.h"
+#include "cf_db_cert.h"
+#include "cf_db_curve.h"
+#include "cf_db_job.h"
+#include "cf_itest_link.h"
+#include "cf_link.h"
+#include "cf_mem.h"
+
+static cf_itest_link_t *const s = &cf_itest_link;
+
+static int s_setup(void **state)
+{
+    (void) state;
+    return cf_itest_link_setup("link");
+}
+
+/* Send a fact (RECEIPT, or REPORT with outcome and reason) for agent and job as the broker
+   forwards it; expect the server's ACK of it. */
+static void s_fact(cf_msg_type_t type, const char *agent, const char *job_id,
+                   cf_msg_outcome_t outcome, const char *reason)
+{
+    cf_msg_t m;
+    cf_msg_init(&m, type);
+    snprintf(m.agent, sizeof(m.agent), "%s", agent);
+    snprintf(m.job_id, sizeof(m.job_id), "%s", job_id);
+    m.outcome = outcome;
+    snprintf(m.text, sizeof(m.text), "%s", reason ? reason : "");
+    cf_itest_link_send(CF_ITEST_LINK_RID, &m);
+    cf_msg_clear(&m);
+    assert_true(cf_itest_link_expect(CF_ITEST_LINK_WAIT, CF_MSG_ACK, agent, job_id, &m));
+    assert_int_equal(m.ack_of, type);
+    cf_msg_clear(&m);
+}
+
+/* A marker: a report for a job nobody has. Everything the server sent before its ACK
+   (on the same link, in order) is handed to fn; returns the number of JOBs for job_id. */
+static int s_jobs_until_marker(const char *agent, const char *job_id)
+{
+    static const char marker[] = "0000000000000000000000000000beef";
+    cf_msg_t m;
+    cf_msg_init(&m, CF_MSG_REPORT);
+    snprintf(m.agent, sizeof(m.agent), "%s", agent);
+    snprintf(m.job_id, sizeof(m.job_id), "%s", marker);
+    m.outcome = CF_MSG_INSTALLED;
+    cf_itest_link_send(CF_ITEST_LINK_RID, &m);
+    cf_msg_clear(&m);
+    int jobs = 0;
+    for (;;) {
+        assert_true(cf_itest_link_recv(CF_ITEST_LINK_WAIT, &m, NULL));
+        int done = m.type == CF_MSG_ACK && strcmp(m.job_id, marker) == 0;
+        jobs += m.type == CF_MSG_JOB && strcmp(m.job_id, job_id) == 0;
+        cf_msg_clear(&m);
+        if (done)
+            return jobs;
+    }
+}
+
+static void test_usage(void **state)
+{
+    (void) state;
+    /* the link registered its key (the stand-in allowed it from Redis and shook hands) */
+    unsigned char pub[CF_CURVE_KEY_LEN];
+    assert_int_equal(cf_db_curve_get(s->store, CF_ALLOW_SERVER, CF_ITEST_LINK_ALIAS, pub), CF_OK);
+    /* an install job for three agents, created in Redis */
+    const char *agents[] = {"agent-1", "agent-2", "agent-3"};
+    char id[CF_JOB_ID_HEX + 1];
+    cf_itest_link_job(CF_JOB_TYPE_INSTALL_CERT, "{\"cert\":\"shared\",\"form\":\"pem\"}", 1, agents,
+                      3, id);
+    /* agent-1 says HELLO through the broker: its open job comes back, signed for it */
+    cf_itest_link_hello(CF_ITEST_LINK_RID, "agent-1", 1);
+    cf_msg_t m;
+    assert_true(cf_itest_link_expect(CF_ITEST_LINK_WAIT, CF_MSG_JOB, "agent-1", id, &m));
+    cf_job_t *job = cf_itest_link_verify(&m, 0);
+    assert_string_equal(cf_job_issuer(job), CF_ITEST_LINK_ALIAS);
+    assert_int_equal(cf_job_type(job), CF_JOB_TYPE_INSTALL_CERT);
+    char *key = NULL;
+    size_t klen = 0;
+    assert_int_equal(cf_job_open_key(job, s->agent_kp[0].pub, s->agent_kp[0].sec, &key, &klen),
+                     CF_OK);
+    assert_non_null(strstr(key, "PRIVATE KEY"));
+    cf_mem_free_secret(key, klen);
+    /* another agent's CURVE key cannot open it */
+    assert_int_equal(cf_job_open_key(job, s->agent_kp[1].pub, s->agent_kp[1].sec, &key, &klen),
+                     CF_ERR_SECRET);
+    cf_job_destroy(&job);
+    cf_msg_clear(&m);
+    /* the receipt and the report are stored, each acknowledged */
+    s_fact(CF_MSG_RECEIPT, "agent-1", id, 0, NULL);
+    assert_string_equal(cf_itest_link_state(id, "agent-1"), "delivered");
+    s_fact(CF_MSG_REPORT, "agent-1", id, CF_MSG_INSTALLED, NULL);
+    assert_string_equal(cf_itest_link_state(id, "agent-1"), "installed");
+    assert_string_equal(cf_itest_link_state(id, "agent-2"), "pending");
+}
+
+static void test_hello_records_broker(void **state)
+{
+    (void) state;
+    cf_itest_link_hello(CF_ITEST_LINK_RID, "agent-2", 1);
+    assert_int_equal(s_jobs_until_marker("agent-2", ""), 0);
+    unsigned proto = 0;
+    unsigned char broker[CF_CURVE_KEY_LEN];
+    int has = 0;
+    assert_int_equal(cf_db_job_agent_link(s->store, "agent-2", &proto, broker, &has), CF_OK);
+    assert_int_equal(has, 1);
+    assert_memory_equal(broker, s->broker->broker.pub, CF_CURVE_KEY_LEN);
+    assert_int_equal(proto, 1);
+    /* an unknown agent's HELLO is dropped; the link goes on */
+    cf_itest_link_hello(CF_ITEST_LINK_RID, "agent-99", 1);
+    assert_int_equal(s_jobs_until_marker("agent-2", ""), 0);
+}
+
+static void test_facts_always_acked(void **state)
+{
+    (void) state;
+    const char *agents[] = {"agent-2", "agent-4"};
+    char id[CF_JOB_ID_HEX + 1];
+    cf_itest_link_job(CF_JOB_TYPE_RECHECK, "{}", 1, agents, 2, id);
+    /* a failure with its reason */
+    s_fact(CF_MSG_REPORT, "agent-2", id, CF_MSG_FAILED, "disk full");
+    assert_string_equal(cf_itest_link_state(id, "agent-2"), "failed");
+    /* the same report again: no change, still acked */
+    s_fact(CF_MSG_REPORT, "agent-2", id, CF_MSG_FAILED, "disk full");
+    /* a receipt after the failure: no change, acked */
+    s_fact(CF_MSG_RECEIPT, "agent-2", id, 0, NULL);
+    assert_string_equal(cf_itest_link_state(id, "agent-2"), "failed");
+    /* an agent that is not a target, a job that does not exist: acked */
+    s_fact(CF_MSG_RECEIPT, "agent-1", id, 0, NULL);
+    s_fact(CF_MSG_REPORT, "agent-1", "7777777777777777777777777777777f", CF_MSG_INSTALLED, NULL);
+    assert_string_equal(cf_itest_link_state(id, "agent-4"), "pending");
+}
+
+/* Many facts in one burst: the link stores them in batches and acks each. */
+static void test_burst(void **state)
+{
+    (void) state;
+    const char *agents[] = {"agent-1", "agent-2", "agent-3", "agent-4"};
+    char ids[20][CF_JOB_ID_HEX + 1];
+    for (int i = 0; i < 20; i++)
+        cf_itest_link_job(CF_JOB_TYPE_RENEW_CSR, "{}", 1, agents, 4, ids[i]);
+    cf_msg_t m;
+    for (int i = 0; i < 20; i++) {
+        for (int a = 0; a < 4; a++) {
+            cf_msg_init(&m, CF_MSG_RECEIPT);
+            snprintf(m.agent, sizeof(m.agent), "%s", agents[a]);
+            memcpy(m.job_id, ids[i], sizeof(m.job_id));
+            cf_itest_link_send(CF_ITEST_LINK_RID, &m);
+            cf_msg_clear(&m);
+        }
+    }
+    int acks = 0;
+    while (acks < 80 && cf_itest_link_recv(CF_ITEST_LINK_WAIT, &m, NULL)) {
+        acks += m.type == CF_MSG_ACK && m.ack_of == CF_MSG_RECEIPT;
+        cf_msg_clear(&m);
+    }
+    assert_int_equal(acks, 80);
+    for (int i = 0; i < 20; i++)
+        assert_string_equal(cf_itest_link_state(ids[i], agents[i % 4]), "delivered");
+}
+
+static void test_too_old_upgrade(void **state)
+{
+    (void) state;
+    const char *agents[] = {"agent-4"};
+    char id[CF_JOB_ID_HEX + 1];
+    cf_itest_link_job(CF_JOB_TYPE_SET_FAVORITE, "{\"favorite\":\"srv-x\"}", 2, agents, 1, id);
+    assert_string_equal(cf_itest_link_state(id, "agent-4"), "too_old");
+    /* level 1: not sent, still too_old */
+    cf_itest_link_hello(CF_ITEST_LINK_RID, "agent-4", 1);
+    assert_int_equal(s_jobs_until_marker("agent-4", id), 0);
+    assert_string_equal(cf_itest_link_state(id, "agent-4"), "too_old");
+    /* level 2: upgraded to pending and sent */
+    cf_itest_link_hello(CF_ITEST_LINK_RID, "agent-4", 2);
+    cf_msg_t m;
+    assert_true(cf_itest_link_expect(CF_ITEST_LINK_WAIT, CF_MSG_JOB, "agent-4", id, &m));
+    assert_string_equal(cf_itest_link_state(id, "agent-4"), "pending");
+    cf_job_t *job = NULL;
+    cf_why_t why = {""};
+    /* the agent at level 2 accepts it (the verifier's own level is CF_JOB_PROTO: parse only) */
+    assert_int_equal(cf_job_parse(m.job, m.job_len, &job, &why), CF_OK);
+    assert_int_equal(cf_job_min_proto(job), 2);
+    assert_string_equal(cf_job_favorite(job), "srv-x");
+    cf_job_destroy(&job);
+    cf_msg_clear(&m);
+}
+
+static void test_offline_leaves_pending(void **state)
+{
+    (void) state;
+    const char *agents[] = {"agent-2"};
+    char id[CF_JOB_ID_HEX + 1];
+    cf_itest_link_job(CF_JOB_TYPE_RECHECK, "{}", 1, agents, 1, id);
+    cf_itest_link_hello(CF_ITEST_LINK_RID, "agent-2", 1);
+    cf_msg_t m;
+    assert_true(cf_itest_link_expect(CF_ITEST_LINK_WAIT, CF_MSG_JOB, "agent-2", id, &m));
+    cf_msg_clear(&m);
+    /* the broker does not hold agent-2 (it went away): ERROR offline */
+    cf_msg_init(&m, CF_MSG_ERROR);
+    m.error = CF_MSG_ERR_OFFLINE;
+    snprintf(m.agent, sizeof(m.agent), "agent-2");
+    snprintf(m.job_id, sizeof(m.job_id), "%s", id);
+    snprintf(m.text, sizeof(m.text), "agent not connected");
+    cf_itest_link_send(CF_ITEST_LINK_RID, &m);
+    cf_msg_clear(&m);
+    assert_int_equal(s_jobs_until_marker("agent-2", id), 0);
+    assert_string_equal(cf_itest_link_state(id, "agent-2"), "pending");
+    assert_true(cf_itest_server_log_wait(&s->srv, "agent offline at broker; job waits",
+                                         CF_ITEST_LINK_WAIT));
+}
+
+/* ---- cf_link_send_job: an in-process link as server srv-t ------------------------------- */
+
+/* srv-t's certificate in Redis (the signer), an app and a link to the stand-in. */
+static cf_link_t *s_inproc(cf_app_t **app, cf_store_cfg_t *scfg)
+{
+    cf_issue_t req = {.component = CF_COMPONENT_SERVER, .name = "srv-t"};
+    cf_cert_t *cert = NULL;
+    cf_key_t *key = NULL;
+    assert_int_equal(cf_ca_issue(s->ca, &req, &cert, &key), CF_OK);
+    cf_db_cert_in_t in = {CF_COMPONENT_SERVER, "srv-t", CF_DB_CERT_GENERATED, cert, NULL, key,
+                          (int64_t) time(NULL)};
+    assert_int_equal(cf_db_cert_put(s->store, s->seal, &in, NULL), CF_OK);
+    cf_cert_destroy(&cert);
+    cf_key_destroy(&key);
+    char addr[64], path[600];
+    cf_why_t why = {""};
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", s->redis.port);
+    cf_store_cfg_init(scfg);
+    assert_int_equal(cf_store_cfg_parse_redis(scfg, addr, NULL), CF_OK);
+    cf_seal_t *seal = NULL;
+    snprintf(path, sizeof(path), "%s/secret", s->dir);
+    assert_int_equal(cf_seal_load_file(path, 0, &seal, &why), CF_OK);
+    cf_app_cfg_t acfg = {scfg, &seal, "srv-t", 1, 100.0, 100, 3600};
+    assert_int_equal(cf_app_new(&acfg, app, &why), CF_OK);
+    cf_link_cfg_t lcfg = {scfg, *app, &s->broker->broker, 1};
+    cf_link_t *link = NULL;
+    cf_err_t rc = cf_link_new(&lcfg, &link, &why);
+    if (rc != CF_OK)
+        fail_msg("cf_link_new: %s", cf_why_text(&why, rc));
+    return link;
+}
+
+/* The key srv-t has in Redis, as Z85. */
+static void s_srv_t_key(unsigned char pub[CF_CURVE_KEY_LEN], char z85[CF_CURVE_Z85_LEN + 1])
+{
+    assert_int_equal(cf_db_curve_get(s->store, CF_ALLOW_SERVER, "srv-t", pub), CF_OK);
+    cf_curve_z85_encode(pub, z85);
+}
+
+typedef struct {
+    cf_app_t *app;          /* whose counter */
+    cf_app_counter_t which; /* which */
+    uint64_t want;          /* at least this */
+} s_count_t;
+
+static int s_counted(void *arg)
+{
+    s_count_t *c = arg;
+    return cf_app_counter(c->app, c->which) >= c->want;
+}
+
+/* Receive srv-t's JOBs (verifying each; the PKCS#12 of job inst opens with the agent's
+   CURVE key) until 5 came or none comes in time; returns how many. */
+static int s_inproc_jobs(const char *inst)
+{
+    int got = 0;
+    cf_msg_t m;
+    char rid[64];
+    while (got < 5 && cf_itest_link_recv(CF_ITEST_LINK_WAIT, &m, rid)) {
+        if (m.type == CF_MSG_JOB) {
+            assert_string_equal(rid, "server:srv-t");
+            size_t i = (size_t) (m.agent[6] - '1');
+            cf_job_t *job = cf_itest_link_verify(&m, i);
+            assert_string_equal(cf_job_issuer(job), "srv-t");
+            if (strcmp(m.job_id, inst) == 0) {
+                unsigned char *p12 = NULL;
+                size_t len = 0;
+                char *pass = NULL;
+                assert_true(i != 2);
+                assert_int_equal(
+                    cf_job_open_p12(job, s->agent_kp[i].pub, s->agent_kp[i].sec, &p12, &len, &pass),
+                    CF_OK);
+                cf_mem_free_secret(p12, len);
+                cf_mem_free_secret_str(pass);
+            }
+            cf_job_destroy(&job);
+            got++;
+        }
+        cf_msg_clear(&m);
+    }
+    return got;
+}
+
+static void test_send_job_inproc(void **state)
+{
+    (void) state;
+    cf_app_t *app = NULL;
+    cf_store_cfg_t scfg;
+    cf_link_t *link = s_inproc(&app, &scfg);
+    unsigned char pub[CF_CURVE_KEY_LEN];
+    char z85[CF_CURVE_Z85_LEN + 1];
+    s_srv_t_key(pub, z85);
+    assert_string_equal(cf_link_public_z85(link), z85); /* registered before connecting */
+    /* the stand-in has not read the new key yet: it refuses the link, which libzmq would
+       never reconnect by itself; the link opens it again once the key is allowed */
+    uint32_t status = 0;
+    assert_true(cf_itest_zap_mon_wait(s->broker->mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, &status));
+    assert_int_equal(status, 400);
+    cf_why_t why = {""};
+    assert_int_equal(cf_zap_put(s->broker->zap, pub, CF_ALLOW_SERVER, "srv-t", &why), CF_OK);
+    assert_true(cf_itest_zap_mon_wait(s->broker->mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, NULL) ||
+                cf_itest_zap_mon_wait(s->broker->mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, NULL));
+    const char *agents[] = {"agent-1", "agent-2", "agent-3"};
+    char fav[CF_JOB_ID_HEX + 1], inst[CF_JOB_ID_HEX + 1];
+    cf_itest_link_job(CF_JOB_TYPE_SET_FAVORITE, "{\"favorite\":\"srv-t\"}", 1, agents, 3, fav);
+    cf_itest_link_job(CF_JOB_TYPE_INSTALL_CERT, "{\"form\":\"p12\"}", 1, agents, 3, inst);
+    assert_int_equal(cf_link_send_job(link, fav), CF_OK);
+    assert_int_equal(cf_link_send_job(link, inst), CF_OK);
+    assert_int_equal(cf_link_send_job(link, "not-a-job-id"), CF_ERR_INVALID);
+    /* favorite: all three; install: agent-3 has no CURVE key, nothing can be sealed to it */
+    assert_int_equal(s_inproc_jobs(inst), 5);
+    s_count_t c = {app, CF_APP_JOBS_SEND_FAILED, 1};
+    assert_true(cf_test_wait_until(s_counted, &c, CF_ITEST_LINK_WAIT));
+    assert_int_equal(cf_app_counter(app, CF_APP_JOBS_SENT), 5);
+    /* a new start makes a new key and replaces the old one */
+    cf_link_destroy(&link);
+    cf_link_destroy(&link); /* safe to repeat */
+    cf_link_cfg_t lcfg = {&scfg, app, &s->broker->broker, 1};
+    assert_int_equal(cf_link_new(&lcfg, &link, &why), CF_OK);
+    char z85b[CF_CURVE_Z85_LEN + 1];
+    s_srv_t_key(pub, z85b);
+    assert_string_not_equal(z85, z85b);
+    assert_string_equal(cf_link_public_z85(link), z85b);
+    cf_link_destroy(&link);
+    /* no brokers: refused */
+    lcfg.n_brokers = 0;
+    assert_int_equal(cf_link_new(&lcfg, &link, &why), CF_ERR_INVALID);
+    assert_null(link);
+    cf_app_destroy(&app);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_hello_records_broker),
+        cmocka_unit_test(test_facts_always_acked),
+        cmocka_unit_test(test_burst),
+        cmocka_unit_test(test_too_old_upgrade),
+        cmocka_unit_test(test_offline_leaves_pending),
+        cmocka_unit_test(test_send_job_inproc),
+    };
+    return cmocka_run_group_tests(tests, s_setup, cf_itest_link_teardown);
+}
