@@ -38,6 +38,11 @@
 #define CF_DB_K_POLICY      "cf:policy:console"
 #define CF_DB_K_AUDIT       "cf:audit"
 
+/* CURVE keys (cf_db_curve). */
+#define CF_DB_K_CURVE_AGENTS  "cf:curve:agents"  /* agent id -> Z85 key */
+#define CF_DB_K_CURVE_SERVERS "cf:curve:servers" /* server alias -> Z85 key */
+#define CF_DB_K_CURVE_OWNER   "cf:curve:owner"   /* Z85 key -> agent:<id> | server:<alias> */
+
 /* CF_OK or CF_ERR_INVALID. */
 CF_MUST_USE cf_err_t cf_db_check_agent_id(const char *id);
 CF_MUST_USE cf_err_t cf_db_check_alias(const char *alias);
