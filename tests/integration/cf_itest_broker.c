@@ -125,6 +125,8 @@ static zsock_t *s_dealer(const cf_curve_broker_t *to, const cf_curve_keypair_t *
     cf_err_t rc = cf_zsock_curve_dealer(to, kp, rid, &cfg, &sock, &why);
     if (rc != CF_OK)
         fail_msg("dealer: %s", cf_why_text(&why, rc));
+    /* a DEALER whose handshake was refused may hold no pipe: a send would wait for ever */
+    zsock_set_sndtimeo(sock, CF_ITEST_BROKER_WAIT_MS);
     return sock;
 }
 
@@ -140,7 +142,7 @@ zsock_t *cf_itest_broker_server(const cf_itest_broker_t *b, const cf_curve_keypa
     return s_dealer(&b->servers, kp, rid);
 }
 
-void cf_itest_broker_send(zsock_t *sock, const cf_msg_t *m)
+int cf_itest_broker_try_send(zsock_t *sock, const cf_msg_t *m)
 {
     cf_msg_frames_t fr;
     cf_why_t why = {""};
@@ -151,7 +153,14 @@ void cf_itest_broker_send(zsock_t *sock, const cf_msg_t *m)
     for (size_t i = 0; i < fr.n; i++)
         assert_int_equal(zmsg_addmem(out, fr.data[i], fr.len[i]), 0);
     cf_msg_frames_clear(&fr);
-    assert_int_equal(zmsg_send(&out, sock), 0);
+    int rc_send = zmsg_send(&out, sock);
+    zmsg_destroy(&out);
+    return rc_send;
+}
+
+void cf_itest_broker_send(zsock_t *sock, const cf_msg_t *m)
+{
+    assert_int_equal(cf_itest_broker_try_send(sock, m), 0);
 }
 
 cf_err_t cf_itest_broker_recv(zsock_t *sock, int wait_ms, cf_msg_t *m)

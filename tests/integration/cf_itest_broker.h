@@ -44,6 +44,9 @@ zsock_t *cf_itest_broker_server(const cf_itest_broker_t *b, const cf_curve_keypa
 
 /* Encode m and send it on sock (fails the test on error). */
 void cf_itest_broker_send(zsock_t *sock, const cf_msg_t *m);
+/* The same, for a socket that may have no connection (a refused one): 0 sent, -1 not
+   (after the send timeout of CF_ITEST_BROKER_WAIT_MS at most). */
+int cf_itest_broker_try_send(zsock_t *sock, const cf_msg_t *m);
 /* Receive and decode one message within wait_ms: CF_OK, CF_ERR_NOTFOUND (nothing came),
    or the decoder's error. *m is the caller's (cf_msg_clear). */
 CF_MUST_USE cf_err_t cf_itest_broker_recv(zsock_t *sock, int wait_ms, cf_msg_t *m);
