@@ -203,12 +203,35 @@ static void test_routing(void **state)
     cf_itest_broker_stop(&b);
 }
 
+/* The command line: exit codes as --help documents them. */
+static void test_command_line(void **state)
+{
+    (void) state;
+    char dir[512], bin[600];
+    cf_test_tmpdir("broker_cli", dir, sizeof(dir));
+    const char *env = getenv("CF_BIN_DIR");
+    snprintf(bin, sizeof(bin), "%s/broker/cf-broker", env && *env ? env : ".");
+    assert_int_equal(cf_test_sh("%s --help | grep -q 'Exit status'", bin), 0);
+    assert_int_equal(cf_test_sh("%s --keygen --out %s", bin, dir), 0);
+    assert_int_equal(cf_test_sh("%s --keygen --out %s", bin, dir), 1); /* never overwrites */
+    assert_int_equal(cf_test_sh("%s --no-such-flag", bin), 2);
+    assert_int_equal(cf_test_sh("%s --hwm 0", bin), 2);
+    assert_int_equal(cf_test_sh("%s stray-argument", bin), 2);
+    /* a key file others may read is refused, as is a missing one */
+    assert_int_equal(cf_test_sh("chmod 0644 %s/broker.key_secret && %s -k %s/broker.key_secret "
+                                "--redis 127.0.0.1:1",
+                                dir, bin, dir),
+                     1);
+    assert_int_equal(cf_test_sh("%s -k %s/missing --redis 127.0.0.1:1", bin, dir), 1);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unlisted_refused_at_start),
         cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_command_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
