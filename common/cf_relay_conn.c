@@ -190,7 +190,8 @@ static void s_refused_count(cf_relay_conn_t *c, struct bufferevent *bev)
     if (s_is_tls(c, bev)) {
         unsigned long e = bufferevent_get_openssl_error(bev);
         cf_log(CF_LOG_INFO, "msg=\"relay handshake failed\" addr=%s why=\"%s\"", c->peer,
-               e ? ERR_reason_error_string(e) : "closed or timed out");
+               e && ERR_reason_error_string(e) ? ERR_reason_error_string(e)
+                                               : "closed or timed out");
         s_count(c->relay, &st->refused_tls, 1);
     } else if (bev == c->out) {
         s_count(c->relay, &st->target_failed, 1);
