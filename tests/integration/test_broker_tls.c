@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -232,6 +233,42 @@ static void test_revoked_refused(void **state)
     cf_relay_destroy(&r);
 }
 
+/* The port of the agent ROUTER's relay-only endpoint, from the broker's log line. */
+static int s_via_port(void)
+{
+    size_t len = 0;
+    char *log = cf_test_read_file(s_fix.b.log, &len);
+    const char *at = strstr(log, "side=agents tls=");
+    const char *via = at ? strstr(at, "via=127.0.0.1:") : NULL;
+    int port = via ? atoi(via + strlen("via=127.0.0.1:")) : 0;
+    free(log);
+    assert_true(port > 0);
+    return port;
+}
+
+/* A CURVE connection straight to the relay-only endpoint, without TLS: the relay knows no
+   identity for it, so its message is dropped and the connection shut. */
+static void test_bypassing_tls_dropped(void **state)
+{
+    (void) state;
+    long drops = cf_itest_broker_metric(&s_fix.b, "cf_broker_drops_total{reason=\"identity\"}");
+    long shut = cf_itest_broker_metric(&s_fix.b, "cf_broker_shut_total");
+    cf_curve_broker_t via = s_fix.b.agents;
+    snprintf(via.endpoint, sizeof(via.endpoint), "tcp://127.0.0.1:%d", s_via_port());
+    cf_zsock_cfg_t cfg;
+    cf_zsock_cfg_init(&cfg);
+    zsock_t *d = NULL;
+    assert_int_equal(cf_zsock_curve_dealer(&via, &s_fix.keys[1], "pc-b", &cfg, &d, NULL), CF_OK);
+    zsock_set_sndtimeo(d, CF_ITEST_BROKER_WAIT_MS);
+    cf_msg_t m;
+    cf_itest_broker_msg(&m, CF_MSG_HELLO, "pc-b", 0);
+    cf_itest_broker_send(d, &m);
+    assert_true(cf_itest_broker_metric_wait(&s_fix.b, "cf_broker_drops_total{reason=\"identity\"}",
+                                            drops + 1));
+    assert_true(cf_itest_broker_metric_wait(&s_fix.b, "cf_broker_shut_total", shut + 1));
+    zsock_destroy(&d);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -239,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_routed_over_tls),
         cmocka_unit_test(test_identity_mismatch_dropped),
         cmocka_unit_test(test_revoked_refused),
+        cmocka_unit_test(test_bypassing_tls_dropped),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
