@@ -6,6 +6,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "cf_log.h"
 #include "cf_mem.h"
 
@@ -117,8 +119,17 @@ static cf_err_t s_start(cf_fleet_t *f, zsock_t *pipe)
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = S_PIPE_TAG};
     if (f->epfd < 0 || epoll_ctl(f->epfd, EPOLL_CTL_ADD, zsock_fd(pipe), &ev) != 0)
         return CF_ERR_IO;
-    for (size_t a = 0; a < f->cfg.count; a++)
-        CF_TRY(cf_fleet_link_open(f, a));
+    int64_t now = zclock_mono();
+    for (size_t a = 0; a < f->cfg.count; a++) {
+        if (!f->cfg.start_spread_ms) {
+            CF_TRY(cf_fleet_link_open(f, a));
+            continue;
+        }
+        /* the timers open a link whose deadline passed without one */
+        f->agents[a].link_deadline =
+            now + 1 + randombytes_uniform((uint32_t) f->cfg.start_spread_ms);
+        cf_fleet_link_wake(f, f->agents[a].link_deadline);
+    }
     return CF_OK;
 }
 
@@ -183,7 +194,7 @@ static cf_err_t s_check_cfg(const cf_fleet_cfg_t *cfg, cf_why_t *why)
     if (cfg->sw_version && strlen(cfg->sw_version) > CF_MSG_VERSION_MAX)
         return cf_why(why, CF_ERR_INVALID, "software version over %d bytes", CF_MSG_VERSION_MAX);
     if (cfg->proto > 255 || cfg->failover_ms < 0 || cfg->resend_min_ms < 0 ||
-        cfg->resend_max_ms < 0)
+        cfg->resend_max_ms < 0 || cfg->start_spread_ms < 0)
         return cf_why(why, CF_ERR_INVALID, "protocol level or a time is out of range");
     return CF_OK;
 }

@@ -8,6 +8,8 @@
 
 #include "cf_fleet.h"
 
+#define CF_FLEET_TICK_MS 10 /* timer scans over all agents are at least this far apart */
+
 /* What one agent remembers of one job: enough to resend its RECEIPT and REPORT until
    acknowledged, and to refuse the job if it comes again after it was applied. */
 typedef struct {
@@ -68,6 +70,7 @@ struct cf_fleet {
     /* Below: touched by the fleet's thread only. */
     int epfd;                   /* epoll over the pipe and every DEALER's ZMQ_FD */
     int64_t next_due;           /* earliest timer (resend, failover), monotonic ms */
+    int64_t last_scan;          /* when the timers last ran, monotonic ms */
     cf_fleet_fault_t fault;     /* fault injection */
     cf_fleet_stats_t stats;     /* fleet counters */
     cf_fleet_tally_t *tally;    /* ring of CF_FLEET_TALLY_MAX job ids */

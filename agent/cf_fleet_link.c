@@ -41,9 +41,16 @@ static cf_err_t s_tune(const cf_fleet_t *f, const cf_fleet_agent_t *ag, void *h)
     return rc;
 }
 
+/* Timers are one scan over every agent, so the scans are at least CF_FLEET_TICK_MS apart:
+   ten thousand agents with their resends spread over a second cost a hundred scans, not
+   ten thousand. */
 void cf_fleet_link_wake(cf_fleet_t *f, int64_t at_ms)
 {
-    if (at_ms > 0 && (!f->next_due || at_ms < f->next_due))
+    if (at_ms <= 0)
+        return;
+    if (at_ms < f->last_scan + CF_FLEET_TICK_MS)
+        at_ms = f->last_scan + CF_FLEET_TICK_MS;
+    if (!f->next_due || at_ms < f->next_due)
         f->next_due = at_ms;
 }
 
@@ -235,6 +242,7 @@ static void s_failover(cf_fleet_t *f, size_t a)
 void cf_fleet_link_timers(cf_fleet_t *f, int64_t now_ms)
 {
     f->next_due = 0;
+    f->last_scan = now_ms;
     for (size_t a = 0; a < f->cfg.count; a++) {
         cf_fleet_agent_t *ag = &f->agents[a];
         if (ag->online && ag->link_deadline && ag->link_deadline <= now_ms && !ag->link_up)

@@ -115,6 +115,73 @@ static void test_job_types(void **state)
     cf_itest_agents_stop(&fx);
 }
 
+typedef struct {
+    size_t checkins;                    /* CHECKINs seen by the hook */
+    char job_id[CF_MSG_JOB_ID_HEX + 1]; /* the last one's job */
+} s_hooks_t;
+
+static void s_on_checkin(void *ctx, size_t agent, const char *job_id)
+{
+    s_hooks_t *h = ctx;
+    assert_int_equal(agent, 1);
+    h->checkins++;
+    snprintf(h->job_id, sizeof(h->job_id), "%s", job_id);
+}
+
+static cf_err_t s_on_renew(void *ctx, size_t agent, const char *job_id,
+                           char fpr_out[CF_MSG_FPR_HEX + 1], cf_why_t *why)
+{
+    (void) ctx;
+    (void) job_id;
+    if (agent == 0)
+        return cf_why(why, CF_ERR_IO, "the server did not answer the CSR");
+    memset(fpr_out, 'c', CF_MSG_FPR_HEX);
+    fpr_out[CF_MSG_FPR_HEX] = '\0';
+    return CF_OK;
+}
+
+/* The hooks the HTTPS part (issue 5) plugs into; agents that boot over 300 ms. */
+static void test_hooks(void **state)
+{
+    (void) state;
+    s_hooks_t hooks = {0, ""};
+    cf_fleet_cfg_t cfg = {.on_checkin = s_on_checkin,
+                          .on_renew = s_on_renew,
+                          .hook_ctx = &hooks,
+                          .start_spread_ms = 300};
+    cf_itest_agents_t *fx = cf_itest_agents_start(2, &cfg, NULL);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 2), 2);
+    char ids[2][CF_MSG_JOB_ID_HEX + 1] = {"", ""};
+    for (size_t i = 0; i < 2; i++) {
+        size_t len = 0;
+        char *job = cf_itest_agents_job(fx, i, CF_JOB_TYPE_RENEW_CSR, NULL, time(NULL), 600, ids[i],
+                                        NULL, &len);
+        assert_int_equal(cf_itest_agents_send_job(fx, i, ids[i], job, len), CF_OK);
+        cf_itest_agents_all_acked(fx, ids[i], 1);
+        cf_mem_free(job);
+    }
+    const cf_itest_agents_ev_t *re = cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, ids[0], 0);
+    assert_int_equal(re->outcome, CF_MSG_FAILED);
+    assert_string_equal(re->text, "the server did not answer the CSR");
+    re = cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, ids[1], 0);
+    assert_int_equal(re->outcome, CF_MSG_INSTALLED);
+    assert_int_equal(strspn(re->fpr, "c"), CF_MSG_FPR_HEX); /* the renewed certificate */
+
+    cf_msg_t m;
+    cf_msg_init(&m, CF_MSG_CHECKIN);
+    strcpy(m.agent, "sim-1");
+    strcpy(m.job_id, ids[1]);
+    assert_int_equal(cf_itest_agents_send(fx, 1, &m), CF_OK);
+    cf_fleet_stats_t st = {0};
+    long deadline = cf_itest_zap_now_ms() + CF_ITEST_AGENTS_WAIT_MS;
+    while (st.checkins < 1 && cf_itest_zap_now_ms() < deadline)
+        assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
+    assert_int_equal(hooks.checkins, 1); /* the request above ordered it before this read */
+    assert_string_equal(hooks.job_id, ids[1]);
+    assert_int_equal(st.renewals, 2);
+    cf_itest_agents_stop(&fx);
+}
+
 /* No ACK: RECEIPT and REPORT come again, further and further apart; the ACK ends it. */
 static void test_resend_backoff(void **state)
 {
@@ -285,6 +352,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_usage, cf_itest_zap_teardown),
         cmocka_unit_test_teardown(test_job_types, cf_itest_zap_teardown),
+        cmocka_unit_test_teardown(test_hooks, cf_itest_zap_teardown),
         cmocka_unit_test_teardown(test_resend_backoff, cf_itest_zap_teardown),
         cmocka_unit_test_teardown(test_offline_online, cf_itest_zap_teardown),
         cmocka_unit_test_teardown(test_failover, cf_itest_zap_teardown),
