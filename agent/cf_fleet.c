@@ -121,6 +121,10 @@ static cf_err_t s_start(cf_fleet_t *f, zsock_t *pipe)
         return CF_ERR_IO;
     int64_t now = zclock_mono();
     for (size_t a = 0; a < f->cfg.count; a++) {
+        if (f->cfg.start_offline) {
+            f->agents[a].online = 0;
+            continue;
+        }
         if (!f->cfg.start_spread_ms) {
             CF_TRY(cf_fleet_link_open(f, a));
             continue;

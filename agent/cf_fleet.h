@@ -52,6 +52,8 @@ typedef struct {
     int resend_max_ms;                /* 0 = CF_FLEET_RESEND_MAX_MS */
     int start_spread_ms;              /* 0: all connect at once; else each agent connects at a
                                          random moment within this time (a fleet booting) */
+    int start_offline;                /* 1: no agent connects until cf_fleet_set_online (put
+                                         the keys on the broker's allow list first) */
     const cf_zsock_cfg_t *zcfg;       /* DEALER tuning (copied); NULL = defaults */
     cf_fleet_checkin_fn on_checkin;   /* optional */
     cf_fleet_renew_fn on_renew;       /* optional: without it renew_csr fails with a reason */

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include <sodium.h>
+
 #include "cf_log.h"
 #include "cf_mem.h"
 
@@ -44,6 +46,13 @@ static cf_err_t s_tune(const cf_fleet_t *f, const cf_fleet_agent_t *ag, void *h)
 /* Timers are one scan over every agent, so the scans are at least CF_FLEET_TICK_MS apart:
    ten thousand agents with their resends spread over a second cost a hundred scans, not
    ten thousand. */
+/* 0.5..1 x failover_ms: agents that lost one broker together do not all move at once. */
+static int64_t s_failover_delay(const cf_fleet_t *f)
+{
+    uint32_t b = (uint32_t) f->cfg.failover_ms;
+    return (int64_t) (b - b / 2) + (int64_t) randombytes_uniform(b / 2 + 1);
+}
+
 void cf_fleet_link_wake(cf_fleet_t *f, int64_t at_ms)
 {
     if (at_ms <= 0)
@@ -60,7 +69,7 @@ cf_err_t cf_fleet_link_open(cf_fleet_t *f, size_t a)
     if (!ag->online || ag->sock)
         return CF_OK;
     /* whatever happens below, look again after a failover period */
-    ag->link_deadline = zclock_mono() + f->cfg.failover_ms;
+    ag->link_deadline = zclock_mono() + s_failover_delay(f);
     cf_fleet_link_wake(f, ag->link_deadline);
     void *h = zmq_socket(f->zctx, ZMQ_DEALER);
     if (!h) {
@@ -131,7 +140,7 @@ static void s_link_state(cf_fleet_t *f, size_t a, int writable)
     } else if (!writable && ag->link_up) {
         ag->link_up = 0;
         f->stats.disconnects++;
-        ag->link_deadline = now + f->cfg.failover_ms;
+        ag->link_deadline = now + s_failover_delay(f);
         cf_fleet_link_wake(f, ag->link_deadline);
     }
 }
@@ -221,22 +230,21 @@ cf_err_t cf_fleet_link_send(cf_fleet_t *f, size_t a, const cf_msg_t *m)
     return rc;
 }
 
-/* Agent a's link has been down (or absent) past its deadline: the next broker. */
+/* Agent a's link has been down (or absent) past its deadline: a fresh DEALER to the next
+   broker of the list, the same one when there is one. Fresh, because libzmq 4.3 never
+   reconnects a DEALER whose handshake was refused (ZAP 400 is a protocol error to it):
+   an agent whose key reached the broker's allow list late would stay away for good. */
 static void s_failover(cf_fleet_t *f, size_t a)
 {
     cf_fleet_agent_t *ag = &f->agents[a];
-    if (ag->sock && f->cfg.n_brokers > 1) {
+    if (ag->sock) {
         cf_fleet_link_close(f, a);
         ag->broker = (uint8_t) ((ag->broker + 1) % f->cfg.n_brokers);
         f->stats.failovers++;
         cf_log(CF_LOG_INFO, "agent=%s failover_to=%s", ag->id, f->brokers[ag->broker].endpoint);
     }
-    if (!ag->sock) {
-        if (cf_fleet_link_open(f, a) == CF_OK) /* a failure set the next attempt's time */
-            cf_fleet_link_service(f, a);
-    } else {
-        ag->link_deadline = 0; /* one broker: libzmq keeps reconnecting by itself */
-    }
+    if (cf_fleet_link_open(f, a) == CF_OK) /* a failure set the next attempt's time */
+        cf_fleet_link_service(f, a);
 }
 
 void cf_fleet_link_timers(cf_fleet_t *f, int64_t now_ms)

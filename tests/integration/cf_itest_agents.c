@@ -14,6 +14,15 @@
 #include "cf_itest.h"
 #include "cf_mem.h"
 
+static cf_itest_agents_t *s_live; /* the running fixture, for a failed test's teardown */
+
+int cf_itest_agents_teardown(void **state)
+{
+    cf_itest_agents_t *fx = s_live;
+    cf_itest_agents_stop(&fx); /* the fleet first, then the ROUTER and its handler */
+    return cf_itest_zap_teardown(state);
+}
+
 cf_itest_agents_t *cf_itest_agents_start(size_t count, const cf_fleet_cfg_t *cfg,
                                          const char *extra_broker)
 {
@@ -22,6 +31,7 @@ cf_itest_agents_t *cf_itest_agents_start(size_t count, const cf_fleet_cfg_t *cfg
     fx->log = cf_mem_calloc(CF_ITEST_AGENTS_LOG, sizeof(fx->log[0]));
     assert_non_null(fx->log);
     fx->auto_ack = 1;
+    fx->wait_ms = CF_ITEST_AGENTS_WAIT_MS + 10 * (long) count; /* CURVE handshakes take time */
     assert_int_equal(cf_zsock_raise_nofile(NULL, NULL), CF_OK);
     fx->zap = cf_itest_zap_start(NULL);
     /* no monitor: nobody reads it here, and libzmq's I/O thread blocks for good on a full
@@ -44,6 +54,9 @@ cf_itest_agents_t *cf_itest_agents_start(size_t count, const cf_fleet_cfg_t *cfg
     if (cfg)
         c = *cfg;
     c.count = count;
+    /* keys first, then links (as an agent enrolls before it connects); a fleet that boots
+       over a while races its keys, and an agent refused meanwhile retries at its failover */
+    c.start_offline = !c.start_spread_ms;
     c.ca = cf_ca_cert(fx->ca);
     c.brokers = brokers;
     c.n_brokers = n;
@@ -57,6 +70,9 @@ cf_itest_agents_t *cf_itest_agents_start(size_t count, const cf_fleet_cfg_t *cfg
         assert_int_equal(cf_fleet_identity(fx->fleet, i, id, pub), CF_OK);
         assert_int_equal(cf_zap_put(fx->zap->zap, pub, CF_ALLOW_AGENT, id, NULL), CF_OK);
     }
+    if (c.start_offline)
+        assert_int_equal(cf_fleet_set_online(fx->fleet, CF_FLEET_ALL, 1), CF_OK);
+    s_live = fx;
     return fx;
 }
 
@@ -65,6 +81,7 @@ void cf_itest_agents_stop(cf_itest_agents_t **fx_p)
     cf_itest_agents_t *fx = *fx_p;
     if (!fx)
         return;
+    s_live = NULL;
     cf_fleet_destroy(&fx->fleet);
     cf_itest_zap_stop();
     cf_cert_destroy(&fx->server);
@@ -176,7 +193,7 @@ const cf_itest_agents_ev_t *cf_itest_agents_nth(const cf_itest_agents_t *fx, cf_
 size_t cf_itest_agents_wait(cf_itest_agents_t *fx, cf_msg_type_t type, const char *agent,
                             const char *job_id, size_t n)
 {
-    long deadline = cf_itest_zap_now_ms() + CF_ITEST_AGENTS_WAIT_MS;
+    long deadline = cf_itest_zap_now_ms() + fx->wait_ms;
     size_t have = cf_itest_agents_count(fx, type, agent, job_id);
     while (have < n && cf_itest_zap_now_ms() < deadline) {
         zmsg_t *msg = NULL;
@@ -191,7 +208,7 @@ size_t cf_itest_agents_wait(cf_itest_agents_t *fx, cf_msg_type_t type, const cha
 
 void cf_itest_agents_all_acked(cf_itest_agents_t *fx, const char *job_id, size_t n)
 {
-    long deadline = cf_itest_zap_now_ms() + CF_ITEST_AGENTS_WAIT_MS;
+    long deadline = cf_itest_zap_now_ms() + fx->wait_ms;
     size_t acked = 0;
     while (cf_itest_zap_now_ms() < deadline) {
         zmsg_t *msg = NULL;

@@ -10,8 +10,8 @@
 #include "cf_itest_zap.h"
 #include "cf_msg.h"
 
-#define CF_ITEST_AGENTS_WAIT_MS 20000 /* every wait in the fleet tests is bounded by this */
-#define CF_ITEST_AGENTS_LOG     16384 /* messages the fixture remembers */
+#define CF_ITEST_AGENTS_WAIT_MS 20000 /* every wait, plus 10 ms per agent of the fleet */
+#define CF_ITEST_AGENTS_LOG     32768 /* messages the fixture remembers */
 
 /* One message the ROUTER received. */
 typedef struct {
@@ -32,6 +32,7 @@ typedef struct {
     cf_key_t *server_key;      /* its key */
     cf_fleet_t *fleet;         /* the fleet under test */
     int auto_ack;              /* 1: ACK every RECEIPT and REPORT at once (default) */
+    long wait_ms;              /* bound of the fixture's waits */
     cf_itest_agents_ev_t *log; /* what the ROUTER read, in order */
     size_t n_log;              /* entries */
     size_t bad;                /* messages that did not decode */
@@ -44,6 +45,8 @@ cf_itest_agents_t *cf_itest_agents_start(size_t count, const cf_fleet_cfg_t *cfg
                                          const char *extra_broker);
 /* Stop the fleet, then the ROUTER; free everything. */
 void cf_itest_agents_stop(cf_itest_agents_t **fx_p);
+/* cmocka teardown: after a failed test, stop the fixture it left running. */
+int cf_itest_agents_teardown(void **state);
 
 /* Read what the ROUTER holds now (ACKing it when auto_ack); returns messages read. */
 size_t cf_itest_agents_pump(cf_itest_agents_t *fx);

@@ -199,10 +199,10 @@ static void test_install_forms(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_replay, cf_itest_zap_teardown),
-        cmocka_unit_test_teardown(test_tampered_signature, cf_itest_zap_teardown),
-        cmocka_unit_test_teardown(test_tampered_claims, cf_itest_zap_teardown),
-        cmocka_unit_test_teardown(test_install_forms, cf_itest_zap_teardown),
+        cmocka_unit_test_teardown(test_replay, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_tampered_signature, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_tampered_claims, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_install_forms, cf_itest_agents_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
