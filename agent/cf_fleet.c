@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -203,6 +204,21 @@ static cf_err_t s_check_cfg(const cf_fleet_cfg_t *cfg, cf_why_t *why)
     return CF_OK;
 }
 
+/* About two descriptors per agent (the DEALER's mailbox and its connection): refuse a
+   fleet the open-file limit cannot hold, instead of failing half-way through its links. */
+static cf_err_t s_check_nofile(size_t count, cf_why_t *why)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return CF_OK;
+    if ((rlim_t) count * 2 + 64 > rl.rlim_cur)
+        return cf_why(why, CF_ERR_TOOBIG,
+                      "%zu agents need about %zu open files, the limit is %lu: raise it "
+                      "(cf_zsock_raise_nofile) or split the fleet over processes",
+                      count, count * 2 + 64, (unsigned long) rl.rlim_cur);
+    return CF_OK;
+}
+
 static int s_or(int value, int fallback)
 {
     return value ? value : fallback;
@@ -260,6 +276,7 @@ cf_err_t cf_fleet_new(const cf_fleet_cfg_t *cfg, cf_fleet_t **out, cf_why_t *why
         return CF_ERR_INVALID;
     *out = NULL;
     CF_TRY(s_check_cfg(cfg, why));
+    CF_TRY(s_check_nofile(cfg->count, why));
     cf_fleet_t *f = cf_mem_calloc(1, sizeof(*f));
     if (!f)
         return CF_ERR_NOMEM;

@@ -112,7 +112,8 @@ typedef struct cf_fleet cf_fleet_t;
 /* Make count keypairs and agents and start the fleet's thread, which connects every agent
    to its broker. *out is the caller's (cf_fleet_destroy). The process needs about two open
    files per agent (raise the limit first: cf_zsock_raise_nofile). Errors: CF_ERR_INVALID
-   (a field, with why), CF_ERR_TOOBIG (count), CF_ERR_NOMEM, CF_ERR_IO (sockets). */
+   (a field, with why), CF_ERR_TOOBIG (count over the cap or over what the open-file limit
+   holds), CF_ERR_NOMEM, CF_ERR_IO (sockets). */
 CF_MUST_USE cf_err_t cf_fleet_new(const cf_fleet_cfg_t *cfg, cf_fleet_t **out, cf_why_t *why);
 /* Stop the thread, close every link, wipe the secret keys; NULLs *self_p; safe to repeat. */
 void cf_fleet_destroy(cf_fleet_t **self_p);

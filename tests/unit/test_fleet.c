@@ -3,6 +3,7 @@
 #include "cf_test.h"
 
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cf_ca.h"
 #include "cf_fleet.h"
@@ -94,6 +95,15 @@ static void test_bad_config(void **state)
     assert_int_equal(cf_fleet_new(&cfg, &fleet, &why), CF_ERR_TOOBIG);
     cfg = s_cfg(CF_FLEET_MAX_AGENTS + 1);
     assert_int_equal(cf_fleet_new(&cfg, &fleet, &why), CF_ERR_TOOBIG);
+    struct rlimit rl, low = {100, 0};
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    low.rlim_max = rl.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    cfg = s_cfg(50); /* 100 descriptors hold no 50 agents */
+    cf_err_t rc = cf_fleet_new(&cfg, &fleet, &why);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    assert_int_equal(rc, CF_ERR_TOOBIG);
+    assert_non_null(strstr(why.text, "50 agents need about 164 open files, the limit is 100"));
     cfg = s_cfg(1);
     cfg.ca = NULL;
     assert_int_equal(cf_fleet_new(&cfg, &fleet, &why), CF_ERR_INVALID);
