@@ -66,6 +66,15 @@ cf_err_t cf_db_check_fingerprint(const char *fp)
     return s_check_hex(fp, CF_DB_FP_LEN, CF_DB_FP_LEN);
 }
 
+cf_err_t cf_db_check_job_id(const char *id)
+{
+    CF_TRY(s_check_hex(id, CF_DB_JOB_ID_LEN, CF_DB_JOB_ID_LEN));
+    for (size_t i = 0; i < CF_DB_JOB_ID_LEN; i++)
+        if (id[i] != '0')
+            return CF_OK;
+    return CF_ERR_INVALID; /* all zero: no one's id */
+}
+
 cf_err_t cf_db_check_owner(const char *owner)
 {
     if (!owner)
@@ -146,7 +155,20 @@ cf_err_t cf_db_key_hb(char *key, const char *alias)
 cf_err_t cf_db_key_agent(char *key, const char *id)
 {
     /* the hash tag keeps an agent's keys in one slot of a later Redis Cluster */
-    return s_build(key, cf_db_check_agent_id(id), "cf:agent:{", id, "}");
+    return s_build(key, cf_db_check_agent_id(id), CF_DB_KP_AGENT, id, CF_DB_KS_TAG);
+}
+
+cf_err_t cf_db_key_agent_jobs(char *key, const char *id)
+{
+    return s_build(key, cf_db_check_agent_id(id), CF_DB_KP_AGENT, id, CF_DB_KS_AGENT_JOBS);
+}
+
+cf_err_t cf_db_key_job(char *key, const char *id, const char *suffix)
+{
+    int ok =
+        suffix && (strcmp(suffix, CF_DB_KS_TAG) == 0 || strcmp(suffix, CF_DB_KS_JOB_ST) == 0 ||
+                   strcmp(suffix, CF_DB_KS_JOB_WHY) == 0 || strcmp(suffix, CF_DB_KS_JOB_EV) == 0);
+    return s_build(key, ok ? cf_db_check_job_id(id) : CF_ERR_INVALID, CF_DB_KP_JOB, id, suffix);
 }
 
 cf_err_t cf_db_key_user(char *key, const char *name)

@@ -38,6 +38,25 @@
 #define CF_DB_K_POLICY      "cf:policy:console"
 #define CF_DB_K_AUDIT       "cf:audit"
 
+/* CURVE keys (cf_db_curve). */
+#define CF_DB_K_CURVE_AGENTS  "cf:curve:agents"  /* agent id -> Z85 key */
+#define CF_DB_K_CURVE_SERVERS "cf:curve:servers" /* server alias -> Z85 key */
+#define CF_DB_K_CURVE_OWNER   "cf:curve:owner"   /* Z85 key -> agent:<id> | server:<alias> */
+
+/* Jobs (cf_db_job): fixed keys and the parts of the per-job and per-agent keys, which the
+   job scripts also use to build the names of the keys they reach (one template). */
+#define CF_DB_K_JOBS        "cf:jobs"
+#define CF_DB_K_JOBS_OPEN   "cf:jobs:open"
+#define CF_DB_K_JOBS_PRUNE  "cf:jobs:prune" /* where the sweeper's walk of cf:jobs is */
+#define CF_DB_JOB_ID_LEN    32              /* job id: 32 lowercase hex digits, not all zero */
+#define CF_DB_KP_AGENT      "cf:agent:{"    /* an agent's keys: prefix, id, then a suffix */
+#define CF_DB_KP_JOB        "cf:job:{"      /* a job's keys: prefix, id, then a suffix */
+#define CF_DB_KS_TAG        "}"             /* cf:agent:{<id>}, cf:job:{<id>} */
+#define CF_DB_KS_AGENT_JOBS "}:jobs"        /* cf:agent:{<id>}:jobs */
+#define CF_DB_KS_JOB_ST     "}:st"          /* cf:job:{<id>}:st */
+#define CF_DB_KS_JOB_WHY    "}:why"         /* cf:job:{<id>}:why */
+#define CF_DB_KS_JOB_EV     "}:ev"          /* cf:job:{<id>}:ev */
+
 /* CF_OK or CF_ERR_INVALID. */
 CF_MUST_USE cf_err_t cf_db_check_agent_id(const char *id);
 CF_MUST_USE cf_err_t cf_db_check_alias(const char *alias);
@@ -46,6 +65,7 @@ CF_MUST_USE cf_err_t cf_db_check_user(const char *name);
 CF_MUST_USE cf_err_t cf_db_check_serial(const char *serial);
 CF_MUST_USE cf_err_t cf_db_check_fingerprint(const char *fp);
 CF_MUST_USE cf_err_t cf_db_check_owner(const char *owner);
+CF_MUST_USE cf_err_t cf_db_check_job_id(const char *id);
 /* Text stored as a value: 0..max bytes, no NUL and no control character (bytes >= 0x80
    are allowed, so UTF-8 passes). min 1 also refuses "". CF_ERR_INVALID or CF_ERR_TOOBIG. */
 CF_MUST_USE cf_err_t cf_db_check_text(const char *text, size_t min, size_t max);
@@ -62,6 +82,10 @@ CF_MUST_USE cf_err_t cf_db_key_server(char *key, const char *alias);
 CF_MUST_USE cf_err_t cf_db_key_hb(char *key, const char *alias);
 /* cf:agent:{<id>} */
 CF_MUST_USE cf_err_t cf_db_key_agent(char *key, const char *id);
+/* cf:agent:{<id>}:jobs */
+CF_MUST_USE cf_err_t cf_db_key_agent_jobs(char *key, const char *id);
+/* cf:job:{<id>} + suffix: CF_DB_KS_TAG (the job hash), CF_DB_KS_JOB_ST, _WHY or _EV. */
+CF_MUST_USE cf_err_t cf_db_key_job(char *key, const char *id, const char *suffix);
 /* cf:user:<name> */
 CF_MUST_USE cf_err_t cf_db_key_user(char *key, const char *name);
 /* cf:session:<SHA-256 hex of the token> (token: CF_DB_TOKEN_MIN..MAX bytes, any bytes;

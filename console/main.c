@@ -29,7 +29,8 @@ static const cf_cli_cmd_t s_commands[] = {
      cf_cli_ssl},
     {"cert", "certificates: generate-all, list, show, import, export, revoke", cf_cli_cert},
     {"server", "management servers: list, add, update, remove", cf_cli_server},
-    {"agent", "agents and their locks: list, show, favorite", cf_cli_agent},
+    {"agent", "agents and their locks: list, show, favorite, revoke, decommission", cf_cli_agent},
+    {"token", "enrollment tokens: create", cf_cli_token},
     {"user", "console logins: list, add, remove, save-logins, audit", cf_cli_user},
     {"audit", "the audit trail of operator actions (as 'user audit')", cf_cli_audit},
 };

@@ -35,6 +35,40 @@ static void test_usage(void **state)
                              "3eb1bd439947eb762998e566ccc2e099c791118b2f40579cc4f7da2b5061b7f9");
 }
 
+static void test_job_keys(void **state)
+{
+    (void) state;
+    char key[CF_DB_KEY_MAX];
+    const char *id = "0123456789abcdef0123456789abcdef";
+    assert_int_equal(cf_db_key_job(key, id, CF_DB_KS_TAG), CF_OK);
+    assert_string_equal(key, "cf:job:{0123456789abcdef0123456789abcdef}");
+    assert_int_equal(cf_db_key_job(key, id, CF_DB_KS_JOB_ST), CF_OK);
+    assert_string_equal(key, "cf:job:{0123456789abcdef0123456789abcdef}:st");
+    assert_int_equal(cf_db_key_job(key, id, CF_DB_KS_JOB_WHY), CF_OK);
+    assert_string_equal(key, "cf:job:{0123456789abcdef0123456789abcdef}:why");
+    assert_int_equal(cf_db_key_job(key, id, CF_DB_KS_JOB_EV), CF_OK);
+    assert_string_equal(key, "cf:job:{0123456789abcdef0123456789abcdef}:ev");
+    assert_int_equal(cf_db_key_agent_jobs(key, "agent-7"), CF_OK);
+    assert_string_equal(key, "cf:agent:{agent-7}:jobs");
+    /* only the four suffixes, only valid ids */
+    assert_int_equal(cf_db_key_job(key, id, ":x"), CF_ERR_INVALID);
+    assert_string_equal(key, "");
+    assert_int_equal(cf_db_key_job(key, id, NULL), CF_ERR_INVALID);
+    assert_int_equal(cf_db_key_agent_jobs(key, "Agent"), CF_ERR_INVALID);
+    const char *bad[] = {NULL,
+                         "",
+                         "0123456789abcdef0123456789abcde",
+                         "0123456789abcdef0123456789abcdef0",
+                         "0123456789ABCDEF0123456789abcdef",
+                         "0123456789abcdef0123456789abcdeg",
+                         "00000000000000000000000000000000"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(cf_db_check_job_id(bad[i]), CF_ERR_INVALID);
+        assert_int_equal(cf_db_key_job(key, bad[i], CF_DB_KS_TAG), CF_ERR_INVALID);
+    }
+    assert_int_equal(cf_db_check_job_id("00000000000000000000000000000001"), CF_OK);
+}
+
 static void test_name_checks(void **state)
 {
     (void) state;
@@ -283,9 +317,10 @@ static void test_enums_and_ssl(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),          cmocka_unit_test(test_name_checks),
-        cmocka_unit_test(test_reply_decoders), cmocka_unit_test(test_archive_decode),
-        cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_enums_and_ssl),
+        cmocka_unit_test(test_usage),          cmocka_unit_test(test_job_keys),
+        cmocka_unit_test(test_name_checks),    cmocka_unit_test(test_reply_decoders),
+        cmocka_unit_test(test_archive_decode), cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_enums_and_ssl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,263 @@
+/*  cf_db_job - the job store: create a job with its entries and counters, read jobs back  */
+#include "cf_db_job.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cf_db_job_int.h"
+#include "cf_db_util.h"
+#include "cf_mem.h"
+
+/* KEYS: 1 job hash, 2 :st, 3 :ev, 4 cf:jobs, 5 cf:jobs:open, 6 cf:agents.
+   ARGV: 1 id, 2 type, 3 created, 4 expires, 5 issuer, 6 by, 7 min_proto, 8 params,
+   9 target, 10 agent key prefix, 11 tag suffix, 12 :jobs suffix, 13 state names
+   "pending too_old", 14.. agent ids. Answers {total, too_old, unknown positions (1-based)
+   ...}, or -1 when the id is taken. Nothing is written when no target is known. */
+static const char s_lua_create[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end\n"
+    "local id, expires, minp = ARGV[1], ARGV[4], tonumber(ARGV[7])\n"
+    "local AP, TAG, AJ = ARGV[10], ARGV[11], ARGV[12]\n"
+    "local PEN, OLD = string.match(ARGV[13], '(%S+) (%S+)')\n"
+    "local seen, known, unknown, old = {}, {}, {}, 0\n"
+    "for i = 14, #ARGV do\n"
+    "  local a = ARGV[i]\n"
+    "  if not seen[a] then\n"
+    "    seen[a] = true\n"
+    "    if redis.call('ZSCORE', KEYS[6], a) then\n"
+    "      local p = tonumber(redis.call('HGET', AP .. a .. TAG, 'proto')) or 1\n"
+    "      if p < 1 then p = 1 end\n"
+    "      local s = PEN\n"
+    "      if p < minp then s = OLD; old = old + 1 end\n"
+    "      known[#known + 1] = a\n"
+    "      known[#known + 1] = s\n"
+    "    else\n"
+    "      unknown[#unknown + 1] = i - 13\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "local total = #known / 2\n"
+    "local out = {total, old}\n"
+    "for _, u in ipairs(unknown) do out[#out + 1] = u end\n"
+    "if total == 0 then return out end\n"
+    "for i = 1, #known, 1000 do\n"
+    "  redis.call('HSET', KEYS[2], unpack(known, i, math.min(i + 999, #known)))\n"
+    "end\n"
+    "for i = 1, #known, 2 do redis.call('ZADD', AP .. known[i] .. AJ, expires, id) end\n"
+    "redis.call('HSET', KEYS[1], 'id', id, 'type', ARGV[2], 'created', ARGV[3],\n"
+    "  'expires', expires, 'issuer', ARGV[5], 'by', ARGV[6], 'min_proto', ARGV[7],\n"
+    "  'params', ARGV[8], 'target', ARGV[9], 'total', total, 'n:pending', total - old,\n"
+    "  'n:delivered', 0, 'n:installed', 0, 'n:failed', 0, 'n:expired', 0, 'n:cancelled', 0,\n"
+    "  'n:too_old', old)\n"
+    "redis.call('ZADD', KEYS[4], ARGV[3], id)\n"
+    "redis.call('ZADD', KEYS[5], expires, id)\n"
+    "redis.call('XADD', KEYS[3], 'MAXLEN', '~', math.max(total, 1000), '*', 'event', 'created',\n"
+    "  'total', total)\n"
+    "return out\n";
+
+/* A JSON object of at most CF_DB_JOB_PARAMS_MAX bytes, printable, no duplicate keys. */
+static cf_err_t s_check_params(const char *params)
+{
+    cf_err_t rc = cf_db_check_text(params, 2, CF_DB_JOB_PARAMS_MAX);
+    if (rc != CF_OK)
+        return rc;
+    json_t *root = json_loadb(params, strlen(params), JSON_REJECT_DUPLICATES, NULL);
+    int ok = json_is_object(root);
+    json_decref(root);
+    return ok ? CF_OK : CF_ERR_INVALID;
+}
+
+/* The name of the first bad field of s, or NULL; *rc gets the code to answer. */
+static const char *s_bad_field(const cf_db_job_spec_t *s, cf_err_t *rc)
+{
+    *rc = CF_ERR_INVALID;
+    if (cf_db_check_job_id(s->id) != CF_OK)
+        return "id";
+    if (s->type < CF_JOB_TYPE_INSTALL_CERT || s->type >= CF_JOB_TYPE_COUNT_)
+        return "type";
+    if (s->created <= 0 || s->expires <= s->created ||
+        s->expires - s->created > CF_JOB_MAX_LIFETIME)
+        return "created or expires";
+    if (cf_db_check_alias(s->issuer) != CF_OK || strlen(s->issuer) > CF_JOB_ALIAS_MAX)
+        return "issuer";
+    if (cf_db_check_user(s->by) != CF_OK)
+        return "by";
+    if (s->min_proto < 1 || s->min_proto > CF_DB_JOB_PROTO_MAX)
+        return "min_proto";
+    *rc = s_check_params(s->params);
+    if (*rc != CF_OK)
+        return "params";
+    *rc = cf_db_check_text(s->target, 0, CF_DB_JOB_TARGET_MAX);
+    if (*rc != CF_OK)
+        return "target";
+    *rc = s->n_agents > CF_DB_JOB_TARGETS_MAX ? CF_ERR_TOOBIG : CF_ERR_INVALID;
+    if (!s->agents || s->n_agents == 0 || s->n_agents > CF_DB_JOB_TARGETS_MAX)
+        return "number of agents";
+    for (size_t i = 0; i < s->n_agents; i++)
+        if (cf_db_check_agent_id(s->agents[i]) != CF_OK)
+            return "agent id";
+    *rc = CF_OK;
+    return NULL;
+}
+
+static cf_err_t s_check_spec(cf_store_t *store, const cf_db_job_spec_t *s)
+{
+    cf_err_t rc = CF_OK;
+    const char *what = s_bad_field(s, &rc);
+    if (!what)
+        return CF_OK;
+    return cf_db_fail(store, rc, "job %.32s: bad %s", s->id ? s->id : "", what);
+}
+
+/* The answer {total, too_old, unknown...} into out. */
+static cf_err_t s_made(cf_store_t *store, const redisReply *r, size_t n_agents,
+                       cf_db_job_made_t *out)
+{
+    cf_why_t *why = cf_db_why(store);
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == -1)
+        return cf_db_fail(store, CF_ERR_EXISTS, "job id already taken");
+    CF_TRY(cf_db_r_array(r, 2, 2 + n_agents, "create reply", why));
+    CF_TRY(cf_db_r_int(r->element[0], 0, 0, (int64_t) n_agents, &out->total, "total", why));
+    CF_TRY(cf_db_r_int(r->element[1], 0, 0, out->total, &out->too_old, "too_old", why));
+    size_t n = r->elements - 2;
+    out->unknown = cf_mem_calloc(n ? n : 1, sizeof(*out->unknown));
+    if (!out->unknown)
+        return cf_db_fail(store, CF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        int64_t pos = 0;
+        CF_TRY(cf_db_r_int(r->element[2 + i], 0, 1, (int64_t) n_agents, &pos, "unknown", why));
+        out->unknown[i] = (size_t) pos - 1;
+        out->n_unknown++;
+    }
+    if (out->total == 0)
+        return cf_db_fail(store, CF_ERR_NOTFOUND, "none of the %zu agents is known", n_agents);
+    return CF_OK;
+}
+
+cf_err_t cf_db_job_create(cf_store_t *store, const cf_db_job_spec_t *spec, cf_db_job_made_t *out)
+{
+    CF_ASSERT(store && spec && out);
+    memset(out, 0, sizeof(*out));
+    CF_TRY(s_check_spec(store, spec));
+    enum { NK = 6, NA = 13 };
+    char keys[3][CF_DB_KEY_MAX], created[CF_DB_I64_BUF], expires[CF_DB_I64_BUF], minp[8];
+    CF_TRY(cf_db_key_job(keys[0], spec->id, CF_DB_KS_TAG));
+    CF_TRY(cf_db_key_job(keys[1], spec->id, CF_DB_KS_JOB_ST));
+    CF_TRY(cf_db_key_job(keys[2], spec->id, CF_DB_KS_JOB_EV));
+    char names[32];
+    snprintf(names, sizeof(names), "%s %s", cf_job_fsm_state_name(CF_JOB_PENDING),
+             cf_job_fsm_state_name(CF_JOB_TOO_OLD));
+    snprintf(minp, sizeof(minp), "%u", spec->min_proto);
+    const char *fixed[NK + NA] = {keys[0],
+                                  keys[1],
+                                  keys[2],
+                                  CF_DB_K_JOBS,
+                                  CF_DB_K_JOBS_OPEN,
+                                  CF_DB_K_AGENTS,
+                                  spec->id,
+                                  cf_job_type_name(spec->type),
+                                  cf_db_i64(created, spec->created),
+                                  cf_db_i64(expires, spec->expires),
+                                  spec->issuer,
+                                  spec->by,
+                                  minp,
+                                  spec->params,
+                                  spec->target,
+                                  CF_DB_KP_AGENT,
+                                  CF_DB_KS_TAG,
+                                  CF_DB_KS_AGENT_JOBS,
+                                  names};
+    const char **argv = cf_mem_calloc(NK + NA + spec->n_agents, sizeof(*argv));
+    if (!argv)
+        return cf_db_fail(store, CF_ERR_NOMEM, "out of memory");
+    memcpy(argv, fixed, sizeof(fixed));
+    memcpy(argv + NK + NA, spec->agents, spec->n_agents * sizeof(*argv));
+    redisReply *r = NULL;
+    cf_err_t rc = cf_db_eval(store, s_lua_create, 0, &r, NK, NA + (int) spec->n_agents, argv, NULL);
+    cf_mem_free(argv);
+    if (rc == CF_OK)
+        rc = s_made(store, r, spec->n_agents, out);
+    if (r)
+        freeReplyObject(r);
+    if (rc != CF_OK && rc != CF_ERR_NOTFOUND)
+        cf_db_job_made_clear(out);
+    return rc;
+}
+
+void cf_db_job_made_clear(cf_db_job_made_t *out)
+{
+    if (!out)
+        return;
+    cf_mem_free(out->unknown);
+    memset(out, 0, sizeof(*out));
+}
+
+/* The text fields of a job record. */
+static cf_err_t s_decode_texts(cf_store_t *store, const redisReply *const *e, cf_db_job_t *out)
+{
+    cf_why_t *why = cf_db_why(store);
+    char type[32];
+    CF_TRY(cf_db_r_text(e[J_TYPE], 0, type, sizeof(type) - 1, "type", why));
+    CF_TRY(cf_db_r_text(e[J_ISSUER], 0, out->issuer, CF_JOB_ALIAS_MAX, "issuer", why));
+    CF_TRY(cf_db_r_text(e[J_BY], 0, out->by, CF_DB_USER_MAX, "by", why));
+    CF_TRY(cf_db_r_text(e[J_PARAMS], 0, out->params, CF_DB_JOB_PARAMS_MAX, "params", why));
+    CF_TRY(cf_db_r_text(e[J_TARGET], 0, out->target, CF_DB_JOB_TARGET_MAX, "target", why));
+    if (cf_job_type_from_name(type, &out->type) != CF_OK ||
+        cf_db_check_alias(out->issuer) != CF_OK || cf_db_check_user(out->by) != CF_OK)
+        return cf_db_fail(store, CF_ERR_CORRUPT, "job %s: malformed type, issuer or by", out->id);
+    return CF_OK;
+}
+
+/* The numbers of a job record. */
+static cf_err_t s_decode_numbers(cf_store_t *store, const redisReply *const *e, cf_db_job_t *out)
+{
+    cf_why_t *why = cf_db_why(store);
+    int64_t minp = 0, sum = 0;
+    CF_TRY(cf_db_r_int(e[J_CREATED], 0, 1, INT64_MAX, &out->created, "created", why));
+    CF_TRY(cf_db_r_int(e[J_EXPIRES], 0, 1, INT64_MAX, &out->expires, "expires", why));
+    CF_TRY(cf_db_r_int(e[J_DONE], 1, 0, INT64_MAX, &out->done, "done", why));
+    CF_TRY(cf_db_r_int(e[J_MINP], 0, 1, CF_DB_JOB_PROTO_MAX, &minp, "min_proto", why));
+    CF_TRY(cf_db_r_int(e[J_TOTAL], 0, 0, CF_DB_JOB_TARGETS_MAX, &out->total, "total", why));
+    for (int s = 0; s < CF_JOB_STATE_COUNT; s++) {
+        CF_TRY(cf_db_r_int(e[J_N0 + s], 0, 0, out->total, &out->n[s], "counter", why));
+        sum += out->n[s];
+    }
+    out->min_proto = (unsigned) minp;
+    if (sum != out->total)
+        return cf_db_fail(store, CF_ERR_CORRUPT, "job %s: counters do not add up", out->id);
+    return CF_OK;
+}
+
+cf_err_t cf_db_job_decode(cf_store_t *store, const char *id, const redisReply *r, cf_db_job_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    CF_TRY(cf_db_r_array(r, J_COUNT, J_COUNT, "job record", cf_db_why(store)));
+    const redisReply *const *e = (const redisReply *const *) r->element;
+    if (cf_db_r_nil(e[J_ID]))
+        return cf_db_fail(store, CF_ERR_NOTFOUND, "no job %s", id);
+    cf_err_t rc = cf_db_r_text(e[J_ID], 0, out->id, CF_DB_JOB_ID_LEN, "id", cf_db_why(store));
+    if (rc == CF_OK && strcmp(out->id, id) != 0)
+        rc = cf_db_fail(store, CF_ERR_CORRUPT, "job %s: record names another id", id);
+    if (rc == CF_OK)
+        rc = s_decode_texts(store, e, out);
+    if (rc == CF_OK)
+        rc = s_decode_numbers(store, e, out);
+    if (rc != CF_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+cf_err_t cf_db_job_get(cf_store_t *store, const char *id, cf_db_job_t *out)
+{
+    CF_ASSERT(store && out);
+    memset(out, 0, sizeof(*out));
+    char key[CF_DB_KEY_MAX];
+    if (cf_db_key_job(key, id, CF_DB_KS_TAG) != CF_OK)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad job id");
+    redisReply *r = NULL;
+    CF_TRY(cf_store_cmd_idem(store, &r, CF_DB_JOB_HMGET, key));
+    cf_err_t rc = cf_db_job_decode(store, id, r, out);
+    freeReplyObject(r);
+    return rc;
+}

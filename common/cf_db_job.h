@@ -1,0 +1,209 @@
+/*  cf_db_job - the job store: jobs, per-agent entries and their counters, transitions, sweeper  */
+#ifndef CF_DB_JOB_H_INCLUDED
+#define CF_DB_JOB_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cf_curve.h"
+#include "cf_db_key.h"
+#include "cf_err.h"
+#include "cf_job.h"
+#include "cf_job_fsm.h"
+#include "cf_store.h"
+
+/* Keys (docs/jobs.md section 3, docs/REDIS.md): cf:job:{<id>} (fields and counters),
+   cf:job:{<id>}:st (agent -> state), :why (agent -> failed reason), :ev (stream of
+   changes), cf:agent:{<id>}:jobs (job id -> expires, the agent's entries not final),
+   cf:jobs (id -> created), cf:jobs:open (id -> expires, jobs not closed).
+   Every change of an entry goes through one Lua script that carries the cf_job_fsm table
+   (handed over from C, so there is one table): the entry, the counters (n:<state>), the
+   event and the agent's sorted set move together, and only when the state changes. A job
+   closes (done = now, out of cf:jobs:open, a TTL of CF_DB_JOB_KEEP on its keys) in the
+   step where its last entry becomes final, and opens again if one leaves a final state.
+   Details of failures in cf_store_why(store); transport errors as cf_store_cmd; a reply
+   that does not fit is CF_ERR_CORRUPT. RT = round trips. */
+#define CF_DB_JOB_TARGETS_MAX 100000       /* agents in one create */
+#define CF_DB_JOB_PARAMS_MAX  4096         /* params JSON text, bytes */
+#define CF_DB_JOB_TARGET_MAX  256          /* target description text, bytes */
+#define CF_DB_JOB_REASON_MAX  255          /* failed reason, bytes */
+#define CF_DB_JOB_BATCH_MAX   10000        /* transitions in one call */
+#define CF_DB_JOB_LIST_MAX    1000         /* jobs in one list */
+#define CF_DB_JOB_PAGE_MAX    10000        /* entries in one page */
+#define CF_DB_JOB_OPEN_MAX    1000         /* open jobs answered for one agent */
+#define CF_DB_JOB_CHUNK       1000         /* entries per script call of a job-level step */
+#define CF_DB_JOB_KEEP        (30 * 86400) /* TTL of a closed job's keys, seconds */
+#define CF_DB_JOB_CURSOR_MAX  48           /* buffer for a page cursor, with the NUL */
+#define CF_DB_JOB_PROTO_MAX   255          /* highest protocol level */
+
+/* A new job. Everything is borrowed. */
+typedef struct {
+    const char *id;            /* 32 lowercase hex (cf_db_check_job_id) */
+    cf_job_type_t type;        /* what the job does */
+    int64_t created;           /* unix seconds, > 0 */
+    int64_t expires;           /* created < expires <= created + CF_JOB_MAX_LIFETIME */
+    const char *issuer;        /* alias of the issuing server (cf_db_check_alias, <= 64 B) */
+    const char *by;            /* user who asked (cf_db_check_user) */
+    unsigned min_proto;        /* agent protocol level needed, 1..CF_DB_JOB_PROTO_MAX */
+    const char *params;        /* a JSON object, <= CF_DB_JOB_PARAMS_MAX bytes */
+    const char *target;        /* description ("all", "10.0.0.0/8", ...), <= 256 bytes */
+    const char *const *agents; /* target agent ids, resolved by the caller */
+    size_t n_agents;           /* 1..CF_DB_JOB_TARGETS_MAX */
+} cf_db_job_spec_t;
+
+/* What a create did. */
+typedef struct {
+    int64_t total;    /* entries made (distinct known agents) */
+    int64_t too_old;  /* of which too_old */
+    size_t *unknown;  /* indexes into spec->agents of ids not in cf:agents (cf_mem_free) */
+    size_t n_unknown; /* how many */
+} cf_db_job_made_t;
+
+/* Create a job in ONE Lua script (1 RT): the job hash with its counters, one entry per
+   known target (pending, or too_old when the agent's recorded proto, absent = 1, is below
+   min_proto), the agents' sorted sets, cf:jobs, cf:jobs:open and the stream's first event
+   (event created total N). A repeated id in agents counts once; unknown ids are left out
+   and answered in out->unknown. CF_ERR_EXISTS (the id is taken), CF_ERR_NOTFOUND (no
+   target is known: nothing written, out->unknown still set), CF_ERR_INVALID (a field or an
+   id; why says which), CF_ERR_TOOBIG (params, target, agents). Not retried after a lost
+   connection (a repeat answers CF_ERR_EXISTS if the first run happened). *out is the
+   caller's; free with cf_db_job_made_clear. */
+CF_MUST_USE cf_err_t cf_db_job_create(cf_store_t *store, const cf_db_job_spec_t *spec,
+                                      cf_db_job_made_t *out);
+/* Free out->unknown and zero *out; NULL is fine. */
+void cf_db_job_made_clear(cf_db_job_made_t *out);
+
+/* A job as stored. */
+typedef struct {
+    char id[CF_DB_JOB_ID_LEN + 1];         /* job id */
+    cf_job_type_t type;                    /* type */
+    int64_t created;                       /* unix seconds */
+    int64_t expires;                       /* unix seconds (a retry sets a new one) */
+    int64_t done;                          /* when the last entry became final, 0 open */
+    char issuer[CF_JOB_ALIAS_MAX + 1];     /* issuing server */
+    char by[CF_DB_USER_MAX + 1];           /* user */
+    unsigned min_proto;                    /* protocol level needed */
+    char params[CF_DB_JOB_PARAMS_MAX + 1]; /* JSON object text */
+    char target[CF_DB_JOB_TARGET_MAX + 1]; /* description */
+    int64_t total;                         /* entries */
+    int64_t n[CF_JOB_STATE_COUNT];         /* entries per state */
+} cf_db_job_t;
+
+/* Read one job (1 RT). CF_ERR_NOTFOUND, CF_ERR_INVALID (id), CF_ERR_CORRUPT. */
+CF_MUST_USE cf_err_t cf_db_job_get(cf_store_t *store, const char *id, cf_db_job_t *out);
+/* The newest jobs first, at most limit (1..CF_DB_JOB_LIST_MAX) (2 RT: ZREVRANGE of
+   cf:jobs, then one pipeline of reads). Jobs whose keys expired are left out. *list_out
+   is the caller's (cf_mem_free), *n_out entries. CF_ERR_INVALID, CF_ERR_CORRUPT. */
+CF_MUST_USE cf_err_t cf_db_job_list(cf_store_t *store, size_t limit, cf_db_job_t **list_out,
+                                    size_t *n_out);
+
+/* One entry of a job. */
+typedef struct {
+    char agent[CF_DB_ID_MAX + 1];          /* agent id */
+    cf_job_state_t state;                  /* its state */
+    char reason[CF_DB_JOB_REASON_MAX + 1]; /* reason when failed, else "" */
+} cf_db_job_entry_t;
+
+/* A page of a job's entries in no particular order (1 RT, a script walking :st with
+   HSCAN). state: keep only that state, or CF_JOB_STATE_COUNT for all. cursor "" (or NULL)
+   starts; pass cursor_out (CF_DB_JOB_CURSOR_MAX bytes) back for the next page; it is ""
+   when the walk is done. At most limit (1..CF_DB_JOB_PAGE_MAX) entries; a filtered page
+   may be short (even empty) with a cursor to go on: one call looks at no more than
+   10 x limit entries. Every entry is given exactly once per walk (the set of a job's
+   agents never changes after create); with a filter, an entry that changes state during
+   the walk may be missed or come twice. CF_ERR_NOTFOUND (no job), CF_ERR_INVALID. */
+CF_MUST_USE cf_err_t cf_db_job_agents(cf_store_t *store, const char *id, cf_job_state_t state,
+                                      const char *cursor, size_t limit,
+                                      cf_db_job_entry_t **list_out, size_t *n_out,
+                                      char *cursor_out);
+
+/* One open job of an agent. */
+typedef struct {
+    char id[CF_DB_JOB_ID_LEN + 1]; /* job id */
+    cf_job_state_t state;          /* pending, delivered or too_old */
+    int64_t expires;               /* the job's expiry */
+} cf_db_job_open_t;
+
+/* The agent's entries that are not final, of jobs with expires > now, soonest expiry
+   first, at most CF_DB_JOB_OPEN_MAX (1 RT): what a check-in or HELLO hands out (pending
+   and delivered; too_old ones are listed so the caller sees them). *list_out is the
+   caller's (cf_mem_free). An unknown agent has none. CF_ERR_INVALID. */
+CF_MUST_USE cf_err_t cf_db_job_agent_open(cf_store_t *store, const char *agent, int64_t now,
+                                          cf_db_job_open_t **list_out, size_t *n_out);
+
+/* One transition to apply (borrowed). */
+typedef struct {
+    const char *job;      /* job id */
+    const char *agent;    /* agent id */
+    cf_job_event_t event; /* what happened */
+    const char *reason;   /* report_failed: why (<= CF_DB_JOB_REASON_MAX; NULL = ""); else
+                             ignored */
+} cf_db_job_tr_t;
+
+/* What one transition did. */
+typedef struct {
+    cf_err_t rc;         /* CF_OK; CF_ERR_NOTFOUND: no such job, or the agent is not one of
+                            its targets; CF_ERR_STATE: the table refuses (retry of an
+                            installed entry ...), nothing changed; CF_ERR_CORRUPT: the
+                            stored state is not a state */
+    cf_job_state_t from; /* state before (CF_OK and CF_ERR_STATE) */
+    cf_job_state_t to;   /* state after; == from: no change, nothing written */
+} cf_db_job_res_t;
+
+/* Apply n (1..CF_DB_JOB_BATCH_MAX) transitions in order, in ONE script call (1 RT);
+   res[i] (n entries, the caller's) answers tr[i]. now closes a job whose last entry
+   becomes final. The call fails as a whole only for bad input (CF_ERR_INVALID, nothing
+   applied) or a transport or reply error (then it may or may not have run: a repeat is
+   safe, the same report twice is one change). */
+CF_MUST_USE cf_err_t cf_db_job_transition(cf_store_t *store, int64_t now, const cf_db_job_tr_t *tr,
+                                          size_t n, cf_db_job_res_t *res);
+
+/* Cancel every entry of job id that is not final (pending, delivered, too_old ->
+   cancelled), CF_DB_JOB_CHUNK entries per script call (each call consistent; the job is
+   closed by the call that ends its last entry). *changed (may be NULL) counts entries
+   moved. CF_ERR_NOTFOUND, CF_ERR_INVALID. */
+CF_MUST_USE cf_err_t cf_db_job_cancel(cf_store_t *store, const char *id, int64_t now,
+                                      size_t *changed);
+/* Send job id again: its expires becomes expires (now < expires <= now +
+   CF_JOB_MAX_LIFETIME), then failed, expired and cancelled entries go back to pending
+   (reasons cleared, the job reopened), in chunks as cancel; the agents' sorted sets get
+   the new expiry. CF_ERR_STATE when no entry is failed, expired or cancelled (nothing
+   changed), CF_ERR_NOTFOUND, CF_ERR_INVALID. */
+CF_MUST_USE cf_err_t cf_db_job_retry(cf_store_t *store, const char *id, int64_t now,
+                                     int64_t expires, size_t *changed);
+/* Agent speaks protocol level proto (1..CF_DB_JOB_PROTO_MAX) now: record proto on
+   cf:agent:{id} and move its too_old entries of jobs with min_proto <= proto to pending,
+   in one script (1 RT; work grows with the agent's open entries). *changed (may be NULL)
+   counts them. CF_ERR_NOTFOUND (no such agent), CF_ERR_INVALID. */
+CF_MUST_USE cf_err_t cf_db_job_upgrade(cf_store_t *store, const char *agent, unsigned proto,
+                                       int64_t now, size_t *changed);
+/* Record on cf:agent:{id} the CURVE key of the broker its last HELLO came through (field
+   broker, Z85) (1 RT). CF_ERR_NOTFOUND (no such agent), CF_ERR_INVALID. */
+CF_MUST_USE cf_err_t cf_db_job_set_broker(cf_store_t *store, const char *agent,
+                                          const unsigned char broker[CF_CURVE_KEY_LEN]);
+/* Read the agent's proto (1 when never recorded) and broker key (*has_broker 0 when none
+   recorded; broker zeroed) (1 RT). CF_ERR_NOTFOUND, CF_ERR_INVALID, CF_ERR_CORRUPT. */
+CF_MUST_USE cf_err_t cf_db_job_agent_link(cf_store_t *store, const char *agent, unsigned *proto,
+                                          unsigned char broker[CF_CURVE_KEY_LEN], int *has_broker);
+
+/* What one sweeper step did. */
+typedef struct {
+    size_t expired; /* entries moved to expired */
+    size_t scanned; /* entries looked at */
+    size_t closed;  /* jobs closed by this step */
+    size_t pruned;  /* ids taken out of cf:jobs because their keys expired */
+    int more;       /* 1: work was left for the next step */
+} cf_db_job_sweep_t;
+
+/* One bounded sweeper step (the caller holds cf:lease:sweep): for jobs in cf:jobs:open
+   past their expiry (oldest expiry first), expire their entries that are not final, at
+   most about max_entries (1..10,000,000) entries looked at, CF_DB_JOB_CHUNK per script
+   call; the walk of a big job resumes where the last step stopped (field sweep of the job
+   hash). A job whose last entry ends closes in that step. Then up to min(remaining budget,
+   1000) ids of cf:jobs are looked at, going round from where the last step stopped
+   (cf:jobs:prune), and those whose keys expired are taken out. stats->more says whether
+   to call again soon. stats (may be NULL). CF_ERR_INVALID. */
+CF_MUST_USE cf_err_t cf_db_job_sweep(cf_store_t *store, int64_t now, size_t max_entries,
+                                     cf_db_job_sweep_t *stats);
+
+#endif

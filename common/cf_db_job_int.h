@@ -1,0 +1,46 @@
+/*  cf_db_job_int - shared by the cf_db_job*.c files: the state script and the job record  */
+#ifndef CF_DB_JOB_INT_H_INCLUDED
+#define CF_DB_JOB_INT_H_INCLUDED
+
+#include <hiredis/hiredis.h>
+
+#include "cf_db_job.h"
+
+/* Modes of the state script (cf_db_job_state.c). */
+#define CF_DB_JOB_MODE_BATCH   "batch"   /* extra: (job, agent, event, reason) x n */
+#define CF_DB_JOB_MODE_JOB     "job"     /* extra: id, event, cursor, count, expires, past */
+#define CF_DB_JOB_MODE_UPGRADE "upgrade" /* extra: agent, proto, event */
+
+/* Run the state script (1 RT) in mode with the cf_job_fsm table, now and the key parts,
+   then nextra arguments (lens NULL: strings). Not retried after a lost connection.
+   *r_out is the caller's. Errors as cf_store_script_call, CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_db_job_script(cf_store_t *store, const char *mode, int64_t now,
+                                      size_t nextra, const char **extra, const size_t *lens,
+                                      redisReply **r_out);
+
+/* The job hash fields read by cf_db_job_get, in this order. */
+#define CF_DB_JOB_HMGET                                                                        \
+    "HMGET %s id type created expires issuer by min_proto params target total done n:pending " \
+    "n:delivered n:installed n:failed n:expired n:cancelled n:too_old"
+enum {
+    J_ID,
+    J_TYPE,
+    J_CREATED,
+    J_EXPIRES,
+    J_ISSUER,
+    J_BY,
+    J_MINP,
+    J_PARAMS,
+    J_TARGET,
+    J_TOTAL,
+    J_DONE,
+    J_N0,
+    J_COUNT = J_N0 + CF_JOB_STATE_COUNT
+};
+
+/* Decode the CF_DB_JOB_HMGET answer for job id. CF_ERR_NOTFOUND when the job does not
+   exist, CF_ERR_CORRUPT with why in the store. */
+CF_MUST_USE cf_err_t cf_db_job_decode(cf_store_t *store, const char *id, const redisReply *r,
+                                      cf_db_job_t *out);
+
+#endif

@@ -1,0 +1,312 @@
+/*  test_db_curve - cf_db_curve against a real redis-server: keys, owners, events, loading  */
+#include "cf_test.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cf_db_curve.h"
+#include "cf_itest.h"
+
+static cf_itest_redis_t s_redis; /* one server for the file; each test flushes it */
+
+static int s_setup(void **state)
+{
+    (void) state;
+    signal(SIGPIPE, SIG_IGN);
+    return cf_itest_redis_start(&s_redis, NULL) == CF_OK ? 0 : -1;
+}
+
+static int s_teardown(void **state)
+{
+    (void) state;
+    cf_itest_redis_stop(&s_redis);
+    return 0;
+}
+
+static cf_store_t *s_fresh(void)
+{
+    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
+    assert_int_equal(cf_store_cmd(store, NULL, "FLUSHALL"), CF_OK);
+    return store;
+}
+
+/* A distinct non-zero key per seed. */
+static void s_key(unsigned char key[CF_CURVE_KEY_LEN], unsigned seed)
+{
+    for (size_t i = 0; i < CF_CURVE_KEY_LEN; i++)
+        key[i] = (unsigned char) (i * 7u + 1u);
+    memcpy(key, &seed, sizeof(seed));
+}
+
+static long long s_int(cf_store_t *store, const char *fmt, const char *arg)
+{
+    redisReply *r = NULL;
+    assert_int_equal(cf_store_cmd(store, &r, fmt, arg), CF_OK);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    long long v = r->integer;
+    cf_store_reply_free(&r);
+    return v;
+}
+
+/* Every key in the two hashes has its owner entry, and there are no other owners. */
+static void s_assert_owners(cf_store_t *store)
+{
+    const char *hashes[] = {"cf:curve:agents", "cf:curve:servers"};
+    const char *prefix[] = {"agent:", "server:"};
+    long long listed = 0;
+    for (int h = 0; h < 2; h++) {
+        redisReply *r = NULL;
+        assert_int_equal(cf_store_cmd(store, &r, "HGETALL %s", hashes[h]), CF_OK);
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            redisReply *o = NULL;
+            assert_int_equal(
+                cf_store_cmd(store, &o, "HGET cf:curve:owner %s", r->element[i + 1]->str), CF_OK);
+            char want[300];
+            snprintf(want, sizeof(want), "%s%s", prefix[h], r->element[i]->str);
+            assert_int_equal(o->type, REDIS_REPLY_STRING);
+            assert_string_equal(o->str, want);
+            cf_store_reply_free(&o);
+            listed++;
+        }
+        cf_store_reply_free(&r);
+    }
+    assert_int_equal(s_int(store, "HLEN %s", "cf:curve:owner"), listed);
+}
+
+static void test_usage(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    unsigned char pub[CF_CURVE_KEY_LEN], got[CF_CURVE_KEY_LEN];
+    s_key(pub, 1);
+    /* enrollment registers the agent's key; the broker reads it back */
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "agent-7", pub, 0, NULL), CF_OK);
+    assert_int_equal(cf_db_curve_get(store, CF_ALLOW_AGENT, "agent-7", got), CF_OK);
+    assert_memory_equal(got, pub, CF_CURVE_KEY_LEN);
+    /* a server registers its fresh key at every start */
+    unsigned char srv[CF_CURVE_KEY_LEN];
+    s_key(srv, 2);
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_SERVER, "srv1", srv, 1, NULL), CF_OK);
+    /* the broker loads everything into its allow list */
+    cf_allow_t *list = NULL;
+    assert_int_equal(cf_allow_new(0, 0, &list), CF_OK);
+    size_t bad = 99;
+    assert_int_equal(cf_db_curve_load(store, list, &bad), CF_OK);
+    assert_int_equal(bad, 0);
+    assert_int_equal(cf_allow_count(list), 2);
+    cf_allow_kind_t kind = 0;
+    assert_string_equal(cf_allow_find(list, pub, &kind), "agent-7");
+    assert_int_equal(kind, CF_ALLOW_AGENT);
+    assert_string_equal(cf_allow_find(list, srv, &kind), "server:srv1");
+    assert_int_equal(kind, CF_ALLOW_SERVER);
+    /* revocation removes the key */
+    assert_int_equal(cf_db_curve_remove(store, CF_ALLOW_AGENT, "agent-7"), CF_OK);
+    assert_int_equal(cf_db_curve_get(store, CF_ALLOW_AGENT, "agent-7", got), CF_ERR_NOTFOUND);
+    s_assert_owners(store);
+    cf_allow_destroy(&list);
+    cf_store_destroy(&store);
+}
+
+static void test_refusals_and_owners(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    unsigned char k1[CF_CURVE_KEY_LEN], k2[CF_CURVE_KEY_LEN], got[CF_CURVE_KEY_LEN];
+    s_key(k1, 10);
+    s_key(k2, 11);
+    cf_why_t why = {""};
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "a1", k1, 0, &why), CF_OK);
+    /* the same key again: no change */
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "a1", k1, 0, &why), CF_OK);
+    /* another key for a1 without replace: refused, the old one stays */
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "a1", k2, 0, &why), CF_ERR_EXISTS);
+    assert_non_null(strstr(why.text, "another key"));
+    assert_int_equal(cf_db_curve_get(store, CF_ALLOW_AGENT, "a1", got), CF_OK);
+    assert_memory_equal(got, k1, CF_CURVE_KEY_LEN);
+    /* a1's key for a2, or for a server: refused whatever replace says */
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "a2", k1, 1, &why), CF_ERR_EXISTS);
+    assert_non_null(strstr(why.text, "another identity"));
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_SERVER, "a1", k1, 1, NULL), CF_ERR_EXISTS);
+    assert_int_equal(cf_db_curve_get(store, CF_ALLOW_AGENT, "a2", got), CF_ERR_NOTFOUND);
+    s_assert_owners(store);
+    /* replace: a1 takes k2, k1 is free again and a2 may have it */
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "a1", k2, 1, NULL), CF_OK);
+    assert_int_equal(cf_db_curve_get(store, CF_ALLOW_AGENT, "a1", got), CF_OK);
+    assert_memory_equal(got, k2, CF_CURVE_KEY_LEN);
+    s_assert_owners(store);
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "a2", k1, 0, NULL), CF_OK);
+    s_assert_owners(store);
+    /* a server and an agent may share a name: different kinds */
+    unsigned char k3[CF_CURVE_KEY_LEN];
+    s_key(k3, 12);
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_SERVER, "a1", k3, 1, NULL), CF_OK);
+    assert_int_equal(cf_db_curve_remove(store, CF_ALLOW_SERVER, "a1"), CF_OK);
+    assert_int_equal(cf_db_curve_get(store, CF_ALLOW_AGENT, "a1", got), CF_OK);
+    assert_int_equal(cf_db_curve_remove(store, CF_ALLOW_SERVER, "a1"), CF_ERR_NOTFOUND);
+    assert_int_equal(cf_db_curve_remove(store, CF_ALLOW_AGENT, "a1"), CF_OK);
+    assert_int_equal(cf_db_curve_remove(store, CF_ALLOW_AGENT, "a2"), CF_OK);
+    s_assert_owners(store);
+    assert_int_equal(s_int(store, "DBSIZE%s", ""), 0);
+    /* bad input changes nothing */
+    unsigned char zero[CF_CURVE_KEY_LEN] = {0};
+    char longname[CF_DB_CURVE_NAME_MAX + 2];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    const char *bad_names[] = {NULL, "", "A1", "a 1", "-a", longname};
+    for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+        assert_int_equal(cf_db_curve_put(store, CF_ALLOW_SERVER, bad_names[i], k1, 1, &why),
+                         CF_ERR_INVALID);
+        assert_int_equal(cf_db_curve_get(store, CF_ALLOW_AGENT, bad_names[i], got), CF_ERR_INVALID);
+        assert_int_equal(cf_db_curve_remove(store, CF_ALLOW_SERVER, bad_names[i]), CF_ERR_INVALID);
+    }
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "a1", zero, 0, NULL), CF_ERR_INVALID);
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "a1", NULL, 0, NULL), CF_ERR_INVALID);
+    assert_int_equal(cf_db_curve_put(store, (cf_allow_kind_t) 3, "a1", k1, 0, NULL),
+                     CF_ERR_INVALID);
+    assert_int_equal(s_int(store, "DBSIZE%s", ""), 0);
+    /* a damaged value is reported, not believed */
+    assert_int_equal(cf_store_cmd(store, NULL, "HSET cf:curve:agents a9 short"), CF_OK);
+    assert_int_equal(cf_db_curve_get(store, CF_ALLOW_AGENT, "a9", got), CF_ERR_CORRUPT);
+    cf_store_destroy(&store);
+}
+
+/* The next message on a raw subscriber connection: its payload must be want. */
+static void s_expect_event(redisContext *sub, const char *want)
+{
+    redisReply *r = NULL;
+    assert_int_equal(redisGetReply(sub, (void **) &r), REDIS_OK);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 3);
+    assert_string_equal(r->element[0]->str, "message");
+    assert_string_equal(r->element[1]->str, "cf:events");
+    assert_string_equal(r->element[2]->str, want);
+    freeReplyObject(r);
+}
+
+static void test_events(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    struct timeval tv = {5, 0}; /* a missing event fails the test instead of hanging it */
+    redisContext *sub = redisConnectWithTimeout("127.0.0.1", s_redis.port, tv);
+    assert_non_null(sub);
+    assert_int_equal(sub->err, 0);
+    assert_int_equal(redisSetTimeout(sub, tv), REDIS_OK);
+    redisReply *r = redisCommand(sub, "SUBSCRIBE cf:events");
+    assert_non_null(r);
+    freeReplyObject(r);
+    unsigned char k1[CF_CURVE_KEY_LEN], k2[CF_CURVE_KEY_LEN];
+    s_key(k1, 20);
+    s_key(k2, 21);
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "agent-1", k1, 0, NULL), CF_OK);
+    /* no change and refusals publish nothing: the next event is the server's */
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "agent-1", k1, 0, NULL), CF_OK);
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "agent-2", k1, 0, NULL), CF_ERR_EXISTS);
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_SERVER, "srv.example.com", k2, 1, NULL),
+                     CF_OK);
+    assert_int_equal(cf_db_curve_remove(store, CF_ALLOW_AGENT, "agent-2"), CF_ERR_NOTFOUND);
+    assert_int_equal(cf_db_curve_remove(store, CF_ALLOW_AGENT, "agent-1"), CF_OK);
+    s_expect_event(sub, "agent-key agent-1");
+    s_expect_event(sub, "server-key srv.example.com");
+    s_expect_event(sub, "agent-key agent-1");
+    /* each event names the entry to re-read */
+    cf_allow_kind_t kind = 0;
+    char name[CF_DB_CURVE_NAME_MAX + 1];
+    const char ev[] = "server-key srv.example.com";
+    assert_int_equal(cf_db_curve_event_parse(ev, strlen(ev), &kind, name), CF_OK);
+    assert_int_equal(kind, CF_ALLOW_SERVER);
+    assert_string_equal(name, "srv.example.com");
+    unsigned char got[CF_CURVE_KEY_LEN];
+    assert_int_equal(cf_db_curve_get(store, kind, name, got), CF_OK);
+    assert_memory_equal(got, k2, CF_CURVE_KEY_LEN);
+    redisFree(sub);
+    cf_store_destroy(&store);
+}
+
+static void test_event_parse(void **state)
+{
+    (void) state;
+    cf_allow_kind_t kind = 0;
+    char name[CF_DB_CURVE_NAME_MAX + 1];
+    assert_int_equal(cf_db_curve_event_parse("agent-key a-7", 13, &kind, name), CF_OK);
+    assert_int_equal(kind, CF_ALLOW_AGENT);
+    assert_string_equal(name, "a-7");
+    /* only the first len bytes count */
+    assert_int_equal(cf_db_curve_event_parse("agent-key a-7xyz", 13, &kind, name), CF_OK);
+    assert_string_equal(name, "a-7");
+    /* other events are not ours */
+    const char *others[] = {"ssl", "cert server srv1", "agent-key", "agent-keys a", "server a"};
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+        assert_int_equal(cf_db_curve_event_parse(others[i], strlen(others[i]), &kind, name),
+                         CF_ERR_NOTFOUND);
+    assert_int_equal(cf_db_curve_event_parse(NULL, 0, &kind, name), CF_ERR_NOTFOUND);
+    /* key events with a bad name */
+    const char *bad[] = {"agent-key ", "agent-key A", "agent-key a b", "server-key  x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(cf_db_curve_event_parse(bad[i], strlen(bad[i]), &kind, name),
+                         CF_ERR_INVALID);
+        assert_string_equal(name, "");
+    }
+    assert_int_equal(cf_db_curve_event_parse("agent-key a\0b", 13, &kind, name), CF_ERR_INVALID);
+    char big[11 + CF_DB_CURVE_NAME_MAX + 2];
+    memcpy(big, "server-key ", 11);
+    memset(big + 11, 'a', sizeof(big) - 11);
+    assert_int_equal(cf_db_curve_event_parse(big, sizeof(big), &kind, name), CF_ERR_INVALID);
+}
+
+static void test_load_skips_malformed(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    enum { N = 1200 }; /* more than one HSCAN batch */
+    for (unsigned i = 0; i < N; i++) {
+        unsigned char k[CF_CURVE_KEY_LEN];
+        s_key(k, 1000 + i);
+        char id[32];
+        snprintf(id, sizeof(id), "agent-%u", i);
+        assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, id, k, 0, NULL), CF_OK);
+    }
+    unsigned char k0[CF_CURVE_KEY_LEN];
+    s_key(k0, 1000);
+    char z0[CF_CURVE_Z85_LEN + 1];
+    cf_curve_z85_encode(k0, z0);
+    /* damage written behind the module's back: a bad id, a bad key, a key of another id */
+    assert_int_equal(cf_store_cmd(store, NULL, "HSET cf:curve:agents %s %s", "Bad Id", z0), CF_OK);
+    assert_int_equal(cf_store_cmd(store, NULL, "HSET cf:curve:agents zz not-a-key"), CF_OK);
+    assert_int_equal(cf_store_cmd(store, NULL, "HSET cf:curve:servers srv1 %s", z0), CF_OK);
+    assert_int_equal(
+        cf_store_cmd(store, NULL, "HSET cf:curve:servers %b %s", "s\0x", (size_t) 3, z0), CF_OK);
+    cf_allow_t *list = NULL;
+    assert_int_equal(cf_allow_new(0, N, &list), CF_OK);
+    size_t bad = 0;
+    assert_int_equal(cf_db_curve_load(store, list, &bad), CF_OK);
+    assert_int_equal(bad, 4);
+    assert_int_equal(cf_allow_count(list), N);
+    assert_string_equal(cf_allow_find(list, k0, NULL), "agent-0"); /* agents load first */
+    cf_allow_destroy(&list);
+    /* a list too small for the lot fails the load */
+    assert_int_equal(cf_allow_new(10, 0, &list), CF_OK);
+    assert_int_equal(cf_db_curve_load(store, list, NULL), CF_ERR_TOOBIG);
+    cf_allow_destroy(&list);
+    /* a key of the wrong type is a Redis error, not a crash */
+    assert_int_equal(cf_store_cmd(store, NULL, "DEL cf:curve:servers"), CF_OK);
+    assert_int_equal(cf_store_cmd(store, NULL, "SET cf:curve:servers x"), CF_OK);
+    assert_int_equal(cf_allow_new(0, 0, &list), CF_OK);
+    assert_int_not_equal(cf_db_curve_load(store, list, NULL), CF_OK);
+    cf_allow_destroy(&list);
+    cf_store_destroy(&store);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_refusals_and_owners),
+        cmocka_unit_test(test_events),
+        cmocka_unit_test(test_event_parse),
+        cmocka_unit_test(test_load_skips_malformed),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
