@@ -248,3 +248,19 @@ size_t cf_allow_count(const cf_allow_t *self)
 {
     return self ? self->count : 0;
 }
+
+size_t cf_allow_each(const cf_allow_t *self, cf_allow_each_fn *fn, void *arg)
+{
+    if (!self || !fn)
+        return 0;
+    size_t seen = 0;
+    for (size_t i = 0; i <= self->mask; i++) {
+        const s_slot_t *slot = &self->slots[i];
+        if (!slot->id)
+            continue;
+        seen++;
+        if (fn(arg, slot->key, slot->kind, slot->id) != 0)
+            break;
+    }
+    return seen;
+}

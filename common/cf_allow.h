@@ -50,6 +50,13 @@ const char *cf_allow_find(const cf_allow_t *self, const unsigned char key[CF_CUR
                           cf_allow_kind_t *kind_out);
 /* Keys listed now. */
 size_t cf_allow_count(const cf_allow_t *self);
+/* Called for each listed key with its kind and identity (both borrowed for the call);
+   return 0 to go on, anything else to stop. Must not change the list. */
+typedef int(cf_allow_each_fn)(void *arg, const unsigned char key[CF_CURVE_KEY_LEN],
+                              cf_allow_kind_t kind, const char *identity);
+/* Walk every listed key in table order (so a caller can mirror the list, e.g. the broker's
+   identity -> key map after a reload). Returns how many entries fn saw (0 for NULL). */
+size_t cf_allow_each(const cf_allow_t *self, cf_allow_each_fn *fn, void *arg);
 /* "agent", "server", or "unknown". Never NULL. */
 const char *cf_allow_kind_name(cf_allow_kind_t kind);
 

@@ -43,6 +43,54 @@ static void test_usage(void **state)
     assert_null(list);
 }
 
+typedef struct {
+    int agents;     /* entries of kind agent seen */
+    int servers;    /* entries of kind server seen */
+    int stop_after; /* stop when this many were seen (0: never) */
+    int seen;       /* entries seen */
+    char last[64];  /* last identity */
+} s_walk_t;
+
+static int s_walk(void *arg, const unsigned char key[CF_CURVE_KEY_LEN], cf_allow_kind_t kind,
+                  const char *identity)
+{
+    s_walk_t *w = arg;
+    assert_non_null(key);
+    w->seen++;
+    if (kind == CF_ALLOW_AGENT)
+        w->agents++;
+    else if (kind == CF_ALLOW_SERVER)
+        w->servers++;
+    snprintf(w->last, sizeof(w->last), "%s", identity);
+    return w->stop_after && w->seen >= w->stop_after;
+}
+
+/* cf_allow_each walks every entry once and stops when told. */
+static void test_each(void **state)
+{
+    (void) state;
+    cf_allow_t *list = NULL;
+    assert_int_equal(cf_allow_new(0, 0, &list), CF_OK);
+    unsigned char key[CF_CURVE_KEY_LEN];
+    char name[32];
+    for (unsigned i = 0; i < 100; i++) {
+        s_key(key, i + 1);
+        snprintf(name, sizeof(name), "a%u", i);
+        assert_int_equal(
+            cf_allow_put(list, key, i % 10 ? CF_ALLOW_AGENT : CF_ALLOW_SERVER, name, NULL), CF_OK);
+    }
+    s_walk_t w = {0};
+    assert_int_equal(cf_allow_each(list, s_walk, &w), 100);
+    assert_int_equal(w.agents, 90);
+    assert_int_equal(w.servers, 10);
+    s_walk_t stop = {.stop_after = 3};
+    assert_int_equal(cf_allow_each(list, s_walk, &stop), 3);
+    assert_int_equal(stop.seen, 3);
+    assert_int_equal(cf_allow_each(NULL, s_walk, &w), 0);
+    assert_int_equal(cf_allow_each(list, NULL, NULL), 0);
+    cf_allow_destroy(&list);
+}
+
 static void test_names(void **state)
 {
     (void) state;
@@ -191,11 +239,9 @@ static void test_alloc_failure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_replace_and_caps),
-        cmocka_unit_test(test_against_a_model),
-        cmocka_unit_test(test_alloc_failure),
+        cmocka_unit_test(test_usage),           cmocka_unit_test(test_each),
+        cmocka_unit_test(test_names),           cmocka_unit_test(test_replace_and_caps),
+        cmocka_unit_test(test_against_a_model), cmocka_unit_test(test_alloc_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,69 @@
+/*  cf_broker_int - the broker's state, shared by its files (not a public header)  */
+#ifndef CF_BROKER_INT_H_INCLUDED
+#define CF_BROKER_INT_H_INCLUDED
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "cf_broker.h"
+#include "cf_broker_peers.h"
+#include "cf_store.h"
+#include "cf_store_sub.h"
+#include "cf_zap.h"
+
+#define CF_BROKER_MAX_SERVERS 1024 /* server identities tried round-robin */
+
+struct cf_broker {
+    cf_curve_keypair_t keys;                                    /* own keypair (wiped) */
+    cf_zap_t *zap;                                              /* ZAP handler */
+    zsock_t *sock[CF_BROKER_SIDES_];                            /* the CURVE ROUTERs */
+    zsock_t *mon[CF_BROKER_SIDES_];                             /* their monitor readers */
+    char endpoint[CF_BROKER_SIDES_][CF_CURVE_ENDPOINT_MAX + 1]; /* bound endpoints */
+    struct event_base *base;                                    /* the loop */
+    struct event *ev_sock[CF_BROKER_SIDES_];                    /* ZMQ_FD of each ROUTER */
+    struct event *ev_mon[CF_BROKER_SIDES_];                     /* ZMQ_FD of each monitor */
+    struct event *ev_sig[2];                                    /* SIGINT, SIGTERM */
+    struct event *ev_retry;                                     /* retry a failed reload */
+    struct evhttp *http;                                        /* metrics page, or NULL */
+    int metrics_port;                                           /* its port, 0: none */
+    cf_store_t *store;                                          /* Redis reads */
+    cf_store_sub_t *sub;                                        /* cf:events */
+    zhashx_t *listed;                           /* identity -> CURVE key (owned copies) */
+    char *servers[CF_BROKER_MAX_SERVERS];       /* listed server identities (owned), sorted */
+    size_t n_servers;                           /* entries in servers */
+    size_t rr;                                  /* next server to try */
+    cf_broker_peers_t *peers[CF_BROKER_SIDES_]; /* peers held on each side */
+    size_t max_keys;                            /* allow-list cap */
+    cf_broker_stats_t stats;                    /* counters */
+};
+
+/* cf_broker_io.c: the sockets. Event callbacks (arg: the broker). */
+void cf_broker_io_on_agents(evutil_socket_t fd, short what, void *arg);
+void cf_broker_io_on_servers(evutil_socket_t fd, short what, void *arg);
+void cf_broker_io_on_monitor_agents(evutil_socket_t fd, short what, void *arg);
+void cf_broker_io_on_monitor_servers(evutil_socket_t fd, short what, void *arg);
+/* Look again at every socket: a send can eat the edge ZMQ_FD signals, so after sending,
+   whatever is readable gets its callback run. */
+void cf_broker_io_kick(cf_broker_t *self);
+
+/* cf_broker_keys.c: the identity list from Redis. */
+/* Reload every key (cf_db_curve_load), shut peers whose key vanished or changed, swap the
+   list in (cf_zap_replace). On failure the old list stays and a retry is scheduled. */
+CF_MUST_USE cf_err_t cf_broker_keys_reload(cf_broker_t *self);
+/* cf_store_sub callbacks (arg: the broker). */
+void cf_broker_keys_on_event(void *arg, const char *channel, size_t channel_len,
+                             const char *payload, size_t len);
+void cf_broker_keys_on_resync(void *arg);
+void cf_broker_keys_on_retry(evutil_socket_t fd, short what, void *arg);
+/* Free the identity list's server array. */
+void cf_broker_keys_clear_servers(cf_broker_t *self);
+/* Shut the connection of identity (held on either side) and stop holding it. */
+void cf_broker_keys_shut(cf_broker_t *self, const char *identity, const char *why);
+
+/* cf_broker_http.c: the metrics page on the loop. */
+CF_MUST_USE cf_err_t cf_broker_http_start(cf_broker_t *self, const char *bind, int port,
+                                          cf_why_t *why);
+/* The gauges now. */
+void cf_broker_gauges(const cf_broker_t *self, cf_broker_gauges_t *out);
+
+#endif

@@ -1,0 +1,342 @@
+/*  cf_broker_io - the broker's sockets: receive, decide (cf_broker_route), forward, answer  */
+#include "cf_broker_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cf_log.h"
+#include "cf_msg.h"
+
+#define S_BATCH       256                   /* messages per callback before others get a turn */
+#define S_RECV_FRAMES 8                     /* routing id + 2; more reach the decoder too */
+#define S_RECV_BYTES  (2 * CF_MSG_MAX_WIRE) /* over this: read and thrown away */
+#define S_NAME_MAX    (CF_ALLOW_ID_MAX + 1) /* printable copy of a routing id */
+
+/* A routing id as text for logs: printable bytes kept, others '?'. */
+static const char *s_printable(const void *rid, size_t len, char out[S_NAME_MAX])
+{
+    const unsigned char *p = rid;
+    size_t n = len < S_NAME_MAX - 1 ? len : S_NAME_MAX - 1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = p[i] >= 0x21 && p[i] <= 0x7e && p[i] != '"' ? (char) p[i] : '?';
+    out[n] = '\0';
+    return out;
+}
+
+static int s_readable(zsock_t *sock)
+{
+    int ev = 0;
+    size_t len = sizeof(ev);
+    if (!sock || zmq_getsockopt(zsock_resolve(sock), ZMQ_EVENTS, &ev, &len) != 0)
+        return 0;
+    return (ev & ZMQ_POLLIN) != 0;
+}
+
+void cf_broker_io_kick(cf_broker_t *self)
+{
+    for (int side = 0; side < CF_BROKER_SIDES_; side++) {
+        if (s_readable(self->sock[side]))
+            event_active(self->ev_sock[side], EV_READ, 0);
+        if (s_readable(self->mon[side]))
+            event_active(self->ev_mon[side], EV_READ, 0);
+    }
+}
+
+/* Send *msg_p (always consumed) to rid on side, counting it as type. count_gone: count a
+   missing peer as a send drop (not when trying servers in turn). */
+static cf_err_t s_send(cf_broker_t *self, cf_broker_side_t side, const void *rid, size_t rid_len,
+                       zmsg_t **msg_p, cf_msg_type_t type, int count_gone)
+{
+    cf_err_t rc = cf_zsock_send_to(self->sock[side], rid, rid_len, msg_p);
+    if (rc == CF_OK)
+        self->stats.out[side][type]++;
+    else if (rc == CF_ERR_TOOBIG)
+        self->stats.send_full[side]++;
+    else if (count_gone || rc != CF_ERR_NOTFOUND)
+        self->stats.send_unreachable[side]++;
+    return rc;
+}
+
+/* Encode m and send it to rid on side. */
+static cf_err_t s_send_msg(cf_broker_t *self, cf_broker_side_t side, const void *rid,
+                           size_t rid_len, const cf_msg_t *m)
+{
+    cf_msg_frames_t fr;
+    cf_why_t why = {""};
+    cf_err_t rc = cf_msg_encode(m, &fr, &why);
+    if (rc != CF_OK) {
+        cf_log(CF_LOG_ERROR, "msg=\"cannot encode\" type=%s err=%s why=\"%s\"",
+               cf_msg_type_name(m->type), cf_err_name(rc), cf_why_text(&why, rc));
+        return rc;
+    }
+    zmsg_t *out = zmsg_new();
+    for (size_t i = 0; out && i < fr.n; i++)
+        if (zmsg_addmem(out, fr.data[i], fr.len[i]) != 0)
+            zmsg_destroy(&out);
+    cf_msg_frames_clear(&fr);
+    if (!out)
+        return CF_ERR_NOMEM;
+    return s_send(self, side, rid, rid_len, &out, m->type, 1);
+}
+
+/* Answer the sender with an ERROR naming agent and job (each may be "" or NULL). */
+static void s_answer(cf_broker_t *self, cf_broker_side_t side, const void *rid, size_t rid_len,
+                     cf_msg_error_t code, const char *agent, const char *job_id, const char *text)
+{
+    cf_msg_t e;
+    cf_msg_init(&e, CF_MSG_ERROR);
+    e.error = code;
+    snprintf(e.agent, sizeof(e.agent), "%s", agent ? agent : "");
+    snprintf(e.job_id, sizeof(e.job_id), "%s", job_id ? job_id : "");
+    snprintf(e.text, sizeof(e.text), "%s", text ? text : "");
+    if (s_send_msg(self, side, rid, rid_len, &e) != CF_OK)
+        cf_log(CF_LOG_DEBUG, "msg=\"error answer not sent\" side=%s code=%s",
+               cf_broker_side_name(side), cf_msg_error_name(code));
+    cf_msg_clear(&e);
+}
+
+typedef struct {
+    cf_broker_side_t side;       /* where it came in */
+    zframe_t *rid;               /* routing id frame (owned) */
+    zmsg_t *msg;                 /* the frames after it (owned) */
+    const cf_zsock_peer_t *peer; /* connection facts */
+    cf_msg_t m;                  /* decoded message (when decoded == CF_OK) */
+    cf_err_t decoded;            /* cf_msg_decode's result */
+    cf_why_t why;                /* its reason */
+} s_in_t;
+
+static void s_drop(cf_broker_t *self, s_in_t *in, const cf_broker_verdict_t *v)
+{
+    self->stats.drops[v->reason]++;
+    char name[S_NAME_MAX];
+    const void *rid = zframe_data(in->rid);
+    size_t rid_len = zframe_size(in->rid);
+    cf_log(CF_LOG_INFO,
+           "msg=dropped side=%s peer=%s user_id=%s addr=%s reason=%s why=\"%s\" detail=\"%s\"",
+           cf_broker_side_name(in->side), s_printable(rid, rid_len, name),
+           in->peer->user_id[0] ? in->peer->user_id : "-",
+           in->peer->remote[0] ? in->peer->remote : "-", cf_broker_drop_name(v->reason), v->why,
+           in->decoded == CF_OK ? "" : cf_why_text(&in->why, in->decoded));
+    int known = in->decoded == CF_OK;
+    if (v->answer)
+        s_answer(self, in->side, rid, rid_len, v->answer, known ? in->m.agent : NULL,
+                 known ? in->m.job_id : NULL, v->why);
+    if (!v->shut || in->peer->fd < 0)
+        return;
+    cf_why_t why = {""};
+    if (cf_zsock_peer_shut(in->peer, &why) == CF_OK)
+        self->stats.shut++;
+    cf_broker_peers_forget_fd(self->peers[in->side], in->peer->fd);
+}
+
+static void s_learn(cf_broker_t *self, const s_in_t *in)
+{
+    int is_new = 0;
+    cf_err_t rc =
+        cf_broker_peers_learn(self->peers[in->side], in->peer->user_id, in->peer, &is_new);
+    if (rc != CF_OK)
+        cf_log(CF_LOG_WARN, "msg=\"peer not held\" side=%s peer=%s err=%s",
+               cf_broker_side_name(in->side), in->peer->user_id, cf_err_name(rc));
+    else if (is_new)
+        cf_log(CF_LOG_DEBUG, "msg=\"peer held\" side=%s peer=%s addr=%s",
+               cf_broker_side_name(in->side), in->peer->user_id, in->peer->remote);
+}
+
+/* An agent's HELLO, RECEIPT or REPORT to one server, round-robin over the listed servers,
+   skipping those not connected; none: ERROR internal back, the agent resends later. */
+static void s_to_server(cf_broker_t *self, s_in_t *in)
+{
+    for (size_t k = 0; k < self->n_servers; k++) {
+        size_t i = (self->rr + k) % self->n_servers;
+        zmsg_t *copy = zmsg_dup(in->msg);
+        if (!copy)
+            break;
+        const char *sid = self->servers[i];
+        if (s_send(self, CF_BROKER_SERVERS, sid, strlen(sid), &copy, in->m.type, 0) == CF_OK) {
+            self->rr = i + 1;
+            return;
+        }
+    }
+    self->stats.drops[CF_BROKER_DROP_NO_SERVER]++;
+    cf_log(CF_LOG_WARN, "msg=\"no server reachable\" agent=%s type=%s servers_listed=%zu",
+           in->m.agent, cf_msg_type_name(in->m.type), self->n_servers);
+    s_answer(self, CF_BROKER_AGENTS, zframe_data(in->rid), zframe_size(in->rid),
+             CF_MSG_ERR_INTERNAL, in->m.agent, in->m.job_id,
+             "no server reachable; send again later");
+}
+
+/* A server's JOB, ACK or CHECKIN to the agent it names; not held here: ERROR offline. */
+static void s_to_agent(cf_broker_t *self, s_in_t *in)
+{
+    const char *agent = in->m.agent;
+    const char *why = "agent not connected to this broker";
+    if (cf_broker_peers_find(self->peers[CF_BROKER_AGENTS], agent)) {
+        cf_err_t rc = s_send(self, CF_BROKER_AGENTS, agent, strlen(agent), &in->msg, in->m.type, 1);
+        if (rc == CF_OK)
+            return;
+        if (rc == CF_ERR_NOTFOUND)
+            cf_broker_peers_forget(self->peers[CF_BROKER_AGENTS], agent);
+        else
+            why = "agent's queue is full";
+    }
+    self->stats.drops[CF_BROKER_DROP_OFFLINE]++;
+    cf_log(CF_LOG_DEBUG, "msg=\"agent offline\" agent=%s job=%s type=%s", agent,
+           in->m.job_id[0] ? in->m.job_id : "-", cf_msg_type_name(in->m.type));
+    s_answer(self, CF_BROKER_SERVERS, zframe_data(in->rid), zframe_size(in->rid),
+             CF_MSG_ERR_OFFLINE, agent, in->m.job_id, why);
+}
+
+/* CHECKIN to one agent if held; a vanished one is forgotten. */
+static void s_checkin(cf_broker_t *self, const char *agent, const char *job_id)
+{
+    if (!cf_broker_peers_find(self->peers[CF_BROKER_AGENTS], agent))
+        return;
+    cf_msg_t c;
+    cf_msg_init(&c, CF_MSG_CHECKIN);
+    snprintf(c.agent, sizeof(c.agent), "%s", agent);
+    snprintf(c.job_id, sizeof(c.job_id), "%s", job_id);
+    if (s_send_msg(self, CF_BROKER_AGENTS, agent, strlen(agent), &c) == CF_ERR_NOTFOUND)
+        cf_broker_peers_forget(self->peers[CF_BROKER_AGENTS], agent);
+    cf_msg_clear(&c);
+}
+
+static void s_broadcast(cf_broker_t *self, const s_in_t *in)
+{
+    if (!in->m.all) {
+        for (size_t i = 0; i < in->m.n_targets; i++)
+            s_checkin(self, in->m.targets[i], in->m.job_id);
+        return;
+    }
+    char **ids = NULL;
+    size_t n = 0;
+    if (cf_broker_peers_ids(self->peers[CF_BROKER_AGENTS], &ids, &n) != CF_OK) {
+        cf_log(CF_LOG_ERROR, "msg=\"broadcast failed\" err=NOMEM");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        s_checkin(self, ids[i], in->m.job_id);
+    cf_broker_peers_ids_free(&ids);
+}
+
+static void s_handle(cf_broker_t *self, s_in_t *in)
+{
+    cf_msg_frame_t frames[S_RECV_FRAMES];
+    size_t n = 0;
+    for (zframe_t *f = zmsg_first(in->msg); f && n < S_RECV_FRAMES; f = zmsg_next(in->msg)) {
+        frames[n].data = zframe_data(f);
+        frames[n++].len = zframe_size(f);
+    }
+    in->decoded = cf_msg_decode(frames, n, &in->m, &in->why);
+    if (in->decoded == CF_OK)
+        self->stats.in[in->side][in->m.type]++;
+    const char *uid = in->peer->user_id;
+    cf_broker_in_t rin = {
+        .side = in->side,
+        .rid = (const char *) zframe_data(in->rid),
+        .rid_len = zframe_size(in->rid),
+        .user_id = uid,
+        .kind = in->peer->kind,
+        .listed = uid[0] && zhashx_lookup(self->listed, uid) != NULL,
+        .decoded = in->decoded,
+        .msg = &in->m,
+    };
+    cf_broker_verdict_t v;
+    cf_broker_route(&rin, &v);
+    if (v.act != CF_BROKER_ACT_DROP)
+        s_learn(self, in);
+    switch (v.act) {
+    case CF_BROKER_ACT_TO_SERVER: s_to_server(self, in); break;
+    case CF_BROKER_ACT_TO_AGENT: s_to_agent(self, in); break;
+    case CF_BROKER_ACT_BROADCAST: s_broadcast(self, in); break;
+    case CF_BROKER_ACT_DROP:
+    default: s_drop(self, in, &v); break;
+    }
+}
+
+static void s_on_readable(cf_broker_t *self, cf_broker_side_t side)
+{
+    for (int i = 0; i < S_BATCH; i++) {
+        s_in_t in = {.side = side};
+        cf_zsock_peer_t peer;
+        cf_err_t rc = cf_zsock_recv(self->sock[side], S_RECV_FRAMES, S_RECV_BYTES, ZMQ_DONTWAIT,
+                                    &in.msg, &peer);
+        if (rc == CF_ERR_NOTFOUND)
+            break;
+        if (rc == CF_ERR_TOOBIG) {
+            self->stats.drops[CF_BROKER_DROP_TOOBIG]++;
+            cf_log(CF_LOG_INFO,
+                   "msg=dropped side=%s user_id=%s reason=toobig why=\"over %d "
+                   "bytes or %d frames\"",
+                   cf_broker_side_name(side), peer.user_id[0] ? peer.user_id : "-", S_RECV_BYTES,
+                   S_RECV_FRAMES);
+            continue;
+        }
+        if (rc != CF_OK) {
+            cf_log(CF_LOG_ERROR, "msg=\"receive failed\" side=%s err=%s", cf_broker_side_name(side),
+                   cf_err_name(rc));
+            break;
+        }
+        in.peer = &peer;
+        in.rid = zmsg_pop(in.msg);
+        if (in.rid)
+            s_handle(self, &in);
+        cf_msg_clear(&in.m);
+        zframe_destroy(&in.rid);
+        zmsg_destroy(&in.msg);
+    }
+    cf_broker_io_kick(self);
+}
+
+void cf_broker_io_on_agents(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    s_on_readable(arg, CF_BROKER_AGENTS);
+}
+
+void cf_broker_io_on_servers(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    s_on_readable(arg, CF_BROKER_SERVERS);
+}
+
+/* Monitor events: ACCEPTED and DISCONNECTED (value = the descriptor). A peer held on a
+   descriptor that closed is forgotten: the held set and its gauge follow the connections. */
+static void s_on_monitor(cf_broker_t *self, cf_broker_side_t side)
+{
+    for (int i = 0; i < S_BATCH; i++) {
+        zmsg_t *ev = NULL;
+        if (cf_zsock_recv(self->mon[side], 4, 1024, ZMQ_DONTWAIT, &ev, NULL) != CF_OK)
+            break;
+        zframe_t *head = zmsg_first(ev);
+        if (head && zframe_size(head) == 6) {
+            uint16_t event = 0;
+            uint32_t value = 0;
+            memcpy(&event, zframe_data(head), 2);
+            memcpy(&value, zframe_data(head) + 2, 4);
+            if (event == ZMQ_EVENT_ACCEPTED)
+                self->stats.accepted[side]++;
+            if (event == ZMQ_EVENT_DISCONNECTED) {
+                self->stats.disconnected[side]++;
+                cf_broker_peers_forget_fd(self->peers[side], (int) value);
+            }
+        }
+        zmsg_destroy(&ev);
+    }
+    cf_broker_io_kick(self);
+}
+
+void cf_broker_io_on_monitor_agents(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    s_on_monitor(arg, CF_BROKER_AGENTS);
+}
+
+void cf_broker_io_on_monitor_servers(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    s_on_monitor(arg, CF_BROKER_SERVERS);
+}

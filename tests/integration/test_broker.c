@@ -1,0 +1,214 @@
+/*  test_broker - a real cf-broker against a real redis-server: refusal right after start
+    (our client and pyzmq), routing between agents and servers, spread, offline, metrics  */
+#include "cf_test.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cf_itest.h"
+#include "cf_itest_broker.h"
+#include "cf_itest_zap.h"
+
+static const char *s_python(void)
+{
+    const char *py = getenv("CF_PYTHON");
+    py = py && *py ? py : "/usr/bin/python3"; /* Debian's, where python3-zmq installs */
+    if (cf_test_sh("%s -c 'import zmq, zmq.auth'", py) != 0)
+        fail_msg("%s cannot import zmq: install python3-zmq (deploy/install-deps.sh)", py);
+    return py;
+}
+
+/* An unlisted key is refused by the broker at once (the ZAP handler is bound before the
+   ROUTERs), seen by our own client's monitor and by an independent pyzmq client; a
+   listed one gets in. */
+static void test_unlisted_refused_at_start(void **state)
+{
+    (void) state;
+    cf_curve_keypair_t keys[2] = {cf_itest_zap_kp(), cf_itest_zap_kp()};
+    static const cf_allow_kind_t kinds[] = {CF_ALLOW_AGENT};
+    static const char *const names[] = {"pc-a"};
+    cf_itest_broker_t b;
+    cf_itest_broker_start(&b, "broker_refuse", kinds, names, keys, 1);
+
+    zsock_t *stranger = cf_itest_broker_agent(&b, &keys[1], "stranger");
+    zsock_t *mon = cf_itest_zap_mon_start(stranger);
+    uint32_t status = 0;
+    assert_true(cf_itest_zap_mon_wait(mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, &status));
+    assert_int_equal(status, 400);
+    cf_itest_zap_mon_stop(stranger, &mon);
+    zsock_destroy(&stranger);
+
+    const char *py = s_python();
+    char script[1024], path[700];
+    cf_test_src_path("integration/peers/zap_peer.py", script, sizeof(script));
+    snprintf(path, sizeof(path), "%s/stranger.key", b.dir);
+    assert_int_equal(cf_curve_keypair_save(&keys[1], path, NULL), CF_OK);
+    assert_int_equal(cf_test_sh("%s %s --endpoint %s --server-cert %s/broker.key --cert "
+                                "%s/stranger.key_secret --id stranger --expect none",
+                                py, script, b.agents.endpoint, b.dir, b.dir),
+                     10);
+
+    /* the listed agent is in: with no server connected, its HELLO is answered "internal" */
+    zsock_t *a = cf_itest_broker_agent(&b, &keys[0], "pc-a");
+    cf_itest_broker_agent_ready(&b, a, "pc-a", 1, NULL, 0);
+    assert_true(cf_itest_broker_metric(&b, "cf_broker_zap_total{result=\"denied\",reason="
+                                           "\"unknown_key\"}") >= 2);
+    assert_true(cf_itest_broker_metric(&b, "cf_broker_zap_total{result=\"allowed\",reason="
+                                           "\"listed\"}") >= 1);
+    assert_int_equal(cf_itest_broker_metric(&b, "cf_broker_drops_total{reason=\"no_server\"}"), 1);
+    zsock_destroy(&a);
+    cf_itest_broker_stop(&b);
+}
+
+/* Receive n messages of type from the servers; per-server counts into got[]. */
+static void s_collect(zsock_t **servers, size_t n_servers, cf_msg_type_t type, size_t n, int got[],
+                      unsigned seen_seeds[])
+{
+    for (size_t k = 0; k < n; k++) {
+        zmq_pollitem_t items[2];
+        for (size_t i = 0; i < n_servers; i++)
+            items[i] = (zmq_pollitem_t){zsock_resolve(servers[i]), 0, ZMQ_POLLIN, 0};
+        assert_true(zmq_poll(items, (int) n_servers, CF_ITEST_BROKER_WAIT_MS) > 0);
+        for (size_t i = 0; i < n_servers; i++) {
+            if (!(items[i].revents & ZMQ_POLLIN))
+                continue;
+            cf_msg_t m;
+            cf_itest_broker_expect(servers[i], type, &m);
+            got[i]++;
+            if (seen_seeds)
+                seen_seeds[strtoul(m.job_id + 24, NULL, 16)]++;
+            cf_msg_clear(&m);
+            break;
+        }
+    }
+}
+
+static void s_check_counts(const cf_itest_broker_t *b)
+{
+    static const struct {
+        const char *line; /* metric */
+        long want;        /* its value */
+    } want[] = {
+        {"cf_broker_messages_in_total{side=\"agents\",type=\"RECEIPT\"}", 10},
+        {"cf_broker_messages_out_total{side=\"servers\",type=\"RECEIPT\"}", 10},
+        {"cf_broker_messages_in_total{side=\"agents\",type=\"HELLO\"}", 2},
+        {"cf_broker_messages_out_total{side=\"servers\",type=\"HELLO\"}", 2},
+        {"cf_broker_messages_in_total{side=\"agents\",type=\"REPORT\"}", 1},
+        {"cf_broker_messages_in_total{side=\"servers\",type=\"JOB\"}", 2},
+        {"cf_broker_messages_out_total{side=\"agents\",type=\"JOB\"}", 1},
+        {"cf_broker_messages_out_total{side=\"agents\",type=\"ACK\"}", 1},
+        {"cf_broker_messages_in_total{side=\"servers\",type=\"BROADCAST\"}", 4},
+        {"cf_broker_messages_out_total{side=\"agents\",type=\"CHECKIN\"}", 4},
+        {"cf_broker_messages_out_total{side=\"servers\",type=\"ERROR\"}", 1},
+        {"cf_broker_drops_total{reason=\"offline\"}", 1},
+        {"cf_broker_drops_total{reason=\"malformed\"}", 0},
+        {"cf_broker_connected_agents", 2},
+        {"cf_broker_connected_servers", 2},
+        {"cf_broker_listed_identities", 4},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        long got = cf_itest_broker_metric(b, want[i].line);
+        if (got != want[i].want)
+            fail_msg("%s is %ld, want %ld", want[i].line, got, want[i].want);
+    }
+}
+
+/* Agents' messages spread over two servers; jobs, acks and check-ins reach the agent;
+   a job for an agent not connected here is answered "offline"; the page counts it all. */
+static void test_routing(void **state)
+{
+    (void) state;
+    cf_curve_keypair_t keys[4] = {cf_itest_zap_kp(), cf_itest_zap_kp(), cf_itest_zap_kp(),
+                                  cf_itest_zap_kp()};
+    static const cf_allow_kind_t kinds[] = {CF_ALLOW_AGENT, CF_ALLOW_AGENT, CF_ALLOW_SERVER,
+                                            CF_ALLOW_SERVER};
+    static const char *const names[] = {"pc-a", "pc-b", "s1", "s2"};
+    cf_itest_broker_t b;
+    cf_itest_broker_start(&b, "broker_route", kinds, names, keys, 4);
+    zsock_t *srv[2] = {cf_itest_broker_server(&b, &keys[2], "server:s1"),
+                       cf_itest_broker_server(&b, &keys[3], "server:s2")};
+    cf_itest_broker_server_ready(&b, srv[0], 1);
+    cf_itest_broker_server_ready(&b, srv[1], 2);
+    zsock_t *a = cf_itest_broker_agent(&b, &keys[0], "pc-a");
+    zsock_t *bb = cf_itest_broker_agent(&b, &keys[1], "pc-b");
+    cf_itest_broker_agent_ready(&b, a, "pc-a", 1, srv, 2);
+    cf_itest_broker_agent_ready(&b, bb, "pc-b", 2, srv, 2);
+
+    cf_msg_t m;
+    for (unsigned i = 1; i <= 10; i++) {
+        cf_itest_broker_msg(&m, CF_MSG_RECEIPT, "pc-a", i);
+        cf_itest_broker_send(a, &m);
+    }
+    int got[2] = {0, 0};
+    unsigned seeds[11] = {0};
+    s_collect(srv, 2, CF_MSG_RECEIPT, 10, got, seeds);
+    printf("broker: receipts per server %d + %d\n", got[0], got[1]);
+    assert_true(got[0] > 0 && got[1] > 0);
+    for (unsigned i = 1; i <= 10; i++)
+        assert_int_equal(seeds[i], 1);
+
+    cf_itest_broker_msg(&m, CF_MSG_JOB, "pc-ghost", 77);
+    assert_int_equal(cf_msg_set_job(&m, "{}", 2), CF_OK);
+    cf_itest_broker_send(srv[0], &m);
+    cf_msg_clear(&m);
+    cf_itest_broker_expect(srv[0], CF_MSG_ERROR, &m);
+    assert_int_equal(m.error, CF_MSG_ERR_OFFLINE);
+    assert_string_equal(m.agent, "pc-ghost");
+    assert_string_equal(m.job_id, "0000000000000000000000000000004d");
+
+    static const char job[] = "{\"v\":1,\"signed\":\"job bytes the broker never reads\"}";
+    cf_itest_broker_msg(&m, CF_MSG_JOB, "pc-a", 5);
+    assert_int_equal(cf_msg_set_job(&m, job, sizeof(job) - 1), CF_OK);
+    cf_itest_broker_send(srv[0], &m);
+    cf_msg_clear(&m);
+    cf_itest_broker_expect(a, CF_MSG_JOB, &m);
+    assert_int_equal(m.job_len, sizeof(job) - 1);
+    assert_memory_equal(m.job, job, m.job_len);
+    cf_msg_clear(&m);
+    cf_itest_broker_msg(&m, CF_MSG_REPORT, "pc-a", 5);
+    cf_itest_broker_send(a, &m);
+    int reports[2] = {0, 0};
+    s_collect(srv, 2, CF_MSG_REPORT, 1, reports, NULL);
+    cf_itest_broker_msg(&m, CF_MSG_ACK, "pc-a", 5);
+    cf_itest_broker_send(srv[1], &m);
+    cf_itest_broker_expect(a, CF_MSG_ACK, &m);
+    assert_int_equal(m.ack_of, CF_MSG_REPORT);
+
+    cf_msg_init(&m, CF_MSG_BROADCAST);
+    m.all = 1;
+    cf_itest_broker_send(srv[1], &m);
+    cf_itest_broker_expect(a, CF_MSG_CHECKIN, &m);
+    assert_string_equal(m.agent, "pc-a");
+    cf_itest_broker_expect(bb, CF_MSG_CHECKIN, &m);
+    assert_string_equal(m.agent, "pc-b");
+    /* a list: only pc-b (pc-ghost is not held); pc-a's next message is the direct one */
+    cf_msg_init(&m, CF_MSG_BROADCAST);
+    assert_int_equal(cf_msg_add_target(&m, "pc-b"), CF_OK);
+    assert_int_equal(cf_msg_add_target(&m, "pc-ghost"), CF_OK);
+    cf_itest_broker_send(srv[1], &m);
+    cf_msg_clear(&m);
+    cf_itest_broker_expect(bb, CF_MSG_CHECKIN, &m);
+    cf_itest_broker_msg(&m, CF_MSG_CHECKIN, "pc-a", 9);
+    cf_itest_broker_send(srv[0], &m);
+    cf_itest_broker_expect(a, CF_MSG_CHECKIN, &m);
+    assert_string_equal(m.job_id, "00000000000000000000000000000009");
+
+    s_check_counts(&b);
+    zsock_destroy(&a);
+    zsock_destroy(&bb);
+    zsock_destroy(&srv[0]);
+    zsock_destroy(&srv[1]);
+    cf_itest_broker_stop(&b);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unlisted_refused_at_start),
+        cmocka_unit_test(test_routing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
