@@ -30,6 +30,7 @@ static const cf_cli_cmd_t s_commands[] = {
     {"cert", "certificates: generate-all, list, show, import, export, revoke", cf_cli_cert},
     {"server", "management servers: list, add, update, remove", cf_cli_server},
     {"agent", "agents and their locks: list, show, favorite", cf_cli_agent},
+    {"job", "certificate jobs for many agents: create, show, list, cancel, retry", cf_cli_job},
     {"user", "console logins: list, add, remove, save-logins, audit", cf_cli_user},
     {"audit", "the audit trail of operator actions (as 'user audit')", cf_cli_audit},
 };

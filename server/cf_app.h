@@ -32,6 +32,9 @@ typedef enum {
     CF_APP_RENEWAL_FAILURES,  /* renewals that failed */
     CF_APP_CRL_REBUILDS,      /* CRLs built and stored by this server (cf_crl_rebuild) */
     CF_APP_CRL_FAILURES,      /* CRL builds that failed */
+    CF_APP_JOBS_EXPIRED,      /* job entries the sweeper of this server expired */
+    CF_APP_JOBS_CLOSED,       /* jobs it closed (every entry final) */
+    CF_APP_SWEEP_FAILURES,    /* sweeper rounds that failed */
     CF_APP_JOBS_SENT,         /* JOB messages handed to a broker link */
     CF_APP_JOBS_SEND_FAILED,  /* job copies that could not be built or queued */
     CF_APP_JOBS_OFFLINE,      /* ERROR offline answers: the job waits for the check-in */
@@ -100,6 +103,7 @@ size_t cf_api_certs_routes(const cf_route_t **routes_out);   /* certificates, CR
 size_t cf_api_servers_routes(const cf_route_t **routes_out); /* server records */
 size_t cf_api_agents_routes(const cf_route_t **routes_out);  /* agents, favorites, check-in */
 size_t cf_api_metrics_routes(const cf_route_t **routes_out); /* /metrics */
+size_t cf_api_jobs_routes(const cf_route_t **routes_out);    /* certificate jobs */
 
 /* The router's session callback (cf_router_auth_fn): bearer token → session via
    cf_db_session_get on the digest of the token (cf_auth_token_digest). Lives in

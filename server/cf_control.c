@@ -1,4 +1,4 @@
-/*  cf_control - cf-server's control thread: reloads, heartbeat, renewal lease  */
+/*  cf_control - cf-server's control thread: reloads, heartbeat, renewal and sweep leases  */
 #include "cf_control.h"
 
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include "cf_material.h"
 #include "cf_mem.h"
 #include "cf_renew.h"
+#include "cf_sweep.h"
 #include "cf_store_sub.h"
 
 struct cf_control {
@@ -26,6 +27,7 @@ struct cf_control {
     cf_store_sub_t *sub;     /* cf:events subscriber, owned */
     struct event *hb_ev;     /* heartbeat timer, owned */
     struct event *renew_ev;  /* renewer timer, owned */
+    struct event *sweep_ev;  /* sweeper timer, owned (NULL: no sweeper) */
     struct event *stop_ev;   /* read end of stop_fd, owned */
     int stop_fd[2];          /* pipe: a byte asks the thread to stop */
     pthread_t thread;        /* the control thread */
@@ -35,6 +37,7 @@ struct cf_control {
     int last_allow;          /* allow-plain last applied */
     char last_min_tls[4];    /* min TLS last applied */
     cf_renew_t *renew;       /* the renewer, owned */
+    cf_sweep_t *sweep;       /* the job sweeper, owned (NULL: none) */
 };
 
 /* Read everything from Redis and apply it: TLS material, client-certificate requirement,
@@ -132,6 +135,14 @@ static void s_renew_tick(evutil_socket_t fd, short what, void *arg)
     cf_renew_tick(self->renew, self->store, (int64_t) time(NULL));
 }
 
+static void s_sweep_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    cf_control_t *self = arg;
+    cf_sweep_tick(self->sweep, self->store, (int64_t) time(NULL));
+}
+
 static void s_stop(evutil_socket_t fd, short what, void *arg)
 {
     (void) what;
@@ -162,6 +173,12 @@ static cf_err_t s_events(cf_control_t *self, cf_why_t *why)
     if (!self->hb_ev || !self->renew_ev || !self->stop_ev || event_add(self->hb_ev, &hb) != 0 ||
         event_add(self->renew_ev, &rn) != 0 || event_add(self->stop_ev, NULL) != 0)
         return CF_ERR_NOMEM;
+    if (!self->sweep)
+        return CF_OK;
+    struct timeval sw = {self->cfg.sweep_every_s, 0};
+    self->sweep_ev = event_new(self->base, -1, EV_PERSIST, s_sweep_tick, self);
+    if (!self->sweep_ev || event_add(self->sweep_ev, &sw) != 0)
+        return CF_ERR_NOMEM;
     return CF_OK;
 }
 
@@ -177,10 +194,15 @@ static cf_err_t s_connect(cf_control_t *self, cf_why_t *why)
     return cf_store_sub_start(self->sub);
 }
 
+static int s_cfg_ok(const cf_control_cfg_t *cfg)
+{
+    return cfg->store && cfg->app && cfg->https && cfg->router && cfg->start &&
+           cfg->heartbeat_s >= 1 && cfg->renew_every_s >= 1 && cfg->sweep_every_s >= 0;
+}
+
 cf_err_t cf_control_new(const cf_control_cfg_t *cfg, cf_control_t **out, cf_why_t *why)
 {
-    if (!cfg || !out || !cfg->store || !cfg->app || !cfg->https || !cfg->router || !cfg->start ||
-        cfg->heartbeat_s < 1 || cfg->renew_every_s < 1)
+    if (!cfg || !out || !s_cfg_ok(cfg))
         return CF_ERR_INVALID;
     *out = NULL;
     cf_control_t *self = cf_mem_calloc(1, sizeof(*self));
@@ -192,6 +214,8 @@ cf_err_t cf_control_new(const cf_control_cfg_t *cfg, cf_control_t **out, cf_why_
     cf_err_t rc = self->base ? CF_OK : CF_ERR_NOMEM;
     if (rc == CF_OK)
         rc = cf_renew_new(cfg->app, 3 * cfg->renew_every_s, &self->renew);
+    if (rc == CF_OK && cfg->sweep_every_s > 0)
+        rc = cf_sweep_new(cfg->app, 3 * cfg->sweep_every_s, &self->sweep);
     if (rc == CF_OK)
         rc = s_connect(self, why);
     if (rc == CF_OK)
@@ -224,12 +248,15 @@ void cf_control_destroy(cf_control_t **self_p)
         if (rc != CF_OK)
             cf_log(CF_LOG_WARN, "msg=\"cannot remove the heartbeat; it expires by itself\"");
         cf_renew_release(self->renew, self->store);
+        cf_sweep_release(self->sweep, self->store);
     }
     cf_store_sub_destroy(&self->sub);
     if (self->hb_ev)
         event_free(self->hb_ev);
     if (self->renew_ev)
         event_free(self->renew_ev);
+    if (self->sweep_ev)
+        event_free(self->sweep_ev);
     if (self->stop_ev)
         event_free(self->stop_ev);
     for (int i = 0; i < 2; i++) {
@@ -237,6 +264,7 @@ void cf_control_destroy(cf_control_t **self_p)
             close(self->stop_fd[i]);
     }
     cf_renew_destroy(&self->renew);
+    cf_sweep_destroy(&self->sweep);
     cf_store_destroy(&self->store);
     if (self->base)
         event_base_free(self->base);

@@ -1,6 +1,6 @@
 /*  cf_control - cf-server's control thread: applies configuration, certificate and
     revocation changes published on cf:events to the listeners without a restart, keeps the
-    heartbeat, and renews generated certificates under a Redis lease  */
+    heartbeat, renews generated certificates and sweeps jobs, each under a Redis lease  */
 #ifndef CF_CONTROL_H_INCLUDED
 #define CF_CONTROL_H_INCLUDED
 
@@ -19,6 +19,7 @@ typedef struct {
     int plain_port;               /* the plain port opened while agents may come without TLS */
     int heartbeat_s;              /* heartbeat period; the key lives 3 periods */
     int renew_every_s;            /* how often the renewer looks for due certificates */
+    int sweep_every_s;            /* how often the job sweeper looks (0: never) */
 } cf_control_cfg_t;
 
 typedef struct cf_control cf_control_t; /* opaque */

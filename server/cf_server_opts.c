@@ -57,6 +57,8 @@ static const cf_cfg_opt_t s_opts[] = {
     {"threads", 't', CF_CFG_INT, "N", "worker threads", "1", 1, CF_HTTPS_MAX_THREADS, NULL},
     {"heartbeat", 0, CF_CFG_DURATION, "T", "heartbeat period", "10s", 1, 3600, NULL},
     {"renew-check", 0, CF_CFG_DURATION, "T", "how often the renewer looks", "60s", 1, 86400, NULL},
+    {"sweep-check", 0, CF_CFG_DURATION, "T", "how often the job sweeper looks", "30s", 1, 86400,
+     NULL},
     {"broker", 0, CF_CFG_LIST, "ENDPOINT#Z85",
      "a cf-broker to link to: tcp://HOST:PORT#<its CURVE public key> (quote it in the file)", NULL,
      0, CF_LINK_MAX_BROKERS, NULL},

@@ -28,6 +28,7 @@ extern s_group_fn cf_api_certs_routes __attribute__((weak));
 extern s_group_fn cf_api_servers_routes __attribute__((weak));
 extern s_group_fn cf_api_agents_routes __attribute__((weak));
 extern s_group_fn cf_api_metrics_routes __attribute__((weak));
+extern s_group_fn cf_api_jobs_routes __attribute__((weak));
 extern cf_router_auth_fn cf_api_authenticate __attribute__((weak));
 extern void cf_api_agents_refused(cf_app_t *app, const cf_https_refusal_t *r) __attribute__((weak));
 
@@ -155,6 +156,7 @@ static cf_err_t s_listen(s_server_t *s, cf_why_t *why)
     s_add_group(s, cf_api_servers_routes, "servers");
     s_add_group(s, cf_api_agents_routes, "agents");
     s_add_group(s, cf_api_metrics_routes, "metrics");
+    s_add_group(s, cf_api_jobs_routes, "jobs");
     cf_material_t m;
     cf_store_t *store = cf_app_store_take(s->app);
     cf_err_t mrc = cf_material_load(store, cf_app_seal(s->app), s->start.alias, &m, why);
@@ -206,7 +208,8 @@ static cf_err_t s_run(s_server_t *s, cf_why_t *why)
                              &s->start,
                              s->start.plain_port,
                              (int) cf_cfg_int(s->cfg, "heartbeat"),
-                             (int) cf_cfg_int(s->cfg, "renew-check")};
+                             (int) cf_cfg_int(s->cfg, "renew-check"),
+                             (int) cf_cfg_int(s->cfg, "sweep-check")};
     CF_TRY(cf_control_new(&ccfg, &s->control, why));
     CF_TRY(s_link(s, why));
     CF_TRY(cf_https_start(s->https));

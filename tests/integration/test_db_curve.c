@@ -148,6 +148,16 @@ static void test_refusals_and_owners(void **state)
     assert_int_equal(cf_db_curve_remove(store, CF_ALLOW_AGENT, "a2"), CF_OK);
     s_assert_owners(store);
     assert_int_equal(s_int(store, "DBSIZE%s", ""), 0);
+    cf_store_destroy(&store);
+}
+
+static void test_bad_input(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    unsigned char k1[CF_CURVE_KEY_LEN], got[CF_CURVE_KEY_LEN];
+    s_key(k1, 10);
+    cf_why_t why = {""};
     /* bad input changes nothing */
     unsigned char zero[CF_CURVE_KEY_LEN] = {0};
     char longname[CF_DB_CURVE_NAME_MAX + 2];
@@ -302,11 +312,9 @@ static void test_load_skips_malformed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),
-        cmocka_unit_test(test_refusals_and_owners),
-        cmocka_unit_test(test_events),
-        cmocka_unit_test(test_event_parse),
-        cmocka_unit_test(test_load_skips_malformed),
+        cmocka_unit_test(test_usage),       cmocka_unit_test(test_refusals_and_owners),
+        cmocka_unit_test(test_bad_input),   cmocka_unit_test(test_events),
+        cmocka_unit_test(test_event_parse), cmocka_unit_test(test_load_skips_malformed),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -183,6 +183,34 @@ static double s_ms(const struct timespec *a, const struct timespec *b)
     return (double) (b->tv_sec - a->tv_sec) * 1e3 + (double) (b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
+/* Walk job id page by page (limit entries each); every agent "a<k>" (k < total) must come
+   exactly once. Answers the entries seen. */
+static size_t s_walk_all(cf_store_t *store, const char *id, size_t limit, size_t total)
+{
+    char *seen = cf_mem_calloc(total, 1);
+    char cursor[CF_DB_JOB_CURSOR_MAX] = "";
+    size_t count = 0;
+    do {
+        cf_db_job_entry_t *list = NULL;
+        size_t n = 0;
+        char next[CF_DB_JOB_CURSOR_MAX];
+        assert_int_equal(
+            cf_db_job_agents(store, id, CF_JOB_STATE_COUNT, cursor, limit, &list, &n, next), CF_OK);
+        for (size_t i = 0; i < n; i++) {
+            size_t k = 0;
+            assert_int_equal(sscanf(list[i].agent, "a%zu", &k), 1);
+            assert_true(k < total);
+            assert_int_equal(seen[k], 0);
+            seen[k] = 1;
+        }
+        count += n;
+        cf_mem_free(list);
+        memcpy(cursor, next, sizeof(cursor));
+    } while (cursor[0]);
+    cf_mem_free(seen);
+    return count;
+}
+
 /* The fleet-wide job: 100,000 targets in one create, then pages, a batch, cancel. */
 static void test_100k_targets(void **state)
 {
@@ -212,29 +240,7 @@ static void test_100k_targets(void **state)
         assert_int_equal(res[i].to, CF_JOB_DELIVERED);
     print_message("create of %d targets: %.0f ms; batch of %d transitions: %.0f ms\n", N,
                   s_ms(&t0, &t1), CF_DB_JOB_BATCH_MAX, s_ms(&t2, &t3));
-    /* every entry is in exactly one page of the walk */
-    char *seen = cf_mem_calloc(N, 1);
-    char cursor[CF_DB_JOB_CURSOR_MAX] = "";
-    size_t total = 0;
-    do {
-        cf_db_job_entry_t *list = NULL;
-        size_t n = 0;
-        char next[CF_DB_JOB_CURSOR_MAX];
-        assert_int_equal(
-            cf_db_job_agents(store, s_id, CF_JOB_STATE_COUNT, cursor, 5000, &list, &n, next),
-            CF_OK);
-        for (size_t i = 0; i < n; i++) {
-            size_t k = 0;
-            assert_int_equal(sscanf(list[i].agent, "a%zu", &k), 1);
-            assert_int_equal(seen[k], 0);
-            seen[k] = 1;
-        }
-        total += n;
-        cf_mem_free(list);
-        memcpy(cursor, next, sizeof(cursor));
-    } while (cursor[0]);
-    assert_int_equal(total, N);
-    cf_mem_free(seen);
+    assert_int_equal(s_walk_all(store, s_id, 5000, N), N);
     /* the operator cancels it */
     size_t changed = 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -122,7 +122,17 @@ static void test_idempotent_and_refused(void **state)
     assert_int_equal(r.rc, CF_ERR_STATE);
     assert_int_equal(r.from, CF_JOB_INSTALLED);
     cf_itest_job_check(store, s_id);
-    /* a damaged entry is reported for itself, the rest of the batch still runs */
+    cf_store_destroy(&store);
+}
+
+/* A damaged entry is reported for itself; the rest of the batch still runs. */
+static void test_damaged_entry(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    cf_itest_job_agents(store, "a", 0, 3, 0);
+    s_job(store, s_id, 3, 1);
+    cf_db_job_res_t res[2];
     char st[CF_DB_KEY_MAX];
     assert_int_equal(cf_db_key_job(st, s_id, CF_DB_KS_JOB_ST), CF_OK);
     assert_int_equal(cf_store_cmd(store, NULL, "HSET %s a2 weird", st), CF_OK);
@@ -369,6 +379,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idempotent_and_refused),
+        cmocka_unit_test(test_damaged_entry),
         cmocka_unit_test(test_transition_refusals),
         cmocka_unit_test(test_close_and_reopen),
         cmocka_unit_test(test_upgrade_and_broker),
