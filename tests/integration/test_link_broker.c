@@ -16,16 +16,21 @@
 #include "cf_db_job.h"
 #include "cf_db_meta.h"
 #include "cf_itest_broker.h"
+#include "cf_itest_https.h"
 #include "cf_itest_server.h"
 #include "cf_job_fsm.h"
 #include "cf_mem.h"
 
-#define S_ALIAS "srv-e"
-#define S_AGENT "pc-1"
+#define S_ALIAS  "srv-e"
+#define S_AGENT  "pc-1"
+#define S_AGENT2 "pc-2" /* has a key, never connects */
+#define S_PASS   "e2e-admin-pass"
 
 static cf_itest_broker_t s_b;
 static cf_itest_server_t s_srv;
-static cf_curve_keypair_t s_kp;
+static cf_curve_keypair_t s_kp, s_kp2;
+static zsock_t *s_agent;  /* pc-1's link to the broker, from test_usage on */
+static char s_token[512]; /* an admin session */
 static cf_ca_t *s_ca;
 
 static cf_err_t s_never_seen(void *ctx, const char *job_id)
@@ -51,22 +56,52 @@ static void s_open_ca(void)
     cf_seal_destroy(&seal);
 }
 
+/* curl to the server (TLS, no client certificate: allow-plain is on after --init) with the
+   admin session when there is one; the status, the answer in out (4096 bytes). */
+static int s_call(const char *method, const char *path, const char *body, char *out)
+{
+    char args[3072], h[700] = "";
+    if (s_token[0])
+        snprintf(h, sizeof(h), "-H 'Authorization: Bearer %s' ", s_token);
+    snprintf(args, sizeof(args),
+             "--cacert ca.pem --resolve %s:%d:127.0.0.1 -X %s %s-H 'Content-Type: "
+             "application/json' -d '%s' 'https://%s:%d%s'",
+             S_ALIAS, s_srv.port, method, h, body, S_ALIAS, s_srv.port, path);
+    return cf_itest_curl(s_b.dir, args, out, 4096);
+}
+
+static void s_login(void)
+{
+    char path[700], out[4096];
+    snprintf(path, sizeof(path), "%s/ca.pem", s_b.dir);
+    cf_itest_ca_write(s_ca, path);
+    assert_int_equal(
+        s_call("POST", "/api/v1/login", "{\"user\":\"admin\",\"password\":\"" S_PASS "\"}", out),
+        200);
+    json_t *j = json_loads(out, 0, NULL);
+    snprintf(s_token, sizeof(s_token), "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+}
+
 static int s_setup(void **state)
 {
     (void) state;
     signal(SIGPIPE, SIG_IGN);
     assert_int_equal(cf_curve_keypair_new(&s_kp), CF_OK);
-    static const cf_allow_kind_t kinds[] = {CF_ALLOW_AGENT};
-    static const char *const names[] = {S_AGENT};
-    cf_itest_broker_start(&s_b, "link_broker", kinds, names, &s_kp, 1);
+    assert_int_equal(cf_curve_keypair_new(&s_kp2), CF_OK);
+    static const cf_allow_kind_t kinds[] = {CF_ALLOW_AGENT, CF_ALLOW_AGENT};
+    static const char *const names[] = {S_AGENT, S_AGENT2};
+    cf_curve_keypair_t keys[2] = {s_kp, s_kp2};
+    cf_itest_broker_start(&s_b, "link_broker", kinds, names, keys, 2);
     char path[700], broker[CF_CURVE_TEXT_MAX + 1];
     snprintf(path, sizeof(path), "%s/secret", s_b.dir);
     assert_int_equal(cf_seal_generate_file(path, "e2e-1", NULL), CF_OK);
-    assert_int_equal(
-        cf_test_sh("cd '%s' && umask 077 && printf 'e2e-admin-pass' >admin.pass", s_b.dir), 0);
+    assert_int_equal(cf_test_sh("cd '%s' && umask 077 && printf '" S_PASS "' >admin.pass", s_b.dir),
+                     0);
     snprintf(path, sizeof(path), "%s/admin.pass", s_b.dir);
     assert_int_equal(cf_curve_broker_format(&s_b.servers, broker, sizeof(broker)), CF_OK);
-    const char *extra[] = {"--init", "--admin-password-file", path, "--broker", broker, NULL};
+    const char *extra[] = {"--init", "--admin-password-file", path,    "--broker",
+                           broker,   "--log-level",           "debug", NULL};
     if (cf_itest_server_start(&s_srv, s_b.dir, s_b.redis.port, S_ALIAS, extra) != CF_OK)
         fail_msg("cf-server did not start; see %s", s_srv.log);
     s_open_ca();
@@ -74,6 +109,9 @@ static int s_setup(void **state)
         S_AGENT, CF_DB_LOCK_INSECURE, (int64_t) time(NULL), "127.0.0.1", "e2e", NULL, NULL, 0,
         S_ALIAS};
     assert_int_equal(cf_db_agent_checkin(s_b.store, &in, NULL), CF_OK);
+    in.id = S_AGENT2;
+    assert_int_equal(cf_db_agent_checkin(s_b.store, &in, NULL), CF_OK);
+    s_login();
     /* the broker learnt the server's key from Redis and the link is up */
     if (!cf_itest_server_log_wait(&s_srv, "broker link up", 15000))
         fail_msg("the link did not come up; see %s", s_srv.log);
@@ -83,6 +121,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     (void) state;
+    zsock_destroy(&s_agent);
     cf_itest_server_stop(&s_srv, SIGTERM);
     cf_ca_destroy(&s_ca);
     cf_itest_broker_stop(&s_b);
@@ -145,7 +184,8 @@ static void test_usage(void **state)
     (void) state;
     char id[CF_JOB_ID_HEX + 1];
     s_job(id);
-    zsock_t *agent = cf_itest_broker_agent(&s_b, &s_kp, S_AGENT);
+    s_agent = cf_itest_broker_agent(&s_b, &s_kp, S_AGENT);
+    zsock_t *agent = s_agent;
     cf_msg_t m;
     s_hello_until_job(agent, id, &m);
     cf_job_t *job = NULL;
@@ -166,13 +206,46 @@ static void test_usage(void **state)
     assert_int_equal(cf_db_job_get(s_b.store, id, &j), CF_OK);
     assert_int_equal(j.n[CF_JOB_INSTALLED], 1);
     assert_true(j.done > 0);
-    zsock_destroy(&agent);
+}
+
+/* The id of a job created with POST /jobs (body), into id. */
+static void s_post_job(const char *body, char *id)
+{
+    char out[4096];
+    int status = s_call("POST", "/api/v1/jobs", body, out);
+    if (status != 201)
+        fail_msg("POST /jobs: %d %s", status, out);
+    json_t *j = json_loads(out, 0, NULL);
+    snprintf(id, CF_JOB_ID_HEX + 1, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+}
+
+/* A job created over the API goes out at once (cf_link_send_job): a connected agent gets
+   it without saying HELLO; for one that is not connected the broker answers offline and
+   the entry stays pending for its check-in. */
+static void test_api_job_pushed(void **state)
+{
+    (void) state;
+    char id[CF_JOB_ID_HEX + 1], id2[CF_JOB_ID_HEX + 1];
+    s_post_job("{\"type\":\"set_favorite\",\"agents\":[\"" S_AGENT "\"],\"favorite\":\"" S_ALIAS
+               "\"}",
+               id);
+    cf_msg_t m;
+    cf_itest_broker_expect(s_agent, CF_MSG_JOB, &m);
+    assert_string_equal(m.job_id, id);
+    cf_msg_clear(&m);
+    s_post_job("{\"type\":\"recheck\",\"agents\":[\"" S_AGENT2 "\"]}", id2);
+    assert_true(cf_itest_server_log_wait(&s_srv, "agent offline at broker; job waits", 8000));
+    cf_db_job_t j;
+    assert_int_equal(cf_db_job_get(s_b.store, id2, &j), CF_OK);
+    assert_int_equal(j.n[CF_JOB_PENDING], 1);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_api_job_pushed),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
