@@ -8,7 +8,9 @@
 #include "cf_log.h"
 #include "cf_mem.h"
 
-#define S_MAX_AGENTS (1024u * 1024u) /* default cap on agents held */
+#define S_MAX_AGENTS       (1024u * 1024u) /* default cap on agents held */
+#define S_REDIS_CONNECT_MS 500             /* longest connect of the loop's Redis reads */
+#define S_REDIS_COMMAND_MS 2000            /* longest read or write of one of them */
 
 static void s_key_free(void **item)
 {
@@ -100,7 +102,15 @@ static cf_err_t s_alloc(cf_broker_t *self, const cf_broker_cfg_t *cfg)
    subscriber that keeps the list current. */
 static cf_err_t s_redis(cf_broker_t *self, const cf_broker_cfg_t *cfg, cf_why_t *why)
 {
-    CF_TRY(cf_store_new(cfg->store, &self->store, why));
+    /* reads run on the loop: while Redis is away they must fail fast, not stall routing
+       (the subscriber reconnects without blocking and reloads when Redis is back) */
+    cf_store_cfg_t quick = *cfg->store;
+    quick.reconnect_attempts = 1;
+    if (quick.connect_timeout_ms > S_REDIS_CONNECT_MS)
+        quick.connect_timeout_ms = S_REDIS_CONNECT_MS;
+    if (quick.command_timeout_ms > S_REDIS_COMMAND_MS)
+        quick.command_timeout_ms = S_REDIS_COMMAND_MS;
+    CF_TRY(cf_store_new(&quick, &self->store, why));
     if (cf_broker_keys_reload(self) != CF_OK)
         cf_log(CF_LOG_WARN, "msg=\"starting with an empty allow list until Redis answers\"");
     CF_TRY(cf_store_sub_new(cfg->store, self->base, cf_broker_keys_on_event,

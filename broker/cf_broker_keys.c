@@ -244,5 +244,9 @@ void cf_broker_keys_on_retry(evutil_socket_t fd, short what, void *arg)
 {
     (void) fd;
     (void) what;
-    cf_broker_keys_on_resync(arg);
+    cf_broker_t *self = arg;
+    /* while the subscriber is away from Redis, its resync on return reloads anyway */
+    if (self->sub && !cf_store_sub_ready(self->sub))
+        return;
+    cf_broker_keys_on_resync(self);
 }

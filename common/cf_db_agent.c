@@ -9,8 +9,10 @@
 
 /* KEYS: 1 agent, 2 cf:agents, 3 cf:agents:lock, 4..7 cf:agents:<lock> in cf_db_lock_t order.
    ARGV: 1 id, 2 lock, 3 now, 4.. field/value pairs ('' value: delete the field).
-   The counters move only when the lock changes, in the same script as the lock itself. */
+   The counters move only when the lock changes, in the same script as the lock itself.
+   A revoked agent (cf_db_enroll) is left as it is: the answer is then 0. */
 static const char s_lua_checkin[] =
+    "if redis.call('HEXISTS', KEYS[1], 'revoked') == 1 then return 0 end\n"
     "local sets = {secure = KEYS[4], attention = KEYS[5], insecure = KEYS[6], expired = KEYS[7]}\n"
     "local id, new, now = ARGV[1], ARGV[2], ARGV[3]\n"
     "local old = redis.call('HGET', KEYS[1], 'lock')\n"
@@ -126,6 +128,10 @@ static cf_err_t s_run(cf_store_t *store, const char *id, const char **args, int 
     redisReply *r = NULL;
     /* not idempotent in general: a resend is harmless for the state but the caller decides */
     CF_TRY(cf_db_eval(store, s_lua_checkin, 0, &r, 7, nargs, argv, NULL));
+    if (r->type == REDIS_REPLY_INTEGER) {
+        freeReplyObject(r);
+        return cf_db_fail(store, CF_ERR_REVOKED, "agent %s is revoked", id);
+    }
     char fav[CF_DB_ALIAS_MAX + 1];
     cf_err_t rc = cf_db_r_text(r, 1, fav, CF_DB_ALIAS_MAX, "favorite", cf_db_why(store));
     freeReplyObject(r);
@@ -219,6 +225,7 @@ static cf_err_t s_decode_texts(cf_store_t *store, const redisReply *const *e, cf
                        "cert_not_after", why));
     CF_TRY(cf_db_r_text(e[A_FAVORITE], 1, out->favorite, CF_DB_ALIAS_MAX, "favorite", why));
     CF_TRY(cf_db_r_text(e[A_SERVER], 1, out->server, CF_DB_ALIAS_MAX, "server", why));
+    CF_TRY(cf_db_r_int(e[A_REVOKED], 1, 0, INT64_MAX, &out->revoked, "revoked", why));
     if (s_check_cert(out->cert_fp, out->cert_serial) != CF_OK ||
         (out->favorite[0] && cf_db_check_alias(out->favorite) != CF_OK) ||
         (out->server[0] && cf_db_check_alias(out->server) != CF_OK))

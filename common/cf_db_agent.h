@@ -46,6 +46,7 @@ typedef struct {
     int64_t cert_not_after;                 /* its expiry, 0 when none */
     char favorite[CF_DB_ALIAS_MAX + 1];     /* favorite server's alias */
     char server[CF_DB_ALIAS_MAX + 1];       /* alias of the server it last checked in with */
+    int64_t revoked;                        /* when it was revoked (cf_db_enroll), 0 = not */
 } cf_db_agent_t;
 
 /* A check-in as the server saw it. Everything is borrowed. */
@@ -65,13 +66,15 @@ typedef struct {
    version, cert fields, server; absent cert fields are deleted), cf:agents, the per-lock
    sets (cf:agents:insecure is migration readiness) and, only when the lock changes, the
    counters. favorite (CF_DB_ALIAS_MAX + 1 bytes, may be NULL) gets the agent's favorite
-   ("" when none), for the answer. CF_ERR_INVALID. Not retried after a lost connection. */
+   ("" when none), for the answer. CF_ERR_INVALID; CF_ERR_REVOKED when the agent is marked
+   revoked (cf_db_enroll_mark_revoked): nothing is written. Not retried after a lost
+   connection. */
 CF_MUST_USE cf_err_t cf_db_agent_checkin(cf_store_t *store, const cf_db_checkin_t *in,
                                          char *favorite);
 /* Record that the handshake of agent id failed because its certificate expired (same
    script, same counter discipline, 1 RT): lock expired, last_seen = now, last_addr and the
    certificate presented (fp and serial required); version and server are kept. The agent
-   is created if it was unknown. */
+   is created if it was unknown; a revoked agent is left alone (CF_ERR_REVOKED). */
 CF_MUST_USE cf_err_t cf_db_agent_expired(cf_store_t *store, const char *id, int64_t now,
                                          const char *addr, const char *cert_fp,
                                          const char *cert_serial, int64_t cert_not_after);

@@ -9,7 +9,7 @@
 /* An agent hash's fields, in the order of CF_DB_AGENT_HMGET. */
 #define CF_DB_AGENT_HMGET                                                                       \
     "HMGET %s id lock last_seen last_addr version cert_fp cert_serial cert_not_after favorite " \
-    "server"
+    "server revoked"
 enum {
     A_ID,
     A_LOCK,
@@ -21,6 +21,7 @@ enum {
     A_NOT_AFTER,
     A_FAVORITE,
     A_SERVER,
+    A_REVOKED,
     A_COUNT
 };
 

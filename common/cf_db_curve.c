@@ -158,10 +158,11 @@ static cf_err_t s_load_one(cf_allow_t *list, cf_allow_kind_t kind, const redisRe
     cf_allow_kind_t had = 0;
     const char *ident = cf_allow_find(list, pub, &had);
     if (ident) {
-        const char *mine = kind == CF_ALLOW_SERVER ? ident + strlen(CF_ALLOW_SERVER_PREFIX) : ident;
-        if (had != kind || strcmp(mine, name) != 0)
+        /* listed already: the same entry seen twice (HSCAN), or a clash */
+        size_t skip = kind == CF_ALLOW_SERVER ? strlen(CF_ALLOW_SERVER_PREFIX) : 0;
+        if (had != kind || strlen(ident) < skip || strcmp(ident + skip, name) != 0)
             (*bad)++;
-        return CF_OK; /* listed already: the same entry seen twice, or a clash */
+        return CF_OK;
     }
     return cf_allow_put(list, pub, kind, name, NULL);
 }

@@ -13,43 +13,56 @@
 /* KEYS: 1 job hash, 2 :st, 3 :ev, 4 cf:jobs, 5 cf:jobs:open, 6 cf:agents.
    ARGV: 1 id, 2 type, 3 created, 4 expires, 5 issuer, 6 by, 7 min_proto, 8 params,
    9 target, 10 agent key prefix, 11 tag suffix, 12 :jobs suffix, 13 state names
-   "pending too_old", 14.. agent ids. Answers {total, too_old, unknown positions (1-based)
-   ...}, or -1 when the id is taken. Nothing is written when no target is known. */
+   (cf_job_state_t order), 14 one '1'/'0' per state (final), 15 the first state of an entry
+   by the agent's level: character p is '0' + cf_job_fsm_initial(p, min_proto) for p =
+   1..255 (handed over from C: one rule), 16.. agent ids (an absent proto is level 1).
+   Answers {total, count per state..., unknown positions (1-based)...}, or -1 when the id
+   is taken. Nothing is written when no target is known. */
 static const char s_lua_create[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end\n"
-    "local id, expires, minp = ARGV[1], ARGV[4], tonumber(ARGV[7])\n"
+    "local id, expires = ARGV[1], ARGV[4]\n"
     "local AP, TAG, AJ = ARGV[10], ARGV[11], ARGV[12]\n"
-    "local PEN, OLD = string.match(ARGV[13], '(%S+) (%S+)')\n"
-    "local seen, known, unknown, old = {}, {}, {}, 0\n"
-    "for i = 14, #ARGV do\n"
+    "local names, final, count = {}, {}, {}\n"
+    "for w in string.gmatch(ARGV[13], '%S+') do\n"
+    "  names[#names + 1] = w\n"
+    "  final[w] = string.sub(ARGV[14], #names, #names) == '1'\n"
+    "  count[w] = 0\n"
+    "end\n"
+    "local seen, known, unknown = {}, {}, {}\n"
+    "for i = 16, #ARGV do\n"
     "  local a = ARGV[i]\n"
     "  if not seen[a] then\n"
     "    seen[a] = true\n"
     "    if redis.call('ZSCORE', KEYS[6], a) then\n"
     "      local p = tonumber(redis.call('HGET', AP .. a .. TAG, 'proto')) or 1\n"
-    "      if p < 1 then p = 1 end\n"
-    "      local s = PEN\n"
-    "      if p < minp then s = OLD; old = old + 1 end\n"
+    "      p = math.max(1, math.min(#ARGV[15], math.floor(p)))\n"
+    "      local s = names[string.byte(ARGV[15], p) - 47]\n"
+    "      count[s] = count[s] + 1\n"
     "      known[#known + 1] = a\n"
     "      known[#known + 1] = s\n"
     "    else\n"
-    "      unknown[#unknown + 1] = i - 13\n"
+    "      unknown[#unknown + 1] = i - 15\n"
     "    end\n"
     "  end\n"
     "end\n"
     "local total = #known / 2\n"
-    "local out = {total, old}\n"
+    "local out, fields = {total}, {}\n"
+    "for _, s in ipairs(names) do\n"
+    "  out[#out + 1] = count[s]\n"
+    "  fields[#fields + 1] = 'n:' .. s\n"
+    "  fields[#fields + 1] = count[s]\n"
+    "end\n"
     "for _, u in ipairs(unknown) do out[#out + 1] = u end\n"
     "if total == 0 then return out end\n"
     "for i = 1, #known, 1000 do\n"
     "  redis.call('HSET', KEYS[2], unpack(known, i, math.min(i + 999, #known)))\n"
     "end\n"
-    "for i = 1, #known, 2 do redis.call('ZADD', AP .. known[i] .. AJ, expires, id) end\n"
+    "for i = 1, #known, 2 do\n"
+    "  if not final[known[i + 1]] then redis.call('ZADD', AP .. known[i] .. AJ, expires, id) end\n"
+    "end\n"
     "redis.call('HSET', KEYS[1], 'id', id, 'type', ARGV[2], 'created', ARGV[3],\n"
     "  'expires', expires, 'issuer', ARGV[5], 'by', ARGV[6], 'min_proto', ARGV[7],\n"
-    "  'params', ARGV[8], 'target', ARGV[9], 'total', total, 'n:pending', total - old,\n"
-    "  'n:delivered', 0, 'n:installed', 0, 'n:failed', 0, 'n:expired', 0, 'n:cancelled', 0,\n"
-    "  'n:too_old', old)\n"
+    "  'params', ARGV[8], 'target', ARGV[9], 'total', total, unpack(fields))\n"
     "redis.call('ZADD', KEYS[4], ARGV[3], id)\n"
     "redis.call('ZADD', KEYS[5], expires, id)\n"
     "redis.call('XADD', KEYS[3], 'MAXLEN', '~', math.max(total, 1000), '*', 'event', 'created',\n"
@@ -110,23 +123,25 @@ static cf_err_t s_check_spec(cf_store_t *store, const cf_db_job_spec_t *s)
     return cf_db_fail(store, rc, "job %.32s: bad %s", s->id ? s->id : "", what);
 }
 
-/* The answer {total, too_old, unknown...} into out. */
+/* The answer {total, count per state..., unknown...} into out. */
 static cf_err_t s_made(cf_store_t *store, const redisReply *r, size_t n_agents,
                        cf_db_job_made_t *out)
 {
     cf_why_t *why = cf_db_why(store);
+    enum { HEAD = 1 + CF_JOB_STATE_COUNT };
     if (r->type == REDIS_REPLY_INTEGER && r->integer == -1)
         return cf_db_fail(store, CF_ERR_EXISTS, "job id already taken");
-    CF_TRY(cf_db_r_array(r, 2, 2 + n_agents, "create reply", why));
+    CF_TRY(cf_db_r_array(r, HEAD, HEAD + n_agents, "create reply", why));
     CF_TRY(cf_db_r_int(r->element[0], 0, 0, (int64_t) n_agents, &out->total, "total", why));
-    CF_TRY(cf_db_r_int(r->element[1], 0, 0, out->total, &out->too_old, "too_old", why));
-    size_t n = r->elements - 2;
+    CF_TRY(cf_db_r_int(r->element[1 + CF_JOB_TOO_OLD], 0, 0, out->total, &out->too_old, "too_old",
+                       why));
+    size_t n = r->elements - HEAD;
     out->unknown = cf_mem_calloc(n ? n : 1, sizeof(*out->unknown));
     if (!out->unknown)
         return cf_db_fail(store, CF_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         int64_t pos = 0;
-        CF_TRY(cf_db_r_int(r->element[2 + i], 0, 1, (int64_t) n_agents, &pos, "unknown", why));
+        CF_TRY(cf_db_r_int(r->element[HEAD + i], 0, 1, (int64_t) n_agents, &pos, "unknown", why));
         out->unknown[i] = (size_t) pos - 1;
         out->n_unknown++;
     }
@@ -135,19 +150,29 @@ static cf_err_t s_made(cf_store_t *store, const redisReply *r, size_t n_agents,
     return CF_OK;
 }
 
+/* The first state of an entry by the agent's level 1..CF_DB_JOB_PROTO_MAX, as the create
+   script takes it: '0' + cf_job_fsm_initial(level, min_proto). */
+static void s_initial(unsigned min_proto, char initial[CF_DB_JOB_PROTO_MAX + 1])
+{
+    for (unsigned p = 1; p <= CF_DB_JOB_PROTO_MAX; p++)
+        initial[p - 1] = (char) ('0' + cf_job_fsm_initial(p, min_proto));
+    initial[CF_DB_JOB_PROTO_MAX] = '\0';
+}
+
 cf_err_t cf_db_job_create(cf_store_t *store, const cf_db_job_spec_t *spec, cf_db_job_made_t *out)
 {
     CF_ASSERT(store && spec && out);
     memset(out, 0, sizeof(*out));
     CF_TRY(s_check_spec(store, spec));
-    enum { NK = 6, NA = 13 };
+    enum { NK = 6, NA = 15 };
     char keys[3][CF_DB_KEY_MAX], created[CF_DB_I64_BUF], expires[CF_DB_I64_BUF], minp[8];
     CF_TRY(cf_db_key_job(keys[0], spec->id, CF_DB_KS_TAG));
     CF_TRY(cf_db_key_job(keys[1], spec->id, CF_DB_KS_JOB_ST));
     CF_TRY(cf_db_key_job(keys[2], spec->id, CF_DB_KS_JOB_EV));
-    char names[32];
-    snprintf(names, sizeof(names), "%s %s", cf_job_fsm_state_name(CF_JOB_PENDING),
-             cf_job_fsm_state_name(CF_JOB_TOO_OLD));
+    cf_db_job_fsm_text_t rules;
+    cf_db_job_fsm_text(&rules);
+    char initial[CF_DB_JOB_PROTO_MAX + 1];
+    s_initial(spec->min_proto, initial);
     snprintf(minp, sizeof(minp), "%u", spec->min_proto);
     const char *fixed[NK + NA] = {keys[0],
                                   keys[1],
@@ -167,7 +192,9 @@ cf_err_t cf_db_job_create(cf_store_t *store, const cf_db_job_spec_t *spec, cf_db
                                   CF_DB_KP_AGENT,
                                   CF_DB_KS_TAG,
                                   CF_DB_KS_AGENT_JOBS,
-                                  names};
+                                  rules.names,
+                                  rules.final,
+                                  initial};
     const char **argv = cf_mem_calloc(NK + NA + spec->n_agents, sizeof(*argv));
     if (!argv)
         return cf_db_fail(store, CF_ERR_NOMEM, "out of memory");

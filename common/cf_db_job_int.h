@@ -6,6 +6,18 @@
 
 #include "cf_db_job.h"
 
+/* The cf_job_fsm rules as script arguments, so the scripts hold no table of their own:
+   state names (space-separated, cf_job_state_t order), one '1'/'0' per state (final), and
+   the transition table, a row of CF_JOB_EVENT_COUNT characters per state, '0' + the next
+   state or '-' where cf_job_fsm_next refuses. Built from cf_job_fsm at each call (49
+   look-ups). */
+typedef struct {
+    char names[CF_JOB_STATE_COUNT * 16];                     /* "pending delivered ..." */
+    char final[CF_JOB_STATE_COUNT + 1];                      /* "0011110" */
+    char table[CF_JOB_STATE_COUNT * CF_JOB_EVENT_COUNT + 1]; /* row per state */
+} cf_db_job_fsm_text_t;
+void cf_db_job_fsm_text(cf_db_job_fsm_text_t *f);
+
 /* Modes of the state script (cf_db_job_state.c). */
 #define CF_DB_JOB_MODE_BATCH   "batch"   /* extra: (job, agent, event, reason) x n */
 #define CF_DB_JOB_MODE_JOB     "job"     /* extra: id, event, cursor, count, expires, past */

@@ -166,15 +166,7 @@ static const char s_lua[] =
     "end\n"
     "return {r[1], changed, #items / 2, bad, j.done and 1 or 0}\n";
 
-/* The fsm handed to the script: ARGV 2..4. Built from cf_job_fsm at each call (49 table
-   look-ups), so the script never holds a table of its own. */
-typedef struct {
-    char names[CF_JOB_STATE_COUNT * 16];                     /* "pending delivered ..." */
-    char final[CF_JOB_STATE_COUNT + 1];                      /* "0011110" */
-    char table[CF_JOB_STATE_COUNT * CF_JOB_EVENT_COUNT + 1]; /* row per state */
-} s_fsm_t;
-
-static void s_fsm(s_fsm_t *f)
+void cf_db_job_fsm_text(cf_db_job_fsm_text_t *f)
 {
     size_t at = 0;
     for (int s = 0; s < CF_JOB_STATE_COUNT; s++) {
@@ -198,8 +190,8 @@ static void s_fsm(s_fsm_t *f)
 cf_err_t cf_db_job_script(cf_store_t *store, const char *mode, int64_t now, size_t nextra,
                           const char **extra, const size_t *lens, redisReply **r_out)
 {
-    s_fsm_t f;
-    s_fsm(&f);
+    cf_db_job_fsm_text_t f;
+    cf_db_job_fsm_text(&f);
     char t[CF_DB_I64_BUF], keep[CF_DB_I64_BUF];
     const char *fixed[S_FIXED] = {mode,
                                   f.names,

@@ -181,6 +181,9 @@ static void s_show_print(cf_cli_run_t *run, const json_t *a)
         rc = cf_table_kv(t, "Certificate expires", "%s", s_cert_end(a, end, sizeof(end)));
     if (rc == CF_OK)
         rc = cf_table_kv(t, "Favorite server", "%s", fav ? fav : "none");
+    if (rc == CF_OK && s_int(a, "revoked") > 0)
+        rc =
+            cf_table_kv(t, "Revoked", "%s", cf_table_time(s_int(a, "revoked"), seen, sizeof(seen)));
     cf_cli_print_table(run, &t);
 }
 
@@ -286,6 +289,9 @@ int cf_cli_agent(int argc, char **argv)
         {"list", "[--state LOCK]: agents with their lock and last connection", s_list},
         {"show", "ID: one agent", s_show},
         {"favorite", "ID... --to ALIAS: set the favorite management server", s_favorite},
+        {"revoke", "ID: revoke its certificates and broker key; it stays listed",
+         cf_cli_agent_revoke},
+        {"decommission", "ID [--yes]: revoke it and delete its record", cf_cli_agent_decommission},
     };
     return cf_cli_dispatch("cf-console agent",
                            "The fleet's agents (the seed's Install/Update page).\n" CF_EXIT_HELP,

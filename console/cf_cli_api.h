@@ -20,7 +20,11 @@ int cf_cli_server(int argc, char **argv);
 int cf_cli_agent(int argc, char **argv);
 int cf_cli_user(int argc, char **argv);
 int cf_cli_audit(int argc, char **argv); /* also `user audit` */
-int cf_cli_job(int argc, char **argv);   /* cf_cli_job.c: certificate jobs */
+/* cf_cli_enroll.c: `token ...`, and `agent revoke|decommission` (run by cf_cli_agent). */
+int cf_cli_token(int argc, char **argv);
+int cf_cli_agent_revoke(int argc, char **argv);
+int cf_cli_agent_decommission(int argc, char **argv);
+int cf_cli_job(int argc, char **argv); /* cf_cli_job.c: certificate jobs */
 
 #define CF_CLI_PKCS12_ENV "PKCS12_PASS" /* the seed's variable for certificate passwords */
 

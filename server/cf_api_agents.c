@@ -79,11 +79,12 @@ int cf_api_page_args(cf_req_t *req, size_t *limit, const char **cursor)
 static json_t *s_agent_json(const cf_db_agent_t *a)
 {
     json_t *na = a->cert_not_after ? json_integer((json_int_t) a->cert_not_after) : json_null();
-    return json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:o,s:s?,s:s?}", "id", a->id, "lock",
+    json_t *rv = a->revoked ? json_integer((json_int_t) a->revoked) : json_null();
+    return json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:o,s:s?,s:s?,s:o}", "id", a->id, "lock",
                      cf_db_lock_name(a->lock), "last_seen", (json_int_t) a->last_seen, "last_addr",
                      s_nz(a->last_addr), "version", s_nz(a->version), "cert_fingerprint",
                      s_nz(a->cert_fp), "cert_serial", s_nz(a->cert_serial), "cert_not_after", na,
-                     "favorite", s_nz(a->favorite), "server", s_nz(a->server));
+                     "favorite", s_nz(a->favorite), "server", s_nz(a->server), "revoked", rv);
 }
 
 /* The list answer: agents, cursor ("" = done) and the counts per lock state. */
@@ -297,8 +298,7 @@ static cf_err_t s_servers_load(cf_store_t *store, json_t **out)
     return a ? CF_OK : CF_ERR_NOMEM;
 }
 
-/* The server list for an answer (a new reference), from this worker's cache when fresh. */
-static cf_err_t s_servers(const cf_app_t *app, cf_store_t *store, json_t **out)
+cf_err_t cf_api_agents_servers(const cf_app_t *app, cf_store_t *store, json_t **out)
 {
     s_cache_t *c = s_cache();
     int64_t now = s_now_ms();
@@ -420,12 +420,14 @@ static void s_checkin(cf_req_t *req, void *arg)
         cf_app_count(app, CF_APP_CHECKINS, 1);
         if (in.lock == CF_DB_LOCK_INSECURE)
             cf_app_count(app, CF_APP_CHECKINS_INSECURE, 1);
-        rc = s_servers(app, store, &servers);
+        rc = cf_api_agents_servers(app, store, &servers);
     }
     json_t *jobs = NULL;
     if (rc == CF_OK)
         jobs = cf_api_agent_jobs(app, store, id, in.lock == CF_DB_LOCK_ATTENTION, s_proto(req));
-    if (rc == CF_OK)
+    if (rc == CF_ERR_REVOKED)
+        cf_req_reply_error(req, 403, "forbidden", "agent %s is revoked", id);
+    else if (rc == CF_OK)
         s_reply(req, 200,
                 json_pack("{s:s,s:s,s:s?,s:o,s:i,s:i,s:o}", "seen_addr", addr, "lock",
                           cf_db_lock_name(in.lock), "favorite", s_nz(favorite), "servers", servers,

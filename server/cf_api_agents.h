@@ -29,6 +29,11 @@ void cf_api_agents_refused(cf_app_t *app, const cf_https_refusal_t *r);
    from req). Returns 1 with both filled, or 0 after answering 400 invalid_request. */
 int cf_api_page_args(cf_req_t *req, size_t *limit, const char **cursor);
 
+/* The server list of a check-in answer (a new reference: json_decref), from this worker's
+   cache when it is fresh (CF_API_SERVERS_CACHE_MS), else from Redis (2 RT). The enrollment
+   answer hands out the same list. Errors: the store's, CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_api_agents_servers(const cf_app_t *app, cf_store_t *store, json_t **out);
+
 /* The canonical ranges text of a server record ("a, b"; NULL or "" = none) as a JSON
    array of range strings, the caller's; NULL on out of memory. Defined in
    cf_api_servers.c. */

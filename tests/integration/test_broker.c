@@ -106,7 +106,8 @@ static void s_check_counts(const cf_itest_broker_t *b)
         {"cf_broker_drops_total{reason=\"malformed\"}", 0},
         {"cf_broker_connected_agents", 2},
         {"cf_broker_connected_servers", 2},
-        {"cf_broker_listed_identities", 4},
+        {"cf_broker_listed_identities", 5},
+        {"cf_broker_drops_total{reason=\"no_server\"}", 0},
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         long got = cf_itest_broker_metric(b, want[i].line);
@@ -115,18 +116,20 @@ static void s_check_counts(const cf_itest_broker_t *b)
     }
 }
 
-/* Agents' messages spread over two servers; jobs, acks and check-ins reach the agent;
-   a job for an agent not connected here is answered "offline"; the page counts it all. */
+/* Agents' messages spread over two servers (a third, listed but absent, is skipped); jobs, acks and
+   check-ins reach the agent; a job for an agent not connected here is answered "offline"; the page
+   counts it all. */
 static void test_routing(void **state)
 {
     (void) state;
-    cf_curve_keypair_t keys[4] = {cf_itest_zap_kp(), cf_itest_zap_kp(), cf_itest_zap_kp(),
-                                  cf_itest_zap_kp()};
+    cf_curve_keypair_t keys[5] = {cf_itest_zap_kp(), cf_itest_zap_kp(), cf_itest_zap_kp(),
+                                  cf_itest_zap_kp(), cf_itest_zap_kp()};
+    /* s0 is listed but never connects: the round-robin skips it */
     static const cf_allow_kind_t kinds[] = {CF_ALLOW_AGENT, CF_ALLOW_AGENT, CF_ALLOW_SERVER,
-                                            CF_ALLOW_SERVER};
-    static const char *const names[] = {"pc-a", "pc-b", "s1", "s2"};
+                                            CF_ALLOW_SERVER, CF_ALLOW_SERVER};
+    static const char *const names[] = {"pc-a", "pc-b", "s1", "s2", "s0"};
     cf_itest_broker_t b;
-    cf_itest_broker_start(&b, "broker_route", kinds, names, keys, 4);
+    cf_itest_broker_start(&b, "broker_route", kinds, names, keys, 5);
     zsock_t *srv[2] = {cf_itest_broker_server(&b, &keys[2], "server:s1"),
                        cf_itest_broker_server(&b, &keys[3], "server:s2")};
     cf_itest_broker_server_ready(&b, srv[0], 1);
@@ -203,12 +206,35 @@ static void test_routing(void **state)
     cf_itest_broker_stop(&b);
 }
 
+/* The command line: exit codes as --help documents them. */
+static void test_command_line(void **state)
+{
+    (void) state;
+    char dir[512], bin[600];
+    cf_test_tmpdir("broker_cli", dir, sizeof(dir));
+    const char *env = getenv("CF_BIN_DIR");
+    snprintf(bin, sizeof(bin), "%s/broker/cf-broker", env && *env ? env : ".");
+    assert_int_equal(cf_test_sh("%s --help | grep -q 'Exit status'", bin), 0);
+    assert_int_equal(cf_test_sh("%s --keygen --out %s", bin, dir), 0);
+    assert_int_equal(cf_test_sh("%s --keygen --out %s", bin, dir), 1); /* never overwrites */
+    assert_int_equal(cf_test_sh("%s --no-such-flag", bin), 2);
+    assert_int_equal(cf_test_sh("%s --hwm 0", bin), 2);
+    assert_int_equal(cf_test_sh("%s stray-argument", bin), 2);
+    /* a key file others may read is refused, as is a missing one */
+    assert_int_equal(cf_test_sh("chmod 0644 %s/broker.key_secret && %s -k %s/broker.key_secret "
+                                "--redis 127.0.0.1:1",
+                                dir, bin, dir),
+                     1);
+    assert_int_equal(cf_test_sh("%s -k %s/missing --redis 127.0.0.1:1", bin, dir), 1);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unlisted_refused_at_start),
         cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_command_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

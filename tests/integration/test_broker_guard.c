@@ -186,6 +186,11 @@ static void test_revocation_without_restart(void **state)
     s_stop(&f);
 }
 
+static int s_redis_down(void *arg)
+{
+    return cf_itest_broker_metric(arg, "cf_broker_redis_up") == 0;
+}
+
 /* Redis restarts empty: after the reconnect the broker reloads everything, so keys that
    vanished meanwhile are refused and their connections shut. */
 static void test_resync_after_redis_restart(void **state)
@@ -197,6 +202,8 @@ static void test_resync_after_redis_restart(void **state)
     long before = cf_itest_broker_metric(&f.b, "cf_broker_resyncs_total{result=\"ok\"}");
     assert_true(before >= 1);
     cf_itest_redis_stop(&f.b.redis);
+    s_barrier(&f, f.a, "pc-a", 1); /* Redis away: routing goes on */
+    assert_true(cf_test_wait_until(s_redis_down, &f.b, CF_ITEST_BROKER_WAIT_MS));
     assert_int_equal(cf_itest_redis_restart(&f.b.redis), CF_OK); /* no persistence: empty */
     assert_true(
         cf_itest_broker_metric_wait(&f.b, "cf_broker_resyncs_total{result=\"ok\"}", before + 1));

@@ -104,14 +104,18 @@ static void test_create_targets(void **state)
     cf_itest_job_agents(store, "old", 0, 2, 1);
     cf_itest_job_agents(store, "new", 0, 2, 2);
     cf_itest_job_agents(store, "none", 0, 1, 0);
+    cf_itest_job_agents(store, "huge", 0, 1, 999); /* above any level: taken as 255 */
+    cf_itest_job_agents(store, "junk", 0, 1, 0);
+    assert_int_equal(cf_store_cmd(store, NULL, "HSET cf:agent:{junk0} proto x"), CF_OK);
     /* unknown ids are left out and answered by position; a repeat counts once */
-    const char *agents[] = {"old0", "ghost", "new0", "old1", "new1", "none0", "new0", "ghost2"};
-    cf_db_job_spec_t spec = cf_itest_job_spec(s_id, agents, 8);
+    const char *agents[] = {"old0",  "ghost", "new0",   "old1",  "new1",
+                            "none0", "new0",  "ghost2", "huge0", "junk0"};
+    cf_db_job_spec_t spec = cf_itest_job_spec(s_id, agents, 10);
     spec.min_proto = 2;
     cf_db_job_made_t made;
     assert_int_equal(cf_db_job_create(store, &spec, &made), CF_OK);
-    assert_int_equal(made.total, 5);
-    assert_int_equal(made.too_old, 3); /* old0, old1 and none0 (no proto = 1) */
+    assert_int_equal(made.total, 7);
+    assert_int_equal(made.too_old, 4); /* old0, old1, none0 (no proto = 1), junk0 (as none) */
     assert_int_equal(made.n_unknown, 2);
     assert_int_equal(made.unknown[0], 1);
     assert_int_equal(made.unknown[1], 7);
@@ -119,8 +123,8 @@ static void test_create_targets(void **state)
     cf_itest_job_check(store, s_id);
     cf_db_job_t job;
     assert_int_equal(cf_db_job_get(store, s_id, &job), CF_OK);
-    assert_int_equal(job.n[CF_JOB_TOO_OLD], 3);
-    assert_int_equal(job.n[CF_JOB_PENDING], 2);
+    assert_int_equal(job.n[CF_JOB_TOO_OLD], 4);
+    assert_int_equal(job.n[CF_JOB_PENDING], 3);
     assert_int_equal(job.min_proto, 2);
     /* the id is taken now */
     assert_int_equal(cf_db_job_create(store, &spec, &made), CF_ERR_EXISTS);
@@ -139,7 +143,7 @@ static void test_create_targets(void **state)
     assert_int_equal(cf_store_cmd(store, &r, "XRANGE %s - + COUNT 1", ev), CF_OK);
     assert_int_equal(r->elements, 1);
     assert_string_equal(r->element[0]->element[1]->element[1]->str, "created");
-    assert_string_equal(r->element[0]->element[1]->element[3]->str, "5");
+    assert_string_equal(r->element[0]->element[1]->element[3]->str, "7");
     cf_store_reply_free(&r);
     cf_store_destroy(&store);
 }

@@ -1,0 +1,275 @@
+/*  cf_db_enroll - enrollment tokens and the enrollment fields of agent records  */
+#include "cf_db_enroll.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cf_db_util.h"
+#include "cf_mem.h"
+
+#define S_PREFIX "cf:enroll:" /* + the token's SHA-256 hex */
+
+/* KEYS[1] the token's key. ARGV: uses, expires, created, by. 0 when the key exists. */
+static const char s_lua_create[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'uses', ARGV[1], 'expires', ARGV[2], 'created', ARGV[3],\n"
+    "           'by', ARGV[4])\n"
+    "redis.call('EXPIREAT', KEYS[1], ARGV[2])\n"
+    "return 1\n";
+
+/* KEYS[1] the token's key; ARGV[1] now. Answers {code, uses left}: 0 no token, 1 expired,
+   2 used up, 3 spent one, 4 damaged record. */
+static const char s_lua_use[] = "local t = redis.call('HMGET', KEYS[1], 'uses', 'expires')\n"
+                                "if not t[1] and not t[2] then return {0, 0} end\n"
+                                "local uses, exp = tonumber(t[1]), tonumber(t[2])\n"
+                                "if not uses or not exp then return {4, 0} end\n"
+                                "if exp <= tonumber(ARGV[1]) then return {1, 0} end\n"
+                                "if uses <= 0 then return {2, 0} end\n"
+                                "return {3, redis.call('HINCRBY', KEYS[1], 'uses', -1)}\n";
+
+/* KEYS[1] an agent record; ARGV field/value pairs, set only when the record exists. */
+static const char s_lua_set[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+                                "redis.call('HSET', KEYS[1], unpack(ARGV))\n"
+                                "return 1\n";
+
+enum { S_USE_NONE, S_USE_EXPIRED, S_USE_UP, S_USE_OK, S_USE_DAMAGED };
+
+/* cf:enroll:<digest> of token (untrusted) into key; CF_ERR_INVALID for a malformed token. */
+static cf_err_t s_key(const char *token, char *key)
+{
+    char digest[CF_AUTH_DIGEST_LEN + 1];
+    key[0] = '\0';
+    if (!token || cf_auth_token_digest(token, digest) != CF_OK)
+        return CF_ERR_INVALID;
+    snprintf(key, CF_DB_KEY_MAX, "%s%s", S_PREFIX, digest);
+    return CF_OK;
+}
+
+cf_err_t cf_db_enroll_token_create(cf_store_t *store, int64_t uses, int64_t ttl_s, int64_t now,
+                                   const char *by, char token[CF_DB_ENROLL_TOKEN + 1],
+                                   int64_t *expires_out)
+{
+    CF_ASSERT(store && token);
+    token[0] = '\0';
+    if (uses < 1 || uses > CF_DB_ENROLL_USES_MAX || ttl_s < 1 || ttl_s > CF_DB_ENROLL_TTL_MAX ||
+        now < 0 || cf_db_check_user(by) != CF_OK)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad token: uses 1..%d, ttl 1..%d s, a user",
+                          CF_DB_ENROLL_USES_MAX, CF_DB_ENROLL_TTL_MAX);
+    char key[CF_DB_KEY_MAX], u[CF_DB_I64_BUF], e[CF_DB_I64_BUF], c[CF_DB_I64_BUF];
+    cf_err_t rc = cf_auth_token_new(token);
+    if (rc == CF_OK)
+        rc = s_key(token, key);
+    if (rc != CF_OK) {
+        cf_mem_wipe(token, CF_DB_ENROLL_TOKEN + 1);
+        return cf_db_fail(store, CF_ERR_CRYPTO, "no random token");
+    }
+    const char *argv[] = {key, cf_db_i64(u, uses), cf_db_i64(e, now + ttl_s), cf_db_i64(c, now),
+                          by};
+    redisReply *r = NULL;
+    int64_t v = 0;
+    rc = cf_db_eval(store, s_lua_create, 0, &r, 1, 4, argv, NULL);
+    if (rc == CF_OK)
+        rc = cf_db_r_int(r, 0, 0, 1, &v, "token create reply", cf_db_why(store));
+    freeReplyObject(r);
+    if (rc == CF_OK && !v)
+        rc = cf_db_fail(store, CF_ERR_EXISTS, "token exists");
+    if (rc != CF_OK)
+        cf_mem_wipe(token, CF_DB_ENROLL_TOKEN + 1);
+    else if (expires_out)
+        *expires_out = now + ttl_s;
+    return rc;
+}
+
+/* The answer of s_lua_use into rc. */
+static cf_err_t s_use_answer(cf_store_t *store, const redisReply *r, int64_t *left)
+{
+    cf_why_t *why = cf_db_why(store);
+    int64_t code = 0, n = 0;
+    CF_TRY(cf_db_r_array(r, 2, 2, "token use reply", why));
+    CF_TRY(cf_db_r_int(r->element[0], 0, S_USE_NONE, S_USE_DAMAGED, &code, "token state", why));
+    CF_TRY(cf_db_r_int(r->element[1], 0, 0, CF_DB_ENROLL_USES_MAX, &n, "uses left", why));
+    if (left)
+        *left = n;
+    switch (code) {
+    case S_USE_OK: return CF_OK;
+    case S_USE_NONE: return cf_db_fail(store, CF_ERR_NOTFOUND, "no such enrollment token");
+    case S_USE_EXPIRED: return cf_db_fail(store, CF_ERR_EXPIRED, "enrollment token expired");
+    case S_USE_UP: return cf_db_fail(store, CF_ERR_STATE, "enrollment token used up");
+    default: return cf_db_fail(store, CF_ERR_CORRUPT, "enrollment token record damaged");
+    }
+}
+
+cf_err_t cf_db_enroll_token_use(cf_store_t *store, const char *token, int64_t now, int64_t *left)
+{
+    CF_ASSERT(store);
+    char key[CF_DB_KEY_MAX], t[CF_DB_I64_BUF];
+    if (left)
+        *left = 0;
+    if (s_key(token, key) != CF_OK)
+        return cf_db_fail(store, CF_ERR_NOTFOUND, "not an enrollment token");
+    if (now < 0)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad time");
+    const char *argv[] = {key, cf_db_i64(t, now)};
+    redisReply *r = NULL;
+    CF_TRY(cf_db_eval(store, s_lua_use, 0, &r, 1, 1, argv, NULL)); /* 0: never run twice */
+    cf_err_t rc = s_use_answer(store, r, left);
+    freeReplyObject(r);
+    return rc;
+}
+
+cf_err_t cf_db_enroll_token_get(cf_store_t *store, const char *token, cf_db_token_t *out)
+{
+    CF_ASSERT(store && out);
+    memset(out, 0, sizeof(*out));
+    char key[CF_DB_KEY_MAX];
+    if (s_key(token, key) != CF_OK)
+        return cf_db_fail(store, CF_ERR_NOTFOUND, "not an enrollment token");
+    redisReply *r = NULL;
+    CF_TRY(cf_store_cmd(store, &r, "HMGET %s uses expires created by", key));
+    cf_why_t *why = cf_db_why(store);
+    cf_err_t rc = cf_db_r_array(r, 4, 4, "token record", why);
+    if (rc == CF_OK && cf_db_r_nil(r->element[0]) && cf_db_r_nil(r->element[1]))
+        rc = cf_db_fail(store, CF_ERR_NOTFOUND, "no such enrollment token");
+    if (rc == CF_OK)
+        rc = cf_db_r_int(r->element[0], 0, 0, CF_DB_ENROLL_USES_MAX, &out->uses, "uses", why);
+    if (rc == CF_OK)
+        rc = cf_db_r_int(r->element[1], 0, 0, INT64_MAX, &out->expires, "expires", why);
+    if (rc == CF_OK)
+        rc = cf_db_r_int(r->element[2], 0, 0, INT64_MAX, &out->created, "created", why);
+    if (rc == CF_OK)
+        rc = cf_db_r_text(r->element[3], 0, out->by, CF_DB_USER_MAX, "by", why);
+    freeReplyObject(r);
+    if (rc != CF_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+cf_err_t cf_db_enroll_token_revoke(cf_store_t *store, const char *token)
+{
+    CF_ASSERT(store);
+    char key[CF_DB_KEY_MAX];
+    if (s_key(token, key) != CF_OK)
+        return cf_db_fail(store, CF_ERR_NOTFOUND, "not an enrollment token");
+    redisReply *r = NULL;
+    CF_TRY(cf_store_cmd(store, &r, "DEL %s", key));
+    int64_t v = 0;
+    cf_err_t rc = cf_db_r_int(r, 0, 0, 1, &v, "DEL reply", cf_db_why(store));
+    freeReplyObject(r);
+    if (rc == CF_OK && !v)
+        rc = cf_db_fail(store, CF_ERR_NOTFOUND, "no such enrollment token");
+    return rc;
+}
+
+/* ---- the enrollment fields of an agent record ---------------------------------------- */
+
+enum { E_ID, E_ENROLLED, E_FP, E_SERIAL, E_NOT_AFTER, E_CERT, E_REVOKED, E_COUNT };
+
+void cf_db_enrolled_clear(cf_db_enrolled_t *e)
+{
+    if (!e)
+        return;
+    cf_mem_free(e->cert_pem);
+    memset(e, 0, sizeof(*e));
+}
+
+/* Decode the HMGET answer of cf_db_enroll_get. */
+static cf_err_t s_decode(cf_store_t *store, const char *id, const redisReply *r,
+                         cf_db_enrolled_t *out)
+{
+    cf_why_t *why = cf_db_why(store);
+    CF_TRY(cf_db_r_array(r, E_COUNT, E_COUNT, "agent record", why));
+    const redisReply *const *e = (const redisReply *const *) r->element;
+    if (cf_db_r_nil(e[E_ID]))
+        return cf_db_fail(store, CF_ERR_NOTFOUND, "no agent %s", id);
+    CF_TRY(cf_db_r_int(e[E_ENROLLED], 1, 0, INT64_MAX, &out->enrolled, "enrolled", why));
+    CF_TRY(cf_db_r_text(e[E_FP], 1, out->fp, CF_DB_FP_LEN, "enroll_fp", why));
+    CF_TRY(cf_db_r_text(e[E_SERIAL], 1, out->serial, CF_DB_SERIAL_MAX, "enroll_serial", why));
+    CF_TRY(cf_db_r_int(e[E_NOT_AFTER], 1, INT64_MIN, INT64_MAX, &out->not_after, "enroll_not_after",
+                       why));
+    CF_TRY(cf_db_r_dup(e[E_CERT], 1, CF_DB_ENROLL_PEM_MAX, &out->cert_pem, "enroll_cert", why));
+    CF_TRY(cf_db_r_int(e[E_REVOKED], 1, 0, INT64_MAX, &out->revoked, "revoked", why));
+    if ((out->fp[0] && cf_db_check_fingerprint(out->fp) != CF_OK) ||
+        (out->serial[0] && cf_db_check_serial(out->serial) != CF_OK) ||
+        !out->fp[0] != !out->serial[0])
+        return cf_db_fail(store, CF_ERR_CORRUPT, "agent %s: malformed enrollment field", id);
+    return CF_OK;
+}
+
+cf_err_t cf_db_enroll_get(cf_store_t *store, const char *id, cf_db_enrolled_t *out)
+{
+    CF_ASSERT(store && out);
+    memset(out, 0, sizeof(*out));
+    char key[CF_DB_KEY_MAX];
+    if (cf_db_key_agent(key, id) != CF_OK)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
+    redisReply *r = NULL;
+    CF_TRY(cf_store_cmd(store, &r,
+                        "HMGET %s id enrolled enroll_fp enroll_serial enroll_not_after "
+                        "enroll_cert revoked",
+                        key));
+    cf_err_t rc = s_decode(store, id, r, out);
+    freeReplyObject(r);
+    if (rc != CF_OK)
+        cf_db_enrolled_clear(out);
+    return rc;
+}
+
+/* Run s_lua_set on agent id's record with n strings of field/value pairs. */
+static cf_err_t s_set(cf_store_t *store, const char *id, const char **pairs, int n)
+{
+    char key[CF_DB_KEY_MAX];
+    if (cf_db_key_agent(key, id) != CF_OK)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
+    const char *argv[1 + 10];
+    CF_ASSERT(n <= 10);
+    argv[0] = key;
+    for (int i = 0; i < n; i++)
+        argv[1 + i] = pairs[i];
+    redisReply *r = NULL;
+    CF_TRY(cf_db_eval(store, s_lua_set, CF_STORE_IDEMPOTENT, &r, 1, n, argv, NULL));
+    int64_t v = 0;
+    cf_err_t rc = cf_db_r_int(r, 0, 0, 1, &v, "set reply", cf_db_why(store));
+    freeReplyObject(r);
+    if (rc == CF_OK && !v)
+        rc = cf_db_fail(store, CF_ERR_NOTFOUND, "no agent %s", id);
+    return rc;
+}
+
+cf_err_t cf_db_enroll_record(cf_store_t *store, const char *id, int64_t now, const cf_cert_t *cert)
+{
+    CF_ASSERT(store);
+    if (now < 0 || cf_db_check_agent_id(id) != CF_OK)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad enrollment record");
+    char t[CF_DB_I64_BUF], na[CF_DB_I64_BUF];
+    if (!cert) {
+        const char *pairs[] = {"enrolled", cf_db_i64(t, now)};
+        return s_set(store, id, pairs, 2);
+    }
+    char *pem = NULL;
+    size_t len = 0;
+    if (cf_cert_to_pem(cert, &pem, &len) != CF_OK)
+        return cf_db_fail(store, CF_ERR_NOMEM, "certificate PEM");
+    cf_err_t rc = CF_OK;
+    if (len > CF_DB_ENROLL_PEM_MAX)
+        rc =
+            cf_db_fail(store, CF_ERR_TOOBIG, "certificate PEM over %d bytes", CF_DB_ENROLL_PEM_MAX);
+    const char *pairs[] = {"enrolled",         cf_db_i64(t, now),
+                           "enroll_fp",        cf_cert_fingerprint(cert),
+                           "enroll_serial",    cf_cert_serial(cert),
+                           "enroll_not_after", cf_db_i64(na, (int64_t) cf_cert_not_after(cert)),
+                           "enroll_cert",      pem};
+    if (rc == CF_OK)
+        rc = s_set(store, id, pairs, 10);
+    cf_mem_free(pem);
+    return rc;
+}
+
+cf_err_t cf_db_enroll_mark_revoked(cf_store_t *store, const char *id, int64_t now)
+{
+    CF_ASSERT(store);
+    char t[CF_DB_I64_BUF];
+    if (now < 0)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad time");
+    const char *pairs[] = {"revoked", cf_db_i64(t, now)};
+    return s_set(store, id, pairs, 2);
+}
