@@ -135,10 +135,7 @@ static cf_err_t s_made(cf_store_t *store, const redisReply *r, size_t n_agents,
     CF_TRY(cf_db_r_int(r->element[0], 0, 0, (int64_t) n_agents, &out->total, "total", why));
     CF_TRY(cf_db_r_int(r->element[1 + CF_JOB_TOO_OLD], 0, 0, out->total, &out->too_old, "too_old",
                        why));
-    size_t n = r->elements - HEAD;
-    out->unknown = cf_mem_calloc(n ? n : 1, sizeof(*out->unknown));
-    if (!out->unknown)
-        return cf_db_fail(store, CF_ERR_NOMEM, "out of memory");
+    size_t n = r->elements - HEAD; /* <= n_agents: out->unknown has room */
     for (size_t i = 0; i < n; i++) {
         int64_t pos = 0;
         CF_TRY(cf_db_r_int(r->element[HEAD + i], 0, 1, (int64_t) n_agents, &pos, "unknown", why));
@@ -195,9 +192,14 @@ cf_err_t cf_db_job_create(cf_store_t *store, const cf_db_job_spec_t *spec, cf_db
                                   rules.names,
                                   rules.final,
                                   initial};
+    /* everything is allocated before the script runs: after it, only decoding can fail */
     const char **argv = cf_mem_calloc(NK + NA + spec->n_agents, sizeof(*argv));
-    if (!argv)
+    out->unknown = cf_mem_calloc(spec->n_agents, sizeof(*out->unknown));
+    if (!argv || !out->unknown) {
+        cf_mem_free(argv);
+        cf_db_job_made_clear(out);
         return cf_db_fail(store, CF_ERR_NOMEM, "out of memory");
+    }
     memcpy(argv, fixed, sizeof(fixed));
     memcpy(argv + NK + NA, spec->agents, spec->n_agents * sizeof(*argv));
     redisReply *r = NULL;

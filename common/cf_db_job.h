@@ -22,7 +22,10 @@
    closes (done = now, out of cf:jobs:open, a TTL of CF_DB_JOB_KEEP on its keys) in the
    step where its last entry becomes final, and opens again if one leaves a final state.
    Details of failures in cf_store_why(store); transport errors as cf_store_cmd; a reply
-   that does not fit is CF_ERR_CORRUPT. RT = round trips. */
+   that does not fit is CF_ERR_CORRUPT. A transport error or CF_ERR_NOMEM (replies are
+   built with cf_mem) can come after a script ran: then its change happened, whole (each
+   script is atomic), and a repeat is safe (the same event twice is one change; a create
+   answers CF_ERR_EXISTS; a retry CF_ERR_STATE). RT = round trips. */
 #define CF_DB_JOB_TARGETS_MAX 100000       /* agents in one create */
 #define CF_DB_JOB_PARAMS_MAX  4096         /* params JSON text, bytes */
 #define CF_DB_JOB_TARGET_MAX  256          /* target description text, bytes */

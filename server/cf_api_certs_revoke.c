@@ -8,7 +8,9 @@
 #include "cf_crl.h"
 #include "cf_db_agent.h"
 #include "cf_db_archive.h"
+#include "cf_db_cert.h"
 #include "cf_db_crl.h"
+#include "cf_db_enroll.h"
 #include "cf_log.h"
 #include "cf_mem.h"
 #include "cf_serials.h"
@@ -89,9 +91,10 @@ static cf_err_t s_norm_serial(const char *in, char *out, cf_why_t *why)
 }
 
 typedef struct {
-    const char *id;    /* the agent */
-    cf_serials_t *set; /* its serials */
-    cf_err_t rc;       /* first failure */
+    const char *id;       /* the agent */
+    cf_serials_t *set;    /* its serials */
+    cf_serials_t *shared; /* serials of the shared agent certificate, archived ones */
+    cf_err_t rc;          /* first failure */
 } s_agent_walk_t;
 
 static int s_agent_one(void *arg, const cf_db_archived_t *e)
@@ -99,30 +102,62 @@ static int s_agent_one(void *arg, const cf_db_archived_t *e)
     s_agent_walk_t *w = arg;
     if (e->component == CF_COMPONENT_AGENT && strcmp(e->name, w->id) == 0)
         w->rc = cf_serials_add(w->set, e->serial);
+    else if (e->component == CF_COMPONENT_AGENT && strcmp(e->name, "shared") == 0)
+        w->rc = cf_serials_add(w->shared, e->serial);
     return w->rc != CF_OK;
 }
 
-/* Every serial on record for agent id: its current certificate and its archived ones. */
+/* The certificate agent id last presented, unless it is a shared agent certificate (the
+   current one or an archived one): revoking that would cut off the whole fleet. */
+static cf_err_t s_agent_presented(cf_store_t *store, const cf_db_agent_t *agent,
+                                  cf_serials_t *shared, cf_serials_t *set)
+{
+    cf_db_cert_t rec;
+    cf_err_t rc = cf_db_cert_get(store, NULL, CF_COMPONENT_AGENT, "shared", &rec, NULL);
+    if (rc == CF_OK) {
+        rc = cf_serials_add(shared, rec.serial);
+        cf_db_cert_clear(&rec);
+    } else if (rc == CF_ERR_NOTFOUND) {
+        rc = CF_OK;
+    }
+    cf_serials_sort(shared);
+    if (rc == CF_OK && agent->cert_serial[0] && !cf_serials_has(shared, agent->cert_serial))
+        rc = cf_serials_add(set, agent->cert_serial);
+    return rc;
+}
+
+/* Every per-agent serial on record for agent id: the certificate issued at enrollment, the
+   one it last presented (never a shared agent certificate) and its archived ones. */
 static cf_err_t s_agent_serials(cf_store_t *store, const char *id, cf_serials_t *set, cf_why_t *why)
 {
     cf_db_agent_t agent;
+    cf_db_enrolled_t e = {0};
+    cf_serials_t shared = {0};
     cf_err_t rc = cf_db_agent_get(store, id, &agent);
     int known = rc == CF_OK;
-    if (rc == CF_OK && agent.cert_serial[0])
-        rc = cf_serials_add(set, agent.cert_serial);
+    if (rc == CF_OK)
+        rc = cf_db_enroll_get(store, id, &e);
+    if (rc == CF_OK && e.serial[0])
+        rc = cf_serials_add(set, e.serial);
     if (rc == CF_ERR_NOTFOUND)
         rc = CF_OK; /* a removed agent may still have archived certificates */
-    s_agent_walk_t w = {id, set, CF_OK};
+    s_agent_walk_t w = {id, set, &shared, CF_OK};
     if (rc == CF_OK)
         rc = cf_db_archive_walk(store, CF_DB_ARCHIVE_WALK, s_agent_one, &w, NULL);
     if (rc == CF_OK)
         rc = w.rc;
+    if (rc == CF_OK && known)
+        rc = s_agent_presented(store, &agent, &shared, set);
+    cf_db_enrolled_clear(&e);
+    cf_serials_clear(&shared);
     if (rc != CF_OK)
         return cf_why(why, rc, "%s", cf_why_text(cf_store_why(store), rc));
     cf_serials_sort(set);
     if (set->n == 0)
         return cf_why(why, CF_ERR_NOTFOUND, "agent %s: %s", id,
-                      known ? "no certificate on record" : "unknown, and nothing archived");
+                      known ? "no per-agent certificate on record (a shared agent "
+                              "certificate is revoked by its serial)"
+                            : "unknown, and nothing archived");
     return CF_OK;
 }
 

@@ -6,13 +6,13 @@
 #include <stdint.h>
 
 #include "cf_link.h"
+#include "cf_link_agent.h"
 #include "cf_link_build.h"
 #include "cf_link_queue.h"
 #include "cf_msg.h"
 
 #define CF_LINK_BATCH_MAX  1000 /* receipts and reports stored in one transition call */
 #define CF_LINK_TURN_MAX   1000 /* messages read from one broker per loop turn */
-#define CF_LINK_IDS_TURN   64   /* queued job ids sent per loop turn */
 #define CF_LINK_POLL_MS    1000 /* the loop wakes at least this often */
 #define CF_LINK_SIGNER_TTL 300  /* seconds the signer (this server's certificate) is cached */
 #define CF_LINK_RID_MAX    (7 + CF_DB_ALIAS_MAX) /* "server:<alias>" */
@@ -28,6 +28,13 @@ typedef struct {
     char job_id[CF_MSG_JOB_ID_HEX + 1]; /* job id */
     char reason[CF_MSG_TEXT_MAX + 1];   /* failed: the reason */
 } cf_link_fact_t;
+
+/* A job being sent, one page of entries per loop turn. */
+typedef struct {
+    int active;                        /* a walk is going on */
+    cf_link_prepared_t p;              /* the job and its material (owned) */
+    char cursor[CF_DB_JOB_CURSOR_MAX]; /* where the next page starts */
+} cf_link_walk_t;
 
 struct cf_link {
     cf_app_t *app;                                              /* borrowed */
@@ -50,6 +57,7 @@ struct cf_link {
     int64_t signer_at;                                          /* when it was loaded, 0: never */
     cf_link_fact_t batch[CF_LINK_BATCH_MAX];                    /* facts to store (thread) */
     size_t n_batch;                                             /* entries in batch */
+    cf_link_walk_t walk;                                        /* job being sent (thread) */
 };
 
 /* ---- cf_link_conn.c: the DEALERs and their monitors ------------------------------------
@@ -77,8 +85,12 @@ void cf_link_msg_drain(cf_link_t *self, size_t broker);
 size_t cf_link_broker_index(const cf_link_t *self, const char *z85);
 
 /* ---- cf_link_jobs.c: the job store side (link thread only) ------------------------------ */
-/* Send the pending entries of job_id to their agents. */
+/* Start sending the pending entries of job_id to their agents (no walk may be active):
+   reads the job and its material; cf_link_jobs_step then sends one page per loop turn,
+   so receipts, reports and HELLOs are served in between. */
 void cf_link_jobs_send(cf_link_t *self, const char *job_id);
+/* Send the next page of the active walk; 1 while the walk goes on. */
+int cf_link_jobs_step(cf_link_t *self);
 /* An agent said HELLO through broker: record proto and broker, upgrade its too_old
    entries, send its open jobs. */
 void cf_link_jobs_hello(cf_link_t *self, size_t broker, const cf_msg_t *hello);

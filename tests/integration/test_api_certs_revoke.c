@@ -7,11 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 
 #include "cf_ca.h"
 #include "cf_db_agent.h"
 #include "cf_db_archive.h"
+#include "cf_db_cert.h"
 #include "cf_db_meta.h"
 #include "cf_itest.h"
 #include "cf_itest_certs.h"
@@ -199,11 +201,41 @@ static void test_revoke_agent(void **state)
     cf_cert_destroy(&cur);
 }
 
+/* An agent that checked in with the shared agent certificate (the seed's mode): revoking
+   "the agent" must not revoke the certificate the whole fleet holds. */
+static void test_revoke_agent_shared(void **state)
+{
+    (void) state;
+    CF_ITEST_CERTS_NEED();
+    cf_store_t *store = cf_itest_store_at(s_t.redis.port, NULL);
+    cf_db_cert_t shared;
+    assert_int_equal(cf_db_cert_get(store, NULL, CF_COMPONENT_AGENT, "shared", &shared, NULL),
+                     CF_OK);
+    cf_db_checkin_t in = {"agent-8",     CF_DB_LOCK_SECURE, (int64_t) time(NULL),
+                          "127.0.0.1",   "0.1.0",           shared.fingerprint,
+                          shared.serial, shared.not_after,  "localhost"};
+    assert_int_equal(cf_db_agent_checkin(store, &in, NULL), CF_OK);
+    redisContext *c = redisConnect("127.0.0.1", s_t.redis.port);
+    assert_true(c && !c->err);
+    redisReply *r = redisCommand(c, "SCARD cf:revoked");
+    long long before = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    json_decref(cf_itest_certs_call(404, "shared agent certificate", "POST", "/certs/revoke", "%s",
+                                    "{\"agent\":\"agent-8\"}"));
+    r = redisCommand(c, "SCARD cf:revoked");
+    assert_true(r && r->type == REDIS_REPLY_INTEGER && r->integer == before); /* nothing added */
+    freeReplyObject(r);
+    redisFree(c);
+    cf_db_cert_clear(&shared);
+    cf_store_destroy(&store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_revoke_serial),
         cmocka_unit_test(test_revoke_agent),
+        cmocka_unit_test(test_revoke_agent_shared),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -309,12 +309,54 @@ static void test_load_skips_malformed(void **state)
     cf_store_destroy(&store);
 }
 
+/* Allocation failures (cf_allow's, cf_store's) end a load or a put with an error and no
+   leak; once memory is back the same calls work. */
+static void test_alloc_failures(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    unsigned char k[CF_CURVE_KEY_LEN];
+    for (unsigned i = 0; i < 20; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "a%u", i);
+        s_key(k, 500 + i);
+        assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, id, k, 0, NULL), CF_OK);
+    }
+    int failures = 0;
+    for (long i = 0; i < 200; i++) {
+        cf_allow_t *list = NULL;
+        assert_int_equal(cf_allow_new(0, 0, &list), CF_OK);
+        cf_test_alloc_fail_at(i);
+        cf_err_t rc = cf_db_curve_load(store, list, NULL);
+        long failed = cf_test_alloc_failed();
+        cf_test_alloc_fail_at(-1);
+        size_t count = cf_allow_count(list);
+        cf_allow_destroy(&list);
+        if (failed == 0) {
+            assert_int_equal(rc, CF_OK);
+            assert_int_equal(count, 20);
+            break;
+        }
+        failures++;
+        assert_int_equal(rc, CF_ERR_NOMEM);
+    }
+    assert_true(failures >= 20);
+    s_key(k, 600);
+    cf_test_alloc_fail_at(0);
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "b1", k, 0, NULL), CF_ERR_NOMEM);
+    cf_test_alloc_fail_at(-1);
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "b1", k, 0, NULL), CF_OK);
+    s_assert_owners(store);
+    cf_store_destroy(&store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),       cmocka_unit_test(test_refusals_and_owners),
-        cmocka_unit_test(test_bad_input),   cmocka_unit_test(test_events),
-        cmocka_unit_test(test_event_parse), cmocka_unit_test(test_load_skips_malformed),
+        cmocka_unit_test(test_usage),          cmocka_unit_test(test_refusals_and_owners),
+        cmocka_unit_test(test_bad_input),      cmocka_unit_test(test_events),
+        cmocka_unit_test(test_event_parse),    cmocka_unit_test(test_load_skips_malformed),
+        cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -178,6 +178,87 @@ static void test_sweeper(void **state)
     cf_store_destroy(&store);
 }
 
+/* Run call with the allocation at i failing, for i = 0, 1, ... until it runs without a
+   failed allocation (which answers CF_OK or also_ok); every failing run must answer
+   CF_ERR_NOMEM (or also_ok), then on_fail checks what it left. At least one run must fail. */
+#define S_ALLOC_LOOP(call, on_fail) S_ALLOC_LOOP2(call, on_fail, CF_OK)
+#define S_ALLOC_LOOP2(call, on_fail, also_ok)                                       \
+    do {                                                                            \
+        int failures_ = 0;                                                          \
+        for (long i_ = 0; i_ < 100; i_++) {                                         \
+            cf_test_alloc_fail_at(i_);                                              \
+            cf_err_t rc_ = (call);                                                  \
+            long failed_ = cf_test_alloc_failed();                                  \
+            cf_test_alloc_fail_at(-1);                                              \
+            if (failed_ == 0) {                                                     \
+                assert_true(rc_ == CF_OK || rc_ == (also_ok));                      \
+                break;                                                              \
+            }                                                                       \
+            failures_++;                                                            \
+            assert_true(rc_ == CF_ERR_NOMEM || (rc_ != CF_OK && rc_ == (also_ok))); \
+            on_fail;                                                                \
+        }                                                                           \
+        assert_true(failures_ >= 1);                                                \
+    } while (0)
+
+/* Every allocation the job store (and cf_store under it) makes may fail: CF_ERR_NOMEM,
+   nothing half done (the checker), nothing leaked (ASan), and the same call works once
+   memory is back. */
+static void test_alloc_failures(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    enum { N = 50 };
+    cf_itest_job_agents(store, "a", 0, N, 0);
+    char **ids = cf_itest_job_ids("a", 0, N);
+    cf_db_job_spec_t spec = cf_itest_job_spec(s_id, (const char *const *) ids, N);
+    cf_db_job_made_t made;
+    cf_db_job_t job;
+    /* a failure while the reply is read (cf_store builds replies with cf_mem) comes after
+       the script ran: then the job is there, whole */
+    S_ALLOC_LOOP(cf_db_job_create(store, &spec, &made), {
+        assert_null(made.unknown);
+        if (cf_db_job_get(store, s_id, &job) == CF_OK) {
+            cf_itest_job_check(store, s_id);
+            assert_int_equal(cf_store_cmd(store, NULL, "FLUSHALL"), CF_OK);
+            cf_itest_job_agents(store, "a", 0, N, 0);
+        }
+    });
+    cf_db_job_made_clear(&made);
+    cf_db_job_tr_t tr[N];
+    cf_db_job_res_t res[N];
+    for (size_t i = 0; i < N; i++)
+        tr[i] = (cf_db_job_tr_t){s_id, ids[i], CF_JOB_EV_RECEIPT, NULL};
+    S_ALLOC_LOOP(cf_db_job_transition(store, 1100, tr, N / 2, res),
+                 cf_itest_job_check(store, s_id));
+    cf_itest_job_check(store, s_id);
+    cf_db_job_entry_t *entries = NULL;
+    char next[CF_DB_JOB_CURSOR_MAX];
+    size_t n = 0;
+    S_ALLOC_LOOP(cf_db_job_agents(store, s_id, CF_JOB_STATE_COUNT, "", 10, &entries, &n, next),
+                 assert_null(entries));
+    cf_mem_free(entries);
+    cf_db_job_t *list = NULL;
+    S_ALLOC_LOOP(cf_db_job_list(store, 10, &list, &n), assert_null(list));
+    cf_mem_free(list);
+    cf_db_job_open_t *open = NULL;
+    S_ALLOC_LOOP(cf_db_job_agent_open(store, "a0", 1100, &open, &n), assert_null(open));
+    cf_mem_free(open);
+    size_t changed = 0;
+    S_ALLOC_LOOP(cf_db_job_cancel(store, s_id, 1200, &changed), cf_itest_job_check(store, s_id));
+    cf_itest_job_check(store, s_id);
+    /* a failure after the script ran leaves nothing to retry for the next run */
+    S_ALLOC_LOOP2(cf_db_job_retry(store, s_id, 1300, 9000, &changed),
+                  cf_itest_job_check(store, s_id), CF_ERR_STATE);
+    cf_itest_job_check(store, s_id);
+    S_ALLOC_LOOP(cf_db_job_sweep(store, 9500, 100, NULL), cf_itest_job_check(store, s_id));
+    cf_itest_job_check(store, s_id);
+    assert_int_equal(cf_db_job_get(store, s_id, &job), CF_OK);
+    assert_int_equal(job.n[CF_JOB_EXPIRED], N);
+    cf_itest_job_ids_free(ids, N);
+    cf_store_destroy(&store);
+}
+
 static double s_ms(const struct timespec *a, const struct timespec *b)
 {
     return (double) (b->tv_sec - a->tv_sec) * 1e3 + (double) (b->tv_nsec - a->tv_nsec) / 1e6;
@@ -260,6 +341,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cancel_and_retry_in_chunks),
         cmocka_unit_test(test_sweeper),
+        cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_100k_targets),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
