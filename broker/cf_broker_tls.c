@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cf_db_crl.h"
 #include "cf_file.h"
@@ -14,11 +15,13 @@
 
 #define S_REDIS_CONNECT_MS 500  /* a handshake waits at most this for a Redis connect */
 #define S_REDIS_COMMAND_MS 2000 /* ... and this for the SISMEMBER */
+#define S_REDIS_PAUSE_MS   1000 /* after a failed ask, refuse without asking this long */
 
 /* What one relay's check uses; only that relay's thread touches it. */
 typedef struct {
     cf_store_t *store;     /* its own Redis connection */
     cf_broker_side_t side; /* for logs */
+    int64_t pause_until;   /* monotonic ms: Redis failed, refuse without asking until then */
 } s_check_t;
 
 struct cf_broker_tls {
@@ -27,17 +30,31 @@ struct cf_broker_tls {
     char via[CF_BROKER_SIDES_][CF_RELAY_ADDR_MAX]; /* ROUTER's relay-only endpoint */
 };
 
-/* The relay's check: an identity from the certificate, and its serial not revoked. */
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The relay's check: an identity from the certificate, and its serial not revoked. While
+   Redis is away every handshake is refused (fail closed), and after a failed ask the next
+   one waits S_REDIS_PAUSE_MS, so a storm of handshakes never stalls the relay's thread on
+   connect timeouts. */
 static cf_err_t s_check(void *arg, const cf_cert_t *leaf, char identity[CF_RELAY_ID_MAX + 1],
                         cf_why_t *why)
 {
     s_check_t *c = arg;
     CF_TRY(cf_relay_identity(leaf, identity, why));
+    if (s_now_ms() < c->pause_until)
+        return cf_why(why, CF_ERR_IO, "revocation unknown (Redis did not answer): refused");
     int revoked = 1;
     cf_err_t rc = cf_db_revoked(c->store, cf_cert_serial(leaf), &revoked);
-    if (rc != CF_OK)
+    if (rc != CF_OK) {
+        c->pause_until = s_now_ms() + S_REDIS_PAUSE_MS;
         return cf_why(why, CF_ERR_IO, "revocation unknown (Redis: %s): refused",
                       cf_why_text(cf_store_why(c->store), rc));
+    }
     if (revoked)
         return cf_why(why, CF_ERR_REVOKED, "certificate %s is revoked", cf_cert_serial(leaf));
     return CF_OK;

@@ -10,6 +10,7 @@
 
 #include "cf_log.h"
 #include "cf_mem.h"
+#include "cf_zsock.h"
 
 static void s_str_free(void **item)
 {
@@ -57,7 +58,9 @@ static cf_err_t s_listen(cf_relay_t *self, const char *addr, cf_why_t *why)
     socklen_t len = 0;
     CF_TRY(cf_relay_addr_parse(addr, &ss, &len, why));
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
-    self->listener = evconnlistener_new_bind(self->base, cf_relay_conn_accept, self, flags, -1,
+    /* reconnect storms: a backlog as deep as the kernel allows, as the ROUTERs have */
+    int backlog = cf_zsock_somaxconn();
+    self->listener = evconnlistener_new_bind(self->base, cf_relay_conn_accept, self, flags, backlog,
                                              (struct sockaddr *) &ss, (int) len);
     if (!self->listener)
         return cf_why(why, CF_ERR_IO, "relay: cannot listen on %s: %s", addr, strerror(errno));

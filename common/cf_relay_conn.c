@@ -3,6 +3,8 @@
 #include "cf_relay_int.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,6 +24,15 @@ static void s_count(cf_relay_t *relay, uint64_t *counter, uint64_t n)
     pthread_mutex_lock(&relay->lock);
     *counter += n;
     pthread_mutex_unlock(&relay->lock);
+}
+
+/* Small ZMTP frames (heartbeats, acks) must not wait for Nagle: libzmq sets TCP_NODELAY on
+   its own sockets, the relay does the same on both of its. */
+static void s_nodelay(evutil_socket_t fd)
+{
+    int one = 1;
+    if (fd >= 0)
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 static int s_is_tls(const cf_relay_conn_t *c, const struct bufferevent *bev)
@@ -109,6 +120,7 @@ static void s_end_side(cf_relay_conn_t *c, struct bufferevent *bev)
 static void s_set_up(cf_relay_conn_t *c)
 {
     c->up = 1;
+    s_nodelay(bufferevent_getfd(c->out));
     s_count(c->relay, &c->relay->stats.relayed, 1);
     struct bufferevent *sides[2] = {c->in, c->out};
     for (int i = 0; i < 2; i++) {
@@ -303,6 +315,7 @@ void cf_relay_conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
         return;
     }
     c->relay = relay;
+    s_nodelay(fd);
     cf_relay_addr_text(sa, c->peer, sizeof(c->peer));
     c->next = relay->conns;
     if (c->next)

@@ -148,6 +148,7 @@ static zsock_t *s_dealer(int side, const cf_itest_relay_id_t *id, const cf_curve
     cf_zsock_cfg_t cfg;
     cf_zsock_cfg_init(&cfg);
     cfg.reconnect_ivl_ms = 50;
+    cfg.reconnect_max_ms = 200; /* refused links come back soon once they may */
     zsock_t *sock = NULL;
     rc = cf_zsock_curve_dealer(&to, kp, rid, &cfg, &sock, &why);
     if (rc != CF_OK)
@@ -269,6 +270,25 @@ static void test_bypassing_tls_dropped(void **state)
     zsock_destroy(&d);
 }
 
+/* Redis away: the revocation check cannot be made, so TLS handshakes are refused (fail
+   closed); once Redis is back they are relayed again, without a restart. */
+static void test_redis_away_fails_closed(void **state)
+{
+    (void) state;
+    const char *check = "cf_broker_tls_refused_total{side=\"agents\",reason=\"check\"}";
+    const char *relayed = "cf_broker_tls_relayed_total{side=\"agents\"}";
+    long refused = cf_itest_broker_metric(&s_fix.b, check);
+    cf_itest_redis_stop(&s_fix.b.redis);
+    cf_relay_t *r = NULL;
+    zsock_t *d = s_dealer(0, &s_fix.pki.agent, &s_fix.keys[0], "pc-a", &r);
+    assert_true(cf_itest_broker_metric_wait(&s_fix.b, check, refused + 1));
+    long before = cf_itest_broker_metric(&s_fix.b, relayed);
+    assert_int_equal(cf_itest_redis_restart(&s_fix.b.redis), CF_OK);
+    assert_true(cf_itest_broker_metric_wait(&s_fix.b, relayed, before + 1));
+    zsock_destroy(&d);
+    cf_relay_destroy(&r);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -277,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_identity_mismatch_dropped),
         cmocka_unit_test(test_revoked_refused),
         cmocka_unit_test(test_bypassing_tls_dropped),
+        cmocka_unit_test(test_redis_away_fails_closed),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
