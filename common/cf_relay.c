@@ -51,6 +51,30 @@ static void *s_thread(void *arg)
     return NULL;
 }
 
+#define S_ACCEPT_PAUSE_MS 1000 /* listener rests this long after accept() failed */
+
+static void s_on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd, (void) what;
+    evconnlistener_enable(((cf_relay_t *) arg)->listener);
+}
+
+/* accept() failed (EMFILE, ENFILE, ENOBUFS): a level-triggered listener would fire again at
+   once and spin; it rests a second instead, and the connections wait in the backlog. */
+static void s_on_accept_error(struct evconnlistener *l, void *arg)
+{
+    cf_relay_t *self = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    pthread_mutex_lock(&self->lock);
+    self->stats.accept_failed++;
+    pthread_mutex_unlock(&self->lock);
+    cf_log(CF_LOG_WARN, "msg=\"relay cannot accept\" addr=%s why=\"%s\" pause_ms=%d", self->address,
+           evutil_socket_error_to_string(err), S_ACCEPT_PAUSE_MS);
+    evconnlistener_disable(l);
+    struct timeval tv = {S_ACCEPT_PAUSE_MS / 1000, (S_ACCEPT_PAUSE_MS % 1000) * 1000};
+    event_add(self->ev_resume, &tv);
+}
+
 /* The listener on addr, and its bound address. */
 static cf_err_t s_listen(cf_relay_t *self, const char *addr, cf_why_t *why)
 {
@@ -64,6 +88,10 @@ static cf_err_t s_listen(cf_relay_t *self, const char *addr, cf_why_t *why)
                                              (struct sockaddr *) &ss, (int) len);
     if (!self->listener)
         return cf_why(why, CF_ERR_IO, "relay: cannot listen on %s: %s", addr, strerror(errno));
+    evconnlistener_set_error_cb(self->listener, s_on_accept_error);
+    self->ev_resume = evtimer_new(self->base, s_on_resume, self);
+    if (!self->ev_resume)
+        return CF_ERR_NOMEM;
     struct sockaddr_storage bound;
     socklen_t blen = sizeof(bound);
     if (getsockname(evconnlistener_get_fd(self->listener), (struct sockaddr *) &bound, &blen) != 0)
@@ -140,6 +168,8 @@ void cf_relay_destroy(cf_relay_t **self_p)
         evconnlistener_free(self->listener);
     if (self->ev_stop)
         event_free(self->ev_stop);
+    if (self->ev_resume)
+        event_free(self->ev_resume);
     if (self->base)
         event_base_free(self->base);
     for (int i = 0; i < 2; i++)

@@ -62,6 +62,7 @@ typedef struct {
     uint64_t refused_tls;   /* handshakes that failed (no certificate, untrusted, ...) */
     uint64_t refused_check; /* SERVER: certificates the check refused (revoked, no id) */
     uint64_t refused_full;  /* connections over max_conns, closed at once */
+    uint64_t accept_failed; /* accept() failures (out of descriptors): listener rests 1 s */
     uint64_t target_failed; /* connects to the target that failed */
     uint64_t bytes_up;      /* bytes from the accepting side to the target side */
     uint64_t bytes_down;    /* bytes the other way */

@@ -37,6 +37,7 @@ struct cf_relay {
     struct event_base *base;         /* the relay thread's loop */
     struct evconnlistener *listener; /* accepting socket */
     struct event *ev_stop;           /* read end of stop_pipe */
+    struct event *ev_resume;         /* re-enables the listener after accept failed */
     int stop_pipe[2];                /* cf_relay_destroy writes a byte: loop ends */
     pthread_t thread;                /* the loop's thread */
     int started;                     /* thread is running (join it) */
