@@ -289,6 +289,32 @@ static void test_redis_away_fails_closed(void **state)
     cf_relay_destroy(&r);
 }
 
+/* cf-broker refuses to start (exit 1, a reason) with TLS links half configured or a key file
+   others may read. */
+static void test_bad_tls_config_refused(void **state)
+{
+    (void) state;
+    const char *d = s_fix.b.dir;
+    const char *bin = getenv("CF_BIN_DIR");
+    char base[1600];
+    snprintf(base, sizeof(base),
+             "%s/broker/cf-broker --key-file %s/broker.key_secret --redis 127.0.0.1:%d "
+             "--agents-bind tcp://127.0.0.1:0 --servers-bind tcp://127.0.0.1:0 "
+             "--tls-bind 127.0.0.1:0",
+             bin && *bin ? bin : ".", d, s_fix.b.redis.port);
+    assert_int_equal(cf_test_sh("%s > %s/bad1.out 2>&1", base, d), 1);
+    s_write("open.key", s_fix.pki.server.key, 0644);
+    assert_int_equal(cf_test_sh("%s --tls-ca %s/ca.pem --tls-cert %s/tls.pem --tls-key "
+                                "%s/open.key > %s/bad2.out 2>&1",
+                                base, d, d, d, d),
+                     1);
+    char path[700];
+    snprintf(path, sizeof(path), "%s/bad1.out", d);
+    char *out = cf_test_read_file(path, NULL);
+    assert_non_null(strstr(out, "--tls-ca"));
+    free(out);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -298,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_revoked_refused),
         cmocka_unit_test(test_bypassing_tls_dropped),
         cmocka_unit_test(test_redis_away_fails_closed),
+        cmocka_unit_test(test_bad_tls_config_refused),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
