@@ -122,6 +122,8 @@ static cf_err_t s_start(cf_link_t *self, const cf_link_cfg_t *cfg, cf_why_t *why
     if (rc != CF_OK)
         return cf_why(why, rc, "Redis: %s", cf_why_text(cf_store_why(self->store), rc));
     CF_TRY(s_register(self, why));
+    if (cfg->tls)
+        CF_TRY(cf_link_tls_start(self, cfg->tls, why));
     zsys_handler_set(NULL); /* cf-server waits for its signals itself (sigwait in main) */
     CF_TRY(s_dealers(self, why));
     /* the sockets and the store belong to the thread from here on */
@@ -163,8 +165,10 @@ void cf_link_destroy(cf_link_t **self_p)
         return;
     cf_link_t *self = *self_p;
     zactor_destroy(&self->actor); /* $TERM; returns when the thread has flushed and ended */
-    for (size_t i = 0; i < self->n_brokers; i++)
+    for (size_t i = 0; i < self->n_brokers; i++) {
         cf_link_conn_close(self, i);
+        cf_relay_destroy(&self->relays[i]); /* after its DEALER */
+    }
     cf_link_prepared_clear(&self->walk.p);
     cf_link_signer_clear(&self->signer);
     cf_store_destroy(&self->store);

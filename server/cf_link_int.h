@@ -10,6 +10,7 @@
 #include "cf_link_build.h"
 #include "cf_link_queue.h"
 #include "cf_msg.h"
+#include "cf_relay.h"
 
 #define CF_LINK_BATCH_MAX  1000 /* receipts and reports stored in one transition call */
 #define CF_LINK_TURN_MAX   1000 /* messages read from one broker per loop turn */
@@ -46,6 +47,7 @@ struct cf_link {
     char broker_z85[CF_LINK_MAX_BROKERS][CF_CURVE_Z85_LEN + 1]; /* their keys as Z85 */
     size_t n_brokers;                                           /* entries in brokers */
     zsock_t *dealers[CF_LINK_MAX_BROKERS];                      /* one DEALER each, owned */
+    cf_relay_t *relays[CF_LINK_MAX_BROKERS];                    /* TLS relays, owned, or NULL */
     zsock_t *mons[CF_LINK_MAX_BROKERS];                         /* their monitors, owned */
     int64_t retry_at[CF_LINK_MAX_BROKERS];                      /* ms: reopen then (0: no) */
     int retry_ms[CF_LINK_MAX_BROKERS];                          /* the next wait */
@@ -99,5 +101,10 @@ void cf_link_jobs_hello(cf_link_t *self, size_t broker, const cf_msg_t *hello);
 void cf_link_jobs_flush(cf_link_t *self);
 /* The signer, reloaded when older than CF_LINK_SIGNER_TTL; NULL when it cannot be loaded. */
 const cf_link_signer_t *cf_link_jobs_signer(cf_link_t *self);
+
+/* cf_link_tls.c: replace each tls broker's endpoint by a local TLS relay to it (its CURVE
+   key stays), presenting this server's certificate from Redis. Errors: the store's,
+   cf_relay's (why). */
+CF_MUST_USE cf_err_t cf_link_tls_start(cf_link_t *self, const unsigned char *tls, cf_why_t *why);
 
 #endif
