@@ -119,17 +119,25 @@ long cf_itest_pipe_metric_sum(const char *line)
 typedef struct {
     const char *line; /* metric */
     long want;        /* value */
+    int at_least;     /* 1: want or more */
 } s_metric_t;
 
 static int s_metric_is(void *arg)
 {
     const s_metric_t *m = arg;
-    return cf_itest_pipe_metric_sum(m->line) == m->want;
+    long v = cf_itest_pipe_metric_sum(m->line);
+    return m->at_least ? v >= m->want : v == m->want;
 }
 
 int cf_itest_pipe_metric_reach(const char *line, long want)
 {
-    s_metric_t m = {line, want};
+    s_metric_t m = {line, want, 0};
+    return cf_test_wait_until(s_metric_is, &m, CF_ITEST_PIPE_WAIT);
+}
+
+int cf_itest_pipe_metric_min(const char *line, long want)
+{
+    s_metric_t m = {line, want, 1};
     return cf_test_wait_until(s_metric_is, &m, CF_ITEST_PIPE_WAIT);
 }
 

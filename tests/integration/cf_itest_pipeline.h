@@ -54,6 +54,8 @@ long cf_itest_pipe_metric(size_t i, const char *line);
 long cf_itest_pipe_metric_sum(const char *line);
 /* Wait until the metric summed over the running brokers equals want; 1 if it did. */
 int cf_itest_pipe_metric_reach(const char *line, long want);
+/* Wait until it is want or more; 1 if it got there. */
+int cf_itest_pipe_metric_min(const char *line, long want);
 
 /* Restart srv (SIGKILLed or stopped) with its alias and the fixture's flags; waits until
    its link is up on every broker. */

@@ -367,6 +367,32 @@ static void test_thousand_agents(void **state)
     cf_itest_agents_stop(&fx);
 }
 
+/* A HELLO that reached no server (the broker answers ERROR internal without a job: it has
+   just started and the servers' links are not back yet) is said again after a back-off;
+   an agent that got no such answer says nothing more. */
+static void test_hello_again(void **state)
+{
+    (void) state;
+    cf_fleet_cfg_t cfg = {.resend_min_ms = 200, .resend_max_ms = 400};
+    cf_itest_agents_t *fx = cf_itest_agents_start(2, &cfg, NULL);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 2), 2);
+    cf_msg_t e;
+    cf_msg_init(&e, CF_MSG_ERROR);
+    e.error = CF_MSG_ERR_INTERNAL;
+    snprintf(e.agent, sizeof(e.agent), "sim-0");
+    snprintf(e.text, sizeof(e.text), "no server reachable; send again later");
+    for (size_t n = 2; n <= 3; n++) {
+        assert_int_equal(cf_itest_agents_send(fx, 0, &e), CF_OK);
+        assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, "sim-0", NULL, n), n);
+    }
+    assert_int_equal(cf_itest_agents_count(fx, CF_MSG_HELLO, "sim-1", NULL), 1);
+    cf_fleet_agent_info_t info;
+    assert_int_equal(cf_fleet_agent_info(fx->fleet, 0, &info), CF_OK);
+    assert_int_equal(info.hellos, 3);
+    cf_msg_clear(&e);
+    cf_itest_agents_stop(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +403,7 @@ int main(void)
         cmocka_unit_test_teardown(test_offline_online, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_failover, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_fault_fail, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_hello_again, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_thousand_agents, cf_itest_agents_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
