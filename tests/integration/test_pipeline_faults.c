@@ -27,8 +27,8 @@ static void s_all_acked(const char *id, const char *what)
         return;
     size_t acked = 0;
     assert_int_equal(cf_fleet_acked(s->fleet, id, &acked), CF_OK);
-    fail_msg("%s: %zu of %d agents acked; see %s, %s and %s", what, acked, S_AGENTS,
-             s->fx->a.log, s->fx->b.log, s->brokers[0].log);
+    fail_msg("%s: %zu of %d agents acked; see %s, %s and %s", what, acked, S_AGENTS, s->fx->a.log,
+             s->fx->b.log, s->brokers[0].log);
 }
 
 /* The job is closed, every entry installed, the counts equal the entries. */
@@ -107,8 +107,7 @@ static void test_server_killed(void **state)
     assert_int_equal(cf_fleet_stats(s->fleet, &st), CF_OK);
     assert_int_equal(st.jobs - st0.jobs, S_AGENTS);
     /* what srv-b took was sent again */
-    assert_true(st.receipt_resends + st.report_resends >
-                st0.receipt_resends + st0.report_resends);
+    assert_true(st.receipt_resends + st.report_resends > st0.receipt_resends + st0.report_resends);
     /* and srv-b, started again, takes its share again */
     cf_itest_pipe_server_restart(&s->fx->b);
     assert_int_equal(
