@@ -248,9 +248,15 @@ static cf_err_t s_answer(s_enroll_t *e, json_t **out)
         json_decref(servers);
         return CF_ERR_NOMEM;
     }
-    /* the server's broker list comes with the server link (--broker); none configured yet */
-    *out = json_pack("{s:s,s:s?,s:s,s:[],s:o,s:i}", "id", e->id, "cert", pem, "ca", e->ca_pem,
-                     "brokers", "servers", servers, "protocol", CF_API_ENROLL_PROTO);
+    /* the brokers agents use (--agent-broker): their agent-facing endpoints and keys */
+    json_t *brokers = cf_app_agent_brokers_json(e->app);
+    if (!brokers) {
+        json_decref(servers);
+        cf_mem_free(pem);
+        return CF_ERR_NOMEM;
+    }
+    *out = json_pack("{s:s,s:s?,s:s,s:o,s:o,s:i}", "id", e->id, "cert", pem, "ca", e->ca_pem,
+                     "brokers", brokers, "servers", servers, "protocol", CF_API_ENROLL_PROTO);
     cf_mem_free(pem);
     return *out ? CF_OK : CF_ERR_NOMEM;
 }

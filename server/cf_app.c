@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include <openssl/rand.h>
 
 #include "cf_auth.h"
@@ -34,6 +36,8 @@ struct cf_app {
     int64_t session_ttl;                        /* login session lifetime, seconds */
     cf_throttle_t *throttle;                    /* failed-login throttle, owned */
     cf_link_t *link;                            /* broker links, borrowed (NULL: none) */
+    char **agent_brokers;                       /* --agent-broker texts, owned */
+    size_t n_agent_brokers;                     /* entries */
 };
 
 static const char *const s_counter_names[CF_APP_COUNTERS] = {
@@ -138,6 +142,9 @@ void cf_app_destroy(cf_app_t **self_p)
         cf_store_destroy(&self->stores[i]);
     cf_seal_destroy(&self->seal);
     cf_throttle_destroy(&self->throttle);
+    for (size_t i = 0; i < self->n_agent_brokers; i++)
+        cf_mem_free(self->agent_brokers[i]);
+    cf_mem_free(self->agent_brokers);
     pthread_mutex_destroy(&self->pool_lock);
     pthread_mutex_destroy(&self->bucket_lock);
     cf_mem_free(self);
@@ -203,6 +210,37 @@ void cf_app_set_link(cf_app_t *app, cf_link_t *link)
 cf_link_t *cf_app_link(cf_app_t *app)
 {
     return app->link;
+}
+
+cf_err_t cf_app_set_agent_brokers(cf_app_t *app, const char *const *texts, size_t n)
+{
+    char **list = n ? cf_mem_calloc(n, sizeof(*list)) : NULL;
+    if (n && !list)
+        return CF_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        list[i] = cf_mem_strdup(texts[i]);
+        if (!list[i]) {
+            for (size_t j = 0; j < i; j++)
+                cf_mem_free(list[j]);
+            cf_mem_free(list);
+            return CF_ERR_NOMEM;
+        }
+    }
+    app->agent_brokers = list;
+    app->n_agent_brokers = n;
+    return CF_OK;
+}
+
+json_t *cf_app_agent_brokers_json(const cf_app_t *app)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < app->n_agent_brokers; i++) {
+        if (json_array_append_new(arr, json_string(app->agent_brokers[i])) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
 }
 
 cf_throttle_t *cf_app_throttle(cf_app_t *app)

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "cf_ca.h"
 #include "cf_err.h"
 #include "cf_router.h"
@@ -64,6 +66,9 @@ int64_t cf_app_session_ttl(const cf_app_t *app);   /* login session lifetime, se
    without --broker: cf_link_send_job(NULL, ...) is then a no-op and agents get their jobs
    at check-in. */
 cf_link_t *cf_app_link(cf_app_t *app);
+/* The broker endpoints agents are given (--agent-broker) as a new JSON array of strings,
+   the caller's; NULL on out of memory. */
+json_t *cf_app_agent_brokers_json(const cf_app_t *app);
 /* The failed-login throttle of this process (borrowed; thread-safe). */
 cf_throttle_t *cf_app_throttle(cf_app_t *app);
 

@@ -26,5 +26,9 @@ void cf_app_destroy(cf_app_t **self_p); /* NULLs *self_p; safe to repeat */
 /* Give the app the broker links (borrowed: destroy the link before the app). Call once,
    before the HTTPS workers start: handlers read it without a lock. */
 void cf_app_set_link(cf_app_t *app, cf_link_t *link);
+/* The broker endpoints agents are given (--agent-broker, "tcp://H:P#Z85" or "tls://…";
+   copied), in install packages and enrollment answers. Call once, before the workers
+   start. Errors: CF_ERR_NOMEM (nothing set). */
+CF_MUST_USE cf_err_t cf_app_set_agent_brokers(cf_app_t *app, const char *const *texts, size_t n);
 
 #endif

@@ -64,6 +64,10 @@ static const cf_cfg_opt_t s_opts[] = {
      "a cf-broker to link to: tcp://HOST:PORT#<its CURVE public key>, or tls://... for its "
      "TLS-wrapped port (quote it in the file)",
      NULL, 0, CF_LINK_MAX_BROKERS, NULL},
+    {"agent-broker", 0, CF_CFG_LIST, "ENDPOINT#Z85",
+     "a broker endpoint agents are given (install packages, enrollment): its agent-facing "
+     "tcp://HOST:PORT#KEY or tls://HOST:PORT#KEY (quote it in the file)",
+     NULL, 0, CF_LINK_MAX_BROKERS, NULL},
     {"admit-rate", 0, CF_CFG_INT, "N", "check-ins and enrollments per second before 503", "2000", 1,
      1000000, NULL},
     {"admit-burst", 0, CF_CFG_INT, "N", "burst allowed above the rate", "4000", 1, 10000000, NULL},
@@ -165,6 +169,30 @@ cf_err_t cf_server_opts_brokers(const cf_cfg_t *cfg, cf_curve_broker_t *out, uns
                 return cf_why(why, CF_ERR_INVALID, "--broker %zu: the same broker key as %zu",
                               i + 1, j + 1);
         }
+    }
+    *n_out = n;
+    return CF_OK;
+}
+
+cf_err_t cf_server_opts_agent_brokers(const cf_cfg_t *cfg, const char *const **texts_out,
+                                      size_t *n_out, cf_why_t *why)
+{
+    size_t n = 0;
+    const char *const *items = cf_cfg_list(cfg, "agent-broker", &n);
+    *texts_out = items;
+    *n_out = 0;
+    if (n > CF_LINK_MAX_BROKERS)
+        return cf_why(why, CF_ERR_TOOBIG, "--agent-broker: at most %d", CF_LINK_MAX_BROKERS);
+    for (size_t i = 0; i < n; i++) {
+        cf_why_t inner = {""};
+        char text[CF_CURVE_TEXT_MAX + 1];
+        int is_tls = strncmp(items[i], CF_RELAY_CLIENT_SCHEME, strlen(CF_RELAY_CLIENT_SCHEME)) == 0;
+        snprintf(text, sizeof(text), "%s%s", is_tls ? "tcp://" : "",
+                 items[i] + (is_tls ? strlen(CF_RELAY_CLIENT_SCHEME) : 0));
+        cf_curve_broker_t b;
+        cf_err_t rc = cf_curve_broker_parse(text, strlen(text), &b, &inner);
+        if (rc != CF_OK)
+            return cf_why(why, rc, "--agent-broker %zu: %s", i + 1, cf_why_text(&inner, rc));
     }
     *n_out = n;
     return CF_OK;

@@ -28,4 +28,11 @@ CF_MUST_USE cf_err_t cf_server_opts_start(const cf_cfg_t *cfg, cf_start_opts_t *
 CF_MUST_USE cf_err_t cf_server_opts_brokers(const cf_cfg_t *cfg, cf_curve_broker_t *out,
                                             unsigned char *tls, size_t *n_out, cf_why_t *why);
 
+/* The --agent-broker endpoints (repeatable; "tcp://HOST:PORT#Z85" or "tls://…": what agents
+   are given), each checked; *texts_out borrowed from cfg. Errors: CF_ERR_INVALID (why names
+   the entry), CF_ERR_TOOBIG. */
+CF_MUST_USE cf_err_t cf_server_opts_agent_brokers(const cf_cfg_t *cfg,
+                                                  const char *const **texts_out, size_t *n_out,
+                                                  cf_why_t *why);
+
 #endif

@@ -192,6 +192,9 @@ static cf_err_t s_link(s_server_t *s, cf_why_t *why)
     cf_curve_broker_t brokers[CF_LINK_MAX_BROKERS];
     unsigned char tls[CF_LINK_MAX_BROKERS] = {0};
     size_t n = 0;
+    const char *const *agent_brokers = NULL;
+    CF_TRY(cf_server_opts_agent_brokers(s->cfg, &agent_brokers, &n, why));
+    CF_TRY(cf_app_set_agent_brokers(s->app, agent_brokers, n));
     CF_TRY(cf_server_opts_brokers(s->cfg, brokers, tls, &n, why));
     if (n == 0)
         return CF_OK; /* agents get their jobs at check-in */

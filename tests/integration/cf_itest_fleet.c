@@ -194,7 +194,9 @@ int cf_itest_fleet_setup(const char *name)
                                 "' >admin.pass",
                                 s->dir),
                      0);
-    cf_itest_fleet_start(&s->a, "srv-a", "10", "127.0.0.0/25", 1, NULL);
+    /* srv-a hands agents a broker endpoint (only its text matters to these tests) */
+    const char *const agent_broker[] = {"--agent-broker", CF_ITEST_FLEET_AGENT_BROKER, NULL};
+    cf_itest_fleet_start(&s->a, "srv-a", "10", "127.0.0.0/25", 1, agent_broker);
     cf_itest_fleet_start(&s->b, "srv-b", "20", "127.0.0.128-127.0.0.255", 0, NULL);
     s->store = cf_itest_store_at(s->redis.port, NULL);
     /* the CA --init made, opened with the deployment's secret, issues our client certificates */

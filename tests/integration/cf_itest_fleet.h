@@ -35,6 +35,9 @@ typedef struct {
     char token[512];            /* admin session */
 } cf_itest_fleet_t;
 
+/* What srv-a's --agent-broker says (a well-formed endpoint; nothing listens there). */
+#define CF_ITEST_FLEET_AGENT_BROKER "tls://127.0.0.1:7443#rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+
 extern cf_itest_fleet_t cf_itest_fleet; /* the fixture; filled by cf_itest_fleet_setup */
 
 /* cmocka group set-up: a test directory named after name, redis-server, srv-a (priority 10,

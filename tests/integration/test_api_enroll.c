@@ -91,7 +91,9 @@ static void test_token_csr_enroll(void **state)
     cf_itest_fleet_is(body, "id", "laptop-7");
     assert_true(cf_itest_fleet_has(body, "servers/@srv-a"));
     assert_true(cf_itest_fleet_has(body, "servers/@srv-b"));
-    assert_true(cf_itest_fleet_has(body, "brokers"));
+    /* the agent-facing brokers srv-a was given (--agent-broker) */
+    cf_itest_fleet_is(body, "brokers/0", CF_ITEST_FLEET_AGENT_BROKER);
+    assert_false(cf_itest_fleet_has(body, "brokers/1"));
     /* the certificate verifies against the CA the answer carries, with openssl */
     json_t *j = cf_itest_fleet_json(body);
     const char *ca = json_string_value(json_object_get(j, "ca"));
