@@ -1,0 +1,301 @@
+/*  test_agent - the real cf-agent against two real cf-server processes on one redis-server:
+    server choice by IP range, favorite and failover when servers stop; check-in records the
+    agent secure; an install job from the check-in answer is installed and reported; a
+    renew_csr job and a renewal that falls due give a new certificate by CSR  */
+#include "cf_test.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "cf_agent_checkin.h"
+#include "cf_csr.h"
+#include "cf_curve.h"
+#include "cf_file.h"
+#include "cf_itest_fleet.h"
+#include "cf_key.h"
+#include "cf_mem.h"
+
+static cf_itest_fleet_t *const s = &cf_itest_fleet;
+static char s_token[128];
+
+static int s_setup(void **state)
+{
+    (void) state;
+    cf_itest_fleet_setup("agent");
+    char out[CF_ITEST_FLEET_BODY];
+    assert_int_equal(cf_itest_fleet_admin(&s->a, "POST", "/api/v1/enroll-tokens",
+                                          "{\"uses\":50,\"ttl\":3600}", out),
+                     201);
+    json_t *j = cf_itest_fleet_json(out);
+    snprintf(s_token, sizeof(s_token), "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+    return 0;
+}
+
+/* The agent's state directory. */
+static const char *s_dir(const char *id)
+{
+    static char dir[700];
+    snprintf(dir, sizeof(dir), "%s/state-%s", s->dir, id);
+    return dir;
+}
+
+/* A state directory as install and enrollment leave it: agent.json (both servers), ca.pem,
+   the CURVE keypair, and a certificate got by enrolling with a token and a CSR. */
+static void s_enroll(const char *id)
+{
+    const char *dir = s_dir(id);
+    char path[800], ca[700];
+    assert_int_equal(cf_test_sh("mkdir -p '%s' && chmod 700 '%s' && cp '%s/ca.pem' '%s/'", dir, dir,
+                                s->dir, dir),
+                     0);
+    cf_curve_keypair_t kp;
+    assert_int_equal(cf_curve_keypair_new(&kp), CF_OK);
+    snprintf(path, sizeof(path), "%s/curve.key", dir);
+    assert_int_equal(cf_curve_keypair_save(&kp, path, NULL), CF_OK);
+    char z85[CF_CURVE_Z85_LEN + 1];
+    cf_curve_z85_encode(kp.pub, z85);
+    cf_curve_keypair_wipe(&kp);
+    cf_key_t *key = NULL;
+    char *csr = NULL, *kpem = NULL;
+    size_t klen = 0;
+    assert_int_equal(cf_key_generate(CF_KEY_P256, &key), CF_OK);
+    assert_int_equal(cf_csr_create(key, id, &csr), CF_OK);
+    assert_int_equal(cf_key_to_pem(key, NULL, &kpem, &klen), CF_OK);
+    json_t *req =
+        json_pack("{s:s, s:s, s:s, s:s}", "id", id, "curve", z85, "csr", csr, "token", s_token);
+    char *body = json_dumps(req, JSON_COMPACT);
+    snprintf(ca, sizeof(ca), "%s/ca.pem", s->dir);
+    cf_agent_http_t h = {
+        .alias = "srv-a", .host = "127.0.0.1", .port = (unsigned short) s->a.port, .ca_file = ca};
+    long status = 0;
+    char *answer = NULL;
+    assert_int_equal(cf_agent_http_post(&h, "/api/v1/agent/enroll", body, &status, &answer, NULL),
+                     CF_OK);
+    assert_int_equal(status, 200);
+    json_t *ans = cf_itest_fleet_json(answer);
+    const char *cert = json_string_value(json_object_get(ans, "cert"));
+    assert_non_null(cert);
+    snprintf(path, sizeof(path), "%s/cert.pem", dir);
+    assert_int_equal(cf_file_write_atomic(path, cert, strlen(cert), 0600, NULL), CF_OK);
+    snprintf(path, sizeof(path), "%s/key.pem", dir);
+    assert_int_equal(cf_file_write_atomic(path, kpem, klen, 0600, NULL), CF_OK);
+    json_t *conf = json_pack(
+        "{s:s, s:[{s:s, s:s, s:i, s:i, s:[s]}, {s:s, s:s, s:i, s:i, s:[s]}], s:n, s:i}", "id", id,
+        "servers", "alias", "srv-a", "host", "127.0.0.1", "port", s->a.port, "priority", 10,
+        "ip_ranges", "127.0.0.0/25", "alias", "srv-b", "host", "127.0.0.1", "port", s->b.port,
+        "priority", 20, "ip_ranges", "127.0.0.128/25", "favorite", "interval", 300);
+    char *text = json_dumps(conf, JSON_COMPACT);
+    snprintf(path, sizeof(path), "%s/agent.json", dir);
+    cf_test_write_file(path, text, strlen(text));
+    free(text);
+    json_decref(conf);
+    json_decref(ans);
+    json_decref(req);
+    free(body);
+    cf_mem_free(answer);
+    cf_mem_free(csr);
+    cf_mem_free_secret(kpem, klen);
+    cf_key_destroy(&key);
+}
+
+/* cf-agent run --once for id from source address from; its exit code. */
+static int s_run(const char *id, const char *from)
+{
+    const char *bin = getenv("CF_BIN_DIR");
+    return cf_test_sh("'%s/agent/cf-agent' run --once --state-dir '%s' --source %s "
+                      ">> '%s/agent-%s.log' 2>&1",
+                      bin && *bin ? bin : ".", s_dir(id), from, s->dir, id);
+}
+
+/* A string of a JSON file of the agent's state directory ("" when missing). */
+static const char *s_state(const char *id, const char *file, const char *key)
+{
+    static char val[256];
+    char path[800];
+    snprintf(path, sizeof(path), "%s/%s", s_dir(id), file);
+    json_t *j = json_load_file(path, 0, NULL);
+    const json_t *v = json_object_get(j, key);
+    if (json_is_integer(v))
+        snprintf(val, sizeof(val), "%lld", (long long) json_integer_value(v));
+    else
+        snprintf(val, sizeof(val), "%s", json_is_string(v) ? json_string_value(v) : "");
+    json_decref(j);
+    return val;
+}
+
+/* The fingerprint of the agent's cert.pem. */
+static const char *s_fpr(const char *id)
+{
+    static char fpr[65];
+    char path[800];
+    snprintf(path, sizeof(path), "%s/cert.pem", s_dir(id));
+    size_t len = 0;
+    char *pem = cf_test_read_file(path, &len);
+    cf_cert_t *c = NULL;
+    assert_int_equal(cf_cert_parse(pem, len, &c), CF_OK);
+    snprintf(fpr, sizeof(fpr), "%s", cf_cert_fingerprint(c));
+    cf_cert_destroy(&c);
+    free(pem);
+    return fpr;
+}
+
+/* POST /jobs with body; the job id. */
+static void s_job(const char *body, char id[33])
+{
+    char out[CF_ITEST_FLEET_BODY];
+    assert_int_equal(cf_itest_fleet_admin(&s->a, "POST", "/api/v1/jobs", body, out), 201);
+    json_t *j = cf_itest_fleet_json(out);
+    snprintf(id, 33, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+}
+
+/* The count of state in job id. */
+static json_int_t s_count(const char *id, const char *state)
+{
+    char out[CF_ITEST_FLEET_BODY], path[200], key[64];
+    snprintf(path, sizeof(path), "/api/v1/jobs/%s", id);
+    assert_int_equal(cf_itest_fleet_get(&s->a, path, out), 200);
+    snprintf(key, sizeof(key), "counts/%s", state);
+    return cf_itest_fleet_ji(out, key);
+}
+
+static void test_choice_by_range_and_secure(void **state)
+{
+    (void) state;
+    s_enroll("ag-7");
+    s_enroll("ag-200");
+    assert_int_equal(s_run("ag-7", "127.0.0.7"), 0);
+    assert_string_equal(s_state("ag-7", "status.json", "server"), "srv-a");
+    assert_string_equal(s_state("ag-7", "status.json", "reason"), "ip-range 127.0.0.0/25");
+    assert_string_equal(s_state("ag-7", "status.json", "lock"), "secure");
+    assert_int_equal(s_run("ag-200", "127.0.0.200"), 0);
+    assert_string_equal(s_state("ag-200", "status.json", "server"), "srv-b");
+    /* the server recorded both secure, from the addresses they used */
+    char out[CF_ITEST_FLEET_BODY];
+    assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/agents/ag-7", out), 200);
+    cf_itest_fleet_is(out, "lock", "secure");
+    cf_itest_fleet_is(out, "last_addr", "127.0.0.7");
+    /* the list from the answer is cached for failover */
+    assert_string_equal(s_state("ag-7", CF_AGENT_CACHE_FILE, "seen_addr"), "127.0.0.7");
+}
+
+/* Outside every range: the highest priority (srv-b, 20). */
+static void test_choice_by_priority(void **state)
+{
+    (void) state;
+    s_enroll("ag-far");
+    assert_int_equal(s_run("ag-far", "127.0.3.9"), 0);
+    assert_string_equal(s_state("ag-far", "status.json", "server"), "srv-b");
+    assert_string_equal(s_state("ag-far", "status.json", "reason"), "priority 20");
+}
+
+static void test_favorite(void **state)
+{
+    (void) state;
+    char out[CF_ITEST_FLEET_BODY];
+    assert_int_equal(cf_itest_fleet_admin(&s->a, "PUT", "/api/v1/agents/favorite",
+                                          "{\"agents\":[\"ag-7\"],\"server\":\"srv-b\"}", out),
+                     200);
+    assert_int_equal(s_run("ag-7", "127.0.0.7"), 0); /* learns it at this check-in */
+    assert_string_equal(s_state("ag-7", CF_AGENT_CACHE_FILE, "favorite"), "srv-b");
+    assert_int_equal(s_run("ag-7", "127.0.0.7"), 0);
+    assert_string_equal(s_state("ag-7", "status.json", "server"), "srv-b");
+    assert_string_equal(s_state("ag-7", "status.json", "reason"), "favorite");
+}
+
+static void test_install_job(void **state)
+{
+    (void) state;
+    char job[33], old[65], path[800];
+    snprintf(old, sizeof(old), "%s", s_fpr("ag-200"));
+    s_job("{\"type\":\"install_cert\",\"agents\":[\"ag-200\"],\"ttl\":600}", job);
+    assert_int_equal(s_run("ag-200", "127.0.0.200"), 0);
+    assert_string_not_equal(s_fpr("ag-200"), old);
+    assert_int_equal(s_count(job, "installed"), 1);
+    /* installed atomically: the previous pair is gone, no temporary file left */
+    assert_int_equal(
+        cf_test_sh("cd '%s' && ! ls | grep -q -e '[.]prev$' -e '[.]new$' -e '[.]tmp[.]'",
+                   s_dir("ag-200")),
+        0);
+    snprintf(path, sizeof(path), "%s/key.pem", s_dir("ag-200"));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* the same job is not applied again: the next round reports nothing new */
+    assert_int_equal(s_run("ag-200", "127.0.0.200"), 0);
+    assert_int_equal(s_count(job, "installed"), 1);
+    assert_int_equal(s_count(job, "failed"), 0);
+}
+
+static void test_renew_job(void **state)
+{
+    (void) state;
+    char job[33], old[65];
+    snprintf(old, sizeof(old), "%s", s_fpr("ag-far"));
+    s_job("{\"type\":\"renew_csr\",\"agents\":[\"ag-far\"],\"ttl\":600}", job);
+    assert_int_equal(s_run("ag-far", "127.0.3.9"), 0);
+    assert_string_not_equal(s_fpr("ag-far"), old);
+    assert_int_equal(s_count(job, "installed"), 1);
+    assert_string_equal(s_state("ag-far", "renew.json", "renewed"), "1");
+}
+
+/* A certificate two thirds through its life renews by itself at the next round. */
+static void test_renew_due(void **state)
+{
+    (void) state;
+    s_enroll("ag-9");
+    cf_itest_cert_t c;
+    cf_itest_fleet_issue("ag-9", time(NULL) - 21 * 86400, 30, "ag9-old", &c);
+    assert_int_equal(cf_test_sh("cp '%s' '%s/cert.pem' && cp '%s' '%s/key.pem'", c.pem,
+                                s_dir("ag-9"), c.key, s_dir("ag-9")),
+                     0);
+    assert_int_equal(s_run("ag-9", "127.0.0.9"), 0);
+    assert_string_not_equal(s_fpr("ag-9"), c.fp);
+    assert_string_equal(s_state("ag-9", "renew.json", "state"), "ok");
+    assert_string_equal(s_state("ag-9", "renew.json", "renewed"), "1");
+    cf_itest_cert_free(&c);
+}
+
+/* Favorite srv-b stopped: the IP-range server; both stopped: the agent says it failed. */
+static void test_failover(void **state)
+{
+    (void) state;
+    cf_itest_server_stop(&s->b, SIGTERM);
+    assert_int_equal(s_run("ag-7", "127.0.0.7"), 0);
+    assert_string_equal(s_state("ag-7", "status.json", "server"), "srv-a");
+    assert_string_equal(s_state("ag-7", "status.json", "reason"), "ip-range 127.0.0.0/25");
+    cf_itest_server_stop(&s->a, SIGTERM);
+    assert_int_equal(s_run("ag-7", "127.0.0.7"), 1);
+    /* srv-b back: the favorite again */
+    cf_itest_fleet_start(&s->b, "srv-b", "20", "127.0.0.128-127.0.0.255", 0, NULL);
+    char path[800];
+    snprintf(path, sizeof(path), "%s/%s", s_dir("ag-7"), CF_AGENT_CACHE_FILE);
+    /* the restarted server listens on a new port: the cached list must learn it, as an
+       operator's edited server record would teach it; here the test edits the cache */
+    assert_int_equal(cf_test_sh("sed -i 's/\"alias\":\"srv-b\",\"host\":\"127.0.0.1\","
+                                "\"port\":[0-9]*/\"alias\":\"srv-b\",\"host\":\"127.0.0.1\","
+                                "\"port\":%d/' '%s'",
+                                s->b.port, path),
+                     0);
+    assert_int_equal(s_run("ag-7", "127.0.0.7"), 0);
+    assert_string_equal(s_state("ag-7", "status.json", "server"), "srv-b");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_choice_by_range_and_secure),
+        cmocka_unit_test(test_choice_by_priority),
+        cmocka_unit_test(test_favorite),
+        cmocka_unit_test(test_install_job),
+        cmocka_unit_test(test_renew_job),
+        cmocka_unit_test(test_renew_due),
+        cmocka_unit_test(test_failover),
+    };
+    return cmocka_run_group_tests(tests, s_setup, cf_itest_fleet_teardown);
+}
