@@ -7,7 +7,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -261,6 +264,71 @@ static void test_renew_due(void **state)
     cf_itest_cert_free(&c);
 }
 
+/* cf-agent status shows id, server and reason, certificate, expiry, renewal, last job. */
+static void test_status(void **state)
+{
+    (void) state;
+    const char *bin = getenv("CF_BIN_DIR");
+    char out[800];
+    snprintf(out, sizeof(out), "%s/status-ag-200.txt", s->dir);
+    assert_int_equal(cf_test_sh("'%s/agent/cf-agent' status --state-dir '%s' > '%s'",
+                                bin && *bin ? bin : ".", s_dir("ag-200"), out),
+                     0);
+    size_t len = 0;
+    char *text = cf_test_read_file(out, &len);
+    char want[200];
+    snprintf(want, sizeof(want), "certificate: %s\n", s_fpr("ag-200"));
+    assert_non_null(strstr(text, "id: ag-200\n"));
+    assert_non_null(strstr(text, "server: srv-b (ip-range 127.0.0.128/25)\n"));
+    assert_non_null(strstr(text, want));
+    assert_non_null(strstr(text, "expires: "));
+    assert_non_null(strstr(text, "renewal: ok"));
+    assert_non_null(strstr(text, " installed\n")); /* the last job */
+    free(text);
+    /* exit codes: a state directory that is not one, a bad command line */
+    assert_int_equal(cf_test_sh("'%s/agent/cf-agent' status --state-dir '%s/none' 2>/dev/null",
+                                bin && *bin ? bin : ".", s->dir),
+                     3);
+    assert_int_equal(
+        cf_test_sh("'%s/agent/cf-agent' run --bogus 2>/dev/null", bin && *bin ? bin : "."), 2);
+}
+
+/* The daemon checks in at its interval and stops cleanly on SIGTERM. */
+static int s_checked_in_twice(void *arg)
+{
+    (void) arg;
+    char path[800];
+    snprintf(path, sizeof(path), "%s/agent-ag-9.log", s->dir);
+    return cf_test_sh("test $(grep -c 'checkin=ok' '%s') -ge 3", path) == 0;
+}
+
+static void test_daemon_sigterm(void **state)
+{
+    (void) state;
+    const char *bin = getenv("CF_BIN_DIR");
+    char exe[700], log[800];
+    snprintf(exe, sizeof(exe), "%s/agent/cf-agent", bin && *bin ? bin : ".");
+    snprintf(log, sizeof(log), "%s/agent-ag-9.log", s->dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0600);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(exe, exe, "run", "--state-dir", s_dir("ag-9"), "--source", "127.0.0.9", "--interval",
+              "1", (char *) NULL);
+        _exit(127);
+    }
+    /* one check-in ran before (test_renew_due): two more at a 1 s interval */
+    assert_true(cf_test_wait_until(s_checked_in_twice, NULL, 15000));
+    kill(pid, SIGTERM);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(cf_test_sh("grep -q 'agent=ag-9 stopped' '%s'", log), 0);
+}
+
 /* Favorite srv-b stopped: the IP-range server; both stopped: the agent says it failed. */
 static void test_failover(void **state)
 {
@@ -295,6 +363,8 @@ int main(void)
         cmocka_unit_test(test_install_job),
         cmocka_unit_test(test_renew_job),
         cmocka_unit_test(test_renew_due),
+        cmocka_unit_test(test_status),
+        cmocka_unit_test(test_daemon_sigterm),
         cmocka_unit_test(test_failover),
     };
     return cmocka_run_group_tests(tests, s_setup, cf_itest_fleet_teardown);
