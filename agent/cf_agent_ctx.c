@@ -18,6 +18,26 @@ static int s_path(char *buf, size_t cap, const char *dir, const char *name)
     return snprintf(buf, cap, "%s/%s", dir, name) < (int) cap;
 }
 
+/* agent.json's brokers: ["tcp://host:port#Z85", ...]; absent or empty: polling only. */
+static cf_err_t s_read_brokers(cf_agent_t *a, const json_t *arr, cf_why_t *why)
+{
+    if (!arr || json_is_null(arr))
+        return CF_OK;
+    if (!json_is_array(arr) || json_array_size(arr) > CF_CURVE_BROKERS_MAX)
+        return cf_why(why, CF_ERR_CORRUPT, "brokers is not a list of at most %d endpoints",
+                      CF_CURVE_BROKERS_MAX);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+        const char *t = json_string_value(e);
+        if (!t || cf_curve_broker_parse(t, strlen(t), &a->brokers[i], why) != CF_OK)
+            return cf_why(why, CF_ERR_CORRUPT, "broker %zu is not tcp://host:port#<key>", i);
+        a->n_brokers = i + 1;
+    }
+    return CF_OK;
+}
+
 /* agent.json: id, servers, favorite, interval (brokers are the broker link's). */
 static cf_err_t s_read_conf(cf_agent_t *a, cf_why_t *why)
 {
@@ -39,6 +59,8 @@ static cf_err_t s_read_conf(cf_agent_t *a, cf_why_t *why)
         rc = cf_why(why, CF_ERR_CORRUPT, "%s: id, favorite or interval is not usable", path);
     if (rc == CF_OK)
         rc = cf_agent_servers_from_json(&a->list, json_object_get(j, "servers"), why);
+    if (rc == CF_OK)
+        rc = s_read_brokers(a, json_object_get(j, "brokers"), why);
     if (rc == CF_OK) {
         snprintf(a->id, sizeof(a->id), "%s", id);
         if (json_is_string(fav))
@@ -71,6 +93,7 @@ int cf_agent_open(const cf_agent_run_opts_t *opts, cf_agent_t **out)
     if (!a)
         return CF_AGENT_EXIT_FAIL;
     a->opts = *opts;
+    pthread_mutex_init(&a->mu, NULL);
     const char *dir = opts->dir ? opts->dir : CF_AGENT_DEFAULT_DIR;
     a->opts.renew_days = opts->renew_days ? opts->renew_days : CF_AGENT_RENEW_DAYS;
     a->opts.retry_min_ms = opts->retry_min_ms ? opts->retry_min_ms : 1000;
@@ -116,7 +139,9 @@ void cf_agent_close(cf_agent_t **self_p)
     if (!self_p || !*self_p)
         return;
     cf_agent_t *a = *self_p;
+    cf_fleet_destroy(&a->link); /* first: its thread calls into the rest */
     cf_agent_jobs_destroy(&a->jobs);
+    pthread_mutex_destroy(&a->mu);
     cf_agent_servers_clear(&a->list);
     cf_cert_destroy(&a->ca);
     cf_curve_keypair_wipe(&a->kp);

@@ -317,6 +317,19 @@ cf_err_t cf_agent_jobs_acked(cf_agent_jobs_t *self, const char *job, time_t now,
     return s_save(self, why);
 }
 
+int cf_agent_jobs_outcome(const cf_agent_jobs_t *self, const char *job, cf_agent_report_t *out,
+                          int64_t *expires_out)
+{
+    for (size_t i = 0; self && job && i < self->n; i++)
+        if (strcmp(self->recs[i].r.job, job) == 0) {
+            *out = self->recs[i].r;
+            if (expires_out)
+                *expires_out = self->recs[i].expires;
+            return 1;
+        }
+    return 0;
+}
+
 const char *cf_agent_jobs_last(const cf_agent_jobs_t *self)
 {
     return self ? self->last : "";

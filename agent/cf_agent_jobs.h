@@ -67,6 +67,10 @@ size_t cf_agent_jobs_pending(const cf_agent_jobs_t *self, cf_agent_report_t *out
    waiting; CF_ERR_IO when the memory cannot be saved. */
 CF_MUST_USE cf_err_t cf_agent_jobs_acked(cf_agent_jobs_t *self, const char *job, time_t now,
                                          cf_why_t *why);
+/* The remembered outcome of job: 1 and *out (and *expires_out, may be NULL: the job's
+   expiry, 0 when unknown) when the memory holds it, else 0. */
+int cf_agent_jobs_outcome(const cf_agent_jobs_t *self, const char *job, cf_agent_report_t *out,
+                          int64_t *expires_out);
 /* The last job handled: id and outcome text ("installed", "failed: reason"), "" none. */
 const char *cf_agent_jobs_last(const cf_agent_jobs_t *self);
 

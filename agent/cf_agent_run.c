@@ -162,10 +162,10 @@ static cf_err_t s_round(cf_agent_t *a)
     return CF_OK;
 }
 
-/* Sleep ms in slices, returning early when asked to stop. */
+/* Sleep ms in slices, returning early when asked to stop or to check in. */
 static void s_sleep(const cf_agent_t *a, uint32_t ms)
 {
-    while (ms > 0 && !(a->opts.stop && *a->opts.stop)) {
+    while (ms > 0 && !(a->opts.stop && *a->opts.stop) && !atomic_load(&a->checkin_now)) {
         uint32_t d = ms > 200 ? 200 : ms;
         struct timespec ts = {.tv_sec = 0, .tv_nsec = (long) d * 1000000L};
         nanosleep(&ts, NULL);
@@ -198,7 +198,15 @@ int cf_agent_run(const cf_agent_run_opts_t *opts)
     cf_agent_backoff_t back = {.min_ms = a->opts.retry_min_ms, .max_ms = a->opts.retry_max_ms};
     code = CF_AGENT_EXIT_FAIL;
     while (!(a->opts.stop && *a->opts.stop)) {
+        atomic_store(&a->checkin_now, 0);
+        pthread_mutex_lock(&a->mu);
         cf_err_t rc = s_round(a);
+        pthread_mutex_unlock(&a->mu);
+        if (!a->link && !a->opts.once && cf_agent_link_start(a, &why) != CF_OK) {
+            cf_log(CF_LOG_ERROR, "agent=%s link=failed why=\"%s\"", a->id, why.text);
+            code = CF_AGENT_EXIT_FAIL;
+            break;
+        }
         if (a->opts.once) {
             code = rc == CF_OK ? CF_AGENT_EXIT_OK : CF_AGENT_EXIT_FAIL;
             break;
