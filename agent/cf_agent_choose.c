@@ -199,6 +199,32 @@ out:
     return rc;
 }
 
+/* The route view of l: every server, available when online and not skipped. */
+static void s_route_view(const cf_agent_servers_t *l, const unsigned char *skip,
+                         cf_route_server_t *rs)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const cf_agent_server_t *s = &l->servers[i];
+        rs[i] = (cf_route_server_t){.alias = s->alias,
+                                    .host = s->host,
+                                    .port = s->port,
+                                    .priority = s->priority,
+                                    .ranges = s->ranges,
+                                    .available = s->online && !(skip && skip[i])};
+    }
+}
+
+/* The address to route by: the one a server saw, else the agent's own; NULL when neither
+   is an address. */
+static const cf_iprange_addr_t *s_route_addr(const cf_agent_servers_t *l, const char *own,
+                                             cf_iprange_addr_t *buf)
+{
+    const char *at = l->seen_addr[0] ? l->seen_addr : own;
+    if (!at || !at[0] || cf_iprange_addr_parse(at, buf, NULL) != CF_OK)
+        return NULL;
+    return buf;
+}
+
 cf_err_t cf_agent_choose(const cf_agent_servers_t *l, const char *id, const char *own_addr,
                          const unsigned char *skip, cf_agent_probe_fn probe, void *probe_ctx,
                          size_t *index_out, cf_route_choice_t *reason, cf_why_t *why)
@@ -210,20 +236,10 @@ cf_err_t cf_agent_choose(const cf_agent_servers_t *l, const char *id, const char
     cf_route_choice_t *reasons = cf_mem_calloc(CF_AGENT_SERVERS_MAX, sizeof(*reasons));
     if (!reasons)
         return CF_ERR_NOMEM;
-    for (size_t i = 0; i < l->n; i++) {
-        const cf_agent_server_t *s = &l->servers[i];
-        rs[i] = (cf_route_server_t){.alias = s->alias,
-                                    .host = s->host,
-                                    .port = s->port,
-                                    .priority = s->priority,
-                                    .ranges = s->ranges,
-                                    .available = s->online && !(skip && skip[i])};
-    }
-    cf_iprange_addr_t addr, *ap = NULL;
-    const char *at = l->seen_addr[0] ? l->seen_addr : own_addr;
-    if (at && at[0] && cf_iprange_addr_parse(at, &addr, NULL) == CF_OK)
-        ap = &addr;
-    cf_route_agent_t agent = {.id = id, .favorite = l->favorite, .addr = ap};
+    s_route_view(l, skip, rs);
+    cf_iprange_addr_t addr;
+    cf_route_agent_t agent = {
+        .id = id, .favorite = l->favorite, .addr = s_route_addr(l, own_addr, &addr)};
     cf_err_t rc = cf_route_order(&agent, rs, l->n, order, reasons, CF_AGENT_SERVERS_MAX, &n, why);
     if (rc == CF_ERR_NOTFOUND || (rc == CF_OK && n == 0))
         rc = cf_why(why, CF_ERR_NOTFOUND, "no server of %zu is on line", l->n);

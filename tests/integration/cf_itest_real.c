@@ -31,6 +31,11 @@ const char *cf_itest_real_dir(const char *id)
    the CURVE keypair, and a certificate got by enrolling with a token and a CSR. */
 void cf_itest_real_enroll(const char *id, const char *token, const char *broker)
 {
+    cf_itest_real_enroll_ex(id, token, broker, 0);
+}
+
+void cf_itest_real_enroll_ex(const char *id, const char *token, const char *broker, int push)
+{
     const char *dir = cf_itest_real_dir(id);
     char path[800], ca[700];
     assert_int_equal(cf_test_sh("mkdir -p '%s' && chmod 700 '%s' && cp '%s/ca.pem' '%s/'", dir, dir,
@@ -49,8 +54,8 @@ void cf_itest_real_enroll(const char *id, const char *token, const char *broker)
     assert_int_equal(cf_key_generate(CF_KEY_P256, &key), CF_OK);
     assert_int_equal(cf_csr_create(key, id, &csr), CF_OK);
     assert_int_equal(cf_key_to_pem(key, NULL, &kpem, &klen), CF_OK);
-    json_t *req =
-        json_pack("{s:s, s:s, s:s, s:s}", "id", id, "curve", z85, "csr", csr, "token", token);
+    json_t *req = json_pack("{s:s, s:s, s:s?, s:s}", "id", id, "curve", z85, "csr",
+                            push ? NULL : csr, "token", token);
     char *body = json_dumps(req, JSON_COMPACT);
     snprintf(ca, sizeof(ca), "%s/ca.pem", s->dir);
     cf_agent_http_t h = {
@@ -62,19 +67,22 @@ void cf_itest_real_enroll(const char *id, const char *token, const char *broker)
     assert_int_equal(status, 200);
     json_t *ans = cf_itest_fleet_json(answer);
     const char *cert = json_string_value(json_object_get(ans, "cert"));
-    assert_non_null(cert);
-    snprintf(path, sizeof(path), "%s/cert.pem", dir);
-    assert_int_equal(cf_file_write_atomic(path, cert, strlen(cert), 0600, NULL), CF_OK);
-    snprintf(path, sizeof(path), "%s/key.pem", dir);
-    assert_int_equal(cf_file_write_atomic(path, kpem, klen, 0600, NULL), CF_OK);
+    if (!push) {
+        assert_non_null(cert);
+        snprintf(path, sizeof(path), "%s/cert.pem", dir);
+        assert_int_equal(cf_file_write_atomic(path, cert, strlen(cert), 0600, NULL), CF_OK);
+        snprintf(path, sizeof(path), "%s/key.pem", dir);
+        assert_int_equal(cf_file_write_atomic(path, kpem, klen, 0600, NULL), CF_OK);
+    }
     json_t *conf =
         json_pack("{s:s, s:[{s:s, s:s, s:i, s:i, s:[s]}], s:n, s:i, s:[]}", "id", id, "servers",
                   "alias", "srv-a", "host", "127.0.0.1", "port", s->a.port, "priority", 10,
                   "ip_ranges", "127.0.0.0/25", "favorite", "interval", 300, "brokers");
     if (s->b.pid)
         json_array_append_new(json_object_get(conf, "servers"),
-                              json_pack("{s:s, s:s, s:i, s:i, s:[s]}", "alias", "srv-b", "host",
-                                        "127.0.0.1", "port", s->b.port, "priority", 20, "ip_ranges",
+                              json_pack("{s:s, s:s, s:i, s:i, s:i, s:[s]}", "alias", "srv-b",
+                                        "host", "127.0.0.1", "port", s->b.port, "plain_port",
+                                        s->b.plain_port, "priority", 20, "ip_ranges",
                                         "127.0.0.128/25"));
     if (broker)
         json_array_append_new(json_object_get(conf, "brokers"), json_string(broker));

@@ -9,6 +9,8 @@ const char *cf_itest_real_dir(const char *id);
    runs; broker, may be NULL, as its only broker), ca.pem, the CURVE keypair, and a
    certificate got by enrolling at srv-a with token and a CSR. Fails the test on error. */
 void cf_itest_real_enroll(const char *id, const char *token, const char *broker);
+/* As cf_itest_real_enroll; push: enroll in push mode (no CSR, no certificate). */
+void cf_itest_real_enroll_ex(const char *id, const char *token, const char *broker, int push);
 /* cf-agent run --once for id from source address from; its exit code (log: agent-<id>.log). */
 int cf_itest_real_run(const char *id, const char *from);
 /* A string (or integer as text) of a JSON file of the state directory; "" when missing. */

@@ -163,6 +163,56 @@ static void test_renew_due(void **state)
     cf_itest_cert_free(&c);
 }
 
+/* Stopped by the fault switch after writing, then after renaming: each restart recovers to
+   the previous certificate, the job (never reported) comes again and is installed. */
+static void test_crash_then_install(void **state)
+{
+    (void) state;
+    const char *bin = getenv("CF_BIN_DIR");
+    char job[33], old[65];
+    s_enroll("ag-c");
+    assert_int_equal(s_run("ag-c", "127.0.0.11"), 0);
+    snprintf(old, sizeof(old), "%s", s_fpr("ag-c"));
+    s_job("{\"type\":\"install_cert\",\"agents\":[\"ag-c\"],\"ttl\":600}", job);
+    static const char *points[] = {"after-write", "after-rename"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(cf_test_sh("CF_FAULT=%s '%s/agent/cf-agent' run --once --state-dir '%s' "
+                                    "--source 127.0.0.11 >> '%s/agent-ag-c.log' 2>&1",
+                                    points[i], bin && *bin ? bin : ".", s_dir("ag-c"), s->dir),
+                         86);
+        assert_int_equal(cf_test_sh("ls '%s' | grep -q -e '[.]prev$' -e '[.]new$'", s_dir("ag-c")),
+                         0); /* stopped half-way */
+        assert_int_equal(s_count(job, "installed"), 0);
+    }
+    assert_int_equal(s_run("ag-c", "127.0.0.11"), 0);
+    assert_string_not_equal(s_fpr("ag-c"), old);
+    assert_int_equal(s_count(job, "installed"), 1);
+    assert_int_equal(
+        cf_test_sh("cd '%s' && ! ls | grep -q -e '[.]prev$' -e '[.]new$' -e '[.]tmp[.]'",
+                   s_dir("ag-c")),
+        0);
+}
+
+/* An agent enrolled without a certificate (push mode) checks in over the plain port, is
+   insecure, and gets its certificate by an install job. */
+static void test_push_install(void **state)
+{
+    (void) state;
+    char job[33], out[CF_ITEST_FLEET_BODY], path[800];
+    cf_itest_real_enroll_ex("ag-p", s_token, NULL, 1);
+    assert_int_equal(s_run("ag-p", "127.0.0.12"), 0);
+    assert_string_equal(s_state("ag-p", "status.json", "lock"), "insecure");
+    s_job("{\"type\":\"install_cert\",\"agents\":[\"ag-p\"],\"ttl\":600}", job);
+    assert_int_equal(s_run("ag-p", "127.0.0.12"), 0);
+    assert_int_equal(s_count(job, "installed"), 1);
+    snprintf(path, sizeof(path), "%s/cert.pem", s_dir("ag-p"));
+    assert_int_equal(access(path, R_OK), 0);
+    assert_int_equal(s_run("ag-p", "127.0.0.12"), 0);
+    assert_string_equal(s_state("ag-p", "status.json", "lock"), "secure");
+    assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/agents/ag-p", out), 200);
+    cf_itest_fleet_is(out, "lock", "secure");
+}
+
 /* cf-agent status shows id, server and reason, certificate, expiry, renewal, last job. */
 static void test_status(void **state)
 {
@@ -257,6 +307,8 @@ int main(void)
         cmocka_unit_test(test_install_job),
         cmocka_unit_test(test_renew_job),
         cmocka_unit_test(test_renew_due),
+        cmocka_unit_test(test_crash_then_install),
+        cmocka_unit_test(test_push_install),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_daemon_sigterm),
         cmocka_unit_test(test_failover),
