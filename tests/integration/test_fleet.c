@@ -1,0 +1,383 @@
+/*  test_fleet - the fleet core against a bare CURVE ROUTER playing broker and server: HELLO,
+    receipt, report, ack, resends with back-off, links going off line and failing over
+    (test_fleet_refuse: the jobs an agent must refuse)  */
+#include "cf_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cf_fleet.h"
+#include "cf_itest.h"
+#include "cf_itest_agents.h"
+#include "cf_mem.h"
+
+static void test_usage(void **state)
+{
+    (void) state;
+    cf_itest_agents_t *fx = cf_itest_agents_start(3, NULL, NULL);
+    /* every agent connects and says HELLO with its protocol level */
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 3), 3);
+    const cf_itest_agents_ev_t *hello = cf_itest_agents_nth(fx, CF_MSG_HELLO, "sim-1", NULL, 0);
+    assert_non_null(hello);
+    assert_int_equal(hello->proto, CF_JOB_PROTO);
+    assert_non_null(strstr(hello->text, "certfleet-agent"));
+
+    /* the server sends agent 1 a certificate; it answers RECEIPT, then REPORT installed */
+    char job_id[CF_MSG_JOB_ID_HEX + 1] = "", fpr[CF_MSG_FPR_HEX + 1];
+    size_t len = 0;
+    char *job = cf_itest_agents_job(fx, 1, CF_JOB_TYPE_INSTALL_CERT, NULL, time(NULL), 3600, job_id,
+                                    fpr, &len);
+    assert_int_equal(cf_itest_agents_send_job(fx, 1, job_id, job, len), CF_OK);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_REPORT, "sim-1", job_id, 1), 1);
+    const cf_itest_agents_ev_t *receipt =
+        cf_itest_agents_nth(fx, CF_MSG_RECEIPT, "sim-1", job_id, 0);
+    const cf_itest_agents_ev_t *report = cf_itest_agents_nth(fx, CF_MSG_REPORT, "sim-1", job_id, 0);
+    assert_non_null(receipt);
+    assert_true(receipt < report); /* the receipt came first */
+    assert_int_equal(report->outcome, CF_MSG_INSTALLED);
+    assert_string_equal(report->fpr, fpr); /* the certificate now in use */
+    assert_string_equal(report->text, "");
+
+    /* the fixture acked both; the fleet sees the ACK without anyone pumping */
+    assert_int_equal(cf_fleet_wait_acked(fx->fleet, job_id, 1, CF_ITEST_AGENTS_WAIT_MS), CF_OK);
+    cf_fleet_agent_info_t info;
+    assert_int_equal(cf_fleet_agent_info(fx->fleet, 1, &info), CF_OK);
+    assert_string_equal(info.id, "sim-1");
+    assert_string_equal(info.fpr, fpr);
+    assert_true(info.online && info.link_up);
+    assert_int_equal(info.installed, 1);
+    assert_int_equal(info.waiting, 0); /* nothing left to resend */
+    assert_int_equal(info.hellos, 1);
+    cf_fleet_stats_t st;
+    assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
+    assert_int_equal(st.connects, 3);
+    assert_int_equal(st.jobs, 1);
+    assert_int_equal(st.receipts, 1);
+    assert_int_equal(st.reports, 1);
+    assert_int_equal(st.installed, 1);
+    assert_int_equal(st.failed, 0);
+    assert_int_equal(st.acks_report, 1);
+    assert_int_equal(st.bad_msgs, 0);
+    size_t acked = 9;
+    assert_int_equal(cf_fleet_acked(fx->fleet, job_id, &acked), CF_OK);
+    assert_int_equal(acked, 1);
+    cf_mem_free(job);
+    cf_itest_agents_stop(&fx);
+}
+
+/* Jobs of every other type: set_favorite remembers the alias, recheck reports the
+   certificate in use, renew_csr without the HTTPS client fails with its reason. */
+static void test_job_types(void **state)
+{
+    (void) state;
+    cf_itest_agents_t *fx = cf_itest_agents_start(1, NULL, NULL);
+    cf_job_type_t types[] = {CF_JOB_TYPE_SET_FAVORITE, CF_JOB_TYPE_RECHECK, CF_JOB_TYPE_RENEW_CSR};
+    char ids[3][CF_MSG_JOB_ID_HEX + 1] = {"", "", ""};
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 1), 1);
+    for (size_t t = 0; t < 3; t++) {
+        size_t len = 0;
+        char *job = cf_itest_agents_job(fx, 0, types[t], NULL, time(NULL), 600, ids[t], NULL, &len);
+        assert_int_equal(cf_itest_agents_send_job(fx, 0, ids[t], job, len), CF_OK);
+        assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_REPORT, NULL, ids[t], 1), 1);
+        cf_mem_free(job);
+    }
+    assert_int_equal(cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, ids[0], 0)->outcome,
+                     CF_MSG_INSTALLED);
+    const cf_itest_agents_ev_t *re = cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, ids[1], 0);
+    assert_int_equal(re->outcome, CF_MSG_INSTALLED);
+    assert_string_equal(re->fpr, ""); /* no certificate installed yet */
+    re = cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, ids[2], 0);
+    assert_int_equal(re->outcome, CF_MSG_FAILED);
+    assert_non_null(strstr(re->text, "renewal by CSR needs the agent's HTTPS client"));
+    cf_itest_agents_all_acked(fx, ids[2], 1);
+    cf_fleet_agent_info_t info;
+    assert_int_equal(cf_fleet_agent_info(fx->fleet, 0, &info), CF_OK);
+    assert_string_equal(info.favorite, "srv2.example.org");
+    assert_int_equal(info.renewals, 1);
+    assert_int_equal(info.failed, 1);
+    assert_int_equal(info.installed, 2);
+
+    /* a CHECKIN is counted; a message that does not decode is dropped and counted */
+    cf_msg_t m;
+    cf_msg_init(&m, CF_MSG_CHECKIN);
+    strcpy(m.agent, "sim-0");
+    assert_int_equal(cf_itest_agents_send(fx, 0, &m), CF_OK);
+    zmsg_t *junk = zmsg_new();
+    zmsg_addstr(junk, "not a certfleet message");
+    assert_int_equal(cf_zsock_send_to(fx->zap->router, "sim-0", 5, &junk), CF_OK);
+    cf_fleet_stats_t st = {0};
+    long deadline = cf_itest_zap_now_ms() + CF_ITEST_AGENTS_WAIT_MS;
+    while ((st.checkins < 1 || st.bad_msgs < 1) && cf_itest_zap_now_ms() < deadline)
+        assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
+    assert_int_equal(st.checkins, 1);
+    assert_int_equal(st.bad_msgs, 1);
+    assert_int_equal(st.renewals, 1);
+    cf_itest_agents_stop(&fx);
+}
+
+typedef struct {
+    size_t checkins;                    /* CHECKINs seen by the hook */
+    char job_id[CF_MSG_JOB_ID_HEX + 1]; /* the last one's job */
+} s_hooks_t;
+
+static void s_on_checkin(void *ctx, size_t agent, const char *job_id)
+{
+    s_hooks_t *h = ctx;
+    assert_int_equal(agent, 1);
+    h->checkins++;
+    snprintf(h->job_id, sizeof(h->job_id), "%s", job_id);
+}
+
+static cf_err_t s_on_renew(void *ctx, size_t agent, const char *job_id,
+                           char fpr_out[CF_MSG_FPR_HEX + 1], cf_why_t *why)
+{
+    (void) ctx;
+    (void) job_id;
+    if (agent == 0)
+        return cf_why(why, CF_ERR_IO, "the server did not answer the CSR");
+    memset(fpr_out, 'c', CF_MSG_FPR_HEX);
+    fpr_out[CF_MSG_FPR_HEX] = '\0';
+    return CF_OK;
+}
+
+/* The hooks the HTTPS part (issue 5) plugs into; agents that boot over 300 ms (racing the
+   fixture that lists their keys: one refused meanwhile comes back at its failover). */
+static void test_hooks(void **state)
+{
+    (void) state;
+    s_hooks_t hooks = {0, ""};
+    cf_fleet_cfg_t cfg = {.on_checkin = s_on_checkin,
+                          .on_renew = s_on_renew,
+                          .hook_ctx = &hooks,
+                          .start_spread_ms = 300,
+                          .failover_ms = 200};
+    cf_itest_agents_t *fx = cf_itest_agents_start(2, &cfg, NULL);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 2), 2);
+    char ids[2][CF_MSG_JOB_ID_HEX + 1] = {"", ""};
+    for (size_t i = 0; i < 2; i++) {
+        size_t len = 0;
+        char *job = cf_itest_agents_job(fx, i, CF_JOB_TYPE_RENEW_CSR, NULL, time(NULL), 600, ids[i],
+                                        NULL, &len);
+        assert_int_equal(cf_itest_agents_send_job(fx, i, ids[i], job, len), CF_OK);
+        cf_itest_agents_all_acked(fx, ids[i], 1);
+        cf_mem_free(job);
+    }
+    const cf_itest_agents_ev_t *re = cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, ids[0], 0);
+    assert_int_equal(re->outcome, CF_MSG_FAILED);
+    assert_string_equal(re->text, "the server did not answer the CSR");
+    re = cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, ids[1], 0);
+    assert_int_equal(re->outcome, CF_MSG_INSTALLED);
+    assert_int_equal(strspn(re->fpr, "c"), CF_MSG_FPR_HEX); /* the renewed certificate */
+
+    cf_msg_t m;
+    cf_msg_init(&m, CF_MSG_CHECKIN);
+    strcpy(m.agent, "sim-1");
+    strcpy(m.job_id, ids[1]);
+    assert_int_equal(cf_itest_agents_send(fx, 1, &m), CF_OK);
+    cf_fleet_stats_t st = {0};
+    long deadline = cf_itest_zap_now_ms() + CF_ITEST_AGENTS_WAIT_MS;
+    while (st.checkins < 1 && cf_itest_zap_now_ms() < deadline)
+        assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
+    assert_int_equal(hooks.checkins, 1); /* the request above ordered it before this read */
+    assert_string_equal(hooks.job_id, ids[1]);
+    assert_int_equal(st.renewals, 2);
+    cf_itest_agents_stop(&fx);
+}
+
+/* No ACK: RECEIPT and REPORT come again, further and further apart; the ACK ends it. */
+static void test_resend_backoff(void **state)
+{
+    (void) state;
+    enum { MIN = 40, MAX = 320 };
+    cf_fleet_cfg_t cfg = {.resend_min_ms = MIN, .resend_max_ms = MAX};
+    cf_itest_agents_t *fx = cf_itest_agents_start(1, &cfg, NULL);
+    fx->auto_ack = 0;
+    cf_fleet_fault_t fault = {.drop_first_receipt = 1};
+    assert_int_equal(cf_fleet_set_fault(fx->fleet, &fault), CF_OK);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 1), 1);
+    char job_id[CF_MSG_JOB_ID_HEX + 1] = "";
+    size_t len = 0;
+    char *job =
+        cf_itest_agents_job(fx, 0, CF_JOB_TYPE_RECHECK, NULL, time(NULL), 600, job_id, NULL, &len);
+    assert_int_equal(cf_itest_agents_send_job(fx, 0, job_id, job, len), CF_OK);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_REPORT, NULL, job_id, 6), 6);
+    /* the first receipt was dropped: the first RECEIPT seen is a resend, after the report */
+    const cf_itest_agents_ev_t *r0 = cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, job_id, 0);
+    assert_true(cf_itest_agents_nth(fx, CF_MSG_RECEIPT, NULL, job_id, 0) > r0);
+    /* resend k comes b_k/2..b_k after the one before (b doubles up to MAX): a timer never
+       fires early, so the lower bounds hold however busy the machine is */
+    long b = MIN;
+    for (size_t k = 1; k < 6; k++) {
+        long gap = cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, job_id, k)->at_ms -
+                   cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, job_id, k - 1)->at_ms;
+        assert_true(gap >= b / 2 - 12); /* the fixture reads in 50 ms slices at worst late */
+        b = b * 2 > MAX ? MAX : b * 2;
+    }
+    cf_fleet_agent_info_t info;
+    assert_int_equal(cf_fleet_agent_info(fx->fleet, 0, &info), CF_OK);
+    assert_int_equal(info.waiting, 1);
+    assert_true(info.resends >= 5);
+
+    /* the ACK of the REPORT ends every resend of the job */
+    fx->auto_ack = 1;
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_REPORT, NULL, job_id, 7), 7);
+    cf_itest_agents_all_acked(fx, job_id, 1);
+    assert_int_equal(cf_fleet_agent_info(fx->fleet, 0, &info), CF_OK);
+    assert_int_equal(info.waiting, 0);
+    cf_fleet_stats_t st;
+    assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
+    assert_int_equal(st.receipts_dropped, 1);
+    assert_int_equal(st.receipts, 0);
+    assert_true(st.receipt_resends >= 5);
+    assert_true(st.report_resends >= 6);
+    cf_mem_free(job);
+    cf_itest_agents_stop(&fx);
+}
+
+/* Off line: the link closes; back on line: HELLO again, and the job sent then is done. */
+static void test_offline_online(void **state)
+{
+    (void) state;
+    cf_itest_agents_t *fx = cf_itest_agents_start(2, NULL, NULL);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 2), 2);
+    assert_int_equal(cf_fleet_set_online(fx->fleet, 0, 0), CF_OK);
+    cf_fleet_agent_info_t info;
+    assert_int_equal(cf_fleet_agent_info(fx->fleet, 0, &info), CF_OK);
+    assert_false(info.online || info.link_up);
+    char job_id[CF_MSG_JOB_ID_HEX + 1] = "";
+    size_t len = 0;
+    char *job =
+        cf_itest_agents_job(fx, 0, CF_JOB_TYPE_RECHECK, NULL, time(NULL), 600, job_id, NULL, &len);
+    /* the ROUTER drops its peer once the connection is gone: the broker's "offline" */
+    long deadline = cf_itest_zap_now_ms() + CF_ITEST_AGENTS_WAIT_MS;
+    while (cf_itest_agents_send_job(fx, 0, job_id, job, len) == CF_OK &&
+           cf_itest_zap_now_ms() < deadline)
+        cf_itest_agents_pump(fx);
+    assert_int_equal(cf_itest_agents_send_job(fx, 0, job_id, job, len), CF_ERR_NOTFOUND);
+
+    assert_int_equal(cf_fleet_set_online(fx->fleet, CF_FLEET_ALL, 1), CF_OK);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, "sim-0", NULL, 2), 2);
+    assert_int_equal(cf_itest_agents_send_job(fx, 0, job_id, job, len), CF_OK);
+    cf_itest_agents_all_acked(fx, job_id, 1);
+    assert_int_equal(cf_fleet_agent_info(fx->fleet, 0, &info), CF_OK);
+    assert_int_equal(info.hellos, 2);
+    assert_int_equal(info.installed, 1);
+    cf_fleet_stats_t st;
+    assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
+    assert_int_equal(st.connects, 3);
+    assert_int_equal(st.disconnects, 1);
+    assert_int_equal(cf_itest_agents_count(fx, CF_MSG_HELLO, "sim-1", NULL), 1);
+    cf_mem_free(job);
+    cf_itest_agents_stop(&fx);
+}
+
+/* The first broker of the list never answers: after the failover time the agents move to
+   the next one and say HELLO there. */
+static void test_failover(void **state)
+{
+    (void) state;
+    char dead[64];
+    snprintf(dead, sizeof(dead), "tcp://127.0.0.1:%d", cf_itest_free_port());
+    cf_fleet_cfg_t cfg = {.failover_ms = 200};
+    cf_itest_agents_t *fx = cf_itest_agents_start(4, &cfg, dead);
+    /* agents 0 and 2 start on the dead broker, 1 and 3 on the live one */
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 4), 4);
+    cf_fleet_agent_info_t info;
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(cf_fleet_agent_info(fx->fleet, i, &info), CF_OK);
+        assert_int_equal(info.broker, 1);
+        assert_true(info.link_up);
+    }
+    cf_fleet_stats_t st;
+    assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
+    assert_int_equal(st.failovers, 2);
+    assert_int_equal(st.connects, 4);
+    cf_itest_agents_stop(&fx);
+}
+
+/* Injected failures are reported with their reason; a retry of a failed job runs. */
+static void test_fault_fail(void **state)
+{
+    (void) state;
+    cf_itest_agents_t *fx = cf_itest_agents_start(2, NULL, NULL);
+    cf_fleet_fault_t fault = {.fail_pct = 100, .fail_reason = "disk full"};
+    assert_int_equal(cf_fleet_set_fault(fx->fleet, &fault), CF_OK);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 2), 2);
+    char job_id[CF_MSG_JOB_ID_HEX + 1] = "";
+    size_t len = 0;
+    char *job = cf_itest_agents_job(fx, 1, CF_JOB_TYPE_SET_FAVORITE, NULL, time(NULL), 600, job_id,
+                                    NULL, &len);
+    assert_int_equal(cf_itest_agents_send_job(fx, 1, job_id, job, len), CF_OK);
+    cf_itest_agents_all_acked(fx, job_id, 1);
+    const cf_itest_agents_ev_t *re = cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, job_id, 0);
+    assert_int_equal(re->outcome, CF_MSG_FAILED);
+    assert_string_equal(re->text, "disk full");
+
+    memset(&fault, 0, sizeof(fault)); /* the operator's retry: the same job again */
+    assert_int_equal(cf_fleet_set_fault(fx->fleet, &fault), CF_OK);
+    assert_int_equal(cf_itest_agents_send_job(fx, 1, job_id, job, len), CF_OK);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_REPORT, NULL, job_id, 2), 2);
+    assert_int_equal(cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, job_id, 1)->outcome,
+                     CF_MSG_INSTALLED);
+    cf_mem_free(job);
+    cf_itest_agents_stop(&fx);
+}
+
+/* A thousand DEALERs in one thread (CF_TEST_FLEET_AGENTS=N for up to 6000: this process
+   also holds the broker's end, three descriptors per agent): one job each, every report
+   acked. The times are printed, not asserted. */
+static void test_thousand_agents(void **state)
+{
+    (void) state;
+    const char *env = getenv("CF_TEST_FLEET_AGENTS");
+    size_t n = env ? (size_t) strtoul(env, NULL, 10) : 1000;
+    assert_true(n >= 1 && n <= 6000);
+    long t0 = cf_itest_zap_now_ms();
+    cf_itest_agents_t *fx = cf_itest_agents_start(n, NULL, NULL);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, n), n);
+    long t1 = cf_itest_zap_now_ms();
+    char job_id[CF_MSG_JOB_ID_HEX + 1] = "";
+    char **jobs = cf_mem_calloc(n, sizeof(*jobs));
+    size_t *lens = cf_mem_calloc(n, sizeof(*lens));
+    assert_true(jobs && lens);
+    for (size_t i = 0; i < n; i++) /* one job, one copy per agent, as a server fans out */
+        jobs[i] = cf_itest_agents_job(fx, i, CF_JOB_TYPE_RECHECK, NULL, time(NULL), 600, job_id,
+                                      NULL, &lens[i]);
+    long t2 = cf_itest_zap_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(cf_itest_agents_send_job(fx, i, job_id, jobs[i], lens[i]), CF_OK);
+        cf_mem_free(jobs[i]);
+        cf_itest_agents_pump(fx);
+    }
+    cf_itest_agents_all_acked(fx, job_id, n);
+    long t3 = cf_itest_zap_now_ms();
+    printf("fleet: %zu agents connected (HELLO) in %ld ms; one job to all, every report "
+           "acked, in %ld ms (signing %ld ms before)\n",
+           n, t1 - t0, t3 - t2, t2 - t1);
+    cf_fleet_stats_t st;
+    assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
+    assert_int_equal(st.installed, n);
+    assert_int_equal(st.acks_report, n);
+    assert_int_equal(st.reports, n); /* and the resends of those slower than their back-off */
+    assert_true(cf_itest_agents_count(fx, CF_MSG_REPORT, NULL, job_id) >= n);
+    cf_mem_free(jobs);
+    cf_mem_free(lens);
+    cf_itest_agents_stop(&fx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_usage, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_job_types, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_hooks, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_resend_backoff, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_offline_online, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_failover, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_fault_fail, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_thousand_agents, cf_itest_agents_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
