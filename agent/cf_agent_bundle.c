@@ -25,6 +25,13 @@ static cf_err_t s_only(const json_t *o, const char *const *known, const char *wh
     return CF_OK;
 }
 
+/* 1 for a character of the standard base64 alphabet (padding aside). */
+static int s_b64_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
+}
+
 /* Strict standard base64 (length a multiple of 4, '=' only as the last one or two) of
    1..max decoded bytes into *out (cf_mem_free_secret). */
 static cf_err_t s_base64(const char *text, size_t len, size_t max, unsigned char **out,
@@ -36,12 +43,9 @@ static cf_err_t s_base64(const char *text, size_t len, size_t max, unsigned char
     if (len / 4 * 3 > max + 2)
         return cf_why(why, CF_ERR_TOOBIG, "p12 over %zu bytes", max);
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) text[i];
-        int alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '+' || c == '/';
-        if (c == '=' && i + 2 >= len && (i + 1 == len || text[i + 1] == '='))
+        if (text[i] == '=' && i + 2 >= len && (i + 1 == len || text[i + 1] == '='))
             pad++;
-        else if (!alpha || pad)
+        else if (!s_b64_char((unsigned char) text[i]) || pad)
             return cf_why(why, CF_ERR_CORRUPT, "p12 is not base64 (character %zu)", i);
     }
     unsigned char *buf = cf_mem_malloc(len / 4 * 3 + 1);
