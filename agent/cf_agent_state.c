@@ -30,7 +30,7 @@ cf_err_t cf_agent_default_id(char id[CF_DB_ID_MAX + 1], cf_why_t *why)
                       "the host name '%.80s' is no agent id ([a-z0-9][a-z0-9._-]{0,62}): "
                       "give one with --id",
                       host);
-    snprintf(id, CF_DB_ID_MAX + 1, "%s", host);
+    memcpy(id, host, strlen(host) + 1); /* checked: at most CF_DB_ID_MAX */
     return CF_OK;
 }
 
