@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cf_agent_certs.h"
 #include "cf_agent_install.h"
 #include "cf_cert.h"
 #include "cf_csr.h"
@@ -16,6 +17,20 @@
 #include "cf_mem.h"
 
 #define S_PATH (CF_AGENT_STATE_PATH_MAX + 32) /* a state file's path buffer */
+
+/* The answer of a server. */
+typedef struct {
+    long status;       /* HTTP status */
+    json_t *json;      /* its JSON body (owned), NULL when none or not JSON */
+    char code[48];     /* error.code of an error answer, or "" */
+    char message[300]; /* error.message of an error answer, or "" */
+} s_reply_t;
+
+static void s_reply_clear(s_reply_t *r)
+{
+    json_decref(r->json);
+    memset(r, 0, sizeof(*r));
+}
 
 /* One enrollment in progress. */
 typedef struct {
@@ -28,7 +43,7 @@ typedef struct {
     int have_cert;                                                  /* cert.pem and key.pem exist */
     char *token;                     /* the token file's text (owned secret), NULL: none */
     cf_key_t *new_key;               /* CSR mode: the key made here (owned) */
-    cf_agent_reply_t reply;          /* the answer */
+    s_reply_t reply;                 /* the answer */
     const cf_agent_server_t *server; /* who answered */
     cf_agent_enroll_result_t res;    /* what happened */
 } s_enroll_t;
@@ -61,7 +76,7 @@ static cf_err_t s_load(s_enroll_t *e, cf_why_t *why)
                     "no credential in %s: neither a certificate (cert.pem, key.pem) nor an "
                     "enrollment token (install a package made with --with-cert or --token-uses)",
                     e->dir);
-    if (rc == CF_OK && e->st.config.n_servers == 0)
+    if (rc == CF_OK && e->st.config.servers.n == 0)
         rc = cf_why(why, CF_ERR_NOTFOUND, "agent.json lists no server");
     return rc;
 }
@@ -76,7 +91,7 @@ static cf_err_t s_body(s_enroll_t *e, char **out, size_t *len)
     }
     json_t *body =
         json_pack("{s:s,s:s,s:s?,s:s?,s:s,s:i}", "id", e->st.id, "curve", e->z85, "csr", csr,
-                  "token", e->token, "version", CF_AGENT_VERSION, "protocol", CF_AGENT_PROTOCOL);
+                  "token", e->token, "version", CF_AGENT_VERSION, "protocol", CF_AGENT_PROTO);
     cf_mem_free(csr);
     size_t n = body ? json_dumpb(body, NULL, 0, JSON_COMPACT) : 0;
     *out = n ? cf_mem_malloc(n + 1) : NULL;
@@ -106,17 +121,37 @@ static cf_err_t s_refused(const s_enroll_t *e, const cf_agent_server_t *s, cf_wh
                   e->reply.message[0] ? e->reply.message : "no message");
 }
 
+/* One POST to server s; the answer into e->reply. */
+static cf_err_t s_post_one(s_enroll_t *e, const cf_agent_server_t *s, const char *body,
+                           cf_why_t *why)
+{
+    cf_agent_http_t h = {0};
+    char *text = NULL;
+    cf_agent_http_for(&h, s, 0);
+    h.ca_file = e->ca;
+    h.cert_file = e->have_cert ? e->cert : NULL;
+    h.key_file = e->have_cert ? e->key : NULL;
+    h.timeout_ms = (e->timeout_s > 0 ? e->timeout_s : CF_AGENT_TIMEOUT_S) * 1000L;
+    s_reply_clear(&e->reply);
+    CF_TRY(cf_agent_http_post(&h, "/api/v1/agent/enroll", body, &e->reply.status, &text, why));
+    e->reply.json = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    const json_t *err = json_object_get(e->reply.json, "error");
+    const char *code = json_string_value(json_object_get(err, "code"));
+    const char *msg = json_string_value(json_object_get(err, "message"));
+    snprintf(e->reply.code, sizeof(e->reply.code), "%s", code ? code : "");
+    snprintf(e->reply.message, sizeof(e->reply.message), "%s", msg ? msg : "");
+    cf_mem_free_secret_str(text); /* an answer may carry a certificate offer */
+    return CF_OK;
+}
+
 /* POST to the servers in agent.json order until one answers. */
-static cf_err_t s_post(s_enroll_t *e, const char *body, size_t len, cf_why_t *why)
+static cf_err_t s_post(s_enroll_t *e, const char *body, cf_why_t *why)
 {
     cf_err_t rc = CF_ERR_IO;
     cf_why_t last = {""};
-    for (size_t i = 0; i < e->st.config.n_servers; i++) {
-        const cf_agent_server_t *s = &e->st.config.servers[i];
-        cf_agent_https_t how = {s, e->ca, e->have_cert ? e->cert : NULL,
-                                e->have_cert ? e->key : NULL, e->timeout_s};
-        cf_agent_reply_clear(&e->reply);
-        rc = cf_agent_https_post(&how, "/api/v1/agent/enroll", body, len, &e->reply, &last);
+    for (size_t i = 0; i < e->st.config.servers.n; i++) {
+        const cf_agent_server_t *s = &e->st.config.servers.servers[i];
+        rc = s_post_one(e, s, body, &last);
         if (rc == CF_OK && e->reply.status == 503)
             rc = s_refused(e, s, &last); /* busy or its Redis is away: the next one */
         if (rc == CF_ERR_IO)
@@ -175,24 +210,14 @@ static cf_err_t s_check_cert(s_enroll_t *e, const char *pem, char **chain, size_
     return rc;
 }
 
-/* key.pem and cert.pem: both written as new temp files first, then renamed, key first. */
+/* The pair installed by cf_agent_certs_install (new files, then renamed; recoverable). */
 static cf_err_t s_store_cert(s_enroll_t *e, const char *pem, cf_why_t *why)
 {
-    char *chain = NULL, *key = NULL, tmp_cert[S_PATH + 8], tmp_key[S_PATH + 8];
+    char *chain = NULL, *key = NULL;
     size_t chain_len = 0, key_len = 0;
     cf_err_t rc = s_check_cert(e, pem, &chain, &chain_len, &key, &key_len, why);
-    snprintf(tmp_cert, sizeof(tmp_cert), "%s.new", e->cert);
-    snprintf(tmp_key, sizeof(tmp_key), "%s.new", e->key);
     if (rc == CF_OK)
-        rc = cf_file_write_atomic(tmp_key, key, key_len, 0600, why);
-    if (rc == CF_OK)
-        rc = cf_file_write_atomic(tmp_cert, chain, chain_len, 0600, why);
-    if (rc == CF_OK && (rename(tmp_key, e->key) != 0 || rename(tmp_cert, e->cert) != 0))
-        rc = cf_why(why, CF_ERR_IO, "cannot rename the new certificate into %s", e->dir);
-    if (rc != CF_OK) {
-        unlink(tmp_key);
-        unlink(tmp_cert);
-    }
+        rc = cf_agent_certs_install(e->dir, chain, chain_len, key, key_len, NULL, NULL, NULL, why);
     e->res.got_cert = rc == CF_OK;
     cf_mem_free(chain);
     cf_mem_free_secret(key, key_len);
@@ -215,7 +240,7 @@ static cf_err_t s_apply(s_enroll_t *e, cf_why_t *why)
     cf_why_t lwhy = {""};
     cf_err_t lists = cf_agent_config_from_json(json_object_get(a, "servers"),
                                                json_object_get(a, "brokers"), &cfg, &lwhy);
-    if (lists != CF_OK || cfg.n_servers == 0) {
+    if (lists != CF_OK || cfg.servers.n == 0) {
         cf_agent_config_clear(&cfg);
         return cf_why(why, CF_ERR_CORRUPT, "server %s answered unusable lists: %s",
                       e->server->alias,
@@ -223,6 +248,7 @@ static cf_err_t s_apply(s_enroll_t *e, cf_why_t *why)
     }
     cf_err_t rc = e->push ? CF_OK : s_store_cert(e, json_string_value(cert), why);
     if (rc == CF_OK) {
+        memcpy(cfg.servers.favorite, e->st.config.servers.favorite, sizeof(cfg.servers.favorite));
         cf_agent_config_clear(&e->st.config);
         e->st.config = cfg;
         memset(&cfg, 0, sizeof(cfg));
@@ -247,13 +273,13 @@ cf_err_t cf_agent_enroll(const char *state_dir, int push, long timeout_s,
     if (rc == CF_OK)
         rc = s_body(&e, &body, &len);
     if (rc == CF_OK)
-        rc = s_post(&e, body, len, why);
+        rc = s_post(&e, body, why);
     if (rc == CF_OK)
         rc = s_apply(&e, why);
     if (res)
         *res = e.res;
     cf_mem_free_secret(body, len);
-    cf_agent_reply_clear(&e.reply);
+    s_reply_clear(&e.reply);
     cf_key_destroy(&e.new_key);
     cf_mem_free_secret_str(e.token);
     cf_agent_state_clear(&e.st);

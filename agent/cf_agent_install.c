@@ -286,7 +286,7 @@ int cf_agent_install_cmd(int argc, char **argv)
         code = CF_AGENT_EXIT_USAGE;
     if (rc == CF_OK)
         printf("installed in %s: %zu servers, %zu brokers, certificate %s, token %s\n", dir,
-               b.config.n_servers, b.config.n_brokers, b.p12 ? "shared" : "none",
+               b.config.servers.n, b.config.n_brokers, b.p12 ? "shared" : "none",
                b.token[0] ? "yes" : "none");
     else
         fprintf(stderr, "%s: %s\n", prog, cf_why_text(&why, rc));

@@ -9,11 +9,8 @@
 #include "cf_err.h"
 
 #define CF_AGENT_PASS_ENV "PKCS12_PASS" /* the seed's msiexec property, as a variable */
-
-/* Exit codes of the cf-agent commands. */
-#define CF_AGENT_EXIT_OK    0 /* done */
-#define CF_AGENT_EXIT_FAIL  1 /* the operation failed or was refused: the message says why */
-#define CF_AGENT_EXIT_USAGE 2 /* bad command line (or no password source) */
+/* Exit codes: CF_AGENT_EXIT_OK, _FAIL, _USAGE of cf_agent_run.h (no password source is a
+   usage error). */
 
 /* The --state-dir option every agent command has. */
 #define CF_AGENT_STATE_DIR_OPTION                                                      \

@@ -36,75 +36,16 @@ cf_err_t cf_agent_default_id(char id[CF_DB_ID_MAX + 1], cf_why_t *why)
 
 /* ---- the server and broker lists ------------------------------------------------------ */
 
-/* Integer member name of o in lo..hi into *out; absent: def (or an error when def < lo). */
-static cf_err_t s_int(const json_t *o, const char *name, long lo, long hi, long def, int *out,
-                      size_t i, cf_why_t *why)
+/* A host to connect to: printable, no space or URL delimiter, 1..CF_AGENT_HOST_MAX bytes. */
+static int s_host_ok(const char *h)
 {
-    const json_t *v = json_object_get(o, name);
-    if (!v && def >= lo) {
-        *out = (int) def;
-        return CF_OK;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return cf_why(why, CF_ERR_INVALID, "servers[%zu].%s must be an integer %ld..%ld", i, name,
-                      lo, hi);
-    *out = (int) json_integer_value(v);
-    return CF_OK;
-}
-
-/* A host to connect to: printable, no space or URL delimiter, 1..CF_DB_HOST_MAX bytes. */
-static int s_host_ok(const char *h, size_t len)
-{
-    if (len == 0 || len > CF_DB_HOST_MAX || strlen(h) != len)
+    size_t len = strlen(h);
+    if (len == 0 || len > CF_AGENT_HOST_MAX)
         return 0;
     for (size_t i = 0; i < len; i++)
         if (!isgraph((unsigned char) h[i]) || strchr("/?#@\\", h[i]))
             return 0;
     return 1;
-}
-
-static cf_err_t s_ranges(const json_t *v, cf_agent_server_t *s, size_t i, cf_why_t *why)
-{
-    if (!v || json_is_null(v))
-        return CF_OK;
-    if (!json_is_array(v) || json_array_size(v) > CF_IPRANGE_LIST_MAX)
-        return cf_why(why, json_is_array(v) ? CF_ERR_TOOBIG : CF_ERR_INVALID,
-                      "servers[%zu].ip_ranges must be null or an array of at most %d ranges", i,
-                      CF_IPRANGE_LIST_MAX);
-    for (size_t k = 0; k < json_array_size(v); k++) {
-        const json_t *r = json_array_get(v, k);
-        cf_why_t rwhy = {""};
-        if (!json_is_string(r) || json_string_length(r) > CF_IPRANGE_MAX_TEXT ||
-            strlen(json_string_value(r)) != json_string_length(r) ||
-            cf_iprange_parse(json_string_value(r), &s->ranges[k], &rwhy) != CF_OK)
-            return cf_why(why, CF_ERR_INVALID, "servers[%zu].ip_ranges[%zu] is not an IP range%s%s",
-                          i, k, rwhy.text[0] ? ": " : "", rwhy.text);
-    }
-    s->n_ranges = json_array_size(v);
-    return CF_OK;
-}
-
-static cf_err_t s_server(const json_t *o, cf_agent_server_t *s, size_t i, cf_why_t *why)
-{
-    if (!json_is_object(o))
-        return cf_why(why, CF_ERR_INVALID, "servers[%zu] must be an object", i);
-    const json_t *alias = json_object_get(o, "alias"), *host = json_object_get(o, "host");
-    if (!json_is_string(alias) || json_string_length(alias) > CF_DB_ALIAS_MAX ||
-        cf_db_check_alias(json_string_value(alias)) != CF_OK)
-        return cf_why(why, CF_ERR_INVALID, "servers[%zu].alias must be a lowercase host name", i);
-    snprintf(s->alias, sizeof(s->alias), "%s", json_string_value(alias));
-    if (host && !json_is_null(host) && !json_is_string(host))
-        return cf_why(why, CF_ERR_INVALID, "servers[%zu].host must be a string", i);
-    const char *h = json_string_value(host);
-    if (!h || !h[0])
-        h = s->alias;
-    else if (!s_host_ok(h, json_string_length(host)))
-        return cf_why(why, CF_ERR_INVALID, "servers[%zu].host must be a host name or address", i);
-    snprintf(s->host, sizeof(s->host), "%s", h);
-    CF_TRY(s_int(o, "port", 1, 65535, -1, &s->port, i, why));
-    CF_TRY(s_int(o, "plain_port", 0, 65535, 0, &s->plain_port, i, why));
-    CF_TRY(s_int(o, "priority", -CF_DB_PRIORITY_MAX, CF_DB_PRIORITY_MAX, 0, &s->priority, i, why));
-    return s_ranges(json_object_get(o, "ip_ranges"), s, i, why);
 }
 
 static cf_err_t s_brokers(const json_t *v, cf_agent_config_t *out, cf_why_t *why)
@@ -132,19 +73,15 @@ static cf_err_t s_config(const json_t *servers, const json_t *brokers, cf_agent_
 {
     if (!json_is_array(servers))
         return cf_why(why, CF_ERR_INVALID, "servers must be an array");
-    size_t n = json_array_size(servers);
-    if (n > CF_AGENT_SERVERS_MAX)
-        return cf_why(why, CF_ERR_TOOBIG, "more than %d servers", CF_AGENT_SERVERS_MAX);
-    out->servers = cf_mem_calloc(n ? n : 1, sizeof(*out->servers));
-    if (!out->servers)
-        return CF_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++) {
-        CF_TRY(s_server(json_array_get(servers, i), &out->servers[i], i, why));
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(out->servers[k].alias, out->servers[i].alias) == 0)
-                return cf_why(why, CF_ERR_INVALID, "servers[%zu]: alias %s listed twice", i,
-                              out->servers[i].alias);
-        out->n_servers = i + 1;
+    CF_TRY(cf_agent_servers_from_json(&out->servers, servers, why));
+    for (size_t i = 0; i < out->servers.n; i++) {
+        const cf_agent_server_t *s = &out->servers.servers[i];
+        if (cf_db_check_alias(s->alias) != CF_OK)
+            return cf_why(why, CF_ERR_INVALID, "servers[%zu].alias must be a lowercase host name",
+                          i);
+        if (s->host[0] && !s_host_ok(s->host))
+            return cf_why(why, CF_ERR_INVALID, "servers[%zu].host must be a host name or address",
+                          i);
     }
     return s_brokers(brokers, out, why);
 }
@@ -165,15 +102,15 @@ static json_t *s_server_json(const cf_agent_server_t *s)
 {
     json_t *ranges = json_array();
     char text[CF_IPRANGE_TEXT_MAX];
-    for (size_t k = 0; ranges && k < s->n_ranges; k++)
-        if (cf_iprange_format(&s->ranges[k], text, sizeof(text)) != CF_OK ||
+    for (size_t k = 0; ranges && k < cf_iprange_list_size(s->ranges); k++)
+        if (cf_iprange_format(cf_iprange_list_at(s->ranges, k), text, sizeof(text)) != CF_OK ||
             json_array_append_new(ranges, json_string(text)) != 0) {
             json_decref(ranges);
             return NULL;
         }
     return json_pack("{s:s,s:s,s:i,s:i,s:i,s:o*}", "alias", s->alias, "host", s->host, "port",
-                     s->port, "plain_port", s->plain_port, "priority", s->priority, "ip_ranges",
-                     ranges);
+                     (int) s->port, "plain_port", (int) s->plain_port, "priority", s->priority,
+                     "ip_ranges", ranges);
 }
 
 cf_err_t cf_agent_config_to_json(const cf_agent_config_t *cfg, json_t **servers, json_t **brokers)
@@ -182,8 +119,8 @@ cf_err_t cf_agent_config_to_json(const cf_agent_config_t *cfg, json_t **servers,
     *servers = json_array();
     *brokers = json_array();
     cf_err_t rc = *servers && *brokers ? CF_OK : CF_ERR_NOMEM;
-    for (size_t i = 0; rc == CF_OK && i < cfg->n_servers; i++)
-        if (json_array_append_new(*servers, s_server_json(&cfg->servers[i])) != 0)
+    for (size_t i = 0; rc == CF_OK && i < cfg->servers.n; i++)
+        if (json_array_append_new(*servers, s_server_json(&cfg->servers.servers[i])) != 0)
             rc = CF_ERR_NOMEM;
     for (size_t i = 0; rc == CF_OK && i < cfg->n_brokers; i++) {
         rc = cf_curve_broker_format(&cfg->brokers[i], text, sizeof(text));
@@ -202,7 +139,7 @@ void cf_agent_config_clear(cf_agent_config_t *cfg)
 {
     if (!cfg)
         return;
-    cf_mem_free(cfg->servers);
+    cf_agent_servers_clear(&cfg->servers);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -242,15 +179,21 @@ static cf_err_t s_state(const json_t *root, cf_agent_state_t *out, cf_why_t *why
          cf_db_check_alias(json_string_value(v)) != CF_OK))
         return cf_why(why, CF_ERR_INVALID, "favorite must be a server alias or null");
     const char *fav = json_string_value(v);
-    snprintf(out->favorite, sizeof(out->favorite), "%s", fav ? fav : "");
+    char favorite[CF_JOB_ALIAS_MAX + 1] = "";
+    if (fav && strlen(fav) >= sizeof(favorite))
+        return cf_why(why, CF_ERR_INVALID, "favorite must be a server alias or null");
+    if (fav)
+        memcpy(favorite, fav, strlen(fav) + 1);
     v = json_object_get(root, "interval");
     if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||
               json_integer_value(v) > CF_AGENT_INTERVAL_MAX))
         return cf_why(why, CF_ERR_INVALID, "interval must be an integer 1..%d",
                       CF_AGENT_INTERVAL_MAX);
     out->interval = v ? (int) json_integer_value(v) : CF_AGENT_INTERVAL_DEFAULT;
-    return cf_agent_config_from_json(json_object_get(root, "servers"),
-                                     json_object_get(root, "brokers"), &out->config, why);
+    CF_TRY(cf_agent_config_from_json(json_object_get(root, "servers"),
+                                     json_object_get(root, "brokers"), &out->config, why));
+    memcpy(out->config.servers.favorite, favorite, sizeof(favorite));
+    return CF_OK;
 }
 
 cf_err_t cf_agent_state_parse(const char *buf, size_t len, cf_agent_state_t *out, cf_why_t *why)
@@ -277,9 +220,10 @@ cf_err_t cf_agent_state_dump(const cf_agent_state_t *st, char **out, size_t *len
     *out = NULL;
     json_t *servers = NULL, *brokers = NULL;
     CF_TRY(cf_agent_config_to_json(&st->config, &servers, &brokers));
-    json_t *root = json_pack("{s:s,s:o,s:o,s:s?,s:i}", "id", st->id, "servers", servers, "brokers",
-                             brokers, "favorite", st->favorite[0] ? st->favorite : NULL, "interval",
-                             st->interval > 0 ? st->interval : CF_AGENT_INTERVAL_DEFAULT);
+    json_t *root =
+        json_pack("{s:s,s:o,s:o,s:s?,s:i}", "id", st->id, "servers", servers, "brokers", brokers,
+                  "favorite", st->config.servers.favorite[0] ? st->config.servers.favorite : NULL,
+                  "interval", st->interval > 0 ? st->interval : CF_AGENT_INTERVAL_DEFAULT);
     size_t flags = JSON_INDENT(2) | JSON_SORT_KEYS, n = root ? json_dumpb(root, NULL, 0, flags) : 0;
     char *text = n ? cf_mem_malloc(n + 1) : NULL;
     if (text && json_dumpb(root, text, n, flags) == n) {

@@ -9,51 +9,38 @@
 
 #include <jansson.h>
 
+#include "cf_agent_certs.h"
+#include "cf_agent_checkin.h"
+#include "cf_agent_choose.h"
+#include "cf_agent_run.h"
 #include "cf_curve.h"
 #include "cf_db_key.h"
-#include "cf_db_server.h"
 #include "cf_err.h"
-#include "cf_iprange.h"
 
-#define CF_AGENT_STATE_DIR_DEFAULT "/var/lib/certfleet-agent" /* --state-dir default */
-#define CF_AGENT_STATE_JSON        "agent.json"               /* id, servers, brokers, ... */
-#define CF_AGENT_STATE_CA          "ca.pem"                   /* the deployment's CA */
-#define CF_AGENT_STATE_CURVE       "curve.key"                /* CURVE public (+ "_secret": both) */
-#define CF_AGENT_STATE_CERT        "cert.pem"                 /* TLS certificate chain (0600) */
-#define CF_AGENT_STATE_KEY         "key.pem"         /* its private key, PKCS#8 PEM (0600) */
-#define CF_AGENT_STATE_TOKEN       "token"           /* enrollment token (0600) until used */
-#define CF_AGENT_STATE_PATH_MAX    3800              /* longest state directory path, bytes */
-#define CF_AGENT_STATE_JSON_MAX    (2 * 1024 * 1024) /* largest agent.json read, bytes */
-#define CF_AGENT_SERVERS_MAX       CF_DB_SERVERS_MAX /* servers in one list (1024) */
-#define CF_AGENT_INTERVAL_DEFAULT  300               /* check-in interval, seconds */
-#define CF_AGENT_INTERVAL_MAX      86400             /* ... at most */
+#define CF_AGENT_STATE_DIR_DEFAULT CF_AGENT_DEFAULT_DIR /* --state-dir default */
+#define CF_AGENT_STATE_JSON        CF_AGENT_CONF_FILE   /* id, servers, brokers, ... */
+#define CF_AGENT_STATE_CA          "ca.pem"             /* the deployment's CA */
+#define CF_AGENT_STATE_CURVE       "curve.key"          /* CURVE public (+ "_secret": both) */
+#define CF_AGENT_STATE_CERT        CF_AGENT_CERT_FILE   /* TLS certificate chain (0600) */
+#define CF_AGENT_STATE_KEY         CF_AGENT_KEY_FILE    /* its private key, PKCS#8 PEM (0600) */
+#define CF_AGENT_STATE_TOKEN       "token"              /* enrollment token (0600) until used */
+#define CF_AGENT_STATE_PATH_MAX    3800                 /* longest state directory path */
+#define CF_AGENT_STATE_JSON_MAX    (256 * 1024)         /* largest agent.json read, bytes */
+#define CF_AGENT_INTERVAL_DEFAULT  300                  /* check-in interval, seconds */
 
-/* One server as check-in answers, bundles and agent.json list it. */
+/* Where the agent connects: servers (cf_agent_choose's list; its favorite is agent.json's
+   favorite, its seen_addr unused here) and brokers. Free with cf_agent_config_clear. */
 typedef struct {
-    char alias[CF_DB_ALIAS_MAX + 1];          /* cf_db_check_alias */
-    char host[CF_DB_HOST_MAX + 1];            /* where to connect: DNS name or IP literal */
-    int port;                                 /* HTTPS port, 1..65535 */
-    int plain_port;                           /* plain HTTP port, 0 = none */
-    int priority;                             /* larger = preferred, +-CF_DB_PRIORITY_MAX */
-    cf_iprange_t ranges[CF_IPRANGE_LIST_MAX]; /* primary IP ranges */
-    size_t n_ranges;                          /* entries used in ranges */
-} cf_agent_server_t;
-
-/* Where the agent connects: servers and brokers. Free the contents with
-   cf_agent_config_clear. */
-typedef struct {
-    cf_agent_server_t *servers;                      /* owned array, n_servers entries */
-    size_t n_servers;                                /* 0..CF_AGENT_SERVERS_MAX */
+    cf_agent_servers_t servers;                      /* servers.n entries, favorite */
     cf_curve_broker_t brokers[CF_CURVE_BROKERS_MAX]; /* broker endpoints with their key */
     size_t n_brokers;                                /* entries used in brokers */
 } cf_agent_config_t;
 
 /* agent.json. Free the contents with cf_agent_state_clear. */
 typedef struct {
-    char id[CF_DB_ID_MAX + 1];          /* the agent id (cf_agent_check_id) */
-    cf_agent_config_t config;           /* servers and brokers */
-    char favorite[CF_DB_ALIAS_MAX + 1]; /* favorite server alias, "" = none */
-    int interval;                       /* check-in interval, 1..CF_AGENT_INTERVAL_MAX s */
+    char id[CF_DB_ID_MAX + 1]; /* the agent id (cf_agent_check_id) */
+    cf_agent_config_t config;  /* servers (with the favorite) and brokers */
+    int interval;              /* check-in interval, 1..CF_AGENT_INTERVAL_MAX s */
 } cf_agent_state_t;
 
 /* CF_OK when id matches [a-z0-9][a-z0-9._-]{0,62} (DESIGN.md "Agent id"), else
@@ -65,13 +52,14 @@ CF_MUST_USE cf_err_t cf_agent_check_id(const char *id);
 CF_MUST_USE cf_err_t cf_agent_default_id(char id[CF_DB_ID_MAX + 1], cf_why_t *why);
 
 /* Parse a server list (a JSON array of {"alias","host","port","plain_port","priority",
-   "ip_ranges"}; other members, such as "online", are ignored) and a broker list (a JSON
-   array of "tcp://h:p#Z85" strings; NULL is an empty list) into out, which must be
-   zeroed or cleared. Every field is checked: alias (cf_db_check_alias), host (1..253
-   printable, no spaces; "" or absent = the alias), port 1..65535, plain_port 0..65535,
-   priority within +-1000000, ip_ranges null or an array of at most 64 range strings
-   (cf_iprange_parse); no alias twice; at most CF_AGENT_SERVERS_MAX servers and
-   CF_CURVE_BROKERS_MAX brokers. Errors: CF_ERR_INVALID (why names the entry and field),
+   "ip_ranges","online"}: cf_agent_servers_from_json, unknown members ignored) and a broker
+   list (a JSON array of "tcp://h:p#Z85" strings; NULL is an empty list) into out, which
+   must be zeroed or cleared. Beyond cf_agent_servers_from_json's checks (types, ranges of
+   port 1..65535, plain_port, priority, ip ranges, no alias twice, at most
+   CF_AGENT_SERVERS_MAX servers), each alias must be a lowercase host name
+   (cf_db_check_alias) and each host printable without spaces or URL delimiters; at most
+   CF_CURVE_BROKERS_MAX brokers, each cf_curve_broker_parse'd. Errors: CF_ERR_CORRUPT (a
+   server field), CF_ERR_INVALID (alias, host, broker; why names the entry),
    CF_ERR_TOOBIG, CF_ERR_NOMEM. On failure out is left cleared. */
 CF_MUST_USE cf_err_t cf_agent_config_from_json(const json_t *servers, const json_t *brokers,
                                                cf_agent_config_t *out, cf_why_t *why);
@@ -86,7 +74,8 @@ void cf_agent_config_clear(cf_agent_config_t *cfg);
 CF_MUST_USE cf_err_t cf_agent_state_path(const char *dir, const char *name, char *buf, size_t len);
 
 /* Parse agent.json text (len bytes, at most CF_AGENT_STATE_JSON_MAX, no NUL needed):
-   {"id","servers":[…],"brokers":[…],"favorite":alias|null,"interval":s}; every field is
+   {"id","servers":[…],"brokers":[…],"favorite":alias|null,"interval":s} (cf_agent_run
+   reads the same file); every field is
    checked (above), unknown top-level members are refused. out must be zeroed or cleared;
    on failure it is left cleared. Errors: CF_ERR_CORRUPT (not JSON), CF_ERR_INVALID (why
    names the field), CF_ERR_TOOBIG, CF_ERR_NOMEM. */

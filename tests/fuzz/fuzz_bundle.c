@@ -21,12 +21,21 @@ static void s_round_trip(const cf_agent_bundle_t *b)
     if (cf_agent_state_dump(&st, &text, &len) != CF_OK)
         return; /* out of memory only */
     if (cf_agent_state_parse(text, len, &back, NULL) != CF_OK ||
-        back.config.n_servers != b->config.n_servers ||
+        back.config.servers.n != b->config.servers.n ||
         back.config.n_brokers != b->config.n_brokers)
         abort();
-    for (size_t i = 0; i < b->config.n_servers; i++)
-        if (memcmp(&back.config.servers[i], &b->config.servers[i], sizeof(cf_agent_server_t)) != 0)
+    for (size_t i = 0; i < b->config.servers.n; i++) {
+        const cf_agent_server_t *x = &b->config.servers.servers[i];
+        const cf_agent_server_t *y = &back.config.servers.servers[i];
+        if (strcmp(x->alias, y->alias) != 0 || strcmp(x->host, y->host) != 0 ||
+            x->port != y->port || x->plain_port != y->plain_port || x->priority != y->priority ||
+            cf_iprange_list_size(x->ranges) != cf_iprange_list_size(y->ranges))
             abort();
+        for (size_t k = 0; k < cf_iprange_list_size(x->ranges); k++)
+            if (!cf_iprange_equal(cf_iprange_list_at(x->ranges, k),
+                                  cf_iprange_list_at(y->ranges, k)))
+                abort();
+    }
     cf_agent_state_clear(&back);
     cf_mem_free(text);
 }

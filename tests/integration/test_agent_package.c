@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "cf_agent_bundle.h"
+#include "cf_agent_checkin.h"
 #include "cf_agent_enroll.h"
 #include "cf_agent_install.h"
 #include "cf_import.h"
@@ -125,15 +126,17 @@ static void s_checkin_lock(const char *state, const char *want)
     snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
     snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
     snprintf(key, sizeof(key), "%s/key.pem", dir);
-    cf_agent_https_t how = {&st.config.servers[0], ca, cert, key, 20};
-    cf_agent_reply_t reply = {0};
-    const char body[] = "{\"protocol\":1}";
-    assert_int_equal(
-        cf_agent_https_post(&how, "/api/v1/agent/checkin", body, strlen(body), &reply, &why),
-        CF_OK);
-    assert_int_equal(reply.status, 200);
-    assert_string_equal(json_string_value(json_object_get(reply.json, "lock")), want);
-    cf_agent_reply_clear(&reply);
+    cf_agent_http_t h = {0};
+    cf_agent_http_for(&h, &st.config.servers.servers[0], 0);
+    h.ca_file = ca;
+    h.cert_file = cert;
+    h.key_file = key;
+    cf_agent_answer_t ans;
+    long status = 0;
+    assert_int_equal(cf_agent_checkin(&h, st.id, &ans, &status, &why), CF_OK);
+    assert_int_equal(status, 200);
+    assert_string_equal(ans.lock, want);
+    cf_agent_answer_clear(&ans);
     cf_agent_state_clear(&st);
 }
 
@@ -147,9 +150,9 @@ static void test_package_create(void **state)
     assert_int_equal(cf_agent_bundle_load(s_path("pkg-config.json"), &b, &why), CF_OK);
     assert_null(b.p12);
     assert_string_equal(b.token, "");
-    assert_int_equal(b.config.n_servers, 1);
-    assert_string_equal(b.config.servers[0].alias, "srv-a");
-    assert_int_equal(b.config.servers[0].port, s_srv.port);
+    assert_int_equal(b.config.servers.n, 1);
+    assert_string_equal(b.config.servers.servers[0].alias, "srv-a");
+    assert_int_equal(b.config.servers.servers[0].port, s_srv.port);
     cf_agent_bundle_clear(&b);
     /* with the certificate under the deployment's password, and a token */
     assert_int_equal(cf_agent_bundle_load(s_path("pkg-tok.json"), &b, &why), CF_OK);

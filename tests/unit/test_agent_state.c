@@ -46,15 +46,15 @@ static void test_usage(void **state)
     cf_why_t why = {""};
     assert_int_equal(cf_agent_state_parse(s_json, strlen(s_json), &st, &why), CF_OK);
     assert_string_equal(st.id, "agent-7");
-    assert_string_equal(st.favorite, "srv-a");
+    assert_string_equal(st.config.servers.favorite, "srv-a");
     assert_int_equal(st.interval, 60);
-    assert_int_equal(st.config.servers[0].n_ranges, 1);
+    assert_int_equal(cf_iprange_list_size(st.config.servers.servers[0].ranges), 1);
     assert_int_equal(cf_test_sh("mkdir -m 0700 '%s/st'", s_dir), 0);
     assert_int_equal(cf_agent_state_save(s_path("st"), &st, &why), CF_OK);
     assert_int_equal(s_mode("st/agent.json"), 0600);
     assert_int_equal(cf_agent_state_load(s_path("st"), &back, &why), CF_OK);
-    assert_string_equal(back.config.servers[0].host, "127.0.0.1");
-    assert_int_equal(back.config.servers[0].priority, 5);
+    assert_string_equal(back.config.servers.servers[0].host, "127.0.0.1");
+    assert_int_equal(back.config.servers.servers[0].priority, 5);
     assert_int_equal(back.interval, 60);
     assert_int_equal(cf_test_sh("grep -q '10.0.0.0/8' '%s/st/agent.json'", s_dir),
                      0); /* canonical */
@@ -82,7 +82,7 @@ static void test_refusals(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_not_equal(cf_agent_state_parse(bad[i], strlen(bad[i]), &st, &why), CF_OK);
-        assert_null(st.config.servers);
+        assert_null(st.config.servers.servers);
     }
     assert_int_equal(cf_agent_state_parse("{}", CF_AGENT_STATE_JSON_MAX + 1, &st, &why),
                      CF_ERR_TOOBIG);
