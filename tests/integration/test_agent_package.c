@@ -187,6 +187,66 @@ static void test_package_create(void **state)
     EXPECT(0, "package.create", "audit " REAL " --limit 1000");
 }
 
+/* POST /api/v1/packages with curl (an independent client) and the admin session token:
+   the HTTP status. cert: an agent's state directory whose certificate to present, or NULL. */
+static int s_api(const char *token, const char *body, const char *cert)
+{
+    char extra[1400] = "";
+    if (cert)
+        snprintf(extra, sizeof(extra), "--cert '%s/%s/cert.pem' --key '%s/%s/key.pem'", s_dir, cert,
+                 s_dir, cert);
+    cf_test_write_file(s_path("api-body.json"), body, strlen(body));
+    if (cf_test_sh("curl -s -o '%s/api-out.json' -w '%%{http_code}' --cacert '%s/out/ca.pem' %s "
+                   "-H 'Authorization: Bearer %s' -H 'Content-Type: application/json' "
+                   "--data-binary @'%s/api-body.json' https://127.0.0.1:%d/api/v1/packages "
+                   ">'%s/api-status'",
+                   s_dir, s_dir, extra, token, s_dir, s_srv.port, s_dir) != 0)
+        return 0;
+    char *st = cf_test_read_file(s_path("api-status"), NULL);
+    int status = atoi(st);
+    free(st);
+    return status;
+}
+
+static void test_package_api(void **state)
+{
+    (void) state;
+    char token[128];
+    assert_int_equal(
+        cf_test_sh(
+            "curl -s --cacert '%s/out/ca.pem' -H 'Content-Type: "
+            "application/json' -d '{\"user\":\"admin\",\"password\":\"%s\"}' "
+            "https://127.0.0.1:%d/api/v1/login | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/' "
+            ">'%s/api-token'",
+            s_dir, CF_ITEST_CONSOLE_REAL_PW, s_srv.port, s_dir),
+        0);
+    char *t = cf_test_read_file(s_path("api-token"), NULL);
+    t[strcspn(t, "\n")] = '\0';
+    assert_int_equal(strlen(t), 43);
+    snprintf(token, sizeof(token), "%s", t);
+    free(t);
+    assert_int_equal(s_api(token, "{}", NULL), 200);
+    assert_int_equal(s_api(token, "{\"with_cert\":true,\"password\":\"p-1\"}", NULL), 200);
+    assert_int_equal(s_api(token, "{\"password\":\"p-1\"}", NULL), 400); /* no with_cert */
+    assert_int_equal(s_api(token, "{\"extra\":1}", NULL), 400);
+    assert_int_equal(s_api(token, "{\"with_cert\":1}", NULL), 400);
+    assert_int_equal(s_api(token, "{\"token_uses\":0}", NULL), 400);
+    assert_int_equal(s_api(token, "{\"token_ttl\":31622401}", NULL), 400);
+    assert_int_equal(s_api(token, "{\"with_cert\":true,\"password\":\"a\\nb\"}", NULL), 400);
+    assert_int_equal(s_api("nobody-0000000000000000000000000000000000000", "{}", NULL), 401);
+    /* an agent certificate never reaches admin routes (st-file: after test_install) */
+    assert_int_equal(s_api(token, "{}", "st-file"), 403);
+    /* the audit trail names the package, never its token */
+    cf_agent_bundle_t b = {0};
+    cf_why_t why = {""};
+    assert_int_equal(cf_agent_bundle_load(s_path("pkg-tok.json"), &b, &why), CF_OK);
+    EXPECT(0, "package.create", "audit " REAL " --json --limit 1000");
+    char *out = cf_itest_console_out(1);
+    assert_null(strstr(out, b.token));
+    free(out);
+    cf_agent_bundle_clear(&b);
+}
+
 static void test_install(void **state)
 {
     (void) state;
@@ -312,7 +372,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_package_create),   cmocka_unit_test(test_install),
         cmocka_unit_test(test_enroll_token_csr), cmocka_unit_test(test_enroll_shared_cert),
-        cmocka_unit_test(test_enroll_push),
+        cmocka_unit_test(test_enroll_push),      cmocka_unit_test(test_package_api),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
