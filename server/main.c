@@ -192,11 +192,12 @@ static cf_err_t s_listen(s_server_t *s, cf_why_t *why)
 static cf_err_t s_link(s_server_t *s, cf_why_t *why)
 {
     cf_curve_broker_t brokers[CF_LINK_MAX_BROKERS];
+    unsigned char tls[CF_LINK_MAX_BROKERS] = {0};
     size_t n = 0;
-    CF_TRY(cf_server_opts_brokers(s->cfg, brokers, &n, why));
+    CF_TRY(cf_server_opts_brokers(s->cfg, brokers, tls, &n, why));
     if (n == 0)
         return CF_OK; /* agents get their jobs at check-in */
-    cf_link_cfg_t lcfg = {&s->scfg, s->app, brokers, n};
+    cf_link_cfg_t lcfg = {&s->scfg, s->app, brokers, n, tls};
     CF_TRY(cf_link_new(&lcfg, &s->link, why));
     cf_app_set_link(s->app, s->link);
     return CF_OK;
