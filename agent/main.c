@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <czmq.h>
 #include <jansson.h>
 
 #include "cf_agent_run.h"
@@ -130,6 +131,7 @@ int main(int argc, char **argv)
         cf_log(CF_LOG_ERROR, "libcurl=init-failed");
         return 1;
     }
+    zsys_handler_set(NULL); /* the broker link (CZMQ) must not take SIGTERM and SIGINT */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = s_on_signal;

@@ -208,23 +208,18 @@ static void test_daemon_sigterm(void **state)
     char exe[700], log[800];
     snprintf(exe, sizeof(exe), "%s/agent/cf-agent", bin && *bin ? bin : ".");
     snprintf(log, sizeof(log), "%s/agent-ag-9.log", s->dir);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0600);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execl(exe, exe, "run", "--state-dir", s_dir("ag-9"), "--source", "127.0.0.9", "--interval",
-              "1", (char *) NULL);
-        _exit(127);
-    }
+    pid_t pid = 0;
+    char *argv[] = {exe,        "run",       "--state-dir", (char *) s_dir("ag-9"),
+                    "--source", "127.0.0.9", "--interval",  "1",
+                    NULL};
+    assert_int_equal(cf_itest_spawn(argv, log, &pid), CF_OK);
     /* one check-in ran before (test_renew_due): two more at a 1 s interval */
     assert_true(cf_test_wait_until(s_checked_in_twice, NULL, 15000));
     kill(pid, SIGTERM);
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    int code = cf_itest_exit_code(pid, 10000);
+    if (code < 0)
+        assert_int_equal(cf_itest_kill(pid, SIGKILL), CF_OK);
+    assert_int_equal(code, 0);
     assert_int_equal(cf_test_sh("grep -q 'agent=ag-9 stopped' '%s'", log), 0);
 }
 
