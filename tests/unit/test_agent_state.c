@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cf_agent_enroll.h"
 #include "cf_agent_install.h"
 #include "cf_agent_state.h"
 #include "cf_ca.h"
@@ -183,13 +184,33 @@ static void test_password_sources(void **state)
     unsetenv(CF_AGENT_PASS_ENV);
 }
 
+static void test_command_lines(void **state)
+{
+    (void) state;
+    char *help[] = {"install", "--help", NULL};
+    assert_int_equal(cf_agent_install_cmd(2, help), CF_AGENT_EXIT_OK);
+    help[0] = "enroll";
+    assert_int_equal(cf_agent_enroll_cmd(2, help), CF_AGENT_EXIT_OK);
+    char *extra[] = {"enroll", "positional", NULL};
+    assert_int_equal(cf_agent_enroll_cmd(2, extra), CF_AGENT_EXIT_USAGE);
+    char *timeout[] = {"enroll", "--timeout", "0s", NULL};
+    assert_int_equal(cf_agent_enroll_cmd(3, timeout), CF_AGENT_EXIT_USAGE);
+    char *none[] = {"enroll", "--state-dir", (char *) s_path("none"), NULL};
+    assert_int_equal(cf_agent_enroll_cmd(3, none), CF_AGENT_EXIT_FAIL); /* not installed */
+    char missing[800], nowhere[800];
+    snprintf(missing, sizeof(missing), "%s/none.json", s_dir);
+    snprintf(nowhere, sizeof(nowhere), "%s/nowhere", s_dir);
+    char *bundle[] = {"install", "--bundle", missing, "--state-dir", nowhere, NULL};
+    assert_int_equal(cf_agent_install_cmd(5, bundle), CF_AGENT_EXIT_FAIL);
+    assert_int_equal(s_mode("nowhere"), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_install_files),
-        cmocka_unit_test(test_password_sources),
+        cmocka_unit_test(test_usage),         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_install_files), cmocka_unit_test(test_password_sources),
+        cmocka_unit_test(test_command_lines),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
 }
