@@ -408,6 +408,10 @@ void cf_fleet_agent_on_msg(cf_fleet_t *f, size_t a, const cf_msg_t *m)
     case CF_MSG_ERROR:
         cf_log(CF_LOG_INFO, "agent=%s broker_error=%s job=%s text=\"%s\"", ag->id,
                cf_msg_error_name(m->error), m->job_id, m->text);
+        /* our HELLO reached no server (a broker that has just started, before the
+           servers' links are back): say it again, or the open jobs it asks for never come */
+        if (m->error == CF_MSG_ERR_INTERNAL && !m->job_id[0])
+            cf_fleet_link_hello_later(f, a, zclock_mono());
         break;
     default: f->stats.bad_msgs++; break;
     }

@@ -43,6 +43,8 @@ typedef struct {
     uint8_t online;                /* 0: taken off line by a test */
     uint8_t in_service;            /* s_service is running for it (no re-entry) */
     int64_t link_deadline;         /* monotonic ms: fail over if still down; 0 = none */
+    int64_t hello_ms;              /* monotonic ms: say HELLO again (no server took it); 0 none */
+    uint32_t hello_backoff_ms;     /* current back-off of those HELLOs; 0 after a connect */
     cf_job_verifier_t *verifier;   /* made at the first job, keeps its signer cache */
     cf_fleet_rec_t *recs;          /* remembered jobs (owned) */
     uint16_t n_recs, cap_recs;     /* used, allocated */
@@ -88,7 +90,9 @@ void cf_fleet_link_service(cf_fleet_t *f, size_t a);
 CF_MUST_USE cf_err_t cf_fleet_link_send(cf_fleet_t *f, size_t a, const cf_msg_t *m);
 /* Make sure the loop wakes by at_ms. */
 void cf_fleet_link_wake(cf_fleet_t *f, int64_t at_ms);
-/* Fail agents over, fire due resends; recompute next_due. */
+/* Say HELLO again after back-off (the broker answered ERROR internal: no server took it). */
+void cf_fleet_link_hello_later(cf_fleet_t *f, size_t a, int64_t now_ms);
+/* Fail agents over, fire due resends and HELLOs; recompute next_due. */
 void cf_fleet_link_timers(cf_fleet_t *f, int64_t now_ms);
 
 /* cf_fleet_agent.c: the protocol of one agent. */

@@ -134,6 +134,8 @@ static void s_link_state(cf_fleet_t *f, size_t a, int writable)
     if (writable && !ag->link_up) {
         ag->link_up = 1;
         ag->link_deadline = 0;
+        ag->hello_ms = 0;
+        ag->hello_backoff_ms = 0;
         f->stats.connects++;
         s_hello(f, a);
         cf_fleet_agent_on_connect(f, a, now);
@@ -249,6 +251,30 @@ static void s_failover(cf_fleet_t *f, size_t a)
         cf_fleet_link_service(f, a);
 }
 
+void cf_fleet_link_hello_later(cf_fleet_t *f, size_t a, int64_t now_ms)
+{
+    cf_fleet_agent_t *ag = &f->agents[a];
+    uint32_t b = ag->hello_backoff_ms ? ag->hello_backoff_ms * 2 : (uint32_t) f->cfg.resend_min_ms;
+    ag->hello_backoff_ms =
+        b > (uint32_t) f->cfg.resend_max_ms ? (uint32_t) f->cfg.resend_max_ms : b;
+    ag->hello_ms = now_ms + (int64_t) (ag->hello_backoff_ms / 2) +
+                   (int64_t) randombytes_uniform(ag->hello_backoff_ms / 2 + 1);
+    cf_fleet_link_wake(f, ag->hello_ms);
+}
+
+/* A HELLO that is due goes out (the next ERROR, if any, sets the next one). */
+static void s_hello_due(cf_fleet_t *f, size_t a, int64_t now_ms)
+{
+    cf_fleet_agent_t *ag = &f->agents[a];
+    if (!ag->hello_ms || ag->hello_ms > now_ms)
+        return;
+    ag->hello_ms = 0;
+    if (ag->link_up) {
+        s_hello(f, a);
+        cf_fleet_link_service(f, a); /* a send may have taken the socket's signal */
+    }
+}
+
 void cf_fleet_link_timers(cf_fleet_t *f, int64_t now_ms)
 {
     f->next_due = 0;
@@ -257,6 +283,8 @@ void cf_fleet_link_timers(cf_fleet_t *f, int64_t now_ms)
         cf_fleet_agent_t *ag = &f->agents[a];
         if (ag->online && ag->link_deadline && ag->link_deadline <= now_ms && !ag->link_up)
             s_failover(f, a);
+        s_hello_due(f, a, now_ms);
+        cf_fleet_link_wake(f, ag->hello_ms);
         int sent = 0;
         int64_t due = cf_fleet_agent_resend(f, a, now_ms, &sent);
         if (sent)

@@ -142,6 +142,7 @@ static cf_err_t s_start(cf_broker_t *self, const cf_broker_cfg_t *cfg, cf_why_t 
         cf_log(CF_LOG_WARN, "msg=\"open-file limit not raised\" why=\"%s\"", cf_why_text(why, rc));
     CF_TRY(s_router(self, CF_BROKER_AGENTS, cfg->agents_bind, cfg, why));
     CF_TRY(s_router(self, CF_BROKER_SERVERS, cfg->servers_bind, cfg, why));
+    CF_TRY(cf_broker_tls_start(self->sock, &cfg->tls, cfg->store, &self->tls, why));
     if (cfg->metrics_port)
         CF_TRY(cf_broker_http_start(self, cfg->metrics_bind, cfg->metrics_port, why));
     if (cfg->handle_signals)
@@ -200,6 +201,7 @@ void cf_broker_destroy(cf_broker_t **self_p)
     if (self->http)
         evhttp_free(self->http);
     cf_store_sub_destroy(&self->sub);
+    cf_broker_tls_destroy(&self->tls); /* relays stop before the ROUTERs close */
     for (int side = 0; side < CF_BROKER_SIDES_; side++) {
         s_free_event(&self->ev_sock[side]);
         s_free_event(&self->ev_mon[side]);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "cf_broker_route.h"
+#include "cf_broker_tls.h"
 #include "cf_curve.h"
 #include "cf_err.h"
 #include "cf_store_addr.h"
@@ -28,6 +29,7 @@ typedef struct {
     size_t max_agents;              /* agents held at once (0: 1048576) */
     cf_zsock_cfg_t zsock;           /* socket options of both ROUTERs */
     int handle_signals;             /* 1: SIGINT and SIGTERM stop cf_broker_run */
+    cf_broker_tls_cfg_t tls;        /* TLS-wrapped links (cf_broker_tls.h); binds NULL: off */
 } cf_broker_cfg_t;
 
 /* Start a broker: the ZAP handler first, then the allow list from Redis (a Redis that

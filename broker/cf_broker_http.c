@@ -57,6 +57,8 @@ static void s_on_request(struct evhttp_request *req, void *arg)
         buf ? cf_broker_metrics_render(&self->stats, &g, &z, buf, CF_BROKER_METRICS_MAX, &len)
             : CF_ERR_NOMEM;
     if (rc == CF_OK)
+        rc = cf_broker_tls_metrics(self->tls, buf, CF_BROKER_METRICS_MAX, &len);
+    if (rc == CF_OK)
         s_send_text(req, 200, "OK", buf, len);
     else
         evhttp_send_error(req, 500, cf_err_name(rc));

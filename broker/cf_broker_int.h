@@ -35,6 +35,7 @@ struct cf_broker {
     cf_broker_peers_t *peers[CF_BROKER_SIDES_]; /* peers held on each side */
     size_t max_keys;                            /* allow-list cap */
     cf_broker_stats_t stats;                    /* counters */
+    cf_broker_tls_t *tls;                       /* TLS relays (NULL: off) */
 };
 
 /* cf_broker_io.c: the sockets. Event callbacks (arg: the broker). */

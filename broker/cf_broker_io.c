@@ -241,7 +241,8 @@ static void s_handle(cf_broker_t *self, s_in_t *in)
         .msg = &in->m,
     };
     cf_broker_verdict_t v;
-    cf_broker_route(&rin, &v);
+    if (!cf_broker_tls_judge(self->tls, in->side, in->peer, &v)) /* relayed: TLS id == key's */
+        cf_broker_route(&rin, &v);
     if (v.act != CF_BROKER_ACT_DROP)
         s_learn(self, in);
     switch (v.act) {

@@ -42,6 +42,18 @@ static const cf_cfg_opt_t s_opts[] = {
      1024, 64 << 20, NULL},
     {"max-keys", 0, CF_CFG_INT, "N", "most keys on the allow list", "1048576", 1, 1048576, NULL},
     {"max-agents", 0, CF_CFG_INT, "N", "most agents held at once", "1048576", 1, 1048576, NULL},
+    {"tls-bind", 0, CF_CFG_STRING, "HOST:PORT",
+     "also accept agents' ZeroMQ inside TLS here (docs/broker.md)", NULL, 0, 0, NULL},
+    {"tls-servers-bind", 0, CF_CFG_STRING, "HOST:PORT",
+     "also accept servers' ZeroMQ inside TLS here", NULL, 0, 0, NULL},
+    {"tls-ca", 0, CF_CFG_PATH, "FILE", "TLS links: the CA client certificates chain to", NULL, 0, 0,
+     NULL},
+    {"tls-cert", 0, CF_CFG_PATH, "FILE", "TLS links: the broker's certificate (PEM)", NULL, 0, 0,
+     NULL},
+    {"tls-key", 0, CF_CFG_PATH, "FILE", "TLS links: its private key (PEM, mode 0600)", NULL, 0, 0,
+     NULL},
+    {"tls-max-conns", 0, CF_CFG_INT, "N", "TLS connections per TLS listener", "20000", 1, 1048576,
+     NULL},
     {"zap-domain", 0, CF_CFG_STRING, "NAME", "ZAP domain of both ROUTERs (unset: any)", NULL, 0, 0,
      NULL},
     {"keygen", 0, CF_CFG_BOOL, NULL, "write a new CURVE keypair into --out and exit", "false", 0, 0,
@@ -105,6 +117,10 @@ void cf_broker_opts_broker(const cf_cfg_t *cfg, const cf_curve_keypair_t *keys,
     out->max_agents = (size_t) cf_cfg_int(cfg, "max-agents");
     cf_broker_opts_zsock(cfg, &out->zsock);
     out->handle_signals = 1;
+    out->tls = (cf_broker_tls_cfg_t){
+        cf_cfg_str(cfg, "tls-bind"), cf_cfg_str(cfg, "tls-servers-bind"),
+        cf_cfg_str(cfg, "tls-ca"),   cf_cfg_str(cfg, "tls-cert"),
+        cf_cfg_str(cfg, "tls-key"),  (size_t) cf_cfg_int(cfg, "tls-max-conns")};
 }
 
 /* One "tcp://HOST:PORT#Z85" line for a bind endpoint and the public key. */

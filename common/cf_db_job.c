@@ -16,6 +16,7 @@
    (cf_job_state_t order), 14 one '1'/'0' per state (final), 15 the first state of an entry
    by the agent's level: character p is '0' + cf_job_fsm_initial(p, min_proto) for p =
    1..255 (handed over from C: one rule), 16.. agent ids (an absent proto is level 1).
+   A revoked agent (field revoked on its record) counts as unknown: it can take no job.
    Answers {total, count per state..., unknown positions (1-based)...}, or -1 when the id
    is taken. Nothing is written when no target is known. */
 static const char s_lua_create[] =
@@ -33,7 +34,8 @@ static const char s_lua_create[] =
     "  local a = ARGV[i]\n"
     "  if not seen[a] then\n"
     "    seen[a] = true\n"
-    "    if redis.call('ZSCORE', KEYS[6], a) then\n"
+    "    if redis.call('ZSCORE', KEYS[6], a) and\n"
+    "       redis.call('HEXISTS', AP .. a .. TAG, 'revoked') == 0 then\n"
     "      local p = tonumber(redis.call('HGET', AP .. a .. TAG, 'proto')) or 1\n"
     "      p = math.max(1, math.min(#ARGV[15], math.floor(p)))\n"
     "      local s = names[string.byte(ARGV[15], p) - 47]\n"

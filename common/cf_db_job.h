@@ -65,8 +65,9 @@ typedef struct {
 /* Create a job in ONE Lua script (1 RT): the job hash with its counters, one entry per
    known target (pending, or too_old when the agent's recorded proto, absent = 1, is below
    min_proto), the agents' sorted sets, cf:jobs, cf:jobs:open and the stream's first event
-   (event created total N). A repeated id in agents counts once; unknown ids are left out
-   and answered in out->unknown. CF_ERR_EXISTS (the id is taken), CF_ERR_NOTFOUND (no
+   (event created total N). A repeated id in agents counts once; unknown ids, and agents
+   marked revoked (cf_db_enroll_mark_revoked: they can take no job), are left out and
+   answered in out->unknown. CF_ERR_EXISTS (the id is taken), CF_ERR_NOTFOUND (no
    target is known: nothing written, out->unknown still set), CF_ERR_INVALID (a field or an
    id; why says which), CF_ERR_TOOBIG (params, target, agents). Not retried after a lost
    connection (a repeat answers CF_ERR_EXISTS if the first run happened). *out is the

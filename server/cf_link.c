@@ -23,12 +23,14 @@ const char *cf_link_public_z85(const cf_link_t *link)
     return link ? link->z85 : "";
 }
 
-/* Take the queued job ids (a bounded number per turn, so brokers are read in between). */
-static void s_on_queue(cf_link_t *self)
+/* One job's page per turn: the walk goes on, or the next queued id starts one. 1 while
+   there is work left (the loop then polls without waiting). */
+static int s_send_work(cf_link_t *self)
 {
     char id[CF_JOB_ID_HEX + 1];
-    for (int i = 0; i < CF_LINK_IDS_TURN && cf_link_queue_pop(&self->queue, id); i++)
+    if (!self->walk.active && cf_link_queue_pop(&self->queue, id))
         cf_link_jobs_send(self, id);
+    return cf_link_jobs_step(self) || cf_link_queue_pending(&self->queue);
 }
 
 /* The poll set of this turn: the owner's pipe, the job-id queue, then per broker its
@@ -66,8 +68,9 @@ static void s_actor(zsock_t *pipe, void *args)
     cf_link_t *self = args;
     zmq_pollitem_t items[2 + 2 * CF_LINK_MAX_BROKERS];
     zsock_signal(pipe, 0);
+    int busy = 0;
     for (;;) {
-        int wait = cf_link_conn_tick(self, CF_LINK_POLL_MS);
+        int wait = cf_link_conn_tick(self, busy ? 0 : CF_LINK_POLL_MS);
         int n_items = s_items(self, pipe, items);
         int n = zmq_poll(items, n_items, wait);
         if (n < 0 && zmq_errno() == ETERM)
@@ -81,8 +84,7 @@ static void s_actor(zsock_t *pipe, void *args)
                 cf_link_conn_event(self, i);
         }
         cf_link_jobs_flush(self); /* one transition call for what this turn read */
-        if (n > 0 && (items[1].revents & ZMQ_POLLIN))
-            s_on_queue(self);
+        busy = s_send_work(self);
     }
     cf_link_jobs_flush(self);
 }
@@ -120,6 +122,8 @@ static cf_err_t s_start(cf_link_t *self, const cf_link_cfg_t *cfg, cf_why_t *why
     if (rc != CF_OK)
         return cf_why(why, rc, "Redis: %s", cf_why_text(cf_store_why(self->store), rc));
     CF_TRY(s_register(self, why));
+    if (cfg->tls)
+        CF_TRY(cf_link_tls_start(self, cfg->tls, why));
     zsys_handler_set(NULL); /* cf-server waits for its signals itself (sigwait in main) */
     CF_TRY(s_dealers(self, why));
     /* the sockets and the store belong to the thread from here on */
@@ -161,8 +165,11 @@ void cf_link_destroy(cf_link_t **self_p)
         return;
     cf_link_t *self = *self_p;
     zactor_destroy(&self->actor); /* $TERM; returns when the thread has flushed and ended */
-    for (size_t i = 0; i < self->n_brokers; i++)
+    for (size_t i = 0; i < self->n_brokers; i++) {
         cf_link_conn_close(self, i);
+        cf_relay_destroy(&self->relays[i]); /* after its DEALER */
+    }
+    cf_link_prepared_clear(&self->walk.p);
     cf_link_signer_clear(&self->signer);
     cf_store_destroy(&self->store);
     cf_link_queue_fini(&self->queue);

@@ -20,11 +20,16 @@ typedef struct {
     cf_app_t *app;                    /* borrowed: seal, alias, counters; outlives the link */
     const cf_curve_broker_t *brokers; /* the brokers to connect to (copied) */
     size_t n_brokers;                 /* 1..CF_LINK_MAX_BROKERS */
+    const unsigned char *tls;         /* per broker, 1: reach it through its TLS-wrapped port
+                                         (a local TLS relay presenting this server's
+                                         certificate); NULL = none */
 } cf_link_cfg_t;
 
 /* Make a fresh CURVE keypair, register its public key in cf:curve:servers under this
    server's alias (replacing the previous run's), then open one CURVE DEALER per broker
-   (routing id "server:<alias>") and start the link thread. Connecting is asynchronous: a
+   (routing id "server:<alias>"; for a tls broker through a local cf_relay client that
+   presents this server's certificate, docs/broker.md "TLS-wrapped links") and start the
+   link thread. Connecting is asynchronous: a
    broker that is down is retried in the background. *out is the caller's
    (cf_link_destroy). Errors: CF_ERR_INVALID (cfg), Redis errors (why), CF_ERR_IO (socket,
    thread), CF_ERR_NOMEM. */

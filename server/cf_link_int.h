@@ -6,13 +6,14 @@
 #include <stdint.h>
 
 #include "cf_link.h"
+#include "cf_link_agent.h"
 #include "cf_link_build.h"
 #include "cf_link_queue.h"
 #include "cf_msg.h"
+#include "cf_relay.h"
 
 #define CF_LINK_BATCH_MAX  1000 /* receipts and reports stored in one transition call */
 #define CF_LINK_TURN_MAX   1000 /* messages read from one broker per loop turn */
-#define CF_LINK_IDS_TURN   64   /* queued job ids sent per loop turn */
 #define CF_LINK_POLL_MS    1000 /* the loop wakes at least this often */
 #define CF_LINK_SIGNER_TTL 300  /* seconds the signer (this server's certificate) is cached */
 #define CF_LINK_RID_MAX    (7 + CF_DB_ALIAS_MAX) /* "server:<alias>" */
@@ -29,6 +30,13 @@ typedef struct {
     char reason[CF_MSG_TEXT_MAX + 1];   /* failed: the reason */
 } cf_link_fact_t;
 
+/* A job being sent, one page of entries per loop turn. */
+typedef struct {
+    int active;                        /* a walk is going on */
+    cf_link_prepared_t p;              /* the job and its material (owned) */
+    char cursor[CF_DB_JOB_CURSOR_MAX]; /* where the next page starts */
+} cf_link_walk_t;
+
 struct cf_link {
     cf_app_t *app;                                              /* borrowed */
     cf_store_t *store;                                          /* the thread's Redis, owned */
@@ -39,6 +47,7 @@ struct cf_link {
     char broker_z85[CF_LINK_MAX_BROKERS][CF_CURVE_Z85_LEN + 1]; /* their keys as Z85 */
     size_t n_brokers;                                           /* entries in brokers */
     zsock_t *dealers[CF_LINK_MAX_BROKERS];                      /* one DEALER each, owned */
+    cf_relay_t *relays[CF_LINK_MAX_BROKERS];                    /* TLS relays, owned, or NULL */
     zsock_t *mons[CF_LINK_MAX_BROKERS];                         /* their monitors, owned */
     int64_t retry_at[CF_LINK_MAX_BROKERS];                      /* ms: reopen then (0: no) */
     int retry_ms[CF_LINK_MAX_BROKERS];                          /* the next wait */
@@ -50,6 +59,7 @@ struct cf_link {
     int64_t signer_at;                                          /* when it was loaded, 0: never */
     cf_link_fact_t batch[CF_LINK_BATCH_MAX];                    /* facts to store (thread) */
     size_t n_batch;                                             /* entries in batch */
+    cf_link_walk_t walk;                                        /* job being sent (thread) */
 };
 
 /* ---- cf_link_conn.c: the DEALERs and their monitors ------------------------------------
@@ -77,8 +87,12 @@ void cf_link_msg_drain(cf_link_t *self, size_t broker);
 size_t cf_link_broker_index(const cf_link_t *self, const char *z85);
 
 /* ---- cf_link_jobs.c: the job store side (link thread only) ------------------------------ */
-/* Send the pending entries of job_id to their agents. */
+/* Start sending the pending entries of job_id to their agents (no walk may be active):
+   reads the job and its material; cf_link_jobs_step then sends one page per loop turn,
+   so receipts, reports and HELLOs are served in between. */
 void cf_link_jobs_send(cf_link_t *self, const char *job_id);
+/* Send the next page of the active walk; 1 while the walk goes on. */
+int cf_link_jobs_step(cf_link_t *self);
 /* An agent said HELLO through broker: record proto and broker, upgrade its too_old
    entries, send its open jobs. */
 void cf_link_jobs_hello(cf_link_t *self, size_t broker, const cf_msg_t *hello);
@@ -87,5 +101,10 @@ void cf_link_jobs_hello(cf_link_t *self, size_t broker, const cf_msg_t *hello);
 void cf_link_jobs_flush(cf_link_t *self);
 /* The signer, reloaded when older than CF_LINK_SIGNER_TTL; NULL when it cannot be loaded. */
 const cf_link_signer_t *cf_link_jobs_signer(cf_link_t *self);
+
+/* cf_link_tls.c: replace each tls broker's endpoint by a local TLS relay to it (its CURVE
+   key stays), presenting this server's certificate from Redis. Errors: the store's,
+   cf_relay's (why). */
+CF_MUST_USE cf_err_t cf_link_tls_start(cf_link_t *self, const unsigned char *tls, cf_why_t *why);
 
 #endif

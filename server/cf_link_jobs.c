@@ -10,7 +10,7 @@
 #include "cf_log.h"
 #include "cf_mem.h"
 
-#define S_PAGE 1000 /* pending entries read per page of a job walk */
+#define S_PAGE 256 /* pending entries sent per loop turn of a job walk */
 
 const cf_link_signer_t *cf_link_jobs_signer(cf_link_t *self)
 {
@@ -106,21 +106,29 @@ static int s_send_page(cf_link_t *self, const cf_link_prepared_t *p, const cf_li
 
 void cf_link_jobs_send(cf_link_t *self, const char *job_id)
 {
-    const cf_link_signer_t *signer = cf_link_jobs_signer(self);
-    if (!signer)
-        return; /* logged; the entries stay pending for the check-in */
-    cf_link_prepared_t p;
+    CF_ASSERT(!self->walk.active);
     cf_why_t why = {""};
-    cf_err_t rc = cf_link_prepare(self->store, cf_app_seal(self->app), job_id, &p, &why);
+    cf_err_t rc = cf_link_prepare(self->store, cf_app_seal(self->app), job_id, &self->walk.p, &why);
     if (rc != CF_OK) {
         cf_log(CF_LOG_ERROR, "msg=\"job not sent\" job=%s err=%s why=\"%s\"", job_id,
                cf_err_name(rc), cf_why_text(&why, rc));
         return;
     }
-    char cursor[CF_DB_JOB_CURSOR_MAX] = "";
-    while (s_send_page(self, &p, signer, cursor))
-        ;
-    cf_link_prepared_clear(&p);
+    self->walk.cursor[0] = '\0';
+    self->walk.active = 1;
+}
+
+int cf_link_jobs_step(cf_link_t *self)
+{
+    if (!self->walk.active)
+        return 0;
+    const cf_link_signer_t *signer = cf_link_jobs_signer(self);
+    /* no signer (logged): the entries stay pending for the check-in */
+    if (!signer || !s_send_page(self, &self->walk.p, signer, self->walk.cursor)) {
+        cf_link_prepared_clear(&self->walk.p);
+        self->walk.active = 0;
+    }
+    return self->walk.active;
 }
 
 typedef struct {

@@ -90,6 +90,14 @@ int cf_link_queue_pop(cf_link_queue_t *q, char out[CF_JOB_ID_HEX + 1])
     return got;
 }
 
+int cf_link_queue_pending(cf_link_queue_t *q)
+{
+    pthread_mutex_lock(&q->lock);
+    int n = q->n > 0;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
 int cf_link_queue_fd(const cf_link_queue_t *q)
 {
     return q->fd;

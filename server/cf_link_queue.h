@@ -29,6 +29,8 @@ CF_MUST_USE cf_err_t cf_link_queue_push(cf_link_queue_t *q, const char *job_id);
 /* Take the oldest id into out; 1 if one was taken, 0 when the queue is empty (the eventfd
    is then drained, so a poll waits for the next push). */
 int cf_link_queue_pop(cf_link_queue_t *q, char out[CF_JOB_ID_HEX + 1]);
+/* 1 when ids wait (a snapshot: another thread may push right after). */
+int cf_link_queue_pending(cf_link_queue_t *q);
 /* The descriptor to poll for input (readable while ids may wait). */
 int cf_link_queue_fd(const cf_link_queue_t *q);
 

@@ -8,6 +8,7 @@
 #include "cf_https.h"
 #include "cf_link.h"
 #include "cf_mem.h"
+#include "cf_relay.h"
 
 #define S_SECRET_MAX 1024 /* longest password read from a file */
 
@@ -60,8 +61,9 @@ static const cf_cfg_opt_t s_opts[] = {
     {"sweep-check", 0, CF_CFG_DURATION, "T", "how often the job sweeper looks", "30s", 1, 86400,
      NULL},
     {"broker", 0, CF_CFG_LIST, "ENDPOINT#Z85",
-     "a cf-broker to link to: tcp://HOST:PORT#<its CURVE public key> (quote it in the file)", NULL,
-     0, CF_LINK_MAX_BROKERS, NULL},
+     "a cf-broker to link to: tcp://HOST:PORT#<its CURVE public key>, or tls://... for its "
+     "TLS-wrapped port (quote it in the file)",
+     NULL, 0, CF_LINK_MAX_BROKERS, NULL},
     {"admit-rate", 0, CF_CFG_INT, "N", "check-ins and enrollments per second before 503", "2000", 1,
      1000000, NULL},
     {"admit-burst", 0, CF_CFG_INT, "N", "burst allowed above the rate", "4000", 1, 10000000, NULL},
@@ -138,8 +140,8 @@ cf_err_t cf_server_opts_start(const cf_cfg_t *cfg, cf_start_opts_t *out, char **
     return CF_OK;
 }
 
-cf_err_t cf_server_opts_brokers(const cf_cfg_t *cfg, cf_curve_broker_t *out, size_t *n_out,
-                                cf_why_t *why)
+cf_err_t cf_server_opts_brokers(const cf_cfg_t *cfg, cf_curve_broker_t *out, unsigned char *tls,
+                                size_t *n_out, cf_why_t *why)
 {
     size_t n = 0;
     const char *const *items = cf_cfg_list(cfg, "broker", &n);
@@ -148,9 +150,16 @@ cf_err_t cf_server_opts_brokers(const cf_cfg_t *cfg, cf_curve_broker_t *out, siz
         return cf_why(why, CF_ERR_TOOBIG, "--broker: at most %d brokers", CF_LINK_MAX_BROKERS);
     for (size_t i = 0; i < n; i++) {
         cf_why_t inner = {""};
-        cf_err_t rc = cf_curve_broker_parse(items[i], strlen(items[i]), &out[i], &inner);
+        /* tls://H:P#KEY: checked as tcp://H:P#KEY; the link starts a TLS relay for it */
+        char text[CF_CURVE_TEXT_MAX + 1];
+        int is_tls = strncmp(items[i], CF_RELAY_CLIENT_SCHEME, strlen(CF_RELAY_CLIENT_SCHEME)) == 0;
+        snprintf(text, sizeof(text), "%s%s", is_tls ? "tcp://" : "",
+                 items[i] + (is_tls ? strlen(CF_RELAY_CLIENT_SCHEME) : 0));
+        cf_err_t rc = cf_curve_broker_parse(text, strlen(text), &out[i], &inner);
         if (rc != CF_OK)
             return cf_why(why, rc, "--broker %zu: %s", i + 1, cf_why_text(&inner, rc));
+        if (tls)
+            tls[i] = (unsigned char) is_tls;
         for (size_t j = 0; j < i; j++) {
             if (memcmp(out[j].pub, out[i].pub, CF_CURVE_KEY_LEN) == 0)
                 return cf_why(why, CF_ERR_INVALID, "--broker %zu: the same broker key as %zu",

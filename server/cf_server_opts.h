@@ -20,11 +20,12 @@ CF_MUST_USE cf_err_t cf_server_opts_store(const cf_cfg_t *cfg, cf_store_cfg_t *o
 CF_MUST_USE cf_err_t cf_server_opts_start(const cf_cfg_t *cfg, cf_start_opts_t *out,
                                           char **admin_out, char **p12_out, cf_why_t *why);
 
-/* The --broker endpoints (repeatable; "tcp://HOST:PORT#Z85") into out[0..
-   CF_LINK_MAX_BROKERS - 1]; *n_out = how many (0: no broker links). Errors: CF_ERR_INVALID
-   (an endpoint that does not parse, the same broker key twice; why names the entry),
-   CF_ERR_TOOBIG. */
+/* The --broker endpoints (repeatable; "tcp://HOST:PORT#Z85", or "tls://HOST:PORT#Z85" for a
+   broker's TLS-wrapped port) into out[0..CF_LINK_MAX_BROKERS - 1], each as tcp://; tls (may
+   be NULL; CF_LINK_MAX_BROKERS entries) gets 1 for the tls:// ones; *n_out = how many (0:
+   no broker links). Errors: CF_ERR_INVALID (an endpoint that does not parse, the same
+   broker key twice; why names the entry), CF_ERR_TOOBIG. */
 CF_MUST_USE cf_err_t cf_server_opts_brokers(const cf_cfg_t *cfg, cf_curve_broker_t *out,
-                                            size_t *n_out, cf_why_t *why);
+                                            unsigned char *tls, size_t *n_out, cf_why_t *why);
 
 #endif

@@ -30,6 +30,7 @@ extern s_group_fn cf_api_agents_routes __attribute__((weak));
 extern s_group_fn cf_api_metrics_routes __attribute__((weak));
 extern s_group_fn cf_api_enroll_routes __attribute__((weak));
 extern s_group_fn cf_api_jobs_routes __attribute__((weak));
+extern s_group_fn cf_api_packages_routes __attribute__((weak));
 extern cf_router_auth_fn cf_api_authenticate __attribute__((weak));
 extern void cf_api_agents_refused(cf_app_t *app, const cf_https_refusal_t *r) __attribute__((weak));
 
@@ -159,6 +160,7 @@ static cf_err_t s_listen(s_server_t *s, cf_why_t *why)
     s_add_group(s, cf_api_metrics_routes, "metrics");
     s_add_group(s, cf_api_enroll_routes, "enroll");
     s_add_group(s, cf_api_jobs_routes, "jobs");
+    s_add_group(s, cf_api_packages_routes, "packages");
     cf_material_t m;
     cf_store_t *store = cf_app_store_take(s->app);
     cf_err_t mrc = cf_material_load(store, cf_app_seal(s->app), s->start.alias, &m, why);
@@ -190,11 +192,12 @@ static cf_err_t s_listen(s_server_t *s, cf_why_t *why)
 static cf_err_t s_link(s_server_t *s, cf_why_t *why)
 {
     cf_curve_broker_t brokers[CF_LINK_MAX_BROKERS];
+    unsigned char tls[CF_LINK_MAX_BROKERS] = {0};
     size_t n = 0;
-    CF_TRY(cf_server_opts_brokers(s->cfg, brokers, &n, why));
+    CF_TRY(cf_server_opts_brokers(s->cfg, brokers, tls, &n, why));
     if (n == 0)
         return CF_OK; /* agents get their jobs at check-in */
-    cf_link_cfg_t lcfg = {&s->scfg, s->app, brokers, n};
+    cf_link_cfg_t lcfg = {&s->scfg, s->app, brokers, n, tls};
     CF_TRY(cf_link_new(&lcfg, &s->link, why));
     cf_app_set_link(s->app, s->link);
     return CF_OK;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cf_db_enroll.h"
 #include "cf_db_job.h"
 #include "cf_itest.h"
 #include "cf_itest_job.h"
@@ -107,18 +108,22 @@ static void test_create_targets(void **state)
     cf_itest_job_agents(store, "huge", 0, 1, 999); /* above any level: taken as 255 */
     cf_itest_job_agents(store, "junk", 0, 1, 0);
     assert_int_equal(cf_store_cmd(store, NULL, "HSET cf:agent:{junk0} proto x"), CF_OK);
-    /* unknown ids are left out and answered by position; a repeat counts once */
-    const char *agents[] = {"old0",  "ghost", "new0",   "old1",  "new1",
-                            "none0", "new0",  "ghost2", "huge0", "junk0"};
-    cf_db_job_spec_t spec = cf_itest_job_spec(s_id, agents, 10);
+    cf_itest_job_agents(store, "gone", 0, 1, 1);
+    assert_int_equal(cf_db_enroll_mark_revoked(store, "gone0", 1700000000), CF_OK);
+    /* unknown ids (and revoked agents) are left out and answered by position; a repeat
+       counts once */
+    const char *agents[] = {"old0", "ghost",  "new0",  "old1",  "new1", "none0",
+                            "new0", "ghost2", "huge0", "junk0", "gone0"};
+    cf_db_job_spec_t spec = cf_itest_job_spec(s_id, agents, 11);
     spec.min_proto = 2;
     cf_db_job_made_t made;
     assert_int_equal(cf_db_job_create(store, &spec, &made), CF_OK);
     assert_int_equal(made.total, 7);
     assert_int_equal(made.too_old, 4); /* old0, old1, none0 (no proto = 1), junk0 (as none) */
-    assert_int_equal(made.n_unknown, 2);
+    assert_int_equal(made.n_unknown, 3);
     assert_int_equal(made.unknown[0], 1);
     assert_int_equal(made.unknown[1], 7);
+    assert_int_equal(made.unknown[2], 10);
     cf_db_job_made_clear(&made);
     cf_itest_job_check(store, s_id);
     cf_db_job_t job;

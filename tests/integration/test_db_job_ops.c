@@ -296,7 +296,13 @@ static size_t s_walk_all(cf_store_t *store, const char *id, size_t limit, size_t
 static void test_100k_targets(void **state)
 {
     (void) state;
-    cf_store_t *store = s_fresh();
+    /* one script over 100,000 targets takes about a second on a quiet machine; on a loaded
+       one, or under ASan, it may pass the default 5 s command timeout */
+    cf_store_cfg_t cfg;
+    cf_store_cfg_init(&cfg);
+    cfg.command_timeout_ms = 120000;
+    cf_store_t *store = cf_itest_store_at(s_redis.port, &cfg);
+    assert_int_equal(cf_store_cmd(store, NULL, "FLUSHALL"), CF_OK);
     enum { N = CF_DB_JOB_TARGETS_MAX };
     cf_itest_job_agents(store, "a", 0, N, 0);
     char **ids = cf_itest_job_ids("a", 0, N);

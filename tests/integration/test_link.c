@@ -5,10 +5,12 @@
     ERROR offline leaves the entry pending, cf_link_send_job from an in-process link  */
 #include "cf_test.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cf_app_int.h"
+#include "cf_db_agent.h"
 #include "cf_db_cert.h"
 #include "cf_db_curve.h"
 #include "cf_db_job.h"
@@ -241,7 +243,7 @@ static cf_link_t *s_inproc(cf_app_t **app, cf_store_cfg_t *scfg)
     assert_int_equal(cf_seal_load_file(path, 0, &seal, &why), CF_OK);
     cf_app_cfg_t acfg = {scfg, &seal, "srv-t", 1, 100.0, 100, 3600};
     assert_int_equal(cf_app_new(&acfg, app, &why), CF_OK);
-    cf_link_cfg_t lcfg = {scfg, *app, &s->broker->broker, 1};
+    cf_link_cfg_t lcfg = {scfg, *app, &s->broker->broker, 1, NULL};
     cf_link_t *link = NULL;
     cf_err_t rc = cf_link_new(&lcfg, &link, &why);
     if (rc != CF_OK)
@@ -330,11 +332,14 @@ static void test_send_job_inproc(void **state)
     assert_int_equal(s_inproc_jobs(inst), 5);
     s_count_t c = {app, CF_APP_JOBS_SEND_FAILED, 1};
     assert_true(cf_test_wait_until(s_counted, &c, CF_ITEST_LINK_WAIT));
+    c.which = CF_APP_JOBS_SENT;
+    c.want = 5;
+    assert_true(cf_test_wait_until(s_counted, &c, CF_ITEST_LINK_WAIT));
     assert_int_equal(cf_app_counter(app, CF_APP_JOBS_SENT), 5);
     /* a new start makes a new key and replaces the old one */
     cf_link_destroy(&link);
     cf_link_destroy(&link); /* safe to repeat */
-    cf_link_cfg_t lcfg = {&scfg, app, &s->broker->broker, 1};
+    cf_link_cfg_t lcfg = {&scfg, app, &s->broker->broker, 1, NULL};
     assert_int_equal(cf_link_new(&lcfg, &link, &why), CF_OK);
     char z85b[CF_CURVE_Z85_LEN + 1];
     s_srv_t_key(pub, z85b);
@@ -348,6 +353,53 @@ static void test_send_job_inproc(void **state)
     cf_app_destroy(&app);
 }
 
+/* A job for more agents than one page of the walk: every one gets its JOB. */
+static void test_walk_pages(void **state)
+{
+    (void) state;
+    enum { N = 600 };
+    static char ids[N][16];
+    const char *agents[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "w-%d", i);
+        agents[i] = ids[i];
+        cf_db_checkin_t in = {
+            ids[i], CF_DB_LOCK_INSECURE, (int64_t) time(NULL), "127.0.0.1", "test", NULL, NULL, 0,
+            "srv-t"};
+        assert_int_equal(cf_db_agent_checkin(s->store, &in, NULL), CF_OK);
+    }
+    cf_app_t *app = NULL;
+    cf_store_cfg_t scfg;
+    cf_link_t *link = s_inproc(&app, &scfg);
+    unsigned char pub[CF_CURVE_KEY_LEN];
+    char z85[CF_CURVE_Z85_LEN + 1];
+    s_srv_t_key(pub, z85);
+    assert_int_equal(cf_zap_put(s->broker->zap, pub, CF_ALLOW_SERVER, "srv-t", NULL), CF_OK);
+    assert_true(cf_itest_zap_mon_wait(s->broker->mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, NULL) ||
+                cf_itest_zap_mon_wait(s->broker->mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, NULL));
+    char id[CF_JOB_ID_HEX + 1];
+    cf_itest_link_job(CF_JOB_TYPE_RECHECK, "{}", 1, agents, N, id);
+    assert_int_equal(cf_link_send_job(link, id), CF_OK);
+    static char seen[N];
+    memset(seen, 0, sizeof(seen));
+    int got = 0;
+    cf_msg_t m;
+    while (got < N && cf_itest_link_recv(CF_ITEST_LINK_WAIT, &m, NULL)) {
+        if (m.type == CF_MSG_JOB && strcmp(m.job_id, id) == 0) {
+            int i = atoi(m.agent + 2);
+            assert_true(i >= 0 && i < N && !seen[i]); /* each agent once */
+            seen[i] = 1;
+            got++;
+        }
+        cf_msg_clear(&m);
+    }
+    assert_int_equal(got, N);
+    s_count_t c = {app, CF_APP_JOBS_SENT, N}; /* counted just after the send */
+    assert_true(cf_test_wait_until(s_counted, &c, CF_ITEST_LINK_WAIT));
+    cf_link_destroy(&link);
+    cf_app_destroy(&app);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_too_old_upgrade),
         cmocka_unit_test(test_offline_leaves_pending),
         cmocka_unit_test(test_send_job_inproc),
+        cmocka_unit_test(test_walk_pages),
     };
     return cmocka_run_group_tests(tests, s_setup, cf_itest_link_teardown);
 }

@@ -26,14 +26,17 @@ static void test_usage(void **state)
     assert_int_equal(cf_link_queue_init(&q, 8), CF_OK);
     char out[CF_JOB_ID_HEX + 1];
     assert_false(s_readable(cf_link_queue_fd(&q)));
+    assert_int_equal(cf_link_queue_pending(&q), 0);
     assert_int_equal(cf_link_queue_push(&q, S_ID_A), CF_OK);
     assert_int_equal(cf_link_queue_push(&q, S_ID_B), CF_OK);
+    assert_int_equal(cf_link_queue_pending(&q), 1);
     assert_true(s_readable(cf_link_queue_fd(&q)));
     /* first in, first out */
     assert_int_equal(cf_link_queue_pop(&q, out), 1);
     assert_string_equal(out, S_ID_A);
     assert_int_equal(cf_link_queue_pop(&q, out), 1);
     assert_string_equal(out, S_ID_B);
+    assert_int_equal(cf_link_queue_pending(&q), 0);
     /* the empty pop drains the wake-up, so a poll waits again */
     assert_int_equal(cf_link_queue_pop(&q, out), 0);
     assert_false(s_readable(cf_link_queue_fd(&q)));
