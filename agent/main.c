@@ -1,4 +1,4 @@
-/*  cf-agent - the certfleet endpoint agent: run (the daemon), status  */
+/*  cf-agent - the certfleet endpoint agent: install, enroll, run (the daemon), status  */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +9,8 @@
 #include <czmq.h>
 #include <jansson.h>
 
+#include "cf_agent_enroll.h"
+#include "cf_agent_install.h"
 #include "cf_agent_run.h"
 #include "cf_log.h"
 #include "cf_mem.h"
@@ -25,6 +27,10 @@ static void s_usage(FILE *f)
 {
     fprintf(f, "usage: cf-agent COMMAND [OPTIONS]\n"
                "commands:\n"
+               "  install --bundle FILE [--state-dir D] [--password-file F] [--id ID]\n"
+               "          install an agent package into the state directory (PKCS12_PASS,\n"
+               "          --password-file or a prompt opens its PKCS#12)\n"
+               "  enroll  [--state-dir D] [--push] [--timeout T]  enroll with a server\n"
                "  run     the agent daemon: choose a server, check in, carry out jobs, report,\n"
                "          renew its certificate\n"
                "  status  print the id, the server in use and why, the certificate, its expiry,\n"
@@ -113,6 +119,16 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "install") == 0 || strcmp(cmd, "enroll") == 0) {
+        cf_log_set_component("cf-agent");
+        json_set_alloc_funcs(cf_mem_malloc, cf_mem_free);
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+            return CF_AGENT_EXIT_FAIL;
+        int code = cmd[0] == 'i' ? cf_agent_install_cmd(argc - 1, argv + 1)
+                                 : cf_agent_enroll_cmd(argc - 1, argv + 1);
+        curl_global_cleanup();
+        return code;
+    }
     if (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0) {
         fprintf(stderr, "cf-agent: unknown command '%s' (try --help)\n", cmd);
         return 2;
