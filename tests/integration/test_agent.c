@@ -213,6 +213,31 @@ static void test_push_install(void **state)
     cf_itest_fleet_is(out, "lock", "secure");
 }
 
+/* The whole path: a package from the API, cf-agent install, cf-agent enroll (token, CSR),
+   cf-agent run: checked in secure. */
+static void test_package_install_enroll_run(void **state)
+{
+    (void) state;
+    const char *bin = getenv("CF_BIN_DIR");
+    char out[CF_ITEST_FLEET_BODY], pkg[800], dir[800];
+    assert_int_equal(
+        cf_itest_fleet_admin(&s->a, "POST", "/api/v1/packages", "{\"token_uses\":1}", out), 200);
+    snprintf(pkg, sizeof(pkg), "%s/pkg-e2e.json", s->dir);
+    cf_test_write_file(pkg, out, strlen(out));
+    snprintf(dir, sizeof(dir), "%s", s_dir("ag-e2e"));
+    assert_int_equal(cf_test_sh("'%s/agent/cf-agent' install --bundle '%s' --state-dir '%s' "
+                                "--id ag-e2e >> '%s/agent-ag-e2e.log' 2>&1",
+                                bin && *bin ? bin : ".", pkg, dir, s->dir),
+                     0);
+    assert_int_equal(cf_test_sh("'%s/agent/cf-agent' enroll --state-dir '%s' "
+                                ">> '%s/agent-ag-e2e.log' 2>&1",
+                                bin && *bin ? bin : ".", dir, s->dir),
+                     0);
+    assert_int_equal(s_run("ag-e2e", "127.0.0.13"), 0);
+    assert_string_equal(s_state("ag-e2e", "status.json", "lock"), "secure");
+    assert_string_equal(s_state("ag-e2e", "status.json", "server"), "srv-a");
+}
+
 /* cf-agent status shows id, server and reason, certificate, expiry, renewal, last job. */
 static void test_status(void **state)
 {
@@ -309,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_renew_due),
         cmocka_unit_test(test_crash_then_install),
         cmocka_unit_test(test_push_install),
+        cmocka_unit_test(test_package_install_enroll_run),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_daemon_sigterm),
         cmocka_unit_test(test_failover),
