@@ -198,6 +198,8 @@ static cf_err_t s_check_cfg(const cf_fleet_cfg_t *cfg, cf_why_t *why)
         return cf_why(why, CF_ERR_INVALID, "id prefix over %d bytes", CF_FLEET_PREFIX_MAX);
     if (cfg->sw_version && strlen(cfg->sw_version) > CF_MSG_VERSION_MAX)
         return cf_why(why, CF_ERR_INVALID, "software version over %d bytes", CF_MSG_VERSION_MAX);
+    if ((cfg->agent_id || cfg->keypair) && cfg->count != 1)
+        return cf_why(why, CF_ERR_INVALID, "a given agent id or keypair needs a fleet of one");
     if (cfg->proto > 255 || cfg->failover_ms < 0 || cfg->resend_min_ms < 0 ||
         cfg->resend_max_ms < 0 || cfg->start_spread_ms < 0)
         return cf_why(why, CF_ERR_INVALID, "protocol level or a time is out of range");
@@ -257,12 +259,17 @@ static cf_err_t s_make_agents(cf_fleet_t *f, cf_why_t *why)
         cf_msg_init(&hello, CF_MSG_HELLO);
         hello.proto = f->cfg.proto;
         snprintf(hello.text, sizeof(hello.text), "%s", f->sw_version);
-        int n = snprintf(hello.agent, sizeof(hello.agent), "%s%zu", f->prefix, f->cfg.first + i);
+        int n = f->cfg.agent_id ? snprintf(hello.agent, sizeof(hello.agent), "%s", f->cfg.agent_id)
+                                : snprintf(hello.agent, sizeof(hello.agent), "%s%zu", f->prefix,
+                                           f->cfg.first + i);
         if (n < 0 || (size_t) n >= sizeof(hello.agent) || cf_msg_check(&hello, why) != CF_OK)
             return cf_why(why, CF_ERR_INVALID, "'%s%zu' is not a valid agent id or HELLO",
                           f->prefix, f->cfg.first + i);
         memcpy(ag->id, hello.agent, sizeof(ag->id));
-        CF_TRY(cf_curve_keypair_new(&ag->kp));
+        if (f->cfg.keypair)
+            ag->kp = *f->cfg.keypair;
+        else
+            CF_TRY(cf_curve_keypair_new(&ag->kp));
         ag->fd = -1;
         ag->online = 1;
         ag->broker = (uint8_t) (i % f->cfg.n_brokers);

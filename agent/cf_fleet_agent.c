@@ -246,33 +246,48 @@ static cf_err_t s_apply(cf_fleet_t *f, size_t a, const cf_job_t *job, cf_why_t *
     }
 }
 
-/* Verify the job of m and carry it out; the outcome goes into r. */
-static void s_run(cf_fleet_t *f, size_t a, const cf_msg_t *m, cf_fleet_rec_t *r, time_t now)
+/* The fleet's own verification and carrying out of the job of m. */
+static cf_err_t s_check_apply(cf_fleet_t *f, size_t a, const cf_msg_t *m, cf_fleet_rec_t *r,
+                              time_t now, cf_why_t *why)
 {
     cf_fleet_agent_t *ag = &f->agents[a];
     cf_job_t *job = NULL;
-    cf_why_t why = {""};
     cf_err_t rc = CF_OK;
     if (!ag->verifier)
         rc = cf_job_verifier_new(f->ca, ag->id, &ag->verifier);
     if (rc == CF_OK)
-        rc = cf_job_verifier_check(ag->verifier, m->job, m->job_len, now, s_seen, ag, &job, &why);
+        rc = cf_job_verifier_check(ag->verifier, m->job, m->job_len, now, s_seen, ag, &job, why);
     if (rc == CF_OK && strcmp(cf_job_id(job), m->job_id) != 0)
-        rc = cf_why(&why, CF_ERR_CORRUPT, "the JOB frame names job %s, the job inside is %s",
+        rc = cf_why(why, CF_ERR_CORRUPT, "the JOB frame names job %s, the job inside is %s",
                     m->job_id, cf_job_id(job));
     if (rc != CF_OK) {
         f->stats.refused[rc < CF_ERR_COUNT_ ? rc : CF_ERR_INVALID]++;
         ag->counts.refused++;
         cf_log(CF_LOG_INFO, "agent=%s job=%s refused=%s why=\"%s\"", ag->id, m->job_id,
-               cf_err_name(rc), cf_why_text(&why, rc));
+               cf_err_name(rc), cf_why_text(why, rc));
     } else {
         r->expires = (int64_t) cf_job_expires(job);
         if (f->fault.fail_pct && randombytes_uniform(100) < f->fault.fail_pct)
-            rc = cf_why(&why, CF_ERR_STATE, "%s",
+            rc = cf_why(why, CF_ERR_STATE, "%s",
                         f->fault.fail_reason[0] ? f->fault.fail_reason : "injected failure");
         else
-            rc = s_apply(f, a, job, &why);
+            rc = s_apply(f, a, job, why);
     }
+    cf_job_destroy(&job);
+    return rc;
+}
+
+/* Verify the job of m and carry it out; the outcome goes into r. */
+static void s_run(cf_fleet_t *f, size_t a, const cf_msg_t *m, cf_fleet_rec_t *r, time_t now)
+{
+    cf_fleet_agent_t *ag = &f->agents[a];
+    cf_why_t why = {""};
+    cf_err_t rc = CF_OK;
+    if (f->cfg.on_job) /* a real agent: its own verifier, memory and installer */
+        rc = f->cfg.on_job(f->cfg.hook_ctx, a, m->job_id, m->job, m->job_len, &r->expires, ag->fpr,
+                           &why);
+    else
+        rc = s_check_apply(f, a, m, r, now, &why);
     if (rc == CF_OK) {
         r->applied = 1;
         r->outcome = CF_MSG_INSTALLED;
@@ -285,7 +300,6 @@ static void s_run(cf_fleet_t *f, size_t a, const cf_msg_t *m, cf_fleet_rec_t *r,
         f->stats.failed++;
     }
     snprintf(r->fpr, sizeof(r->fpr), "%s", ag->fpr);
-    cf_job_destroy(&job);
 }
 
 static void s_on_job(cf_fleet_t *f, size_t a, const cf_msg_t *m)
@@ -366,6 +380,8 @@ static void s_on_ack(cf_fleet_t *f, size_t a, const cf_msg_t *m)
         return;
     }
     r->report_acked = r->receipt_acked = 1; /* a stored report makes the receipt moot */
+    if (f->cfg.on_acked)
+        f->cfg.on_acked(f->cfg.hook_ctx, a, r->id);
     r->next_ms = 0;
     cf_mem_free(r->reason);
     r->reason = NULL;

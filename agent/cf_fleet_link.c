@@ -139,6 +139,8 @@ static void s_link_state(cf_fleet_t *f, size_t a, int writable)
         f->stats.connects++;
         s_hello(f, a);
         cf_fleet_agent_on_connect(f, a, now);
+        if (f->cfg.on_link)
+            f->cfg.on_link(f->cfg.hook_ctx, a);
     } else if (!writable && ag->link_up) {
         ag->link_up = 0;
         f->stats.disconnects++;

@@ -24,7 +24,8 @@ int cf_cli_audit(int argc, char **argv); /* also `user audit` */
 int cf_cli_token(int argc, char **argv);
 int cf_cli_agent_revoke(int argc, char **argv);
 int cf_cli_agent_decommission(int argc, char **argv);
-int cf_cli_job(int argc, char **argv); /* cf_cli_job.c: certificate jobs */
+int cf_cli_job(int argc, char **argv);     /* cf_cli_job.c: certificate jobs */
+int cf_cli_package(int argc, char **argv); /* cf_cli_package.c: agent install packages */
 
 #define CF_CLI_PKCS12_ENV "PKCS12_PASS" /* the seed's variable for certificate passwords */
 

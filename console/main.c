@@ -32,6 +32,7 @@ static const cf_cli_cmd_t s_commands[] = {
     {"agent", "agents and their locks: list, show, favorite, revoke, decommission", cf_cli_agent},
     {"token", "enrollment tokens: create", cf_cli_token},
     {"job", "certificate jobs for many agents: create, show, list, cancel, retry", cf_cli_job},
+    {"package", "agent install packages: create", cf_cli_package},
     {"user", "console logins: list, add, remove, save-logins, audit", cf_cli_user},
     {"audit", "the audit trail of operator actions (as 'user audit')", cf_cli_audit},
 };

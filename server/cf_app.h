@@ -101,14 +101,15 @@ const char *cf_app_counter_name(cf_app_counter_t c); /* "cf_server_requests_tota
 
 /* ---- route tables: each API file gives its routes ---------------------------------------
  *routes_out points at a static table (borrowed); returns its length. */
-size_t cf_api_session_routes(const cf_route_t **routes_out); /* health, login, logout, session */
-size_t cf_api_users_routes(const cf_route_t **routes_out);   /* users, audit, console policy */
-size_t cf_api_ssl_routes(const cf_route_t **routes_out);     /* SSL configuration */
-size_t cf_api_certs_routes(const cf_route_t **routes_out);   /* certificates, CRL */
-size_t cf_api_servers_routes(const cf_route_t **routes_out); /* server records */
-size_t cf_api_agents_routes(const cf_route_t **routes_out);  /* agents, favorites, check-in */
-size_t cf_api_metrics_routes(const cf_route_t **routes_out); /* /metrics */
-size_t cf_api_jobs_routes(const cf_route_t **routes_out);    /* certificate jobs */
+size_t cf_api_session_routes(const cf_route_t **routes_out);  /* health, login, logout, session */
+size_t cf_api_users_routes(const cf_route_t **routes_out);    /* users, audit, console policy */
+size_t cf_api_ssl_routes(const cf_route_t **routes_out);      /* SSL configuration */
+size_t cf_api_certs_routes(const cf_route_t **routes_out);    /* certificates, CRL */
+size_t cf_api_servers_routes(const cf_route_t **routes_out);  /* server records */
+size_t cf_api_agents_routes(const cf_route_t **routes_out);   /* agents, favorites, check-in */
+size_t cf_api_metrics_routes(const cf_route_t **routes_out);  /* /metrics */
+size_t cf_api_jobs_routes(const cf_route_t **routes_out);     /* certificate jobs */
+size_t cf_api_packages_routes(const cf_route_t **routes_out); /* agent install packages */
 
 /* The router's session callback (cf_router_auth_fn): bearer token → session via
    cf_db_session_get on the digest of the token (cf_auth_token_digest). Lives in

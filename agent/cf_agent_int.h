@@ -1,0 +1,69 @@
+/*  cf_agent_int - the running agent's context, shared by cf_agent_run and cf_agent_ctx  */
+#ifndef CF_AGENT_INT_H_INCLUDED
+#define CF_AGENT_INT_H_INCLUDED
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "cf_agent_checkin.h"
+#include "cf_agent_choose.h"
+#include "cf_agent_jobs.h"
+#include "cf_agent_renew.h"
+#include "cf_agent_run.h"
+#include "cf_cert.h"
+#include "cf_curve.h"
+#include "cf_fleet.h"
+
+typedef struct {
+    cf_agent_run_opts_t opts;                        /* options, defaults filled in */
+    char dir[PATH_MAX - 64];                         /* state directory */
+    char id[CF_JOB_ALIAS_MAX + 1];                   /* agent id (agent.json) */
+    char ca_path[PATH_MAX];                          /* ca.pem */
+    char cert_path[PATH_MAX];                        /* cert.pem */
+    char key_path[PATH_MAX];                         /* key.pem */
+    char cache_path[PATH_MAX];                       /* servers.cache.json */
+    cf_cert_t *ca;                                   /* the CA certificate */
+    cf_curve_keypair_t kp;                           /* CURVE keypair (secret wiped at close) */
+    cf_agent_servers_t list;                         /* servers, favorite, seen address */
+    size_t cur;                                      /* server in use (index in list) */
+    int have_cur;                                    /* cur is set */
+    cf_route_choice_t reason;                        /* why cur was chosen */
+    char lock[CF_AGENT_LOCK_MAX];                    /* lock state of the last check-in */
+    unsigned interval;                               /* seconds between check-ins */
+    cf_agent_jobs_t *jobs;                           /* job handling and replay memory */
+    cf_agent_renew_state_t renew;                    /* renewal state */
+    cf_curve_broker_t brokers[CF_CURVE_BROKERS_MAX]; /* broker endpoints (agent.json) */
+    size_t n_brokers;                                /* 0: polling mode only */
+    cf_fleet_t *link;                                /* the broker link: a fleet of one */
+    pthread_mutex_t mu;                              /* jobs, certificates, list: the link's hooks
+                                                        run in its thread */
+    atomic_int checkin_now;                          /* the link came up or a CHECKIN came */
+} cf_agent_t;
+
+/* Read the state directory (agent.json, ca.pem, curve.key_secret, the server cache) and
+   recover an interrupted installation. A CF_AGENT_EXIT_* code; on OK *out is the caller's
+   (cf_agent_close). */
+int cf_agent_open(const cf_agent_run_opts_t *opts, cf_agent_t **out);
+/* Free everything, wipe the keypair; NULLs *self_p; safe to repeat. */
+void cf_agent_close(cf_agent_t **self_p);
+/* The TLS (or, without a certificate, plain) client of server s for this agent. */
+void cf_agent_http_of(const cf_agent_t *a, const cf_agent_server_t *s, cf_agent_http_t *h);
+/* The handshake check of a new pair (cf_agent_certs_check_fn; ctx is the agent): a
+   check-in with it to the server in use, which must record it as secure. */
+CF_MUST_USE cf_err_t cf_agent_check_pair(void *ctx, const char *cert_path, const char *key_path,
+                                         cf_why_t *why);
+/* The fingerprint of the certificate in use, "" when none. */
+void cf_agent_fpr(const cf_agent_t *a, char fpr[CF_AGENT_FPR_HEX + 1]);
+/* Renew now through the server in use (renew_csr jobs and due renewals). */
+CF_MUST_USE cf_err_t cf_agent_renew_with(cf_agent_t *a, char fpr_out[CF_AGENT_FPR_HEX + 1],
+                                         cf_why_t *why);
+/* The renewal step of a round: renew when due (and not backing off); record; save. */
+void cf_agent_renew_round(cf_agent_t *a);
+/* Start the broker link when agent.json lists brokers (else nothing). Errors: those of
+   cf_fleet_new. */
+CF_MUST_USE cf_err_t cf_agent_link_start(cf_agent_t *a, cf_why_t *why);
+/* Write status.json (server, reason, lock, last check-in). Failures are logged. */
+void cf_agent_write_status(const cf_agent_t *a);
+
+#endif

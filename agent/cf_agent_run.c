@@ -1,0 +1,225 @@
+/*  cf_agent_run - the cf-agent daemon: state directory, server choice with failover,
+    check-in, jobs, reports, renewal, status  */
+#include "cf_agent_run.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cf_agent_checkin.h"
+#include "cf_agent_int.h"
+#include "cf_file.h"
+#include "cf_log.h"
+#include "cf_mem.h"
+
+/* The TLS client of server s: the agent's certificate when it has one, else (no
+   certificate) the plain port while the server offers one. */
+void cf_agent_http_of(const cf_agent_t *a, const cf_agent_server_t *s, cf_agent_http_t *h)
+{
+    memset(h, 0, sizeof(*h));
+    int has_cert = access(a->cert_path, R_OK) == 0 && access(a->key_path, R_OK) == 0;
+    cf_agent_http_for(h, s, !has_cert);
+    h->ca_file = a->ca_path;
+    h->cert_file = has_cert ? a->cert_path : NULL;
+    h->key_file = has_cert ? a->key_path : NULL;
+    h->source_addr = a->opts.source_addr;
+}
+
+static int s_probe(void *ctx, const cf_agent_server_t *s)
+{
+    cf_agent_http_t h;
+    cf_why_t why = {""};
+    cf_agent_http_of(ctx, s, &h);
+    h.timeout_ms = 3000;
+    cf_err_t rc = h.plain ? CF_OK : cf_agent_http_probe(&h, &why);
+    if (rc != CF_OK)
+        cf_log(CF_LOG_INFO, "server=%s probe=failed why=\"%s\"", s->alias, why.text);
+    return rc == CF_OK;
+}
+
+static cf_err_t s_renew_job(void *ctx, char fpr_out[CF_AGENT_FPR_HEX + 1], cf_why_t *why)
+{
+    return cf_agent_renew_with(ctx, fpr_out, why);
+}
+
+static void s_favorite(void *ctx, const char *alias)
+{
+    cf_agent_t *a = ctx;
+    snprintf(a->list.favorite, sizeof(a->list.favorite), "%s", alias ? alias : "");
+    cf_why_t why = {""};
+    if (cf_agent_servers_save(&a->list, a->cache_path, &why) != CF_OK)
+        cf_log(CF_LOG_WARN, "cache=%s save=\"%s\"", a->cache_path, why.text);
+}
+
+/* Choose a server (skipping those that failed this round) and check in there. */
+static cf_err_t s_checkin_round(cf_agent_t *a, cf_agent_answer_t *ans, cf_why_t *why)
+{
+    unsigned char skip[CF_AGENT_SERVERS_MAX] = {0};
+    cf_err_t rc = CF_ERR_NOTFOUND;
+    for (size_t tries = 0; tries <= a->list.n; tries++) {
+        size_t i = 0;
+        cf_route_choice_t reason;
+        rc = cf_agent_choose(&a->list, a->id, a->opts.source_addr, skip, s_probe, a, &i, &reason,
+                             why);
+        if (rc != CF_OK)
+            return rc;
+        cf_agent_http_t h;
+        cf_agent_http_of(a, &a->list.servers[i], &h);
+        long status = 0;
+        rc = cf_agent_checkin(&h, a->id, ans, &status, why);
+        if (rc == CF_OK) {
+            a->cur = i;
+            a->have_cur = 1;
+            a->reason = reason;
+            cf_log(CF_LOG_INFO, "checkin=ok server=%s reason=\"%s\" lock=%s jobs=%zu", h.alias,
+                   reason.text, ans->lock, ans->n_jobs);
+            return CF_OK;
+        }
+        cf_log(CF_LOG_WARN, "checkin=failed server=%s status=%ld why=\"%s\"", h.alias, status,
+               cf_why_text(why, rc));
+        skip[i] = 1;
+    }
+    return rc;
+}
+
+/* What the answer says about routing goes to the cache (the failover list). */
+static void s_take_answer(cf_agent_t *a, cf_agent_answer_t *ans)
+{
+    if (ans->has_servers && ans->servers.n) {
+        char alias[CF_JOB_ALIAS_MAX + 1];
+        snprintf(alias, sizeof(alias), "%s", a->list.servers[a->cur].alias);
+        cf_agent_servers_clear(&a->list);
+        a->list.servers = ans->servers.servers;
+        a->list.n = ans->servers.n;
+        ans->servers.servers = NULL;
+        ans->servers.n = 0;
+        a->have_cur = 0;
+        for (size_t i = 0; i < a->list.n; i++)
+            if (strcmp(a->list.servers[i].alias, alias) == 0) {
+                a->cur = i;
+                a->have_cur = 1;
+            }
+    }
+    snprintf(a->list.favorite, sizeof(a->list.favorite), "%s", ans->favorite);
+    snprintf(a->list.seen_addr, sizeof(a->list.seen_addr), "%s", ans->seen_addr);
+    snprintf(a->lock, sizeof(a->lock), "%s", ans->lock);
+    if (!a->opts.interval)
+        a->interval = ans->interval;
+    cf_why_t why = {""};
+    if (cf_agent_servers_save(&a->list, a->cache_path, &why) != CF_OK)
+        cf_log(CF_LOG_WARN, "cache=%s save=\"%s\"", a->cache_path, why.text);
+}
+
+/* Queued reports over HTTPS to the server in use; each ACK ends its resends. */
+static void s_send_reports(cf_agent_t *a)
+{
+    cf_agent_report_t r[16];
+    size_t n = cf_agent_jobs_pending(a->jobs, r, 16);
+    for (size_t i = 0; i < n && a->have_cur; i++) {
+        cf_agent_http_t h;
+        cf_why_t why = {""};
+        cf_agent_http_of(a, &a->list.servers[a->cur], &h);
+        cf_err_t rc =
+            cf_agent_report(&h, a->id, r[i].job, r[i].installed, r[i].reason, r[i].fpr, &why);
+        if (rc == CF_OK)
+            rc = cf_agent_jobs_acked(a->jobs, r[i].job, time(NULL), &why);
+        cf_log(rc == CF_OK ? CF_LOG_INFO : CF_LOG_WARN, "report=%s job=%s outcome=%s why=\"%s\"",
+               rc == CF_OK ? "acked" : "failed", r[i].job, r[i].installed ? "installed" : "failed",
+               why.text);
+        if (rc != CF_OK)
+            return; /* the next round tries again */
+    }
+}
+
+/* One round. CF_OK when a server took the check-in. */
+static cf_err_t s_round(cf_agent_t *a)
+{
+    cf_agent_answer_t ans;
+    cf_why_t why = {""};
+    memset(&ans, 0, sizeof(ans));
+    cf_err_t rc = s_checkin_round(a, &ans, &why);
+    if (rc != CF_OK) {
+        cf_log(CF_LOG_WARN, "round=failed why=\"%s\"", cf_why_text(&why, rc));
+        cf_agent_answer_clear(&ans);
+        return rc;
+    }
+    s_take_answer(a, &ans);
+    for (size_t i = 0; i < ans.n_jobs; i++) {
+        char fpr[CF_AGENT_FPR_HEX + 1];
+        cf_agent_fpr(a, fpr);
+        if (cf_agent_jobs_take(a->jobs, ans.jobs[i], strlen(ans.jobs[i]), time(NULL), fpr, &why) !=
+            CF_OK)
+            cf_log(CF_LOG_ERROR, "jobs=%s save=\"%s\"", CF_AGENT_JOBS_FILE, why.text);
+    }
+    cf_agent_answer_clear(&ans);
+    s_send_reports(a);
+    cf_agent_renew_round(a);
+    cf_agent_write_status(a);
+    return CF_OK;
+}
+
+/* Sleep ms in slices, returning early when asked to stop or to check in. */
+static void s_sleep(const cf_agent_t *a, uint32_t ms)
+{
+    while (ms > 0 && !(a->opts.stop && *a->opts.stop) && !atomic_load(&a->checkin_now)) {
+        uint32_t d = ms > 200 ? 200 : ms;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long) d * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= d;
+    }
+}
+
+int cf_agent_run(const cf_agent_run_opts_t *opts)
+{
+    cf_agent_t *a = NULL;
+    int code = cf_agent_open(opts, &a);
+    if (code != CF_AGENT_EXIT_OK)
+        return code;
+    cf_agent_jobs_cfg_t jcfg = {.dir = a->dir,
+                                .id = a->id,
+                                .ca = a->ca,
+                                .kp = &a->kp,
+                                .check = cf_agent_check_pair,
+                                .check_ctx = a,
+                                .renew = s_renew_job,
+                                .renew_ctx = a,
+                                .favorite = s_favorite,
+                                .favorite_ctx = a};
+    cf_why_t why = {""};
+    if (cf_agent_jobs_new(&jcfg, &a->jobs, &why) != CF_OK) {
+        cf_log(CF_LOG_ERROR, "dir=%s jobs=\"%s\"", a->dir, why.text);
+        cf_agent_close(&a);
+        return CF_AGENT_EXIT_STATE;
+    }
+    cf_agent_backoff_t back = {.min_ms = a->opts.retry_min_ms, .max_ms = a->opts.retry_max_ms};
+    code = CF_AGENT_EXIT_FAIL;
+    while (!(a->opts.stop && *a->opts.stop)) {
+        atomic_store(&a->checkin_now, 0);
+        pthread_mutex_lock(&a->mu);
+        cf_err_t rc = s_round(a);
+        pthread_mutex_unlock(&a->mu);
+        if (!a->link && !a->opts.once && cf_agent_link_start(a, &why) != CF_OK) {
+            cf_log(CF_LOG_ERROR, "agent=%s link=failed why=\"%s\"", a->id, why.text);
+            code = CF_AGENT_EXIT_FAIL;
+            break;
+        }
+        if (a->opts.once) {
+            code = rc == CF_OK ? CF_AGENT_EXIT_OK : CF_AGENT_EXIT_FAIL;
+            break;
+        }
+        if (rc == CF_OK) {
+            cf_agent_backoff_reset(&back);
+            s_sleep(a, cf_agent_jitter(a->interval * 1000u, 10));
+        } else {
+            s_sleep(a, cf_agent_backoff_next(&back));
+        }
+        code = CF_AGENT_EXIT_OK;
+    }
+    cf_log(CF_LOG_INFO, "agent=%s stopped", a->id);
+    cf_agent_close(&a);
+    return code;
+}

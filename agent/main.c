@@ -1,0 +1,161 @@
+/*  cf-agent - the certfleet endpoint agent: install, enroll, run (the daemon), status  */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <czmq.h>
+#include <jansson.h>
+
+#include "cf_agent_enroll.h"
+#include "cf_agent_install.h"
+#include "cf_agent_run.h"
+#include "cf_log.h"
+#include "cf_mem.h"
+
+static volatile sig_atomic_t s_stop;
+
+static void s_on_signal(int sig)
+{
+    (void) sig;
+    s_stop = 1;
+}
+
+static void s_usage(FILE *f)
+{
+    fprintf(f, "usage: cf-agent COMMAND [OPTIONS]\n"
+               "commands:\n"
+               "  install --bundle FILE [--state-dir D] [--password-file F] [--id ID]\n"
+               "          install an agent package into the state directory (PKCS12_PASS,\n"
+               "          --password-file or a prompt opens its PKCS#12)\n"
+               "  enroll  [--state-dir D] [--push] [--timeout T]  enroll with a server\n"
+               "  run     the agent daemon: choose a server, check in, carry out jobs, report,\n"
+               "          renew its certificate\n"
+               "  status  print the id, the server in use and why, the certificate, its expiry,\n"
+               "          the lock and renewal states and the last job\n"
+               "options:\n"
+               "  --state-dir D     state directory (default " CF_AGENT_DEFAULT_DIR ")\n"
+               "  --once            run: one round, exit 0 when a server took the check-in\n"
+               "  --source ADDR     run: local address to connect from\n"
+               "  --renew-days N    run: renew N days before expiry (default 30; or at 2/3 of\n"
+               "                    the lifetime when that comes first)\n"
+               "  --interval S      run: seconds between check-ins (default: the server's)\n"
+               "  --retry-max-ms M  run: cap of the retry back-off (default 300000)\n"
+               "  --log-level L     debug, info, warn, error (default info)\n"
+               "  -h, --help        this text\n"
+               "exit codes: 0 done, 1 failed (no server answered), 2 usage, 3 state directory\n"
+               "unusable. Environment: CF_FAULT=after-write|after-rename stops the process at\n"
+               "that step of a certificate installation (tests).\n");
+}
+
+static int s_level(const char *s, cf_log_level_t *out)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (cf_log_level_t) i;
+            return 0;
+        }
+    return -1;
+}
+
+static int s_uint(const char *s, unsigned max, unsigned *out)
+{
+    char *end = NULL;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!s[0] || *end || v > max || s[0] == '-')
+        return -1;
+    *out = (unsigned) v;
+    return 0;
+}
+
+/* Parse the options after the command; -1 on a usage error. */
+static int s_parse(int argc, char **argv, cf_agent_run_opts_t *o)
+{
+    static const struct option longs[] = {{"state-dir", required_argument, NULL, 'd'},
+                                          {"once", no_argument, NULL, 'o'},
+                                          {"source", required_argument, NULL, 's'},
+                                          {"renew-days", required_argument, NULL, 'r'},
+                                          {"interval", required_argument, NULL, 'i'},
+                                          {"retry-max-ms", required_argument, NULL, 'm'},
+                                          {"log-level", required_argument, NULL, 'l'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    int c;
+    cf_log_level_t level = CF_LOG_INFO;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'd': o->dir = optarg; break;
+        case 'o': o->once = 1; break;
+        case 's': o->source_addr = optarg; break;
+        case 'r': bad = s_uint(optarg, 3650, &o->renew_days) || !o->renew_days; break;
+        case 'i': bad = s_uint(optarg, 86400, &o->interval) || o->interval < 1; break;
+        case 'm': bad = s_uint(optarg, 86400000, &o->retry_max_ms) || !o->retry_max_ms; break;
+        case 'l': bad = s_level(optarg, &level); break;
+        case 'h': s_usage(stdout); exit(0);
+        default: return -1;
+        }
+        if (bad) {
+            fprintf(stderr, "cf-agent: bad option value '%s'\n", optarg);
+            return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "cf-agent: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    cf_log_set_level(level);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        s_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "install") == 0 || strcmp(cmd, "enroll") == 0) {
+        cf_log_set_component("cf-agent");
+        json_set_alloc_funcs(cf_mem_malloc, cf_mem_free);
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+            return CF_AGENT_EXIT_FAIL;
+        int code = cmd[0] == 'i' ? cf_agent_install_cmd(argc - 1, argv + 1)
+                                 : cf_agent_enroll_cmd(argc - 1, argv + 1);
+        curl_global_cleanup();
+        return code;
+    }
+    if (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0) {
+        fprintf(stderr, "cf-agent: unknown command '%s' (try --help)\n", cmd);
+        return 2;
+    }
+    cf_log_set_component("cf-agent");
+    cf_agent_run_opts_t o;
+    memset(&o, 0, sizeof(o));
+    if (s_parse(argc - 1, argv + 1, &o) != 0) {
+        s_usage(stderr);
+        return 2;
+    }
+    if (strcmp(cmd, "status") == 0)
+        return cf_agent_status(o.dir, stdout);
+    json_set_alloc_funcs(cf_mem_malloc, cf_mem_free);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        cf_log(CF_LOG_ERROR, "libcurl=init-failed");
+        return 1;
+    }
+    zsys_handler_set(NULL); /* the broker link (CZMQ) must not take SIGTERM and SIGINT */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = s_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    o.stop = &s_stop;
+    int code = cf_agent_run(&o);
+    curl_global_cleanup();
+    return code;
+}
