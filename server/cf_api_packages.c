@@ -151,10 +151,15 @@ static cf_err_t s_build(cf_app_t *app, cf_store_t *store, cf_req_t *req, const s
             cf_why(why, rc, "%s", cf_why_text(cf_store_why(store), rc));
     }
     if (rc == CF_OK) {
-        /* brokers: cf-server has no accessor for its --broker endpoints yet (as enroll) */
-        *out = json_pack("{s:s,s:I,s:{s:o,s:[]},s:s,s:s?,s:s?}", "format", S_FORMAT, "created",
-                         (json_int_t) now, "config", "servers", servers, "brokers", "ca", ca_pem,
-                         "p12", p12, "token", token[0] ? token : NULL);
+        /* the agent-facing brokers (--agent-broker) with their keys */
+        json_t *brokers = cf_app_agent_brokers_json(app);
+        *out = brokers
+                   ? json_pack("{s:s,s:I,s:{s:o,s:o},s:s,s:s?,s:s?}", "format", S_FORMAT, "created",
+                               (json_int_t) now, "config", "servers", servers, "brokers", brokers,
+                               "ca", ca_pem, "p12", p12, "token", token[0] ? token : NULL)
+                   : NULL;
+        if (!brokers)
+            json_decref(servers);
         servers = NULL; /* json_pack's "o" took it, also on failure */
         rc = *out ? CF_OK : CF_ERR_NOMEM;
     }

@@ -36,7 +36,7 @@ typedef struct {
 } cf_itest_fleet_t;
 
 /* What srv-a's --agent-broker says (a well-formed endpoint; nothing listens there). */
-#define CF_ITEST_FLEET_AGENT_BROKER "tls://127.0.0.1:7443#rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+#define CF_ITEST_FLEET_AGENT_BROKER "tcp://127.0.0.1:7443#rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
 
 extern cf_itest_fleet_t cf_itest_fleet; /* the fixture; filled by cf_itest_fleet_setup */
 

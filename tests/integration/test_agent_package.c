@@ -27,7 +27,10 @@
 
 static const char *s_dir;        /* the test's directory */
 static cf_itest_redis_t s_redis; /* the store */
-static cf_itest_server_t s_srv;  /* srv-a, --init */
+/* what srv-a hands agents as their broker (a well-formed endpoint; nothing listens) */
+#define S_BROKER "tcp://127.0.0.1:7010#rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+
+static cf_itest_server_t s_srv; /* srv-a, --init */
 
 static int s_setup(void **state)
 {
@@ -40,7 +43,8 @@ static int s_setup(void **state)
     cf_itest_console_path(secret, sizeof(secret), "secret");
     assert_int_equal(cf_seal_generate_file(secret, "package-1", &why), CF_OK);
     cf_itest_console_path(pass, sizeof(pass), "real.pass");
-    const char *extra[] = {"--init", "--admin-password-file", pass, "--san", "127.0.0.1", NULL};
+    const char *extra[] = {"--init",    "--admin-password-file", pass,     "--san",
+                           "127.0.0.1", "--agent-broker",        S_BROKER, NULL};
     if (cf_itest_server_start(&s_srv, s_dir, s_redis.port, "srv-a", extra) != CF_OK)
         fail_msg("cf-server did not start; see %s", s_srv.log);
     assert_int_equal(cf_test_sh("cd '%s' && printf 'server = https://127.0.0.1:%d\\nca = "
@@ -153,6 +157,9 @@ static void test_package_create(void **state)
     assert_int_equal(b.config.servers.n, 1);
     assert_string_equal(b.config.servers.servers[0].alias, "srv-a");
     assert_int_equal(b.config.servers.servers[0].port, s_srv.port);
+    /* the agent-facing broker srv-a was given (--agent-broker) */
+    assert_int_equal(b.config.n_brokers, 1);
+    assert_string_equal(b.config.brokers[0].endpoint, "tcp://127.0.0.1:7010");
     cf_agent_bundle_clear(&b);
     /* with the certificate under the deployment's password, and a token */
     assert_int_equal(cf_agent_bundle_load(s_path("pkg-tok.json"), &b, &why), CF_OK);
