@@ -56,8 +56,10 @@ static cf_err_t s_watch(cf_broker_t *self, zsock_t *sock, event_callback_fn cb, 
 static cf_err_t s_router(cf_broker_t *self, cf_broker_side_t side, const char *bind,
                          const cf_broker_cfg_t *cfg, cf_why_t *why)
 {
-    CF_TRY(
-        cf_zsock_curve_router(self->zap, &self->keys, bind, &cfg->zsock, &self->sock[side], why));
+    cf_zsock_cfg_t zcfg = cfg->zsock;
+    if (side == CF_BROKER_SERVERS && cfg->server_hwm > 0)
+        zcfg.sndhwm = zcfg.rcvhwm = cfg->server_hwm;
+    CF_TRY(cf_zsock_curve_router(self->zap, &self->keys, bind, &zcfg, &self->sock[side], why));
     size_t len = sizeof(self->endpoint[side]);
     if (zmq_getsockopt(zsock_resolve(self->sock[side]), ZMQ_LAST_ENDPOINT, self->endpoint[side],
                        &len) != 0)

@@ -32,6 +32,8 @@ static const cf_cfg_opt_t s_opts[] = {
      NULL},
     {"hwm", 0, CF_CFG_INT, "N", "messages queued per peer and direction", "1000", 1, 10000000,
      NULL},
+    {"server-hwm", 0, CF_CFG_INT, "N", "messages queued per server and direction", "100000", 1,
+     10000000, NULL},
     {"heartbeat-ivl", 0, CF_CFG_INT, "MS", "ZMTP PING after this much silence", "10000", 100,
      S_MS_MAX, NULL},
     {"heartbeat-timeout", 0, CF_CFG_INT, "MS", "drop a peer that stays silent after a PING",
@@ -104,6 +106,7 @@ void cf_broker_opts_broker(const cf_cfg_t *cfg, const cf_curve_keypair_t *keys,
     out->max_keys = (size_t) cf_cfg_int(cfg, "max-keys");
     out->max_agents = (size_t) cf_cfg_int(cfg, "max-agents");
     cf_broker_opts_zsock(cfg, &out->zsock);
+    out->server_hwm = (int) cf_cfg_int(cfg, "server-hwm");
     out->handle_signals = 1;
 }
 

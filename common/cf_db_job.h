@@ -191,6 +191,21 @@ CF_MUST_USE cf_err_t cf_db_job_set_broker(cf_store_t *store, const char *agent,
 CF_MUST_USE cf_err_t cf_db_job_agent_link(cf_store_t *store, const char *agent, unsigned *proto,
                                           unsigned char broker[CF_CURVE_KEY_LEN], int *has_broker);
 
+#define CF_DB_JOB_LINKS_MAX 1000 /* agents in one cf_db_job_agent_links call */
+/* One agent's link facts, as cf_db_job_agent_link reads them. */
+typedef struct {
+    cf_err_t rc;                            /* CF_OK, CF_ERR_NOTFOUND (no such agent),
+                                               CF_ERR_CORRUPT (a field is not what it must be) */
+    unsigned proto;                         /* protocol level; 1 when never recorded */
+    unsigned char broker[CF_CURVE_KEY_LEN]; /* broker of the last HELLO; zero when none */
+    int has_broker;                         /* 1 when broker is recorded */
+} cf_db_job_link_t;
+/* cf_db_job_agent_link for n agents (1..CF_DB_JOB_LINKS_MAX) in one pipeline (1 RT):
+   out[i] (n entries, the caller's) for agents[i], each with its own rc. Errors (then out
+   is undefined): CF_ERR_INVALID (arguments, a bad agent id), transport errors, CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_db_job_agent_links(cf_store_t *store, const char *const *agents, size_t n,
+                                           cf_db_job_link_t *out);
+
 /* What one sweeper step did. */
 typedef struct {
     size_t expired; /* entries moved to expired */

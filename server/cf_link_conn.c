@@ -24,6 +24,9 @@ cf_err_t cf_link_conn_open(cf_link_t *self, size_t i, cf_why_t *why)
 {
     cf_zsock_cfg_t zcfg;
     cf_zsock_cfg_init(&zcfg);
+    /* one link carries every agent's traffic: a fleet-wide job's copies, and the burst of
+       receipts and reports that answers it (the broker's --server-hwm on its side) */
+    zcfg.sndhwm = zcfg.rcvhwm = CF_LINK_HWM;
     CF_TRY(cf_zsock_curve_dealer(&self->brokers[i], &self->kp, self->rid, &zcfg, &self->dealers[i],
                                  why));
     char ep[96];

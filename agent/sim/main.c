@@ -25,6 +25,7 @@
 #define S_QUIET_MS   10000     /* a stats line at least this often, changed or not */
 #define S_ALIAS_DEF  "sim"     /* --server-alias default: the check-in records name it */
 #define S_EXIT_USAGE 2
+#define S_SLICE_MS   20 /* --online-rate: a slice of agents this often */
 
 typedef struct {
     cf_fleet_cfg_t fleet;                            /* what cf_fleet_new gets */
@@ -34,6 +35,7 @@ typedef struct {
     const char *redis;                               /* --redis HOST:PORT */
     const char *alias;                               /* --server-alias */
     int online_after_keys;                           /* --online-after-keys */
+    int online_rate;                                 /* --online-rate: agents/s, 0 = all */
     int stats_ms;                                    /* --stats-ms */
     unsigned fail_pct;                               /* --fail-pct */
 } s_opts_t;
@@ -91,7 +93,8 @@ enum {
     O_RESEND,
     O_FAIL,
     O_STATS,
-    O_LOG
+    O_LOG,
+    O_RATE
 };
 
 static const struct option s_longopts[] = {{"count", required_argument, NULL, 'n'},
@@ -109,6 +112,7 @@ static const struct option s_longopts[] = {{"count", required_argument, NULL, 'n
                                            {"fail-pct", required_argument, NULL, O_FAIL},
                                            {"stats-ms", required_argument, NULL, O_STATS},
                                            {"log-level", required_argument, NULL, O_LOG},
+                                           {"online-rate", required_argument, NULL, O_RATE},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
 
@@ -136,6 +140,7 @@ static int s_opt(s_opts_t *o, int c, const char *arg)
     case O_SPREAD: return s_num(arg, 0, 3600000, &v) ? -1 : (o->fleet.start_spread_ms = (int) v, 0);
     case O_RESEND: return s_num(arg, 1, 600000, &v) ? -1 : (o->fleet.resend_min_ms = (int) v, 0);
     case O_FAIL: return s_num(arg, 0, 100, &v) ? -1 : (o->fail_pct = (unsigned) v, 0);
+    case O_RATE: return s_num(arg, 0, 1000000, &v) ? -1 : (o->online_rate = (int) v, 0);
     case O_STATS: return s_num(arg, 1, 600000, &v) ? -1 : (o->stats_ms = (int) v, 0);
     case O_LOG:
         if (cf_log_level_from_name(arg, &level) != CF_OK)
@@ -255,6 +260,25 @@ static void s_print(const cf_fleet_stats_t *s, size_t count, const char *why)
     fflush(stdout);
 }
 
+/* Every agent on line: at once, or online_rate per second in slices every S_SLICE_MS (a
+   fleet booting; thousands of CURVE handshakes at once overflow a broker's backlog). */
+static void s_online(cf_fleet_t *fleet, const s_opts_t *o)
+{
+    size_t n = cf_fleet_size(fleet), step = n;
+    if (o->online_rate > 0)
+        step = (size_t) o->online_rate * S_SLICE_MS / 1000 + 1;
+    for (size_t i = 0; i < n; i++) {
+        if (cf_fleet_set_online(fleet, step >= n ? CF_FLEET_ALL : i, 1) != CF_OK)
+            fprintf(stderr, "cf-agent-sim: some links did not open\n");
+        if (step >= n)
+            return;
+        if ((i + 1) % step == 0) {
+            struct timespec ts = {0, S_SLICE_MS * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
 /* Wait for signals; look at the counters every stats_ms and print them when they changed. */
 static void s_run(cf_fleet_t *fleet, const s_opts_t *o, const sigset_t *set)
 {
@@ -264,8 +288,8 @@ static void s_run(cf_fleet_t *fleet, const s_opts_t *o, const sigset_t *set)
     for (;;) {
         struct timespec ts = {o->stats_ms / 1000, (long) (o->stats_ms % 1000) * 1000000L};
         int sig = sigtimedwait(set, NULL, &ts);
-        if (sig == SIGUSR2 && cf_fleet_set_online(fleet, CF_FLEET_ALL, 1) != CF_OK)
-            fprintf(stderr, "cf-agent-sim: some links did not open\n");
+        if (sig == SIGUSR2)
+            s_online(fleet, o);
         if (cf_fleet_stats(fleet, &now) != CF_OK)
             return;
         int stop = sig == SIGTERM || sig == SIGINT;
@@ -289,8 +313,8 @@ static int s_serve(cf_fleet_t *fleet, const s_opts_t *o, const sigset_t *set)
     }
     if (o->redis && s_register(fleet, o) != CF_OK)
         return 1;
-    if (o->online_after_keys && cf_fleet_set_online(fleet, CF_FLEET_ALL, 1) != CF_OK)
-        fprintf(stderr, "cf-agent-sim: some links did not open\n");
+    if (o->online_after_keys)
+        s_online(fleet, o);
     cf_fleet_fault_t fault;
     memset(&fault, 0, sizeof(fault));
     fault.fail_pct = o->fail_pct;

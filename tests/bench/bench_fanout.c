@@ -91,7 +91,7 @@ static int bf_job(bf_env_t *e, unsigned long long acks_want, bf_fig_t *fig, int 
         return -1;
     double t_post = bf_now_ms();
     if (bf_poll(e, id, &t_rec, &t_fin) != 0 ||
-        bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), acks_want) != 0)
+        bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), acks_want, BF_WAIT_MS) != 0)
         return bf_fail("not every REPORT was acknowledged", e);
     if (!timed) {
         fig->warm = (t_rec - t0) / 1e3;
@@ -128,7 +128,7 @@ static int bf_bare_phases(bf_env_t *e, bf_fig_t *fig)
     if (bf_bare_run(&b, NULL, &t_rec) != 0)
         goto out;
     fig->ref = (t_rec - t0) / 1e3;
-    if (bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 3 * e->n) != 0)
+    if (bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 3 * e->n, BF_WAIT_MS) != 0)
         goto out;
     fig->ref_rep = bf_reports(e, base);
     bf_bare_jobs_free(&b);
@@ -137,7 +137,7 @@ static int bf_bare_phases(bf_env_t *e, bf_fig_t *fig)
         goto out;
     bf_bases(e, base);
     if (bf_bare_run(&b, pipe, &t_rec) != 0 ||
-        bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 4 * e->n) != 0)
+        bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 4 * e->n, BF_WAIT_MS) != 0)
         goto out;
     fig->floor = bf_reports(e, base);
     rc = 0;
@@ -202,8 +202,9 @@ static int bf_round(bf_env_t *e, size_t per_proc, int keep)
         load[strcspn(load, "\n")] = '\0';
     if (f)
         fclose(f);
-    printf("== N=%zu agents in %zu cf-agent-sim process(es), job type %s, load average %s\n", e->n,
-           e->procs, e->type, load);
+    printf("== N=%zu agents in %zu cf-agent-sim process(es), job type %s, agents resend after "
+           "%s ms, load average %s\n",
+           e->n, e->procs, e->type, e->resend_ms, load);
     fflush(stdout);
     int rc = bf_env_start(e);
     if (rc == 0)
@@ -221,8 +222,11 @@ static int bf_round(bf_env_t *e, size_t per_proc, int keep)
 static void bf_usage(void)
 {
     printf("usage: bench_fanout [--agents N[,N...]] [--per-proc N] [--type recheck|set_favorite] "
-           "[--keep]\n"
-           "  defaults: --agents 1000,9000 --per-proc %d --type recheck. Needs the tree built\n"
+           "[--resend-ms MS] [--keep]\n"
+           "  defaults: --agents 1000,9000 --per-proc %d --type recheck --resend-ms 1000 (the "
+           "agents' first\n"
+           "  resend of an unacknowledged RECEIPT or REPORT, the product's default). Needs the "
+           "tree built\n"
            "  (cf-server, cf-broker, cf-agent-sim) and redis-server on PATH. See "
            "docs/BENCHMARKS.md.\n",
            BF_PER_PROC);
@@ -247,7 +251,7 @@ static void bf_bin_dir(char *out, size_t len)
 
 int main(int argc, char **argv)
 {
-    const char *agents = "1000,9000", *type = "recheck";
+    const char *agents = "1000,9000", *type = "recheck", *resend = "1000";
     size_t per_proc = BF_PER_PROC;
     int keep = 0;
     for (int i = 1; i < argc; i++) {
@@ -257,6 +261,8 @@ int main(int argc, char **argv)
             per_proc = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--type") && i + 1 < argc)
             type = argv[++i];
+        else if (!strcmp(argv[i], "--resend-ms") && i + 1 < argc)
+            resend = argv[++i];
         else if (!strcmp(argv[i], "--keep"))
             keep = 1;
         else {
@@ -279,6 +285,7 @@ int main(int argc, char **argv)
         memset(&e, 0, sizeof(e));
         snprintf(e.bin, sizeof(e.bin), "%s", bin);
         e.type = type;
+        e.resend_ms = resend;
         e.n = strtoul(p, NULL, 10);
         p += strcspn(p, ",");
         if (e.n < 1 || e.n > per_proc * BF_SIM_MAX)

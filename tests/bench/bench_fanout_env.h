@@ -26,10 +26,12 @@
 #define BF_ALIAS        "bench"
 #define BF_PREFIX       "bench-"
 #define BF_PASS         "bench-admin-pass"
-#define BF_PER_PROC     5000 /* agents per simulator process (2 descriptors each, 20,000 files) */
-#define BF_PER_PROC_MAX 9000 /* the most one simulator process holds under 20,000 files */
-#define BF_GOAL_FAN     0.8  /* fan-out: >= 0.8x the bare ROUTER */
-#define BF_GOAL_REP     1.0  /* reports: >= the unbatched floor */
+#define BF_PER_PROC     5000  /* agents per simulator process (2 descriptors each, 20,000 files) */
+#define BF_PER_PROC_MAX 9000  /* the most one simulator process holds under 20,000 files */
+#define BF_GOAL_FAN     0.8   /* fan-out: >= 0.8x the bare ROUTER */
+#define BF_GOAL_REP     1.0   /* reports: >= the unbatched floor */
+#define BF_RATE         "500" /* agents brought on line per second by each simulator */
+#define BF_CONNECT_MS   600000.0 /* a busy machine takes long for thousands of handshakes */
 #define BF_BODY         8192
 
 typedef struct {
@@ -48,6 +50,7 @@ typedef struct {
     size_t sim_n[BF_SIM_MAX];           /* agents each */
     char token[512];                    /* admin session */
     const char *type;                   /* job type */
+    const char *resend_ms;              /* the simulators' --resend-ms */
 } bf_env_t;
 
 static int bf_fail(const char *what, const bf_env_t *e)
@@ -171,15 +174,28 @@ static int bf_sims_start(bf_env_t *e)
         snprintf(first, sizeof(first), "%zu", at);
         at += e->sim_n[k];
         snprintf(e->simlog[k], sizeof(e->simlog[k]), "%s/sim-%zu.log", e->dir, k);
-        char *argv[] = {bin,          "--count",
-                        count,        "--first",
-                        first,        "--prefix",
-                        BF_PREFIX,    "--broker",
-                        broker,       "--ca",
-                        ca,           "--redis",
-                        redis,        "--server-alias",
-                        BF_ALIAS,     "--online-after-keys",
-                        "--stats-ms", "5",
+        char *argv[] = {bin,
+                        "--count",
+                        count,
+                        "--first",
+                        first,
+                        "--prefix",
+                        BF_PREFIX,
+                        "--broker",
+                        broker,
+                        "--ca",
+                        ca,
+                        "--redis",
+                        redis,
+                        "--server-alias",
+                        BF_ALIAS,
+                        "--online-after-keys",
+                        "--stats-ms",
+                        "5",
+                        "--online-rate",
+                        BF_RATE,
+                        "--resend-ms",
+                        (char *) e->resend_ms,
                         NULL};
         if (cf_itest_spawn(argv, e->simlog[k], &e->sims[k]) != CF_OK)
             return bf_fail("cf-agent-sim did not start", e);
@@ -205,9 +221,9 @@ static bf_stats_t bf_sum(const bf_env_t *e)
 }
 
 /* Wait until field (an offset into bf_stats_t) summed over the simulators reaches want. */
-static int bf_wait_sum(const bf_env_t *e, size_t off, unsigned long long want)
+static int bf_wait_sum(const bf_env_t *e, size_t off, unsigned long long want, double wait_ms)
 {
-    for (double end = bf_now_ms() + BF_WAIT_MS; bf_now_ms() < end; bf_sleep_ms(20)) {
+    for (double end = bf_now_ms() + wait_ms; bf_now_ms() < end; bf_sleep_ms(20)) {
         bf_stats_t t = bf_sum(e);
         if (*(unsigned long long *) ((char *) &t + off) >= want)
             return 0;
@@ -228,7 +244,7 @@ static int bf_env_start(bf_env_t *e)
     if (bf_broker_start(e) || bf_server_start(e) || bf_sims_start(e))
         return -1;
     double t0 = bf_now_ms();
-    if (bf_wait_sum(e, offsetof(bf_stats_t, up), e->n) != 0)
+    if (bf_wait_sum(e, offsetof(bf_stats_t, up), e->n, BF_CONNECT_MS) != 0)
         return bf_fail("the simulated agents did not all connect", e);
     printf("   %zu agents registered and connected in %.1f s\n", e->n, (bf_now_ms() - t0) / 1e3);
     char out[BF_BODY];
