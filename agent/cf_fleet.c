@@ -270,6 +270,13 @@ static cf_err_t s_make_agents(cf_fleet_t *f, cf_why_t *why)
     return CF_OK;
 }
 
+/* libzmq 4.3 cancels an I/O thread's timer (heartbeats) by a linear search, on every
+   message a connection receives: a thread per 1,000 agents keeps that search short. */
+static int s_io_threads(size_t count)
+{
+    return (int) (count / 1000 + 1 > 8 ? 8 : count / 1000 + 1);
+}
+
 cf_err_t cf_fleet_new(const cf_fleet_cfg_t *cfg, cf_fleet_t **out, cf_why_t *why)
 {
     if (!out)
@@ -296,7 +303,8 @@ cf_err_t cf_fleet_new(const cf_fleet_cfg_t *cfg, cf_fleet_t **out, cf_why_t *why
        socket holds its slot until libzmq's reaper has taken it (a tight cap made a slow
        broker's failovers end in EMFILE, which failed over again) */
     f->zctx = zmq_ctx_new();
-    if (!f->zctx || zmq_ctx_set(f->zctx, ZMQ_MAX_SOCKETS, (int) cfg->count * 2 + 16) != 0)
+    if (!f->zctx || zmq_ctx_set(f->zctx, ZMQ_MAX_SOCKETS, (int) cfg->count * 2 + 16) != 0 ||
+        zmq_ctx_set(f->zctx, ZMQ_IO_THREADS, s_io_threads(cfg->count)) != 0)
         goto out;
     f->actor = zactor_new(s_actor, f);
     int started = CF_ERR_IO;

@@ -222,10 +222,12 @@ static int bf_round(bf_env_t *e, size_t per_proc, int keep)
 static void bf_usage(void)
 {
     printf("usage: bench_fanout [--agents N[,N...]] [--per-proc N] [--type recheck|set_favorite] "
-           "[--resend-ms MS] [--keep]\n"
+           "[--resend-ms MS] [--online-rate R] [--keep]\n"
            "  defaults: --agents 1000,9000 --per-proc %d --type recheck --resend-ms 1000 (the "
            "agents' first\n"
-           "  resend of an unacknowledged RECEIPT or REPORT, the product's default). Needs the "
+           "  resend of an unacknowledged RECEIPT or REPORT, the product's default), --online-rate "
+           "200 (agents\n"
+           "  each simulator brings on line per second). Needs the "
            "tree built\n"
            "  (cf-server, cf-broker, cf-agent-sim) and redis-server on PATH. See "
            "docs/BENCHMARKS.md.\n",
@@ -251,7 +253,7 @@ static void bf_bin_dir(char *out, size_t len)
 
 int main(int argc, char **argv)
 {
-    const char *agents = "1000,9000", *type = "recheck", *resend = "1000";
+    const char *agents = "1000,9000", *type = "recheck", *resend = "1000", *rate = "200";
     size_t per_proc = BF_PER_PROC;
     int keep = 0;
     for (int i = 1; i < argc; i++) {
@@ -263,6 +265,8 @@ int main(int argc, char **argv)
             type = argv[++i];
         else if (!strcmp(argv[i], "--resend-ms") && i + 1 < argc)
             resend = argv[++i];
+        else if (!strcmp(argv[i], "--online-rate") && i + 1 < argc)
+            rate = argv[++i];
         else if (!strcmp(argv[i], "--keep"))
             keep = 1;
         else {
@@ -277,6 +281,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     cf_log_set_level(CF_LOG_WARN);
+    zsys_set_io_threads(BF_IO_THREADS); /* the bare ROUTER gets what cf-broker gets */
     char bin[600];
     bf_bin_dir(bin, sizeof(bin));
     int bad = 0;
@@ -286,6 +291,7 @@ int main(int argc, char **argv)
         snprintf(e.bin, sizeof(e.bin), "%s", bin);
         e.type = type;
         e.resend_ms = resend;
+        e.rate = rate;
         e.n = strtoul(p, NULL, 10);
         p += strcspn(p, ",");
         if (e.n < 1 || e.n > per_proc * BF_SIM_MAX)

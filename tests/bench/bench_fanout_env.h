@@ -26,12 +26,12 @@
 #define BF_ALIAS        "bench"
 #define BF_PREFIX       "bench-"
 #define BF_PASS         "bench-admin-pass"
-#define BF_PER_PROC     5000  /* agents per simulator process (2 descriptors each, 20,000 files) */
-#define BF_PER_PROC_MAX 9000  /* the most one simulator process holds under 20,000 files */
-#define BF_GOAL_FAN     0.8   /* fan-out: >= 0.8x the bare ROUTER */
-#define BF_GOAL_REP     1.0   /* reports: >= the unbatched floor */
-#define BF_RATE         "500" /* agents brought on line per second by each simulator */
+#define BF_PER_PROC     5000 /* agents per simulator process (2 descriptors each, 20,000 files) */
+#define BF_PER_PROC_MAX 9000 /* the most one simulator process holds under 20,000 files */
+#define BF_GOAL_FAN     0.8  /* fan-out: >= 0.8x the bare ROUTER */
+#define BF_GOAL_REP     1.0  /* reports: >= the unbatched floor */
 #define BF_CONNECT_MS   600000.0 /* a busy machine takes long for thousands of handshakes */
+#define BF_IO_THREADS   8        /* cf-broker --io-threads default */
 #define BF_BODY         8192
 
 typedef struct {
@@ -51,6 +51,7 @@ typedef struct {
     char token[512];                    /* admin session */
     const char *type;                   /* job type */
     const char *resend_ms;              /* the simulators' --resend-ms */
+    const char *rate;                   /* their --online-rate (agents/s each) */
 } bf_env_t;
 
 static int bf_fail(const char *what, const bf_env_t *e)
@@ -193,7 +194,7 @@ static int bf_sims_start(bf_env_t *e)
                         "--stats-ms",
                         "5",
                         "--online-rate",
-                        BF_RATE,
+                        (char *) e->rate,
                         "--resend-ms",
                         (char *) e->resend_ms,
                         NULL};

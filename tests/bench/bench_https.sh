@@ -404,18 +404,16 @@ fi[-n "$rate"] || note = "no answer (${note:-see $logs/$1})"
                         "$4" - v tb =
                             "$5" - v k =
                                 "$tck" - v s =
-                                    "$side" 'BEGIN { if (ta <= 0) exit ea = a * k / ta printf "   "
-                                                                                              "per "
-                                                                                              "serv"
-                                                                                              "er "
-                                                                                              "CPU-"
-                                                                                              "seco"
-                                                                                              "nd: "
-                                                                                              "ngin"
-                                                                                              "x "
-                                                                                              "%."
-                                                                                              "0f "
-                                                                                              "%s",
+                                    "$sid"
+                                    "e" 'BEGIN { if (ta <= 0) exit ea = a * k / ta printf "   " "per " "serv" "er "
+                                                                                                              "CPU-"
+                                                                                                              "seco"
+                                                                                                              "nd: "
+                                                                                                              "ngin"
+                                                                                                              "x "
+                                                                                                              "%."
+                                                                                                              "0f "
+                                                                                                              "%s",
           ea, u if (tb > 0 && b > 0) printf "; %s %.0f %s: %.2fx", s, b * k / tb, u,
           (b * k / tb) / ea printf "\n"
     }
