@@ -118,24 +118,31 @@ static int bf_bare_phases(bf_env_t *e, bf_fig_t *fig)
         fprintf(stderr, "bench_fanout: cf-broker was gone\n");
     e->broker = 0;
     const char *params = strcmp(e->type, "set_favorite") ? "{}" : "{\"favorite\":\"" BF_ALIAS "\"}";
-    if (bf_bare_open(&b, e->store, &e->bkp, e->agents_ep, &why) != CF_OK ||
-        bf_bare_hellos(&b) != 0 ||
-        bf_bare_jobs(&b, e->store, e->seal, BF_ALIAS, e->type, params, &fig->job_bytes, &why))
+    const char *step = "the ROUTER in the broker's place";
+    if (bf_bare_open(&b, e->store, &e->bkp, e->agents_ep, &why) != CF_OK)
+        goto out;
+    step = "every agent's HELLO";
+    if (bf_bare_hellos(&b) != 0)
+        goto out;
+    step = "signing the copies";
+    if (bf_bare_jobs(&b, e->store, e->seal, BF_ALIAS, e->type, params, &fig->job_bytes, &why))
         goto out;
     double t_rec = BF_NO_TIME;
     bf_bases(e, base);
     double t0 = bf_now_ms();
-    if (bf_bare_run(&b, NULL, &t_rec) != 0)
+    step = "the bare exchange";
+    if (bf_bare_run(&b, NULL, &t_rec) != 0 ||
+        bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 3 * e->n, BF_WAIT_MS) != 0)
         goto out;
     fig->ref = (t_rec - t0) / 1e3;
-    if (bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 3 * e->n, BF_WAIT_MS) != 0)
-        goto out;
     fig->ref_rep = bf_reports(e, base);
     bf_bare_jobs_free(&b);
+    step = "the floor's copies";
     if (bf_bare_jobs(&b, e->store, e->seal, BF_ALIAS, e->type, params, &fig->job_bytes, &why) ||
         cf_store_pipe_new(e->store, 8, &pipe) != CF_OK)
         goto out;
     bf_bases(e, base);
+    step = "the floor's exchange";
     if (bf_bare_run(&b, pipe, &t_rec) != 0 ||
         bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 4 * e->n, BF_WAIT_MS) != 0)
         goto out;
@@ -143,7 +150,8 @@ static int bf_bare_phases(bf_env_t *e, bf_fig_t *fig)
     rc = 0;
 out:
     if (rc != 0)
-        fprintf(stderr, "bench_fanout: bare phase failed: %s (logs in %s)\n", why.text, e->dir);
+        fprintf(stderr, "bench_fanout: bare phase failed at %s: %s (logs in %s)\n", step, why.text,
+                e->dir);
     cf_store_pipe_destroy(&pipe);
     bf_bare_close(&b);
     return rc;
@@ -251,52 +259,69 @@ static void bf_bin_dir(char *out, size_t len)
     setenv("CF_BIN_DIR", out, 1);
 }
 
-int main(int argc, char **argv)
+/* The command line. */
+typedef struct {
+    const char *agents, *type, *resend, *rate; /* --agents, --type, --resend-ms, --online-rate */
+    size_t per_proc;                           /* --per-proc */
+    int keep;                                  /* --keep */
+} bf_opts_t;
+
+/* -1 to run, else the exit code (--help: 0, a bad command line: 2). */
+static int bf_opts(int argc, char **argv, bf_opts_t *o)
 {
-    const char *agents = "1000,9000", *type = "recheck", *resend = "1000", *rate = "200";
-    size_t per_proc = BF_PER_PROC;
-    int keep = 0;
+    *o = (bf_opts_t){"1000,9000", "recheck", "1000", "200", BF_PER_PROC, 0};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--agents") && i + 1 < argc)
-            agents = argv[++i];
-        else if (!strcmp(argv[i], "--per-proc") && i + 1 < argc)
-            per_proc = strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--type") && i + 1 < argc)
-            type = argv[++i];
-        else if (!strcmp(argv[i], "--resend-ms") && i + 1 < argc)
-            resend = argv[++i];
-        else if (!strcmp(argv[i], "--online-rate") && i + 1 < argc)
-            rate = argv[++i];
-        else if (!strcmp(argv[i], "--keep"))
-            keep = 1;
-        else {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char **slot = !strcmp(a, "--agents")        ? &o->agents
+                            : !strcmp(a, "--type")        ? &o->type
+                            : !strcmp(a, "--resend-ms")   ? &o->resend
+                            : !strcmp(a, "--online-rate") ? &o->rate
+                                                          : NULL;
+        if (slot && v) {
+            *slot = v;
+            i++;
+        } else if (!strcmp(a, "--per-proc") && v) {
+            o->per_proc = strtoul(v, NULL, 10);
+            i++;
+        } else if (!strcmp(a, "--keep")) {
+            o->keep = 1;
+        } else {
             bf_usage();
-            return strcmp(argv[i], "--help") ? 2 : 0;
+            return strcmp(a, "--help") ? 2 : 0;
         }
     }
-    if (per_proc < 1 || per_proc > BF_PER_PROC_MAX ||
-        (strcmp(type, "recheck") && strcmp(type, "set_favorite"))) {
+    if (o->per_proc < 1 || o->per_proc > BF_PER_PROC_MAX ||
+        (strcmp(o->type, "recheck") && strcmp(o->type, "set_favorite"))) {
         bf_usage();
         return 2;
     }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    bf_opts_t o;
+    int code = bf_opts(argc, argv, &o);
+    if (code >= 0)
+        return code;
     signal(SIGPIPE, SIG_IGN);
     cf_log_set_level(CF_LOG_WARN);
     zsys_set_io_threads(BF_IO_THREADS); /* the bare ROUTER gets what cf-broker gets */
     char bin[600];
     bf_bin_dir(bin, sizeof(bin));
     int bad = 0;
-    for (const char *p = agents; *p; p += strspn(p, ",")) {
+    for (const char *p = o.agents; *p; p += strspn(p, ",")) {
         bf_env_t e;
         memset(&e, 0, sizeof(e));
         snprintf(e.bin, sizeof(e.bin), "%s", bin);
-        e.type = type;
-        e.resend_ms = resend;
-        e.rate = rate;
+        e.type = o.type;
+        e.resend_ms = o.resend;
+        e.rate = o.rate;
         e.n = strtoul(p, NULL, 10);
         p += strcspn(p, ",");
-        if (e.n < 1 || e.n > per_proc * BF_SIM_MAX)
+        if (e.n < 1 || e.n > o.per_proc * BF_SIM_MAX)
             return 2;
-        bad |= bf_round(&e, per_proc, keep) != 0;
+        bad |= bf_round(&e, o.per_proc, o.keep) != 0;
     }
     return bad;
 }
