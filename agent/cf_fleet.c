@@ -271,10 +271,10 @@ static cf_err_t s_make_agents(cf_fleet_t *f, cf_why_t *why)
 }
 
 /* libzmq 4.3 cancels an I/O thread's timer (heartbeats) by a linear search, on every
-   message a connection receives: a thread per 1,000 agents keeps that search short. */
+   message a connection receives: a thread per 250 agents keeps that search short. */
 static int s_io_threads(size_t count)
 {
-    return (int) (count / 1000 + 1 > 8 ? 8 : count / 1000 + 1);
+    return (int) (count / 250 + 1 > 32 ? 32 : count / 250 + 1);
 }
 
 cf_err_t cf_fleet_new(const cf_fleet_cfg_t *cfg, cf_fleet_t **out, cf_why_t *why)
