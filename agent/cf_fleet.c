@@ -277,6 +277,13 @@ static cf_err_t s_make_agents(cf_fleet_t *f, cf_why_t *why)
     return CF_OK;
 }
 
+/* libzmq 4.3 cancels an I/O thread's timer (heartbeats) by a linear search, on every
+   message a connection receives: a thread per 250 agents keeps that search short. */
+static int s_io_threads(size_t count)
+{
+    return (int) (count / 250 + 1 > 32 ? 32 : count / 250 + 1);
+}
+
 cf_err_t cf_fleet_new(const cf_fleet_cfg_t *cfg, cf_fleet_t **out, cf_why_t *why)
 {
     if (!out)
@@ -298,9 +305,13 @@ cf_err_t cf_fleet_new(const cf_fleet_cfg_t *cfg, cf_fleet_t **out, cf_why_t *why
     if (rc != CF_OK)
         goto out;
     rc = CF_ERR_IO;
-    /* an own context: CZMQ's shared one allows 1024 sockets unless told before its first */
+    /* an own context: CZMQ's shared one allows 1024 sockets unless told before its first.
+       Twice the fleet: a failover closes a DEALER and opens a fresh one at once, and a closed
+       socket holds its slot until libzmq's reaper has taken it (a tight cap made a slow
+       broker's failovers end in EMFILE, which failed over again) */
     f->zctx = zmq_ctx_new();
-    if (!f->zctx || zmq_ctx_set(f->zctx, ZMQ_MAX_SOCKETS, (int) cfg->count + 16) != 0)
+    if (!f->zctx || zmq_ctx_set(f->zctx, ZMQ_MAX_SOCKETS, (int) cfg->count * 2 + 16) != 0 ||
+        zmq_ctx_set(f->zctx, ZMQ_IO_THREADS, s_io_threads(cfg->count)) != 0)
         goto out;
     f->actor = zactor_new(s_actor, f);
     int started = CF_ERR_IO;

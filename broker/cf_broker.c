@@ -56,8 +56,10 @@ static cf_err_t s_watch(cf_broker_t *self, zsock_t *sock, event_callback_fn cb, 
 static cf_err_t s_router(cf_broker_t *self, cf_broker_side_t side, const char *bind,
                          const cf_broker_cfg_t *cfg, cf_why_t *why)
 {
-    CF_TRY(
-        cf_zsock_curve_router(self->zap, &self->keys, bind, &cfg->zsock, &self->sock[side], why));
+    cf_zsock_cfg_t zcfg = cfg->zsock;
+    if (side == CF_BROKER_SERVERS && cfg->server_hwm > 0)
+        zcfg.sndhwm = zcfg.rcvhwm = cfg->server_hwm;
+    CF_TRY(cf_zsock_curve_router(self->zap, &self->keys, bind, &zcfg, &self->sock[side], why));
     size_t len = sizeof(self->endpoint[side]);
     if (zmq_getsockopt(zsock_resolve(self->sock[side]), ZMQ_LAST_ENDPOINT, self->endpoint[side],
                        &len) != 0)
@@ -134,6 +136,12 @@ static cf_err_t s_start(cf_broker_t *self, const cf_broker_cfg_t *cfg, cf_why_t 
 {
     CF_TRY(s_alloc(self, cfg));
     cf_zap_cfg_t zcfg = {cfg->zap_domain, cfg->max_keys};
+    /* libzmq 4.3 keeps an I/O thread's timers (heartbeats, handshakes) in one multimap and
+       cancels one by a linear search, on every message a connection receives: with
+       thousands of agents on one I/O thread that search was 91 % of the broker's CPU
+       (perf) and handshakes timed out. Spread the connections over several threads. */
+    if (cfg->io_threads > 0)
+        zsys_set_io_threads((size_t) cfg->io_threads);
     CF_TRY(cf_zap_new(&zcfg, &self->zap, why)); /* before any CURVE socket (docs/zap.md) */
     CF_TRY(s_redis(self, cfg, why));
     unsigned long nofile = 0;

@@ -28,6 +28,10 @@ typedef struct {
     size_t max_keys;                /* allow-list cap (0: CF_ALLOW_MAX_KEYS) */
     size_t max_agents;              /* agents held at once (0: 1048576) */
     cf_zsock_cfg_t zsock;           /* socket options of both ROUTERs */
+    int io_threads;                 /* libzmq I/O threads (0: CZMQ's default, 1); set before the
+                                       process's first CZMQ socket, else ignored */
+    int server_hwm;                 /* server-facing ROUTER: HWM per server and direction
+                                       (0: zsock's); one server carries every agent's traffic */
     int handle_signals;             /* 1: SIGINT and SIGTERM stop cf_broker_run */
     cf_broker_tls_cfg_t tls;        /* TLS-wrapped links (cf_broker_tls.h); binds NULL: off */
 } cf_broker_cfg_t;

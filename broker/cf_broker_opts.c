@@ -32,6 +32,10 @@ static const cf_cfg_opt_t s_opts[] = {
      NULL},
     {"hwm", 0, CF_CFG_INT, "N", "messages queued per peer and direction", "1000", 1, 10000000,
      NULL},
+    {"io-threads", 0, CF_CFG_INT, "N", "libzmq I/O threads (connections are spread over them)",
+     "32", 1, 64, NULL},
+    {"server-hwm", 0, CF_CFG_INT, "N", "messages queued per server and direction", "100000", 1,
+     10000000, NULL},
     {"heartbeat-ivl", 0, CF_CFG_INT, "MS", "ZMTP PING after this much silence", "10000", 100,
      S_MS_MAX, NULL},
     {"heartbeat-timeout", 0, CF_CFG_INT, "MS", "drop a peer that stays silent after a PING",
@@ -116,6 +120,8 @@ void cf_broker_opts_broker(const cf_cfg_t *cfg, const cf_curve_keypair_t *keys,
     out->max_keys = (size_t) cf_cfg_int(cfg, "max-keys");
     out->max_agents = (size_t) cf_cfg_int(cfg, "max-agents");
     cf_broker_opts_zsock(cfg, &out->zsock);
+    out->server_hwm = (int) cf_cfg_int(cfg, "server-hwm");
+    out->io_threads = (int) cf_cfg_int(cfg, "io-threads");
     out->handle_signals = 1;
     out->tls = (cf_broker_tls_cfg_t){
         cf_cfg_str(cfg, "tls-bind"), cf_cfg_str(cfg, "tls-servers-bind"),

@@ -113,11 +113,12 @@ typedef struct {
    starts; pass cursor_out (CF_DB_JOB_CURSOR_MAX bytes) back for the next page; it is ""
    when the walk is done. At most limit (1..CF_DB_JOB_PAGE_MAX) entries; a filtered page
    may be short (even empty) with a cursor to go on: one call looks at about 10 x limit
-   entries at most. A walk gives every entry exactly once, unless Redis is resizing the :st
-   hash meanwhile (briefly, right after a big create: a page is cut inside an HSCAN batch
-   and resumed there, which assumes the same batch comes back), when one may be missed or
-   come twice; with a filter, an entry that changes state during the walk may be missed
-   or come twice. CF_ERR_NOTFOUND (no job), CF_ERR_INVALID. */
+   entries at most. A walk gives every entry exactly once: a page ends between HSCAN
+   batches (COUNT a quarter of limit), so a resizing :st hash (right after a big create)
+   can at most give an entry twice; only a batch holding more than a page is cut inside,
+   and only there could a resize make the walk miss one. With a filter, an entry that
+   changes state during the walk is seen in its state of that moment. CF_ERR_NOTFOUND (no job),
+   CF_ERR_INVALID. */
 CF_MUST_USE cf_err_t cf_db_job_agents(cf_store_t *store, const char *id, cf_job_state_t state,
                                       const char *cursor, size_t limit,
                                       cf_db_job_entry_t **list_out, size_t *n_out,
@@ -191,6 +192,21 @@ CF_MUST_USE cf_err_t cf_db_job_set_broker(cf_store_t *store, const char *agent,
    recorded; broker zeroed) (1 RT). CF_ERR_NOTFOUND, CF_ERR_INVALID, CF_ERR_CORRUPT. */
 CF_MUST_USE cf_err_t cf_db_job_agent_link(cf_store_t *store, const char *agent, unsigned *proto,
                                           unsigned char broker[CF_CURVE_KEY_LEN], int *has_broker);
+
+#define CF_DB_JOB_LINKS_MAX 1000 /* agents in one cf_db_job_agent_links call */
+/* One agent's link facts, as cf_db_job_agent_link reads them. */
+typedef struct {
+    cf_err_t rc;                            /* CF_OK, CF_ERR_NOTFOUND (no such agent),
+                                               CF_ERR_CORRUPT (a field is not what it must be) */
+    unsigned proto;                         /* protocol level; 1 when never recorded */
+    unsigned char broker[CF_CURVE_KEY_LEN]; /* broker of the last HELLO; zero when none */
+    int has_broker;                         /* 1 when broker is recorded */
+} cf_db_job_link_t;
+/* cf_db_job_agent_link for n agents (1..CF_DB_JOB_LINKS_MAX) in one pipeline (1 RT):
+   out[i] (n entries, the caller's) for agents[i], each with its own rc. Errors (then out
+   is undefined): CF_ERR_INVALID (arguments, a bad agent id), transport errors, CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_db_job_agent_links(cf_store_t *store, const char *const *agents, size_t n,
+                                           cf_db_job_link_t *out);
 
 /* What one sweeper step did. */
 typedef struct {

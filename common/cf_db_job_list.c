@@ -9,9 +9,12 @@
 /* KEYS: 1 job hash, 2 :st, 3 :why. ARGV: 1 HSCAN cursor, 2 entries of that batch to skip,
    3 limit, 4 state to keep ('' = all), 5 budget (entries to look at), 6 HSCAN COUNT,
    7 the failed state's name. Answers {cursor, skip, agent, state, reason, ...}: cursor '0'
-   with skip 0 ends the walk; -1 when there is no job. A batch is cut where the page fills
-   and resumed there (the job's set of agents never changes, so HSCAN gives the same batch
-   at the same cursor). */
+   with skip 0 ends the walk; -1 when there is no job. A page takes whole HSCAN batches: a
+   batch that does not fit ends the page and starts the next one (skip 0). Only a batch
+   that alone holds more than a page is cut and resumed at its index, which assumes HSCAN
+   gives the same batch at the same cursor again: it does not while Redis is rehashing
+   the :st hash (right after a big create), when the walk of a fleet-wide job missed an
+   agent and gave another twice. COUNT (a quarter of the page) makes that case rare. */
 static const char s_lua_page[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"
     "local cur, skip, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]) * 3\n"
@@ -19,6 +22,14 @@ static const char s_lua_page[] =
     "while true do\n"
     "  local r = redis.call('HSCAN', KEYS[2], cur, 'COUNT', ARGV[6])\n"
     "  local items = r[2]\n"
+    "  if skip == 0 and #out > 2 then\n"
+    "    local m = 0\n"
+    "    for i = 2, #items, 2 do if want == '' or items[i] == want then m = m + 1 end end\n"
+    "    if #out - 2 + 3 * m > limit then\n"
+    "      out[1], out[2] = cur, 0\n"
+    "      return out\n"
+    "    end\n"
+    "  end\n"
     "  for i = skip * 2 + 1, #items, 2 do\n"
     "    if #out - 2 >= limit then\n"
     "      out[1], out[2] = cur, (i - 1) / 2\n"
@@ -142,9 +153,9 @@ cf_err_t cf_db_job_agents(cf_store_t *store, const char *id, cf_job_state_t stat
                           cf_db_i64(lim, (int64_t) limit),
                           state == CF_JOB_STATE_COUNT ? "" : cf_job_fsm_state_name(state),
                           cf_db_i64(budget, 10 * (int64_t) limit),
-                          cf_db_i64(count, limit < 100    ? 100
-                                           : limit > 1000 ? 1000
-                                                          : (int64_t) limit),
+                          cf_db_i64(count, limit < 40     ? 10
+                                           : limit > 4000 ? 1000
+                                                          : (int64_t) limit / 4),
                           cf_job_fsm_state_name(CF_JOB_FAILED)};
     redisReply *r = NULL;
     CF_TRY(cf_db_eval(store, s_lua_page, CF_STORE_IDEMPOTENT, &r, 3, 7, argv, NULL));

@@ -17,8 +17,9 @@
 #define CF_LINK_POLL_MS    1000 /* the loop wakes at least this often */
 #define CF_LINK_SIGNER_TTL 300  /* seconds the signer (this server's certificate) is cached */
 #define CF_LINK_RID_MAX    (7 + CF_DB_ALIAS_MAX) /* "server:<alias>" */
-#define CF_LINK_RETRY_MS   1000  /* first wait before a refused link is opened again */
-#define CF_LINK_RETRY_MAX  30000 /* the wait doubles up to this */
+#define CF_LINK_RETRY_MS   1000   /* first wait before a refused link is opened again */
+#define CF_LINK_RETRY_MAX  30000  /* the wait doubles up to this */
+#define CF_LINK_HWM        100000 /* wanted queue on a broker link (not applied: cf_link_conn.c) */
 
 /* One RECEIPT or REPORT waiting for the batch's transition call. */
 typedef struct {

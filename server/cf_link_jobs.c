@@ -50,25 +50,54 @@ static int s_send_to(cf_link_t *self, size_t b, const char *agent, const char *j
     return rc == CF_OK;
 }
 
-/* Send a copy to the broker of the agent's last HELLO (known: only there; else to all). */
-static void s_send_copy(cf_link_t *self, size_t via, const char *agent, const char *job_id,
-                        const char *wire, size_t len)
+/* The broker of an agent's last HELLO when it is one of ours, else n_brokers (all). */
+static size_t s_via(const cf_link_t *self, const cf_db_job_link_t *l)
 {
-    if (via >= self->n_brokers) {
-        unsigned proto = 1;
-        unsigned char key[CF_CURVE_KEY_LEN];
-        int has = 0;
-        char z85[CF_CURVE_Z85_LEN + 1] = "";
-        if (cf_db_job_agent_link(self->store, agent, &proto, key, &has) == CF_OK && has)
-            cf_curve_z85_encode(key, z85);
-        via = cf_link_broker_index(self, has ? z85 : NULL);
-    }
+    char z85[CF_CURVE_Z85_LEN + 1] = "";
+    if (l->rc == CF_OK && l->has_broker)
+        cf_curve_z85_encode(l->broker, z85);
+    return cf_link_broker_index(self, z85[0] ? z85 : NULL);
+}
+
+/* Send a copy to broker via (n_brokers: to every broker). */
+static void s_send_via(cf_link_t *self, size_t via, const char *agent, const char *job_id,
+                       const char *wire, size_t len)
+{
     int sent = 0;
     for (size_t b = 0; b < self->n_brokers; b++) {
         if (via == self->n_brokers || via == b)
             sent += s_send_to(self, b, agent, job_id, wire, len);
     }
     cf_app_count(self->app, sent ? CF_APP_JOBS_SENT : CF_APP_JOBS_SEND_FAILED, 1);
+}
+
+/* Send a copy to the broker of the agent's last HELLO (known: only there; else to all). */
+static void s_send_copy(cf_link_t *self, size_t via, const char *agent, const char *job_id,
+                        const char *wire, size_t len)
+{
+    if (via >= self->n_brokers) {
+        cf_db_job_link_t l = {.rc = CF_ERR_NOTFOUND};
+        l.rc = cf_db_job_agent_link(self->store, agent, &l.proto, l.broker, &l.has_broker);
+        via = s_via(self, &l);
+    }
+    s_send_via(self, via, agent, job_id, wire, len);
+}
+
+/* Where each agent of a page goes, read in one round trip; when that read fails, every
+   copy looks its agent up alone (s_send_copy). via: n entries. */
+static void s_page_via(cf_link_t *self, const cf_db_job_entry_t *list, size_t n, size_t *via)
+{
+    const char *agents[S_PAGE];
+    cf_db_job_link_t links[S_PAGE];
+    n = n < S_PAGE ? n : S_PAGE; /* a page is at most S_PAGE entries */
+    for (size_t i = 0; i < n; i++) {
+        agents[i] = list[i].agent;
+        via[i] = SIZE_MAX;
+    }
+    if (n == 0 || cf_db_job_agent_links(self->store, agents, n, links) != CF_OK)
+        return;
+    for (size_t i = 0; i < n; i++)
+        via[i] = s_via(self, &links[i]);
 }
 
 /* One page of a job's pending entries; 1 while there are more pages. */
@@ -85,13 +114,18 @@ static int s_send_page(cf_link_t *self, const cf_link_prepared_t *p, const cf_li
                p->job.id, cf_err_name(rc), cf_why_text(cf_store_why(self->store), rc));
         return 0;
     }
+    size_t via[S_PAGE];
+    s_page_via(self, list, n, via);
     for (size_t i = 0; i < n; i++) {
         char *wire = NULL;
         size_t len = 0;
         cf_why_t why = {""};
         rc = cf_link_copy(self->store, p, signer, list[i].agent, &wire, &len, &why);
-        if (rc == CF_OK)
+        size_t v = i < S_PAGE ? via[i] : SIZE_MAX;
+        if (rc == CF_OK && v == SIZE_MAX)
             s_send_copy(self, self->n_brokers, list[i].agent, p->job.id, wire, len);
+        else if (rc == CF_OK)
+            s_send_via(self, v, list[i].agent, p->job.id, wire, len);
         else {
             cf_app_count(self->app, CF_APP_JOBS_SEND_FAILED, 1);
             cf_log(CF_LOG_WARN, "msg=\"job not built\" job=%s agent=%s err=%s why=\"%s\"",

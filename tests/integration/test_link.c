@@ -222,6 +222,18 @@ static void test_offline_leaves_pending(void **state)
 /* ---- cf_link_send_job: an in-process link as server srv-t ------------------------------- */
 
 /* srv-t's certificate in Redis (the signer), an app and a link to the stand-in. */
+/* The stand-in broker saw the link's handshake succeed: the first try may be refused (the
+   key reaches the ZAP list after the link starts; the link reopens it after 1 s), and on a
+   loaded machine a stalled handshake ends only at the handshake timeout (10 s), after which
+   libzmq connects again: so wait past that. */
+static int s_link_handshake(void)
+{
+    for (int i = 0; i < 5; i++)
+        if (cf_itest_zap_mon_wait(s->broker->mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, NULL))
+            return 1;
+    return 0;
+}
+
 static cf_link_t *s_inproc(cf_app_t **app, cf_store_cfg_t *scfg)
 {
     cf_issue_t req = {.component = CF_COMPONENT_SERVER, .name = "srv-t"};
@@ -319,8 +331,7 @@ static void test_send_job_inproc(void **state)
     assert_int_equal(status, 400);
     cf_why_t why = {""};
     assert_int_equal(cf_zap_put(s->broker->zap, pub, CF_ALLOW_SERVER, "srv-t", &why), CF_OK);
-    assert_true(cf_itest_zap_mon_wait(s->broker->mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, NULL) ||
-                cf_itest_zap_mon_wait(s->broker->mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, NULL));
+    assert_true(s_link_handshake());
     const char *agents[] = {"agent-1", "agent-2", "agent-3"};
     char fav[CF_JOB_ID_HEX + 1], inst[CF_JOB_ID_HEX + 1];
     cf_itest_link_job(CF_JOB_TYPE_SET_FAVORITE, "{\"favorite\":\"srv-t\"}", 1, agents, 3, fav);
@@ -375,8 +386,7 @@ static void test_walk_pages(void **state)
     char z85[CF_CURVE_Z85_LEN + 1];
     s_srv_t_key(pub, z85);
     assert_int_equal(cf_zap_put(s->broker->zap, pub, CF_ALLOW_SERVER, "srv-t", NULL), CF_OK);
-    assert_true(cf_itest_zap_mon_wait(s->broker->mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, NULL) ||
-                cf_itest_zap_mon_wait(s->broker->mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, NULL));
+    assert_true(s_link_handshake());
     char id[CF_JOB_ID_HEX + 1];
     cf_itest_link_job(CF_JOB_TYPE_RECHECK, "{}", 1, agents, N, id);
     assert_int_equal(cf_link_send_job(link, id), CF_OK);
@@ -410,7 +420,15 @@ int main(void)
         cmocka_unit_test(test_too_old_upgrade),
         cmocka_unit_test(test_offline_leaves_pending),
         cmocka_unit_test(test_send_job_inproc),
+    };
+    /* A second in-process link made after one was destroyed (in this process, where the
+       stand-in broker and its ZAP handler live too) sometimes never completed its handshake
+       with the stand-in (about one run in five; not seen with a real cf-broker in another
+       process: itest_link_broker, itest_pipeline*). Until that is understood, the walk test
+       gets a fresh stand-in of its own. */
+    const struct CMUnitTest walk[] = {
         cmocka_unit_test(test_walk_pages),
     };
-    return cmocka_run_group_tests(tests, s_setup, cf_itest_link_teardown);
+    int failed = cmocka_run_group_tests(tests, s_setup, cf_itest_link_teardown);
+    return failed + cmocka_run_group_tests(walk, s_setup, cf_itest_link_teardown);
 }
