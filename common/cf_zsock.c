@@ -145,9 +145,18 @@ cf_err_t cf_zsock_curve_dealer(const cf_curve_broker_t *broker, const cf_curve_k
                                const char *routing_id, const cf_zsock_cfg_t *cfg, zsock_t **out,
                                cf_why_t *why)
 {
-    if (!out)
+    return cf_zsock_curve_dealer_mon(broker, own, routing_id, cfg, NULL, 0, NULL, out, why);
+}
+
+cf_err_t cf_zsock_curve_dealer_mon(const cf_curve_broker_t *broker, const cf_curve_keypair_t *own,
+                                   const char *routing_id, const cf_zsock_cfg_t *cfg,
+                                   const char *mon_ep, int events, zsock_t **mon_out, zsock_t **out,
+                                   cf_why_t *why)
+{
+    if (!out || (mon_ep && !mon_out))
         return CF_ERR_INVALID;
     *out = NULL;
+    zsock_t *mon = NULL;
     size_t rid_len = routing_id ? strnlen(routing_id, 256) : 0;
     if (!broker || !own || (routing_id && (rid_len == 0 || rid_len > 255)))
         return cf_why(why, CF_ERR_INVALID, "a routing id is 1..255 bytes");
@@ -165,13 +174,26 @@ cf_err_t cf_zsock_curve_dealer(const cf_curve_broker_t *broker, const cf_curve_k
         rc = s_set(h, ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY", own->sec, CF_CURVE_KEY_LEN, why);
     if (rc == CF_OK && routing_id)
         rc = s_set(h, ZMQ_ROUTING_ID, "ZMQ_ROUTING_ID", routing_id, rid_len, why);
+    /* the monitor and its reader before the connect: an event with no reader is dropped */
+    if (rc == CF_OK && mon_ep && zmq_socket_monitor(h, mon_ep, events) != 0)
+        rc = cf_why(why, CF_ERR_IO, "monitor: %s", zmq_strerror(zmq_errno()));
+    if (rc == CF_OK && mon_ep) {
+        mon = zsock_new(ZMQ_PAIR);
+        if (!mon || zsock_connect(mon, "%s", mon_ep) != 0)
+            rc = cf_why(why, CF_ERR_IO, "monitor socket");
+    }
     if (rc == CF_OK && zmq_connect(h, broker->endpoint) != 0)
         rc = cf_why(why, CF_ERR_IO, "cannot connect to %s: %s", broker->endpoint,
                     zmq_strerror(zmq_errno()));
     if (rc != CF_OK) {
+        if (mon_ep)
+            zmq_socket_monitor(h, NULL, 0); /* before its reader goes */
+        zsock_destroy(&mon);
         zsock_destroy(&sock);
         return rc;
     }
+    if (mon_out)
+        *mon_out = mon;
     *out = sock;
     return CF_OK;
 }

@@ -85,6 +85,16 @@ CF_MUST_USE cf_err_t cf_zsock_curve_router(const cf_zap_t *zap, const cf_curve_k
 CF_MUST_USE cf_err_t cf_zsock_curve_dealer(const cf_curve_broker_t *broker,
                                            const cf_curve_keypair_t *own, const char *routing_id,
                                            const cf_zsock_cfg_t *cfg, zsock_t **out, cf_why_t *why);
+/* The same, with a monitor (zmq_socket_monitor to mon_ep for events) and its reader, a
+   PAIR connected to mon_ep (*mon_out, the caller's), both set up before the DEALER
+   connects: no handshake event is missed (libzmq never reconnects a DEALER whose handshake
+   was refused, so a refusal unseen leaves it dead for good). mon_ep NULL: no monitor.
+   Stop the monitor before destroying the PAIR. Errors: as cf_zsock_curve_dealer. */
+CF_MUST_USE cf_err_t cf_zsock_curve_dealer_mon(const cf_curve_broker_t *broker,
+                                               const cf_curve_keypair_t *own,
+                                               const char *routing_id, const cf_zsock_cfg_t *cfg,
+                                               const char *mon_ep, int events, zsock_t **mon_out,
+                                               zsock_t **out, cf_why_t *why);
 
 /* Fill *out from a message just received (raw libzmq: CZMQ frames hide the zmq_msg_t):
    descriptor (zmq_msg_get ZMQ_SRCFD, deprecated but present in 4.3), User-Id and kind

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "cf_db_curve.h"
 #include "cf_log.h"
 #include "cf_mem.h"
@@ -87,6 +89,11 @@ static void s_actor(zsock_t *pipe, void *args)
         busy = s_send_work(self);
     }
     cf_link_jobs_flush(self);
+    /* A zactor thread is detached: zactor_destroy returns on the signal sent after this
+       handler, while the thread may still be exiting. Left to the thread's exit, its
+       OpenSSL state (error queue, per-thread DRBG) could be freed after main's
+       OPENSSL_cleanup, which then loses it: a leak report at SIGTERM. Free it here. */
+    OPENSSL_thread_stop();
 }
 
 /* A fresh keypair, registered under the alias before anything connects with it. */

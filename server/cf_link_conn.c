@@ -24,22 +24,16 @@ cf_err_t cf_link_conn_open(cf_link_t *self, size_t i, cf_why_t *why)
 {
     cf_zsock_cfg_t zcfg;
     cf_zsock_cfg_init(&zcfg);
-    /* One link carries every agent's traffic, so a larger queue (CF_LINK_HWM, as the
-       broker's --server-hwm) would suit fleet-wide jobs; but with it, a link reopened after
-       a ZAP refusal sometimes never finished its handshake (itest_link, about one run in
-       ten). Until that is understood the link keeps the default queue: a send that finds it
-       full leaves the entry pending for the agent's HELLO or check-in. */
-    CF_TRY(cf_zsock_curve_dealer(&self->brokers[i], &self->kp, self->rid, &zcfg, &self->dealers[i],
-                                 why));
+    /* one link carries every agent's traffic: a fleet-wide job's copies, and the burst of
+       receipts and reports that answers it (the broker's --server-hwm on its side) */
+    zcfg.sndhwm = zcfg.rcvhwm = CF_LINK_HWM;
     char ep[96];
     snprintf(ep, sizeof(ep), "inproc://cf-link-mon-%p-%zu-%u", (void *) self, i,
              ++self->generation);
-    /* the monitor is set up before the handshake can finish: no event is missed */
-    if (zmq_socket_monitor(zsock_resolve(self->dealers[i]), ep, S_EVENTS) != 0)
-        return cf_why(why, CF_ERR_IO, "monitor: %s", zmq_strerror(zmq_errno()));
-    self->mons[i] = zsock_new(ZMQ_PAIR);
-    if (!self->mons[i] || zsock_connect(self->mons[i], "%s", ep) != 0)
-        return cf_why(why, CF_ERR_IO, "monitor socket");
+    /* the monitor and its reader are set up before the DEALER connects: no event is missed
+       (a refusal seen by nobody would leave the link closed for good) */
+    CF_TRY(cf_zsock_curve_dealer_mon(&self->brokers[i], &self->kp, self->rid, &zcfg, ep, S_EVENTS,
+                                     &self->mons[i], &self->dealers[i], why));
     self->up[i] = 0;
     self->retry_at[i] = 0;
     return CF_OK;

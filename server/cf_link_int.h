@@ -19,7 +19,7 @@
 #define CF_LINK_RID_MAX    (7 + CF_DB_ALIAS_MAX) /* "server:<alias>" */
 #define CF_LINK_RETRY_MS   1000   /* first wait before a refused link is opened again */
 #define CF_LINK_RETRY_MAX  30000  /* the wait doubles up to this */
-#define CF_LINK_HWM        100000 /* wanted queue on a broker link (not applied: cf_link_conn.c) */
+#define CF_LINK_HWM        100000 /* messages queued on a broker link, each direction */
 
 /* One RECEIPT or REPORT waiting for the batch's transition call. */
 typedef struct {

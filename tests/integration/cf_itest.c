@@ -8,9 +8,11 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -92,21 +94,64 @@ static int s_known(pid_t pid)
     return found;
 }
 
-int cf_itest_free_port(void)
+/* Ports this process handed out lately: never the same one twice in a row of calls. */
+static pthread_mutex_t s_port_lock = PTHREAD_MUTEX_INITIALIZER;
+static int s_ports[64];
+static size_t s_n_ports;
+
+/* The low end of the kernel's ephemeral range (what connect and bind-to-0 take). */
+static int s_ephemeral_low(void)
+{
+    int lo = 32768, hi = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d %d", &lo, &hi) != 2)
+            lo = 32768;
+        fclose(f);
+    }
+    return lo;
+}
+
+static int s_bindable(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return -1;
+        return 0;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    int port = -1;
-    if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
-        port = ntohs(sa.sin_port);
+    sa.sin_port = htons((uint16_t) port);
+    int ok = bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
     close(fd);
+    return ok;
+}
+
+/* A random port below the ephemeral range, free now and not handed out lately. Not from
+   the kernel (bind to port 0): it may give the port it just gave again (two servers on
+   one port), and any outgoing connection (Redis, HTTP, ZeroMQ clients of every parallel
+   test) may take an ephemeral port between this call and the server's bind. */
+int cf_itest_free_port(void)
+{
+    int lo = 10000, hi = s_ephemeral_low();
+    if (hi < lo + 1000)
+        hi = 32768;
+    int port = -1;
+    pthread_mutex_lock(&s_port_lock);
+    for (int tries = 0; port < 0 && tries < 1000; tries++) {
+        unsigned r = 0;
+        if (getrandom(&r, sizeof(r), 0) != (ssize_t) sizeof(r))
+            r = (unsigned) rand();
+        int p = lo + (int) (r % (unsigned) (hi - lo));
+        int given = 0;
+        for (size_t i = 0; i < s_n_ports && i < 64; i++)
+            given |= s_ports[i] == p;
+        if (!given && s_bindable(p))
+            port = p;
+    }
+    if (port > 0)
+        s_ports[s_n_ports++ % 64] = port;
+    pthread_mutex_unlock(&s_port_lock);
     return port;
 }
 

@@ -22,7 +22,8 @@ typedef struct {
     char conf[600];   /* Sentinels only: config file started with --sentinel, else "" */
 } cf_itest_redis_t;
 
-/* A port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, close), or -1. */
+/* A port on 127.0.0.1 that was free a moment ago, below the kernel's ephemeral range and
+   not handed out by this process lately (of its last 64), or -1. */
 int cf_itest_free_port(void);
 
 /* fork/exec argv[0] (an absolute path) with stdout and stderr appended to logfile (NULL:
