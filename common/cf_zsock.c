@@ -148,21 +148,11 @@ cf_err_t cf_zsock_curve_dealer(const cf_curve_broker_t *broker, const cf_curve_k
     return cf_zsock_curve_dealer_mon(broker, own, routing_id, cfg, NULL, 0, NULL, out, why);
 }
 
-cf_err_t cf_zsock_curve_dealer_mon(const cf_curve_broker_t *broker, const cf_curve_keypair_t *own,
-                                   const char *routing_id, const cf_zsock_cfg_t *cfg,
-                                   const char *mon_ep, int events, zsock_t **mon_out, zsock_t **out,
-                                   cf_why_t *why)
+/* The DEALER's tuning, keys and routing id. */
+static cf_err_t s_dealer_opts(zsock_t *sock, const cf_curve_broker_t *broker,
+                              const cf_curve_keypair_t *own, const char *routing_id, size_t rid_len,
+                              const cf_zsock_cfg_t *cfg, cf_why_t *why)
 {
-    if (!out || (mon_ep && !mon_out))
-        return CF_ERR_INVALID;
-    *out = NULL;
-    zsock_t *mon = NULL;
-    size_t rid_len = routing_id ? strnlen(routing_id, 256) : 0;
-    if (!broker || !own || (routing_id && (rid_len == 0 || rid_len > 255)))
-        return cf_why(why, CF_ERR_INVALID, "a routing id is 1..255 bytes");
-    zsock_t *sock = zsock_new(ZMQ_DEALER);
-    if (!sock)
-        return CF_ERR_NOMEM;
     void *h = zsock_resolve(sock);
     cf_err_t rc = cf_zsock_apply(sock, cfg, why);
     if (rc == CF_OK)
@@ -174,14 +164,40 @@ cf_err_t cf_zsock_curve_dealer_mon(const cf_curve_broker_t *broker, const cf_cur
         rc = s_set(h, ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY", own->sec, CF_CURVE_KEY_LEN, why);
     if (rc == CF_OK && routing_id)
         rc = s_set(h, ZMQ_ROUTING_ID, "ZMQ_ROUTING_ID", routing_id, rid_len, why);
-    /* the monitor and its reader before the connect: an event with no reader is dropped */
-    if (rc == CF_OK && mon_ep && zmq_socket_monitor(h, mon_ep, events) != 0)
-        rc = cf_why(why, CF_ERR_IO, "monitor: %s", zmq_strerror(zmq_errno()));
-    if (rc == CF_OK && mon_ep) {
-        mon = zsock_new(ZMQ_PAIR);
-        if (!mon || zsock_connect(mon, "%s", mon_ep) != 0)
-            rc = cf_why(why, CF_ERR_IO, "monitor socket");
-    }
+    return rc;
+}
+
+/* The monitor of h to mon_ep and its reader (*mon_out), before h connects: an event with
+   no reader is dropped. */
+static cf_err_t s_monitor(void *h, const char *mon_ep, int events, zsock_t **mon_out, cf_why_t *why)
+{
+    if (zmq_socket_monitor(h, mon_ep, events) != 0)
+        return cf_why(why, CF_ERR_IO, "monitor: %s", zmq_strerror(zmq_errno()));
+    *mon_out = zsock_new(ZMQ_PAIR);
+    if (!*mon_out || zsock_connect(*mon_out, "%s", mon_ep) != 0)
+        return cf_why(why, CF_ERR_IO, "monitor socket");
+    return CF_OK;
+}
+
+cf_err_t cf_zsock_curve_dealer_mon(const cf_curve_broker_t *broker, const cf_curve_keypair_t *own,
+                                   const char *routing_id, const cf_zsock_cfg_t *cfg,
+                                   const char *mon_ep, int events, zsock_t **mon_out, zsock_t **out,
+                                   cf_why_t *why)
+{
+    if (!out || (mon_ep && !mon_out))
+        return CF_ERR_INVALID;
+    *out = NULL;
+    size_t rid_len = routing_id ? strnlen(routing_id, 256) : 0;
+    if (!broker || !own || (routing_id && (rid_len == 0 || rid_len > 255)))
+        return cf_why(why, CF_ERR_INVALID, "a routing id is 1..255 bytes");
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    if (!sock)
+        return CF_ERR_NOMEM;
+    void *h = zsock_resolve(sock);
+    zsock_t *mon = NULL;
+    cf_err_t rc = s_dealer_opts(sock, broker, own, routing_id, rid_len, cfg, why);
+    if (rc == CF_OK && mon_ep)
+        rc = s_monitor(h, mon_ep, events, &mon, why);
     if (rc == CF_OK && zmq_connect(h, broker->endpoint) != 0)
         rc = cf_why(why, CF_ERR_IO, "cannot connect to %s: %s", broker->endpoint,
                     zmq_strerror(zmq_errno()));
