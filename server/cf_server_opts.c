@@ -144,6 +144,26 @@ cf_err_t cf_server_opts_start(const cf_cfg_t *cfg, cf_start_opts_t *out, char **
     return CF_OK;
 }
 
+/* One broker endpoint of option opt (entry i, from 1): "tcp://H:P#KEY", or "tls://H:P#KEY"
+   checked as tcp:// (*is_tls set; the link starts a TLS relay for it). */
+static cf_err_t s_broker_text(const char *opt, size_t i, const char *item, cf_curve_broker_t *out,
+                              int *is_tls, cf_why_t *why)
+{
+    size_t scheme = strlen(CF_RELAY_CLIENT_SCHEME);
+    *is_tls = strncmp(item, CF_RELAY_CLIENT_SCHEME, scheme) == 0;
+    char text[CF_CURVE_TEXT_MAX + 1];
+    int len = snprintf(text, sizeof(text), "%s%s", *is_tls ? "tcp://" : "",
+                       item + (*is_tls ? scheme : 0));
+    if (len < 0 || (size_t) len >= sizeof(text))
+        return cf_why(why, CF_ERR_TOOBIG, "%s %zu: longer than %d characters", opt, i,
+                      CF_CURVE_TEXT_MAX);
+    cf_why_t inner = {""};
+    cf_err_t rc = cf_curve_broker_parse(text, (size_t) len, out, &inner);
+    if (rc != CF_OK)
+        return cf_why(why, rc, "%s %zu: %s", opt, i, cf_why_text(&inner, rc));
+    return CF_OK;
+}
+
 cf_err_t cf_server_opts_brokers(const cf_cfg_t *cfg, cf_curve_broker_t *out, unsigned char *tls,
                                 size_t *n_out, cf_why_t *why)
 {
@@ -153,15 +173,8 @@ cf_err_t cf_server_opts_brokers(const cf_cfg_t *cfg, cf_curve_broker_t *out, uns
     if (n > CF_LINK_MAX_BROKERS)
         return cf_why(why, CF_ERR_TOOBIG, "--broker: at most %d brokers", CF_LINK_MAX_BROKERS);
     for (size_t i = 0; i < n; i++) {
-        cf_why_t inner = {""};
-        /* tls://H:P#KEY: checked as tcp://H:P#KEY; the link starts a TLS relay for it */
-        char text[CF_CURVE_TEXT_MAX + 1];
-        int is_tls = strncmp(items[i], CF_RELAY_CLIENT_SCHEME, strlen(CF_RELAY_CLIENT_SCHEME)) == 0;
-        snprintf(text, sizeof(text), "%s%s", is_tls ? "tcp://" : "",
-                 items[i] + (is_tls ? strlen(CF_RELAY_CLIENT_SCHEME) : 0));
-        cf_err_t rc = cf_curve_broker_parse(text, strlen(text), &out[i], &inner);
-        if (rc != CF_OK)
-            return cf_why(why, rc, "--broker %zu: %s", i + 1, cf_why_text(&inner, rc));
+        int is_tls = 0;
+        CF_TRY(s_broker_text("--broker", i + 1, items[i], &out[i], &is_tls, why));
         if (tls)
             tls[i] = (unsigned char) is_tls;
         for (size_t j = 0; j < i; j++) {
@@ -184,15 +197,9 @@ cf_err_t cf_server_opts_agent_brokers(const cf_cfg_t *cfg, const char *const **t
     if (n > CF_LINK_MAX_BROKERS)
         return cf_why(why, CF_ERR_TOOBIG, "--agent-broker: at most %d", CF_LINK_MAX_BROKERS);
     for (size_t i = 0; i < n; i++) {
-        cf_why_t inner = {""};
-        char text[CF_CURVE_TEXT_MAX + 1];
-        int is_tls = strncmp(items[i], CF_RELAY_CLIENT_SCHEME, strlen(CF_RELAY_CLIENT_SCHEME)) == 0;
-        snprintf(text, sizeof(text), "%s%s", is_tls ? "tcp://" : "",
-                 items[i] + (is_tls ? strlen(CF_RELAY_CLIENT_SCHEME) : 0));
         cf_curve_broker_t b;
-        cf_err_t rc = cf_curve_broker_parse(text, strlen(text), &b, &inner);
-        if (rc != CF_OK)
-            return cf_why(why, rc, "--agent-broker %zu: %s", i + 1, cf_why_text(&inner, rc));
+        int is_tls = 0;
+        CF_TRY(s_broker_text("--agent-broker", i + 1, items[i], &b, &is_tls, why));
     }
     *n_out = n;
     return CF_OK;

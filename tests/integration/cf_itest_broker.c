@@ -51,6 +51,20 @@ static void s_keygen(cf_itest_broker_t *b)
     cf_curve_keypair_wipe(&kp);
 }
 
+/* Spawn cf-broker with argv and wait until its metrics page answers (fails the test if it
+   exits or does not listen within 10 s). */
+static void s_run(cf_itest_broker_t *b, char *const *argv)
+{
+    assert_int_equal(cf_itest_spawn(argv, b->log, &b->pid), CF_OK);
+    for (int waited = 0; waited < 10000; waited += 100) {
+        if (cf_itest_wait_port("127.0.0.1", b->metrics_port, 100) == CF_OK)
+            return;
+        if (cf_itest_exit_code(b->pid, 0) >= 0)
+            fail_msg("cf-broker exited at start; see %s", b->log);
+    }
+    fail_msg("cf-broker did not listen; see %s", b->log);
+}
+
 static void s_spawn(cf_itest_broker_t *b)
 {
     char bin[600], key[700], redis[64], metrics[16];
@@ -71,14 +85,7 @@ static void s_spawn(cf_itest_broker_t *b)
                     "--log-level",
                     "debug",
                     NULL};
-    assert_int_equal(cf_itest_spawn(argv, b->log, &b->pid), CF_OK);
-    for (int waited = 0; waited < 10000; waited += 100) {
-        if (cf_itest_wait_port("127.0.0.1", b->metrics_port, 100) == CF_OK)
-            return;
-        if (cf_itest_exit_code(b->pid, 0) >= 0)
-            fail_msg("cf-broker exited at start; see %s", b->log);
-    }
-    fail_msg("cf-broker did not listen; see %s", b->log);
+    s_run(b, argv);
 }
 
 void cf_itest_broker_start(cf_itest_broker_t *b, const char *name, const cf_allow_kind_t *kinds,
@@ -99,6 +106,46 @@ void cf_itest_broker_start(cf_itest_broker_t *b, const char *name, const cf_allo
         assert_int_equal(cf_db_curve_put(b->store, kinds[i], names[i], keys[i].pub, 1, NULL),
                          CF_OK);
     s_spawn(b);
+}
+
+void cf_itest_broker_spawn_tls(cf_itest_broker_t *b, const int tls_port[2])
+{
+    char bin[600], key[700], redis[64], metrics[16], tls[2][32], ca[700], cert[700], tkey[700];
+    const char *dir = getenv("CF_BIN_DIR");
+    snprintf(bin, sizeof(bin), "%s/broker/cf-broker", dir && *dir ? dir : ".");
+    snprintf(key, sizeof(key), "%s/broker.key_secret", b->dir);
+    snprintf(redis, sizeof(redis), "127.0.0.1:%d", b->redis.port);
+    snprintf(metrics, sizeof(metrics), "%d", b->metrics_port);
+    for (int i = 0; i < 2; i++)
+        snprintf(tls[i], sizeof(tls[i]), "127.0.0.1:%d", tls_port[i]);
+    snprintf(ca, sizeof(ca), "%s/ca.pem", b->dir);
+    snprintf(cert, sizeof(cert), "%s/tls.pem", b->dir);
+    snprintf(tkey, sizeof(tkey), "%s/tls.key", b->dir);
+    char *argv[] = {bin,
+                    "--key-file",
+                    key,
+                    "--redis",
+                    redis,
+                    "--agents-bind",
+                    b->agents.endpoint,
+                    "--servers-bind",
+                    b->servers.endpoint,
+                    "--metrics-port",
+                    metrics,
+                    "--log-level",
+                    "debug",
+                    "--tls-bind",
+                    tls[0],
+                    "--tls-servers-bind",
+                    tls[1],
+                    "--tls-ca",
+                    ca,
+                    "--tls-cert",
+                    cert,
+                    "--tls-key",
+                    tkey,
+                    NULL};
+    s_run(b, argv);
 }
 
 void cf_itest_broker_stop(cf_itest_broker_t *b)

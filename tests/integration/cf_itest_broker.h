@@ -32,6 +32,11 @@ typedef struct {
    metrics page answers. Fails the test on any error. */
 void cf_itest_broker_start(cf_itest_broker_t *b, const char *name, const cf_allow_kind_t *kinds,
                            const char *const *names, const cf_curve_keypair_t *keys, size_t n);
+/* Start cf-broker for b (its fields filled: dir holding broker.key_secret, ca.pem, tls.pem
+   and tls.key; redis; endpoints; metrics port) with TLS-wrapped links on 127.0.0.1 ports
+   tls_port[0] (agents) and tls_port[1] (servers); wait until its metrics page answers.
+   Fails the test otherwise. */
+void cf_itest_broker_spawn_tls(cf_itest_broker_t *b, const int tls_port[2]);
 /* SIGTERM the broker (its exit code must be 0), stop Redis, close the store. */
 void cf_itest_broker_stop(cf_itest_broker_t *b);
 

@@ -36,50 +36,7 @@ static void s_write(const char *name, const char *text, mode_t mode)
 
 static void s_spawn(void)
 {
-    cf_itest_broker_t *b = &s_fix.b;
-    char bin[600], key[700], redis[64], metrics[16], tls[2][32], ca[700], cert[700], tkey[700];
-    const char *dir = getenv("CF_BIN_DIR");
-    snprintf(bin, sizeof(bin), "%s/broker/cf-broker", dir && *dir ? dir : ".");
-    snprintf(key, sizeof(key), "%s/broker.key_secret", b->dir);
-    snprintf(redis, sizeof(redis), "127.0.0.1:%d", b->redis.port);
-    snprintf(metrics, sizeof(metrics), "%d", b->metrics_port);
-    for (int i = 0; i < 2; i++)
-        snprintf(tls[i], sizeof(tls[i]), "127.0.0.1:%d", s_fix.tls_port[i]);
-    snprintf(ca, sizeof(ca), "%s/ca.pem", b->dir);
-    snprintf(cert, sizeof(cert), "%s/tls.pem", b->dir);
-    snprintf(tkey, sizeof(tkey), "%s/tls.key", b->dir);
-    char *argv[] = {bin,
-                    "--key-file",
-                    key,
-                    "--redis",
-                    redis,
-                    "--agents-bind",
-                    b->agents.endpoint,
-                    "--servers-bind",
-                    b->servers.endpoint,
-                    "--metrics-port",
-                    metrics,
-                    "--log-level",
-                    "debug",
-                    "--tls-bind",
-                    tls[0],
-                    "--tls-servers-bind",
-                    tls[1],
-                    "--tls-ca",
-                    ca,
-                    "--tls-cert",
-                    cert,
-                    "--tls-key",
-                    tkey,
-                    NULL};
-    assert_int_equal(cf_itest_spawn(argv, b->log, &b->pid), CF_OK);
-    for (int waited = 0; waited < 10000; waited += 100) {
-        if (cf_itest_wait_port("127.0.0.1", b->metrics_port, 100) == CF_OK)
-            return;
-        if (cf_itest_exit_code(b->pid, 0) >= 0)
-            fail_msg("cf-broker exited at start; see %s", b->log);
-    }
-    fail_msg("cf-broker did not listen; see %s", b->log);
+    cf_itest_broker_spawn_tls(&s_fix.b, s_fix.tls_port);
 }
 
 static int s_setup(void **state)

@@ -76,48 +76,6 @@ static void s_broker_tls_material(void)
     cf_cert_destroy(&ca_cert), cf_key_destroy(&ca_key), cf_seal_destroy(&seal);
 }
 
-static void s_spawn_broker(void)
-{
-    cf_itest_broker_t *b = &s.b;
-    char bin[600], key[700], redis[64], metrics[16], tls[2][32], ca[700], cert[700], tkey[700];
-    const char *dir = getenv("CF_BIN_DIR");
-    snprintf(bin, sizeof(bin), "%s/broker/cf-broker", dir && *dir ? dir : ".");
-    snprintf(key, sizeof(key), "%s/broker.key_secret", b->dir);
-    snprintf(redis, sizeof(redis), "127.0.0.1:%d", b->redis.port);
-    snprintf(metrics, sizeof(metrics), "%d", b->metrics_port);
-    for (int i = 0; i < 2; i++)
-        snprintf(tls[i], sizeof(tls[i]), "127.0.0.1:%d", s.tls_port[i]);
-    snprintf(ca, sizeof(ca), "%s/ca.pem", b->dir);
-    snprintf(cert, sizeof(cert), "%s/tls.pem", b->dir);
-    snprintf(tkey, sizeof(tkey), "%s/tls.key", b->dir);
-    char *argv[] = {bin,
-                    "--key-file",
-                    key,
-                    "--redis",
-                    redis,
-                    "--agents-bind",
-                    b->agents.endpoint,
-                    "--servers-bind",
-                    b->servers.endpoint,
-                    "--metrics-port",
-                    metrics,
-                    "--log-level",
-                    "debug",
-                    "--tls-bind",
-                    tls[0],
-                    "--tls-servers-bind",
-                    tls[1],
-                    "--tls-ca",
-                    ca,
-                    "--tls-cert",
-                    cert,
-                    "--tls-key",
-                    tkey,
-                    NULL};
-    assert_int_equal(cf_itest_spawn(argv, b->log, &b->pid), CF_OK);
-    assert_int_equal(cf_itest_wait_port("127.0.0.1", b->metrics_port, 10000), CF_OK);
-}
-
 static int s_setup(void **state)
 {
     (void) state;
@@ -155,7 +113,7 @@ static int s_setup(void **state)
         S_AGENT, CF_DB_LOCK_INSECURE, (int64_t) time(NULL), "127.0.0.1", "e2e", NULL, NULL, 0,
         "srv1"};
     assert_int_equal(cf_db_agent_checkin(b->store, &in, NULL), CF_OK);
-    s_spawn_broker();
+    cf_itest_broker_spawn_tls(b, s.tls_port);
     return 0;
 }
 
