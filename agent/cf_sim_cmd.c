@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -221,6 +222,7 @@ static int s_parent(const s_cmd_t *c)
         pid_t pid = fork();
         if (pid == 0) {
             memset(s_pids, 0, sizeof(s_pids)); /* a child has no children to tell */
+            prctl(PR_SET_PDEATHSIG, SIGTERM);  /* a parent killed -9 leaves no orphans */
             _exit(s_child(c, (unsigned) p));
         }
         if (pid < 0) {

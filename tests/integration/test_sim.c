@@ -17,7 +17,6 @@
 #include "cf_db_meta.h"
 #include "cf_itest_broker.h"
 #include "cf_itest_fleet.h"
-#include "cf_mem.h"
 #include "cf_seal.h"
 
 #define S_PUSH_N 50 /* agents of the push-mode fleet */
@@ -171,44 +170,35 @@ static int s_log_has(void *arg)
     return cf_test_sh("grep -qE '%s' '%s/%s'", l->pattern, s->dir, l->log) == 0;
 }
 
-/* Distinct certificate fingerprints among the agents whose id starts with prefix (all
-   pages of GET /api/v1/agents); *agents counts those agents. */
-static size_t s_distinct_fprs(const char *prefix, size_t *agents)
+/* Distinct certificate fingerprints of agents <prefix>0 .. <prefix><n-1> (each must exist;
+   one without a certificate counts as ""). */
+static size_t s_distinct_fprs(const char *prefix, size_t n)
 {
-    char out[CF_ITEST_FLEET_BODY], path[300], cursor[200] = "";
+    char out[CF_ITEST_FLEET_BODY], path[200];
     json_t *seen = json_object();
-    size_t n = 0;
-    for (int page = 0; page < 100; page++) {
-        snprintf(path, sizeof(path), "/api/v1/agents?limit=20%s%s", cursor[0] ? "&cursor=" : "",
-                 cursor);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "/api/v1/agents/%s%zu", prefix, i);
         assert_int_equal(cf_itest_fleet_get(&s->a, path, out), 200);
         json_t *j = cf_itest_fleet_json(out);
-        size_t i;
-        json_t *e, *cur = json_object_get(j, "cursor");
-        json_array_foreach(json_object_get(j, "agents"), i, e)
-        {
-            const char *id = json_string_value(json_object_get(e, "id"));
-            const char *fp = json_string_value(json_object_get(e, "cert_fingerprint"));
-            if (!id || strncmp(id, prefix, strlen(prefix)) != 0)
-                continue;
-            n++;
-            if (fp)
-                json_object_set_new(seen, fp, json_true());
-        }
-        if (json_is_string(cur))
-            snprintf(cursor, sizeof(cursor), "%s", json_string_value(cur));
-        else if (json_is_integer(cur))
-            snprintf(cursor, sizeof(cursor), "%lld", (long long) json_integer_value(cur));
-        else
-            cursor[0] = '\0';
+        const char *fp = json_string_value(json_object_get(j, "cert_fingerprint"));
+        json_object_set_new(seen, fp ? fp : "", json_true());
         json_decref(j);
-        if (!cursor[0])
-            break;
     }
-    *agents = n;
     size_t d = json_object_size(seen);
     json_decref(seen);
     return d;
+}
+
+/* A condition: the agents <prefix>0.. (n of them) hold n distinct certificates. */
+typedef struct {
+    const char *prefix; /* id prefix */
+    size_t n;           /* agents */
+} s_fprs_t;
+
+static int s_all_own(void *arg)
+{
+    const s_fprs_t *f = arg;
+    return s_distinct_fprs(f->prefix, f->n) == f->n;
 }
 
 /* Push mode: all enroll and check in insecure; an install job through the broker makes
@@ -232,17 +222,17 @@ static void test_push_install_renew(void **state)
     assert_true(cf_test_wait_until(s_installed, &inst, S_WAIT));
     s_count_t secure = {"secure", S_PUSH_N};
     assert_true(cf_test_wait_until(s_counted, &secure, S_WAIT));
-    size_t agents = 0;
-    assert_int_equal(s_distinct_fprs("p-", &agents), 1); /* the shared certificate */
-    assert_int_equal(agents, S_PUSH_N);
+    assert_int_equal(s_distinct_fprs("p-", S_PUSH_N), 1); /* the shared certificate */
     /* renewal by CSR: each its own certificate */
     s_job_t renew = {"", S_PUSH_N};
     s_job("{\"type\":\"renew_csr\",\"state\":\"secure\",\"ttl\":600}", &renew);
     assert_true(cf_test_wait_until(s_installed, &renew, S_WAIT));
     s_log_t renewed = {"sim-push.log", "renewals=50 renew_fails=0"};
     assert_true(cf_test_wait_until(s_log_has, &renewed, S_WAIT));
+    /* each checks in with its new certificate just after its REPORT went out */
+    s_fprs_t own = {"p-", S_PUSH_N};
+    assert_true(cf_test_wait_until(s_all_own, &own, S_WAIT));
     assert_true(cf_test_wait_until(s_counted, &secure, S_WAIT));
-    assert_int_equal(s_distinct_fprs("p-", &agents), S_PUSH_N);
     s_stop_sim();
 }
 
@@ -260,9 +250,7 @@ static void test_processes(void **state)
     s_log_t p1 = {"sim-csr.log", "proc=1 agents=10 enrolled=10 secure=10 "};
     assert_true(cf_test_wait_until(s_log_has, &p0, S_WAIT));
     assert_true(cf_test_wait_until(s_log_has, &p1, S_WAIT));
-    size_t agents = 0;
-    assert_int_equal(s_distinct_fprs("c-", &agents), 20);
-    assert_int_equal(agents, 20);
+    assert_int_equal(s_distinct_fprs("c-", 20), 20);
     char out[CF_ITEST_FLEET_BODY];
     assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/agents/c-19", out), 200);
     cf_itest_fleet_is(out, "lock", "secure");
@@ -293,12 +281,55 @@ static void test_token_used_up(void **state)
     assert_true(s_log_has(&why));
 }
 
+/* The VmRSS of a stats line (0: none). */
+static unsigned long s_rss(const char *line)
+{
+    const char *p = line ? strstr(line, "rss_kib=") : NULL;
+    return p ? strtoul(p + strlen("rss_kib="), NULL, 10) : 0;
+}
+
+/* Memory: RSS per simulated agent once all are enrolled, linked and secure. The default
+   fleet is small; CF_TEST_SIM_AGENTS=N runs it bigger (docs/BENCHMARKS.md). */
+static void test_rss(void **state)
+{
+    (void) state;
+    const char *env = getenv("CF_TEST_SIM_AGENTS");
+    long n = env && atol(env) > 0 && atol(env) <= 9000 ? atol(env) : 200;
+    char pkg[800], num[16], want[120], path[800];
+    s_package("pkg-rss", (int) n, pkg, sizeof(pkg));
+    snprintf(num, sizeof(num), "%ld", n);
+    const char *args[] = {
+        "--simulate",   num,          "--bundle", pkg, "--id-prefix", "m-", "--source-net",
+        "127.1.0.0/16", "--interval", "3600",     NULL};
+    s_start("sim-rss.log", args);
+    snprintf(want, sizeof(want), "agents=%ld enrolled=%ld secure=%ld .* up=%ld ", n, n, n, n);
+    s_log_t all = {"sim-rss.log", want};
+    assert_true(cf_test_wait_until(s_log_has, &all, S_WAIT + (int) n * 40));
+    snprintf(path, sizeof(path), "%s/sim-rss.log", s->dir);
+    char *text = cf_test_read_file(path, NULL);
+    assert_non_null(text);
+    /* the first line: the fleet made, nobody enrolled; the last: all linked and secure */
+    const char *first = strstr(text, "sim stats "), *last = first;
+    for (const char *p = first; p; p = strstr(p + 1, "sim stats "))
+        last = p;
+    unsigned long start = s_rss(first), end = s_rss(last);
+    double per = (double) end / (double) n, marginal = (double) (end - start) / (double) n;
+    printf("sim rss: agents=%ld rss_start_kib=%lu rss_kib=%lu per_agent_kib=%.1f "
+           "marginal_kib=%.1f (goal <= 64 KiB per agent: %s)\n",
+           n, start, end, per, marginal, per <= 64.0 ? "MET" : "MISSED");
+    free(text);
+    assert_true(start > 0 && end > start);
+    assert_true(marginal < 256.0); /* a leak per agent or per check-in shows here */
+    s_stop_sim();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_push_install_renew),
         cmocka_unit_test(test_processes),
         cmocka_unit_test(test_token_used_up),
+        cmocka_unit_test(test_rss),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
