@@ -291,6 +291,7 @@ cf_err_t cf_sim_stats(cf_sim_t *self, cf_sim_stats_t *out)
     out->checkins = self->checkins;
     out->checkin_fails = self->checkin_fails;
     out->polled = self->polled;
+    out->rehellos = self->rehellos;
     return CF_OK;
 }
 
@@ -301,14 +302,14 @@ void cf_sim_stats_key(const cf_sim_stats_t *s, char *buf, size_t len)
              "agents=%zu enrolled=%zu secure=%zu insecure=%zu jobs=%llu installed=%llu "
              "failed=%llu attention=%zu expired=%zu refused=%zu certs=%zu up=%llu "
              "checkins=%llu checkin_fails=%llu enroll_fails=%llu renewals=%llu renew_fails=%llu "
-             "polled=%llu",
+             "polled=%llu rehellos=%llu",
              s->agents, s->enrolled, s->secure, s->insecure, (unsigned long long) f->jobs,
              (unsigned long long) f->installed, (unsigned long long) f->failed, s->attention,
              s->expired, s->refused, s->with_cert,
              (unsigned long long) (f->connects - f->disconnects), (unsigned long long) s->checkins,
              (unsigned long long) s->checkin_fails, (unsigned long long) s->enroll_fails,
              (unsigned long long) s->renewals, (unsigned long long) s->renew_fails,
-             (unsigned long long) s->polled);
+             (unsigned long long) s->polled, (unsigned long long) s->rehellos);
 }
 
 void cf_sim_stats_line(const cf_sim_stats_t *s, unsigned proc, char *buf, size_t len)

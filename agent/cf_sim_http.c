@@ -318,6 +318,24 @@ static cf_sim_lock_t s_lock(const char *text)
     return CF_SIM_LOCK_NONE;
 }
 
+/* Jobs in a check-in answer also come over the broker. One this agent has not applied
+   means its JOB was lost on the way (or is on it right now): the link is closed and opened
+   again, and the server hands an agent its open jobs at its HELLO. */
+static void s_polled(cf_sim_t *sim, size_t a, const cf_agent_answer_t *ans)
+{
+    int unknown = 0;
+    for (size_t i = 0; i < ans->n_jobs && !unknown; i++) {
+        json_t *j = json_loads(ans->jobs[i], 0, NULL);
+        const char *id = json_string_value(json_object_get(j, "id"));
+        unknown = id && !cf_sim_agent_applied(sim, a, id);
+        json_decref(j);
+    }
+    sim->polled += ans->n_jobs;
+    if (unknown && cf_fleet_set_online(sim->fleet, a, 0) == CF_OK &&
+        cf_fleet_set_online(sim->fleet, a, 1) == CF_OK)
+        sim->rehellos++;
+}
+
 static void s_finish_checkin(cf_sim_t *sim, cf_sim_call_t *c, CURLcode cc, long status)
 {
     cf_sim_agent_t *ag = &sim->agents[c->agent];
@@ -338,7 +356,7 @@ static void s_finish_checkin(cf_sim_t *sim, cf_sim_call_t *c, CURLcode cc, long 
         return;
     }
     sim->checkins++;
-    sim->polled += ans.n_jobs;
+    s_polled(sim, c->agent, &ans);
     ag->lock = (uint8_t) s_lock(ans.lock);
     ag->backoff_ms = 0;
     ag->skip = 0;

@@ -83,9 +83,10 @@ struct cf_sim {
     double budget;                        /* main: enrollments that may start now */
     int64_t budget_ms;                    /* main: when the budget was last topped up */
     uint64_t enroll_fails, checkins, checkin_fails, polled; /* main: counters */
-    uint64_t renewals, renew_fails;                         /* mu: counters of the fleet's thread */
-    size_t n_refused;              /* main: agents whose enrollment was refused */
-    char last_refusal[CF_WHY_MAX]; /* main: why the last enrollment was refused */
+    uint64_t rehellos;              /* main: links reopened for a job seen by polling */
+    uint64_t renewals, renew_fails; /* mu: counters of the fleet's thread */
+    size_t n_refused;               /* main: agents whose enrollment was refused */
+    char last_refusal[CF_WHY_MAX];  /* main: why the last enrollment was refused */
 };
 
 /* Monotonic milliseconds. */
@@ -118,7 +119,10 @@ void cf_sim_http_abort(cf_sim_t *sim);
 CF_MUST_USE cf_err_t cf_sim_http_renew(cf_sim_t *sim, size_t a, char fpr_out[CF_MSG_FPR_HEX + 1],
                                        cf_why_t *why);
 
-/* cf_sim_jobs.c: the fleet's on_job hook (cf_fleet_job_fn; ctx is the simulator). */
+/* cf_sim_jobs.c */
+/* 1 when agent a has applied job_id (its replay memory), else 0. Any thread. */
+int cf_sim_agent_applied(cf_sim_t *sim, size_t a, const char *job_id);
+/* The fleet's on_job hook (cf_fleet_job_fn; ctx is the simulator). */
 CF_MUST_USE cf_err_t cf_sim_on_job(void *ctx, size_t a, const char *job_id, const void *job,
                                    size_t len, int64_t *expires_out,
                                    char fpr_out[CF_MSG_FPR_HEX + 1], cf_why_t *why);

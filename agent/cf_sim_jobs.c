@@ -11,17 +11,31 @@
 #include "cf_p12.h"
 #include "cf_sim_int.h"
 
+/* The replay callback's context. */
+typedef struct {
+    cf_sim_t *sim; /* the simulator */
+    size_t a;      /* the agent */
+} s_ctx_t;
+
+int cf_sim_agent_applied(cf_sim_t *sim, size_t a, const char *job_id)
+{
+    const cf_sim_agent_t *ag = &sim->agents[a];
+    int seen = 0;
+    pthread_mutex_lock(&sim->mu);
+    for (size_t i = 0; i < ag->n_applied && !seen; i++)
+        seen = strcmp(ag->applied[i], job_id) == 0;
+    pthread_mutex_unlock(&sim->mu);
+    return seen;
+}
+
 /* The verifier's replay question: a job applied here is a replay. */
 static cf_err_t s_seen(void *ctx, const char *job_id)
 {
-    const cf_sim_agent_t *ag = ctx;
-    for (size_t i = 0; i < ag->n_applied; i++)
-        if (strcmp(ag->applied[i], job_id) == 0)
-            return CF_ERR_EXISTS;
-    return CF_OK;
+    const s_ctx_t *c = ctx;
+    return cf_sim_agent_applied(c->sim, c->a, job_id) ? CF_ERR_EXISTS : CF_OK;
 }
 
-/* Remember an applied job (a ring: the oldest goes first). */
+/* Remember an applied job (a ring: the oldest goes first). Under mu. */
 static void s_remember(cf_sim_agent_t *ag, const char *job_id)
 {
     if (!ag->applied) {
@@ -160,7 +174,8 @@ cf_err_t cf_sim_on_job(void *ctx, size_t a, const char *job_id, const void *job,
     char id[CF_MSG_AGENT_MAX + 1];
     cf_sim_agent_id(sim, a, id);
     cf_job_t *j = NULL;
-    cf_err_t rc = cf_job_verify(job, len, sim->ca, id, time(NULL), s_seen, ag, &j, why);
+    s_ctx_t seen = {sim, a};
+    cf_err_t rc = cf_job_verify(job, len, sim->ca, id, time(NULL), s_seen, &seen, &j, why);
     if (rc == CF_OK && strcmp(cf_job_id(j), job_id) != 0)
         rc = cf_why(why, CF_ERR_CORRUPT, "the JOB frame names job %s, the job inside is %s", job_id,
                     cf_job_id(j));
@@ -169,7 +184,9 @@ cf_err_t cf_sim_on_job(void *ctx, size_t a, const char *job_id, const void *job,
         rc = s_apply(sim, a, j, why);
     }
     if (rc == CF_OK) {
+        pthread_mutex_lock(&sim->mu);
         s_remember(ag, job_id);
+        pthread_mutex_unlock(&sim->mu);
         cf_sim_agent_due(sim, a); /* the server sees the new state (secure) at once */
     }
     cf_log(rc == CF_OK ? CF_LOG_DEBUG : CF_LOG_INFO, "agent=%s job=%s outcome=%s why=\"%s\"", id,

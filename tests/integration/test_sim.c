@@ -159,6 +159,24 @@ static int s_installed(void *arg)
            cf_itest_fleet_ji(out, "counts/installed") >= j->n;
 }
 
+/* Wait until the job has its installs; on a timeout, show what its entries wait for. */
+static void s_wait_job(s_job_t *j)
+{
+    if (cf_test_wait_until(s_installed, j, S_WAIT))
+        return;
+    char out[CF_ITEST_FLEET_BODY], path[200];
+    snprintf(path, sizeof(path), "/api/v1/jobs/%s", j->id);
+    cf_itest_fleet_get(&s->a, path, out);
+    fprintf(stderr, "job: %s\n", out);
+    snprintf(path, sizeof(path), "/api/v1/jobs/%s/agents?limit=20&state=delivered", j->id);
+    cf_itest_fleet_get(&s->a, path, out);
+    fprintf(stderr, "delivered: %s\n", out);
+    snprintf(path, sizeof(path), "/api/v1/jobs/%s/agents?limit=20&state=pending", j->id);
+    cf_itest_fleet_get(&s->a, path, out);
+    fprintf(stderr, "pending: %s\n", out);
+    fail_msg("job %s: not installed on %ld agents in time", j->id, j->n);
+}
+
 static void s_job(const char *body, s_job_t *j)
 {
     char out[CF_ITEST_FLEET_BODY];
@@ -229,14 +247,14 @@ static void test_push_install_renew(void **state)
     /* the install job can only come through the broker: the next check-in is 300 s away */
     s_job_t inst = {"", S_PUSH_N};
     s_job("{\"type\":\"install_cert\",\"state\":\"insecure\",\"ttl\":600}", &inst);
-    assert_true(cf_test_wait_until(s_installed, &inst, S_WAIT));
+    s_wait_job(&inst);
     s_count_t secure = {"secure", S_PUSH_N};
     assert_true(cf_test_wait_until(s_counted, &secure, S_WAIT));
     assert_int_equal(s_distinct_fprs("p-", S_PUSH_N), 1); /* the shared certificate */
     /* renewal by CSR: each its own certificate */
     s_job_t renew = {"", S_PUSH_N};
     s_job("{\"type\":\"renew_csr\",\"state\":\"secure\",\"ttl\":600}", &renew);
-    assert_true(cf_test_wait_until(s_installed, &renew, S_WAIT));
+    s_wait_job(&renew);
     s_log_t renewed = {"sim-push.log", "renewals=50 renew_fails=0"};
     assert_true(cf_test_wait_until(s_log_has, &renewed, S_WAIT));
     /* each checks in with its new certificate just after its REPORT went out */
