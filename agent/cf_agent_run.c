@@ -56,9 +56,9 @@ static void s_favorite(void *ctx, const char *alias)
 }
 
 /* Choose a server (skipping those that failed this round) and check in there. */
-static cf_err_t s_checkin_round(cf_agent_t *a, cf_agent_answer_t *ans, cf_why_t *why)
+static cf_err_t s_checkin_pass(cf_agent_t *a, unsigned char *skip, cf_agent_answer_t *ans,
+                               cf_why_t *why)
 {
-    unsigned char skip[CF_AGENT_SERVERS_MAX] = {0};
     cf_err_t rc = CF_ERR_NOTFOUND;
     for (size_t tries = 0; tries <= a->list.n; tries++) {
         size_t i = 0;
@@ -84,6 +84,33 @@ static cf_err_t s_checkin_round(cf_agent_t *a, cf_agent_answer_t *ans, cf_why_t 
         skip[i] = 1;
     }
     return rc;
+}
+
+/* A pass over the servers the list marks on line, then, when none took the check-in, a
+   pass over those it marks off line: the flags are the last answer's view, and a server
+   that was stopped then may be back while every other one is gone (the cache is only
+   renewed by a check-in, so without this pass such an agent would never recover). */
+static cf_err_t s_checkin_round(cf_agent_t *a, cf_agent_answer_t *ans, cf_why_t *why)
+{
+    unsigned char skip[CF_AGENT_SERVERS_MAX] = {0}, was_on[CF_AGENT_SERVERS_MAX];
+    cf_err_t rc = s_checkin_pass(a, skip, ans, why);
+    size_t off = 0;
+    for (size_t i = 0; rc != CF_OK && i < a->list.n; i++) {
+        was_on[i] = (unsigned char) a->list.servers[i].online;
+        skip[i] = was_on[i];
+        off += !was_on[i];
+        a->list.servers[i].online = 1;
+    }
+    if (!off)
+        return rc;
+    cf_log(CF_LOG_INFO, "servers=%zu marked-off-line=%zu trying=them", a->list.n, off);
+    cf_why_t why2 = {""};
+    cf_err_t rc2 = s_checkin_pass(a, skip, ans, &why2);
+    for (size_t i = 0; i < a->list.n; i++)
+        a->list.servers[i].online = was_on[i];
+    if (rc2 == CF_OK)
+        a->list.servers[a->cur].online = 1; /* it answered (the answer's list comes next) */
+    return rc2 == CF_OK ? CF_OK : rc;       /* a failure keeps the first pass's reason */
 }
 
 /* What the answer says about routing goes to the cache (the failover list). */
