@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "cf_agent_int.h"
+#include "cf_agent_metrics.h"
 #include "cf_file.h"
 #include "cf_log.h"
 #include "cf_mem.h"
@@ -94,6 +95,7 @@ int cf_agent_open(const cf_agent_run_opts_t *opts, cf_agent_t **out)
         return CF_AGENT_EXIT_FAIL;
     a->opts = *opts;
     pthread_mutex_init(&a->mu, NULL);
+    atomic_init(&a->link_up, -1);
     const char *dir = opts->dir ? opts->dir : CF_AGENT_DEFAULT_DIR;
     a->opts.renew_days = opts->renew_days ? opts->renew_days : CF_AGENT_RENEW_DAYS;
     a->opts.retry_min_ms = opts->retry_min_ms ? opts->retry_min_ms : 1000;
@@ -195,6 +197,10 @@ cf_err_t cf_agent_renew_with(cf_agent_t *a, char fpr_out[CF_AGENT_FPR_HEX + 1], 
                                 .check_ctx = a};
     cf_err_t rc = cf_agent_renew_now(&req, fpr_out, why);
     cf_agent_renew_record(&a->renew, rc, why, time(NULL));
+    if (rc == CF_OK)
+        a->renewals_ok++;
+    else
+        a->renewals_failed++;
     cf_why_t swhy = {""};
     if (cf_agent_renew_save(a->dir, &a->renew, &swhy) != CF_OK)
         cf_log(CF_LOG_WARN, "renew=%s save=\"%s\"", CF_AGENT_RENEW_FILE, swhy.text);
@@ -236,6 +242,30 @@ void cf_agent_write_status(const cf_agent_t *a)
     free(text); /* jansson's allocator */
 }
 
+void cf_agent_write_metrics(const cf_agent_t *a)
+{
+    if (!a->opts.metrics_file)
+        return;
+    cf_agent_metrics_t m = {.checkins_ok = a->checkins_ok,
+                            .checkins_failed = a->checkins_failed,
+                            .renewals_ok = a->renewals_ok,
+                            .renewals_failed = a->renewals_failed,
+                            .last_checkin = a->last_checkin,
+                            .renew_state = a->renew.state,
+                            .renew_failures = a->renew.failures,
+                            .renew_next_try = a->renew.next_try,
+                            .link_up = atomic_load(&a->link_up)};
+    cf_agent_jobs_counts(a->jobs, &m.jobs_installed, &m.jobs_failed);
+    cf_cert_t *c = NULL;
+    if (cf_agent_certs_current(a->dir, &c, NULL) == CF_OK)
+        m.cert_expiry = (int64_t) cf_cert_not_after(c);
+    cf_cert_destroy(&c);
+    cf_why_t why = {""};
+    cf_err_t rc = cf_agent_metrics_write(a->opts.metrics_file, &m, &why);
+    if (rc != CF_OK)
+        cf_log(CF_LOG_WARN, "metrics=%s save=\"%s\"", a->opts.metrics_file, cf_why_text(&why, rc));
+}
+
 int cf_agent_status(const char *dir, FILE *out)
 {
     cf_agent_run_opts_t opts = {.dir = dir};
@@ -267,6 +297,13 @@ int cf_agent_status(const char *dir, FILE *out)
     fprintf(out, "renewal: %s (failures %u, renewed %llu)%s%s\n", a->renew.state, a->renew.failures,
             (unsigned long long) a->renew.renewed, a->renew.last_error[0] ? " last error: " : "",
             a->renew.last_error);
+    if (a->renew.next_try > 0 && strcmp(a->renew.state, "failing") == 0) {
+        char at[32];
+        time_t nt = (time_t) a->renew.next_try;
+        struct tm tm;
+        strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&nt, &tm));
+        fprintf(out, "renewal next try: %s\n", at);
+    }
     cf_agent_jobs_cfg_t jcfg = {.dir = a->dir, .id = a->id, .ca = a->ca, .kp = &a->kp};
     cf_agent_jobs_t *jobs = NULL;
     if (cf_agent_jobs_new(&jcfg, &jobs, NULL) == CF_OK)

@@ -39,6 +39,12 @@ typedef struct {
     pthread_mutex_t mu;                              /* jobs, certificates, list: the link's hooks
                                                         run in its thread */
     atomic_int checkin_now;                          /* the link came up or a CHECKIN came */
+    atomic_int link_up;                              /* broker link: 1 up, 0 down, -1 none */
+    uint64_t checkins_ok;                            /* rounds a server took (metrics) */
+    uint64_t checkins_failed;                        /* rounds no server took */
+    uint64_t renewals_ok;                            /* renewals done (this process) */
+    uint64_t renewals_failed;                        /* renewals failed (this process) */
+    int64_t last_checkin;                            /* time of the last check-in taken */
 } cf_agent_t;
 
 /* Read the state directory (agent.json, ca.pem, curve.key_secret, the server cache) and
@@ -65,5 +71,8 @@ void cf_agent_renew_round(cf_agent_t *a);
 CF_MUST_USE cf_err_t cf_agent_link_start(cf_agent_t *a, cf_why_t *why);
 /* Write status.json (server, reason, lock, last check-in). Failures are logged. */
 void cf_agent_write_status(const cf_agent_t *a);
+/* Write the --metrics-file (nothing without one); the caller holds a->mu. Failures are
+   logged. */
+void cf_agent_write_metrics(const cf_agent_t *a);
 
 #endif

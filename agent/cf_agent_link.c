@@ -19,6 +19,7 @@ static cf_err_t s_on_job(void *ctx, size_t agent, const char *job_id, const void
     cf_agent_fpr(a, fpr);
     cf_err_t rc = cf_agent_jobs_take(a->jobs, job, len, time(NULL), fpr, why);
     int known = rc == CF_OK && cf_agent_jobs_outcome(a->jobs, job_id, &r, expires_out);
+    cf_agent_write_metrics(a);
     pthread_mutex_unlock(&a->mu);
     if (rc != CF_OK)
         return rc;
@@ -47,6 +48,7 @@ static void s_on_link(void *ctx, size_t agent)
     (void) agent;
     cf_agent_t *a = ctx;
     cf_log(CF_LOG_INFO, "agent=%s broker=up checkin=now", a->id);
+    atomic_store(&a->link_up, 1);
     atomic_store(&a->checkin_now, 1);
 }
 

@@ -172,8 +172,11 @@ static cf_err_t s_round(cf_agent_t *a)
     if (rc != CF_OK) {
         cf_log(CF_LOG_WARN, "round=failed why=\"%s\"", cf_why_text(&why, rc));
         cf_agent_answer_clear(&ans);
+        a->checkins_failed++;
         return rc;
     }
+    a->checkins_ok++;
+    a->last_checkin = (int64_t) time(NULL);
     s_take_answer(a, &ans);
     for (size_t i = 0; i < ans.n_jobs; i++) {
         char fpr[CF_AGENT_FPR_HEX + 1];
@@ -187,6 +190,19 @@ static cf_err_t s_round(cf_agent_t *a)
     cf_agent_renew_round(a);
     cf_agent_write_status(a);
     return CF_OK;
+}
+
+/* The link's state (asked outside the lock: the link's hooks take it), then the metrics. */
+static void s_metrics(cf_agent_t *a)
+{
+    cf_fleet_agent_info_t info;
+    if (!a->link)
+        atomic_store(&a->link_up, -1);
+    else if (cf_fleet_agent_info(a->link, 0, &info) == CF_OK)
+        atomic_store(&a->link_up, info.link_up ? 1 : 0);
+    pthread_mutex_lock(&a->mu);
+    cf_agent_write_metrics(a);
+    pthread_mutex_unlock(&a->mu);
 }
 
 /* Sleep ms in slices, returning early when asked to stop or to check in. */
@@ -234,6 +250,7 @@ int cf_agent_run(const cf_agent_run_opts_t *opts)
             code = CF_AGENT_EXIT_FAIL;
             break;
         }
+        s_metrics(a);
         if (a->opts.once) {
             code = rc == CF_OK ? CF_AGENT_EXIT_OK : CF_AGENT_EXIT_FAIL;
             break;
