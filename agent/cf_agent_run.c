@@ -205,10 +205,32 @@ static void s_metrics(cf_agent_t *a)
     pthread_mutex_unlock(&a->mu);
 }
 
-/* Sleep ms in slices, returning early when asked to stop or to check in. */
+/* SIGHUP: re-read agent.json and the server cache; a changed broker list restarts the
+   link. The round that follows chooses a server afresh. */
+static void s_reload(cf_agent_t *a)
+{
+    *a->opts.reload = 0;
+    int relink = 0;
+    cf_why_t why = {""};
+    pthread_mutex_lock(&a->mu);
+    cf_err_t rc = cf_agent_reload(a, &relink, &why);
+    pthread_mutex_unlock(&a->mu);
+    if (rc != CF_OK) {
+        cf_log(CF_LOG_ERROR, "agent=%s reload=failed why=\"%s\" kept=running-configuration", a->id,
+               cf_why_text(&why, rc));
+        return;
+    }
+    if (relink && a->link_started) {
+        cf_log(CF_LOG_INFO, "agent=%s brokers=changed link=restart", a->id);
+        cf_agent_link_stop(a);
+    }
+}
+
+/* Sleep ms in slices, returning early when asked to stop, to reload or to check in. */
 static void s_sleep(const cf_agent_t *a, uint32_t ms)
 {
-    while (ms > 0 && !(a->opts.stop && *a->opts.stop) && !atomic_load(&a->checkin_now)) {
+    while (ms > 0 && !(a->opts.stop && *a->opts.stop) && !atomic_load(&a->checkin_now) &&
+           !(a->opts.reload && *a->opts.reload)) {
         uint32_t d = ms > 200 ? 200 : ms;
         struct timespec ts = {.tv_sec = 0, .tv_nsec = (long) d * 1000000L};
         nanosleep(&ts, NULL);
@@ -241,11 +263,18 @@ int cf_agent_run(const cf_agent_run_opts_t *opts)
     cf_agent_backoff_t back = {.min_ms = a->opts.retry_min_ms, .max_ms = a->opts.retry_max_ms};
     code = CF_AGENT_EXIT_FAIL;
     while (!(a->opts.stop && *a->opts.stop)) {
+        if (a->opts.reload && *a->opts.reload)
+            s_reload(a);
         atomic_store(&a->checkin_now, 0);
         pthread_mutex_lock(&a->mu);
         cf_err_t rc = s_round(a);
+        int stale = !a->opts.once && cf_agent_link_stale(a);
         pthread_mutex_unlock(&a->mu);
-        if (!a->link && !a->opts.once && cf_agent_link_start(a, &why) != CF_OK) {
+        if (stale) {
+            cf_log(CF_LOG_INFO, "agent=%s certificate=changed link=restart", a->id);
+            cf_agent_link_stop(a); /* the relays present the certificate they started with */
+        }
+        if (!a->link_started && !a->opts.once && cf_agent_link_start(a, &why) != CF_OK) {
             cf_log(CF_LOG_ERROR, "agent=%s link=failed why=\"%s\"", a->id, why.text);
             code = CF_AGENT_EXIT_FAIL;
             break;
