@@ -181,6 +181,9 @@ cf_err_t cf_agent_reload(cf_agent_t *a, int *relink, cf_why_t *why)
                     "(a new id needs a restart)",
                     fresh->id, a->id);
     int conf = rc == CF_OK && memcmp(fresh->conf_hash, a->conf_hash, sizeof(a->conf_hash)) != 0;
+    char alias[CF_JOB_ALIAS_MAX + 1] = "";
+    if (a->have_cur)
+        snprintf(alias, sizeof(alias), "%s", a->list.servers[a->cur].alias);
     if (conf) {
         s_take_conf(a, fresh, relink);
     } else if (rc == CF_OK) {
@@ -193,7 +196,14 @@ cf_err_t cf_agent_reload(cf_agent_t *a, int *relink, cf_why_t *why)
         }
     }
     if (rc == CF_OK) {
+        /* the server in use stays known (a job's handshake check needs it) when the new list
+           still has it; the next round chooses afresh anyway */
         a->have_cur = 0;
+        for (size_t i = 0; alias[0] && i < a->list.n; i++)
+            if (strcmp(a->list.servers[i].alias, alias) == 0) {
+                a->cur = i;
+                a->have_cur = 1;
+            }
         cf_log(CF_LOG_INFO,
                "agent=%s reload=done agent.json=%s servers=%zu favorite=%s brokers=%zu%s "
                "interval=%u",
