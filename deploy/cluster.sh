@@ -57,68 +57,8 @@ console=$bin/console/cf-console
 agent=$bin/agent/cf-agent
 agentsim=$bin/agent/cf-agent-sim
 
-# ---- processes, by PID only -----------------------------------------------------------
-
-# The PID recorded for name, or nothing.
-pid_of() { [ -f "$dir/pids" ] && awk -v n="$1" '$1 == n { p = $2 } END { if (p) print p }' "$dir/pids"; }
-
-# The start time of pid (clock ticks since boot, /proc/PID/stat field 22), or nothing when
-# it does not run or is a zombie.
-started_at() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-  stat=${stat##*) } # the fields after the command name, from the state on
-  # shellcheck disable=SC2086
-  set -- $stat
-  [ "$1" != Z ] && echo "${20}"
-}
-
-# 0 when the PID recorded as name runs and is the process we started (same start time): a
-# reused PID is never signalled.
-ours() {
-  local name=$1 pid t
-  pid=$(pid_of "$name")
-  [ -n "$pid" ] || return 1
-  t=$(started_at "$pid")
-  [ -n "$t" ] && [ "$t" = "$(awk -v n="$name" '$1 == n { t = $3 } END { print t }' "$dir/pids")" ]
-}
-
-# Start name (a program with its arguments) in the background, its own session so a Ctrl-C
-# on the terminal does not reach it; output to D/logs/name.log; record its PID.
-launch() {
-  local name=$1; shift
-  mkdir -p "$dir/logs"
-  setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null &
-  echo "$name $! $(started_at $!)" >>"$dir/pids"
-}
-
-# A TCP port on 127.0.0.1 nobody listens on, below the ephemeral range, not handed out yet.
-taken=" "
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    case "$taken" in *" $p "*) continue ;; esac
-    if ! (: <"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      taken="$taken$p "
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port found"
-}
-
-# Wait until 127.0.0.1:port accepts a connection (name's process must stay alive).
-wait_port() {
-  local name=$1 port=$2 pid
-  pid=$(pid_of "$name")
-  for _ in $(seq 1 300); do
-    if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || die "$name exited at start; see $dir/logs/$name.log"
-    sleep 0.1
-  done
-  die "$name does not listen on $port after 30 s; see $dir/logs/$name.log"
-}
+# shellcheck source=SCRIPTDIR/proc.sh
+. "$root/deploy/proc.sh"
 
 port_of() { awk -v n="$1" '$1 == n { print $2 }' "$dir/ports"; }
 
@@ -258,14 +198,6 @@ do_fleet() {
 
 # ---- status and stop ------------------------------------------------------------------
 
-alive_count() {
-  local n=0 name
-  while read -r name; do
-    if ours "$name"; then n=$((n + 1)); fi
-  done < <(awk '!seen[$1]++ { print $1 }' "$dir/pids")
-  echo "$n"
-}
-
 do_status() {
   [ -f "$dir/pids" ] || { echo "cluster.sh: no cluster in $dir"; return 3; }
   local name state port down=0
@@ -279,30 +211,14 @@ do_status() {
       *) port=- ;;
     esac
     printf '%-8s %-8s %-8s %s\n' "$name" "$(pid_of "$name")" "$state" "$port"
-  done < <(awk '!seen[$1]++ { print $1 }' "$dir/pids")
+  done < <(proc_names)
   echo "env: $dir/env"
   return "$down"
 }
 
 do_stop() {
   [ -f "$dir/pids" ] || { echo "cluster.sh: no cluster in $dir"; return 0; }
-  local name names=() left=()
-  # the fleet first, Redis last: the reverse of the start order
-  mapfile -t names < <(awk '!seen[$1]++ { print $1 }' "$dir/pids" | tac)
-  for name in "${names[@]}"; do
-    if ours "$name"; then kill -TERM "$(pid_of "$name")" 2>/dev/null || true; fi
-  done
-  for _ in $(seq 1 100); do
-    left=()
-    for name in "${names[@]}"; do if ours "$name"; then left+=("$name"); fi; done
-    [ ${#left[@]} -eq 0 ] && break
-    sleep 0.1
-  done
-  for name in "${left[@]}"; do
-    echo "cluster.sh: $name (PID $(pid_of "$name")) did not stop after 10 s: SIGKILL" >&2
-    kill -KILL "$(pid_of "$name")" 2>/dev/null || true
-  done
-  rm -f "$dir/pids"
+  stop_all
   echo "cluster.sh: stopped (files kept in $dir)"
 }
 
