@@ -2,7 +2,7 @@
 # cluster.sh - a local multi-server certfleet cluster for development, on loopback.
 #
 #   deploy/cluster.sh start  [--dir D] [--agents N] [--bin DIR]
-#   deploy/cluster.sh fleet  [--dir D] --agents N     # add a simulated fleet to a running cluster
+#   deploy/cluster.sh fleet  [--dir D] --agents N [--bundle F]  # add a simulated fleet
 #   deploy/cluster.sh status [--dir D]
 #   deploy/cluster.sh stop   [--dir D]
 #
@@ -17,7 +17,14 @@
 #
 # Options: --dir D (default $CF_CLUSTER_DIR or /tmp/certfleet-cluster), --agents N,
 # --bin DIR (the build directory; default $CF_BIN_DIR, else the one start used, else
-# build/normal), -h/--help.
+# build/normal), --redis-sentinel H:P,... [--redis-master NAME] (no redis-server of its
+# own: broker and servers find the master through these Sentinels, e.g. the ones of
+# deploy/sentinel/sentinel.sh), -h/--help.
+# The fleet is 'cf-agent --simulate N --push' with an install package (made with
+# 'cf-console package create --token-uses N', or --bundle F): agents enroll, check in
+# without a certificate (insecure) and get one by an install job. --legacy-sim instead runs
+# the fleet core alone (cf-agent-sim: keys registered straight into Redis, no HTTPS) and
+# brings it on line at --online-rate R agents per second (default 2000).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,16 +32,26 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 dir=${CF_CLUSTER_DIR:-/tmp/certfleet-cluster}
 agents=0
+rate=2000
+legacy=0
+bundle=""
+sentinels=""
+master=certfleet
 bin=${CF_BIN_DIR:-}
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir=${2:?--dir needs a value}; shift 2 ;;
     --agents) agents=${2:?--agents needs a value}; shift 2 ;;
+    --online-rate) rate=${2:?--online-rate needs a value}; shift 2 ;;
+    --legacy-sim) legacy=1; shift ;;
+    --bundle) bundle=${2:?--bundle needs a value}; shift 2 ;;
     --bin) bin=${2:?--bin needs a value}; shift 2 ;;
+    --redis-sentinel) sentinels=${2:?--redis-sentinel needs a value}; shift 2 ;;
+    --redis-master) master=${2:?--redis-master needs a value}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "cluster.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -44,7 +61,7 @@ case "$cmd" in
   start|stop|status|fleet) ;;
   *) echo "usage: deploy/cluster.sh start|stop|status|fleet [--dir D] [--agents N] (try --help)" >&2; exit 2 ;;
 esac
-[[ "$agents" =~ ^[0-9]+$ ]] || { echo "cluster.sh: --agents takes a number" >&2; exit 2; }
+[[ "$agents$rate" =~ ^[0-9]+$ ]] || { echo "cluster.sh: --agents and --online-rate take numbers" >&2; exit 2; }
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 # the build directory: --bin, $CF_BIN_DIR, the one the cluster was started with, build/normal
@@ -73,12 +90,34 @@ start_redis() {
   wait_port redis "$port"
 }
 
+# How broker and servers reach Redis: the Sentinels, or our own redis-server.
+redis_args() {
+  if [ -f "$dir/sentinels" ]; then
+    echo --redis-sentinel "$(sed -n 1p "$dir/sentinels")" --redis-master "$(sed -n 2p "$dir/sentinels")"
+  else
+    echo --redis "127.0.0.1:$(port_of redis)"
+  fi
+}
+
+# HOST:PORT of the Redis master now (asks the Sentinels in Sentinel mode).
+redis_addr() {
+  local s a
+  if [ ! -f "$dir/sentinels" ]; then echo "127.0.0.1:$(port_of redis)"; return 0; fi
+  for s in $(sed -n 1p "$dir/sentinels" | tr ',' ' '); do
+    a=$(redis-cli -h "${s%:*}" -p "${s##*:}" SENTINEL get-master-addr-by-name \
+      "$(sed -n 2p "$dir/sentinels")" 2>/dev/null | paste -sd: -) || continue
+    [[ "$a" == *:* ]] && { echo "$a"; return 0; }
+  done
+  die "no Sentinel answers"
+}
+
 start_broker() {
-  local rport=$1 aport=$2 sport=$3 mport=$4
+  local aport=$1 sport=$2 mport=$3 ra
+  read -r -a ra <<<"$(redis_args)"
   mkdir -p "$dir/broker"
   [ -f "$dir/broker/broker.key_secret" ] || "$broker" --keygen --out "$dir/broker" >/dev/null
   launch broker "$broker" --key-file "$dir/broker/broker.key_secret" \
-    --redis "127.0.0.1:$rport" --agents-bind "tcp://127.0.0.1:$aport" \
+    "${ra[@]}" --agents-bind "tcp://127.0.0.1:$aport" \
     --servers-bind "tcp://127.0.0.1:$sport" --metrics-port "$mport"
   wait_port broker "$aport"
 }
@@ -90,12 +129,12 @@ broker_key() {
 
 start_server() { # name port plain priority range [extra...]
   local name=$1 port=$2 plain=$3 prio=$4 range=$5; shift 5
-  local key rport
+  local key ra
   key=$(broker_key)
-  rport=$(port_of redis)
+  read -r -a ra <<<"$(redis_args)"
   launch "$name" "$server" --alias "$name" --host 127.0.0.1 --bind 127.0.0.1 \
     --port "$port" --plain-port "$plain" --priority "$prio" --ip-range "$range" \
-    --redis "127.0.0.1:$rport" --secret-file "$dir/secret" \
+    "${ra[@]}" --secret-file "$dir/secret" \
     --broker "tcp://127.0.0.1:$(port_of broker-servers)#$key" \
     --agent-broker "tcp://127.0.0.1:$(port_of broker-agents)#$key" \
     --sweep-check 5s --renew-check 60s "$@"
@@ -106,8 +145,9 @@ start_server() { # name port plain priority range [extra...]
 kv() { printf 'export %s=%q\n' "$1" "$2"; }
 
 write_env() {
-  local key
+  local key ra
   key=$(broker_key)
+  read -r -a ra <<<"$(redis_args)"
   {
     echo "# certfleet local cluster in $dir: source this file ('. $dir/env')"
     # shellcheck disable=SC2016 # $PATH expands when the file is sourced
@@ -119,7 +159,7 @@ write_env() {
     kv CF_CONSOLE_CERT_PASSWORD_FILE "$dir/p12.pass"
     kv CF_CONSOLE_USER admin
     kv CF_CONSOLE_PASSWORD_FILE "$dir/admin.pass"
-    kv CF_REDIS "127.0.0.1:$(port_of redis)"
+    kv CF_REDIS "$(redis_addr)"
     kv CF_SRV1_URL "https://127.0.0.1:$(port_of srv1)"
     kv CF_SRV2_URL "https://127.0.0.1:$(port_of srv2)"
     kv CF_SRV1_PLAIN "http://127.0.0.1:$(port_of srv1-plain)"
@@ -143,15 +183,30 @@ do_start() {
   done
   command -v redis-server >/dev/null || die "redis-server not found (deploy/install-deps.sh)"
   umask 077
-  : >"$dir/ports"
-  local name
-  for name in redis broker-agents broker-servers broker-metrics srv1 srv1-plain srv2 srv2-plain; do
-    echo "$name $(free_port)" >>"$dir/ports"
-  done
+  local name port
+  if [ -f "$dir/ports" ]; then
+    # a restart keeps its ports: the servers' records in Redis (what agents and install
+    # packages are given) name the ports of the first start
+    while read -r name port; do
+      if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        die "port $port ($name) is taken now; free it or start in a new --dir"
+      fi
+    done <"$dir/ports"
+  else
+    for name in redis broker-agents broker-servers broker-metrics srv1 srv1-plain srv2 srv2-plain; do
+      echo "$name $(free_port)" >>"$dir/ports.new"
+    done
+    mv "$dir/ports.new" "$dir/ports"
+  fi
   [ -f "$dir/admin.pass" ] || head -c 18 /dev/urandom | base64 >"$dir/admin.pass"
   chmod 600 "$dir/admin.pass"
-  start_redis "$(port_of redis)"
-  start_broker "$(port_of redis)" "$(port_of broker-agents)" "$(port_of broker-servers)" \
+  rm -f "$dir/sentinels"
+  if [ -n "$sentinels" ]; then
+    printf '%s\n%s\n' "$sentinels" "$master" >"$dir/sentinels"
+  else
+    start_redis "$(port_of redis)"
+  fi
+  start_broker "$(port_of broker-agents)" "$(port_of broker-servers)" \
     "$(port_of broker-metrics)"
   local init=()
   [ -f "$dir/ca.pem" ] || init=(--init --admin-password-file "$dir/admin.pass" --out "$dir")
@@ -160,7 +215,7 @@ do_start() {
   echo "$bin" >"$dir/bin"
   write_env
   console_login
-  echo "cluster.sh: started in $dir (redis, broker, srv1, srv2); '. $dir/env' then cf-console ..."
+  echo "cluster.sh: started in $dir ($(proc_names | paste -sd' ' -)); '. $dir/env' then cf-console ..."
   [ "$agents" -eq 0 ] || do_fleet
 }
 
@@ -176,24 +231,34 @@ do_fleet() {
   [ "$agents" -gt 0 ] || die "fleet needs --agents N"
   [ -f "$dir/env" ] || die "no cluster in $dir (cluster.sh start --dir $dir)"
   ours srv1 || die "srv1 is not running"
-  ! ours fleet || die "a fleet runs already"
+  ! ours fleet1 || die "a fleet runs already"
   mkdir -p "$dir/fleet"
-  if "$agent" --help 2>&1 | grep -q -- '--simulate'; then
-    (
-      # shellcheck disable=SC1091
-      . "$dir/env"
-      "$console" package create --out "$dir/fleet/agent.bundle" --token-uses "$agents" \
-        --token-ttl 1d >/dev/null
-    ) || die "package create failed"
-    launch fleet "$agent" --simulate "$agents" --bundle "$dir/fleet/agent.bundle" \
-      --state-dir "$dir/fleet" --source-net 127.0.0.0/16
-  else
-    # the fleet core before cf-agent --simulate: keys and records straight into Redis
-    launch fleet "$agentsim" --count "$agents" --prefix sim- --ca "$dir/ca.pem" \
+  if [ "$legacy" = 1 ]; then
+    # the fleet core alone: keys and records straight into Redis, jobs over the broker
+    # only (no enrollment, no HTTPS check-ins), on line at --online-rate agents/s
+    launch fleet1 "$agentsim" --count "$agents" --prefix sim- --ca "$dir/ca.pem" \
       --broker "tcp://127.0.0.1:$(port_of broker-agents)#$(broker_key)" \
-      --redis "127.0.0.1:$(port_of redis)" --server-alias srv1 --online-after-keys --online-rate 2000
+      --redis "$(redis_addr)" --server-alias srv1 --online-after-keys --online-rate "$rate"
+  else
+    if [ -z "$bundle" ]; then
+      bundle=$dir/fleet/agent.bundle
+      rm -f "$bundle"
+      (
+        # shellcheck disable=SC1091
+        . "$dir/env"
+        "$console" package create --out "$bundle" --token-uses "$agents" --token-ttl 1d >/dev/null
+      ) || die "package create failed"
+    fi
+    # push mode: agents enroll without a certificate and get one by an install job. Two
+    # simulator processes, one from 127.0.0.0/16 (srv1's primary range) and one from
+    # 127.1.0.0/16 (srv2's), so each server is the primary one of half the fleet.
+    local half=$(((agents + 1) / 2))
+    launch fleet1 "$agent" --simulate "$half" --bundle "$bundle" --push \
+      --source-net 127.0.0.0/16
+    [ "$agents" -eq "$half" ] || launch fleet2 "$agent" --simulate $((agents - half)) \
+      --first "$half" --bundle "$bundle" --push --source-net 127.1.0.0/16
   fi
-  echo "cluster.sh: fleet of $agents simulated agents started (log: $dir/logs/fleet.log)"
+  echo "cluster.sh: fleet of $agents simulated agents started (logs: $dir/logs/fleet*.log)"
 }
 
 # ---- status and stop ------------------------------------------------------------------

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# sentinel.sh - a Redis Sentinel setup on loopback for certfleet: a master, one replica
+# sentinel.sh - a Redis Sentinel setup on loopback for certfleet: a master, two replicas
 # and three Sentinels (quorum 2), each in its own directory under D, on free ports.
 #
 #   deploy/sentinel/sentinel.sh start  [--dir D] [--name NAME]
 #   deploy/sentinel/sentinel.sh status [--dir D]
-#   deploy/sentinel/sentinel.sh failover [--dir D]   # SENTINEL FAILOVER, waits for the new master
+#   deploy/sentinel/sentinel.sh failover [--dir D]   # SENTINEL FAILOVER; waits for the new
+#                                                    # master and a replica following it
+#   deploy/sentinel/sentinel.sh kill-master [--dir D]   # SIGKILL the master (by PID), wait
+#                                                    # for the failover, restart it (a replica)
 #   deploy/sentinel/sentinel.sh stop   [--dir D]
 #
 # start writes D/env: CF_REDIS_SENTINELS (for --redis-sentinel), CF_REDIS_MASTER_NAME (for
-# --redis-master), CF_REDIS_MASTER_PORT and CF_REDIS_REPLICA_PORT (the initial roles),
-# CF_SENTINEL_PORTS. It returns once the replica is in sync and every Sentinel knows the
-# replica and the two other Sentinels. Configurations: redis.conf.example and
+# --redis-master), CF_REDIS_MASTER_PORT and CF_REDIS_REPLICA_PORTS (the initial roles),
+# CF_SENTINEL_PORTS. It returns once both replicas are in sync and every Sentinel knows
+# them and the two other Sentinels. Two replicas, because the master refuses writes
+# without one (min-replicas-to-write 1, see redis.conf.example): after a failover the
+# new master still has one while the old master comes back as a replica. Configurations: redis.conf.example and
 # sentinel.conf.example beside this script. stop: SIGTERM by PID (D/pids), never by name.
 # Defaults: --dir $CF_SENTINEL_DIR or /tmp/certfleet-sentinel, --name certfleet.
 set -euo pipefail
@@ -21,7 +26,7 @@ cmd=${1:-}
 dir=${CF_SENTINEL_DIR:-/tmp/certfleet-sentinel}
 name=certfleet
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 die() { echo "sentinel.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -34,8 +39,8 @@ while [ $# -gt 0 ]; do
 done
 case "$cmd" in
   -h|--help) usage; exit 0 ;;
-  start|stop|status|failover) ;;
-  *) echo "usage: deploy/sentinel/sentinel.sh start|stop|status|failover [--dir D] (try --help)" >&2; exit 2 ;;
+  start|stop|status|failover|kill-master) ;;
+  *) echo "usage: deploy/sentinel/sentinel.sh start|stop|status|failover|kill-master [--dir D] (try --help)" >&2; exit 2 ;;
 esac
 [[ "$name" =~ ^[A-Za-z0-9_.-]{1,64}$ ]] || { echo "sentinel.sh: bad --name" >&2; exit 2; }
 mkdir -p "$dir"
@@ -66,7 +71,7 @@ start_redis() { # role port master_port
   local role=$1 port=$2 mport=$3
   mkdir -p "$dir/$role"
   render redis.conf.example "$port" "$role" "$mport" >"$dir/$role/redis.conf"
-  [ "$role" = replica ] && echo "replicaof 127.0.0.1 $mport" >>"$dir/$role/redis.conf"
+  [ "$role" = master ] || echo "replicaof 127.0.0.1 $mport" >>"$dir/$role/redis.conf"
   launch "$role" redis-server "$dir/$role/redis.conf"
   wait_port "$role" "$port"
 }
@@ -76,15 +81,22 @@ do_start() {
     die "already running in $dir (sentinel.sh stop --dir $dir)"
   rm -f "$dir/pids"
   command -v redis-server >/dev/null || die "redis-server not found (deploy/install-deps.sh)"
-  local mport rport s ports=() list=""
+  local mport r1 r2 s ports=() list=""
   mport=$(free_port)
-  rport=$(free_port)
+  r1=$(free_port)
+  r2=$(free_port)
   for _ in 1 2 3; do ports+=("$(free_port)"); done
   start_redis master "$mport" "$mport"
-  start_redis replica "$rport" "$mport"
+  start_redis replica1 "$r1" "$mport"
+  start_redis replica2 "$r2" "$mport"
   # Sentinels learn replicas from the master's INFO (every 10 s): start them once the
-  # replica is on line so the first INFO already lists it
-  wait_reply "$mport" state=online 20 INFO replication || die "the replica did not sync"
+  # replicas are on line so the first INFO already lists them
+  wait_reply "$mport" connected_slaves:2 20 INFO replication || die "the replicas did not connect"
+  for _ in $(seq 1 200); do
+    [ "$(cli "$mport" INFO replication | grep -c state=online)" -eq 2 ] && break
+    sleep 0.1
+  done
+  [ "$(cli "$mport" INFO replication | grep -c state=online)" -eq 2 ] || die "the replicas did not sync"
   for i in 0 1 2; do
     s=${ports[$i]}
     mkdir -p "$dir/sentinel$i"
@@ -94,17 +106,17 @@ do_start() {
   done
   for i in 0 1 2; do
     wait_port "sentinel$i" "${ports[$i]}"
-    wait_reply "${ports[$i]}" "slaves=1,sentinels=3" 30 INFO sentinel ||
-      die "sentinel$i does not see the replica and the other Sentinels"
+    wait_reply "${ports[$i]}" "slaves=2,sentinels=3" 30 INFO sentinel ||
+      die "sentinel$i does not see the replicas and the other Sentinels"
   done
   {
     echo "export CF_REDIS_SENTINELS=$list"
     echo "export CF_REDIS_MASTER_NAME=$name"
     echo "export CF_REDIS_MASTER_PORT=$mport"
-    echo "export CF_REDIS_REPLICA_PORT=$rport"
+    echo "export CF_REDIS_REPLICA_PORTS=\"$r1 $r2\""
     echo "export CF_SENTINEL_PORTS=\"${ports[*]}\""
   } >"$dir/env"
-  echo "sentinel.sh: master 127.0.0.1:$mport, replica 127.0.0.1:$rport, Sentinels $list (name $name)"
+  echo "sentinel.sh: master 127.0.0.1:$mport, replicas 127.0.0.1:$r1 and :$r2, Sentinels $list (name $name)"
 }
 
 # The port of the current master, as the first Sentinel that answers says.
@@ -121,23 +133,51 @@ master_port() {
   return 1
 }
 
-do_failover() {
-  [ -f "$dir/env" ] || die "no Sentinel setup in $dir"
-  # shellcheck disable=SC1091
-  . "$dir/env"
-  local old new s
-  old=$(master_port) || die "no Sentinel answers"
-  s=${CF_SENTINEL_PORTS%% *}
-  cli "$s" SENTINEL FAILOVER "$CF_REDIS_MASTER_NAME" | grep -q OK || die "SENTINEL FAILOVER refused"
+# Wait until a master other than port $1 is named by the Sentinels, says so itself, and
+# has a replica on line again (writes resume: min-replicas-to-write).
+wait_new_master() {
+  local old=$1 new
   for _ in $(seq 1 300); do
     new=$(master_port || true)
     if [ -n "$new" ] && [ "$new" != "$old" ] && cli "$new" INFO replication 2>/dev/null | grep -q role:master; then
+      wait_reply "$new" state=online 30 INFO replication || die "no replica follows the new master"
       echo "sentinel.sh: master moved from 127.0.0.1:$old to 127.0.0.1:$new"
       return 0
     fi
     sleep 0.1
   done
   die "no new master after 30 s"
+}
+
+# A forced failover (SENTINEL FAILOVER: no agreement asked, the old master is told to
+# follow the new one only afterwards). Beware: writes the old master takes and
+# acknowledges between the promotion and its reconfiguration are discarded.
+do_failover() {
+  [ -f "$dir/env" ] || die "no Sentinel setup in $dir"
+  # shellcheck disable=SC1091
+  . "$dir/env"
+  local old
+  old=$(master_port) || die "no Sentinel answers"
+  cli "${CF_SENTINEL_PORTS%% *}" SENTINEL FAILOVER "$CF_REDIS_MASTER_NAME" | grep -q OK ||
+    die "SENTINEL FAILOVER refused"
+  wait_new_master "$old"
+}
+
+# The master dies (SIGKILL by its recorded PID); the Sentinels notice after
+# down-after-milliseconds and promote a replica; the dead one is then started again on
+# its configuration and port and the Sentinels make it a replica of the new master.
+do_kill_master() {
+  [ -f "$dir/env" ] || die "no Sentinel setup in $dir"
+  local old n role=""
+  old=$(master_port) || die "no Sentinel answers"
+  for n in master replica1 replica2; do
+    if grep -q "^port $old\$" "$dir/$n/redis.conf"; then role=$n; fi
+  done
+  if [ -z "$role" ] || ! ours "$role"; then die "the master (port $old) is not one of ours"; fi
+  kill -KILL "$(pid_of "$role")"
+  wait_new_master "$old"
+  launch "$role" redis-server "$dir/$role/redis.conf"
+  wait_port "$role" "$old"
 }
 
 do_status() {
@@ -157,5 +197,6 @@ case "$cmd" in
   stop) stop_all; echo "sentinel.sh: stopped (files kept in $dir)" ;;
   status) do_status ;;
   failover) do_failover ;;
+  kill-master) do_kill_master ;;
   *) usage; exit 2 ;;
 esac
