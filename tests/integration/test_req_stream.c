@@ -76,6 +76,12 @@ static void s_forever(cf_req_t *req, void *app)
     s_start(req, 0, 20);
 }
 
+static void s_slow(cf_req_t *req, void *app)
+{
+    (void) app;
+    s_start(req, 2, 1300); /* silent for longer than the connection's 1 s timeout */
+}
+
 static void s_bad(cf_req_t *req, void *app)
 {
     (void) app;
@@ -86,6 +92,7 @@ static const cf_route_t s_routes[] = {
     {"GET", "/api/v1/agent/count", CF_ACCESS_AGENT, s_count, 0, 0},
     {"GET", "/api/v1/agent/forever", CF_ACCESS_AGENT, s_forever, 0, 0},
     {"GET", "/api/v1/agent/bad", CF_ACCESS_AGENT, s_bad, 0, 0},
+    {"GET", "/api/v1/agent/slow", CF_ACCESS_AGENT, s_slow, 0, 0},
 };
 
 typedef struct {
@@ -95,14 +102,14 @@ typedef struct {
     int plain;            /* its plain port */
 } s_fix_t;
 
-static void s_up(s_fix_t *f)
+static void s_up_timeout(s_fix_t *f, int timeout_s)
 {
     signal(SIGPIPE, SIG_IGN);
     cf_itest_https_start(&f->pki);
     atomic_store(&s_frees, 0);
     cf_router_cfg_t rcfg = {NULL, NULL, 1, NULL};
     cf_why_t why = {{0}};
-    assert_int_equal(cf_router_new(s_routes, 3, &rcfg, &f->router, &why), CF_OK);
+    assert_int_equal(cf_router_new(s_routes, 4, &rcfg, &f->router, &why), CF_OK);
     assert_int_equal(cf_router_set_max_streams(f->router, 0), CF_ERR_INVALID);
     assert_int_equal(cf_router_set_max_streams(f->router, S_MAX_STREAMS), CF_OK);
     f->plain = cf_itest_free_port();
@@ -110,12 +117,18 @@ static void s_up(s_fix_t *f)
                           .port = cf_itest_free_port(),
                           .plain_port = f->plain,
                           .threads = 2,
+                          .timeout_s = timeout_s,
                           .on_request = cf_router_serve,
                           .request_arg = f->router};
     cf_https_tls_t tls = cf_itest_https_tls(&f->pki, &f->pki.srv, 0, NULL, 0);
     assert_int_equal(cf_https_new(&cfg, &tls, &f->https, &why), CF_OK);
     assert_int_equal(cf_https_start(f->https), CF_OK);
     assert_int_equal(cf_itest_wait_port("127.0.0.1", f->plain, 5000), CF_OK);
+}
+
+static void s_up(s_fix_t *f)
+{
+    s_up_timeout(f, 0);
 }
 
 static void s_down(s_fix_t *f)
@@ -266,6 +279,21 @@ static void test_server_stops_mid_stream(void **state)
     s_down(&f);
 }
 
+static void test_outlives_the_read_timeout(void **state)
+{
+    (void) state;
+    s_fix_t f;
+    s_up_timeout(&f, 1); /* evhttp drops a connection silent for 1 s: not a stream's */
+    char buf[S_BUF] = "";
+    size_t len = 0;
+    int fd = s_get(f.plain, "GET", "/api/v1/agent/slow");
+    assert_true(s_read_until(fd, buf, &len, "\r\n0\r\n\r\n")); /* both ticks, then the end */
+    assert_non_null(strstr(buf, "tick 2\n"));
+    close(fd);
+    s_wait_frees(1);
+    s_down(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_client_goes_away),
         cmocka_unit_test(test_cap_and_refusals),
         cmocka_unit_test(test_server_stops_mid_stream),
+        cmocka_unit_test(test_outlives_the_read_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
