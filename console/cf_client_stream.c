@@ -82,6 +82,18 @@ static struct curl_slist *s_headers(const cf_client_t *self, const char *last_id
     return list;
 }
 
+/* An API path: '/' first, printable, no blanks, at most S_MAX_PATH bytes. */
+static int s_path_ok(const char *path)
+{
+    size_t len = path ? strnlen(path, S_MAX_PATH + 1) : 0;
+    if (len == 0 || len > S_MAX_PATH || path[0] != '/')
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) path[i] <= 0x20 || (unsigned char) path[i] >= 0x7f || path[i] == '#')
+            return 0;
+    return 1;
+}
+
 /* 1 when an option did not take. */
 static int s_options(CURL *c, s_stream_t *st, int on, long long timeout_ms)
 {
@@ -102,13 +114,8 @@ cf_err_t cf_client_stream(cf_client_t *self, const char *path, const char *last_
     memset(reply, 0, sizeof(*reply));
     reply->alert = -1;
     *end_out = CF_CLIENT_STREAM_CLOSED;
-    size_t plen = path ? strnlen(path, S_MAX_PATH + 1) : 0;
-    if (plen == 0 || plen > S_MAX_PATH || path[0] != '/' || idle_ms < 1 ||
-        idle_ms > CF_CLIENT_STREAM_MAX_IDLE)
+    if (!s_path_ok(path) || idle_ms < 1 || idle_ms > CF_CLIENT_STREAM_MAX_IDLE)
         return CF_ERR_INVALID;
-    for (size_t i = 0; i < plen; i++)
-        if ((unsigned char) path[i] <= 0x20 || (unsigned char) path[i] >= 0x7f)
-            return CF_ERR_INVALID;
     char url[CF_CLIENT_MAX_URL + S_MAX_PATH + 16];
     snprintf(url, sizeof(url), "%s" S_API "%s", self->url, path);
     struct curl_slist *headers = s_headers(self, last_id);
