@@ -18,6 +18,8 @@
 
 #include "cf_db_agent.h"
 #include "cf_db_job.h"
+#include "cf_db_job_ev.h"
+#include "cf_mem.h"
 #include "cf_seal.h"
 
 #define EXPECT(code, has, ...) cf_itest_console_expect(__LINE__, NULL, code, has, __VA_ARGS__)
@@ -168,6 +170,74 @@ static void s_change_id(const char *body, int nth, char *out)
     assert_true(len < 64);
     memcpy(out, id + 4, len);
     out[len] = '\0';
+}
+
+/* XADD to job id's stream: n field/value strings. */
+static void s_xadd(const char *id, const char *const *fv, int n)
+{
+    char key[128];
+    const char *argv[16] = {"XADD", key, "*"};
+    snprintf(key, sizeof(key), "cf:job:{%s}:ev", id);
+    for (int i = 0; i < n && i < 12; i++)
+        argv[3 + i] = fv[i];
+    redisReply *r = NULL;
+    assert_int_equal(cf_store_cmd_argv(s.store, 0, &r, 3 + n, argv, NULL), CF_OK);
+    freeReplyObject(r);
+}
+
+static void test_db_events(void **state)
+{
+    (void) state;
+    char id[33];
+    cf_db_job_ev_t *ev = NULL;
+    size_t n = 0;
+    s_create(id, "w-1,w-2");
+    s_tr(id, "w-1", CF_JOB_EV_RECEIPT, NULL);
+    s_tr(id, "w-2", CF_JOB_EV_REPORT_FAILED, "disk full");
+    const char *odd[] = {"agent", "w-2", "from", "failed", "to", "failed", "reason", "bad\x01 x"};
+    s_xadd(id, odd, 8); /* the store refuses such a reason: written here by hand */
+    /* the creation entry (no change), then the changes */
+    assert_int_equal(cf_db_job_events(s.store, id, NULL, CF_DB_JOB_EV_MAX, &ev, &n), CF_OK);
+    assert_int_equal(n, 4);
+    assert_string_equal(ev[0].agent, "");
+    assert_string_equal(ev[1].agent, "w-1");
+    assert_string_equal(ev[1].from, "pending");
+    assert_string_equal(ev[1].to, "delivered");
+    assert_string_equal(ev[2].to, "failed");
+    assert_string_equal(ev[2].reason, "disk full");
+    assert_string_equal(ev[3].reason, "bad? x"); /* control characters shown as '?' */
+    char after[CF_DB_JOB_EV_ID_MAX + 1];
+    snprintf(after, sizeof(after), "%s", ev[0].id);
+    cf_mem_free(ev);
+    /* a page of one after the first entry; then nothing after the last */
+    assert_int_equal(cf_db_job_events(s.store, id, after, 1, &ev, &n), CF_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ev[0].agent, "w-1");
+    cf_mem_free(ev);
+    assert_int_equal(cf_db_job_events(s.store, id, "99999999999999-0", 10, &ev, &n), CF_OK);
+    assert_int_equal(n, 0);
+    cf_mem_free(ev);
+    /* refusals: a bad job id, stream id or count; entries that do not fit */
+    assert_int_equal(cf_db_job_events(s.store, "nope", NULL, 10, &ev, &n), CF_ERR_INVALID);
+    assert_int_equal(cf_db_job_events(s.store, id, "12x", 10, &ev, &n), CF_ERR_INVALID);
+    assert_int_equal(cf_db_job_events(s.store, id, "1-", 10, &ev, &n), CF_ERR_INVALID);
+    assert_int_equal(cf_db_job_events(s.store, id, NULL, 0, &ev, &n), CF_ERR_INVALID);
+    assert_int_equal(cf_db_job_events(s.store, id, NULL, CF_DB_JOB_EV_MAX + 1, &ev, &n),
+                     CF_ERR_INVALID);
+    assert_true(cf_db_job_ev_id_ok("1700000000000-12"));
+    assert_false(cf_db_job_ev_id_ok("-1"));
+    assert_false(cf_db_job_ev_id_ok("123456789012345678901-0"));
+    const char *bad[][6] = {{"agent", "BAD ID", "from", "pending", "to", "failed"},
+                            {"agent", "w-1", "from", "Pending", "to", "failed"},
+                            {"agent", "w-1", "from", "pending", "x", "y"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char other[33];
+        s_create(other, "w-1");
+        s_xadd(other, bad[i], 6);
+        ev = (cf_db_job_ev_t *) 0x1;
+        assert_int_equal(cf_db_job_events(s.store, other, NULL, 10, &ev, &n), CF_ERR_CORRUPT);
+        assert_null(ev);
+    }
 }
 
 static void test_event_stream(void **state)
@@ -337,6 +407,7 @@ static void test_reconnect_to_second_server(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_db_events),
         cmocka_unit_test(test_event_stream),
         cmocka_unit_test(test_watch_live_exit_codes),
         cmocka_unit_test(test_verbs),
