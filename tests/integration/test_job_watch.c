@@ -347,6 +347,15 @@ static void test_watch_live_exit_codes(void **state)
     EXPECT(0, "\"event\":\"done\"", "job watch %s --json " REAL, id);
     assert_true(cf_itest_console_has("{\"event\":\"change\",\"id\":\""));
     assert_true(cf_itest_console_has("{\"event\":\"job\",\"id\":null,\"data\":{"));
+    /* on a terminal (script(1) gives one): the bar, redrawn in place */
+    assert_int_equal(cf_test_sh("cd '%s' && script -qec \"'%s' job watch %s " REAL
+                                "\" bar.out >/dev/null </dev/null",
+                                cf_itest_console_dir(), cf_itest_console_bin(), id),
+                     0);
+    out = s_file("bar.out");
+    assert_non_null(strstr(out, "\r\033[K[##############################] 100% 1/1  pending 0"));
+    assert_non_null(strstr(out, "done: 1 of 1 installed"));
+    free(out);
     /* refusals */
     EXPECT(2, "not a job id", "job watch nope " REAL);
     EXPECT(1, "404", "job watch 0123456789abcdef0123456789abcdef " REAL);
