@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,15 +74,16 @@ static int s_known(const char *key)
     return 0;
 }
 
-/* "pending 3  delivered 10  installed 620 ..." : every count the job has, known ones first. */
-static void s_counts_text(const json_t *job, char *buf, size_t len)
+/* "pending 3  delivered 10  installed 620 ..." : every count the job has (the non-zero
+   ones when brief), known ones first. */
+static void s_counts_text(const json_t *job, int brief, char *buf, size_t len)
 {
     const json_t *counts = json_object_get(job, "counts");
     size_t used = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < S_N(s_order) && used < len; i++) {
         const json_t *v = json_object_get(counts, s_order[i]);
-        if (json_is_integer(v))
+        if (json_is_integer(v) && (!brief || json_integer_value(v) != 0))
             used += (size_t) snprintf(buf + used, len - used, "%s%s %lld", used ? "  " : "",
                                       s_order[i], (long long) json_integer_value(v));
     }
@@ -89,7 +91,8 @@ static void s_counts_text(const json_t *job, char *buf, size_t len)
     json_t *v;
     json_object_foreach((json_t *) counts, key, v)
     {
-        if (!s_known(key) && json_is_integer(v) && used < len)
+        if (!s_known(key) && json_is_integer(v) && used < len &&
+            (!brief || json_integer_value(v) != 0))
             used += (size_t) snprintf(buf + used, len - used, "%s%.32s %lld", used ? "  " : "", key,
                                       (long long) json_integer_value(v));
     }
@@ -114,7 +117,7 @@ static void s_show(s_watch_t *w, int last)
     long long total = (long long) json_integer_value(json_object_get(w->job, "total"));
     long long final = s_finals(w->job);
     char counts[sizeof(w->line)], rate[64];
-    s_counts_text(w->job, counts, sizeof(counts));
+    s_counts_text(w->job, w->bar, counts, sizeof(counts));
     s_rate(w, final, total, rate, sizeof(rate));
     int pct = total > 0 ? (int) (final * 100 / total) : 100;
     if (w->bar) {
@@ -123,7 +126,15 @@ static void s_show(s_watch_t *w, int last)
         for (int i = 0; i < S_BAR_WIDTH; i++)
             bar[i] = i < fill ? '#' : '-';
         bar[S_BAR_WIDTH] = '\0';
-        printf("\r\033[K[%s] %3d%% %lld/%lld  %s  %s", bar, pct, final, total, counts, rate);
+        /* one line that fits the terminal, or \r cannot redraw it */
+        char line[sizeof(w->line) + 128];
+        snprintf(line, sizeof(line), "[%s] %3d%% %lld/%lld  %s  %s", bar, pct, final, total, counts,
+                 rate);
+        struct winsize ws;
+        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
+            strlen(line) >= ws.ws_col)
+            line[ws.ws_col - 1] = '\0';
+        printf("\r\033[K%s", line);
         w->drawn = 1;
     } else if (last || (strcmp(counts, w->line) != 0 && s_now_ms() - w->line_ms >= S_LINE_MS)) {
         printf("job %s: %d%% %lld/%lld  %s  %s\n", w->id, pct, final, total, counts, rate);
@@ -343,7 +354,7 @@ static int s_summary(s_watch_t *w)
     if (!w->run->json) {
         s_unbar(w);
         char counts[sizeof(w->line)];
-        s_counts_text(w->job, counts, sizeof(counts));
+        s_counts_text(w->job, 0, counts, sizeof(counts));
         printf("job %s done: %lld of %lld installed (%s)\n", w->id, installed, total, counts);
         if (s_count(w->job, "failed") > 0)
             s_failed(w);

@@ -353,7 +353,8 @@ static void test_watch_live_exit_codes(void **state)
                                 cf_itest_console_dir(), cf_itest_console_bin(), id),
                      0);
     out = s_file("bar.out");
-    assert_non_null(strstr(out, "\r\033[K[##############################] 100% 1/1  pending 0"));
+    assert_non_null(
+        strstr(out, "\r\033[K[##############################] 100% 1/1  installed 1  "));
     assert_non_null(strstr(out, "done: 1 of 1 installed"));
     free(out);
     /* refusals */
