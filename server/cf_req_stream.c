@@ -26,6 +26,7 @@ struct cf_req_stream {
     int next_ms;                    /* delay before the next tick */
     int in_tick;                    /* tick running: free after it returns */
     int ended;                      /* end asked: free after the tick */
+    int gone;                       /* the connection went away (evreq, conn NULL) */
     size_t bytes;                   /* bytes written */
     struct timespec start;          /* when it started (CLOCK_MONOTONIC) */
     char path[S_PATH_LOG + 1];      /* for the log line */
@@ -63,7 +64,12 @@ static void s_on_close(struct evhttp_connection *conn, void *arg)
        connections, the request is still attached and goes with the connection. */
     if (!evhttp_request_get_connection(s->evreq))
         evhttp_send_reply_end(s->evreq);
-    s_free(s, "closed");
+    s->evreq = NULL;
+    s->conn = NULL;
+    s->gone = 1;
+    if (!s->in_tick) /* (a write inside a tick does not close at once; if it ever did, the
+                        tick's end frees the stream) */
+        s_free(s, "closed");
 }
 
 static void s_arm(cf_req_stream_t *s, int ms)
@@ -84,7 +90,9 @@ static void s_on_timer(evutil_socket_t fd, short what, void *arg)
     s->in_tick = 1;
     s->cfg.tick(s, s->cfg.arg);
     s->in_tick = 0;
-    if (s->ended)
+    if (s->gone)
+        s_free(s, "closed");
+    else if (s->ended)
         cf_req_stream_end(s);
     else
         s_arm(s, s->next_ms);
@@ -170,6 +178,8 @@ cf_err_t cf_req_stream_write(cf_req_stream_t *s, const void *buf, size_t len)
 {
     if (!s || s->ended || !buf || len == 0)
         return CF_ERR_INVALID;
+    if (s->gone)
+        return CF_ERR_STATE;
     if (evbuffer_add(s->chunk, buf, len) != 0)
         return CF_ERR_NOMEM;
     evhttp_send_reply_chunk(s->evreq, s->chunk); /* moves the bytes out of chunk */
@@ -179,7 +189,7 @@ cf_err_t cf_req_stream_write(cf_req_stream_t *s, const void *buf, size_t len)
 
 size_t cf_req_stream_pending(const cf_req_stream_t *s)
 {
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(s->conn);
+    struct bufferevent *bev = s->gone ? NULL : evhttp_connection_get_bufferevent(s->conn);
     return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
 }
 
@@ -196,6 +206,10 @@ void cf_req_stream_end(cf_req_stream_t *s)
     s->ended = 1;
     if (s->in_tick)
         return; /* s_on_timer ends it once the tick returns */
+    if (s->gone) {
+        s_free(s, "closed");
+        return;
+    }
     evhttp_connection_set_closecb(s->conn, NULL, NULL);
     event_del(s->timer);
     evhttp_send_reply_end(s->evreq); /* the last chunk; "Connection: close" ends the link */

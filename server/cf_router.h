@@ -223,7 +223,8 @@ typedef struct {
    CF_ERR_STATE (the connection is gone), CF_ERR_NOMEM. */
 CF_MUST_USE cf_err_t cf_req_stream_start(cf_req_t *req, const cf_req_stream_cfg_t *cfg,
                                          cf_req_stream_t **out);
-/* Queue len bytes (copied) as one chunk. CF_ERR_INVALID (ended, or len 0), CF_ERR_NOMEM. */
+/* Queue len bytes (copied) as one chunk. CF_ERR_INVALID (ended, or len 0), CF_ERR_STATE
+   (the client went away during this tick: end the stream), CF_ERR_NOMEM. */
 CF_MUST_USE cf_err_t cf_req_stream_write(cf_req_stream_t *s, const void *buf, size_t len);
 /* Bytes written and not yet taken by the client's socket: hold back while it grows. */
 size_t cf_req_stream_pending(const cf_req_stream_t *s);
