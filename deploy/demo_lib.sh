@@ -69,7 +69,9 @@ print("  ".join("%s %d" % (k, c[k]) for k in keys) + ("  (done)" if j.get("done"
 install_all() {
   local start=$SECONDS last="" line
   if cf-console job --help 2>&1 | grep -q 'install-cert'; then
-    run cf-console job install-cert --all --watch
+    # --also: the watch goes on through srv2 should srv1 go away
+    run cf-console job install-cert --all --watch --also "$CF_SRV2_URL" ||
+      echo "(the job did not install on every agent)"
     job=$(cf-console job list --json | json_get jobs.0.id)
     return 0
   fi
