@@ -39,6 +39,13 @@ if command -v systemd-analyze >/dev/null; then
     echo "$out"
     fail "systemd-analyze verify printed findings"
   fi
+  # the verifier does see a broken unit (an unknown key, a missing binary)
+  mkdir "$tmp/bad"
+  sed -e 's/^NoNewPrivileges=yes$/NoNewPrivilege=yes/' \
+    -e "s#^ExecStart=[^ ]*#ExecStart=$tmp/missing#" "$tmp/cf-agent.service" >"$tmp/bad/cf-bad.service"
+  out=$(cd "$tmp/bad" && systemd-analyze verify ./cf-bad.service 2>&1) || true
+  grep -q "NoNewPrivilege" <<<"$out" || fail "systemd-analyze verify missed an unknown key: $out"
+  grep -q "missing" <<<"$out" || fail "systemd-analyze verify missed a missing binary: $out"
 else
   echo "systemd-analyze not found: checked the keys only"
 fi
