@@ -79,7 +79,8 @@ expect() { # description, then a command
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if [ "$keep" = 1 ] && [ "$rc" -eq 0 ]; then
+  # --keep keeps the cluster also after a failed step (to look into it), not after Ctrl-C
+  if [ "$keep" = 1 ] && [ "$rc" -ne 130 ] && [ "$rc" -ne 143 ]; then
     echo
     echo "The cluster keeps running in $dir. Use it:  . $dir/env; cf-console agent list"
     echo "Stop it with:  deploy/cluster.sh stop --dir $dir"
