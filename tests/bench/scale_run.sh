@@ -10,7 +10,7 @@
 #     --threads T     cf-server worker threads (default 2)
 #     --build DIR     the build to run (default build/normal)
 #     --timeout S     give up on one phase after S seconds (default 1800)
-#     --keep          keep the work directory (logs, configuration)
+#     --keep          keep the work directory (logs, configuration, Redis as dump.rdb)
 #     --help
 #
 # Runs on loopback only, on free ports: one redis-server, two cf-broker, two cf-server
@@ -55,6 +55,9 @@ pids=()
 declare -A pid # name -> pid of what spawn started
 cleanup() {
   local p
+  if [ "$keep" = 1 ] && [ -n "${redis_port:-}" ]; then # Redis as it was, for a post-mortem
+    redis-cli -p "$redis_port" SAVE >/dev/null 2>&1 || true
+  fi
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
