@@ -21,6 +21,8 @@
 #define CF_DB_BATCH_MAX   100000 /* agents in one favorite call */
 #define CF_DB_CURSOR_MAX  96     /* buffer for a paging cursor, with the NUL */
 
+#define CF_DB_K_AGENTS_EXPIRY "cf:agents:expiry" /* agent id -> cert_not_after (sorted set) */
+
 /* The seed's lock icons, per agent. */
 typedef enum {
     CF_DB_LOCK_SECURE = 0, /* current certificate */
