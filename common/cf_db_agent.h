@@ -108,6 +108,29 @@ CF_MUST_USE cf_err_t cf_db_agent_list(cf_store_t *store, cf_db_lock_t lock, cons
                                       size_t limit, cf_db_agent_t **list_out, size_t *n_out,
                                       char *cursor_out);
 
+#define CF_DB_SCAN_MAX 100000 /* agents one cf_db_agent_find call reads at most */
+
+/* What cf_db_agent_find keeps. */
+typedef struct {
+    cf_db_lock_t lock; /* a state (walks its own sorted set), or CF_DB_LOCK_COUNT for all */
+    int64_t seen_min;  /* last_seen at least this (0: no bound) */
+    int64_t seen_max;  /* ... and at most this (INT64_MAX: no bound) */
+    int (*keep)(const cf_db_agent_t *a, void *arg); /* NULL: all; else 1 keeps a (no I/O) */
+    void *arg;                                      /* for keep */
+} cf_db_agent_filter_t;
+
+/* One page of agents as cf_db_agent_list (same order, cursor and walk guarantees), of those
+   that pass f: the last_seen window is applied by the paging script (O(log N)), keep to
+   each record read. Reads at most scan (1..CF_DB_SCAN_MAX) agents in rounds of one
+   paging script and one HMGET pipeline each (a round reads what the page still needs,
+   at least 1000 with keep), so a sparse filter gives a short page (even an empty one)
+   with a cursor: the walk goes on from there. cursor_out (CF_DB_CURSOR_MAX) is "" when
+   the walk is done, else the place after the last agent kept or read (cursor may be
+   cursor_out). CF_ERR_INVALID. */
+CF_MUST_USE cf_err_t cf_db_agent_find(cf_store_t *store, const cf_db_agent_filter_t *f,
+                                      const char *cursor, size_t limit, size_t scan,
+                                      cf_db_agent_t **list_out, size_t *n_out, char *cursor_out);
+
 /* One entry of the certificate expiry index (cf:agents:expiry). */
 typedef struct {
     int64_t not_after;   /* the index's score: the expiry of the certificate last presented */
