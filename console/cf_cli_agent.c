@@ -87,8 +87,8 @@ static void s_summary(const json_t *answer)
     printf("fleet: %lld agent%s: %lld secure, %lld attention, %lld insecure, %lld expired\n", total,
            total == 1 ? "" : "s", n[0], n[1], n[2], n[3]);
     if (n[2] > 0)
-        printf("migration: %lld of %lld agent%s still connect%s without a certificate\n", n[2],
-               total, total == 1 ? "" : "s", n[2] == 1 ? "s" : "");
+        printf("migration: %lld agent%s of %lld still connect%s without a certificate\n", n[2],
+               n[2] == 1 ? "" : "s", total, n[2] == 1 ? "s" : "");
     else if (total > 0)
         printf("migration: ready, every agent connects with a certificate\n");
 }

@@ -109,7 +109,7 @@ static void test_usage(void **state)
     assert_true(s_has("2 of 5 at their last check-in"));
     EXPECT(0, "LAST CONNECTED", "agent list " STUB, s_stub_port);
     assert_true(s_has("fleet: 5 agents: 1 secure, 1 attention, 2 insecure, 1 expired"));
-    assert_true(s_has("migration: 2 of 5 agents still connect without a certificate"));
+    assert_true(s_has("migration: 2 agents of 5 still connect without a certificate"));
     /* --json: the server's JSON as it came */
     EXPECT(0, NULL, "ssl show --json " STUB, s_stub_port);
     assert_true(json_is_true(s_at("allow_plain")));
