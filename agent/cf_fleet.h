@@ -145,6 +145,11 @@ CF_MUST_USE cf_err_t cf_fleet_identity(const cf_fleet_t *self, size_t i,
                                        char id_out[CF_MSG_AGENT_MAX + 1],
                                        unsigned char pub_out[CF_CURVE_KEY_LEN]);
 
+/* Agent i's CURVE keypair, fixed at cf_fleet_new (no request to the thread; callable from
+   the hooks): the simulator opens sealed keys with it. The secret is the caller's to wipe
+   (cf_curve_keypair_wipe). Errors: CF_ERR_INVALID (i out of range). */
+CF_MUST_USE cf_err_t cf_fleet_keypair(const cf_fleet_t *self, size_t i, cf_curve_keypair_t *out);
+
 /* Counters of the whole fleet. Errors: CF_ERR_INVALID, CF_ERR_IO (thread gone). */
 CF_MUST_USE cf_err_t cf_fleet_stats(cf_fleet_t *self, cf_fleet_stats_t *out);
 /* Agent i's state and counters. Errors: CF_ERR_INVALID (i), CF_ERR_IO. */

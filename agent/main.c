@@ -14,6 +14,7 @@
 #include "cf_agent_run.h"
 #include "cf_log.h"
 #include "cf_mem.h"
+#include "cf_sim.h"
 
 static volatile sig_atomic_t s_stop;
 
@@ -35,6 +36,8 @@ static void s_usage(FILE *f)
                "          renew its certificate\n"
                "  status  print the id, the server in use and why, the certificate, its expiry,\n"
                "          the lock and renewal states and the last job\n"
+               "  --simulate N --bundle FILE [--processes K] [...]  N simulated agents from an\n"
+               "          install package (cf-agent --simulate 1 --help lists the options)\n"
                "options:\n"
                "  --state-dir D     state directory (default " CF_AGENT_DEFAULT_DIR ")\n"
                "  --once            run: one round, exit 0 when a server took the check-in\n"
@@ -114,6 +117,8 @@ static int s_parse(int argc, char **argv, cf_agent_run_opts_t *o)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strncmp(argv[1], "--simulate", strlen("--simulate")) == 0)
+        return cf_sim_cmd(argc, argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         s_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

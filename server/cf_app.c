@@ -67,6 +67,7 @@ static const char *const s_counter_names[CF_APP_COUNTERS] = {
     "cf_server_link_reports_total",
     "cf_server_link_acks_total",
     "cf_server_link_dropped_total",
+    "cf_server_link_batches_total",
 };
 
 static int64_t s_now_ms(void)
