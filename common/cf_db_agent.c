@@ -7,9 +7,12 @@
 #include "cf_db_agent_int.h"
 #include "cf_db_util.h"
 
-/* KEYS: 1 agent, 2 cf:agents, 3 cf:agents:lock, 4..7 cf:agents:<lock> in cf_db_lock_t order.
-   ARGV: 1 id, 2 lock, 3 now, 4.. field/value pairs ('' value: delete the field).
-   The counters move only when the lock changes, in the same script as the lock itself.
+#define S_NKEYS 8 /* keys of the check-in and remove scripts */
+
+/* KEYS: 1 agent, 2 cf:agents, 3 cf:agents:lock, 4..7 cf:agents:<lock> in cf_db_lock_t order,
+   8 cf:agents:expiry. ARGV: 1 id, 2 lock, 3 now, 4.. field/value pairs ('' value: delete
+   the field). The counters move only when the lock changes, in the same script as the lock
+   itself; the expiry index follows the record's cert_not_after (absent or 0: not indexed).
    A revoked agent (cf_db_enroll) is left as it is: the answer is then 0. */
 static const char s_lua_checkin[] =
     "if redis.call('HEXISTS', KEYS[1], 'revoked') == 1 then return 0 end\n"
@@ -35,6 +38,12 @@ static const char s_lua_checkin[] =
     "  end\n"
     "end\n"
     "redis.call('HSET', KEYS[1], unpack(set))\n"
+    "local na = tonumber(redis.call('HGET', KEYS[1], 'cert_not_after') or '0') or 0\n"
+    "if na > 0 then\n"
+    "  redis.call('ZADD', KEYS[8], na, id)\n"
+    "else\n"
+    "  redis.call('ZREM', KEYS[8], id)\n"
+    "end\n"
     "return redis.call('HGET', KEYS[1], 'favorite')\n";
 
 /* KEYS as the check-in; ARGV[1] id. */
@@ -43,7 +52,7 @@ static const char s_lua_remove[] =
     "local old = redis.call('HGET', KEYS[1], 'lock')\n"
     "if redis.call('DEL', KEYS[1]) == 0 then return 0 end\n"
     "if old and sets[old] then redis.call('HINCRBY', KEYS[3], old, -1) end\n"
-    "for i = 4, 7 do redis.call('ZREM', KEYS[i], ARGV[1]) end\n"
+    "for i = 4, 8 do redis.call('ZREM', KEYS[i], ARGV[1]) end\n"
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
     "return 1\n";
 
@@ -72,14 +81,15 @@ void cf_db_agent_lock_key(char *key, cf_db_lock_t lock)
     snprintf(key, CF_DB_KEY_MAX, "%s:%s", CF_DB_K_AGENTS, cf_db_lock_name(lock));
 }
 
-/* The 7 keys of the check-in and remove scripts into keys (7 x CF_DB_KEY_MAX). */
-static cf_err_t s_keys(const char *id, char keys[7][CF_DB_KEY_MAX])
+/* The S_NKEYS keys of the check-in and remove scripts into keys. */
+static cf_err_t s_keys(const char *id, char keys[S_NKEYS][CF_DB_KEY_MAX])
 {
     CF_TRY(cf_db_key_agent(keys[0], id));
     snprintf(keys[1], CF_DB_KEY_MAX, "%s", CF_DB_K_AGENTS);
     snprintf(keys[2], CF_DB_KEY_MAX, "%s", CF_DB_K_AGENTS_LOCK);
     for (int i = 0; i < CF_DB_LOCK_COUNT; i++)
         cf_db_agent_lock_key(keys[3 + i], (cf_db_lock_t) i);
+    snprintf(keys[7], CF_DB_KEY_MAX, "%s", CF_DB_K_AGENTS_EXPIRY);
     return CF_OK;
 }
 
@@ -118,16 +128,16 @@ static cf_err_t s_check_checkin(const cf_db_checkin_t *in)
 static cf_err_t s_run(cf_store_t *store, const char *id, const char **args, int nargs,
                       char *favorite)
 {
-    char keys[7][CF_DB_KEY_MAX];
+    char keys[S_NKEYS][CF_DB_KEY_MAX];
     CF_TRY(s_keys(id, keys));
-    const char *argv[7 + 3 + 2 * 6];
-    for (int i = 0; i < 7; i++)
+    const char *argv[S_NKEYS + 3 + 2 * 6];
+    for (int i = 0; i < S_NKEYS; i++)
         argv[i] = keys[i];
     for (int i = 0; i < nargs; i++)
-        argv[7 + i] = args[i];
+        argv[S_NKEYS + i] = args[i];
     redisReply *r = NULL;
     /* not idempotent in general: a resend is harmless for the state but the caller decides */
-    CF_TRY(cf_db_eval(store, s_lua_checkin, 0, &r, 7, nargs, argv, NULL));
+    CF_TRY(cf_db_eval(store, s_lua_checkin, 0, &r, S_NKEYS, nargs, argv, NULL));
     if (r->type == REDIS_REPLY_INTEGER) {
         freeReplyObject(r);
         return cf_db_fail(store, CF_ERR_REVOKED, "agent %s is revoked", id);
@@ -196,15 +206,15 @@ cf_err_t cf_db_agent_expired(cf_store_t *store, const char *id, int64_t now, con
 cf_err_t cf_db_agent_remove(cf_store_t *store, const char *id)
 {
     CF_ASSERT(store);
-    char keys[7][CF_DB_KEY_MAX];
+    char keys[S_NKEYS][CF_DB_KEY_MAX];
     if (s_keys(id, keys) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
-    const char *argv[8];
-    for (int i = 0; i < 7; i++)
+    const char *argv[S_NKEYS + 1];
+    for (int i = 0; i < S_NKEYS; i++)
         argv[i] = keys[i];
-    argv[7] = id;
+    argv[S_NKEYS] = id;
     redisReply *r = NULL;
-    CF_TRY(cf_db_eval(store, s_lua_remove, CF_STORE_IDEMPOTENT, &r, 7, 1, argv, NULL));
+    CF_TRY(cf_db_eval(store, s_lua_remove, CF_STORE_IDEMPOTENT, &r, S_NKEYS, 1, argv, NULL));
     int64_t v = 0;
     cf_err_t rc = cf_db_r_int(r, 0, 0, 1, &v, "remove reply", cf_db_why(store));
     freeReplyObject(r);

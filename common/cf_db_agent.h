@@ -9,7 +9,8 @@
 #include "cf_err.h"
 #include "cf_store.h"
 
-/* Keys: cf:agent:{<id>}, cf:agents, cf:agents:lock, cf:agents:<lock> (docs/REDIS.md).
+/* Keys: cf:agent:{<id>}, cf:agents, cf:agents:lock, cf:agents:<lock>, cf:agents:expiry
+   (docs/REDIS.md).
    Every change of an agent's lock moves the counters in cf:agents:lock and the per-lock
    sorted sets in the same Lua script, so counts always equal the per-agent states.
    Details of failures in cf_store_why(store); transport errors as cf_store_cmd.
@@ -19,6 +20,8 @@
 #define CF_DB_PAGE_MAX    10000  /* agents in one page */
 #define CF_DB_BATCH_MAX   100000 /* agents in one favorite call */
 #define CF_DB_CURSOR_MAX  96     /* buffer for a paging cursor, with the NUL */
+
+#define CF_DB_K_AGENTS_EXPIRY "cf:agents:expiry" /* agent id -> cert_not_after (sorted set) */
 
 /* The seed's lock icons, per agent. */
 typedef enum {
@@ -104,6 +107,50 @@ CF_MUST_USE cf_err_t cf_db_agent_counts(cf_store_t *store, cf_db_agent_counts_t 
 CF_MUST_USE cf_err_t cf_db_agent_list(cf_store_t *store, cf_db_lock_t lock, const char *cursor,
                                       size_t limit, cf_db_agent_t **list_out, size_t *n_out,
                                       char *cursor_out);
+
+#define CF_DB_SCAN_MAX 100000 /* agents one cf_db_agent_find call reads at most */
+
+/* What cf_db_agent_find keeps. */
+typedef struct {
+    cf_db_lock_t lock; /* a state (walks its own sorted set), or CF_DB_LOCK_COUNT for all */
+    int64_t seen_min;  /* last_seen at least this (0: no bound) */
+    int64_t seen_max;  /* ... and at most this (INT64_MAX: no bound) */
+    int (*keep)(const cf_db_agent_t *a, void *arg); /* NULL: all; else 1 keeps a (no I/O) */
+    void *arg;                                      /* for keep */
+} cf_db_agent_filter_t;
+
+/* One page of agents as cf_db_agent_list (same order, cursor and walk guarantees), of those
+   that pass f: the last_seen window is applied by the paging script (O(log N)), keep to
+   each record read. Reads at most scan (1..CF_DB_SCAN_MAX) agents in rounds of one
+   paging script and one HMGET pipeline each (a round reads what the page still needs,
+   at least 1000 with keep), so a sparse filter gives a short page (even an empty one)
+   with a cursor: the walk goes on from there. cursor_out (CF_DB_CURSOR_MAX) is "" when
+   the walk is done, else the place after the last agent kept or read (cursor may be
+   cursor_out). CF_ERR_INVALID. */
+CF_MUST_USE cf_err_t cf_db_agent_find(cf_store_t *store, const cf_db_agent_filter_t *f,
+                                      const char *cursor, size_t limit, size_t scan,
+                                      cf_db_agent_t **list_out, size_t *n_out, char *cursor_out);
+
+/* One entry of the certificate expiry index (cf:agents:expiry). */
+typedef struct {
+    int64_t not_after;   /* the index's score: the expiry of the certificate last presented */
+    int found;           /* 1: agent holds its record; 0: it went between the two round trips */
+    cf_db_agent_t agent; /* the record when found (its cert_not_after may have moved on) */
+} cf_db_expiry_t;
+
+/* One page of the agents' certificates by expiry, soonest (or longest expired) first, in
+   (not_after, id) order, up to until (inclusive) (2 RT: a paging script, then one pipeline
+   of HMGETs). The page starts after the position (from, after_id): after_id NULL or "" =
+   every entry with not_after >= from; else the entries after (from, after_id) (found by
+   ZRANK in O(log N) when that agent still has that score). limit 1..CF_DB_PAGE_MAX.
+   *list_out (the caller's, cf_mem_free; NULL when empty) holds *n_out entries, every one
+   read from the index (the page is full, *n_out == limit, unless the index ends or passes
+   until). An agent that checks in with another certificate during a walk moves in the
+   index: it may come twice or be skipped, as its new place is behind or ahead of the walk.
+   CF_ERR_INVALID (after_id, limit). */
+CF_MUST_USE cf_err_t cf_db_agent_expiring(cf_store_t *store, int64_t from, const char *after_id,
+                                          int64_t until, size_t limit, cf_db_expiry_t **list_out,
+                                          size_t *n_out);
 
 /* Set (alias) or clear (alias NULL or "") the favorite server of n agents (1..
    CF_DB_BATCH_MAX ids) in one pipeline (1 RT: a script per agent). Unknown agents are

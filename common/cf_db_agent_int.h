@@ -29,6 +29,12 @@ enum {
    agent does not exist, CF_ERR_CORRUPT with why in the store. */
 CF_MUST_USE cf_err_t cf_db_agent_decode(cf_store_t *store, const char *id, const redisReply *r,
                                         cf_db_agent_t *out);
+/* Run the paging script (cf_db_agent_list.c) on cf:agents, or cf:agents:<lock> when lock is
+   a state: the next limit (1..CF_DB_PAGE_MAX) members after cursor ("<score>:<id>", NULL
+   or "" to start) with scores min..max, as a checked reply of {id, score} pairs (*r_out,
+   freeReplyObject). CF_ERR_INVALID (lock, limit, cursor). */
+CF_MUST_USE cf_err_t cf_db_agent_page(cf_store_t *store, cf_db_lock_t lock, const char *cursor,
+                                      int64_t min, int64_t max, size_t limit, redisReply **r_out);
 /* cf:agents:<lock> into key (CF_DB_KEY_MAX bytes); lock must be valid. */
 void cf_db_agent_lock_key(char *key, cf_db_lock_t lock);
 

@@ -8,12 +8,13 @@
 #include "cf_db_util.h"
 #include "cf_mem.h"
 
-/* KEYS[1] the sorted set; ARGV: 1 cursor score, 2 cursor id ('' = from the start), 3 count.
-   Answers {id, score, ...} for the next count members after (score, id) in the set's
-   order (score, then member bytes). When the cursor member still has its score, ZRANK
-   finds the place in O(log N); otherwise (it checked in or went) the place is found from
-   ZCOUNT and a walk over the members sharing the cursor's score. Members are compared
-   byte by byte: Lua's < uses strcoll, which Redis sets from the locale. */
+/* KEYS[1] the sorted set; ARGV: 1 cursor score, 2 cursor id ('' = from the start), 3 count,
+   optional 4 and 5: the lowest and highest score kept. Answers {id, score, ...} for the
+   next count members after (score, id) in the set's order (score, then member bytes),
+   starting no lower than ARGV[4] and cut at the first score above ARGV[5]. When the cursor member
+   still has its score, ZRANK finds the place in O(log N); otherwise (it checked in or went) the
+   place is found from ZCOUNT and a walk over the members sharing the cursor's score. Members are
+   compared byte by byte: Lua's < uses strcoll, which Redis sets from the locale. */
 static const char s_lua_page[] =
     "local function le(a, b)\n"
     "  for i = 1, math.min(#a, #b) do\n"
@@ -45,7 +46,19 @@ static const char s_lua_page[] =
     "    end\n"
     "  end\n"
     "end\n"
-    "return redis.call('ZRANGE', z, start, start + n - 1, 'WITHSCORES')\n";
+    "if ARGV[4] then\n"
+    "  local low = redis.call('ZCOUNT', z, '-inf', '(' .. ARGV[4])\n"
+    "  if low > start then start = low end\n"
+    "end\n"
+    "local e = redis.call('ZRANGE', z, start, start + n - 1, 'WITHSCORES')\n"
+    "if not ARGV[5] then return e end\n"
+    "local out, hi = {}, tonumber(ARGV[5])\n"
+    "for i = 1, #e, 2 do\n"
+    "  if tonumber(e[i + 1]) > hi then break end\n"
+    "  out[#out + 1] = e[i]\n"
+    "  out[#out + 1] = e[i + 1]\n"
+    "end\n"
+    "return out\n";
 
 /* KEYS[1] agent, KEYS[2] cf:servers; ARGV[1] alias ('' = clear). -1: no such server. */
 static const char s_lua_favorite[] =
@@ -129,17 +142,28 @@ static cf_err_t s_fetch(cf_store_t *store, const redisReply *page, cf_db_lock_t 
     return rc;
 }
 
-/* Run the page script on the set for lock. */
-static cf_err_t s_page(cf_store_t *store, cf_db_lock_t lock, const char *score, const char *id,
-                       size_t limit, redisReply **r_out)
+cf_err_t cf_db_agent_page(cf_store_t *store, cf_db_lock_t lock, const char *cursor, int64_t min,
+                          int64_t max, size_t limit, redisReply **r_out)
 {
-    char set[CF_DB_KEY_MAX], count[CF_DB_I64_BUF];
+    char set[CF_DB_KEY_MAX], count[CF_DB_I64_BUF], lo[CF_DB_I64_BUF], hi[CF_DB_I64_BUF];
+    char score[CF_DB_CURSOR_MAX], id[CF_DB_CURSOR_MAX];
+    *r_out = NULL;
+    if ((int) lock < 0 || lock > CF_DB_LOCK_COUNT || limit == 0 || limit > CF_DB_PAGE_MAX ||
+        s_cursor(cursor, score, id) != CF_OK)
+        return cf_db_fail(store, CF_ERR_INVALID, "agent list: bad lock, limit or cursor");
     if (lock == CF_DB_LOCK_COUNT)
         snprintf(set, sizeof(set), "%s", CF_DB_K_AGENTS);
     else
         cf_db_agent_lock_key(set, lock);
-    const char *argv[] = {set, score[0] ? score : "0", id, cf_db_i64(count, (int64_t) limit)};
-    CF_TRY(cf_db_eval(store, s_lua_page, CF_STORE_IDEMPOTENT, r_out, 1, 3, argv, NULL));
+    const char *argv[] = {set,
+                          score[0] ? score : "0",
+                          id,
+                          cf_db_i64(count, (int64_t) limit),
+                          cf_db_i64(lo, min),
+                          cf_db_i64(hi, max)};
+    int ranged = min > 0 || max < INT64_MAX; /* scores are never negative */
+    CF_TRY(
+        cf_db_eval(store, s_lua_page, CF_STORE_IDEMPOTENT, r_out, 1, ranged ? 5 : 3, argv, NULL));
     cf_err_t rc = s_page_shape(store, *r_out, limit);
     if (rc != CF_OK)
         cf_store_reply_free(r_out);
@@ -153,12 +177,8 @@ cf_err_t cf_db_agent_list(cf_store_t *store, cf_db_lock_t lock, const char *curs
     *list_out = NULL;
     *n_out = 0;
     cursor_out[0] = '\0';
-    char score[CF_DB_CURSOR_MAX], id[CF_DB_CURSOR_MAX];
-    if ((int) lock < 0 || lock > CF_DB_LOCK_COUNT || limit == 0 || limit > CF_DB_PAGE_MAX ||
-        s_cursor(cursor, score, id) != CF_OK)
-        return cf_db_fail(store, CF_ERR_INVALID, "agent list: bad lock, limit or cursor");
     redisReply *page = NULL;
-    CF_TRY(s_page(store, lock, score, id, limit, &page));
+    CF_TRY(cf_db_agent_page(store, lock, cursor, 0, INT64_MAX, limit, &page));
     size_t count = page->elements / 2, n = 0;
     cf_db_agent_t *list = cf_mem_calloc(count ? count : 1, sizeof(*list));
     cf_err_t rc = list ? CF_OK : cf_db_fail(store, CF_ERR_NOMEM, "out of memory");

@@ -481,6 +481,7 @@ int cf_cli_cert(int argc, char **argv)
         {"import", "--component C FILE | --from-store DIR --match TEXT: import", s_import},
         {"export", "--component C --out FILE: export as PKCS#12 or PEM", s_export},
         {"revoke", "SERIAL | --agent ID: revoke", s_revoke},
+        {"expiring", "[--days N]: what expires fleet-wide within N days", cf_cli_cert_expiring},
     };
     return cf_cli_dispatch("cf-console cert",
                            "The fleet's certificates (the seed's certificate list).\n" CF_EXIT_HELP,

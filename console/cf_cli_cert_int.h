@@ -49,4 +49,7 @@ int cf_cli_cert_export_body(cf_cli_run_t *run, const char *out, int *p12_out, js
 CF_MUST_USE cf_err_t cf_cli_cert_write_export(const json_t *answer, const char *out, int p12,
                                               int force, cf_why_t *why);
 
+/* `cf-console cert expiring` (cf_cli_cert_expiring.c): GET /certs/expiring as a table. */
+int cf_cli_cert_expiring(int argc, char **argv);
+
 #endif

@@ -227,6 +227,42 @@ cf_err_t cf_table_add_lock(cf_table_t *self, const char *lock, const char *suffi
     return s_push(self, text, cf_table_width(text));
 }
 
+const char *cf_table_days_left(long long days_left, int expired, char *buf, size_t len)
+{
+    /* days_left is rounded down: -1 is "less than a day ago", -2 "one whole day ago" */
+    long long ago = days_left < 0 ? -(days_left + 1) : 0; /* no overflow at LLONG_MIN */
+    if (expired && ago == 0)
+        snprintf(buf, len, "expired today");
+    else if (expired)
+        snprintf(buf, len, "expired %lld day%s ago", ago, ago == 1 ? "" : "s");
+    else if (days_left <= 0)
+        snprintf(buf, len, "under a day");
+    else
+        snprintf(buf, len, "%lld day%s", days_left, days_left == 1 ? "" : "s");
+    return buf;
+}
+
+cf_err_t cf_table_add_expiry(cf_table_t *self, long long days_left, int expired)
+{
+    CF_ASSERT(self);
+    char words[CF_TABLE_DAYS_MAX];
+    cf_table_days_left(days_left, expired, words, sizeof(words));
+    const char *ansi = expired                            ? "\033[1;31m"
+                       : days_left < CF_TABLE_DAYS_RED    ? "\033[31m"
+                       : days_left < CF_TABLE_DAYS_YELLOW ? "\033[33m"
+                                                          : NULL;
+    if (!self->colour || !ansi)
+        return cf_table_add(self, words);
+    if (self->err != CF_OK)
+        return self->err;
+    size_t cap = sizeof(words) + 16;
+    char *text = cf_mem_malloc(cap);
+    if (!text)
+        return s_fail(self, CF_ERR_NOMEM);
+    snprintf(text, cap, "%s%s\033[0m", ansi, words);
+    return s_push(self, text, cf_table_width(text));
+}
+
 size_t cf_table_rows(const cf_table_t *self)
 {
     return (self->n_cells + self->n_cols - 1) / self->n_cols;

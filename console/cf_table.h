@@ -52,6 +52,19 @@ CF_MUST_USE cf_err_t cf_table_kv(cf_table_t *self, const char *key, const char *
    no colour. Errors as cf_table_add. */
 CF_MUST_USE cf_err_t cf_table_add_lock(cf_table_t *self, const char *lock, const char *suffix);
 
+/* The time left of a certificate as words, from its whole days left (rounded down, as the
+   API's days_left) and whether it has expired: "expired today", "expired 1 day ago",
+   "expired 12 days ago"; "under a day", "1 day", "30 days". buf holds at least
+   CF_TABLE_DAYS_MAX bytes; returns buf. */
+#define CF_TABLE_DAYS_MAX 48 /* buffer that holds any cf_table_days_left text */
+const char *cf_table_days_left(long long days_left, int expired, char *buf, size_t len);
+/* Append cf_table_days_left's text as a cell, in colour when the table has colour: bold
+   red once expired, red under CF_TABLE_DAYS_RED days left, yellow under
+   CF_TABLE_DAYS_YELLOW, plain after. Errors as cf_table_add. */
+#define CF_TABLE_DAYS_RED    7  /* days left below which the cell is red */
+#define CF_TABLE_DAYS_YELLOW 30 /* ... yellow */
+CF_MUST_USE cf_err_t cf_table_add_expiry(cf_table_t *self, long long days_left, int expired);
+
 /* Rows so far (a partly filled last row counts). */
 size_t cf_table_rows(const cf_table_t *self);
 

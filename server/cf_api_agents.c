@@ -75,8 +75,7 @@ int cf_api_page_args(cf_req_t *req, size_t *limit, const char **cursor)
     return 1;
 }
 
-/* An agent in the API's shape. */
-static json_t *s_agent_json(const cf_db_agent_t *a)
+json_t *cf_api_agent_json(const cf_db_agent_t *a)
 {
     json_t *na = a->cert_not_after ? json_integer((json_int_t) a->cert_not_after) : json_null();
     json_t *rv = a->revoked ? json_integer((json_int_t) a->revoked) : json_null();
@@ -85,58 +84,6 @@ static json_t *s_agent_json(const cf_db_agent_t *a)
                      s_nz(a->last_addr), "version", s_nz(a->version), "cert_fingerprint",
                      s_nz(a->cert_fp), "cert_serial", s_nz(a->cert_serial), "cert_not_after", na,
                      "favorite", s_nz(a->favorite), "server", s_nz(a->server), "revoked", rv);
-}
-
-/* The list answer: agents, cursor ("" = done) and the counts per lock state. */
-static json_t *s_list_json(const cf_db_agent_t *list, size_t n, const char *next,
-                           const cf_db_agent_counts_t *counts)
-{
-    json_t *agents = json_array();
-    for (size_t i = 0; agents && i < n; i++) {
-        if (json_array_append_new(agents, s_agent_json(&list[i])) != 0) {
-            json_decref(agents);
-            agents = NULL;
-        }
-    }
-    json_t *c = json_object();
-    for (int i = 0; c && i < CF_DB_LOCK_COUNT; i++) {
-        if (json_object_set_new(c, cf_db_lock_name((cf_db_lock_t) i),
-                                json_integer((json_int_t) counts->n[i])) != 0) {
-            json_decref(c);
-            c = NULL;
-        }
-    }
-    return json_pack("{s:o,s:s?,s:o}", "agents", agents, "cursor", s_nz(next), "counts", c);
-}
-
-/* GET /api/v1/agents?lock=&limit=&cursor= (3 RT: the page, then the counts). */
-static void s_list(cf_req_t *req, void *arg)
-{
-    cf_app_t *app = arg;
-    const char *lock_name = cf_req_query(req, "lock");
-    cf_db_lock_t lock = CF_DB_LOCK_COUNT; /* all */
-    if (lock_name && cf_db_lock_from_name(lock_name, &lock) != CF_OK) {
-        cf_req_reply_error(req, 400, "invalid_request",
-                           "lock must be secure, attention, insecure or expired");
-        return;
-    }
-    size_t limit = 0, n = 0;
-    const char *cursor = NULL;
-    if (!cf_api_page_args(req, &limit, &cursor))
-        return;
-    cf_db_agent_t *list = NULL;
-    cf_db_agent_counts_t counts;
-    char next[CF_DB_CURSOR_MAX];
-    cf_store_t *store = cf_app_store_take(app);
-    cf_err_t rc = cf_db_agent_list(store, lock, cursor, limit, &list, &n, next);
-    if (rc == CF_OK)
-        rc = cf_db_agent_counts(store, &counts);
-    if (rc == CF_OK)
-        s_reply(req, 200, s_list_json(list, n, next, &counts));
-    else
-        cf_app_reply_err(req, rc, cf_store_why(store), "agents");
-    cf_mem_free(list);
-    cf_app_store_give(app, store);
 }
 
 /* GET /api/v1/agents/:id */
@@ -152,7 +99,7 @@ static void s_show(cf_req_t *req, void *arg)
     cf_store_t *store = cf_app_store_take(app);
     cf_err_t rc = cf_db_agent_get(store, id, &a);
     if (rc == CF_OK)
-        s_reply(req, 200, s_agent_json(&a));
+        s_reply(req, 200, cf_api_agent_json(&a));
     else
         cf_app_reply_err(req, rc, cf_store_why(store), "agent");
     cf_app_store_give(app, store);
@@ -457,7 +404,7 @@ void cf_api_agents_refused(cf_app_t *app, const cf_https_refusal_t *r)
 }
 
 static const cf_route_t s_routes[] = {
-    {"GET", "/api/v1/agents", CF_ACCESS_VIEWER, s_list, 0, 0},
+    {"GET", "/api/v1/agents", CF_ACCESS_VIEWER, cf_api_agents_list, 0, 0},
     {"PUT", "/api/v1/agents/favorite", CF_ACCESS_ADMIN, s_favorite, CF_ROUTE_JSON, S_FAV_BODY},
     {"GET", "/api/v1/agents/:id", CF_ACCESS_VIEWER, s_show, 0, 0},
     {"POST", "/api/v1/agent/checkin", CF_ACCESS_AGENT, s_checkin, CF_ROUTE_JSON, S_CHECKIN_BODY},

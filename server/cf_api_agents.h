@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "cf_app.h"
+#include "cf_db_agent.h"
 #include "cf_https.h"
 #include "cf_router.h"
 
@@ -28,6 +29,12 @@ void cf_api_agents_refused(cf_app_t *app, const cf_https_refusal_t *r);
    CF_API_PAGE_DEFAULT) and ?cursor= (a previous answer's cursor; NULL to start, borrowed
    from req). Returns 1 with both filled, or 0 after answering 400 invalid_request. */
 int cf_api_page_args(cf_req_t *req, size_t *limit, const char **cursor);
+
+/* An agent in the API's shape (docs/API.md "Agents"), a new object; NULL on out of memory. */
+json_t *cf_api_agent_json(const cf_db_agent_t *a);
+
+/* GET /api/v1/agents with its filters (viewer). In cf_api_agents_list.c. */
+void cf_api_agents_list(cf_req_t *req, void *arg);
 
 /* The server list of a check-in answer (a new reference: json_decref), from this worker's
    cache when it is fresh (CF_API_SERVERS_CACHE_MS), else from Redis (2 RT). The enrollment

@@ -110,6 +110,7 @@ size_t cf_api_servers_routes(const cf_route_t **routes_out);  /* server records 
 size_t cf_api_agents_routes(const cf_route_t **routes_out);   /* agents, favorites, check-in */
 size_t cf_api_metrics_routes(const cf_route_t **routes_out);  /* /metrics */
 size_t cf_api_jobs_routes(const cf_route_t **routes_out);     /* certificate jobs */
+size_t cf_api_expiring_routes(const cf_route_t **routes_out); /* certificates expiring soon */
 size_t cf_api_packages_routes(const cf_route_t **routes_out); /* agent install packages */
 
 /* The router's session callback (cf_router_auth_fn): bearer token → session via

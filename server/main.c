@@ -31,6 +31,7 @@ extern s_group_fn cf_api_metrics_routes __attribute__((weak));
 extern s_group_fn cf_api_enroll_routes __attribute__((weak));
 extern s_group_fn cf_api_jobs_routes __attribute__((weak));
 extern s_group_fn cf_api_packages_routes __attribute__((weak));
+extern s_group_fn cf_api_expiring_routes __attribute__((weak));
 extern cf_router_auth_fn cf_api_authenticate __attribute__((weak));
 extern void cf_api_agents_refused(cf_app_t *app, const cf_https_refusal_t *r) __attribute__((weak));
 
@@ -161,6 +162,7 @@ static cf_err_t s_listen(s_server_t *s, cf_why_t *why)
     s_add_group(s, cf_api_enroll_routes, "enroll");
     s_add_group(s, cf_api_jobs_routes, "jobs");
     s_add_group(s, cf_api_packages_routes, "packages");
+    s_add_group(s, cf_api_expiring_routes, "expiring");
     cf_material_t m;
     cf_store_t *store = cf_app_store_take(s->app);
     cf_err_t mrc = cf_material_load(store, cf_app_seal(s->app), s->start.alias, &m, why);

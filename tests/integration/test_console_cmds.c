@@ -108,7 +108,8 @@ static void test_usage(void **state)
     assert_true(s_has("allowed: agents without a certificate are served"));
     assert_true(s_has("2 of 5 at their last check-in"));
     EXPECT(0, "LAST CONNECTED", "agent list " STUB, s_stub_port);
-    assert_true(s_has("fleet: 1 secure, 1 attention, 2 insecure, 1 expired"));
+    assert_true(s_has("fleet: 5 agents: 1 secure, 1 attention, 2 insecure, 1 expired"));
+    assert_true(s_has("migration: 2 agents of 5 still connect without a certificate"));
     /* --json: the server's JSON as it came */
     EXPECT(0, NULL, "ssl show --json " STUB, s_stub_port);
     assert_true(json_is_true(s_at("allow_plain")));
@@ -210,6 +211,21 @@ static void test_agents(void **state)
     EXPECT(0, "agent-2", "agent list --state attention " STUB, s_stub_port);
     assert_false(s_has("agent-1"));
     EXPECT(0, "more: add --cursor 2", "agent list --limit 2 " STUB, s_stub_port);
+    /* filters: checked here (exit 2), sent as the API's query */
+    EXPECT(0, "agent-3", "agent list --ip-range 127.0.0.9-127.0.0.10 --last-server STUB " STUB,
+           s_stub_port);
+    assert_true(s_has("agent-4"));
+    assert_false(s_has("agent-1 "));
+    assert_true(s_has("fleet: 5 agents")); /* the counts stay the fleet's */
+    EXPECT(0, "agent-1", "agent list --seen-before 5m " STUB, s_stub_port); /* 400 s ago */
+    assert_false(s_has("agent-3"));
+    EXPECT(0, "agent-5", "agent list --seen-after 150s " STUB, s_stub_port); /* 50, 100 s */
+    assert_false(s_has("agent-3"));
+    EXPECT(2, "--ip-range", "agent list --ip-range 10.0.0.300 " STUB, s_stub_port);
+    EXPECT(2, "not a server alias", "agent list --last-server _bad " STUB, s_stub_port);
+    EXPECT(2, "--seen-before", "agent list --seen-before yesterday " STUB, s_stub_port);
+    EXPECT(2, "after --seen-after", "agent list --seen-after 1h --seen-before 2h " STUB,
+           s_stub_port);
     /* on a terminal (script(1) gives it one) the markers are coloured, unless NO_COLOR */
     static const char tty[] = "cd '%s' && %s script -qec \"'%s' agent list --server "
                               "https://127.0.0.1:%d\" tty.txt >/dev/null && grep -q "

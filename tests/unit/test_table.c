@@ -1,9 +1,13 @@
 /*  test_table - cf-console's tables, lock markers, times and argument words (cf_table)  */
+#define _XOPEN_SOURCE 700 /* posix_openpt and friends, for a terminal to test colour on */
 #include "cf_test.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* cf_table lives in console/, which builds only into cf-console: the test compiles it in.
    It needs nothing but libcertfleet and jansson (the commands' shared path, which needs
@@ -362,6 +366,82 @@ static void test_colour_choice(void **state)
     assert_non_null(f);
     assert_int_equal(cf_table_colour(f), 0); /* a file is no terminal */
     fclose(f);
+    /* a terminal (a pseudo-terminal's far end): colour unless NO_COLOR is set non-empty */
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    assert_true(master >= 0);
+    assert_int_equal(grantpt(master), 0);
+    assert_int_equal(unlockpt(master), 0);
+    FILE *tty = fopen(ptsname(master), "w");
+    assert_non_null(tty);
+    const char *saved = getenv("NO_COLOR");
+    char *keep = saved ? strdup(saved) : NULL;
+    unsetenv("NO_COLOR");
+    assert_int_equal(cf_table_colour(tty), 1);
+    setenv("NO_COLOR", "", 1);
+    assert_int_equal(cf_table_colour(tty), 1); /* no-color.org: set and not empty */
+    setenv("NO_COLOR", "1", 1);
+    assert_int_equal(cf_table_colour(tty), 0);
+    if (keep)
+        setenv("NO_COLOR", keep, 1);
+    else
+        unsetenv("NO_COLOR");
+    free(keep);
+    fclose(tty);
+    close(master);
+}
+
+static void test_days_left(void **state)
+{
+    (void) state;
+    char buf[CF_TABLE_DAYS_MAX];
+    /* days_left as the API gives it (whole days, rounded down) with its expired flag */
+    assert_string_equal(cf_table_days_left(30, 0, buf, sizeof(buf)), "30 days");
+    assert_string_equal(cf_table_days_left(1, 0, buf, sizeof(buf)), "1 day");
+    assert_string_equal(cf_table_days_left(0, 0, buf, sizeof(buf)), "under a day");
+    assert_string_equal(cf_table_days_left(0, 1, buf, sizeof(buf)), "expired today");
+    assert_string_equal(cf_table_days_left(-1, 1, buf, sizeof(buf)), "expired today");
+    assert_string_equal(cf_table_days_left(-2, 1, buf, sizeof(buf)), "expired 1 day ago");
+    assert_string_equal(cf_table_days_left(-31, 1, buf, sizeof(buf)), "expired 30 days ago");
+    assert_string_equal(cf_table_days_left(-9000000000000000000LL, 1, buf, sizeof(buf)),
+                        "expired 8999999999999999999 days ago");
+    assert_string_equal(cf_table_days_left(LLONG_MIN, 1, buf, sizeof(buf)),
+                        "expired 9223372036854775807 days ago");
+    /* the cells: colour by urgency only on a colour table; the words line up either way */
+    static const cf_table_col_t cols[] = {{"LEFT", CF_TABLE_LEFT}, {"ID", CF_TABLE_LEFT}};
+    cf_table_t *plain = cf_table_new(cols, 2, 0), *colour = cf_table_new(cols, 2, 1);
+    const long long days[] = {-3, 3, 20, 90};
+    const char *const ansi[] = {"\033[1;31mexpired 2 days ago\033[0m", "\033[31m3 days\033[0m",
+                                "\033[33m20 days\033[0m", NULL};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(cf_table_add_expiry(plain, days[i], days[i] < 0), CF_OK);
+        assert_int_equal(cf_table_add(plain, "x"), CF_OK);
+        assert_int_equal(cf_table_add_expiry(colour, days[i], days[i] < 0), CF_OK);
+        assert_int_equal(cf_table_add(colour, "x"), CF_OK);
+    }
+    s_expect(plain, "LEFT                ID\nexpired 2 days ago  x\n3 days              x\n"
+                    "20 days             x\n90 days             x\n");
+    char *out = s_print(colour, CF_OK);
+    for (size_t i = 0; i < 3; i++)
+        assert_non_null(strstr(out, ansi[i]));
+    assert_non_null(strstr(out, "\n90 days             x\n")); /* far off: no colour */
+    free(out);
+    cf_table_destroy(&plain);
+    cf_table_destroy(&colour);
+}
+
+/* A failed allocation or a full table stops an expiry cell like any other. */
+static void test_days_left_failures(void **state)
+{
+    (void) state;
+    static const cf_table_col_t one[] = {{"LEFT", CF_TABLE_LEFT}};
+    cf_table_t *t = cf_table_new(one, 1, 1);
+    assert_non_null(t);
+    cf_test_alloc_fail_at(0); /* the coloured text */
+    assert_int_equal(cf_table_add_expiry(t, 2, 0), CF_ERR_NOMEM);
+    cf_test_alloc_fail_at(-1);
+    assert_int_equal(cf_table_add_expiry(t, 2, 0), CF_ERR_NOMEM); /* the failure sticks */
+    assert_int_equal(cf_table_add_expiry(t, 90, 0), CF_ERR_NOMEM);
+    cf_table_destroy(&t);
 }
 
 int main(void)
@@ -372,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_caps_and_misuse), cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_times),           cmocka_unit_test(test_words),
         cmocka_unit_test(test_cursor),          cmocka_unit_test(test_colour_choice),
+        cmocka_unit_test(test_days_left),       cmocka_unit_test(test_days_left_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

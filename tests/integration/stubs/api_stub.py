@@ -25,6 +25,7 @@ import base64
 import datetime
 import hashlib
 import http.server
+import ipaddress
 import json
 import os
 import re
@@ -517,13 +518,36 @@ def r_server_delete(user, body, query, alias):
     return 200, {}
 
 
+def in_range(text, addr):
+    """An address in a range as the API takes them: CIDR, single address or from-to."""
+    try:
+        if "-" in text:
+            lo, hi = (ipaddress.ip_address(x) for x in text.split("-", 1))
+            return lo <= ipaddress.ip_address(addr) <= hi
+        return ipaddress.ip_address(addr) in ipaddress.ip_network(text, strict=False)
+    except ValueError as e:
+        raise bad(f"ip_range: {e}")
+
+
 def r_agents(user, body, query):
     lock = query.get("lock")
     if lock is not None and lock not in LOCKS:
         raise bad("lock is secure, attention, insecure or expired")
-    agents, cursor = page([a for a in AGENTS if lock in (None, a["lock"])], query)
+    server, ipr = query.get("server"), query.get("ip_range")
+    times = {}
+    for k in ("seen_after", "seen_before"):
+        if k in query:
+            if not query[k].isdigit():
+                raise bad(f"{k} must be unix seconds")
+            times[k] = int(query[k])
+    keep = [a for a in AGENTS if lock in (None, a["lock"])
+            and server in (None, a["server"])
+            and (ipr is None or in_range(ipr, a["last_addr"]))
+            and a["last_seen"] >= times.get("seen_after", 0)
+            and a["last_seen"] < times.get("seen_before", 1 << 62)]
+    agents, cursor = page(keep, query)
     counts = {k: sum(1 for a in AGENTS if a["lock"] == k) for k in LOCKS}
-    return 200, {"agents": agents, "cursor": cursor, "counts": counts}
+    return 200, {"agents": agents, "cursor": cursor, "counts": counts, "total": len(AGENTS)}
 
 
 def r_agent(user, body, query, agent_id):
