@@ -291,7 +291,8 @@ void cf_api_jobs_create(cf_req_t *req, void *arg)
                id, cf_job_type_name(spec.type), spec.target, (long long) made.total,
                (long long) spec.waves.batch, (long long) spec.waves.rate,
                spec.waves.watch ? spec.waves.max_fail : -1);
-        cf_api_jobs_send(app, id);
+        if (!spec.waves.batch && !spec.waves.rate) /* else the wave controller sends them */
+            cf_api_jobs_send(app, id);
         json_t *body = s_answer(id, &made, list, ids.n);
         if (body)
             cf_req_reply_json(req, 201, body);
