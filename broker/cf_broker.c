@@ -96,6 +96,8 @@ static cf_err_t s_alloc(cf_broker_t *self, const cf_broker_cfg_t *cfg)
     if (!self->listed || !self->base)
         return CF_ERR_NOMEM;
     zhashx_set_destructor(self->listed, s_key_free);
+    CF_TRY(cf_broker_outbox_init(&self->up));
+    CF_TRY(cf_broker_outbox_init(&self->answers));
     self->ev_retry = evtimer_new(self->base, cf_broker_keys_on_retry, self);
     return self->ev_retry ? CF_OK : CF_ERR_NOMEM;
 }
@@ -228,6 +230,8 @@ void cf_broker_destroy(cf_broker_t **self_p)
     cf_store_destroy(&self->store);
     zhashx_destroy(&self->listed);
     cf_broker_keys_clear_servers(self);
+    cf_broker_outbox_clear(&self->up);
+    cf_broker_outbox_clear(&self->answers);
     if (self->base)
         event_base_free(self->base);
     cf_curve_keypair_wipe(&self->keys);

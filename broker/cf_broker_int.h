@@ -7,11 +7,25 @@
 
 #include "cf_broker.h"
 #include "cf_broker_peers.h"
+#include "cf_msg_batch.h"
 #include "cf_store.h"
 #include "cf_store_sub.h"
 #include "cf_zap.h"
 
 #define CF_BROKER_MAX_SERVERS 1024 /* server identities tried round-robin */
+
+/* One message in an outbox: what counting and ERROR answers need. */
+typedef struct {
+    cf_msg_type_t type;                 /* its type */
+    char agent[CF_MSG_AGENT_MAX + 1];   /* its agent ("" none) */
+    char job_id[CF_MSG_JOB_ID_HEX + 1]; /* its job ("" none) */
+} cf_broker_item_t;
+
+/* Messages waiting to cross to a server as one BATCH. */
+typedef struct {
+    cf_msg_batch_t *batch;   /* the batch being filled (owned) */
+    cf_broker_item_t *items; /* CF_MSG_BATCH_MAX_ITEMS facts, one per message (owned) */
+} cf_broker_outbox_t;
 
 struct cf_broker {
     cf_curve_keypair_t keys;                                    /* own keypair (wiped) */
@@ -36,6 +50,10 @@ struct cf_broker {
     size_t max_keys;                            /* allow-list cap */
     cf_broker_stats_t stats;                    /* counters */
     cf_broker_tls_t *tls;                       /* TLS relays (NULL: off) */
+    cf_broker_outbox_t up;                      /* agents' messages for the next server */
+    cf_broker_outbox_t answers;                 /* answers to the server batch being read */
+    const void *answer_rid;                     /* that server's routing id, or NULL */
+    size_t answer_rid_len;                      /* its length */
 };
 
 /* cf_broker_io.c: the sockets. Event callbacks (arg: the broker). */
@@ -46,6 +64,29 @@ void cf_broker_io_on_monitor_servers(evutil_socket_t fd, short what, void *arg);
 /* Look again at every socket: a send can eat the edge ZMQ_FD signals, so after sending,
    whatever is readable gets its callback run. */
 void cf_broker_io_kick(cf_broker_t *self);
+
+/* Answer the peer rid on side with an ERROR naming agent and job (each may be "" or NULL);
+   inside a server's batch the answer joins the answers' batch. */
+void cf_broker_io_answer(cf_broker_t *self, cf_broker_side_t side, const void *rid, size_t rid_len,
+                         cf_msg_error_t code, const char *agent, const char *job_id,
+                         const char *text);
+
+/* cf_broker_batch.c: BATCH messages on the server side (docs/PROTOCOL.md, "Batches"). */
+/* An empty outbox. Errors: CF_ERR_NOMEM (clear it anyway). */
+CF_MUST_USE cf_err_t cf_broker_outbox_init(cf_broker_outbox_t *box);
+/* Free what box holds; safe to repeat. */
+void cf_broker_outbox_clear(cf_broker_outbox_t *box);
+/* Pack an agent's message (its two frames, m decoded from them) for the next server;
+   a full batch is sent first. */
+void cf_broker_up_add(cf_broker_t *self, const cf_msg_frame_t *frames, const cf_msg_t *m);
+/* Send the packed messages to one server, round-robin over the listed servers, skipping
+   those not connected; none took it: every agent in it hears ERROR internal. */
+void cf_broker_up_flush(cf_broker_t *self);
+/* Pack an answer to the server whose batch is being read (answer_rid); 0 when there is
+   none (or it did not fit): send it alone. */
+int cf_broker_answer_add(cf_broker_t *self, const cf_msg_t *m);
+/* Send the packed answers to answer_rid. */
+void cf_broker_answer_flush(cf_broker_t *self);
 
 /* cf_broker_keys.c: the identity list from Redis. */
 /* Reload every key (cf_db_curve_load), shut peers whose key vanished or changed, swap the

@@ -9,8 +9,9 @@
 
 #define S_BATCH       256                   /* messages per callback before others get a turn */
 #define S_RECV_FRAMES 8                     /* routing id + 2; more reach the decoder too */
-#define S_RECV_BYTES  (2 * CF_MSG_MAX_WIRE) /* over this: read and thrown away */
-#define S_NAME_MAX    (CF_ALLOW_ID_MAX + 1) /* printable copy of a routing id */
+#define S_RECV_BYTES  (2 * CF_MSG_MAX_WIRE) /* over this: read and thrown away (agents) */
+#define S_RECV_BATCH  (CF_MSG_BATCH_MAX_WIRE + 4096) /* the same, from servers (a BATCH) */
+#define S_NAME_MAX    (CF_ALLOW_ID_MAX + 1)          /* printable copy of a routing id */
 
 /* A routing id as text for logs: printable bytes kept, others '?'. */
 static const char *s_printable(const void *rid, size_t len, char out[S_NAME_MAX])
@@ -79,9 +80,9 @@ static cf_err_t s_send_msg(cf_broker_t *self, cf_broker_side_t side, const void 
     return s_send(self, side, rid, rid_len, &out, m->type, 1);
 }
 
-/* Answer the sender with an ERROR naming agent and job (each may be "" or NULL). */
-static void s_answer(cf_broker_t *self, cf_broker_side_t side, const void *rid, size_t rid_len,
-                     cf_msg_error_t code, const char *agent, const char *job_id, const char *text)
+void cf_broker_io_answer(cf_broker_t *self, cf_broker_side_t side, const void *rid, size_t rid_len,
+                         cf_msg_error_t code, const char *agent, const char *job_id,
+                         const char *text)
 {
     cf_msg_t e;
     cf_msg_init(&e, CF_MSG_ERROR);
@@ -89,20 +90,24 @@ static void s_answer(cf_broker_t *self, cf_broker_side_t side, const void *rid, 
     snprintf(e.agent, sizeof(e.agent), "%s", agent ? agent : "");
     snprintf(e.job_id, sizeof(e.job_id), "%s", job_id ? job_id : "");
     snprintf(e.text, sizeof(e.text), "%s", text ? text : "");
-    if (s_send_msg(self, side, rid, rid_len, &e) != CF_OK)
+    int packed = side == CF_BROKER_SERVERS && self->answer_rid && rid_len == self->answer_rid_len &&
+                 memcmp(rid, self->answer_rid, rid_len) == 0 && cf_broker_answer_add(self, &e);
+    if (!packed && s_send_msg(self, side, rid, rid_len, &e) != CF_OK)
         cf_log(CF_LOG_DEBUG, "msg=\"error answer not sent\" side=%s code=%s",
                cf_broker_side_name(side), cf_msg_error_name(code));
     cf_msg_clear(&e);
 }
 
 typedef struct {
-    cf_broker_side_t side;       /* where it came in */
-    zframe_t *rid;               /* routing id frame (owned) */
-    zmsg_t *msg;                 /* the frames after it (owned) */
-    const cf_zsock_peer_t *peer; /* connection facts */
-    cf_msg_t m;                  /* decoded message (when decoded == CF_OK) */
-    cf_err_t decoded;            /* cf_msg_decode's result */
-    cf_why_t why;                /* its reason */
+    cf_broker_side_t side;                /* where it came in */
+    zframe_t *rid;                        /* routing id frame (owned) */
+    zmsg_t *msg;                          /* the frames after it (owned) */
+    const cf_zsock_peer_t *peer;          /* connection facts */
+    cf_msg_frame_t frames[S_RECV_FRAMES]; /* views of msg's frames */
+    size_t n_frames;                      /* entries in frames */
+    cf_msg_t m;                           /* decoded message (when decoded == CF_OK) */
+    cf_err_t decoded;                     /* cf_msg_decode's result */
+    cf_why_t why;                         /* its reason */
 } s_in_t;
 
 static void s_drop(cf_broker_t *self, s_in_t *in, const cf_broker_verdict_t *v)
@@ -119,8 +124,8 @@ static void s_drop(cf_broker_t *self, s_in_t *in, const cf_broker_verdict_t *v)
            in->decoded == CF_OK ? "" : cf_why_text(&in->why, in->decoded));
     int known = in->decoded == CF_OK;
     if (v->answer)
-        s_answer(self, in->side, rid, rid_len, v->answer, known ? in->m.agent : NULL,
-                 known ? in->m.job_id : NULL, v->why);
+        cf_broker_io_answer(self, in->side, rid, rid_len, v->answer, known ? in->m.agent : NULL,
+                            known ? in->m.job_id : NULL, v->why);
     if (!v->shut || in->peer->fd < 0)
         return;
     cf_why_t why = {""};
@@ -142,27 +147,11 @@ static void s_learn(cf_broker_t *self, const s_in_t *in)
                cf_broker_side_name(in->side), in->peer->user_id, in->peer->remote);
 }
 
-/* An agent's HELLO, RECEIPT or REPORT to one server, round-robin over the listed servers,
-   skipping those not connected; none: ERROR internal back, the agent resends later. */
+/* An agent's HELLO, RECEIPT or REPORT to a server: packed into the batch that goes out at
+   the end of this turn (cf_broker_up_flush: round-robin over the connected servers). */
 static void s_to_server(cf_broker_t *self, s_in_t *in)
 {
-    for (size_t k = 0; k < self->n_servers; k++) {
-        size_t i = (self->rr + k) % self->n_servers;
-        zmsg_t *copy = zmsg_dup(in->msg);
-        if (!copy)
-            break;
-        const char *sid = self->servers[i];
-        if (s_send(self, CF_BROKER_SERVERS, sid, strlen(sid), &copy, in->m.type, 0) == CF_OK) {
-            self->rr = i + 1;
-            return;
-        }
-    }
-    self->stats.drops[CF_BROKER_DROP_NO_SERVER]++;
-    cf_log(CF_LOG_WARN, "msg=\"no server reachable\" agent=%s type=%s servers_listed=%zu",
-           in->m.agent, cf_msg_type_name(in->m.type), self->n_servers);
-    s_answer(self, CF_BROKER_AGENTS, zframe_data(in->rid), zframe_size(in->rid),
-             CF_MSG_ERR_INTERNAL, in->m.agent, in->m.job_id,
-             "no server reachable; send again later");
+    cf_broker_up_add(self, in->frames, &in->m);
 }
 
 /* A server's JOB, ACK or CHECKIN to the agent it names; not held here: ERROR offline. */
@@ -182,8 +171,8 @@ static void s_to_agent(cf_broker_t *self, s_in_t *in)
     self->stats.drops[CF_BROKER_DROP_OFFLINE]++;
     cf_log(CF_LOG_DEBUG, "msg=\"agent offline\" agent=%s job=%s type=%s", agent,
            in->m.job_id[0] ? in->m.job_id : "-", cf_msg_type_name(in->m.type));
-    s_answer(self, CF_BROKER_SERVERS, zframe_data(in->rid), zframe_size(in->rid),
-             CF_MSG_ERR_OFFLINE, agent, in->m.job_id, why);
+    cf_broker_io_answer(self, CF_BROKER_SERVERS, zframe_data(in->rid), zframe_size(in->rid),
+                        CF_MSG_ERR_OFFLINE, agent, in->m.job_id, why);
 }
 
 /* CHECKIN to one agent if held; a vanished one is forgotten. */
@@ -220,13 +209,13 @@ static void s_broadcast(cf_broker_t *self, const s_in_t *in)
 
 static void s_handle(cf_broker_t *self, s_in_t *in)
 {
-    cf_msg_frame_t frames[S_RECV_FRAMES];
     size_t n = 0;
     for (zframe_t *f = zmsg_first(in->msg); f && n < S_RECV_FRAMES; f = zmsg_next(in->msg)) {
-        frames[n].data = zframe_data(f);
-        frames[n++].len = zframe_size(f);
+        in->frames[n].data = zframe_data(f);
+        in->frames[n++].len = zframe_size(f);
     }
-    in->decoded = cf_msg_decode(frames, n, &in->m, &in->why);
+    in->n_frames = n;
+    in->decoded = cf_msg_decode(in->frames, n, &in->m, &in->why);
     if (in->decoded == CF_OK)
         self->stats.in[in->side][in->m.type]++;
     const char *uid = in->peer->user_id;
@@ -254,13 +243,67 @@ static void s_handle(cf_broker_t *self, s_in_t *in)
     }
 }
 
+static int s_is_batch(zmsg_t *msg)
+{
+    zframe_t *f = zmsg_first(msg);
+    cf_msg_frame_t head = {f ? zframe_data(f) : NULL, f ? zframe_size(f) : 0};
+    return f && cf_msg_batch_is(&head, 1);
+}
+
+/* A server's BATCH: each message in it is handled as if it came alone, and the answers
+   they cause go back to that server as one batch. A batch whose structure is wrong is
+   dropped whole (nothing in it is trusted). */
+static void s_on_batch(cf_broker_t *self, s_in_t *in)
+{
+    cf_msg_frame_t fr[CF_MSG_FRAMES];
+    size_t n = 0;
+    for (zframe_t *f = zmsg_first(in->msg); f && n < CF_MSG_FRAMES; f = zmsg_next(in->msg)) {
+        fr[n].data = zframe_data(f);
+        fr[n++].len = zframe_size(f);
+    }
+    cf_msg_batch_iter_t it;
+    cf_why_t why = {""};
+    cf_err_t rc = zmsg_size(in->msg) == CF_MSG_FRAMES ? cf_msg_batch_iter_init(&it, fr, n, &why)
+                                                      : cf_why(&why, CF_ERR_CORRUPT, "frames");
+    if (rc != CF_OK) {
+        cf_broker_verdict_t v = {
+            .act = CF_BROKER_ACT_DROP,
+            .reason = rc == CF_ERR_TOOBIG ? CF_BROKER_DROP_TOOBIG : CF_BROKER_DROP_MALFORMED,
+            .answer = rc == CF_ERR_TOOBIG ? CF_MSG_ERR_TOOBIG : CF_MSG_ERR_MALFORMED,
+            .why = "a batch that does not split"};
+        in->decoded = rc;
+        in->why = why;
+        s_drop(self, in, &v);
+        return;
+    }
+    self->stats.batches_in++;
+    self->answer_rid = zframe_data(in->rid);
+    self->answer_rid_len = zframe_size(in->rid);
+    cf_msg_frame_t item[CF_MSG_FRAMES];
+    while (cf_msg_batch_next(&it, item)) {
+        s_in_t one = {.side = in->side, .rid = in->rid, .peer = in->peer, .msg = zmsg_new()};
+        if (!one.msg || zmsg_addmem(one.msg, item[0].data, item[0].len) != 0 ||
+            zmsg_addmem(one.msg, item[1].data, item[1].len) != 0) {
+            cf_log(CF_LOG_ERROR, "msg=\"batch item not handled\" err=NOMEM");
+            zmsg_destroy(&one.msg);
+            continue;
+        }
+        s_handle(self, &one);
+        cf_msg_clear(&one.m);
+        zmsg_destroy(&one.msg); /* one.rid is in's */
+    }
+    cf_broker_answer_flush(self);
+    self->answer_rid = NULL;
+}
+
 static void s_on_readable(cf_broker_t *self, cf_broker_side_t side)
 {
     for (int i = 0; i < S_BATCH; i++) {
         s_in_t in = {.side = side};
         cf_zsock_peer_t peer;
-        cf_err_t rc = cf_zsock_recv(self->sock[side], S_RECV_FRAMES, S_RECV_BYTES, ZMQ_DONTWAIT,
-                                    &in.msg, &peer);
+        size_t cap = side == CF_BROKER_SERVERS ? S_RECV_BATCH : S_RECV_BYTES;
+        cf_err_t rc =
+            cf_zsock_recv(self->sock[side], S_RECV_FRAMES, cap, ZMQ_DONTWAIT, &in.msg, &peer);
         if (rc == CF_ERR_NOTFOUND)
             break;
         if (rc == CF_ERR_TOOBIG) {
@@ -268,7 +311,7 @@ static void s_on_readable(cf_broker_t *self, cf_broker_side_t side)
             cf_log(CF_LOG_INFO,
                    "msg=dropped side=%s user_id=%s reason=toobig why=\"over %d "
                    "bytes or %d frames\"",
-                   cf_broker_side_name(side), peer.user_id[0] ? peer.user_id : "-", S_RECV_BYTES,
+                   cf_broker_side_name(side), peer.user_id[0] ? peer.user_id : "-", (int) cap,
                    S_RECV_FRAMES);
             continue;
         }
@@ -279,12 +322,15 @@ static void s_on_readable(cf_broker_t *self, cf_broker_side_t side)
         }
         in.peer = &peer;
         in.rid = zmsg_pop(in.msg);
-        if (in.rid)
+        if (in.rid && side == CF_BROKER_SERVERS && s_is_batch(in.msg))
+            s_on_batch(self, &in);
+        else if (in.rid)
             s_handle(self, &in);
         cf_msg_clear(&in.m);
         zframe_destroy(&in.rid);
         zmsg_destroy(&in.msg);
     }
+    cf_broker_up_flush(self); /* what this turn's agents said, to a server in one */
     cf_broker_io_kick(self);
 }
 

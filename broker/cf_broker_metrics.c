@@ -108,6 +108,9 @@ static void s_keys(s_out_t *o, const cf_broker_stats_t *s, const cf_broker_gauge
     s_head(o, "cf_broker_resyncs_total", "counter", "full reloads of the allow list");
     s_put(o, "cf_broker_resyncs_total{result=\"ok\"} %" PRIu64 "\n", s->resyncs);
     s_put(o, "cf_broker_resyncs_total{result=\"failed\"} %" PRIu64 "\n", s->resync_failures);
+    s_head(o, "cf_broker_batches_total", "counter", "BATCH messages on the server side");
+    s_put(o, "cf_broker_batches_total{dir=\"in\"} %" PRIu64 "\n", s->batches_in);
+    s_put(o, "cf_broker_batches_total{dir=\"out\"} %" PRIu64 "\n", s->batches_out);
 }
 
 cf_err_t cf_broker_metrics_render(const cf_broker_stats_t *stats, const cf_broker_gauges_t *gauges,

@@ -81,6 +81,8 @@ typedef struct {
     uint64_t key_events;                                /* key events applied from Redis */
     uint64_t resyncs;                                   /* full reloads of the allow list */
     uint64_t resync_failures;                           /* reloads that failed (retried) */
+    uint64_t batches_in;                                /* BATCH messages from servers */
+    uint64_t batches_out;                               /* BATCH messages sent to servers */
 } cf_broker_stats_t;
 
 /* Values that are states, not counts. */

@@ -87,8 +87,10 @@ static void s_actor(zsock_t *pipe, void *args)
         }
         cf_link_jobs_flush(self); /* one transition call for what this turn read */
         busy = s_send_work(self);
+        cf_link_msg_flush(self); /* what this turn sends, one BATCH per broker */
     }
     cf_link_jobs_flush(self);
+    cf_link_msg_flush(self);
     /* A zactor thread is detached: zactor_destroy returns on the signal sent after this
        handler, while the thread may still be exiting. Left to the thread's exit, its
        OpenSSL state (error queue, per-thread DRBG) could be freed after main's
@@ -175,6 +177,7 @@ void cf_link_destroy(cf_link_t **self_p)
     for (size_t i = 0; i < self->n_brokers; i++) {
         cf_link_conn_close(self, i);
         cf_relay_destroy(&self->relays[i]); /* after its DEALER */
+        cf_msg_batch_destroy(&self->out[i]);
     }
     cf_link_prepared_clear(&self->walk.p);
     cf_link_signer_clear(&self->signer);

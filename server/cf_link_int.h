@@ -10,6 +10,7 @@
 #include "cf_link_build.h"
 #include "cf_link_queue.h"
 #include "cf_msg.h"
+#include "cf_msg_batch.h"
 #include "cf_relay.h"
 
 #define CF_LINK_BATCH_MAX  1000 /* receipts and reports stored in one transition call */
@@ -50,6 +51,7 @@ struct cf_link {
     zsock_t *dealers[CF_LINK_MAX_BROKERS];                      /* one DEALER each, owned */
     cf_relay_t *relays[CF_LINK_MAX_BROKERS];                    /* TLS relays, owned, or NULL */
     zsock_t *mons[CF_LINK_MAX_BROKERS];                         /* their monitors, owned */
+    cf_msg_batch_t *out[CF_LINK_MAX_BROKERS];                   /* messages for each, owned */
     int64_t retry_at[CF_LINK_MAX_BROKERS];                      /* ms: reopen then (0: no) */
     int retry_ms[CF_LINK_MAX_BROKERS];                          /* the next wait */
     int up[CF_LINK_MAX_BROKERS];                                /* handshake done */
@@ -78,9 +80,13 @@ void cf_link_conn_event(cf_link_t *self, size_t i);
 int cf_link_conn_tick(cf_link_t *self, int max_ms);
 
 /* ---- cf_link_io.c: frames on the DEALERs (link thread only) ---------------------------- */
-/* Encode m and send it on broker's DEALER without blocking. Errors: those of cf_msg_encode,
-   CF_ERR_TOOBIG (the link's queue is full: dropped), CF_ERR_IO. */
+/* Encode m and pack it for broker: it leaves with the others of this loop turn as one BATCH
+   (cf_link_msg_flush; a full batch leaves at once). Errors: those of cf_msg_encode,
+   CF_ERR_IO (the link is closed until it is opened again), CF_ERR_NOMEM. */
 CF_MUST_USE cf_err_t cf_link_msg_send(cf_link_t *self, size_t broker, const cf_msg_t *m);
+/* Send every broker's packed messages, never blocking: a full queue (broker away too long)
+   drops the batch (counted, logged); the agents get their jobs at check-in or resend. */
+void cf_link_msg_flush(cf_link_t *self);
 /* Read and handle what broker's DEALER has now (at most CF_LINK_TURN_MAX messages):
    HELLO at once, RECEIPT and REPORT into the batch (flushed when full), ERROR logged. */
 void cf_link_msg_drain(cf_link_t *self, size_t broker);

@@ -17,31 +17,58 @@ size_t cf_link_broker_index(const cf_link_t *self, const char *z85)
     return self->n_brokers;
 }
 
+/* Send broker's batch (emptied in every case). */
+static void s_flush_one(cf_link_t *self, size_t broker)
+{
+    cf_msg_batch_t *b = self->out[broker];
+    size_t n = cf_msg_batch_count(b);
+    if (n == 0)
+        return;
+    int sent = 0, err = EIO;
+    if (self->dealers[broker]) {
+        cf_msg_frame_t w[CF_MSG_FRAMES];
+        cf_msg_batch_view(b, w);
+        void *h = zsock_resolve(self->dealers[broker]);
+        /* never block the thread: a full queue (broker away too long) drops the batch */
+        sent = zmq_send(h, w[0].data, w[0].len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0;
+        /* the first frame went: the second cannot hit the high-water mark (one message) */
+        if (sent)
+            sent = zmq_send(h, w[1].data, w[1].len, 0) >= 0;
+        err = sent ? 0 : zmq_errno();
+    }
+    cf_msg_batch_reset(b);
+    if (sent) {
+        cf_app_count(self->app, CF_APP_LINK_BATCHES, 1);
+        return;
+    }
+    cf_app_count(self->app, CF_APP_LINK_DROPPED, n);
+    cf_log(CF_LOG_WARN, "msg=\"batch not sent to the broker\" broker=%s messages=%zu why=%s",
+           self->brokers[broker].endpoint, n, err == EAGAIN ? "queue full" : "link closed");
+}
+
+void cf_link_msg_flush(cf_link_t *self)
+{
+    for (size_t i = 0; i < self->n_brokers; i++)
+        s_flush_one(self, i);
+}
+
 cf_err_t cf_link_msg_send(cf_link_t *self, size_t broker, const cf_msg_t *m)
 {
     CF_ASSERT(broker < self->n_brokers);
     if (!self->dealers[broker])
         return CF_ERR_IO; /* closed until it is opened again */
-    cf_msg_frames_t f;
+    if (!self->out[broker])
+        CF_TRY(cf_msg_batch_new(&self->out[broker]));
     cf_why_t why = {""};
-    cf_err_t rc = cf_msg_encode(m, &f, &why);
-    if (rc != CF_OK) {
+    cf_err_t rc = cf_msg_batch_add(self->out[broker], m, &why);
+    if (rc == CF_ERR_TOOBIG && cf_msg_batch_count(self->out[broker]) > 0) {
+        s_flush_one(self, broker); /* full: this one starts the next batch */
+        rc = cf_msg_batch_add(self->out[broker], m, &why);
+    }
+    if (rc != CF_OK)
         cf_log(CF_LOG_ERROR, "msg=\"cannot encode\" type=%s err=%s why=\"%s\"",
                cf_msg_type_name(m->type), cf_err_name(rc), cf_why_text(&why, rc));
-        return rc;
-    }
-    void *h = zsock_resolve(self->dealers[broker]);
-    /* never block the thread: a full queue (broker away too long) drops the message; the
-       agent then gets its job at check-in, or resends its receipt or report */
-    int sent = zmq_send(h, f.data[0], f.len[0], ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0;
-    /* the first frame went: the second cannot hit the high-water mark (one message) */
-    if (sent)
-        sent = zmq_send(h, f.data[1], f.len[1], 0) >= 0;
-    int err = sent ? 0 : zmq_errno();
-    cf_msg_frames_clear(&f);
-    if (sent)
-        return CF_OK;
-    return err == EAGAIN ? CF_ERR_TOOBIG : CF_ERR_IO;
+    return rc;
 }
 
 /* An ERROR from a broker: offline leaves the entry pending (the check-in hands it out). */
@@ -90,19 +117,12 @@ static void s_dispatch(cf_link_t *self, size_t broker, const cf_msg_t *m)
     }
 }
 
-/* Decode one message of a DEALER (no routing id: [header][body]). */
-static void s_one(cf_link_t *self, size_t broker, zmsg_t *zm)
+/* Decode one message (two frames) and act on it. */
+static void s_decode_one(cf_link_t *self, size_t broker, const cf_msg_frame_t *fr, size_t n)
 {
-    cf_msg_frame_t fr[CF_MSG_FRAMES];
-    size_t n = zmsg_size(zm);
-    zframe_t *f = zmsg_first(zm);
-    for (size_t i = 0; f && i < CF_MSG_FRAMES; i++, f = zmsg_next(zm)) {
-        fr[i].data = zframe_data(f);
-        fr[i].len = zframe_size(f);
-    }
     cf_msg_t m;
     cf_why_t why = {""};
-    cf_err_t rc = n > CF_MSG_FRAMES ? CF_ERR_CORRUPT : cf_msg_decode(fr, n, &m, &why);
+    cf_err_t rc = cf_msg_decode(fr, n, &m, &why);
     if (rc != CF_OK) {
         cf_app_count(self->app, CF_APP_LINK_DROPPED, 1);
         cf_log(CF_LOG_WARN, "msg=\"dropped a broker message\" broker=%s err=%s why=\"%s\"",
@@ -113,12 +133,46 @@ static void s_one(cf_link_t *self, size_t broker, zmsg_t *zm)
     cf_msg_clear(&m);
 }
 
+/* One message of a DEALER (no routing id): a BATCH of messages or a single one. */
+static void s_one(cf_link_t *self, size_t broker, zmsg_t *zm)
+{
+    cf_msg_frame_t fr[CF_MSG_FRAMES];
+    size_t n = zmsg_size(zm);
+    zframe_t *f = zmsg_first(zm);
+    for (size_t i = 0; f && i < CF_MSG_FRAMES; i++, f = zmsg_next(zm)) {
+        fr[i].data = zframe_data(f);
+        fr[i].len = zframe_size(f);
+    }
+    if (n > CF_MSG_FRAMES) {
+        cf_app_count(self->app, CF_APP_LINK_DROPPED, 1);
+        cf_log(CF_LOG_WARN, "msg=\"dropped a broker message\" broker=%s why=\"%zu frames\"",
+               self->brokers[broker].endpoint, n);
+        return;
+    }
+    if (!cf_msg_batch_is(fr, n)) {
+        s_decode_one(self, broker, fr, n);
+        return;
+    }
+    cf_msg_batch_iter_t it;
+    cf_why_t why = {""};
+    cf_err_t rc = cf_msg_batch_iter_init(&it, fr, n, &why);
+    if (rc != CF_OK) {
+        cf_app_count(self->app, CF_APP_LINK_DROPPED, 1);
+        cf_log(CF_LOG_WARN, "msg=\"dropped a broker batch\" broker=%s err=%s why=\"%s\"",
+               self->brokers[broker].endpoint, cf_err_name(rc), cf_why_text(&why, rc));
+        return;
+    }
+    cf_msg_frame_t item[CF_MSG_FRAMES];
+    while (cf_msg_batch_next(&it, item))
+        s_decode_one(self, broker, item, CF_MSG_FRAMES);
+}
+
 void cf_link_msg_drain(cf_link_t *self, size_t broker)
 {
     for (int i = 0; i < CF_LINK_TURN_MAX; i++) {
         zmsg_t *zm = NULL;
-        cf_err_t rc = cf_zsock_recv(self->dealers[broker], CF_MSG_FRAMES + 1, CF_MSG_MAX_WIRE,
-                                    ZMQ_DONTWAIT, &zm, NULL);
+        cf_err_t rc = cf_zsock_recv(self->dealers[broker], CF_MSG_FRAMES + 1,
+                                    CF_MSG_BATCH_MAX_WIRE + 64, ZMQ_DONTWAIT, &zm, NULL);
         if (rc == CF_ERR_NOTFOUND)
             return;
         if (rc == CF_OK)

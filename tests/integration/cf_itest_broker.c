@@ -14,6 +14,57 @@
 
 #include "cf_db_curve.h"
 #include "cf_itest_zap.h"
+#include "cf_msg_batch.h"
+
+/* Messages of a received BATCH not yet handed out, per socket, oldest first (test code:
+   one thread). */
+#define S_PENDING_MAX 4096
+static struct {
+    zsock_t *sock; /* where it came in */
+    cf_msg_t m;    /* the decoded message (owned) */
+} s_pending[S_PENDING_MAX];
+static size_t s_n_pending;
+
+static int s_pop_pending(zsock_t *sock, cf_msg_t *m)
+{
+    for (size_t i = 0; i < s_n_pending; i++) {
+        if (s_pending[i].sock != sock)
+            continue;
+        *m = s_pending[i].m;
+        memmove(&s_pending[i], &s_pending[i + 1], (s_n_pending - i - 1) * sizeof(s_pending[0]));
+        s_n_pending--;
+        return 1;
+    }
+    return 0;
+}
+
+size_t cf_itest_broker_pending(zsock_t *sock)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s_n_pending; i++)
+        n += s_pending[i].sock == sock;
+    return n;
+}
+
+/* Split a BATCH: the first message into *m, the others queued for sock. */
+static cf_err_t s_unbatch(zsock_t *sock, const cf_msg_frame_t *frames, size_t n, cf_msg_t *m)
+{
+    cf_msg_batch_iter_t it;
+    CF_TRY(cf_msg_batch_iter_init(&it, frames, n, NULL));
+    cf_msg_frame_t item[CF_MSG_FRAMES];
+    for (size_t k = 0; cf_msg_batch_next(&it, item); k++) {
+        cf_msg_t one;
+        CF_TRY(cf_msg_decode(item, CF_MSG_FRAMES, &one, NULL));
+        if (k == 0) {
+            *m = one;
+            continue;
+        }
+        assert_true(s_n_pending < S_PENDING_MAX);
+        s_pending[s_n_pending].sock = sock;
+        s_pending[s_n_pending++].m = one;
+    }
+    return CF_OK;
+}
 
 #define S_PAGE_MAX 65536 /* metrics page read */
 
@@ -150,6 +201,9 @@ void cf_itest_broker_spawn_tls(cf_itest_broker_t *b, const int tls_port[2])
 
 void cf_itest_broker_stop(cf_itest_broker_t *b)
 {
+    for (size_t i = 0; i < s_n_pending; i++) /* a batch's messages no test asked for */
+        cf_msg_clear(&s_pending[i].m);
+    s_n_pending = 0;
     if (b->pid) {
         assert_int_equal(kill(b->pid, SIGTERM), 0);
         int code = cf_itest_exit_code(b->pid, CF_ITEST_BROKER_WAIT_MS);
@@ -213,6 +267,8 @@ void cf_itest_broker_send(zsock_t *sock, const cf_msg_t *m)
 cf_err_t cf_itest_broker_recv(zsock_t *sock, int wait_ms, cf_msg_t *m)
 {
     memset(m, 0, sizeof(*m));
+    if (s_pop_pending(sock, m))
+        return CF_OK;
     zmsg_t *msg = NULL;
     CF_TRY(cf_itest_zap_recv(sock, wait_ms, &msg, NULL));
     cf_msg_frame_t frames[8];
@@ -221,9 +277,25 @@ cf_err_t cf_itest_broker_recv(zsock_t *sock, int wait_ms, cf_msg_t *m)
         frames[n].data = zframe_data(f);
         frames[n++].len = zframe_size(f);
     }
-    cf_err_t rc = cf_msg_decode(frames, n, m, NULL);
+    cf_err_t rc = cf_msg_batch_is(frames, n) ? s_unbatch(sock, frames, n, m)
+                                             : cf_msg_decode(frames, n, m, NULL);
     zmsg_destroy(&msg);
     return rc;
+}
+
+void cf_itest_broker_send_batch(zsock_t *sock, const cf_msg_t *msgs, size_t n)
+{
+    cf_msg_batch_t *b = NULL;
+    assert_int_equal(cf_msg_batch_new(&b), CF_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(cf_msg_batch_add(b, &msgs[i], NULL), CF_OK);
+    cf_msg_frame_t w[CF_MSG_FRAMES];
+    cf_msg_batch_view(b, w);
+    zmsg_t *out = zmsg_new();
+    assert_int_equal(zmsg_addmem(out, w[0].data, w[0].len), 0);
+    assert_int_equal(zmsg_addmem(out, w[1].data, w[1].len), 0);
+    assert_int_equal(zmsg_send(&out, sock), 0);
+    cf_msg_batch_destroy(&b);
 }
 
 void cf_itest_broker_expect(zsock_t *sock, cf_msg_type_t type, cf_msg_t *m)

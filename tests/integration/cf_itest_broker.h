@@ -52,9 +52,16 @@ void cf_itest_broker_send(zsock_t *sock, const cf_msg_t *m);
 /* The same, for a socket that may have no connection (a refused one): 0 sent, -1 not
    (after the send timeout of CF_ITEST_BROKER_WAIT_MS at most). */
 int cf_itest_broker_try_send(zsock_t *sock, const cf_msg_t *m);
+/* Send msgs[0..n) on sock as one BATCH (what a server's link does); fails the test on error. */
+void cf_itest_broker_send_batch(zsock_t *sock, const cf_msg_t *msgs, size_t n);
 /* Receive and decode one message within wait_ms: CF_OK, CF_ERR_NOTFOUND (nothing came),
-   or the decoder's error. *m is the caller's (cf_msg_clear). */
+   or the decoder's error. A BATCH (what a broker sends a server) is split: its first
+   message now, the others by the next calls on the same socket, before anything newer.
+   *m is the caller's (cf_msg_clear). */
 CF_MUST_USE cf_err_t cf_itest_broker_recv(zsock_t *sock, int wait_ms, cf_msg_t *m);
+/* Messages of a BATCH received on sock not yet handed out by cf_itest_broker_recv (poll
+   the socket only when this is 0). */
+size_t cf_itest_broker_pending(zsock_t *sock);
 /* Receive one message that must be of type within CF_ITEST_BROKER_WAIT_MS; fails the test
    otherwise. *m is the caller's. */
 void cf_itest_broker_expect(zsock_t *sock, cf_msg_type_t type, cf_msg_t *m);

@@ -68,11 +68,15 @@ static void s_collect(zsock_t **servers, size_t n_servers, cf_msg_type_t type, s
 {
     for (size_t k = 0; k < n; k++) {
         zmq_pollitem_t items[2];
-        for (size_t i = 0; i < n_servers; i++)
-            items[i] = (zmq_pollitem_t){zsock_resolve(servers[i]), 0, ZMQ_POLLIN, 0};
-        assert_true(zmq_poll(items, (int) n_servers, CF_ITEST_BROKER_WAIT_MS) > 0);
+        int queued = 0; /* messages of a batch already read count as readable */
         for (size_t i = 0; i < n_servers; i++) {
-            if (!(items[i].revents & ZMQ_POLLIN))
+            items[i] = (zmq_pollitem_t){zsock_resolve(servers[i]), 0, ZMQ_POLLIN, 0};
+            queued += cf_itest_broker_pending(servers[i]) > 0;
+        }
+        assert_true(zmq_poll(items, (int) n_servers, queued ? 0 : CF_ITEST_BROKER_WAIT_MS) > 0 ||
+                    queued);
+        for (size_t i = 0; i < n_servers; i++) {
+            if (!(items[i].revents & ZMQ_POLLIN) && !cf_itest_broker_pending(servers[i]))
                 continue;
             cf_msg_t m;
             cf_itest_broker_expect(servers[i], type, &m);
@@ -83,6 +87,81 @@ static void s_collect(zsock_t **servers, size_t n_servers, cf_msg_type_t type, s
             break;
         }
     }
+}
+
+/* Batches: what agents say in one turn reaches a server in one BATCH; a server's BATCH is
+   split into the agents' messages, and the answers it causes return in one. */
+static void test_batches(void **state)
+{
+    (void) state;
+    cf_curve_keypair_t keys[3] = {cf_itest_zap_kp(), cf_itest_zap_kp(), cf_itest_zap_kp()};
+    static const cf_allow_kind_t kinds[] = {CF_ALLOW_AGENT, CF_ALLOW_AGENT, CF_ALLOW_SERVER};
+    static const char *const names[] = {"pc-a", "pc-b", "s1"};
+    cf_itest_broker_t b;
+    cf_itest_broker_start(&b, "broker_batch", kinds, names, keys, 3);
+    zsock_t *srv = cf_itest_broker_server(&b, &keys[2], "server:s1");
+    cf_itest_broker_server_ready(&b, srv, 1);
+    zsock_t *a = cf_itest_broker_agent(&b, &keys[0], "pc-a");
+    zsock_t *bb = cf_itest_broker_agent(&b, &keys[1], "pc-b");
+    cf_itest_broker_agent_ready(&b, a, "pc-a", 1, &srv, 1);
+    cf_itest_broker_agent_ready(&b, bb, "pc-b", 2, &srv, 1);
+
+    cf_msg_t m;
+    for (unsigned i = 1; i <= 50; i++) {
+        cf_itest_broker_msg(&m, CF_MSG_RECEIPT, i % 2 ? "pc-a" : "pc-b", i);
+        cf_itest_broker_send(i % 2 ? a : bb, &m);
+    }
+    unsigned seeds[51] = {0};
+    for (unsigned i = 1; i <= 50; i++) {
+        cf_itest_broker_expect(srv, CF_MSG_RECEIPT, &m);
+        seeds[strtoul(m.job_id + 24, NULL, 16)]++;
+        cf_msg_clear(&m);
+    }
+    for (unsigned i = 1; i <= 50; i++)
+        assert_int_equal(seeds[i], 1);
+    long out = cf_itest_broker_metric(&b, "cf_broker_batches_total{dir=\"out\"}");
+    printf("broker: 50 receipts reached the server in %ld batches\n", out);
+    assert_true(out >= 1 && out <= 50);
+
+    /* a server's batch: a JOB each for pc-a and pc-b, one for an agent not here, an ACK */
+    static const char job[] = "{\"v\":1}";
+    cf_msg_t batch[4];
+    cf_itest_broker_msg(&batch[0], CF_MSG_JOB, "pc-a", 101);
+    cf_itest_broker_msg(&batch[1], CF_MSG_JOB, "pc-ghost", 102);
+    cf_itest_broker_msg(&batch[2], CF_MSG_JOB, "pc-b", 103);
+    cf_itest_broker_msg(&batch[3], CF_MSG_ACK, "pc-a", 1);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(cf_msg_set_job(&batch[i], job, sizeof(job) - 1), CF_OK);
+    cf_itest_broker_send_batch(srv, batch, 4);
+    cf_itest_broker_expect(a, CF_MSG_JOB, &m);
+    assert_string_equal(m.job_id, "00000000000000000000000000000065");
+    cf_msg_clear(&m);
+    cf_itest_broker_expect(a, CF_MSG_ACK, &m);
+    cf_itest_broker_expect(bb, CF_MSG_JOB, &m);
+    assert_string_equal(m.job_id, "00000000000000000000000000000067");
+    cf_msg_clear(&m);
+    cf_itest_broker_expect(srv, CF_MSG_ERROR, &m);
+    assert_int_equal(m.error, CF_MSG_ERR_OFFLINE);
+    assert_string_equal(m.agent, "pc-ghost");
+    for (int i = 0; i < 4; i++)
+        cf_msg_clear(&batch[i]);
+    assert_int_equal(cf_itest_broker_metric(&b, "cf_broker_batches_total{dir=\"in\"}"), 1);
+    assert_int_equal(
+        cf_itest_broker_metric(&b, "cf_broker_messages_in_total{side=\"servers\",type=\"JOB\"}"),
+        3);
+
+    /* a batch that does not split is dropped whole and answered "malformed" */
+    zmsg_t *bad = zmsg_new();
+    assert_int_equal(zmsg_addmem(bad, "CF\x01\x09", 4), 0);
+    assert_int_equal(zmsg_addmem(bad, "\x00\x02junk", 6), 0);
+    assert_int_equal(zmsg_send(&bad, srv), 0);
+    cf_itest_broker_expect(srv, CF_MSG_ERROR, &m);
+    assert_int_equal(m.error, CF_MSG_ERR_MALFORMED);
+    assert_int_equal(cf_itest_broker_pending(srv), 0);
+    zsock_destroy(&a);
+    zsock_destroy(&bb);
+    zsock_destroy(&srv);
+    cf_itest_broker_stop(&b);
 }
 
 static void s_check_counts(const cf_itest_broker_t *b)
@@ -139,14 +218,15 @@ static void test_routing(void **state)
     cf_itest_broker_agent_ready(&b, a, "pc-a", 1, srv, 2);
     cf_itest_broker_agent_ready(&b, bb, "pc-b", 2, srv, 2);
 
+    /* one at a time: each turn's batch goes to the next server */
     cf_msg_t m;
+    int got[2] = {0, 0};
+    unsigned seeds[11] = {0};
     for (unsigned i = 1; i <= 10; i++) {
         cf_itest_broker_msg(&m, CF_MSG_RECEIPT, "pc-a", i);
         cf_itest_broker_send(a, &m);
+        s_collect(srv, 2, CF_MSG_RECEIPT, 1, got, seeds);
     }
-    int got[2] = {0, 0};
-    unsigned seeds[11] = {0};
-    s_collect(srv, 2, CF_MSG_RECEIPT, 10, got, seeds);
     printf("broker: receipts per server %d + %d\n", got[0], got[1]);
     assert_true(got[0] > 0 && got[1] > 0);
     for (unsigned i = 1; i <= 10; i++)
@@ -234,6 +314,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unlisted_refused_at_start),
         cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_batches),
         cmocka_unit_test(test_command_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
