@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cf_db_audit.h"
 #include "cf_db_job.h"
@@ -228,12 +229,63 @@ static void test_max_failures_abort(void **state)
     print_message("job %s aborted: %s\n", id, j.aborted);
 }
 
+/* The lease holder's alias ("" when nobody holds cf:lease:wave) into alias (64 bytes). */
+static void s_holder(char *alias)
+{
+    redisReply *r = NULL;
+    alias[0] = '\0';
+    assert_int_equal(cf_store_cmd(s->fx->store, &r, "GET cf:lease:wave"), CF_OK);
+    if (r->type == REDIS_REPLY_STRING) /* "<alias>/<pid>/<random>" */
+        snprintf(alias, 64, "%.*s", (int) strcspn(r->str, "/"), r->str);
+    cf_store_reply_free(&r);
+}
+
+static int s_done_all(void *arg)
+{
+    cf_db_job_t j = s_job(arg);
+    return j.done > 0;
+}
+
+/* The server releasing a rate of 10 per second is killed (-9) halfway: the other takes
+   the lease over and the job completes, never faster than its rate (no burst). */
+static void test_lease_handover(void **state)
+{
+    (void) state;
+    char id[33], holder[64], path[128], out[CF_ITEST_FLEET_BODY];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(S_AGENTS, cf_itest_pipe_job(&s->fx->a,
+                                                 "{\"type\":\"install_cert\",\"all\":true,"
+                                                 "\"ttl\":3600,\"rate\":10}",
+                                                 id));
+    s_watch_t w = {id, 0, S_AGENTS - 20, 0};
+    assert_true(cf_test_wait_until(s_queued_below, &w, CF_ITEST_PIPE_WAIT)); /* a third out */
+    s_holder(holder);
+    cf_itest_server_t *victim = strcmp(holder, s->fx->a.alias) == 0 ? &s->fx->a : &s->fx->b;
+    cf_itest_server_t *other = victim == &s->fx->a ? &s->fx->b : &s->fx->a;
+    assert_string_equal(holder, victim->alias);
+    cf_itest_server_stop(victim, SIGKILL);
+    if (!cf_test_wait_until(s_done_all, id, CF_ITEST_PIPE_WAIT))
+        fail_msg("job %s did not complete after the kill; see %s", id, other->log);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(took >= (S_AGENTS - 10) / 10.0); /* 60 at 10 per second: not in a burst */
+    s_holder(holder);
+    assert_string_equal(holder, other->alias);
+    snprintf(path, sizeof(path), "/api/v1/jobs/%s", id);
+    assert_int_equal(cf_itest_fleet_get(other, path, out), 200);
+    assert_int_equal(cf_itest_fleet_ji(out, "counts/installed"), S_AGENTS);
+    cf_itest_pipe_server_restart(victim);
+    print_message("job %s: %.1f s at 10 per second, the lease moved to %s\n", id, took, holder);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_rollout),
         cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_max_failures_abort),
+        cmocka_unit_test(test_lease_handover),
     };
     return cmocka_run_group_tests(tests, s_setup, cf_itest_pipe_teardown);
 }
