@@ -405,6 +405,8 @@ static void test_watch_shows_every_count(void **state)
     snprintf(args, sizeof(args), "job watch %s --no-bar", id);
     pid_t pid = s_spawn_console("waves", args);
     s_wait_file("waves.out", "queued 1");
+    EXPECT(0, NULL, "job pause %s " REAL, id);
+    s_wait_file("waves.out", "too_old 0  paused"); /* the rollout's state too */
     EXPECT(0, "cancelled", "job cancel %s " REAL, id);
     assert_int_equal(cf_itest_exit_code(pid, 30000), 1);
     s_wait_file("waves.out", "done: 0 of 2 installed");
