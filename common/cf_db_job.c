@@ -10,12 +10,16 @@
 #include "cf_db_util.h"
 #include "cf_mem.h"
 
-/* KEYS: 1 job hash, 2 :st, 3 :ev, 4 cf:jobs, 5 cf:jobs:open, 6 cf:agents.
+/* KEYS: 1 job hash, 2 :st, 3 :ev, 4 cf:jobs, 5 cf:jobs:open, 6 cf:agents, 7 :q,
+   8 cf:jobs:waves.
    ARGV: 1 id, 2 type, 3 created, 4 expires, 5 issuer, 6 by, 7 min_proto, 8 params,
    9 target, 10 agent key prefix, 11 tag suffix, 12 :jobs suffix, 13 state names
    (cf_job_state_t order), 14 one '1'/'0' per state (final), 15 the first state of an entry
-   by the agent's level: character p is '0' + cf_job_fsm_initial(p, min_proto) for p =
-   1..255 (handed over from C: one rule), 16.. agent ids (an absent proto is level 1).
+   by the agent's level: character p is '0' + cf_job_fsm_initial(p, min_proto) (or
+   cf_job_fsm_initial_waves for a job with waves) for p = 1..255 (handed over from C: one
+   rule), 16 batch, 17 rate, 18 max_fail ('' = none), 19.. agent ids (an absent proto is
+   level 1). Queued entries are listed on :q in this order; with a rollout setting the job
+   joins cf:jobs:waves.
    A revoked agent (field revoked on its record) counts as unknown: it can take no job.
    Answers {total, count per state..., unknown positions (1-based)...}, or -1 when the id
    is taken. Nothing is written when no target is known. */
@@ -30,7 +34,7 @@ static const char s_lua_create[] =
     "  count[w] = 0\n"
     "end\n"
     "local seen, known, unknown = {}, {}, {}\n"
-    "for i = 16, #ARGV do\n"
+    "for i = 19, #ARGV do\n"
     "  local a = ARGV[i]\n"
     "  if not seen[a] then\n"
     "    seen[a] = true\n"
@@ -43,7 +47,7 @@ static const char s_lua_create[] =
     "      known[#known + 1] = a\n"
     "      known[#known + 1] = s\n"
     "    else\n"
-    "      unknown[#unknown + 1] = i - 15\n"
+    "      unknown[#unknown + 1] = i - 18\n"
     "    end\n"
     "  end\n"
     "end\n"
@@ -65,6 +69,14 @@ static const char s_lua_create[] =
     "redis.call('HSET', KEYS[1], 'id', id, 'type', ARGV[2], 'created', ARGV[3],\n"
     "  'expires', expires, 'issuer', ARGV[5], 'by', ARGV[6], 'min_proto', ARGV[7],\n"
     "  'params', ARGV[8], 'target', ARGV[9], 'total', total, unpack(fields))\n"
+    "local q = {}\n"
+    "for i = 1, #known, 2 do if known[i + 1] == 'queued' then q[#q + 1] = known[i] end end\n"
+    "for i = 1, #q, 1000 do redis.call('RPUSH', KEYS[7], unpack(q, i, math.min(i + 999, #q))) end\n"
+    "local rollout = false\n"
+    "for k, a in pairs({batch = 16, rate = 17, max_fail = 18}) do\n"
+    "  if ARGV[a] ~= '' then redis.call('HSET', KEYS[1], k, ARGV[a]); rollout = true end\n"
+    "end\n"
+    "if rollout then redis.call('ZADD', KEYS[8], ARGV[3], id) end\n"
     "redis.call('ZADD', KEYS[4], ARGV[3], id)\n"
     "redis.call('ZADD', KEYS[5], expires, id)\n"
     "redis.call('XADD', KEYS[3], 'MAXLEN', '~', math.max(total, 1000), '*', 'event', 'created',\n"
@@ -81,6 +93,13 @@ static cf_err_t s_check_params(const char *params)
     int ok = json_is_object(root);
     json_decref(root);
     return ok ? CF_OK : CF_ERR_INVALID;
+}
+
+/* The rollout settings: in range or absent. */
+static int s_waves_ok(const cf_db_job_rollout_t *w)
+{
+    return w->batch >= 0 && w->batch <= CF_DB_JOB_WAVE_MAX && w->rate >= 0 &&
+           w->rate <= CF_DB_JOB_WAVE_MAX && (!w->watch || (w->max_fail >= 0 && w->max_fail <= 100));
 }
 
 /* The name of the first bad field of s, or NULL; *rc gets the code to answer. */
@@ -120,6 +139,10 @@ static cf_err_t s_check_spec(cf_store_t *store, const cf_db_job_spec_t *s)
 {
     cf_err_t rc = CF_OK;
     const char *what = s_bad_field(s, &rc);
+    if (!what && !s_waves_ok(&s->waves)) {
+        what = "batch, rate or max_fail";
+        rc = CF_ERR_INVALID;
+    }
     if (!what)
         return CF_OK;
     return cf_db_fail(store, rc, "job %.32s: bad %s", s->id ? s->id : "", what);
@@ -151,10 +174,11 @@ static cf_err_t s_made(cf_store_t *store, const redisReply *r, size_t n_agents,
 
 /* The first state of an entry by the agent's level 1..CF_DB_JOB_PROTO_MAX, as the create
    script takes it: '0' + cf_job_fsm_initial(level, min_proto). */
-static void s_initial(unsigned min_proto, char initial[CF_DB_JOB_PROTO_MAX + 1])
+static void s_initial(unsigned min_proto, int waves, char initial[CF_DB_JOB_PROTO_MAX + 1])
 {
     for (unsigned p = 1; p <= CF_DB_JOB_PROTO_MAX; p++)
-        initial[p - 1] = (char) ('0' + cf_job_fsm_initial(p, min_proto));
+        initial[p - 1] = (char) ('0' + (waves ? cf_job_fsm_initial_waves(p, min_proto)
+                                              : cf_job_fsm_initial(p, min_proto)));
     initial[CF_DB_JOB_PROTO_MAX] = '\0';
 }
 
@@ -163,22 +187,32 @@ cf_err_t cf_db_job_create(cf_store_t *store, const cf_db_job_spec_t *spec, cf_db
     CF_ASSERT(store && spec && out);
     memset(out, 0, sizeof(*out));
     CF_TRY(s_check_spec(store, spec));
-    enum { NK = 6, NA = 15 };
-    char keys[3][CF_DB_KEY_MAX], created[CF_DB_I64_BUF], expires[CF_DB_I64_BUF], minp[8];
+    enum { NK = 8, NA = 18 };
+    char keys[4][CF_DB_KEY_MAX], created[CF_DB_I64_BUF], expires[CF_DB_I64_BUF], minp[8];
+    char w[3][CF_DB_I64_BUF] = {"", "", ""};
     CF_TRY(cf_db_key_job(keys[0], spec->id, CF_DB_KS_TAG));
     CF_TRY(cf_db_key_job(keys[1], spec->id, CF_DB_KS_JOB_ST));
     CF_TRY(cf_db_key_job(keys[2], spec->id, CF_DB_KS_JOB_EV));
+    CF_TRY(cf_db_key_job(keys[3], spec->id, CF_DB_KS_JOB_Q));
     cf_db_job_fsm_text_t rules;
     cf_db_job_fsm_text(&rules);
     char initial[CF_DB_JOB_PROTO_MAX + 1];
-    s_initial(spec->min_proto, initial);
+    s_initial(spec->min_proto, spec->waves.batch > 0 || spec->waves.rate > 0, initial);
     snprintf(minp, sizeof(minp), "%u", spec->min_proto);
+    if (spec->waves.batch > 0)
+        cf_db_i64(w[0], spec->waves.batch);
+    if (spec->waves.rate > 0)
+        cf_db_i64(w[1], spec->waves.rate);
+    if (spec->waves.watch)
+        cf_db_i64(w[2], spec->waves.max_fail);
     const char *fixed[NK + NA] = {keys[0],
                                   keys[1],
                                   keys[2],
                                   CF_DB_K_JOBS,
                                   CF_DB_K_JOBS_OPEN,
                                   CF_DB_K_AGENTS,
+                                  keys[3],
+                                  CF_DB_K_JOBS_WAVES,
                                   spec->id,
                                   cf_job_type_name(spec->type),
                                   cf_db_i64(created, spec->created),
@@ -193,7 +227,10 @@ cf_err_t cf_db_job_create(cf_store_t *store, const cf_db_job_spec_t *spec, cf_db
                                   CF_DB_KS_AGENT_JOBS,
                                   rules.names,
                                   rules.final,
-                                  initial};
+                                  initial,
+                                  w[0],
+                                  w[1],
+                                  w[2]};
     /* everything is allocated before the script runs: after it, only decoding can fail */
     const char **argv = cf_mem_calloc(NK + NA + spec->n_agents, sizeof(*argv));
     out->unknown = cf_mem_calloc(spec->n_agents, sizeof(*out->unknown));
@@ -240,6 +277,23 @@ static cf_err_t s_decode_texts(cf_store_t *store, const redisReply *const *e, cf
     return CF_OK;
 }
 
+/* The rollout fields of a job record (all absent: a job without waves). */
+static cf_err_t s_decode_waves(cf_store_t *store, const redisReply *const *e, cf_db_job_t *out)
+{
+    cf_why_t *why = cf_db_why(store);
+    int64_t maxf = -1, paused = 0;
+    CF_TRY(cf_db_r_int(e[J_BATCH], 1, 0, CF_DB_JOB_WAVE_MAX, &out->waves.batch, "batch", why));
+    CF_TRY(cf_db_r_int(e[J_RATE], 1, 0, CF_DB_JOB_WAVE_MAX, &out->waves.rate, "rate", why));
+    CF_TRY(cf_db_r_int(e[J_PAUSED], 1, 0, 1, &paused, "paused", why));
+    CF_TRY(cf_db_r_text(e[J_ABORTED], 1, out->aborted, CF_DB_JOB_REASON_MAX, "aborted", why));
+    if (!cf_db_r_nil(e[J_MAXF]))
+        CF_TRY(cf_db_r_int(e[J_MAXF], 0, 0, 100, &maxf, "max_fail", why));
+    out->waves.watch = maxf >= 0;
+    out->waves.max_fail = maxf >= 0 ? (int) maxf : 0;
+    out->paused = (int) paused;
+    return CF_OK;
+}
+
 /* The numbers of a job record. */
 static cf_err_t s_decode_numbers(cf_store_t *store, const redisReply *const *e, cf_db_job_t *out)
 {
@@ -251,10 +305,13 @@ static cf_err_t s_decode_numbers(cf_store_t *store, const redisReply *const *e, 
     CF_TRY(cf_db_r_int(e[J_MINP], 0, 1, CF_DB_JOB_PROTO_MAX, &minp, "min_proto", why));
     CF_TRY(cf_db_r_int(e[J_TOTAL], 0, 0, CF_DB_JOB_TARGETS_MAX, &out->total, "total", why));
     for (int s = 0; s < CF_JOB_STATE_COUNT; s++) {
-        CF_TRY(cf_db_r_int(e[J_N0 + s], 0, 0, out->total, &out->n[s], "counter", why));
+        /* n:queued came with the rollout controls: absent on older jobs */
+        CF_TRY(cf_db_r_int(e[J_N0 + s], s == CF_JOB_QUEUED, 0, out->total, &out->n[s], "counter",
+                           why));
         sum += out->n[s];
     }
     out->min_proto = (unsigned) minp;
+    CF_TRY(s_decode_waves(store, e, out));
     if (sum != out->total)
         return cf_db_fail(store, CF_ERR_CORRUPT, "job %s: counters do not add up", out->id);
     return CF_OK;

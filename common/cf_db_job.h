@@ -39,6 +39,17 @@
 #define CF_DB_JOB_CURSOR_MAX  48           /* buffer for a page cursor, with the NUL */
 #define CF_DB_JOB_PROTO_MAX   255          /* highest protocol level */
 
+#define CF_DB_JOB_WAVE_MAX 100000 /* batch (entries in flight) and rate (per second) at most */
+
+/* How a job is rolled out (docs/jobs.md section 6). All zero: at once, no threshold. */
+typedef struct {
+    int64_t
+        batch;    /* at most this many entries pending + delivered, 1..CF_DB_JOB_WAVE_MAX; 0 none */
+    int64_t rate; /* about this many entries released per second, 1..CF_DB_JOB_WAVE_MAX; 0 none */
+    int watch;    /* 1: abort when the failed share of finished entries passes max_fail */
+    int max_fail; /* with watch: percent, 0..100 */
+} cf_db_job_rollout_t;
+
 /* A new job. Everything is borrowed. */
 typedef struct {
     const char *id;            /* 32 lowercase hex (cf_db_check_job_id) */
@@ -52,6 +63,7 @@ typedef struct {
     const char *target;        /* description ("all", "10.0.0.0/8", ...), <= 256 bytes */
     const char *const *agents; /* target agent ids, resolved by the caller */
     size_t n_agents;           /* 1..CF_DB_JOB_TARGETS_MAX */
+    cf_db_job_rollout_t waves; /* rollout controls; all zero: everything pending at once */
 } cf_db_job_spec_t;
 
 /* What a create did. */
@@ -65,11 +77,13 @@ typedef struct {
 /* Create a job in ONE Lua script (1 RT): the job hash with its counters, one entry per
    known target (pending, or too_old when the agent's recorded proto, absent = 1, is below
    min_proto), the agents' sorted sets, cf:jobs, cf:jobs:open and the stream's first event
-   (event created total N). A repeated id in agents counts once; unknown ids, and agents
-   marked revoked (cf_db_enroll_mark_revoked: they can take no job), are left out and
-   answered in out->unknown. CF_ERR_EXISTS (the id is taken), CF_ERR_NOTFOUND (no
-   target is known: nothing written, out->unknown still set), CF_ERR_INVALID (a field or an
-   id; why says which), CF_ERR_TOOBIG (params, target, agents). Not retried after a lost
+   (event created total N). With spec->waves.batch or .rate the entries start queued
+   instead of pending (cf_job_fsm_initial_waves) and are listed on :q in the order given;
+   with any rollout setting the job joins cf:jobs:waves (docs/jobs.md section 6). A repeated id in
+   agents counts once; unknown ids, and agents marked revoked (cf_db_enroll_mark_revoked: they can
+   take no job), are left out and answered in out->unknown. CF_ERR_EXISTS (the id is taken),
+   CF_ERR_NOTFOUND (no target is known: nothing written, out->unknown still set), CF_ERR_INVALID (a
+   field or an id; why says which), CF_ERR_TOOBIG (params, target, agents). Not retried after a lost
    connection (a repeat answers CF_ERR_EXISTS if the first run happened). *out is the
    caller's; free with cf_db_job_made_clear. */
 CF_MUST_USE cf_err_t cf_db_job_create(cf_store_t *store, const cf_db_job_spec_t *spec,
@@ -79,18 +93,21 @@ void cf_db_job_made_clear(cf_db_job_made_t *out);
 
 /* A job as stored. */
 typedef struct {
-    char id[CF_DB_JOB_ID_LEN + 1];         /* job id */
-    cf_job_type_t type;                    /* type */
-    int64_t created;                       /* unix seconds */
-    int64_t expires;                       /* unix seconds (a retry sets a new one) */
-    int64_t done;                          /* when the last entry became final, 0 open */
-    char issuer[CF_JOB_ALIAS_MAX + 1];     /* issuing server */
-    char by[CF_DB_USER_MAX + 1];           /* user */
-    unsigned min_proto;                    /* protocol level needed */
-    char params[CF_DB_JOB_PARAMS_MAX + 1]; /* JSON object text */
-    char target[CF_DB_JOB_TARGET_MAX + 1]; /* description */
-    int64_t total;                         /* entries */
-    int64_t n[CF_JOB_STATE_COUNT];         /* entries per state */
+    char id[CF_DB_JOB_ID_LEN + 1];          /* job id */
+    cf_job_type_t type;                     /* type */
+    int64_t created;                        /* unix seconds */
+    int64_t expires;                        /* unix seconds (a retry sets a new one) */
+    int64_t done;                           /* when the last entry became final, 0 open */
+    char issuer[CF_JOB_ALIAS_MAX + 1];      /* issuing server */
+    char by[CF_DB_USER_MAX + 1];            /* user */
+    unsigned min_proto;                     /* protocol level needed */
+    char params[CF_DB_JOB_PARAMS_MAX + 1];  /* JSON object text */
+    char target[CF_DB_JOB_TARGET_MAX + 1];  /* description */
+    int64_t total;                          /* entries */
+    int64_t n[CF_JOB_STATE_COUNT];          /* entries per state */
+    cf_db_job_rollout_t waves;              /* rollout settings (all zero: none) */
+    int paused;                             /* 1: no release until resumed */
+    char aborted[CF_DB_JOB_REASON_MAX + 1]; /* why the job was aborted; "" not aborted */
 } cf_db_job_t;
 
 /* Read one job (1 RT). CF_ERR_NOTFOUND, CF_ERR_INVALID (id), CF_ERR_CORRUPT. */
@@ -127,13 +144,13 @@ CF_MUST_USE cf_err_t cf_db_job_agents(cf_store_t *store, const char *id, cf_job_
 /* One open job of an agent. */
 typedef struct {
     char id[CF_DB_JOB_ID_LEN + 1]; /* job id */
-    cf_job_state_t state;          /* pending, delivered or too_old */
+    cf_job_state_t state;          /* pending, delivered, too_old or queued */
     int64_t expires;               /* the job's expiry */
 } cf_db_job_open_t;
 
 /* The agent's entries that are not final, of jobs with expires > now, soonest expiry
    first, at most CF_DB_JOB_OPEN_MAX (1 RT): what a check-in or HELLO hands out (pending
-   and delivered; too_old ones are listed so the caller sees them). *list_out is the
+   and delivered; too_old and queued ones are listed so the caller sees them). *list_out is the
    caller's (cf_mem_free). An unknown agent has none. CF_ERR_INVALID. */
 CF_MUST_USE cf_err_t cf_db_job_agent_open(cf_store_t *store, const char *agent, int64_t now,
                                           cf_db_job_open_t **list_out, size_t *n_out);
@@ -174,8 +191,10 @@ CF_MUST_USE cf_err_t cf_db_job_cancel(cf_store_t *store, const char *id, int64_t
 /* Send job id again: its expires becomes expires (now < expires <= now +
    CF_JOB_MAX_LIFETIME), then failed, expired and cancelled entries go back to pending
    (reasons cleared, the job reopened), in chunks as cancel; the agents' sorted sets get
-   the new expiry. CF_ERR_STATE when no entry is failed, expired or cancelled (nothing
-   changed), CF_ERR_NOTFOUND, CF_ERR_INVALID. */
+   the new expiry. A job with batch or rate uses requeue instead (back to queued, out in
+   waves again), clears aborted and joins cf:jobs:waves again (1 RT more to read it). CF_ERR_STATE
+   when no entry is failed, expired or cancelled (nothing changed), CF_ERR_NOTFOUND, CF_ERR_INVALID.
+ */
 CF_MUST_USE cf_err_t cf_db_job_retry(cf_store_t *store, const char *id, int64_t now,
                                      int64_t expires, size_t *changed);
 /* Agent speaks protocol level proto (1..CF_DB_JOB_PROTO_MAX) now: record proto on
@@ -227,5 +246,49 @@ typedef struct {
    to call again soon. stats (may be NULL). CF_ERR_INVALID. */
 CF_MUST_USE cf_err_t cf_db_job_sweep(cf_store_t *store, int64_t now, size_t max_entries,
                                      cf_db_job_sweep_t *stats);
+
+/* ---- rollout controls (cf_db_job_wave.c, docs/jobs.md section 6) ---------------------- */
+
+#define CF_DB_JOB_WAVES_MAX 100 /* jobs one cf_db_job_waves call answers */
+
+/* What one wave step did. */
+typedef struct {
+    int64_t released; /* entries moved queued -> pending */
+    int64_t queued;   /* entries still queued */
+    int abort;        /* 1: the step found the threshold passed and set aborted: the caller
+                         runs cf_db_job_abort (and logs, audits, counts) */
+    int aborting;     /* 1: the job is aborted and still holds entries to abort (a walk
+                         cut short): run cf_db_job_abort again */
+    int gone;         /* 1: the job left cf:jobs:waves (closed, nothing left to do, or
+                         its keys are gone) */
+    char reason[CF_DB_JOB_REASON_MAX + 1]; /* with abort: why */
+} cf_db_job_wave_t;
+
+/* The ids of up to max (1..CF_DB_JOB_WAVES_MAX) jobs of cf:jobs:waves, oldest first, as
+   a new array of n_out ids the caller frees (cf_mem_free) (1 RT). CF_ERR_INVALID,
+   CF_ERR_CORRUPT (a malformed id). */
+CF_MUST_USE cf_err_t cf_db_job_waves(cf_store_t *store, size_t max,
+                                     char (**ids_out)[CF_DB_JOB_ID_LEN + 1], size_t *n_out);
+/* One wave step of job id at unix milliseconds now_ms (the caller holds cf:lease:wave), ONE
+   script call (1 RT): the abort check (max_fail, docs/jobs.md section 6), then unless
+   paused or aborted the release of up to CF_DB_JOB_CHUNK queued entries within batch and
+   the rate's credit (kept in the job, capped at one second's worth), then the job leaves
+   cf:jobs:waves when nothing is left to do. *out says what happened. CF_ERR_INVALID;
+   transport errors (a repeat is safe: the state is in Redis). */
+CF_MUST_USE cf_err_t cf_db_job_wave_step(cf_store_t *store, const char *id, int64_t now_ms,
+                                         cf_db_job_wave_t *out);
+/* End what an aborted job has not sent: abort on every entry (queued, pending, too_old ->
+   cancelled; delivered ones are left to finish), CF_DB_JOB_CHUNK per call, as
+   cf_db_job_cancel. *changed (may be NULL) counts entries moved. CF_ERR_NOTFOUND,
+   CF_ERR_INVALID. */
+CF_MUST_USE cf_err_t cf_db_job_abort(cf_store_t *store, const char *id, int64_t now,
+                                     size_t *changed);
+/* Pause (paused 1) or resume (paused 0) job id for user by (1 RT): the paused field and a
+   stream event "event paused|resumed by U"; a resume restarts the rate's clock (no burst).
+   The caller reads the job afterwards (cf_db_job_get). CF_ERR_STATE: the job has no batch and
+   no rate (nothing to pause) or is closed; CF_ERR_NOTFOUND; CF_ERR_INVALID. Pausing a
+   paused job (or resuming a running one) is no change and CF_OK. */
+CF_MUST_USE cf_err_t cf_db_job_pause(cf_store_t *store, const char *id, int paused, const char *by,
+                                     int64_t now_ms);
 
 #endif

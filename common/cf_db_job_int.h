@@ -22,6 +22,7 @@ void cf_db_job_fsm_text(cf_db_job_fsm_text_t *f);
 #define CF_DB_JOB_MODE_BATCH   "batch"   /* extra: (job, agent, event, reason) x n */
 #define CF_DB_JOB_MODE_JOB     "job"     /* extra: id, event, cursor, count, expires, past */
 #define CF_DB_JOB_MODE_UPGRADE "upgrade" /* extra: agent, proto, event */
+#define CF_DB_JOB_MODE_WAVE    "wave"    /* extra: id, now_ms, max, release, min sample */
 
 /* Run the state script (1 RT) in mode with the cf_job_fsm table, now and the key parts,
    then nextra arguments (lens NULL: strings). Not retried after a lost connection.
@@ -30,10 +31,12 @@ CF_MUST_USE cf_err_t cf_db_job_script(cf_store_t *store, const char *mode, int64
                                       size_t nextra, const char **extra, const size_t *lens,
                                       redisReply **r_out);
 
-/* The job hash fields read by cf_db_job_get, in this order. */
+/* The job hash fields read by cf_db_job_get, in this order: the counters in
+   cf_job_state_t order, then the rollout fields (docs/jobs.md section 6). */
 #define CF_DB_JOB_HMGET                                                                        \
     "HMGET %s id type created expires issuer by min_proto params target total done n:pending " \
-    "n:delivered n:installed n:failed n:expired n:cancelled n:too_old"
+    "n:delivered n:installed n:failed n:expired n:cancelled n:too_old n:queued batch rate "    \
+    "max_fail paused aborted"
 enum {
     J_ID,
     J_TYPE,
@@ -47,7 +50,12 @@ enum {
     J_TOTAL,
     J_DONE,
     J_N0,
-    J_COUNT = J_N0 + CF_JOB_STATE_COUNT
+    J_BATCH = J_N0 + CF_JOB_STATE_COUNT,
+    J_RATE,
+    J_MAXF,
+    J_PAUSED,
+    J_ABORTED,
+    J_COUNT
 };
 
 /* Decode the CF_DB_JOB_HMGET answer for job id. CF_ERR_NOTFOUND when the job does not

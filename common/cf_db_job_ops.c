@@ -95,8 +95,27 @@ cf_err_t cf_db_job_retry(cf_store_t *store, const char *id, int64_t now, int64_t
     if (cf_db_check_job_id(id) != CF_OK || now < 0 || expires <= now ||
         expires - now > CF_JOB_MAX_LIFETIME)
         return cf_db_fail(store, CF_ERR_INVALID, "retry: bad job id or expiry");
-    char e[CF_DB_I64_BUF];
-    return s_walk(store, id, CF_JOB_EV_RETRY, cf_db_i64(e, expires), now, changed);
+    char key[CF_DB_KEY_MAX], e[CF_DB_I64_BUF];
+    CF_TRY(cf_db_key_job(key, id, CF_DB_KS_TAG));
+    redisReply *r = NULL;
+    CF_TRY(cf_store_cmd_idem(store, &r, "HMGET %s batch rate", key));
+    cf_err_t rc = cf_db_r_array(r, 2, 2, "job waves", cf_db_why(store));
+    /* a job rolled out in waves goes out in waves again (docs/jobs.md section 6) */
+    int waves = rc == CF_OK && (!cf_db_r_nil(r->element[0]) || !cf_db_r_nil(r->element[1]));
+    freeReplyObject(r);
+    CF_TRY(rc);
+    return s_walk(store, id, waves ? CF_JOB_EV_REQUEUE : CF_JOB_EV_RETRY, cf_db_i64(e, expires),
+                  now, changed);
+}
+
+cf_err_t cf_db_job_abort(cf_store_t *store, const char *id, int64_t now, size_t *changed)
+{
+    CF_ASSERT(store);
+    if (changed)
+        *changed = 0;
+    if (cf_db_check_job_id(id) != CF_OK || now < 0)
+        return cf_db_fail(store, CF_ERR_INVALID, "abort: bad job id");
+    return s_walk(store, id, CF_JOB_EV_ABORT, NULL, now, changed);
 }
 
 /* KEYS: 1 cf:jobs, 2 cf:jobs:prune. ARGV: 1 max, 2 job prefix, 3 tag. Looks at max ids of

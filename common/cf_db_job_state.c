@@ -9,12 +9,82 @@
 /* ARGV: 1 mode, 2 state names (space-separated, cf_job_state_t order), 3 one '1'/'0' per
    state (final), 4 the cf_job_fsm table: states x events characters, '0' + next state or
    '-' (refused), 5 now, 6 keep (TTL of a closed job), 7..13 key parts (job prefix, tag,
-   :st, :why, :ev suffixes; agent prefix, :jobs suffix), 14 cf:jobs:open; the mode's
-   arguments from 15. Key names are built here from those parts (cf_db_key's templates):
-   a job's keys and every agent's sorted set are reached by one script, as on one Redis or
-   Sentinel (a Redis Cluster would need another layout). A change writes the entry, both
-   counters, the reason, the stream and the agent's sorted set; it closes the job when its
-   last open entry ends and reopens it when one leaves a final state. */
+   :st, :why, :ev suffixes; agent prefix, :jobs suffix), 14 cf:jobs:open, 15 :q suffix,
+   16 cf:jobs:waves; the mode's arguments from 17. Key names are built here from those parts
+   (cf_db_key's templates): a job's keys and every agent's sorted set are reached by one script, as
+   on one Redis or Sentinel (a Redis Cluster would need another layout). A change writes the entry,
+   both counters, the reason, the stream and the agent's sorted set; it closes the job when its last
+   open entry ends and reopens it when one leaves a final state. */
+/* wave: id, now_ms, max, release event, abort... Answers {released, queued, status,
+   reason}; status ok, paused, idle (nothing queued, the threshold still watched), abort
+   (the threshold passed now: aborted set), aborting (aborted, entries left to abort),
+   gone (out of cf:jobs:waves). docs/jobs.md section 6. */
+#define S_LUA_WAVE                                                                                 \
+    "  local id, now, max, rel = ARGV[17], tonumber(ARGV[18]), tonumber(ARGV[19]), "               \
+    "tonumber(ARGV[20]) + 1\n"                                                                     \
+    "  local j = job(id)\n"                                                                        \
+    "  local function gone()\n"                                                                    \
+    "    redis.call('ZREM', WAVES, id)\n"                                                          \
+    "    if j then redis.call('DEL', j.q) end\n"                                                   \
+    "    return {0, 0, 'gone', ''}\n"                                                              \
+    "  end\n"                                                                                      \
+    "  if not j then return gone() end\n"                                                          \
+    "  local f = redis.call('HMGET', j.k, 'batch', 'rate', 'max_fail', 'paused', 'aborted', "      \
+    "'credit', 'wave_at', 'total')\n"                                                              \
+    "  local batch, rate, maxf = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])\n"                 \
+    "  local function n(s) return tonumber(redis.call('HGET', j.k, 'n:' .. s)) or 0 end\n"         \
+    "  local queued = n('queued')\n"                                                               \
+    "  if j.done then return gone() end\n"                                                         \
+    "  if maxf and not f[5] then\n"                                                                \
+    "    local fail, total = n('failed'), tonumber(f[8]) or 0\n"                                   \
+    "    local fin = n('installed') + fail\n"                                                      \
+    "    if fin > 0 and fin >= math.max(math.min(10, total), math.ceil(total / 100)) and\n"        \
+    "       fail * 100 > maxf * fin then\n"                                                        \
+    "      local why = 'failures ' .. fail .. ' of ' .. fin .. ' finished exceed ' .. maxf .. "    \
+    "'%'\n"                                                                                        \
+    "      redis.call('HSET', j.k, 'aborted', why)\n"                                              \
+    "      redis.call('XADD', j.ev, 'MAXLEN', '~', j.maxlen, '*', 'event', 'aborted', 'reason', "  \
+    "why)\n"                                                                                       \
+    "      return {0, queued, 'abort', why}\n"                                                     \
+    "    end\n"                                                                                    \
+    "  end\n"                                                                                      \
+    "  if f[5] then\n"                                                                             \
+    "    if queued + n('pending') + n('too_old') > 0 then return {0, queued, 'aborting', f[5]} "   \
+    "end\n"                                                                                        \
+    "    return gone()\n"                                                                          \
+    "  end\n"                                                                                      \
+    "  if queued == 0 then\n"                                                                      \
+    "    if not maxf then return gone() end\n"                                                     \
+    "    redis.call('DEL', j.q)\n"                                                                 \
+    "    return {0, 0, 'idle', ''}\n"                                                              \
+    "  end\n"                                                                                      \
+    "  if f[4] == '1' then\n"                                                                      \
+    "    redis.call('HSET', j.k, 'wave_at', now)\n"                                                \
+    "    return {0, queued, 'paused', ''}\n"                                                       \
+    "  end\n"                                                                                      \
+    "  local allow = math.min(queued, max)\n"                                                      \
+    "  if batch then allow = math.min(allow, batch - n('pending') - n('delivered')) end\n"         \
+    "  local credit = tonumber(f[6]) or 0\n"                                                       \
+    "  if rate then\n"                                                                             \
+    "    local at = tonumber(f[7])\n"                                                              \
+    "    if not at then credit = 1\n"                                                              \
+    "    else credit = math.min(credit + rate * math.max(0, now - at) / 1000, math.max(rate, 1)) " \
+    "end\n"                                                                                        \
+    "    allow = math.min(allow, math.floor(credit))\n"                                            \
+    "  end\n"                                                                                      \
+    "  local released, popped = 0, 0\n"                                                            \
+    "  while released < allow and popped < allow + max do\n"                                       \
+    "    local a = redis.call('LPOP', j.q)\n"                                                      \
+    "    if not a then break end\n"                                                                \
+    "    popped = popped + 1\n"                                                                    \
+    "    local o, x = step(j, a, rel, '')\n"                                                       \
+    "    if o == 'queued' and x == 'pending' then released = released + 1 end\n"                   \
+    "  end\n"                                                                                      \
+    "  if rate then\n"                                                                             \
+    "    redis.call('HSET', j.k, 'credit', tostring(credit - released), 'wave_at', now)\n"         \
+    "  end\n"                                                                                      \
+    "  return {released, queued - released, 'ok', ''}\n"
+
 static const char s_lua[] =
     "local names, idx, nst = {}, {}, 0\n"
     "for w in string.gmatch(ARGV[2], '%S+') do nst = nst + 1; names[nst] = w; idx[w] = nst end\n"
@@ -28,7 +98,7 @@ static const char s_lua[] =
     "  end\n"
     "end\n"
     "local now, keep = ARGV[5], ARGV[6]\n"
-    "local JP, TAG, ST, WHY, EV, AP, AJ, OPEN = unpack(ARGV, 7, 14)\n"
+    "local JP, TAG, ST, WHY, EV, AP, AJ, OPEN, Q, WAVES = unpack(ARGV, 7, 16)\n"
     "local jobs = {}\n"
     "local function job(id)\n"
     "  if jobs[id] ~= nil then return jobs[id] end\n"
@@ -37,6 +107,7 @@ static const char s_lua[] =
     "  if not f[1] then jobs[id] = false; return false end\n"
     "  local j = {id = id, k = k, st = JP .. id .. ST, why = JP .. id .. WHY, ev = JP .. id .. "
     "EV,\n"
+    "             q = JP .. id .. Q,\n"
     "             expires = f[2], minp = tonumber(f[3]) or 1, done = f[4]}\n"
     "  j.maxlen = math.max(tonumber(f[1]) or 0, 1000)\n"
     "  local c = {}\n"
@@ -74,6 +145,7 @@ static const char s_lua[] =
     "    redis.call('HDEL', j.why, a)\n"
     "  end\n"
     "  redis.call('XADD', j.ev, 'MAXLEN', '~', j.maxlen, '*', unpack(ev))\n"
+    "  if names[n] == 'queued' then redis.call('RPUSH', j.q, a) end\n"
     "  if final[n] and not final[o] then\n"
     "    redis.call('ZREM', AP .. a .. AJ, j.id)\n"
     "    j.open = j.open - 1\n"
@@ -97,7 +169,7 @@ static const char s_lua[] =
     "end\n"
     "if ARGV[1] == 'batch' then\n"
     "  local out = {}\n"
-    "  for i = 15, #ARGV, 4 do\n"
+    "  for i = 17, #ARGV, 4 do\n"
     "    local j = job(ARGV[i])\n"
     "    local o, n = '', ''\n"
     "    if j then o, n = step(j, ARGV[i + 1], tonumber(ARGV[i + 2]) + 1, ARGV[i + 3]) end\n"
@@ -106,9 +178,9 @@ static const char s_lua[] =
     "  end\n"
     "  return out\n"
     "elseif ARGV[1] == 'upgrade' then\n"
-    "  local a, p, e = ARGV[15], tonumber(ARGV[16]), tonumber(ARGV[17]) + 1\n"
+    "  local a, p, e = ARGV[17], tonumber(ARGV[18]), tonumber(ARGV[19]) + 1\n"
     "  if redis.call('EXISTS', AP .. a .. TAG) == 0 then return -1 end\n"
-    "  redis.call('HSET', AP .. a .. TAG, 'proto', ARGV[16])\n"
+    "  redis.call('HSET', AP .. a .. TAG, 'proto', ARGV[18])\n"
     "  local changed = 0\n"
     "  for _, id in ipairs(redis.call('ZRANGE', AP .. a .. AJ, 0, -1)) do\n"
     "    local j = job(id)\n"
@@ -120,21 +192,21 @@ static const char s_lua[] =
     "    end\n"
     "  end\n"
     "  return changed\n"
-    "end\n"
+    "elseif ARGV[1] == 'wave' then\n" S_LUA_WAVE "end\n"
     /* job: id, event, cursor ('' = the job's stored sweep cursor), count, new expires ('' =
        keep), past ('1' = only if the job's expiry has passed). Answers {cursor, changed,
        seen, bad, done}, {'0', 0, 0, 0, done} for a job not past, -1 no job, -2 nothing to
        retry. */
-    "local j = job(ARGV[15])\n"
+    "local j = job(ARGV[17])\n"
     "if not j then return -1 end\n"
-    "local e, past = tonumber(ARGV[16]) + 1, ARGV[20] == '1'\n"
+    "local e, past = tonumber(ARGV[18]) + 1, ARGV[22] == '1'\n"
     "if past and (j.done or tonumber(j.expires) > tonumber(now)) then\n"
     "  return {'0', 0, 0, 0, j.done and 1 or 0}\n"
     "end\n"
-    "local stored = ARGV[17] == ''\n"
-    "local cursor = ARGV[17]\n"
+    "local stored = ARGV[19] == ''\n"
+    "local cursor = ARGV[19]\n"
     "if stored then cursor = redis.call('HGET', j.k, 'sweep') or '0' end\n"
-    "local renew = ARGV[19] ~= ''\n"
+    "local renew = ARGV[21] ~= ''\n"
     "if renew and cursor == '0' then\n"
     "  local movable = 0\n"
     "  for s = 1, nst do\n"
@@ -143,12 +215,16 @@ static const char s_lua[] =
     "    end\n"
     "  end\n"
     "  if movable == 0 then return -2 end\n"
-    "  j.expires = ARGV[19]\n"
+    "  j.expires = ARGV[21]\n"
     "  redis.call('HSET', j.k, 'expires', j.expires)\n"
     "  redis.call('HDEL', j.k, 'sweep')\n"
     "  if not j.done then redis.call('ZADD', OPEN, j.expires, j.id) end\n"
+    "  if fsm[idx.failed][e] == idx.queued then\n" /* requeue: the job goes in waves again */
+    "    redis.call('HDEL', j.k, 'aborted')\n"
+    "    redis.call('ZADD', WAVES, redis.call('HGET', j.k, 'created'), j.id)\n"
+    "  end\n"
     "end\n"
-    "local r = redis.call('HSCAN', j.st, cursor, 'COUNT', ARGV[18])\n"
+    "local r = redis.call('HSCAN', j.st, cursor, 'COUNT', ARGV[20])\n"
     "local items, changed, bad = r[2], 0, 0\n"
     "for i = 1, #items, 2 do\n"
     "  local a, o = items[i], idx[items[i + 1]]\n"
@@ -185,7 +261,7 @@ void cf_db_job_fsm_text(cf_db_job_fsm_text_t *f)
     f->table[CF_JOB_STATE_COUNT * CF_JOB_EVENT_COUNT] = '\0';
 }
 
-#define S_FIXED 14 /* ARGV before the mode's own */
+#define S_FIXED 16 /* ARGV before the mode's own */
 
 cf_err_t cf_db_job_script(cf_store_t *store, const char *mode, int64_t now, size_t nextra,
                           const char **extra, const size_t *lens, redisReply **r_out)
@@ -206,7 +282,9 @@ cf_err_t cf_db_job_script(cf_store_t *store, const char *mode, int64_t now, size
                                   CF_DB_KS_JOB_EV,
                                   CF_DB_KP_AGENT,
                                   CF_DB_KS_AGENT_JOBS,
-                                  CF_DB_K_JOBS_OPEN};
+                                  CF_DB_K_JOBS_OPEN,
+                                  CF_DB_KS_JOB_Q,
+                                  CF_DB_K_JOBS_WAVES};
     const char **argv = cf_mem_calloc(S_FIXED + nextra, sizeof(*argv));
     size_t *argl = cf_mem_calloc(S_FIXED + nextra, sizeof(*argl));
     cf_err_t rc = cf_db_fail(store, CF_ERR_NOMEM, "out of memory");

@@ -167,7 +167,8 @@ cf_err_t cf_db_key_job(char *key, const char *id, const char *suffix)
 {
     int ok =
         suffix && (strcmp(suffix, CF_DB_KS_TAG) == 0 || strcmp(suffix, CF_DB_KS_JOB_ST) == 0 ||
-                   strcmp(suffix, CF_DB_KS_JOB_WHY) == 0 || strcmp(suffix, CF_DB_KS_JOB_EV) == 0);
+                   strcmp(suffix, CF_DB_KS_JOB_WHY) == 0 || strcmp(suffix, CF_DB_KS_JOB_EV) == 0 ||
+                   strcmp(suffix, CF_DB_KS_JOB_Q) == 0);
     return s_build(key, ok ? cf_db_check_job_id(id) : CF_ERR_INVALID, CF_DB_KP_JOB, id, suffix);
 }
 

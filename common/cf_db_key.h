@@ -48,6 +48,7 @@
 #define CF_DB_K_JOBS        "cf:jobs"
 #define CF_DB_K_JOBS_OPEN   "cf:jobs:open"
 #define CF_DB_K_JOBS_PRUNE  "cf:jobs:prune" /* where the sweeper's walk of cf:jobs is */
+#define CF_DB_K_JOBS_WAVES  "cf:jobs:waves" /* jobs the wave controller drives */
 #define CF_DB_JOB_ID_LEN    32              /* job id: 32 lowercase hex digits, not all zero */
 #define CF_DB_KP_AGENT      "cf:agent:{"    /* an agent's keys: prefix, id, then a suffix */
 #define CF_DB_KP_JOB        "cf:job:{"      /* a job's keys: prefix, id, then a suffix */
@@ -56,6 +57,7 @@
 #define CF_DB_KS_JOB_ST     "}:st"          /* cf:job:{<id>}:st */
 #define CF_DB_KS_JOB_WHY    "}:why"         /* cf:job:{<id>}:why */
 #define CF_DB_KS_JOB_EV     "}:ev"          /* cf:job:{<id>}:ev */
+#define CF_DB_KS_JOB_Q      "}:q"           /* cf:job:{<id>}:q, queued agents */
 
 /* CF_OK or CF_ERR_INVALID. */
 CF_MUST_USE cf_err_t cf_db_check_agent_id(const char *id);
@@ -84,7 +86,7 @@ CF_MUST_USE cf_err_t cf_db_key_hb(char *key, const char *alias);
 CF_MUST_USE cf_err_t cf_db_key_agent(char *key, const char *id);
 /* cf:agent:{<id>}:jobs */
 CF_MUST_USE cf_err_t cf_db_key_agent_jobs(char *key, const char *id);
-/* cf:job:{<id>} + suffix: CF_DB_KS_TAG (the job hash), CF_DB_KS_JOB_ST, _WHY or _EV. */
+/* cf:job:{<id>} + suffix: CF_DB_KS_TAG (the job hash), CF_DB_KS_JOB_ST, _WHY, _EV or _Q. */
 CF_MUST_USE cf_err_t cf_db_key_job(char *key, const char *id, const char *suffix);
 /* cf:user:<name> */
 CF_MUST_USE cf_err_t cf_db_key_user(char *key, const char *name);

@@ -11,6 +11,7 @@
 #define EXP  CF_JOB_EXPIRED
 #define CAN  CF_JOB_CANCELLED
 #define OLD  CF_JOB_TOO_OLD
+#define QUE  CF_JOB_QUEUED
 #define NONE 0xff /* not in the table: CF_ERR_STATE */
 
 /* s_next[state][event]. The rules behind it (docs/PROTOCOL.md, "Job states"):
@@ -24,21 +25,30 @@
      sweeper racing a report is harmless;
    - retry sends failed, expired and cancelled entries again and is refused for installed
      ones (nothing to retry) and for agents still too old (nothing can be sent);
-   - upgrade releases too_old entries and changes nothing elsewhere. */
+   - upgrade releases too_old entries and changes nothing elsewhere;
+   - queued (a job with waves, docs/jobs.md section 6) waits like pending but is never sent:
+     release moves it to pending and changes nothing elsewhere; abort ends what has not
+     reached an agent (queued, pending, too_old) and leaves delivered entries to finish;
+     requeue is the retry of a job with waves (back to queued), refused where retry is. */
 static const unsigned char s_next[CF_JOB_STATE_COUNT][CF_JOB_EVENT_COUNT] = {
-    /*     receipt installed failed expire cancel retry upgrade */
-    [PEN] = {DEL, INS, FAI, EXP, CAN, PEN, PEN},  [DEL] = {DEL, INS, FAI, EXP, CAN, DEL, DEL},
-    [INS] = {INS, INS, INS, INS, INS, NONE, INS}, [FAI] = {FAI, INS, FAI, FAI, FAI, PEN, FAI},
-    [EXP] = {EXP, INS, FAI, EXP, EXP, PEN, EXP},  [CAN] = {CAN, INS, FAI, CAN, CAN, PEN, CAN},
-    [OLD] = {DEL, INS, FAI, EXP, CAN, NONE, PEN},
+    /*       receipt installed failed expire cancel retry upgrade release abort requeue */
+    [PEN] = {DEL, INS, FAI, EXP, CAN, PEN, PEN, PEN, CAN, PEN},
+    [DEL] = {DEL, INS, FAI, EXP, CAN, DEL, DEL, DEL, DEL, DEL},
+    [INS] = {INS, INS, INS, INS, INS, NONE, INS, INS, INS, NONE},
+    [FAI] = {FAI, INS, FAI, FAI, FAI, PEN, FAI, FAI, FAI, QUE},
+    [EXP] = {EXP, INS, FAI, EXP, EXP, PEN, EXP, EXP, EXP, QUE},
+    [CAN] = {CAN, INS, FAI, CAN, CAN, PEN, CAN, CAN, CAN, QUE},
+    [OLD] = {DEL, INS, FAI, EXP, CAN, NONE, PEN, OLD, CAN, NONE},
+    [QUE] = {DEL, INS, FAI, EXP, CAN, QUE, QUE, PEN, CAN, QUE},
 };
 
 static const char *const s_state_names[CF_JOB_STATE_COUNT] = {
-    "pending", "delivered", "installed", "failed", "expired", "cancelled", "too_old",
+    "pending", "delivered", "installed", "failed", "expired", "cancelled", "too_old", "queued",
 };
 
 static const char *const s_event_names[CF_JOB_EVENT_COUNT] = {
-    "receipt", "report_installed", "report_failed", "expire", "cancel", "retry", "upgrade",
+    "receipt", "report_installed", "report_failed", "expire", "cancel",
+    "retry",   "upgrade",          "release",       "abort",  "requeue",
 };
 
 cf_err_t cf_job_fsm_next(cf_job_state_t state, cf_job_event_t event, cf_job_state_t *next)
@@ -56,6 +66,12 @@ cf_job_state_t cf_job_fsm_initial(unsigned agent_proto, unsigned min_proto)
 {
     unsigned speaks = agent_proto ? agent_proto : 1;
     return speaks < min_proto ? CF_JOB_TOO_OLD : CF_JOB_PENDING;
+}
+
+cf_job_state_t cf_job_fsm_initial_waves(unsigned agent_proto, unsigned min_proto)
+{
+    cf_job_state_t s = cf_job_fsm_initial(agent_proto, min_proto);
+    return s == CF_JOB_PENDING ? CF_JOB_QUEUED : s;
 }
 
 int cf_job_fsm_is_final(cf_job_state_t state)

@@ -13,6 +13,7 @@ typedef enum {
     CF_JOB_EXPIRED,     /* the job's expiry passed before the agent reported */
     CF_JOB_CANCELLED,   /* an operator withdrew the job before the agent reported */
     CF_JOB_TOO_OLD,     /* the agent speaks an older protocol than the job needs: not sent */
+    CF_JOB_QUEUED,      /* a job with waves: waiting for its wave, not sent (docs/jobs.md 6) */
     CF_JOB_STATE_COUNT  /* number of states, not a state */
 } cf_job_state_t;
 
@@ -26,6 +27,9 @@ typedef enum {
     CF_JOB_EV_CANCEL,           /* an operator cancelled the job */
     CF_JOB_EV_RETRY,            /* an operator asked to send the job again */
     CF_JOB_EV_UPGRADE,          /* the agent now speaks the protocol the job needs */
+    CF_JOB_EV_RELEASE,          /* the wave controller lets a queued entry go out */
+    CF_JOB_EV_ABORT,            /* the failure threshold passed: end what was not sent */
+    CF_JOB_EV_REQUEUE,          /* retry of a job with waves: back to queued */
     CF_JOB_EVENT_COUNT          /* number of events, not an event */
 } cf_job_event_t;
 
@@ -43,18 +47,21 @@ CF_MUST_USE cf_err_t cf_job_fsm_next(cf_job_state_t state, cf_job_event_t event,
    (agent_proto > 0) and below min_proto, else CF_JOB_PENDING. An agent that has never
    said which level it speaks (agent_proto 0) is taken to speak level 1. */
 cf_job_state_t cf_job_fsm_initial(unsigned agent_proto, unsigned min_proto);
+/* First state of a new entry of a job rolled out in waves: CF_JOB_QUEUED where
+   cf_job_fsm_initial gives CF_JOB_PENDING, else the same (too_old stays too_old). */
+cf_job_state_t cf_job_fsm_initial_waves(unsigned agent_proto, unsigned min_proto);
 
 /* 1 when the entry waits for nothing more: installed, failed, expired, cancelled (a late
    report may still move it, as the table says, but nothing is sent for it); 0 for pending,
-   delivered, too_old and out-of-range values. A job whose entries are all final gets its
+   delivered, too_old, queued and out-of-range values. A job whose entries are all final gets its
    TTL. */
 int cf_job_fsm_is_final(cf_job_state_t state);
 
-/* "pending", "delivered", "installed", "failed", "expired", "cancelled", "too_old";
-   "unknown" out of range. */
+/* "pending", "delivered", "installed", "failed", "expired", "cancelled", "too_old",
+   "queued"; "unknown" out of range. */
 const char *cf_job_fsm_state_name(cf_job_state_t state);
 /* "receipt", "report_installed", "report_failed", "expire", "cancel", "retry",
-   "upgrade"; "unknown" out of range. */
+   "upgrade", "release", "abort", "requeue"; "unknown" out of range. */
 const char *cf_job_fsm_event_name(cf_job_event_t event);
 /* Inverse of the name functions (exact, case-sensitive). CF_ERR_INVALID for NULL or an
    unknown name; *out untouched then. */

@@ -6,6 +6,7 @@
 
 #include "cf_cli.h"
 #include "cf_cli_api.h"
+#include "cf_cli_job_ctl.h"
 #include "cf_cli_job_int.h"
 #include "cf_client.h"
 #include "cf_db_key.h"
@@ -24,7 +25,7 @@ static const char *const s_types[] = {"install_cert", "renew_csr", "set_favorite
 static const char *const s_locks[] = {"secure", "attention", "insecure", "expired", NULL};
 static const char *const s_forms[] = {"pem", "p12", NULL};
 /* the per-agent states, in the order the console shows their counts */
-static const char *const s_states[] = {"pending", "delivered", "installed", "failed",
+static const char *const s_states[] = {"pending", "queued",    "delivered", "installed", "failed",
                                        "expired", "cancelled", "too_old",   NULL};
 
 static const cf_table_col_t s_kv_cols[] = {{NULL, CF_TABLE_LEFT}, {NULL, CF_TABLE_LEFT}};
@@ -137,7 +138,7 @@ static int s_create_body(cf_cli_run_t *run, const char *type, json_t **out)
     if (!s_type_options(run, type))
         return 0;
     json_t *body = json_pack("{s:s}", "type", type);
-    int ok = body && s_target(run, body);
+    int ok = body && s_target(run, body) && cf_cli_job_waves_body(run, body);
     if (ok && cf_cli_flag_given(run->cfg, "ttl"))
         ok = json_object_set_new(body, "ttl", json_integer(cf_cfg_int(run->cfg, "ttl"))) == 0;
     const char *keys[][2] = {{"cert-name", "cert"}, {"form", "form"}, {"favorite", "favorite"}};
@@ -225,6 +226,7 @@ static int s_create_as(int argc, char **argv, const char *type, const char *prog
         {"favorite", 0, CF_CFG_STRING, "ALIAS", "set_favorite: the server alias", NULL, 0, 0, NULL},
         {"watch", 0, CF_CFG_BOOL, NULL, "then follow it live (as job watch)", "false", 0, 0, NULL},
         CF_CLI_JOB_WATCH_OPTIONS,
+        CF_CLI_JOB_WAVE_OPTIONS,
     };
     cf_cli_run_t run;
     json_t *body = NULL, *answer = NULL;
@@ -243,11 +245,12 @@ out:
 }
 
 #define S_TARGET "(--agents ID,ID | --all | --ip-range RANGE | --state LOCK) [--ttl D] "
-#define S_WATCH  "[--watch [--no-bar]] "
-#define S_CREATE_ABOUT                                                                    \
-    "Prints the job id and how many agents it reaches; agents that speak too old a\n"     \
-    "protocol show too_old and get the job once upgraded. --watch then follows it live\n" \
-    "(as job watch; its exit code).\n" CF_EXIT_HELP
+#define S_WATCH  CF_CLI_JOB_WAVE_SYNOPSIS " [--watch [--no-bar]] "
+#define S_CREATE_ABOUT                                                                      \
+    "Prints the job id and how many agents it reaches; agents that speak too old a\n"       \
+    "protocol show too_old and get the job once upgraded. --batch and --rate roll it out\n" \
+    "in waves (agents waiting show queued); --max-failures aborts it. --watch then\n"       \
+    "follows it live (as job watch; its exit code).\n" CF_EXIT_HELP
 
 static int s_create(int argc, char **argv)
 {
@@ -302,6 +305,8 @@ static cf_err_t s_job_kv(cf_table_t *t, const json_t *job)
         rc = cf_table_kv(t, "Done", "%s",
                          s_int(job, "done") > 0 ? cf_table_time(s_int(job, "done"), d, sizeof(d))
                                                 : "no (agents still waiting)");
+    if (rc == CF_OK)
+        rc = cf_cli_job_rollout_kv(t, job);
     if (rc == CF_OK)
         rc = cf_table_kv(t, "Agents", "%lld", s_int(job, "total"));
     for (size_t i = 0; rc == CF_OK && s_states[i]; i++)
@@ -376,9 +381,10 @@ static int s_show(int argc, char **argv)
     json_t *job = NULL, *page = NULL;
     if (!cf_cli_begin(&run, "cf-console job show",
                       "ID [--state STATE] [--limit N] [--cursor C] " S_CONN,
-                      "Show a job: its counts per state (pending, delivered, installed, failed,\n"
-                      "expired, cancelled, too_old) and its agents with their state, a page at a\n"
-                      "time. --json prints {\"job\":…,\"agents\":[…],\"cursor\":…}.\n" CF_EXIT_HELP,
+                      "Show a job: its rollout, its counts per state (pending, queued, delivered,\n"
+                      "installed, failed, expired, cancelled, too_old) and its agents with their\n"
+                      "state, a page at a time. --json prints "
+                      "{\"job\":…,\"agents\":[…],\"cursor\":…}.\n" CF_EXIT_HELP,
                       opts, S_N(opts), 1, 1, argc, argv) ||
         !s_job_id(&run) || !s_agents_path(&run, path, sizeof(path)) || !cf_cli_open_run(&run))
         return cf_cli_end(&run);
@@ -408,7 +414,8 @@ static int s_show(int argc, char **argv)
 static cf_err_t s_list_row(cf_table_t *t, const json_t *j)
 {
     char c[CF_TABLE_TIME_MAX], e[CF_TABLE_TIME_MAX], d[CF_TABLE_TIME_MAX];
-    long long waiting = s_count(j, "pending") + s_count(j, "delivered") + s_count(j, "too_old");
+    long long waiting = s_count(j, "pending") + s_count(j, "queued") + s_count(j, "delivered") +
+                        s_count(j, "too_old");
     cf_err_t rc = cf_table_add(t, s_str(j, "id"));
     if (rc == CF_OK)
         rc = cf_table_add(t, s_str(j, "type"));
@@ -442,7 +449,7 @@ static int s_list(int argc, char **argv)
     json_t *answer = NULL;
     if (!cf_cli_begin(&run, "cf-console job list", "[--limit N] " S_CONN,
                       "List the jobs, newest first, with how many agents installed, failed or\n"
-                      "still wait (pending, delivered, too old).\n" CF_EXIT_HELP,
+                      "still wait (pending, queued, delivered, too old).\n" CF_EXIT_HELP,
                       opts, S_N(opts), 0, 0, argc, argv) ||
         !cf_cli_open_run(&run))
         return cf_cli_end(&run);
@@ -485,11 +492,11 @@ static int s_action(int argc, char **argv, const char *verb, const char *prog, c
     if (run.exit_code == CF_EXIT_OK && run.json)
         cf_cli_print_json(answer);
     else if (run.exit_code == CF_EXIT_OK)
-        printf("job %s %s: %lld pending, %lld installed, %lld failed, %lld expired, %lld "
-               "cancelled, %lld too old\n",
-               run.args[0], done, s_count(answer, "pending"), s_count(answer, "installed"),
-               s_count(answer, "failed"), s_count(answer, "expired"), s_count(answer, "cancelled"),
-               s_count(answer, "too_old"));
+        printf("job %s %s: %lld pending, %lld queued, %lld installed, %lld failed, %lld "
+               "expired, %lld cancelled, %lld too old\n",
+               run.args[0], done, s_count(answer, "pending"), s_count(answer, "queued"),
+               s_count(answer, "installed"), s_count(answer, "failed"), s_count(answer, "expired"),
+               s_count(answer, "cancelled"), s_count(answer, "too_old"));
     json_decref(answer);
     return cf_cli_end(&run);
 }
@@ -526,6 +533,8 @@ int cf_cli_job(int argc, char **argv)
         {"list", "the jobs, newest first", s_list},
         {"cancel", "ID: stop sending a job", s_cancel},
         {"retry", "ID: send a job again to agents that failed, expired or were cancelled", s_retry},
+        {"pause", "ID: release no more agents of a job rolled out in waves", cf_cli_job_pause},
+        {"resume", "ID: go on with a paused job's waves", cf_cli_job_resume},
     };
     return cf_cli_dispatch("cf-console job",
                            "Certificate jobs for many agents (install, renew, favorite, "

@@ -111,13 +111,26 @@ static void s_rate(const s_watch_t *w, long long final, long long total, char *b
     snprintf(buf, len, "%.1f agents/s  ETA %lldm%02llds", rate, eta / 60, eta % 60);
 }
 
-/* The progress: a bar redrawn in place, or a plain line when the counts moved. */
+/* The rollout's state when it says more than the counts: "  paused", "  aborted: why". */
+static void s_rollout_text(const json_t *job, char *buf, size_t len)
+{
+    const json_t *r = json_object_get(job, "rollout");
+    const char *aborted = json_string_value(json_object_get(r, "aborted"));
+    if (aborted)
+        snprintf(buf, len, "  aborted: %.120s", aborted);
+    else
+        snprintf(buf, len, "%s", json_is_true(json_object_get(r, "paused")) ? "  paused" : "");
+}
+
+/* The progress: a bar redrawn in place, or a plain line when the counts (or the rollout's
+   state) moved. */
 static void s_show(s_watch_t *w, int last)
 {
     long long total = (long long) json_integer_value(json_object_get(w->job, "total"));
     long long final = s_finals(w->job);
     char counts[sizeof(w->line)], rate[64];
     s_counts_text(w->job, w->bar, counts, sizeof(counts));
+    s_rollout_text(w->job, counts + strlen(counts), sizeof(counts) - strlen(counts));
     s_rate(w, final, total, rate, sizeof(rate));
     int pct = total > 0 ? (int) (final * 100 / total) : 100;
     if (w->bar) {
@@ -355,7 +368,10 @@ static int s_summary(s_watch_t *w)
         s_unbar(w);
         char counts[sizeof(w->line)];
         s_counts_text(w->job, 0, counts, sizeof(counts));
-        printf("job %s done: %lld of %lld installed (%s)\n", w->id, installed, total, counts);
+        char rollout[160];
+        s_rollout_text(w->job, rollout, sizeof(rollout));
+        printf("job %s done: %lld of %lld installed (%s)%s\n", w->id, installed, total, counts,
+               rollout);
         if (s_count(w->job, "failed") > 0)
             s_failed(w);
     }

@@ -24,11 +24,18 @@ static void s_reply(cf_req_t *req, int status, json_t *body)
         cf_req_reply_json(req, status, body);
 }
 
+/* The states in the order the counts show them (docs/API.md "Jobs"). */
+static const cf_job_state_t s_count_order[CF_JOB_STATE_COUNT] = {
+    CF_JOB_PENDING, CF_JOB_QUEUED,  CF_JOB_DELIVERED, CF_JOB_INSTALLED,
+    CF_JOB_FAILED,  CF_JOB_EXPIRED, CF_JOB_CANCELLED, CF_JOB_TOO_OLD,
+};
+
 json_t *cf_api_jobs_json(const cf_db_job_t *job)
 {
     json_t *counts = json_object();
-    for (int s = 0; counts && s < CF_JOB_STATE_COUNT; s++) {
-        if (json_object_set_new(counts, cf_job_fsm_state_name((cf_job_state_t) s),
+    for (int i = 0; counts && i < CF_JOB_STATE_COUNT; i++) {
+        cf_job_state_t s = s_count_order[i];
+        if (json_object_set_new(counts, cf_job_fsm_state_name(s),
                                 json_integer((json_int_t) job->n[s])) != 0) {
             json_decref(counts);
             counts = NULL;
@@ -36,11 +43,12 @@ json_t *cf_api_jobs_json(const cf_db_job_t *job)
     }
     json_t *params = json_loads(job->params, 0, NULL);
     json_t *done = job->done > 0 ? json_integer((json_int_t) job->done) : json_null();
-    return json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:i,s:o,s:s,s:I,s:o,s:o}", "id", job->id, "type",
+    return json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:i,s:o,s:s,s:I,s:o,s:o,s:o}", "id", job->id, "type",
                      cf_job_type_name(job->type), "created", (json_int_t) job->created, "expires",
                      (json_int_t) job->expires, "issuer", job->issuer, "by", job->by, "min_proto",
                      (int) job->min_proto, "params", params ? params : json_object(), "target",
-                     job->target, "total", (json_int_t) job->total, "counts", counts, "done", done);
+                     job->target, "total", (json_int_t) job->total, "counts", counts, "done", done,
+                     "rollout", cf_api_jobs_rollout_json(job));
 }
 
 void cf_api_jobs_send(cf_app_t *app, const char *id)
@@ -145,8 +153,8 @@ static void s_agents(cf_req_t *req, void *arg)
         return;
     if (state_name && cf_job_fsm_state_from_name(state_name, &state) != CF_OK) {
         cf_req_reply_error(req, 400, "invalid_request",
-                           "state must be pending, delivered, installed, failed, expired, "
-                           "cancelled or too_old");
+                           "state must be pending, queued, delivered, installed, failed, "
+                           "expired, cancelled or too_old");
         return;
     }
     if (!cf_api_page_args(req, &limit, &cursor))
@@ -211,6 +219,8 @@ static const cf_route_t s_routes[] = {
     {"GET", "/api/v1/jobs/:id/events", CF_ACCESS_VIEWER, cf_api_jobs_watch, 0, 0},
     {"POST", "/api/v1/jobs/:id/cancel", CF_ACCESS_ADMIN, s_cancel, CF_ROUTE_JSON, 0},
     {"POST", "/api/v1/jobs/:id/retry", CF_ACCESS_ADMIN, s_retry, CF_ROUTE_JSON, 0},
+    {"POST", "/api/v1/jobs/:id/pause", CF_ACCESS_ADMIN, cf_api_jobs_pause, CF_ROUTE_JSON, 0},
+    {"POST", "/api/v1/jobs/:id/resume", CF_ACCESS_ADMIN, cf_api_jobs_resume, CF_ROUTE_JSON, 0},
 };
 
 size_t cf_api_jobs_routes(const cf_route_t **routes_out)

@@ -22,8 +22,9 @@ static const unsigned s_min_proto[CF_JOB_TYPE_COUNT_] = {
     [CF_JOB_TYPE_RECHECK] = 1,
 };
 
-static const char *const s_fields[] = {"type", "agents", "all",  "ip_range", "state",
-                                       "ttl",  "cert",   "form", "favorite", NULL};
+static const char *const s_fields[] = {"type", "agents",       "all",  "ip_range", "state",
+                                       "ttl",  "cert",         "form", "favorite", "batch",
+                                       "rate", "max_failures", NULL};
 
 /* Every key of body is one we know: a typo must not pass silently. */
 static cf_err_t s_known_fields(const json_t *body, cf_why_t *why)
@@ -179,6 +180,7 @@ cf_err_t cf_api_jobs_parse(cf_store_t *store, const json_t *body, cf_api_jobs_sp
                       "cert and form go with install_cert, favorite with "
                       "set_favorite");
     CF_TRY(s_target(body, spec, why));
+    CF_TRY(cf_api_jobs_waves_parse(body, &spec->waves, why));
     snprintf(spec->params, sizeof(spec->params), "{}");
     if (install)
         return s_install(store, body, spec, why);
@@ -223,6 +225,7 @@ static cf_err_t s_store(cf_app_t *app, cf_store_t *store, cf_req_t *req,
         .target = spec->target,
         .agents = list,
         .n_agents = n,
+        .waves = spec->waves,
     };
     cf_err_t rc = cf_db_job_create(store, &in, out);
     if (rc == CF_ERR_NOTFOUND) /* none of the listed ids is an agent: nothing written */
@@ -282,9 +285,14 @@ void cf_api_jobs_create(cf_req_t *req, void *arg)
     cf_app_audit(app, store, req, "job.create", audit, rc);
     cf_app_store_give(app, store);
     if (rc == CF_OK) {
-        cf_log(CF_LOG_INFO, "msg=\"job created\" job=%s type=%s target=\"%s\" total=%lld", id,
-               cf_job_type_name(spec.type), spec.target, (long long) made.total);
-        cf_api_jobs_send(app, id);
+        cf_log(CF_LOG_INFO,
+               "msg=\"job created\" job=%s type=%s target=\"%s\" total=%lld batch=%lld rate=%lld "
+               "max_failures=%d",
+               id, cf_job_type_name(spec.type), spec.target, (long long) made.total,
+               (long long) spec.waves.batch, (long long) spec.waves.rate,
+               spec.waves.watch ? spec.waves.max_fail : -1);
+        if (!spec.waves.batch && !spec.waves.rate) /* else the wave controller sends them */
+            cf_api_jobs_send(app, id);
         json_t *body = s_answer(id, &made, list, ids.n);
         if (body)
             cf_req_reply_json(req, 201, body);

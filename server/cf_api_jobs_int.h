@@ -43,6 +43,7 @@ typedef struct {
     char favorite[CF_DB_ALIAS_MAX + 1];   /* set_favorite: the alias */
     char target[CF_API_JOBS_TARGET_TEXT]; /* "agents", "all", "ip_range R", "state S" */
     char params[CF_API_JOBS_PARAMS_TEXT]; /* the job's params as JSON */
+    cf_db_job_rollout_t waves;            /* batch, rate, max_failures (all zero: none) */
 } cf_api_jobs_spec_t;
 
 /* Agent ids, sorted, each once. */
@@ -76,6 +77,18 @@ void cf_api_jobs_watch(cf_req_t *req, void *app);
 
 /* A job in the API's shape, the caller's; NULL on out of memory. */
 json_t *cf_api_jobs_json(const cf_db_job_t *job);
+
+/* Check batch (1..CF_DB_JOB_WAVE_MAX), rate (1..CF_DB_JOB_WAVE_MAX per second) and
+   max_failures (0..100) of a POST /jobs body into *waves (absent: zero). CF_ERR_INVALID
+   with why (cf_api_jobs_ctl.c). */
+CF_MUST_USE cf_err_t cf_api_jobs_waves_parse(const json_t *body, cf_db_job_rollout_t *waves,
+                                             cf_why_t *why);
+/* The job's "rollout" member: {"batch","rate","max_failures","paused","aborted"}, the
+   caller's; NULL on out of memory (cf_api_jobs_ctl.c). */
+json_t *cf_api_jobs_rollout_json(const cf_db_job_t *job);
+/* POST /api/v1/jobs/:id/pause and /resume (admin, audited) (cf_api_jobs_ctl.c). */
+void cf_api_jobs_pause(cf_req_t *req, void *app);
+void cf_api_jobs_resume(cf_req_t *req, void *app);
 
 /* Hand a job to this server's broker link; a failure is logged (its entries stay pending
    and go out at check-in or HELLO). */

@@ -68,6 +68,9 @@ static const char *const s_counter_names[CF_APP_COUNTERS] = {
     "cf_server_link_acks_total",
     "cf_server_link_dropped_total",
     "cf_server_link_batches_total",
+    "cf_server_wave_released_total",
+    "cf_server_jobs_aborted_total",
+    "cf_server_wave_failures_total",
 };
 
 static int64_t s_now_ms(void)

@@ -47,6 +47,9 @@ typedef enum {
     CF_APP_LINK_ACKS,         /* ACKs sent */
     CF_APP_LINK_DROPPED,      /* broker messages dropped (malformed, unexpected, store down) */
     CF_APP_LINK_BATCHES,      /* BATCH messages sent to brokers */
+    CF_APP_WAVE_RELEASED,     /* job entries the wave controller of this server released */
+    CF_APP_JOBS_ABORTED,      /* jobs it aborted at their failure threshold */
+    CF_APP_WAVE_FAILURES,     /* wave steps that failed */
     CF_APP_COUNTERS           /* number of counters, not a counter */
 } cf_app_counter_t;
 

@@ -1,4 +1,4 @@
-/*  cf_control - cf-server's control thread: reloads, heartbeat, renewal and sweep leases  */
+/*  cf_control - cf-server's control thread: reloads, heartbeat, renewal, sweep and wave leases  */
 #include "cf_control.h"
 
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include "cf_mem.h"
 #include "cf_renew.h"
 #include "cf_sweep.h"
+#include "cf_wave.h"
 #include "cf_store_sub.h"
 
 struct cf_control {
@@ -28,6 +29,7 @@ struct cf_control {
     struct event *hb_ev;     /* heartbeat timer, owned */
     struct event *renew_ev;  /* renewer timer, owned */
     struct event *sweep_ev;  /* sweeper timer, owned (NULL: no sweeper) */
+    struct event *wave_ev;   /* wave controller timer, owned */
     struct event *stop_ev;   /* read end of stop_fd, owned */
     int stop_fd[2];          /* pipe: a byte asks the thread to stop */
     pthread_t thread;        /* the control thread */
@@ -38,6 +40,7 @@ struct cf_control {
     char last_min_tls[4];    /* min TLS last applied */
     cf_renew_t *renew;       /* the renewer, owned */
     cf_sweep_t *sweep;       /* the job sweeper, owned (NULL: none) */
+    cf_wave_t *wave;         /* the rollout wave controller, owned */
 };
 
 /* Read everything from Redis and apply it: TLS material, client-certificate requirement,
@@ -143,6 +146,16 @@ static void s_sweep_tick(evutil_socket_t fd, short what, void *arg)
     cf_sweep_tick(self->sweep, self->store, (int64_t) time(NULL));
 }
 
+static void s_wave_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    cf_control_t *self = arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    cf_wave_tick(self->wave, self->store, (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
 static void s_stop(evutil_socket_t fd, short what, void *arg)
 {
     (void) what;
@@ -172,6 +185,10 @@ static cf_err_t s_events(cf_control_t *self, cf_why_t *why)
     self->stop_ev = event_new(self->base, self->stop_fd[0], EV_READ, s_stop, self);
     if (!self->hb_ev || !self->renew_ev || !self->stop_ev || event_add(self->hb_ev, &hb) != 0 ||
         event_add(self->renew_ev, &rn) != 0 || event_add(self->stop_ev, NULL) != 0)
+        return CF_ERR_NOMEM;
+    struct timeval wv = {0, CF_WAVE_TICK_MS * 1000};
+    self->wave_ev = event_new(self->base, -1, EV_PERSIST, s_wave_tick, self);
+    if (!self->wave_ev || event_add(self->wave_ev, &wv) != 0)
         return CF_ERR_NOMEM;
     if (!self->sweep)
         return CF_OK;
@@ -217,6 +234,8 @@ cf_err_t cf_control_new(const cf_control_cfg_t *cfg, cf_control_t **out, cf_why_
     if (rc == CF_OK && cfg->sweep_every_s > 0)
         rc = cf_sweep_new(cfg->app, 3 * cfg->sweep_every_s, &self->sweep);
     if (rc == CF_OK)
+        rc = cf_wave_new(cfg->app, &self->wave);
+    if (rc == CF_OK)
         rc = s_connect(self, why);
     if (rc == CF_OK)
         rc = s_events(self, why);
@@ -249,6 +268,7 @@ void cf_control_destroy(cf_control_t **self_p)
             cf_log(CF_LOG_WARN, "msg=\"cannot remove the heartbeat; it expires by itself\"");
         cf_renew_release(self->renew, self->store);
         cf_sweep_release(self->sweep, self->store);
+        cf_wave_release(self->wave, self->store);
     }
     cf_store_sub_destroy(&self->sub);
     if (self->hb_ev)
@@ -257,6 +277,8 @@ void cf_control_destroy(cf_control_t **self_p)
         event_free(self->renew_ev);
     if (self->sweep_ev)
         event_free(self->sweep_ev);
+    if (self->wave_ev)
+        event_free(self->wave_ev);
     if (self->stop_ev)
         event_free(self->stop_ev);
     for (int i = 0; i < 2; i++) {
@@ -265,6 +287,7 @@ void cf_control_destroy(cf_control_t **self_p)
     }
     cf_renew_destroy(&self->renew);
     cf_sweep_destroy(&self->sweep);
+    cf_wave_destroy(&self->wave);
     cf_store_destroy(&self->store);
     if (self->base)
         event_base_free(self->base);

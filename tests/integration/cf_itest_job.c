@@ -55,9 +55,12 @@ void cf_itest_job_ids_free(char **ids, size_t n)
 
 cf_db_job_spec_t cf_itest_job_spec(const char *id, const char *const *agents, size_t n)
 {
-    cf_db_job_spec_t s = {
-        id, CF_JOB_TYPE_INSTALL_CERT, 1000, 1000 + 3600, "srv1", "admin", 1, "{}", "test", agents,
-        n};
+    cf_db_job_spec_t s = {id,     CF_JOB_TYPE_INSTALL_CERT,
+                          1000,   1000 + 3600,
+                          "srv1", "admin",
+                          1,      "{}",
+                          "test", agents,
+                          n,      {0, 0, 0, 0}};
     return s;
 }
 

@@ -394,6 +394,25 @@ static void test_verbs(void **state)
     s_wait_file("verb.out", "\"event\":\"done\"");
 }
 
+static void test_watch_shows_every_count(void **state)
+{
+    (void) state;
+    /* a job in waves has queued entries: the watch shows that count too */
+    EXPECT(0, NULL, "job renew --agents w-3,w-4 --batch 1 --json " REAL);
+    char id[33], args[128];
+    snprintf(id, sizeof(id), "%s", AT_STR("id") ? AT_STR("id") : "");
+    assert_int_equal(strlen(id), 32);
+    snprintf(args, sizeof(args), "job watch %s --no-bar", id);
+    pid_t pid = s_spawn_console("waves", args);
+    s_wait_file("waves.out", "queued 1");
+    EXPECT(0, NULL, "job pause %s " REAL, id);
+    s_wait_file("waves.out", "too_old 0  paused"); /* the rollout's state too */
+    EXPECT(0, "cancelled", "job cancel %s " REAL, id);
+    assert_int_equal(cf_itest_exit_code(pid, 30000), 1);
+    s_wait_file("waves.out", "done: 0 of 2 installed");
+    s_wait_file("waves.out", "cancelled 2");
+}
+
 static void test_reconnect_to_second_server(void **state)
 {
     (void) state;
@@ -421,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_event_stream),
         cmocka_unit_test(test_watch_live_exit_codes),
         cmocka_unit_test(test_verbs),
+        cmocka_unit_test(test_watch_shows_every_count),
         cmocka_unit_test(test_reconnect_to_second_server),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

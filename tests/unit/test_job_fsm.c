@@ -36,23 +36,31 @@ static void test_usage(void **state)
     assert_string_equal(cf_job_fsm_state_name(entry), "installed");
 }
 
-/* The expected table, written out by hand from docs/PROTOCOL.md independently of the
-   table in cf_job_fsm.c: one row per state, columns in event order (receipt,
-   report_installed, report_failed, expire, cancel, retry, upgrade); "-" = refused. */
-static const char *const s_expected[][8] = {
-    {"pending", "delivered", "installed", "failed", "expired", "cancelled", "pending", "pending"},
+/* The expected table, written out by hand from docs/PROTOCOL.md and docs/jobs.md section 6
+   independently of the table in cf_job_fsm.c: one row per state, columns in event order
+   (receipt, report_installed, report_failed, expire, cancel, retry, upgrade, release,
+   abort, requeue); "-" = refused. */
+static const char *const s_expected[][11] = {
+    {"pending", "delivered", "installed", "failed", "expired", "cancelled", "pending", "pending",
+     "pending", "cancelled", "pending"},
     {"delivered", "delivered", "installed", "failed", "expired", "cancelled", "delivered",
-     "delivered"},
-    {"installed", "installed", "installed", "installed", "installed", "installed", "-",
-     "installed"},
-    {"failed", "failed", "installed", "failed", "failed", "failed", "pending", "failed"},
-    {"expired", "expired", "installed", "failed", "expired", "expired", "pending", "expired"},
+     "delivered", "delivered", "delivered", "delivered"},
+    {"installed", "installed", "installed", "installed", "installed", "installed", "-", "installed",
+     "installed", "installed", "-"},
+    {"failed", "failed", "installed", "failed", "failed", "failed", "pending", "failed", "failed",
+     "failed", "queued"},
+    {"expired", "expired", "installed", "failed", "expired", "expired", "pending", "expired",
+     "expired", "expired", "queued"},
     {"cancelled", "cancelled", "installed", "failed", "cancelled", "cancelled", "pending",
-     "cancelled"},
-    {"too_old", "delivered", "installed", "failed", "expired", "cancelled", "-", "pending"},
+     "cancelled", "cancelled", "cancelled", "queued"},
+    {"too_old", "delivered", "installed", "failed", "expired", "cancelled", "-", "pending",
+     "too_old", "cancelled", "-"},
+    {"queued", "delivered", "installed", "failed", "expired", "cancelled", "queued", "queued",
+     "pending", "cancelled", "queued"},
 };
 static const char *const s_events[] = {
-    "receipt", "report_installed", "report_failed", "expire", "cancel", "retry", "upgrade"};
+    "receipt", "report_installed", "report_failed", "expire", "cancel",
+    "retry",   "upgrade",          "release",       "abort",  "requeue"};
 
 static void test_every_pair(void **state)
 {
@@ -82,7 +90,7 @@ static void test_every_pair(void **state)
                          cf_job_fsm_state_name(next), cf_err_name(rc), want);
         }
     }
-    assert_int_equal(refused, 2);
+    assert_int_equal(refused, 4);
 }
 
 /* Agent facts are never refused, so a server always stores or ignores them and acks. */
@@ -117,6 +125,33 @@ static void test_repeats_are_no_change(void **state)
         }
 }
 
+/* A wave: queued entries are released, the threshold aborts what was not sent, and the
+   retry of a job with waves queues the cancelled and failed entries again. */
+static void test_waves(void **state)
+{
+    (void) state;
+    cf_job_state_t e[4], next;
+    for (int i = 0; i < 4; i++)
+        e[i] = cf_job_fsm_initial_waves(1, 1);
+    assert_int_equal(cf_job_fsm_next(e[0], CF_JOB_EV_RELEASE, &e[0]), CF_OK);
+    assert_int_equal(cf_job_fsm_next(e[1], CF_JOB_EV_RELEASE, &e[1]), CF_OK);
+    assert_int_equal(cf_job_fsm_next(e[1], CF_JOB_EV_RECEIPT, &e[1]), CF_OK);
+    assert_int_equal(cf_job_fsm_next(e[2], CF_JOB_EV_RELEASE, &e[2]), CF_OK);
+    assert_int_equal(cf_job_fsm_next(e[2], CF_JOB_EV_REPORT_FAILED, &e[2]), CF_OK);
+    assert_int_equal(e[0], CF_JOB_PENDING);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(cf_job_fsm_next(e[i], CF_JOB_EV_ABORT, &e[i]), CF_OK);
+    assert_int_equal(e[0], CF_JOB_CANCELLED); /* released, not received: never reached it */
+    assert_int_equal(e[1], CF_JOB_DELIVERED); /* left to finish */
+    assert_int_equal(e[2], CF_JOB_FAILED);
+    assert_int_equal(e[3], CF_JOB_CANCELLED); /* still queued */
+    assert_int_equal(cf_job_fsm_next(e[2], CF_JOB_EV_REQUEUE, &next), CF_OK);
+    assert_int_equal(next, CF_JOB_QUEUED);
+    assert_int_equal(cf_job_fsm_next(CF_JOB_INSTALLED, CF_JOB_EV_REQUEUE, &next), CF_ERR_STATE);
+    assert_int_equal(cf_job_fsm_is_final(CF_JOB_QUEUED), 0);
+    assert_string_equal(cf_job_fsm_state_name(CF_JOB_QUEUED), "queued");
+}
+
 static void test_initial_and_final(void **state)
 {
     (void) state;
@@ -125,7 +160,11 @@ static void test_initial_and_final(void **state)
     assert_int_equal(cf_job_fsm_initial(1, 2), CF_JOB_TOO_OLD);
     assert_int_equal(cf_job_fsm_initial(2, 2), CF_JOB_PENDING);
     assert_int_equal(cf_job_fsm_initial(3, 1), CF_JOB_PENDING);
-    static const int final[CF_JOB_STATE_COUNT] = {0, 0, 1, 1, 1, 1, 0};
+    /* a job with waves: queued where the entry would be pending, too_old stays */
+    assert_int_equal(cf_job_fsm_initial_waves(0, 1), CF_JOB_QUEUED);
+    assert_int_equal(cf_job_fsm_initial_waves(2, 2), CF_JOB_QUEUED);
+    assert_int_equal(cf_job_fsm_initial_waves(1, 2), CF_JOB_TOO_OLD);
+    static const int final[CF_JOB_STATE_COUNT] = {0, 0, 1, 1, 1, 1, 0, 0};
     for (int s = 0; s < CF_JOB_STATE_COUNT; s++)
         assert_int_equal(cf_job_fsm_is_final((cf_job_state_t) s), final[s]);
     assert_int_equal(cf_job_fsm_is_final(CF_JOB_STATE_COUNT), 0);
@@ -165,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_every_pair),
         cmocka_unit_test(test_agent_facts_never_refused),
         cmocka_unit_test(test_repeats_are_no_change),
+        cmocka_unit_test(test_waves),
         cmocka_unit_test(test_initial_and_final),
         cmocka_unit_test(test_bad_arguments),
     };

@@ -1,0 +1,134 @@
+/*  cf_wave - the rollout wave controller under its Redis lease  */
+#include "cf_wave.h"
+
+#include <stdio.h>
+
+#include "cf_db_audit.h"
+#include "cf_db_job.h"
+#include "cf_link.h"
+#include "cf_log.h"
+#include "cf_mem.h"
+
+struct cf_wave {
+    cf_app_t *app; /* borrowed */
+    int held;      /* we held the lease at the last tick */
+};
+
+cf_err_t cf_wave_new(cf_app_t *app, cf_wave_t **out)
+{
+    if (!app || !out)
+        return CF_ERR_INVALID;
+    *out = cf_mem_calloc(1, sizeof(**out));
+    if (!*out)
+        return CF_ERR_NOMEM;
+    (*out)->app = app;
+    return CF_OK;
+}
+
+void cf_wave_destroy(cf_wave_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cf_mem_free(*self_p);
+    *self_p = NULL;
+}
+
+void cf_wave_release(cf_wave_t *self, cf_store_t *store)
+{
+    if (!self || !self->held)
+        return;
+    int released = 0;
+    cf_err_t rc =
+        cf_store_lease_release(store, CF_WAVE_LEASE, cf_app_instance(self->app), &released);
+    if (rc != CF_OK)
+        cf_log(CF_LOG_WARN, "msg=\"cannot release the wave lease; it lapses by itself\"");
+    self->held = 0;
+}
+
+/* Take or keep the lease; 1 when we hold it. */
+static int s_lease(cf_wave_t *self, cf_store_t *store)
+{
+    int got = 0;
+    cf_err_t rc = cf_store_lease_acquire(store, CF_WAVE_LEASE, cf_app_instance(self->app),
+                                         CF_WAVE_LEASE_MS, &got);
+    if (rc != CF_OK || !got) {
+        if (self->held)
+            cf_log(CF_LOG_INFO, "msg=\"wave lease lost\"");
+        self->held = 0;
+        return 0;
+    }
+    if (!self->held)
+        cf_log(CF_LOG_INFO, "msg=\"wave lease taken: this server releases rollout waves\"");
+    self->held = 1;
+    return 1;
+}
+
+/* Abort job id (its unsent entries cancelled); first: log, audit and count it. */
+static cf_err_t s_abort(cf_wave_t *self, cf_store_t *store, const char *id,
+                        const cf_db_job_wave_t *w, int64_t now_ms)
+{
+    size_t changed = 0;
+    cf_err_t rc = cf_db_job_abort(store, id, now_ms / 1000, &changed);
+    if (!w->abort)
+        return rc; /* a walk cut short before: already logged and counted */
+    char target[CF_DB_AUDIT_TEXT_MAX];
+    snprintf(target, sizeof(target), "%s: %.180s; %zu agents", id, w->reason, changed);
+    cf_db_audit_in_t ev = {
+        "system", "system", "job.abort", target, rc == CF_OK ? "ok" : cf_err_name(rc), ""};
+    if (cf_db_audit_add(store, &ev, NULL) != CF_OK)
+        cf_log(CF_LOG_WARN, "msg=\"job abort not audited\" job=%s", id);
+    cf_app_count(self->app, CF_APP_JOBS_ABORTED, 1);
+    cf_log(CF_LOG_WARN,
+           "msg=\"job aborted: failure threshold passed\" job=%s reason=\"%s\" "
+           "cancelled=%zu",
+           id, w->reason, changed);
+    return rc;
+}
+
+/* One job's step; the released entries go to the link. */
+static cf_err_t s_job(cf_wave_t *self, cf_store_t *store, const char *id, int64_t now_ms)
+{
+    cf_db_job_wave_t w;
+    CF_TRY(cf_db_job_wave_step(store, id, now_ms, &w));
+    if (w.abort || w.aborting)
+        return s_abort(self, store, id, &w, now_ms);
+    if (w.released == 0)
+        return CF_OK;
+    cf_app_count(self->app, CF_APP_WAVE_RELEASED, (uint64_t) w.released);
+    cf_log(CF_LOG_DEBUG, "msg=\"wave released\" job=%s released=%lld queued=%lld", id,
+           (long long) w.released, (long long) w.queued);
+    cf_err_t rc = cf_link_send_job(cf_app_link(self->app), id);
+    if (rc != CF_OK)
+        cf_log(CF_LOG_WARN,
+               "msg=\"released entries not handed to the broker link; they go at check-in\" "
+               "job=%s err=%s",
+               id, cf_err_name(rc));
+    return CF_OK;
+}
+
+void cf_wave_tick(cf_wave_t *self, cf_store_t *store, int64_t now_ms)
+{
+    if (!self || !store || !s_lease(self, store))
+        return;
+    char(*ids)[CF_DB_JOB_ID_LEN + 1] = NULL;
+    size_t n = 0;
+    cf_err_t rc = cf_db_job_waves(store, CF_DB_JOB_WAVES_MAX, &ids, &n);
+    for (size_t i = 0; rc == CF_OK && i < n; i++) {
+        cf_err_t one = s_job(self, store, ids[i], now_ms);
+        if (one != CF_OK) {
+            cf_app_count(self->app, CF_APP_WAVE_FAILURES, 1);
+            cf_log(CF_LOG_ERROR,
+                   "msg=\"wave step failed; retried next tick\" job=%s err=%s "
+                   "why=\"%s\"",
+                   ids[i], cf_err_name(one), cf_why_text(cf_store_why(store), one));
+        }
+        if (one == CF_ERR_IO)
+            break; /* Redis is away: the next tick tries again */
+    }
+    cf_mem_free(ids);
+    if (rc != CF_OK) {
+        cf_app_count(self->app, CF_APP_WAVE_FAILURES, 1);
+        cf_log(CF_LOG_ERROR, "msg=\"wave controller cannot list its jobs\" err=%s why=\"%s\"",
+               cf_err_name(rc), cf_why_text(cf_store_why(store), rc));
+    }
+}
