@@ -264,10 +264,11 @@ typedef struct {
     char reason[CF_DB_JOB_REASON_MAX + 1]; /* with abort: why */
 } cf_db_job_wave_t;
 
-/* The ids of up to max (1..CF_DB_JOB_WAVES_MAX) jobs of cf:jobs:waves, oldest first, as
-   a new array of n_out ids the caller frees (cf_mem_free) (1 RT). CF_ERR_INVALID,
-   CF_ERR_CORRUPT (a malformed id). */
-CF_MUST_USE cf_err_t cf_db_job_waves(cf_store_t *store, size_t max,
+/* The ids of up to max (1..CF_DB_JOB_WAVES_MAX) jobs of cf:jobs:waves, oldest first from
+   position start (a caller going round passes start + n_out next, and 0 after a short
+   answer, so no job waits behind a hundred others), as a new array of n_out ids the
+   caller frees (cf_mem_free) (1 RT). CF_ERR_INVALID, CF_ERR_CORRUPT (a malformed id). */
+CF_MUST_USE cf_err_t cf_db_job_waves(cf_store_t *store, size_t start, size_t max,
                                      char (**ids_out)[CF_DB_JOB_ID_LEN + 1], size_t *n_out);
 /* One wave step of job id at unix milliseconds now_ms (the caller holds cf:lease:wave), ONE
    script call (1 RT): the abort check (max_fail, docs/jobs.md section 6), then unless
