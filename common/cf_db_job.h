@@ -198,7 +198,8 @@ CF_MUST_USE cf_err_t cf_db_job_cancel(cf_store_t *store, const char *id, int64_t
 CF_MUST_USE cf_err_t cf_db_job_retry(cf_store_t *store, const char *id, int64_t now,
                                      int64_t expires, size_t *changed);
 /* Agent speaks protocol level proto (1..CF_DB_JOB_PROTO_MAX) now: record proto on
-   cf:agent:{id} and move its too_old entries of jobs with min_proto <= proto to pending,
+   cf:agent:{id} and move its too_old entries of jobs with min_proto <= proto to pending
+   (queued for a job with batch or rate: upgrade_queued),
    in one script (1 RT; work grows with the agent's open entries). *changed (may be NULL)
    counts them. CF_ERR_NOTFOUND (no such agent), CF_ERR_INVALID. */
 CF_MUST_USE cf_err_t cf_db_job_upgrade(cf_store_t *store, const char *agent, unsigned proto,

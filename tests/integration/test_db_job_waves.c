@@ -303,6 +303,40 @@ static void test_plain_watch_cancel_refusals(void **state)
     cf_store_destroy(&store);
 }
 
+/* An agent upgraded out of too_old waits for a wave of its job (no batch overrun). */
+static void test_upgrade_in_waves(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    cf_itest_job_agents(store, "a", 0, 4, 2);
+    cf_itest_job_agents(store, "a", 0, 2, 1); /* a0 and a1 speak level 1 */
+    char **ids = cf_itest_job_ids("a", 0, 4);
+    cf_db_job_spec_t spec = cf_itest_job_spec(s_id, (const char *const *) ids, 4);
+    spec.min_proto = 2;
+    spec.waves.batch = 2;
+    cf_db_job_made_t made;
+    assert_int_equal(cf_db_job_create(store, &spec, &made), CF_OK);
+    assert_int_equal(made.too_old, 2);
+    cf_db_job_made_clear(&made);
+    cf_itest_job_ids_free(ids, 4);
+    assert_int_equal(s_step(store, s_id, S_T0).released, 2); /* a2, a3 */
+    size_t changed = 0;
+    assert_int_equal(cf_db_job_upgrade(store, "a0", 2, 2000, &changed), CF_OK);
+    assert_int_equal(changed, 1);
+    cf_itest_job_check(store, s_id);
+    cf_db_job_t job = s_get(store, s_id);
+    assert_int_equal(job.n[CF_JOB_QUEUED], 1);
+    assert_int_equal(job.n[CF_JOB_PENDING], 2);
+    assert_int_equal(job.n[CF_JOB_TOO_OLD], 1);
+    assert_int_equal(s_step(store, s_id, S_T0 + 250).released, 0); /* the batch is full */
+    s_event(store, s_id, 2, CF_JOB_EV_REPORT_INSTALLED);
+    assert_int_equal(s_step(store, s_id, S_T0 + 500).released, 1); /* a0 */
+    job = s_get(store, s_id);
+    assert_int_equal(job.n[CF_JOB_QUEUED], 0);
+    assert_int_equal(job.n[CF_JOB_PENDING], 2);
+    cf_store_destroy(&store);
+}
+
 static uint32_t s_rand(uint32_t *x)
 {
     *x ^= *x << 13;
@@ -372,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_rate_and_pause),
         cmocka_unit_test(test_abort_at_threshold),
         cmocka_unit_test(test_plain_watch_cancel_refusals),
+        cmocka_unit_test(test_upgrade_in_waves),
         cmocka_unit_test(test_counters_equal_recount),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
