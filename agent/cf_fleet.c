@@ -362,6 +362,14 @@ cf_err_t cf_fleet_identity(const cf_fleet_t *self, size_t i, char id_out[CF_MSG_
     return CF_OK;
 }
 
+cf_err_t cf_fleet_keypair(const cf_fleet_t *self, size_t i, cf_curve_keypair_t *out)
+{
+    if (!self || i >= self->cfg.count || !out)
+        return CF_ERR_INVALID;
+    *out = self->agents[i].kp;
+    return CF_OK;
+}
+
 static cf_err_t s_request(cf_fleet_t *self, const char *cmd, const void *a1, void *a2)
 {
     if (zsock_send(self->actor, "spp", cmd, a1, a2) != 0)

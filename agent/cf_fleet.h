@@ -19,9 +19,12 @@
    randomized exponential back-off until the matching ACK arrives. A job is never applied
    twice. All agents live in one thread (a CZMQ actor) with one epoll over every socket;
    the calls below are synchronous requests to that thread, made from one thread. */
-#define CF_FLEET_MAX_AGENTS     18000    /* per process: ~2 descriptors each, 20,000 allowed */
-#define CF_FLEET_PREFIX_MAX     48       /* agent id prefix, bytes */
-#define CF_FLEET_FAILOVER_MS    30000    /* default: link down this long -> next broker */
+#define CF_FLEET_MAX_AGENTS  18000 /* per process: ~2 descriptors each, 20,000 allowed */
+#define CF_FLEET_PREFIX_MAX  48    /* agent id prefix, bytes */
+#define CF_FLEET_FAILOVER_MS 30000 /* default: link down this long -> next broker */
+#define CF_FLEET_OPEN_WAIT_MS                                                                     \
+    1000                                 /* a fresh link not up after 0.5..1 x this (doubling) is \
+                                            opened again (a refused handshake is never retried) */
 #define CF_FLEET_RESEND_MIN_MS  1000     /* default: first resend after 0.5..1 x this */
 #define CF_FLEET_RESEND_MAX_MS  60000    /* default: cap of the doubling back-off */
 #define CF_FLEET_JOBS_PER_AGENT 256      /* jobs one agent remembers (replay memory) */
@@ -91,6 +94,7 @@ typedef struct {
     uint64_t connects;               /* links that came up (each sends HELLO) */
     uint64_t disconnects;            /* links that went down */
     uint64_t failovers;              /* moves to the next broker of the list */
+    uint64_t reopens;                /* fresh DEALERs to the same broker (one did not come up) */
     uint64_t jobs;                   /* JOB messages received */
     uint64_t duplicates;             /* JOBs for a job whose REPORT awaits its ACK */
     uint64_t jobs_dropped;           /* JOBs dropped: the agent's job memory is full */
@@ -144,6 +148,11 @@ size_t cf_fleet_size(const cf_fleet_t *self);
 CF_MUST_USE cf_err_t cf_fleet_identity(const cf_fleet_t *self, size_t i,
                                        char id_out[CF_MSG_AGENT_MAX + 1],
                                        unsigned char pub_out[CF_CURVE_KEY_LEN]);
+
+/* Agent i's CURVE keypair, fixed at cf_fleet_new (no request to the thread; callable from
+   the hooks): the simulator opens sealed keys with it. The secret is the caller's to wipe
+   (cf_curve_keypair_wipe). Errors: CF_ERR_INVALID (i out of range). */
+CF_MUST_USE cf_err_t cf_fleet_keypair(const cf_fleet_t *self, size_t i, cf_curve_keypair_t *out);
 
 /* Counters of the whole fleet. Errors: CF_ERR_INVALID, CF_ERR_IO (thread gone). */
 CF_MUST_USE cf_err_t cf_fleet_stats(cf_fleet_t *self, cf_fleet_stats_t *out);

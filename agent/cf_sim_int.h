@@ -1,0 +1,130 @@
+/*  cf_sim_int - the simulator's private state, shared by cf_sim.c, cf_sim_http.c and
+    cf_sim_jobs.c  */
+#ifndef CF_SIM_INT_H_INCLUDED
+#define CF_SIM_INT_H_INCLUDED
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <curl/curl.h>
+
+#include "cf_agent_bundle.h"
+#include "cf_agent_checkin.h"
+#include "cf_key.h"
+#include "cf_sim.h"
+
+#define CF_SIM_APPLIED_MAX 16 /* job ids one agent remembers as applied (replay memory) */
+
+typedef enum {
+    CF_SIM_NEW = 0,  /* not enrolled yet */
+    CF_SIM_ENROLLED, /* enrolled: checks in */
+    CF_SIM_REFUSED   /* enrollment refused for good */
+} cf_sim_phase_t;
+
+typedef enum {
+    CF_SIM_LOCK_NONE = 0, /* no check-in answered yet */
+    CF_SIM_LOCK_INSECURE,
+    CF_SIM_LOCK_SECURE,
+    CF_SIM_LOCK_ATTENTION,
+    CF_SIM_LOCK_EXPIRED
+} cf_sim_lock_t;
+
+/* One simulated agent. "main" fields belong to the thread of cf_sim_run, "mu" fields are
+   read and written under cf_sim.mu (the fleet's thread installs certificates), "fleet"
+   fields belong to the fleet's thread. */
+typedef struct {
+    uint8_t phase;                       /* main: cf_sim_phase_t */
+    uint8_t busy;                        /* main: a call in flight */
+    uint8_t lock;                        /* main: cf_sim_lock_t of the last check-in */
+    uint8_t skip;                        /* main: 1 + index of the server that last failed */
+    atomic_uchar due;                    /* any: check in at once */
+    uint32_t backoff_ms;                 /* main: retry bound, 0 after a success */
+    int64_t next_ms;                     /* main: monotonic ms of the next check-in or retry */
+    char *cert;                          /* mu: certificate chain PEM in use (owned), NULL none */
+    char *key;                           /* mu: its private key PEM (owned secret) */
+    char fpr[CF_MSG_FPR_HEX + 1];        /* mu: fingerprint of cert, "" none */
+    char favorite[CF_JOB_ALIAS_MAX + 1]; /* mu: favorite server alias, "" none */
+    char (*applied)[CF_JOB_ID_HEX + 1];  /* fleet: ring of applied job ids (owned) */
+    uint8_t n_applied, next_applied;     /* fleet: used slots, next slot to overwrite */
+} cf_sim_agent_t;
+
+/* One HTTPS call in flight. */
+typedef enum { CF_SIM_CALL_ENROLL = 1, CF_SIM_CALL_CHECKIN } cf_sim_call_kind_t;
+
+typedef struct cf_sim_call cf_sim_call_t;
+struct cf_sim_call {
+    cf_sim_t *sim;                /* owner */
+    cf_sim_call_t *prev, *next;   /* the list of calls in flight (multi handle only) */
+    size_t agent;                 /* index */
+    size_t server;                /* index in the server list */
+    cf_sim_call_kind_t kind;      /* what it is */
+    CURL *easy;                   /* the transfer (owned) */
+    struct curl_slist *hdr, *map; /* headers, CONNECT_TO (owned) */
+    char *body;                   /* the answer, NUL-terminated (owned) */
+    size_t len, cap;              /* bytes in body, allocated */
+    int too_big;                  /* the answer passed CF_AGENT_ANSWER_MAX */
+    cf_key_t *key;                /* enrollment in CSR mode: the key made for it (owned) */
+    char errbuf[CURL_ERROR_SIZE]; /* curl's reason */
+};
+
+struct cf_sim {
+    cf_sim_opts_t o;                      /* options (strings below) */
+    char prefix[CF_FLEET_PREFIX_MAX + 1]; /* id prefix */
+    char *state_dir;                      /* owned copy, NULL none */
+    cf_agent_bundle_t bundle;             /* the package: servers, brokers, CA, token */
+    cf_cert_t *ca;                        /* its first CA certificate */
+    cf_sim_agent_t *agents;               /* o.count agents */
+    cf_fleet_t *fleet;                    /* the broker links */
+    CURLM *multi;                         /* the HTTPS calls */
+    pthread_mutex_t mu;                   /* agents' "mu" fields and the counters below */
+    size_t inflight;                      /* main: calls running */
+    cf_sim_call_t *calls;                 /* main: those calls (a list) */
+    size_t cursor;                        /* main: where the next scan starts */
+    double budget;                        /* main: enrollments that may start now */
+    int64_t budget_ms;                    /* main: when the budget was last topped up */
+    uint64_t enroll_fails, checkins, checkin_fails, polled; /* main: counters */
+    uint64_t rehellos;              /* main: links reopened for a job seen by polling */
+    uint64_t renewals, renew_fails; /* mu: counters of the fleet's thread */
+    size_t n_refused;               /* main: agents whose enrollment was refused */
+    char last_refusal[CF_WHY_MAX];  /* main: why the last enrollment was refused */
+};
+
+/* Monotonic milliseconds. */
+int64_t cf_sim_now_ms(void);
+/* Agent a's id and source address. */
+void cf_sim_agent_id(const cf_sim_t *sim, size_t a, char id[CF_MSG_AGENT_MAX + 1]);
+void cf_sim_agent_addr(const cf_sim_t *sim, size_t a, char addr[16]);
+/* The server agent a talks to now (the seed's choice over the package's list with its
+   favorite and source address; skip: 1 + index of a server not to take, 0 none). */
+size_t cf_sim_agent_server(cf_sim_t *sim, size_t a, unsigned skip);
+/* Replace agent a's certificate and key (PEM; copied) under mu; write them under the state
+   directory when there is one. Errors: CF_ERR_NOMEM, CF_ERR_IO (files). */
+CF_MUST_USE cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert,
+                                          const char *key, const char *fpr, cf_why_t *why);
+/* Ask for a check-in of agent a at once (any thread). */
+void cf_sim_agent_due(cf_sim_t *sim, size_t a);
+
+/* cf_sim_http.c: the HTTPS side. */
+/* Start agent a's enrollment (CSR mode makes the key here) or check-in on the multi
+   handle. Errors: CF_ERR_NOMEM, CF_ERR_CRYPTO, CF_ERR_IO (curl refused an option). */
+CF_MUST_USE cf_err_t cf_sim_http_start(cf_sim_t *sim, size_t a, cf_sim_call_kind_t kind);
+/* Take the finished calls off the multi handle and act on their answers. */
+void cf_sim_http_collect(cf_sim_t *sim);
+/* Abort and free every call in flight. */
+void cf_sim_http_abort(cf_sim_t *sim);
+/* Renew agent a by CSR now, blocking (the fleet's thread): a fresh key and CSR POSTed to
+   /api/v1/agent/enroll with the agent's certificate; the answer installed in memory.
+   fpr_out gets the new fingerprint. Errors: CF_ERR_IO (no answer), CF_ERR_POLICY (refused:
+   why has the server's message), CF_ERR_CORRUPT, CF_ERR_KEYMISMATCH, CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_sim_http_renew(cf_sim_t *sim, size_t a, char fpr_out[CF_MSG_FPR_HEX + 1],
+                                       cf_why_t *why);
+
+/* cf_sim_jobs.c */
+/* 1 when agent a has applied job_id (its replay memory), else 0. Any thread. */
+int cf_sim_agent_applied(cf_sim_t *sim, size_t a, const char *job_id);
+/* The fleet's on_job hook (cf_fleet_job_fn; ctx is the simulator). */
+CF_MUST_USE cf_err_t cf_sim_on_job(void *ctx, size_t a, const char *job_id, const void *job,
+                                   size_t len, int64_t *expires_out,
+                                   char fpr_out[CF_MSG_FPR_HEX + 1], cf_why_t *why);
+
+#endif

@@ -1,0 +1,199 @@
+/*  cf_sim_jobs - a simulated agent's jobs, run in the fleet's thread: verify (signer,
+    signature, addressee, expiry, replay), install the certificate in memory, renew by CSR,
+    remember the favorite  */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cf_cert.h"
+#include "cf_log.h"
+#include "cf_mem.h"
+#include "cf_p12.h"
+#include "cf_sim_int.h"
+
+/* The replay callback's context. */
+typedef struct {
+    cf_sim_t *sim; /* the simulator */
+    size_t a;      /* the agent */
+} s_ctx_t;
+
+int cf_sim_agent_applied(cf_sim_t *sim, size_t a, const char *job_id)
+{
+    const cf_sim_agent_t *ag = &sim->agents[a];
+    int seen = 0;
+    pthread_mutex_lock(&sim->mu);
+    for (size_t i = 0; i < ag->n_applied && !seen; i++)
+        seen = strcmp(ag->applied[i], job_id) == 0;
+    pthread_mutex_unlock(&sim->mu);
+    return seen;
+}
+
+/* The verifier's replay question: a job applied here is a replay. */
+static cf_err_t s_seen(void *ctx, const char *job_id)
+{
+    const s_ctx_t *c = ctx;
+    return cf_sim_agent_applied(c->sim, c->a, job_id) ? CF_ERR_EXISTS : CF_OK;
+}
+
+/* Remember an applied job (a ring: the oldest goes first). Under mu. */
+static void s_remember(cf_sim_agent_t *ag, const char *job_id)
+{
+    if (!ag->applied) {
+        ag->applied = cf_mem_calloc(CF_SIM_APPLIED_MAX, sizeof(ag->applied[0]));
+        if (!ag->applied)
+            return; /* the fleet's own records still refuse a copy while they last */
+    }
+    snprintf(ag->applied[ag->next_applied], sizeof(ag->applied[0]), "%s", job_id);
+    ag->next_applied = (uint8_t) ((ag->next_applied + 1) % CF_SIM_APPLIED_MAX);
+    if (ag->n_applied < CF_SIM_APPLIED_MAX)
+        ag->n_applied++;
+}
+
+/* install_cert, PKCS#12 form: the leaf (the key's certificate) and the key as PEM. */
+static cf_err_t s_p12_pems(const cf_job_t *job, const cf_curve_keypair_t *kp, char **chain,
+                           size_t *clen, char **kpem, size_t *klen, cf_why_t *why)
+{
+    unsigned char *p12 = NULL;
+    size_t len = 0;
+    char *pass = NULL;
+    cf_p12_content_t c;
+    memset(&c, 0, sizeof(c));
+    cf_err_t rc = cf_job_open_p12(job, kp->pub, kp->sec, &p12, &len, &pass);
+    if (rc != CF_OK) {
+        rc = cf_why(why, rc, "the sealed PKCS#12 does not open here: %s", cf_err_str(rc));
+        goto out;
+    }
+    rc = cf_p12_parse(p12, len, pass, 0, &c, why);
+    if (rc == CF_OK && (!c.key || c.n_certs == 0))
+        rc = cf_why(why, CF_ERR_NOKEY, "the PKCS#12 holds no private key or certificate");
+    size_t leaf = 0;
+    for (size_t i = 0; rc == CF_OK && i < c.n_certs; i++)
+        if (cf_cert_matches_key(c.certs[i], c.key) == CF_OK)
+            leaf = i;
+    if (rc == CF_OK)
+        rc = cf_cert_to_pem(c.certs[leaf], chain, clen);
+    if (rc == CF_OK)
+        rc = cf_key_to_pem(c.key, NULL, kpem, klen);
+out:
+    cf_p12_content_clear(&c);
+    cf_mem_free_secret(p12, len);
+    cf_mem_free_secret_str(pass);
+    return rc;
+}
+
+/* The key must be the leaf's; then the pair is the agent's certificate in use. */
+static cf_err_t s_check_install(cf_sim_t *sim, size_t a, const char *chain, size_t clen,
+                                const char *kpem, size_t klen, cf_why_t *why)
+{
+    cf_cert_t *leaf = NULL;
+    cf_key_t *key = NULL;
+    cf_err_t rc = cf_cert_parse(chain, clen, &leaf);
+    if (rc != CF_OK)
+        return cf_why(why, rc, "the certificate chain does not parse: %s", cf_err_str(rc));
+    rc = cf_key_from_pem(kpem, klen, NULL, &key);
+    if (rc != CF_OK)
+        rc = cf_why(why, rc, "the private key does not parse: %s", cf_err_str(rc));
+    if (rc == CF_OK && cf_cert_matches_key(leaf, key) != CF_OK)
+        rc = cf_why(why, CF_ERR_KEYMISMATCH,
+                    "the private key does not belong to the certificate %.16s...",
+                    cf_cert_fingerprint(leaf));
+    if (rc == CF_OK)
+        rc = cf_sim_agent_install(sim, a, chain, kpem, cf_cert_fingerprint(leaf), why);
+    cf_key_destroy(&key);
+    cf_cert_destroy(&leaf);
+    return rc;
+}
+
+static cf_err_t s_install(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t *why)
+{
+    cf_curve_keypair_t kp;
+    char *chain = NULL, *kpem = NULL;
+    size_t clen = 0, klen = 0;
+    CF_TRY(cf_fleet_keypair(sim->fleet, a, &kp));
+    cf_err_t rc;
+    if (cf_job_form(job) == CF_JOB_FORM_P12) {
+        rc = s_p12_pems(job, &kp, &chain, &clen, &kpem, &klen, why);
+    } else {
+        rc = cf_job_chain_pem(job, &chain, &clen);
+        if (rc == CF_OK)
+            rc = cf_job_open_key(job, kp.pub, kp.sec, &kpem, &klen);
+        if (rc != CF_OK)
+            rc = cf_why(why, rc, "the sealed private key does not open here: %s", cf_err_str(rc));
+    }
+    cf_curve_keypair_wipe(&kp);
+    if (rc == CF_OK)
+        rc = s_check_install(sim, a, chain, clen, kpem, klen, why);
+    cf_mem_free(chain);
+    if (kpem)
+        cf_mem_free_secret(kpem, klen);
+    return rc;
+}
+
+static cf_err_t s_renew(cf_sim_t *sim, size_t a, cf_why_t *why)
+{
+    char fpr[CF_MSG_FPR_HEX + 1] = "";
+    pthread_mutex_lock(&sim->mu);
+    int have = sim->agents[a].cert != NULL;
+    pthread_mutex_unlock(&sim->mu);
+    cf_err_t rc = have ? cf_sim_http_renew(sim, a, fpr, why)
+                       : cf_why(why, CF_ERR_STATE,
+                                "no certificate to renew with (push mode: install one first)");
+    pthread_mutex_lock(&sim->mu);
+    if (rc == CF_OK)
+        sim->renewals++;
+    else
+        sim->renew_fails++;
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+/* Carry out a verified job. */
+static cf_err_t s_apply(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t *why)
+{
+    switch (cf_job_type(job)) {
+    case CF_JOB_TYPE_INSTALL_CERT: return s_install(sim, a, job, why);
+    case CF_JOB_TYPE_RENEW_CSR: return s_renew(sim, a, why);
+    case CF_JOB_TYPE_SET_FAVORITE:
+        pthread_mutex_lock(&sim->mu);
+        snprintf(sim->agents[a].favorite, sizeof(sim->agents[a].favorite), "%s",
+                 cf_job_favorite(job));
+        pthread_mutex_unlock(&sim->mu);
+        return CF_OK;
+    case CF_JOB_TYPE_RECHECK: return CF_OK; /* the report carries the certificate in use */
+    default:
+        return cf_why(why, CF_ERR_UNSUPPORTED, "job type %d is not known here",
+                      (int) cf_job_type(job));
+    }
+}
+
+cf_err_t cf_sim_on_job(void *ctx, size_t a, const char *job_id, const void *job, size_t len,
+                       int64_t *expires_out, char fpr_out[CF_MSG_FPR_HEX + 1], cf_why_t *why)
+{
+    cf_sim_t *sim = ctx;
+    cf_sim_agent_t *ag = &sim->agents[a];
+    char id[CF_MSG_AGENT_MAX + 1];
+    cf_sim_agent_id(sim, a, id);
+    cf_job_t *j = NULL;
+    s_ctx_t seen = {sim, a};
+    cf_err_t rc = cf_job_verify(job, len, sim->ca, id, time(NULL), s_seen, &seen, &j, why);
+    if (rc == CF_OK && strcmp(cf_job_id(j), job_id) != 0)
+        rc = cf_why(why, CF_ERR_CORRUPT, "the JOB frame names job %s, the job inside is %s", job_id,
+                    cf_job_id(j));
+    if (rc == CF_OK) {
+        *expires_out = (int64_t) cf_job_expires(j);
+        rc = s_apply(sim, a, j, why);
+    }
+    if (rc == CF_OK) {
+        pthread_mutex_lock(&sim->mu);
+        s_remember(ag, job_id);
+        pthread_mutex_unlock(&sim->mu);
+        cf_sim_agent_due(sim, a); /* the server sees the new state (secure) at once */
+    }
+    cf_log(rc == CF_OK ? CF_LOG_DEBUG : CF_LOG_INFO, "agent=%s job=%s outcome=%s why=\"%s\"", id,
+           job_id, rc == CF_OK ? "installed" : "failed", rc == CF_OK ? "" : cf_why_text(why, rc));
+    pthread_mutex_lock(&sim->mu);
+    snprintf(fpr_out, CF_MSG_FPR_HEX + 1, "%s", ag->fpr);
+    pthread_mutex_unlock(&sim->mu);
+    cf_job_destroy(&j);
+    return rc;
+}
