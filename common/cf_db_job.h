@@ -198,7 +198,8 @@ CF_MUST_USE cf_err_t cf_db_job_cancel(cf_store_t *store, const char *id, int64_t
 CF_MUST_USE cf_err_t cf_db_job_retry(cf_store_t *store, const char *id, int64_t now,
                                      int64_t expires, size_t *changed);
 /* Agent speaks protocol level proto (1..CF_DB_JOB_PROTO_MAX) now: record proto on
-   cf:agent:{id} and move its too_old entries of jobs with min_proto <= proto to pending,
+   cf:agent:{id} and move its too_old entries of jobs with min_proto <= proto to pending
+   (queued for a job with batch or rate: upgrade_queued),
    in one script (1 RT; work grows with the agent's open entries). *changed (may be NULL)
    counts them. CF_ERR_NOTFOUND (no such agent), CF_ERR_INVALID. */
 CF_MUST_USE cf_err_t cf_db_job_upgrade(cf_store_t *store, const char *agent, unsigned proto,
@@ -264,10 +265,11 @@ typedef struct {
     char reason[CF_DB_JOB_REASON_MAX + 1]; /* with abort: why */
 } cf_db_job_wave_t;
 
-/* The ids of up to max (1..CF_DB_JOB_WAVES_MAX) jobs of cf:jobs:waves, oldest first, as
-   a new array of n_out ids the caller frees (cf_mem_free) (1 RT). CF_ERR_INVALID,
-   CF_ERR_CORRUPT (a malformed id). */
-CF_MUST_USE cf_err_t cf_db_job_waves(cf_store_t *store, size_t max,
+/* The ids of up to max (1..CF_DB_JOB_WAVES_MAX) jobs of cf:jobs:waves, oldest first from
+   position start (a caller going round passes start + n_out next, and 0 after a short
+   answer, so no job waits behind a hundred others), as a new array of n_out ids the
+   caller frees (cf_mem_free) (1 RT). CF_ERR_INVALID, CF_ERR_CORRUPT (a malformed id). */
+CF_MUST_USE cf_err_t cf_db_job_waves(cf_store_t *store, size_t start, size_t max,
                                      char (**ids_out)[CF_DB_JOB_ID_LEN + 1], size_t *n_out);
 /* One wave step of job id at unix milliseconds now_ms (the caller holds cf:lease:wave), ONE
    script call (1 RT): the abort check (max_fail, docs/jobs.md section 6), then unless

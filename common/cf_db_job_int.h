@@ -21,7 +21,7 @@ void cf_db_job_fsm_text(cf_db_job_fsm_text_t *f);
 /* Modes of the state script (cf_db_job_state.c). */
 #define CF_DB_JOB_MODE_BATCH   "batch"   /* extra: (job, agent, event, reason) x n */
 #define CF_DB_JOB_MODE_JOB     "job"     /* extra: id, event, cursor, count, expires, past */
-#define CF_DB_JOB_MODE_UPGRADE "upgrade" /* extra: agent, proto, event */
+#define CF_DB_JOB_MODE_UPGRADE "upgrade" /* extra: agent, proto, event, event for waves */
 #define CF_DB_JOB_MODE_WAVE    "wave"    /* extra: id, now_ms, max, release, min sample */
 
 /* Run the state script (1 RT) in mode with the cf_job_fsm table, now and the key parts,

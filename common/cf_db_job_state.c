@@ -103,12 +103,14 @@ static const char s_lua[] =
     "local function job(id)\n"
     "  if jobs[id] ~= nil then return jobs[id] end\n"
     "  local k = JP .. id .. TAG\n"
-    "  local f = redis.call('HMGET', k, 'total', 'expires', 'min_proto', 'done')\n"
+    "  local f = redis.call('HMGET', k, 'total', 'expires', 'min_proto', 'done', 'batch', "
+    "'rate')\n"
     "  if not f[1] then jobs[id] = false; return false end\n"
     "  local j = {id = id, k = k, st = JP .. id .. ST, why = JP .. id .. WHY, ev = JP .. id .. "
     "EV,\n"
     "             q = JP .. id .. Q,\n"
-    "             expires = f[2], minp = tonumber(f[3]) or 1, done = f[4]}\n"
+    "             expires = f[2], minp = tonumber(f[3]) or 1, done = f[4],\n"
+    "             waves = (f[5] or f[6]) and true or false}\n"
     "  j.maxlen = math.max(tonumber(f[1]) or 0, 1000)\n"
     "  local c = {}\n"
     "  for s = 1, nst do if not final[s] then c[#c + 1] = 'n:' .. names[s] end end\n"
@@ -179,6 +181,7 @@ static const char s_lua[] =
     "  return out\n"
     "elseif ARGV[1] == 'upgrade' then\n"
     "  local a, p, e = ARGV[17], tonumber(ARGV[18]), tonumber(ARGV[19]) + 1\n"
+    "  local eq = tonumber(ARGV[20]) + 1\n"
     "  if redis.call('EXISTS', AP .. a .. TAG) == 0 then return -1 end\n"
     "  redis.call('HSET', AP .. a .. TAG, 'proto', ARGV[18])\n"
     "  local changed = 0\n"
@@ -187,7 +190,7 @@ static const char s_lua[] =
     "    if not j then\n"
     "      redis.call('ZREM', AP .. a .. AJ, id)\n"
     "    elseif j.minp <= p then\n"
-    "      local o, n = step(j, a, e, '')\n"
+    "      local o, n = step(j, a, j.waves and eq or e, '')\n"
     "      if idx[n] and o ~= n then changed = changed + 1 end\n"
     "    end\n"
     "  end\n"
@@ -381,10 +384,12 @@ cf_err_t cf_db_job_upgrade(cf_store_t *store, const char *agent, unsigned proto,
         *changed = 0;
     if (cf_db_check_agent_id(agent) != CF_OK || proto < 1 || proto > CF_DB_JOB_PROTO_MAX || now < 0)
         return cf_db_fail(store, CF_ERR_INVALID, "upgrade: bad agent id or level");
-    char p[CF_DB_I64_BUF], e[CF_DB_I64_BUF];
-    const char *extra[] = {agent, cf_db_i64(p, proto), cf_db_i64(e, CF_JOB_EV_UPGRADE)};
+    char p[CF_DB_I64_BUF], e[CF_DB_I64_BUF], eq[CF_DB_I64_BUF];
+    /* a job with waves takes its upgraded entries in a wave (upgrade_queued) */
+    const char *extra[] = {agent, cf_db_i64(p, proto), cf_db_i64(e, CF_JOB_EV_UPGRADE),
+                           cf_db_i64(eq, CF_JOB_EV_UPGRADE_QUEUED)};
     redisReply *r = NULL;
-    CF_TRY(cf_db_job_script(store, CF_DB_JOB_MODE_UPGRADE, now, 3, extra, NULL, &r));
+    CF_TRY(cf_db_job_script(store, CF_DB_JOB_MODE_UPGRADE, now, 4, extra, NULL, &r));
     int64_t v = 0;
     cf_err_t rc = cf_db_r_int(r, 0, -1, INT64_MAX, &v, "upgrade reply", cf_db_why(store));
     freeReplyObject(r);

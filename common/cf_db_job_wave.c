@@ -7,17 +7,17 @@
 #include "cf_db_util.h"
 #include "cf_mem.h"
 
-cf_err_t cf_db_job_waves(cf_store_t *store, size_t max, char (**ids_out)[CF_DB_JOB_ID_LEN + 1],
-                         size_t *n_out)
+cf_err_t cf_db_job_waves(cf_store_t *store, size_t start, size_t max,
+                         char (**ids_out)[CF_DB_JOB_ID_LEN + 1], size_t *n_out)
 {
     CF_ASSERT(store && ids_out && n_out);
     *ids_out = NULL;
     *n_out = 0;
-    if (max == 0 || max > CF_DB_JOB_WAVES_MAX)
+    if (max == 0 || max > CF_DB_JOB_WAVES_MAX || start > (size_t) INT32_MAX)
         return cf_db_fail(store, CF_ERR_INVALID, "waves: max 1..%d", CF_DB_JOB_WAVES_MAX);
     redisReply *r = NULL;
-    CF_TRY(
-        cf_store_cmd_idem(store, &r, "ZRANGE %s 0 %lld", CF_DB_K_JOBS_WAVES, (long long) max - 1));
+    CF_TRY(cf_store_cmd_idem(store, &r, "ZRANGE %s %lld %lld", CF_DB_K_JOBS_WAVES,
+                             (long long) start, (long long) (start + max - 1)));
     cf_err_t rc = cf_db_r_array(r, 0, max, CF_DB_K_JOBS_WAVES, cf_db_why(store));
     size_t n = rc == CF_OK ? r->elements : 0;
     char(*ids)[CF_DB_JOB_ID_LEN + 1] = NULL;

@@ -29,17 +29,19 @@
    - queued (a job with waves, docs/jobs.md section 6) waits like pending but is never sent:
      release moves it to pending and changes nothing elsewhere; abort ends what has not
      reached an agent (queued, pending, too_old) and leaves delivered entries to finish;
-     requeue is the retry of a job with waves (back to queued), refused where retry is. */
+     requeue is the retry of a job with waves (back to queued), refused where retry is;
+     upgrade_queued is the upgrade of a job with waves: too_old goes to queued (its wave
+     sends it), nothing else changes. */
 static const unsigned char s_next[CF_JOB_STATE_COUNT][CF_JOB_EVENT_COUNT] = {
-    /*       receipt installed failed expire cancel retry upgrade release abort requeue */
-    [PEN] = {DEL, INS, FAI, EXP, CAN, PEN, PEN, PEN, CAN, PEN},
-    [DEL] = {DEL, INS, FAI, EXP, CAN, DEL, DEL, DEL, DEL, DEL},
-    [INS] = {INS, INS, INS, INS, INS, NONE, INS, INS, INS, NONE},
-    [FAI] = {FAI, INS, FAI, FAI, FAI, PEN, FAI, FAI, FAI, QUE},
-    [EXP] = {EXP, INS, FAI, EXP, EXP, PEN, EXP, EXP, EXP, QUE},
-    [CAN] = {CAN, INS, FAI, CAN, CAN, PEN, CAN, CAN, CAN, QUE},
-    [OLD] = {DEL, INS, FAI, EXP, CAN, NONE, PEN, OLD, CAN, NONE},
-    [QUE] = {DEL, INS, FAI, EXP, CAN, QUE, QUE, PEN, CAN, QUE},
+    /*  receipt installed failed expire cancel retry upgrade release abort requeue upgrade_q */
+    [PEN] = {DEL, INS, FAI, EXP, CAN, PEN, PEN, PEN, CAN, PEN, PEN},
+    [DEL] = {DEL, INS, FAI, EXP, CAN, DEL, DEL, DEL, DEL, DEL, DEL},
+    [INS] = {INS, INS, INS, INS, INS, NONE, INS, INS, INS, NONE, INS},
+    [FAI] = {FAI, INS, FAI, FAI, FAI, PEN, FAI, FAI, FAI, QUE, FAI},
+    [EXP] = {EXP, INS, FAI, EXP, EXP, PEN, EXP, EXP, EXP, QUE, EXP},
+    [CAN] = {CAN, INS, FAI, CAN, CAN, PEN, CAN, CAN, CAN, QUE, CAN},
+    [OLD] = {DEL, INS, FAI, EXP, CAN, NONE, PEN, OLD, CAN, NONE, QUE},
+    [QUE] = {DEL, INS, FAI, EXP, CAN, QUE, QUE, PEN, CAN, QUE, QUE},
 };
 
 static const char *const s_state_names[CF_JOB_STATE_COUNT] = {
@@ -47,8 +49,8 @@ static const char *const s_state_names[CF_JOB_STATE_COUNT] = {
 };
 
 static const char *const s_event_names[CF_JOB_EVENT_COUNT] = {
-    "receipt", "report_installed", "report_failed", "expire", "cancel",
-    "retry",   "upgrade",          "release",       "abort",  "requeue",
+    "receipt", "report_installed", "report_failed", "expire",  "cancel",         "retry",
+    "upgrade", "release",          "abort",         "requeue", "upgrade_queued",
 };
 
 cf_err_t cf_job_fsm_next(cf_job_state_t state, cf_job_event_t event, cf_job_state_t *next)

@@ -30,6 +30,7 @@ typedef enum {
     CF_JOB_EV_RELEASE,          /* the wave controller lets a queued entry go out */
     CF_JOB_EV_ABORT,            /* the failure threshold passed: end what was not sent */
     CF_JOB_EV_REQUEUE,          /* retry of a job with waves: back to queued */
+    CF_JOB_EV_UPGRADE_QUEUED,   /* upgrade of an entry of a job with waves: to queued */
     CF_JOB_EVENT_COUNT          /* number of events, not an event */
 } cf_job_event_t;
 
@@ -61,7 +62,7 @@ int cf_job_fsm_is_final(cf_job_state_t state);
    "queued"; "unknown" out of range. */
 const char *cf_job_fsm_state_name(cf_job_state_t state);
 /* "receipt", "report_installed", "report_failed", "expire", "cancel", "retry",
-   "upgrade", "release", "abort", "requeue"; "unknown" out of range. */
+   "upgrade", "release", "abort", "requeue", "upgrade_queued"; "unknown" out of range. */
 const char *cf_job_fsm_event_name(cf_job_event_t event);
 /* Inverse of the name functions (exact, case-sensitive). CF_ERR_INVALID for NULL or an
    unknown name; *out untouched then. */

@@ -12,6 +12,7 @@
 struct cf_wave {
     cf_app_t *app; /* borrowed */
     int held;      /* we held the lease at the last tick */
+    size_t start;  /* where in cf:jobs:waves the next tick begins (round-robin) */
 };
 
 cf_err_t cf_wave_new(cf_app_t *app, cf_wave_t **out)
@@ -112,7 +113,9 @@ void cf_wave_tick(cf_wave_t *self, cf_store_t *store, int64_t now_ms)
         return;
     char(*ids)[CF_DB_JOB_ID_LEN + 1] = NULL;
     size_t n = 0;
-    cf_err_t rc = cf_db_job_waves(store, CF_DB_JOB_WAVES_MAX, &ids, &n);
+    cf_err_t rc = cf_db_job_waves(store, self->start, CF_DB_JOB_WAVES_MAX, &ids, &n);
+    /* a full page: go on from there next tick; else start again from the oldest */
+    self->start = rc == CF_OK && n == CF_DB_JOB_WAVES_MAX ? self->start + n : 0;
     for (size_t i = 0; rc == CF_OK && i < n; i++) {
         cf_err_t one = s_job(self, store, ids[i], now_ms);
         if (one != CF_OK) {

@@ -20,7 +20,8 @@ typedef struct cf_wave cf_wave_t; /* opaque; used by the control thread only */
    CF_ERR_NOMEM. */
 CF_MUST_USE cf_err_t cf_wave_new(cf_app_t *app, cf_wave_t **out);
 /* One round at unix milliseconds now_ms: take or keep the lease, then one wave step
-   (cf_db_job_wave_step) for each of up to CF_DB_JOB_WAVES_MAX jobs of cf:jobs:waves: a job
+   (cf_db_job_wave_step) for each of up to CF_DB_JOB_WAVES_MAX jobs of cf:jobs:waves (going
+   round a longer set a hundred per tick): a job
    that released entries goes to cf_link_send_job; a job past its threshold is aborted
    (cf_db_job_abort), logged, audited (job.abort, who "system") and counted. Counts
    cf_server_wave_released_total, cf_server_jobs_aborted_total; a failure is logged and

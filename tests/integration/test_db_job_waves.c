@@ -85,7 +85,7 @@ static int s_in_waves(cf_store_t *store, const char *id)
 {
     char(*ids)[CF_DB_JOB_ID_LEN + 1] = NULL;
     size_t n = 0;
-    assert_int_equal(cf_db_job_waves(store, CF_DB_JOB_WAVES_MAX, &ids, &n), CF_OK);
+    assert_int_equal(cf_db_job_waves(store, 0, CF_DB_JOB_WAVES_MAX, &ids, &n), CF_OK);
     int found = 0;
     for (size_t i = 0; i < n; i++)
         found |= strcmp(ids[i], id) == 0;
@@ -237,6 +237,22 @@ static void test_plain_watch_cancel_refusals(void **state)
     s_job(store, plain, 5, (cf_db_job_rollout_t){0});
     s_job(store, watch, 5, (cf_db_job_rollout_t){.watch = 1, .max_fail = 0});
     s_job(store, s_id, 5, (cf_db_job_rollout_t){.rate = 1});
+    char(*ids)[CF_DB_JOB_ID_LEN + 1] = NULL;
+    size_t n = 0;
+    /* going round: from position 1 on, nothing past the end */
+    assert_int_equal(cf_db_job_waves(store, 0, 10, &ids, &n), CF_OK);
+    size_t all = n;
+    char second[CF_DB_JOB_ID_LEN + 1];
+    assert_int_equal(all, 2); /* watch, then s_id */
+    snprintf(second, sizeof(second), "%s", ids[1]);
+    cf_mem_free(ids);
+    assert_int_equal(cf_db_job_waves(store, 1, 1, &ids, &n), CF_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ids[0], second);
+    cf_mem_free(ids);
+    assert_int_equal(cf_db_job_waves(store, all, 10, &ids, &n), CF_OK);
+    assert_int_equal(n, 0);
+    cf_mem_free(ids);
     cf_db_job_t job = s_get(store, plain);
     assert_int_equal(job.n[CF_JOB_PENDING], 5);
     assert_false(job.waves.watch);
@@ -270,10 +286,8 @@ static void test_plain_watch_cancel_refusals(void **state)
                      CF_ERR_NOTFOUND);
     assert_int_equal(cf_db_job_pause(store, s_id, 1, "bad user!", 0), CF_ERR_INVALID);
     assert_int_equal(cf_db_job_abort(store, "nothex", 0, NULL), CF_ERR_INVALID);
-    char(*ids)[CF_DB_JOB_ID_LEN + 1] = NULL;
-    size_t n = 0;
-    assert_int_equal(cf_db_job_waves(store, 0, &ids, &n), CF_ERR_INVALID);
-    assert_int_equal(cf_db_job_waves(store, CF_DB_JOB_WAVES_MAX + 1, &ids, &n), CF_ERR_INVALID);
+    assert_int_equal(cf_db_job_waves(store, 0, 0, &ids, &n), CF_ERR_INVALID);
+    assert_int_equal(cf_db_job_waves(store, 0, CF_DB_JOB_WAVES_MAX + 1, &ids, &n), CF_ERR_INVALID);
     static const cf_db_job_rollout_t bad[] = {{.batch = -1},
                                               {.batch = CF_DB_JOB_WAVE_MAX + 1},
                                               {.rate = CF_DB_JOB_WAVE_MAX + 1},
@@ -286,6 +300,40 @@ static void test_plain_watch_cancel_refusals(void **state)
         cf_db_job_made_t made;
         assert_int_equal(cf_db_job_create(store, &spec, &made), CF_ERR_INVALID);
     }
+    cf_store_destroy(&store);
+}
+
+/* An agent upgraded out of too_old waits for a wave of its job (no batch overrun). */
+static void test_upgrade_in_waves(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    cf_itest_job_agents(store, "a", 0, 4, 2);
+    cf_itest_job_agents(store, "a", 0, 2, 1); /* a0 and a1 speak level 1 */
+    char **ids = cf_itest_job_ids("a", 0, 4);
+    cf_db_job_spec_t spec = cf_itest_job_spec(s_id, (const char *const *) ids, 4);
+    spec.min_proto = 2;
+    spec.waves.batch = 2;
+    cf_db_job_made_t made;
+    assert_int_equal(cf_db_job_create(store, &spec, &made), CF_OK);
+    assert_int_equal(made.too_old, 2);
+    cf_db_job_made_clear(&made);
+    cf_itest_job_ids_free(ids, 4);
+    assert_int_equal(s_step(store, s_id, S_T0).released, 2); /* a2, a3 */
+    size_t changed = 0;
+    assert_int_equal(cf_db_job_upgrade(store, "a0", 2, 2000, &changed), CF_OK);
+    assert_int_equal(changed, 1);
+    cf_itest_job_check(store, s_id);
+    cf_db_job_t job = s_get(store, s_id);
+    assert_int_equal(job.n[CF_JOB_QUEUED], 1);
+    assert_int_equal(job.n[CF_JOB_PENDING], 2);
+    assert_int_equal(job.n[CF_JOB_TOO_OLD], 1);
+    assert_int_equal(s_step(store, s_id, S_T0 + 250).released, 0); /* the batch is full */
+    s_event(store, s_id, 2, CF_JOB_EV_REPORT_INSTALLED);
+    assert_int_equal(s_step(store, s_id, S_T0 + 500).released, 1); /* a0 */
+    job = s_get(store, s_id);
+    assert_int_equal(job.n[CF_JOB_QUEUED], 0);
+    assert_int_equal(job.n[CF_JOB_PENDING], 2);
     cf_store_destroy(&store);
 }
 
@@ -358,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_rate_and_pause),
         cmocka_unit_test(test_abort_at_threshold),
         cmocka_unit_test(test_plain_watch_cancel_refusals),
+        cmocka_unit_test(test_upgrade_in_waves),
         cmocka_unit_test(test_counters_equal_recount),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

@@ -32,8 +32,7 @@ static cf_db_job_t s_job(const char *id)
     return j;
 }
 
-/* Watches a job with a batch: done when it closed; over set when more than the batch was
-   ever seen in flight. */
+/* Watches a job with a batch until it closes: the most entries ever seen in flight. */
 typedef struct {
     const char *id; /* the job */
     int64_t batch;  /* its batch */
@@ -100,7 +99,8 @@ static void test_batch_rollout(void **state)
     print_message("job %s: %ld looks, at most %lld in flight\n", id, w.samples, (long long) w.most);
 }
 
-/* The controller stepped job id at least twice since wave_at was *arg's value. */
+/* A job's wave_at as the controller's steps move it: done after three distinct values
+   (the controller looked at the job at least twice since the first look). */
 typedef struct {
     const char *id; /* the job */
     char key[CF_DB_KEY_MAX];
@@ -121,10 +121,16 @@ static int s_stepped(void *arg)
     return st->n >= 3;
 }
 
+/* A job and a count its queued entries must fall below. */
+typedef struct {
+    const char *id; /* the job */
+    int64_t below;  /* the bound */
+} s_below_t;
+
 static int s_queued_below(void *arg)
 {
-    const s_watch_t *w = arg;
-    return s_job(w->id).n[CF_JOB_QUEUED] < w->most;
+    const s_below_t *b = arg;
+    return s_job(b->id).n[CF_JOB_QUEUED] < b->below;
 }
 
 /* A rate of 5 per second, paused: the controller keeps looking, nothing is released;
@@ -150,8 +156,8 @@ static void test_pause_resume(void **state)
     snprintf(path, sizeof(path), "/api/v1/jobs/%s/resume", id);
     assert_int_equal(cf_itest_fleet_admin(&s->fx->a, "POST", path, NULL, out), 200);
     cf_itest_fleet_is(out, "rollout/paused", "false");
-    s_watch_t w = {id, 0, queued, 0};
-    assert_true(cf_test_wait_until(s_queued_below, &w, CF_ITEST_PIPE_WAIT));
+    s_below_t b = {id, queued};
+    assert_true(cf_test_wait_until(s_queued_below, &b, CF_ITEST_PIPE_WAIT));
     snprintf(path, sizeof(path), "/api/v1/jobs/%s/cancel", id);
     assert_int_equal(cf_itest_fleet_admin(&s->fx->a, "POST", path, NULL, out), 200);
     assert_int_equal(cf_itest_fleet_ji(out, "counts/queued"), 0);
@@ -258,8 +264,8 @@ static void test_lease_handover(void **state)
                                                  "{\"type\":\"install_cert\",\"all\":true,"
                                                  "\"ttl\":3600,\"rate\":10}",
                                                  id));
-    s_watch_t w = {id, 0, S_AGENTS - 20, 0};
-    assert_true(cf_test_wait_until(s_queued_below, &w, CF_ITEST_PIPE_WAIT)); /* a third out */
+    s_below_t b = {id, S_AGENTS - 20};
+    assert_true(cf_test_wait_until(s_queued_below, &b, CF_ITEST_PIPE_WAIT)); /* a third out */
     s_holder(holder);
     cf_itest_server_t *victim = strcmp(holder, s->fx->a.alias) == 0 ? &s->fx->a : &s->fx->b;
     cf_itest_server_t *other = victim == &s->fx->a ? &s->fx->b : &s->fx->a;

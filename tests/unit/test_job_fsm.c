@@ -39,28 +39,28 @@ static void test_usage(void **state)
 /* The expected table, written out by hand from docs/PROTOCOL.md and docs/jobs.md section 6
    independently of the table in cf_job_fsm.c: one row per state, columns in event order
    (receipt, report_installed, report_failed, expire, cancel, retry, upgrade, release,
-   abort, requeue); "-" = refused. */
-static const char *const s_expected[][11] = {
+   abort, requeue, upgrade_queued); "-" = refused. */
+static const char *const s_expected[][12] = {
     {"pending", "delivered", "installed", "failed", "expired", "cancelled", "pending", "pending",
-     "pending", "cancelled", "pending"},
+     "pending", "cancelled", "pending", "pending"},
     {"delivered", "delivered", "installed", "failed", "expired", "cancelled", "delivered",
-     "delivered", "delivered", "delivered", "delivered"},
+     "delivered", "delivered", "delivered", "delivered", "delivered"},
     {"installed", "installed", "installed", "installed", "installed", "installed", "-", "installed",
-     "installed", "installed", "-"},
+     "installed", "installed", "-", "installed"},
     {"failed", "failed", "installed", "failed", "failed", "failed", "pending", "failed", "failed",
-     "failed", "queued"},
+     "failed", "queued", "failed"},
     {"expired", "expired", "installed", "failed", "expired", "expired", "pending", "expired",
-     "expired", "expired", "queued"},
+     "expired", "expired", "queued", "expired"},
     {"cancelled", "cancelled", "installed", "failed", "cancelled", "cancelled", "pending",
-     "cancelled", "cancelled", "cancelled", "queued"},
+     "cancelled", "cancelled", "cancelled", "queued", "cancelled"},
     {"too_old", "delivered", "installed", "failed", "expired", "cancelled", "-", "pending",
-     "too_old", "cancelled", "-"},
+     "too_old", "cancelled", "-", "queued"},
     {"queued", "delivered", "installed", "failed", "expired", "cancelled", "queued", "queued",
-     "pending", "cancelled", "queued"},
+     "pending", "cancelled", "queued", "queued"},
 };
 static const char *const s_events[] = {
-    "receipt", "report_installed", "report_failed", "expire", "cancel",
-    "retry",   "upgrade",          "release",       "abort",  "requeue"};
+    "receipt", "report_installed", "report_failed", "expire",  "cancel",        "retry",
+    "upgrade", "release",          "abort",         "requeue", "upgrade_queued"};
 
 static void test_every_pair(void **state)
 {
@@ -148,6 +148,9 @@ static void test_waves(void **state)
     assert_int_equal(cf_job_fsm_next(e[2], CF_JOB_EV_REQUEUE, &next), CF_OK);
     assert_int_equal(next, CF_JOB_QUEUED);
     assert_int_equal(cf_job_fsm_next(CF_JOB_INSTALLED, CF_JOB_EV_REQUEUE, &next), CF_ERR_STATE);
+    /* an agent upgraded out of too_old waits for a wave of its job */
+    assert_int_equal(cf_job_fsm_next(CF_JOB_TOO_OLD, CF_JOB_EV_UPGRADE_QUEUED, &next), CF_OK);
+    assert_int_equal(next, CF_JOB_QUEUED);
     assert_int_equal(cf_job_fsm_is_final(CF_JOB_QUEUED), 0);
     assert_string_equal(cf_job_fsm_state_name(CF_JOB_QUEUED), "queued");
 }
