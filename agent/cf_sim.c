@@ -221,6 +221,20 @@ void cf_sim_destroy(cf_sim_t **self_p)
     *self_p = NULL;
 }
 
+/* Open the broker links of the agents enrolled a moment ago. */
+static void s_online(cf_sim_t *sim, int64_t now)
+{
+    for (size_t a = 0; a < sim->o.count && sim->n_online_due; a++) {
+        cf_sim_agent_t *ag = &sim->agents[a];
+        if (!ag->online_ms || now < ag->online_ms)
+            continue;
+        ag->online_ms = 0;
+        sim->n_online_due--;
+        if (cf_fleet_set_online(sim->fleet, a, 1) != CF_OK)
+            cf_log(CF_LOG_WARN, "agent=%zu link=not-opened", sim->o.first + a);
+    }
+}
+
 /* Is a call of agent ag due now? */
 static int s_ready(cf_sim_agent_t *ag, int64_t now)
 {
@@ -348,6 +362,7 @@ cf_err_t cf_sim_run(cf_sim_t *self, volatile sig_atomic_t *stop, FILE *stats_to,
     while (!*stop) {
         int64_t now = cf_sim_now_ms();
         if (now - last_scan >= S_SCAN_MS) {
+            s_online(self, now);
             s_schedule(self, now);
             last_scan = now;
         }

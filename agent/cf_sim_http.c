@@ -246,7 +246,7 @@ static cf_err_t s_refusal(const char *body, long status, cf_err_t rc, cf_why_t *
     return rc;
 }
 
-/* A 200 enrollment answer: the certificate in CSR mode; the agent goes on line. */
+/* A 200 enrollment answer: the certificate in CSR mode; the agent goes on line soon. */
 static cf_err_t s_enrolled(cf_sim_t *sim, cf_sim_call_t *c, cf_why_t *why)
 {
     json_t *j = c->body ? json_loads(c->body, 0, NULL) : NULL;
@@ -259,7 +259,11 @@ static cf_err_t s_enrolled(cf_sim_t *sim, cf_sim_call_t *c, cf_why_t *why)
     else if (c->key)
         rc = s_take_cert(sim, c->agent, pem, c->key, NULL, why);
     json_decref(j);
-    return rc == CF_OK ? cf_fleet_set_online(sim->fleet, c->agent, 1) : rc;
+    if (rc == CF_OK) { /* on line a little later: the brokers learn the key through Redis */
+        sim->agents[c->agent].online_ms = cf_sim_now_ms() + CF_SIM_ONLINE_DELAY_MS;
+        sim->n_online_due++;
+    }
+    return rc;
 }
 
 /* Try again after the agent's back-off, at another server when there is one. */

@@ -13,7 +13,10 @@
 #include "cf_key.h"
 #include "cf_sim.h"
 
-#define CF_SIM_APPLIED_MAX 16 /* job ids one agent remembers as applied (replay memory) */
+/* Enrolled -> link opened after this many ms: a broker learns the key through Redis, and a
+   DEALER it refused waits for the fleet's failover (15..30 s). */
+#define CF_SIM_ONLINE_DELAY_MS 1000
+#define CF_SIM_APPLIED_MAX     16 /* job ids one agent remembers as applied (replay memory) */
 
 typedef enum {
     CF_SIM_NEW = 0,  /* not enrolled yet */
@@ -40,6 +43,7 @@ typedef struct {
     atomic_uchar due;                    /* any: check in at once */
     uint32_t backoff_ms;                 /* main: retry bound, 0 after a success */
     int64_t next_ms;                     /* main: monotonic ms of the next check-in or retry */
+    int64_t online_ms;                   /* main: open the broker link then; 0 = done or not yet */
     char *cert;                          /* mu: certificate chain PEM in use (owned), NULL none */
     char *key;                           /* mu: its private key PEM (owned secret) */
     char fpr[CF_MSG_FPR_HEX + 1];        /* mu: fingerprint of cert, "" none */
@@ -86,6 +90,7 @@ struct cf_sim {
     uint64_t rehellos;              /* main: links reopened for a job seen by polling */
     uint64_t renewals, renew_fails; /* mu: counters of the fleet's thread */
     size_t n_refused;               /* main: agents whose enrollment was refused */
+    size_t n_online_due;            /* main: agents with online_ms set */
     char last_refusal[CF_WHY_MAX];  /* main: why the last enrollment was refused */
 };
 
