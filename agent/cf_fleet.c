@@ -200,6 +200,8 @@ static cf_err_t s_check_cfg(const cf_fleet_cfg_t *cfg, cf_why_t *why)
         return cf_why(why, CF_ERR_INVALID, "software version over %d bytes", CF_MSG_VERSION_MAX);
     if ((cfg->agent_id || cfg->keypair) && cfg->count != 1)
         return cf_why(why, CF_ERR_INVALID, "a given agent id or keypair needs a fleet of one");
+    if (cfg->keypair && cfg->keypairs)
+        return cf_why(why, CF_ERR_INVALID, "one keypair or a list of them, not both");
     if (cfg->proto > 255 || cfg->failover_ms < 0 || cfg->resend_min_ms < 0 ||
         cfg->resend_max_ms < 0 || cfg->start_spread_ms < 0)
         return cf_why(why, CF_ERR_INVALID, "protocol level or a time is out of range");
@@ -266,7 +268,9 @@ static cf_err_t s_make_agents(cf_fleet_t *f, cf_why_t *why)
             return cf_why(why, CF_ERR_INVALID, "'%s%zu' is not a valid agent id or HELLO",
                           f->prefix, f->cfg.first + i);
         memcpy(ag->id, hello.agent, sizeof(ag->id));
-        if (f->cfg.keypair)
+        if (f->cfg.keypairs)
+            ag->kp = f->cfg.keypairs[i];
+        else if (f->cfg.keypair)
             ag->kp = *f->cfg.keypair;
         else
             CF_TRY(cf_curve_keypair_new(&ag->kp));
@@ -302,6 +306,7 @@ cf_err_t cf_fleet_new(const cf_fleet_cfg_t *cfg, cf_fleet_t **out, cf_why_t *why
     if (!f->ca || !f->agents || !f->tally)
         goto out;
     rc = s_make_agents(f, why);
+    f->cfg.keypairs = NULL; /* the caller's: read here only */
     if (rc != CF_OK)
         goto out;
     rc = CF_ERR_IO;

@@ -51,32 +51,35 @@ typedef void (*cf_fleet_acked_fn)(void *ctx, size_t agent, const char *job_id);
 typedef void (*cf_fleet_link_fn)(void *ctx, size_t agent);
 
 typedef struct {
-    size_t count;                      /* agents, 1..CF_FLEET_MAX_AGENTS */
-    size_t first;                      /* number of the first agent (ids first..first+count-1) */
-    const char *id_prefix;             /* ids are <prefix><number>; NULL = "sim-" */
-    const cf_curve_broker_t *brokers;  /* broker list (copied); agent i starts at i % n */
-    size_t n_brokers;                  /* 1..CF_CURVE_BROKERS_MAX */
-    const cf_cert_t *ca;               /* trust anchor for job signers (a reference is kept) */
-    unsigned proto;                    /* protocol level in HELLO; 0 = CF_JOB_PROTO */
-    const char *sw_version;            /* HELLO text (printable, <= 64); NULL = built in */
-    int failover_ms;                   /* 0 = CF_FLEET_FAILOVER_MS */
-    int resend_min_ms;                 /* 0 = CF_FLEET_RESEND_MIN_MS */
-    int resend_max_ms;                 /* 0 = CF_FLEET_RESEND_MAX_MS */
-    int start_spread_ms;               /* 0: all connect at once; else each agent connects at a
-                                          random moment within this time (a fleet booting) */
-    int start_offline;                 /* 1: no agent connects until cf_fleet_set_online (put
-                                          the keys on the broker's allow list first) */
-    const cf_zsock_cfg_t *zcfg;        /* DEALER tuning (copied); NULL = defaults */
-    cf_fleet_checkin_fn on_checkin;    /* optional */
-    cf_fleet_renew_fn on_renew;        /* optional: without it renew_csr fails with a reason */
-    void *hook_ctx;                    /* passed to the hooks */
-    const char *agent_id;              /* count 1 only: this id instead of <prefix><first>
-                                          (read by cf_fleet_new only) */
-    const cf_curve_keypair_t *keypair; /* count 1 only: this keypair (copied) instead of a
-                                          fresh one (read by cf_fleet_new only) */
-    cf_fleet_job_fn on_job;            /* optional: a real agent's own job handling */
-    cf_fleet_acked_fn on_acked;        /* optional */
-    cf_fleet_link_fn on_link;          /* optional */
+    size_t count;                       /* agents, 1..CF_FLEET_MAX_AGENTS */
+    size_t first;                       /* number of the first agent (ids first..first+count-1) */
+    const char *id_prefix;              /* ids are <prefix><number>; NULL = "sim-" */
+    const cf_curve_broker_t *brokers;   /* broker list (copied); agent i starts at i % n */
+    size_t n_brokers;                   /* 1..CF_CURVE_BROKERS_MAX */
+    const cf_cert_t *ca;                /* trust anchor for job signers (a reference is kept) */
+    unsigned proto;                     /* protocol level in HELLO; 0 = CF_JOB_PROTO */
+    const char *sw_version;             /* HELLO text (printable, <= 64); NULL = built in */
+    int failover_ms;                    /* 0 = CF_FLEET_FAILOVER_MS */
+    int resend_min_ms;                  /* 0 = CF_FLEET_RESEND_MIN_MS */
+    int resend_max_ms;                  /* 0 = CF_FLEET_RESEND_MAX_MS */
+    int start_spread_ms;                /* 0: all connect at once; else each agent connects at a
+                                           random moment within this time (a fleet booting) */
+    int start_offline;                  /* 1: no agent connects until cf_fleet_set_online (put
+                                           the keys on the broker's allow list first) */
+    const cf_zsock_cfg_t *zcfg;         /* DEALER tuning (copied); NULL = defaults */
+    cf_fleet_checkin_fn on_checkin;     /* optional */
+    cf_fleet_renew_fn on_renew;         /* optional: without it renew_csr fails with a reason */
+    void *hook_ctx;                     /* passed to the hooks */
+    const char *agent_id;               /* count 1 only: this id instead of <prefix><first>
+                                           (read by cf_fleet_new only) */
+    const cf_curve_keypair_t *keypair;  /* count 1 only: this keypair (copied) instead of a
+                                           fresh one (read by cf_fleet_new only) */
+    const cf_curve_keypair_t *keypairs; /* optional: count keypairs (copied) instead of fresh
+                                           ones (a simulator restoring its agents; read by
+                                           cf_fleet_new only; not with keypair) */
+    cf_fleet_job_fn on_job;             /* optional: a real agent's own job handling */
+    cf_fleet_acked_fn on_acked;         /* optional */
+    cf_fleet_link_fn on_link;           /* optional */
 } cf_fleet_cfg_t;
 
 /* Fault injection (tests). */

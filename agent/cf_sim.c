@@ -52,26 +52,11 @@ size_t cf_sim_agent_server(cf_sim_t *sim, size_t a, unsigned skip)
     return idx;
 }
 
-/* <state_dir>/<id>/cert.pem and key.pem (0600). */
-static cf_err_t s_write_files(cf_sim_t *sim, size_t a, const char *cert, const char *key,
-                              cf_why_t *why)
-{
-    char id[CF_MSG_AGENT_MAX + 1], dir[CF_AGENT_STATE_PATH_MAX], path[CF_AGENT_STATE_PATH_MAX + 16];
-    cf_sim_agent_id(sim, a, id);
-    if (snprintf(dir, sizeof(dir), "%s/%s", sim->state_dir, id) >= (int) sizeof(dir))
-        return cf_why(why, CF_ERR_TOOBIG, "state directory path too long");
-    CF_TRY(cf_file_mkdirs(dir, 0700, why));
-    snprintf(path, sizeof(path), "%s/" CF_AGENT_CERT_FILE, dir);
-    CF_TRY(cf_file_write_atomic(path, cert, strlen(cert), 0600, why));
-    snprintf(path, sizeof(path), "%s/" CF_AGENT_KEY_FILE, dir);
-    return cf_file_write_atomic(path, key, strlen(key), 0600, why);
-}
-
 cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert, const char *key,
-                              const char *fpr, cf_why_t *why)
+                              const char *fpr, int write, cf_why_t *why)
 {
-    if (sim->state_dir)
-        CF_TRY(s_write_files(sim, a, cert, key, why));
+    if (sim->state_dir && write)
+        CF_TRY(cf_sim_state_write_pair(sim, a, cert, key, why));
     char *c = cf_mem_strdup(cert), *k = cf_mem_strdup(key);
     if (!c || !k) {
         cf_mem_free(c);
@@ -143,7 +128,22 @@ static cf_err_t s_fleet(cf_sim_t *sim, cf_why_t *why)
     cfg.on_checkin = s_on_checkin;
     cfg.hook_ctx = sim;
     CF_TRY(cf_zsock_raise_nofile(NULL, why));
-    return cf_fleet_new(&cfg, &sim->fleet, why);
+    if (!sim->state_dir)
+        return cf_fleet_new(&cfg, &sim->fleet, why);
+    /* --state-dir: the agents enrolled by an earlier run come back with their keys */
+    cf_curve_keypair_t *kps = cf_mem_calloc(sim->o.count, sizeof(*kps));
+    size_t restored = 0;
+    if (!kps)
+        return CF_ERR_NOMEM;
+    cf_err_t rc = cf_sim_state_restore(sim, kps, &restored, why);
+    cfg.keypairs = kps;
+    if (rc == CF_OK)
+        rc = cf_fleet_new(&cfg, &sim->fleet, why);
+    if (rc == CF_OK)
+        cf_log(CF_LOG_INFO, "sim=restored agents=%zu of=%zu dir=%s", restored, sim->o.count,
+               sim->state_dir);
+    cf_mem_free_secret(kps, sim->o.count * sizeof(*kps));
+    return rc;
 }
 
 static cf_err_t s_check_opts(const cf_sim_opts_t *o, cf_why_t *why)

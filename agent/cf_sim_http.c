@@ -227,7 +227,7 @@ static cf_err_t s_take_cert(cf_sim_t *sim, size_t a, const char *pem, const cf_k
     if (rc == CF_OK)
         rc = cf_key_to_pem(key, NULL, &kpem, &klen);
     if (rc == CF_OK)
-        rc = cf_sim_agent_install(sim, a, pem, kpem, cf_cert_fingerprint(cert), why);
+        rc = cf_sim_agent_install(sim, a, pem, kpem, cf_cert_fingerprint(cert), 1, why);
     if (rc == CF_OK && fpr_out)
         snprintf(fpr_out, CF_MSG_FPR_HEX + 1, "%s", cf_cert_fingerprint(cert));
     if (kpem)
@@ -294,6 +294,8 @@ static void s_finish_enroll(cf_sim_t *sim, cf_sim_call_t *c, CURLcode cc, long s
                        &why);
     char id[CF_MSG_AGENT_MAX + 1];
     cf_sim_agent_id(sim, c->agent, id);
+    if (rc == CF_OK && sim->state_dir)
+        rc = cf_sim_state_save_curve(sim, c->agent, &why);
     if (rc == CF_OK) {
         ag->phase = CF_SIM_ENROLLED;
         ag->backoff_ms = 0;
@@ -304,6 +306,13 @@ static void s_finish_enroll(cf_sim_t *sim, cf_sim_call_t *c, CURLcode cc, long s
     }
     sim->enroll_fails++;
     cf_log(CF_LOG_INFO, "agent=%s enroll=failed why=\"%s\"", id, cf_why_text(&why, rc));
+    if (rc == CF_ERR_POLICY && status == 409 && !sim->state_dir) {
+        cf_why_t first = why;
+        cf_why(&why, rc,
+               "%s (an earlier run enrolled this id with another key: keep keys with "
+               "--state-dir, or take another --id-prefix)",
+               cf_why_text(&first, rc));
+    }
     if (rc == CF_ERR_POLICY) {
         ag->phase = CF_SIM_REFUSED;
         sim->n_refused++;

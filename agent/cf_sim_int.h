@@ -102,10 +102,26 @@ void cf_sim_agent_addr(const cf_sim_t *sim, size_t a, char addr[16]);
 /* The server agent a talks to now (the seed's choice over the package's list with its
    favorite and source address; skip: 1 + index of a server not to take, 0 none). */
 size_t cf_sim_agent_server(cf_sim_t *sim, size_t a, unsigned skip);
-/* Replace agent a's certificate and key (PEM; copied) under mu; write them under the state
-   directory when there is one. Errors: CF_ERR_NOMEM, CF_ERR_IO (files). */
+/* Replace agent a's certificate and key (PEM; copied) under mu; when write, also under the
+   state directory when there is one. Errors: CF_ERR_NOMEM, CF_ERR_IO (files). */
 CF_MUST_USE cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert,
-                                          const char *key, const char *fpr, cf_why_t *why);
+                                          const char *key, const char *fpr, int write,
+                                          cf_why_t *why);
+
+/* cf_sim_state.c: --state-dir (sim->state_dir set). */
+/* Write agent a's pair as <dir>/<id>/cert.pem and key.pem (0600, atomically). Errors:
+   CF_ERR_TOOBIG (path), CF_ERR_IO. */
+CF_MUST_USE cf_err_t cf_sim_state_write_pair(cf_sim_t *sim, size_t a, const char *cert,
+                                             const char *key, cf_why_t *why);
+/* Save agent a's CURVE keypair as <dir>/<id>/curve.key(_secret) once it enrolled (kept
+   when there). Errors: CF_ERR_TOOBIG, CF_ERR_IO. */
+CF_MUST_USE cf_err_t cf_sim_state_save_curve(cf_sim_t *sim, size_t a, cf_why_t *why);
+/* Before the fleet exists: for every agent, the keypair saved by an earlier run into kps[a]
+   (the agent is then enrolled, with its pair when cert.pem and key.pem are there, and goes
+   on line at once) or a fresh one. *restored counts the former. Errors: a damaged file
+   (why names the agent), CF_ERR_IO, CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_sim_state_restore(cf_sim_t *sim, cf_curve_keypair_t *kps, size_t *restored,
+                                          cf_why_t *why);
 /* Ask for a check-in of agent a at once (any thread). */
 void cf_sim_agent_due(cf_sim_t *sim, size_t a);
 

@@ -98,7 +98,7 @@ static cf_err_t s_check_install(cf_sim_t *sim, size_t a, const char *chain, size
                     "the private key does not belong to the certificate %.16s...",
                     cf_cert_fingerprint(leaf));
     if (rc == CF_OK)
-        rc = cf_sim_agent_install(sim, a, chain, kpem, cf_cert_fingerprint(leaf), why);
+        rc = cf_sim_agent_install(sim, a, chain, kpem, cf_cert_fingerprint(leaf), 1, why);
     cf_key_destroy(&key);
     cf_cert_destroy(&leaf);
     return rc;

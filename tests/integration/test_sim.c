@@ -305,6 +305,23 @@ static void test_processes(void **state)
                                 s->dir, state_dir),
                      0);
     s_stop_sim();
+    /* started again on the same state: the same agents, keys and certificates, without
+       enrolling (the token's 20 uses are spent) */
+    assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/agents/c-7", out), 200);
+    json_t *j = cf_itest_fleet_json(out);
+    char fp[65];
+    snprintf(fp, sizeof(fp), "%s", json_string_value(json_object_get(j, "cert_fingerprint")));
+    json_decref(j);
+    s_start("sim-csr2.log", args);
+    s_log_t q0 = {"sim-csr2.log",
+                  "proc=0 agents=10 enrolled=10 secure=10 .* up=10 .*enroll_fails=0"};
+    s_log_t q1 = {"sim-csr2.log",
+                  "proc=1 agents=10 enrolled=10 secure=10 .* up=10 .*enroll_fails=0"};
+    assert_true(cf_test_wait_until(s_log_has, &q0, S_WAIT));
+    assert_true(cf_test_wait_until(s_log_has, &q1, S_WAIT));
+    assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/agents/c-7", out), 200);
+    cf_itest_fleet_is(out, "cert_fingerprint", fp);
+    s_stop_sim();
 }
 
 /* A token used up: enrollment is refused for every agent, exit 1 with the reason. */
