@@ -186,6 +186,16 @@ static void s_actor(zsock_t *pipe, void *arg)
 
 /* ---- creation ------------------------------------------------------------------------ */
 
+/* A given id or keypair (a real agent: a fleet of one) or keypairs (a restored fleet). */
+static cf_err_t s_check_given(const cf_fleet_cfg_t *cfg, cf_why_t *why)
+{
+    if ((cfg->agent_id || cfg->keypair) && cfg->count != 1)
+        return cf_why(why, CF_ERR_INVALID, "a given agent id or keypair needs a fleet of one");
+    if (cfg->keypair && cfg->keypairs)
+        return cf_why(why, CF_ERR_INVALID, "one keypair or a list of them, not both");
+    return CF_OK;
+}
+
 static cf_err_t s_check_cfg(const cf_fleet_cfg_t *cfg, cf_why_t *why)
 {
     if (!cfg || !cfg->ca || !cfg->brokers)
@@ -198,10 +208,7 @@ static cf_err_t s_check_cfg(const cf_fleet_cfg_t *cfg, cf_why_t *why)
         return cf_why(why, CF_ERR_INVALID, "id prefix over %d bytes", CF_FLEET_PREFIX_MAX);
     if (cfg->sw_version && strlen(cfg->sw_version) > CF_MSG_VERSION_MAX)
         return cf_why(why, CF_ERR_INVALID, "software version over %d bytes", CF_MSG_VERSION_MAX);
-    if ((cfg->agent_id || cfg->keypair) && cfg->count != 1)
-        return cf_why(why, CF_ERR_INVALID, "a given agent id or keypair needs a fleet of one");
-    if (cfg->keypair && cfg->keypairs)
-        return cf_why(why, CF_ERR_INVALID, "one keypair or a list of them, not both");
+    CF_TRY(s_check_given(cfg, why));
     if (cfg->proto > 255 || cfg->failover_ms < 0 || cfg->resend_min_ms < 0 ||
         cfg->resend_max_ms < 0 || cfg->start_spread_ms < 0)
         return cf_why(why, CF_ERR_INVALID, "protocol level or a time is out of range");
