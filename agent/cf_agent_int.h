@@ -14,6 +14,7 @@
 #include "cf_cert.h"
 #include "cf_curve.h"
 #include "cf_fleet.h"
+#include "cf_relay.h"
 
 typedef struct {
     cf_agent_run_opts_t opts;                        /* options, defaults filled in */
@@ -34,17 +35,37 @@ typedef struct {
     cf_agent_jobs_t *jobs;                           /* job handling and replay memory */
     cf_agent_renew_state_t renew;                    /* renewal state */
     cf_curve_broker_t brokers[CF_CURVE_BROKERS_MAX]; /* broker endpoints (agent.json) */
+    unsigned char broker_tls[CF_CURVE_BROKERS_MAX];  /* 1: a tls:// entry */
     size_t n_brokers;                                /* 0: polling mode only */
     cf_fleet_t *link;                                /* the broker link: a fleet of one */
+    cf_relay_t *relays[CF_CURVE_BROKERS_MAX];        /* TLS relay clients of the link */
+    int link_started;                                /* cf_agent_link_start ran (link may
+                                                        be NULL: no usable broker) */
+    char link_fpr[CF_AGENT_FPR_HEX + 1];             /* certificate the relays present */
     pthread_mutex_t mu;                              /* jobs, certificates, list: the link's hooks
                                                         run in its thread */
     atomic_int checkin_now;                          /* the link came up or a CHECKIN came */
+    atomic_int link_up;                              /* broker link: 1 up, 0 down, -1 none */
+    uint64_t checkins_ok;                            /* rounds a server took (metrics) */
+    uint64_t checkins_failed;                        /* rounds no server took */
+    uint64_t renewals_ok;                            /* renewals done (this process) */
+    uint64_t renewals_failed;                        /* renewals failed (this process) */
+    int64_t last_checkin;                            /* time of the last check-in taken */
+    unsigned char conf_hash[32];                     /* BLAKE2b of agent.json as last read */
 } cf_agent_t;
 
 /* Read the state directory (agent.json, ca.pem, curve.key_secret, the server cache) and
    recover an interrupted installation. A CF_AGENT_EXIT_* code; on OK *out is the caller's
    (cf_agent_close). */
 int cf_agent_open(const cf_agent_run_opts_t *opts, cf_agent_t **out);
+/* SIGHUP (the caller holds a->mu): read agent.json again. When it changed since it was
+   last read, its servers (and favorite, when it names one), brokers and interval (unless
+   --interval) replace those in use and the server cache is rewritten; else the server
+   cache is read again (it may have been edited). Either way the next round chooses a
+   server afresh. *relink is set when the broker list changed (the caller restarts the
+   link). Errors (nothing changed then): those of reading agent.json, CF_ERR_INVALID (the
+   id changed: a new id needs a restart). */
+CF_MUST_USE cf_err_t cf_agent_reload(cf_agent_t *a, int *relink, cf_why_t *why);
 /* Free everything, wipe the keypair; NULLs *self_p; safe to repeat. */
 void cf_agent_close(cf_agent_t **self_p);
 /* The TLS (or, without a certificate, plain) client of server s for this agent. */
@@ -60,10 +81,21 @@ CF_MUST_USE cf_err_t cf_agent_renew_with(cf_agent_t *a, char fpr_out[CF_AGENT_FP
                                          cf_why_t *why);
 /* The renewal step of a round: renew when due (and not backing off); record; save. */
 void cf_agent_renew_round(cf_agent_t *a);
-/* Start the broker link when agent.json lists brokers (else nothing). Errors: those of
-   cf_fleet_new. */
+/* Start the broker link when agent.json lists brokers (else nothing). A tls:// entry is
+   reached through a local cf_relay client presenting the agent's certificate and key;
+   without a certificate such entries are left out (logged) and the others used. Called
+   without a->mu held. Errors: those of cf_fleet_new. */
 CF_MUST_USE cf_err_t cf_agent_link_start(cf_agent_t *a, cf_why_t *why);
+/* Stop the link and its relays (nothing when none); link_started is cleared. Called without
+   a->mu held (the link's thread takes it). */
+void cf_agent_link_stop(cf_agent_t *a);
+/* 1 when the link should be started again: it was started with tls:// entries and the
+   certificate in use changed since (or none was usable then and one is now). */
+int cf_agent_link_stale(const cf_agent_t *a);
 /* Write status.json (server, reason, lock, last check-in). Failures are logged. */
 void cf_agent_write_status(const cf_agent_t *a);
+/* Write the --metrics-file (nothing without one); the caller holds a->mu. Failures are
+   logged. */
+void cf_agent_write_metrics(const cf_agent_t *a);
 
 #endif

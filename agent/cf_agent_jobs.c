@@ -32,6 +32,8 @@ struct cf_agent_jobs {
     s_rec_t recs[CF_AGENT_JOBS_MEMORY]; /* memory, oldest first */
     size_t n;                           /* used */
     char last[CF_JOB_ID_HEX + CF_AGENT_REASON_MAX + 16]; /* last outcome, for status */
+    uint64_t installed;                                  /* jobs carried out (this process) */
+    uint64_t failed;                                     /* jobs refused or failed */
 };
 
 static s_rec_t *s_find(cf_agent_jobs_t *self, const char *job)
@@ -278,6 +280,10 @@ cf_err_t cf_agent_jobs_take(cf_agent_jobs_t *self, const char *text, size_t len,
     cf_log(rc == CF_OK ? CF_LOG_INFO : CF_LOG_WARN, "job=%s outcome=%s why=\"%s\"",
            id[0] ? id : "-", rc == CF_OK ? "installed" : "failed",
            rc == CF_OK ? "" : cf_why_text(&jwhy, rc));
+    if (rc == CF_OK)
+        self->installed++;
+    else
+        self->failed++;
     if (!id[0]) {
         cf_job_destroy(&job);
         return CF_OK; /* nothing to report it under */
@@ -333,4 +339,10 @@ int cf_agent_jobs_outcome(const cf_agent_jobs_t *self, const char *job, cf_agent
 const char *cf_agent_jobs_last(const cf_agent_jobs_t *self)
 {
     return self ? self->last : "";
+}
+
+void cf_agent_jobs_counts(const cf_agent_jobs_t *self, uint64_t *installed, uint64_t *failed)
+{
+    *installed = self ? self->installed : 0;
+    *failed = self ? self->failed : 0;
 }

@@ -5,6 +5,7 @@
 #define CF_AGENT_JOBS_H_INCLUDED
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "cf_agent_certs.h"
@@ -73,5 +74,8 @@ int cf_agent_jobs_outcome(const cf_agent_jobs_t *self, const char *job, cf_agent
                           int64_t *expires_out);
 /* The last job handled: id and outcome text ("installed", "failed: reason"), "" none. */
 const char *cf_agent_jobs_last(const cf_agent_jobs_t *self);
+/* Jobs handled by this object (this process): carried out, and refused or failed (a job
+   taken again while its report waits is not counted twice). */
+void cf_agent_jobs_counts(const cf_agent_jobs_t *self, uint64_t *installed, uint64_t *failed);
 
 #endif

@@ -56,9 +56,9 @@ static void s_favorite(void *ctx, const char *alias)
 }
 
 /* Choose a server (skipping those that failed this round) and check in there. */
-static cf_err_t s_checkin_round(cf_agent_t *a, cf_agent_answer_t *ans, cf_why_t *why)
+static cf_err_t s_checkin_pass(cf_agent_t *a, unsigned char *skip, cf_agent_answer_t *ans,
+                               cf_why_t *why)
 {
-    unsigned char skip[CF_AGENT_SERVERS_MAX] = {0};
     cf_err_t rc = CF_ERR_NOTFOUND;
     for (size_t tries = 0; tries <= a->list.n; tries++) {
         size_t i = 0;
@@ -84,6 +84,33 @@ static cf_err_t s_checkin_round(cf_agent_t *a, cf_agent_answer_t *ans, cf_why_t 
         skip[i] = 1;
     }
     return rc;
+}
+
+/* A pass over the servers the list marks on line, then, when none took the check-in, a
+   pass over those it marks off line: the flags are the last answer's view, and a server
+   that was stopped then may be back while every other one is gone (the cache is only
+   renewed by a check-in, so without this pass such an agent would never recover). */
+static cf_err_t s_checkin_round(cf_agent_t *a, cf_agent_answer_t *ans, cf_why_t *why)
+{
+    unsigned char skip[CF_AGENT_SERVERS_MAX] = {0}, was_on[CF_AGENT_SERVERS_MAX];
+    cf_err_t rc = s_checkin_pass(a, skip, ans, why);
+    size_t off = 0;
+    for (size_t i = 0; rc != CF_OK && i < a->list.n; i++) {
+        was_on[i] = (unsigned char) a->list.servers[i].online;
+        skip[i] = was_on[i];
+        off += !was_on[i];
+        a->list.servers[i].online = 1;
+    }
+    if (!off)
+        return rc;
+    cf_log(CF_LOG_INFO, "servers=%zu marked-off-line=%zu trying=them", a->list.n, off);
+    cf_why_t why2 = {""};
+    cf_err_t rc2 = s_checkin_pass(a, skip, ans, &why2);
+    for (size_t i = 0; i < a->list.n; i++)
+        a->list.servers[i].online = was_on[i];
+    if (rc2 == CF_OK)
+        a->list.servers[a->cur].online = 1; /* it answered (the answer's list comes next) */
+    return rc2 == CF_OK ? CF_OK : rc;       /* a failure keeps the first pass's reason */
 }
 
 /* What the answer says about routing goes to the cache (the failover list). */
@@ -145,8 +172,11 @@ static cf_err_t s_round(cf_agent_t *a)
     if (rc != CF_OK) {
         cf_log(CF_LOG_WARN, "round=failed why=\"%s\"", cf_why_text(&why, rc));
         cf_agent_answer_clear(&ans);
+        a->checkins_failed++;
         return rc;
     }
+    a->checkins_ok++;
+    a->last_checkin = (int64_t) time(NULL);
     s_take_answer(a, &ans);
     for (size_t i = 0; i < ans.n_jobs; i++) {
         char fpr[CF_AGENT_FPR_HEX + 1];
@@ -162,10 +192,45 @@ static cf_err_t s_round(cf_agent_t *a)
     return CF_OK;
 }
 
-/* Sleep ms in slices, returning early when asked to stop or to check in. */
+/* The link's state (asked outside the lock: the link's hooks take it), then the metrics. */
+static void s_metrics(cf_agent_t *a)
+{
+    cf_fleet_agent_info_t info;
+    if (!a->link)
+        atomic_store(&a->link_up, -1);
+    else if (cf_fleet_agent_info(a->link, 0, &info) == CF_OK)
+        atomic_store(&a->link_up, info.link_up ? 1 : 0);
+    pthread_mutex_lock(&a->mu);
+    cf_agent_write_metrics(a);
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* SIGHUP: re-read agent.json and the server cache; a changed broker list restarts the
+   link. The round that follows chooses a server afresh. */
+static void s_reload(cf_agent_t *a)
+{
+    *a->opts.reload = 0;
+    int relink = 0;
+    cf_why_t why = {""};
+    pthread_mutex_lock(&a->mu);
+    cf_err_t rc = cf_agent_reload(a, &relink, &why);
+    pthread_mutex_unlock(&a->mu);
+    if (rc != CF_OK) {
+        cf_log(CF_LOG_ERROR, "agent=%s reload=failed why=\"%s\" kept=running-configuration", a->id,
+               cf_why_text(&why, rc));
+        return;
+    }
+    if (relink && a->link_started) {
+        cf_log(CF_LOG_INFO, "agent=%s brokers=changed link=restart", a->id);
+        cf_agent_link_stop(a);
+    }
+}
+
+/* Sleep ms in slices, returning early when asked to stop, to reload or to check in. */
 static void s_sleep(const cf_agent_t *a, uint32_t ms)
 {
-    while (ms > 0 && !(a->opts.stop && *a->opts.stop) && !atomic_load(&a->checkin_now)) {
+    while (ms > 0 && !(a->opts.stop && *a->opts.stop) && !atomic_load(&a->checkin_now) &&
+           !(a->opts.reload && *a->opts.reload)) {
         uint32_t d = ms > 200 ? 200 : ms;
         struct timespec ts = {.tv_sec = 0, .tv_nsec = (long) d * 1000000L};
         nanosleep(&ts, NULL);
@@ -198,15 +263,23 @@ int cf_agent_run(const cf_agent_run_opts_t *opts)
     cf_agent_backoff_t back = {.min_ms = a->opts.retry_min_ms, .max_ms = a->opts.retry_max_ms};
     code = CF_AGENT_EXIT_FAIL;
     while (!(a->opts.stop && *a->opts.stop)) {
+        if (a->opts.reload && *a->opts.reload)
+            s_reload(a);
         atomic_store(&a->checkin_now, 0);
         pthread_mutex_lock(&a->mu);
         cf_err_t rc = s_round(a);
+        int stale = !a->opts.once && cf_agent_link_stale(a);
         pthread_mutex_unlock(&a->mu);
-        if (!a->link && !a->opts.once && cf_agent_link_start(a, &why) != CF_OK) {
+        if (stale) {
+            cf_log(CF_LOG_INFO, "agent=%s certificate=changed link=restart", a->id);
+            cf_agent_link_stop(a); /* the relays present the certificate they started with */
+        }
+        if (!a->link_started && !a->opts.once && cf_agent_link_start(a, &why) != CF_OK) {
             cf_log(CF_LOG_ERROR, "agent=%s link=failed why=\"%s\"", a->id, why.text);
             code = CF_AGENT_EXIT_FAIL;
             break;
         }
+        s_metrics(a);
         if (a->opts.once) {
             code = rc == CF_OK ? CF_AGENT_EXIT_OK : CF_AGENT_EXIT_FAIL;
             break;

@@ -17,14 +17,17 @@
 #define CF_AGENT_EXIT_STATE 3 /* the state directory is missing or unusable */
 
 typedef struct {
-    const char *dir;             /* state directory (NULL = CF_AGENT_DEFAULT_DIR) */
-    int once;                    /* one round (choose, check in, jobs, reports, renew) */
-    const char *source_addr;     /* local address to bind (tests play subnets); NULL any */
-    unsigned renew_days;         /* renew N days before expiry; 0 = CF_AGENT_RENEW_DAYS */
-    unsigned interval;           /* seconds between check-ins; 0 = the server's */
-    unsigned retry_min_ms;       /* first retry after a failed round; 0 = 1000 */
-    unsigned retry_max_ms;       /* cap of the retry back-off; 0 = 300000 */
-    volatile sig_atomic_t *stop; /* set by a signal handler: stop cleanly (may be NULL) */
+    const char *dir;               /* state directory (NULL = CF_AGENT_DEFAULT_DIR) */
+    int once;                      /* one round (choose, check in, jobs, reports, renew) */
+    const char *source_addr;       /* local address to bind (tests play subnets); NULL any */
+    unsigned renew_days;           /* renew N days before expiry; 0 = CF_AGENT_RENEW_DAYS */
+    unsigned interval;             /* seconds between check-ins; 0 = the server's */
+    unsigned retry_min_ms;         /* first retry after a failed round; 0 = 1000 */
+    unsigned retry_max_ms;         /* cap of the retry back-off; 0 = 300000 */
+    const char *metrics_file;      /* Prometheus text file written each round; NULL none */
+    volatile sig_atomic_t *stop;   /* set by a signal handler: stop cleanly (may be NULL) */
+    volatile sig_atomic_t *reload; /* set by SIGHUP: re-read the state files (may be NULL;
+                                      cleared by the agent) */
 } cf_agent_run_opts_t;
 
 /* Run the agent until *stop is set (or one round with once). Recovers an interrupted

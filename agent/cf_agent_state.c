@@ -48,21 +48,53 @@ static int s_host_ok(const char *h)
     return 1;
 }
 
+cf_err_t cf_agent_broker_parse(const char *text, size_t len, cf_curve_broker_t *out, int *is_tls,
+                               cf_why_t *why)
+{
+    static const char tls[] = "tls://";
+    if (!text || !out || !is_tls)
+        return CF_ERR_INVALID;
+    *is_tls = len >= sizeof(tls) - 1 && memcmp(text, tls, sizeof(tls) - 1) == 0;
+    if (!*is_tls)
+        return cf_curve_broker_parse(text, len, out, why);
+    if (len > CF_CURVE_TEXT_MAX)
+        return cf_why(why, CF_ERR_INVALID, "broker endpoint too long");
+    char tcp[CF_CURVE_TEXT_MAX + 1];
+    int n = snprintf(tcp, sizeof(tcp), "tcp://%.*s", (int) (len - (sizeof(tls) - 1)),
+                     text + sizeof(tls) - 1);
+    if (n < 0 || (size_t) n >= sizeof(tcp))
+        return cf_why(why, CF_ERR_INVALID, "broker endpoint too long");
+    return cf_curve_broker_parse(tcp, (size_t) n, out, why);
+}
+
+cf_err_t cf_agent_broker_format(const cf_curve_broker_t *b, int is_tls, char *buf, size_t cap)
+{
+    CF_TRY(cf_curve_broker_format(b, buf, cap));
+    if (is_tls)
+        memcpy(buf, "tls", 3); /* "tcp://" and "tls://" are as long */
+    return CF_OK;
+}
+
 static cf_err_t s_brokers(const json_t *v, cf_agent_config_t *out, cf_why_t *why)
 {
     if (!v || json_is_null(v))
         return CF_OK;
     if (!json_is_array(v) || json_array_size(v) > CF_CURVE_BROKERS_MAX)
         return cf_why(why, json_is_array(v) ? CF_ERR_TOOBIG : CF_ERR_INVALID,
-                      "brokers must be an array of at most %d \"tcp://host:port#key\"",
+                      "brokers must be an array of at most %d \"tcp://host:port#key\" or "
+                      "\"tls://host:port#key\"",
                       CF_CURVE_BROKERS_MAX);
     for (size_t k = 0; k < json_array_size(v); k++) {
         const json_t *b = json_array_get(v, k);
         cf_why_t bwhy = {""};
-        if (!json_is_string(b) || cf_curve_broker_parse(json_string_value(b), json_string_length(b),
-                                                        &out->brokers[k], &bwhy) != CF_OK)
-            return cf_why(why, CF_ERR_INVALID, "brokers[%zu] is not \"tcp://host:port#key\"%s%s", k,
-                          bwhy.text[0] ? ": " : "", bwhy.text);
+        int tls = 0;
+        if (!json_is_string(b) || cf_agent_broker_parse(json_string_value(b), json_string_length(b),
+                                                        &out->brokers[k], &tls, &bwhy) != CF_OK)
+            return cf_why(
+                why, CF_ERR_INVALID,
+                "brokers[%zu] is not \"tcp://host:port#key\" or \"tls://host:port#key\"%s%s", k,
+                bwhy.text[0] ? ": " : "", bwhy.text);
+        out->tls[k] = (unsigned char) tls;
     }
     out->n_brokers = json_array_size(v);
     return CF_OK;
@@ -123,7 +155,7 @@ cf_err_t cf_agent_config_to_json(const cf_agent_config_t *cfg, json_t **servers,
         if (json_array_append_new(*servers, s_server_json(&cfg->servers.servers[i])) != 0)
             rc = CF_ERR_NOMEM;
     for (size_t i = 0; rc == CF_OK && i < cfg->n_brokers; i++) {
-        rc = cf_curve_broker_format(&cfg->brokers[i], text, sizeof(text));
+        rc = cf_agent_broker_format(&cfg->brokers[i], cfg->tls[i], text, sizeof(text));
         if (rc == CF_OK && json_array_append_new(*brokers, json_string(text)) != 0)
             rc = CF_ERR_NOMEM;
     }

@@ -32,7 +32,10 @@
    favorite, its seen_addr unused here) and brokers. Free with cf_agent_config_clear. */
 typedef struct {
     cf_agent_servers_t servers;                      /* servers.n entries, favorite */
-    cf_curve_broker_t brokers[CF_CURVE_BROKERS_MAX]; /* broker endpoints with their key */
+    cf_curve_broker_t brokers[CF_CURVE_BROKERS_MAX]; /* broker endpoints with their key
+                                                        (endpoint "tcp://h:p" for both kinds) */
+    unsigned char tls[CF_CURVE_BROKERS_MAX];         /* 1: a tls:// entry (TLS-wrapped: reach
+                                                        it through a cf_relay client) */
     size_t n_brokers;                                /* entries used in brokers */
 } cf_agent_config_t;
 
@@ -53,7 +56,8 @@ CF_MUST_USE cf_err_t cf_agent_default_id(char id[CF_DB_ID_MAX + 1], cf_why_t *wh
 
 /* Parse a server list (a JSON array of {"alias","host","port","plain_port","priority",
    "ip_ranges","online"}: cf_agent_servers_from_json, unknown members ignored) and a broker
-   list (a JSON array of "tcp://h:p#Z85" strings; NULL is an empty list) into out, which
+   list (a JSON array of "tcp://h:p#Z85" or "tls://h:p#Z85" strings, cf_agent_broker_parse;
+   NULL is an empty list) into out, which
    must be zeroed or cleared. Beyond cf_agent_servers_from_json's checks (types, ranges of
    port 1..65535, plain_port, priority, ip ranges, no alias twice, at most
    CF_AGENT_SERVERS_MAX servers), each alias must be a lowercase host name
@@ -67,6 +71,16 @@ CF_MUST_USE cf_err_t cf_agent_config_from_json(const json_t *servers, const json
    above. Errors: CF_ERR_NOMEM (both outputs NULL). */
 CF_MUST_USE cf_err_t cf_agent_config_to_json(const cf_agent_config_t *cfg, json_t **servers,
                                              json_t **brokers);
+/* One broker entry: "tcp://HOST:PORT#Z85" (plain CURVE) or "tls://HOST:PORT#Z85" (the
+   broker's TLS-wrapped port, --tls-bind: the agent reaches it through a local cf_relay
+   client presenting its own certificate). Both fill out as cf_curve_broker_parse does with
+   "tcp://HOST:PORT"; *is_tls tells which. Errors: CF_ERR_INVALID (NULL, the text; why). */
+CF_MUST_USE cf_err_t cf_agent_broker_parse(const char *text, size_t len, cf_curve_broker_t *out,
+                                           int *is_tls, cf_why_t *why);
+/* The entry's text again (tls:// when is_tls) into buf; cap >= CF_CURVE_TEXT_MAX + 1.
+   Errors: those of cf_curve_broker_format. */
+CF_MUST_USE cf_err_t cf_agent_broker_format(const cf_curve_broker_t *b, int is_tls, char *buf,
+                                            size_t cap);
 /* Free the server array and zero cfg; safe to repeat; NULL is fine. */
 void cf_agent_config_clear(cf_agent_config_t *cfg);
 

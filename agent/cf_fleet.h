@@ -19,9 +19,12 @@
    randomized exponential back-off until the matching ACK arrives. A job is never applied
    twice. All agents live in one thread (a CZMQ actor) with one epoll over every socket;
    the calls below are synchronous requests to that thread, made from one thread. */
-#define CF_FLEET_MAX_AGENTS     18000    /* per process: ~2 descriptors each, 20,000 allowed */
-#define CF_FLEET_PREFIX_MAX     48       /* agent id prefix, bytes */
-#define CF_FLEET_FAILOVER_MS    30000    /* default: link down this long -> next broker */
+#define CF_FLEET_MAX_AGENTS  18000 /* per process: ~2 descriptors each, 20,000 allowed */
+#define CF_FLEET_PREFIX_MAX  48    /* agent id prefix, bytes */
+#define CF_FLEET_FAILOVER_MS 30000 /* default: link down this long -> next broker */
+#define CF_FLEET_OPEN_WAIT_MS                                                                     \
+    1000                                 /* a fresh link not up after 0.5..1 x this (doubling) is \
+                                            opened again (a refused handshake is never retried) */
 #define CF_FLEET_RESEND_MIN_MS  1000     /* default: first resend after 0.5..1 x this */
 #define CF_FLEET_RESEND_MAX_MS  60000    /* default: cap of the doubling back-off */
 #define CF_FLEET_JOBS_PER_AGENT 256      /* jobs one agent remembers (replay memory) */
@@ -94,6 +97,7 @@ typedef struct {
     uint64_t connects;               /* links that came up (each sends HELLO) */
     uint64_t disconnects;            /* links that went down */
     uint64_t failovers;              /* moves to the next broker of the list */
+    uint64_t reopens;                /* fresh DEALERs to the same broker (one did not come up) */
     uint64_t jobs;                   /* JOB messages received */
     uint64_t duplicates;             /* JOBs for a job whose REPORT awaits its ACK */
     uint64_t jobs_dropped;           /* JOBs dropped: the agent's job memory is full */

@@ -42,7 +42,9 @@ typedef struct {
     uint8_t link_up;               /* the DEALER has a connection (POLLOUT, IMMEDIATE) */
     uint8_t online;                /* 0: taken off line by a test */
     uint8_t in_service;            /* s_service is running for it (no re-entry) */
-    int64_t link_deadline;         /* monotonic ms: fail over if still down; 0 = none */
+    int64_t link_deadline;         /* monotonic ms: reopen or fail over if still down; 0 none */
+    int64_t failover_at;           /* monotonic ms: from then a reopen goes to the next broker */
+    uint8_t opens;                 /* fresh DEALERs to this broker that did not come up */
     int64_t hello_ms;              /* monotonic ms: say HELLO again (no server took it); 0 none */
     uint32_t hello_backoff_ms;     /* current back-off of those HELLOs; 0 after a connect */
     cf_job_verifier_t *verifier;   /* made at the first job, keeps its signer cache */

@@ -53,6 +53,16 @@ static int64_t s_failover_delay(const cf_fleet_t *f)
     return (int64_t) (b - b / 2) + (int64_t) randombytes_uniform(b / 2 + 1);
 }
 
+/* How long a fresh DEALER may take to come up before it is opened again: 1 s, doubling with
+   each one that did not (a refused handshake is never retried by libzmq), jittered
+   0.5..1x, never past the failover time. */
+static int64_t s_open_wait(const cf_fleet_t *f, const cf_fleet_agent_t *ag)
+{
+    uint32_t b = CF_FLEET_OPEN_WAIT_MS << (ag->opens < 5 ? ag->opens : 5);
+    b = b < (uint32_t) f->cfg.failover_ms ? b : (uint32_t) f->cfg.failover_ms;
+    return (int64_t) (b - b / 2) + (int64_t) randombytes_uniform(b / 2 + 1);
+}
+
 void cf_fleet_link_wake(cf_fleet_t *f, int64_t at_ms)
 {
     if (at_ms <= 0)
@@ -68,8 +78,14 @@ cf_err_t cf_fleet_link_open(cf_fleet_t *f, size_t a)
     cf_fleet_agent_t *ag = &f->agents[a];
     if (!ag->online || ag->sock)
         return CF_OK;
-    /* whatever happens below, look again after a failover period */
-    ag->link_deadline = zclock_mono() + s_failover_delay(f);
+    /* whatever happens below, look again: soon (a refused handshake), and on the next
+       broker once a failover period has passed without a link */
+    int64_t now = zclock_mono();
+    if (!ag->failover_at || ag->failover_at <= now)
+        ag->failover_at = now + s_failover_delay(f);
+    ag->link_deadline = now + s_open_wait(f, ag);
+    if (ag->link_deadline > ag->failover_at)
+        ag->link_deadline = ag->failover_at;
     cf_fleet_link_wake(f, ag->link_deadline);
     void *h = zmq_socket(f->zctx, ZMQ_DEALER);
     if (!h) {
@@ -134,6 +150,8 @@ static void s_link_state(cf_fleet_t *f, size_t a, int writable)
     if (writable && !ag->link_up) {
         ag->link_up = 1;
         ag->link_deadline = 0;
+        ag->failover_at = 0;
+        ag->opens = 0;
         ag->hello_ms = 0;
         ag->hello_backoff_ms = 0;
         f->stats.connects++;
@@ -144,7 +162,8 @@ static void s_link_state(cf_fleet_t *f, size_t a, int writable)
     } else if (!writable && ag->link_up) {
         ag->link_up = 0;
         f->stats.disconnects++;
-        ag->link_deadline = now + s_failover_delay(f);
+        ag->link_deadline = now + s_failover_delay(f); /* libzmq reconnects meanwhile */
+        ag->failover_at = ag->link_deadline;
         cf_fleet_link_wake(f, ag->link_deadline);
     }
 }
@@ -234,16 +253,23 @@ cf_err_t cf_fleet_link_send(cf_fleet_t *f, size_t a, const cf_msg_t *m)
     return rc;
 }
 
-/* Agent a's link has been down (or absent) past its deadline: a fresh DEALER to the next
-   broker of the list, the same one when there is one. Fresh, because libzmq 4.3 never
-   reconnects a DEALER whose handshake was refused (ZAP 400 is a protocol error to it):
-   an agent whose key reached the broker's allow list late would stay away for good. */
-static void s_failover(cf_fleet_t *f, size_t a)
+/* Agent a's link has been down (or absent) past its deadline: a fresh DEALER, to the same
+   broker until the failover time, then to the next broker of the list (the same one when
+   there is one). Fresh, because libzmq 4.3 never reconnects a DEALER whose handshake was
+   refused (ZAP 400 is a protocol error to it): an agent whose key reached the broker's
+   allow list a moment late would otherwise wait a whole failover period. */
+static void s_failover(cf_fleet_t *f, size_t a, int64_t now_ms)
 {
     cf_fleet_agent_t *ag = &f->agents[a];
-    if (ag->sock) {
+    if (ag->sock && ag->failover_at && now_ms < ag->failover_at) {
+        cf_fleet_link_close(f, a);
+        ag->opens = ag->opens < UINT8_MAX ? (uint8_t) (ag->opens + 1) : ag->opens;
+        f->stats.reopens++;
+    } else if (ag->sock) {
         cf_fleet_link_close(f, a);
         ag->broker = (uint8_t) ((ag->broker + 1) % f->cfg.n_brokers);
+        ag->failover_at = 0;
+        ag->opens = 0;
         f->stats.failovers++;
         cf_log(CF_LOG_INFO, "agent=%s failover_to=%s", ag->id, f->brokers[ag->broker].endpoint);
     }
@@ -282,7 +308,7 @@ void cf_fleet_link_timers(cf_fleet_t *f, int64_t now_ms)
     for (size_t a = 0; a < f->cfg.count; a++) {
         cf_fleet_agent_t *ag = &f->agents[a];
         if (ag->online && ag->link_deadline && ag->link_deadline <= now_ms && !ag->link_up)
-            s_failover(f, a);
+            s_failover(f, a, now_ms);
         s_hello_due(f, a, now_ms);
         cf_fleet_link_wake(f, ag->hello_ms);
         int sent = 0;

@@ -103,9 +103,19 @@ static cf_err_t s_load(cf_sim_t *sim, cf_why_t *why)
                       "the package %s has no enrollment token: make it with "
                       "`cf-console package create --token-uses N` (N >= the agents)",
                       sim->o.bundle);
+    size_t n = 0; /* tls:// entries need a relay per agent: simulated agents use tcp:// */
+    for (size_t i = 0; i < b->config.n_brokers; i++)
+        if (!b->config.tls[i])
+            b->config.brokers[n++] = b->config.brokers[i];
+    if (n < b->config.n_brokers)
+        cf_log(CF_LOG_WARN, "package=%s tls_brokers=%zu skipped=simulated-agents-use-tcp",
+               sim->o.bundle, b->config.n_brokers - n);
+    b->config.n_brokers = n;
+    memset(b->config.tls, 0, sizeof(b->config.tls));
     if (b->config.n_brokers == 0 || b->config.servers.n == 0)
         return cf_why(why, CF_ERR_INVALID,
-                      "the package %s lists no broker or no server (cf-server --agent-broker)",
+                      "the package %s lists no tcp:// broker or no server (cf-server "
+                      "--agent-broker)",
                       sim->o.bundle);
     cf_err_t rc = cf_cert_parse(b->ca_pem, strlen(b->ca_pem), &sim->ca);
     return rc == CF_OK ? CF_OK : cf_why(why, rc, "the package's CA does not parse");

@@ -16,12 +16,14 @@
 #include "cf_mem.h"
 #include "cf_sim.h"
 
-static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t s_stop, s_reload;
 
 static void s_on_signal(int sig)
 {
-    (void) sig;
-    s_stop = 1;
+    if (sig == SIGHUP)
+        s_reload = 1;
+    else
+        s_stop = 1;
 }
 
 static void s_usage(FILE *f)
@@ -46,8 +48,12 @@ static void s_usage(FILE *f)
                "                    the lifetime when that comes first)\n"
                "  --interval S      run: seconds between check-ins (default: the server's)\n"
                "  --retry-max-ms M  run: cap of the retry back-off (default 300000)\n"
+               "  --metrics-file F  run: Prometheus metrics written to F after each round\n"
+               "                    (atomically: node_exporter's textfile collector, *.prom)\n"
                "  --log-level L     debug, info, warn, error (default info)\n"
                "  -h, --help        this text\n"
+               "signals (run): SIGTERM, SIGINT stop cleanly (exit 0); SIGHUP re-reads\n"
+               "agent.json (servers, brokers, interval) and reconnects when they changed.\n"
                "exit codes: 0 done, 1 failed (no server answered), 2 usage, 3 state directory\n"
                "unusable. Environment: CF_FAULT=after-write|after-rename stops the process at\n"
                "that step of a certificate installation (tests).\n");
@@ -84,6 +90,7 @@ static int s_parse(int argc, char **argv, cf_agent_run_opts_t *o)
                                           {"interval", required_argument, NULL, 'i'},
                                           {"retry-max-ms", required_argument, NULL, 'm'},
                                           {"log-level", required_argument, NULL, 'l'},
+                                          {"metrics-file", required_argument, NULL, 'M'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     int c;
@@ -99,6 +106,7 @@ static int s_parse(int argc, char **argv, cf_agent_run_opts_t *o)
         case 'i': bad = s_uint(optarg, 86400, &o->interval) || o->interval < 1; break;
         case 'm': bad = s_uint(optarg, 86400000, &o->retry_max_ms) || !o->retry_max_ms; break;
         case 'l': bad = s_level(optarg, &level); break;
+        case 'M': o->metrics_file = optarg; break;
         case 'h': s_usage(stdout); exit(0);
         default: return -1;
         }
@@ -158,8 +166,10 @@ int main(int argc, char **argv)
     sa.sa_handler = s_on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     o.stop = &s_stop;
+    o.reload = &s_reload;
     int code = cf_agent_run(&o);
     curl_global_cleanup();
     return code;

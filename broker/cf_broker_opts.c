@@ -1,6 +1,8 @@
 /*  cf_broker_opts - cf-broker's option table and what it turns into  */
 #include "cf_broker_opts.h"
 
+#include "cf_file.h"
+
 #include <limits.h>
 #include <string.h>
 
@@ -155,6 +157,8 @@ cf_err_t cf_broker_opts_keygen(const cf_cfg_t *cfg, FILE *out, cf_why_t *why)
     if (n < 0 || (size_t) n >= sizeof(path) - 8)
         return cf_why(why, CF_ERR_INVALID, "--out: path too long");
     cf_curve_keypair_t kp;
+    /* --out is created (0700) when missing, as cf-server --init does with its --out */
+    CF_TRY(cf_file_mkdirs(cf_cfg_str(cfg, "out"), 0700, why));
     cf_err_t rc = cf_curve_keypair_new(&kp);
     if (rc == CF_OK)
         rc = cf_curve_keypair_save(&kp, path, why);

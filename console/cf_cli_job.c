@@ -1,17 +1,19 @@
 /*  cf_cli_job - `cf-console job ...`: certificate jobs for many agents: create, show, list,
     cancel, retry (docs/jobs.md section 5)  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cf_cli.h"
 #include "cf_cli_api.h"
+#include "cf_cli_job_int.h"
 #include "cf_client.h"
 #include "cf_db_key.h"
 #include "cf_table.h"
 
 #define S_N(opts)    (sizeof(opts) / sizeof((opts)[0]))
 #define S_CONN       "[--json] [connection options]"
-#define S_ID_HEX     32       /* a job id: 32 lowercase hex */
+#define S_ID_HEX     CF_CLI_JOB_ID_HEX
 #define S_MAX_AGENTS 3500     /* ids in one `job create --agents`: 66 bytes each fit 256 KiB */
 #define S_MAX_LIMIT  10000    /* agents per page of `job show`, jobs in `job list` */
 #define S_MAX_CURSOR 256      /* longest paging cursor, bytes */
@@ -121,9 +123,8 @@ static int s_type_options(cf_cli_run_t *run, const char *type)
 }
 
 /* {"type", target, "ttl", and the type's fields} from the command line. */
-static int s_create_body(cf_cli_run_t *run, json_t **out)
+static int s_create_body(cf_cli_run_t *run, const char *type, json_t **out)
 {
-    const char *type = run->args[0];
     int known = 0;
     for (size_t i = 0; s_types[i]; i++)
         known |= strcmp(type, s_types[i]) == 0;
@@ -178,7 +179,34 @@ static void s_create_print(const json_t *a)
     printf("\n");
 }
 
-static int s_create(int argc, char **argv)
+/* The answer of a create: the job id, then --watch follows it. */
+static void s_created(cf_cli_run_t *run, const json_t *answer)
+{
+    const char *id = s_str(answer, "id");
+    int watch = cf_cfg_bool(run->cfg, "watch");
+    if (run->json && watch) {
+        char *text = json_dumps(answer, JSON_COMPACT); /* one line, as the events after it */
+        if (text)
+            printf("%s\n", text);
+        free(text); /* jansson's allocation */
+    } else if (run->json) {
+        cf_cli_print_json(answer);
+    } else {
+        s_create_print(answer);
+    }
+    fflush(stdout);
+    if (!watch)
+        return;
+    if (!id || strspn(id, "0123456789abcdef") != S_ID_HEX || id[S_ID_HEX]) {
+        run->exit_code = cf_cli_fail(run->prog, CF_ERR_CORRUPT, NULL, "the answer has no job id");
+        return;
+    }
+    run->exit_code = cf_cli_job_watch_run(run, id);
+}
+
+/* job create TYPE, and the verbs (type given): create, print the id, --watch. */
+static int s_create_as(int argc, char **argv, const char *type, const char *prog,
+                       const char *synopsis, const char *about)
 {
     static const cf_cfg_opt_t opts[] = {
         CF_CLIENT_OPTIONS,
@@ -195,31 +223,65 @@ static int s_create(int argc, char **argv)
         {"form", 0, CF_CFG_ENUM, "FORM", "install_cert: pem or p12 (default pem)", NULL, 0, 0,
          s_forms},
         {"favorite", 0, CF_CFG_STRING, "ALIAS", "set_favorite: the server alias", NULL, 0, 0, NULL},
+        {"watch", 0, CF_CFG_BOOL, NULL, "then follow it live (as job watch)", "false", 0, 0, NULL},
+        CF_CLI_JOB_WATCH_OPTIONS,
     };
     cf_cli_run_t run;
     json_t *body = NULL, *answer = NULL;
-    if (!cf_cli_begin(
-            &run, "cf-console job create",
-            "TYPE (--agents ID,ID | --all | --ip-range RANGE | --state LOCK) [--ttl D] "
-            "[--cert-name NAME] [--form pem|p12] [--favorite ALIAS] " S_CONN,
-            "Create a job for many agents. TYPE: install_cert (push a certificate and its\n"
-            "key, sealed to each agent), renew_csr (the agent makes a key and a CSR),\n"
-            "set_favorite (--favorite ALIAS), recheck (the agent reports its certificate).\n"
-            "Prints the job id and how many agents it reaches; agents that speak too old a\n"
-            "protocol show too_old and get the job once upgraded.\n" CF_EXIT_HELP,
-            opts, S_N(opts), 1, 1, argc, argv) ||
-        !s_create_body(&run, &body) || !cf_cli_open_run(&run))
+    int n = type ? 0 : 1;
+    if (!cf_cli_begin(&run, prog, synopsis, about, opts, S_N(opts), n, n, argc, argv) ||
+        !s_create_body(&run, type ? type : run.args[0], &body) || !cf_cli_open_run(&run))
         goto out;
     run.exit_code =
         cf_cli_fetch(run.prog, "cannot create the job", run.client, "POST", "/jobs", body, &answer);
-    if (run.exit_code == CF_EXIT_OK && run.json)
-        cf_cli_print_json(answer);
-    else if (run.exit_code == CF_EXIT_OK)
-        s_create_print(answer);
+    if (run.exit_code == CF_EXIT_OK)
+        s_created(&run, answer);
 out:
     json_decref(body);
     json_decref(answer);
     return cf_cli_end(&run);
+}
+
+#define S_TARGET "(--agents ID,ID | --all | --ip-range RANGE | --state LOCK) [--ttl D] "
+#define S_WATCH  "[--watch [--no-bar]] "
+#define S_CREATE_ABOUT                                                                    \
+    "Prints the job id and how many agents it reaches; agents that speak too old a\n"     \
+    "protocol show too_old and get the job once upgraded. --watch then follows it live\n" \
+    "(as job watch; its exit code).\n" CF_EXIT_HELP
+
+static int s_create(int argc, char **argv)
+{
+    return s_create_as(
+        argc, argv, NULL, "cf-console job create",
+        "TYPE " S_TARGET "[--cert-name NAME] [--form pem|p12] [--favorite ALIAS] " S_WATCH S_CONN,
+        "Create a job for many agents. TYPE: install_cert (push a certificate and its\n"
+        "key, sealed to each agent), renew_csr (the agent makes a key and a CSR),\n"
+        "set_favorite (--favorite ALIAS), recheck (the agent reports its "
+        "certificate).\n" S_CREATE_ABOUT);
+}
+
+static int s_install_cert(int argc, char **argv)
+{
+    return s_create_as(argc, argv, "install_cert", "cf-console job install-cert",
+                       S_TARGET "[--cert-name NAME] [--form pem|p12] " S_WATCH S_CONN,
+                       "Push a certificate and its key to agents, sealed to each (job create\n"
+                       "install_cert; --cert-name names the agent certificate record, default\n"
+                       "shared).\n" S_CREATE_ABOUT);
+}
+
+static int s_renew(int argc, char **argv)
+{
+    return s_create_as(argc, argv, "renew_csr", "cf-console job renew", S_TARGET S_WATCH S_CONN,
+                       "Have agents renew their certificate: each makes a key and a CSR, the\n"
+                       "server signs it (job create renew_csr).\n" S_CREATE_ABOUT);
+}
+
+static int s_set_favorite(int argc, char **argv)
+{
+    return s_create_as(
+        argc, argv, "set_favorite", "cf-console job set-favorite",
+        S_TARGET "--favorite ALIAS " S_WATCH S_CONN,
+        "Set the agents' favorite server (job create set_favorite).\n" S_CREATE_ABOUT);
 }
 
 /* ---- job show ----------------------------------------------------------------------- */
@@ -453,6 +515,13 @@ int cf_cli_job(int argc, char **argv)
     static const cf_cli_cmd_t cmds[] = {
         {"create", "TYPE (--agents ID,ID | --all | --ip-range R | --state L): a job for agents",
          s_create},
+        {"install-cert", "(--agents ID,ID | --all | ...): push a certificate (--watch)",
+         s_install_cert},
+        {"renew", "(--agents ID,ID | --all | ...): agents renew by CSR (--watch)", s_renew},
+        {"set-favorite", "--favorite ALIAS (--agents ... | --all | ...): favorite server",
+         s_set_favorite},
+        {"watch", "ID: follow a job live: progress, rate, ETA, then the failed agents",
+         cf_cli_job_watch},
         {"show", "ID: a job's counts and its agents", s_show},
         {"list", "the jobs, newest first", s_list},
         {"cancel", "ID: stop sending a job", s_cancel},

@@ -7,6 +7,9 @@
 #include "cf_client.h"
 #include "cf_p12.h"
 
+/* Takes len bytes of a streamed answer; returns len to go on, anything else stops it. */
+typedef size_t(cf_client_sink_fn)(void *arg, const char *data, size_t len);
+
 struct cf_client {
     CURL *curl;                        /* the easy handle (one connection, reused) */
     char url[CF_CLIENT_MAX_URL + 1];   /* "https://host:port", no trailing '/' */
@@ -27,6 +30,9 @@ struct cf_client {
     int alert;                         /* fatal TLS alert received, -1 when none */
     char tls[16];                      /* protocol of the last handshake, or "" */
     long retry_after;                  /* Retry-After of the last answer, seconds */
+    cf_client_sink_fn *sink;           /* a 200 answer's body goes here instead of buf
+                                          (cf_client_stream), NULL otherwise */
+    void *sink_arg;                    /* its argument */
 };
 
 /* $HOME/.config/certfleet/<name> into buf; CF_ERR_NOTFOUND when $HOME is unset or

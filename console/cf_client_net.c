@@ -96,6 +96,10 @@ static size_t s_write(char *data, size_t size, size_t n, void *arg)
 {
     cf_client_t *self = arg;
     size_t len = size * n;
+    long status = 0;
+    if (self->sink && curl_easy_getinfo(self->curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+        status == 200)
+        return self->sink(self->sink_arg, data, len); /* a stream: not kept here */
     if (len > CF_CLIENT_MAX_ANSWER - self->len) {
         self->overflow = 1;
         return 0; /* curl stops with CURLE_WRITE_ERROR */

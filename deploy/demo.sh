@@ -1,100 +1,165 @@
 #!/usr/bin/env bash
-# demo.sh - certfleet's main job, end to end on this machine.
+# demo.sh - certfleet's main job, end to end on this machine: a certificate rollout to a
+# simulated fleet, the seed's option 1 ("SSL configuration") with our commands.
 #
-# Today it demonstrates the PKI core: an internal CA, the server, console and agent
-# certificates (one per agent, and one made from the agent's own CSR), the agent's
-# PKCS#12, a CRL, each verified by the independent `openssl` tool. The local cluster and
-# the fleet rollout arrive with the server, broker and agent (see README: not done yet).
+#   ./deploy/demo.sh [--agents N] [--keep] [--check] [--no-deps] [--no-build]
+#                    [--dir D] [--bin DIR] [--help]
 #
-#   ./deploy/demo.sh [--keep] [--help]
+# It installs the Debian packages (deploy/install-deps.sh) and builds (deploy/build.sh
+# normal), then starts a local cluster with deploy/cluster.sh: redis-server (own
+# directory, loopback, AOF on), one broker, two servers (priorities 10 and 5, primary IP
+# ranges 127.0.0.0/16 and 127.1.0.0/16). With cf-console it then generates all
+# certificates, enables SSL with communication without SSL allowed, makes an install
+# package, starts a simulated fleet (N agents, default 1,000, without certificates),
+# installs certificates on all agents by one job and follows it, shows the agent table all
+# secure, switches communication without SSL off and shows that a client without a
+# certificate is refused. Everything it started is stopped on exit, Ctrl-C included.
+#
+#   --agents N   simulated agents (default 1000)
+#   --keep       leave the cluster running (stop it with: deploy/cluster.sh stop --dir D)
+#   --check      exit non-zero unless every agent ends secure, the job's counts match the
+#                fleet and its entries, and the client without a certificate is refused
+#   --no-deps    do not run deploy/install-deps.sh;  --no-build  do not build
+#   --dir D      cluster directory (default: a new /tmp/certfleet-demo.XXXXXX)
+#   --bin DIR    build directory with the binaries (default build/normal)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 
+agents=1000
 keep=0
-for arg in "$@"; do
-  case "$arg" in
-    --keep) keep=1 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "demo.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+check=0
+deps=1
+build=1
+dir=""
+bin=$root/build/normal
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --agents) agents=${2:?--agents needs a number}; shift 2 ;;
+    --keep) keep=1; shift ;;
+    --check) check=1; shift ;;
+    --no-deps) deps=0; shift ;;
+    --no-build) build=0; shift ;;
+    --dir) dir=${2:?--dir needs a value}; shift 2 ;;
+    --bin) bin=${2:?--bin needs a value}; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "demo.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
+[[ "$agents" =~ ^[1-9][0-9]*$ ]] || { echo "demo.sh: --agents takes a positive number" >&2; exit 2; }
 
-./deploy/install-deps.sh
-./deploy/build.sh normal
-cf=$PWD/build/normal/console/cf-console
+[ "$deps" = 0 ] || ./deploy/install-deps.sh
+[ "$build" = 0 ] || ./deploy/build.sh normal
+[ -n "$dir" ] || dir=$(mktemp -d /tmp/certfleet-demo.XXXXXX)
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+cluster() { "$root/deploy/cluster.sh" "$@" --dir "$dir" --bin "$bin"; }
 
-work=$(mktemp -d /tmp/certfleet-demo.XXXXXX)
+bold=""
+plain=""
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+  bold=$'\033[1m'
+  plain=$'\033[0m'
+fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
+failures=0
+# An assertion: fatal with --check, a warning otherwise.
+expect() { # description, then a command
+  local what=$1
+  shift
+  if "$@"; then
+    echo "check: ok: $what"
+  else
+    echo "check: FAILED: $what" >&2
+    failures=$((failures + 1))
+  fi
+}
+
 cleanup() {
-  if [ "$keep" = 1 ]; then echo "demo files kept in $work"; else rm -rf "$work"; fi
+  local rc=$?
+  trap - EXIT INT TERM
+  # --keep keeps the cluster also after a failed step (to look into it), not after Ctrl-C
+  if [ "$keep" = 1 ] && [ "$rc" -ne 130 ] && [ "$rc" -ne 143 ]; then
+    echo
+    echo "The cluster keeps running in $dir. Use it:  . $dir/env; cf-console agent list"
+    echo "Stop it with:  deploy/cluster.sh stop --dir $dir"
+  else
+    cluster stop >/dev/null 2>&1 || true
+    echo "demo.sh: stopped everything it started (files kept in $dir)"
+  fi
+  exit "$rc"
 }
 trap cleanup EXIT
-cd "$work"
-umask 077
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$'; printf ' %q' "$@"; printf '\n'; "$@"; }
+# shellcheck source=SCRIPTDIR/demo_lib.sh
+. "$root/deploy/demo_lib.sh"
 
-# Passwords live in 0600 files, never on a command line; every private key is written
-# encrypted (AES-256 under PBKDF2).
-head -c 24 /dev/urandom | base64 >ca.pass
-head -c 24 /dev/urandom | base64 >p12.pass
-head -c 24 /dev/urandom | base64 >key.pass
+step "1. Start the cluster: Redis, a broker, two servers (deploy/cluster.sh)"
+cluster start
+# shellcheck disable=SC1091
+. "$dir/env"
+run deploy/cluster.sh status --dir "$dir"
+run cf-console server list
 
-step "1. Create the internal CA (ECDSA P-256, key encrypted with AES-256)"
-run "$cf" pki create-ca --out ca --name "certfleet demo CA" --key-password-file ca.pass
-capass=(--ca ca --ca-password-file ca.pass)
+step "2. Generate all certificates (the seed's option 1: CA-signed server, console, agent)"
+run cf-console cert generate-all
+run cf-console cert list
 
-step "2. Issue the management server's certificate (SAN: alias, DNS name, loopback IPs)"
-run "$cf" pki issue "${capass[@]}" --component server --name srv1.example.test \
-  --dns srv1 --ip 127.0.0.1 --ip ::1 --out certs --key-password-file key.pass
+step "3. Enable SSL, with communication without SSL still allowed (the migration phase)"
+run cf-console ssl enable
+run cf-console ssl allow-plain on
 
-step "3. Issue the operator console's certificate (clientAuth)"
-run "$cf" pki issue "${capass[@]}" --component console --name admin-console --out certs \
-  --key-password-file key.pass
+step "4. Make an install package for the agents (servers, brokers, CA, an enrollment token)"
+run cf-console package create --out "$dir/agent.bundle" --token-uses "$agents" --token-ttl 1d
 
-step "4. Issue a per-agent certificate (CN = agent id, SAN urn:certfleet:agent:<id>)"
-run "$cf" pki issue "${capass[@]}" --component agent --name agent-0001 --out certs \
-  --key-password-file key.pass
-
-step "5. Enrollment by CSR: the agent makes its key, the CA signs under policy"
-run "$cf" pki csr --agent agent-0002 --out agent2 --key-password-file key.pass
-run "$cf" pki sign-csr "${capass[@]}" --csr agent2/agent-0002.csr --agent agent-0002 \
-  --days 90 --out agent2/agent-0002.pem
-echo "-- a request for another agent's name is refused:"
-if "$cf" pki sign-csr "${capass[@]}" --csr agent2/agent-0002.csr --agent agent-0003 \
-  --out agent2/wrong.pem; then
-  echo "demo.sh: the CA signed a request for the wrong agent" >&2; exit 1
+step "5. Start a simulated fleet of $agents agents (they enroll without a certificate)"
+cluster fleet --agents "$agents" --bundle "$dir/agent.bundle"
+echo "waiting for $agents agents to check in"
+if ! wait_fleet all "$agents" 300; then
+  echo
+  echo "demo.sh: only $(fleet_count all) of $agents agents checked in (see $dir/logs/fleet.log)" >&2
+  exit 1
 fi
+echo
+run cf-console agent list --limit 5
+run cf-console ssl insecure --limit 3
 
-step "6. Export the agent's PKCS#12 (AES-256-CBC, PBKDF2; the seed's PKCS12_PASS)"
-run "$cf" pki export-p12 --cert certs/agent-0001.pem --key certs/agent-0001.key \
-  --key-password-file key.pass --ca ca/ca.pem --password-file p12.pass \
-  --out certs/agent-0001.p12
+step "6. Install certificates on all agents: one job, sealed per agent, through the broker"
+install_all
+show_job "$job"
 
-step "7. Inspect what we made"
-run "$cf" pki inspect certs/srv1.example.test.pem --ca ca/ca.pem
-run "$cf" pki inspect certs/agent-0001.p12 --password-file p12.pass --ca ca/ca.pem
+step "7. The agent table: every agent secure"
+echo "waiting for the agents to check in with their certificates"
+wait_fleet secure "$agents" 120 || true
+echo
+run cf-console agent list --limit 10
+expect "all $agents agents secure" [ "$(fleet_count secure)" = "$agents" ]
+expect "the fleet has $agents agents" [ "$(fleet_count all)" = "$agents" ]
+expect "the job's counts equal its entries and all $agents installed" job_matches "$job" "$agents"
 
-step "8. Revoke agent-0001 with a CRL"
-serial=$("$cf" pki inspect certs/agent-0001.pem --json | sed -n 's/.*"serial": "\([0-9a-f]*\)".*/\1/p')
-run "$cf" pki crl "${capass[@]}" --serial "$serial" --days 7 --out ca/crl.pem
-run "$cf" pki inspect ca/crl.pem --ca ca/ca.pem
+step "8. Switch communication without SSL off: certificates only from now on"
+run cf-console ssl allow-plain off
+show_refusals
+expect "a client without a certificate is refused" plain_refused
 
-step "9. Held up against the independent openssl tool"
-for c in certs/srv1.example.test.pem certs/admin-console.pem certs/agent-0001.pem \
-  agent2/agent-0002.pem; do
-  run openssl verify -CAfile ca/ca.pem "$c"
-done
-run openssl pkcs12 -in certs/agent-0001.p12 -passin file:p12.pass -noout -info 2>&1 |
-  grep -E 'PBES2|PBKDF2|AES|MAC' | sort -u
-echo "-- with the CRL, the revoked agent certificate fails verification:"
-if openssl verify -crl_check -CRLfile ca/crl.pem -CAfile ca/ca.pem certs/agent-0001.pem; then
-  echo "demo.sh: revoked certificate still verifies" >&2; exit 1
-fi
-run openssl verify -crl_check -CRLfile ca/crl.pem -CAfile ca/ca.pem agent2/agent-0002.pem
-
-step "Done"
+step "Where to look next"
 cat <<EOT
-Every certificate chains to the CA, the PKCS#12 opens with its password, and the revoked
-agent is refused. Next: 'cf-console pki --help' ($cf), docs/pki.md, docs/import.md.
+  . $dir/env                     # then any cf-console command, e.g.:
+  cf-console agent list --state secure
+  cf-console job list; cf-console job show $job
+  cf-console ssl show; cf-console cert list; cf-console audit
+  deploy/cluster.sh status --dir $dir
+  logs: $dir/logs/ (redis, broker, srv1, srv2, fleet)
+  broker metrics: $CF_BROKER_METRICS
+  docs: README.md, docs/console.md, docs/jobs.md, docs/broker.md, docs/agent.md
 EOT
+
+if [ "$failures" -gt 0 ]; then
+  echo "demo.sh: $failures check(s) failed" >&2
+  [ "$check" = 0 ] || exit 1
+elif [ "$check" = 1 ]; then
+  echo "demo.sh: all checks passed"
+fi

@@ -8,6 +8,7 @@ PKGS=(
   libzmq3-dev libczmq-dev libssl-dev openssl libhiredis-dev libevent-dev
   libcurl4-openssl-dev curl libjansson-dev libsodium-dev libcmocka-dev redis-server pmccabe
   sslscan python3-zmq
+  python3 redis-tools systemd shellcheck # deploy/: JSON and redis-cli in the scripts, systemd-analyze, shellcheck
 )
 # Extra packages a caller can ask for (e.g. benchmarks): CF_EXTRA_PKGS="nginx wrk".
 if [ -n "${CF_EXTRA_PKGS:-}" ]; then

@@ -4,7 +4,7 @@
 # 100 lines (pmccabe), and no C file over 800 lines. Prints each offence; exits 1 if any.
 #   deploy/lint.sh [format|complexity|size]...   (default: all three)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 checks=("$@")
 [ ${#checks[@]} -eq 0 ] && checks=(format complexity size)
 mapfile -t files < <(git ls-files '*.c' '*.h' 2>/dev/null || find common console server broker agent tests -name '*.[ch]')

@@ -3,7 +3,7 @@
 # ctest on each (unit and integration), then every fuzz target for a bounded run.
 # Exits non-zero on any failure; ends with the totals line.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ./deploy/install-deps.sh || exit 1
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}

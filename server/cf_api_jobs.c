@@ -208,6 +208,7 @@ static const cf_route_t s_routes[] = {
     {"GET", "/api/v1/jobs", CF_ACCESS_VIEWER, s_list, 0, 0},
     {"GET", "/api/v1/jobs/:id", CF_ACCESS_VIEWER, s_show, 0, 0},
     {"GET", "/api/v1/jobs/:id/agents", CF_ACCESS_VIEWER, s_agents, 0, 0},
+    {"GET", "/api/v1/jobs/:id/events", CF_ACCESS_VIEWER, cf_api_jobs_watch, 0, 0},
     {"POST", "/api/v1/jobs/:id/cancel", CF_ACCESS_ADMIN, s_cancel, CF_ROUTE_JSON, 0},
     {"POST", "/api/v1/jobs/:id/retry", CF_ACCESS_ADMIN, s_retry, CF_ROUTE_JSON, 0},
 };

@@ -70,6 +70,10 @@ CF_MUST_USE cf_err_t cf_api_jobs_parse(cf_store_t *store, const json_t *body,
 /* POST /api/v1/jobs (cf_api_jobs_create.c). */
 void cf_api_jobs_create(cf_req_t *req, void *app);
 
+/* GET /api/v1/jobs/:id/events: server-sent events of the job's progress
+   (cf_api_jobs_watch.c). */
+void cf_api_jobs_watch(cf_req_t *req, void *app);
+
 /* A job in the API's shape, the caller's; NULL on out of memory. */
 json_t *cf_api_jobs_json(const cf_db_job_t *job);
 

@@ -17,6 +17,8 @@ struct cf_router {
     void *app;                       /* handed to handlers */
     atomic_int allow_plain;          /* the migration switch, set from any thread */
     cf_router_done_fn *on_done;      /* may be NULL */
+    int max_streams;                 /* open streaming replies allowed */
+    atomic_int streams;              /* open streaming replies */
 };
 
 static const char *const s_methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH"};
@@ -177,6 +179,7 @@ cf_err_t cf_router_new(const cf_route_t *routes, size_t n, const cf_router_cfg_t
         self->on_done = cfg->on_done;
         atomic_store(&self->allow_plain, cfg->allow_plain ? 1 : 0);
     }
+    self->max_streams = CF_ROUTER_DEFAULT_STREAMS;
     *out = self;
     return CF_OK;
 }
@@ -194,6 +197,33 @@ void cf_router_set_allow_plain(cf_router_t *self, int on)
 {
     if (self)
         atomic_store(&self->allow_plain, on ? 1 : 0);
+}
+
+int cf_router_streams(const cf_router_t *self)
+{
+    return self ? atomic_load(&((cf_router_t *) self)->streams) : 0;
+}
+
+cf_err_t cf_router_set_max_streams(cf_router_t *self, int n)
+{
+    if (!self || n < 1 || n > CF_ROUTER_MAX_STREAMS)
+        return CF_ERR_INVALID;
+    self->max_streams = n;
+    return CF_OK;
+}
+
+int cf_router_stream_open(cf_router_t *self)
+{
+    int n = atomic_fetch_add(&self->streams, 1);
+    if (n < self->max_streams)
+        return 1;
+    atomic_fetch_sub(&self->streams, 1);
+    return 0;
+}
+
+void cf_router_stream_close(cf_router_t *self)
+{
+    atomic_fetch_sub(&self->streams, 1);
 }
 
 int cf_router_allow_plain(const cf_router_t *self)
@@ -414,6 +444,7 @@ void cf_router_serve(struct evhttp_request *evreq, const cf_https_peer_t *peer, 
     cf_req_t req;
     cf_req_init(&req, evreq, peer, self->app, s_method_name(evhttp_request_get_command(evreq)),
                 uri ? evhttp_uri_get_path(uri) : NULL);
+    req.router = self;
     cf_router_match_t m;
     s_dispatch(self, &req, &m);
     int status = req.status;

@@ -11,14 +11,16 @@
 #include "cf_err.h"
 #include "cf_https.h"
 
-#define CF_ROUTER_MAX_ROUTES   256         /* routes in one table */
-#define CF_ROUTER_MAX_PARAMS   8           /* :params in one pattern */
-#define CF_ROUTER_MAX_SEGMENTS 16          /* path segments in a pattern or a request path */
-#define CF_ROUTER_MAX_PATH     1024        /* longest request path, bytes */
-#define CF_ROUTER_DEFAULT_BODY (64 * 1024) /* JSON body cap when a route sets none */
-#define CF_ROUTER_JSON_DEPTH   32          /* deepest nesting of a JSON body */
-#define CF_ROUTER_MAX_TOKEN    512         /* longest bearer token */
-#define CF_ROUTER_USER_MAX     64          /* longest user name in a session, with NUL */
+#define CF_ROUTER_MAX_ROUTES      256         /* routes in one table */
+#define CF_ROUTER_MAX_PARAMS      8           /* :params in one pattern */
+#define CF_ROUTER_MAX_SEGMENTS    16          /* path segments in a pattern or a request path */
+#define CF_ROUTER_MAX_PATH        1024        /* longest request path, bytes */
+#define CF_ROUTER_DEFAULT_BODY    (64 * 1024) /* JSON body cap when a route sets none */
+#define CF_ROUTER_JSON_DEPTH      32          /* deepest nesting of a JSON body */
+#define CF_ROUTER_MAX_TOKEN       512         /* longest bearer token */
+#define CF_ROUTER_USER_MAX        64          /* longest user name in a session, with NUL */
+#define CF_ROUTER_DEFAULT_STREAMS 256         /* open streaming replies per router by default */
+#define CF_ROUTER_MAX_STREAMS     100000      /* most one may configure */
 
 /* Who may call a route (docs/server.md). */
 typedef enum {
@@ -84,6 +86,13 @@ typedef struct cf_router cf_router_t; /* opaque */
 CF_MUST_USE cf_err_t cf_router_new(const cf_route_t *routes, size_t n, const cf_router_cfg_t *cfg,
                                    cf_router_t **out, cf_why_t *why);
 void cf_router_destroy(cf_router_t **self_p); /* NULLs *self_p; safe to repeat */
+
+/* Streaming replies open now (any thread; atomic). */
+int cf_router_streams(const cf_router_t *self);
+/* How many streaming replies may be open at once (cf_req_stream_start answers
+   CF_ERR_TOOBIG beyond): 1..CF_ROUTER_MAX_STREAMS, CF_ROUTER_DEFAULT_STREAMS until set.
+   Set before serving. CF_ERR_INVALID out of range. */
+CF_MUST_USE cf_err_t cf_router_set_max_streams(cf_router_t *self, int n);
 
 /* The migration switch as the router sees it; any thread may set or read it (atomic). */
 void cf_router_set_allow_plain(cf_router_t *self, int on);
@@ -175,5 +184,54 @@ void cf_req_reply_error(cf_req_t *req, int status, const char *code, const char 
 /* Answer with any body (len bytes, copied) and content type. */
 void cf_req_reply_text(cf_req_t *req, int status, const char *content_type, const void *body,
                        size_t len);
+
+/* --- Streaming replies (cf_req_stream.c): a 200 whose body goes on after the handler
+   returned, chunk by chunk (HTTP/1.1 chunked; "Connection: close"), e.g. server-sent
+   events. The stream lives on the worker's event loop: a timer calls tick on that thread
+   (never block there: borrow a Redis connection for one call, give it back), tick writes
+   and may end the stream. on_free runs exactly once, on the worker thread, when the stream
+   is over for whatever reason: cf_req_stream_end, the client went away (evhttp's close
+   callback), or the server stops (its connections are freed); after it the stream pointer
+   is gone. While a stream is open, the connection has no read timeout (only a write
+   timeout of CF_REQ_STREAM_WRITE_TIMEOUT s: a client that stops reading is dropped). --- */
+
+#define CF_REQ_STREAM_WRITE_TIMEOUT 30      /* seconds a write may wait for the client */
+#define CF_REQ_STREAM_MAX_INTERVAL  3600000 /* longest tick interval, ms */
+
+typedef struct cf_req_stream cf_req_stream_t; /* opaque; owned by its connection */
+
+/* Called on the worker thread at each tick; may write, set the next tick, or end. */
+typedef void(cf_req_stream_tick_fn)(cf_req_stream_t *stream, void *arg);
+/* Called once when the stream is over; frees what arg holds. */
+typedef void(cf_req_stream_free_fn)(void *arg);
+
+typedef struct {
+    const char *content_type;       /* "text/event-stream", ...; required */
+    int interval_ms;                /* ticks every interval_ms (1..CF_REQ_STREAM_MAX_INTERVAL)
+                                       unless a tick asks another delay (cf_req_stream_next) */
+    cf_req_stream_tick_fn *tick;    /* required */
+    cf_req_stream_free_fn *on_free; /* optional */
+    void *arg;                      /* handed to both */
+} cf_req_stream_cfg_t;
+
+/* Answer req with 200 and the headers now and keep its connection for a stream; the first
+   tick comes after cfg->interval_ms. On CF_OK the stream owns cfg->arg (on_free will run)
+   and *out is the stream, valid until on_free; a HEAD request is answered with the
+   headers alone, *out is NULL and on_free has run already. Errors, with nothing answered
+   (the handler answers) and arg still the caller's: CF_ERR_INVALID (cfg, or req answered
+   already), CF_ERR_TOOBIG (the router's max_streams are open: answer 503),
+   CF_ERR_STATE (the connection is gone), CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_req_stream_start(cf_req_t *req, const cf_req_stream_cfg_t *cfg,
+                                         cf_req_stream_t **out);
+/* Queue len bytes (copied) as one chunk. CF_ERR_INVALID (ended, or len 0), CF_ERR_STATE
+   (the client went away during this tick: end the stream), CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_req_stream_write(cf_req_stream_t *s, const void *buf, size_t len);
+/* Bytes written and not yet taken by the client's socket: hold back while it grows. */
+size_t cf_req_stream_pending(const cf_req_stream_t *s);
+/* From a tick: the next tick in ms (0..CF_REQ_STREAM_MAX_INTERVAL) instead of the interval. */
+void cf_req_stream_next(cf_req_stream_t *s, int ms);
+/* Finish the reply (the last chunk; the connection closes once it is sent) and free the
+   stream (on_free runs before this returns, or right after the tick that called it). */
+void cf_req_stream_end(cf_req_stream_t *s);
 
 #endif

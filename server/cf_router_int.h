@@ -8,8 +8,8 @@
 
 #include "cf_router.h"
 
-/* One request while its handler runs. Lives on the dispatcher's stack: a later streaming
-   reply (server-sent events, issue 6) would move it to the heap and end it on close. */
+/* One request while its handler runs. Lives on the dispatcher's stack: a streaming reply
+   (cf_req_stream.c) keeps what it needs in its own object, not here. */
 struct cf_req {
     struct evhttp_request *evreq;       /* evhttp's request (owned by evhttp) */
     const cf_https_peer_t *peer;        /* who is asking (borrowed) */
@@ -25,7 +25,14 @@ struct cf_req {
     int has_session;                    /* a session was resolved */
     struct timespec start;              /* when dispatch began (CLOCK_MONOTONIC) */
     int status;                         /* status sent, 0 until a reply */
+    struct cf_router *router;           /* the router serving it (stream count) */
 };
+
+/* The router's count of open streams (cf_req_stream.c): 1 when one more may open (and it
+   was counted), 0 at the cap. */
+int cf_router_stream_open(struct cf_router *self);
+/* One stream closed. */
+void cf_router_stream_close(struct cf_router *self);
 
 /* Start a request context. */
 void cf_req_init(cf_req_t *req, struct evhttp_request *evreq, const cf_https_peer_t *peer,

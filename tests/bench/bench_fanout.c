@@ -16,6 +16,8 @@ typedef struct {
     size_t job_bytes;    /* one signed job copy */
     double sign;         /* building and signing the N copies (cf_link_build), one thread */
     bf_stats_t before;   /* fleet counters before the timed job (resends) */
+    bf_cpu_t cpu_job;    /* CPU the processes used during the timed job */
+    bf_cpu_t cpu_bare;   /* ... during the bare exchange (the benchmark is the ROUTER) */
     bf_stats_t after;    /* ... and after it */
 } bf_fig_t;
 
@@ -87,6 +89,7 @@ static int bf_job(bf_env_t *e, unsigned long long acks_want, bf_fig_t *fig, int 
     bf_stats_t base[BF_SIM_MAX];
     bf_bases(e, base);
     fig->before = bf_sum(e);
+    bf_cpu_t c0 = bf_cpu(e);
     double t0 = bf_now_ms(), t_rec, t_fin;
     if (bf_post(e, id) != 0)
         return -1;
@@ -98,6 +101,7 @@ static int bf_job(bf_env_t *e, unsigned long long acks_want, bf_fig_t *fig, int 
         fig->warm = (t_rec - t0) / 1e3;
         return 0;
     }
+    fig->cpu_job = bf_cpu_since(e, &c0);
     fig->fan = (t_rec - t0) / 1e3;
     fig->post = (t_post - t0) / 1e3;
     fig->stored = (t_fin - t0) / 1e3;
@@ -132,11 +136,13 @@ static int bf_bare_phases(bf_env_t *e, bf_fig_t *fig)
     fig->sign = (bf_now_ms() - t_sign) / 1e3;
     double t_rec = BF_NO_TIME;
     bf_bases(e, base);
+    bf_cpu_t c0 = bf_cpu(e);
     double t0 = bf_now_ms();
     step = "the bare exchange";
     if (bf_bare_run(&b, NULL, &t_rec) != 0 ||
         bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 3 * e->n, BF_WAIT_MS) != 0)
         goto out;
+    fig->cpu_bare = bf_cpu_since(e, &c0);
     fig->ref = (t_rec - t0) / 1e3;
     fig->ref_rep = bf_reports(e, base);
     bf_bare_jobs_free(&b);
@@ -199,6 +205,8 @@ static void bf_print(const bf_env_t *e, const bf_fig_t *f)
     printf("   building and signing the %zu copies (cf_link_build, ECDSA P-256, one thread): "
            "%.3f s, %.0f us each\n",
            n, f->sign, f->sign * 1e6 / (double) n);
+    bf_cpu_print("timed job", &f->cpu_job, n);
+    bf_cpu_print("bare exchange", &f->cpu_bare, n);
     printf("   signed job copy: %zu bytes; resends during the timed job: %llu RECEIPT, %llu "
            "REPORT\n",
            f->job_bytes, f->after.r_resend - f->before.r_resend,

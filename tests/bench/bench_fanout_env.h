@@ -274,4 +274,56 @@ static void bf_env_stop(bf_env_t *e, int keep)
         fprintf(stderr, "bench_fanout: could not remove %s\n", e->dir);
 }
 
+/* CPU time (user + system) of the processes in a run, ms. */
+typedef struct {
+    double server, broker, redis, agents, self; /* self: the benchmark (the bare ROUTER) */
+} bf_cpu_t;
+
+/* CPU ms a process used so far (/proc/PID/stat utime + stime); 0 when it is gone. */
+static double bf_cpu_ms(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+    FILE *f = pid > 0 ? fopen(path, "r") : NULL;
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double) (ut + st) * 1e3 / (double) sysconf(_SC_CLK_TCK);
+}
+
+static bf_cpu_t bf_cpu(const bf_env_t *e)
+{
+    bf_cpu_t c = {bf_cpu_ms(e->srv.pid), bf_cpu_ms(e->broker), bf_cpu_ms(e->redis.pid), 0,
+                  bf_cpu_ms(getpid())};
+    for (size_t k = 0; k < e->procs; k++)
+        c.agents += bf_cpu_ms(e->sims[k]);
+    return c;
+}
+
+static bf_cpu_t bf_cpu_since(const bf_env_t *e, const bf_cpu_t *c0)
+{
+    bf_cpu_t c = bf_cpu(e);
+    c.server -= c0->server;
+    c.broker = e->broker ? c.broker - c0->broker : 0;
+    c.redis -= c0->redis;
+    c.agents -= c0->agents;
+    c.self -= c0->self;
+    return c;
+}
+
+static void bf_cpu_print(const char *what, const bf_cpu_t *c, size_t n)
+{
+    double all = c->server + c->broker + c->redis + c->agents + c->self;
+    if (all <= 0)
+        return;
+    printf("   CPU during the %s: server %.0f ms, broker %.0f ms, redis %.0f ms, agents %.0f ms, "
+           "benchmark %.0f ms = %.0f us per agent\n",
+           what, c->server, c->broker, c->redis, c->agents, c->self, all * 1e3 / (double) n);
+}
+
 #endif

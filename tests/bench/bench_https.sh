@@ -1,181 +1,130 @@
-#!/ usr / bin / env bash
-#bench_https.sh - the HTTPS stack benchmark(issue 3) : cf - server against nginx on this
-#machine, in one run, with the same certificate type and nginx given as many workers as
-#cf - server has threads.Prints each figure, the ratio, the goal and MET or MISSED.
-#A benchmark, not a test : it fails only when the harness itself cannot run.
-#cf - server(build / normal / server / cf - server) starts with-- init against a redis - server of
-#its own; the console certificate it writes is the client certificate both sides see.
+#!/usr/bin/env bash
+# bench_https.sh - the HTTPS stack benchmark (issue 3): cf-server against nginx on this
+# machine, in one run, with the same certificate type and nginx given as many workers as
+# cf-server has threads. Prints each figure, the ratio, the goal and MET or MISSED.
+# A benchmark, not a test: it fails only when the harness itself cannot run.
+# cf-server (build/normal/server/cf-server) starts with --init against a redis-server of
+# its own; the console certificate it writes is the client certificate both sides see.
 #
-#tests / bench / bench_https.sh[OPTIONS]
-#-- key - type T p256(default), p384, rsa2048, rsa3072, ed25519 : CA and every cert
-#-- threads N cf - server threads = nginx workers(default 1)
-#-- duration S seconds per run(default 5, at most 10)
-#-- connections C concurrent connections of every load tool(default 32)
-#-- rounds R runs per side and figure, in ABBA order(default 2, at most 4;
-#rounds x duration at most 15 s, so a whole run stays under 2 min)
-#-- stand - in nginx harness check : a second nginx plays the cf - server side(labelled
-#as such; its figures say nothing about cf - server)
-#-- keep keep the work directory(certificates, configs, logs)
-#-- help
+#   tests/bench/bench_https.sh [OPTIONS]
+#     --key-type T       p256 (default), p384, rsa2048, rsa3072, ed25519: CA and every cert
+#     --threads N        cf-server threads = nginx workers (default 1)
+#     --duration S       seconds per run (default 5, at most 10)
+#     --connections C    concurrent connections of every load tool (default 32)
+#     --rounds R         runs per side and figure, in ABBA order (default 2, at most 4;
+#                        rounds x duration at most 15 s, so a whole run stays under 2 min)
+#     --stand-in nginx   harness check: a second nginx plays the cf-server side (labelled
+#                        as such; its figures say nothing about cf-server)
+#     --keep             keep the work directory (certificates, configs, logs)
+#     --help
 #
-#Everything runs on 127.0.0.1 on free ports; every process started here is stopped by
-#PID on exit, Ctrl - C included.Total time : under 2 minutes with a built tree.
-set - euo pipefail cd "$(dirname " $0 ")/../.." root = $PWD
+# Everything runs on 127.0.0.1 on free ports; every process started here is stopped by
+# PID on exit, Ctrl-C included. Total time: under 2 minutes with a built tree.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
 
-    key_type = p256 threads = 1 duration = 5 conns = 32 rounds = 2 stand_in = "" keep = 0 usage()
-{
-    sed - n '2,22p' "$0" | sed 's/^# \{0,1\}//';
-}
-while
-    [$ # - gt 0];
-do
+key_type=p256 threads=1 duration=5 conns=32 rounds=2 stand_in="" keep=0
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
   case "$1" in
-    --key-type) key_type=${2:?
-  }
-  ;
-  shift 2;
-  ;
-    --threads) threads=${2:?};
-    shift 2;
-    ;
-    --duration) duration=${2:?};
-    shift 2;
-    ;
-    --connections) conns=${2:?};
-    shift 2;
-    ;
-    --rounds) rounds=${2:?};
-    shift 2;
-    ;
-    --stand-in) stand_in=${2:?};
-    shift 2;
-    ;
-    --keep) keep=1;
-    shift;
-    ;
-    -h|--help) usage;
-    exit 0;
-    ;
-    *) echo "bench_https: unknown option '$1' (try --help)" >&2;
-    exit 2;
-    ;
-    esac done num()
-    {
-        if
-            ![["$2" = ~^[0 - 9] + $]] || ["$2" - lt 1] || ["$2" - gt "$3"];
-        then echo "bench_https: $1 must be 1..$3" > &2;
-        exit 2 fi
-    }
-    num-- threads "$threads" 16 num-- duration "$duration" 10 num-- connections
-        "$conns" 1024 num-- rounds "$rounds" 4 if[$((rounds * duration)) - gt 15];
-    then echo "bench_https: --rounds x --duration must be at most 15 s" > &2; exit 2
-fi
-case "$key_type" in p256|p384|rsa2048|rsa3072|ed25519) ;
-    ; *)
-  echo "bench_https: --key-type p256|p384|rsa2048|rsa3072|ed25519" >&2;
-    exit 2;
-    ; esac
-case "$stand_in" in ""|nginx) ;
-    ; *) echo "bench_https: --stand-in nginx" >&2;
-    exit 2;
-    ;
-    esac
-
-        CF_EXTRA_PKGS =
-            "nginx wrk"./ deploy / install - deps.sh./ deploy / build.sh normal cf_console =
-                $root / build / normal / console / cf - console cf_server =
-                    $root / build / normal / server / cf - server bench_tls =
-                        $root / build / normal / tests /
-                        bench_tls
-
-                            work = $(mktemp - d / tmp / certfleet - bench.XXXXXX) pids =
-                            () cleanup()
-    {
-  local pid i
-  for pid in "${pids[@]}";
-  do
-      kill - TERM "$pid" 2 > / dev / null || true; done
-  for pid in "${pids[@]}";
-  do
-      for ((i = 0; i < 50; i++))
-          ;
-  do
-      kill - 0 "$pid" 2 > / dev / null || break;
-  sleep 0.1;
-  done kill - KILL "$pid" 2 > / dev / null || true wait "$pid" 2 > / dev / null ||
-      true done if["$keep" = 1];
-  then echo "bench_https: files kept in $work";
-  else rm - rf "$work";
+    --key-type) key_type=${2:?}; shift 2 ;;
+    --threads) threads=${2:?}; shift 2 ;;
+    --duration) duration=${2:?}; shift 2 ;;
+    --connections) conns=${2:?}; shift 2 ;;
+    --rounds) rounds=${2:?}; shift 2 ;;
+    --stand-in) stand_in=${2:?}; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench_https: unknown option '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+num() {
+  if ! [[ "$2" =~ ^[0-9]+$ ]] || [ "$2" -lt 1 ] || [ "$2" -gt "$3" ]; then
+    echo "bench_https: $1 must be 1..$3" >&2; exit 2
   fi
-    }
-    trap cleanup EXIT trap 'exit 130' INT trap 'exit 143' TERM
+}
+num --threads "$threads" 16
+num --duration "$duration" 10
+num --connections "$conns" 1024
+num --rounds "$rounds" 4
+if [ $((rounds * duration)) -gt 15 ]; then
+  echo "bench_https: --rounds x --duration must be at most 15 s" >&2; exit 2
+fi
+case "$key_type" in p256|p384|rsa2048|rsa3072|ed25519) ;; *)
+  echo "bench_https: --key-type p256|p384|rsa2048|rsa3072|ed25519" >&2; exit 2 ;; esac
+case "$stand_in" in ""|nginx) ;; *) echo "bench_https: --stand-in nginx" >&2; exit 2 ;; esac
 
-    say()
-    {
-        printf '%s\n' "$*";
-    }
-#A command as it runs, with the work directory shown as $W and the tree as./
-    show()
-    {
-        local line line = $(printf ' %q' "$@") line =
-            ${line //"$work"/\$W}
-                  printf '$%s\n' "${line//" $root "\//./}"}
+CF_EXTRA_PKGS="nginx wrk" ./deploy/install-deps.sh
+./deploy/build.sh normal
+cf_console=$root/build/normal/console/cf-console
+cf_server=$root/build/normal/server/cf-server
+bench_tls=$root/build/normal/tests/bench_tls
 
-#A free loopback TCP port below the ephemeral range(so load tools cannot take it first),
-#not listed in / proc / net / tcp{, 6 } and not handed out before in this run.
-        taken = " " ng_plain = "" ng_mtls = "" free_port()
-        {
+work=$(mktemp -d /tmp/certfleet-bench.XXXXXX)
+pids=()
+cleanup() {
+  local pid i
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "$keep" = 1 ]; then echo "bench_https: files kept in $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say() { printf '%s\n' "$*"; }
+# A command as it runs, with the work directory shown as $W and the tree as ./
+show() {
+  local line
+  line=$(printf ' %q' "$@")
+  line=${line//"$work"/\$W}
+  printf '$%s\n' "${line//"$root"\//./}"
+}
+
+# A free loopback TCP port below the ephemeral range (so load tools cannot take it first),
+# not listed in /proc/net/tcp{,6} and not handed out before in this run.
+taken=" " ng_plain="" ng_mtls=""
+free_port() {
   local used p _ local_addr
   used=" "
-  for f in /proc/net/tcp /proc/net/tcp6;
-  do
-      [-r "$f"] || continue while read - r _ local_addr _;
-  do
-      used += "$((16#${local_addr##*:})) "; done < <(tail -n +2 "$f")
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [ -r "$f" ] || continue
+    while read -r _ local_addr _; do used+="$((16#${local_addr##*:})) "; done < <(tail -n +2 "$f")
   done
-  for _ in $(seq 200);
-  do
-      p = $((20000 + RANDOM % 12000)) if[["$used" != *" $p " * &&"$taken" != *" $p " * ]];
-  then taken += "$p ";
-  printf - v "$1" '%s' "$p";
-  return 0;
-  fi done echo "bench_https: no free port" > &2;
-  exit 1
-        }
+  for _ in $(seq 200); do
+    p=$((20000 + RANDOM % 12000))
+    if [[ "$used" != *" $p "* && "$taken" != *" $p "* ]]; then taken+="$p "; printf -v "$1" '%s' "$p"; return 0; fi
+  done
+  echo "bench_https: no free port" >&2; exit 1
+}
 
-#Wait until something accepts on the port, while the process lives(at most 10 s).
-        wait_port()
-        {
-            local port = $1 pid = $2 i for ((i = 0; i < 200; i++));
-            do
-                if (exec 3 < > "/dev/tcp/127.0.0.1/$port")
-                    2 > / dev / null;
-            then return 0;
-            fi kill - 0 "$pid" 2 > / dev / null || return 1 sleep 0.05 done return 1
-        }
+# Wait until something accepts on the port, while the process lives (at most 10 s).
+wait_port() {
+  local port=$1 pid=$2 i
+  for ((i = 0; i < 200; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
 
-#-- -- certificates : one CA, the server 's (SAN 127.0.0.1), the console' s, one per agent -- --
+# ---- certificates: one CA, the server's (SAN 127.0.0.1), the console's, one per agent ----
 pki=$work/pki
 n_agents=$((conns < 64 ? conns : 64)) # connections beyond share them in turn
-case "$key_type" in rsa*) n_agents=$((n_agents < 8 ? n_agents : 8)) ;
-;
-esac #RSA keygen is slow say
-        "== work directory W=$work" say
-        "== certificates: $key_type, 1 server, 1 console, $n_agents agents (cf-console pki)"
-        "$cf_console" pki create -
-        ca-- out "$pki/ca" --key - type "$key_type" --name "bench CA" >
-    / dev / null issue()
-{
-    "$cf_console" pki issue-- ca "$pki/ca" --key - type "$key_type"
-                                                        "$@" >
-        / dev / null;
-}
-issue-- component server-- name 127.0.0.1 --ip 127.0.0.1 --out
-    "$pki/server" issue-- component console-- name bench -
-    console-- out "$pki/console" for ((i = 0; i < n_agents; i++));
-do
-    issue-- component agent-- name "agent-$i" --out "$pki/agents";
-done
+case "$key_type" in rsa*) n_agents=$((n_agents < 8 ? n_agents : 8)) ;; esac # RSA keygen is slow
+say "== work directory W=$work"
+say "== certificates: $key_type, 1 server, 1 console, $n_agents agents (cf-console pki)"
+"$cf_console" pki create-ca --out "$pki/ca" --key-type "$key_type" --name "bench CA" >/dev/null
+issue() { "$cf_console" pki issue --ca "$pki/ca" --key-type "$key_type" "$@" >/dev/null; }
+issue --component server --name 127.0.0.1 --ip 127.0.0.1 --out "$pki/server"
+issue --component console --name bench-console --out "$pki/console"
+for ((i = 0; i < n_agents; i++)); do issue --component agent --name "agent-$i" --out "$pki/agents"; done
 rm -f "$pki"/agents/*-chain.pem
 srv_cert=$pki/server/127.0.0.1.pem
 srv_key=$pki/server/127.0.0.1.key
@@ -355,204 +304,142 @@ run_wrk() { # log port
   rate=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$logs/$1")
   count=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$logs/$1")
   note=$(grep -E 'Non-2xx|Socket errors' "$logs/$1" | tr -s ' ' | paste -sd ';' -) || true
-  if grep -qE '^ +0 requests in' "$logs/$1";
-then rate = "";
-fi if[-n "$count"] && grep - qE "^ *Non-2xx or 3xx responses: $count\$"
-                                "$logs/$1";
-then rate = "";
-fi[-n "$rate"] || note = "no answer (${note:-see $logs/$1})"
-    }
-#bench_tls; sets rate(empty when nothing succeeded) and note(failures by reason).
-    run_bench_tls()
-    {
-#log mode args... local log = $1 cmd =
-        ("$bench_tls"
-         "$2" --ca "$ca" --threads "$threads"
-                                   "${@:3}") show "${cmd[@]}" timeout-- foreground -
-                    k 2 $((duration + 30)) "${cmd[@]}" >
-                "$logs/$log" 2 > & 1 ||
-            true rate = $(sed - n 's/^result .* rate=\([0-9.]*\) .*/\1/p' "$logs/$log") count =
-            $(sed - n 's/^result .* ok=\([0-9]*\) .*/\1/p' "$logs/$log") note =
-                $(grep - E '^failed:|^non-2xx|saturated' "$logs/$log" | paste - sd ';' -) ||
-                true if grep - q '^result .* ok=0 ' "$logs/$log" || [-z "$rate"];
-        then rate = "" note = "nothing succeeded (${note:-$(tail -n 1 " $logs / $log ")})" fi
-    }
+  if grep -qE '^ +0 requests in' "$logs/$1"; then rate=""; fi
+  if [ -n "$count" ] && grep -qE "^ *Non-2xx or 3xx responses: $count\$" "$logs/$1"; then rate=""; fi
+  [ -n "$rate" ] || note="no answer (${note:-see $logs/$1})"
+}
+# bench_tls; sets rate (empty when nothing succeeded) and note (failures by reason).
+run_bench_tls() { # log mode args...
+  local log=$1 cmd=("$bench_tls" "$2" --ca "$ca" --threads "$threads" "${@:3}")
+  show "${cmd[@]}"
+  timeout --foreground -k 2 $((duration + 30)) "${cmd[@]}" >"$logs/$log" 2>&1 || true
+  rate=$(sed -n 's/^result .* rate=\([0-9.]*\) .*/\1/p' "$logs/$log")
+  count=$(sed -n 's/^result .* ok=\([0-9]*\) .*/\1/p' "$logs/$log")
+  note=$(grep -E '^failed:|^non-2xx|saturated' "$logs/$log" | paste -sd ';' -) || true
+  if grep -q '^result .* ok=0 ' "$logs/$log" || [ -z "$rate" ]; then
+    rate=""
+    note="nothing succeeded (${note:-$(tail -n 1 "$logs/$log")})"
+  fi
+}
 
-    tck = $(getconf CLK_TCK)
-#CPU ticks(user + system) a server has used so far : the process and its children(nginx's
-#workers), from / proc.Over a run this gives the server's work per operation, a figure much
-#less moved by other load on the machine than a rate is.
-        cpu_ticks()
-    {
-#pid local total = 0 p stat f for p in "$1" $(ps - o pid = --ppid "$1" 2 > / dev / null);
-        do
-            stat = $(cat "/proc/$p/stat" 2 > / dev / null) ||
-                   continue read - r - a f < < < "${stat##*) }" total =
-                       $((total + f[11] + f[12])) #utime,
-            stime done echo "$total"
-    }
+tck=$(getconf CLK_TCK)
+# CPU ticks (user + system) a server has used so far: the process and its children (nginx's
+# workers), from /proc. Over a run this gives the server's work per operation, a figure much
+# less moved by other load on the machine than a rate is.
+cpu_ticks() { # pid
+  local total=0 p stat f
+  for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    read -r -a f <<<"${stat##*) }"
+    total=$((total + f[11] + f[12])) # utime, stime
+  done
+  echo "$total"
+}
 
-    summary = () skip_other = "" #why the other side of the current figure is not measured
-#"per server CPU-second" line : operations per CPU - second each server used over its runs.
-    efficiency()
-    {
-#unit ref_ops ref_ticks other_ops other_ticks awk -
-        v u =
-            "${1%/s}" - v a =
-                "$2" - v ta =
-                    "$3" - v b =
-                        "$4" - v tb =
-                            "$5" - v k =
-                                "$tck" - v s =
-                                    "$sid"
-                                    "e" 'BEGIN { if (ta <= 0) exit ea = a * k / ta printf "   " "per " "serv" "er "
-                                                                                                              "CPU-"
-                                                                                                              "seco"
-                                                                                                              "nd: "
-                                                                                                              "ngin"
-                                                                                                              "x "
-                                                                                                              "%."
-                                                                                                              "0f "
-                                                                                                              "%s",
-          ea, u if (tb > 0 && b > 0) printf "; %s %.0f %s: %.2fx", s, b * k / tb, u,
-          (b * k / tb) / ea printf "\n"
-    }
-    '
-    }
+summary=()
+skip_other="" # why the other side of the current figure is not measured
+# "per server CPU-second" line: operations per CPU-second each server used over its runs.
+efficiency() { # unit ref_ops ref_ticks other_ops other_ticks
+  awk -v u="${1%/s}" -v a="$2" -v ta="$3" -v b="$4" -v tb="$5" -v k="$tck" -v s="$side" 'BEGIN {
+    if (ta <= 0) exit
+    ea = a * k / ta
+    printf "   per server CPU-second: nginx %.0f %s", ea, u
+    if (tb > 0 && b > 0) printf "; %s %.0f %s: %.2fx", s, b * k / tb, u, (b * k / tb) / ea
+    printf "\n" }'
+}
 
-#One figure : run fig_ref and fig_other(functions of the round number) in ABBA order, then
-#print both means, their ratio, the goal and MET or MISSED, and the CPU - normalised figures.
-    figure()
-    {
-#name title unit goal local name = $1 title = $2 unit = $3 goal =
-        $4 r who line ratio verdict c0 eff local - A sum = ([ref] = 0 [other] = 0) n =
-            ([ref] = 0 [other] = 0) why = () runs =
-                () local - A ops = ([ref] = 0 [other] = 0) ticks = ([ref] = 0 [other] = 0) pid =
-                    ([ref] = $ref_pid[other] = $other_pid) for ((r = 1; r <= rounds; r++));
-        do
-    for
-        who in $([$((r % 2)) = 1] && echo ref other || echo other ref);
-        do
-            if
-                ["$who" = other] &&
-                {
-                    [-z "$side"] || [-n "$side_skip$skip_other"];
-                };
-        then continue;
-        fi c0 = $(cpu_ticks "${pid[$who]}") "${name}_$who"
-                                            "$r" runs[$who] +=
-            " ${rate:-n/a}"[-n "$note"] && why[$who] =
-                $note[-n "$rate"] || continue sum[$who] =
-                    $(awk - v a = "${sum[$who]}" - v b = "$rate" 'BEGIN { print a + b }') n[$who] =
-                        $((n[$who] + 1)) ops[$who] = $((ops[$who] + ${count : -0})) ticks[$who] = $(
-                            (ticks[$who] + $(cpu_ticks "${pid[$who]}") - c0)) done done local ref =
-                            "" other = ""["${n[ref]}" = "$rounds"] &&ref =
-                                $(awk - v a = "${sum[ref]}" - v n =
-                                                  "$rounds" 'BEGIN { printf "%.1f", a / n }')
-                                    ["${n[other]}" = "$rounds"] &&other =
-                                        $(awk - v a =
-                                              "${sum[other]}" - v n =
-                                                  "$rounds" 'BEGIN { printf "%.1f", a / n }') line =
-                                            $(printf '%-42s nginx %9s %s' "$title"
-                                                                          "${ref:-n/a}"
-                                                                          "$unit") if[-z "$side"];
-        then line += "; cf-server not built yet: skipped" elif[-n "$side_skip"];
-        then line += "; $side: not measured: $side_skip" elif[-z "$ref"] || [-z "$other"];
-        then line +=
-            "; $side: not measured: ${skip_other:-${why[other]:-nginx: ${why[ref]:-}}}" else ratio =
-                $(awk - v a = "$other" - v b = "$ref" 'BEGIN { printf "%.2f", a / b }') verdict =
-                    $(awk - v r = "$ratio" - v g =
-                                      "$goal" 'BEGIN { print (r >= g ? "MET" : "MISSED") }') line +=
-            $(printf '; %s %9s %s: %sx, goal >= %sx: %s' "$side"
-                                                         "$other"
-                                                         "$unit"
-                                                         "$ratio"
-                                                         "$goal"
-                                                         "$verdict")["$side" = stand - in] &&line +=
-            " (harness check)" fi[-n "${why[ref]:-}"] && [-n "$ref"] &&line +=
-            " [nginx: ${why[ref]}]"[-n "${why[other]:-}"] && [-n "$other"] &&line +=
-            " [$side: ${why[other]}]" eff = $(efficiency "$unit"
-                                                         "${ops[ref]}"
-                                                         "${ticks[ref]}"
-                                                         "${ops[other]}"
-                                                         "${ticks[other]}") summary +=
-            ("$line")[-n "$eff"] &&summary +=
-            ("$eff") say "$line"[-n "$eff"] && say
-            "$eff" say "   each run: nginx${runs[ref]}${runs[other]:+; $side${runs[other]}}"
-    }
+# One figure: run fig_ref and fig_other (functions of the round number) in ABBA order, then
+# print both means, their ratio, the goal and MET or MISSED, and the CPU-normalised figures.
+figure() { # name title unit goal
+  local name=$1 title=$2 unit=$3 goal=$4 r who line ratio verdict c0 eff
+  local -A sum=([ref]=0 [other]=0) n=([ref]=0 [other]=0) why=() runs=()
+  local -A ops=([ref]=0 [other]=0) ticks=([ref]=0 [other]=0) pid=([ref]=$ref_pid [other]=$other_pid)
+  for ((r = 1; r <= rounds; r++)); do
+    for who in $([ $((r % 2)) = 1 ] && echo ref other || echo other ref); do
+      if [ "$who" = other ] && { [ -z "$side" ] || [ -n "$side_skip$skip_other" ]; }; then continue; fi
+      c0=$(cpu_ticks "${pid[$who]}")
+      "${name}_$who" "$r"
+      runs[$who]+=" ${rate:-n/a}"
+      [ -n "$note" ] && why[$who]=$note
+      [ -n "$rate" ] || continue
+      sum[$who]=$(awk -v a="${sum[$who]}" -v b="$rate" 'BEGIN { print a + b }')
+      n[$who]=$((n[$who] + 1))
+      ops[$who]=$((ops[$who] + ${count:-0}))
+      ticks[$who]=$((ticks[$who] + $(cpu_ticks "${pid[$who]}") - c0))
+    done
+  done
+  local ref="" other=""
+  [ "${n[ref]}" = "$rounds" ] && ref=$(awk -v a="${sum[ref]}" -v n="$rounds" 'BEGIN { printf "%.1f", a / n }')
+  [ "${n[other]}" = "$rounds" ] && other=$(awk -v a="${sum[other]}" -v n="$rounds" 'BEGIN { printf "%.1f", a / n }')
+  line=$(printf '%-42s nginx %9s %s' "$title" "${ref:-n/a}" "$unit")
+  if [ -z "$side" ]; then
+    line+="; cf-server not built yet: skipped"
+  elif [ -n "$side_skip" ]; then
+    line+="; $side: not measured: $side_skip"
+  elif [ -z "$ref" ] || [ -z "$other" ]; then
+    line+="; $side: not measured: ${skip_other:-${why[other]:-nginx: ${why[ref]:-}}}"
+  else
+    ratio=$(awk -v a="$other" -v b="$ref" 'BEGIN { printf "%.2f", a / b }')
+    verdict=$(awk -v r="$ratio" -v g="$goal" 'BEGIN { print (r >= g ? "MET" : "MISSED") }')
+    line+=$(printf '; %s %9s %s: %sx, goal >= %sx: %s' "$side" "$other" "$unit" "$ratio" "$goal" "$verdict")
+    [ "$side" = stand-in ] && line+=" (harness check)"
+  fi
+  [ -n "${why[ref]:-}" ] && [ -n "$ref" ] && line+=" [nginx: ${why[ref]}]"
+  [ -n "${why[other]:-}" ] && [ -n "$other" ] && line+=" [$side: ${why[other]}]"
+  eff=$(efficiency "$unit" "${ops[ref]}" "${ticks[ref]}" "${ops[other]}" "${ticks[other]}")
+  summary+=("$line")
+  [ -n "$eff" ] && summary+=("$eff")
+  say "$line"
+  [ -n "$eff" ] && say "$eff"
+  say "   each run: nginx${runs[ref]}${runs[other]:+; $side${runs[other]}}"
+}
 
-    load = (--connections "$conns" --duration "$duration") hs =
-        (handshake-- request "GET /api/v1/health" --any - status "${ident[@]}"
-                                                                 "${load[@]}") light_ref()
-    {
-        run_wrk "nginx-wrk-$1.txt"
-                "$ng_plain";
-    }
-    light_other()
-    {
-        run_wrk "other-wrk-$1.txt"
-                "$b_plain";
-    }
-    hs_ref()
-    {
-        run_bench_tls "nginx-handshake-$1.txt"
-                      "${hs[@]}" --port "$ng_mtls";
-    }
-    hs_other()
-    {
-        run_bench_tls "other-handshake-$1.txt"
-                      "${hs[@]}" --port "$b_mtls";
-    }
-#Check - ins : each connection presents one agent certificate and checks in under its name.An
-#agent certificate must come from cf - server's own CA, which --init does not hand out (the
-#certificate API or enrollment will); until then cf - server's agents check in without one,
-#as allow - plain(on after-- init) lets them, and nginx's static reference is taken the
-#same way, on its block without client certificates.
-    ci_ident = (--cert - dir "$pki/agents") ci_body =
-        '{"id":"%s","version":"0.1.0","protocol":1}' ci_ref_port = $ng_mtls ci_how =
-            "one agent certificate per connection" if["$side" = cf - server];
-    then ci_ident = () ci_body =
-        '{"id":"bench-agent-%d","version":"0.1.0","protocol":1}' ci_ref_port = $ng_plain ci_how =
-            "no client certificate (allow-plain), agent id in the body" fi checkin =
-                (requests-- method POST-- path / api / v1 / agent /
-                 checkin-- body "$ci_body"
-                                "${ci_ident[@]}") checkin_ref()
-    {
-        run_bench_tls "nginx-static-$1.txt" requests "${ci_ident[@]}"
-                      "${load[@]}" --port "$ci_ref_port";
-    }
-    checkin_other()
-    {
-        run_bench_tls "other-checkin-$1.txt"
-                      "${checkin[@]}"
-                      "${load[@]}" --port "$b_mtls";
-    }
+load=(--connections "$conns" --duration "$duration")
+hs=(handshake --request "GET /api/v1/health" --any-status "${ident[@]}" "${load[@]}")
+light_ref() { run_wrk "nginx-wrk-$1.txt" "$ng_plain"; }
+light_other() { run_wrk "other-wrk-$1.txt" "$b_plain"; }
+hs_ref() { run_bench_tls "nginx-handshake-$1.txt" "${hs[@]}" --port "$ng_mtls"; }
+hs_other() { run_bench_tls "other-handshake-$1.txt" "${hs[@]}" --port "$b_mtls"; }
+# Check-ins: each connection presents one agent certificate and checks in under its name. An
+# agent certificate must come from cf-server's own CA, which --init does not hand out (the
+# certificate API or enrollment will); until then cf-server's agents check in without one,
+# as allow-plain (on after --init) lets them, and nginx's static reference is taken the
+# same way, on its block without client certificates.
+ci_ident=(--cert-dir "$pki/agents") ci_body='{"id":"%s","version":"0.1.0","protocol":1}'
+ci_ref_port=$ng_mtls ci_how="one agent certificate per connection"
+if [ "$side" = cf-server ]; then
+  ci_ident=() ci_body='{"id":"bench-agent-%d","version":"0.1.0","protocol":1}'
+  ci_ref_port=$ng_plain ci_how="no client certificate (allow-plain), agent id in the body"
+fi
+checkin=(requests --method POST --path /api/v1/agent/checkin --body "$ci_body" "${ci_ident[@]}")
+checkin_ref() { run_bench_tls "nginx-static-$1.txt" requests "${ci_ident[@]}" "${load[@]}" --port "$ci_ref_port"; }
+checkin_other() { run_bench_tls "other-checkin-$1.txt" "${checkin[@]}" "${load[@]}" --port "$b_mtls"; }
 
-#One request on each side first : a server that does not answer is reported once, clearly,
-#rather than as figures of nothing; one that answers but not yet with a 2xx is said so.
-    probe(){#log port args... "$bench_tls" requests-- ca "$ca" --any -
-                status-- connections 1 --count 1 --port "$2"
-                                                        "${@:3}" >
-            "$logs/$1" 2 > &1} answer()
-    {
-#log : "" for a 2xx, else "HTTP <status>",
-        or the failure if !grep - q '^result .* ok=1 ' "$logs/$1";
-        then grep - m1 '^failed:' "$logs/$1" ||
-            tail - n 1 "$logs/$1" else sed -
-                n 's/^non-2xx answers: [0-9]* (\(HTTP [0-9]*\)).*/\1/p' "$logs/$1" fi
-    }
-    probe probe - nginx.txt "$ng_mtls"
-                            "${ident[@]}" ||
-        true if[-n "$(answer probe-nginx.txt)"];
-    then echo "bench_https: nginx does not answer GET /api/v1/health: $(answer probe-nginx.txt)" >
-            & 2 exit 1 fi health = "" ci_answer = "" if[-n "$other_pid"]; then
+# One request on each side first: a server that does not answer is reported once, clearly,
+# rather than as figures of nothing; one that answers but not yet with a 2xx is said so.
+probe() { # log port args...
+  "$bench_tls" requests --ca "$ca" --any-status --connections 1 --count 1 --port "$2" "${@:3}" \
+    >"$logs/$1" 2>&1
+}
+answer() { # log: "" for a 2xx, else "HTTP <status>", or the failure
+  if ! grep -q '^result .* ok=1 ' "$logs/$1"; then
+    grep -m1 '^failed:' "$logs/$1" || tail -n 1 "$logs/$1"
+  else
+    sed -n 's/^non-2xx answers: [0-9]* (\(HTTP [0-9]*\)).*/\1/p' "$logs/$1"
+  fi
+}
+probe probe-nginx.txt "$ng_mtls" "${ident[@]}" || true
+if [ -n "$(answer probe-nginx.txt)" ]; then
+  echo "bench_https: nginx does not answer GET /api/v1/health: $(answer probe-nginx.txt)" >&2
+  exit 1
+fi
+health="" ci_answer=""
+if [ -n "$other_pid" ]; then
   probe probe-other.txt "$b_mtls" "${ident[@]}" || true
   health=$(answer probe-other.txt)
   case "$health" in
-    ""|HTTP*) ;
-    ;
-    *) side_skip="GET /api/v1/health failed: $health" ;
-    ;
+    ""|HTTP*) ;;
+    *) side_skip="GET /api/v1/health failed: $health" ;;
   esac
   [ -n "$health" ] && say "== $side: GET /api/v1/health: $health"
   probe probe-checkin.txt "$b_mtls" --method POST --path /api/v1/agent/checkin \

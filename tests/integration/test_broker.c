@@ -297,6 +297,11 @@ static void test_command_line(void **state)
     assert_int_equal(cf_test_sh("%s --help | grep -q 'Exit status'", bin), 0);
     assert_int_equal(cf_test_sh("%s --keygen --out %s", bin, dir), 0);
     assert_int_equal(cf_test_sh("%s --keygen --out %s", bin, dir), 1); /* never overwrites */
+    /* a missing --out is made, for its owner only */
+    assert_int_equal(cf_test_sh("%s --keygen --out %s/new/keys && test \"$(stat -c %%a "
+                                "%s/new/keys)\" = 700 && test -s %s/new/keys/broker.key",
+                                bin, dir, dir, dir),
+                     0);
     assert_int_equal(cf_test_sh("%s --no-such-flag", bin), 2);
     assert_int_equal(cf_test_sh("%s --hwm 0", bin), 2);
     assert_int_equal(cf_test_sh("%s stray-argument", bin), 2);

@@ -282,6 +282,37 @@ static void test_offline_online(void **state)
     cf_itest_agents_stop(&fx);
 }
 
+/* A key that reaches the broker's allow list a moment after the agent connects: the refused
+   handshake (which libzmq never retries) is followed by a fresh link to the same broker
+   within seconds, not after the failover period of 30 s, and the agent stays with it. */
+static void test_late_key(void **state)
+{
+    (void) state;
+    cf_itest_agents_t *fx = cf_itest_agents_start(1, NULL, NULL);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 1), 1);
+    assert_int_equal(cf_fleet_set_online(fx->fleet, 0, 0), CF_OK);
+    char id[CF_MSG_AGENT_MAX + 1];
+    unsigned char pub[CF_CURVE_KEY_LEN];
+    assert_int_equal(cf_fleet_identity(fx->fleet, 0, id, pub), CF_OK);
+    assert_int_equal(cf_zap_remove(fx->zap->zap, pub), CF_OK);
+    long t0 = cf_itest_zap_now_ms();
+    assert_int_equal(cf_fleet_set_online(fx->fleet, 0, 1), CF_OK);
+    /* refused for a while: no HELLO comes */
+    while (cf_itest_zap_now_ms() < t0 + 300)
+        cf_itest_agents_pump(fx);
+    assert_int_equal(cf_itest_agents_count(fx, CF_MSG_HELLO, id, NULL), 1);
+    assert_int_equal(cf_zap_put(fx->zap->zap, pub, CF_ALLOW_AGENT, id, NULL), CF_OK);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, id, NULL, 2), 2);
+    long took = cf_itest_zap_now_ms() - t0;
+    print_message("refused link up again after %ld ms\n", took);
+    assert_true(took < CF_FLEET_FAILOVER_MS / 2); /* the soonest a failover could be */
+    cf_fleet_stats_t st;
+    assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
+    assert_true(st.reopens >= 1);
+    assert_int_equal(st.failovers, 0);
+    cf_itest_agents_stop(&fx);
+}
+
 /* The first broker of the list never answers: after the failover time the agents move to
    the next one and say HELLO there. */
 static void test_failover(void **state)
@@ -428,6 +459,7 @@ int main(void)
         cmocka_unit_test_teardown(test_resend_backoff, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_offline_online, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_failover, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_late_key, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_fault_fail, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_hello_again, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_thousand_agents, cf_itest_agents_teardown),

@@ -126,6 +126,56 @@ static void s_bundle(cf_agent_bundle_t *b)
     snprintf(b->token, sizeof(b->token), "%s", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234");
 }
 
+/* Broker entries: tcp:// and tls:// (a TLS-wrapped port) both parse, keep their kind and
+   come back as they were; anything else is refused. */
+static void test_tls_brokers(void **state)
+{
+    (void) state;
+    cf_curve_keypair_t kp;
+    assert_int_equal(cf_curve_keypair_new(&kp), CF_OK);
+    char z85[CF_CURVE_Z85_LEN + 1], tcp[200], tls[200];
+    cf_curve_z85_encode(kp.pub, z85);
+    snprintf(tcp, sizeof(tcp), "tcp://10.0.0.9:7010#%s", z85);
+    snprintf(tls, sizeof(tls), "tls://broker.example:7443#%s", z85);
+    json_t *brokers = json_pack("[s,s]", tcp, tls);
+    json_t *servers = json_array();
+    cf_agent_config_t cfg;
+    cf_why_t why = {""};
+    assert_int_equal(cf_agent_config_from_json(servers, brokers, &cfg, &why), CF_OK);
+    assert_int_equal(cfg.n_brokers, 2);
+    assert_int_equal(cfg.tls[0], 0);
+    assert_int_equal(cfg.tls[1], 1);
+    assert_string_equal(cfg.brokers[1].endpoint, "tcp://broker.example:7443");
+    assert_memory_equal(cfg.brokers[1].pub, kp.pub, CF_CURVE_KEY_LEN);
+    json_t *s_out = NULL, *b_out = NULL;
+    assert_int_equal(cf_agent_config_to_json(&cfg, &s_out, &b_out), CF_OK);
+    assert_true(json_equal(b_out, brokers));
+    json_decref(s_out);
+    json_decref(b_out);
+    cf_agent_config_clear(&cfg);
+    /* refusals: another scheme, a bad key or port behind tls://, too long */
+    char big[CF_CURVE_TEXT_MAX + 40];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    memcpy(big, "tls://", 6);
+    const char *bad[] = {"tlx://h:1#x", "tls://h:1#short", "tls://h#", "tls://", big};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *one = json_pack("[s]", bad[i]);
+        assert_int_equal(cf_agent_config_from_json(servers, one, &cfg, &why), CF_ERR_INVALID);
+        assert_non_null(strstr(why.text, "brokers[0]"));
+        json_decref(one);
+    }
+    int is_tls = 0;
+    cf_curve_broker_t b;
+    assert_int_equal(cf_agent_broker_parse(NULL, 0, &b, &is_tls, NULL), CF_ERR_INVALID);
+    assert_int_equal(cf_agent_broker_parse(tls, strlen(tls), &b, &is_tls, NULL), CF_OK);
+    assert_int_equal(is_tls, 1);
+    assert_int_equal(cf_agent_broker_format(&b, 1, tcp, 10), CF_ERR_TOOBIG);
+    json_decref(brokers);
+    json_decref(servers);
+    cf_curve_keypair_wipe(&kp);
+}
+
 static void test_install_files(void **state)
 {
     (void) state;
@@ -208,8 +258,11 @@ static void test_command_lines(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),         cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_install_files), cmocka_unit_test(test_password_sources),
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_tls_brokers),
+        cmocka_unit_test(test_install_files),
+        cmocka_unit_test(test_password_sources),
         cmocka_unit_test(test_command_lines),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);

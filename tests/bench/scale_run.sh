@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# scale_run.sh - the fleet scale run (issue 6): a simulated fleet enrolls, gets unique
+# certificates in one rollout, then a second rollout survives a server and a broker killed
+# with SIGKILL in its middle. Prints the figures, the goals and MET or MISSED.
+# A benchmark, not a test: it fails only when the run itself cannot go on.
+#
+#   tests/bench/scale_run.sh [OPTIONS]
+#     --agents N      simulated agents (default 18000)
+#     --processes K   simulator processes (default 2; about 9,000 agents fit one)
+#     --threads T     cf-server worker threads (default 2)
+#     --build DIR     the build to run (default build/normal)
+#     --timeout S     give up on one phase after S seconds (default 1800)
+#     --keep          keep the work directory (logs, configuration, Redis as dump.rdb)
+#     --help
+#
+# Runs on loopback only, on free ports: one redis-server, two cf-broker, two cf-server
+# (srv1 --init, srv2 joining), `cf-agent --simulate N --processes K` from an install
+# package (CSR enrollment: every agent its own key and certificate). Rollout 1 is a
+# renew_csr job to every agent (each makes a new key and CSR: unique certificates);
+# rollout 2 another one, during which srv2 and broker 2 get SIGKILL once a third of the
+# agents have installed. The floor of rollout 1 is measured in the same run: issuance
+# (bench_issue: cf_ca_issue from a CSR-sized request) + fan-out and reports through a bare
+# CURVE ROUTER and the unbatched floor (bench_fanout at 1,000 agents), scaled to N.
+# Every process started here is stopped by PID on exit, Ctrl-C included.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+
+agents=18000 procs=2 threads=2 build=build/normal timeout=1800 keep=0
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --agents) agents=${2:?}; shift 2 ;;
+    --processes) procs=${2:?}; shift 2 ;;
+    --threads) threads=${2:?}; shift 2 ;;
+    --build) build=${2:?}; shift 2 ;;
+    --timeout) timeout=${2:?}; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "scale_run: unknown option '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+for v in agents procs threads timeout; do
+  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "scale_run: --$v must be a positive number" >&2; exit 2; }
+done
+bin=$root/$build
+for b in server/cf-server broker/cf-broker agent/cf-agent console/cf-console tests/bench_issue \
+         tests/bench_fanout; do
+  [ -x "$bin/$b" ] || { echo "scale_run: $bin/$b missing (./deploy/build.sh normal)" >&2; exit 2; }
+done
+command -v redis-server >/dev/null || { echo "scale_run: redis-server missing" >&2; exit 2; }
+
+dir=$(mktemp -d /tmp/scale_run.XXXXXX)
+pids=()
+declare -A pid # name -> pid of what spawn started
+cleanup() {
+  local p
+  if [ "$keep" = 1 ] && [ -n "${redis_port:-}" ]; then # Redis as it was, for a post-mortem
+    redis-cli -p "$redis_port" SAVE >/dev/null 2>&1 || true
+  fi
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  if [ "$keep" = 1 ]; then echo "work directory kept: $dir"; else rm -rf "$dir"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+die() { echo "scale_run: $*" >&2; echo "logs: $dir" >&2; keep=1; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+free_port() {
+  python3 - <<'EOF'
+import random, socket
+while True:
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); s.close(); print(p); break
+    except OSError:
+        s.close()
+EOF
+}
+spawn() { # name cmd...: start in the background, log to $dir/name.log, remember the pid
+  local name=$1; shift
+  "$@" >"$dir/$name.log" 2>&1 &
+  pids+=($!)
+  pid[$name]=$!
+  disown "$!" # stopped by PID here; no job-control notices when one is killed
+}
+wait_port() {
+  for _ in $(seq 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "nothing listens on port $1 ($2)"
+}
+cpu_ms() { # utime + stime of a pid so far (ms); 0 when gone
+  awk -v t="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); split($0, f, " ");
+       printf "%.0f", (f[12] + f[13]) * 1000 / t }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+sim_children() { ps --ppid "${pid[sim]}" -o pid= 2>/dev/null | tr -d ' ' || true; }
+hwm_kib() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+redis_mem() { redis-cli -p "$redis_port" INFO memory | awk -F: '/^used_memory:/ { print $2+0 }'; }
+
+echo "== scale run: $agents agents in $procs simulator processes, 2 brokers, 2 servers ($threads threads), one Redis; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- the reference floor, measured first on the quiet cluster-less machine --------------
+issue_us=$("$bin/tests/bench_issue" --iterations 500 --rounds 3 --p12 1 --rsa 1 --obvious 10 2>&1 |
+  awk '/agent issuance, parsed/ { print $(NF-5) }')
+fan_out=$("$bin/tests/bench_fanout" --agents 1000 2>&1) || true
+bare_rate=$(awk '/^bare CURVE ROUTER/ { print $(NF-1) }' <<<"$fan_out")
+floor_rate=$(awk '/^floor: one process/ { print $(NF-1) }' <<<"$fan_out")
+[[ "$issue_us" =~ ^[0-9.]+$ && "$bare_rate" =~ ^[0-9.]+$ && "$floor_rate" =~ ^[0-9.]+$ ]] ||
+  die "the reference benchmarks did not give their figures (bench_issue: '$issue_us', bare: '$bare_rate', floor: '$floor_rate')"
+floor_s=$(awk -v n="$agents" -v i="$issue_us" -v b="$bare_rate" -v f="$floor_rate" \
+  'BEGIN { printf "%.1f", n * i / 1e6 + n / b + n / f }')
+echo "floor for $agents agents: issuance ${issue_us} us each + fan-out ${bare_rate}/s (bare ROUTER) + reports ${floor_rate}/s (unbatched floor) = ${floor_s} s"
+
+# ---- the cluster --------------------------------------------------------------------------
+redis_port=$(free_port)
+spawn redis redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --save "" \
+  --appendonly no --maxclients 10000
+wait_port "$redis_port" redis
+declare -A ep_a ep_s
+for i in 1 2; do
+  pa=$(free_port) ps=$(free_port) pm=$(free_port)
+  "$bin/broker/cf-broker" --keygen --out "$dir/broker$i" --agents-bind "tcp://127.0.0.1:$pa" \
+    >"$dir/broker$i.keygen" || die "cf-broker --keygen failed"
+  key=$(awk '/^agents:/ { sub(/^[^#]*#/, "", $2); print $2 }' "$dir/broker$i.keygen")
+  ep_a[$i]="tcp://127.0.0.1:$pa#$key" ep_s[$i]="tcp://127.0.0.1:$ps#$key"
+  spawn "broker$i" "$bin/broker/cf-broker" --key-file "$dir/broker$i/broker.key_secret" \
+    --redis "127.0.0.1:$redis_port" --agents-bind "tcp://127.0.0.1:$pa" \
+    --servers-bind "tcp://127.0.0.1:$ps" --metrics-port "$pm" --log-level warn
+  wait_port "$pm" "broker $i"
+done
+head -c 24 /dev/urandom | base64 >"$dir/admin.pass"
+chmod 600 "$dir/admin.pass"
+srv_args=(--redis "127.0.0.1:$redis_port" --secret-file "$dir/secret" --host 127.0.0.1
+  --threads "$threads" --broker "${ep_s[1]}" --broker "${ep_s[2]}"
+  --agent-broker "${ep_a[1]}" --agent-broker "${ep_a[2]}" --log-level warn)
+p1=$(free_port) pp1=$(free_port)
+spawn srv1 "$bin/server/cf-server" --init --alias srv1 --port "$p1" --plain-port "$pp1" \
+  --priority 10 --ip-range 127.0.0.0/17 --admin-password-file "$dir/admin.pass" --out "$dir" \
+  "${srv_args[@]}"
+wait_port "$p1" srv1
+p2=$(free_port) pp2=$(free_port)
+spawn srv2 "$bin/server/cf-server" --alias srv2 --port "$p2" --plain-port "$pp2" --priority 5 \
+  --ip-range 127.0.128.0/17 "${srv_args[@]}"
+wait_port "$p2" srv2
+
+export HOME=$dir # the console keeps its session here
+export CF_CONSOLE_SERVER=https://127.0.0.1:$p1 CF_CONSOLE_CA=$dir/ca.pem \
+  CF_CONSOLE_CERT=$dir/console.p12 CF_CONSOLE_CERT_PASSWORD_FILE=$dir/p12.pass \
+  CF_CONSOLE_USER=admin CF_CONSOLE_PASSWORD_FILE=$dir/admin.pass CF_CONSOLE_TIMEOUT=5m
+console() { "$bin/console/cf-console" "$@"; }
+console login >/dev/null || die "cf-console login failed"
+console package create --out "$dir/fleet.pkg" --token-uses $((agents + 100)) --token-ttl 1d \
+  >/dev/null || die "cf-console package create failed"
+mem0=$(redis_mem)
+
+# ---- enrollment ---------------------------------------------------------------------------
+mono_ms() { python3 -c 'import time; print(int(time.monotonic() * 1000))'; }
+sim_stats() { # field [min-t_ms]: the sum over the processes' last stats lines (-1 while a
+  # process has no line at or after min-t_ms, CLOCK_MONOTONIC as the lines' t_ms)
+  awk -v f="$1" -v min="${2:-0}" -v k="$procs" '/^sim stats/ { for (i = 3; i <= NF; i++) {
+       split($i, kv, "="); if (kv[1] == "proc") p = kv[2]; if (kv[1] == "t_ms") t = kv[2];
+       if (kv[1] == f) x = kv[2] } v[p] = x; tm[p] = t }
+       END { s = 0; n = 0; for (p in v) { if (tm[p] + 0 < min + 0) { print -1; exit }
+             s += v[p]; n++ } print (n < k ? -1 : s) }' "$dir/sim.log"
+}
+wait_stat() { # field want timeout-s [min-t_ms]: wait until the fleet's sum reaches want
+  local end=$(( $(date +%s) + $3 ))
+  while [ "$(sim_stats "$1" "${4:-0}")" -lt "$2" ]; do
+    [ "$(date +%s)" -lt "$end" ] || die "the fleet's $1 stayed at $(sim_stats "$1") of $2"
+    kill -0 "${pid[sim]}" 2>/dev/null || die "the simulator exited"
+    sleep 0.5
+  done
+}
+t_enroll=$(now)
+spawn sim "$bin/agent/cf-agent" --simulate "$agents" --processes "$procs" --bundle "$dir/fleet.pkg" \
+  --source-net 127.0.0.0/16 --interval 600 --log-level warn
+wait_stat enrolled "$agents" "$timeout"
+enroll_s=$(since "$t_enroll")
+wait_stat up "$agents" "$timeout"
+mem_enrolled=$(redis_mem)
+echo "enrollment: $agents agents enrolled in ${enroll_s} s ($(awk -v n="$agents" -v s="$enroll_s" 'BEGIN { printf "%.0f", n / s }') agents/s); all broker links up after $(since "$t_enroll") s"
+
+# ---- rollouts -----------------------------------------------------------------------------
+job_count() { # job state: its count from `job show --json`
+  console job show "$1" --json --limit 1 2>/dev/null |
+    python3 -c 'import json,sys; j=json.load(sys.stdin); j=j.get("job",j); print(j["counts"].get(sys.argv[1],0))' "$2" ||
+    echo 0
+}
+job_create() {
+  console job create renew_csr --all --ttl 7200 --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+}
+all_pids() { echo "${pid[redis]} ${pid[broker1]} ${pid[broker2]} ${pid[srv1]} ${pid[srv2]} ${pid[sim]} $(sim_children)"; }
+cpu_all() { local s=0 p; for p in $(all_pids); do s=$((s + $(cpu_ms "$p"))); done; echo $s; }
+
+cpu0=$(cpu_all)
+t1=$(now)
+job1=$(job_create) || die "the first rollout was not created"
+while [ "$(job_count "$job1" installed)" -lt "$agents" ]; do
+  [ "$(awk -v a="$t1" -v b="$(now)" -v t="$timeout" 'BEGIN { print (b - a > t) }')" = 0 ] ||
+    die "rollout 1: $(job_count "$job1" installed) of $agents installed after ${timeout} s"
+  sleep 0.5
+done
+roll1_s=$(since "$t1")
+cpu1=$(( $(cpu_all) - cpu0 ))
+mem1=$(redis_mem)
+echo "rollout 1 (renew_csr to all: unique certificates): 100 % installed after ${roll1_s} s = $(awk -v n="$agents" -v s="$roll1_s" 'BEGIN { printf "%.0f", n / s }') agents/s; CPU $(awk -v c="$cpu1" -v n="$agents" 'BEGIN { printf "%.2f ms", c / n }') per agent (every process)"
+
+t2=$(now)
+job2=$(job_create) || die "the second rollout was not created"
+while [ "$(job_count "$job2" installed)" -lt $((agents / 3)) ]; do sleep 0.2; done
+killed_at=$(now)
+kill_ms=$(mono_ms)
+up_before=$(sim_stats up)
+for p in ${pid[srv2]} ${pid[broker2]}; do kill -KILL "$p"; done
+echo "rollout 2: srv2 and broker 2 killed with SIGKILL at $(since "$t2") s ($(job_count "$job2" installed) installed, $up_before links up)"
+# the fleet's lines from 2 s after the kills on: the drop is seen, then the links return
+wait_stat up "$agents" "$timeout" $((kill_ms + 2000))
+reconnect_s=$(since "$killed_at")
+echo "   every agent's broker link up again $reconnect_s s after the kills (lowest seen: $(awk -v m="$kill_ms" '/^sim stats/ { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "t_ms") t = kv[2]; if (kv[1] == "up") u = kv[2] } if (t > m && (low == "" || u < low)) low = u } END { print low }' "$dir/sim.log") in one process)"
+while :; do
+  inst=$(job_count "$job2" installed)
+  final=$((inst + $(job_count "$job2" failed) + $(job_count "$job2" expired) + $(job_count "$job2" cancelled)))
+  [ "$final" -lt "$agents" ] || break
+  [ "$(awk -v a="$t2" -v b="$(now)" -v t="$timeout" 'BEGIN { print (b - a > t) }')" = 0 ] ||
+    die "rollout 2: $inst of $agents installed after ${timeout} s"
+  sleep 0.5
+done
+roll2_s=$(since "$t2")
+lost=$((agents - inst))
+echo "rollout 2: every entry final after ${roll2_s} s: $inst installed, lost $lost"
+
+# ---- figures ------------------------------------------------------------------------------
+sims=""
+for c in $(sim_children); do sims="$sims $(hwm_kib "$c")"; done
+echo "peak RSS (VmHWM, KiB): redis $(hwm_kib "${pid[redis]}"), broker1 $(hwm_kib "${pid[broker1]}"), srv1 $(hwm_kib "${pid[srv1]}"), simulator parent $(hwm_kib "${pid[sim]}"), simulators$sims (srv2 and broker2 were killed)"
+per_agent=$(( (mem1 - mem0) / agents ))
+echo "Redis (used_memory): enrolled fleet $(( (mem_enrolled - mem0) / agents )) bytes per agent; after rollout 1 (a renewed certificate each, the replaced one archived, the closed job's entries and events) $per_agent bytes per agent"
+ratio=$(awk -v r="$roll1_s" -v f="$floor_s" 'BEGIN { printf "%.2f", r / f }')
+echo "goal: rollout 1 within 1.5x of the floor: ${roll1_s} s / ${floor_s} s = ${ratio}x: $(awk -v x="$ratio" 'BEGIN { print (x <= 1.5 ? "MET" : "MISSED") }')"
+echo "goal: Redis at most 2 KiB per agent: $per_agent bytes: $([ "$per_agent" -le 2048 ] && echo MET || echo MISSED)"
+echo "goal: no job lost across the kills: lost $lost: $([ "$lost" -eq 0 ] && echo MET || echo MISSED)"
