@@ -14,7 +14,7 @@
 #include "cf_sim.h"
 
 /* Enrolled -> link opened after this many ms: a broker learns the key through Redis, and a
-   DEALER it refused waits for the fleet's failover (15..30 s). */
+   DEALER it refused must be reopened (the fleet does so after 0.5..1 s, doubling). */
 #define CF_SIM_ONLINE_DELAY_MS 1000
 #define CF_SIM_APPLIED_MAX     16 /* job ids one agent remembers as applied (replay memory) */
 
