@@ -92,6 +92,8 @@ static int s_pipe_one(cf_fleet_t *f, zsock_t *pipe, s_waiter_t *w)
     } else if (streq(cmd, "ACKED")) {
         *(size_t *) a2 = cf_fleet_agent_acked(f, a1);
         s_reply(pipe, CF_OK);
+    } else if (streq(cmd, "COMPLETE")) {
+        s_reply(pipe, cf_fleet_agent_complete(f, a1));
     } else if (streq(cmd, "WAIT")) {
         memcpy(w, a1, sizeof(*w));
         w->active = 1;
@@ -390,6 +392,22 @@ static cf_err_t s_request(cf_fleet_t *self, const char *cmd, const void *a1, voi
     if (zsock_recv(self->actor, "i", &rc) != 0)
         return CF_ERR_IO;
     return (cf_err_t) rc;
+}
+
+cf_err_t cf_fleet_complete(cf_fleet_t *self, size_t i, const char *job_id, cf_err_t rc,
+                           const char *fpr, const char *reason)
+{
+    cf_fleet_complete_t c;
+    memset(&c, 0, sizeof(c));
+    if (!self || i >= self->cfg.count || !job_id || strlen(job_id) != CF_MSG_JOB_ID_HEX ||
+        (fpr && fpr[0] && strlen(fpr) != CF_MSG_FPR_HEX))
+        return CF_ERR_INVALID;
+    c.agent = i;
+    memcpy(c.job_id, job_id, sizeof(c.job_id));
+    c.rc = rc;
+    snprintf(c.fpr, sizeof(c.fpr), "%s", fpr ? fpr : "");
+    snprintf(c.reason, sizeof(c.reason), "%s", reason ? reason : "");
+    return s_request(self, "COMPLETE", &c, NULL);
 }
 
 cf_err_t cf_fleet_stats(cf_fleet_t *self, cf_fleet_stats_t *out)

@@ -44,7 +44,9 @@ typedef cf_err_t (*cf_fleet_renew_fn)(void *ctx, size_t agent, const char *job_i
 /* A real agent (count 1) carries out each JOB itself: verify, install, remember (its own
    replay memory). CF_OK = installed, else failed with a reason in why; *expires_out the
    job's expiry (0 when unknown); fpr_out (holds the certificate in use on entry) the
-   certificate in use afterwards. The fleet's own verifier is then not used. */
+   certificate in use afterwards. The fleet's own verifier is then not used.
+   CF_ERR_PENDING: the outcome comes later through cf_fleet_complete (the RECEIPT goes out
+   now, the REPORT then; a copy of the job meanwhile only gets its RECEIPT again). */
 typedef cf_err_t (*cf_fleet_job_fn)(void *ctx, size_t agent, const char *job_id, const void *job,
                                     size_t len, int64_t *expires_out,
                                     char fpr_out[CF_MSG_FPR_HEX + 1], cf_why_t *why);
@@ -156,6 +158,14 @@ CF_MUST_USE cf_err_t cf_fleet_identity(const cf_fleet_t *self, size_t i,
    the hooks): the simulator opens sealed keys with it. The secret is the caller's to wipe
    (cf_curve_keypair_wipe). Errors: CF_ERR_INVALID (i out of range). */
 CF_MUST_USE cf_err_t cf_fleet_keypair(const cf_fleet_t *self, size_t i, cf_curve_keypair_t *out);
+
+/* The outcome of a job agent i's on_job left pending (CF_ERR_PENDING): rc CF_OK installed,
+   else failed with reason (printable, cut to CF_MSG_TEXT_MAX; NULL = "failed"); fpr (64
+   hex, or NULL/"" = unchanged) the certificate in use afterwards. The REPORT goes out at
+   once and is resent until acknowledged. Errors: CF_ERR_NOTFOUND (no such job waiting),
+   CF_ERR_INVALID, CF_ERR_IO. */
+CF_MUST_USE cf_err_t cf_fleet_complete(cf_fleet_t *self, size_t i, const char *job_id, cf_err_t rc,
+                                       const char *fpr, const char *reason);
 
 /* Counters of the whole fleet. Errors: CF_ERR_INVALID, CF_ERR_IO (thread gone). */
 CF_MUST_USE cf_err_t cf_fleet_stats(cf_fleet_t *self, cf_fleet_stats_t *out);

@@ -221,6 +221,7 @@ void cf_sim_destroy(cf_sim_t **self_p)
         cf_mem_free(sim->agents[a].cert);
         cf_mem_free_secret_str(sim->agents[a].key);
         cf_mem_free(sim->agents[a].applied);
+        cf_mem_free(sim->agents[a].renew_job);
     }
     cf_mem_free(sim->agents);
     cf_agent_bundle_clear(&sim->bundle);
@@ -245,6 +246,28 @@ static void s_online(cf_sim_t *sim, int64_t now)
     }
 }
 
+/* Agent a's renew_csr job, taken from the fleet's thread, goes out as a call. */
+static void s_start_renew(cf_sim_t *sim, size_t a)
+{
+    cf_sim_agent_t *ag = &sim->agents[a];
+    char job[CF_JOB_ID_HEX + 1] = "";
+    atomic_store(&ag->renew_due, 0);
+    pthread_mutex_lock(&sim->mu);
+    if (ag->renew_job)
+        snprintf(job, sizeof(job), "%s", ag->renew_job);
+    cf_mem_free(ag->renew_job);
+    ag->renew_job = NULL;
+    pthread_mutex_unlock(&sim->mu);
+    if (!job[0])
+        return;
+    cf_err_t rc = cf_sim_http_start(sim, a, CF_SIM_CALL_RENEW, job);
+    if (rc != CF_OK) {
+        cf_why_t why = {""};
+        cf_why(&why, rc, "the renewal call could not start: %s", cf_err_str(rc));
+        cf_sim_jobs_renewed(sim, a, job, rc, NULL, &why);
+    }
+}
+
 /* Is a call of agent ag due now? */
 static int s_ready(cf_sim_agent_t *ag, int64_t now)
 {
@@ -266,6 +289,10 @@ static void s_schedule(cf_sim_t *sim, int64_t now)
     for (; k < n && sim->inflight < sim->o.max_inflight; k++) {
         size_t a = (sim->cursor + k) % n;
         cf_sim_agent_t *ag = &sim->agents[a];
+        if (!ag->busy && atomic_load(&ag->renew_due)) {
+            s_start_renew(sim, a);
+            continue;
+        }
         if (!s_ready(ag, now) || (ag->phase == CF_SIM_NEW && sim->budget < 1))
             continue;
         cf_sim_call_kind_t kind = CF_SIM_CALL_CHECKIN;
@@ -275,7 +302,7 @@ static void s_schedule(cf_sim_t *sim, int64_t now)
         } else {
             atomic_store(&ag->due, 0);
         }
-        cf_err_t rc = cf_sim_http_start(sim, a, kind);
+        cf_err_t rc = cf_sim_http_start(sim, a, kind, NULL);
         if (rc != CF_OK) {
             cf_log(CF_LOG_WARN, "agent=%zu call=not-started error=%s", sim->o.first + a,
                    cf_err_name(rc));
