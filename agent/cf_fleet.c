@@ -92,6 +92,8 @@ static int s_pipe_one(cf_fleet_t *f, zsock_t *pipe, s_waiter_t *w)
     } else if (streq(cmd, "ACKED")) {
         *(size_t *) a2 = cf_fleet_agent_acked(f, a1);
         s_reply(pipe, CF_OK);
+    } else if (streq(cmd, "COMPLETE")) {
+        s_reply(pipe, cf_fleet_agent_complete(f, a1));
     } else if (streq(cmd, "WAIT")) {
         memcpy(w, a1, sizeof(*w));
         w->active = 1;
@@ -186,6 +188,16 @@ static void s_actor(zsock_t *pipe, void *arg)
 
 /* ---- creation ------------------------------------------------------------------------ */
 
+/* A given id or keypair (a real agent: a fleet of one) or keypairs (a restored fleet). */
+static cf_err_t s_check_given(const cf_fleet_cfg_t *cfg, cf_why_t *why)
+{
+    if ((cfg->agent_id || cfg->keypair) && cfg->count != 1)
+        return cf_why(why, CF_ERR_INVALID, "a given agent id or keypair needs a fleet of one");
+    if (cfg->keypair && cfg->keypairs)
+        return cf_why(why, CF_ERR_INVALID, "one keypair or a list of them, not both");
+    return CF_OK;
+}
+
 static cf_err_t s_check_cfg(const cf_fleet_cfg_t *cfg, cf_why_t *why)
 {
     if (!cfg || !cfg->ca || !cfg->brokers)
@@ -198,8 +210,7 @@ static cf_err_t s_check_cfg(const cf_fleet_cfg_t *cfg, cf_why_t *why)
         return cf_why(why, CF_ERR_INVALID, "id prefix over %d bytes", CF_FLEET_PREFIX_MAX);
     if (cfg->sw_version && strlen(cfg->sw_version) > CF_MSG_VERSION_MAX)
         return cf_why(why, CF_ERR_INVALID, "software version over %d bytes", CF_MSG_VERSION_MAX);
-    if ((cfg->agent_id || cfg->keypair) && cfg->count != 1)
-        return cf_why(why, CF_ERR_INVALID, "a given agent id or keypair needs a fleet of one");
+    CF_TRY(s_check_given(cfg, why));
     if (cfg->proto > 255 || cfg->failover_ms < 0 || cfg->resend_min_ms < 0 ||
         cfg->resend_max_ms < 0 || cfg->start_spread_ms < 0)
         return cf_why(why, CF_ERR_INVALID, "protocol level or a time is out of range");
@@ -266,7 +277,9 @@ static cf_err_t s_make_agents(cf_fleet_t *f, cf_why_t *why)
             return cf_why(why, CF_ERR_INVALID, "'%s%zu' is not a valid agent id or HELLO",
                           f->prefix, f->cfg.first + i);
         memcpy(ag->id, hello.agent, sizeof(ag->id));
-        if (f->cfg.keypair)
+        if (f->cfg.keypairs)
+            ag->kp = f->cfg.keypairs[i];
+        else if (f->cfg.keypair)
             ag->kp = *f->cfg.keypair;
         else
             CF_TRY(cf_curve_keypair_new(&ag->kp));
@@ -302,6 +315,7 @@ cf_err_t cf_fleet_new(const cf_fleet_cfg_t *cfg, cf_fleet_t **out, cf_why_t *why
     if (!f->ca || !f->agents || !f->tally)
         goto out;
     rc = s_make_agents(f, why);
+    f->cfg.keypairs = NULL; /* the caller's: read here only */
     if (rc != CF_OK)
         goto out;
     rc = CF_ERR_IO;
@@ -378,6 +392,22 @@ static cf_err_t s_request(cf_fleet_t *self, const char *cmd, const void *a1, voi
     if (zsock_recv(self->actor, "i", &rc) != 0)
         return CF_ERR_IO;
     return (cf_err_t) rc;
+}
+
+cf_err_t cf_fleet_complete(cf_fleet_t *self, size_t i, const char *job_id, cf_err_t rc,
+                           const char *fpr, const char *reason)
+{
+    cf_fleet_complete_t c;
+    memset(&c, 0, sizeof(c));
+    if (!self || i >= self->cfg.count || !job_id || strlen(job_id) != CF_MSG_JOB_ID_HEX ||
+        (fpr && fpr[0] && strlen(fpr) != CF_MSG_FPR_HEX))
+        return CF_ERR_INVALID;
+    c.agent = i;
+    memcpy(c.job_id, job_id, sizeof(c.job_id));
+    c.rc = rc;
+    snprintf(c.fpr, sizeof(c.fpr), "%s", fpr ? fpr : "");
+    snprintf(c.reason, sizeof(c.reason), "%s", reason ? reason : "");
+    return s_request(self, "COMPLETE", &c, NULL);
 }
 
 cf_err_t cf_fleet_stats(cf_fleet_t *self, cf_fleet_stats_t *out)

@@ -44,7 +44,9 @@ typedef cf_err_t (*cf_fleet_renew_fn)(void *ctx, size_t agent, const char *job_i
 /* A real agent (count 1) carries out each JOB itself: verify, install, remember (its own
    replay memory). CF_OK = installed, else failed with a reason in why; *expires_out the
    job's expiry (0 when unknown); fpr_out (holds the certificate in use on entry) the
-   certificate in use afterwards. The fleet's own verifier is then not used. */
+   certificate in use afterwards. The fleet's own verifier is then not used.
+   CF_ERR_PENDING: the outcome comes later through cf_fleet_complete (the RECEIPT goes out
+   now, the REPORT then; a copy of the job meanwhile only gets its RECEIPT again). */
 typedef cf_err_t (*cf_fleet_job_fn)(void *ctx, size_t agent, const char *job_id, const void *job,
                                     size_t len, int64_t *expires_out,
                                     char fpr_out[CF_MSG_FPR_HEX + 1], cf_why_t *why);
@@ -54,32 +56,35 @@ typedef void (*cf_fleet_acked_fn)(void *ctx, size_t agent, const char *job_id);
 typedef void (*cf_fleet_link_fn)(void *ctx, size_t agent);
 
 typedef struct {
-    size_t count;                      /* agents, 1..CF_FLEET_MAX_AGENTS */
-    size_t first;                      /* number of the first agent (ids first..first+count-1) */
-    const char *id_prefix;             /* ids are <prefix><number>; NULL = "sim-" */
-    const cf_curve_broker_t *brokers;  /* broker list (copied); agent i starts at i % n */
-    size_t n_brokers;                  /* 1..CF_CURVE_BROKERS_MAX */
-    const cf_cert_t *ca;               /* trust anchor for job signers (a reference is kept) */
-    unsigned proto;                    /* protocol level in HELLO; 0 = CF_JOB_PROTO */
-    const char *sw_version;            /* HELLO text (printable, <= 64); NULL = built in */
-    int failover_ms;                   /* 0 = CF_FLEET_FAILOVER_MS */
-    int resend_min_ms;                 /* 0 = CF_FLEET_RESEND_MIN_MS */
-    int resend_max_ms;                 /* 0 = CF_FLEET_RESEND_MAX_MS */
-    int start_spread_ms;               /* 0: all connect at once; else each agent connects at a
-                                          random moment within this time (a fleet booting) */
-    int start_offline;                 /* 1: no agent connects until cf_fleet_set_online (put
-                                          the keys on the broker's allow list first) */
-    const cf_zsock_cfg_t *zcfg;        /* DEALER tuning (copied); NULL = defaults */
-    cf_fleet_checkin_fn on_checkin;    /* optional */
-    cf_fleet_renew_fn on_renew;        /* optional: without it renew_csr fails with a reason */
-    void *hook_ctx;                    /* passed to the hooks */
-    const char *agent_id;              /* count 1 only: this id instead of <prefix><first>
-                                          (read by cf_fleet_new only) */
-    const cf_curve_keypair_t *keypair; /* count 1 only: this keypair (copied) instead of a
-                                          fresh one (read by cf_fleet_new only) */
-    cf_fleet_job_fn on_job;            /* optional: a real agent's own job handling */
-    cf_fleet_acked_fn on_acked;        /* optional */
-    cf_fleet_link_fn on_link;          /* optional */
+    size_t count;                       /* agents, 1..CF_FLEET_MAX_AGENTS */
+    size_t first;                       /* number of the first agent (ids first..first+count-1) */
+    const char *id_prefix;              /* ids are <prefix><number>; NULL = "sim-" */
+    const cf_curve_broker_t *brokers;   /* broker list (copied); agent i starts at i % n */
+    size_t n_brokers;                   /* 1..CF_CURVE_BROKERS_MAX */
+    const cf_cert_t *ca;                /* trust anchor for job signers (a reference is kept) */
+    unsigned proto;                     /* protocol level in HELLO; 0 = CF_JOB_PROTO */
+    const char *sw_version;             /* HELLO text (printable, <= 64); NULL = built in */
+    int failover_ms;                    /* 0 = CF_FLEET_FAILOVER_MS */
+    int resend_min_ms;                  /* 0 = CF_FLEET_RESEND_MIN_MS */
+    int resend_max_ms;                  /* 0 = CF_FLEET_RESEND_MAX_MS */
+    int start_spread_ms;                /* 0: all connect at once; else each agent connects at a
+                                           random moment within this time (a fleet booting) */
+    int start_offline;                  /* 1: no agent connects until cf_fleet_set_online (put
+                                           the keys on the broker's allow list first) */
+    const cf_zsock_cfg_t *zcfg;         /* DEALER tuning (copied); NULL = defaults */
+    cf_fleet_checkin_fn on_checkin;     /* optional */
+    cf_fleet_renew_fn on_renew;         /* optional: without it renew_csr fails with a reason */
+    void *hook_ctx;                     /* passed to the hooks */
+    const char *agent_id;               /* count 1 only: this id instead of <prefix><first>
+                                           (read by cf_fleet_new only) */
+    const cf_curve_keypair_t *keypair;  /* count 1 only: this keypair (copied) instead of a
+                                           fresh one (read by cf_fleet_new only) */
+    const cf_curve_keypair_t *keypairs; /* optional: count keypairs (copied) instead of fresh
+                                           ones (a simulator restoring its agents; read by
+                                           cf_fleet_new only; not with keypair) */
+    cf_fleet_job_fn on_job;             /* optional: a real agent's own job handling */
+    cf_fleet_acked_fn on_acked;         /* optional */
+    cf_fleet_link_fn on_link;           /* optional */
 } cf_fleet_cfg_t;
 
 /* Fault injection (tests). */
@@ -153,6 +158,14 @@ CF_MUST_USE cf_err_t cf_fleet_identity(const cf_fleet_t *self, size_t i,
    the hooks): the simulator opens sealed keys with it. The secret is the caller's to wipe
    (cf_curve_keypair_wipe). Errors: CF_ERR_INVALID (i out of range). */
 CF_MUST_USE cf_err_t cf_fleet_keypair(const cf_fleet_t *self, size_t i, cf_curve_keypair_t *out);
+
+/* The outcome of a job agent i's on_job left pending (CF_ERR_PENDING): rc CF_OK installed,
+   else failed with reason (printable, cut to CF_MSG_TEXT_MAX; NULL = "failed"); fpr (64
+   hex, or NULL/"" = unchanged) the certificate in use afterwards. The REPORT goes out at
+   once and is resent until acknowledged. Errors: CF_ERR_NOTFOUND (no such job waiting),
+   CF_ERR_INVALID, CF_ERR_IO. */
+CF_MUST_USE cf_err_t cf_fleet_complete(cf_fleet_t *self, size_t i, const char *job_id, cf_err_t rc,
+                                       const char *fpr, const char *reason);
 
 /* Counters of the whole fleet. Errors: CF_ERR_INVALID, CF_ERR_IO (thread gone). */
 CF_MUST_USE cf_err_t cf_fleet_stats(cf_fleet_t *self, cf_fleet_stats_t *out);

@@ -288,6 +288,9 @@ static void s_run(cf_fleet_t *f, size_t a, const cf_msg_t *m, cf_fleet_rec_t *r,
                            &why);
     else
         rc = s_check_apply(f, a, m, r, now, &why);
+    r->deferred = rc == CF_ERR_PENDING; /* the outcome comes by cf_fleet_complete */
+    if (r->deferred)
+        return;
     if (rc == CF_OK) {
         r->applied = 1;
         r->outcome = CF_MSG_INSTALLED;
@@ -309,12 +312,14 @@ static void s_on_job(cf_fleet_t *f, size_t a, const cf_msg_t *m)
     f->stats.jobs++;
     ag->counts.jobs++;
     cf_fleet_rec_t *r = s_find(ag, m->job_id);
-    if (r && r->outcome && !r->report_acked) {
-        /* sent again before our REPORT was stored: tell the same outcome again */
+    if (r && (r->outcome || r->deferred) && !r->report_acked) {
+        /* sent again before our REPORT was stored: tell the same outcome again (a deferred
+           one: only the RECEIPT, its REPORT comes with the outcome) */
         f->stats.duplicates++;
         if (!r->receipt_acked)
             s_send_receipt(f, a, r);
-        s_send_report(f, a, r);
+        if (r->outcome)
+            s_send_report(f, a, r);
         return;
     }
     if (!r)
@@ -333,12 +338,46 @@ static void s_on_job(cf_fleet_t *f, size_t a, const cf_msg_t *m)
         ag->counts.receipts++;
     }
     s_run(f, a, m, r, now);
-    s_send_report(f, a, r);
+    if (!r->deferred) {
+        s_send_report(f, a, r);
+        f->stats.reports++;
+        ag->counts.reports++;
+    }
+    r->backoff_ms = (uint32_t) f->cfg.resend_min_ms;
+    r->next_ms = zclock_mono() + s_jitter(r->backoff_ms);
+    cf_fleet_link_wake(f, r->next_ms);
+}
+
+cf_err_t cf_fleet_agent_complete(cf_fleet_t *f, const cf_fleet_complete_t *c)
+{
+    if (c->agent >= f->cfg.count)
+        return CF_ERR_INVALID;
+    cf_fleet_agent_t *ag = &f->agents[c->agent];
+    cf_fleet_rec_t *r = s_find(ag, c->job_id);
+    if (!r || !r->deferred)
+        return CF_ERR_NOTFOUND;
+    r->deferred = 0;
+    if (c->rc == CF_OK) {
+        r->applied = 1;
+        r->outcome = CF_MSG_INSTALLED;
+        ag->counts.installed++;
+        f->stats.installed++;
+    } else {
+        r->outcome = CF_MSG_FAILED;
+        s_set_reason(r, c->reason);
+        ag->counts.failed++;
+        f->stats.failed++;
+    }
+    if (c->fpr[0])
+        snprintf(ag->fpr, sizeof(ag->fpr), "%s", c->fpr);
+    snprintf(r->fpr, sizeof(r->fpr), "%s", ag->fpr);
+    s_send_report(f, c->agent, r);
     f->stats.reports++;
     ag->counts.reports++;
     r->backoff_ms = (uint32_t) f->cfg.resend_min_ms;
     r->next_ms = zclock_mono() + s_jitter(r->backoff_ms);
     cf_fleet_link_wake(f, r->next_ms);
+    return CF_OK;
 }
 
 /* Count one more stored REPORT for job_id (a ring of the latest job ids). */

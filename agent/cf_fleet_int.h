@@ -22,6 +22,7 @@ typedef struct {
     uint8_t receipt_acked;          /* 1: the RECEIPT is stored */
     uint8_t report_acked;           /* 1: the REPORT is stored: nothing more to send */
     uint8_t outcome;                /* CF_MSG_INSTALLED or CF_MSG_FAILED */
+    uint8_t deferred;               /* 1: on_job said CF_ERR_PENDING: cf_fleet_complete */
     char fpr[CF_MSG_FPR_HEX + 1];   /* fingerprint reported, "" none */
     char *reason;                   /* failed: reason (owned) until the REPORT is acked */
 } cf_fleet_rec_t;
@@ -54,6 +55,15 @@ typedef struct {
     char *favorite;                /* favorite alias (owned), NULL none */
     cf_fleet_counts_t counts;      /* counters */
 } cf_fleet_agent_t;
+
+/* A deferred outcome (cf_fleet_complete), handed to the fleet's thread. */
+typedef struct {
+    size_t agent;                       /* index */
+    char job_id[CF_MSG_JOB_ID_HEX + 1]; /* the job */
+    cf_err_t rc;                        /* CF_OK installed, else failed */
+    char fpr[CF_MSG_FPR_HEX + 1];       /* certificate in use afterwards, "" unchanged */
+    char reason[CF_MSG_TEXT_MAX + 1];   /* failed: why */
+} cf_fleet_complete_t;
 
 /* Acks per job id, for cf_fleet_acked / cf_fleet_wait_acked. */
 typedef struct {
@@ -109,6 +119,9 @@ int64_t cf_fleet_agent_resend(cf_fleet_t *f, size_t a, int64_t now_ms, int *sent
 void cf_fleet_agent_clear(cf_fleet_agent_t *ag);
 /* Acks counted for job_id (0 when unknown). */
 size_t cf_fleet_agent_acked(const cf_fleet_t *f, const char *job_id);
+/* The deferred outcome of c: recorded and REPORTed. CF_ERR_NOTFOUND when the agent has no
+   such job waiting for its outcome; CF_ERR_INVALID for a bad agent index. */
+cf_err_t cf_fleet_agent_complete(cf_fleet_t *f, const cf_fleet_complete_t *c);
 /* Fill out for agent a. */
 void cf_fleet_agent_info_fill(const cf_fleet_t *f, size_t a, cf_fleet_agent_info_t *out);
 

@@ -52,26 +52,11 @@ size_t cf_sim_agent_server(cf_sim_t *sim, size_t a, unsigned skip)
     return idx;
 }
 
-/* <state_dir>/<id>/cert.pem and key.pem (0600). */
-static cf_err_t s_write_files(cf_sim_t *sim, size_t a, const char *cert, const char *key,
-                              cf_why_t *why)
-{
-    char id[CF_MSG_AGENT_MAX + 1], dir[CF_AGENT_STATE_PATH_MAX], path[CF_AGENT_STATE_PATH_MAX + 16];
-    cf_sim_agent_id(sim, a, id);
-    if (snprintf(dir, sizeof(dir), "%s/%s", sim->state_dir, id) >= (int) sizeof(dir))
-        return cf_why(why, CF_ERR_TOOBIG, "state directory path too long");
-    CF_TRY(cf_file_mkdirs(dir, 0700, why));
-    snprintf(path, sizeof(path), "%s/" CF_AGENT_CERT_FILE, dir);
-    CF_TRY(cf_file_write_atomic(path, cert, strlen(cert), 0600, why));
-    snprintf(path, sizeof(path), "%s/" CF_AGENT_KEY_FILE, dir);
-    return cf_file_write_atomic(path, key, strlen(key), 0600, why);
-}
-
 cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert, const char *key,
-                              const char *fpr, cf_why_t *why)
+                              const char *fpr, int write, cf_why_t *why)
 {
-    if (sim->state_dir)
-        CF_TRY(s_write_files(sim, a, cert, key, why));
+    if (sim->state_dir && write)
+        CF_TRY(cf_sim_state_write_pair(sim, a, cert, key, why));
     char *c = cf_mem_strdup(cert), *k = cf_mem_strdup(key);
     if (!c || !k) {
         cf_mem_free(c);
@@ -153,7 +138,22 @@ static cf_err_t s_fleet(cf_sim_t *sim, cf_why_t *why)
     cfg.on_checkin = s_on_checkin;
     cfg.hook_ctx = sim;
     CF_TRY(cf_zsock_raise_nofile(NULL, why));
-    return cf_fleet_new(&cfg, &sim->fleet, why);
+    if (!sim->state_dir)
+        return cf_fleet_new(&cfg, &sim->fleet, why);
+    /* --state-dir: the agents enrolled by an earlier run come back with their keys */
+    cf_curve_keypair_t *kps = cf_mem_calloc(sim->o.count, sizeof(*kps));
+    size_t restored = 0;
+    if (!kps)
+        return CF_ERR_NOMEM;
+    cf_err_t rc = cf_sim_state_restore(sim, kps, &restored, why);
+    cfg.keypairs = kps;
+    if (rc == CF_OK)
+        rc = cf_fleet_new(&cfg, &sim->fleet, why);
+    if (rc == CF_OK)
+        cf_log(CF_LOG_INFO, "sim=restored agents=%zu of=%zu dir=%s", restored, sim->o.count,
+               sim->state_dir);
+    cf_mem_free_secret(kps, sim->o.count * sizeof(*kps));
+    return rc;
 }
 
 static cf_err_t s_check_opts(const cf_sim_opts_t *o, cf_why_t *why)
@@ -221,6 +221,7 @@ void cf_sim_destroy(cf_sim_t **self_p)
         cf_mem_free(sim->agents[a].cert);
         cf_mem_free_secret_str(sim->agents[a].key);
         cf_mem_free(sim->agents[a].applied);
+        cf_mem_free(sim->agents[a].renew_job);
     }
     cf_mem_free(sim->agents);
     cf_agent_bundle_clear(&sim->bundle);
@@ -229,6 +230,42 @@ void cf_sim_destroy(cf_sim_t **self_p)
     pthread_mutex_destroy(&sim->mu);
     cf_mem_free(sim);
     *self_p = NULL;
+}
+
+/* Open the broker links of the agents enrolled a moment ago. */
+static void s_online(cf_sim_t *sim, int64_t now)
+{
+    for (size_t a = 0; a < sim->o.count && sim->n_online_due; a++) {
+        cf_sim_agent_t *ag = &sim->agents[a];
+        if (!ag->online_ms || now < ag->online_ms)
+            continue;
+        ag->online_ms = 0;
+        sim->n_online_due--;
+        if (cf_fleet_set_online(sim->fleet, a, 1) != CF_OK)
+            cf_log(CF_LOG_WARN, "agent=%zu link=not-opened", sim->o.first + a);
+    }
+}
+
+/* Agent a's renew_csr job, taken from the fleet's thread, goes out as a call. */
+static void s_start_renew(cf_sim_t *sim, size_t a)
+{
+    cf_sim_agent_t *ag = &sim->agents[a];
+    char job[CF_JOB_ID_HEX + 1] = "";
+    atomic_store(&ag->renew_due, 0);
+    pthread_mutex_lock(&sim->mu);
+    if (ag->renew_job)
+        snprintf(job, sizeof(job), "%s", ag->renew_job);
+    cf_mem_free(ag->renew_job);
+    ag->renew_job = NULL;
+    pthread_mutex_unlock(&sim->mu);
+    if (!job[0])
+        return;
+    cf_err_t rc = cf_sim_http_start(sim, a, CF_SIM_CALL_RENEW, job);
+    if (rc != CF_OK) {
+        cf_why_t why = {""};
+        cf_why(&why, rc, "the renewal call could not start: %s", cf_err_str(rc));
+        cf_sim_jobs_renewed(sim, a, job, rc, NULL, &why);
+    }
 }
 
 /* Is a call of agent ag due now? */
@@ -252,6 +289,10 @@ static void s_schedule(cf_sim_t *sim, int64_t now)
     for (; k < n && sim->inflight < sim->o.max_inflight; k++) {
         size_t a = (sim->cursor + k) % n;
         cf_sim_agent_t *ag = &sim->agents[a];
+        if (!ag->busy && atomic_load(&ag->renew_due)) {
+            s_start_renew(sim, a);
+            continue;
+        }
         if (!s_ready(ag, now) || (ag->phase == CF_SIM_NEW && sim->budget < 1))
             continue;
         cf_sim_call_kind_t kind = CF_SIM_CALL_CHECKIN;
@@ -261,7 +302,7 @@ static void s_schedule(cf_sim_t *sim, int64_t now)
         } else {
             atomic_store(&ag->due, 0);
         }
-        cf_err_t rc = cf_sim_http_start(sim, a, kind);
+        cf_err_t rc = cf_sim_http_start(sim, a, kind, NULL);
         if (rc != CF_OK) {
             cf_log(CF_LOG_WARN, "agent=%zu call=not-started error=%s", sim->o.first + a,
                    cf_err_name(rc));
@@ -358,6 +399,7 @@ cf_err_t cf_sim_run(cf_sim_t *self, volatile sig_atomic_t *stop, FILE *stats_to,
     while (!*stop) {
         int64_t now = cf_sim_now_ms();
         if (now - last_scan >= S_SCAN_MS) {
+            s_online(self, now);
             s_schedule(self, now);
             last_scan = now;
         }

@@ -1,6 +1,5 @@
-/*  cf_sim_http - the simulator's HTTPS side: enrollments and check-ins of many agents as
-    concurrent transfers of one libcurl multi handle, and the blocking renewal by CSR the
-    fleet's thread runs for a renew_csr job  */
+/*  cf_sim_http - the simulator's HTTPS side: enrollments, check-ins and renewals by CSR of
+    many agents as concurrent transfers of one libcurl multi handle  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -165,7 +164,7 @@ static cf_err_t s_enroll_body(cf_sim_t *sim, size_t a, int csr_mode, int token, 
     return *out ? CF_OK : CF_ERR_NOMEM;
 }
 
-cf_err_t cf_sim_http_start(cf_sim_t *sim, size_t a, cf_sim_call_kind_t kind)
+cf_err_t cf_sim_http_start(cf_sim_t *sim, size_t a, cf_sim_call_kind_t kind, const char *job_id)
 {
     cf_sim_call_t *c = cf_mem_calloc(1, sizeof(*c));
     if (!c)
@@ -178,6 +177,10 @@ cf_err_t cf_sim_http_start(cf_sim_t *sim, size_t a, cf_sim_call_kind_t kind)
     cf_err_t rc = CF_OK;
     if (kind == CF_SIM_CALL_ENROLL) {
         rc = s_enroll_body(sim, a, !sim->o.push, 1, &c->key, &body);
+    } else if (kind == CF_SIM_CALL_RENEW) {
+        snprintf(c->job_id, sizeof(c->job_id), "%s", job_id ? job_id : "");
+        c->server = cf_sim_agent_server(sim, a, 0);
+        rc = s_enroll_body(sim, a, 1, 0, &c->key, &body); /* with its certificate, no token */
     } else {
         cf_sim_agent_id(sim, a, id);
         json_t *j = json_pack("{s:s,s:s,s:i}", "id", id, "version", CF_AGENT_VERSION, "protocol",
@@ -188,8 +191,8 @@ cf_err_t cf_sim_http_start(cf_sim_t *sim, size_t a, cf_sim_call_kind_t kind)
     }
     if (rc == CF_OK)
         rc = s_easy(sim, c,
-                    kind == CF_SIM_CALL_ENROLL ? "/api/v1/agent/enroll" : "/api/v1/agent/checkin",
-                    body, kind == CF_SIM_CALL_CHECKIN);
+                    kind == CF_SIM_CALL_CHECKIN ? "/api/v1/agent/checkin" : "/api/v1/agent/enroll",
+                    body, kind != CF_SIM_CALL_ENROLL);
     if (body) {
         cf_mem_wipe(body, strlen(body)); /* the token */
         free(body);                      /* jansson's allocator */
@@ -227,7 +230,7 @@ static cf_err_t s_take_cert(cf_sim_t *sim, size_t a, const char *pem, const cf_k
     if (rc == CF_OK)
         rc = cf_key_to_pem(key, NULL, &kpem, &klen);
     if (rc == CF_OK)
-        rc = cf_sim_agent_install(sim, a, pem, kpem, cf_cert_fingerprint(cert), why);
+        rc = cf_sim_agent_install(sim, a, pem, kpem, cf_cert_fingerprint(cert), 1, why);
     if (rc == CF_OK && fpr_out)
         snprintf(fpr_out, CF_MSG_FPR_HEX + 1, "%s", cf_cert_fingerprint(cert));
     if (kpem)
@@ -246,7 +249,7 @@ static cf_err_t s_refusal(const char *body, long status, cf_err_t rc, cf_why_t *
     return rc;
 }
 
-/* A 200 enrollment answer: the certificate in CSR mode; the agent goes on line. */
+/* A 200 enrollment answer: the certificate in CSR mode; the agent goes on line soon. */
 static cf_err_t s_enrolled(cf_sim_t *sim, cf_sim_call_t *c, cf_why_t *why)
 {
     json_t *j = c->body ? json_loads(c->body, 0, NULL) : NULL;
@@ -259,7 +262,11 @@ static cf_err_t s_enrolled(cf_sim_t *sim, cf_sim_call_t *c, cf_why_t *why)
     else if (c->key)
         rc = s_take_cert(sim, c->agent, pem, c->key, NULL, why);
     json_decref(j);
-    return rc == CF_OK ? cf_fleet_set_online(sim->fleet, c->agent, 1) : rc;
+    if (rc == CF_OK) { /* on line a little later: the brokers learn the key through Redis */
+        sim->agents[c->agent].online_ms = cf_sim_now_ms() + CF_SIM_ONLINE_DELAY_MS;
+        sim->n_online_due++;
+    }
+    return rc;
 }
 
 /* Try again after the agent's back-off, at another server when there is one. */
@@ -290,6 +297,8 @@ static void s_finish_enroll(cf_sim_t *sim, cf_sim_call_t *c, CURLcode cc, long s
                        &why);
     char id[CF_MSG_AGENT_MAX + 1];
     cf_sim_agent_id(sim, c->agent, id);
+    if (rc == CF_OK && sim->state_dir)
+        rc = cf_sim_state_save_curve(sim, c->agent, &why);
     if (rc == CF_OK) {
         ag->phase = CF_SIM_ENROLLED;
         ag->backoff_ms = 0;
@@ -300,6 +309,13 @@ static void s_finish_enroll(cf_sim_t *sim, cf_sim_call_t *c, CURLcode cc, long s
     }
     sim->enroll_fails++;
     cf_log(CF_LOG_INFO, "agent=%s enroll=failed why=\"%s\"", id, cf_why_text(&why, rc));
+    if (rc == CF_ERR_POLICY && status == 409 && !sim->state_dir) {
+        cf_why_t first = why;
+        cf_why(&why, rc,
+               "%s (an earlier run enrolled this id with another key: keep keys with "
+               "--state-dir, or take another --id-prefix)",
+               cf_why_text(&first, rc));
+    }
     if (rc == CF_ERR_POLICY) {
         ag->phase = CF_SIM_REFUSED;
         sim->n_refused++;
@@ -368,6 +384,29 @@ static void s_finish_checkin(cf_sim_t *sim, cf_sim_call_t *c, CURLcode cc, long 
     cf_agent_answer_clear(&ans);
 }
 
+/* A renewal's answer: the certificate installed, the outcome to the fleet. No retry: the
+   job failed (an operator may retry it). */
+static void s_finish_renew(cf_sim_t *sim, cf_sim_call_t *c, CURLcode cc, long status)
+{
+    cf_why_t why = {""};
+    char fpr[CF_MSG_FPR_HEX + 1] = "";
+    const char *alias = sim->bundle.config.servers.servers[c->server].alias;
+    cf_err_t rc = CF_OK;
+    if (cc != CURLE_OK)
+        rc = cf_why(&why, CF_ERR_IO, "renewal at %s: %s", alias,
+                    c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+    else if (status != 200)
+        rc = s_refusal(c->body, status, CF_ERR_POLICY, &why);
+    json_t *j = rc == CF_OK ? json_loads(c->body ? c->body : "", 0, NULL) : NULL;
+    const char *pem = json_string_value(json_object_get(j, "cert"));
+    if (rc == CF_OK && !pem)
+        rc = cf_why(&why, CF_ERR_CORRUPT, "the renewal answer of %s has no certificate", alias);
+    if (rc == CF_OK)
+        rc = s_take_cert(sim, c->agent, pem, c->key, fpr, &why);
+    json_decref(j);
+    cf_sim_jobs_renewed(sim, c->agent, c->job_id, rc, fpr, &why);
+}
+
 void cf_sim_http_collect(cf_sim_t *sim)
 {
     CURLMsg *m;
@@ -390,6 +429,8 @@ void cf_sim_http_collect(cf_sim_t *sim)
             cc = CURLE_WRITE_ERROR;
         if (c->kind == CF_SIM_CALL_ENROLL)
             s_finish_enroll(sim, c, cc, status);
+        else if (c->kind == CF_SIM_CALL_RENEW)
+            s_finish_renew(sim, c, cc, status);
         else
             s_finish_checkin(sim, c, cc, status);
         s_call_free(&c);
@@ -403,39 +444,4 @@ void cf_sim_http_abort(cf_sim_t *sim)
         s_unlink(sim, c);
         s_call_free(&c);
     }
-}
-
-cf_err_t cf_sim_http_renew(cf_sim_t *sim, size_t a, char fpr_out[CF_MSG_FPR_HEX + 1], cf_why_t *why)
-{
-    cf_sim_call_t *c = cf_mem_calloc(1, sizeof(*c));
-    char *body = NULL;
-    if (!c)
-        return CF_ERR_NOMEM;
-    c->sim = sim;
-    c->agent = a;
-    c->kind = CF_SIM_CALL_ENROLL;
-    c->server = cf_sim_agent_server(sim, a, 0);
-    cf_err_t rc = s_enroll_body(sim, a, 1, 0, &c->key, &body);
-    if (rc == CF_OK)
-        rc = s_easy(sim, c, "/api/v1/agent/enroll", body, 1);
-    free(body); /* jansson's allocator */
-    CURLcode cc = rc == CF_OK ? curl_easy_perform(c->easy) : CURLE_OK;
-    long status = 0;
-    if (rc == CF_OK && cc != CURLE_OK)
-        rc = cf_why(why, CF_ERR_IO, "renewal at %s: %s",
-                    sim->bundle.config.servers.servers[c->server].alias,
-                    c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
-    if (rc == CF_OK)
-        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (rc == CF_OK && status != 200)
-        rc = s_refusal(c->body, status, CF_ERR_POLICY, why);
-    json_t *j = rc == CF_OK ? json_loads(c->body ? c->body : "", 0, NULL) : NULL;
-    const char *pem = json_string_value(json_object_get(j, "cert"));
-    if (rc == CF_OK && !pem)
-        rc = cf_why(why, CF_ERR_CORRUPT, "the renewal answer has no certificate");
-    if (rc == CF_OK)
-        rc = s_take_cert(sim, a, pem, c->key, fpr_out, why);
-    json_decref(j);
-    s_call_free(&c);
-    return rc;
 }

@@ -13,7 +13,10 @@
 #include "cf_key.h"
 #include "cf_sim.h"
 
-#define CF_SIM_APPLIED_MAX 16 /* job ids one agent remembers as applied (replay memory) */
+/* Enrolled -> link opened after this many ms: a broker learns the key through Redis, and a
+   DEALER it refused must be reopened (the fleet does so after 0.5..1 s, doubling). */
+#define CF_SIM_ONLINE_DELAY_MS 1000
+#define CF_SIM_APPLIED_MAX     16 /* job ids one agent remembers as applied (replay memory) */
 
 typedef enum {
     CF_SIM_NEW = 0,  /* not enrolled yet */
@@ -38,33 +41,41 @@ typedef struct {
     uint8_t lock;                        /* main: cf_sim_lock_t of the last check-in */
     uint8_t skip;                        /* main: 1 + index of the server that last failed */
     atomic_uchar due;                    /* any: check in at once */
+    atomic_uchar renew_due;              /* any: renew_job is set */
     uint32_t backoff_ms;                 /* main: retry bound, 0 after a success */
     int64_t next_ms;                     /* main: monotonic ms of the next check-in or retry */
+    int64_t online_ms;                   /* main: open the broker link then; 0 = done or not yet */
     char *cert;                          /* mu: certificate chain PEM in use (owned), NULL none */
     char *key;                           /* mu: its private key PEM (owned secret) */
     char fpr[CF_MSG_FPR_HEX + 1];        /* mu: fingerprint of cert, "" none */
     char favorite[CF_JOB_ALIAS_MAX + 1]; /* mu: favorite server alias, "" none */
     char (*applied)[CF_JOB_ID_HEX + 1];  /* fleet: ring of applied job ids (owned) */
-    uint8_t n_applied, next_applied;     /* fleet: used slots, next slot to overwrite */
+    char *renew_job; /* mu: a renew_csr job waiting for its call (owned), NULL none */
+    uint8_t n_applied, next_applied; /* fleet: used slots, next slot to overwrite */
 } cf_sim_agent_t;
 
 /* One HTTPS call in flight. */
-typedef enum { CF_SIM_CALL_ENROLL = 1, CF_SIM_CALL_CHECKIN } cf_sim_call_kind_t;
+typedef enum {
+    CF_SIM_CALL_ENROLL = 1, /* enrollment with the token */
+    CF_SIM_CALL_CHECKIN,    /* check-in */
+    CF_SIM_CALL_RENEW       /* renewal by CSR (a renew_csr job) */
+} cf_sim_call_kind_t;
 
 typedef struct cf_sim_call cf_sim_call_t;
 struct cf_sim_call {
-    cf_sim_t *sim;                /* owner */
-    cf_sim_call_t *prev, *next;   /* the list of calls in flight (multi handle only) */
-    size_t agent;                 /* index */
-    size_t server;                /* index in the server list */
-    cf_sim_call_kind_t kind;      /* what it is */
-    CURL *easy;                   /* the transfer (owned) */
-    struct curl_slist *hdr, *map; /* headers, CONNECT_TO (owned) */
-    char *body;                   /* the answer, NUL-terminated (owned) */
-    size_t len, cap;              /* bytes in body, allocated */
-    int too_big;                  /* the answer passed CF_AGENT_ANSWER_MAX */
-    cf_key_t *key;                /* enrollment in CSR mode: the key made for it (owned) */
-    char errbuf[CURL_ERROR_SIZE]; /* curl's reason */
+    cf_sim_t *sim;                  /* owner */
+    cf_sim_call_t *prev, *next;     /* the list of calls in flight (multi handle only) */
+    size_t agent;                   /* index */
+    size_t server;                  /* index in the server list */
+    cf_sim_call_kind_t kind;        /* what it is */
+    CURL *easy;                     /* the transfer (owned) */
+    struct curl_slist *hdr, *map;   /* headers, CONNECT_TO (owned) */
+    char *body;                     /* the answer, NUL-terminated (owned) */
+    size_t len, cap;                /* bytes in body, allocated */
+    int too_big;                    /* the answer passed CF_AGENT_ANSWER_MAX */
+    cf_key_t *key;                  /* enrollment in CSR mode: the key made for it (owned) */
+    char job_id[CF_JOB_ID_HEX + 1]; /* renewal: its renew_csr job */
+    char errbuf[CURL_ERROR_SIZE];   /* curl's reason */
 };
 
 struct cf_sim {
@@ -86,6 +97,7 @@ struct cf_sim {
     uint64_t rehellos;              /* main: links reopened for a job seen by polling */
     uint64_t renewals, renew_fails; /* mu: counters of the fleet's thread */
     size_t n_refused;               /* main: agents whose enrollment was refused */
+    size_t n_online_due;            /* main: agents with online_ms set */
     char last_refusal[CF_WHY_MAX];  /* main: why the last enrollment was refused */
 };
 
@@ -97,31 +109,47 @@ void cf_sim_agent_addr(const cf_sim_t *sim, size_t a, char addr[16]);
 /* The server agent a talks to now (the seed's choice over the package's list with its
    favorite and source address; skip: 1 + index of a server not to take, 0 none). */
 size_t cf_sim_agent_server(cf_sim_t *sim, size_t a, unsigned skip);
-/* Replace agent a's certificate and key (PEM; copied) under mu; write them under the state
-   directory when there is one. Errors: CF_ERR_NOMEM, CF_ERR_IO (files). */
+/* Replace agent a's certificate and key (PEM; copied) under mu; when write, also under the
+   state directory when there is one. Errors: CF_ERR_NOMEM, CF_ERR_IO (files). */
 CF_MUST_USE cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert,
-                                          const char *key, const char *fpr, cf_why_t *why);
+                                          const char *key, const char *fpr, int write,
+                                          cf_why_t *why);
+
+/* cf_sim_state.c: --state-dir (sim->state_dir set). */
+/* Write agent a's pair as <dir>/<id>/cert.pem and key.pem (0600, atomically). Errors:
+   CF_ERR_TOOBIG (path), CF_ERR_IO. */
+CF_MUST_USE cf_err_t cf_sim_state_write_pair(cf_sim_t *sim, size_t a, const char *cert,
+                                             const char *key, cf_why_t *why);
+/* Save agent a's CURVE keypair as <dir>/<id>/curve.key(_secret) once it enrolled (kept
+   when there). Errors: CF_ERR_TOOBIG, CF_ERR_IO. */
+CF_MUST_USE cf_err_t cf_sim_state_save_curve(cf_sim_t *sim, size_t a, cf_why_t *why);
+/* Before the fleet exists: for every agent, the keypair saved by an earlier run into kps[a]
+   (the agent is then enrolled, with its pair when cert.pem and key.pem are there, and goes
+   on line at once) or a fresh one. *restored counts the former. Errors: a damaged file
+   (why names the agent), CF_ERR_IO, CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_sim_state_restore(cf_sim_t *sim, cf_curve_keypair_t *kps, size_t *restored,
+                                          cf_why_t *why);
 /* Ask for a check-in of agent a at once (any thread). */
 void cf_sim_agent_due(cf_sim_t *sim, size_t a);
 
 /* cf_sim_http.c: the HTTPS side. */
-/* Start agent a's enrollment (CSR mode makes the key here) or check-in on the multi
-   handle. Errors: CF_ERR_NOMEM, CF_ERR_CRYPTO, CF_ERR_IO (curl refused an option). */
-CF_MUST_USE cf_err_t cf_sim_http_start(cf_sim_t *sim, size_t a, cf_sim_call_kind_t kind);
+/* Start agent a's enrollment (CSR mode makes the key here), check-in or renewal (job_id:
+   its renew_csr job; NULL otherwise) on the multi handle. Errors: CF_ERR_NOMEM,
+   CF_ERR_CRYPTO, CF_ERR_IO (curl refused an option). */
+CF_MUST_USE cf_err_t cf_sim_http_start(cf_sim_t *sim, size_t a, cf_sim_call_kind_t kind,
+                                       const char *job_id);
 /* Take the finished calls off the multi handle and act on their answers. */
 void cf_sim_http_collect(cf_sim_t *sim);
 /* Abort and free every call in flight. */
 void cf_sim_http_abort(cf_sim_t *sim);
-/* Renew agent a by CSR now, blocking (the fleet's thread): a fresh key and CSR POSTed to
-   /api/v1/agent/enroll with the agent's certificate; the answer installed in memory.
-   fpr_out gets the new fingerprint. Errors: CF_ERR_IO (no answer), CF_ERR_POLICY (refused:
-   why has the server's message), CF_ERR_CORRUPT, CF_ERR_KEYMISMATCH, CF_ERR_NOMEM. */
-CF_MUST_USE cf_err_t cf_sim_http_renew(cf_sim_t *sim, size_t a, char fpr_out[CF_MSG_FPR_HEX + 1],
-                                       cf_why_t *why);
-
 /* cf_sim_jobs.c */
 /* 1 when agent a has applied job_id (its replay memory), else 0. Any thread. */
 int cf_sim_agent_applied(cf_sim_t *sim, size_t a, const char *job_id);
+/* The renewal of agent a for its renew_csr job_id ended (main thread): rc CF_OK with the
+   new certificate's fpr (installed already), else failed with why. Counted, remembered,
+   and handed to the fleet (cf_fleet_complete), which REPORTs it. */
+void cf_sim_jobs_renewed(cf_sim_t *sim, size_t a, const char *job_id, cf_err_t rc, const char *fpr,
+                         const cf_why_t *why);
 /* The fleet's on_job hook (cf_fleet_job_fn; ctx is the simulator). */
 CF_MUST_USE cf_err_t cf_sim_on_job(void *ctx, size_t a, const char *job_id, const void *job,
                                    size_t len, int64_t *expires_out,

@@ -1,6 +1,6 @@
 /*  cf_sim_jobs - a simulated agent's jobs, run in the fleet's thread: verify (signer,
-    signature, addressee, expiry, replay), install the certificate in memory, renew by CSR,
-    remember the favorite  */
+    signature, addressee, expiry, replay), install the certificate in memory, hand a
+    renewal by CSR to the HTTPS loop (its outcome reported later), remember the favorite  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -98,7 +98,7 @@ static cf_err_t s_check_install(cf_sim_t *sim, size_t a, const char *chain, size
                     "the private key does not belong to the certificate %.16s...",
                     cf_cert_fingerprint(leaf));
     if (rc == CF_OK)
-        rc = cf_sim_agent_install(sim, a, chain, kpem, cf_cert_fingerprint(leaf), why);
+        rc = cf_sim_agent_install(sim, a, chain, kpem, cf_cert_fingerprint(leaf), 1, why);
     cf_key_destroy(&key);
     cf_cert_destroy(&leaf);
     return rc;
@@ -129,22 +129,53 @@ static cf_err_t s_install(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t
     return rc;
 }
 
-static cf_err_t s_renew(cf_sim_t *sim, size_t a, cf_why_t *why)
+/* renew_csr: handed to the main thread's HTTPS loop (the call must not hold the fleet's
+   thread); the outcome comes back through cf_sim_jobs_renewed. */
+static cf_err_t s_renew(cf_sim_t *sim, size_t a, const char *job_id, cf_why_t *why)
 {
-    char fpr[CF_MSG_FPR_HEX + 1] = "";
+    cf_sim_agent_t *ag = &sim->agents[a];
+    char *copy = cf_mem_strdup(job_id);
     pthread_mutex_lock(&sim->mu);
-    int have = sim->agents[a].cert != NULL;
-    pthread_mutex_unlock(&sim->mu);
-    cf_err_t rc = have ? cf_sim_http_renew(sim, a, fpr, why)
-                       : cf_why(why, CF_ERR_STATE,
-                                "no certificate to renew with (push mode: install one first)");
-    pthread_mutex_lock(&sim->mu);
-    if (rc == CF_OK)
-        sim->renewals++;
-    else
+    int have = ag->cert != NULL, queued = have && copy && !ag->renew_job;
+    if (queued) {
+        ag->renew_job = copy;
+        copy = NULL;
+    } else {
         sim->renew_fails++;
+    }
     pthread_mutex_unlock(&sim->mu);
-    return rc;
+    cf_mem_free(copy);
+    if (!have)
+        return cf_why(why, CF_ERR_STATE,
+                      "no certificate to renew with (push mode: install one first)");
+    if (!queued)
+        return cf_why(why, CF_ERR_STATE, "another renewal of this agent is running");
+    atomic_store(&ag->renew_due, 1);
+    curl_multi_wakeup(sim->multi);
+    return CF_ERR_PENDING;
+}
+
+void cf_sim_jobs_renewed(cf_sim_t *sim, size_t a, const char *job_id, cf_err_t rc, const char *fpr,
+                         const cf_why_t *why)
+{
+    char id[CF_MSG_AGENT_MAX + 1];
+    cf_sim_agent_id(sim, a, id);
+    pthread_mutex_lock(&sim->mu);
+    if (rc == CF_OK) {
+        s_remember(&sim->agents[a], job_id);
+        sim->renewals++;
+    } else {
+        sim->renew_fails++;
+    }
+    pthread_mutex_unlock(&sim->mu);
+    cf_err_t crc = cf_fleet_complete(sim->fleet, a, job_id, rc, rc == CF_OK ? fpr : NULL,
+                                     rc == CF_OK ? NULL : cf_why_text(why, rc));
+    if (crc != CF_OK)
+        cf_log(CF_LOG_WARN, "agent=%s job=%s report=lost error=%s", id, job_id, cf_err_name(crc));
+    if (rc == CF_OK)
+        cf_sim_agent_due(sim, a); /* the server sees the new certificate at once */
+    cf_log(rc == CF_OK ? CF_LOG_DEBUG : CF_LOG_INFO, "agent=%s job=%s renewal=%s why=\"%s\"", id,
+           job_id, rc == CF_OK ? "installed" : "failed", rc == CF_OK ? "" : cf_why_text(why, rc));
 }
 
 /* Carry out a verified job. */
@@ -152,7 +183,7 @@ static cf_err_t s_apply(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t *
 {
     switch (cf_job_type(job)) {
     case CF_JOB_TYPE_INSTALL_CERT: return s_install(sim, a, job, why);
-    case CF_JOB_TYPE_RENEW_CSR: return s_renew(sim, a, why);
+    case CF_JOB_TYPE_RENEW_CSR: return s_renew(sim, a, cf_job_id(job), why);
     case CF_JOB_TYPE_SET_FAVORITE:
         pthread_mutex_lock(&sim->mu);
         snprintf(sim->agents[a].favorite, sizeof(sim->agents[a].favorite), "%s",
@@ -189,8 +220,10 @@ cf_err_t cf_sim_on_job(void *ctx, size_t a, const char *job_id, const void *job,
         pthread_mutex_unlock(&sim->mu);
         cf_sim_agent_due(sim, a); /* the server sees the new state (secure) at once */
     }
-    cf_log(rc == CF_OK ? CF_LOG_DEBUG : CF_LOG_INFO, "agent=%s job=%s outcome=%s why=\"%s\"", id,
-           job_id, rc == CF_OK ? "installed" : "failed", rc == CF_OK ? "" : cf_why_text(why, rc));
+    if (rc != CF_ERR_PENDING)
+        cf_log(rc == CF_OK ? CF_LOG_DEBUG : CF_LOG_INFO, "agent=%s job=%s outcome=%s why=\"%s\"",
+               id, job_id, rc == CF_OK ? "installed" : "failed",
+               rc == CF_OK ? "" : cf_why_text(why, rc));
     pthread_mutex_lock(&sim->mu);
     snprintf(fpr_out, CF_MSG_FPR_HEX + 1, "%s", ag->fpr);
     pthread_mutex_unlock(&sim->mu);

@@ -28,7 +28,8 @@
     X(NOKEY, "no private key")                                   \
     X(CRYPTO, "cryptographic operation failed")                  \
     X(SECRET, "secret key unavailable or wrong")                 \
-    X(STATE, "operation not allowed in this state")
+    X(STATE, "operation not allowed in this state")              \
+    X(PENDING, "the outcome comes later")
 
 typedef enum {
 #define CF_ERR_ENUM(name, text) CF_ERR_##name,

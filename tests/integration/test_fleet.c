@@ -186,6 +186,79 @@ static void test_hooks(void **state)
     cf_itest_agents_stop(&fx);
 }
 
+/* An on_job that leaves every outcome for later (the simulator's renewal by CSR). */
+static cf_err_t s_on_job_later(void *ctx, size_t agent, const char *job_id, const void *job,
+                               size_t len, int64_t *expires_out, char fpr_out[CF_MSG_FPR_HEX + 1],
+                               cf_why_t *why)
+{
+    (void) agent;
+    (void) job;
+    (void) len;
+    (void) fpr_out;
+    (void) why;
+    size_t *calls = ctx;
+    (*calls)++;
+    assert_int_equal(strlen(job_id), CF_MSG_JOB_ID_HEX);
+    *expires_out = (int64_t) time(NULL) + 600;
+    return CF_ERR_PENDING;
+}
+
+/* CF_ERR_PENDING from on_job: the RECEIPT goes out at once, a copy of the job is not run
+   again, and the REPORT comes with cf_fleet_complete (installed with the new fingerprint,
+   or failed with its reason). */
+static void test_deferred(void **state)
+{
+    (void) state;
+    size_t calls = 0;
+    cf_fleet_cfg_t cfg = {.on_job = s_on_job_later, .hook_ctx = &calls};
+    cf_itest_agents_t *fx = cf_itest_agents_start(1, &cfg, NULL);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 1), 1);
+    char ids[2][CF_MSG_JOB_ID_HEX + 1] = {"", ""};
+    size_t len = 0;
+    char *job = cf_itest_agents_job(fx, 0, CF_JOB_TYPE_RENEW_CSR, NULL, time(NULL), 600, ids[0],
+                                    NULL, &len);
+    assert_int_equal(cf_itest_agents_send_job(fx, 0, ids[0], job, len), CF_OK);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_RECEIPT, NULL, ids[0], 1), 1);
+    assert_int_equal(cf_itest_agents_send_job(fx, 0, ids[0], job, len), CF_OK); /* a copy */
+    cf_fleet_stats_t st = {0};
+    long deadline = cf_itest_zap_now_ms() + CF_ITEST_AGENTS_WAIT_MS;
+    while (st.duplicates < 1 && cf_itest_zap_now_ms() < deadline) {
+        cf_itest_agents_pump(fx);
+        assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
+    }
+    assert_int_equal(st.duplicates, 1);
+    assert_int_equal(calls, 1); /* not run again */
+    assert_int_equal(st.reports, 0);
+    assert_int_equal(cf_itest_agents_count(fx, CF_MSG_REPORT, NULL, ids[0]), 0);
+    char fpr[CF_MSG_FPR_HEX + 1];
+    memset(fpr, 'd', CF_MSG_FPR_HEX);
+    fpr[CF_MSG_FPR_HEX] = '\0';
+    assert_int_equal(cf_fleet_complete(fx->fleet, 0, ids[0], CF_OK, fpr, NULL), CF_OK);
+    cf_itest_agents_all_acked(fx, ids[0], 1);
+    const cf_itest_agents_ev_t *re = cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, ids[0], 0);
+    assert_int_equal(re->outcome, CF_MSG_INSTALLED);
+    assert_string_equal(re->fpr, fpr);
+    /* once only; bad arguments */
+    assert_int_equal(cf_fleet_complete(fx->fleet, 0, ids[0], CF_OK, fpr, NULL), CF_ERR_NOTFOUND);
+    assert_int_equal(cf_fleet_complete(fx->fleet, 1, ids[0], CF_OK, NULL, NULL), CF_ERR_INVALID);
+    assert_int_equal(cf_fleet_complete(fx->fleet, 0, "12", CF_OK, NULL, NULL), CF_ERR_INVALID);
+    assert_int_equal(cf_fleet_complete(fx->fleet, 0, ids[0], CF_OK, "xyz", NULL), CF_ERR_INVALID);
+    cf_mem_free(job);
+    /* a failure, reported with its reason; the certificate in use stays */
+    job = cf_itest_agents_job(fx, 0, CF_JOB_TYPE_RENEW_CSR, NULL, time(NULL), 600, ids[1], NULL,
+                              &len);
+    assert_int_equal(cf_itest_agents_send_job(fx, 0, ids[1], job, len), CF_OK);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_RECEIPT, NULL, ids[1], 1), 1);
+    assert_int_equal(cf_fleet_complete(fx->fleet, 0, ids[1], CF_ERR_IO, NULL, "no answer"), CF_OK);
+    cf_itest_agents_all_acked(fx, ids[1], 1);
+    re = cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, ids[1], 0);
+    assert_int_equal(re->outcome, CF_MSG_FAILED);
+    assert_string_equal(re->text, "no answer");
+    assert_string_equal(re->fpr, fpr);
+    cf_mem_free(job);
+    cf_itest_agents_stop(&fx);
+}
+
 /* No ACK: RECEIPT and REPORT come again, further and further apart; the ACK ends it. */
 static void test_resend_backoff(void **state)
 {
@@ -456,6 +529,7 @@ int main(void)
         cmocka_unit_test_teardown(test_usage, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_job_types, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_hooks, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_deferred, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_resend_backoff, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_offline_online, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_failover, cf_itest_agents_teardown),

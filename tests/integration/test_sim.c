@@ -268,11 +268,22 @@ static void test_push_install_renew(void **state)
 static void test_processes(void **state)
 {
     (void) state;
-    char pkg[800];
+    char pkg[800], state_dir[700], path[800];
     s_package("pkg-csr", 20, pkg, sizeof(pkg));
-    const char *args[] = {
-        "--simulate", "20",           "--bundle",     pkg, "--processes", "2", "--id-prefix",
-        "c-",         "--source-net", "127.0.8.0/24", NULL};
+    snprintf(state_dir, sizeof(state_dir), "%s/state-csr", s->dir);
+    const char *args[] = {"--simulate",
+                          "20",
+                          "--bundle",
+                          pkg,
+                          "--processes",
+                          "2",
+                          "--id-prefix",
+                          "c-",
+                          "--source-net",
+                          "127.0.8.0/24",
+                          "--state-dir",
+                          state_dir,
+                          NULL};
     s_start("sim-csr.log", args);
     s_log_t p0 = {"sim-csr.log", "proc=0 agents=10 enrolled=10 secure=10 "};
     s_log_t p1 = {"sim-csr.log", "proc=1 agents=10 enrolled=10 secure=10 "};
@@ -285,6 +296,31 @@ static void test_processes(void **state)
     assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/agents/c-0", out), 200);
     cf_itest_fleet_is(out, "last_addr", "127.0.8.1");
     assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/agents/c-20", out), 404);
+    /* --state-dir: each agent's pair also on disk, private */
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/c-19/key.pem", state_dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(cf_test_sh("openssl verify -CAfile '%s/ca.pem' '%s/c-19/cert.pem' >/dev/null",
+                                s->dir, state_dir),
+                     0);
+    s_stop_sim();
+    /* started again on the same state: the same agents, keys and certificates, without
+       enrolling (the token's 20 uses are spent) */
+    assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/agents/c-7", out), 200);
+    json_t *j = cf_itest_fleet_json(out);
+    char fp[65];
+    snprintf(fp, sizeof(fp), "%s", json_string_value(json_object_get(j, "cert_fingerprint")));
+    json_decref(j);
+    s_start("sim-csr2.log", args);
+    s_log_t q0 = {"sim-csr2.log",
+                  "proc=0 agents=10 enrolled=10 secure=10 .* up=10 .*enroll_fails=0"};
+    s_log_t q1 = {"sim-csr2.log",
+                  "proc=1 agents=10 enrolled=10 secure=10 .* up=10 .*enroll_fails=0"};
+    assert_true(cf_test_wait_until(s_log_has, &q0, S_WAIT));
+    assert_true(cf_test_wait_until(s_log_has, &q1, S_WAIT));
+    assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/agents/c-7", out), 200);
+    cf_itest_fleet_is(out, "cert_fingerprint", fp);
     s_stop_sim();
 }
 

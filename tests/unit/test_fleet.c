@@ -181,12 +181,46 @@ static void test_alloc_failures(void **state)
     assert_true(i > 1);
 }
 
+/* Given keypairs (a restored simulator) are the agents' own, and cf_fleet_keypair hands
+   each back; one keypair and a list of them together are refused. */
+static void test_keypairs(void **state)
+{
+    (void) state;
+    cf_curve_keypair_t kps[2], got;
+    assert_int_equal(cf_curve_keypair_new(&kps[0]), CF_OK);
+    assert_int_equal(cf_curve_keypair_new(&kps[1]), CF_OK);
+    cf_fleet_cfg_t cfg = s_cfg(2);
+    cfg.keypairs = kps;
+    cfg.start_offline = 1;
+    cf_fleet_t *fleet = NULL;
+    assert_int_equal(cf_fleet_new(&cfg, &fleet, NULL), CF_OK);
+    char id[CF_MSG_AGENT_MAX + 1];
+    unsigned char pub[CF_CURVE_KEY_LEN];
+    assert_int_equal(cf_fleet_identity(fleet, 1, id, pub), CF_OK);
+    assert_memory_equal(pub, kps[1].pub, sizeof(pub));
+    assert_int_equal(cf_fleet_keypair(fleet, 0, &got), CF_OK);
+    assert_memory_equal(got.sec, kps[0].sec, sizeof(got.sec));
+    assert_int_equal(cf_fleet_keypair(fleet, 2, &got), CF_ERR_INVALID);
+    assert_int_equal(cf_fleet_keypair(NULL, 0, &got), CF_ERR_INVALID);
+    assert_int_equal(cf_fleet_keypair(fleet, 0, NULL), CF_ERR_INVALID);
+    cf_fleet_destroy(&fleet);
+    cfg = s_cfg(1);
+    cfg.keypairs = kps;
+    cfg.keypair = &kps[0];
+    cf_why_t why = {""};
+    assert_int_equal(cf_fleet_new(&cfg, &fleet, &why), CF_ERR_INVALID);
+    assert_non_null(strstr(why.text, "not both"));
+    assert_null(fleet);
+    cf_curve_keypair_wipe(&got);
+    cf_curve_keypair_wipe(&kps[0]);
+    cf_curve_keypair_wipe(&kps[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),
-        cmocka_unit_test(test_bad_config),
-        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_usage),          cmocka_unit_test(test_keypairs),
+        cmocka_unit_test(test_bad_config),     cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
