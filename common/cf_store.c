@@ -195,6 +195,30 @@ cf_err_t cf_store_cmd(cf_store_t *self, redisReply **reply_out, const char *fmt,
     return rc;
 }
 
+cf_err_t cf_store_durable(cf_store_t *self, unsigned long reconnects)
+{
+    CF_ASSERT(self);
+    int want = self->cfg.durable_replicas;
+    if (want <= 0)
+        return CF_OK;
+    if (cf_store_reconnects(self) != reconnects)
+        return cf_why(&self->why, CF_ERR_IO, "reconnected since the writes: not known durable");
+    redisReply *r = NULL;
+    CF_TRY(cf_store_cmd(self, &r, "WAIT %d %d", want, CF_STORE_DURABLE_MS));
+    long long got = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    if (cf_store_reconnects(self) != reconnects)
+        return cf_why(&self->why, CF_ERR_IO, "reconnected during WAIT: not known durable");
+    if (got < want)
+        return cf_why(&self->why, CF_ERR_IO, "write reached %lld of %d replicas in %d ms", got,
+                      want, CF_STORE_DURABLE_MS);
+    /* a forced failover: the promoted replica stopped taking our writes while another
+       replica still follows the old master (and will drop them when it is moved) */
+    if (cf_store_conn_master_moved(self))
+        return cf_why(&self->why, CF_ERR_IO, "the master moved: not known durable");
+    return CF_OK;
+}
+
 cf_err_t cf_store_cmd_idem(cf_store_t *self, redisReply **reply_out, const char *fmt, ...)
 {
     va_list ap;

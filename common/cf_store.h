@@ -43,6 +43,20 @@ void cf_store_destroy(cf_store_t **self_p);
    refused); details in cf_store_why. */
 CF_MUST_USE cf_err_t cf_store_connect(cf_store_t *self);
 
+/* Make sure what this connection wrote so far survives a failover before anyone is told it
+   is stored: with cfg.durable_replicas > 0, WAIT until that many replicas have it (at most
+   CF_STORE_DURABLE_MS). A Sentinel failover promotes a replica; writes the old master took
+   after it (it keeps serving until Sentinel demotes it) are lost, and so would be the
+   receipts and reports acknowledged on them; with Sentinels the master is also asked for
+   again (a replica that still follows the old master counts for WAIT but is resynced from
+   the new one, dropping those writes). reconnects: cf_store_reconnects before the
+   writes; a connection made since cannot vouch for them (WAIT counts only its own writes).
+   CF_OK (also with durable_replicas 0), CF_ERR_IO when fewer replicas answered in time,
+   the connection changed or Redis failed (why in cf_store_why): do not acknowledge, the
+   sender tries again. */
+#define CF_STORE_DURABLE_MS 1000
+CF_MUST_USE cf_err_t cf_store_durable(cf_store_t *self, unsigned long reconnects);
+
 /* Detail of the last failure ("redis: WRONGTYPE ...", "connect 127.0.0.1:6379: Connection
    refused"); borrowed, valid until the next call on this store. Never holds a password. */
 const cf_why_t *cf_store_why(const cf_store_t *self);

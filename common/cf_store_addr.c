@@ -257,6 +257,7 @@ cf_err_t cf_store_cfg_check(const cf_store_cfg_t *cfg, cf_why_t *why)
     CF_TRY(s_check_range("maximum back-off (ms)", cfg->backoff_max_ms, cfg->backoff_min_ms, 60000,
                          why));
     CF_TRY(s_check_range("master check (ms)", cfg->master_check_ms, 0, 3600000, why));
+    CF_TRY(s_check_range("durable replicas", cfg->durable_replicas, 0, 16, why));
     if (cfg->max_reply_bytes < 1024 || cfg->max_reply_bytes > ((size_t) 1 << 30))
         return cf_why(why, CF_ERR_INVALID, "max reply bytes must be 1 KiB..1 GiB");
     if (cfg->max_reply_elements < 16 || cfg->max_reply_elements > ((size_t) 64 << 20))

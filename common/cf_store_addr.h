@@ -45,6 +45,8 @@ typedef struct {
     size_t max_reply_bytes;        /* heap bytes one reply may take (default 16 MiB, max 1 GiB) */
     size_t max_reply_elements;     /* reply objects in one reply (default 1M, max 64M) */
     size_t max_batch_bytes; /* heap bytes of all replies of one round trip (default 256 MiB) */
+    int durable_replicas;   /* cf_store_durable: replicas a write must reach (WAIT), 0..16
+                               (default 0: none asked) */
 } cf_store_cfg_t;
 
 /* Defaults: TCP 127.0.0.1:6379, db 0, no password, limits as noted on each field. */

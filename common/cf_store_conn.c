@@ -274,6 +274,24 @@ static int s_stale(const redisContext *ctx)
     return n != 0; /* 1: readable/hangup, -1: poll failed */
 }
 
+/* Ask the Sentinels where the master is; when it is not the server we are connected to,
+   drop the connection and answer 1. No Sentinel answering keeps the connection (0). */
+static int s_master_moved(cf_store_t *self)
+{
+    self->last_check_ms = cf_store_now_ms();
+    for (size_t k = 0; k < self->cfg.n_sentinels; k++) {
+        size_t i = (self->sentinel_next + k) % self->cfg.n_sentinels;
+        cf_store_endpoint_t master;
+        if (s_sentinel_ask(self, i, &master) != CF_OK)
+            continue;
+        if (master.port == self->current.port && strcmp(master.host, self->current.host) == 0)
+            return 0;
+        cf_store_conn_drop(self, "Sentinel reports a new master");
+        return 1;
+    }
+    return 0;
+}
+
 /* Sentinel mode: ask where the master is now; a failover leaves the old master up and
    writable for a while (until Sentinel demotes it), so errors alone come too late. */
 static void s_master_check(cf_store_t *self)
@@ -281,17 +299,14 @@ static void s_master_check(cf_store_t *self)
     int64_t now = cf_store_now_ms();
     if (self->cfg.master_check_ms == 0 || now - self->last_check_ms < self->cfg.master_check_ms)
         return;
-    self->last_check_ms = now;
-    for (size_t k = 0; k < self->cfg.n_sentinels; k++) {
-        size_t i = (self->sentinel_next + k) % self->cfg.n_sentinels;
-        cf_store_endpoint_t master;
-        if (s_sentinel_ask(self, i, &master) != CF_OK)
-            continue;
-        if (master.port != self->current.port || strcmp(master.host, self->current.host) != 0)
-            cf_store_conn_drop(self, "Sentinel reports a new master");
-        return;
-    }
-    /* no Sentinel answered: keep the connection we have */
+    (void) s_master_moved(self);
+}
+
+int cf_store_conn_master_moved(cf_store_t *self)
+{
+    if (self->cfg.mode != CF_STORE_SENTINEL || !self->ctx)
+        return 0;
+    return s_master_moved(self);
 }
 
 cf_err_t cf_store_conn_ensure(cf_store_t *self)

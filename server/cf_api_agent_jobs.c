@@ -163,7 +163,10 @@ void cf_api_agent_report(cf_req_t *req, void *arg)
     cf_db_job_res_t res;
     memset(&res, 0, sizeof(res));
     cf_store_t *store = cf_app_store_take(app);
+    unsigned long conns = cf_store_reconnects(store);
     rc = cf_db_job_transition(store, (int64_t) time(NULL), &tr, 1, &res);
+    if (rc == CF_OK)
+        rc = cf_store_durable(store, conns); /* not on a replica yet: the agent sends again */
     if (rc != CF_OK) {
         cf_app_reply_err(req, rc, cf_store_why(store), "report");
         cf_app_store_give(app, store);

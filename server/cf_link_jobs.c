@@ -246,8 +246,11 @@ void cf_link_jobs_flush(cf_link_t *self)
         tr[i].event = cf_link_fact_event(f->type, f->outcome);
         tr[i].reason = f->reason;
     }
+    unsigned long conns = cf_store_reconnects(self->store);
     if (rc == CF_OK)
         rc = cf_db_job_transition(self->store, (int64_t) time(NULL), tr, n, res);
+    if (rc == CF_OK)
+        rc = cf_store_durable(self->store, conns); /* a failover must not lose an ACKed fact */
     if (rc != CF_OK) {
         /* not stored: no ACK, so the agents send them again */
         cf_app_count(self->app, CF_APP_LINK_DROPPED, n);

@@ -25,6 +25,10 @@ static const cf_cfg_opt_t s_opts[] = {
      NULL},
     {"redis-password-file", 0, CF_CFG_PATH, "FILE", "Redis password (file mode 0600)", NULL, 0, 0,
      NULL},
+    {"redis-durable", 0, CF_CFG_INT, "N",
+     "replicas a stored receipt or report must reach (Redis WAIT) before the agent is told; "
+     "-1: 1 with --redis-sentinel, else 0",
+     "-1", -1, 16, NULL},
     {"alias", 'a', CF_CFG_STRING, "NAME", "this server's alias (required)", NULL, 0, 0, NULL},
     {"host", 0, CF_CFG_STRING, "ADDR", "where agents and consoles reach it (default: the alias)",
      NULL, 0, 0, NULL},
@@ -93,9 +97,13 @@ cf_err_t cf_server_opts_store(const cf_cfg_t *cfg, cf_store_cfg_t *out, char **p
     if (sentinels) {
         CF_TRY(cf_store_cfg_parse_sentinels(out, sentinels, why));
         CF_TRY(cf_store_cfg_set_master(out, cf_cfg_str(cfg, "redis-master"), why));
+        out->durable_replicas = 1; /* a failover must not lose what agents were told */
     } else {
         CF_TRY(cf_store_cfg_parse_redis(out, cf_cfg_str(cfg, "redis"), why));
     }
+    int durable = (int) cf_cfg_int(cfg, "redis-durable");
+    if (durable >= 0)
+        out->durable_replicas = durable;
     const char *pw = cf_cfg_str(cfg, "redis-password-file");
     if (pw) {
         CF_TRY(cf_cfg_read_secret_file(pw, S_SECRET_MAX, 0, password_out, why));

@@ -5,14 +5,23 @@
 # install job to all agents is under way when the master is killed (SIGKILL by PID) and
 # the Sentinels fail over: the first half of the fleet has installed, the second half was
 # frozen (SIGSTOP) and is let go just as the master dies, so its receipts and reports
-# meet the failover. (A forced SENTINEL FAILOVER, 'sentinel.sh failover', loses writes the
-# old master acknowledged after the promotion: see docs in deploy/sentinel.)
+# meet the failover. With MODE failover a forced SENTINEL FAILOVER replaces the kill: the
+# old master keeps taking writes for a while after the promotion and loses them when it is
+# demoted, so the servers acknowledge a receipt or report only once a replica has it
+# (cf-server --redis-durable, WAIT; 1 by default with Sentinels).
 # The job must still complete: every agent installed, the job's counts equal to the states
-# of its entries, read from the new master. Usage: test_sentinel_job.sh SRC_DIR BIN_DIR [N]
+# of its entries, read from the new master.
+# Usage: test_sentinel_job.sh SRC_DIR BIN_DIR [N] [kill|failover]
 set -euo pipefail
 src=${1:?SRC_DIR}
 bin=${2:?BIN_DIR}
 n=${3:-200}
+mode=${4:-kill}
+case "$mode" in
+  kill) how=kill-master ;;
+  failover) how=failover ;;
+  *) echo "test_sentinel_job: MODE is kill or failover, not '$mode'" >&2; exit 2 ;;
+esac
 mkdir -p "${CF_TEST_TMP:-/tmp}"
 tmp=$(mktemp -d "${CF_TEST_TMP:-/tmp}/sentinel-job.XXXXXX")
 export HOME=$tmp/home # the console's session stays here
@@ -61,7 +70,7 @@ wait_for 60 first_half || fail "the first $half agents did not install (installe
 # the second half's receipts and reports (writes) flow while the master moves
 kill -CONT "$frozen"
 frozen=""
-"$src/deploy/sentinel/sentinel.sh" kill-master --dir "$tmp/sentinel"
+"$src/deploy/sentinel/sentinel.sh" "$how" --dir "$tmp/sentinel"
 echo "failover with $(installed) of $n installed"
 
 job_done() { [ -n "$(job_json "$id" | json_get "done")" ]; }
@@ -69,7 +78,13 @@ wait_for 120 job_done || { job_tally "$id" || true; fail "the job did not comple
 out=$(job_tally "$id") || fail "$out"
 echo "$out"
 [ "$out" = "total=$n done=1 installed=$n entries=$n" ] || fail "not every agent installed: $out"
-wait_fleet secure "$n" 60 || fail "only $(fleet_count secure) of $n agents secure"
+if [ "$mode" = kill ]; then
+  wait_fleet secure "$n" 60 || fail "only $(fleet_count secure) of $n agents secure"
+else
+  # a check-in's lock record written to the old master after the promotion is lost until
+  # that agent's next check-in (nothing was promised on it); job facts were not (WAIT)
+  echo "secure after the forced failover: $(fleet_count secure) of $n (the rest at their next check-in)"
+fi
 new_master=$(redis-cli -p "${CF_SENTINEL_PORTS%% *}" SENTINEL get-master-addr-by-name \
   "$CF_REDIS_MASTER_NAME" | sed -n 2p)
 [ "$new_master" != "$first_master" ] || fail "the master did not move"
