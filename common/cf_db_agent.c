@@ -220,6 +220,13 @@ cf_err_t cf_db_agent_remove(cf_store_t *store, const char *id)
     freeReplyObject(r);
     if (rc == CF_OK && !v)
         rc = cf_db_fail(store, CF_ERR_NOTFOUND, "no agent %s", id);
+    /* the enrollment certificate's own key (cf_db_enroll), in the record's slot */
+    char ckey[CF_DB_KEY_MAX];
+    if (rc == CF_OK && cf_db_key_agent_cert(ckey, id) == CF_OK) {
+        r = NULL;
+        rc = cf_store_cmd_idem(store, &r, "DEL %s", ckey);
+        freeReplyObject(r);
+    }
     return rc;
 }
 

@@ -32,6 +32,22 @@ static const char s_lua_set[] = "if redis.call('EXISTS', KEYS[1]) == 0 then retu
                                 "redis.call('HSET', KEYS[1], unpack(ARGV))\n"
                                 "return 1\n";
 
+/* KEYS[1] the agent record, KEYS[2] its :cert; ARGV[1] the PEM, then field/value pairs.
+   The PEM lives in its own key: in the hash it made every record a hashtable (a value over
+   64 bytes) at about 2 KiB per agent instead of a listpack. */
+static const char s_lua_record[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+                                   "redis.call('HSET', KEYS[1], unpack(ARGV, 2))\n"
+                                   "redis.call('HDEL', KEYS[1], 'enroll_cert')\n"
+                                   "redis.call('SET', KEYS[2], ARGV[1])\n"
+                                   "return 1\n";
+
+/* KEYS[1] the agent record, KEYS[2] its :cert; ARGV the fields. The HMGET answer, with the
+   enroll_cert field (records written before the :cert key) replaced by the :cert key. */
+static const char s_lua_get[] = "local r = redis.call('HMGET', KEYS[1], unpack(ARGV))\n"
+                                "local c = redis.call('GET', KEYS[2])\n"
+                                "if c then r[6] = c end\n"
+                                "return r\n";
+
 enum { S_USE_NONE, S_USE_EXPIRED, S_USE_UP, S_USE_OK, S_USE_DAMAGED };
 
 /* cf:enroll:<digest> of token (untrusted) into key; CF_ERR_INVALID for a malformed token. */
@@ -202,11 +218,16 @@ cf_err_t cf_db_enroll_get(cf_store_t *store, const char *id, cf_db_enrolled_t *o
     char key[CF_DB_KEY_MAX];
     if (cf_db_key_agent(key, id) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
+    char ckey[CF_DB_KEY_MAX];
+    if (cf_db_key_agent_cert(ckey, id) != CF_OK)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
+    /* E_CERT is the 6th field: s_lua_get puts the :cert key's PEM there */
+    _Static_assert(E_CERT == 5, "s_lua_get's r[6]");
+    const char *argv[] = {
+        key,           ckey,     "id", "enrolled", "enroll_fp", "enroll_serial", "enroll_not_after",
+        "enroll_cert", "revoked"};
     redisReply *r = NULL;
-    CF_TRY(cf_store_cmd(store, &r,
-                        "HMGET %s id enrolled enroll_fp enroll_serial enroll_not_after "
-                        "enroll_cert revoked",
-                        key));
+    CF_TRY(cf_db_eval(store, s_lua_get, CF_STORE_IDEMPOTENT, &r, 2, 7, argv, NULL));
     cf_err_t rc = s_decode(store, id, r, out);
     freeReplyObject(r);
     if (rc != CF_OK)
@@ -253,13 +274,30 @@ cf_err_t cf_db_enroll_record(cf_store_t *store, const char *id, int64_t now, con
     if (len > CF_DB_ENROLL_PEM_MAX)
         rc =
             cf_db_fail(store, CF_ERR_TOOBIG, "certificate PEM over %d bytes", CF_DB_ENROLL_PEM_MAX);
-    const char *pairs[] = {"enrolled",         cf_db_i64(t, now),
-                           "enroll_fp",        cf_cert_fingerprint(cert),
-                           "enroll_serial",    cf_cert_serial(cert),
-                           "enroll_not_after", cf_db_i64(na, (int64_t) cf_cert_not_after(cert)),
-                           "enroll_cert",      pem};
+    char key[CF_DB_KEY_MAX], ckey[CF_DB_KEY_MAX];
+    if (rc == CF_OK &&
+        (cf_db_key_agent(key, id) != CF_OK || cf_db_key_agent_cert(ckey, id) != CF_OK))
+        rc = cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
+    const char *argv[] = {key,
+                          ckey,
+                          pem,
+                          "enrolled",
+                          cf_db_i64(t, now),
+                          "enroll_fp",
+                          cf_cert_fingerprint(cert),
+                          "enroll_serial",
+                          cf_cert_serial(cert),
+                          "enroll_not_after",
+                          cf_db_i64(na, (int64_t) cf_cert_not_after(cert))};
+    redisReply *r = NULL;
     if (rc == CF_OK)
-        rc = s_set(store, id, pairs, 10);
+        rc = cf_db_eval(store, s_lua_record, CF_STORE_IDEMPOTENT, &r, 2, 9, argv, NULL);
+    int64_t v = 0;
+    if (rc == CF_OK)
+        rc = cf_db_r_int(r, 0, 0, 1, &v, "record reply", cf_db_why(store));
+    freeReplyObject(r);
+    if (rc == CF_OK && !v)
+        rc = cf_db_fail(store, CF_ERR_NOTFOUND, "no agent %s", id);
     cf_mem_free(pem);
     return rc;
 }

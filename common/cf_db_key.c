@@ -163,6 +163,11 @@ cf_err_t cf_db_key_agent_jobs(char *key, const char *id)
     return s_build(key, cf_db_check_agent_id(id), CF_DB_KP_AGENT, id, CF_DB_KS_AGENT_JOBS);
 }
 
+cf_err_t cf_db_key_agent_cert(char *key, const char *id)
+{
+    return s_build(key, cf_db_check_agent_id(id), CF_DB_KP_AGENT, id, CF_DB_KS_AGENT_CERT);
+}
+
 cf_err_t cf_db_key_job(char *key, const char *id, const char *suffix)
 {
     int ok =

@@ -54,6 +54,7 @@
 #define CF_DB_KP_JOB        "cf:job:{"      /* a job's keys: prefix, id, then a suffix */
 #define CF_DB_KS_TAG        "}"             /* cf:agent:{<id>}, cf:job:{<id>} */
 #define CF_DB_KS_AGENT_JOBS "}:jobs"        /* cf:agent:{<id>}:jobs */
+#define CF_DB_KS_AGENT_CERT "}:cert"        /* cf:agent:{<id>}:cert */
 #define CF_DB_KS_JOB_ST     "}:st"          /* cf:job:{<id>}:st */
 #define CF_DB_KS_JOB_WHY    "}:why"         /* cf:job:{<id>}:why */
 #define CF_DB_KS_JOB_EV     "}:ev"          /* cf:job:{<id>}:ev */
@@ -86,6 +87,8 @@ CF_MUST_USE cf_err_t cf_db_key_hb(char *key, const char *alias);
 CF_MUST_USE cf_err_t cf_db_key_agent(char *key, const char *id);
 /* cf:agent:{<id>}:jobs */
 CF_MUST_USE cf_err_t cf_db_key_agent_jobs(char *key, const char *id);
+/* cf:agent:{<id>}:cert: the PEM of the certificate issued at its last CSR enrollment */
+CF_MUST_USE cf_err_t cf_db_key_agent_cert(char *key, const char *id);
 /* cf:job:{<id>} + suffix: CF_DB_KS_TAG (the job hash), CF_DB_KS_JOB_ST, _WHY, _EV or _Q. */
 CF_MUST_USE cf_err_t cf_db_key_job(char *key, const char *id, const char *suffix);
 /* cf:user:<name> */

@@ -178,6 +178,14 @@ static void test_agent_fields(void **state)
     assert_non_null(strstr(e.cert_pem, "BEGIN CERTIFICATE"));
     assert_int_equal(e.revoked, 0);
     cf_db_enrolled_clear(&e);
+    /* the PEM has its own key: the record stays a compact listpack (the fleet's memory) */
+    redisReply *enc = NULL;
+    assert_int_equal(cf_store_cmd(store, &enc, "OBJECT ENCODING cf:agent:{agent-1}"), CF_OK);
+    assert_string_equal(enc->str, "listpack");
+    freeReplyObject(enc);
+    assert_int_equal(cf_store_cmd(store, &enc, "STRLEN cf:agent:{agent-1}:cert"), CF_OK);
+    assert_true(enc->integer > 100);
+    freeReplyObject(enc);
     /* a check-in leaves the enrollment fields alone; the agent reads as before */
     s_agent(store, "agent-1");
     cf_db_agent_t a;
