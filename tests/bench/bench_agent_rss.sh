@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# bench_agent_rss.sh - agent memory (issue 5): the RSS of one real cf-agent process that has
+# enrolled, checked in and holds its broker link, and the RSS per simulated agent of
+# `cf-agent --simulate N` (one process; every agent enrolled, checked in and linked).
+# Goals: a real agent at most 8 MiB; a simulated agent at most 64 KiB. Prints the figures,
+# the goals and MET or MISSED. A benchmark, not a test: it fails only when it cannot run.
+#
+#   tests/bench/bench_agent_rss.sh [--agents 1000,9000] [--bin DIR] [--keep] [--help]
+#
+# Runs a local cluster (deploy/cluster.sh: Redis, a broker, two servers) on loopback in a
+# fresh directory and stops it by PID at the end, Ctrl-C included.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+
+sizes=1000,9000 bin=$root/build/normal keep=0
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --agents) sizes=${2:?}; shift 2 ;;
+    --bin) bin=${2:?}; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench_agent_rss: unknown option '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+[[ "$sizes" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || { echo "bench_agent_rss: --agents N[,N...]" >&2; exit 2; }
+[ -x "$bin/agent/cf-agent" ] || { echo "bench_agent_rss: no $bin/agent/cf-agent (./deploy/build.sh normal)" >&2; exit 2; }
+
+dir=$(mktemp -d /tmp/bench_agent_rss.XXXXXX)
+agent_pid="" sim_pid=""
+stop_pid() {
+  [ -n "$1" ] || return 0
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+}
+cleanup() {
+  stop_pid "$agent_pid"
+  stop_pid "$sim_pid"
+  "$root/deploy/cluster.sh" stop --dir "$dir/cluster" >/dev/null 2>&1 || true
+  if [ "$keep" = 1 ]; then echo "work directory kept: $dir"; else rm -rf "$dir"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+die() { echo "bench_agent_rss: $* (logs in $dir)" >&2; keep=1; exit 1; }
+kib() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status" 2>/dev/null; }
+wait_log() { # file pattern seconds
+  for _ in $(seq $(($3 * 10))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+
+echo "== agent memory, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+"$root/deploy/cluster.sh" start --dir "$dir/cluster" --bin "$bin" >"$dir/cluster.log" 2>&1 ||
+  die "cluster.sh start failed"
+# shellcheck source=/dev/null
+. "$dir/cluster/env"
+total=$(( $(tr ',' '+' <<<"$sizes") + 10 ))
+cf-console package create --out "$dir/agent.pkg" --token-uses "$total" --token-ttl 1d \
+  >/dev/null || die "package create failed"
+
+# ---- one real agent -------------------------------------------------------------------------
+st=$dir/agent-state
+"$bin/agent/cf-agent" install --bundle "$dir/agent.pkg" --state-dir "$st" --id rss-real-1 \
+  >"$dir/agent.log" 2>&1 || die "cf-agent install failed"
+"$bin/agent/cf-agent" enroll --state-dir "$st" >>"$dir/agent.log" 2>&1 || die "cf-agent enroll failed"
+"$bin/agent/cf-agent" run --state-dir "$st" --log-level info >>"$dir/agent.log" 2>&1 &
+agent_pid=$!
+wait_log "$dir/agent.log" "broker=up" 60 || die "the real agent's broker link did not come up"
+wait_log "$dir/agent.log" "checkin=ok" 60 || die "the real agent did not check in"
+sleep 2 # a round after the link came up
+rss=$(kib "$agent_pid" VmRSS) hwm=$(kib "$agent_pid" VmHWM)
+[ -n "$rss" ] || die "the real agent exited"
+stop_pid "$agent_pid"
+agent_pid=""
+echo "real agent (cf-agent run: enrolled, checked in, broker link up): VmRSS $rss KiB, peak $hwm KiB"
+echo "   goal: at most 8 MiB (8192 KiB): $([ "$hwm" -le 8192 ] && echo MET || echo MISSED) (peak)"
+
+# ---- simulated agents ---------------------------------------------------------------------
+for n in ${sizes//,/ }; do
+  log=$dir/sim-$n.log
+  "$bin/agent/cf-agent" --simulate "$n" --bundle "$dir/agent.pkg" --id-prefix "rss$n-" \
+    --interval 600 --log-level warn >"$log" 2>&1 &
+  sim_pid=$!
+  line=""
+  for _ in $(seq 6000); do
+    line=$(grep '^sim stats' "$log" | tail -1)
+    awk -v n="$n" '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+      END { exit !(v["enrolled"] == n && v["up"] == n && v["checkins"] >= n) }' <<<"$line" && break
+    kill -0 "$sim_pid" 2>/dev/null || die "cf-agent --simulate $n exited"
+    sleep 0.1
+  done
+  first=$(grep '^sim stats' "$log" | head -1 | grep -o 'rss_kib=[0-9]*' | cut -d= -f2)
+  sleep 2
+  now=$(kib "$sim_pid" VmRSS)
+  stop_pid "$sim_pid"
+  sim_pid=""
+  if [ -z "$now" ] || [ -z "$first" ]; then die "no RSS for $n simulated agents"; fi
+  awk -v n="$n" -v r="$now" -v f="$first" 'BEGIN {
+    per = r / n; printf "%d simulated agents (one process, all enrolled, checked in, linked): VmRSS %d KiB = %.1f KiB per agent (%.1f KiB per agent above the empty process)\n", n, r, per, (r - f) / n
+    printf "   goal: at most 64 KiB per simulated agent: %s\n", per <= 64 ? "MET" : "MISSED" }'
+done
