@@ -142,12 +142,12 @@ srv_args=(--redis "127.0.0.1:$redis_port" --secret-file "$dir/secret" --host 127
   --agent-broker "${ep_a[1]}" --agent-broker "${ep_a[2]}" --log-level warn)
 p1=$(free_port) pp1=$(free_port)
 spawn srv1 "$bin/server/cf-server" --init --alias srv1 --port "$p1" --plain-port "$pp1" \
-  --priority 10 --ip-range 127.0.0.0/17 --admin-password-file "$dir/admin.pass" --out "$dir" \
+  --priority 10 --ip-range 127.0.0.0-127.0.35.255 --admin-password-file "$dir/admin.pass" --out "$dir" \
   "${srv_args[@]}"
 wait_port "$p1" srv1
 p2=$(free_port) pp2=$(free_port)
 spawn srv2 "$bin/server/cf-server" --alias srv2 --port "$p2" --plain-port "$pp2" --priority 5 \
-  --ip-range 127.0.128.0/17 "${srv_args[@]}"
+  --ip-range 127.0.36.0-127.0.255.255 "${srv_args[@]}"
 wait_port "$p2" srv2
 
 export HOME=$dir # the console keeps its session here
@@ -201,17 +201,32 @@ all_pids() { echo "${pid[redis]} ${pid[broker1]} ${pid[broker2]} ${pid[srv1]} ${
 cpu_all() { local s=0 p; for p in $(all_pids); do s=$((s + $(cpu_ms "$p"))); done; echo $s; }
 
 cpu0=$(cpu_all)
+# until every agent installed; entries that end failed are sent again (`job retry`), as an
+# operator would, and counted
+retries=0
+rollout() { # job-id start-time: wait for 100 % installed, retrying what failed
+  local inst fin
+  while :; do
+    inst=$(job_count "$1" installed)
+    [ "$inst" -lt "$agents" ] || return 0
+    fin=$((inst + $(job_count "$1" failed) + $(job_count "$1" expired) + $(job_count "$1" cancelled)))
+    if [ "$fin" -ge "$agents" ]; then
+      retries=$((retries + agents - inst))
+      console job retry "$1" >/dev/null || die "job retry $1 failed"
+    fi
+    [ "$(awk -v a="$2" -v b="$(now)" -v t="$timeout" 'BEGIN { print (b - a > t) }')" = 0 ] ||
+      die "rollout $1: $inst of $agents installed after ${timeout} s"
+    sleep 0.5
+  done
+}
 t1=$(now)
 job1=$(job_create) || die "the first rollout was not created"
-while [ "$(job_count "$job1" installed)" -lt "$agents" ]; do
-  [ "$(awk -v a="$t1" -v b="$(now)" -v t="$timeout" 'BEGIN { print (b - a > t) }')" = 0 ] ||
-    die "rollout 1: $(job_count "$job1" installed) of $agents installed after ${timeout} s"
-  sleep 0.5
-done
+rollout "$job1" "$t1"
+retried1=$retries
 roll1_s=$(since "$t1")
 cpu1=$(( $(cpu_all) - cpu0 ))
 mem1=$(redis_mem)
-echo "rollout 1 (renew_csr to all: unique certificates): 100 % installed after ${roll1_s} s = $(awk -v n="$agents" -v s="$roll1_s" 'BEGIN { printf "%.0f", n / s }') agents/s; CPU $(awk -v c="$cpu1" -v n="$agents" 'BEGIN { printf "%.2f ms", c / n }') per agent (every process)"
+echo "rollout 1 (renew_csr to all: unique certificates, $retried1 failed and sent again): 100 % installed after ${roll1_s} s = $(awk -v n="$agents" -v s="$roll1_s" 'BEGIN { printf "%.0f", n / s }') agents/s; CPU $(awk -v c="$cpu1" -v n="$agents" 'BEGIN { printf "%.2f ms", c / n }') per agent (every process)"
 
 t2=$(now)
 job2=$(job_create) || die "the second rollout was not created"
@@ -225,18 +240,20 @@ echo "rollout 2: srv2 and broker 2 killed with SIGKILL at $(since "$t2") s ($(jo
 wait_stat up "$agents" "$timeout" $((kill_ms + 2000))
 reconnect_s=$(since "$killed_at")
 echo "   every agent's broker link up again $reconnect_s s after the kills (lowest seen: $(awk -v m="$kill_ms" '/^sim stats/ { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "t_ms") t = kv[2]; if (kv[1] == "up") u = kv[2] } if (t > m && (low == "" || u < low)) low = u } END { print low }' "$dir/sim.log") in one process)"
-while :; do
-  inst=$(job_count "$job2" installed)
-  final=$((inst + $(job_count "$job2" failed) + $(job_count "$job2" expired) + $(job_count "$job2" cancelled)))
-  [ "$final" -lt "$agents" ] || break
-  [ "$(awk -v a="$t2" -v b="$(now)" -v t="$timeout" 'BEGIN { print (b - a > t) }')" = 0 ] ||
-    die "rollout 2: $inst of $agents installed after ${timeout} s"
+final_of() { echo $(( $(job_count "$1" installed) + $(job_count "$1" failed) + $(job_count "$1" expired) + $(job_count "$1" cancelled) )); }
+while [ "$(final_of "$job2")" -lt "$agents" ]; do
+  [ "$(awk -v a="$t2" -v b="$(now)" -v t="$timeout" 'BEGIN { print (b - a > t) }')" = 0 ] || break
   sleep 0.5
 done
-roll2_s=$(since "$t2")
-lost=$((agents - inst))
-echo "rollout 2: every entry final after ${roll2_s} s: $inst installed, lost $lost"
-
+final2=$(final_of "$job2")
+inst=$(job_count "$job2" installed)
+lost=$((agents - final2))
+echo "rollout 2: $final2 of $agents entries final after $(since "$t2") s: $inst installed, $(job_count "$job2" failed) failed (the reasons: $(redis-cli -p "$redis_port" HVALS "cf:job:{$job2}:why" | sed 's/after [0-9]* milliseconds/after N ms/' | sort | uniq -c | sort -rn | head -3 | awk '{ $1 = $1 " x"; print }' | paste -sd ';' - | grep . || echo none)), $lost never final (lost)"
+if [ "$lost" -eq 0 ]; then
+  retries=0
+  rollout "$job2" "$t2"
+  echo "   100 % installed after $(since "$t2") s ($retries failed entries sent again with job retry)"
+fi
 # ---- figures ------------------------------------------------------------------------------
 sims=""
 for c in $(sim_children); do sims="$sims $(hwm_kib "$c")"; done
@@ -245,5 +262,7 @@ per_agent=$(( (mem1 - mem0) / agents ))
 echo "Redis (used_memory): enrolled fleet $(( (mem_enrolled - mem0) / agents )) bytes per agent; after rollout 1 (a renewed certificate each, the replaced one archived, the closed job's entries and events) $per_agent bytes per agent"
 ratio=$(awk -v r="$roll1_s" -v f="$floor_s" 'BEGIN { printf "%.2f", r / f }')
 echo "goal: rollout 1 within 1.5x of the floor: ${roll1_s} s / ${floor_s} s = ${ratio}x: $(awk -v x="$ratio" 'BEGIN { print (x <= 1.5 ? "MET" : "MISSED") }')"
-echo "goal: Redis at most 2 KiB per agent: $per_agent bytes: $([ "$per_agent" -le 2048 ] && echo MET || echo MISSED)"
+per_enrolled=$(( (mem_enrolled - mem0) / agents ))
+echo "goal: Redis at most 2 KiB per agent, enrolled fleet: $per_enrolled bytes: $([ "$per_enrolled" -le 2048 ] && echo MET || echo MISSED)"
+echo "goal: Redis at most 2 KiB per agent, after a rollout (job kept 30 days, replaced certificates archived): $per_agent bytes: $([ "$per_agent" -le 2048 ] && echo MET || echo MISSED)"
 echo "goal: no job lost across the kills: lost $lost: $([ "$lost" -eq 0 ] && echo MET || echo MISSED)"
