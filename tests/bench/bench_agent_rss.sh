@@ -70,10 +70,11 @@ wait_log "$dir/agent.log" "broker=up" 60 || die "the real agent's broker link di
 wait_log "$dir/agent.log" "checkin=ok" 60 || die "the real agent did not check in"
 sleep 2 # a round after the link came up
 rss=$(kib "$agent_pid" VmRSS) hwm=$(kib "$agent_pid" VmHWM)
+anon=$(kib "$agent_pid" RssAnon) file=$(kib "$agent_pid" RssFile)
 [ -n "$rss" ] || die "the real agent exited"
 stop_pid "$agent_pid"
 agent_pid=""
-echo "real agent (cf-agent run: enrolled, checked in, broker link up): VmRSS $rss KiB, peak $hwm KiB"
+echo "real agent (cf-agent run: enrolled, checked in, broker link up): VmRSS $rss KiB, peak $hwm KiB (private $anon KiB, mapped files and shared libraries $file KiB)"
 echo "   goal: at most 8 MiB (8192 KiB): $([ "$hwm" -le 8192 ] && echo MET || echo MISSED) (peak)"
 
 # ---- simulated agents ---------------------------------------------------------------------
@@ -84,13 +85,13 @@ for n in ${sizes//,/ }; do
   sim_pid=$!
   line=""
   for _ in $(seq 6000); do
-    line=$(grep '^sim stats' "$log" | tail -1)
+    line=$(grep '^sim stats' "$log" | tail -1 || true)
     awk -v n="$n" '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
       END { exit !(v["enrolled"] == n && v["up"] == n && v["checkins"] >= n) }' <<<"$line" && break
     kill -0 "$sim_pid" 2>/dev/null || die "cf-agent --simulate $n exited"
     sleep 0.1
   done
-  first=$(grep '^sim stats' "$log" | head -1 | grep -o 'rss_kib=[0-9]*' | cut -d= -f2)
+  first=$(grep '^sim stats' "$log" | head -1 | grep -o 'rss_kib=[0-9]*' | cut -d= -f2 || true)
   sleep 2
   now=$(kib "$sim_pid" VmRSS)
   stop_pid "$sim_pid"
