@@ -10,6 +10,7 @@
 #     --threads T     cf-server worker threads (default 2)
 #     --build DIR     the build to run (default build/normal)
 #     --timeout S     give up on one phase after S seconds (default 1800)
+#     --log-level L   of every process started here (default warn; info shows each job)
 #     --keep          keep the work directory (logs, configuration, Redis as dump.rdb)
 #     --help
 #
@@ -26,8 +27,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 
-agents=18000 procs=2 threads=2 build=build/normal timeout=1800 keep=0
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+agents=18000 procs=2 threads=2 build=build/normal timeout=1800 keep=0 level=warn
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --agents) agents=${2:?}; shift 2 ;;
@@ -36,6 +37,7 @@ while [ $# -gt 0 ]; do
     --build) build=${2:?}; shift 2 ;;
     --timeout) timeout=${2:?}; shift 2 ;;
     --keep) keep=1; shift ;;
+    --log-level) level=${2:?}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "scale_run: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -132,14 +134,14 @@ for i in 1 2; do
   ep_a[$i]="tcp://127.0.0.1:$pa#$key" ep_s[$i]="tcp://127.0.0.1:$ps#$key"
   spawn "broker$i" "$bin/broker/cf-broker" --key-file "$dir/broker$i/broker.key_secret" \
     --redis "127.0.0.1:$redis_port" --agents-bind "tcp://127.0.0.1:$pa" \
-    --servers-bind "tcp://127.0.0.1:$ps" --metrics-port "$pm" --log-level warn
+    --servers-bind "tcp://127.0.0.1:$ps" --metrics-port "$pm" --log-level "$level"
   wait_port "$pm" "broker $i"
 done
 head -c 24 /dev/urandom | base64 >"$dir/admin.pass"
 chmod 600 "$dir/admin.pass"
 srv_args=(--redis "127.0.0.1:$redis_port" --secret-file "$dir/secret" --host 127.0.0.1
   --threads "$threads" --broker "${ep_s[1]}" --broker "${ep_s[2]}"
-  --agent-broker "${ep_a[1]}" --agent-broker "${ep_a[2]}" --log-level warn)
+  --agent-broker "${ep_a[1]}" --agent-broker "${ep_a[2]}" --log-level "$level")
 p1=$(free_port) pp1=$(free_port)
 spawn srv1 "$bin/server/cf-server" --init --alias srv1 --port "$p1" --plain-port "$pp1" \
   --priority 10 --ip-range 127.0.0.0-127.0.35.255 --admin-password-file "$dir/admin.pass" --out "$dir" \
@@ -180,7 +182,7 @@ wait_stat() { # field want timeout-s [min-t_ms]: wait until the fleet's sum reac
 }
 t_enroll=$(now)
 spawn sim "$bin/agent/cf-agent" --simulate "$agents" --processes "$procs" --bundle "$dir/fleet.pkg" \
-  --source-net 127.0.0.0/16 --interval 600 --log-level warn
+  --source-net 127.0.0.0/16 --interval 600 --log-level "$level"
 wait_stat enrolled "$agents" "$timeout"
 enroll_s=$(since "$t_enroll")
 wait_stat up "$agents" "$timeout"
