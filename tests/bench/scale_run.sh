@@ -255,7 +255,7 @@ done
 final2=$(final_of "$job2")
 inst=$(job_count "$job2" installed)
 lost=$((agents - final2))
-echo "rollout 2: $final2 of $agents entries final after $(since "$t2") s: $inst installed, $(job_count "$job2" failed) failed (the reasons: $(redis-cli -p "$redis_port" HVALS "cf:job:{$job2}:why" | sed 's/after [0-9]* milliseconds/after N ms/' | sort | uniq -c | sort -rn | head -3 | awk '{ $1 = $1 " x"; print }' | paste -sd ';' - | grep . || echo none)), $lost never final (lost)"
+echo "rollout 2: $final2 of $agents entries final after $(since "$t2") s: $inst installed, $(job_count "$job2" failed) failed (the reasons: $(redis-cli -p "$redis_port" HVALS "cf:job:{$job2}:why" | grep -v "^$" | sed 's/after [0-9]* milliseconds/after N ms/' | sort | uniq -c | sort -rn | head -3 | awk '{ $1 = $1 " x"; print }' | paste -sd ';' - | grep . || echo none)), $lost never final (lost)"
 if [ "$lost" -eq 0 ]; then
   retries=0
   rollout "$job2" "$t2" || true
