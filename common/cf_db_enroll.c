@@ -188,6 +188,29 @@ void cf_db_enrolled_clear(cf_db_enrolled_t *e)
     memset(e, 0, sizeof(*e));
 }
 
+/* The enrollment certificate as PEM: the :cert key holds DER (compact), a record written
+   before it holds PEM in its enroll_cert field; nil: none (*pem_out NULL). */
+static cf_err_t s_cert_pem(cf_store_t *store, const redisReply *v, char **pem_out)
+{
+    *pem_out = NULL;
+    if (cf_db_r_nil(v))
+        return CF_OK;
+    if (v->type != REDIS_REPLY_STRING || v->len == 0 || v->len > CF_DB_ENROLL_PEM_MAX)
+        return cf_db_fail(store, CF_ERR_CORRUPT, "enrollment certificate: not a certificate");
+    if (v->str[0] == '-')
+        return cf_db_r_dup(v, 1, CF_DB_ENROLL_PEM_MAX, pem_out, "enroll_cert", cf_db_why(store));
+    cf_cert_t *cert = NULL;
+    size_t len = 0;
+    cf_err_t rc = cf_cert_parse(v->str, v->len, &cert);
+    if (rc == CF_OK)
+        rc = cf_cert_to_pem(cert, pem_out, &len);
+    cf_cert_destroy(&cert);
+    if (rc != CF_OK)
+        return cf_db_fail(store, rc == CF_ERR_NOMEM ? rc : CF_ERR_CORRUPT,
+                          "enrollment certificate: %s", cf_err_name(rc));
+    return CF_OK;
+}
+
 /* Decode the HMGET answer of cf_db_enroll_get. */
 static cf_err_t s_decode(cf_store_t *store, const char *id, const redisReply *r,
                          cf_db_enrolled_t *out)
@@ -202,7 +225,7 @@ static cf_err_t s_decode(cf_store_t *store, const char *id, const redisReply *r,
     CF_TRY(cf_db_r_text(e[E_SERIAL], 1, out->serial, CF_DB_SERIAL_MAX, "enroll_serial", why));
     CF_TRY(cf_db_r_int(e[E_NOT_AFTER], 1, INT64_MIN, INT64_MAX, &out->not_after, "enroll_not_after",
                        why));
-    CF_TRY(cf_db_r_dup(e[E_CERT], 1, CF_DB_ENROLL_PEM_MAX, &out->cert_pem, "enroll_cert", why));
+    CF_TRY(s_cert_pem(store, e[E_CERT], &out->cert_pem));
     CF_TRY(cf_db_r_int(e[E_REVOKED], 1, 0, INT64_MAX, &out->revoked, "revoked", why));
     if ((out->fp[0] && cf_db_check_fingerprint(out->fp) != CF_OK) ||
         (out->serial[0] && cf_db_check_serial(out->serial) != CF_OK) ||
@@ -266,21 +289,22 @@ cf_err_t cf_db_enroll_record(cf_store_t *store, const char *id, int64_t now, con
         const char *pairs[] = {"enrolled", cf_db_i64(t, now)};
         return s_set(store, id, pairs, 2);
     }
-    char *pem = NULL;
+    /* the certificate's own key holds its DER: about 460 bytes for P-256, where the PEM's
+       650 took an 840-byte allocation */
+    unsigned char *der = NULL;
     size_t len = 0;
-    if (cf_cert_to_pem(cert, &pem, &len) != CF_OK)
-        return cf_db_fail(store, CF_ERR_NOMEM, "certificate PEM");
+    if (cf_cert_to_der(cert, &der, &len) != CF_OK)
+        return cf_db_fail(store, CF_ERR_NOMEM, "certificate DER");
     cf_err_t rc = CF_OK;
     if (len > CF_DB_ENROLL_PEM_MAX)
-        rc =
-            cf_db_fail(store, CF_ERR_TOOBIG, "certificate PEM over %d bytes", CF_DB_ENROLL_PEM_MAX);
+        rc = cf_db_fail(store, CF_ERR_TOOBIG, "certificate over %d bytes", CF_DB_ENROLL_PEM_MAX);
     char key[CF_DB_KEY_MAX], ckey[CF_DB_KEY_MAX];
     if (rc == CF_OK &&
         (cf_db_key_agent(key, id) != CF_OK || cf_db_key_agent_cert(ckey, id) != CF_OK))
         rc = cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
     const char *argv[] = {key,
                           ckey,
-                          pem,
+                          (const char *) der,
                           "enrolled",
                           cf_db_i64(t, now),
                           "enroll_fp",
@@ -289,16 +313,19 @@ cf_err_t cf_db_enroll_record(cf_store_t *store, const char *id, int64_t now, con
                           cf_cert_serial(cert),
                           "enroll_not_after",
                           cf_db_i64(na, (int64_t) cf_cert_not_after(cert))};
+    size_t lens[sizeof(argv) / sizeof(argv[0])];
+    for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
+        lens[i] = i == 2 ? len : strlen(argv[i]);
     redisReply *r = NULL;
     if (rc == CF_OK)
-        rc = cf_db_eval(store, s_lua_record, CF_STORE_IDEMPOTENT, &r, 2, 9, argv, NULL);
+        rc = cf_db_eval(store, s_lua_record, CF_STORE_IDEMPOTENT, &r, 2, 9, argv, lens);
     int64_t v = 0;
     if (rc == CF_OK)
         rc = cf_db_r_int(r, 0, 0, 1, &v, "record reply", cf_db_why(store));
     freeReplyObject(r);
     if (rc == CF_OK && !v)
         rc = cf_db_fail(store, CF_ERR_NOTFOUND, "no agent %s", id);
-    cf_mem_free(pem);
+    cf_mem_free(der);
     return rc;
 }
 
