@@ -254,8 +254,10 @@ void cf_link_jobs_flush(cf_link_t *self)
     if (rc != CF_OK) {
         /* not stored: no ACK, so the agents send them again */
         cf_app_count(self->app, CF_APP_LINK_DROPPED, n);
-        cf_log(CF_LOG_ERROR, "msg=\"receipts and reports not stored\" n=%zu err=%s why=\"%s\"", n,
-               cf_err_name(rc), cf_why_text(cf_store_why(self->store), rc));
+        cf_log(CF_LOG_ERROR,
+               "msg=\"receipts and reports not stored or not durable: not acknowledged\" n=%zu "
+               "err=%s why=\"%s\"",
+               n, cf_err_name(rc), cf_why_text(cf_store_why(self->store), rc));
     }
     for (size_t i = 0; rc == CF_OK && i < n; i++) {
         const cf_link_fact_t *f = &self->batch[i];

@@ -106,11 +106,14 @@ static void test_batches(void **state)
     cf_itest_broker_agent_ready(&b, a, "pc-a", 1, &srv, 1);
     cf_itest_broker_agent_ready(&b, bb, "pc-b", 2, &srv, 1);
 
+    /* the broker is stopped while the agents send, so it finds them all waiting at once */
     cf_msg_t m;
+    assert_int_equal(kill(b.pid, SIGSTOP), 0);
     for (unsigned i = 1; i <= 50; i++) {
         cf_itest_broker_msg(&m, CF_MSG_RECEIPT, i % 2 ? "pc-a" : "pc-b", i);
         cf_itest_broker_send(i % 2 ? a : bb, &m);
     }
+    assert_int_equal(kill(b.pid, SIGCONT), 0);
     unsigned seeds[51] = {0};
     for (unsigned i = 1; i <= 50; i++) {
         cf_itest_broker_expect(srv, CF_MSG_RECEIPT, &m);
@@ -121,7 +124,7 @@ static void test_batches(void **state)
         assert_int_equal(seeds[i], 1);
     long out = cf_itest_broker_metric(&b, "cf_broker_batches_total{dir=\"out\"}");
     printf("broker: 50 receipts reached the server in %ld batches\n", out);
-    assert_true(out >= 1 && out <= 50);
+    assert_true(out >= 1 && out < 50); /* one message per batch would be 50 */
 
     /* a server's batch: a JOB each for pc-a and pc-b, one for an agent not here, an ACK */
     static const char job[] = "{\"v\":1}";
