@@ -1,6 +1,7 @@
 /*  cf-agent - the certfleet endpoint agent: install, enroll, run (the daemon), status  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,18 @@ static void s_on_signal(int sig)
         s_reload = 1;
     else
         s_stop = 1;
+}
+
+/* The daemon's memory (docs/BENCHMARKS.md): every thread shares glibc's main malloc arena
+   (the agent has a handful of threads and little contention; each own arena costs resident
+   pages), and CZMQ's shared context, which carries only the link actor's inproc pipe, runs
+   no I/O thread (the broker link has its own context). */
+static void s_lean(void)
+{
+#ifdef M_ARENA_MAX
+    mallopt(M_ARENA_MAX, 1);
+#endif
+    zsys_set_io_threads(0);
 }
 
 static void s_usage(FILE *f)
@@ -175,6 +188,7 @@ int main(int argc, char **argv)
         return cf_agent_status(o.dir, stdout);
     json_set_alloc_funcs(cf_mem_malloc, cf_mem_free);
     zsys_handler_set(NULL); /* the broker link (CZMQ) must not take SIGTERM and SIGINT */
+    s_lean();
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = s_on_signal;
