@@ -52,9 +52,10 @@ static void s_handle(struct evhttp_request *req, void *arg)
         memset(chunk, 'x', sizeof(chunk));
         for (size_t n = 0; n <= CF_AGENT_ANSWER_MAX; n += sizeof(chunk))
             evbuffer_add(out, chunk, sizeof(chunk));
-    } else if (strcmp(uri, "/stop") == 0)
-        event_base_loopexit(srv->base, NULL);
-    else
+    } else if (strcmp(uri, "/stop") == 0) {
+        struct timeval flush = {.tv_sec = 0, .tv_usec = 100000}; /* the answer goes out first */
+        event_base_loopexit(srv->base, &flush);
+    } else
         code = 404;
     evhttp_send_reply(req, code, "x", out);
     evbuffer_free(out);
@@ -86,8 +87,7 @@ static void s_start(s_srv_t *srv)
 static void s_stop(s_srv_t *srv, cf_agent_http_t *h)
 {
     long status = 0;
-    cf_err_t rc = cf_agent_http_post(h, "/stop", "{}", &status, NULL, NULL);
-    (void) rc; /* the loop may end before the answer is out */
+    assert_int_equal(cf_agent_http_post(h, "/stop", "{}", &status, NULL, NULL), CF_OK);
     pthread_join(srv->thread, NULL);
     evhttp_free(srv->http);
     event_base_free(srv->base);
