@@ -1,6 +1,6 @@
 /*  bench_fanout_perf - optional profiles of the timed job: with BF_PERF_DIR set, one
-    `perf record -e cpu-clock -g` per process (server, broker, redis-server, each simulator) runs while the
-    measured job does, its data in that directory (perf report -i DIR/broker.data)  */
+    `perf record -e cpu-clock -g` per process (server, broker, redis-server, each simulator) runs
+   while the measured job does, its data in that directory (perf report -i DIR/broker.data)  */
 #ifndef BENCH_FANOUT_PERF_H_INCLUDED
 #define BENCH_FANOUT_PERF_H_INCLUDED
 
