@@ -11,6 +11,13 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 
+static _Thread_local void *s_data; /* the running worker's data (cf_https_worker_data) */
+
+void *cf_https_worker_data(void)
+{
+    return s_data;
+}
+
 /* The worker's own handle on listening socket fd (a dup, closed with the handle). */
 static struct evhttp_bound_socket *s_attach(struct evhttp *http, int fd)
 {
@@ -180,13 +187,20 @@ cf_err_t cf_https_worker_init(cf_https_t *self, cf_https_worker_t *w, int tls_fd
         return CF_ERR_NOMEM;
     evhttp_set_bevcb(w->tls_http, s_bevcb, w);
     w->tls_sock = s_attach(w->tls_http, tls_fd);
-    return w->tls_sock ? CF_OK : CF_ERR_IO;
+    if (!w->tls_sock)
+        return CF_ERR_IO;
+    if (self->cfg.worker_new)
+        return self->cfg.worker_new(w->base, self->cfg.worker_arg, &w->data);
+    return CF_OK;
 }
 
 void cf_https_worker_free(cf_https_worker_t *w)
 {
     if (!w->owner)
-        return;         /* never initialised */
+        return; /* never initialised */
+    if (w->data && w->owner->cfg.worker_free)
+        w->owner->cfg.worker_free(w->data, w->owner->cfg.worker_arg); /* before the requests go */
+    w->data = NULL;
     w->tls_sock = NULL; /* evhttp_free closes it; s_conn_closed must not re-enable it */
     w->plain_sock = NULL;
     if (w->tls_http)
@@ -213,6 +227,8 @@ void *cf_https_worker_run(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+    s_data = w->data;
     event_base_loop(w->base, 0);
+    s_data = NULL;
     return NULL;
 }

@@ -12,7 +12,7 @@
 #include "cf_log.h"
 #include "cf_mem.h"
 
-#define S_LOG_PATH 200 /* path bytes written to a log line */
+#define S_LOG_PATH CF_REQ_LOG_PATH
 
 void cf_req_init(cf_req_t *req, struct evhttp_request *evreq, const cf_https_peer_t *peer,
                  void *app, const char *method, const char *path)
@@ -25,6 +25,8 @@ void cf_req_init(cf_req_t *req, struct evhttp_request *evreq, const cf_https_pee
     req->path = path;
     req->query.tqh_first = NULL; /* TAILQ_INIT, spelled out: keyvalq_struct.h has no macros */
     req->query.tqh_last = &req->query.tqh_first;
+    req->kind = cf_router_peer_kind(peer);
+    req->addr = peer && peer->addr ? peer->addr : "-";
     clock_gettime(CLOCK_MONOTONIC, &req->start);
 }
 
@@ -37,6 +39,30 @@ static void s_log_path(const char *path, char *buf, size_t len)
     buf[i] = '\0';
 }
 
+cf_req_t *cf_req_defer(cf_req_t *req)
+{
+    cf_req_t *later = cf_mem_malloc(sizeof(*later));
+    if (!later)
+        return NULL;
+    *later = *req;
+    later->peer = NULL;
+    later->match = NULL;
+    memset(later->params, 0, sizeof(later->params)); /* freed with req */
+    later->query.tqh_first = NULL;                   /* req's list stays req's */
+    later->query.tqh_last = &later->query.tqh_first;
+    later->query_state = -1;
+    snprintf(later->addr_buf, sizeof(later->addr_buf), "%s", req->addr);
+    later->addr = later->addr_buf;
+    s_log_path(req->path, later->path_buf, sizeof(later->path_buf));
+    later->path = later->path_buf;
+    later->deferred = 1;
+    req->json = NULL; /* moved */
+    cf_mem_wipe(&req->session, sizeof(req->session));
+    req->has_session = 0;
+    req->deferred = 1;
+    return later;
+}
+
 void cf_req_done(cf_req_t *req)
 {
     struct timespec end;
@@ -45,10 +71,10 @@ void cf_req_done(cf_req_t *req)
                 (double) (end.tv_nsec - req->start.tv_nsec) / 1e6;
     char path[S_LOG_PATH + 1];
     s_log_path(req->path, path, sizeof(path));
-    cf_log(CF_LOG_INFO, "req method=%s path=\"%s\" status=%d ms=%.3f peer=%s addr=%s%s%s",
-           req->method, path, req->status, ms, cf_peer_kind_name(cf_router_peer_kind(req->peer)),
-           req->peer && req->peer->addr ? req->peer->addr : "-", req->has_session ? " user=" : "",
-           req->has_session ? req->session.user : "");
+    if (!(req->deferred && req->status == 0)) /* a handed-over one logs when it finishes */
+        cf_log(CF_LOG_INFO, "req method=%s path=\"%s\" status=%d ms=%.3f peer=%s addr=%s%s%s",
+               req->method, path, req->status, ms, cf_peer_kind_name(req->kind), req->addr,
+               req->has_session ? " user=" : "", req->has_session ? req->session.user : "");
     for (size_t i = 0; i < CF_ROUTER_MAX_PARAMS; i++)
         free(req->params[i]); /* evhttp_uridecode's allocation */
     evhttp_clear_headers(&req->query);
@@ -106,6 +132,8 @@ const cf_session_t *cf_req_session(const cf_req_t *req)
 
 const char *cf_req_header(const cf_req_t *req, const char *name)
 {
+    if (req->deferred)
+        return NULL;
     return name ? evhttp_find_header(evhttp_request_get_input_headers(req->evreq), name) : NULL;
 }
 

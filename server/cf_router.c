@@ -431,7 +431,7 @@ static void s_dispatch(cf_router_t *self, cf_req_t *req, cf_router_match_t *m)
     if (!s_access(self, req, m->route->access) || !s_body(req, m->route) || !s_params(req, m))
         return;
     m->route->handler(req, self->app);
-    if (!req->status) {
+    if (!req->status && !req->deferred) {
         cf_log(CF_LOG_ERROR, "route %s %s answered nothing", m->route->method, m->route->pattern);
         cf_req_reply_error(req, 500, "internal", "the handler did not answer");
     }
@@ -447,8 +447,22 @@ void cf_router_serve(struct evhttp_request *evreq, const cf_https_peer_t *peer, 
     req.router = self;
     cf_router_match_t m;
     s_dispatch(self, &req, &m);
-    int status = req.status;
+    int status = req.status, deferred = req.deferred;
     cf_req_done(&req);
-    if (self->on_done)
+    if (self->on_done && !deferred)
         self->on_done(self->app, status);
+}
+
+void cf_req_finish(cf_req_t *later)
+{
+    if (!later)
+        return;
+    if (!later->status)
+        cf_req_reply_error(later, 500, "internal", "the request was not answered");
+    cf_router_t *self = later->router;
+    int status = later->status;
+    cf_req_done(later);
+    if (self && self->on_done)
+        self->on_done(self->app, status);
+    cf_mem_free(later);
 }
