@@ -181,8 +181,18 @@ out:
 typedef struct {
     const cf_app_t *app; /* whose list it is */
     json_t *servers;     /* the answer's "servers" array; NULL before the first load */
+    char *text;          /* the same as compact JSON (jansson's allocator); NULL when none */
     int64_t at_ms;       /* when it was loaded (CLOCK_MONOTONIC, ms) */
 } s_cache_t;
+
+static void s_json_free(char *text)
+{
+    json_malloc_t jmalloc = NULL;
+    json_free_t jfree = NULL;
+    json_get_alloc_funcs(&jmalloc, &jfree);
+    if (text)
+        jfree(text);
+}
 
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 static pthread_key_t s_key; /* set once by s_key_make, then only read */
@@ -192,6 +202,7 @@ static void s_cache_free(void *p)
 {
     s_cache_t *c = p;
     json_decref(c->servers);
+    s_json_free(c->text);
     cf_mem_free(c);
 }
 
@@ -260,11 +271,25 @@ cf_err_t cf_api_agents_servers(const cf_app_t *app, cf_store_t *store, json_t **
     CF_TRY(s_servers_load(store, &fresh));
     if (c) {
         json_decref(c->servers);
+        s_json_free(c->text);
         c->servers = json_incref(fresh);
+        c->text = json_dumps(fresh, JSON_COMPACT);
         c->app = app;
         c->at_ms = now;
     }
     *out = fresh;
+    return CF_OK;
+}
+
+cf_err_t cf_api_agents_servers_text(const cf_app_t *app, cf_store_t *store, const char **out)
+{
+    json_t *servers = NULL;
+    CF_TRY(cf_api_agents_servers(app, store, &servers));
+    json_decref(servers);
+    s_cache_t *c = s_cache();
+    if (!c || c->app != app || !c->text)
+        return CF_ERR_NOMEM;
+    *out = c->text;
     return CF_OK;
 }
 

@@ -72,6 +72,38 @@ void cf_api_checkin_worker_free(void *data, void *arg)
     cf_mem_free(w);
 }
 
+/* The answer without jobs (the common case) as text: no JSON tree built or dumped; every
+   piece is JSON-safe (an address in canonical form, a lock name, a checked alias, the
+   server list as jansson wrote it). 1 when sent. */
+static int s_answer_text(cf_req_t *req, cf_app_t *app, cf_store_t **store, cf_store_t **taken,
+                         const char *addr, cf_db_lock_t lock, const char *favorite)
+{
+    const char *servers = NULL;
+    cf_err_t rc = cf_api_agents_servers_text(app, *store, &servers);
+    if (rc == CF_ERR_NOTFOUND && !*store) { /* the cache is stale: reload through the pool */
+        *store = *taken = cf_app_store_take(app);
+        rc = cf_api_agents_servers_text(app, *store, &servers);
+    }
+    if (rc != CF_OK)
+        return 0;
+    char fav[CF_DB_ALIAS_MAX + 3] = "null";
+    if (favorite && *favorite && cf_db_check_alias(favorite) == CF_OK)
+        snprintf(fav, sizeof(fav), "\"%s\"", favorite);
+    char head[256];
+    int n = snprintf(head, sizeof(head), "{\"seen_addr\":\"%s\",\"lock\":\"%s\",\"favorite\":%s,",
+                     addr, cf_db_lock_name(lock), fav);
+    size_t slen = strlen(servers);
+    char *text = n > 0 && (size_t) n < sizeof(head) ? cf_mem_malloc((size_t) n + slen + 96) : NULL;
+    if (!text)
+        return 0;
+    int len = snprintf(text, (size_t) n + slen + 96,
+                       "%s\"servers\":%s,\"interval\":%d,\"protocol\":%d,\"jobs\":[]}", head,
+                       servers, CF_API_CHECKIN_INTERVAL_S, S_PROTOCOL);
+    cf_req_reply_text(req, 200, "application/json", text, (size_t) len);
+    cf_mem_free(text);
+    return 1;
+}
+
 void cf_api_checkin_answer(cf_req_t *req, cf_app_t *app, cf_store_t *store, const char *id,
                            const char *addr, cf_db_lock_t lock, const char *favorite,
                            unsigned proto, int jobs_maybe)
@@ -80,14 +112,17 @@ void cf_api_checkin_answer(cf_req_t *req, cf_app_t *app, cf_store_t *store, cons
     if (lock == CF_DB_LOCK_INSECURE)
         cf_app_count(app, CF_APP_CHECKINS_INSECURE, 1);
     int attention = lock == CF_DB_LOCK_ATTENTION;
+    int jobs_wanted = jobs_maybe || attention || proto >= 2;
     cf_store_t *taken = NULL;
     json_t *servers = NULL, *jobs = NULL;
-    if ((jobs_maybe || attention || proto >= 2) && !store)
+    if (!jobs_wanted && s_answer_text(req, app, &store, &taken, addr, lock, favorite)) {
+        if (taken)
+            cf_app_store_give(app, taken);
+        return;
+    }
+    if (jobs_wanted && !store)
         store = taken = cf_app_store_take(app);
-    if (jobs_maybe || attention || proto >= 2)
-        jobs = cf_api_agent_jobs(app, store, id, attention, proto);
-    else
-        jobs = json_array();
+    jobs = jobs_wanted ? cf_api_agent_jobs(app, store, id, attention, proto) : json_array();
     cf_err_t rc = cf_api_agents_servers(app, store, &servers);
     if (rc == CF_ERR_NOTFOUND && !store) { /* the cache is stale: reload through the pool */
         store = taken = cf_app_store_take(app);

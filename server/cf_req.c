@@ -65,16 +65,18 @@ cf_req_t *cf_req_defer(cf_req_t *req)
 
 void cf_req_done(cf_req_t *req)
 {
-    struct timespec end;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    double ms = (double) (end.tv_sec - req->start.tv_sec) * 1e3 +
-                (double) (end.tv_nsec - req->start.tv_nsec) / 1e6;
-    char path[S_LOG_PATH + 1];
-    s_log_path(req->path, path, sizeof(path));
-    if (!(req->deferred && req->status == 0)) /* a handed-over one logs when it finishes */
+    /* a handed-over one logs when it finishes; nothing is formatted when INFO is off */
+    if (!(req->deferred && req->status == 0) && cf_log_level() <= CF_LOG_INFO) {
+        struct timespec end;
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        double ms = (double) (end.tv_sec - req->start.tv_sec) * 1e3 +
+                    (double) (end.tv_nsec - req->start.tv_nsec) / 1e6;
+        char path[S_LOG_PATH + 1];
+        s_log_path(req->path, path, sizeof(path));
         cf_log(CF_LOG_INFO, "req method=%s path=\"%s\" status=%d ms=%.3f peer=%s addr=%s%s%s",
                req->method, path, req->status, ms, cf_peer_kind_name(req->kind), req->addr,
                req->has_session ? " user=" : "", req->has_session ? req->session.user : "");
+    }
     for (size_t i = 0; i < CF_ROUTER_MAX_PARAMS; i++)
         free(req->params[i]); /* evhttp_uridecode's allocation */
     evhttp_clear_headers(&req->query);
@@ -186,20 +188,18 @@ void cf_req_reply_text(cf_req_t *req, int status, const char *content_type, cons
         return;
     }
     struct evkeyvalq *out = evhttp_request_get_output_headers(req->evreq);
-    struct evbuffer *buf = evbuffer_new();
+    /* the request's own output buffer: no buffer made, filled and moved per answer */
+    struct evbuffer *buf = evhttp_request_get_output_buffer(req->evreq);
     evhttp_remove_header(out, "Content-Type");
     evhttp_add_header(out, "Content-Type", content_type ? content_type : "text/plain");
     evhttp_add_header(out, "Cache-Control", "no-store");
     if (!buf || (len && evbuffer_add(buf, body, len) != 0)) {
         if (buf)
-            evbuffer_free(buf);
+            evbuffer_drain(buf, evbuffer_get_length(buf));
         status = 500; /* out of memory: an empty 500 still answers */
-        buf = NULL;
     }
     req->status = status;
-    evhttp_send_reply(req->evreq, status, s_reason(status), buf);
-    if (buf)
-        evbuffer_free(buf);
+    evhttp_send_reply(req->evreq, status, s_reason(status), NULL);
 }
 
 void cf_req_reply_json(cf_req_t *req, int status, json_t *body)

@@ -55,8 +55,10 @@ case "$key_type" in p256|p384|rsa2048|rsa3072|ed25519) ;; *)
   echo "bench_https: --key-type p256|p384|rsa2048|rsa3072|ed25519" >&2; exit 2 ;; esac
 case "$stand_in" in ""|nginx) ;; *) echo "bench_https: --stand-in nginx" >&2; exit 2 ;; esac
 
-CF_EXTRA_PKGS="nginx wrk" ./deploy/install-deps.sh
-./deploy/build.sh normal
+if [ -z "${CF_BENCH_NO_BUILD:-}" ]; then # set it to measure the tree as it is built
+  CF_EXTRA_PKGS="nginx wrk" ./deploy/install-deps.sh
+  ./deploy/build.sh normal
+fi
 cf_console=$root/build/normal/console/cf-console
 cf_server=$root/build/normal/server/cf-server
 bench_tls=$root/build/normal/tests/bench_tls

@@ -73,6 +73,31 @@ static void test_archived_certificate_attention(void **state)
     cf_itest_fleet_is(body, "lock", "secure");
 }
 
+/* The answer written as text (no jobs) is the documented JSON: favorite, servers, jobs. */
+static void test_answer_shape(void **state)
+{
+    (void) state;
+    char body[CF_ITEST_FLEET_BODY];
+    assert_int_equal(cf_itest_fleet_checkin(&s->a, NULL, "{\"id\":\"shape-1\"}", "127.0.0.7", body),
+                     200);
+    cf_itest_fleet_is(body, "favorite", "null");
+    assert_int_equal(cf_itest_fleet_admin(&s->a, "PUT", "/api/v1/agents/favorite",
+                                          "{\"agents\":[\"shape-1\"],\"server\":\"srv-b\"}", body),
+                     200);
+    assert_int_equal(cf_itest_fleet_checkin(&s->b, NULL, "{\"id\":\"shape-1\"}", "127.0.0.7", body),
+                     200);
+    cf_itest_fleet_is(body, "favorite", "srv-b");
+    cf_itest_fleet_is(body, "seen_addr", "127.0.0.7");
+    cf_itest_fleet_is(body, "lock", "insecure");
+    cf_itest_fleet_is(body, "servers/@srv-a/online", "true");
+    assert_int_equal(cf_itest_fleet_ji(body, "interval"), 300);
+    assert_int_equal(cf_itest_fleet_ji(body, "protocol"), 1);
+    json_t *j = cf_itest_fleet_json(body);
+    assert_true(json_is_array(json_object_get(j, "jobs")));
+    assert_int_equal(json_array_size(json_object_get(j, "jobs")), 0);
+    json_decref(j);
+}
+
 /* Redis stopped: a check-in is answered 503 unavailable with the reason and Retry-After,
    never left hanging; once Redis is back the next check-ins are stored again. Last: the
    restarted Redis is empty. */
@@ -110,6 +135,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_at_once_all_stored),
         cmocka_unit_test(test_archived_certificate_attention),
+        cmocka_unit_test(test_answer_shape),
         cmocka_unit_test(test_redis_stopped_then_back),
     };
     return cmocka_run_group_tests(tests, s_setup, cf_itest_fleet_teardown);
