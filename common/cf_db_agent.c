@@ -92,13 +92,18 @@ void cf_db_agent_lock_key(char *key, cf_db_lock_t lock)
    S_NKEYS) into keys. */
 static cf_err_t s_keys(const char *id, char keys[CF_DB_CHECKIN_KEYS][CF_DB_KEY_MAX])
 {
+    /* the fixed keys as literals: this runs for every check-in */
+    static const char *const fixed[CF_DB_CHECKIN_KEYS - 1] = {CF_DB_K_AGENTS,
+                                                              CF_DB_K_AGENTS_LOCK,
+                                                              CF_DB_K_AGENTS ":secure",
+                                                              CF_DB_K_AGENTS ":attention",
+                                                              CF_DB_K_AGENTS ":insecure",
+                                                              CF_DB_K_AGENTS ":expired",
+                                                              CF_DB_K_AGENTS_EXPIRY,
+                                                              CF_DB_K_ARCHIVE};
     CF_TRY(cf_db_key_agent(keys[0], id));
-    snprintf(keys[1], CF_DB_KEY_MAX, "%s", CF_DB_K_AGENTS);
-    snprintf(keys[2], CF_DB_KEY_MAX, "%s", CF_DB_K_AGENTS_LOCK);
-    for (int i = 0; i < CF_DB_LOCK_COUNT; i++)
-        cf_db_agent_lock_key(keys[3 + i], (cf_db_lock_t) i);
-    snprintf(keys[7], CF_DB_KEY_MAX, "%s", CF_DB_K_AGENTS_EXPIRY);
-    snprintf(keys[8], CF_DB_KEY_MAX, "%s", CF_DB_K_ARCHIVE);
+    for (int i = 0; i < CF_DB_CHECKIN_KEYS - 1; i++)
+        memcpy(keys[1 + i], fixed[i], strlen(fixed[i]) + 1);
     return CF_OK;
 }
 

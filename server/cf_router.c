@@ -279,11 +279,12 @@ cf_err_t cf_router_match(const cf_router_t *self, const char *method, const char
         cf_router_match_t tmp;
         if (!s_match_pattern(self->routes[i].pattern, path, &tmp))
             continue;
-        s_allow_add(m, &seen, self->routes[i].method);
-        if (!found.route && strcmp(self->routes[i].method, want) == 0) {
+        if (strcmp(self->routes[i].method, want) == 0) { /* the first in table order wins */
             found = tmp;
             found.route = &self->routes[i];
+            break; /* allow is only needed for a 405: no need to look further */
         }
+        s_allow_add(m, &seen, self->routes[i].method);
     }
     if (found.route) {
         memcpy(found.allow, m->allow, sizeof(found.allow));

@@ -140,7 +140,8 @@ typedef struct {
         const char *value;          /* in the path (still percent-encoded) */
         size_t value_len;           /* its length */
     } params[CF_ROUTER_MAX_PARAMS]; /* in pattern order */
-    char allow[64];                 /* methods whose pattern matched, "GET, PUT" (for 405) */
+    char allow[64];                 /* methods whose pattern matched, "GET, PUT": complete
+                                       only on CF_ERR_STATE (for the 405) */
 } cf_router_match_t;
 
 /* Find the route for method and path (path without query). CF_OK; CF_ERR_NOTFOUND (no
