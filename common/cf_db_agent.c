@@ -1,7 +1,7 @@
 /*  cf_db_agent - agent records: check-in, lock states and their counters, one agent, counts  */
 #include "cf_db_agent.h"
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -138,19 +138,11 @@ static cf_err_t s_check_checkin(const cf_db_checkin_t *in)
     return CF_OK;
 }
 
-static pthread_once_t s_script_once = PTHREAD_ONCE_INIT;
-static cf_store_script_t *s_script; /* the check-in script, made once, never freed */
-
-static void s_script_make(void)
-{
-    if (cf_store_script_new(s_lua_checkin, &s_script) != CF_OK)
-        s_script = NULL;
-}
+static cf_store_script_t *_Atomic s_script; /* the check-in script, kept (cf_db_script_kept) */
 
 const cf_store_script_t *cf_db_agent_checkin_script(void)
 {
-    pthread_once(&s_script_once, s_script_make);
-    return s_script;
+    return cf_db_script_kept(&s_script, s_lua_checkin);
 }
 
 /* The script's command: keys, then id, lock, now and nargs - 3 field/value pairs. */

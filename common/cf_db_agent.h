@@ -95,7 +95,8 @@ typedef struct {
 
 /* Fill *cmd from in (checked as cf_db_agent_checkin does). CF_ERR_INVALID. Pure. */
 CF_MUST_USE cf_err_t cf_db_agent_checkin_cmd(const cf_db_checkin_t *in, cf_db_checkin_cmd_t *cmd);
-/* The check-in script, made once per process and never freed; NULL when out of memory. */
+/* The check-in script, made once per process (again after a failure) and kept; NULL when out
+   of memory. */
 const cf_store_script_t *cf_db_agent_checkin_script(void);
 /* Decode the script's reply for agent id: favorite (CF_DB_ALIAS_MAX + 1 bytes, may be
    NULL; "" when none) and the lock recorded. CF_ERR_REVOKED (revoked: nothing written),

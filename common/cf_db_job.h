@@ -170,7 +170,8 @@ typedef struct {
 /* Fill *cmd for agent's open jobs at now. CF_ERR_INVALID (agent id, now). Pure. */
 CF_MUST_USE cf_err_t cf_db_job_agent_open_cmd(const char *agent, int64_t now,
                                               cf_db_job_open_cmd_t *cmd);
-/* The open-jobs script, made once per process and never freed; NULL when out of memory. */
+/* The open-jobs script, made once per process (again after a failure) and kept; NULL when
+   out of memory. */
 const cf_store_script_t *cf_db_job_agent_open_script(void);
 /* From the script's reply: how many entries are sendable (pending or delivered: what a
    check-in hands out). CF_ERR_CORRUPT (why) for a malformed reply. Pure. */

@@ -1,5 +1,5 @@
 /*  cf_db_job_list - reading jobs: newest first, a job's entries by page, an agent's open jobs  */
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -165,19 +165,11 @@ cf_err_t cf_db_job_agents(cf_store_t *store, const char *id, cf_job_state_t stat
     return rc;
 }
 
-static pthread_once_t s_open_once = PTHREAD_ONCE_INIT;
-static cf_store_script_t *s_open_script; /* s_lua_open, made once, never freed */
-
-static void s_open_make(void)
-{
-    if (cf_store_script_new(s_lua_open, &s_open_script) != CF_OK)
-        s_open_script = NULL;
-}
+static cf_store_script_t *_Atomic s_open_script; /* s_lua_open, kept (cf_db_script_kept) */
 
 const cf_store_script_t *cf_db_job_agent_open_script(void)
 {
-    pthread_once(&s_open_once, s_open_make);
-    return s_open_script;
+    return cf_db_script_kept(&s_open_script, s_lua_open);
 }
 
 cf_err_t cf_db_job_agent_open_cmd(const char *agent, int64_t now, cf_db_job_open_cmd_t *cmd)
