@@ -1,5 +1,6 @@
-/*  cf_agent_checkin - the agent's HTTPS client (libcurl): check-in and its answer, reports
-    over HTTPS, enrollment calls, and the TLS probe of the server choice  */
+/*  cf_agent_checkin - the agent's HTTPS client (cf_agent_http.c: libevent's evhttp over
+    bufferevent_openssl): check-in and its answer, reports over HTTPS, enrollment calls, and
+    the TLS probe of the server choice  */
 #ifndef CF_AGENT_CHECKIN_H_INCLUDED
 #define CF_AGENT_CHECKIN_H_INCLUDED
 
@@ -36,14 +37,16 @@ void cf_agent_http_for(cf_agent_http_t *h, const cf_agent_server_t *s, int plain
 
 /* POST body (JSON, NUL-terminated) to path ("/api/v1/...") and read the answer.
    *status_out the HTTP status; *answer_out (may be NULL) the body, NUL-terminated, the
-   caller's (cf_mem_free). Errors: CF_ERR_INVALID, CF_ERR_IO (no answer: connection,
+   caller's (cf_mem_free). One blocking call on its own event loop, within h->timeout_ms.
+   Errors: CF_ERR_INVALID, CF_ERR_IO (no answer: connection,
    handshake or timeout; why says which), CF_ERR_TOOBIG (answer over CF_AGENT_ANSWER_MAX),
    CF_ERR_NOMEM. An HTTP error status is not an error here. */
 CF_MUST_USE cf_err_t cf_agent_http_post(const cf_agent_http_t *h, const char *path,
                                         const char *body, long *status_out, char **answer_out,
                                         cf_why_t *why);
 
-/* A TLS handshake with the server (no request). CF_OK when it completes; CF_ERR_IO else. */
+/* A TLS handshake with the server (no request), within h->timeout_ms. CF_OK when it
+   completes; CF_ERR_IO else (why says what failed); CF_ERR_INVALID for a plain endpoint. */
 CF_MUST_USE cf_err_t cf_agent_http_probe(const cf_agent_http_t *h, cf_why_t *why);
 
 /* A check-in answer (docs/API.md, Agent routes). */

@@ -1,11 +1,13 @@
 /*  cf-agent - the certfleet endpoint agent: install, enroll, run (the daemon), status  */
+#include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include <curl/curl.h>
 #include <czmq.h>
 #include <jansson.h>
 
@@ -14,7 +16,6 @@
 #include "cf_agent_run.h"
 #include "cf_log.h"
 #include "cf_mem.h"
-#include "cf_sim.h"
 
 static volatile sig_atomic_t s_stop, s_reload;
 
@@ -24,6 +25,18 @@ static void s_on_signal(int sig)
         s_reload = 1;
     else
         s_stop = 1;
+}
+
+/* The daemon's memory (docs/BENCHMARKS.md): every thread shares glibc's main malloc arena
+   (the agent has a handful of threads and little contention; each own arena costs resident
+   pages), and CZMQ's shared context, which carries only the link actor's inproc pipe, runs
+   no I/O thread (the broker link has its own context). */
+static void s_lean(void)
+{
+#ifdef M_ARENA_MAX
+    mallopt(M_ARENA_MAX, 1);
+#endif
+    zsys_set_io_threads(0);
 }
 
 static void s_usage(FILE *f)
@@ -39,7 +52,8 @@ static void s_usage(FILE *f)
                "  status  print the id, the server in use and why, the certificate, its expiry,\n"
                "          the lock and renewal states and the last job\n"
                "  --simulate N --bundle FILE [--processes K] [...]  N simulated agents from an\n"
-               "          install package (cf-agent --simulate 1 --help lists the options)\n"
+               "          install package (runs cf-agent-sim beside this program; cf-agent\n"
+               "          --simulate 1 --help lists the options)\n"
                "options:\n"
                "  --state-dir D     state directory (default " CF_AGENT_DEFAULT_DIR ")\n"
                "  --once            run: one round, exit 0 when a server took the check-in\n"
@@ -123,24 +137,41 @@ static int s_parse(int argc, char **argv, cf_agent_run_opts_t *o)
     return 0;
 }
 
+/* `cf-agent --simulate ...` runs the fleet simulator, cf-agent-sim beside this program: the
+   simulator's HTTPS stack (libcurl) stays out of the agent's memory (docs/BENCHMARKS.md). */
+static int s_simulate(char **argv)
+{
+    char self[4096], sim[4096 + 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        fprintf(stderr, "cf-agent --simulate: cannot find this program: %s\n", strerror(errno));
+        return CF_AGENT_EXIT_FAIL;
+    }
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(sim, sizeof(sim), "%s/cf-agent-sim", slash ? self : ".");
+    execv(sim, argv);
+    fprintf(stderr, "cf-agent --simulate: cannot run %s: %s\n", sim, strerror(errno));
+    return CF_AGENT_EXIT_FAIL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strncmp(argv[1], "--simulate", strlen("--simulate")) == 0)
-        return cf_sim_cmd(argc, argv);
+        return s_simulate(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         s_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    signal(SIGPIPE, SIG_IGN); /* HTTPS and ZeroMQ: a peer that hangs up is an error */
     if (strcmp(cmd, "install") == 0 || strcmp(cmd, "enroll") == 0) {
         cf_log_set_component("cf-agent");
         json_set_alloc_funcs(cf_mem_malloc, cf_mem_free);
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-            return CF_AGENT_EXIT_FAIL;
-        int code = cmd[0] == 'i' ? cf_agent_install_cmd(argc - 1, argv + 1)
-                                 : cf_agent_enroll_cmd(argc - 1, argv + 1);
-        curl_global_cleanup();
-        return code;
+        return cmd[0] == 'i' ? cf_agent_install_cmd(argc - 1, argv + 1)
+                             : cf_agent_enroll_cmd(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0) {
         fprintf(stderr, "cf-agent: unknown command '%s' (try --help)\n", cmd);
@@ -156,21 +187,15 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "status") == 0)
         return cf_agent_status(o.dir, stdout);
     json_set_alloc_funcs(cf_mem_malloc, cf_mem_free);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-        cf_log(CF_LOG_ERROR, "libcurl=init-failed");
-        return 1;
-    }
     zsys_handler_set(NULL); /* the broker link (CZMQ) must not take SIGTERM and SIGINT */
+    s_lean();
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = s_on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     o.stop = &s_stop;
     o.reload = &s_reload;
-    int code = cf_agent_run(&o);
-    curl_global_cleanup();
-    return code;
+    return cf_agent_run(&o);
 }

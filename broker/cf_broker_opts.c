@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "cf_mem.h"
+#include "cf_store_opts.h"
 
-#define S_SECRET_MAX 1024 /* longest password read from a file */
-#define S_MS_MAX     3600000
+#define S_MS_MAX 3600000
 
 static const char *const s_levels[] = {"debug", "info", "warn", "error", "off", NULL};
 
@@ -20,14 +20,7 @@ static const cf_cfg_opt_t s_opts[] = {
      "tcp://127.0.0.1:7011", 0, 0, NULL},
     {"key-file", 'k', CF_CFG_PATH, "FILE", "the broker's CURVE secret certificate (--keygen)",
      "/etc/certfleet/broker.key_secret", 0, 0, NULL},
-    {"redis", 'r', CF_CFG_STRING, "HOST:PORT", "Redis address, or unix:PATH", "127.0.0.1:6379", 0,
-     0, NULL},
-    {"redis-sentinel", 0, CF_CFG_STRING, "H:P[,H:P]", "ask these Sentinels for the master", NULL, 0,
-     0, NULL},
-    {"redis-master", 0, CF_CFG_STRING, "NAME", "the Sentinels' master name", "certfleet", 0, 0,
-     NULL},
-    {"redis-password-file", 0, CF_CFG_PATH, "FILE", "Redis password (file mode 0600)", NULL, 0, 0,
-     NULL},
+    CF_STORE_OPTS_ROWS,
     {"metrics-port", 'm', CF_CFG_INT, "N", "Prometheus page /metrics on this port (0: none)", "0",
      0, 65535, NULL},
     {"metrics-bind", 0, CF_CFG_STRING, "ADDR", "address of the metrics page", "127.0.0.1", 0, 0,
@@ -80,21 +73,7 @@ const cf_cfg_opt_t *cf_broker_opts(size_t *n)
 cf_err_t cf_broker_opts_store(const cf_cfg_t *cfg, cf_store_cfg_t *out, char **password_out,
                               cf_why_t *why)
 {
-    *password_out = NULL;
-    cf_store_cfg_init(out);
-    const char *sentinels = cf_cfg_str(cfg, "redis-sentinel");
-    if (sentinels) {
-        CF_TRY(cf_store_cfg_parse_sentinels(out, sentinels, why));
-        CF_TRY(cf_store_cfg_set_master(out, cf_cfg_str(cfg, "redis-master"), why));
-    } else {
-        CF_TRY(cf_store_cfg_parse_redis(out, cf_cfg_str(cfg, "redis"), why));
-    }
-    const char *pw = cf_cfg_str(cfg, "redis-password-file");
-    if (pw) {
-        CF_TRY(cf_cfg_read_secret_file(pw, S_SECRET_MAX, 0, password_out, why));
-        out->password = *password_out;
-    }
-    return CF_OK;
+    return cf_store_opts_apply(cfg, out, password_out, why);
 }
 
 void cf_broker_opts_zsock(const cf_cfg_t *cfg, cf_zsock_cfg_t *out)

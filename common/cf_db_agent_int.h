@@ -35,6 +35,13 @@ CF_MUST_USE cf_err_t cf_db_agent_decode(cf_store_t *store, const char *id, const
    freeReplyObject). CF_ERR_INVALID (lock, limit, cursor). */
 CF_MUST_USE cf_err_t cf_db_agent_page(cf_store_t *store, cf_db_lock_t lock, const char *cursor,
                                       int64_t min, int64_t max, size_t limit, redisReply **r_out);
+/* The paging script on any sorted set of agent ids (cf:agents*, cf:agents:expiry): the next
+   limit (1..CF_DB_PAGE_MAX) members after (score, id) (id "" = from the lowest score kept)
+   with scores min..max, as a checked reply of {id, score} pairs (*r_out, freeReplyObject).
+   score is decimal text. Errors of cf_db_eval; CF_ERR_CORRUPT for a malformed answer. */
+CF_MUST_USE cf_err_t cf_db_agent_zpage(cf_store_t *store, const char *set, const char *score,
+                                       const char *id, int64_t min, int64_t max, size_t limit,
+                                       redisReply **r_out);
 /* cf:agents:<lock> into key (CF_DB_KEY_MAX bytes); lock must be valid. */
 void cf_db_agent_lock_key(char *key, cf_db_lock_t lock);
 

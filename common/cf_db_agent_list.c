@@ -145,7 +145,7 @@ static cf_err_t s_fetch(cf_store_t *store, const redisReply *page, cf_db_lock_t 
 cf_err_t cf_db_agent_page(cf_store_t *store, cf_db_lock_t lock, const char *cursor, int64_t min,
                           int64_t max, size_t limit, redisReply **r_out)
 {
-    char set[CF_DB_KEY_MAX], count[CF_DB_I64_BUF], lo[CF_DB_I64_BUF], hi[CF_DB_I64_BUF];
+    char set[CF_DB_KEY_MAX];
     char score[CF_DB_CURSOR_MAX], id[CF_DB_CURSOR_MAX];
     *r_out = NULL;
     if ((int) lock < 0 || lock > CF_DB_LOCK_COUNT || limit == 0 || limit > CF_DB_PAGE_MAX ||
@@ -155,12 +155,16 @@ cf_err_t cf_db_agent_page(cf_store_t *store, cf_db_lock_t lock, const char *curs
         snprintf(set, sizeof(set), "%s", CF_DB_K_AGENTS);
     else
         cf_db_agent_lock_key(set, lock);
-    const char *argv[] = {set,
-                          score[0] ? score : "0",
-                          id,
-                          cf_db_i64(count, (int64_t) limit),
-                          cf_db_i64(lo, min),
-                          cf_db_i64(hi, max)};
+    return cf_db_agent_zpage(store, set, score[0] ? score : "0", id, min, max, limit, r_out);
+}
+
+cf_err_t cf_db_agent_zpage(cf_store_t *store, const char *set, const char *score, const char *id,
+                           int64_t min, int64_t max, size_t limit, redisReply **r_out)
+{
+    char count[CF_DB_I64_BUF], lo[CF_DB_I64_BUF], hi[CF_DB_I64_BUF];
+    *r_out = NULL;
+    const char *argv[] = {
+        set, score, id, cf_db_i64(count, (int64_t) limit), cf_db_i64(lo, min), cf_db_i64(hi, max)};
     int ranged = min > 0 || max < INT64_MAX; /* scores are never negative */
     CF_TRY(
         cf_db_eval(store, s_lua_page, CF_STORE_IDEMPOTENT, r_out, 1, ranged ? 5 : 3, argv, NULL));

@@ -105,13 +105,18 @@ static cf_err_t s_entry(cf_store_t *store, const redisReply *e, cf_db_audit_t *o
     return CF_OK;
 }
 
+static cf_err_t s_entry_fn(cf_store_t *store, const redisReply *e, void *out)
+{
+    return s_entry(store, e, out);
+}
+
 cf_err_t cf_db_audit_read(cf_store_t *store, int64_t since_s, const char *after_id, size_t limit,
                           cf_db_audit_t **list_out, size_t *n_out)
 {
     CF_ASSERT(store && list_out && n_out);
     *list_out = NULL;
     *n_out = 0;
-    char start[CF_DB_AUDIT_ID_MAX + 2], count[CF_DB_I64_BUF];
+    char start[CF_DB_AUDIT_ID_MAX + 2];
     int64_t ms = 0;
     if (after_id && *after_id) {
         size_t len = strnlen(after_id, CF_DB_AUDIT_ID_MAX + 1);
@@ -126,26 +131,9 @@ cf_err_t cf_db_audit_read(cf_store_t *store, int64_t since_s, const char *after_
     if (limit == 0 || limit > CF_DB_AUDIT_READ_MAX)
         return cf_db_fail(store, CF_ERR_INVALID, "audit: limit must be 1..%d",
                           CF_DB_AUDIT_READ_MAX);
-    const char *argv[] = {"XRANGE", CF_DB_K_AUDIT, start,
-                          "+",      "COUNT",       cf_db_i64(count, (int64_t) limit)};
-    redisReply *r = NULL;
-    CF_TRY(cf_store_cmd_argv(store, CF_STORE_IDEMPOTENT, &r, 6, argv, NULL));
-    cf_err_t rc = cf_db_r_array(r, 0, limit, "XRANGE reply", cf_db_why(store));
-    cf_db_audit_t *list = NULL;
-    if (rc == CF_OK) {
-        list = cf_mem_calloc(r->elements ? r->elements : 1, sizeof(*list));
-        if (!list)
-            rc = cf_db_fail(store, CF_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; rc == CF_OK && i < r->elements; i++)
-        rc = s_entry(store, r->element[i], &list[i]);
-    size_t n = rc == CF_OK ? r->elements : 0;
-    freeReplyObject(r);
-    if (rc != CF_OK) {
-        cf_mem_free(list);
-        return rc;
-    }
+    void *list = NULL;
+    CF_TRY(cf_db_xrange(store, CF_DB_K_AUDIT, start, limit, sizeof(cf_db_audit_t), s_entry_fn,
+                        &list, n_out));
     *list_out = list;
-    *n_out = n;
     return CF_OK;
 }

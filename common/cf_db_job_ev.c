@@ -96,13 +96,18 @@ static cf_err_t s_entry(cf_store_t *store, const redisReply *r, cf_db_job_ev_t *
     return CF_OK;
 }
 
+static cf_err_t s_entry_fn(cf_store_t *store, const redisReply *r, void *e)
+{
+    return s_entry(store, r, e);
+}
+
 cf_err_t cf_db_job_events(cf_store_t *store, const char *id, const char *after, size_t max,
                           cf_db_job_ev_t **list_out, size_t *n_out)
 {
     CF_ASSERT(store && list_out && n_out);
     *list_out = NULL;
     *n_out = 0;
-    char key[CF_DB_KEY_MAX], start[CF_DB_JOB_EV_ID_MAX + 2], count[CF_DB_I64_BUF];
+    char key[CF_DB_KEY_MAX], start[CF_DB_JOB_EV_ID_MAX + 2];
     if (cf_db_key_job(key, id, CF_DB_KS_JOB_EV) != CF_OK || max == 0 || max > CF_DB_JOB_EV_MAX ||
         (after && *after && !cf_db_job_ev_id_ok(after)))
         return cf_db_fail(store, CF_ERR_INVALID, "job events: bad id, stream id or count");
@@ -110,25 +115,8 @@ cf_err_t cf_db_job_events(cf_store_t *store, const char *id, const char *after, 
         snprintf(start, sizeof(start), "(%s", after);
     else
         snprintf(start, sizeof(start), "-");
-    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", cf_db_i64(count, (int64_t) max)};
-    redisReply *r = NULL;
-    CF_TRY(cf_store_cmd_argv(store, CF_STORE_IDEMPOTENT, &r, 6, argv, NULL));
-    cf_err_t rc = cf_db_r_array(r, 0, max, "XRANGE reply", cf_db_why(store));
-    cf_db_job_ev_t *list = NULL;
-    if (rc == CF_OK) {
-        list = cf_mem_calloc(r->elements ? r->elements : 1, sizeof(*list));
-        if (!list)
-            rc = cf_db_fail(store, CF_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; rc == CF_OK && i < r->elements; i++)
-        rc = s_entry(store, r->element[i], &list[i]);
-    size_t n = rc == CF_OK ? r->elements : 0;
-    freeReplyObject(r);
-    if (rc != CF_OK) {
-        cf_mem_free(list);
-        return rc;
-    }
+    void *list = NULL;
+    CF_TRY(cf_db_xrange(store, key, start, max, sizeof(cf_db_job_ev_t), s_entry_fn, &list, n_out));
     *list_out = list;
-    *n_out = n;
     return CF_OK;
 }

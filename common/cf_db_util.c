@@ -258,3 +258,33 @@ cf_err_t cf_db_r_int(const redisReply *r, int optional, int64_t min, int64_t max
     *out = v;
     return CF_OK;
 }
+
+cf_err_t cf_db_xrange(cf_store_t *store, const char *key, const char *start, size_t max,
+                      size_t size, cf_db_xentry_fn *fn, void **list_out, size_t *n_out)
+{
+    CF_ASSERT(store && key && start && size && fn && list_out && n_out);
+    *list_out = NULL;
+    *n_out = 0;
+    char count[CF_DB_I64_BUF];
+    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", cf_db_i64(count, (int64_t) max)};
+    redisReply *r = NULL;
+    CF_TRY(cf_store_cmd_argv(store, CF_STORE_IDEMPOTENT, &r, 6, argv, NULL));
+    cf_err_t rc = cf_db_r_array(r, 0, max, "XRANGE reply", cf_db_why(store));
+    unsigned char *list = NULL;
+    if (rc == CF_OK) {
+        list = cf_mem_calloc(r->elements ? r->elements : 1, size);
+        if (!list)
+            rc = cf_db_fail(store, CF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; rc == CF_OK && i < r->elements; i++)
+        rc = fn(store, r->element[i], list + i * size);
+    size_t n = rc == CF_OK ? r->elements : 0;
+    freeReplyObject(r);
+    if (rc != CF_OK) {
+        cf_mem_free(list);
+        return rc;
+    }
+    *list_out = list;
+    *n_out = n;
+    return CF_OK;
+}

@@ -55,6 +55,17 @@ CF_MUST_USE cf_err_t cf_db_members(cf_store_t *store, const char *index, size_t 
 /* qsort comparator for an array of char * (strcmp). */
 int cf_db_strp_cmp(const void *a, const void *b);
 
+/* Decode one stream entry (an [id, [field, value...]] array reply) into out, one element of
+   the array cf_db_xrange fills. */
+typedef cf_err_t(cf_db_xentry_fn)(cf_store_t *store, const redisReply *entry, void *out);
+/* XRANGE key start + COUNT max (1 RT, idempotent): *list_out (the caller's, cf_mem_free) is
+   an array of *n_out entries of size bytes each, decoded by fn (at least one zeroed
+   element is allocated, so an empty range gives a valid array and 0). Errors: those of
+   cf_store_cmd_argv, CF_ERR_CORRUPT for a malformed reply, fn's, CF_ERR_NOMEM; nothing is
+   returned on error. */
+CF_MUST_USE cf_err_t cf_db_xrange(cf_store_t *store, const char *key, const char *start, size_t max,
+                                  size_t size, cf_db_xentry_fn *fn, void **list_out, size_t *n_out);
+
 /* Decimal text of v in buf (CF_DB_I64_BUF bytes); returns buf. */
 const char *cf_db_i64(char *buf, int64_t v);
 

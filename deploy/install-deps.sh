@@ -5,6 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
+  lld # cf-agent's link order (agent/CMakeLists.txt); without it GNU ld links it
   libzmq3-dev libczmq-dev libssl-dev openssl libhiredis-dev libevent-dev
   libcurl4-openssl-dev curl libjansson-dev libsodium-dev libcmocka-dev redis-server pmccabe
   sslscan python3-zmq

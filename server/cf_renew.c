@@ -10,6 +10,7 @@
 #include "cf_db_meta.h"
 #include "cf_db_ssl.h"
 #include "cf_issue.h"
+#include "cf_lease.h"
 #include "cf_log.h"
 #include "cf_mem.h"
 
@@ -17,8 +18,7 @@
 
 struct cf_renew {
     cf_app_t *app;     /* borrowed */
-    int lease_s;       /* lease lifetime */
-    int held;          /* we held the lease at the last tick */
+    cf_lease_t lease;  /* CF_RENEW_LEASE */
     int64_t ca_warned; /* unix seconds of the last CA expiry warning */
 };
 
@@ -30,7 +30,8 @@ cf_err_t cf_renew_new(cf_app_t *app, int lease_s, cf_renew_t **out)
     if (!*out)
         return CF_ERR_NOMEM;
     (*out)->app = app;
-    (*out)->lease_s = lease_s;
+    cf_lease_init(&(*out)->lease, CF_RENEW_LEASE, "renewal", "renews certificates",
+                  (long) lease_s * 1000);
     return CF_OK;
 }
 
@@ -44,14 +45,8 @@ void cf_renew_destroy(cf_renew_t **self_p)
 
 void cf_renew_release(cf_renew_t *self, cf_store_t *store)
 {
-    if (!self || !self->held)
-        return;
-    int released = 0;
-    cf_err_t rc =
-        cf_store_lease_release(store, CF_RENEW_LEASE, cf_app_instance(self->app), &released);
-    if (rc != CF_OK)
-        cf_log(CF_LOG_WARN, "msg=\"cannot release the renewal lease; it lapses by itself\"");
-    self->held = 0;
+    if (self)
+        cf_lease_drop(&self->lease, store, cf_app_instance(self->app));
 }
 
 static void s_ca_warning(cf_renew_t *self, cf_store_t *store, int64_t now)
@@ -190,18 +185,8 @@ static void s_renew_component(cf_renew_t *self, cf_store_t *store, cf_component_
 
 void cf_renew_tick(cf_renew_t *self, cf_store_t *store, int64_t now)
 {
-    int got = 0;
-    cf_err_t rc = cf_store_lease_acquire(store, CF_RENEW_LEASE, cf_app_instance(self->app),
-                                         (long) self->lease_s * 1000, &got);
-    if (rc != CF_OK || !got) {
-        if (self->held)
-            cf_log(CF_LOG_INFO, "msg=\"renewal lease lost\"");
-        self->held = 0;
+    if (!cf_lease_hold(&self->lease, store, cf_app_instance(self->app)))
         return;
-    }
-    if (!self->held)
-        cf_log(CF_LOG_INFO, "msg=\"renewal lease taken: this server renews certificates\"");
-    self->held = 1;
     s_ca_warning(self, store, now);
     s_crl_refresh(self, store, now);
     cf_db_ssl_t ssl;

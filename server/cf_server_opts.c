@@ -9,6 +9,7 @@
 #include "cf_link.h"
 #include "cf_mem.h"
 #include "cf_relay.h"
+#include "cf_store_opts.h"
 
 #define S_SECRET_MAX 1024 /* longest password read from a file */
 
@@ -17,14 +18,7 @@ static const char *const s_key_types[] = {"p256",    "p384",    "rsa2048", "rsa3
                                           "rsa4096", "ed25519", NULL};
 
 static const cf_cfg_opt_t s_opts[] = {
-    {"redis", 'r', CF_CFG_STRING, "HOST:PORT", "Redis address, or unix:PATH", "127.0.0.1:6379", 0,
-     0, NULL},
-    {"redis-sentinel", 0, CF_CFG_STRING, "H:P[,H:P]", "ask these Sentinels for the master", NULL, 0,
-     0, NULL},
-    {"redis-master", 0, CF_CFG_STRING, "NAME", "the Sentinels' master name", "certfleet", 0, 0,
-     NULL},
-    {"redis-password-file", 0, CF_CFG_PATH, "FILE", "Redis password (file mode 0600)", NULL, 0, 0,
-     NULL},
+    CF_STORE_OPTS_ROWS,
     {"redis-durable", 0, CF_CFG_INT, "N",
      "replicas a stored receipt or report must reach (Redis WAIT) before the agent is told; "
      "-1: 1 with --redis-sentinel, else 0",
@@ -91,24 +85,12 @@ const cf_cfg_opt_t *cf_server_opts(size_t *n)
 cf_err_t cf_server_opts_store(const cf_cfg_t *cfg, cf_store_cfg_t *out, char **password_out,
                               cf_why_t *why)
 {
-    *password_out = NULL;
-    cf_store_cfg_init(out);
-    const char *sentinels = cf_cfg_str(cfg, "redis-sentinel");
-    if (sentinels) {
-        CF_TRY(cf_store_cfg_parse_sentinels(out, sentinels, why));
-        CF_TRY(cf_store_cfg_set_master(out, cf_cfg_str(cfg, "redis-master"), why));
+    CF_TRY(cf_store_opts_apply(cfg, out, password_out, why));
+    if (cf_cfg_str(cfg, "redis-sentinel"))
         out->durable_replicas = 1; /* a failover must not lose what agents were told */
-    } else {
-        CF_TRY(cf_store_cfg_parse_redis(out, cf_cfg_str(cfg, "redis"), why));
-    }
     int durable = (int) cf_cfg_int(cfg, "redis-durable");
     if (durable >= 0)
         out->durable_replicas = durable;
-    const char *pw = cf_cfg_str(cfg, "redis-password-file");
-    if (pw) {
-        CF_TRY(cf_cfg_read_secret_file(pw, S_SECRET_MAX, 0, password_out, why));
-        out->password = *password_out;
-    }
     return CF_OK;
 }
 

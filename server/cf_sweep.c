@@ -2,13 +2,13 @@
 #include "cf_sweep.h"
 
 #include "cf_db_job.h"
+#include "cf_lease.h"
 #include "cf_log.h"
 #include "cf_mem.h"
 
 struct cf_sweep {
-    cf_app_t *app; /* borrowed */
-    int lease_s;   /* lease lifetime */
-    int held;      /* we held the lease at the last tick */
+    cf_app_t *app;    /* borrowed */
+    cf_lease_t lease; /* CF_SWEEP_LEASE */
 };
 
 cf_err_t cf_sweep_new(cf_app_t *app, int lease_s, cf_sweep_t **out)
@@ -19,7 +19,8 @@ cf_err_t cf_sweep_new(cf_app_t *app, int lease_s, cf_sweep_t **out)
     if (!*out)
         return CF_ERR_NOMEM;
     (*out)->app = app;
-    (*out)->lease_s = lease_s;
+    cf_lease_init(&(*out)->lease, CF_SWEEP_LEASE, "sweep", "sweeps the jobs",
+                  (long) lease_s * 1000);
     return CF_OK;
 }
 
@@ -33,37 +34,13 @@ void cf_sweep_destroy(cf_sweep_t **self_p)
 
 void cf_sweep_release(cf_sweep_t *self, cf_store_t *store)
 {
-    if (!self || !self->held)
-        return;
-    int released = 0;
-    cf_err_t rc =
-        cf_store_lease_release(store, CF_SWEEP_LEASE, cf_app_instance(self->app), &released);
-    if (rc != CF_OK)
-        cf_log(CF_LOG_WARN, "msg=\"cannot release the sweep lease; it lapses by itself\"");
-    self->held = 0;
-}
-
-/* Take or keep the lease; 1 when we hold it. */
-static int s_lease(cf_sweep_t *self, cf_store_t *store)
-{
-    int got = 0;
-    cf_err_t rc = cf_store_lease_acquire(store, CF_SWEEP_LEASE, cf_app_instance(self->app),
-                                         (long) self->lease_s * 1000, &got);
-    if (rc != CF_OK || !got) {
-        if (self->held)
-            cf_log(CF_LOG_INFO, "msg=\"sweep lease lost\"");
-        self->held = 0;
-        return 0;
-    }
-    if (!self->held)
-        cf_log(CF_LOG_INFO, "msg=\"sweep lease taken: this server sweeps the jobs\"");
-    self->held = 1;
-    return 1;
+    if (self)
+        cf_lease_drop(&self->lease, store, cf_app_instance(self->app));
 }
 
 void cf_sweep_tick(cf_sweep_t *self, cf_store_t *store, int64_t now)
 {
-    if (!self || !store || !s_lease(self, store))
+    if (!self || !store || !cf_lease_hold(&self->lease, store, cf_app_instance(self->app)))
         return;
     cf_db_job_sweep_t total = {0};
     cf_err_t rc = CF_OK;

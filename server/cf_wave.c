@@ -6,13 +6,14 @@
 #include "cf_db_audit.h"
 #include "cf_db_job.h"
 #include "cf_link.h"
+#include "cf_lease.h"
 #include "cf_log.h"
 #include "cf_mem.h"
 
 struct cf_wave {
-    cf_app_t *app; /* borrowed */
-    int held;      /* we held the lease at the last tick */
-    size_t start;  /* where in cf:jobs:waves the next tick begins (round-robin) */
+    cf_app_t *app;    /* borrowed */
+    cf_lease_t lease; /* CF_WAVE_LEASE */
+    size_t start;     /* where in cf:jobs:waves the next tick begins (round-robin) */
 };
 
 cf_err_t cf_wave_new(cf_app_t *app, cf_wave_t **out)
@@ -23,6 +24,8 @@ cf_err_t cf_wave_new(cf_app_t *app, cf_wave_t **out)
     if (!*out)
         return CF_ERR_NOMEM;
     (*out)->app = app;
+    cf_lease_init(&(*out)->lease, CF_WAVE_LEASE, "wave", "releases rollout waves",
+                  CF_WAVE_LEASE_MS);
     return CF_OK;
 }
 
@@ -36,32 +39,8 @@ void cf_wave_destroy(cf_wave_t **self_p)
 
 void cf_wave_release(cf_wave_t *self, cf_store_t *store)
 {
-    if (!self || !self->held)
-        return;
-    int released = 0;
-    cf_err_t rc =
-        cf_store_lease_release(store, CF_WAVE_LEASE, cf_app_instance(self->app), &released);
-    if (rc != CF_OK)
-        cf_log(CF_LOG_WARN, "msg=\"cannot release the wave lease; it lapses by itself\"");
-    self->held = 0;
-}
-
-/* Take or keep the lease; 1 when we hold it. */
-static int s_lease(cf_wave_t *self, cf_store_t *store)
-{
-    int got = 0;
-    cf_err_t rc = cf_store_lease_acquire(store, CF_WAVE_LEASE, cf_app_instance(self->app),
-                                         CF_WAVE_LEASE_MS, &got);
-    if (rc != CF_OK || !got) {
-        if (self->held)
-            cf_log(CF_LOG_INFO, "msg=\"wave lease lost\"");
-        self->held = 0;
-        return 0;
-    }
-    if (!self->held)
-        cf_log(CF_LOG_INFO, "msg=\"wave lease taken: this server releases rollout waves\"");
-    self->held = 1;
-    return 1;
+    if (self)
+        cf_lease_drop(&self->lease, store, cf_app_instance(self->app));
 }
 
 /* Abort job id (its unsent entries cancelled); first: log, audit and count it. */
@@ -109,7 +88,7 @@ static cf_err_t s_job(cf_wave_t *self, cf_store_t *store, const char *id, int64_
 
 void cf_wave_tick(cf_wave_t *self, cf_store_t *store, int64_t now_ms)
 {
-    if (!self || !store || !s_lease(self, store))
+    if (!self || !store || !cf_lease_hold(&self->lease, store, cf_app_instance(self->app)))
         return;
     char(*ids)[CF_DB_JOB_ID_LEN + 1] = NULL;
     size_t n = 0;

@@ -16,6 +16,7 @@
 #include "cf_file.h"
 #include "cf_log.h"
 #include "cf_mem.h"
+#include "cf_sim.h"
 #include "cf_store.h"
 #include "cf_store_addr.h"
 #include "cf_zsock.h"
@@ -329,6 +330,8 @@ static int s_serve(cf_fleet_t *fleet, const s_opts_t *o, const sigset_t *set)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strncmp(argv[1], "--simulate", strlen("--simulate")) == 0)
+        return cf_sim_cmd(argc, argv); /* `cf-agent --simulate` comes here */
     s_opts_t o;
     cf_log_set_component("cf-agent-sim");
     cf_log_set_level(CF_LOG_WARN);

@@ -71,11 +71,41 @@ wait_log "$dir/agent.log" "checkin=ok" 60 || die "the real agent did not check i
 sleep 2 # a round after the link came up
 rss=$(kib "$agent_pid" VmRSS) hwm=$(kib "$agent_pid" VmHWM)
 anon=$(kib "$agent_pid" RssAnon) file=$(kib "$agent_pid" RssFile)
+threads=$(awk '$1 == "Threads:" { print $2 }' "/proc/$agent_pid/status" 2>/dev/null)
 [ -n "$rss" ] || die "the real agent exited"
+# where it goes: Rss per mapping of /proc/PID/smaps, summed by file (or [heap], [anon]...)
+awk -v exe="$(readlink "/proc/$agent_pid/exe")" '
+  /^[0-9a-f]+-[0-9a-f]+ / { name = NF >= 6 ? $6 : "[anon]"; next }
+  $1 == "Rss:" { rss[name] += $2 }
+  END {
+    for (n in rss) {
+      if (n == exe) bin += rss[n]
+      else if (n ~ /\.so/) { lib += rss[n]; nlib++; if (rss[n] > top[0]) { top[0] = rss[n]; tn = n } }
+      else if (n == "[heap]") heap += rss[n]
+      else other += rss[n]
+    }
+    sub(/.*\//, "", tn)
+    printf "   where: cf-agent binary %d KiB, %d shared libraries %d KiB (largest %s %d KiB), heap %d KiB, stacks/arenas/other %d KiB\n", bin, nlib, lib, tn, top[0], heap, other
+  }' "/proc/$agent_pid/smaps" >"$dir/where.txt" 2>/dev/null || true
+# then work: a renew job (a new key and CSR, enrollment over HTTPS, install, handshake check)
+job_rss="" job_hwm=""
+if cf-console job renew --agents rss-real-1 >"$dir/job.log" 2>&1 &&
+  wait_log "$dir/agent.log" "outcome=" 60; then
+  sleep 1
+  job_rss=$(kib "$agent_pid" VmRSS) job_hwm=$(kib "$agent_pid" VmHWM)
+  outcome=$(grep -o 'outcome=[a-z]*' "$dir/agent.log" | tail -1)
+fi
 stop_pid "$agent_pid"
 agent_pid=""
-echo "real agent (cf-agent run: enrolled, checked in, broker link up): VmRSS $rss KiB, peak $hwm KiB (private $anon KiB, mapped files and shared libraries $file KiB)"
+echo "real agent (cf-agent run: enrolled, checked in, broker link up): VmRSS $rss KiB, peak $hwm KiB (private $anon KiB, mapped files and shared libraries $file KiB; $threads threads)"
+cat "$dir/where.txt"
 echo "   goal: at most 8 MiB (8192 KiB): $([ "$hwm" -le 8192 ] && echo MET || echo MISSED) (peak)"
+if [ -n "$job_hwm" ]; then
+  echo "   after a renew job ($outcome): VmRSS $job_rss KiB, peak $job_hwm KiB: $([ "$job_hwm" -le 8192 ] && echo MET || echo MISSED) (peak)"
+else
+  echo "   after a renew job: no outcome within 60 s (logs in $dir)"
+  keep=1
+fi
 
 # ---- simulated agents ---------------------------------------------------------------------
 for n in ${sizes//,/ }; do

@@ -82,6 +82,31 @@ void cf_itest_sentinel_stop(cf_itest_sentinel_t *s);
    (10..100 ms) so failures show quickly. Fails the test if it cannot be created. */
 cf_store_t *cf_itest_store_at(int port, cf_store_cfg_t *cfg);
 
+/* One redis-server shared by all the tests of a file, each test emptying it: defines
+   s_redis, the group fixtures s_setup (SIGPIPE ignored, server started) and s_teardown for
+   cmocka_run_group_tests, and s_fresh() (a store on it after FLUSHALL; the caller destroys
+   it). Put it after the file's includes (cf_test.h, signal.h, cf_itest.h). */
+#define CF_ITEST_REDIS_PER_FILE()                                       \
+    static cf_itest_redis_t s_redis;                                    \
+    static int s_setup(void **state)                                    \
+    {                                                                   \
+        (void) state;                                                   \
+        signal(SIGPIPE, SIG_IGN);                                       \
+        return cf_itest_redis_start(&s_redis, NULL) == CF_OK ? 0 : -1;  \
+    }                                                                   \
+    static int s_teardown(void **state)                                 \
+    {                                                                   \
+        (void) state;                                                   \
+        cf_itest_redis_stop(&s_redis);                                  \
+        return 0;                                                       \
+    }                                                                   \
+    static cf_store_t *s_fresh(void)                                    \
+    {                                                                   \
+        cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);      \
+        assert_int_equal(cf_store_cmd(store, NULL, "FLUSHALL"), CF_OK); \
+        return store;                                                   \
+    }
+
 /* A subscriber on its own event loop, which the cf_itest_sub_* conditions run (without
    blocking) each time cf_test_wait_until polls them. */
 typedef struct {

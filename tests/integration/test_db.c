@@ -13,7 +13,7 @@
 #include "cf_itest.h"
 #include "cf_mem.h"
 
-static cf_itest_redis_t s_redis; /* one server for the file; each test flushes it */
+CF_ITEST_REDIS_PER_FILE()
 
 /* Fixed test keyrings (never real secrets): A and B share the key id "k1" with other key
    bytes; C has another id. */
@@ -29,28 +29,6 @@ static cf_seal_t *s_ring(const char *text)
     cf_seal_t *ring = NULL;
     assert_int_equal(cf_seal_from_buffer(text, strlen(text), &ring, NULL), CF_OK);
     return ring;
-}
-
-static int s_setup(void **state)
-{
-    (void) state;
-    signal(SIGPIPE, SIG_IGN);
-    return cf_itest_redis_start(&s_redis, NULL) == CF_OK ? 0 : -1;
-}
-
-static int s_teardown(void **state)
-{
-    (void) state;
-    cf_itest_redis_stop(&s_redis);
-    return 0;
-}
-
-/* A store on the shared server, emptied. */
-static cf_store_t *s_fresh(void)
-{
-    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
-    assert_int_equal(cf_store_cmd(store, NULL, "FLUSHALL"), CF_OK);
-    return store;
 }
 
 static long long s_dbsize(cf_store_t *store)

@@ -11,30 +11,9 @@
 #include "cf_itest.h"
 #include "cf_mem.h"
 
-static cf_itest_redis_t s_redis; /* one server for the file; each test flushes it */
+CF_ITEST_REDIS_PER_FILE()
 
 static const char s_fp[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-
-static int s_setup(void **state)
-{
-    (void) state;
-    signal(SIGPIPE, SIG_IGN);
-    return cf_itest_redis_start(&s_redis, NULL) == CF_OK ? 0 : -1;
-}
-
-static int s_teardown(void **state)
-{
-    (void) state;
-    cf_itest_redis_stop(&s_redis);
-    return 0;
-}
-
-static cf_store_t *s_fresh(void)
-{
-    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
-    assert_int_equal(cf_store_cmd(store, NULL, "FLUSHALL"), CF_OK);
-    return store;
-}
 
 /* A check-in of id in lock state at now (a certificate unless insecure). */
 static cf_err_t s_checkin(cf_store_t *store, const char *id, cf_db_lock_t lock, int64_t now,

@@ -11,32 +11,11 @@
 #include "cf_itest_job.h"
 #include "cf_mem.h"
 
-static cf_itest_redis_t s_redis; /* one server for the file; each test flushes it */
+CF_ITEST_REDIS_PER_FILE()
 
 static const char s_id[] = "0123456789abcdef0123456789abcdef";
 
 #define S_T0 1000000000LL /* unix ms of the first wave step of a test */
-
-static int s_setup(void **state)
-{
-    (void) state;
-    signal(SIGPIPE, SIG_IGN);
-    return cf_itest_redis_start(&s_redis, NULL) == CF_OK ? 0 : -1;
-}
-
-static int s_teardown(void **state)
-{
-    (void) state;
-    cf_itest_redis_stop(&s_redis);
-    return 0;
-}
-
-static cf_store_t *s_fresh(void)
-{
-    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
-    assert_int_equal(cf_store_cmd(store, NULL, "FLUSHALL"), CF_OK);
-    return store;
-}
 
 /* Create job id over agents "a0".."a<n-1>" (registered here) rolled out as w says. */
 static void s_job(cf_store_t *store, const char *id, size_t n, cf_db_job_rollout_t w)

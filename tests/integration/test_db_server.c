@@ -10,28 +10,7 @@
 #include "cf_itest.h"
 #include "cf_mem.h"
 
-static cf_itest_redis_t s_redis; /* one server for the file; each test flushes it */
-
-static int s_setup(void **state)
-{
-    (void) state;
-    signal(SIGPIPE, SIG_IGN);
-    return cf_itest_redis_start(&s_redis, NULL) == CF_OK ? 0 : -1;
-}
-
-static int s_teardown(void **state)
-{
-    (void) state;
-    cf_itest_redis_stop(&s_redis);
-    return 0;
-}
-
-static cf_store_t *s_fresh(void)
-{
-    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
-    assert_int_equal(cf_store_cmd(store, NULL, "FLUSHALL"), CF_OK);
-    return store;
-}
+CF_ITEST_REDIS_PER_FILE()
 
 static void test_usage(void **state)
 {
