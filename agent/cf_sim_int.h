@@ -96,6 +96,7 @@ struct cf_sim {
     uint64_t enroll_fails, checkins, checkin_fails, polled; /* main: counters */
     uint64_t rehellos;              /* main: links reopened for a job seen by polling */
     uint64_t renewals, renew_fails; /* mu: counters of the fleet's thread */
+    uint64_t replays;               /* mu: jobs applied before, sent again (fleet's thread) */
     size_t n_refused;               /* main: agents whose enrollment was refused */
     size_t n_online_due;            /* main: agents with online_ms set */
     char last_refusal[CF_WHY_MAX];  /* main: why the last enrollment was refused */
