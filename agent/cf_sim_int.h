@@ -84,6 +84,8 @@ struct cf_sim {
     char *state_dir;                      /* owned copy, NULL none */
     cf_agent_bundle_t bundle;             /* the package: servers, brokers, CA, token */
     cf_cert_t *ca;                        /* its first CA certificate */
+    cf_job_verifier_t *verifier;          /* fleet's thread: its agents' jobs, one signer
+                                             cache for all (made at the first job) */
     cf_sim_agent_t *agents;               /* o.count agents */
     cf_fleet_t *fleet;                    /* the broker links */
     CURLM *multi;                         /* the HTTPS calls */

@@ -130,6 +130,10 @@ typedef struct cf_job_verifier cf_job_verifier_t;
 CF_MUST_USE cf_err_t cf_job_verifier_new(const cf_cert_t *ca, const char *agent_id,
                                          cf_job_verifier_t **out);
 void cf_job_verifier_destroy(cf_job_verifier_t **self_p); /* NULLs *self_p; safe to repeat */
+/* The agent id jobs are checked against from now on (copied), the signer cache kept: one
+   verifier serves the many agents of one thread (a simulator's fleet). CF_ERR_INVALID for
+   a bad id (the verifier is unchanged). */
+CF_MUST_USE cf_err_t cf_job_verifier_set_agent(cf_job_verifier_t *v, const char *agent_id);
 /* Full chain verifications done so far (the rest were served by the cache). */
 unsigned long cf_job_verifier_chain_checks(const cf_job_verifier_t *v);
 

@@ -172,7 +172,9 @@ mem0=$(redis_mem)
 # ---- enrollment ---------------------------------------------------------------------------
 mono_ms() { python3 -c 'import time; print(int(time.monotonic() * 1000))'; }
 sim_stats() { # field [min-t_ms]: the sum over the processes' last stats lines (-1 while a
-  # process has no line at or after min-t_ms, CLOCK_MONOTONIC as the lines' t_ms)
+  # process has no line at or after min-t_ms, CLOCK_MONOTONIC as the lines' t_ms; -1 before
+  # the simulator wrote anything)
+  [ -s "$dir/sim.log" ] || { echo -1; return 0; }
   awk -v f="$1" -v min="${2:-0}" -v k="$procs" '/^sim stats/ { for (i = 3; i <= NF; i++) {
        split($i, kv, "="); if (kv[1] == "proc") p = kv[2]; if (kv[1] == "t_ms") t = kv[2];
        if (kv[1] == f) x = kv[2] } v[p] = x; tm[p] = t }
