@@ -15,7 +15,7 @@
 #define CF_AGENT_LOCK_MAX     16                /* "secure", "attention", ... */
 #define CF_AGENT_INTERVAL_MIN 5                 /* seconds: a shorter interval is raised */
 #define CF_AGENT_INTERVAL_MAX 86400             /* seconds: a longer one is lowered */
-#define CF_AGENT_PROTO        1                 /* protocol level the agent speaks */
+#define CF_AGENT_PROTO        2                 /* protocol level the agent speaks (CF_JOB_PROTO) */
 #define CF_AGENT_VERSION      "0.1.0"           /* software version it reports */
 
 /* Where and how to talk to one server. Everything is borrowed. */

@@ -212,11 +212,46 @@ static cf_err_t s_install(cf_agent_jobs_t *self, const cf_job_t *job, char *fpr,
     return rc;
 }
 
+/* reissue: the new certificate must chain to our CA, name us and certify the key in use;
+   it is installed with that key the safe way (the previous pair is kept until the check
+   passes). The key never leaves this directory. */
+static cf_err_t s_reissue(cf_agent_jobs_t *self, const cf_job_t *job, time_t now, char *fpr,
+                          cf_why_t *why)
+{
+    char path[PATH_MAX], *kpem = NULL, *pem = NULL;
+    size_t klen = 0, plen = 0;
+    cf_key_t *key = NULL;
+    cf_cert_t *cert = NULL;
+    if (snprintf(path, sizeof(path), "%s/" CF_AGENT_KEY_FILE, self->cfg.dir) >= (int) sizeof(path))
+        return cf_why(why, CF_ERR_INVALID, "state directory path too long");
+    cf_err_t rc = cf_file_read_ex(path, CF_AGENT_CERTS_MAX, CF_FILE_SECRET, &kpem, &klen, why);
+    if (rc == CF_ERR_NOTFOUND)
+        rc = cf_why(why, CF_ERR_STATE,
+                    "no key installed here: nothing to reissue a certificate for");
+    if (rc == CF_OK && cf_key_from_pem(kpem, klen, NULL, &key) != CF_OK)
+        rc = cf_why(why, CF_ERR_CORRUPT, "the key in use (%s) does not parse", path);
+    if (rc == CF_OK)
+        rc = cf_job_reissue_cert(job, self->cfg.ca, key, now, &cert, why);
+    if (rc == CF_OK)
+        rc = cf_cert_to_pem(cert, &pem, &plen);
+    if (rc == CF_OK)
+        rc = cf_agent_certs_install(self->cfg.dir, pem, plen, kpem, klen, self->cfg.check,
+                                    self->cfg.check_ctx, fpr, why);
+    cf_mem_free(pem);
+    cf_cert_destroy(&cert);
+    cf_key_destroy(&key);
+    if (kpem)
+        cf_mem_free_secret(kpem, klen);
+    return rc;
+}
+
 /* Carry out a verified job; fpr (in: in use) becomes the certificate in use after it. */
-static cf_err_t s_apply(cf_agent_jobs_t *self, const cf_job_t *job, char *fpr, cf_why_t *why)
+static cf_err_t s_apply(cf_agent_jobs_t *self, const cf_job_t *job, time_t now, char *fpr,
+                        cf_why_t *why)
 {
     switch (cf_job_type(job)) {
     case CF_JOB_TYPE_INSTALL_CERT: return s_install(self, job, fpr, why);
+    case CF_JOB_TYPE_REISSUE: return s_reissue(self, job, now, fpr, why);
     case CF_JOB_TYPE_RENEW_CSR:
         if (!self->cfg.renew)
             return cf_why(why, CF_ERR_UNSUPPORTED, "renewal is not possible here");
@@ -261,6 +296,18 @@ static s_rec_t *s_slot(cf_agent_jobs_t *self, time_t now)
     return x;
 }
 
+/* A job this agent has an outcome for, taken again. While its report is queued it is not
+   run twice. One carried out here already and sent again (a second server, a HELLO or a
+   check-in before the entry was final) gets its original outcome reported again, never a
+   replay failure in its place. (A failed one runs again: an operator's retry.) */
+static cf_err_t s_again(cf_agent_jobs_t *self, s_rec_t *old, cf_why_t *why)
+{
+    if (!old->acked)
+        return CF_OK;
+    old->acked = 0;
+    return s_save(self, why);
+}
+
 cf_err_t cf_agent_jobs_take(cf_agent_jobs_t *self, const char *text, size_t len, time_t now,
                             const char *fpr, cf_why_t *why)
 {
@@ -269,14 +316,14 @@ cf_err_t cf_agent_jobs_take(cf_agent_jobs_t *self, const char *text, size_t len,
     char id[CF_JOB_ID_HEX + 1], out_fpr[CF_AGENT_FPR_HEX + 1];
     s_peek_id(text, len, id);
     s_rec_t *old = id[0] ? s_find(self, id) : NULL;
-    if (old && !old->acked)
-        return CF_OK; /* its report is queued: not run twice */
+    if (old && (!old->acked || old->r.installed))
+        return s_again(self, old, why);
     snprintf(out_fpr, sizeof(out_fpr), "%s", fpr ? fpr : "");
     cf_job_t *job = NULL;
     cf_why_t jwhy = {""};
     cf_err_t rc = cf_job_verifier_check(self->verifier, text, len, now, s_seen, self, &job, &jwhy);
     if (rc == CF_OK)
-        rc = s_apply(self, job, out_fpr, &jwhy);
+        rc = s_apply(self, job, now, out_fpr, &jwhy);
     cf_log(rc == CF_OK ? CF_LOG_INFO : CF_LOG_WARN, "job=%s outcome=%s why=\"%s\"",
            id[0] ? id : "-", rc == CF_OK ? "installed" : "failed",
            rc == CF_OK ? "" : cf_why_text(&jwhy, rc));

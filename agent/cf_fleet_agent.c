@@ -331,6 +331,7 @@ static void s_on_job(cf_fleet_t *f, size_t a, const cf_msg_t *m)
         return;
     }
     r->receipt_acked = r->report_acked = 0;
+    r->outcome = 0; /* this run's outcome is not known yet (a retry runs a job again) */
     if (f->fault.drop_first_receipt) {
         f->stats.receipts_dropped++;
     } else {
@@ -409,7 +410,10 @@ static void s_on_ack(cf_fleet_t *f, size_t a, const cf_msg_t *m)
 {
     cf_fleet_agent_t *ag = &f->agents[a];
     cf_fleet_rec_t *r = s_find(ag, m->job_id);
-    if (!r || r->report_acked || (m->ack_of == CF_MSG_RECEIPT && r->receipt_acked)) {
+    /* a REPORT ACK while no REPORT of this run is out is stale: it answers a REPORT of an
+       earlier run of the same job (a retry), and taking it would drop the coming outcome */
+    if (!r || r->report_acked || (m->ack_of == CF_MSG_RECEIPT && r->receipt_acked) ||
+        (m->ack_of == CF_MSG_REPORT && !r->outcome)) {
         f->stats.acks_stale++;
         return;
     }

@@ -226,6 +226,7 @@ void cf_sim_destroy(cf_sim_t **self_p)
     cf_mem_free(sim->agents);
     cf_agent_bundle_clear(&sim->bundle);
     cf_cert_destroy(&sim->ca);
+    cf_job_verifier_destroy(&sim->verifier);
     cf_mem_free(sim->state_dir);
     pthread_mutex_destroy(&sim->mu);
     cf_mem_free(sim);
@@ -332,6 +333,7 @@ cf_err_t cf_sim_stats(cf_sim_t *self, cf_sim_stats_t *out)
     }
     out->renewals = self->renewals;
     out->renew_fails = self->renew_fails;
+    out->replays = self->replays;
     pthread_mutex_unlock(&self->mu);
     out->insecure = by_lock[CF_SIM_LOCK_INSECURE];
     out->secure = by_lock[CF_SIM_LOCK_SECURE];
@@ -353,14 +355,15 @@ void cf_sim_stats_key(const cf_sim_stats_t *s, char *buf, size_t len)
              "agents=%zu enrolled=%zu secure=%zu insecure=%zu jobs=%llu installed=%llu "
              "failed=%llu attention=%zu expired=%zu refused=%zu certs=%zu up=%llu "
              "checkins=%llu checkin_fails=%llu enroll_fails=%llu renewals=%llu renew_fails=%llu "
-             "polled=%llu rehellos=%llu",
+             "polled=%llu rehellos=%llu replays=%llu",
              s->agents, s->enrolled, s->secure, s->insecure, (unsigned long long) f->jobs,
              (unsigned long long) f->installed, (unsigned long long) f->failed, s->attention,
              s->expired, s->refused, s->with_cert,
              (unsigned long long) (f->connects - f->disconnects), (unsigned long long) s->checkins,
              (unsigned long long) s->checkin_fails, (unsigned long long) s->enroll_fails,
              (unsigned long long) s->renewals, (unsigned long long) s->renew_fails,
-             (unsigned long long) s->polled, (unsigned long long) s->rehellos);
+             (unsigned long long) s->polled, (unsigned long long) s->rehellos,
+             (unsigned long long) s->replays);
 }
 
 void cf_sim_stats_line(const cf_sim_stats_t *s, unsigned proc, char *buf, size_t len)

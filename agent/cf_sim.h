@@ -57,6 +57,7 @@ typedef struct {
     uint64_t renew_fails;    /* renewals that failed */
     uint64_t polled;         /* jobs seen in check-in answers (the broker carries them) */
     uint64_t rehellos;       /* links reopened: an answer held a job never received */
+    uint64_t replays;        /* jobs applied before and sent again: reported installed again */
     cf_fleet_stats_t fleet;  /* the broker side (jobs, installed, failed, connects...) */
 } cf_sim_stats_t;
 

@@ -84,6 +84,8 @@ struct cf_sim {
     char *state_dir;                      /* owned copy, NULL none */
     cf_agent_bundle_t bundle;             /* the package: servers, brokers, CA, token */
     cf_cert_t *ca;                        /* its first CA certificate */
+    cf_job_verifier_t *verifier;          /* fleet's thread: its agents' jobs, one signer
+                                             cache for all (made at the first job) */
     cf_sim_agent_t *agents;               /* o.count agents */
     cf_fleet_t *fleet;                    /* the broker links */
     CURLM *multi;                         /* the HTTPS calls */
@@ -96,6 +98,7 @@ struct cf_sim {
     uint64_t enroll_fails, checkins, checkin_fails, polled; /* main: counters */
     uint64_t rehellos;              /* main: links reopened for a job seen by polling */
     uint64_t renewals, renew_fails; /* mu: counters of the fleet's thread */
+    uint64_t replays;               /* mu: jobs applied before, sent again (fleet's thread) */
     size_t n_refused;               /* main: agents whose enrollment was refused */
     size_t n_online_due;            /* main: agents with online_ms set */
     char last_refusal[CF_WHY_MAX];  /* main: why the last enrollment was refused */

@@ -129,6 +129,40 @@ static cf_err_t s_install(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t
     return rc;
 }
 
+/* reissue: the new certificate must chain to the CA, name the agent and certify the key it
+   holds; then it is the agent's certificate (written to its state directory first, when
+   there is one: the previous pair stays until then). */
+static cf_err_t s_reissue(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t *why)
+{
+    cf_sim_agent_t *ag = &sim->agents[a];
+    pthread_mutex_lock(&sim->mu);
+    char *kpem = ag->key ? cf_mem_strdup(ag->key) : NULL;
+    int have = ag->key != NULL;
+    pthread_mutex_unlock(&sim->mu);
+    if (!have)
+        return cf_why(why, CF_ERR_STATE, "no key here: nothing to reissue a certificate for");
+    if (!kpem)
+        return cf_why(why, CF_ERR_NOMEM, "out of memory");
+    cf_key_t *key = NULL;
+    cf_cert_t *cert = NULL;
+    char *pem = NULL;
+    size_t plen = 0;
+    cf_err_t rc = cf_key_from_pem(kpem, strlen(kpem), NULL, &key);
+    if (rc != CF_OK)
+        rc = cf_why(why, CF_ERR_CORRUPT, "the key in use does not parse");
+    if (rc == CF_OK)
+        rc = cf_job_reissue_cert(job, sim->ca, key, time(NULL), &cert, why);
+    if (rc == CF_OK)
+        rc = cf_cert_to_pem(cert, &pem, &plen);
+    if (rc == CF_OK)
+        rc = cf_sim_agent_install(sim, a, pem, kpem, cf_cert_fingerprint(cert), 1, why);
+    cf_mem_free(pem);
+    cf_cert_destroy(&cert);
+    cf_key_destroy(&key);
+    cf_mem_free_secret_str(kpem);
+    return rc;
+}
+
 /* renew_csr: handed to the main thread's HTTPS loop (the call must not hold the fleet's
    thread); the outcome comes back through cf_sim_jobs_renewed. */
 static cf_err_t s_renew(cf_sim_t *sim, size_t a, const char *job_id, cf_why_t *why)
@@ -183,6 +217,7 @@ static cf_err_t s_apply(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t *
 {
     switch (cf_job_type(job)) {
     case CF_JOB_TYPE_INSTALL_CERT: return s_install(sim, a, job, why);
+    case CF_JOB_TYPE_REISSUE: return s_reissue(sim, a, job, why);
     case CF_JOB_TYPE_RENEW_CSR: return s_renew(sim, a, cf_job_id(job), why);
     case CF_JOB_TYPE_SET_FAVORITE:
         pthread_mutex_lock(&sim->mu);
@@ -206,7 +241,25 @@ cf_err_t cf_sim_on_job(void *ctx, size_t a, const char *job_id, const void *job,
     cf_sim_agent_id(sim, a, id);
     cf_job_t *j = NULL;
     s_ctx_t seen = {sim, a};
-    cf_err_t rc = cf_job_verify(job, len, sim->ca, id, time(NULL), s_seen, &seen, &j, why);
+    /* one verifier for the fleet (this thread): the signer's chain is checked once, not at
+       every agent's copy of a job */
+    cf_err_t rc = sim->verifier ? cf_job_verifier_set_agent(sim->verifier, id)
+                                : cf_job_verifier_new(sim->ca, id, &sim->verifier);
+    if (rc == CF_OK)
+        rc = cf_job_verifier_check(sim->verifier, job, len, time(NULL), s_seen, &seen, &j, why);
+    if (rc == CF_ERR_EXISTS) {
+        /* a genuine job this agent carried out already (the verifier asks last), sent again
+           after the fleet forgot its report (a second server, a HELLO, a stale ACK): the
+           original outcome, installed, is reported again, never a replay failure */
+        pthread_mutex_lock(&sim->mu);
+        snprintf(fpr_out, CF_MSG_FPR_HEX + 1, "%s", ag->fpr);
+        sim->replays++;
+        pthread_mutex_unlock(&sim->mu);
+        cf_log(CF_LOG_INFO,
+               "agent=%s job=%s outcome=installed why=\"applied before: reported again\"", id,
+               job_id);
+        return CF_OK;
+    }
     if (rc == CF_OK && strcmp(cf_job_id(j), job_id) != 0)
         rc = cf_why(why, CF_ERR_CORRUPT, "the JOB frame names job %s, the job inside is %s", job_id,
                     cf_job_id(j));

@@ -2,6 +2,7 @@
 #include "cf_db_archive.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -65,6 +66,47 @@ static cf_err_t s_decode_obj(const json_t *o, cf_db_archived_t *out, cf_why_t *w
     return CF_OK;
 }
 
+#define S_COMPACT "c1 " /* the compact form's first bytes */
+
+/* "<component> <name> <archived_at>\n" then DER (after S_COMPACT). */
+static cf_err_t s_decode_compact(const char *v, size_t len, cf_db_archived_t *out, cf_why_t *why)
+{
+    enum { S_HEAD_MAX = CF_DB_NAME_MAX + 48 }; /* component, name, time, spaces */
+    const char *nl = memchr(v, '\n', len < S_HEAD_MAX ? len : S_HEAD_MAX);
+    char head[S_HEAD_MAX + 1], comp[16], name[CF_DB_NAME_MAX + 1];
+    long long at = 0;
+    int used = 0;
+    if (!nl)
+        return cf_why(why, CF_ERR_CORRUPT, "archive %s: no header line", out->fingerprint);
+    memcpy(head, v, (size_t) (nl - v));
+    head[nl - v] = '\0';
+    if (sscanf(head, "%15s %253s %lld%n", comp, name, &at, &used) != 3 ||
+        (size_t) used != (size_t) (nl - v) ||
+        cf_component_from_name(comp, &out->component) != CF_OK ||
+        !cf_db_component_ok(out->component) || cf_db_check_cert_name(name) != CF_OK)
+        return cf_why(why, CF_ERR_CORRUPT, "archive %s: bad header", out->fingerprint);
+    cf_cert_t *cert = NULL;
+    size_t der_len = len - (size_t) (nl + 1 - v), pem_len = 0;
+    cf_err_t rc = cf_cert_parse(nl + 1, der_len, &cert);
+    if (rc == CF_OK && (((const unsigned char *) nl)[1] != 0x30 ||
+                        cf_db_check_serial(cf_cert_serial(cert)) != CF_OK))
+        rc = CF_ERR_CORRUPT;
+    if (rc == CF_OK)
+        rc = cf_cert_to_pem(cert, &out->cert_pem, &pem_len);
+    if (rc == CF_OK) {
+        memcpy(out->name, name, strlen(name) + 1);
+        snprintf(out->serial, sizeof(out->serial), "%s", cf_cert_serial(cert));
+        out->not_after = (int64_t) cf_cert_not_after(cert);
+        out->archived_at = (int64_t) at;
+    }
+    cf_cert_destroy(&cert);
+    if (rc == CF_ERR_NOMEM)
+        return cf_why(why, rc, "out of memory");
+    if (rc != CF_OK)
+        return cf_why(why, CF_ERR_CORRUPT, "archive %s: not a certificate", out->fingerprint);
+    return CF_OK;
+}
+
 cf_err_t cf_db_archive_decode(const char *fp, size_t fp_len, const char *json, size_t len,
                               cf_db_archived_t *out, cf_why_t *why)
 {
@@ -77,6 +119,13 @@ cf_err_t cf_db_archive_decode(const char *fp, size_t fp_len, const char *json, s
         memset(out, 0, sizeof(*out));
         return cf_why(why, CF_ERR_CORRUPT, "archive entry: bad fingerprint");
     }
+    if (len > strlen(S_COMPACT) && memcmp(json, S_COMPACT, strlen(S_COMPACT)) == 0) {
+        size_t skip = strlen(S_COMPACT);
+        cf_err_t rc = s_decode_compact(json + skip, len - skip, out, why);
+        if (rc != CF_OK)
+            cf_db_archived_clear(out);
+        return rc;
+    }
     json_error_t jerr;
     json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     cf_err_t rc = json_is_object(o) ? s_decode_obj(o, out, why)
@@ -88,30 +137,49 @@ cf_err_t cf_db_archive_decode(const char *fp, size_t fp_len, const char *json, s
     return rc;
 }
 
+cf_err_t cf_db_archive_entry(cf_component_t component, const char *name, const cf_cert_t *cert,
+                             int64_t now, char **out, size_t *len_out)
+{
+    CF_ASSERT(cert && out && len_out);
+    *out = NULL;
+    *len_out = 0;
+    if (!cf_db_component_ok(component) || cf_db_check_cert_name(name) != CF_OK || now < 0)
+        return CF_ERR_INVALID;
+    unsigned char *der = NULL;
+    size_t der_len = 0;
+    CF_TRY(cf_cert_to_der(cert, &der, &der_len));
+    char head[CF_DB_NAME_MAX + 64];
+    int n = snprintf(head, sizeof(head), S_COMPACT "%s %s %lld\n", cf_component_name(component),
+                     name, (long long) now);
+    cf_err_t rc = der_len > CF_DB_ARCHIVE_MAX - sizeof(head) ? CF_ERR_TOOBIG : CF_ERR_NOMEM;
+    char *v = rc == CF_ERR_NOMEM ? cf_mem_malloc((size_t) n + der_len) : NULL;
+    if (v) {
+        memcpy(v, head, (size_t) n);
+        memcpy(v + n, der, der_len);
+        *out = v;
+        *len_out = (size_t) n + der_len;
+        rc = CF_OK;
+    }
+    cf_mem_free(der);
+    return rc;
+}
+
 cf_err_t cf_db_archive_add(cf_store_t *store, cf_component_t component, const char *name,
                            const cf_cert_t *cert, int64_t now)
 {
     CF_ASSERT(store && cert);
     if (!cf_db_component_ok(component) || cf_db_check_cert_name(name) != CF_OK ||
-        cf_db_check_serial(cf_cert_serial(cert)) != CF_OK)
+        cf_db_check_serial(cf_cert_serial(cert)) != CF_OK || now < 0)
         return cf_db_fail(store, CF_ERR_INVALID, "archive: bad component, name or serial");
-    char *pem = NULL, *text = NULL;
-    size_t pem_len = 0;
-    cf_err_t rc = cf_cert_to_pem(cert, &pem, &pem_len);
+    char *v = NULL;
+    size_t len = 0;
+    cf_err_t rc = cf_db_archive_entry(component, name, cert, now, &v, &len);
     if (rc != CF_OK)
         return cf_db_fail(store, rc, "archive: cannot encode the certificate");
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "component",
-                          cf_component_name(component), "name", name, "serial",
-                          cf_cert_serial(cert), "not_after", (json_int_t) cf_cert_not_after(cert),
-                          "archived_at", (json_int_t) now, "cert", pem);
-    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    cf_mem_free(pem);
-    if (!text)
-        return cf_db_fail(store, CF_ERR_NOMEM, "archive: out of memory");
-    rc = cf_store_cmd_idem(store, NULL, "HSET %s %s %s", CF_DB_K_ARCHIVE, cf_cert_fingerprint(cert),
-                           text);
-    free(text); /* jansson's allocator */
+    const char *argv[] = {"HSET", CF_DB_K_ARCHIVE, cf_cert_fingerprint(cert), v};
+    size_t lens[] = {4, strlen(CF_DB_K_ARCHIVE), strlen(argv[2]), len};
+    rc = cf_store_cmd_argv(store, CF_STORE_IDEMPOTENT, NULL, 4, argv, lens);
+    cf_mem_free(v);
     return rc;
 }
 

@@ -10,9 +10,13 @@
 #include "cf_err.h"
 #include "cf_store.h"
 
-/* Key: cf:archive, a hash fingerprint -> JSON {component, name, serial, not_after,
-   archived_at, cert} (docs/REDIS.md). cf_db_cert_put archives a record's previous
-   certificate itself. Details of failures in cf_store_why(store). RT = round trips. */
+/* Key: cf:archive, a hash fingerprint -> one entry (docs/REDIS.md), in one of two forms:
+   compact "c1 <component> <name> <archived_at>\n" followed by the certificate's DER (what
+   cf_db_archive_add and cf_db_enroll_replace write: about 540 bytes for a P-256 agent
+   certificate), or JSON {component, name, serial, not_after, archived_at, cert (PEM)}
+   (cf_db_cert_put's Lua for component records, and entries written before the compact
+   form). Serial and not_after of a compact entry come from its DER. Details of failures in
+   cf_store_why(store). RT = round trips. */
 #define CF_DB_ARCHIVE_MAX  (512 * 1024) /* one archive entry (JSON), bytes */
 #define CF_DB_ARCHIVE_SCAN 100          /* HSCAN COUNT for archive walks */
 #define CF_DB_ARCHIVE_WALK 1000000      /* entries one prune walks at most */
@@ -34,6 +38,12 @@ void cf_db_archived_clear(cf_db_archived_t *a); /* free cert_pem; zero it */
    CF_ERR_CORRUPT (or CF_ERR_NOMEM) it is zeroed, why (may be NULL) saying what is wrong. */
 CF_MUST_USE cf_err_t cf_db_archive_decode(const char *fp, size_t fp_len, const char *json,
                                           size_t len, cf_db_archived_t *out, cf_why_t *why);
+/* The compact entry for cert (see above) into *out (the caller's: cf_mem_free), *len_out
+   bytes (binary: not NUL-terminated text). CF_ERR_INVALID (component, name, now < 0),
+   CF_ERR_TOOBIG, CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_db_archive_entry(cf_component_t component, const char *name,
+                                         const cf_cert_t *cert, int64_t now, char **out,
+                                         size_t *len_out);
 /* Archive a certificate outside the record path (a per-agent certificate replaced by a
    newer one): HSET cf:archive (1 RT). name: an agent id or record name. */
 CF_MUST_USE cf_err_t cf_db_archive_add(cf_store_t *store, cf_component_t component,

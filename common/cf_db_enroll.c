@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cf_db_archive.h"
 #include "cf_db_util.h"
 #include "cf_mem.h"
 
@@ -337,4 +338,100 @@ cf_err_t cf_db_enroll_mark_revoked(cf_store_t *store, const char *id, int64_t no
         return cf_db_fail(store, CF_ERR_INVALID, "bad time");
     const char *pairs[] = {"revoked", cf_db_i64(t, now)};
     return s_set(store, id, pairs, 2);
+}
+
+cf_err_t cf_db_enroll_cert(cf_store_t *store, const char *id, cf_cert_t **cert_out)
+{
+    CF_ASSERT(store && cert_out);
+    *cert_out = NULL;
+    char ckey[CF_DB_KEY_MAX];
+    if (cf_db_key_agent_cert(ckey, id) != CF_OK)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
+    redisReply *r = NULL;
+    CF_TRY(cf_store_cmd_idem(store, &r, "GET %s", ckey));
+    cf_err_t rc = CF_OK;
+    if (cf_db_r_nil(r))
+        rc = cf_db_fail(store, CF_ERR_NOTFOUND, "agent %s has no certificate of its own", id);
+    else if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > CF_DB_ENROLL_PEM_MAX)
+        rc = cf_db_fail(store, CF_ERR_CORRUPT, "agent %s: its certificate key is damaged", id);
+    else
+        rc = cf_cert_parse(r->str, r->len, cert_out);
+    freeReplyObject(r);
+    if (rc != CF_OK && rc != CF_ERR_NOTFOUND && rc != CF_ERR_NOMEM)
+        rc = cf_db_fail(store, CF_ERR_CORRUPT, "agent %s: its certificate does not parse", id);
+    return rc;
+}
+
+/* KEYS[1] the agent record, KEYS[2] its :cert, KEYS[3] cf:archive. ARGV[1] the new DER,
+   ARGV[2] the old fingerprint ("" none), ARGV[3] its archive entry, then field/value pairs.
+   0 no record, 2 revoked, 1 done. */
+static const char s_lua_replace[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+    "local rv = redis.call('HGET', KEYS[1], 'revoked')\n"
+    "if rv and rv ~= '' and rv ~= '0' then return 2 end\n"
+    "if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[3]) end\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 4))\n"
+    "redis.call('HDEL', KEYS[1], 'enroll_cert')\n"
+    "redis.call('SET', KEYS[2], ARGV[1])\n"
+    "return 1\n";
+
+/* The archive entry of old when it is to be archived: still valid, another fingerprint. */
+static cf_err_t s_old_entry(const char *id, int64_t now, const cf_cert_t *new_cert,
+                            const cf_cert_t *old, char **entry, size_t *len)
+{
+    *entry = NULL;
+    *len = 0;
+    if (!old || (int64_t) cf_cert_not_after(old) <= now ||
+        strcmp(cf_cert_fingerprint(old), cf_cert_fingerprint(new_cert)) == 0)
+        return CF_OK;
+    return cf_db_archive_entry(CF_COMPONENT_AGENT, id, old, now, entry, len);
+}
+
+cf_err_t cf_db_enroll_replace(cf_store_t *store, const char *id, int64_t now,
+                              const cf_cert_t *new_cert, const cf_cert_t *old_cert)
+{
+    CF_ASSERT(store && new_cert);
+    char key[CF_DB_KEY_MAX], ckey[CF_DB_KEY_MAX], na[CF_DB_I64_BUF];
+    if (now < 0 || cf_db_key_agent(key, id) != CF_OK || cf_db_key_agent_cert(ckey, id) != CF_OK)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad agent id or time");
+    unsigned char *der = NULL;
+    char *entry = NULL;
+    size_t len = 0, elen = 0;
+    cf_err_t rc = cf_cert_to_der(new_cert, &der, &len);
+    if (rc == CF_OK)
+        rc = s_old_entry(id, now, new_cert, old_cert, &entry, &elen);
+    if (rc == CF_OK && len > CF_DB_ENROLL_PEM_MAX)
+        rc = CF_ERR_TOOBIG;
+    if (rc != CF_OK) {
+        cf_mem_free(der);
+        return cf_db_fail(store, rc, "certificate of %s not encoded", id);
+    }
+    const char *argv[] = {key,
+                          ckey,
+                          CF_DB_K_ARCHIVE,
+                          (const char *) der,
+                          entry ? cf_cert_fingerprint(old_cert) : "",
+                          entry ? entry : "",
+                          "enroll_fp",
+                          cf_cert_fingerprint(new_cert),
+                          "enroll_serial",
+                          cf_cert_serial(new_cert),
+                          "enroll_not_after",
+                          cf_db_i64(na, (int64_t) cf_cert_not_after(new_cert))};
+    size_t lens[sizeof(argv) / sizeof(argv[0])];
+    for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
+        lens[i] = i == 3 ? len : i == 5 ? elen : strlen(argv[i]);
+    redisReply *r = NULL;
+    rc = cf_db_eval(store, s_lua_replace, CF_STORE_IDEMPOTENT, &r, 3, 9, argv, lens);
+    int64_t v = 0;
+    if (rc == CF_OK)
+        rc = cf_db_r_int(r, 0, 0, 2, &v, "replace reply", cf_db_why(store));
+    freeReplyObject(r);
+    if (rc == CF_OK && v == 0)
+        rc = cf_db_fail(store, CF_ERR_NOTFOUND, "no agent %s", id);
+    if (rc == CF_OK && v == 2)
+        rc = cf_db_fail(store, CF_ERR_POLICY, "agent %s is revoked", id);
+    cf_mem_free(der);
+    cf_mem_free(entry);
+    return rc;
 }

@@ -84,6 +84,19 @@ CF_MUST_USE cf_err_t cf_db_enroll_get(cf_store_t *store, const char *id, cf_db_e
 CF_MUST_USE cf_err_t cf_db_enroll_record(cf_store_t *store, const char *id, int64_t now,
                                          const cf_cert_t *cert);
 
+/* The certificate recorded for agent id (its :cert key, DER or PEM), into *cert_out (the
+   caller's), 1 RT. CF_ERR_NOTFOUND when none is recorded (push mode, the shared
+   certificate), CF_ERR_INVALID (id), CF_ERR_CORRUPT, CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_db_enroll_cert(cf_store_t *store, const char *id, cf_cert_t **cert_out);
+
+/* A certificate the server issued to agent id replaces the recorded one, in ONE Lua step
+   (1 RT): old (may be NULL), when still valid at now and of another fingerprint, goes to
+   cf:archive in the compact form; new is recorded as cf_db_enroll_record does. Nothing is
+   written when the record is gone (CF_ERR_NOTFOUND) or the agent is revoked (CF_ERR_POLICY).
+   CF_ERR_INVALID, CF_ERR_TOOBIG, CF_ERR_NOMEM, the store's. */
+CF_MUST_USE cf_err_t cf_db_enroll_replace(cf_store_t *store, const char *id, int64_t now,
+                                          const cf_cert_t *new_cert, const cf_cert_t *old_cert);
+
 /* Mark agent id revoked at now (HSET revoked, only on an existing record; 1 RT, Lua): it
    keeps its record so it shows, and enrollment refuses it until it is decommissioned.
    CF_ERR_NOTFOUND, CF_ERR_INVALID. */

@@ -17,7 +17,7 @@ _Static_assert(CF_JOB_CURVE_KEY_LEN == crypto_box_PUBLICKEYBYTES, "CURVE keys ar
 _Static_assert(CF_JOB_CURVE_KEY_LEN == crypto_box_SECRETKEYBYTES, "CURVE keys are X25519");
 
 static const char *const s_type_names[CF_JOB_TYPE_COUNT_] = {
-    "unknown", "install_cert", "renew_csr", "set_favorite", "recheck",
+    "unknown", "install_cert", "renew_csr", "set_favorite", "recheck", "reissue",
 };
 
 const char *cf_job_type_name(cf_job_type_t type)
@@ -66,9 +66,11 @@ static cf_err_t s_check_payload(const cf_job_t *job, cf_why_t *why)
             return cf_why(why, CF_ERR_INVALID, "set_favorite needs a server alias");
     } else if (job->favorite[0])
         return cf_why(why, CF_ERR_INVALID, "only set_favorite names a favorite");
+    if ((job->type == CF_JOB_TYPE_REISSUE) != (job->cert != NULL))
+        return cf_why(why, CF_ERR_INVALID, "reissue, and only reissue, carries a certificate");
     if (job->type != CF_JOB_TYPE_INSTALL_CERT)
         return job->form || pem || p12
-                   ? cf_why(why, CF_ERR_INVALID, "only install_cert carries a certificate")
+                   ? cf_why(why, CF_ERR_INVALID, "only install_cert carries a key")
                    : CF_OK;
     if (job->form == CF_JOB_FORM_PEM && job->chain && job->key && !p12)
         return CF_OK;
@@ -199,6 +201,7 @@ void cf_job_destroy(cf_job_t **self_p)
     cf_job_t *job = *self_p;
     s_drop_install(job);
     cf_job_unsign(job);
+    cf_mem_free(job->cert);
     cf_mem_free(job);
     *self_p = NULL;
 }

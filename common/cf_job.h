@@ -11,13 +11,16 @@
 
 /* docs/PROTOCOL.md ("Jobs") describes the JSON form, the canonical bytes that are signed
    and the sealing. */
-#define CF_JOB_FORMAT        1                  /* "v" of the JSON form this build reads/writes */
-#define CF_JOB_PROTO         1                  /* agent protocol level this build implements */
+#define CF_JOB_FORMAT 1 /* "v" of the JSON form this build reads/writes */
+#define CF_JOB_PROTO                                                                          \
+    2                                           /* agent protocol level this build implements \
+                                                   (2 brought reissue) */
 #define CF_JOB_MAX_WIRE      (64 * 1024)        /* largest signed job, bytes */
 #define CF_JOB_ID_HEX        32                 /* job id: 128 random bits, lowercase hex */
 #define CF_JOB_ALIAS_MAX     64                 /* server alias (issuer, favorite), bytes */
 #define CF_JOB_MAX_SECRET    (24 * 1024)        /* largest sealed plaintext (key, PKCS#12), bytes */
 #define CF_JOB_MAX_CHAIN     (24 * 1024)        /* largest certificate chain PEM, bytes */
+#define CF_JOB_MAX_CERT      16384              /* largest reissued certificate DER, bytes */
 #define CF_JOB_MAX_PASSWORD  1024               /* largest PKCS#12 password, bytes */
 #define CF_JOB_MAX_SIGNER    16384              /* largest signer certificate DER, bytes */
 #define CF_JOB_MAX_LIFETIME  (366 * 86400)      /* longest expires - created, seconds */
@@ -31,6 +34,7 @@ typedef enum {
     CF_JOB_TYPE_RENEW_CSR,        /* make a key and a CSR; the job id is the nonce */
     CF_JOB_TYPE_SET_FAVORITE,     /* change the agent's favorite server */
     CF_JOB_TYPE_RECHECK,          /* report the certificate actually in use */
+    CF_JOB_TYPE_REISSUE,          /* a new certificate for the key the agent holds (level 2) */
     CF_JOB_TYPE_COUNT_            /* one past the last type, not a type */
 } cf_job_type_t;
 
@@ -55,7 +59,7 @@ typedef struct {
     unsigned min_proto; /* agent protocol level needed; 0 = 1 */
 } cf_job_spec_t;
 
-/* "install_cert", "renew_csr", "set_favorite", "recheck"; "unknown" out of range. */
+/* "install_cert", "renew_csr", "set_favorite", "recheck", "reissue"; "unknown" out of range. */
 const char *cf_job_type_name(cf_job_type_t type);
 /* Inverse of cf_job_type_name; CF_ERR_INVALID for anything else (*out untouched). */
 CF_MUST_USE cf_err_t cf_job_type_from_name(const char *name, cf_job_type_t *out);
@@ -84,6 +88,11 @@ CF_MUST_USE cf_err_t cf_job_set_install_pem(cf_job_t *job, const char *chain_pem
 CF_MUST_USE cf_err_t cf_job_set_install_p12(cf_job_t *job, const unsigned char *p12, size_t p12_len,
                                             const char *password,
                                             const unsigned char agent_pub[CF_JOB_CURVE_KEY_LEN]);
+
+/* reissue: the new certificate (DER, 1..CF_JOB_MAX_CERT bytes, sent in clear: it holds no
+   secret; the agent keeps the private key it has). Drops any signature. Errors:
+   CF_ERR_INVALID (wrong type, empty), CF_ERR_TOOBIG, CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_job_set_reissue(cf_job_t *job, const unsigned char *der, size_t len);
 
 /* Sign the job with the issuing server's certificate and key: the certificate (DER) goes
    into the job, the signature covers CF_JOB_SIG_CONTEXT, a NUL and the canonical form of
@@ -121,6 +130,10 @@ typedef struct cf_job_verifier cf_job_verifier_t;
 CF_MUST_USE cf_err_t cf_job_verifier_new(const cf_cert_t *ca, const char *agent_id,
                                          cf_job_verifier_t **out);
 void cf_job_verifier_destroy(cf_job_verifier_t **self_p); /* NULLs *self_p; safe to repeat */
+/* The agent id jobs are checked against from now on (copied), the signer cache kept: one
+   verifier serves the many agents of one thread (a simulator's fleet). CF_ERR_INVALID for
+   a bad id (the verifier is unchanged). */
+CF_MUST_USE cf_err_t cf_job_verifier_set_agent(cf_job_verifier_t *v, const char *agent_id);
 /* Full chain verifications done so far (the rest were served by the cache). */
 unsigned long cf_job_verifier_chain_checks(const cf_job_verifier_t *v);
 
@@ -156,6 +169,14 @@ int cf_job_is_signed(const cf_job_t *job);
 /* install_cert, PEM form: the certificate chain (NUL-terminated, the caller's:
    cf_mem_free). Errors: CF_ERR_STATE (not the PEM form), CF_ERR_NOMEM. */
 CF_MUST_USE cf_err_t cf_job_chain_pem(const cf_job_t *job, char **pem_out, size_t *len_out);
+/* reissue: the certificate it carries, checked for the agent that holds key (its own private
+   key) and trusts ca: it parses (CF_ERR_CORRUPT), chains to ca at now (CF_ERR_UNTRUSTED,
+   CF_ERR_EXPIRED, CF_ERR_NOTYETVALID), names the job's agent as CN and agent URI SAN
+   (CF_ERR_POLICY) and certifies key's public half (CF_ERR_KEYMISMATCH). Each refusal says
+   why. *cert_out is the caller's. CF_ERR_STATE for another job type, CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_job_reissue_cert(const cf_job_t *job, const cf_cert_t *ca,
+                                         const cf_key_t *key, time_t now, cf_cert_t **cert_out,
+                                         cf_why_t *why);
 /* install_cert, PEM form: open the sealed private key with the agent's CURVE key pair.
    *key_out is NUL-terminated and the caller's: cf_mem_free_secret. Errors: CF_ERR_STATE,
    CF_ERR_SECRET (not sealed to this key pair, or damaged), CF_ERR_NOMEM. */

@@ -24,6 +24,7 @@ struct cf_job {
     char *key;                           /* PEM form: base64 of the sealed key (owned) */
     char *p12;                           /* P12 form: base64 of the sealed PKCS#12 */
     char *pass;                          /* P12 form: base64 of the sealed password */
+    char *cert;                          /* reissue: base64 of the new certificate's DER */
     char *signer;                        /* base64 of the signer's DER, NULL unsigned */
     char *sig;                           /* base64 of the signature, NULL unsigned */
 };

@@ -35,7 +35,7 @@ cf_err_t cf_job_json(const cf_job_t *job, int with_sig, char **out, size_t *len_
 {
     const char *sig = with_sig ? job->sig : NULL;
     size_t cap = 512 + s_len(job->chain) + s_len(job->key) + s_len(job->p12) + s_len(job->pass) +
-                 s_len(job->signer) + s_len(sig);
+                 s_len(job->cert) + s_len(job->signer) + s_len(sig);
     size_t pos = 0;
     char *buf = cf_mem_malloc(cap);
     *out = NULL;
@@ -54,6 +54,8 @@ cf_err_t cf_job_json(const cf_job_t *job, int with_sig, char **out, size_t *len_
               job->pass);
     else if (job->type == CF_JOB_TYPE_SET_FAVORITE)
         s_cat(buf, cap, &pos, "{\"favorite\":\"%s\"}", job->favorite);
+    else if (job->type == CF_JOB_TYPE_REISSUE)
+        s_cat(buf, cap, &pos, "{\"cert\":\"%s\"}", job->cert);
     else
         s_cat(buf, cap, &pos, "{}");
     if (sig)
@@ -150,7 +152,7 @@ static cf_err_t s_take_payload(const json_t *p, cf_job_t *job, cf_why_t *why)
 {
     static const char *const pem[] = {"form", "chain", "key"}, *const p12[] = {"form", "p12",
                                                                                "pass"};
-    static const char *const fav[] = {"favorite"};
+    static const char *const fav[] = {"favorite"}, *const reissue[] = {"cert"};
     char form[4];
     if (!json_is_object(p))
         return cf_why(why, CF_ERR_CORRUPT, "payload is not a JSON object");
@@ -158,6 +160,9 @@ static cf_err_t s_take_payload(const json_t *p, cf_job_t *job, cf_why_t *why)
     case CF_JOB_TYPE_SET_FAVORITE:
         CF_TRY(s_keys(p, fav, 1, "payload", why));
         return s_str(p, "favorite", job->favorite, sizeof(job->favorite), why);
+    case CF_JOB_TYPE_REISSUE:
+        CF_TRY(s_keys(p, reissue, 1, "payload", why));
+        return s_b64(p, "cert", CF_JOB_MAX_CERT, &job->cert, why);
     case CF_JOB_TYPE_INSTALL_CERT: break;
     default: return s_keys(p, NULL, 0, "payload", why);
     }

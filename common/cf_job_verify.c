@@ -128,6 +128,15 @@ cf_err_t cf_job_verifier_new(const cf_cert_t *ca, const char *agent_id, cf_job_v
     return CF_OK;
 }
 
+cf_err_t cf_job_verifier_set_agent(cf_job_verifier_t *v, const char *agent_id)
+{
+    if (!v || !agent_id || strlen(agent_id) > CF_JOB_AGENT_MAX ||
+        cf_issue_check_agent_id(agent_id) != CF_OK)
+        return CF_ERR_INVALID;
+    strcpy(v->agent, agent_id);
+    return CF_OK;
+}
+
 void cf_job_verifier_destroy(cf_job_verifier_t **self_p)
 {
     if (!self_p || !*self_p)

@@ -21,7 +21,8 @@
 #define S_MAX_TTL    31622400 /* 366 days: the longest job */
 #define S_PATH_MAX   (128 + 3 * S_MAX_CURSOR) /* a request path with its query */
 
-static const char *const s_types[] = {"install_cert", "renew_csr", "set_favorite", "recheck", NULL};
+static const char *const s_types[] = {"install_cert", "renew_csr", "set_favorite",
+                                      "recheck",      "reissue",   NULL};
 static const char *const s_locks[] = {"secure", "attention", "insecure", "expired", NULL};
 static const char *const s_forms[] = {"pem", "p12", NULL};
 /* the per-agent states, in the order the console shows their counts */
@@ -131,7 +132,8 @@ static int s_create_body(cf_cli_run_t *run, const char *type, json_t **out)
         known |= strcmp(type, s_types[i]) == 0;
     if (!known) {
         run->exit_code = cf_cli_usage_error(
-            run->prog, "unknown job type '%.40s': install_cert, renew_csr, set_favorite, recheck",
+            run->prog,
+            "unknown job type '%.40s': install_cert, renew_csr, set_favorite, recheck, reissue",
             type);
         return 0;
     }
@@ -260,7 +262,8 @@ static int s_create(int argc, char **argv)
         "Create a job for many agents. TYPE: install_cert (push a certificate and its\n"
         "key, sealed to each agent), renew_csr (the agent makes a key and a CSR),\n"
         "set_favorite (--favorite ALIAS), recheck (the agent reports its "
-        "certificate).\n" S_CREATE_ABOUT);
+        "certificate),\nreissue (the server issues a new certificate for the key the agent "
+        "holds).\n" S_CREATE_ABOUT);
 }
 
 static int s_install_cert(int argc, char **argv)
@@ -277,6 +280,15 @@ static int s_renew(int argc, char **argv)
     return s_create_as(argc, argv, "renew_csr", "cf-console job renew", S_TARGET S_WATCH S_CONN,
                        "Have agents renew their certificate: each makes a key and a CSR, the\n"
                        "server signs it (job create renew_csr).\n" S_CREATE_ABOUT);
+}
+
+static int s_reissue(int argc, char **argv)
+{
+    return s_create_as(argc, argv, "reissue", "cf-console job reissue", S_TARGET S_WATCH S_CONN,
+                       "Give agents a new certificate for the key each already holds: the\n"
+                       "server issues it (same subject and names, new serial and validity) and\n"
+                       "sends it signed; no private key travels (job create reissue; agents\n"
+                       "need protocol level 2, older ones show too_old).\n" S_CREATE_ABOUT);
 }
 
 static int s_set_favorite(int argc, char **argv)
@@ -525,6 +537,10 @@ int cf_cli_job(int argc, char **argv)
         {"install-cert", "(--agents ID,ID | --all | ...): push a certificate (--watch)",
          s_install_cert},
         {"renew", "(--agents ID,ID | --all | ...): agents renew by CSR (--watch)", s_renew},
+        {"reissue",
+         "(--agents ID,ID | --all | ...): new certificates for the agents' keys "
+         "(--watch)",
+         s_reissue},
         {"set-favorite", "--favorite ALIAS (--agents ... | --all | ...): favorite server",
          s_set_favorite},
         {"watch", "ID: follow a job live: progress, rate, ETA, then the failed agents",
@@ -537,7 +553,7 @@ int cf_cli_job(int argc, char **argv)
         {"resume", "ID: go on with a paused job's waves", cf_cli_job_resume},
     };
     return cf_cli_dispatch("cf-console job",
-                           "Certificate jobs for many agents (install, renew, favorite, "
-                           "re-check).\n" CF_EXIT_HELP,
+                           "Certificate jobs for many agents (install, renew, reissue, "
+                           "favorite, re-check).\n" CF_EXIT_HELP,
                            cmds, S_N(cmds), argc, argv);
 }

@@ -13,13 +13,11 @@
 #include "cf_log.h"
 #include "cf_mem.h"
 
-/* The agent protocol level each job type needs (index: cf_job_type_t). Level 1 knows
-   every type so far; a type added later comes with the level that brings it. */
+/* The agent protocol level each job type needs (index: cf_job_type_t). Level 1 knew the
+   first four types; level 2 brought reissue. */
 static const unsigned s_min_proto[CF_JOB_TYPE_COUNT_] = {
-    [CF_JOB_TYPE_INSTALL_CERT] = 1,
-    [CF_JOB_TYPE_RENEW_CSR] = 1,
-    [CF_JOB_TYPE_SET_FAVORITE] = 1,
-    [CF_JOB_TYPE_RECHECK] = 1,
+    [CF_JOB_TYPE_INSTALL_CERT] = 1, [CF_JOB_TYPE_RENEW_CSR] = 1, [CF_JOB_TYPE_SET_FAVORITE] = 1,
+    [CF_JOB_TYPE_RECHECK] = 1,      [CF_JOB_TYPE_REISSUE] = 2,
 };
 
 static const char *const s_fields[] = {"type", "agents",       "all",  "ip_range", "state",
@@ -163,7 +161,7 @@ cf_err_t cf_api_jobs_parse(cf_store_t *store, const json_t *body, cf_api_jobs_sp
     const char *type = json_string_value(json_object_get(body, "type"));
     if (!type || cf_job_type_from_name(type, &spec->type) != CF_OK)
         return cf_why(why, CF_ERR_INVALID,
-                      "type must be install_cert, renew_csr, set_favorite or recheck");
+                      "type must be install_cert, renew_csr, set_favorite, recheck or reissue");
     const json_t *ttl = json_object_get(body, "ttl");
     spec->ttl = CF_API_JOBS_TTL_DEFAULT;
     if (ttl && (!json_is_integer(ttl) || json_integer_value(ttl) < 1 ||

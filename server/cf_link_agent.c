@@ -2,6 +2,7 @@
 #include "cf_link_agent.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "cf_db_curve.h"
 #include "cf_log.h"
@@ -24,6 +25,8 @@ cf_err_t cf_link_prepare(cf_store_t *store, const cf_seal_t *seal, const char *i
     if (rc == CF_OK && out->params.type == CF_JOB_TYPE_INSTALL_CERT)
         rc = cf_link_install_load(store, seal, out->params.cert, out->params.form, &out->install,
                                   why);
+    if (rc == CF_OK && out->params.type == CF_JOB_TYPE_REISSUE)
+        rc = cf_link_reissue_load(store, seal, &out->reissue, why);
     if (rc != CF_OK)
         cf_link_prepared_clear(out);
     return rc;
@@ -34,7 +37,28 @@ void cf_link_prepared_clear(cf_link_prepared_t *p)
     if (!p)
         return;
     cf_link_install_clear(&p->install);
+    cf_link_reissue_clear(&p->reissue);
     memset(p, 0, sizeof(*p));
+}
+
+/* reissue: the agent's certificate (issued here, or the one issued for this job before),
+   signed into its copy; an agent that can never get one has its entry failed. */
+static cf_err_t s_reissue_copy(cf_store_t *store, const cf_link_prepared_t *p,
+                               const cf_link_job_t *lj, const cf_link_signer_t *signer,
+                               const char *agent, char **wire_out, size_t *len_out, cf_why_t *why)
+{
+    unsigned char *der = NULL;
+    size_t len = 0;
+    cf_link_reissue_t r = p->reissue; /* the CA is used, not owned, by this copy */
+    cf_err_t rc =
+        cf_link_reissue_cert(store, &r, agent, lj->created, (int64_t) time(NULL), &der, &len, why);
+    if (rc == CF_OK)
+        rc = cf_link_build_reissue(lj, agent, der, len, signer, wire_out, len_out, why);
+    cf_mem_free(der);
+    if ((rc == CF_ERR_NOTFOUND || rc == CF_ERR_POLICY) &&
+        cf_link_reissue_refuse(store, lj->id, agent, cf_why_text(why, rc)) != CF_OK)
+        cf_log(CF_LOG_WARN, "msg=\"reissue entry not failed\" job=%s agent=%s", lj->id, agent);
+    return rc;
 }
 
 cf_err_t cf_link_copy(cf_store_t *store, const cf_link_prepared_t *p,
@@ -55,6 +79,8 @@ cf_err_t cf_link_copy(cf_store_t *store, const cf_link_prepared_t *p,
     cf_link_job_t lj = {p->job.id,      cf_job_type_name(p->job.type),
                         p->job.params,  p->job.created,
                         p->job.expires, p->job.min_proto};
+    if (p->params.type == CF_JOB_TYPE_REISSUE)
+        return s_reissue_copy(store, p, &lj, signer, agent, wire_out, len_out, why);
     return cf_link_build(&lj, &p->params, agent, install ? &p->install : NULL, install ? pub : NULL,
                          signer, wire_out, len_out, why);
 }

@@ -15,6 +15,7 @@ typedef struct {
     cf_db_job_t job;           /* the job hash */
     cf_link_params_t params;   /* its params, parsed */
     cf_link_install_t install; /* install_cert: the material (owned) */
+    cf_link_reissue_t reissue; /* reissue: the CA that issues (owned) */
 } cf_link_prepared_t;
 
 /* Read job id and what its copies need (2..4 RT). On failure *out is empty. Errors: those

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cf_ca.h"
 #include "cf_cert.h"
 #include "cf_db_key.h"
 #include "cf_err.h"
@@ -17,11 +18,14 @@
 
 #define CF_LINK_PARAMS_MAX  4096     /* a job's params JSON, bytes */
 #define CF_LINK_CERT_SHARED "shared" /* the agent certificate install_cert sends by default */
+#define CF_LINK_REISSUE_SLICE                                                                \
+    32 /* reissue: entries issued and sent per loop turn of a job walk (one issuance and two \
+          Redis round trips each, about 0.4 ms: a slice keeps a turn near 10-15 ms) */
 
 /* A job as its hash in Redis describes it (docs/jobs.md section 3). Strings borrowed. */
 typedef struct {
     const char *id;     /* 32 lowercase hex */
-    const char *type;   /* "install_cert", "renew_csr", "set_favorite", "recheck" */
+    const char *type;   /* "install_cert", "renew_csr", "set_favorite", "recheck", "reissue" */
     const char *params; /* JSON object: {"cert","form"} or {"favorite"} or {}; NULL = {} */
     int64_t created;    /* Unix seconds */
     int64_t expires;    /* Unix seconds */
@@ -87,6 +91,45 @@ CF_MUST_USE cf_err_t cf_link_build(const cf_link_job_t *job, const cf_link_param
                                    const char *agent, const cf_link_install_t *install,
                                    const unsigned char *agent_pub, const cf_link_signer_t *signer,
                                    char **wire_out, size_t *len_out, cf_why_t *why);
+
+/* What a reissue job needs, loaded once per job (walk or check-in): the CA with its key. */
+typedef struct {
+    cf_ca_t *ca; /* owned; NULL: not loaded */
+} cf_link_reissue_t;
+
+/* Load the CA and its key (opened with seal). On failure *out is empty. Errors: those of
+   cf_db_ca_get (why), CF_ERR_NOKEY (a CA without its key cannot issue), cf_ca_load's. */
+CF_MUST_USE cf_err_t cf_link_reissue_load(cf_store_t *store, const cf_seal_t *seal,
+                                          cf_link_reissue_t *out, cf_why_t *why);
+void cf_link_reissue_clear(cf_link_reissue_t *r); /* free, zero; safe to repeat */
+
+/* The certificate agent gets from a reissue job created at job_created (DER into *der_out,
+   the caller's: cf_mem_free). Reads the agent's recorded certificate (1 RT). One issued by
+   this CA after the job was created (notBefore + CF_ISSUE_SKEW >= job_created: a copy sent
+   again, a retry, another server's copy) is sent again as it is. Otherwise a new one is
+   issued for its public key with the same subject and subjectAltName (CN and agent URI =
+   the agent id), a fresh serial and validity (CF_ISSUE_DEFAULT_DAYS), and recorded in the
+   place of the old one, which is archived (cf_db_enroll_replace, 1 RT). No private key is
+   read or made. Errors: CF_ERR_NOTFOUND (no certificate of its own recorded: enrolled in
+   push mode or with the shared certificate), CF_ERR_POLICY (the recorded certificate is not
+   this agent's own from this CA, or the agent is revoked), CF_ERR_STATE (r not loaded),
+   issuance and store errors, each with why. */
+CF_MUST_USE cf_err_t cf_link_reissue_cert(cf_store_t *store, cf_link_reissue_t *r,
+                                          const char *agent, int64_t job_created, int64_t now,
+                                          unsigned char **der_out, size_t *len_out, cf_why_t *why);
+
+/* Build and sign the reissue copy of job for agent carrying der (len bytes). As
+   cf_link_build. */
+CF_MUST_USE cf_err_t cf_link_build_reissue(const cf_link_job_t *job, const char *agent,
+                                           const unsigned char *der, size_t len,
+                                           const cf_link_signer_t *signer, char **wire_out,
+                                           size_t *len_out, cf_why_t *why);
+
+/* A reissue entry that can never be built (CF_ERR_NOTFOUND, CF_ERR_POLICY of
+   cf_link_reissue_cert) fails with why's text as its reason (1 RT): it would otherwise
+   wait until the job expires. Returns the store's error (logged by the caller). */
+CF_MUST_USE cf_err_t cf_link_reissue_refuse(cf_store_t *store, const char *job_id,
+                                            const char *agent, const char *reason);
 
 /* The id of the install job a check-in answer gives an agent in "attention": 32 hex of
    SHA-256("certfleet-attention" NUL agent NUL fingerprint), so the same certificate offered

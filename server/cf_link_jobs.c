@@ -107,8 +107,10 @@ static int s_send_page(cf_link_t *self, const cf_link_prepared_t *p, const cf_li
     cf_db_job_entry_t *list = NULL;
     size_t n = 0;
     char next[CF_DB_JOB_CURSOR_MAX] = "";
+    /* reissue issues a certificate per entry: smaller slices keep the loop responsive */
+    size_t page = p->params.type == CF_JOB_TYPE_REISSUE ? CF_LINK_REISSUE_SLICE : S_PAGE;
     cf_err_t rc =
-        cf_db_job_agents(self->store, p->job.id, CF_JOB_PENDING, cursor, S_PAGE, &list, &n, next);
+        cf_db_job_agents(self->store, p->job.id, CF_JOB_PENDING, cursor, page, &list, &n, next);
     if (rc != CF_OK) {
         cf_log(CF_LOG_ERROR, "msg=\"cannot read the job's entries\" job=%s err=%s why=\"%s\"",
                p->job.id, cf_err_name(rc), cf_why_text(cf_store_why(self->store), rc));

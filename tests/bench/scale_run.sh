@@ -11,14 +11,19 @@
 #     --build DIR     the build to run (default build/normal)
 #     --timeout S     give up on one phase after S seconds (default 1800)
 #     --log-level L   of every process started here (default warn; info shows each job)
+#     --job TYPE      the rollouts' job: reissue (default: the server issues each agent a
+#                     new certificate for the key it holds and sends it through the
+#                     broker) or renew_csr (each agent makes a key and a CSR and gets it
+#                     signed over HTTPS)
 #     --keep          keep the work directory (logs, configuration, Redis as dump.rdb)
 #     --help
 #
 # Runs on loopback only, on free ports: one redis-server, two cf-broker, two cf-server
 # (srv1 --init, srv2 joining), `cf-agent --simulate N --processes K` from an install
 # package (CSR enrollment: every agent its own key and certificate). Rollout 1 is a
-# renew_csr job to every agent (each makes a new key and CSR: unique certificates);
-# rollout 2 another one, during which srv2 and broker 2 get SIGKILL once a third of the
+# reissue job to every agent (the servers issue a unique certificate per agent for the
+# key it holds, in slices, and send it signed through the brokers; --job renew_csr: each
+# agent makes a new key and CSR instead); rollout 2 another one, during which srv2 and broker 2 get SIGKILL once a third of the
 # agents have installed. The floor of rollout 1 is measured in the same run: issuance
 # (bench_issue: cf_ca_issue from a CSR-sized request) + fan-out and reports through a bare
 # CURVE ROUTER and the unbatched floor (bench_fanout at 1,000 agents), scaled to N.
@@ -27,8 +32,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 
-agents=18000 procs=2 threads=2 build=build/normal timeout=1800 keep=0 level=warn
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+agents=18000 procs=2 threads=2 build=build/normal timeout=1800 keep=0 level=warn jobtype=reissue
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --agents) agents=${2:?}; shift 2 ;;
@@ -37,11 +42,13 @@ while [ $# -gt 0 ]; do
     --build) build=${2:?}; shift 2 ;;
     --timeout) timeout=${2:?}; shift 2 ;;
     --keep) keep=1; shift ;;
+    --job) jobtype=${2:?}; shift 2 ;;
     --log-level) level=${2:?}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "scale_run: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
+case "$jobtype" in reissue|renew_csr) ;; *) echo "scale_run: --job must be reissue or renew_csr" >&2; exit 2 ;; esac
 for v in agents procs threads timeout; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "scale_run: --$v must be a positive number" >&2; exit 2; }
 done
@@ -106,7 +113,7 @@ sim_children() { ps --ppid "${pid[sim]}" -o pid= 2>/dev/null | tr -d ' ' || true
 hwm_kib() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 redis_mem() { redis-cli -p "$redis_port" INFO memory | awk -F: '/^used_memory:/ { print $2+0 }'; }
 
-echo "== scale run: $agents agents in $procs simulator processes, 2 brokers, 2 servers ($threads threads), one Redis; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== scale run ($jobtype rollouts, $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')): $agents agents in $procs simulator processes, 2 brokers, 2 servers ($threads threads), one Redis; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- the reference floor, measured first on the quiet cluster-less machine --------------
 issue_us=$("$bin/tests/bench_issue" --iterations 500 --rounds 3 --p12 1 --rsa 1 --obvious 10 2>&1 |
@@ -165,7 +172,9 @@ mem0=$(redis_mem)
 # ---- enrollment ---------------------------------------------------------------------------
 mono_ms() { python3 -c 'import time; print(int(time.monotonic() * 1000))'; }
 sim_stats() { # field [min-t_ms]: the sum over the processes' last stats lines (-1 while a
-  # process has no line at or after min-t_ms, CLOCK_MONOTONIC as the lines' t_ms)
+  # process has no line at or after min-t_ms, CLOCK_MONOTONIC as the lines' t_ms; -1 before
+  # the simulator wrote anything)
+  [ -s "$dir/sim.log" ] || { echo -1; return 0; }
   awk -v f="$1" -v min="${2:-0}" -v k="$procs" '/^sim stats/ { for (i = 3; i <= NF; i++) {
        split($i, kv, "="); if (kv[1] == "proc") p = kv[2]; if (kv[1] == "t_ms") t = kv[2];
        if (kv[1] == f) x = kv[2] } v[p] = x; tm[p] = t }
@@ -196,13 +205,25 @@ job_count() { # job state: its count from `job show --json`
     echo 0
 }
 job_create() {
-  console job create renew_csr --all --ttl 7200 --json |
+  console job create "$jobtype" --all --ttl 7200 --json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
 }
 all_pids() { echo "${pid[redis]} ${pid[broker1]} ${pid[broker2]} ${pid[srv1]} ${pid[srv2]} ${pid[sim]} $(sim_children)"; }
 cpu_all() { local s=0 p; for p in $(all_pids); do s=$((s + $(cpu_ms "$p"))); done; echo $s; }
+cpu_each() { # "name=ms ..." for every process (the simulators summed)
+  local n s=0 c
+  for n in redis broker1 broker2 srv1 srv2; do printf '%s=%s ' "$n" "$(cpu_ms "${pid[$n]}")"; done
+  for c in ${pid[sim]} $(sim_children); do s=$((s + $(cpu_ms "$c"))); done
+  printf 'sims=%s\n' "$s"
+}
+per_agent_each() { # before after: CPU ms per agent of each process between the two cpu_each
+  awk -v a="$1" -v b="$2" -v n="$agents" 'BEGIN { k = split(a, x, " "); split(b, y, " ");
+    for (i = 1; i <= k; i++) { split(x[i], p, "="); split(y[i], q, "=");
+      printf "%s %.2f%s", p[1], (q[2] - p[2]) / n, i < k ? ", " : "" } }'
+}
 
 cpu0=$(cpu_all)
+each0=$(cpu_each)
 # until every agent installed; entries that end failed are sent again (`job retry`), as an
 # operator would, and counted
 retries=0
@@ -232,8 +253,11 @@ rollout "$job1" "$t1" || true
 retried1=$retries
 roll1_s=$(since "$t1")
 cpu1=$(( $(cpu_all) - cpu0 ))
+each1=$(cpu_each)
 mem1=$(redis_mem)
-echo "rollout 1 (renew_csr to all: unique certificates, $retried1 failed and sent again): $(job_count "$job1" installed) installed after ${roll1_s} s = $(awk -v n="$agents" -v s="$roll1_s" 'BEGIN { printf "%.0f", n / s }') agents/s; CPU $(awk -v c="$cpu1" -v n="$agents" 'BEGIN { printf "%.2f ms", c / n }') per agent (every process)"
+mem_archive=$(redis-cli -p "$redis_port" MEMORY USAGE cf:archive SAMPLES 0 2>/dev/null | grep -E '^[0-9]+$' || echo 0)
+echo "rollout 1 ($jobtype to all: unique certificates, $retried1 failed and sent again): $(job_count "$job1" installed) installed after ${roll1_s} s = $(awk -v n="$agents" -v s="$roll1_s" 'BEGIN { printf "%.0f", n / s }') agents/s; CPU $(awk -v c="$cpu1" -v n="$agents" 'BEGIN { printf "%.2f ms", c / n }') per agent (every process)"
+echo "   CPU ms per agent by process: $(per_agent_each "$each0" "$each1")"
 
 t2=$(now)
 job2=$(job_create) || die "the second rollout was not created"
@@ -266,7 +290,7 @@ sims=""
 for c in $(sim_children); do sims="$sims $(hwm_kib "$c")"; done
 echo "peak RSS (VmHWM, KiB): redis $(hwm_kib "${pid[redis]}"), broker1 $(hwm_kib "${pid[broker1]}"), srv1 $(hwm_kib "${pid[srv1]}"), simulator parent $(hwm_kib "${pid[sim]}"), simulators$sims (srv2 and broker2 were killed)"
 per_agent=$(( (mem1 - mem0) / agents ))
-echo "Redis (used_memory): enrolled fleet $(( (mem_enrolled - mem0) / agents )) bytes per agent; after rollout 1 (a renewed certificate each, the replaced one archived, the closed job's entries and events) $per_agent bytes per agent"
+echo "Redis (used_memory): enrolled fleet $(( (mem_enrolled - mem0) / agents )) bytes per agent; after rollout 1 (a new certificate each, the replaced one archived, the closed job's entries and events) $per_agent bytes per agent, of which the archive of replaced certificates (MEMORY USAGE cf:archive: DER entries) $(( mem_archive / agents )) bytes"
 ratio=$(awk -v r="$roll1_s" -v f="$floor_s" 'BEGIN { printf "%.2f", r / f }')
 echo "goal: rollout 1 within 1.5x of the floor: ${roll1_s} s / ${floor_s} s = ${ratio}x: $(awk -v x="$ratio" 'BEGIN { print (x <= 1.5 ? "MET" : "MISSED") }')"
 per_enrolled=$(( (mem_enrolled - mem0) / agents ))

@@ -1,7 +1,8 @@
 /*  test_agent - the real cf-agent against two real cf-server processes on one redis-server:
     server choice by IP range, favorite and failover when servers stop; check-in records the
     agent secure; an install job from the check-in answer is installed and reported; a
-    renew_csr job and a renewal that falls due give a new certificate by CSR  */
+    renew_csr job and a renewal that falls due give a new certificate by CSR; a reissue job
+    a new certificate for the key the agent holds  */
 #include "cf_test.h"
 
 #include <signal.h>
@@ -145,6 +146,47 @@ static void test_renew_job(void **state)
     assert_string_not_equal(s_fpr("ag-far"), old);
     assert_int_equal(s_count(job, "installed"), 1);
     assert_string_equal(s_state("ag-far", "renew.json", "renewed"), "1");
+}
+
+/* reissue: the server issues a new certificate for the key ag-far holds (no key travels);
+   the agent checks it, installs it (its handshake check with the new pair passes), and its
+   next check-in, a mutual-TLS handshake, presents it. ag-200 holds the shared pair of an
+   install job, not the key its own certificate was issued for: it refuses, nothing
+   changes. */
+static void test_reissue_job(void **state)
+{
+    (void) state;
+    char job[33], bad[33], old[65], now_fp[65], path[800], out[CF_ITEST_FLEET_BODY];
+    snprintf(old, sizeof(old), "%s", s_fpr("ag-far"));
+    snprintf(path, sizeof(path), "%s/key.pem", s_dir("ag-far"));
+    size_t klen = 0, klen2 = 0;
+    char *key = cf_test_read_file(path, &klen);
+    s_job("{\"type\":\"reissue\",\"agents\":[\"ag-far\"],\"ttl\":600}", job);
+    assert_int_equal(s_run("ag-far", "127.0.3.9"), 0);
+    snprintf(now_fp, sizeof(now_fp), "%s", s_fpr("ag-far"));
+    assert_string_not_equal(now_fp, old);
+    assert_int_equal(s_count(job, "installed"), 1);
+    char *key2 = cf_test_read_file(path, &klen2);
+    assert_int_equal(klen, klen2);
+    assert_memory_equal(key, key2, klen); /* the same key */
+    free(key);
+    free(key2);
+    assert_true(
+        cf_itest_redis_reply_has(s->redis.port, now_fp, "HGET cf:agent:{ag-far} enroll_fp"));
+    assert_true(cf_itest_redis_reply_has(s->redis.port, "1", "HEXISTS cf:archive %s", old));
+    assert_int_equal(s_run("ag-far", "127.0.3.9"), 0);
+    assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/agents/ag-far", out), 200);
+    cf_itest_fleet_is(out, "cert_fingerprint", now_fp);
+    cf_itest_fleet_is(out, "lock", "secure");
+    /* not the key the agent holds: refused with the reason, the pair in use stays */
+    snprintf(old, sizeof(old), "%s", s_fpr("ag-200"));
+    s_job("{\"type\":\"reissue\",\"agents\":[\"ag-200\"],\"ttl\":600}", bad);
+    assert_int_equal(s_run("ag-200", "127.0.0.200"), 0);
+    assert_int_equal(s_count(bad, "failed"), 1);
+    assert_string_equal(s_fpr("ag-200"), old);
+    snprintf(path, sizeof(path), "/api/v1/jobs/%s/agents?state=failed", bad);
+    assert_int_equal(cf_itest_fleet_get(&s->a, path, out), 200);
+    assert_non_null(strstr(out, "not for the key this agent holds"));
 }
 
 /* A certificate two thirds through its life renews by itself at the next round. */
@@ -374,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_push_install),
         cmocka_unit_test(test_package_install_enroll_run),
         cmocka_unit_test(test_status),
+        cmocka_unit_test(test_reissue_job), /* after test_status: ag-200's last job fails */
         cmocka_unit_test(test_daemon_sigterm),
         cmocka_unit_test(test_failover),
     };

@@ -259,6 +259,67 @@ static void test_deferred(void **state)
     cf_itest_agents_stop(&fx);
 }
 
+/* Pump until the fleet's stats satisfy acks_stale >= stale and acks_report >= reports. */
+static cf_fleet_stats_t s_wait_acks(cf_itest_agents_t *fx, uint64_t stale, uint64_t reports)
+{
+    cf_fleet_stats_t st = {0};
+    long deadline = cf_itest_zap_now_ms() + CF_ITEST_AGENTS_WAIT_MS;
+    do {
+        cf_itest_agents_pump(fx);
+        assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
+    } while ((st.acks_stale < stale || st.acks_report < reports) &&
+             cf_itest_zap_now_ms() < deadline);
+    return st;
+}
+
+/* A job run again (an operator's retry) while the ACK of its earlier REPORT is still on
+   the way: that ACK is stale and must not stand for the REPORT of this run, which is not
+   out yet (taken, it let the fleet forget the outcome to come, and a later copy of the job
+   ended "already applied here (replay)": the scale run's 93 failures). */
+static void test_stale_report_ack(void **state)
+{
+    (void) state;
+    size_t calls = 0;
+    cf_fleet_cfg_t cfg = {.on_job = s_on_job_later, .hook_ctx = &calls};
+    cf_itest_agents_t *fx = cf_itest_agents_start(1, &cfg, NULL);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 1), 1);
+    char id[CF_MSG_JOB_ID_HEX + 1] = "", fpr[CF_MSG_FPR_HEX + 1];
+    size_t len = 0;
+    char *job =
+        cf_itest_agents_job(fx, 0, CF_JOB_TYPE_RENEW_CSR, NULL, time(NULL), 600, id, NULL, &len);
+    /* run 1 fails; its REPORT is stored and acknowledged */
+    assert_int_equal(cf_itest_agents_send_job(fx, 0, id, job, len), CF_OK);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_RECEIPT, NULL, id, 1), 1);
+    assert_int_equal(cf_fleet_complete(fx->fleet, 0, id, CF_ERR_IO, NULL, "no answer"), CF_OK);
+    cf_itest_agents_all_acked(fx, id, 1);
+    cf_fleet_stats_t st = s_wait_acks(fx, 0, 1);
+    uint64_t stale0 = st.acks_stale, reports0 = st.acks_report;
+    /* run 2 (the retry) is deferred; a late ACK of run 1's REPORT arrives */
+    assert_int_equal(cf_itest_agents_send_job(fx, 0, id, job, len), CF_OK);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_RECEIPT, NULL, id, 2), 2);
+    assert_int_equal(calls, 2);
+    cf_msg_t ack;
+    cf_msg_init(&ack, CF_MSG_ACK);
+    snprintf(ack.agent, sizeof(ack.agent), "%s", cf_itest_agents_id(fx, 0));
+    snprintf(ack.job_id, sizeof(ack.job_id), "%s", id);
+    ack.ack_of = CF_MSG_REPORT;
+    assert_int_equal(cf_itest_agents_send(fx, 0, &ack), CF_OK);
+    st = s_wait_acks(fx, stale0 + 1, 0);
+    assert_int_equal(st.acks_stale, stale0 + 1); /* seen as stale */
+    assert_int_equal(st.acks_report, reports0);
+    /* run 2's outcome is reported and its own ACK taken */
+    memset(fpr, 'e', CF_MSG_FPR_HEX);
+    fpr[CF_MSG_FPR_HEX] = '\0';
+    assert_int_equal(cf_fleet_complete(fx->fleet, 0, id, CF_OK, fpr, NULL), CF_OK);
+    st = s_wait_acks(fx, 0, reports0 + 1);
+    assert_int_equal(st.acks_report, reports0 + 1);
+    const cf_itest_agents_ev_t *re = cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, id, 1);
+    assert_non_null(re);
+    assert_int_equal(re->outcome, CF_MSG_INSTALLED);
+    cf_mem_free(job);
+    cf_itest_agents_stop(&fx);
+}
+
 /* No ACK: the REPORT comes again, further and further apart; the ACK ends it. The first
    RECEIPT was lost and is not sent again: the REPORT, out already, stands for it. */
 static void test_resend_backoff(void **state)
@@ -569,6 +630,7 @@ int main(void)
         cmocka_unit_test_teardown(test_job_types, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_hooks, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_deferred, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_stale_report_ack, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_resend_backoff, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_receipt_resent_while_deferred, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_offline_online, cf_itest_agents_teardown),

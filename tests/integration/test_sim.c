@@ -229,8 +229,51 @@ static int s_all_own(void *arg)
     return s_distinct_fprs(f->prefix, f->n) == f->n;
 }
 
+/* A condition: every agent <prefix>i (n) checked in (a mutual-TLS handshake: the server
+   records the certificate the client presented) with the certificate the server issued it
+   last (its record's enroll_fp), which is not before[i]. */
+typedef struct {
+    const char *prefix; /* id prefix */
+    size_t n;           /* agents */
+    char (*before)[65]; /* fingerprints before */
+} s_reissued_t;
+
+static int s_all_reissued(void *arg)
+{
+    const s_reissued_t *r = arg;
+    char out[CF_ITEST_FLEET_BODY], path[200];
+    int ok = 1;
+    for (size_t i = 0; ok && i < r->n; i++) {
+        snprintf(path, sizeof(path), "/api/v1/agents/%s%zu", r->prefix, i);
+        ok = cf_itest_fleet_get(&s->a, path, out) == 200;
+        json_t *j = ok ? cf_itest_fleet_json(out) : NULL;
+        const char *fp = json_string_value(json_object_get(j, "cert_fingerprint"));
+        char id[64]; /* hiredis formats no %zu */
+        snprintf(id, sizeof(id), "%s%zu", r->prefix, i);
+        ok = fp && strcmp(fp, r->before[i]) != 0 &&
+             cf_itest_redis_reply_has(s->redis.port, fp, "HGET cf:agent:{%s} enroll_fp", id);
+        json_decref(j);
+    }
+    return ok;
+}
+
+/* The fingerprints the server recorded for <prefix>0..n-1 into fps. */
+static void s_fprs(const char *prefix, size_t n, char (*fps)[65])
+{
+    char out[CF_ITEST_FLEET_BODY], path[200];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "/api/v1/agents/%s%zu", prefix, i);
+        assert_int_equal(cf_itest_fleet_get(&s->a, path, out), 200);
+        json_t *j = cf_itest_fleet_json(out);
+        const char *fp = json_string_value(json_object_get(j, "cert_fingerprint"));
+        snprintf(fps[i], 65, "%s", fp ? fp : "");
+        json_decref(j);
+    }
+}
+
 /* Push mode: all enroll and check in insecure; an install job through the broker makes
-   them secure; a renew_csr job gives each its own certificate. */
+   them secure; a renew_csr job gives each its own certificate; a reissue job a new one for
+   the key each made, with which each then checks in. */
 static void test_push_install_renew(void **state)
 {
     (void) state;
@@ -261,6 +304,17 @@ static void test_push_install_renew(void **state)
     s_fprs_t own = {"p-", S_PUSH_N};
     assert_true(cf_test_wait_until(s_all_own, &own, S_WAIT));
     assert_true(cf_test_wait_until(s_counted, &secure, S_WAIT));
+    /* reissue: a new certificate per agent for the key it holds, issued by the server */
+    char before[S_PUSH_N][65];
+    s_fprs("p-", S_PUSH_N, before);
+    s_job_t re = {"", S_PUSH_N};
+    s_job("{\"type\":\"reissue\",\"state\":\"secure\",\"ttl\":600}", &re);
+    s_wait_job(&re);
+    s_reissued_t r = {"p-", S_PUSH_N, before};
+    assert_true(cf_test_wait_until(s_all_reissued, &r, S_WAIT));
+    assert_true(cf_test_wait_until(s_counted, &secure, S_WAIT));
+    /* the replaced certificates are archived, one per agent */
+    assert_true(cf_itest_redis_reply_has(s->redis.port, "1", "HEXISTS cf:archive %s", before[0]));
     s_stop_sim();
 }
 

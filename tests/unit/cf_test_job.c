@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "cf_mem.h"
 #include "cf_test.h"
 
 int cf_test_job_setup(cf_test_job_t *f)
@@ -56,6 +57,13 @@ cf_job_t *cf_test_job_new(const cf_test_job_t *f, cf_job_type_t type)
                          CF_OK);
     if (type == CF_JOB_TYPE_SET_FAVORITE)
         assert_int_equal(cf_job_set_favorite(job, "srv2.example.org"), CF_OK);
+    if (type == CF_JOB_TYPE_REISSUE) {
+        unsigned char *der = NULL; /* any certificate will do for the job layer */
+        size_t len = 0;
+        assert_int_equal(cf_cert_to_der(f->server, &der, &len), CF_OK);
+        assert_int_equal(cf_job_set_reissue(job, der, len), CF_OK);
+        cf_mem_free(der);
+    }
     return job;
 }
 

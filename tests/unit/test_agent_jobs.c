@@ -125,14 +125,116 @@ static void test_usage(void **state)
     assert_non_null(strstr(cf_agent_jobs_last(j), "installed"));
     cf_agent_jobs_destroy(&j);
     cf_agent_jobs_destroy(&j); /* safe to repeat */
-    /* after a restart the same job is a replay, refused and reported */
+    /* after a restart the same job, sent again (a second server, a HELLO before the entry
+       was final), is not run again: its original outcome is reported again */
     j = s_new(dir);
     assert_non_null(strstr(cf_agent_jobs_last(j), "installed"));
     assert_int_equal(s_take(j, wire), CF_OK);
     assert_int_equal(cf_agent_jobs_pending(j, r, 4), 1);
-    assert_int_equal(r[0].installed, 0);
-    assert_non_null(strstr(r[0].reason, "replay"));
+    assert_int_equal(r[0].installed, 1);
+    assert_string_equal(r[0].reason, "");
+    assert_string_equal(r[0].fpr, fpr);
     cf_mem_free(wire);
+    cf_agent_jobs_destroy(&j);
+}
+
+/* A signed reissue job for agent carrying a certificate for key named name (the CA: ca). */
+static char *s_reissue_job(cf_ca_t *ca, const char *name, const cf_key_t *key)
+{
+    time_t now = time(NULL);
+    cf_job_spec_t spec = {.type = CF_JOB_TYPE_REISSUE,
+                          .agent = "agent-j",
+                          .issuer = "srv1",
+                          .created = now - 10,
+                          .expires = now + 600,
+                          .min_proto = 2};
+    cf_issue_t req = {.component = CF_COMPONENT_AGENT, .name = name, .public_key = key};
+    unsigned char *der = NULL;
+    size_t len = 0, wlen = 0;
+    char *wire = NULL;
+    cf_job_t *job = NULL;
+    assert_int_equal(cf_ca_issue_der(ca, &req, &der, &len, NULL), CF_OK);
+    assert_int_equal(cf_job_new(&spec, &job, NULL), CF_OK);
+    assert_int_equal(cf_job_set_reissue(job, der, len), CF_OK);
+    assert_int_equal(cf_job_sign(job, s_srv, s_srv_key, NULL), CF_OK);
+    assert_int_equal(cf_job_to_wire(job, &wire, &wlen), CF_OK);
+    cf_job_destroy(&job);
+    cf_mem_free(der);
+    return wire;
+}
+
+/* reissue: a new certificate for the key on disk replaces cert.pem, key.pem stays; one for
+   another key, another agent or from another CA is refused and changes nothing; without
+   a key on disk there is nothing to reissue for. */
+static void test_reissue(void **state)
+{
+    (void) state;
+    char dir[512], before[65];
+    cf_test_tmpdir("agent_jobs_reissue", dir, sizeof(dir));
+    cf_agent_jobs_t *j = s_new(dir);
+    cf_agent_report_t r[4];
+    cf_key_t *key = NULL, *other = NULL;
+    assert_int_equal(cf_key_generate(CF_KEY_P256, &key), CF_OK);
+    assert_int_equal(cf_key_generate(CF_KEY_P256, &other), CF_OK);
+    char *wire = s_reissue_job(s_ca, "agent-j", key);
+    assert_int_equal(s_take(j, wire), CF_OK); /* no key installed yet */
+    assert_int_equal(cf_agent_jobs_pending(j, r, 4), 1);
+    assert_int_equal(r[0].installed, 0);
+    assert_non_null(strstr(r[0].reason, "no key installed"));
+    assert_int_equal(cf_agent_jobs_acked(j, r[0].job, time(NULL), NULL), CF_OK);
+    cf_mem_free(wire);
+    /* the agent's pair in use */
+    cf_issue_t req = {.component = CF_COMPONENT_AGENT, .name = "agent-j", .public_key = key};
+    cf_cert_t *c = NULL;
+    char *pem = NULL, *kpem = NULL;
+    size_t plen = 0, klen = 0;
+    assert_int_equal(cf_ca_issue(s_ca, &req, &c, NULL), CF_OK);
+    assert_int_equal(cf_cert_to_pem(c, &pem, &plen), CF_OK);
+    assert_int_equal(cf_key_to_pem(key, NULL, &kpem, &klen), CF_OK);
+    assert_int_equal(cf_agent_certs_install(dir, pem, plen, kpem, klen, NULL, NULL, before, NULL),
+                     CF_OK);
+    cf_cert_destroy(&c);
+    cf_mem_free(pem);
+    /* refusals: nothing changes */
+    cf_ca_t *rogue = NULL;
+    assert_int_equal(cf_ca_create(NULL, &rogue), CF_OK);
+    char *bad[] = {s_reissue_job(s_ca, "agent-j", other), s_reissue_job(s_ca, "agent-k", key),
+                   s_reissue_job(rogue, "agent-j", key)};
+    const char *reasons[] = {"not for the key", "not for agent agent-j", "chain does not verify"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(s_take(j, bad[i]), CF_OK);
+        assert_int_equal(cf_agent_jobs_pending(j, r, 4), 1);
+        assert_int_equal(r[0].installed, 0);
+        if (!strstr(r[0].reason, reasons[i]))
+            fail_msg("refusal %zu: %s", i, r[0].reason);
+        assert_int_equal(cf_agent_jobs_acked(j, r[0].job, time(NULL), NULL), CF_OK);
+        assert_int_equal(cf_agent_certs_current(dir, &c, NULL), CF_OK);
+        assert_string_equal(cf_cert_fingerprint(c), before);
+        cf_cert_destroy(&c);
+        cf_mem_free(bad[i]);
+    }
+    cf_ca_destroy(&rogue);
+    /* the good one: new certificate, same key */
+    wire = s_reissue_job(s_ca, "agent-j", key);
+    assert_int_equal(s_take(j, wire), CF_OK);
+    assert_int_equal(cf_agent_jobs_pending(j, r, 4), 1);
+    assert_int_equal(r[0].installed, 1);
+    assert_string_not_equal(r[0].fpr, before);
+    assert_int_equal(cf_agent_certs_current(dir, &c, NULL), CF_OK);
+    assert_string_equal(cf_cert_fingerprint(c), r[0].fpr);
+    assert_int_equal(cf_cert_matches_key(c, key), CF_OK);
+    cf_cert_destroy(&c);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/" CF_AGENT_KEY_FILE, dir);
+    size_t n = 0;
+    char *on_disk = cf_test_read_file(path, &n);
+    assert_int_equal(n, klen);
+    assert_memory_equal(on_disk, kpem, klen); /* the key never changed */
+    free(on_disk);
+    cf_mem_free_secret(kpem, klen);
+    cf_mem_free(wire);
+    cf_key_destroy(&key);
+    cf_key_destroy(&other);
     cf_agent_jobs_destroy(&j);
 }
 
@@ -216,6 +318,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_reissue),
         cmocka_unit_test(test_bad_memory_and_config),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

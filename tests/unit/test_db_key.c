@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cf_ca.h"
 #include "cf_db_agent.h"
 #include "cf_db_archive.h"
 #include "cf_db_cert.h"
@@ -239,6 +240,60 @@ static void test_archive_decode(void **state)
                      CF_ERR_CORRUPT);
 }
 
+/* The compact form: header line then DER; serial and not_after come from the DER. */
+static void test_archive_compact(void **state)
+{
+    (void) state;
+    cf_ca_t *ca = NULL;
+    cf_cert_t *cert = NULL;
+    cf_key_t *key = NULL;
+    cf_issue_t req = {.component = CF_COMPONENT_AGENT, .name = "host-7"};
+    assert_int_equal(cf_ca_create(NULL, &ca), CF_OK);
+    assert_int_equal(cf_ca_issue(ca, &req, &cert, &key), CF_OK);
+    char *v = NULL;
+    size_t len = 0;
+    assert_int_equal(cf_db_archive_entry(CF_COMPONENT_AGENT, "host-7", cert, 1800000000, &v, &len),
+                     CF_OK);
+    assert_true(len < 700); /* DER, not PEM inside JSON */
+    assert_memory_equal(v, "c1 agent host-7 1800000000\n", 27);
+    cf_db_archived_t a;
+    cf_why_t why = {""};
+    const char *fp = cf_cert_fingerprint(cert);
+    assert_int_equal(cf_db_archive_decode(fp, 64, v, len, &a, &why), CF_OK);
+    assert_int_equal(a.component, CF_COMPONENT_AGENT);
+    assert_string_equal(a.name, "host-7");
+    assert_string_equal(a.serial, cf_cert_serial(cert));
+    assert_int_equal(a.not_after, (int64_t) cf_cert_not_after(cert));
+    assert_int_equal(a.archived_at, 1800000000);
+    char *pem = NULL;
+    size_t plen = 0;
+    assert_int_equal(cf_cert_to_pem(cert, &pem, &plen), CF_OK);
+    assert_string_equal(a.cert_pem, pem);
+    cf_mem_free(pem);
+    cf_db_archived_clear(&a);
+    /* damaged: a cut DER, a bad header, an unknown component, a name that is not one */
+    assert_int_equal(cf_db_archive_decode(fp, 64, v, len - 1, &a, &why), CF_ERR_CORRUPT);
+    assert_null(a.cert_pem);
+    const char *heads[] = {"c1 agent host-7\n", "c1 ca host-7 5\n", "c1 agent Host 5\n",
+                           "c1 agent host-7 5 extra\n", "c1 agent host-7 5"};
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+        char buf[2048];
+        size_t hl = strlen(heads[i]);
+        memcpy(buf, heads[i], hl);
+        memcpy(buf + hl, v + 27, len - 27);
+        assert_int_equal(cf_db_archive_decode(fp, 64, buf, hl + len - 27, &a, &why),
+                         CF_ERR_CORRUPT);
+        assert_null(a.cert_pem);
+    }
+    cf_mem_free(v);
+    assert_int_equal(cf_db_archive_entry(CF_COMPONENT_CA, "host-7", cert, 1, &v, &len),
+                     CF_ERR_INVALID);
+    assert_null(v);
+    cf_cert_destroy(&cert);
+    cf_key_destroy(&key);
+    cf_ca_destroy(&ca);
+}
+
 /* Every allocation the decoders make through cf_mem may fail: a clean error, nothing
    leaked (ASan checks), and the same answer once memory is back. */
 static void test_alloc_failures(void **state)
@@ -319,8 +374,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),          cmocka_unit_test(test_job_keys),
         cmocka_unit_test(test_name_checks),    cmocka_unit_test(test_reply_decoders),
-        cmocka_unit_test(test_archive_decode), cmocka_unit_test(test_alloc_failures),
-        cmocka_unit_test(test_enums_and_ssl),
+        cmocka_unit_test(test_archive_decode), cmocka_unit_test(test_archive_compact),
+        cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_enums_and_ssl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

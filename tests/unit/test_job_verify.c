@@ -268,7 +268,7 @@ static void test_refusals_claims(void **state)
 
     /* a job for a newer agent */
     other = s_wire(&s_server, AGENT, s_now, 3600, CF_JOB_PROTO + 1, &flen);
-    s_expect(other, flen, s_now, NULL, CF_ERR_UNSUPPORTED, "needs agent protocol 2");
+    s_expect(other, flen, s_now, NULL, CF_ERR_UNSUPPORTED, "needs agent protocol 3");
     cf_mem_free(other);
     cf_mem_free(wire);
 }
@@ -376,6 +376,28 @@ static void test_signer_cache(void **state)
         s_check_with(v, steps[i].signer, s_now, s_now, steps[i].rc, NULL);
         assert_int_equal(cf_job_verifier_chain_checks(v), steps[i].checks);
     }
+    cf_job_verifier_destroy(&v);
+
+    /* one verifier for many agents (a simulator's thread): the addressee changes, the
+       signer cache stays; a bad id changes nothing */
+    assert_int_equal(cf_job_verifier_new(cf_ca_cert(s_ca), "other-agent", &v), CF_OK);
+    size_t len = 0;
+    char *wire = s_wire(&s_server, AGENT, s_now, 3600, 1, &len);
+    s_store_t none = {.n = 0};
+    cf_job_t *job = NULL;
+    cf_why_t why = {""};
+    assert_int_equal(cf_job_verifier_check(v, wire, len, s_now, s_seen, &none, &job, &why),
+                     CF_ERR_POLICY);
+    assert_int_equal(cf_job_verifier_set_agent(v, AGENT), CF_OK);
+    assert_int_equal(cf_job_verifier_check(v, wire, len, s_now, s_seen, &none, &job, &why), CF_OK);
+    cf_job_destroy(&job);
+    assert_int_equal(cf_job_verifier_chain_checks(v), 1);
+    assert_int_equal(cf_job_verifier_set_agent(v, "Bad Id"), CF_ERR_INVALID);
+    assert_int_equal(cf_job_verifier_set_agent(NULL, AGENT), CF_ERR_INVALID);
+    assert_int_equal(cf_job_verifier_check(v, wire, len, s_now, s_seen, &none, &job, &why), CF_OK);
+    cf_job_destroy(&job);
+    assert_int_equal(cf_job_verifier_chain_checks(v), 1);
+    cf_mem_free(wire);
     cf_job_verifier_destroy(&v);
 
     /* a cached signer that has since expired, or is not valid yet at the agent's clock */
