@@ -305,12 +305,13 @@ static void s_run(cf_fleet_t *f, size_t a, const cf_msg_t *m, cf_fleet_rec_t *r,
     snprintf(r->fpr, sizeof(r->fpr), "%s", ag->fpr);
 }
 
-/* r's message went out and waits for its ACK: the first resend waits b_1 (cf_fleet_rto),
+/* r's message went out at sent (monotonic ms, read just before the send: a round trip is
+   never under-counted) and waits for its ACK: the first resend waits b_1 (cf_fleet_rto),
    then the back-off doubles up to resend_max_ms. */
-static void s_await_ack(cf_fleet_t *f, cf_fleet_agent_t *ag, cf_fleet_rec_t *r)
+static void s_await_ack(cf_fleet_t *f, cf_fleet_agent_t *ag, cf_fleet_rec_t *r, int64_t sent)
 {
     int64_t now = zclock_mono();
-    r->sent_ms = now;
+    r->sent_ms = sent;
     r->backoff_ms = cf_fleet_rto_first(&ag->rto, (uint32_t) f->cfg.resend_min_ms,
                                        (uint32_t) f->cfg.resend_max_ms);
     r->next_ms = now + s_jitter(r->backoff_ms);
@@ -343,6 +344,7 @@ static void s_on_job(cf_fleet_t *f, size_t a, const cf_msg_t *m)
         return;
     }
     r->receipt_acked = r->report_acked = 0;
+    int64_t sent = zclock_mono();
     if (f->fault.drop_first_receipt) {
         f->stats.receipts_dropped++;
     } else {
@@ -352,11 +354,12 @@ static void s_on_job(cf_fleet_t *f, size_t a, const cf_msg_t *m)
     }
     s_run(f, a, m, r, now);
     if (!r->deferred) {
+        sent = zclock_mono();
         s_send_report(f, a, r);
         f->stats.reports++;
         ag->counts.reports++;
     }
-    s_await_ack(f, ag, r);
+    s_await_ack(f, ag, r, sent);
 }
 
 cf_err_t cf_fleet_agent_complete(cf_fleet_t *f, const cf_fleet_complete_t *c)
@@ -382,10 +385,11 @@ cf_err_t cf_fleet_agent_complete(cf_fleet_t *f, const cf_fleet_complete_t *c)
     if (c->fpr[0])
         snprintf(ag->fpr, sizeof(ag->fpr), "%s", c->fpr);
     snprintf(r->fpr, sizeof(r->fpr), "%s", ag->fpr);
+    int64_t sent = zclock_mono();
     s_send_report(f, c->agent, r);
     f->stats.reports++;
     ag->counts.reports++;
-    s_await_ack(f, ag, r);
+    s_await_ack(f, ag, r, sent);
     return CF_OK;
 }
 
