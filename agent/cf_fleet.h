@@ -16,16 +16,20 @@
    has its own id, CURVE keypair and DEALER (routing id = agent id) to one broker of a list;
    on every (re)connect it says HELLO, on a JOB it sends a RECEIPT at once, verifies the job
    (cf_job_verifier), carries it out in memory and sends a REPORT, and resends both with
-   randomized exponential back-off until the matching ACK arrives. A job is never applied
+   randomized exponential back-off until the matching ACK arrives; the first resend waits
+   at least the agent's own round-trip timeout (cf_fleet_rto, learned from its ACKs), so a
+   merely slow ACK in a busy pipeline is not answered by a resend. A job is never applied
    twice. All agents live in one thread (a CZMQ actor) with one epoll over every socket;
    the calls below are synchronous requests to that thread, made from one thread. */
 #define CF_FLEET_MAX_AGENTS  18000 /* per process: ~2 descriptors each, 20,000 allowed */
 #define CF_FLEET_PREFIX_MAX  48    /* agent id prefix, bytes */
 #define CF_FLEET_FAILOVER_MS 30000 /* default: link down this long -> next broker */
-#define CF_FLEET_OPEN_WAIT_MS                                                                     \
-    1000                                 /* a fresh link not up after 0.5..1 x this (doubling) is \
-                                            opened again (a refused handshake is never retried) */
-#define CF_FLEET_RESEND_MIN_MS  1000     /* default: first resend after 0.5..1 x this */
+#define CF_FLEET_OPEN_WAIT_MS                                     \
+    1000 /* a fresh link not up after 0.5..1 x this (doubling) is \
+            opened again (a refused handshake is never retried) */
+#define CF_FLEET_RESEND_MIN_MS                                                                 \
+    1000                                 /* default: first resend after 0.5..1 x this at least \
+                                            (later: the round-trip timeout, cf_fleet_rto) */
 #define CF_FLEET_RESEND_MAX_MS  60000    /* default: cap of the doubling back-off */
 #define CF_FLEET_JOBS_PER_AGENT 256      /* jobs one agent remembers (replay memory) */
 #define CF_FLEET_TALLY_MAX      1024     /* job ids whose acks the fleet counts */
@@ -133,6 +137,8 @@ typedef struct {
     uint32_t installed, failed, refused; /* outcomes */
     uint32_t checkins, renewals, hellos; /* CHECKINs, renew jobs, HELLOs sent */
     uint32_t waiting;                    /* jobs whose REPORT awaits its ACK */
+    uint32_t srtt_ms;                    /* smoothed RECEIPT/REPORT-to-ACK time, 0 none yet */
+    uint32_t first_resend_ms;            /* b: a new job's first resend comes in [b/2, b] */
 } cf_fleet_agent_info_t;
 
 typedef struct cf_fleet cf_fleet_t;

@@ -305,6 +305,19 @@ static void s_run(cf_fleet_t *f, size_t a, const cf_msg_t *m, cf_fleet_rec_t *r,
     snprintf(r->fpr, sizeof(r->fpr), "%s", ag->fpr);
 }
 
+/* r's message went out at sent (monotonic ms, read just before the send: a round trip is
+   never under-counted) and waits for its ACK: the first resend waits b_1 (cf_fleet_rto),
+   then the back-off doubles up to resend_max_ms. */
+static void s_await_ack(cf_fleet_t *f, cf_fleet_agent_t *ag, cf_fleet_rec_t *r, int64_t sent)
+{
+    int64_t now = zclock_mono();
+    r->sent_ms = sent;
+    r->backoff_ms = cf_fleet_rto_first(&ag->rto, (uint32_t) f->cfg.resend_min_ms,
+                                       (uint32_t) f->cfg.resend_max_ms);
+    r->next_ms = now + s_jitter(r->backoff_ms);
+    cf_fleet_link_wake(f, r->next_ms);
+}
+
 static void s_on_job(cf_fleet_t *f, size_t a, const cf_msg_t *m)
 {
     cf_fleet_agent_t *ag = &f->agents[a];
@@ -332,6 +345,7 @@ static void s_on_job(cf_fleet_t *f, size_t a, const cf_msg_t *m)
     }
     r->receipt_acked = r->report_acked = 0;
     r->outcome = 0; /* this run's outcome is not known yet (a retry runs a job again) */
+    int64_t sent = zclock_mono();
     if (f->fault.drop_first_receipt) {
         f->stats.receipts_dropped++;
     } else {
@@ -341,13 +355,12 @@ static void s_on_job(cf_fleet_t *f, size_t a, const cf_msg_t *m)
     }
     s_run(f, a, m, r, now);
     if (!r->deferred) {
+        sent = zclock_mono();
         s_send_report(f, a, r);
         f->stats.reports++;
         ag->counts.reports++;
     }
-    r->backoff_ms = (uint32_t) f->cfg.resend_min_ms;
-    r->next_ms = zclock_mono() + s_jitter(r->backoff_ms);
-    cf_fleet_link_wake(f, r->next_ms);
+    s_await_ack(f, ag, r, sent);
 }
 
 cf_err_t cf_fleet_agent_complete(cf_fleet_t *f, const cf_fleet_complete_t *c)
@@ -373,12 +386,11 @@ cf_err_t cf_fleet_agent_complete(cf_fleet_t *f, const cf_fleet_complete_t *c)
     if (c->fpr[0])
         snprintf(ag->fpr, sizeof(ag->fpr), "%s", c->fpr);
     snprintf(r->fpr, sizeof(r->fpr), "%s", ag->fpr);
+    int64_t sent = zclock_mono();
     s_send_report(f, c->agent, r);
     f->stats.reports++;
     ag->counts.reports++;
-    r->backoff_ms = (uint32_t) f->cfg.resend_min_ms;
-    r->next_ms = zclock_mono() + s_jitter(r->backoff_ms);
-    cf_fleet_link_wake(f, r->next_ms);
+    s_await_ack(f, ag, r, sent);
     return CF_OK;
 }
 
@@ -418,6 +430,13 @@ static void s_on_ack(cf_fleet_t *f, size_t a, const cf_msg_t *m)
         return;
     }
     ag->counts.acks++;
+    /* a round trip: the REPORT's ACK, or the RECEIPT's while no REPORT is out (a deferred
+       job); measured from the first send, resends or not (a ZeroMQ link loses a message
+       only when a peer dies: then one sample is too long, and the estimate forgets it) */
+    if (r->sent_ms && (m->ack_of == CF_MSG_REPORT || !r->outcome)) {
+        cf_fleet_rto_sample(&ag->rto, zclock_mono() - r->sent_ms);
+        r->sent_ms = 0;
+    }
     if (m->ack_of == CF_MSG_RECEIPT) {
         r->receipt_acked = 1;
         f->stats.acks_receipt++;
@@ -468,6 +487,9 @@ void cf_fleet_agent_on_connect(cf_fleet_t *f, size_t a, int64_t now_ms)
         cf_fleet_rec_t *r = &ag->recs[i];
         if (!r->next_ms)
             continue;
+        /* what was in flight may be lost with the old connection: resend soon, and take
+           no round trip from this exchange (it would count the time the link was down) */
+        r->sent_ms = 0;
         r->backoff_ms = (uint32_t) f->cfg.resend_min_ms;
         r->next_ms = now_ms + s_jitter(r->backoff_ms);
         cf_fleet_link_wake(f, r->next_ms);
@@ -542,4 +564,7 @@ void cf_fleet_agent_info_fill(const cf_fleet_t *f, size_t a, cf_fleet_agent_info
     out->hellos = c->hellos;
     for (size_t i = 0; i < ag->n_recs; i++)
         out->waiting += ag->recs[i].outcome && !ag->recs[i].report_acked;
+    out->srtt_ms = ag->rto.srtt_ms;
+    out->first_resend_ms = cf_fleet_rto_first(&ag->rto, (uint32_t) f->cfg.resend_min_ms,
+                                              (uint32_t) f->cfg.resend_max_ms);
 }

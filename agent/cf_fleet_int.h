@@ -7,6 +7,7 @@
 #include <czmq.h>
 
 #include "cf_fleet.h"
+#include "cf_fleet_rto.h"
 
 #define CF_FLEET_TICK_MS 10 /* timer scans over all agents are at least this far apart */
 
@@ -18,6 +19,9 @@ typedef struct {
                                        an expired job anyway, so no replay slips through) */
     int64_t next_ms;                /* monotonic ms of the next resend; 0 = none */
     uint32_t backoff_ms;            /* current back-off */
+    int64_t sent_ms;                /* monotonic ms the message awaiting its ACK first went
+                                       out: its ACK is a round-trip sample; 0 = none (the link
+                                       went down meanwhile, or sampled already) */
     uint8_t applied;                /* 1: carried out (a replay is refused) */
     uint8_t receipt_acked;          /* 1: the RECEIPT is stored */
     uint8_t report_acked;           /* 1: the REPORT is stored: nothing more to send */
@@ -49,6 +53,7 @@ typedef struct {
     int64_t hello_ms;              /* monotonic ms: say HELLO again (no server took it); 0 none */
     uint32_t hello_backoff_ms;     /* current back-off of those HELLOs; 0 after a connect */
     cf_job_verifier_t *verifier;   /* made at the first job, keeps its signer cache */
+    cf_fleet_rto_t rto;            /* round trips seen: when a first resend is due */
     cf_fleet_rec_t *recs;          /* remembered jobs (owned) */
     uint16_t n_recs, cap_recs;     /* used, allocated */
     char fpr[CF_MSG_FPR_HEX + 1];  /* certificate in use, "" none */
