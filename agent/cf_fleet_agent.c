@@ -314,9 +314,10 @@ static void s_on_job(cf_fleet_t *f, size_t a, const cf_msg_t *m)
     cf_fleet_rec_t *r = s_find(ag, m->job_id);
     if (r && (r->outcome || r->deferred) && !r->report_acked) {
         /* sent again before our REPORT was stored: tell the same outcome again (a deferred
-           one: only the RECEIPT, its REPORT comes with the outcome) */
+           one: only the RECEIPT, its REPORT comes with the outcome; once there is an
+           outcome the REPORT stands for the RECEIPT too) */
         f->stats.duplicates++;
-        if (!r->receipt_acked)
+        if (!r->receipt_acked && !r->outcome)
             s_send_receipt(f, a, r);
         if (r->outcome)
             s_send_report(f, a, r);
@@ -478,7 +479,9 @@ int64_t cf_fleet_agent_resend(cf_fleet_t *f, size_t a, int64_t now_ms, int *sent
         if (!r->next_ms)
             continue;
         if (r->next_ms <= now_ms) {
-            if (ag->link_up && !r->receipt_acked) {
+            /* a RECEIPT only while no REPORT is out: the REPORT moves the entry past
+               delivered and its ACK acknowledges both (docs/PROTOCOL.md, ACK) */
+            if (ag->link_up && !r->receipt_acked && !r->outcome) {
                 s_send_receipt(f, a, r);
                 f->stats.receipt_resends++;
             }

@@ -1,23 +1,30 @@
 /*  cf_db_agent - agent records: check-in, lock states and their counters, one agent, counts  */
 #include "cf_db_agent.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cf_db_agent_int.h"
 #include "cf_db_util.h"
 
-#define S_NKEYS 8 /* keys of the check-in and remove scripts */
+#define S_NKEYS 8 /* keys of the remove script; the check-in has cf:archive as a ninth */
 
 /* KEYS: 1 agent, 2 cf:agents, 3 cf:agents:lock, 4..7 cf:agents:<lock> in cf_db_lock_t order,
-   8 cf:agents:expiry. ARGV: 1 id, 2 lock, 3 now, 4.. field/value pairs ('' value: delete
-   the field). The counters move only when the lock changes, in the same script as the lock
+   8 cf:agents:expiry, 9 cf:archive. ARGV: 1 id, 2 lock, 3 now, 4.. field/value pairs (''
+   value: delete the field; ARGV[9] is cert_fp). "secure" becomes "attention" when the
+   certificate presented is archived (replaced): the check-in's archive question in the same
+   round trip. The counters move only when the lock changes, in the same script as the lock
    itself; the expiry index follows the record's cert_not_after (absent or 0: not indexed).
-   A revoked agent (cf_db_enroll) is left as it is: the answer is then 0. */
+   A revoked agent (cf_db_enroll) is left as it is: the answer is then 0; else it is
+   {favorite or '', lock}. */
 static const char s_lua_checkin[] =
     "if redis.call('HEXISTS', KEYS[1], 'revoked') == 1 then return 0 end\n"
     "local sets = {secure = KEYS[4], attention = KEYS[5], insecure = KEYS[6], expired = KEYS[7]}\n"
     "local id, new, now = ARGV[1], ARGV[2], ARGV[3]\n"
+    "if new == 'secure' and redis.call('HEXISTS', KEYS[9], ARGV[9]) == 1 then\n"
+    "  new = 'attention'\n"
+    "end\n"
     "local old = redis.call('HGET', KEYS[1], 'lock')\n"
     "if old ~= new then\n"
     "  if old and sets[old] then\n"
@@ -44,7 +51,7 @@ static const char s_lua_checkin[] =
     "else\n"
     "  redis.call('ZREM', KEYS[8], id)\n"
     "end\n"
-    "return redis.call('HGET', KEYS[1], 'favorite')\n";
+    "return {redis.call('HGET', KEYS[1], 'favorite') or '', new}\n";
 
 /* KEYS as the check-in; ARGV[1] id. */
 static const char s_lua_remove[] =
@@ -81,15 +88,22 @@ void cf_db_agent_lock_key(char *key, cf_db_lock_t lock)
     snprintf(key, CF_DB_KEY_MAX, "%s:%s", CF_DB_K_AGENTS, cf_db_lock_name(lock));
 }
 
-/* The S_NKEYS keys of the check-in and remove scripts into keys. */
-static cf_err_t s_keys(const char *id, char keys[S_NKEYS][CF_DB_KEY_MAX])
+/* The CF_DB_CHECKIN_KEYS keys of the check-in script (the remove script takes the first
+   S_NKEYS) into keys. */
+static cf_err_t s_keys(const char *id, char keys[CF_DB_CHECKIN_KEYS][CF_DB_KEY_MAX])
 {
+    /* the fixed keys as literals: this runs for every check-in */
+    static const char *const fixed[CF_DB_CHECKIN_KEYS - 1] = {CF_DB_K_AGENTS,
+                                                              CF_DB_K_AGENTS_LOCK,
+                                                              CF_DB_K_AGENTS ":secure",
+                                                              CF_DB_K_AGENTS ":attention",
+                                                              CF_DB_K_AGENTS ":insecure",
+                                                              CF_DB_K_AGENTS ":expired",
+                                                              CF_DB_K_AGENTS_EXPIRY,
+                                                              CF_DB_K_ARCHIVE};
     CF_TRY(cf_db_key_agent(keys[0], id));
-    snprintf(keys[1], CF_DB_KEY_MAX, "%s", CF_DB_K_AGENTS);
-    snprintf(keys[2], CF_DB_KEY_MAX, "%s", CF_DB_K_AGENTS_LOCK);
-    for (int i = 0; i < CF_DB_LOCK_COUNT; i++)
-        cf_db_agent_lock_key(keys[3 + i], (cf_db_lock_t) i);
-    snprintf(keys[7], CF_DB_KEY_MAX, "%s", CF_DB_K_AGENTS_EXPIRY);
+    for (int i = 0; i < CF_DB_CHECKIN_KEYS - 1; i++)
+        memcpy(keys[1 + i], fixed[i], strlen(fixed[i]) + 1);
     return CF_OK;
 }
 
@@ -124,47 +138,54 @@ static cf_err_t s_check_checkin(const cf_db_checkin_t *in)
     return CF_OK;
 }
 
-/* Run the check-in script: argv holds id, lock, now then npairs field/value pairs. */
-static cf_err_t s_run(cf_store_t *store, const char *id, const char **args, int nargs,
-                      char *favorite)
+static cf_store_script_t *_Atomic s_script; /* the check-in script, kept (cf_db_script_kept) */
+
+const cf_store_script_t *cf_db_agent_checkin_script(void)
 {
-    char keys[S_NKEYS][CF_DB_KEY_MAX];
-    CF_TRY(s_keys(id, keys));
-    const char *argv[S_NKEYS + 3 + 2 * 6];
-    for (int i = 0; i < S_NKEYS; i++)
-        argv[i] = keys[i];
+    return cf_db_script_kept(&s_script, s_lua_checkin);
+}
+
+/* The script's command: keys, then id, lock, now and nargs - 3 field/value pairs. */
+static cf_err_t s_cmd(const char *id, const char **args, int nargs, cf_db_checkin_cmd_t *cmd)
+{
+    CF_TRY(s_keys(id, cmd->keys));
+    for (int i = 0; i < CF_DB_CHECKIN_KEYS; i++)
+        cmd->argv[i] = cmd->keys[i];
     for (int i = 0; i < nargs; i++)
-        argv[S_NKEYS + i] = args[i];
-    redisReply *r = NULL;
-    /* not idempotent in general: a resend is harmless for the state but the caller decides */
-    CF_TRY(cf_db_eval(store, s_lua_checkin, 0, &r, S_NKEYS, nargs, argv, NULL));
-    if (r->type == REDIS_REPLY_INTEGER) {
-        freeReplyObject(r);
-        return cf_db_fail(store, CF_ERR_REVOKED, "agent %s is revoked", id);
-    }
-    char fav[CF_DB_ALIAS_MAX + 1];
-    cf_err_t rc = cf_db_r_text(r, 1, fav, CF_DB_ALIAS_MAX, "favorite", cf_db_why(store));
-    freeReplyObject(r);
-    if (rc == CF_OK && fav[0] && cf_db_check_alias(fav) != CF_OK)
-        rc = cf_db_fail(store, CF_ERR_CORRUPT, "agent %s: bad favorite", id);
+        cmd->argv[CF_DB_CHECKIN_KEYS + i] = args[i];
+    cmd->nkeys = CF_DB_CHECKIN_KEYS;
+    cmd->argc = CF_DB_CHECKIN_KEYS + nargs;
+    return CF_OK;
+}
+
+cf_err_t cf_db_agent_checkin_reply(const redisReply *r, const char *id, char *favorite,
+                                   cf_db_lock_t *lock, cf_why_t *why)
+{
+    if (r && r->type == REDIS_REPLY_INTEGER)
+        return cf_why(why, CF_ERR_REVOKED, "agent %.64s is revoked", id);
+    char fav[CF_DB_ALIAS_MAX + 1], name[16];
+    cf_err_t rc = cf_db_r_array(r, 2, 2, "check-in reply", why);
+    if (rc == CF_OK)
+        rc = cf_db_r_text(r->element[0], 0, fav, CF_DB_ALIAS_MAX, "favorite", why);
+    if (rc == CF_OK)
+        rc = cf_db_r_text(r->element[1], 0, name, sizeof(name) - 1, "lock", why);
+    if (rc == CF_OK &&
+        ((fav[0] && cf_db_check_alias(fav) != CF_OK) || cf_db_lock_from_name(name, lock) != CF_OK))
+        rc = cf_why(why, CF_ERR_CORRUPT, "agent %.64s: bad favorite or lock", id);
     if (rc == CF_OK && favorite)
         memcpy(favorite, fav, strlen(fav) + 1);
     return rc;
 }
 
-cf_err_t cf_db_agent_checkin(cf_store_t *store, const cf_db_checkin_t *in, char *favorite)
+cf_err_t cf_db_agent_checkin_cmd(const cf_db_checkin_t *in, cf_db_checkin_cmd_t *cmd)
 {
-    CF_ASSERT(store && in);
-    if (favorite)
-        favorite[0] = '\0';
+    CF_ASSERT(in && cmd);
     if (s_check_checkin(in) != CF_OK)
-        return cf_db_fail(store, CF_ERR_INVALID, "bad check-in of agent %.64s",
-                          in->id ? in->id : "");
-    char now[CF_DB_I64_BUF], na[CF_DB_I64_BUF];
+        return CF_ERR_INVALID;
     int cert = !s_empty(in->cert_fp);
     const char *args[] = {in->id,
                           cf_db_lock_name(in->lock),
-                          cf_db_i64(now, in->now),
+                          cf_db_i64(cmd->now, in->now),
                           "last_addr",
                           in->addr,
                           "version",
@@ -174,10 +195,40 @@ cf_err_t cf_db_agent_checkin(cf_store_t *store, const cf_db_checkin_t *in, char 
                           "cert_serial",
                           cert ? in->cert_serial : "",
                           "cert_not_after",
-                          cert ? cf_db_i64(na, in->cert_not_after) : "",
+                          cert ? cf_db_i64(cmd->na, in->cert_not_after) : "",
                           "server",
                           in->server};
-    return s_run(store, in->id, args, 15, favorite);
+    return s_cmd(in->id, args, 15, cmd);
+}
+
+cf_err_t cf_db_agent_checkin_lock(cf_store_t *store, const cf_db_checkin_t *in, char *favorite,
+                                  cf_db_lock_t *lock)
+{
+    CF_ASSERT(store && in);
+    if (favorite)
+        favorite[0] = '\0';
+    cf_db_checkin_cmd_t cmd;
+    const cf_store_script_t *script = cf_db_agent_checkin_script();
+    if (cf_db_agent_checkin_cmd(in, &cmd) != CF_OK)
+        return cf_db_fail(store, CF_ERR_INVALID, "bad check-in of agent %.64s",
+                          in->id ? in->id : "");
+    if (!script)
+        return cf_db_fail(store, CF_ERR_NOMEM, "cannot prepare the check-in script");
+    redisReply *r = NULL;
+    /* not idempotent in general: a resend is harmless for the state but the caller decides */
+    CF_TRY(cf_store_script_call(store, script, 0, &r, cmd.nkeys, cmd.argc - cmd.nkeys, cmd.argv,
+                                NULL));
+    cf_db_lock_t got = CF_DB_LOCK_INSECURE;
+    cf_err_t rc = cf_db_agent_checkin_reply(r, in->id, favorite, &got, cf_db_why(store));
+    freeReplyObject(r);
+    if (rc == CF_OK && lock)
+        *lock = got;
+    return rc;
+}
+
+cf_err_t cf_db_agent_checkin(cf_store_t *store, const cf_db_checkin_t *in, char *favorite)
+{
+    return cf_db_agent_checkin_lock(store, in, favorite, NULL);
 }
 
 cf_err_t cf_db_agent_expired(cf_store_t *store, const char *id, int64_t now, const char *addr,
@@ -200,13 +251,24 @@ cf_err_t cf_db_agent_expired(cf_store_t *store, const char *id, int64_t now, con
                           cert_serial,
                           "cert_not_after",
                           cf_db_i64(na, cert_not_after)};
-    return s_run(store, id, args, 11, NULL);
+    cf_db_checkin_cmd_t cmd;
+    const cf_store_script_t *script = cf_db_agent_checkin_script();
+    if (!script)
+        return cf_db_fail(store, CF_ERR_NOMEM, "cannot prepare the check-in script");
+    CF_TRY(s_cmd(id, args, 11, &cmd));
+    redisReply *r = NULL;
+    CF_TRY(cf_store_script_call(store, script, 0, &r, cmd.nkeys, cmd.argc - cmd.nkeys, cmd.argv,
+                                NULL));
+    cf_db_lock_t got = CF_DB_LOCK_EXPIRED;
+    cf_err_t rc = cf_db_agent_checkin_reply(r, id, NULL, &got, cf_db_why(store));
+    freeReplyObject(r);
+    return rc;
 }
 
 cf_err_t cf_db_agent_remove(cf_store_t *store, const char *id)
 {
     CF_ASSERT(store);
-    char keys[S_NKEYS][CF_DB_KEY_MAX];
+    char keys[CF_DB_CHECKIN_KEYS][CF_DB_KEY_MAX];
     if (s_keys(id, keys) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
     const char *argv[S_NKEYS + 1];

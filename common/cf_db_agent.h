@@ -74,6 +74,35 @@ typedef struct {
    connection. */
 CF_MUST_USE cf_err_t cf_db_agent_checkin(cf_store_t *store, const cf_db_checkin_t *in,
                                          char *favorite);
+/* As cf_db_agent_checkin, and *lock (may be NULL) gets the lock recorded: in->lock, except
+   that a SECURE check-in whose certificate is in cf:archive (replaced) is recorded and
+   answered ATTENTION (the archive check runs inside the script: no round trip of its own). */
+CF_MUST_USE cf_err_t cf_db_agent_checkin_lock(cf_store_t *store, const cf_db_checkin_t *in,
+                                              char *favorite, cf_db_lock_t *lock);
+
+/* The check-in as one command for another connection (cf_store_async): the script of
+   cf_db_agent_checkin_script with nkeys keys then argc - nkeys arguments, all in argv
+   (pointing into the struct and into in, which must outlive the command's sending). */
+#define CF_DB_CHECKIN_KEYS 9 /* keys of the check-in script */
+typedef struct {
+    char keys[CF_DB_CHECKIN_KEYS][CF_DB_KEY_MAX]; /* the keys */
+    char now[24];                                 /* in->now as text */
+    char na[24];                                  /* in->cert_not_after as text */
+    const char *argv[CF_DB_CHECKIN_KEYS + 15];    /* keys, then the script's arguments */
+    int nkeys;                                    /* CF_DB_CHECKIN_KEYS */
+    int argc;                                     /* entries used in argv */
+} cf_db_checkin_cmd_t;
+
+/* Fill *cmd from in (checked as cf_db_agent_checkin does). CF_ERR_INVALID. Pure. */
+CF_MUST_USE cf_err_t cf_db_agent_checkin_cmd(const cf_db_checkin_t *in, cf_db_checkin_cmd_t *cmd);
+/* The check-in script, made once per process (again after a failure) and kept; NULL when out
+   of memory. */
+const cf_store_script_t *cf_db_agent_checkin_script(void);
+/* Decode the script's reply for agent id: favorite (CF_DB_ALIAS_MAX + 1 bytes, may be
+   NULL; "" when none) and the lock recorded. CF_ERR_REVOKED (revoked: nothing written),
+   CF_ERR_CORRUPT (why). Pure. */
+CF_MUST_USE cf_err_t cf_db_agent_checkin_reply(const redisReply *r, const char *id, char *favorite,
+                                               cf_db_lock_t *lock, cf_why_t *why);
 /* Record that the handshake of agent id failed because its certificate expired (same
    script, same counter discipline, 1 RT): lock expired, last_seen = now, last_addr and the
    certificate presented (fp and serial required); version and server are kept. The agent

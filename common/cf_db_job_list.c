@@ -1,4 +1,5 @@
 /*  cf_db_job_list - reading jobs: newest first, a job's entries by page, an agent's open jobs  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -164,19 +165,62 @@ cf_err_t cf_db_job_agents(cf_store_t *store, const char *id, cf_job_state_t stat
     return rc;
 }
 
+static cf_store_script_t *_Atomic s_open_script; /* s_lua_open, kept (cf_db_script_kept) */
+
+const cf_store_script_t *cf_db_job_agent_open_script(void)
+{
+    return cf_db_script_kept(&s_open_script, s_lua_open);
+}
+
+cf_err_t cf_db_job_agent_open_cmd(const char *agent, int64_t now, cf_db_job_open_cmd_t *cmd)
+{
+    CF_ASSERT(cmd);
+    if (cf_db_key_agent_jobs(cmd->key, agent) != CF_OK || now < 0)
+        return CF_ERR_INVALID;
+    cmd->argv[0] = cmd->key;
+    cmd->argv[1] = cf_db_i64(cmd->now, now);
+    cmd->argv[2] = cf_db_i64(cmd->max, CF_DB_JOB_OPEN_MAX);
+    cmd->argv[3] = CF_DB_KP_JOB;
+    cmd->argv[4] = CF_DB_KS_JOB_ST;
+    cmd->argv[5] = agent;
+    cmd->nkeys = 1;
+    cmd->argc = 6;
+    return CF_OK;
+}
+
+cf_err_t cf_db_job_agent_open_sendable(const redisReply *r, size_t *n_out, cf_why_t *why)
+{
+    CF_ASSERT(n_out);
+    *n_out = 0;
+    CF_TRY(cf_db_r_array(r, 0, 3 * CF_DB_JOB_OPEN_MAX, "open jobs", why));
+    if (r->elements % 3)
+        return cf_why(why, CF_ERR_CORRUPT, "open jobs: not triples");
+    for (size_t i = 1; i < r->elements; i += 3) {
+        char state[16];
+        cf_job_state_t st;
+        CF_TRY(cf_db_r_text(r->element[i], 0, state, sizeof(state) - 1, "open job state", why));
+        if (cf_job_fsm_state_from_name(state, &st) != CF_OK)
+            return cf_why(why, CF_ERR_CORRUPT, "open jobs: malformed entry");
+        *n_out += st == CF_JOB_PENDING || st == CF_JOB_DELIVERED;
+    }
+    return CF_OK;
+}
+
 cf_err_t cf_db_job_agent_open(cf_store_t *store, const char *agent, int64_t now,
                               cf_db_job_open_t **list_out, size_t *n_out)
 {
     CF_ASSERT(store && list_out && n_out);
     *list_out = NULL;
     *n_out = 0;
-    char key[CF_DB_KEY_MAX], t[CF_DB_I64_BUF], max[CF_DB_I64_BUF];
-    if (cf_db_key_agent_jobs(key, agent) != CF_OK || now < 0)
+    cf_db_job_open_cmd_t cmd;
+    const cf_store_script_t *script = cf_db_job_agent_open_script();
+    if (cf_db_job_agent_open_cmd(agent, now, &cmd) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "open jobs: bad agent id");
-    const char *argv[] = {key,          cf_db_i64(t, now), cf_db_i64(max, CF_DB_JOB_OPEN_MAX),
-                          CF_DB_KP_JOB, CF_DB_KS_JOB_ST,   agent};
+    if (!script)
+        return cf_db_fail(store, CF_ERR_NOMEM, "cannot prepare a script");
     redisReply *r = NULL;
-    CF_TRY(cf_db_eval(store, s_lua_open, CF_STORE_IDEMPOTENT, &r, 1, 5, argv, NULL));
+    CF_TRY(cf_store_script_call(store, script, CF_STORE_IDEMPOTENT, &r, cmd.nkeys,
+                                cmd.argc - cmd.nkeys, cmd.argv, NULL));
     cf_why_t *why = cf_db_why(store);
     cf_err_t rc = cf_db_r_array(r, 0, 3 * CF_DB_JOB_OPEN_MAX, "open jobs", why);
     size_t n = rc == CF_OK ? r->elements / 3 : 0;

@@ -2,6 +2,8 @@
 #include "cf_db_util.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +37,21 @@ cf_err_t cf_db_eval(cf_store_t *store, const char *lua, int flags, redisReply **
     rc = cf_store_script_call(store, script, flags, reply_out, nkeys, nargs, argv, argvlen);
     cf_store_script_destroy(&script);
     return rc;
+}
+
+static pthread_mutex_t s_kept_lock = PTHREAD_MUTEX_INITIALIZER; /* serialises the making */
+
+const cf_store_script_t *cf_db_script_kept(cf_store_script_t *_Atomic *slot, const char *lua)
+{
+    cf_store_script_t *script = atomic_load(slot);
+    if (script)
+        return script;
+    pthread_mutex_lock(&s_kept_lock);
+    script = atomic_load(slot);
+    if (!script && cf_store_script_new(lua, &script) == CF_OK)
+        atomic_store(slot, script); /* kept for the process: never freed */
+    pthread_mutex_unlock(&s_kept_lock);
+    return script;
 }
 
 /* KEYS[1] hash, KEYS[2] index set (optional); ARGV[1] member, ARGV[2] event ('' = none),

@@ -27,6 +27,11 @@ CF_MUST_USE cf_err_t cf_db_eval(cf_store_t *store, const char *lua, int flags,
                                 redisReply **reply_out, int nkeys, int nargs, const char **argv,
                                 const size_t *argvlen);
 
+/* A script made once and kept for the process (slot: a static of the caller, NULL at
+   first): the hot paths (the check-in) do not hash their Lua source per call. Made again
+   on the next call when making it failed (out of memory). NULL when it cannot be made. */
+const cf_store_script_t *cf_db_script_kept(cf_store_script_t *_Atomic *slot, const char *lua);
+
 /* Create hash key from npairs field/value pairs (fv[2i], fv[2i+1]; lens NULL: strings)
    only if key does not exist, and in the same step (1 RT, Lua) SADD member to index (when
    index is not NULL) and PUBLISH event on cf:events (when event is not NULL). CF_ERR_EXISTS

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cf_api_checkin.h"
 #include "cf_db_agent.h"
 #include "cf_db_archive.h"
 #include "cf_db_server.h"
@@ -180,8 +181,18 @@ out:
 typedef struct {
     const cf_app_t *app; /* whose list it is */
     json_t *servers;     /* the answer's "servers" array; NULL before the first load */
+    char *text;          /* the same as compact JSON (jansson's allocator); NULL when none */
     int64_t at_ms;       /* when it was loaded (CLOCK_MONOTONIC, ms) */
 } s_cache_t;
+
+static void s_json_free(char *text)
+{
+    json_malloc_t jmalloc = NULL;
+    json_free_t jfree = NULL;
+    json_get_alloc_funcs(&jmalloc, &jfree);
+    if (text)
+        jfree(text);
+}
 
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 static pthread_key_t s_key; /* set once by s_key_make, then only read */
@@ -191,6 +202,7 @@ static void s_cache_free(void *p)
 {
     s_cache_t *c = p;
     json_decref(c->servers);
+    s_json_free(c->text);
     cf_mem_free(c);
 }
 
@@ -253,15 +265,31 @@ cf_err_t cf_api_agents_servers(const cf_app_t *app, cf_store_t *store, json_t **
         *out = json_incref(c->servers);
         return CF_OK;
     }
+    if (!store)
+        return CF_ERR_NOTFOUND; /* stale, and no store to reload with */
     json_t *fresh = NULL;
     CF_TRY(s_servers_load(store, &fresh));
     if (c) {
         json_decref(c->servers);
+        s_json_free(c->text);
         c->servers = json_incref(fresh);
+        c->text = json_dumps(fresh, JSON_COMPACT);
         c->app = app;
         c->at_ms = now;
     }
     *out = fresh;
+    return CF_OK;
+}
+
+cf_err_t cf_api_agents_servers_text(const cf_app_t *app, cf_store_t *store, const char **out)
+{
+    json_t *servers = NULL;
+    CF_TRY(cf_api_agents_servers(app, store, &servers));
+    json_decref(servers);
+    s_cache_t *c = s_cache();
+    if (!c || c->app != app || !c->text)
+        return CF_ERR_NOMEM;
+    *out = c->text;
     return CF_OK;
 }
 
@@ -316,20 +344,6 @@ int cf_api_agent_identity(cf_req_t *req, const cf_https_peer_t *peer, const char
     return 1;
 }
 
-/* The lock state of this connection: no certificate = insecure; a certificate (verified at
-   the handshake: chains to the CA, in date, not revoked) = secure when current, attention
-   when it was replaced (archived; 1 RT). */
-static cf_err_t s_lock(cf_store_t *store, const cf_https_peer_t *peer, cf_db_lock_t *lock)
-{
-    *lock = CF_DB_LOCK_INSECURE;
-    if (!peer->cert || !peer->fingerprint)
-        return CF_OK;
-    int archived = 0;
-    CF_TRY(cf_db_archived(store, peer->fingerprint, &archived));
-    *lock = archived ? CF_DB_LOCK_ATTENTION : CF_DB_LOCK_SECURE;
-    return CF_OK;
-}
-
 /* The body's protocol level (checked by cf_api_agent_identity), 1 when absent. */
 static unsigned s_proto(cf_req_t *req)
 {
@@ -337,7 +351,9 @@ static unsigned s_proto(cf_req_t *req)
     return v < 1 ? 1 : v > 255 ? 255 : (unsigned) v;
 }
 
-/* POST /api/v1/agent/checkin */
+/* POST /api/v1/agent/checkin: on a worker, asynchronously (cf_api_checkin); elsewhere with
+   a store from the pool (1 RT for the check-in and its archive question, 1 for the open
+   jobs, more only when there are jobs to build). */
 static void s_checkin(cf_req_t *req, void *arg)
 {
     cf_app_t *app = arg;
@@ -349,8 +365,9 @@ static void s_checkin(cf_req_t *req, void *arg)
         return;
     char addr[S_ADDR_MAX], favorite[CF_DB_ALIAS_MAX + 1] = "";
     s_addr(peer->addr, addr);
+    int cert = peer->cert && peer->fingerprint;
     cf_db_checkin_t in = {id,
-                          CF_DB_LOCK_INSECURE,
+                          cert ? CF_DB_LOCK_SECURE : CF_DB_LOCK_INSECURE,
                           (int64_t) time(NULL),
                           addr,
                           version,
@@ -358,28 +375,14 @@ static void s_checkin(cf_req_t *req, void *arg)
                           peer->serial,
                           (int64_t) peer->not_after,
                           cf_app_alias(app)};
-    json_t *servers = NULL;
+    if (cf_api_checkin_async(app, req, &in, s_proto(req)))
+        return;
     cf_store_t *store = cf_app_store_take(app);
-    cf_err_t rc = s_lock(store, peer, &in.lock);
+    cf_err_t rc = cf_db_agent_checkin_lock(store, &in, favorite, &in.lock);
     if (rc == CF_OK)
-        rc = cf_db_agent_checkin(store, &in, favorite);
-    if (rc == CF_OK) {
-        cf_app_count(app, CF_APP_CHECKINS, 1);
-        if (in.lock == CF_DB_LOCK_INSECURE)
-            cf_app_count(app, CF_APP_CHECKINS_INSECURE, 1);
-        rc = cf_api_agents_servers(app, store, &servers);
-    }
-    json_t *jobs = NULL;
-    if (rc == CF_OK)
-        jobs = cf_api_agent_jobs(app, store, id, in.lock == CF_DB_LOCK_ATTENTION, s_proto(req));
-    if (rc == CF_ERR_REVOKED)
+        cf_api_checkin_answer(req, app, store, id, addr, in.lock, favorite, s_proto(req), 1);
+    else if (rc == CF_ERR_REVOKED)
         cf_req_reply_error(req, 403, "forbidden", "agent %s is revoked", id);
-    else if (rc == CF_OK)
-        s_reply(req, 200,
-                json_pack("{s:s,s:s,s:s?,s:o,s:i,s:i,s:o}", "seen_addr", addr, "lock",
-                          cf_db_lock_name(in.lock), "favorite", s_nz(favorite), "servers", servers,
-                          "interval", CF_API_CHECKIN_INTERVAL_S, "protocol", S_PROTOCOL, "jobs",
-                          jobs));
     else
         cf_app_reply_err(req, rc, cf_store_why(store), "check-in");
     cf_app_store_give(app, store);

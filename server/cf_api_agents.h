@@ -38,8 +38,14 @@ void cf_api_agents_list(cf_req_t *req, void *arg);
 
 /* The server list of a check-in answer (a new reference: json_decref), from this worker's
    cache when it is fresh (CF_API_SERVERS_CACHE_MS), else from Redis (2 RT). The enrollment
-   answer hands out the same list. Errors: the store's, CF_ERR_NOMEM. */
+   answer hands out the same list. store may be NULL: then CF_ERR_NOTFOUND when the cache
+   is stale. Errors: the store's, CF_ERR_NOMEM. */
 CF_MUST_USE cf_err_t cf_api_agents_servers(const cf_app_t *app, cf_store_t *store, json_t **out);
+/* The same list as compact JSON text, borrowed: valid on this thread until the next call
+   of either function. store may be NULL: CF_ERR_NOTFOUND when the cache is stale then.
+   CF_ERR_NOMEM also when this thread has no cache (use cf_api_agents_servers). */
+CF_MUST_USE cf_err_t cf_api_agents_servers_text(const cf_app_t *app, cf_store_t *store,
+                                                const char **out);
 
 /* The canonical ranges text of a server record ("a, b"; NULL or "" = none) as a JSON
    array of range strings, the caller's; NULL on out of memory. Defined in

@@ -134,6 +134,8 @@ static cf_err_t s_check_cfg(const cf_https_cfg_t *cfg, cf_why_t *why)
 {
     if (!cfg || !cfg->on_request)
         return cf_why(why, CF_ERR_INVALID, "an on_request callback is required");
+    if (cfg->worker_new && !cfg->worker_free)
+        return cf_why(why, CF_ERR_INVALID, "worker_new needs worker_free");
     if (cfg->port < 1 || cfg->port > 65535)
         return cf_why(why, CF_ERR_INVALID, "TLS port %d (1..65535)", cfg->port);
     if (cfg->plain_port < 0 || cfg->plain_port > 65535 || cfg->plain_port == cfg->port)

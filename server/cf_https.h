@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <event2/http.h>
 
 #include "cf_cert.h"
@@ -94,21 +95,30 @@ typedef void(cf_https_request_fn)(struct evhttp_request *req, const cf_https_pee
                                   void *arg);
 /* Called on a worker thread for every handshake refused for a certificate reason. */
 typedef void(cf_https_refused_fn)(void *arg, const cf_https_refusal_t *refusal);
+/* Per-worker state: worker_new runs once per worker in cf_https_new (before any thread
+   runs) with the worker's event base; *out becomes what cf_https_worker_data answers on
+   that worker's thread. worker_free runs in cf_https_destroy after the thread ended and
+   before the worker's connections are freed (so it may still answer requests it holds). */
+typedef cf_err_t(cf_https_worker_new_fn)(struct event_base *base, void *arg, void **out);
+typedef void(cf_https_worker_free_fn)(void *data, void *arg);
 
 typedef struct {
-    const char *address;             /* literal address to bind; NULL = "0.0.0.0" */
-    int port;                        /* TLS port, 1..65535 */
-    int plain_port;                  /* plain HTTP port, 1..65535; 0 = no plain listener */
-    int threads;                     /* worker threads, 1..CF_HTTPS_MAX_THREADS; 0 = 1 */
-    int require_client_cert;         /* 1: a handshake without a client certificate fails */
-    size_t max_body;                 /* request body ceiling; 0 = CF_HTTPS_DEFAULT_BODY */
-    size_t max_headers;              /* header bytes; 0 = CF_HTTPS_DEFAULT_HEADERS */
-    int timeout_s;                   /* read/write/idle timeout; 0 = CF_HTTPS_DEFAULT_TIMEOUT */
-    int max_conns;                   /* TLS connections per worker; 0 = CF_HTTPS_DEFAULT_CONNS */
-    cf_https_request_fn *on_request; /* required */
-    void *request_arg;               /* its argument (e.g. a cf_router_t) */
-    cf_https_refused_fn *on_refused; /* optional */
-    void *refused_arg;               /* its argument (the app) */
+    const char *address;                /* literal address to bind; NULL = "0.0.0.0" */
+    int port;                           /* TLS port, 1..65535 */
+    int plain_port;                     /* plain HTTP port, 1..65535; 0 = no plain listener */
+    int threads;                        /* worker threads, 1..CF_HTTPS_MAX_THREADS; 0 = 1 */
+    int require_client_cert;            /* 1: a handshake without a client certificate fails */
+    size_t max_body;                    /* request body ceiling; 0 = CF_HTTPS_DEFAULT_BODY */
+    size_t max_headers;                 /* header bytes; 0 = CF_HTTPS_DEFAULT_HEADERS */
+    int timeout_s;                      /* read/write/idle timeout; 0 = CF_HTTPS_DEFAULT_TIMEOUT */
+    int max_conns;                      /* TLS connections per worker; 0 = CF_HTTPS_DEFAULT_CONNS */
+    cf_https_request_fn *on_request;    /* required */
+    void *request_arg;                  /* its argument (e.g. a cf_router_t) */
+    cf_https_refused_fn *on_refused;    /* optional */
+    void *refused_arg;                  /* its argument (the app) */
+    cf_https_worker_new_fn *worker_new; /* optional: per-worker state */
+    cf_https_worker_free_fn *worker_free; /* frees it (required with worker_new) */
+    void *worker_arg;                     /* their argument */
 } cf_https_cfg_t;
 
 typedef struct cf_https cf_https_t; /* opaque */
@@ -143,6 +153,9 @@ CF_MUST_USE cf_err_t cf_https_set_require_client_cert(cf_https_t *self, int on);
 /* Open the plain listener on port (1..65535; a different port moves it) or close it (0).
    Open connections on a closed listener finish. CF_ERR_IO when the bind fails. */
 CF_MUST_USE cf_err_t cf_https_set_plain_port(cf_https_t *self, int port, cf_why_t *why);
+
+/* The calling worker thread's state from worker_new; NULL on any other thread. */
+void *cf_https_worker_data(void);
 
 int cf_https_port(const cf_https_t *self);       /* the TLS port */
 int cf_https_plain_port(const cf_https_t *self); /* the plain port, 0 when closed */

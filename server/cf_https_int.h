@@ -63,6 +63,7 @@ typedef struct {
     int require;  /* require a client certificate on new handshakes */
     int conns;    /* open TLS connections */
     int paused;   /* TLS listener disabled at max_conns */
+    void *data;   /* from cfg.worker_new, NULL without */
 } cf_https_worker_t;
 
 struct cf_https {

@@ -86,8 +86,9 @@ static void s_actor(zsock_t *pipe, void *args)
                 cf_link_conn_event(self, i);
         }
         cf_link_jobs_flush(self); /* one transition call for what this turn read */
+        cf_link_msg_flush(self);  /* its ACKs leave before a page of copies is signed */
         busy = s_send_work(self);
-        cf_link_msg_flush(self); /* what this turn sends, one BATCH per broker */
+        cf_link_msg_flush(self); /* the page's JOBs, one BATCH per broker */
     }
     cf_link_jobs_flush(self);
     cf_link_msg_flush(self);

@@ -8,12 +8,12 @@
 #include "cf_link.h"
 #include "cf_link_agent.h"
 #include "cf_link_build.h"
+#include "cf_link_facts.h"
 #include "cf_link_queue.h"
 #include "cf_msg.h"
 #include "cf_msg_batch.h"
 #include "cf_relay.h"
 
-#define CF_LINK_BATCH_MAX  1000 /* receipts and reports stored in one transition call */
 #define CF_LINK_TURN_MAX   1000 /* messages read from one broker per loop turn */
 #define CF_LINK_POLL_MS    1000 /* the loop wakes at least this often */
 #define CF_LINK_SIGNER_TTL 300  /* seconds the signer (this server's certificate) is cached */
@@ -21,16 +21,6 @@
 #define CF_LINK_RETRY_MS   1000   /* first wait before a refused link is opened again */
 #define CF_LINK_RETRY_MAX  30000  /* the wait doubles up to this */
 #define CF_LINK_HWM        100000 /* messages queued on a broker link, each direction */
-
-/* One RECEIPT or REPORT waiting for the batch's transition call. */
-typedef struct {
-    size_t broker;                      /* where it came from: the ACK goes back there */
-    cf_msg_type_t type;                 /* CF_MSG_RECEIPT or CF_MSG_REPORT */
-    cf_msg_outcome_t outcome;           /* REPORT */
-    char agent[CF_MSG_AGENT_MAX + 1];   /* agent id */
-    char job_id[CF_MSG_JOB_ID_HEX + 1]; /* job id */
-    char reason[CF_MSG_TEXT_MAX + 1];   /* failed: the reason */
-} cf_link_fact_t;
 
 /* A job being sent, one page of entries per loop turn. */
 typedef struct {
@@ -62,6 +52,7 @@ struct cf_link {
     int64_t signer_at;                                          /* when it was loaded, 0: never */
     cf_link_fact_t batch[CF_LINK_BATCH_MAX];                    /* facts to store (thread) */
     size_t n_batch;                                             /* entries in batch */
+    unsigned char moot[CF_LINK_BATCH_MAX];                      /* cf_link_facts_moot's */
     cf_link_walk_t walk;                                        /* job being sent (thread) */
 };
 
@@ -104,7 +95,9 @@ int cf_link_jobs_step(cf_link_t *self);
    entries, send its open jobs. */
 void cf_link_jobs_hello(cf_link_t *self, size_t broker, const cf_msg_t *hello);
 /* Store the batch in one transition call, then ACK every fact (also "no change" and unknown
-   jobs); on a store failure nothing is acked (the agents resend). Empties the batch. */
+   jobs), except the RECEIPTs cf_link_facts_moot marks (their REPORT, in the same batch, is
+   stored and acknowledged for both); on a store failure nothing is acked (the agents
+   resend). Empties the batch. */
 void cf_link_jobs_flush(cf_link_t *self);
 /* The signer, reloaded when older than CF_LINK_SIGNER_TTL; NULL when it cannot be loaded. */
 const cf_link_signer_t *cf_link_jobs_signer(cf_link_t *self);

@@ -239,16 +239,20 @@ void cf_link_jobs_flush(cf_link_t *self)
     cf_db_job_tr_t *tr = cf_mem_calloc(n, sizeof(*tr));
     cf_db_job_res_t *res = cf_mem_calloc(n, sizeof(*res));
     cf_err_t rc = tr && res ? CF_OK : CF_ERR_NOMEM;
+    /* a RECEIPT whose REPORT is in this batch: the REPORT's transition and ACK cover it */
+    size_t n_tr = 0, moot = cf_link_facts_moot(self->batch, n, self->moot);
     for (size_t i = 0; rc == CF_OK && i < n; i++) {
         const cf_link_fact_t *f = &self->batch[i];
-        tr[i].job = f->job_id;
-        tr[i].agent = f->agent;
-        tr[i].event = cf_link_fact_event(f->type, f->outcome);
-        tr[i].reason = f->reason;
+        if (self->moot[i])
+            continue;
+        tr[n_tr].job = f->job_id;
+        tr[n_tr].agent = f->agent;
+        tr[n_tr].event = cf_link_fact_event(f->type, f->outcome);
+        tr[n_tr++].reason = f->reason;
     }
     unsigned long conns = cf_store_reconnects(self->store);
     if (rc == CF_OK)
-        rc = cf_db_job_transition(self->store, (int64_t) time(NULL), tr, n, res);
+        rc = cf_db_job_transition(self->store, (int64_t) time(NULL), tr, n_tr, res);
     if (rc == CF_OK)
         rc = cf_store_durable(self->store, conns); /* a failover must not lose an ACKed fact */
     if (rc != CF_OK) {
@@ -259,13 +263,17 @@ void cf_link_jobs_flush(cf_link_t *self)
                "err=%s why=\"%s\"",
                n, cf_err_name(rc), cf_why_text(cf_store_why(self->store), rc));
     }
-    for (size_t i = 0; rc == CF_OK && i < n; i++) {
+    for (size_t i = 0, k = 0; rc == CF_OK && i < n; i++) {
         const cf_link_fact_t *f = &self->batch[i];
-        s_log_result(f, &res[i]);
         cf_app_count(self->app,
                      f->type == CF_MSG_RECEIPT ? CF_APP_LINK_RECEIPTS : CF_APP_LINK_REPORTS, 1);
+        if (self->moot[i])
+            continue;
+        s_log_result(f, &res[k++]);
         s_ack(self, f);
     }
+    if (rc == CF_OK && moot > 0)
+        cf_log(CF_LOG_DEBUG, "msg=\"receipts covered by their reports\" n=%zu", moot);
     cf_mem_free(tr);
     cf_mem_free(res);
 }

@@ -12,7 +12,7 @@
 #include "cf_log.h"
 #include "cf_mem.h"
 
-#define S_LOG_PATH 200 /* path bytes written to a log line */
+#define S_LOG_PATH CF_REQ_LOG_PATH
 
 void cf_req_init(cf_req_t *req, struct evhttp_request *evreq, const cf_https_peer_t *peer,
                  void *app, const char *method, const char *path)
@@ -25,6 +25,8 @@ void cf_req_init(cf_req_t *req, struct evhttp_request *evreq, const cf_https_pee
     req->path = path;
     req->query.tqh_first = NULL; /* TAILQ_INIT, spelled out: keyvalq_struct.h has no macros */
     req->query.tqh_last = &req->query.tqh_first;
+    req->kind = cf_router_peer_kind(peer);
+    req->addr = peer && peer->addr ? peer->addr : "-";
     clock_gettime(CLOCK_MONOTONIC, &req->start);
 }
 
@@ -37,18 +39,44 @@ static void s_log_path(const char *path, char *buf, size_t len)
     buf[i] = '\0';
 }
 
+cf_req_t *cf_req_defer(cf_req_t *req)
+{
+    cf_req_t *later = cf_mem_malloc(sizeof(*later));
+    if (!later)
+        return NULL;
+    *later = *req;
+    later->peer = NULL;
+    later->match = NULL;
+    memset(later->params, 0, sizeof(later->params)); /* freed with req */
+    later->query.tqh_first = NULL;                   /* req's list stays req's */
+    later->query.tqh_last = &later->query.tqh_first;
+    later->query_state = -1;
+    snprintf(later->addr_buf, sizeof(later->addr_buf), "%s", req->addr);
+    later->addr = later->addr_buf;
+    s_log_path(req->path, later->path_buf, sizeof(later->path_buf));
+    later->path = later->path_buf;
+    later->deferred = 1;
+    req->json = NULL; /* moved */
+    cf_mem_wipe(&req->session, sizeof(req->session));
+    req->has_session = 0;
+    req->deferred = 1;
+    return later;
+}
+
 void cf_req_done(cf_req_t *req)
 {
-    struct timespec end;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    double ms = (double) (end.tv_sec - req->start.tv_sec) * 1e3 +
-                (double) (end.tv_nsec - req->start.tv_nsec) / 1e6;
-    char path[S_LOG_PATH + 1];
-    s_log_path(req->path, path, sizeof(path));
-    cf_log(CF_LOG_INFO, "req method=%s path=\"%s\" status=%d ms=%.3f peer=%s addr=%s%s%s",
-           req->method, path, req->status, ms, cf_peer_kind_name(cf_router_peer_kind(req->peer)),
-           req->peer && req->peer->addr ? req->peer->addr : "-", req->has_session ? " user=" : "",
-           req->has_session ? req->session.user : "");
+    /* a handed-over one logs when it finishes; nothing is formatted when INFO is off */
+    if (!(req->deferred && req->status == 0) && cf_log_level() <= CF_LOG_INFO) {
+        struct timespec end;
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        double ms = (double) (end.tv_sec - req->start.tv_sec) * 1e3 +
+                    (double) (end.tv_nsec - req->start.tv_nsec) / 1e6;
+        char path[S_LOG_PATH + 1];
+        s_log_path(req->path, path, sizeof(path));
+        cf_log(CF_LOG_INFO, "req method=%s path=\"%s\" status=%d ms=%.3f peer=%s addr=%s%s%s",
+               req->method, path, req->status, ms, cf_peer_kind_name(req->kind), req->addr,
+               req->has_session ? " user=" : "", req->has_session ? req->session.user : "");
+    }
     for (size_t i = 0; i < CF_ROUTER_MAX_PARAMS; i++)
         free(req->params[i]); /* evhttp_uridecode's allocation */
     evhttp_clear_headers(&req->query);
@@ -106,6 +134,8 @@ const cf_session_t *cf_req_session(const cf_req_t *req)
 
 const char *cf_req_header(const cf_req_t *req, const char *name)
 {
+    if (req->deferred)
+        return NULL;
     return name ? evhttp_find_header(evhttp_request_get_input_headers(req->evreq), name) : NULL;
 }
 
@@ -158,20 +188,18 @@ void cf_req_reply_text(cf_req_t *req, int status, const char *content_type, cons
         return;
     }
     struct evkeyvalq *out = evhttp_request_get_output_headers(req->evreq);
-    struct evbuffer *buf = evbuffer_new();
+    /* the request's own output buffer: no buffer made, filled and moved per answer */
+    struct evbuffer *buf = evhttp_request_get_output_buffer(req->evreq);
     evhttp_remove_header(out, "Content-Type");
     evhttp_add_header(out, "Content-Type", content_type ? content_type : "text/plain");
     evhttp_add_header(out, "Cache-Control", "no-store");
     if (!buf || (len && evbuffer_add(buf, body, len) != 0)) {
         if (buf)
-            evbuffer_free(buf);
+            evbuffer_drain(buf, evbuffer_get_length(buf));
         status = 500; /* out of memory: an empty 500 still answers */
-        buf = NULL;
     }
     req->status = status;
-    evhttp_send_reply(req->evreq, status, s_reason(status), buf);
-    if (buf)
-        evbuffer_free(buf);
+    evhttp_send_reply(req->evreq, status, s_reason(status), NULL);
 }
 
 void cf_req_reply_json(cf_req_t *req, int status, json_t *body)

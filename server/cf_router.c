@@ -279,11 +279,12 @@ cf_err_t cf_router_match(const cf_router_t *self, const char *method, const char
         cf_router_match_t tmp;
         if (!s_match_pattern(self->routes[i].pattern, path, &tmp))
             continue;
-        s_allow_add(m, &seen, self->routes[i].method);
-        if (!found.route && strcmp(self->routes[i].method, want) == 0) {
+        if (strcmp(self->routes[i].method, want) == 0) { /* the first in table order wins */
             found = tmp;
             found.route = &self->routes[i];
+            break; /* allow is only needed for a 405: no need to look further */
         }
+        s_allow_add(m, &seen, self->routes[i].method);
     }
     if (found.route) {
         memcpy(found.allow, m->allow, sizeof(found.allow));
@@ -431,7 +432,7 @@ static void s_dispatch(cf_router_t *self, cf_req_t *req, cf_router_match_t *m)
     if (!s_access(self, req, m->route->access) || !s_body(req, m->route) || !s_params(req, m))
         return;
     m->route->handler(req, self->app);
-    if (!req->status) {
+    if (!req->status && !req->deferred) {
         cf_log(CF_LOG_ERROR, "route %s %s answered nothing", m->route->method, m->route->pattern);
         cf_req_reply_error(req, 500, "internal", "the handler did not answer");
     }
@@ -447,8 +448,22 @@ void cf_router_serve(struct evhttp_request *evreq, const cf_https_peer_t *peer, 
     req.router = self;
     cf_router_match_t m;
     s_dispatch(self, &req, &m);
-    int status = req.status;
+    int status = req.status, deferred = req.deferred;
     cf_req_done(&req);
-    if (self->on_done)
+    if (self->on_done && !deferred)
         self->on_done(self->app, status);
+}
+
+void cf_req_finish(cf_req_t *later)
+{
+    if (!later)
+        return;
+    if (!later->status)
+        cf_req_reply_error(later, 500, "internal", "the request was not answered");
+    cf_router_t *self = later->router;
+    int status = later->status;
+    cf_req_done(later);
+    if (self && self->on_done)
+        self->on_done(self->app, status);
+    cf_mem_free(later);
 }

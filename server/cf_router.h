@@ -140,7 +140,8 @@ typedef struct {
         const char *value;          /* in the path (still percent-encoded) */
         size_t value_len;           /* its length */
     } params[CF_ROUTER_MAX_PARAMS]; /* in pattern order */
-    char allow[64];                 /* methods whose pattern matched, "GET, PUT" (for 405) */
+    char allow[64];                 /* methods whose pattern matched, "GET, PUT": complete
+                                       only on CF_ERR_STATE (for the 405) */
 } cf_router_match_t;
 
 /* Find the route for method and path (path without query). CF_OK; CF_ERR_NOTFOUND (no
@@ -184,6 +185,21 @@ void cf_req_reply_error(cf_req_t *req, int status, const char *code, const char 
 /* Answer with any body (len bytes, copied) and content type. */
 void cf_req_reply_text(cf_req_t *req, int status, const char *content_type, const void *body,
                        size_t len);
+
+/* --- Answers given later (the handler waits on something asynchronous). --- */
+
+/* Take the request over from its handler, which then returns without answering; answer it
+   later on the same worker thread with cf_req_reply_* on the request returned, then
+   cf_req_finish it (exactly once, answered or not). The returned request keeps the app,
+   the method, the JSON body and what the log line needs (its own copies of the peer's
+   kind and address and of the path, capped); cf_req_peer, cf_req_param, cf_req_query and
+   cf_req_header are not available on it (NULL): copy what the answer needs before. If the
+   client goes away meanwhile, the answer is dropped and the request freed by the reply.
+   NULL when out of memory: then answer req now. */
+cf_req_t *cf_req_defer(cf_req_t *req);
+/* Write the log line of a deferred request, count it (on_done) and free it; answers 500
+   first when nothing was answered. NULL is ignored. */
+void cf_req_finish(cf_req_t *later);
 
 /* --- Streaming replies (cf_req_stream.c): a 200 whose body goes on after the handler
    returned, chunk by chunk (HTTP/1.1 chunked; "Connection: close"), e.g. server-sent

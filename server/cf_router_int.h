@@ -8,6 +8,8 @@
 
 #include "cf_router.h"
 
+#define CF_REQ_LOG_PATH 200 /* path bytes written to a log line */
+
 /* One request while its handler runs. Lives on the dispatcher's stack: a streaming reply
    (cf_req_stream.c) keeps what it needs in its own object, not here. */
 struct cf_req {
@@ -26,6 +28,11 @@ struct cf_req {
     struct timespec start;              /* when dispatch began (CLOCK_MONOTONIC) */
     int status;                         /* status sent, 0 until a reply */
     struct cf_router *router;           /* the router serving it (stream count) */
+    int deferred;                       /* cf_req_defer took it over: the handler returned */
+    cf_peer_kind_t kind;                /* the peer's kind, for the log line */
+    const char *addr;                   /* the peer's address ("-" when unknown), for the log */
+    char addr_buf[CF_HTTPS_ADDR_MAX];   /* a deferred request's own copy of addr */
+    char path_buf[CF_REQ_LOG_PATH + 1]; /* a deferred request's own copy of path (capped) */
 };
 
 /* The router's count of open streams (cf_req_stream.c): 1 when one more may open (and it

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "cf_api_checkin.h"
 #include "cf_app_int.h"
 #include "cf_control.h"
 #include "cf_file.h"
@@ -34,6 +35,8 @@ extern s_group_fn cf_api_packages_routes __attribute__((weak));
 extern s_group_fn cf_api_expiring_routes __attribute__((weak));
 extern cf_router_auth_fn cf_api_authenticate __attribute__((weak));
 extern void cf_api_agents_refused(cf_app_t *app, const cf_https_refusal_t *r) __attribute__((weak));
+extern cf_https_worker_new_fn cf_api_checkin_worker_new __attribute__((weak));
+extern cf_https_worker_free_fn cf_api_checkin_worker_free __attribute__((weak));
 
 typedef struct {
     cf_cfg_t *cfg;                           /* options */
@@ -49,6 +52,7 @@ typedef struct {
     cf_https_t *https;                       /* owned */
     cf_control_t *control;                   /* owned */
     cf_link_t *link;                         /* owned; NULL without --broker */
+    cf_api_checkin_cfg_t checkin;            /* the workers' check-in clients' settings */
     cf_route_t routes[CF_ROUTER_MAX_ROUTES]; /* all groups */
     size_t n_routes;                         /* entries in routes */
 } s_server_t;
@@ -184,6 +188,12 @@ static cf_err_t s_listen(s_server_t *s, cf_why_t *why)
         .on_refused = s_on_refused,
         .refused_arg = s->app,
     };
+    s->checkin = (cf_api_checkin_cfg_t){s->app, &s->scfg};
+    if (cf_api_checkin_worker_new && cf_api_checkin_worker_free) {
+        hcfg.worker_new = cf_api_checkin_worker_new;
+        hcfg.worker_free = cf_api_checkin_worker_free;
+        hcfg.worker_arg = &s->checkin;
+    }
     if (rc == CF_OK)
         rc = cf_https_new(&hcfg, &tls, &s->https, why);
     cf_material_clear(&m);

@@ -4,6 +4,7 @@
 #include "bench_fanout_env.h"
 
 #include "bench_fanout_bare.h"
+#include "bench_fanout_perf.h"
 #include "cf_log.h"
 
 /* What one round measured; times in seconds, BF_NO_TIME when it did not complete. */
@@ -87,16 +88,21 @@ static int bf_job(bf_env_t *e, unsigned long long acks_want, bf_fig_t *fig, int 
 {
     char id[33];
     bf_stats_t base[BF_SIM_MAX];
+    bf_perf_t perf = {.n = 0};
+    if (timed)
+        bf_perf_start(&perf, e);
     bf_bases(e, base);
     fig->before = bf_sum(e);
     bf_cpu_t c0 = bf_cpu(e);
-    double t0 = bf_now_ms(), t_rec, t_fin;
-    if (bf_post(e, id) != 0)
-        return -1;
+    double t0 = bf_now_ms(), t_rec = BF_NO_TIME, t_fin = BF_NO_TIME;
+    int rc = bf_post(e, id);
     double t_post = bf_now_ms();
-    if (bf_poll(e, id, &t_rec, &t_fin) != 0 ||
-        bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), acks_want, BF_WAIT_MS) != 0)
-        return bf_fail("not every REPORT was acknowledged", e);
+    if (rc == 0 && (bf_poll(e, id, &t_rec, &t_fin) != 0 ||
+                    bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), acks_want, BF_WAIT_MS) != 0))
+        rc = bf_fail("not every REPORT was acknowledged", e);
+    bf_perf_stop(&perf);
+    if (rc != 0)
+        return rc;
     if (!timed) {
         fig->warm = (t_rec - t0) / 1e3;
         return 0;

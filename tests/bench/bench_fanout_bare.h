@@ -209,9 +209,9 @@ static int bf_first(const bf_bare_t *b, unsigned char *got, const cf_msg_t *m)
     return 1;
 }
 
-/* One phase: send the N jobs, then answer every RECEIPT and REPORT with an ACK (after a
-   Redis write each when p: the floor) until every agent's REPORT came. *t_receipts gets
-   the time the last agent's first RECEIPT arrived (BF_NO_TIME if not all did). */
+/* One phase: send the N jobs, then answer every REPORT with an ACK (when p, the floor:
+   every RECEIPT and REPORT, after a Redis write each) until every agent's REPORT came. *t_receipts
+   gets the time the last agent's first RECEIPT arrived (BF_NO_TIME if not all did). */
 static int bf_bare_run(bf_bare_t *b, cf_store_pipe_t *p, double *t_receipts)
 {
     size_t sent = 0, receipts = 0, reports = 0;
@@ -234,7 +234,9 @@ static int bf_bare_run(bf_bare_t *b, cf_store_pipe_t *p, double *t_receipts)
                 *t_receipts = bf_now_ms();
             reports += m.type == CF_MSG_REPORT;
         }
-        if (fact && strcmp(m.job_id, b->job_id) == 0)
+        /* the bare ROUTER ACKs only REPORTs: a REPORT's ACK stops the agent's RECEIPT
+           resends too, so that is all an agent needs; the floor ACKs each fact it stores */
+        if (fact && strcmp(m.job_id, b->job_id) == 0 && (p || m.type == CF_MSG_REPORT))
             bf_ack(b, p, &m);
         cf_msg_clear(&m);
     }

@@ -55,8 +55,10 @@ case "$key_type" in p256|p384|rsa2048|rsa3072|ed25519) ;; *)
   echo "bench_https: --key-type p256|p384|rsa2048|rsa3072|ed25519" >&2; exit 2 ;; esac
 case "$stand_in" in ""|nginx) ;; *) echo "bench_https: --stand-in nginx" >&2; exit 2 ;; esac
 
-CF_EXTRA_PKGS="nginx wrk" ./deploy/install-deps.sh
-./deploy/build.sh normal
+if [ -z "${CF_BENCH_NO_BUILD:-}" ]; then # set it to measure the tree as it is built
+  CF_EXTRA_PKGS="nginx wrk" ./deploy/install-deps.sh
+  ./deploy/build.sh normal
+fi
 cf_console=$root/build/normal/console/cf-console
 cf_server=$root/build/normal/server/cf-server
 bench_tls=$root/build/normal/tests/bench_tls
@@ -149,12 +151,13 @@ elif [ -x "$cf_server" ]; then
   fi
 fi
 
-server_pid="" redis_port=""
+server_pid="" redis_port="" redis_pid=""
 start_redis() {
   free_port redis_port
   redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
     --dir "$work" >"$work/redis.log" 2>&1 &
   pids+=("$!")
+  redis_pid=$!
   wait_port "$redis_port" "$!" || { echo "bench_https: redis-server did not start" >&2; exit 1; }
   say "== redis-server on port $redis_port (--save '', stopped at exit)"
 }
@@ -354,11 +357,17 @@ figure() { # name title unit goal
   local name=$1 title=$2 unit=$3 goal=$4 r who line ratio verdict c0 eff
   local -A sum=([ref]=0 [other]=0) n=([ref]=0 [other]=0) why=() runs=()
   local -A ops=([ref]=0 [other]=0) ticks=([ref]=0 [other]=0) pid=([ref]=$ref_pid [other]=$other_pid)
+  local r0 rticks=0 # redis-server's ticks over the other side's runs (the check-in figure)
   for ((r = 1; r <= rounds; r++)); do
     for who in $([ $((r % 2)) = 1 ] && echo ref other || echo other ref); do
       if [ "$who" = other ] && { [ -z "$side" ] || [ -n "$side_skip$skip_other" ]; }; then continue; fi
       c0=$(cpu_ticks "${pid[$who]}")
+      r0=0
+      [ -n "$redis_pid" ] && r0=$(cpu_ticks "$redis_pid")
       "${name}_$who" "$r"
+      if [ "$who" = other ] && [ -n "$redis_pid" ]; then
+        rticks=$((rticks + $(cpu_ticks "$redis_pid") - r0))
+      fi
       runs[$who]+=" ${rate:-n/a}"
       [ -n "$note" ] && why[$who]=$note
       [ -n "$rate" ] || continue
@@ -392,6 +401,15 @@ figure() { # name title unit goal
   say "$line"
   [ -n "$eff" ] && say "$eff"
   say "   each run: nginx${runs[ref]}${runs[other]:+; $side${runs[other]}}"
+  if [ "$name" = checkin ] && [ -n "$redis_pid" ] && [ "${ops[other]}" -gt 0 ]; then
+    # CPU per operation of each process, in microseconds: what the machine pays per check-in
+    eff=$(awk -v a="${ops[ref]}" -v ta="${ticks[ref]}" -v b="${ops[other]}" -v tb="${ticks[other]}" \
+      -v tr="$rticks" -v k="$tck" -v s="$side" 'BEGIN {
+      printf "   CPU per operation: nginx %.1f us; %s %.1f us + redis-server %.1f us", \
+        (a > 0 ? ta / k * 1e6 / a : 0), s, tb / k * 1e6 / b, tr / k * 1e6 / b }')
+    summary+=("$eff")
+    say "$eff"
+  fi
 }
 
 load=(--connections "$conns" --duration "$duration")

@@ -354,6 +354,40 @@ static void test_counters_equal_recount(void **state)
     cf_store_destroy(&store);
 }
 
+/* A batch moves each counter once per job: 40 receipts of one job are two HINCRBYs
+   (pending -40, delivered +40), counted by Redis itself (INFO commandstats). */
+static void test_batch_counts_once(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    enum { AGENTS = 40 };
+    cf_itest_job_agents(store, "a", 0, AGENTS, 0);
+    s_job(store, s_id, AGENTS, 1);
+    char **agents = cf_itest_job_ids("a", 0, AGENTS);
+    cf_db_job_tr_t tr[AGENTS];
+    cf_db_job_res_t res[AGENTS];
+    for (int i = 0; i < AGENTS; i++)
+        tr[i] = (cf_db_job_tr_t){s_id, agents[i], CF_JOB_EV_RECEIPT, NULL};
+    assert_int_equal(cf_store_cmd(store, NULL, "CONFIG RESETSTAT"), CF_OK);
+    assert_int_equal(cf_db_job_transition(store, 2000, tr, AGENTS, res), CF_OK);
+    redisReply *r = NULL;
+    assert_int_equal(cf_store_cmd(store, &r, "INFO commandstats"), CF_OK);
+    const char *at = r->str ? strstr(r->str, "cmdstat_hincrby:calls=") : NULL;
+    assert_non_null(at);
+    assert_int_equal(strtol(at + strlen("cmdstat_hincrby:calls="), NULL, 10), 2);
+    cf_store_reply_free(&r);
+    for (int i = 0; i < AGENTS; i++)
+        assert_int_equal(res[i].to, CF_JOB_DELIVERED);
+    assert_int_equal(cf_store_cmd(store, &r, "HMGET cf:job:{%s} n:pending n:delivered", s_id),
+                     CF_OK);
+    assert_string_equal(r->element[0]->str, "0");
+    assert_string_equal(r->element[1]->str, "40");
+    cf_store_reply_free(&r);
+    cf_itest_job_check(store, s_id); /* the counts equal the entries */
+    cf_itest_job_ids_free(agents, AGENTS);
+    cf_store_destroy(&store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_upgrade_and_broker),
         cmocka_unit_test(test_checker_catches_damage),
         cmocka_unit_test(test_counters_equal_recount),
+        cmocka_unit_test(test_batch_counts_once),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -257,6 +257,34 @@ static void test_revoke_at_run_time(void **state)
     assert_int_equal(cf_itest_https_curl(&s, &s.agent8, NULL, "/api/v1/health", body), 200);
 }
 
+/* TLS 1.3: one session ticket per handshake (not OpenSSL's two: each extra one re-decodes
+   the client certificate), and it resumes, still knowing the client certificate. */
+static void test_one_ticket_resumes(void **state)
+{
+    (void) state;
+    const char *req = "printf 'GET /api/v1/health HTTP/1.1\\r\\nHost: x\\r\\nConnection: close"
+                      "\\r\\n\\r\\n' | timeout 10 openssl s_client -ign_eof -tls1_3 -CAfile ca.pem "
+                      "-cert agent.pem -key agent.key";
+    /* s_client's status is not checked: the server ends with "Connection: close" without a
+       close_notify (allowed dirty shutdown), which s_client reports as an error */
+    int rc = cf_test_sh("cd '%s' && %s -connect 127.0.0.1:%d -sess_out t13.sess >t13.out 2>&1",
+                        s.dir, req, s.port);
+    char path[700];
+    snprintf(path, sizeof(path), "%s/t13.out", s.dir);
+    char *text = cf_test_read_file(path, NULL);
+    const char *first = strstr(text, "Post-Handshake New Session Ticket");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "Post-Handshake New Session Ticket"));
+    free(text);
+    rc = cf_test_sh("cd '%s' && %s -connect 127.0.0.1:%d -sess_in t13.sess >t13.out 2>&1", s.dir,
+                    req, s.port);
+    (void) rc;
+    text = cf_test_read_file(path, NULL);
+    assert_non_null(strstr(text, "Reused, TLSv1.3"));
+    assert_non_null(strstr(text, "\"client_cert\":\"agent\""));
+    free(text);
+}
+
 static void test_swap_server_certificate(void **state)
 {
     (void) state;
@@ -428,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_access_without_certificate),
         cmocka_unit_test(test_agent_certificate_on_admin_route),
         cmocka_unit_test(test_refused_certificates),
+        cmocka_unit_test(test_one_ticket_resumes),
         cmocka_unit_test(test_revoke_at_run_time),
         cmocka_unit_test(test_swap_server_certificate),
         cmocka_unit_test(test_plain_listener_at_run_time),

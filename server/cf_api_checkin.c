@@ -1,0 +1,218 @@
+/*  cf_api_checkin - the agent check-in's Redis work off the worker's loop: one pipelined
+    batch per check-in on the worker's asynchronous connection, the answer when it returns  */
+#include "cf_api_checkin.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cf_api_agents.h"
+#include "cf_db_job.h"
+#include "cf_https.h"
+#include "cf_log.h"
+#include "cf_mem.h"
+#include "cf_store_async.h"
+
+#define S_PROTOCOL    1   /* check-in protocol this server speaks */
+#define S_RETRY_AFTER "5" /* seconds an agent waits after a 503 unavailable */
+
+/* What one worker holds (cf_https_worker_data). */
+typedef struct {
+    cf_store_async_t *redis; /* this worker's asynchronous connection */
+} s_worker_t;
+
+/* One check-in waiting for its batch. */
+typedef struct {
+    cf_app_t *app;                      /* the app */
+    cf_req_t *later;                    /* the deferred request (cf_req_finish) */
+    char id[CF_DB_ID_MAX + 1];          /* the agent */
+    char addr[CF_DB_ADDR_MAX + 1];      /* the address seen */
+    unsigned proto;                     /* the body's protocol level */
+    cf_err_t rc;                        /* the check-in script's outcome */
+    cf_db_lock_t lock;                  /* the lock recorded */
+    char favorite[CF_DB_ALIAS_MAX + 1]; /* the agent's favorite server */
+    size_t sendable;                    /* open jobs to hand out */
+    int open_ok;                        /* the open-jobs reply decoded */
+    cf_why_t why;                       /* what went wrong */
+} s_pending_t;
+
+cf_err_t cf_api_checkin_worker_new(struct event_base *base, void *arg, void **out)
+{
+    const cf_api_checkin_cfg_t *cfg = arg;
+    const cf_store_script_t *checkin = cf_db_agent_checkin_script();
+    const cf_store_script_t *open = cf_db_job_agent_open_script();
+    *out = NULL;
+    if (!checkin || !open)
+        return CF_ERR_NOMEM;
+    s_worker_t *w = cf_mem_calloc(1, sizeof(*w));
+    if (!w)
+        return CF_ERR_NOMEM;
+    cf_why_t why = {""};
+    cf_err_t rc = cf_store_async_new(cfg->store, base, &w->redis, &why);
+    if (rc == CF_OK)
+        rc = cf_store_async_add_script(w->redis, checkin);
+    if (rc == CF_OK)
+        rc = cf_store_async_add_script(w->redis, open);
+    if (rc != CF_OK) {
+        cf_log(CF_LOG_ERROR, "msg=\"check-in client not created\" err=%s why=\"%s\"",
+               cf_err_name(rc), cf_why_text(&why, rc));
+        cf_api_checkin_worker_free(w, arg);
+        return rc;
+    }
+    *out = w;
+    return CF_OK;
+}
+
+void cf_api_checkin_worker_free(void *data, void *arg)
+{
+    (void) arg;
+    s_worker_t *w = data;
+    if (!w)
+        return;
+    cf_store_async_destroy(&w->redis);
+    cf_mem_free(w);
+}
+
+/* The answer without jobs (the common case) as text: no JSON tree built or dumped; every
+   piece is JSON-safe (an address in canonical form, a lock name, a checked alias, the
+   server list as jansson wrote it). 1 when sent. */
+static int s_answer_text(cf_req_t *req, cf_app_t *app, cf_store_t **store, cf_store_t **taken,
+                         const char *addr, cf_db_lock_t lock, const char *favorite)
+{
+    const char *servers = NULL;
+    cf_err_t rc = cf_api_agents_servers_text(app, *store, &servers);
+    if (rc == CF_ERR_NOTFOUND && !*store) { /* the cache is stale: reload through the pool */
+        *store = *taken = cf_app_store_take(app);
+        rc = cf_api_agents_servers_text(app, *store, &servers);
+    }
+    if (rc != CF_OK)
+        return 0;
+    char fav[CF_DB_ALIAS_MAX + 3] = "null";
+    if (favorite && *favorite && cf_db_check_alias(favorite) == CF_OK)
+        snprintf(fav, sizeof(fav), "\"%s\"", favorite);
+    char head[256];
+    int n = snprintf(head, sizeof(head), "{\"seen_addr\":\"%s\",\"lock\":\"%s\",\"favorite\":%s,",
+                     addr, cf_db_lock_name(lock), fav);
+    size_t slen = strlen(servers);
+    char *text = n > 0 && (size_t) n < sizeof(head) ? cf_mem_malloc((size_t) n + slen + 96) : NULL;
+    if (!text)
+        return 0;
+    int len = snprintf(text, (size_t) n + slen + 96,
+                       "%s\"servers\":%s,\"interval\":%d,\"protocol\":%d,\"jobs\":[]}", head,
+                       servers, CF_API_CHECKIN_INTERVAL_S, S_PROTOCOL);
+    cf_req_reply_text(req, 200, "application/json", text, (size_t) len);
+    cf_mem_free(text);
+    return 1;
+}
+
+void cf_api_checkin_answer(cf_req_t *req, cf_app_t *app, cf_store_t *store, const char *id,
+                           const char *addr, cf_db_lock_t lock, const char *favorite,
+                           unsigned proto, int jobs_maybe)
+{
+    cf_app_count(app, CF_APP_CHECKINS, 1);
+    if (lock == CF_DB_LOCK_INSECURE)
+        cf_app_count(app, CF_APP_CHECKINS_INSECURE, 1);
+    int attention = lock == CF_DB_LOCK_ATTENTION;
+    int jobs_wanted = jobs_maybe || attention || proto >= 2;
+    cf_store_t *taken = NULL;
+    json_t *servers = NULL, *jobs = NULL;
+    if (!jobs_wanted && s_answer_text(req, app, &store, &taken, addr, lock, favorite)) {
+        if (taken)
+            cf_app_store_give(app, taken);
+        return;
+    }
+    if (jobs_wanted && !store)
+        store = taken = cf_app_store_take(app);
+    jobs = jobs_wanted ? cf_api_agent_jobs(app, store, id, attention, proto) : json_array();
+    cf_err_t rc = cf_api_agents_servers(app, store, &servers);
+    if (rc == CF_ERR_NOTFOUND && !store) { /* the cache is stale: reload through the pool */
+        store = taken = cf_app_store_take(app);
+        rc = cf_api_agents_servers(app, store, &servers);
+    }
+    if (rc == CF_OK)
+        cf_req_reply_json(req, 200,
+                          json_pack("{s:s,s:s,s:s?,s:o,s:i,s:i,s:o}", "seen_addr", addr, "lock",
+                                    cf_db_lock_name(lock), "favorite",
+                                    favorite && *favorite ? favorite : NULL, "servers", servers,
+                                    "interval", CF_API_CHECKIN_INTERVAL_S, "protocol", S_PROTOCOL,
+                                    "jobs", jobs));
+    else {
+        json_decref(jobs);
+        cf_app_reply_err(req, rc, cf_store_why(store), "check-in");
+    }
+    if (taken)
+        cf_app_store_give(app, taken);
+}
+
+/* 503 unavailable: the check-in was not stored, and why. */
+static void s_unavailable(cf_req_t *req, const char *reason)
+{
+    if (cf_req_set_header(req, "Retry-After", S_RETRY_AFTER) != CF_OK)
+        cf_log(CF_LOG_DEBUG, "msg=\"Retry-After left out\"");
+    cf_req_reply_error(req, 503, "unavailable", "the check-in was not stored: %s", reason);
+}
+
+static void s_on_reply(void *arg, size_t i, const redisReply *r)
+{
+    s_pending_t *p = arg;
+    if (i == 0)
+        p->rc = cf_db_agent_checkin_reply(r, p->id, p->favorite, &p->lock, &p->why);
+    else
+        p->open_ok = cf_db_job_agent_open_sendable(r, &p->sendable, NULL) == CF_OK;
+}
+
+static void s_on_done(void *arg, cf_err_t rc, const cf_why_t *why)
+{
+    s_pending_t *p = arg;
+    cf_req_t *req = p->later;
+    if (rc != CF_OK) {
+        cf_log(CF_LOG_WARN, "msg=\"check-in not stored\" agent=%s err=%s why=\"%s\"", p->id,
+               cf_err_name(rc), cf_why_text(why, rc));
+        s_unavailable(req, cf_why_text(why, rc));
+    } else if (p->rc == CF_ERR_REVOKED) {
+        cf_req_reply_error(req, 403, "forbidden", "agent %s is revoked", p->id);
+    } else if (p->rc != CF_OK) {
+        cf_app_reply_err(req, p->rc, &p->why, "check-in");
+    } else {
+        /* a reply that did not decode is no reason to fail: the job path reads it again */
+        int jobs_maybe = !p->open_ok || p->sendable > 0;
+        cf_api_checkin_answer(req, p->app, NULL, p->id, p->addr, p->lock, p->favorite, p->proto,
+                              jobs_maybe);
+    }
+    cf_req_finish(req);
+    cf_mem_free(p);
+}
+
+int cf_api_checkin_async(cf_app_t *app, cf_req_t *req, const cf_db_checkin_t *in, unsigned proto)
+{
+    s_worker_t *w = cf_https_worker_data();
+    if (!w || !w->redis)
+        return 0;
+    cf_db_checkin_cmd_t ck;
+    cf_db_job_open_cmd_t op;
+    if (cf_db_agent_checkin_cmd(in, &ck) != CF_OK ||
+        cf_db_job_agent_open_cmd(in->id, in->now, &op) != CF_OK) {
+        cf_req_reply_error(req, 400, "invalid_request", "the check-in's fields are malformed");
+        return 1;
+    }
+    s_pending_t *p = cf_mem_calloc(1, sizeof(*p));
+    cf_req_t *later = p ? cf_req_defer(req) : NULL;
+    if (!later) {
+        cf_mem_free(p);
+        return 0; /* out of memory: the synchronous path answers, or fails the same way */
+    }
+    *p = (s_pending_t){.app = app, .later = later, .proto = proto, .rc = CF_ERR_IO};
+    snprintf(p->id, sizeof(p->id), "%s", in->id);
+    snprintf(p->addr, sizeof(p->addr), "%s", in->addr);
+    cf_store_async_cmd_t cmds[2] = {
+        {cf_db_agent_checkin_script(), ck.nkeys, ck.argc, ck.argv, NULL},
+        {cf_db_job_agent_open_script(), op.nkeys, op.argc, op.argv, NULL},
+    };
+    cf_why_t why = {""};
+    cf_err_t rc = cf_store_async_send(w->redis, cmds, 2, s_on_reply, s_on_done, p, &why);
+    if (rc != CF_OK) {
+        s_unavailable(later, cf_why_text(&why, rc));
+        cf_req_finish(later);
+        cf_mem_free(p);
+    }
+    return 1;
+}
