@@ -334,7 +334,9 @@ void cf_agent_write_metrics(const cf_agent_t *a)
                             .renew_state = a->renew.state,
                             .renew_failures = a->renew.failures,
                             .renew_next_try = a->renew.next_try,
-                            .link_up = atomic_load(&a->link_up)};
+                            .link_up = atomic_load(&a->link_up),
+                            .trims = a->trims,
+                            .trimmed_kib = a->trimmed_kib};
     cf_agent_jobs_counts(a->jobs, &m.jobs_installed, &m.jobs_failed);
     cf_cert_t *c = NULL;
     if (cf_agent_certs_current(a->dir, &c, NULL) == CF_OK)

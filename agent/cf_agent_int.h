@@ -16,6 +16,8 @@
 #include "cf_fleet.h"
 #include "cf_relay.h"
 
+#define CF_AGENT_TRIM_DELAY_MS 2000 /* quiet time after work before memory is given back */
+
 typedef struct {
     cf_agent_run_opts_t opts;                        /* options, defaults filled in */
     char dir[PATH_MAX - 64];                         /* state directory */
@@ -52,6 +54,10 @@ typedef struct {
     uint64_t renewals_failed;                        /* renewals failed (this process) */
     int64_t last_checkin;                            /* time of the last check-in taken */
     unsigned char conf_hash[32];                     /* BLAKE2b of agent.json as last read */
+    atomic_llong trim_at;                            /* monotonic ms when memory is given back
+                                                        (cf_agent_trim), 0 = not due */
+    uint64_t trims;                                  /* memory given back: times (metrics) */
+    uint64_t trimmed_kib;                            /* and KiB of resident memory in all */
 } cf_agent_t;
 
 /* Read the state directory (agent.json, ca.pem, curve.key_secret, the server cache) and
@@ -94,6 +100,9 @@ void cf_agent_link_stop(cf_agent_t *a);
 int cf_agent_link_stale(const cf_agent_t *a);
 /* Write status.json (server, reason, lock, last check-in). Failures are logged. */
 void cf_agent_write_status(const cf_agent_t *a);
+/* Start-up or a job is over: give memory back (cf_agent_trim) once nothing more has
+   happened for CF_AGENT_TRIM_DELAY_MS (each call postpones it). Any thread. */
+void cf_agent_trim_soon(cf_agent_t *a);
 /* Write the --metrics-file (nothing without one); the caller holds a->mu. Failures are
    logged. */
 void cf_agent_write_metrics(const cf_agent_t *a);

@@ -27,6 +27,7 @@ static cf_err_t s_on_job(void *ctx, size_t agent, const char *job_id, const void
     int known = rc == CF_OK && cf_agent_jobs_outcome(a->jobs, job_id, &r, expires_out);
     cf_agent_write_metrics(a);
     pthread_mutex_unlock(&a->mu);
+    cf_agent_trim_soon(a);
     if (rc != CF_OK)
         return rc;
     if (!known)
@@ -49,6 +50,7 @@ static void s_on_acked(void *ctx, size_t agent, const char *job_id)
     if (cf_agent_link_stale(a))
         atomic_store(&a->checkin_now, 1);
     pthread_mutex_unlock(&a->mu);
+    cf_agent_trim_soon(a); /* the job's report is done */
     if (rc == CF_ERR_IO)
         cf_log(CF_LOG_WARN, "job=%s ack=unsaved why=\"%s\"", job_id, why.text);
 }
@@ -60,6 +62,7 @@ static void s_on_link(void *ctx, size_t agent)
     cf_log(CF_LOG_INFO, "agent=%s broker=up checkin=now", a->id);
     atomic_store(&a->link_up, 1);
     atomic_store(&a->checkin_now, 1);
+    cf_agent_trim_soon(a); /* after the connect and the check-in it brings */
 }
 
 static void s_on_checkin(void *ctx, size_t agent, const char *job_id)

@@ -87,6 +87,13 @@ cf_err_t cf_agent_metrics_format(const cf_agent_metrics_t *m, char *buf, size_t 
         s_head(&o, "cf_agent_broker_link_up", "gauge", "1 while the broker link is up.");
         s_put(&o, "cf_agent_broker_link_up %d\n", m->link_up > 0);
     }
+    s_head(&o, "cf_agent_memory_trims_total", "counter",
+           "Times the agent gave memory back after start-up or a job.");
+    s_put(&o, "cf_agent_memory_trims_total %llu\n", (unsigned long long) m->trims);
+    s_head(&o, "cf_agent_memory_given_back_bytes_total", "counter",
+           "Resident memory those times gave back (heap and the binary's pages).");
+    s_put(&o, "cf_agent_memory_given_back_bytes_total %llu\n",
+          (unsigned long long) m->trimmed_kib * 1024ull);
     if (o.over) {
         buf[0] = '\0';
         *len_out = 0;

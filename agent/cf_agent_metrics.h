@@ -24,6 +24,8 @@ typedef struct {
     uint32_t renew_failures;  /* failed renewals since the last success */
     int64_t renew_next_try;   /* after a failure: not retried before (Unix time), 0 = none */
     int link_up;              /* broker link: 1 up, 0 down, -1 none (polling mode) */
+    uint64_t trims;           /* times memory was given back (cf_agent_trim) */
+    uint64_t trimmed_kib;     /* resident KiB given back by them in all */
 } cf_agent_metrics_t;
 
 /* The exposition text of m (HELP and TYPE lines, metric names cf_agent_*) into buf (cap

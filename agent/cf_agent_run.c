@@ -12,6 +12,7 @@
 
 #include "cf_agent_checkin.h"
 #include "cf_agent_int.h"
+#include "cf_agent_trim.h"
 #include "cf_file.h"
 #include "cf_log.h"
 #include "cf_mem.h"
@@ -162,6 +163,39 @@ static void s_send_reports(cf_agent_t *a)
     }
 }
 
+static int64_t s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cf_agent_trim_soon(cf_agent_t *a)
+{
+    atomic_store(&a->trim_at, s_mono_ms() + CF_AGENT_TRIM_DELAY_MS);
+}
+
+/* Give memory back when it is due (docs/BENCHMARKS.md, memory of a real agent). */
+static void s_trim_if_due(cf_agent_t *a)
+{
+    long long at = atomic_load(&a->trim_at);
+    if (!at || s_mono_ms() < at || !atomic_compare_exchange_strong(&a->trim_at, &at, 0))
+        return;
+    cf_agent_trim_stats_t st;
+    cf_why_t why = {""};
+    cf_err_t rc = cf_agent_trim(&st, &why);
+    size_t given = st.rss_before_kib > st.rss_after_kib ? st.rss_before_kib - st.rss_after_kib : 0;
+    cf_log(
+        rc == CF_OK ? CF_LOG_INFO : CF_LOG_WARN,
+        "memory=given-back kib=%zu rss_kib=%zu heap_kib=%zu binary_kib=%zu pageout=%s why=\"%s\"",
+        given, st.rss_after_kib, st.heap_kib, st.text_kib, st.pageout ? "yes" : "no",
+        cf_why_text(&why, rc));
+    pthread_mutex_lock(&a->mu);
+    a->trims++;
+    a->trimmed_kib += given;
+    pthread_mutex_unlock(&a->mu);
+}
+
 /* One round. CF_OK when a server took the check-in. */
 static cf_err_t s_round(cf_agent_t *a)
 {
@@ -178,6 +212,9 @@ static cf_err_t s_round(cf_agent_t *a)
     a->checkins_ok++;
     a->last_checkin = (int64_t) time(NULL);
     s_take_answer(a, &ans);
+    uint64_t renewals = a->renewals_ok + a->renewals_failed;
+    if (ans.n_jobs)
+        cf_agent_trim_soon(a);
     for (size_t i = 0; i < ans.n_jobs; i++) {
         char fpr[CF_AGENT_FPR_HEX + 1];
         cf_agent_fpr(a, fpr);
@@ -188,6 +225,8 @@ static cf_err_t s_round(cf_agent_t *a)
     cf_agent_answer_clear(&ans);
     s_send_reports(a);
     cf_agent_renew_round(a);
+    if (a->renewals_ok + a->renewals_failed != renewals)
+        cf_agent_trim_soon(a);
     cf_agent_write_status(a);
     return CF_OK;
 }
@@ -226,8 +265,9 @@ static void s_reload(cf_agent_t *a)
     }
 }
 
-/* Sleep ms in slices, returning early when asked to stop, to reload or to check in. */
-static void s_sleep(const cf_agent_t *a, uint32_t ms)
+/* Sleep ms in slices, returning early when asked to stop, to reload or to check in; memory
+   is given back in the slice where it is due. */
+static void s_sleep(cf_agent_t *a, uint32_t ms)
 {
     while (ms > 0 && !(a->opts.stop && *a->opts.stop) && !atomic_load(&a->checkin_now) &&
            !(a->opts.reload && *a->opts.reload)) {
@@ -235,6 +275,7 @@ static void s_sleep(const cf_agent_t *a, uint32_t ms)
         struct timespec ts = {.tv_sec = 0, .tv_nsec = (long) d * 1000000L};
         nanosleep(&ts, NULL);
         ms -= d;
+        s_trim_if_due(a);
     }
 }
 
@@ -262,6 +303,8 @@ int cf_agent_run(const cf_agent_run_opts_t *opts)
     }
     cf_agent_backoff_t back = {.min_ms = a->opts.retry_min_ms, .max_ms = a->opts.retry_max_ms};
     code = CF_AGENT_EXIT_FAIL;
+    if (!a->opts.once)
+        cf_agent_trim_soon(a); /* start-up: after the first rounds */
     while (!(a->opts.stop && *a->opts.stop)) {
         if (a->opts.reload && *a->opts.reload)
             s_reload(a);

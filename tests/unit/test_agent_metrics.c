@@ -26,7 +26,9 @@ static void test_usage(void **state)
                             .renew_state = "failing",
                             .renew_failures = 3,
                             .renew_next_try = 1764173600,
-                            .link_up = 1};
+                            .link_up = 1,
+                            .trims = 2,
+                            .trimmed_kib = 1500};
     cf_why_t why = {""};
     assert_int_equal(cf_agent_metrics_write(path, &m, &why), CF_OK);
     size_t len = 0;
@@ -48,6 +50,8 @@ static void test_usage(void **state)
         "cf_agent_cert_expiry_timestamp_seconds 1795706000\n",
         "cf_agent_last_checkin_timestamp_seconds 1764170000\n",
         "cf_agent_broker_link_up 1\n",
+        "cf_agent_memory_trims_total 2\n",
+        "cf_agent_memory_given_back_bytes_total 1536000\n",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(text, want[i]))
