@@ -248,7 +248,7 @@ static void s_match(const cf_router_t *router, const char *method, const char *p
         return;
     }
     /* what the table says, by the oracle: the first route of the method, and the allowed
-       methods in table order, each once */
+       methods in table order, each once (compared when the answer is a 405) */
     const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
     const cf_route_t *first = NULL;
     char allow[sizeof(m.allow)] = "";
@@ -264,7 +264,8 @@ static void s_match(const cf_router_t *router, const char *method, const char *p
         snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s", allow[0] ? ", " : "",
                  s_routes[i].method);
     }
-    s_check(strcmp(m.allow, allow) == 0);
+    if (rc == CF_ERR_STATE) /* allow is complete only for the 405 (cf_router.h) */
+        s_check(strcmp(m.allow, allow) == 0);
     if (rc == CF_OK) {
         s_check(first && m.route && strcmp(m.route->pattern, first->pattern) == 0 &&
                 strcmp(m.route->method, first->method) == 0);
