@@ -32,14 +32,16 @@ struct s_batch {
 };
 
 struct cf_store_async {
-    cf_store_cfg_t cfg;                                           /* copy; passwords below */
-    char *password;                                               /* owned, wiped */
-    char *sentinel_password;                                      /* owned, wiped */
-    struct event_base *base;                                      /* borrowed */
-    struct event *tick;                                           /* time limits, master checks */
-    struct event *reaper;                                         /* frees the grave */
-    cf_store_caps_t caps;                                         /* limits of ac's replies */
-    redisAsyncContext *ac;                                        /* current connection or NULL */
+    cf_store_cfg_t cfg;      /* copy; passwords below */
+    char *password;          /* owned, wiped */
+    char *sentinel_password; /* owned, wiped */
+    struct event_base *base; /* borrowed */
+    struct event *tick;      /* time limits, master checks */
+    struct event *reaper;    /* frees the grave */
+    cf_store_caps_t caps;    /* limits of ac's replies */
+    cf_store_t *probe;       /* synchronous store that finds the master (kept, so a master check is
+                                one Sentinel question, not a new connection) */
+    redisAsyncContext *ac;   /* current connection or NULL */
     redisAsyncContext *grave[S_GRAVE];                            /* retired, freed by the reaper */
     const cf_store_script_t *scripts[CF_STORE_ASYNC_SCRIPTS_MAX]; /* registered, borrowed */
     size_t n_scripts;                                             /* entries in scripts */
@@ -235,25 +237,27 @@ static void s_on_setup(redisAsyncContext *ac, void *r, void *priv)
         s_retire(self, CF_ERR_IO, "%s: handshake refused: %s", self->server, why.text);
 }
 
-/* Where the master is, now: one attempt of a synchronous store (Sentinels, ROLE, AUTH,
-   SELECT), which also loads the scripts there. */
+/* Where the master is, now: the kept synchronous store (one attempt: Sentinels, ROLE,
+   AUTH, SELECT; connected once, then only re-asking the Sentinels when due) answers, and
+   loads the scripts there. */
 static cf_err_t s_locate(cf_store_async_t *self, cf_store_cfg_t *where)
 {
-    cf_store_cfg_t cfg = self->cfg;
-    cfg.reconnect_attempts = 1;
-    cf_store_t *store = NULL;
-    cf_err_t rc = cf_store_new(&cfg, &store, &self->why);
+    cf_err_t rc = CF_OK;
+    if (!self->probe) {
+        cf_store_cfg_t cfg = self->cfg;
+        cfg.reconnect_attempts = 1;
+        rc = cf_store_new(&cfg, &self->probe, &self->why);
+    }
     if (rc == CF_OK)
-        rc = cf_store_connect(store);
+        rc = cf_store_connect(self->probe);
     for (size_t i = 0; rc == CF_OK && i < self->n_scripts; i++)
-        rc = cf_store_script_load(store, self->scripts[i]);
-    if (store && rc != CF_OK)
-        cf_why(&self->why, rc, "%s", cf_why_text(cf_store_why(store), rc));
+        rc = cf_store_script_load(self->probe, self->scripts[i]);
+    if (self->probe && rc != CF_OK)
+        cf_why(&self->why, rc, "%s", cf_why_text(cf_store_why(self->probe), rc));
     if (rc == CF_OK) {
         cf_store_cfg_init(where);
-        rc = cf_store_cfg_parse_redis(where, cf_store_server(store), &self->why);
+        rc = cf_store_cfg_parse_redis(where, cf_store_server(self->probe), &self->why);
     }
-    cf_store_destroy(&store);
     return rc;
 }
 
@@ -319,18 +323,21 @@ static cf_err_t s_connect(cf_store_async_t *self)
     return CF_OK;
 }
 
-/* Sentinel mode: has the master moved away from our connection? */
+/* Sentinel mode: has the master moved away from our connection? The kept store asks the
+   Sentinels (at most every master_check_ms) and follows a new master itself. */
 static void s_master_check(cf_store_async_t *self, int64_t now)
 {
     if (self->cfg.mode != CF_STORE_SENTINEL || self->cfg.master_check_ms <= 0 || !self->ac ||
-        now - self->last_check_ms < self->cfg.master_check_ms)
+        !self->probe || now - self->last_check_ms < self->cfg.master_check_ms)
         return;
     self->last_check_ms = now;
     cf_store_cfg_t where;
     char server[CF_STORE_ENDPOINT_STR];
-    if (s_locate(self, &where) != CF_OK)
+    cf_store_cfg_init(&where);
+    if (cf_store_connect(self->probe) != CF_OK ||
+        cf_store_cfg_parse_redis(&where, cf_store_server(self->probe), NULL) != CF_OK)
         return; /* no Sentinel could say: keep the connection, errors will tell */
-    cf_store_endpoint_str(&where.server, 0, server, sizeof(server));
+    cf_store_endpoint_str(&where.server, where.mode == CF_STORE_UNIX, server, sizeof(server));
     if (strcmp(server, self->server) != 0)
         s_retire(self, CF_ERR_IO, "Sentinel reports a new master %s", server);
 }
@@ -400,6 +407,7 @@ void cf_store_async_destroy(cf_store_async_t **self_p)
         event_free(self->tick);
     if (self->reaper)
         event_free(self->reaper);
+    cf_store_destroy(&self->probe);
     cf_mem_free_secret_str(self->password);
     cf_mem_free_secret_str(self->sentinel_password);
     cf_mem_free(self);

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -329,6 +330,70 @@ static void test_bad_args(void **state)
     assert_string_equal(cf_store_async_server(NULL), "");
 }
 
+/* Redis's count of connections accepted so far. */
+static long long s_connections(int port)
+{
+    cf_store_t *st = cf_itest_store_at(port, NULL);
+    redisReply *r = NULL;
+    assert_int_equal(cf_store_cmd(st, &r, "INFO stats"), CF_OK);
+    const char *p = strstr(r->str, "total_connections_received:");
+    assert_non_null(p);
+    long long n = atoll(p + strlen("total_connections_received:"));
+    cf_store_reply_free(&r);
+    cf_store_destroy(&st);
+    return n;
+}
+
+/* Sentinel mode: the master is re-checked by asking the Sentinels (every master_check_ms)
+   over a kept connection, not by opening a new one to the master each time; after a
+   failover, batches reach the new master. */
+static void test_sentinel_master_check(void **state)
+{
+    (void) state;
+    cf_itest_sentinel_t sen;
+    assert_int_equal(cf_itest_sentinel_start(&sen, "certfleet"), CF_OK);
+    char list[256];
+    cf_itest_sentinel_list(&sen, list, sizeof(list));
+    cf_store_cfg_t cfg;
+    cf_store_cfg_init(&cfg);
+    cf_why_t why = {""};
+    assert_int_equal(cf_store_cfg_parse_sentinels(&cfg, list, &why), CF_OK);
+    assert_int_equal(cf_store_cfg_set_master(&cfg, "certfleet", &why), CF_OK);
+    cfg.master_check_ms = 100;
+    cfg.connect_timeout_ms = 500;
+    cfg.backoff_min_ms = 10;
+    cfg.backoff_max_ms = 50;
+    s_env_t e = {0};
+    e.base = event_base_new();
+    assert_non_null(e.base);
+    assert_int_equal(cf_store_async_new(&cfg, e.base, &e.client, &why), CF_OK);
+    assert_true(s_ping_ok(&e));
+    long long before = s_connections(sen.master.port);
+    for (int i = 0; i < 8; i++) { /* eight master checks' worth of batches */
+        struct timeval tv = {0, 120000};
+        event_base_loopexit(e.base, &tv);
+        event_base_dispatch(e.base);
+        assert_true(s_ping_ok(&e));
+    }
+    /* one for s_connections itself; a new connection per check would add eight */
+    assert_true(s_connections(sen.master.port) - before <= 2);
+    assert_int_equal(cf_store_async_connects(e.client), 1);
+    assert_true(
+        cf_itest_redis_reply_has(sen.sentinels[0].port, "OK", "SENTINEL FAILOVER certfleet"));
+    char want[64];
+    snprintf(want, sizeof(want), "127.0.0.1:%d", sen.replica.port);
+    int moved = 0;
+    for (int i = 0; i < 300 && !moved; i++) { /* up to 30 s */
+        struct timeval tv = {0, 100000};
+        event_base_loopexit(e.base, &tv);
+        event_base_dispatch(e.base);
+        moved = s_ping_ok(&e) && strcmp(cf_store_async_server(e.client), want) == 0;
+    }
+    assert_true(moved);
+    s_close(&e);
+    cf_itest_sentinel_stop(&sen);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_scripts),
         cmocka_unit_test(test_destroy_pending),
         cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_sentinel_master_check),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
