@@ -194,23 +194,58 @@ void cf_link_install_clear(cf_link_install_t *in)
     memset(in, 0, sizeof(*in));
 }
 
+/* What a copy carries besides the common fields, by type. */
+typedef struct {
+    const cf_link_params_t *params;   /* install_cert, set_favorite; NULL for reissue */
+    const cf_link_install_t *install; /* install_cert: the material */
+    const unsigned char *pub;         /* install_cert: the agent's CURVE public key */
+    const unsigned char *der;         /* reissue: the agent's new certificate */
+    size_t der_len;                   /* its length */
+} s_fill_t;
+
 /* The payload of the type. */
-static cf_err_t s_payload(cf_job_t *j, const cf_link_params_t *params, const cf_link_install_t *in,
-                          const unsigned char *pub, cf_why_t *why)
+static cf_err_t s_payload(cf_job_t *j, cf_job_type_t type, const s_fill_t *f, cf_why_t *why)
 {
-    switch (params->type) {
-    case CF_JOB_TYPE_SET_FAVORITE: return cf_job_set_favorite(j, params->favorite);
+    switch (type) {
+    case CF_JOB_TYPE_SET_FAVORITE: return cf_job_set_favorite(j, f->params->favorite);
     case CF_JOB_TYPE_INSTALL_CERT:
-        if (!in || !pub || in->form != params->form)
+        if (!f->install || !f->pub || f->install->form != f->params->form)
             return cf_why(why, CF_ERR_INVALID,
                           "install_cert needs the certificate material "
                           "and the agent's CURVE key");
-        if (in->form == CF_JOB_FORM_PEM)
-            return cf_job_set_install_pem(j, in->chain_pem, in->chain_len, in->key_pem, in->key_len,
-                                          pub);
-        return cf_job_set_install_p12(j, in->p12, in->p12_len, in->pass, pub);
+        if (f->install->form == CF_JOB_FORM_PEM)
+            return cf_job_set_install_pem(j, f->install->chain_pem, f->install->chain_len,
+                                          f->install->key_pem, f->install->key_len, f->pub);
+        return cf_job_set_install_p12(j, f->install->p12, f->install->p12_len, f->install->pass,
+                                      f->pub);
+    case CF_JOB_TYPE_REISSUE: return cf_job_set_reissue(j, f->der, f->der_len);
     default: return CF_OK; /* renew_csr, recheck: {} */
     }
+}
+
+/* Agent's copy of job of type with its payload, signed by signer, in wire form. */
+static cf_err_t s_build(const cf_link_job_t *job, cf_job_type_t type, const char *agent,
+                        const s_fill_t *fill, const cf_link_signer_t *signer, char **wire_out,
+                        size_t *len_out, cf_why_t *why)
+{
+    *wire_out = NULL;
+    *len_out = 0;
+    cf_job_spec_t spec = {type,
+                          job->id,
+                          agent,
+                          signer->alias,
+                          (time_t) job->created,
+                          (time_t) job->expires,
+                          job->min_proto ? job->min_proto : 1};
+    cf_job_t *j = NULL;
+    CF_TRY(cf_job_new(&spec, &j, why));
+    cf_err_t rc = s_payload(j, type, fill, why);
+    if (rc == CF_OK)
+        rc = cf_job_sign(j, signer->cert, signer->key, why);
+    if (rc == CF_OK)
+        rc = cf_job_to_wire(j, wire_out, len_out);
+    cf_job_destroy(&j);
+    return rc;
 }
 
 cf_err_t cf_link_build(const cf_link_job_t *job, const cf_link_params_t *params, const char *agent,
@@ -220,24 +255,18 @@ cf_err_t cf_link_build(const cf_link_job_t *job, const cf_link_params_t *params,
 {
     if (!job || !params || !agent || !signer || !signer->cert || !wire_out || !len_out)
         return CF_ERR_INVALID;
-    *wire_out = NULL;
-    *len_out = 0;
-    cf_job_spec_t spec = {params->type,
-                          job->id,
-                          agent,
-                          signer->alias,
-                          (time_t) job->created,
-                          (time_t) job->expires,
-                          job->min_proto ? job->min_proto : 1};
-    cf_job_t *j = NULL;
-    CF_TRY(cf_job_new(&spec, &j, why));
-    cf_err_t rc = s_payload(j, params, install, agent_pub, why);
-    if (rc == CF_OK)
-        rc = cf_job_sign(j, signer->cert, signer->key, why);
-    if (rc == CF_OK)
-        rc = cf_job_to_wire(j, wire_out, len_out);
-    cf_job_destroy(&j);
-    return rc;
+    s_fill_t fill = {params, install, agent_pub, NULL, 0};
+    return s_build(job, params->type, agent, &fill, signer, wire_out, len_out, why);
+}
+
+cf_err_t cf_link_build_reissue(const cf_link_job_t *job, const char *agent,
+                               const unsigned char *der, size_t len, const cf_link_signer_t *signer,
+                               char **wire_out, size_t *len_out, cf_why_t *why)
+{
+    if (!job || !agent || !der || !signer || !signer->cert || !wire_out || !len_out)
+        return CF_ERR_INVALID;
+    s_fill_t fill = {NULL, NULL, NULL, der, len};
+    return s_build(job, CF_JOB_TYPE_REISSUE, agent, &fill, signer, wire_out, len_out, why);
 }
 
 void cf_link_attention_id(const char *agent, const char *fingerprint, char out[CF_JOB_ID_HEX + 1])

@@ -109,32 +109,6 @@ cf_err_t cf_link_reissue_cert(cf_store_t *store, cf_link_reissue_t *r, const cha
     return rc;
 }
 
-cf_err_t cf_link_build_reissue(const cf_link_job_t *job, const char *agent,
-                               const unsigned char *der, size_t len, const cf_link_signer_t *signer,
-                               char **wire_out, size_t *len_out, cf_why_t *why)
-{
-    if (!job || !agent || !der || !signer || !signer->cert || !wire_out || !len_out)
-        return CF_ERR_INVALID;
-    *wire_out = NULL;
-    *len_out = 0;
-    cf_job_spec_t spec = {CF_JOB_TYPE_REISSUE,
-                          job->id,
-                          agent,
-                          signer->alias,
-                          (time_t) job->created,
-                          (time_t) job->expires,
-                          job->min_proto ? job->min_proto : 1};
-    cf_job_t *j = NULL;
-    CF_TRY(cf_job_new(&spec, &j, why));
-    cf_err_t rc = cf_job_set_reissue(j, der, len);
-    if (rc == CF_OK)
-        rc = cf_job_sign(j, signer->cert, signer->key, why);
-    if (rc == CF_OK)
-        rc = cf_job_to_wire(j, wire_out, len_out);
-    cf_job_destroy(&j);
-    return rc;
-}
-
 cf_err_t cf_link_reissue_refuse(cf_store_t *store, const char *job_id, const char *agent,
                                 const char *reason)
 {
