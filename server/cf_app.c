@@ -61,6 +61,7 @@ static const char *const s_counter_names[CF_APP_COUNTERS] = {
     "cf_server_jobs_sent_total",
     "cf_server_jobs_send_failed_total",
     "cf_server_jobs_offline_total",
+    "cf_server_link_offline_retries_total",
     "cf_server_jobs_checkin_total",
     "cf_server_link_hellos_total",
     "cf_server_link_receipts_total",

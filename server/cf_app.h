@@ -40,6 +40,7 @@ typedef enum {
     CF_APP_JOBS_SENT,         /* JOB messages handed to a broker link */
     CF_APP_JOBS_SEND_FAILED,  /* job copies that could not be built or queued */
     CF_APP_JOBS_OFFLINE,      /* ERROR offline answers: the job waits for the check-in */
+    CF_APP_LINK_RETRIES,      /* ... after which an agent's open jobs were sent again */
     CF_APP_JOBS_CHECKIN,      /* job copies handed out in check-in answers */
     CF_APP_LINK_HELLOS,       /* HELLOs taken from brokers */
     CF_APP_LINK_RECEIPTS,     /* RECEIPTs stored */

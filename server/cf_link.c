@@ -64,6 +64,24 @@ static int s_on_pipe(zsock_t *pipe)
     return term;
 }
 
+static void s_retry_one(void *ctx, const char *agent, size_t broker)
+{
+    cf_link_t *self = ctx;
+    size_t sent = cf_link_jobs_open(self, broker, agent, (int64_t) time(NULL));
+    cf_app_count(self->app, CF_APP_LINK_RETRIES, 1);
+    cf_log(CF_LOG_DEBUG, "msg=\"open jobs sent again after offline\" agent=%s sent=%zu", agent,
+           sent);
+}
+
+/* The offline retries that are due; returns the poll wait (at most wait). */
+static int s_retry_tick(cf_link_t *self, int wait)
+{
+    int64_t now = cf_link_now_ms();
+    cf_link_retry_run(self->retry, now, s_retry_one, self);
+    int64_t next = cf_link_retry_next(self->retry, now);
+    return next >= 0 && next < wait ? (int) next : wait;
+}
+
 /* The thread: the owner's pipe ($TERM), the job-id queue, every DEALER and monitor. */
 static void s_actor(zsock_t *pipe, void *args)
 {
@@ -72,7 +90,7 @@ static void s_actor(zsock_t *pipe, void *args)
     zsock_signal(pipe, 0);
     int busy = 0;
     for (;;) {
-        int wait = cf_link_conn_tick(self, busy ? 0 : CF_LINK_POLL_MS);
+        int wait = s_retry_tick(self, cf_link_conn_tick(self, busy ? 0 : CF_LINK_POLL_MS));
         int n_items = s_items(self, pipe, items);
         int n = zmq_poll(items, n_items, wait);
         if (n < 0 && zmq_errno() == ETERM)
@@ -158,7 +176,9 @@ cf_err_t cf_link_new(const cf_link_cfg_t *cfg, cf_link_t **out, cf_why_t *why)
     self->n_brokers = cfg->n_brokers;
     memcpy(self->brokers, cfg->brokers, cfg->n_brokers * sizeof(cfg->brokers[0]));
     snprintf(self->rid, sizeof(self->rid), CF_ALLOW_SERVER_PREFIX "%s", cf_app_alias(cfg->app));
-    cf_err_t rc = s_start(self, cfg, why);
+    cf_err_t rc = cf_link_retry_new(0, &self->retry);
+    if (rc == CF_OK)
+        rc = s_start(self, cfg, why);
     if (rc != CF_OK) {
         cf_link_destroy(&self);
         return rc;
@@ -182,6 +202,7 @@ void cf_link_destroy(cf_link_t **self_p)
     }
     cf_link_prepared_clear(&self->walk.p);
     cf_link_signer_clear(&self->signer);
+    cf_link_retry_destroy(&self->retry);
     cf_store_destroy(&self->store);
     cf_link_queue_fini(&self->queue);
     cf_curve_keypair_wipe(&self->kp);

@@ -13,7 +13,7 @@
      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | \
      ZMQ_EVENT_DISCONNECTED)
 
-static int64_t s_now_ms(void)
+int64_t cf_link_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -58,7 +58,7 @@ static void s_refused(cf_link_t *self, size_t i, const char *what, uint32_t valu
            "msg=\"broker refused the link; opening it again\" broker=%s why=%s status=%u "
            "in_ms=%d",
            self->brokers[i].endpoint, what, value, self->retry_ms[i]);
-    self->retry_at[i] = s_now_ms() + self->retry_ms[i];
+    self->retry_at[i] = cf_link_now_ms() + self->retry_ms[i];
     self->retry_ms[i] =
         self->retry_ms[i] * 2 > CF_LINK_RETRY_MAX ? CF_LINK_RETRY_MAX : self->retry_ms[i] * 2;
 }
@@ -91,7 +91,7 @@ void cf_link_conn_event(cf_link_t *self, size_t i)
 
 int cf_link_conn_tick(cf_link_t *self, int max_ms)
 {
-    int64_t now = s_now_ms();
+    int64_t now = cf_link_now_ms();
     int wait = max_ms;
     for (size_t i = 0; i < self->n_brokers; i++) {
         if (!self->retry_at[i])

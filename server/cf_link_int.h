@@ -10,6 +10,7 @@
 #include "cf_link_build.h"
 #include "cf_link_facts.h"
 #include "cf_link_queue.h"
+#include "cf_link_retry.h"
 #include "cf_msg.h"
 #include "cf_msg_batch.h"
 #include "cf_relay.h"
@@ -54,6 +55,7 @@ struct cf_link {
     size_t n_batch;                                             /* entries in batch */
     unsigned char moot[CF_LINK_BATCH_MAX];                      /* cf_link_facts_moot's */
     cf_link_walk_t walk;                                        /* job being sent (thread) */
+    cf_link_retry_t *retry; /* agents answered "offline", owned (thread) */
 };
 
 /* ---- cf_link_conn.c: the DEALERs and their monitors ------------------------------------
@@ -67,6 +69,8 @@ CF_MUST_USE cf_err_t cf_link_conn_open(cf_link_t *self, size_t i, cf_why_t *why)
 void cf_link_conn_close(cf_link_t *self, size_t i);
 /* Read one event of broker i's monitor and act on it (a refusal schedules a reopen). */
 void cf_link_conn_event(cf_link_t *self, size_t i);
+/* CLOCK_MONOTONIC in ms (the link's timers). */
+int64_t cf_link_now_ms(void);
 /* Reopen the DEALERs whose time has come; returns ms until the next is due (or max_ms). */
 int cf_link_conn_tick(cf_link_t *self, int max_ms);
 
@@ -94,6 +98,9 @@ int cf_link_jobs_step(cf_link_t *self);
 /* An agent said HELLO through broker: record proto and broker, upgrade its too_old
    entries, send its open jobs. */
 void cf_link_jobs_hello(cf_link_t *self, size_t broker, const cf_msg_t *hello);
+/* Send agent's open jobs (pending and delivered, not expired) through broker: a HELLO's
+   second half, and a retry after an "offline" answer. Returns the copies sent. */
+size_t cf_link_jobs_open(cf_link_t *self, size_t broker, const char *agent, int64_t now);
 /* Store the batch in one transition call, then ACK every fact (also "no change" and unknown
    jobs), except the RECEIPTs cf_link_facts_moot marks (their REPORT, in the same batch, is
    stored and acknowledged for both); on a store failure nothing is acked (the agents

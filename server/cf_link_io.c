@@ -71,13 +71,17 @@ cf_err_t cf_link_msg_send(cf_link_t *self, size_t broker, const cf_msg_t *m)
     return rc;
 }
 
-/* An ERROR from a broker: offline leaves the entry pending (the check-in hands it out). */
+/* An ERROR from a broker: offline leaves the entry pending (the check-in hands it out) and
+   the agent's open jobs go out again a few times (cf_link_retry.h: it may have been
+   between two connections). */
 static void s_on_error(cf_link_t *self, size_t broker, const cf_msg_t *m)
 {
     if (m->error == CF_MSG_ERR_OFFLINE) {
         cf_app_count(self->app, CF_APP_JOBS_OFFLINE, 1);
-        cf_log(CF_LOG_DEBUG, "msg=\"agent offline at broker; job waits\" broker=%s agent=%s job=%s",
-               self->brokers[broker].endpoint, m->agent, m->job_id);
+        int again = cf_link_retry_offline(self->retry, m->agent, broker, cf_link_now_ms());
+        cf_log(CF_LOG_DEBUG,
+               "msg=\"agent offline at broker; job waits\" broker=%s agent=%s job=%s retry=%s",
+               self->brokers[broker].endpoint, m->agent, m->job_id, again ? "yes" : "no");
         return;
     }
     cf_log(CF_LOG_WARN, "msg=\"broker error\" broker=%s code=%s agent=%s job=%s text=\"%s\"",
@@ -87,6 +91,7 @@ static void s_on_error(cf_link_t *self, size_t broker, const cf_msg_t *m)
 
 static void s_fact(cf_link_t *self, size_t broker, const cf_msg_t *m)
 {
+    cf_link_retry_forget(self->retry, m->agent); /* it is connected */
     if (self->n_batch == CF_LINK_BATCH_MAX)
         cf_link_jobs_flush(self);
     cf_link_fact_t *f = &self->batch[self->n_batch++];

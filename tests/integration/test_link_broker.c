@@ -242,11 +242,32 @@ static void test_api_job_pushed(void **state)
     assert_int_equal(j.n[CF_JOB_PENDING], 1);
 }
 
+/* The agent that was not connected comes on line without saying HELLO (what a quick
+   reconnect looks like from the server): the link sends its open jobs again a few seconds
+   after the "offline" answer (cf_link_retry.h), so the job does not wait for its check-in. */
+static void test_offline_retried(void **state)
+{
+    (void) state;
+    zsock_t *agent2 = cf_itest_broker_agent(&s_b, &s_kp2, S_AGENT2);
+    cf_msg_t m;
+    cf_err_t rc = CF_ERR_NOTFOUND;
+    for (int i = 0; i < 4 && rc != CF_OK; i++) /* the first retry: 5..6.25 s after */
+        rc = cf_itest_broker_recv(agent2, CF_ITEST_BROKER_WAIT_MS, &m);
+    if (rc != CF_OK)
+        fail_msg("the job of the agent that was offline was not sent again; see %s", s_srv.log);
+    assert_int_equal(m.type, CF_MSG_JOB);
+    assert_string_equal(m.agent, S_AGENT2);
+    cf_msg_clear(&m);
+    assert_true(cf_itest_server_log_wait(&s_srv, "open jobs sent again after offline", 5000));
+    zsock_destroy(&agent2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_api_job_pushed),
+        cmocka_unit_test(test_offline_retried),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
