@@ -3,7 +3,6 @@
 #include "cf_store_async.h"
 
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -464,57 +463,6 @@ static cf_err_t s_check_cmds(const cf_store_async_t *self, const cf_store_async_
             return CF_ERR_INVALID;
     }
     return CF_OK;
-}
-
-/* Decimal digits of v. */
-static size_t s_digits(size_t v)
-{
-    size_t n = 1;
-    while (v >= 10) {
-        v /= 10;
-        n++;
-    }
-    return n;
-}
-
-/* v in decimal at p followed by CRLF; returns the end. */
-static char *s_put_len(char *p, size_t v)
-{
-    size_t n = s_digits(v);
-    for (size_t i = n; i > 0; i--) {
-        p[i - 1] = (char) ('0' + v % 10);
-        v /= 10;
-    }
-    p[n] = '\r';
-    p[n + 1] = '\n';
-    return p + n + 2;
-}
-
-size_t cf_store_async_format(char *buf, size_t cap, int argc, const char *const *argv,
-                             const size_t *lens)
-{
-    if (argc < 1 || !argv || !lens)
-        return 0;
-    size_t need = 1 + s_digits((size_t) argc) + 2;
-    for (int i = 0; i < argc; i++) {
-        if (!argv[i] || lens[i] > SIZE_MAX / 2 - need - 32)
-            return 0;
-        need += 1 + s_digits(lens[i]) + 2 + lens[i] + 2;
-    }
-    if (!buf || cap < need)
-        return need;
-    char *p = buf;
-    *p++ = '*';
-    p = s_put_len(p, (size_t) argc);
-    for (int i = 0; i < argc; i++) {
-        *p++ = '$';
-        p = s_put_len(p, lens[i]);
-        memcpy(p, argv[i], lens[i]);
-        p += lens[i];
-        *p++ = '\r';
-        *p++ = '\n';
-    }
-    return need;
 }
 
 /* Queue one command of batch b on the current connection, in the protocol's text built
