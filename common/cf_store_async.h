@@ -72,6 +72,13 @@ CF_MUST_USE cf_err_t cf_store_async_send(cf_store_async_t *self, const cf_store_
                                          size_t n, cf_store_async_reply_fn *on_reply,
                                          cf_store_async_done_fn *done, void *arg, cf_why_t *why);
 
+/* The Redis protocol's text of one command (an array of argc bulk strings argv[i] of
+   lens[i] bytes, binary-safe) into buf when cap is enough; returns the length it needs
+   (without a NUL: none is written), 0 for argc < 1, a NULL argument or a length that
+   would overflow. What cf_store_async_send writes for each command. */
+size_t cf_store_async_format(char *buf, size_t cap, int argc, const char *const *argv,
+                             const size_t *lens);
+
 /* Batches sent and not yet done. */
 size_t cf_store_async_pending(const cf_store_async_t *self);
 /* "host:port" of the server of the current connection, "" when none; borrowed. */

@@ -76,7 +76,9 @@ cf_err_t cf_store_ev_attach(redisAsyncContext *ac, struct event_base *base, cf_s
     e->caps = caps;
     e->on_over = on_over;
     e->arg = arg;
-    e->rev = event_new(base, ac->c.fd, EV_READ, s_on_read, e);
+    /* persistent: hiredis asks for reading again after every read, which with a one-shot
+       event costs an epoll_ctl per read (libevent's changelist sees delete then add) */
+    e->rev = event_new(base, ac->c.fd, EV_READ | EV_PERSIST, s_on_read, e);
     e->wev = event_new(base, ac->c.fd, EV_WRITE, s_on_write, e);
     if (!e->rev || !e->wev) {
         s_cleanup(e);

@@ -43,6 +43,11 @@ static const char *s_nz(const char *s)
    the IPv4 address, which is what operators write in ranges) into out (S_ADDR_MAX). */
 static void s_addr(const char *seen, char *out)
 {
+    size_t n = seen ? strspn(seen, "0123456789.") : 0;
+    if (n >= 7 && n <= 15 && !seen[n]) { /* the transport's dotted IPv4 (inet_ntop): already */
+        memcpy(out, seen, n + 1);        /* canonical, no parse and print per check-in */
+        return;
+    }
     cf_iprange_addr_t a;
     if (seen && cf_iprange_addr_parse(seen, &a, NULL) == CF_OK &&
         cf_iprange_addr_format(&a, out, S_ADDR_MAX) == CF_OK)

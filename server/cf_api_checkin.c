@@ -72,9 +72,23 @@ void cf_api_checkin_worker_free(void *data, void *arg)
     cf_mem_free(w);
 }
 
-/* The answer without jobs (the common case) as text: no JSON tree built or dumped; every
-   piece is JSON-safe (an address in canonical form, a lock name, a checked alias, the
-   server list as jansson wrote it). 1 when sent. */
+/* The constant end of an answer without jobs. */
+#define S_STR_(x) #x
+#define S_STR(x)  S_STR_(x)
+#define S_TAIL                                                                \
+    ",\"interval\":" S_STR(CF_API_CHECKIN_INTERVAL_S) ",\"protocol\":" S_STR( \
+        S_PROTOCOL) ",\"jobs\":[]}"
+#define S_ANSWER_STACK 4096 /* an answer this long or shorter is built on the stack */
+
+static char *s_put(char *p, const char *text, size_t len)
+{
+    memcpy(p, text, len);
+    return p + len;
+}
+
+/* The answer without jobs (the common case) as text, put together from its pieces in one
+   buffer: no JSON tree, no printf; every piece is JSON-safe (an address in canonical
+   form, a lock name, a checked alias, the server list as jansson wrote it). 1 when sent. */
 static int s_answer_text(cf_req_t *req, cf_app_t *app, cf_store_t **store, cf_store_t **taken,
                          const char *addr, cf_db_lock_t lock, const char *favorite)
 {
@@ -86,21 +100,34 @@ static int s_answer_text(cf_req_t *req, cf_app_t *app, cf_store_t **store, cf_st
     }
     if (rc != CF_OK)
         return 0;
-    char fav[CF_DB_ALIAS_MAX + 3] = "null";
-    if (favorite && *favorite && cf_db_check_alias(favorite) == CF_OK)
-        snprintf(fav, sizeof(fav), "\"%s\"", favorite);
-    char head[256];
-    int n = snprintf(head, sizeof(head), "{\"seen_addr\":\"%s\",\"lock\":\"%s\",\"favorite\":%s,",
-                     addr, cf_db_lock_name(lock), fav);
+    int fav = favorite && *favorite && cf_db_check_alias(favorite) == CF_OK;
+    const char *lname = cf_db_lock_name(lock);
+    size_t alen = strlen(addr), llen = strlen(lname), flen = fav ? strlen(favorite) + 2 : 4;
     size_t slen = strlen(servers);
-    char *text = n > 0 && (size_t) n < sizeof(head) ? cf_mem_malloc((size_t) n + slen + 96) : NULL;
+    static const char h1[] = "{\"seen_addr\":\"", h2[] = "\",\"lock\":\"",
+                      h3[] = "\",\"favorite\":", h4[] = ",\"servers\":", tail[] = S_TAIL;
+    size_t len = sizeof(h1) + alen + sizeof(h2) + llen + sizeof(h3) + flen + sizeof(h4) + slen +
+                 sizeof(tail) - 5;
+    char stack[S_ANSWER_STACK];
+    char *text = len <= sizeof(stack) ? stack : cf_mem_malloc(len);
     if (!text)
         return 0;
-    int len = snprintf(text, (size_t) n + slen + 96,
-                       "%s\"servers\":%s,\"interval\":%d,\"protocol\":%d,\"jobs\":[]}", head,
-                       servers, CF_API_CHECKIN_INTERVAL_S, S_PROTOCOL);
-    cf_req_reply_text(req, 200, "application/json", text, (size_t) len);
-    cf_mem_free(text);
+    char *p = s_put(text, h1, sizeof(h1) - 1);
+    p = s_put(s_put(p, addr, alen), h2, sizeof(h2) - 1);
+    p = s_put(s_put(p, lname, llen), h3, sizeof(h3) - 1);
+    if (fav) {
+        *p++ = '"';
+        p = s_put(p, favorite, flen - 2);
+        *p++ = '"';
+    } else {
+        p = s_put(p, "null", 4);
+    }
+    p = s_put(s_put(p, h4, sizeof(h4) - 1), servers, slen);
+    p = s_put(p, tail, sizeof(tail) - 1);
+    CF_ASSERT((size_t) (p - text) == len);
+    cf_req_reply_text(req, 200, "application/json", text, len);
+    if (text != stack)
+        cf_mem_free(text);
     return 1;
 }
 

@@ -157,6 +157,17 @@ CF_MUST_USE cf_err_t cf_https_set_plain_port(cf_https_t *self, int port, cf_why_
 /* The calling worker thread's state from worker_new; NULL on any other thread. */
 void *cf_https_worker_data(void);
 
+/* Send the answer evhttp has just queued on a connection in this loop turn, and over TLS
+   as one record (when it is at most CF_HTTPS_FLUSH_MAX bytes): left alone, libevent writes
+   it on the next turn, after epoll reports the socket writable (an epoll_ctl to arm
+   EPOLLOUT and one to disarm it), and bufferevent_openssl makes one TLS record and one
+   write(2) per buffer chunk (status line and headers, then the body). Call on the worker's
+   thread right after evhttp_send_reply, with the connection taken from the request before
+   that call; evcon NULL or not writing is left alone. Nothing is written inside this call:
+   the write runs from the loop, as before, so evhttp's callbacks run where they always did. */
+#define CF_HTTPS_FLUSH_MAX 16384 /* bytes merged into one record (a TLS record's plaintext) */
+void cf_https_flush(struct evhttp_connection *evcon);
+
 int cf_https_port(const cf_https_t *self);       /* the TLS port */
 int cf_https_plain_port(const cf_https_t *self); /* the plain port, 0 when closed */
 int cf_https_threads(const cf_https_t *self);    /* worker threads */

@@ -7,8 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/listener.h>
 
 static _Thread_local void *s_data; /* the running worker's data (cf_https_worker_data) */
@@ -16,6 +18,22 @@ static _Thread_local void *s_data; /* the running worker's data (cf_https_worker
 void *cf_https_worker_data(void)
 {
     return s_data;
+}
+
+void cf_https_flush(struct evhttp_connection *evcon)
+{
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    if (!bev || !event_pending(&bev->ev_write, EV_WRITE, NULL))
+        return; /* not writing: nothing queued, or the connection is going */
+    struct evbuffer *out = bufferevent_get_output(bev);
+    size_t len = evbuffer_get_length(out);
+    if (len > 0 && len <= CF_HTTPS_FLUSH_MAX && bufferevent_openssl_get_ssl(bev))
+        (void) evbuffer_pullup(out, (ev_ssize_t) len); /* one chunk: one SSL_write */
+    /* The bufferevent's own write event (struct bufferevent, event2/bufferevent_struct.h),
+       run in this loop turn as if epoll had said writable: a socket that is not writable
+       makes the write wait for EPOLLOUT as before; once the output is empty the event is
+       deleted, and with the changelist its add and delete cancel (no epoll_ctl). */
+    event_active(&bev->ev_write, EV_WRITE, 1);
 }
 
 /* The worker's own handle on listening socket fd (a dup, closed with the handle). */

@@ -199,7 +199,9 @@ void cf_req_reply_text(cf_req_t *req, int status, const char *content_type, cons
         status = 500; /* out of memory: an empty 500 still answers */
     }
     req->status = status;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req->evreq);
     evhttp_send_reply(req->evreq, status, s_reason(status), NULL);
+    cf_https_flush(evcon); /* written in this loop turn, one record (evreq is not used after) */
 }
 
 void cf_req_reply_json(cf_req_t *req, int status, json_t *body)

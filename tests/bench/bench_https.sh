@@ -15,6 +15,8 @@
 #                        rounds x duration at most 15 s, so a whole run stays under 2 min)
 #     --stand-in nginx   harness check: a second nginx plays the cf-server side (labelled
 #                        as such; its figures say nothing about cf-server)
+#     --only LIST        run only these figures, comma-separated: light, hs, checkin
+#                        (default all three)
 #     --keep             keep the work directory (certificates, configs, logs)
 #     --help
 #
@@ -24,8 +26,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 
-key_type=p256 threads=1 duration=5 conns=32 rounds=2 stand_in="" keep=0
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+key_type=p256 threads=1 duration=5 conns=32 rounds=2 stand_in="" keep=0 only=light,hs,checkin
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --key-type) key_type=${2:?}; shift 2 ;;
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
     --connections) conns=${2:?}; shift 2 ;;
     --rounds) rounds=${2:?}; shift 2 ;;
     --stand-in) stand_in=${2:?}; shift 2 ;;
+    --only) only=${2:?}; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench_https: unknown option '$1' (try --help)" >&2; exit 2 ;;
@@ -54,6 +57,10 @@ fi
 case "$key_type" in p256|p384|rsa2048|rsa3072|ed25519) ;; *)
   echo "bench_https: --key-type p256|p384|rsa2048|rsa3072|ed25519" >&2; exit 2 ;; esac
 case "$stand_in" in ""|nginx) ;; *) echo "bench_https: --stand-in nginx" >&2; exit 2 ;; esac
+if ! [[ ",$only," =~ ^(,(light|hs|checkin))+,$ ]]; then
+  echo "bench_https: --only takes light, hs and/or checkin, comma-separated" >&2; exit 2
+fi
+wanted() { [[ ",$only," == *",$1,"* ]]; }
 
 if [ -z "${CF_BENCH_NO_BUILD:-}" ]; then # set it to measure the tree as it is built
   CF_EXTRA_PKGS="nginx wrk" ./deploy/install-deps.sh
@@ -466,24 +473,30 @@ if [ -n "$other_pid" ]; then
   [ -n "$ci_answer" ] && say "== $side: POST /api/v1/agent/checkin: $ci_answer"
 fi
 
-say ""
-say "== 1. light endpoint, keep-alive, no client certificate (wrk): GET /api/v1/health"
-skip_other=""
-[ -n "$health" ] && skip_other="GET /api/v1/health answers $health (not built yet?)"
-figure light "light endpoint, keep-alive (wrk)" "req/s" 0.9
+if wanted light; then
+  say ""
+  say "== 1. light endpoint, keep-alive, no client certificate (wrk): GET /api/v1/health"
+  skip_other=""
+  [ -n "$health" ] && skip_other="GET /api/v1/health answers $health (not built yet?)"
+  figure light "light endpoint, keep-alive (wrk)" "req/s" 0.9
+fi
 
-say ""
-say "== 2. full mutual-TLS handshakes, one GET /api/v1/health each (bench_tls handshake)"
-say "   (any complete HTTP answer counts: the figure is the handshake; non-2xx are noted)"
-skip_other=""
-figure hs "full mTLS handshakes (bench_tls)" "hs/s" 0.9
+if wanted hs; then
+  say ""
+  say "== 2. full mutual-TLS handshakes, one GET /api/v1/health each (bench_tls handshake)"
+  say "   (any complete HTTP answer counts: the figure is the handshake; non-2xx are noted)"
+  skip_other=""
+  figure hs "full mTLS handshakes (bench_tls)" "hs/s" 0.9
+fi
 
-say ""
-say "== 3. agent check-ins (POST /api/v1/agent/checkin, Redis writes) against nginx's static"
-say "   200 over the same keep-alive TLS: bench_tls requests, $ci_how"
-skip_other=""
-[ -n "$ci_answer" ] && skip_other="POST /api/v1/agent/checkin answers $ci_answer (not built yet?)"
-figure checkin "agent check-ins vs static 200 (bench_tls)" "req/s" 0.5
+if wanted checkin; then
+  say ""
+  say "== 3. agent check-ins (POST /api/v1/agent/checkin, Redis writes) against nginx's static"
+  say "   200 over the same keep-alive TLS: bench_tls requests, $ci_how"
+  skip_other=""
+  [ -n "$ci_answer" ] && skip_other="POST /api/v1/agent/checkin answers $ci_answer (not built yet?)"
+  figure checkin "agent check-ins vs static 200 (bench_tls)" "req/s" 0.5
+fi
 
 say ""
 say "== summary ($(nproc) CPUs, $key_type, $workers nginx worker(s) / cf-server thread(s), $conns connections, $rounds x ${duration}s per side and figure)"

@@ -98,6 +98,78 @@ static void test_answer_shape(void **state)
     json_decref(j);
 }
 
+/* One check-in by shape-2 on a; 1 when its answer lists the server at path with want. */
+typedef struct {
+    const char *path; /* where in the answer */
+    const char *want; /* "" = absent */
+} s_list_t;
+
+static int s_list_is(void *arg)
+{
+    const s_list_t *l = arg;
+    char body[CF_ITEST_FLEET_BODY];
+    if (cf_itest_fleet_checkin(&s->a, NULL, "{\"id\":\"shape-2\"}", NULL, body) != 200)
+        return 0;
+    json_t *j = cf_itest_fleet_json(body);
+    json_t *e = json_object_get(j, "servers");
+    int found = 0, ok = 0;
+    for (size_t i = 0; i < json_array_size(e); i++) {
+        json_t *srv = json_array_get(e, i);
+        if (strcmp(json_string_value(json_object_get(srv, "alias")), "srv-z") != 0)
+            continue;
+        found = 1;
+        json_t *v = json_object_get(srv, l->path);
+        ok = json_is_integer(v) && json_integer_value(v) == atoi(l->want);
+    }
+    json_decref(j);
+    return l->want[0] ? found && ok : !found;
+}
+
+/* The worker's cached answer text follows the server list: a server added, changed and
+   removed through the other server shows in the check-in answers of this one within the
+   cache period (CF_API_SERVERS_CACHE_MS, 3 s), while the favorite is never cached. */
+static void test_server_list_cache_follows_changes(void **state)
+{
+    (void) state;
+    char body[CF_ITEST_FLEET_BODY];
+    s_list_t absent = {"priority", ""}, p5 = {"priority", "5"}, p9 = {"priority", "9"};
+    assert_true(s_list_is(&absent)); /* fills the cache */
+    assert_int_equal(cf_itest_fleet_admin(&s->b, "POST", "/api/v1/servers",
+                                          "{\"alias\":\"srv-z\",\"port\":7105,\"priority\":5}",
+                                          body),
+                     201);
+    assert_true(cf_test_wait_until(s_list_is, &p5, 10000));
+    assert_int_equal(
+        cf_itest_fleet_admin(&s->b, "PUT", "/api/v1/servers/srv-z", "{\"priority\":9}", body), 200);
+    assert_true(cf_test_wait_until(s_list_is, &p9, 10000));
+    /* the favorite comes from the check-in's own script: the next answer has it */
+    assert_int_equal(cf_itest_fleet_admin(&s->b, "PUT", "/api/v1/agents/favorite",
+                                          "{\"agents\":[\"shape-2\"],\"server\":\"srv-z\"}", body),
+                     200);
+    assert_int_equal(cf_itest_fleet_checkin(&s->a, NULL, "{\"id\":\"shape-2\"}", NULL, body), 200);
+    cf_itest_fleet_is(body, "favorite", "srv-z");
+    json_t *j = cf_itest_fleet_json(body); /* the text answer is valid JSON as a whole */
+    assert_int_equal(json_object_size(j), 7);
+    json_decref(j);
+    assert_int_equal(cf_itest_fleet_admin(&s->b, "DELETE", "/api/v1/servers/srv-z", NULL, body),
+                     200);
+    assert_true(cf_test_wait_until(s_list_is, &absent, 10000));
+}
+
+/* A revoked agent is refused at its next check-in on either server: nothing cached lets it
+   through. */
+static void test_revoked_refused_at_once(void **state)
+{
+    (void) state;
+    char body[CF_ITEST_FLEET_BODY];
+    assert_int_equal(cf_itest_fleet_checkin(&s->a, NULL, "{\"id\":\"gone-1\"}", NULL, body), 200);
+    assert_int_equal(
+        cf_itest_fleet_admin(&s->b, "POST", "/api/v1/agents/gone-1/revoke", NULL, body), 200);
+    assert_int_equal(cf_itest_fleet_checkin(&s->a, NULL, "{\"id\":\"gone-1\"}", NULL, body), 403);
+    cf_itest_fleet_is(body, "error/code", "forbidden");
+    assert_int_equal(cf_itest_fleet_checkin(&s->b, NULL, "{\"id\":\"gone-1\"}", NULL, body), 403);
+}
+
 /* Redis stopped: a check-in is answered 503 unavailable with the reason and Retry-After,
    never left hanging; once Redis is back the next check-ins are stored again. Last: the
    restarted Redis is empty. */
@@ -136,6 +208,8 @@ int main(void)
         cmocka_unit_test(test_many_at_once_all_stored),
         cmocka_unit_test(test_archived_certificate_attention),
         cmocka_unit_test(test_answer_shape),
+        cmocka_unit_test(test_server_list_cache_follows_changes),
+        cmocka_unit_test(test_revoked_refused_at_once),
         cmocka_unit_test(test_redis_stopped_then_back),
     };
     return cmocka_run_group_tests(tests, s_setup, cf_itest_fleet_teardown);

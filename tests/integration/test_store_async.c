@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "cf_itest.h"
+#include "cf_mem.h"
 #include "cf_store_async.h"
 
 #define S_MANY 500 /* batches queued in one loop turn */
@@ -163,6 +164,52 @@ static void test_pipelined(void **state)
 }
 
 /* An error reply fails its batch with the mapped code and says which command. */
+/* One loop turn queues more than the socket takes at once (8 MiB of binary values, each
+   command over the formatter's stack buffer): the end-of-turn write sends what it can,
+   the write event the rest; every value reads back byte for byte. */
+static void test_big_turn_partial_write(void **state)
+{
+    (void) state;
+    enum { N = 8, LEN = 1024 * 1024 };
+    s_env_t e = {0};
+    s_open(&e, s_redis.port, 5000);
+    char *val = cf_mem_malloc(LEN);
+    assert_non_null(val);
+    for (size_t i = 0; i < LEN; i++)
+        val[i] = (char) (i * 7 + 13); /* NUL, CR and LF among them */
+    static s_out_t sets[N];
+    char key[N][32];
+    cf_why_t why = {""};
+    memset(sets, 0, sizeof(sets));
+    for (int i = 0; i < N; i++) {
+        snprintf(key[i], sizeof(key[i]), "cf:test:big:%d", i);
+        const char *argv[] = {"SET", key[i], val};
+        size_t lens[] = {3, strlen(key[i]), LEN};
+        cf_store_async_cmd_t cmd = {NULL, 0, 3, argv, lens};
+        assert_int_equal(cf_store_async_send(e.client, &cmd, 1, s_reply, s_done, &sets[i], &why),
+                         CF_OK);
+    }
+    s_wait(&e, &sets[N - 1]);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(sets[i].rc, CF_OK);
+        assert_string_equal(sets[i].last, "OK");
+    }
+    redisContext *c = redisConnect("127.0.0.1", s_redis.port);
+    assert_non_null(c);
+    for (int i = 0; i < N; i++) {
+        redisReply *r = redisCommand(c, "GET %s", key[i]);
+        assert_non_null(r);
+        assert_int_equal(r->type, REDIS_REPLY_STRING);
+        assert_int_equal(r->len, LEN);
+        assert_memory_equal(r->str, val, LEN);
+        freeReplyObject(r);
+        freeReplyObject(redisCommand(c, "DEL %s", key[i]));
+    }
+    redisFree(c);
+    cf_mem_free(val);
+    s_close(&e);
+}
+
 static void test_error_reply(void **state)
 {
     (void) state;
@@ -399,6 +446,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_big_turn_partial_write),
         cmocka_unit_test(test_error_reply),
         cmocka_unit_test(test_time_limit),
         cmocka_unit_test(test_redis_down_and_back),

@@ -1,0 +1,208 @@
+/*  test_https_flush - answers leave in the loop turn that made them, as one TLS record, and
+    pipelined requests and a client that reads late still get every answer  */
+#include "cf_test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "cf_itest.h"
+#include "cf_itest_https.h"
+
+#define S_GET      "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
+#define S_ANSWERS  300   /* pipelined requests in the late reader's test */
+#define S_READ_BUF 65536 /* what one test client reads at most */
+
+static cf_itest_https_t s;
+
+/* One TLS client on a blocking socket, counting the records it receives. */
+typedef struct {
+    int fd;       /* the socket */
+    SSL_CTX *ctx; /* its context (verifies the server against the fixture's CA) */
+    SSL *ssl;     /* the connection */
+    int records;  /* TLS records received since the last reset */
+} s_client_t;
+
+static int s_setup(void **state)
+{
+    (void) state;
+    signal(SIGPIPE, SIG_IGN);
+    cf_itest_https_start(&s);
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    (void) state;
+    cf_itest_https_stop(&s);
+    return 0;
+}
+
+/* Every record header read from the wire (TLS 1.3 hides the inner type: all count). */
+static void s_on_msg(int write_p, int version, int content_type, const void *buf, size_t len,
+                     SSL *ssl, void *arg)
+{
+    (void) version, (void) buf, (void) len, (void) ssl;
+    s_client_t *c = arg;
+    if (!write_p && content_type == SSL3_RT_HEADER)
+        c->records++;
+}
+
+/* Connect with TLS version max (TLS1_2_VERSION or TLS1_3_VERSION); rcvbuf > 0 shrinks the
+   client's receive buffer (before connect, so the window stays small). */
+static void s_connect(s_client_t *c, int max, int rcvbuf)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(c->fd >= 0);
+    struct timeval tv = {10, 0}; /* a stalled answer fails the test instead of hanging it */
+    assert_int_equal(setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    if (rcvbuf > 0)
+        assert_int_equal(setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) s.port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+    char ca[600];
+    snprintf(ca, sizeof(ca), "%s/ca.pem", s.dir);
+    c->ctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(c->ctx);
+    assert_int_equal(SSL_CTX_load_verify_locations(c->ctx, ca, NULL), 1);
+    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+    assert_int_equal(SSL_CTX_set_max_proto_version(c->ctx, max), 1);
+    c->ssl = SSL_new(c->ctx);
+    assert_non_null(c->ssl);
+    SSL_set_msg_callback(c->ssl, s_on_msg);
+    SSL_set_msg_callback_arg(c->ssl, c);
+    SSL_set_fd(c->ssl, c->fd);
+    assert_int_equal(SSL_connect(c->ssl), 1);
+}
+
+static void s_close(s_client_t *c)
+{
+    SSL_free(c->ssl);
+    SSL_CTX_free(c->ctx);
+    close(c->fd);
+}
+
+static void s_send(s_client_t *c, const char *text, size_t len)
+{
+    assert_int_equal(SSL_write(c->ssl, text, (int) len), (int) len);
+}
+
+static int s_count(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
+/* Read until n complete answers (status line, headers, Content-Length body) are in buf. */
+static void s_read_answers(s_client_t *c, int n, char *buf, size_t cap)
+{
+    size_t used = 0;
+    int done = 0;
+    while (done < n) {
+        assert_true(used + 1 < cap);
+        int r = SSL_read(c->ssl, buf + used, (int) (cap - used - 1));
+        if (r <= 0)
+            fail_msg("read after %d of %d answers: %d", done, n, SSL_get_error(c->ssl, r));
+        used += (size_t) r;
+        buf[used] = '\0';
+        done = 0; /* count complete answers from the start */
+        const char *p = buf;
+        for (;;) {
+            const char *head_end = strstr(p, "\r\n\r\n");
+            const char *cl = strstr(p, "Content-Length: ");
+            if (!head_end || !cl || cl > head_end)
+                break;
+            size_t body = strtoul(cl + 16, NULL, 10);
+            if ((size_t) (buf + used - (head_end + 4)) < body)
+                break;
+            p = head_end + 4 + body;
+            done++;
+        }
+    }
+    assert_int_equal(done, n);
+}
+
+static void s_one_record(int max)
+{
+    s_client_t c;
+    char buf[S_READ_BUF];
+    s_connect(&c, max, 0);
+    s_send(&c, S_GET, strlen(S_GET)); /* the first one also meets the session ticket */
+    s_read_answers(&c, 1, buf, sizeof(buf));
+    c.records = 0;
+    s_send(&c, S_GET, strlen(S_GET));
+    s_read_answers(&c, 1, buf, sizeof(buf));
+    assert_int_equal(s_count(buf, "HTTP/1.1 200 OK"), 1);
+    assert_non_null(strstr(buf, "\"tls\":\"TLSv1."));
+    /* status line, headers and body in one record (two before: one per buffer chunk) */
+    assert_int_equal(c.records, 1);
+    s_close(&c);
+}
+
+static void test_one_record_per_answer(void **state)
+{
+    (void) state;
+    s_one_record(TLS1_3_VERSION);
+    s_one_record(TLS1_2_VERSION);
+}
+
+/* Two requests in one record: evhttp answers the second once the first is written. */
+static void test_pipelined_requests(void **state)
+{
+    (void) state;
+    s_client_t c;
+    char buf[S_READ_BUF];
+    s_connect(&c, TLS1_3_VERSION, 0);
+    s_send(&c, S_GET S_GET, 2 * strlen(S_GET));
+    s_read_answers(&c, 2, buf, sizeof(buf));
+    assert_int_equal(s_count(buf, "HTTP/1.1 200 OK"), 2);
+    s_close(&c);
+}
+
+/* A client that sends many requests and reads only afterwards, through a small receive
+   window: the server's writes block part-way, wait for the socket, and every answer still
+   arrives, in order and whole. */
+static void test_late_reader_gets_every_answer(void **state)
+{
+    (void) state;
+    s_client_t c;
+    size_t one = strlen(S_GET);
+    char *reqs = malloc(one * S_ANSWERS + 1);
+    char *buf = malloc(S_ANSWERS * 512);
+    assert_non_null(reqs);
+    assert_non_null(buf);
+    for (int i = 0; i < S_ANSWERS; i++)
+        memcpy(reqs + (size_t) i * one, S_GET, one);
+    s_connect(&c, TLS1_3_VERSION, 4096);
+    s_send(&c, reqs, one * S_ANSWERS);
+    s_read_answers(&c, S_ANSWERS, buf, S_ANSWERS * 512);
+    assert_int_equal(s_count(buf, "HTTP/1.1 200 OK"), S_ANSWERS);
+    /* and the connection still serves */
+    s_send(&c, S_GET, one);
+    s_read_answers(&c, 1, buf, S_ANSWERS * 512);
+    s_close(&c);
+    free(reqs);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_record_per_answer),
+        cmocka_unit_test(test_pipelined_requests),
+        cmocka_unit_test(test_late_reader_gets_every_answer),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
