@@ -65,29 +65,6 @@ static void s_call_free(cf_sim_call_t **cp)
     *cp = NULL;
 }
 
-/* A PEM blob for curl (copied by curl). */
-static int s_blob(CURL *e, CURLoption opt, const char *pem)
-{
-    struct curl_blob b = {(void *) pem, strlen(pem), CURL_BLOB_COPY};
-    return curl_easy_setopt(e, opt, &b) != CURLE_OK;
-}
-
-/* The client certificate of agent a, when it has one (copied under mu). 1 when set. */
-static int s_client_cert(cf_sim_t *sim, size_t a, CURL *e, int *bad)
-{
-    cf_sim_agent_t *ag = &sim->agents[a];
-    pthread_mutex_lock(&sim->mu);
-    int have = ag->cert && ag->key;
-    if (have) {
-        *bad |= s_blob(e, CURLOPT_SSLCERT_BLOB, ag->cert);
-        *bad |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK;
-        *bad |= s_blob(e, CURLOPT_SSLKEY_BLOB, ag->key);
-        *bad |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK;
-    }
-    pthread_mutex_unlock(&sim->mu);
-    return have;
-}
-
 /* A transfer of agent a to server c->server: POST body to path, TLS with the package's CA
    and the agent's certificate (check-in without one: the plain port while allow-plain is
    on), from the agent's own source address. CF_OK or CF_ERR_IO / CF_ERR_NOMEM. */
@@ -101,7 +78,7 @@ static cf_err_t s_easy(cf_sim_t *sim, cf_sim_call_t *c, const char *path, const 
     if (!c->easy || !c->hdr)
         return CF_ERR_NOMEM;
     CURL *e = c->easy;
-    int bad = 0, have = cert ? s_client_cert(sim, c->agent, e, &bad) : 0;
+    int have = 0, bad = cf_sim_tls_setup(sim, c, cert, &have);
     cf_agent_http_t h;
     memset(&h, 0, sizeof(h));
     cf_agent_http_for(&h, s, c->kind == CF_SIM_CALL_CHECKIN && !have);
@@ -133,7 +110,6 @@ static cf_err_t s_easy(cf_sim_t *sim, cf_sim_call_t *c, const char *path, const 
     bad |= curl_easy_setopt(e, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
-    bad |= s_blob(e, CURLOPT_CAINFO_BLOB, sim->bundle.ca_pem);
     bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, s_write) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, c) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, c) != CURLE_OK;

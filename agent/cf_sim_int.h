@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 #include "cf_agent_bundle.h"
 #include "cf_agent_checkin.h"
@@ -50,8 +51,10 @@ typedef struct {
     char *key;                    /* mu: its private key PEM (owned secret) */
     char fpr[CF_MSG_FPR_HEX + 1]; /* mu: fingerprint of cert, "" none */
     unsigned char key_id[CF_CERT_KEY_ID_LEN]; /* mu: cf_cert_key_id of cert (the key held) */
-    char favorite[CF_JOB_ALIAS_MAX + 1];      /* mu: favorite server alias, "" none */
-    char (*applied)[CF_JOB_ID_HEX + 1];       /* fleet: ring of applied job ids (owned) */
+    X509 *x509;     /* mu: cert's certificate when it is a single one (owned), NULL: not yet */
+    EVP_PKEY *pkey; /* mu: key parsed (owned), NULL: not yet (cf_sim_tls.c) */
+    char favorite[CF_JOB_ALIAS_MAX + 1]; /* mu: favorite server alias, "" none */
+    char (*applied)[CF_JOB_ID_HEX + 1];  /* fleet: ring of applied job ids (owned) */
     char *renew_job; /* mu: a renew_csr job waiting for its call (owned), NULL none */
     uint8_t n_applied, next_applied; /* fleet: used slots, next slot to overwrite */
 } cf_sim_agent_t;
@@ -75,6 +78,7 @@ struct cf_sim_call {
     char *body;                     /* the answer, NUL-terminated (owned) */
     size_t len, cap;                /* bytes in body, allocated */
     int too_big;                    /* the answer passed CF_AGENT_ANSWER_MAX */
+    int tls_client;                 /* the agent's certificate goes in through cf_sim_tls */
     cf_key_t *key;                  /* enrollment in CSR mode: the key made for it (owned) */
     char job_id[CF_JOB_ID_HEX + 1]; /* renewal: its renew_csr job */
     char errbuf[CURL_ERROR_SIZE];   /* curl's reason */
@@ -91,6 +95,7 @@ struct cf_sim {
     cf_sim_agent_t *agents;               /* o.count agents */
     cf_fleet_t *fleet;                    /* the broker links */
     CURLM *multi;                         /* the HTTPS calls */
+    X509_STORE *ca_store;                 /* main: the package's CA for every call (owned) */
     pthread_mutex_t mu;                   /* agents' "mu" fields and the counters below */
     size_t inflight;                      /* main: calls running */
     cf_sim_call_t *calls;                 /* main: those calls (a list) */
@@ -120,6 +125,22 @@ size_t cf_sim_agent_server(cf_sim_t *sim, size_t a, unsigned skip);
 CF_MUST_USE cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert,
                                           const char *key, const cf_cert_t *leaf, int write,
                                           cf_why_t *why);
+
+/* cf_sim_tls.c: TLS material for curl as OpenSSL objects, parsed once instead of for every
+   connection (OpenSSL 3.0 decodes a key or certificate in ~80 us; each check-in is a new
+   connection: one simulated agent per source address and certificate). */
+/* Set call c's TLS for curl: the process's CA store for the server's certificate and, when
+   cert is 1, agent c->agent's certificate and key (a single certificate as cached objects; a
+   chain as PEM for curl to read); *have: 1 when the agent has a pair to present. Returns
+   non-zero on a failure (curl_easy_setopt, the CA store). */
+int cf_sim_tls_setup(cf_sim_t *sim, cf_sim_call_t *c, int cert, int *have);
+/* Under mu, before agent a's certificate is replaced by leaf (cert_pem holds the whole
+   chain): cache leaf when it is all there is, drop the parsed key when key_pem changes. */
+void cf_sim_tls_replace(cf_sim_agent_t *ag, const cf_cert_t *leaf, const char *cert_pem,
+                        const char *key_pem);
+/* Free agent a's cached objects (cf_sim_destroy), and the process's CA store. */
+void cf_sim_tls_clear(cf_sim_agent_t *ag);
+void cf_sim_tls_fini(cf_sim_t *sim);
 
 /* cf_sim_state.c: --state-dir (sim->state_dir set). */
 /* Write agent a's pair as <dir>/<id>/cert.pem and key.pem (0600, atomically). Errors:

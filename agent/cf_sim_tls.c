@@ -1,0 +1,141 @@
+/*  cf_sim_tls - simulated agents' TLS for curl: one CA store for the process, each agent's
+    certificate and key as OpenSSL objects parsed once, handed to every connection's
+    SSL_CTX (curl would read the PEM again for each: OpenSSL 3.0 decodes slowly)  */
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "cf_log.h"
+#include "cf_sim_int.h"
+
+#define S_BEGIN_CERT "-----BEGIN CERTIFICATE-----"
+
+/* 1 when pem holds exactly one certificate (a chain goes to curl as PEM). */
+static int s_single(const char *pem)
+{
+    const char *first = pem ? strstr(pem, S_BEGIN_CERT) : NULL;
+    return first && !strstr(first + sizeof(S_BEGIN_CERT) - 1, S_BEGIN_CERT);
+}
+
+void cf_sim_tls_replace(cf_sim_agent_t *ag, const cf_cert_t *leaf, const char *cert_pem,
+                        const char *key_pem)
+{
+    X509_free(ag->x509);
+    ag->x509 = NULL;
+    if (s_single(cert_pem) && X509_up_ref(cf_cert_x509(leaf)) == 1)
+        ag->x509 = cf_cert_x509(leaf);
+    if (!ag->key || !key_pem || strcmp(ag->key, key_pem) != 0) {
+        EVP_PKEY_free(ag->pkey); /* another key: parsed at its first connection */
+        ag->pkey = NULL;
+    }
+}
+
+void cf_sim_tls_clear(cf_sim_agent_t *ag)
+{
+    X509_free(ag->x509);
+    EVP_PKEY_free(ag->pkey);
+    ag->x509 = NULL;
+    ag->pkey = NULL;
+}
+
+void cf_sim_tls_fini(cf_sim_t *sim)
+{
+    X509_STORE_free(sim->ca_store);
+    sim->ca_store = NULL;
+}
+
+/* The agent's certificate and key with a reference each for the caller; parsed now when
+   not yet. 1 when both are there. Under mu. */
+static int s_material(cf_sim_agent_t *ag, X509 **x, EVP_PKEY **k)
+{
+    if (!ag->cert || !ag->key)
+        return 0;
+    if (!ag->x509) {
+        BIO *b = BIO_new_mem_buf(ag->cert, -1);
+        ag->x509 = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+    }
+    if (!ag->pkey) {
+        BIO *b = BIO_new_mem_buf(ag->key, -1);
+        ag->pkey = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+    }
+    ERR_clear_error();
+    if (!ag->x509 || !ag->pkey || X509_up_ref(ag->x509) != 1)
+        return 0;
+    if (EVP_PKEY_up_ref(ag->pkey) != 1) {
+        X509_free(ag->x509);
+        return 0;
+    }
+    *x = ag->x509;
+    *k = ag->pkey;
+    return 1;
+}
+
+/* curl's SSL_CTX hook (after its own set-up, before the handshake): the CA store, and the
+   agent's pair when the call presents it. */
+static CURLcode s_ctx(CURL *e, void *ssl_ctx, void *arg)
+{
+    (void) e;
+    cf_sim_call_t *c = arg;
+    cf_sim_t *sim = c->sim;
+    SSL_CTX *ctx = ssl_ctx;
+    SSL_CTX_set1_cert_store(ctx, sim->ca_store); /* takes a reference */
+    if (!c->tls_client)
+        return CURLE_OK;
+    X509 *x = NULL;
+    EVP_PKEY *k = NULL;
+    pthread_mutex_lock(&sim->mu);
+    int have = s_material(&sim->agents[c->agent], &x, &k);
+    pthread_mutex_unlock(&sim->mu);
+    int ok = have && SSL_CTX_use_certificate(ctx, x) == 1 && SSL_CTX_use_PrivateKey(ctx, k) == 1;
+    X509_free(x);
+    EVP_PKEY_free(k);
+    ERR_clear_error();
+    return ok ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
+}
+
+/* A PEM blob for curl (copied by curl). */
+static int s_blob(CURL *e, CURLoption opt, const char *pem)
+{
+    struct curl_blob b = {(void *) pem, strlen(pem), CURL_BLOB_COPY};
+    return curl_easy_setopt(e, opt, &b) != CURLE_OK;
+}
+
+int cf_sim_tls_setup(cf_sim_t *sim, cf_sim_call_t *c, int cert, int *have)
+{
+    *have = 0;
+    CURL *e = c->easy;
+    if (!sim->ca_store) { /* main thread: the first call makes it */
+        sim->ca_store = X509_STORE_new();
+        if (!sim->ca_store || X509_STORE_add_cert(sim->ca_store, cf_cert_x509(sim->ca)) != 1) {
+            cf_sim_tls_fini(sim);
+            ERR_clear_error();
+            return 1;
+        }
+    }
+    int bad = 0;
+    c->tls_client = 0;
+    if (cert) {
+        cf_sim_agent_t *ag = &sim->agents[c->agent];
+        pthread_mutex_lock(&sim->mu);
+        *have = ag->cert && ag->key;
+        if (ag->cert && ag->key && s_single(ag->cert)) {
+            c->tls_client = 1;
+        } else if (ag->cert && ag->key) { /* a chain: curl reads it */
+            bad |= s_blob(e, CURLOPT_SSLCERT_BLOB, ag->cert);
+            bad |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK;
+            bad |= s_blob(e, CURLOPT_SSLKEY_BLOB, ag->key);
+            bad |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK;
+        }
+        pthread_mutex_unlock(&sim->mu);
+    }
+    /* no CA file of curl's own (its built-in default would be read for every connection):
+       the hook puts the package's CA in */
+    bad |= curl_easy_setopt(e, CURLOPT_CAINFO, NULL) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, s_ctx) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, c) != CURLE_OK;
+    return bad;
+}
