@@ -2,7 +2,8 @@
     registered before connecting, HELLO records proto and broker and sends open jobs that
     verify as the agent checks them (sealed key opens with the agent's CURVE secret only),
     RECEIPT and REPORT stored and ACKed (also unknown jobs), too_old upgraded by HELLO,
-    ERROR offline leaves the entry pending, cf_link_send_job from an in-process link  */
+    ERROR offline leaves the entry pending, cf_link_send_job from an in-process link (a job
+    to all: one shared copy for the level-3 agents)  */
 #include "cf_test.h"
 
 #include <stdlib.h>
