@@ -9,13 +9,14 @@
 #include "cf_agent_choose.h"
 #include "cf_err.h"
 #include "cf_iprange.h"
+#include "cf_job.h"
 
 #define CF_AGENT_ANSWER_MAX   (8 * 1024 * 1024) /* largest answer body read, bytes */
 #define CF_AGENT_JOBS_MAX     1000              /* jobs taken from one answer */
 #define CF_AGENT_LOCK_MAX     16                /* "secure", "attention", ... */
 #define CF_AGENT_INTERVAL_MIN 5                 /* seconds: a shorter interval is raised */
 #define CF_AGENT_INTERVAL_MAX 86400             /* seconds: a longer one is lowered */
-#define CF_AGENT_PROTO        2                 /* protocol level the agent speaks (CF_JOB_PROTO) */
+#define CF_AGENT_PROTO        CF_JOB_PROTO      /* protocol level the agent speaks */
 #define CF_AGENT_VERSION      "0.1.0"           /* software version it reports */
 
 /* Where and how to talk to one server. Everything is borrowed. */

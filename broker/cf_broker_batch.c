@@ -23,16 +23,13 @@ void cf_broker_outbox_clear(cf_broker_outbox_t *box)
     memset(box, 0, sizeof(*box));
 }
 
-/* The batch as a ZeroMQ message (copied), or NULL when out of memory. */
-static zmsg_t *s_zmsg(const cf_broker_outbox_t *box)
+/* Send the batch in box to the server rid (its frames are views: libzmq copies once). */
+static cf_err_t s_send_box(cf_broker_t *self, const cf_broker_outbox_t *box, const void *rid,
+                           size_t rid_len)
 {
     cf_msg_frame_t w[CF_MSG_FRAMES];
     cf_msg_batch_view(box->batch, w);
-    zmsg_t *out = zmsg_new();
-    for (int i = 0; out && i < CF_MSG_FRAMES; i++)
-        if (zmsg_addmem(out, w[i].data, w[i].len) != 0)
-            zmsg_destroy(&out);
-    return out;
+    return cf_broker_io_send(self, CF_BROKER_SERVERS, rid, rid_len, w, CF_MSG_FRAMES);
 }
 
 static void s_count_out(cf_broker_t *self, const cf_broker_outbox_t *box)
@@ -71,11 +68,8 @@ void cf_broker_up_flush(cf_broker_t *self)
         return;
     for (size_t k = 0; k < self->n_servers; k++) {
         size_t i = (self->rr + k) % self->n_servers;
-        zmsg_t *out = s_zmsg(box);
-        if (!out)
-            break;
         const char *sid = self->servers[i];
-        cf_err_t rc = cf_zsock_send_to(self->sock[CF_BROKER_SERVERS], sid, strlen(sid), &out);
+        cf_err_t rc = s_send_box(self, box, sid, strlen(sid));
         if (rc == CF_OK) {
             self->rr = i + 1;
             s_count_out(self, box);
@@ -137,10 +131,7 @@ void cf_broker_answer_flush(cf_broker_t *self)
     cf_broker_outbox_t *box = &self->answers;
     if (!self->answer_rid || cf_msg_batch_count(box->batch) == 0)
         return;
-    zmsg_t *out = s_zmsg(box);
-    cf_err_t rc = out ? cf_zsock_send_to(self->sock[CF_BROKER_SERVERS], self->answer_rid,
-                                         self->answer_rid_len, &out)
-                      : CF_ERR_NOMEM;
+    cf_err_t rc = s_send_box(self, box, self->answer_rid, self->answer_rid_len);
     if (rc == CF_OK)
         s_count_out(self, box);
     else if (rc == CF_ERR_TOOBIG)

@@ -65,6 +65,13 @@ void cf_broker_io_on_monitor_servers(evutil_socket_t fd, short what, void *arg);
    whatever is readable gets its callback run. */
 void cf_broker_io_kick(cf_broker_t *self);
 
+/* Send frames (n views, 1..) to the peer rid on side: one zmq_send per frame, so the bytes
+   are copied once, by libzmq (no zmsg in between), and never blocking (ZMQ_ROUTER_MANDATORY).
+   Counts nothing. Errors: CF_ERR_NOTFOUND (no such peer), CF_ERR_TOOBIG (its queue is at the
+   high-water mark), CF_ERR_INVALID, CF_ERR_IO. */
+CF_MUST_USE cf_err_t cf_broker_io_send(cf_broker_t *self, cf_broker_side_t side, const void *rid,
+                                       size_t rid_len, const cf_msg_frame_t *frames, size_t n);
+
 /* Answer the peer rid on side with an ERROR naming agent and job (each may be "" or NULL);
    inside a server's batch the answer joins the answers' batch. */
 void cf_broker_io_answer(cf_broker_t *self, cf_broker_side_t side, const void *rid, size_t rid_len,

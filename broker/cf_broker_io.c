@@ -1,6 +1,7 @@
 /*  cf_broker_io - the broker's sockets: receive, decide (cf_broker_route), forward, answer  */
 #include "cf_broker_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,12 +44,32 @@ void cf_broker_io_kick(cf_broker_t *self)
     }
 }
 
-/* Send *msg_p (always consumed) to rid on side, counting it as type. count_gone: count a
-   missing peer as a send drop (not when trying servers in turn). */
-static cf_err_t s_send(cf_broker_t *self, cf_broker_side_t side, const void *rid, size_t rid_len,
-                       zmsg_t **msg_p, cf_msg_type_t type, int count_gone)
+cf_err_t cf_broker_io_send(cf_broker_t *self, cf_broker_side_t side, const void *rid,
+                           size_t rid_len, const cf_msg_frame_t *frames, size_t n)
 {
-    cf_err_t rc = cf_zsock_send_to(self->sock[side], rid, rid_len, msg_p);
+    void *h = zsock_resolve(self->sock[side]);
+    if (!h || !rid || rid_len == 0 || n == 0)
+        return CF_ERR_INVALID;
+    /* with ZMQ_ROUTER_MANDATORY the routing id frame is where a missing or full peer shows;
+       once it is accepted the whole message goes to that peer */
+    if (zmq_send(h, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        int err = zmq_errno();
+        return err == EHOSTUNREACH ? CF_ERR_NOTFOUND : err == EAGAIN ? CF_ERR_TOOBIG : CF_ERR_IO;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (zmq_send(h, frames[i].data, frames[i].len,
+                     (i + 1 < n ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0)
+            return CF_ERR_IO;
+    return CF_OK;
+}
+
+/* cf_broker_io_send, counted as type. count_gone: count a missing peer as a send drop
+   (not when trying servers in turn). */
+static cf_err_t s_send_frames(cf_broker_t *self, cf_broker_side_t side, const void *rid,
+                              size_t rid_len, const cf_msg_frame_t *frames, size_t n,
+                              cf_msg_type_t type, int count_gone)
+{
+    cf_err_t rc = cf_broker_io_send(self, side, rid, rid_len, frames, n);
     if (rc == CF_OK)
         self->stats.out[side][type]++;
     else if (rc == CF_ERR_TOOBIG)
@@ -58,7 +79,7 @@ static cf_err_t s_send(cf_broker_t *self, cf_broker_side_t side, const void *rid
     return rc;
 }
 
-/* Encode m and send it to rid on side (count_gone as for s_send). */
+/* Encode m and send it to rid on side (count_gone as for s_send_frames). */
 static cf_err_t s_send_msg(cf_broker_t *self, cf_broker_side_t side, const void *rid,
                            size_t rid_len, const cf_msg_t *m, int count_gone)
 {
@@ -70,14 +91,15 @@ static cf_err_t s_send_msg(cf_broker_t *self, cf_broker_side_t side, const void 
                cf_msg_type_name(m->type), cf_err_name(rc), cf_why_text(&why, rc));
         return rc;
     }
-    zmsg_t *out = zmsg_new();
-    for (size_t i = 0; out && i < fr.n; i++)
-        if (zmsg_addmem(out, fr.data[i], fr.len[i]) != 0)
-            zmsg_destroy(&out);
+    cf_msg_frame_t v[CF_MSG_FRAMES];
+    for (size_t i = 0; i < fr.n && i < CF_MSG_FRAMES; i++) {
+        v[i].data = fr.data[i];
+        v[i].len = fr.len[i];
+    }
+    rc = s_send_frames(self, side, rid, rid_len, v, fr.n < CF_MSG_FRAMES ? fr.n : CF_MSG_FRAMES,
+                       m->type, count_gone);
     cf_msg_frames_clear(&fr);
-    if (!out)
-        return CF_ERR_NOMEM;
-    return s_send(self, side, rid, rid_len, &out, m->type, count_gone);
+    return rc;
 }
 
 void cf_broker_io_answer(cf_broker_t *self, cf_broker_side_t side, const void *rid, size_t rid_len,
@@ -100,10 +122,10 @@ void cf_broker_io_answer(cf_broker_t *self, cf_broker_side_t side, const void *r
 
 typedef struct {
     cf_broker_side_t side;                /* where it came in */
-    zframe_t *rid;                        /* routing id frame (owned) */
-    zmsg_t *msg;                          /* the frames after it (owned) */
+    const void *rid;                      /* routing id (a view of a received part) */
+    size_t rid_len;                       /* its length */
     const cf_zsock_peer_t *peer;          /* connection facts */
-    cf_msg_frame_t frames[S_RECV_FRAMES]; /* views of msg's frames */
+    cf_msg_frame_t frames[S_RECV_FRAMES]; /* views of the frames after the routing id */
     size_t n_frames;                      /* entries in frames */
     cf_msg_t m;                           /* decoded message (when decoded == CF_OK) */
     cf_err_t decoded;                     /* cf_msg_decode's result */
@@ -114,8 +136,8 @@ static void s_drop(cf_broker_t *self, s_in_t *in, const cf_broker_verdict_t *v)
 {
     self->stats.drops[v->reason]++;
     char name[S_NAME_MAX];
-    const void *rid = zframe_data(in->rid);
-    size_t rid_len = zframe_size(in->rid);
+    const void *rid = in->rid;
+    size_t rid_len = in->rid_len;
     cf_log(CF_LOG_INFO,
            "msg=dropped side=%s peer=%s user_id=%s addr=%s reason=%s why=\"%s\" detail=\"%s\"",
            cf_broker_side_name(in->side), s_printable(rid, rid_len, name),
@@ -164,7 +186,8 @@ static void s_to_agent(cf_broker_t *self, s_in_t *in)
 {
     const char *agent = in->m.agent;
     const char *why = "agent not connected to this broker";
-    cf_err_t rc = s_send(self, CF_BROKER_AGENTS, agent, strlen(agent), &in->msg, in->m.type, 0);
+    cf_err_t rc = s_send_frames(self, CF_BROKER_AGENTS, agent, strlen(agent), in->frames,
+                                in->n_frames, in->m.type, 0);
     if (rc == CF_OK)
         return;
     if (rc == CF_ERR_NOTFOUND)
@@ -174,8 +197,8 @@ static void s_to_agent(cf_broker_t *self, s_in_t *in)
     self->stats.drops[CF_BROKER_DROP_OFFLINE]++;
     cf_log(CF_LOG_DEBUG, "msg=\"agent offline\" agent=%s job=%s type=%s", agent,
            in->m.job_id[0] ? in->m.job_id : "-", cf_msg_type_name(in->m.type));
-    cf_broker_io_answer(self, CF_BROKER_SERVERS, zframe_data(in->rid), zframe_size(in->rid),
-                        CF_MSG_ERR_OFFLINE, agent, in->m.job_id, why);
+    cf_broker_io_answer(self, CF_BROKER_SERVERS, in->rid, in->rid_len, CF_MSG_ERR_OFFLINE, agent,
+                        in->m.job_id, why);
 }
 
 /* CHECKIN to one agent if connected (libzmq decides, as for s_to_agent); a vanished one is
@@ -211,20 +234,14 @@ static void s_broadcast(cf_broker_t *self, const s_in_t *in)
 
 static void s_handle(cf_broker_t *self, s_in_t *in)
 {
-    size_t n = 0;
-    for (zframe_t *f = zmsg_first(in->msg); f && n < S_RECV_FRAMES; f = zmsg_next(in->msg)) {
-        in->frames[n].data = zframe_data(f);
-        in->frames[n++].len = zframe_size(f);
-    }
-    in->n_frames = n;
-    in->decoded = cf_msg_decode(in->frames, n, &in->m, &in->why);
+    in->decoded = cf_msg_decode(in->frames, in->n_frames, &in->m, &in->why);
     if (in->decoded == CF_OK)
         self->stats.in[in->side][in->m.type]++;
     const char *uid = in->peer->user_id;
     cf_broker_in_t rin = {
         .side = in->side,
-        .rid = (const char *) zframe_data(in->rid),
-        .rid_len = zframe_size(in->rid),
+        .rid = (const char *) in->rid,
+        .rid_len = in->rid_len,
         .user_id = uid,
         .kind = in->peer->kind,
         .listed = uid[0] && zhashx_lookup(self->listed, uid) != NULL,
@@ -245,28 +262,17 @@ static void s_handle(cf_broker_t *self, s_in_t *in)
     }
 }
 
-static int s_is_batch(zmsg_t *msg)
-{
-    zframe_t *f = zmsg_first(msg);
-    cf_msg_frame_t head = {f ? zframe_data(f) : NULL, f ? zframe_size(f) : 0};
-    return f && cf_msg_batch_is(&head, 1);
-}
-
-/* A server's BATCH: each message in it is handled as if it came alone, and the answers
+/* A server's BATCH: each message in it is handled as if it came alone (its frames are
+   views into the batch: a JOB goes to its agent without another copy), and the answers
    they cause go back to that server as one batch. A batch whose structure is wrong is
    dropped whole (nothing in it is trusted). */
 static void s_on_batch(cf_broker_t *self, s_in_t *in)
 {
-    cf_msg_frame_t fr[CF_MSG_FRAMES];
-    size_t n = 0;
-    for (zframe_t *f = zmsg_first(in->msg); f && n < CF_MSG_FRAMES; f = zmsg_next(in->msg)) {
-        fr[n].data = zframe_data(f);
-        fr[n++].len = zframe_size(f);
-    }
     cf_msg_batch_iter_t it;
     cf_why_t why = {""};
-    cf_err_t rc = zmsg_size(in->msg) == CF_MSG_FRAMES ? cf_msg_batch_iter_init(&it, fr, n, &why)
-                                                      : cf_why(&why, CF_ERR_CORRUPT, "frames");
+    cf_err_t rc = in->n_frames == CF_MSG_FRAMES
+                      ? cf_msg_batch_iter_init(&it, in->frames, in->n_frames, &why)
+                      : cf_why(&why, CF_ERR_CORRUPT, "frames");
     if (rc != CF_OK) {
         cf_broker_verdict_t v = {
             .act = CF_BROKER_ACT_DROP,
@@ -279,33 +285,91 @@ static void s_on_batch(cf_broker_t *self, s_in_t *in)
         return;
     }
     self->stats.batches_in++;
-    self->answer_rid = zframe_data(in->rid);
-    self->answer_rid_len = zframe_size(in->rid);
-    cf_msg_frame_t item[CF_MSG_FRAMES];
-    while (cf_msg_batch_next(&it, item)) {
-        s_in_t one = {.side = in->side, .rid = in->rid, .peer = in->peer, .msg = zmsg_new()};
-        if (!one.msg || zmsg_addmem(one.msg, item[0].data, item[0].len) != 0 ||
-            zmsg_addmem(one.msg, item[1].data, item[1].len) != 0) {
-            cf_log(CF_LOG_ERROR, "msg=\"batch item not handled\" err=NOMEM");
-            zmsg_destroy(&one.msg);
-            continue;
-        }
+    self->answer_rid = in->rid;
+    self->answer_rid_len = in->rid_len;
+    while (1) {
+        s_in_t one = {.side = in->side, .rid = in->rid, .rid_len = in->rid_len, .peer = in->peer};
+        if (!cf_msg_batch_next(&it, one.frames))
+            break;
+        one.n_frames = CF_MSG_FRAMES;
         s_handle(self, &one);
         cf_msg_clear(&one.m);
-        zmsg_destroy(&one.msg); /* one.rid is in's */
     }
     cf_broker_answer_flush(self);
     self->answer_rid = NULL;
 }
 
+/* Receive one message's parts (the routing id first) into parts, at most S_RECV_FRAMES of
+   at most cap bytes together; the connection's facts from the first part that has them.
+   *n_out parts are the caller's (zmq_msg_close) on CF_OK. Errors: CF_ERR_NOTFOUND
+   (nothing to read), CF_ERR_TOOBIG (read to its end and dropped), CF_ERR_IO. */
+static cf_err_t s_recv(void *h, size_t cap, zmq_msg_t parts[S_RECV_FRAMES], size_t *n_out,
+                       cf_zsock_peer_t *peer)
+{
+    size_t n = 0, bytes = 0;
+    int more = 1, have_peer = 0;
+    cf_err_t rc = CF_OK;
+    memset(peer, 0, sizeof(*peer));
+    peer->fd = -1;
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, h, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            int err = zmq_errno();
+            zmq_msg_close(&part);
+            rc = n == 0 && (err == EAGAIN || err == EINTR) ? CF_ERR_NOTFOUND : CF_ERR_IO;
+            break;
+        }
+        more = zmq_msg_more(&part);
+        bytes += zmq_msg_size(&part);
+        if (rc == CF_OK && (n == S_RECV_FRAMES || bytes > cap))
+            rc = CF_ERR_TOOBIG; /* the rest is read and thrown away */
+        if (rc == CF_OK && !have_peer)
+            have_peer = cf_zsock_msg_peer(&part, peer) == CF_OK;
+        if (rc == CF_OK)
+            parts[n++] = part; /* moved: closed by the caller */
+        else
+            zmq_msg_close(&part);
+    }
+    if (!have_peer) {
+        memset(peer, 0, sizeof(*peer));
+        peer->fd = -1;
+    }
+    for (size_t i = 0; rc != CF_OK && i < n; i++)
+        zmq_msg_close(&parts[i]);
+    *n_out = rc == CF_OK ? n : 0;
+    return rc;
+}
+
+/* One received message: a server's BATCH, or a message handled alone. */
+static void s_on_message(cf_broker_t *self, cf_broker_side_t side, zmq_msg_t *parts, size_t n,
+                         const cf_zsock_peer_t *peer)
+{
+    if (n == 0)
+        return;
+    s_in_t in = {.side = side, .peer = peer};
+    in.rid = zmq_msg_data(&parts[0]);
+    in.rid_len = zmq_msg_size(&parts[0]);
+    for (size_t i = 1; i < n; i++) {
+        in.frames[in.n_frames].data = zmq_msg_data(&parts[i]);
+        in.frames[in.n_frames++].len = zmq_msg_size(&parts[i]);
+    }
+    if (side == CF_BROKER_SERVERS && in.n_frames > 0 && cf_msg_batch_is(in.frames, 1))
+        s_on_batch(self, &in);
+    else
+        s_handle(self, &in);
+    cf_msg_clear(&in.m);
+}
+
 static void s_on_readable(cf_broker_t *self, cf_broker_side_t side)
 {
+    void *h = zsock_resolve(self->sock[side]);
+    size_t cap = side == CF_BROKER_SERVERS ? S_RECV_BATCH : S_RECV_BYTES;
     for (int i = 0; i < S_BATCH; i++) {
-        s_in_t in = {.side = side};
+        zmq_msg_t parts[S_RECV_FRAMES];
+        size_t n = 0;
         cf_zsock_peer_t peer;
-        size_t cap = side == CF_BROKER_SERVERS ? S_RECV_BATCH : S_RECV_BYTES;
-        cf_err_t rc =
-            cf_zsock_recv(self->sock[side], S_RECV_FRAMES, cap, ZMQ_DONTWAIT, &in.msg, &peer);
+        cf_err_t rc = s_recv(h, cap, parts, &n, &peer);
         if (rc == CF_ERR_NOTFOUND)
             break;
         if (rc == CF_ERR_TOOBIG) {
@@ -322,15 +386,9 @@ static void s_on_readable(cf_broker_t *self, cf_broker_side_t side)
                    cf_err_name(rc));
             break;
         }
-        in.peer = &peer;
-        in.rid = zmsg_pop(in.msg);
-        if (in.rid && side == CF_BROKER_SERVERS && s_is_batch(in.msg))
-            s_on_batch(self, &in);
-        else if (in.rid)
-            s_handle(self, &in);
-        cf_msg_clear(&in.m);
-        zframe_destroy(&in.rid);
-        zmsg_destroy(&in.msg);
+        s_on_message(self, side, parts, n, &peer);
+        for (size_t k = 0; k < n; k++)
+            zmq_msg_close(&parts[k]);
     }
     cf_broker_up_flush(self); /* what this turn's agents said, to a server in one */
     cf_broker_io_kick(self);

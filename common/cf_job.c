@@ -87,7 +87,14 @@ static cf_err_t s_check_fields(const cf_job_t *job, cf_why_t *why)
         return cf_why(why, CF_ERR_INVALID, "unknown job type");
     if (s_check_id(job->id) != CF_OK)
         return cf_why(why, CF_ERR_INVALID, "job id must be 32 lowercase hex digits, not all 0");
-    if (cf_issue_check_agent_id(job->agent) != CF_OK)
+    if (strcmp(job->agent, CF_JOB_AGENT_ALL) == 0) {
+        if (!cf_job_type_shareable(job->type))
+            return cf_why(why, CF_ERR_INVALID, "a %s job is never shared: it targets one agent",
+                          cf_job_type_name(job->type));
+        if (job->min_proto < CF_JOB_PROTO_SHARED)
+            return cf_why(why, CF_ERR_INVALID, "a shared copy needs min_proto %d or more",
+                          CF_JOB_PROTO_SHARED);
+    } else if (cf_issue_check_agent_id(job->agent) != CF_OK)
         return cf_why(why, CF_ERR_INVALID, "target is not an agent id");
     if (cf_job_check_alias(job->issuer) != CF_OK)
         return cf_why(why, CF_ERR_INVALID, "issuer is not a server alias");
@@ -139,6 +146,11 @@ cf_err_t cf_job_unb64(const char *b64, size_t max, unsigned char **out, size_t *
     return CF_OK;
 }
 
+int cf_job_type_shareable(cf_job_type_t type)
+{
+    return type == CF_JOB_TYPE_RECHECK || type == CF_JOB_TYPE_SET_FAVORITE;
+}
+
 cf_err_t cf_job_new(const cf_job_spec_t *spec, cf_job_t **out, cf_why_t *why)
 {
     if (!spec || !out || !spec->agent || !spec->issuer)
@@ -156,6 +168,8 @@ cf_err_t cf_job_new(const cf_job_spec_t *spec, cf_job_t **out, cf_why_t *why)
     job->created = spec->created;
     job->expires = spec->expires;
     job->min_proto = spec->min_proto ? spec->min_proto : 1;
+    if (strcmp(job->agent, CF_JOB_AGENT_ALL) == 0 && job->min_proto < CF_JOB_PROTO_SHARED)
+        job->min_proto = CF_JOB_PROTO_SHARED; /* an older agent refuses it by its level */
     if (spec->id)
         strcpy(job->id, spec->id);
     else {

@@ -12,21 +12,23 @@
 /* docs/PROTOCOL.md ("Jobs") describes the JSON form, the canonical bytes that are signed
    and the sealing. */
 #define CF_JOB_FORMAT 1 /* "v" of the JSON form this build reads/writes */
-#define CF_JOB_PROTO                                                                          \
-    2                                           /* agent protocol level this build implements \
-                                                   (2 brought reissue) */
-#define CF_JOB_MAX_WIRE      (64 * 1024)        /* largest signed job, bytes */
-#define CF_JOB_ID_HEX        32                 /* job id: 128 random bits, lowercase hex */
-#define CF_JOB_ALIAS_MAX     64                 /* server alias (issuer, favorite), bytes */
-#define CF_JOB_MAX_SECRET    (24 * 1024)        /* largest sealed plaintext (key, PKCS#12), bytes */
-#define CF_JOB_MAX_CHAIN     (24 * 1024)        /* largest certificate chain PEM, bytes */
-#define CF_JOB_MAX_CERT      16384              /* largest reissued certificate DER, bytes */
-#define CF_JOB_MAX_PASSWORD  1024               /* largest PKCS#12 password, bytes */
-#define CF_JOB_MAX_SIGNER    16384              /* largest signer certificate DER, bytes */
-#define CF_JOB_MAX_LIFETIME  (366 * 86400)      /* longest expires - created, seconds */
-#define CF_JOB_SKEW          300                /* accepted clock skew on "created", seconds */
-#define CF_JOB_CURVE_KEY_LEN 32                 /* CURVE (X25519) public or secret key, raw bytes */
-#define CF_JOB_SEAL_OVERHEAD 48                 /* crypto_box_SEALBYTES */
+#define CF_JOB_PROTO                                                                     \
+    3                                      /* agent protocol level this build implements \
+                                              (2 brought reissue, 3 the shared copy) */
+#define CF_JOB_AGENT_ALL     "*"           /* agent of a shared copy: every agent the job targets */
+#define CF_JOB_PROTO_SHARED  3             /* level that accepts a shared copy (its min_proto) */
+#define CF_JOB_MAX_WIRE      (64 * 1024)   /* largest signed job, bytes */
+#define CF_JOB_ID_HEX        32            /* job id: 128 random bits, lowercase hex */
+#define CF_JOB_ALIAS_MAX     64            /* server alias (issuer, favorite), bytes */
+#define CF_JOB_MAX_SECRET    (24 * 1024)   /* largest sealed plaintext (key, PKCS#12), bytes */
+#define CF_JOB_MAX_CHAIN     (24 * 1024)   /* largest certificate chain PEM, bytes */
+#define CF_JOB_MAX_CERT      16384         /* largest reissued certificate DER, bytes */
+#define CF_JOB_MAX_PASSWORD  1024          /* largest PKCS#12 password, bytes */
+#define CF_JOB_MAX_SIGNER    16384         /* largest signer certificate DER, bytes */
+#define CF_JOB_MAX_LIFETIME  (366 * 86400) /* longest expires - created, seconds */
+#define CF_JOB_SKEW          300           /* accepted clock skew on "created", seconds */
+#define CF_JOB_CURVE_KEY_LEN 32            /* CURVE (X25519) public or secret key, raw bytes */
+#define CF_JOB_SEAL_OVERHEAD 48            /* crypto_box_SEALBYTES */
 #define CF_JOB_SIG_CONTEXT   "certfleet-job-v1" /* signed bytes = this, a NUL, canonical */
 
 typedef enum {
@@ -51,7 +53,10 @@ typedef struct {
     cf_job_type_t type; /* what to do */
     const char *id;     /* NULL = 128 fresh random bits; else 32 lowercase hex (the same id
                            for every agent's copy of one job) */
-    const char *agent;  /* target agent id: a job as delivered is for ONE agent */
+    const char *agent;  /* target agent id: a job as delivered is for ONE agent; or
+                           CF_JOB_AGENT_ALL for the shared copy of a job to all agents
+                           (types cf_job_type_shareable only; min_proto raised to
+                           CF_JOB_PROTO_SHARED; docs/PROTOCOL.md 4) */
     const char *issuer; /* alias of the issuing server, 1..CF_JOB_ALIAS_MAX of
                            [A-Za-z0-9._:-] */
     time_t created;     /* > 0 */
@@ -63,6 +68,11 @@ typedef struct {
 const char *cf_job_type_name(cf_job_type_t type);
 /* Inverse of cf_job_type_name; CF_ERR_INVALID for anything else (*out untouched). */
 CF_MUST_USE cf_err_t cf_job_type_from_name(const char *name, cf_job_type_t *out);
+
+/* 1 when one signed copy may serve every agent of a job to all agents (agent
+   CF_JOB_AGENT_ALL): recheck and set_favorite, whose payload holds nothing for one agent
+   alone and nothing secret; 0 for the others. */
+int cf_job_type_shareable(cf_job_type_t type);
 
 /* A new, unsigned job from spec (copied). Payload setters below fill what the type needs
    (set_favorite and install_cert must be set before signing). *out is the caller's

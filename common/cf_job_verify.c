@@ -247,7 +247,9 @@ static cf_err_t s_check_claims(const cf_job_verifier_t *v, const cf_job_t *job, 
                                cf_why_t *why)
 {
     char a[32], b[32];
-    if (strcmp(job->agent, v->agent) != 0)
+    /* a shared copy (cf_job_check made sure of its type and level) is for every agent the
+       job targets; the replay check below still lets each agent apply it once */
+    if (strcmp(job->agent, v->agent) != 0 && strcmp(job->agent, CF_JOB_AGENT_ALL) != 0)
         return cf_why(why, CF_ERR_POLICY, "job %s is addressed to agent '%s', this is '%s'",
                       job->id, job->agent, v->agent);
     if (now >= job->expires)

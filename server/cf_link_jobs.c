@@ -83,9 +83,11 @@ static void s_send_copy(cf_link_t *self, size_t via, const char *agent, const ch
     s_send_via(self, via, agent, job_id, wire, len);
 }
 
-/* Where each agent of a page goes, read in one round trip; when that read fails, every
-   copy looks its agent up alone (s_send_copy). via: n entries. */
-static void s_page_via(cf_link_t *self, const cf_db_job_entry_t *list, size_t n, size_t *via)
+/* Where each agent of a page goes and the protocol level it said, read in one round trip;
+   when that read fails, every copy looks its agent up alone (s_send_copy) and is built for
+   it alone (proto 0). via, proto: n entries. */
+static void s_page_via(cf_link_t *self, const cf_db_job_entry_t *list, size_t n, size_t *via,
+                       unsigned *proto)
 {
     const char *agents[S_PAGE];
     cf_db_job_link_t links[S_PAGE];
@@ -93,11 +95,58 @@ static void s_page_via(cf_link_t *self, const cf_db_job_entry_t *list, size_t n,
     for (size_t i = 0; i < n; i++) {
         agents[i] = list[i].agent;
         via[i] = SIZE_MAX;
+        proto[i] = 0;
     }
     if (n == 0 || cf_db_job_agent_links(self->store, agents, n, links) != CF_OK)
         return;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         via[i] = s_via(self, &links[i]);
+        proto[i] = links[i].rc == CF_OK ? links[i].proto : 0;
+    }
+}
+
+/* The page's shared copy (docs/PROTOCOL.md 4: agent "*"), built at most once a page. */
+typedef struct {
+    int tried;  /* built, or tried and failed (then every copy is built alone) */
+    char *wire; /* the copy (owned), or NULL */
+    size_t len; /* its length */
+} s_shared_t;
+
+/* 1 when one signed copy serves every agent of the job: a job to all agents of a type
+   whose payload holds nothing for one agent alone. */
+static int s_shareable(const cf_link_prepared_t *p)
+{
+    return cf_job_type_shareable(p->params.type) && strcmp(p->job.target, "all") == 0;
+}
+
+/* The bytes to send to agent (speaking level proto, 0: unknown): the page's shared copy
+   when the job and the agent allow it, else a copy built for the agent alone (*own, the
+   caller's). */
+static cf_err_t s_copy_for(cf_link_t *self, const cf_link_prepared_t *p,
+                           const cf_link_signer_t *signer, const char *agent, unsigned proto,
+                           s_shared_t *sh, char **own, const char **wire, size_t *len,
+                           cf_why_t *why)
+{
+    if (s_shareable(p) && proto >= CF_JOB_PROTO_SHARED && !sh->tried) {
+        sh->tried = 1;
+        cf_link_job_t lj = {p->job.id,      cf_job_type_name(p->job.type),
+                            p->job.params,  p->job.created,
+                            p->job.expires, p->job.min_proto};
+        cf_why_t w = {""};
+        cf_err_t rc = cf_link_build(&lj, &p->params, CF_JOB_AGENT_ALL, NULL, NULL, signer,
+                                    &sh->wire, &sh->len, &w);
+        if (rc != CF_OK)
+            cf_log(CF_LOG_WARN, "msg=\"shared copy not built\" job=%s err=%s why=\"%s\"", p->job.id,
+                   cf_err_name(rc), cf_why_text(&w, rc));
+    }
+    if (s_shareable(p) && proto >= CF_JOB_PROTO_SHARED && sh->wire) {
+        *wire = sh->wire;
+        *len = sh->len;
+        return CF_OK;
+    }
+    CF_TRY(cf_link_copy(self->store, p, signer, agent, own, len, why));
+    *wire = *own;
+    return CF_OK;
 }
 
 /* One page of a job's pending entries; 1 while there are more pages. */
@@ -117,12 +166,16 @@ static int s_send_page(cf_link_t *self, const cf_link_prepared_t *p, const cf_li
         return 0;
     }
     size_t via[S_PAGE];
-    s_page_via(self, list, n, via);
+    unsigned proto[S_PAGE];
+    s_page_via(self, list, n, via, proto);
+    s_shared_t shared = {0, NULL, 0};
     for (size_t i = 0; i < n; i++) {
-        char *wire = NULL;
+        char *own = NULL;
+        const char *wire = NULL;
         size_t len = 0;
         cf_why_t why = {""};
-        rc = cf_link_copy(self->store, p, signer, list[i].agent, &wire, &len, &why);
+        rc = s_copy_for(self, p, signer, list[i].agent, i < S_PAGE ? proto[i] : 0, &shared, &own,
+                        &wire, &len, &why);
         size_t v = i < S_PAGE ? via[i] : SIZE_MAX;
         if (rc == CF_OK && v == SIZE_MAX)
             s_send_copy(self, self->n_brokers, list[i].agent, p->job.id, wire, len);
@@ -133,8 +186,9 @@ static int s_send_page(cf_link_t *self, const cf_link_prepared_t *p, const cf_li
             cf_log(CF_LOG_WARN, "msg=\"job not built\" job=%s agent=%s err=%s why=\"%s\"",
                    p->job.id, list[i].agent, cf_err_name(rc), cf_why_text(&why, rc));
         }
-        cf_mem_free(wire);
+        cf_mem_free(own);
     }
+    cf_mem_free(shared.wire);
     cf_mem_free(list);
     snprintf(cursor, CF_DB_JOB_CURSOR_MAX, "%s", next);
     return next[0] != '\0';

@@ -250,12 +250,14 @@ static int bf_round(bf_env_t *e, size_t per_proc, int keep)
 static void bf_usage(void)
 {
     printf("usage: bench_fanout [--agents N[,N...]] [--per-proc N] [--type recheck|set_favorite] "
-           "[--resend-ms MS] [--online-rate R] [--keep]\n"
+           "[--resend-ms MS] [--online-rate R] [--io-threads N] [--keep]\n"
            "  defaults: --agents 1000,9000 --per-proc %d --type recheck --resend-ms 1000 (the "
            "agents' first\n"
            "  resend of an unacknowledged RECEIPT or REPORT, the product's default), --online-rate "
            "200 (agents\n"
-           "  each simulator brings on line per second). Needs the "
+           "  each simulator brings on line per second), --io-threads 32 (cf-broker's libzmq I/O "
+           "threads,\n"
+           "  and the bare ROUTER's). Needs the "
            "tree built\n"
            "  (cf-server, cf-broker, cf-agent-sim) and redis-server on PATH. See "
            "docs/BENCHMARKS.md.\n",
@@ -282,6 +284,7 @@ static void bf_bin_dir(char *out, size_t len)
 /* The command line. */
 typedef struct {
     const char *agents, *type, *resend, *rate; /* --agents, --type, --resend-ms, --online-rate */
+    const char *io_threads;                    /* --io-threads */
     size_t per_proc;                           /* --per-proc */
     int keep;                                  /* --keep */
 } bf_opts_t;
@@ -289,13 +292,14 @@ typedef struct {
 /* -1 to run, else the exit code (--help: 0, a bad command line: 2). */
 static int bf_opts(int argc, char **argv, bf_opts_t *o)
 {
-    *o = (bf_opts_t){"1000,9000", "recheck", "1000", "200", BF_PER_PROC, 0};
+    *o = (bf_opts_t){"1000,9000", "recheck", "1000", "200", BF_IO_THREADS_TEXT, BF_PER_PROC, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const char **slot = !strcmp(a, "--agents")        ? &o->agents
                             : !strcmp(a, "--type")        ? &o->type
                             : !strcmp(a, "--resend-ms")   ? &o->resend
                             : !strcmp(a, "--online-rate") ? &o->rate
+                            : !strcmp(a, "--io-threads")  ? &o->io_threads
                                                           : NULL;
         if (slot && v) {
             *slot = v;
@@ -310,7 +314,8 @@ static int bf_opts(int argc, char **argv, bf_opts_t *o)
             return strcmp(a, "--help") ? 2 : 0;
         }
     }
-    if (o->per_proc < 1 || o->per_proc > BF_PER_PROC_MAX ||
+    long io = strtol(o->io_threads, NULL, 10);
+    if (o->per_proc < 1 || o->per_proc > BF_PER_PROC_MAX || io < 1 || io > 64 ||
         (strcmp(o->type, "recheck") && strcmp(o->type, "set_favorite"))) {
         bf_usage();
         return 2;
@@ -326,7 +331,8 @@ int main(int argc, char **argv)
         return code;
     signal(SIGPIPE, SIG_IGN);
     cf_log_set_level(CF_LOG_WARN);
-    zsys_set_io_threads(BF_IO_THREADS); /* the bare ROUTER gets what cf-broker gets */
+    zsys_set_io_threads(strtoul(o.io_threads, NULL, 10)); /* the bare ROUTER gets what
+                                                             cf-broker gets */
     char bin[600];
     bf_bin_dir(bin, sizeof(bin));
     int bad = 0;
@@ -337,6 +343,7 @@ int main(int argc, char **argv)
         e.type = o.type;
         e.resend_ms = o.resend;
         e.rate = o.rate;
+        e.io_threads = o.io_threads;
         e.n = strtoul(p, NULL, 10);
         p += strcspn(p, ",");
         if (e.n < 1 || e.n > o.per_proc * BF_SIM_MAX)

@@ -23,16 +23,16 @@
 #include "cf_itest_server.h"
 #include "cf_seal.h"
 
-#define BF_ALIAS        "bench"
-#define BF_PREFIX       "bench-"
-#define BF_PASS         "bench-admin-pass"
-#define BF_PER_PROC     5000 /* agents per simulator process (2 descriptors each, 20,000 files) */
-#define BF_PER_PROC_MAX 9000 /* the most one simulator process holds under 20,000 files */
-#define BF_GOAL_FAN     0.8  /* fan-out: >= 0.8x the bare ROUTER */
-#define BF_GOAL_REP     1.0  /* reports: >= the unbatched floor */
-#define BF_CONNECT_MS   600000.0 /* a busy machine takes long for thousands of handshakes */
-#define BF_IO_THREADS   32       /* cf-broker --io-threads default */
-#define BF_BODY         8192
+#define BF_ALIAS           "bench"
+#define BF_PREFIX          "bench-"
+#define BF_PASS            "bench-admin-pass"
+#define BF_PER_PROC        5000 /* agents per simulator process (2 descriptors each, 20,000 files) */
+#define BF_PER_PROC_MAX    9000     /* the most one simulator process holds under 20,000 files */
+#define BF_GOAL_FAN        0.8      /* fan-out: >= 0.8x the bare ROUTER */
+#define BF_GOAL_REP        1.0      /* reports: >= the unbatched floor */
+#define BF_CONNECT_MS      600000.0 /* a busy machine takes long for thousands of handshakes */
+#define BF_IO_THREADS_TEXT "32"     /* cf-broker --io-threads default */
+#define BF_BODY            8192
 
 typedef struct {
     char dir[512], bin[600];            /* work directory, build directory */
@@ -52,6 +52,7 @@ typedef struct {
     const char *type;                   /* job type */
     const char *resend_ms;              /* the simulators' --resend-ms */
     const char *rate;                   /* their --online-rate (agents/s each) */
+    const char *io_threads;             /* cf-broker --io-threads (the bare ROUTER's too) */
 } bf_env_t;
 
 static int bf_fail(const char *what, const bf_env_t *e)
@@ -98,7 +99,8 @@ static int bf_json_str(const char *text, const char *key, char *out, size_t len)
 
 static int bf_broker_start(bf_env_t *e)
 {
-    char cmd[2000], key[700], redis[32], metrics[16];
+    char cmd[2000], key[700], redis[32], metrics[16], io[16];
+    snprintf(io, sizeof(io), "%s", e->io_threads);
     snprintf(cmd, sizeof(cmd),
              "%s/broker/cf-broker --keygen --out %s --agents-bind %s >%s/keygen.out", e->bin,
              e->dir, e->agents_ep, e->dir);
@@ -108,13 +110,10 @@ static int bf_broker_start(bf_env_t *e)
     snprintf(cmd, sizeof(cmd), "%s/broker/cf-broker", e->bin);
     snprintf(redis, sizeof(redis), "127.0.0.1:%d", e->redis.port);
     snprintf(metrics, sizeof(metrics), "%d", cf_itest_free_port());
-    char *argv[] = {cmd,           "--key-file",
-                    key,           "--redis",
-                    redis,         "--agents-bind",
-                    e->agents_ep,  "--servers-bind",
-                    e->servers_ep, "--metrics-port",
-                    metrics,       "--log-level",
-                    "warn",        NULL};
+    char *argv[] = {cmd,           "--key-file",     key,          "--redis",
+                    redis,         "--agents-bind",  e->agents_ep, "--servers-bind",
+                    e->servers_ep, "--metrics-port", metrics,      "--log-level",
+                    "warn",        "--io-threads",   io,           NULL};
     snprintf(e->brokerlog, sizeof(e->brokerlog), "%s/broker.log", e->dir);
     if (cf_itest_spawn(argv, e->brokerlog, &e->broker) != CF_OK ||
         cf_itest_wait_port("127.0.0.1", atoi(metrics), 10000) != CF_OK)

@@ -225,6 +225,12 @@ void cf_itest_link_hello(const char *rid, const char *agent, unsigned proto)
 void cf_itest_link_job(cf_job_type_t type, const char *params, unsigned min_proto,
                        const char *const *agents, size_t n, char *id_out)
 {
+    cf_itest_link_job_to("test", type, params, min_proto, agents, n, id_out);
+}
+
+void cf_itest_link_job_to(const char *target, cf_job_type_t type, const char *params,
+                          unsigned min_proto, const char *const *agents, size_t n, char *id_out)
+{
     unsigned char rnd[16];
     assert_int_equal(RAND_bytes(rnd, sizeof(rnd)), 1);
     rnd[0] |= 1;
@@ -232,7 +238,7 @@ void cf_itest_link_job(cf_job_type_t type, const char *params, unsigned min_prot
         snprintf(id_out + 2 * i, 3, "%02x", rnd[i]);
     int64_t now = (int64_t) time(NULL);
     cf_db_job_spec_t spec = {id_out,  type,        now,    now + 3600, CF_ITEST_LINK_ALIAS,
-                             "admin", min_proto,   params, "test",     agents,
+                             "admin", min_proto,   params, target,     agents,
                              n,       {0, 0, 0, 0}};
     cf_db_job_made_t made = {0};
     assert_int_equal(cf_db_job_create(s->store, &spec, &made), CF_OK);

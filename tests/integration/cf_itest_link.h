@@ -57,6 +57,9 @@ void cf_itest_link_hello(const char *rid, const char *agent, unsigned proto);
    (JSON), min_proto, for the n agents; valid for an hour. */
 void cf_itest_link_job(cf_job_type_t type, const char *params, unsigned min_proto,
                        const char *const *agents, size_t n, char *id_out);
+/* The same with the job's target description ("all": the link sends a shared copy). */
+void cf_itest_link_job_to(const char *target, cf_job_type_t type, const char *params,
+                          unsigned min_proto, const char *const *agents, size_t n, char *id_out);
 /* The state name of (job, agent) in Redis, "" when there is no entry (static buffer). */
 const char *cf_itest_link_state(const char *job_id, const char *agent);
 /* Verify a JOB's bytes as agent i (0-based) does and return the job (fails otherwise). */

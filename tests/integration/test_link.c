@@ -2,7 +2,8 @@
     registered before connecting, HELLO records proto and broker and sends open jobs that
     verify as the agent checks them (sealed key opens with the agent's CURVE secret only),
     RECEIPT and REPORT stored and ACKed (also unknown jobs), too_old upgraded by HELLO,
-    ERROR offline leaves the entry pending, cf_link_send_job from an in-process link  */
+    ERROR offline leaves the entry pending, cf_link_send_job from an in-process link (a job
+    to all: one shared copy for the level-3 agents)  */
 #include "cf_test.h"
 
 #include <stdlib.h>
@@ -409,6 +410,77 @@ static void test_walk_pages(void **state)
     cf_app_destroy(&app);
 }
 
+/* A recheck to all agents: the agents that said level 3 get one shared copy (agent "*",
+   the same bytes for each: one signature), the others a copy of their own. */
+static void test_walk_shared(void **state)
+{
+    (void) state;
+    enum { N = 10, NEW = 6 };
+    static char ids[N][16];
+    const char *agents[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "sh-%d", i);
+        agents[i] = ids[i];
+        cf_db_checkin_t in = {
+            ids[i], CF_DB_LOCK_INSECURE, (int64_t) time(NULL), "127.0.0.1", "test", NULL, NULL, 0,
+            "srv-t"};
+        assert_int_equal(cf_db_agent_checkin(s->store, &in, NULL), CF_OK);
+        if (i < NEW)
+            assert_int_equal(cf_db_job_upgrade(s->store, ids[i], CF_JOB_PROTO_SHARED,
+                                               (int64_t) time(NULL), NULL),
+                             CF_OK);
+    }
+    cf_app_t *app = NULL;
+    cf_store_cfg_t scfg;
+    cf_link_t *link = s_inproc(&app, &scfg);
+    unsigned char pub[CF_CURVE_KEY_LEN];
+    char z85[CF_CURVE_Z85_LEN + 1];
+    s_srv_t_key(pub, z85);
+    assert_int_equal(cf_zap_put(s->broker->zap, pub, CF_ALLOW_SERVER, "srv-t", NULL), CF_OK);
+    assert_true(s_link_handshake());
+    char id[CF_JOB_ID_HEX + 1];
+    cf_itest_link_job_to("all", CF_JOB_TYPE_RECHECK, "{}", 1, agents, N, id);
+    assert_int_equal(cf_link_send_job(link, id), CF_OK);
+    unsigned char *shared = NULL;
+    size_t shared_len = 0;
+    int got = 0, n_shared = 0;
+    cf_msg_t m;
+    while (got < N && cf_itest_link_recv(CF_ITEST_LINK_WAIT, &m, NULL)) {
+        if (m.type == CF_MSG_JOB && strcmp(m.job_id, id) == 0) {
+            int i = atoi(m.agent + 3);
+            cf_job_t *job = NULL;
+            assert_int_equal(cf_job_parse(m.job, m.job_len, &job, NULL), CF_OK);
+            assert_string_equal(cf_job_agent(job), i < NEW ? CF_JOB_AGENT_ALL : m.agent);
+            if (i < NEW && !shared) {
+                shared = malloc(m.job_len);
+                assert_non_null(shared);
+                memcpy(shared, m.job, m.job_len);
+                shared_len = m.job_len;
+            }
+            if (i < NEW) /* the very same signed bytes */
+                assert_true(m.job_len == shared_len && memcmp(m.job, shared, shared_len) == 0);
+            n_shared += i < NEW;
+            cf_job_destroy(&job);
+            got++;
+        }
+        cf_msg_clear(&m);
+    }
+    assert_int_equal(got, N);
+    assert_int_equal(n_shared, NEW);
+    free(shared);
+    /* a job to a list is never shared, whatever the agents speak */
+    cf_itest_link_job(CF_JOB_TYPE_RECHECK, "{}", 1, agents, 1, id);
+    assert_int_equal(cf_link_send_job(link, id), CF_OK);
+    assert_true(cf_itest_link_expect(CF_ITEST_LINK_WAIT, CF_MSG_JOB, agents[0], id, &m));
+    cf_job_t *job = NULL;
+    assert_int_equal(cf_job_parse(m.job, m.job_len, &job, NULL), CF_OK);
+    assert_string_equal(cf_job_agent(job), agents[0]);
+    cf_job_destroy(&job);
+    cf_msg_clear(&m);
+    cf_link_destroy(&link);
+    cf_app_destroy(&app);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_offline_leaves_pending),
         cmocka_unit_test(test_send_job_inproc),
         cmocka_unit_test(test_walk_pages),
+        cmocka_unit_test(test_walk_shared),
     };
     return cmocka_run_group_tests(tests, s_setup, cf_itest_link_teardown);
 }

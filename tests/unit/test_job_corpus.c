@@ -112,6 +112,7 @@ static const s_seed_t s_seeds[] = {
     {"valid-renew-csr", CF_JOB_TYPE_RENEW_CSR, FUZZ_AGENT, NULL, -60, DAY, 0, 0, 0},
     {"valid-set-favorite", CF_JOB_TYPE_SET_FAVORITE, FUZZ_AGENT, NULL, 0, DAY, 0, 0, 0},
     {"valid-recheck", CF_JOB_TYPE_RECHECK, FUZZ_AGENT, NULL, 120, DAY, 0, 0, 0},
+    {"valid-shared-recheck", CF_JOB_TYPE_RECHECK, CF_JOB_AGENT_ALL, NULL, 0, DAY, 0, 0, 0},
     {"refuse-replay", CF_JOB_TYPE_RECHECK, FUZZ_AGENT, "ff0000000000000000000000000000f1", 0, DAY,
      0, 0, 0},
     {"refuse-other-agent", CF_JOB_TYPE_RECHECK, "other-agent", NULL, 0, DAY, 0, 0, 0},

@@ -268,7 +268,9 @@ static void test_refusals_claims(void **state)
 
     /* a job for a newer agent */
     other = s_wire(&s_server, AGENT, s_now, 3600, CF_JOB_PROTO + 1, &flen);
-    s_expect(other, flen, s_now, NULL, CF_ERR_UNSUPPORTED, "needs agent protocol 3");
+    char want[64];
+    snprintf(want, sizeof(want), "needs agent protocol %d", CF_JOB_PROTO + 1);
+    s_expect(other, flen, s_now, NULL, CF_ERR_UNSUPPORTED, want);
     cf_mem_free(other);
     cf_mem_free(wire);
 }
