@@ -54,10 +54,16 @@ static const char s_lua_checkin[] =
     "end\n"
     "return {redis.call('HGET', KEYS[1], 'favorite') or '', new}\n";
 
-/* KEYS as the check-in; ARGV[1] id. */
+/* KEYS as the check-in's first 8, then 9 cf:curve:owner; ARGV[1] id. The agent's CURVE key
+   (field curve, cf_db_curve) leaves the owner hash with the record, its event published. */
 static const char s_lua_remove[] =
     "local sets = {secure = KEYS[4], attention = KEYS[5], insecure = KEYS[6], expired = KEYS[7]}\n"
     "local old = redis.call('HGET', KEYS[1], 'lock')\n"
+    "local ck = redis.call('HGET', KEYS[1], 'curve')\n"
+    "if ck and redis.call('HGET', KEYS[9], ck) == 'agent:' .. ARGV[1] then\n"
+    "  redis.call('HDEL', KEYS[9], ck)\n"
+    "  redis.call('PUBLISH', 'cf:events', 'agent-key ' .. ARGV[1])\n"
+    "end\n"
     "if redis.call('DEL', KEYS[1]) == 0 then return 0 end\n"
     "if old and sets[old] then redis.call('HINCRBY', KEYS[3], old, -1) end\n"
     "for i = 4, 8 do redis.call('ZREM', KEYS[i], ARGV[1]) end\n"
@@ -272,12 +278,13 @@ cf_err_t cf_db_agent_remove(cf_store_t *store, const char *id)
     char keys[CF_DB_CHECKIN_KEYS][CF_DB_KEY_MAX];
     if (s_keys(id, keys) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
-    const char *argv[S_NKEYS + 1];
+    const char *argv[S_NKEYS + 2];
     for (int i = 0; i < S_NKEYS; i++)
         argv[i] = keys[i];
-    argv[S_NKEYS] = id;
+    argv[S_NKEYS] = CF_DB_K_CURVE_OWNER;
+    argv[S_NKEYS + 1] = id;
     redisReply *r = NULL;
-    CF_TRY(cf_db_eval(store, s_lua_remove, CF_STORE_IDEMPOTENT, &r, S_NKEYS, 1, argv, NULL));
+    CF_TRY(cf_db_eval(store, s_lua_remove, CF_STORE_IDEMPOTENT, &r, S_NKEYS + 1, 1, argv, NULL));
     int64_t v = 0;
     cf_err_t rc = cf_db_r_int(r, 0, 0, 1, &v, "remove reply", cf_db_why(store));
     freeReplyObject(r);

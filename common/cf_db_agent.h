@@ -111,7 +111,8 @@ CF_MUST_USE cf_err_t cf_db_agent_checkin_reply(const redisReply *r, const char *
 CF_MUST_USE cf_err_t cf_db_agent_expired(cf_store_t *store, const char *id, int64_t now,
                                          const char *addr, const char *cert_fp,
                                          const char *cert_serial, int64_t cert_not_after);
-/* Decommission: delete the agent and take it out of the sets and counters (1 RT, Lua).
+/* Decommission: delete the agent (its CURVE key with it: out of cf:curve:owner, the event
+   published) and take it out of the sets and counters (1 RT, Lua).
    CF_ERR_NOTFOUND. */
 CF_MUST_USE cf_err_t cf_db_agent_remove(cf_store_t *store, const char *id);
 /* Read one agent (1 RT). CF_ERR_NOTFOUND, CF_ERR_CORRUPT. */
