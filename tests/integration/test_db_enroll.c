@@ -235,6 +235,21 @@ static void test_agent_fields_damaged(void **state)
     cf_store_destroy(&store);
 }
 
+/* Agent id's record as written before the :cert key: the fields and the PEM in the hash. */
+static void s_legacy_record(cf_store_t *store, const char *id, const cf_cert_t *cert)
+{
+    char *pem = NULL;
+    size_t len = 0;
+    assert_int_equal(cf_cert_to_pem(cert, &pem, &len), CF_OK);
+    assert_int_equal(cf_store_cmd(store, NULL,
+                                  "HSET cf:agent:{%s} enroll_fp %s enroll_serial %s "
+                                  "enroll_not_after %lld enroll_cert %s",
+                                  id, cf_cert_fingerprint(cert), cf_cert_serial(cert),
+                                  (long long) cf_cert_not_after(cert), pem),
+                     CF_OK);
+    cf_mem_free(pem);
+}
+
 /* The layout: the certificate's fingerprint, serial and expiry are read from its :cert key,
    never kept twice in the record; a record written before (the three fields and the PEM in
    the hash) still reads, and loses them at the next write; a replacement archives the old
@@ -252,17 +267,7 @@ static void test_agent_layout(void **state)
     assert_int_equal(cf_ca_issue(ca, &req, &c1, &key), CF_OK);
     cf_key_destroy(&key);
     assert_int_equal(cf_ca_issue(ca, &req, &c2, &key), CF_OK);
-    /* a record as written before: the fields and the PEM in the hash, no :cert key */
-    char *pem = NULL;
-    size_t len = 0;
-    assert_int_equal(cf_cert_to_pem(c1, &pem, &len), CF_OK);
-    assert_int_equal(cf_store_cmd(store, NULL,
-                                  "HSET cf:agent:{agent-4} enroll_fp %s enroll_serial %s "
-                                  "enroll_not_after %lld enroll_cert %s",
-                                  cf_cert_fingerprint(c1), cf_cert_serial(c1),
-                                  (long long) cf_cert_not_after(c1), pem),
-                     CF_OK);
-    cf_mem_free(pem);
+    s_legacy_record(store, "agent-4", c1);
     cf_db_enrolled_t e;
     assert_int_equal(cf_db_enroll_get(store, "agent-4", &e), CF_OK);
     assert_string_equal(e.fp, cf_cert_fingerprint(c1));
