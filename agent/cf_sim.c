@@ -53,8 +53,11 @@ size_t cf_sim_agent_server(cf_sim_t *sim, size_t a, unsigned skip)
 }
 
 cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert, const char *key,
-                              const char *fpr, int write, cf_why_t *why)
+                              const cf_cert_t *leaf, int write, cf_why_t *why)
 {
+    unsigned char id[CF_CERT_KEY_ID_LEN];
+    if (cf_cert_key_id(leaf, id) != CF_OK)
+        return cf_why(why, CF_ERR_CRYPTO, "the certificate's public key does not encode");
     if (sim->state_dir && write)
         CF_TRY(cf_sim_state_write_pair(sim, a, cert, key, why));
     char *c = cf_mem_strdup(cert), *k = cf_mem_strdup(key);
@@ -68,7 +71,8 @@ cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert, const c
     char *old_c = ag->cert, *old_k = ag->key;
     ag->cert = c;
     ag->key = k;
-    snprintf(ag->fpr, sizeof(ag->fpr), "%s", fpr);
+    snprintf(ag->fpr, sizeof(ag->fpr), "%s", cf_cert_fingerprint(leaf));
+    memcpy(ag->key_id, id, sizeof(id));
     pthread_mutex_unlock(&sim->mu);
     cf_mem_free(old_c);
     cf_mem_free_secret_str(old_k);

@@ -230,7 +230,7 @@ static cf_err_t s_take_cert(cf_sim_t *sim, size_t a, const char *pem, const cf_k
     if (rc == CF_OK)
         rc = cf_key_to_pem(key, NULL, &kpem, &klen);
     if (rc == CF_OK)
-        rc = cf_sim_agent_install(sim, a, pem, kpem, cf_cert_fingerprint(cert), 1, why);
+        rc = cf_sim_agent_install(sim, a, pem, kpem, cert, 1, why);
     if (rc == CF_OK && fpr_out)
         snprintf(fpr_out, CF_MSG_FPR_HEX + 1, "%s", cf_cert_fingerprint(cert));
     if (kpem)

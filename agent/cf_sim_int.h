@@ -10,6 +10,7 @@
 
 #include "cf_agent_bundle.h"
 #include "cf_agent_checkin.h"
+#include "cf_cert.h"
 #include "cf_key.h"
 #include "cf_sim.h"
 
@@ -36,20 +37,21 @@ typedef enum {
    read and written under cf_sim.mu (the fleet's thread installs certificates), "fleet"
    fields belong to the fleet's thread. */
 typedef struct {
-    uint8_t phase;                       /* main: cf_sim_phase_t */
-    uint8_t busy;                        /* main: a call in flight */
-    uint8_t lock;                        /* main: cf_sim_lock_t of the last check-in */
-    uint8_t skip;                        /* main: 1 + index of the server that last failed */
-    atomic_uchar due;                    /* any: check in at once */
-    atomic_uchar renew_due;              /* any: renew_job is set */
-    uint32_t backoff_ms;                 /* main: retry bound, 0 after a success */
-    int64_t next_ms;                     /* main: monotonic ms of the next check-in or retry */
-    int64_t online_ms;                   /* main: open the broker link then; 0 = done or not yet */
-    char *cert;                          /* mu: certificate chain PEM in use (owned), NULL none */
-    char *key;                           /* mu: its private key PEM (owned secret) */
-    char fpr[CF_MSG_FPR_HEX + 1];        /* mu: fingerprint of cert, "" none */
-    char favorite[CF_JOB_ALIAS_MAX + 1]; /* mu: favorite server alias, "" none */
-    char (*applied)[CF_JOB_ID_HEX + 1];  /* fleet: ring of applied job ids (owned) */
+    uint8_t phase;                /* main: cf_sim_phase_t */
+    uint8_t busy;                 /* main: a call in flight */
+    uint8_t lock;                 /* main: cf_sim_lock_t of the last check-in */
+    uint8_t skip;                 /* main: 1 + index of the server that last failed */
+    atomic_uchar due;             /* any: check in at once */
+    atomic_uchar renew_due;       /* any: renew_job is set */
+    uint32_t backoff_ms;          /* main: retry bound, 0 after a success */
+    int64_t next_ms;              /* main: monotonic ms of the next check-in or retry */
+    int64_t online_ms;            /* main: open the broker link then; 0 = done or not yet */
+    char *cert;                   /* mu: certificate chain PEM in use (owned), NULL none */
+    char *key;                    /* mu: its private key PEM (owned secret) */
+    char fpr[CF_MSG_FPR_HEX + 1]; /* mu: fingerprint of cert, "" none */
+    unsigned char key_id[CF_CERT_KEY_ID_LEN]; /* mu: cf_cert_key_id of cert (the key held) */
+    char favorite[CF_JOB_ALIAS_MAX + 1];      /* mu: favorite server alias, "" none */
+    char (*applied)[CF_JOB_ID_HEX + 1];       /* fleet: ring of applied job ids (owned) */
     char *renew_job; /* mu: a renew_csr job waiting for its call (owned), NULL none */
     uint8_t n_applied, next_applied; /* fleet: used slots, next slot to overwrite */
 } cf_sim_agent_t;
@@ -112,10 +114,11 @@ void cf_sim_agent_addr(const cf_sim_t *sim, size_t a, char addr[16]);
 /* The server agent a talks to now (the seed's choice over the package's list with its
    favorite and source address; skip: 1 + index of a server not to take, 0 none). */
 size_t cf_sim_agent_server(cf_sim_t *sim, size_t a, unsigned skip);
-/* Replace agent a's certificate and key (PEM; copied) under mu; when write, also under the
-   state directory when there is one. Errors: CF_ERR_NOMEM, CF_ERR_IO (files). */
+/* Replace agent a's certificate and key (PEM; copied) under mu, with the fingerprint and
+   key id of leaf (cert's first certificate, parsed); when write, also under the state
+   directory when there is one. Errors: CF_ERR_NOMEM, CF_ERR_CRYPTO, CF_ERR_IO (files). */
 CF_MUST_USE cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert,
-                                          const char *key, const char *fpr, int write,
+                                          const char *key, const cf_cert_t *leaf, int write,
                                           cf_why_t *why);
 
 /* cf_sim_state.c: --state-dir (sim->state_dir set). */

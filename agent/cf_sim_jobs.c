@@ -98,7 +98,7 @@ static cf_err_t s_check_install(cf_sim_t *sim, size_t a, const char *chain, size
                     "the private key does not belong to the certificate %.16s...",
                     cf_cert_fingerprint(leaf));
     if (rc == CF_OK)
-        rc = cf_sim_agent_install(sim, a, chain, kpem, cf_cert_fingerprint(leaf), 1, why);
+        rc = cf_sim_agent_install(sim, a, chain, kpem, leaf, 1, why);
     cf_key_destroy(&key);
     cf_cert_destroy(&leaf);
     return rc;
@@ -130,35 +130,32 @@ static cf_err_t s_install(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t
 }
 
 /* reissue: the new certificate must chain to the CA, name the agent and certify the key it
-   holds; then it is the agent's certificate (written to its state directory first, when
+   holds (known by the key id of its certificate in use: the private key is not decoded per
+   job); then it is the agent's certificate (written to its state directory first, when
    there is one: the previous pair stays until then). */
 static cf_err_t s_reissue(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t *why)
 {
     cf_sim_agent_t *ag = &sim->agents[a];
+    unsigned char held[CF_CERT_KEY_ID_LEN];
     pthread_mutex_lock(&sim->mu);
     char *kpem = ag->key ? cf_mem_strdup(ag->key) : NULL;
     int have = ag->key != NULL;
+    memcpy(held, ag->key_id, sizeof(held));
     pthread_mutex_unlock(&sim->mu);
     if (!have)
         return cf_why(why, CF_ERR_STATE, "no key here: nothing to reissue a certificate for");
     if (!kpem)
         return cf_why(why, CF_ERR_NOMEM, "out of memory");
-    cf_key_t *key = NULL;
     cf_cert_t *cert = NULL;
     char *pem = NULL;
     size_t plen = 0;
-    cf_err_t rc = cf_key_from_pem(kpem, strlen(kpem), NULL, &key);
-    if (rc != CF_OK)
-        rc = cf_why(why, CF_ERR_CORRUPT, "the key in use does not parse");
-    if (rc == CF_OK)
-        rc = cf_job_reissue_cert(job, sim->ca, key, time(NULL), &cert, why);
+    cf_err_t rc = cf_job_reissue_cert_id(job, sim->ca, held, time(NULL), &cert, why);
     if (rc == CF_OK)
         rc = cf_cert_to_pem(cert, &pem, &plen);
     if (rc == CF_OK)
-        rc = cf_sim_agent_install(sim, a, pem, kpem, cf_cert_fingerprint(cert), 1, why);
+        rc = cf_sim_agent_install(sim, a, pem, kpem, cert, 1, why);
     cf_mem_free(pem);
     cf_cert_destroy(&cert);
-    cf_key_destroy(&key);
     cf_mem_free_secret_str(kpem);
     return rc;
 }

@@ -67,7 +67,7 @@ static cf_err_t s_load_pair(cf_sim_t *sim, size_t a, cf_why_t *why)
     if (rc == CF_OK)
         rc = cf_cert_parse(cert, clen, &leaf);
     if (rc == CF_OK)
-        rc = cf_sim_agent_install(sim, a, cert, key, cf_cert_fingerprint(leaf), 0, why);
+        rc = cf_sim_agent_install(sim, a, cert, key, leaf, 0, why);
     cf_cert_destroy(&leaf);
     cf_mem_free(cert);
     cf_mem_free_secret_str(key);

@@ -41,6 +41,7 @@ struct cf_ca {
     EVP_MD_CTX *sign_work;        /* copy of sign_tmpl made for each signature */
     EVP_PKEY_CTX *gen_p256;       /* P-256 key generation, initialised once */
     EVP_MD *sha1;                 /* fetched once, for key identifiers */
+    EC_GROUP *p256;               /* made once, to check P-256 points being certified */
     int64_t not_after;            /* CA notAfter: nothing issued outlives it */
     unsigned char *scratch;       /* CF_CA_MAX_CERT_DER bytes to build certificates in */
     unsigned char pool[S_POOL * CF_CA_SERIAL_BYTES]; /* random bytes for the next serials */
@@ -78,8 +79,9 @@ static cf_err_t s_prepare(cf_ca_t *ca)
     ca->sign_work = EVP_MD_CTX_new();
     ca->gen_p256 = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
     ca->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    ca->p256 = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
     ca->scratch = cf_mem_malloc(CF_CA_MAX_CERT_DER);
-    if (!ca->sign_tmpl || !ca->sign_work || !ca->gen_p256 || !ca->scratch)
+    if (!ca->sign_tmpl || !ca->sign_work || !ca->gen_p256 || !ca->scratch || !ca->p256)
         return CF_ERR_NOMEM;
     EVP_PKEY *pkey = cf_key_pkey(ca->key);
     if (!ca->sha1 || EVP_PKEY_get_size(pkey) > S_SIG_MAX ||
@@ -119,6 +121,7 @@ void cf_ca_destroy(cf_ca_t **self_p)
     EVP_MD_CTX_free(ca->sign_work);
     EVP_PKEY_CTX_free(ca->gen_p256);
     EVP_MD_free(ca->sha1);
+    EC_GROUP_free(ca->p256);
     cf_mem_free(ca->scratch);
     cf_mem_free(ca);
     *self_p = NULL;
@@ -207,7 +210,7 @@ static cf_err_t s_subject_key(cf_ca_t *ca, const cf_issue_t *req, cf_key_t **key
     if (req->public_key)
         return cf_spki_from_key(pub, req->public_key, ca->sha1);
     if (req->spki)
-        return cf_spki_from_der(pub, req->spki, req->spki_len, ca->sha1);
+        return cf_spki_from_der(pub, req->spki, req->spki_len, ca->sha1, ca->p256);
     CF_TRY(s_generate(ca, req->key_type ? req->key_type : CF_KEY_P256, key_out));
     return cf_spki_from_key(pub, *key_out, ca->sha1);
 }

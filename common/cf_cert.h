@@ -92,6 +92,11 @@ char *cf_cert_name_text(const X509_NAME *name);
 
 /* CF_OK if key is the private half of the certificate's public key, else CF_ERR_KEYMISMATCH. */
 CF_MUST_USE cf_err_t cf_cert_matches_key(const cf_cert_t *cert, const cf_key_t *key);
+/* The certified key's identity: SHA-256 of the certificate's SubjectPublicKeyInfo DER, as
+   stored (no key decoding: cheap where OpenSSL 3.0 decodes keys slowly). Two certificates
+   with equal ids certify the same public key. CF_ERR_CRYPTO, CF_ERR_INVALID. */
+#define CF_CERT_KEY_ID_LEN 32
+CF_MUST_USE cf_err_t cf_cert_key_id(const cf_cert_t *cert, unsigned char out[CF_CERT_KEY_ID_LEN]);
 /* CF_OK, CF_ERR_EXPIRED or CF_ERR_NOTYETVALID at time now. */
 CF_MUST_USE cf_err_t cf_cert_check_time(const cf_cert_t *cert, time_t now);
 /* Verify that leaf chains to ca (through optional intermediates, n <= CF_CERT_MAX_CHAIN) at

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/x509_vfy.h>
 
 cf_err_t cf_cert_matches_key(const cf_cert_t *cert, const cf_key_t *key)
@@ -14,6 +15,20 @@ cf_err_t cf_cert_matches_key(const cf_cert_t *cert, const cf_key_t *key)
     int eq = EVP_PKEY_eq(X509_get0_pubkey(cf_cert_x509(cert)), cf_key_pkey(key));
     ERR_clear_error();
     return eq == 1 ? CF_OK : CF_ERR_KEYMISMATCH;
+}
+
+cf_err_t cf_cert_key_id(const cf_cert_t *cert, unsigned char out[CF_CERT_KEY_ID_LEN])
+{
+    if (!cert || !out)
+        return CF_ERR_INVALID;
+    unsigned char *der = NULL;
+    int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cf_cert_x509(cert)), &der);
+    unsigned int len = 0;
+    int ok = n > 0 && EVP_Digest(der, (size_t) n, out, &len, EVP_sha256(), NULL) &&
+             len == CF_CERT_KEY_ID_LEN;
+    OPENSSL_free(der);
+    ERR_clear_error();
+    return ok ? CF_OK : CF_ERR_CRYPTO;
 }
 
 cf_err_t cf_cert_check_time(const cf_cert_t *cert, time_t now)

@@ -177,6 +177,13 @@ CF_MUST_USE cf_err_t cf_job_chain_pem(const cf_job_t *job, char **pem_out, size_
 CF_MUST_USE cf_err_t cf_job_reissue_cert(const cf_job_t *job, const cf_cert_t *ca,
                                          const cf_key_t *key, time_t now, cf_cert_t **cert_out,
                                          cf_why_t *why);
+/* Like cf_job_reissue_cert for an agent that knows the key it holds by the cf_cert_key_id
+   of its certificate in use (held_id) instead of the parsed private key: the reissued
+   certificate must carry the same SubjectPublicKeyInfo (CF_ERR_KEYMISMATCH otherwise).
+   The simulator's form: no private key decoded per job. */
+CF_MUST_USE cf_err_t cf_job_reissue_cert_id(const cf_job_t *job, const cf_cert_t *ca,
+                                            const unsigned char held_id[CF_CERT_KEY_ID_LEN],
+                                            time_t now, cf_cert_t **cert_out, cf_why_t *why);
 /* install_cert, PEM form: open the sealed private key with the agent's CURVE key pair.
    *key_out is NUL-terminated and the caller's: cf_mem_free_secret. Errors: CF_ERR_STATE,
    CF_ERR_SECRET (not sealed to this key pair, or damaged), CF_ERR_NOMEM. */

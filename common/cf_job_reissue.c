@@ -2,6 +2,8 @@
     agent (its own key, its CA, its name)  */
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "cf_job.h"
 #include "cf_job_int.h"
 #include "cf_mem.h"
@@ -31,11 +33,10 @@ static cf_err_t s_names(const cf_cert_t *cert, const char *agent, cf_why_t *why)
     return CF_OK;
 }
 
-cf_err_t cf_job_reissue_cert(const cf_job_t *job, const cf_cert_t *ca, const cf_key_t *key,
-                             time_t now, cf_cert_t **cert_out, cf_why_t *why)
+/* The certificate a reissue job carries: parsed, chained to ca at now, naming the agent. */
+static cf_err_t s_checked(const cf_job_t *job, const cf_cert_t *ca, time_t now,
+                          cf_cert_t **cert_out, cf_why_t *why)
 {
-    if (!job || !ca || !key || !cert_out)
-        return CF_ERR_INVALID;
     *cert_out = NULL;
     if (job->type != CF_JOB_TYPE_REISSUE || !job->cert)
         return CF_ERR_STATE;
@@ -53,14 +54,53 @@ cf_err_t cf_job_reissue_cert(const cf_job_t *job, const cf_cert_t *ca, const cf_
     rc = cf_cert_verify(cert, ca, NULL, 0, now, why);
     if (rc == CF_OK)
         rc = s_names(cert, job->agent, why);
-    if (rc == CF_OK && cf_cert_matches_key(cert, key) != CF_OK)
-        rc = cf_why(why, CF_ERR_KEYMISMATCH,
-                    "the reissued certificate %.16s... is not for the key this agent holds",
-                    cf_cert_fingerprint(cert));
+    if (rc != CF_OK)
+        cf_cert_destroy(&cert);
+    *cert_out = cert;
+    return rc;
+}
+
+/* The refusal when the reissued certificate is not for the key held here. */
+static cf_err_t s_mismatch(cf_cert_t **cert, cf_why_t *why)
+{
+    cf_err_t rc = cf_why(why, CF_ERR_KEYMISMATCH,
+                         "the reissued certificate %.16s... is not for the key this agent holds",
+                         cf_cert_fingerprint(*cert));
+    cf_cert_destroy(cert);
+    return rc;
+}
+
+cf_err_t cf_job_reissue_cert(const cf_job_t *job, const cf_cert_t *ca, const cf_key_t *key,
+                             time_t now, cf_cert_t **cert_out, cf_why_t *why)
+{
+    if (!job || !ca || !key || !cert_out)
+        return CF_ERR_INVALID;
+    *cert_out = NULL;
+    cf_cert_t *cert = NULL;
+    CF_TRY(s_checked(job, ca, now, &cert, why));
+    if (cf_cert_matches_key(cert, key) != CF_OK)
+        return s_mismatch(&cert, why);
+    *cert_out = cert;
+    return CF_OK;
+}
+
+cf_err_t cf_job_reissue_cert_id(const cf_job_t *job, const cf_cert_t *ca,
+                                const unsigned char held_id[CF_CERT_KEY_ID_LEN], time_t now,
+                                cf_cert_t **cert_out, cf_why_t *why)
+{
+    if (!job || !ca || !held_id || !cert_out)
+        return CF_ERR_INVALID;
+    *cert_out = NULL;
+    cf_cert_t *cert = NULL;
+    CF_TRY(s_checked(job, ca, now, &cert, why));
+    unsigned char id[CF_CERT_KEY_ID_LEN];
+    cf_err_t rc = cf_cert_key_id(cert, id);
     if (rc != CF_OK) {
         cf_cert_destroy(&cert);
         return rc;
     }
+    if (CRYPTO_memcmp(id, held_id, sizeof(id)) != 0)
+        return s_mismatch(&cert, why);
     *cert_out = cert;
     return CF_OK;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
@@ -97,12 +98,46 @@ cf_err_t cf_spki_from_key(cf_spki_t *s, const cf_key_t *key, const EVP_MD *sha1)
     return rc;
 }
 
-cf_err_t cf_spki_from_der(cf_spki_t *s, const unsigned char *der, size_t len, const EVP_MD *sha1)
+/* The fast path for P-256 DER: the standard header, an uncompressed point, on the curve.
+   CF_ERR_UNSUPPORTED: not that shape (the slow path decides); CF_ERR_CORRUPT: off the curve. */
+static cf_err_t s_der_p256(cf_spki_t *s, const unsigned char *der, size_t len, const EVP_MD *sha1,
+                           const EC_GROUP *p256)
+{
+    const unsigned char *point = der + sizeof(s_p256_hdr);
+    if (len != CF_SPKI_P256_LEN || memcmp(der, s_p256_hdr, sizeof(s_p256_hdr)) != 0 ||
+        point[0] != 0x04)
+        return CF_ERR_UNSUPPORTED;
+    EC_GROUP *own = p256 ? NULL : EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    const EC_GROUP *g = p256 ? p256 : own;
+    EC_POINT *pt = g ? EC_POINT_new(g) : NULL;
+    cf_err_t rc = CF_ERR_NOMEM;
+    if (pt)
+        rc = EC_POINT_oct2point(g, pt, point, S_P256_POINT, NULL) == 1 &&
+                     EC_POINT_is_on_curve(g, pt, NULL) == 1
+                 ? CF_OK
+                 : CF_ERR_CORRUPT;
+    EC_POINT_free(pt);
+    EC_GROUP_free(own);
+    ERR_clear_error();
+    if (rc != CF_OK)
+        return rc;
+    memcpy(s->p256, der, CF_SPKI_P256_LEN);
+    s->der = s->p256;
+    s->len = CF_SPKI_P256_LEN;
+    s->type = CF_KEY_P256;
+    return cf_spki_kid(point, S_P256_POINT, sha1, s->kid);
+}
+
+cf_err_t cf_spki_from_der(cf_spki_t *s, const unsigned char *der, size_t len, const EVP_MD *sha1,
+                          const EC_GROUP *p256)
 {
     if (!der || len == 0)
         return CF_ERR_CORRUPT;
     if (len > CF_SPKI_MAX_INPUT)
         return CF_ERR_TOOBIG;
+    cf_err_t fast = s_der_p256(s, der, len, sha1, p256);
+    if (fast != CF_ERR_UNSUPPORTED)
+        return fast;
     const unsigned char *p = der;
     X509_PUBKEY *xpk = d2i_X509_PUBKEY(NULL, &p, (long) len);
     cf_err_t rc = CF_ERR_CORRUPT;

@@ -17,6 +17,10 @@
 #                     signed over HTTPS)
 #     --keep          keep the work directory (logs, configuration, Redis as dump.rdb)
 #     --help
+#   SR_PERF_DIR=DIR   record `perf record -e cpu-clock -g` of srv1, broker1 and each
+#                     simulator process during rollout 1 into DIR/<name>.data
+#                     (SR_PERF_CALLGRAPH=dwarf for callers through libraries built
+#                     without frame pointers; SR_PERF_FREQ=HZ, default 1000)
 #
 # Runs on loopback only, on free ports: one redis-server, two cf-broker, two cf-server
 # (srv1 --init, srv2 joining), `cf-agent --simulate N --processes K` from an install
@@ -33,7 +37,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 
 agents=18000 procs=2 threads=2 build=build/normal timeout=1800 keep=0 level=warn jobtype=reissue
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --agents) agents=${2:?}; shift 2 ;;
@@ -248,9 +252,22 @@ rollout() { # job-id start-time: wait for 100 % installed, retrying what failed 
     sleep 0.5
   done
 }
+perfs=()
+if [ -n "${SR_PERF_DIR:-}" ]; then # profiles of rollout 1 (stopped by PID after it)
+  mkdir -p "$SR_PERF_DIR"
+  kids=$(sim_children)
+  for n in srv1 broker1 $([ -n "$kids" ] && sed 's/^/sim/' <<<"$kids" || echo sim); do
+    p=${pid[$n]:-${n#sim}}
+    perf record -q -e cpu-clock -F "${SR_PERF_FREQ:-1000}" --call-graph "${SR_PERF_CALLGRAPH:-fp}" -p "$p" \
+      -o "$SR_PERF_DIR/$n.data" >/dev/null 2>&1 &
+    perfs+=($!)
+  done
+fi
 t1=$(now)
 job1=$(job_create) || die "the first rollout was not created"
 rollout "$job1" "$t1" || true
+for p in "${perfs[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+for p in "${perfs[@]}"; do wait "$p" 2>/dev/null || true; done
 retried1=$retries
 roll1_s=$(since "$t1")
 cpu1=$(( $(cpu_all) - cpu0 ))

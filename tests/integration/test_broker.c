@@ -289,6 +289,70 @@ static void test_routing(void **state)
     cf_itest_broker_stop(&b);
 }
 
+/* A metric line and the value it should read, for cf_test_wait_until. */
+typedef struct {
+    const cf_itest_broker_t *b; /* the broker */
+    const char *line;           /* the metric */
+    long want;                  /* its value */
+} s_metric_t;
+
+static int s_metric_reads(void *ctx)
+{
+    const s_metric_t *m = ctx;
+    return cf_itest_broker_metric(m->b, m->line) == m->want;
+}
+
+/* Wait until the metric line reads exactly want; 1 if it did within the harness's wait. */
+static int s_metric_is(const cf_itest_broker_t *b, const char *line, long want)
+{
+    s_metric_t m = {b, line, want};
+    return cf_test_wait_until(s_metric_reads, &m, CF_ITEST_BROKER_WAIT_MS);
+}
+
+/* An agent connected again while its first connection still stood: libzmq hands its
+   routing id to the new connection, and when the old one closes its DISCONNECTED event
+   makes the broker's table forget the agent (the event names only a descriptor; after a
+   quick reconnect the same thing happens when the descriptor number is reused). The agent
+   is connected all the same: a JOB for it is delivered, not answered "offline". */
+static void test_forgotten_but_connected(void **state)
+{
+    (void) state;
+    cf_curve_keypair_t keys[2] = {cf_itest_zap_kp(), cf_itest_zap_kp()};
+    static const cf_allow_kind_t kinds[] = {CF_ALLOW_AGENT, CF_ALLOW_SERVER};
+    static const char *const names[] = {"pc-a", "s1"};
+    cf_itest_broker_t b;
+    cf_itest_broker_start(&b, "broker_handover", kinds, names, keys, 2);
+    zsock_t *srv = cf_itest_broker_server(&b, &keys[1], "server:s1");
+    cf_itest_broker_server_ready(&b, srv, 1);
+    zsock_t *old = cf_itest_broker_agent(&b, &keys[0], "pc-a");
+    cf_itest_broker_agent_ready(&b, old, "pc-a", 1, &srv, 1);
+    zsock_t *fresh = cf_itest_broker_agent(&b, &keys[0], "pc-a");
+    assert_true(s_metric_is(&b, "cf_broker_connections{side=\"agents\"}", 2));
+    zsock_destroy(&old);
+    assert_true(s_metric_is(&b, "cf_broker_connections{side=\"agents\"}", 1));
+    assert_true(s_metric_is(&b, "cf_broker_connected_agents", 0)); /* the table forgot it */
+
+    static const char job[] = "{\"v\":1,\"signed\":\"for the agent's new connection\"}";
+    cf_msg_t m;
+    cf_itest_broker_msg(&m, CF_MSG_JOB, "pc-a", 6);
+    assert_int_equal(cf_msg_set_job(&m, job, sizeof(job) - 1), CF_OK);
+    cf_itest_broker_send(srv, &m);
+    cf_msg_clear(&m);
+    cf_itest_broker_expect(fresh, CF_MSG_JOB, &m);
+    assert_memory_equal(m.job, job, sizeof(job) - 1);
+    cf_msg_clear(&m);
+    assert_int_equal(cf_itest_broker_metric(&b, "cf_broker_drops_total{reason=\"offline\"}"), 0);
+    /* its next message makes the table hold it again */
+    cf_itest_broker_msg(&m, CF_MSG_RECEIPT, "pc-a", 6);
+    cf_itest_broker_send(fresh, &m);
+    cf_itest_broker_expect(srv, CF_MSG_RECEIPT, &m);
+    cf_msg_clear(&m);
+    assert_true(s_metric_is(&b, "cf_broker_connected_agents", 1));
+    zsock_destroy(&fresh);
+    zsock_destroy(&srv);
+    cf_itest_broker_stop(&b);
+}
+
 /* The command line: exit codes as --help documents them. */
 static void test_command_line(void **state)
 {
@@ -323,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_unlisted_refused_at_start),
         cmocka_unit_test(test_routing),
         cmocka_unit_test(test_batches),
+        cmocka_unit_test(test_forgotten_but_connected),
         cmocka_unit_test(test_command_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

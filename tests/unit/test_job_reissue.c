@@ -78,6 +78,15 @@ static void test_usage(void **state)
     assert_int_equal(cf_cert_matches_key(cert, s_fx.agent_key), CF_OK);
     assert_string_not_equal(cf_cert_serial(cert), cf_cert_serial(s_fx.agent));
     assert_string_equal(cf_cert_agent_id(cert), CF_TEST_JOB_AGENT);
+    /* the simulator's form: the key held known by the key id of the certificate in use */
+    unsigned char held[CF_CERT_KEY_ID_LEN], got[CF_CERT_KEY_ID_LEN];
+    assert_int_equal(cf_cert_key_id(s_fx.agent, held), CF_OK);
+    assert_int_equal(cf_cert_key_id(cert, got), CF_OK);
+    assert_memory_equal(held, got, sizeof(held)); /* same key, another certificate */
+    cf_cert_destroy(&cert);
+    assert_int_equal(
+        cf_job_reissue_cert_id(job, cf_ca_cert(s_fx.ca), held, s_fx.now + 1, &cert, &why), CF_OK);
+    assert_string_not_equal(cf_cert_serial(cert), cf_cert_serial(s_fx.agent));
     cf_cert_destroy(&cert);
     cf_job_destroy(&job);
     cf_mem_free(der);
@@ -95,6 +104,17 @@ static void s_refused(const unsigned char *der, size_t len, const cf_key_t *key,
         fail_msg("got %s (%s), expected %s with '%s'", cf_err_name(got), why.text, cf_err_name(rc),
                  reason);
     assert_null(cert);
+    if (key == s_fx.agent_key) { /* the key id form refuses alike */
+        unsigned char held[CF_CERT_KEY_ID_LEN];
+        assert_int_equal(cf_cert_key_id(s_fx.agent, held), CF_OK);
+        why.text[0] = '\0';
+        cert = (cf_cert_t *) 0x1;
+        got = cf_job_reissue_cert_id(job, cf_ca_cert(s_fx.ca), held, s_fx.now + 1, &cert, &why);
+        if (got != rc || !strstr(why.text, reason))
+            fail_msg("id form: got %s (%s), expected %s with '%s'", cf_err_name(got), why.text,
+                     cf_err_name(rc), reason);
+        assert_null(cert);
+    }
     cf_job_destroy(&job);
 }
 
@@ -139,6 +159,12 @@ static void test_bad_arguments(void **state)
     assert_int_equal(
         cf_job_reissue_cert(NULL, cf_ca_cert(s_fx.ca), s_fx.agent_key, s_fx.now, &cert, NULL),
         CF_ERR_INVALID);
+    unsigned char held[CF_CERT_KEY_ID_LEN] = {0};
+    assert_int_equal(cf_job_reissue_cert_id(fav, cf_ca_cert(s_fx.ca), held, s_fx.now, &cert, NULL),
+                     CF_ERR_STATE);
+    assert_int_equal(cf_job_reissue_cert_id(fav, cf_ca_cert(s_fx.ca), NULL, s_fx.now, &cert, NULL),
+                     CF_ERR_INVALID);
+    assert_int_equal(cf_cert_key_id(NULL, held), CF_ERR_INVALID);
     cf_job_destroy(&fav);
     cf_job_spec_t spec = {.type = CF_JOB_TYPE_REISSUE,
                           .agent = CF_TEST_JOB_AGENT,

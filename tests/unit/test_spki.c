@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -64,7 +66,7 @@ static void test_every_key_type(void **state)
         cf_spki_init(&a);
         cf_spki_init(&b);
         assert_int_equal(cf_spki_from_key(&a, key, NULL), CF_OK);
-        assert_int_equal(cf_spki_from_der(&b, der, (size_t) len, NULL), CF_OK);
+        assert_int_equal(cf_spki_from_der(&b, der, (size_t) len, NULL, NULL), CF_OK);
         assert_int_equal(a.type, types[i]);
         assert_int_equal(b.type, types[i]);
         assert_int_equal(a.len, (size_t) len);
@@ -100,7 +102,7 @@ static void test_compressed_point(void **state)
     assert_int_equal(EVP_Digest(comp + 26, 33, kid, NULL, EVP_sha1(), NULL), 1);
     cf_spki_t s;
     cf_spki_init(&s);
-    assert_int_equal(cf_spki_from_der(&s, comp, sizeof(comp), NULL), CF_OK);
+    assert_int_equal(cf_spki_from_der(&s, comp, sizeof(comp), NULL, NULL), CF_OK);
     assert_int_equal(s.type, CF_KEY_P256);
     assert_int_equal(s.len, sizeof(comp));
     assert_memory_equal(s.der, comp, sizeof(comp));
@@ -138,7 +140,7 @@ static void test_refusals(void **state)
         assert_true(len > 0);
         cf_spki_t s;
         cf_spki_init(&s);
-        assert_int_equal(cf_spki_from_der(&s, der, (size_t) len, NULL), CF_ERR_UNSUPPORTED);
+        assert_int_equal(cf_spki_from_der(&s, der, (size_t) len, NULL, NULL), CF_ERR_UNSUPPORTED);
         assert_null(s.owned);
         OPENSSL_free(der);
         EVP_PKEY_free(pkey);
@@ -154,6 +156,9 @@ static void test_refusals(void **state)
     unsigned char unknown[128]; /* id-ecPublicKey changed into an unknown OID */
     memcpy(unknown, der, len);
     unknown[10] ^= 0x40;
+    unsigned char off[128]; /* the standard header, a point that is not on the curve */
+    memcpy(off, der, len);
+    off[len - 1] ^= 0x01;
     const struct {
         const unsigned char *der;
         size_t len;
@@ -166,14 +171,38 @@ static void test_refusals(void **state)
         {(const unsigned char *) "\x30\x00", 2, CF_ERR_CORRUPT},
         {der, CF_SPKI_MAX_INPUT + 1, CF_ERR_TOOBIG},
         {unknown, len, CF_ERR_UNSUPPORTED},
+        {off, len, CF_ERR_CORRUPT},
     };
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    assert_non_null(g);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        cf_spki_t s;
-        cf_spki_init(&s);
-        assert_int_equal(cf_spki_from_der(&s, cases[i].der, cases[i].len, NULL), cases[i].rc);
-        assert_null(s.owned);
-        cf_spki_clear(&s);
+        for (int with_group = 0; with_group < 2; with_group++) {
+            cf_spki_t s;
+            cf_spki_init(&s);
+            assert_int_equal(
+                cf_spki_from_der(&s, cases[i].der, cases[i].len, NULL, with_group ? g : NULL),
+                cases[i].rc);
+            assert_null(s.owned);
+            cf_spki_clear(&s);
+        }
     }
+    /* the same point made canonical by OpenSSL is also refused (the slow path agrees) */
+    const unsigned char *p = off;
+    EVP_PKEY *bad = d2i_PUBKEY(NULL, &p, (long) len);
+    assert_null(bad);
+    ERR_clear_error();
+    /* and the valid key through the fast path with a group: the same bytes as without */
+    cf_spki_t a, b;
+    cf_spki_init(&a);
+    cf_spki_init(&b);
+    assert_int_equal(cf_spki_from_der(&a, der, len, NULL, g), CF_OK);
+    assert_int_equal(cf_spki_from_key(&b, key, NULL), CF_OK);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.der, b.der, a.len);
+    assert_memory_equal(a.kid, b.kid, sizeof(a.kid));
+    cf_spki_clear(&a);
+    cf_spki_clear(&b);
+    EC_GROUP_free(g);
     cf_mem_free(der);
     cf_key_destroy(&key);
 }
