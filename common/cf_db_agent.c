@@ -10,13 +10,14 @@
 
 #define S_NKEYS 8 /* keys of the remove script; the check-in has cf:archive as a ninth */
 
-/* KEYS: 1 agent, 2 cf:agents, 3 cf:agents:lock, 4..7 cf:agents:<lock> in cf_db_lock_t order,
-   8 cf:agents:expiry, 9 cf:archive. ARGV: 1 id, 2 lock, 3 now, 4.. field/value pairs (''
-   value: delete the field; ARGV[9] is cert_fp). "secure" becomes "attention" when the
-   certificate presented is archived (replaced): the check-in's archive question in the same
-   round trip. The counters move only when the lock changes, in the same script as the lock
-   itself; the expiry index follows the record's cert_not_after (absent or 0: not indexed).
-   A revoked agent (cf_db_enroll) is left as it is: the answer is then 0; else it is
+/* KEYS: 1 agent, 2 cf:agents (no longer kept: the script takes the agent out of a set left
+   by an older version, which so empties within one check-in interval), 3 cf:agents:lock, 4..7
+   cf:agents:<lock> in cf_db_lock_t order, 8 cf:agents:expiry, 9 cf:archive. ARGV: 1 id, 2 lock, 3
+   now, 4.. field/value pairs ('' value: delete the field; ARGV[9] is cert_fp). "secure" becomes
+   "attention" when the certificate presented is archived (replaced): the check-in's archive
+   question in the same round trip. The counters move only when the lock changes, in the same script
+   as the lock itself; the expiry index follows the record's cert_not_after (absent or 0: not
+   indexed). A revoked agent (cf_db_enroll) is left as it is: the answer is then 0; else it is
    {favorite or '', lock}. */
 static const char s_lua_checkin[] =
     "if redis.call('HEXISTS', KEYS[1], 'revoked') == 1 then return 0 end\n"
@@ -34,7 +35,7 @@ static const char s_lua_checkin[] =
     "  redis.call('HINCRBY', KEYS[3], new, 1)\n"
     "end\n"
     "redis.call('ZADD', sets[new], now, id)\n"
-    "redis.call('ZADD', KEYS[2], now, id)\n"
+    "redis.call('ZREM', KEYS[2], id)\n"
     "local set = {'id', id, 'lock', new, 'last_seen', now}\n"
     "for i = 4, #ARGV - 1, 2 do\n"
     "  if ARGV[i + 1] == '' then\n"
@@ -53,10 +54,16 @@ static const char s_lua_checkin[] =
     "end\n"
     "return {redis.call('HGET', KEYS[1], 'favorite') or '', new}\n";
 
-/* KEYS as the check-in; ARGV[1] id. */
+/* KEYS as the check-in's first 8, then 9 cf:curve:owner; ARGV[1] id. The agent's CURVE key
+   (field curve, cf_db_curve) leaves the owner hash with the record, its event published. */
 static const char s_lua_remove[] =
     "local sets = {secure = KEYS[4], attention = KEYS[5], insecure = KEYS[6], expired = KEYS[7]}\n"
     "local old = redis.call('HGET', KEYS[1], 'lock')\n"
+    "local ck = redis.call('HGET', KEYS[1], 'curve')\n"
+    "if ck and redis.call('HGET', KEYS[9], ck) == 'agent:' .. ARGV[1] then\n"
+    "  redis.call('HDEL', KEYS[9], ck)\n"
+    "  redis.call('PUBLISH', 'cf:events', 'agent-key ' .. ARGV[1])\n"
+    "end\n"
     "if redis.call('DEL', KEYS[1]) == 0 then return 0 end\n"
     "if old and sets[old] then redis.call('HINCRBY', KEYS[3], old, -1) end\n"
     "for i = 4, 8 do redis.call('ZREM', KEYS[i], ARGV[1]) end\n"
@@ -271,12 +278,13 @@ cf_err_t cf_db_agent_remove(cf_store_t *store, const char *id)
     char keys[CF_DB_CHECKIN_KEYS][CF_DB_KEY_MAX];
     if (s_keys(id, keys) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
-    const char *argv[S_NKEYS + 1];
+    const char *argv[S_NKEYS + 2];
     for (int i = 0; i < S_NKEYS; i++)
         argv[i] = keys[i];
-    argv[S_NKEYS] = id;
+    argv[S_NKEYS] = CF_DB_K_CURVE_OWNER;
+    argv[S_NKEYS + 1] = id;
     redisReply *r = NULL;
-    CF_TRY(cf_db_eval(store, s_lua_remove, CF_STORE_IDEMPOTENT, &r, S_NKEYS, 1, argv, NULL));
+    CF_TRY(cf_db_eval(store, s_lua_remove, CF_STORE_IDEMPOTENT, &r, S_NKEYS + 1, 1, argv, NULL));
     int64_t v = 0;
     cf_err_t rc = cf_db_r_int(r, 0, 0, 1, &v, "remove reply", cf_db_why(store));
     freeReplyObject(r);
@@ -356,11 +364,15 @@ cf_err_t cf_db_agent_counts(cf_store_t *store, cf_db_agent_counts_t *out)
     CF_ASSERT(store && out);
     memset(out, 0, sizeof(*out));
     cf_store_pipe_t *pipe = NULL;
-    CF_TRY(cf_store_pipe_new(store, 2, &pipe));
+    CF_TRY(cf_store_pipe_new(store, 1 + CF_DB_LOCK_COUNT, &pipe));
     cf_err_t rc = cf_store_pipe_append(pipe, "HMGET %s secure attention insecure expired",
                                        CF_DB_K_AGENTS_LOCK);
-    if (rc == CF_OK)
-        rc = cf_store_pipe_append(pipe, "ZCARD %s", CF_DB_K_AGENTS);
+    /* every agent is in exactly one per-lock set: their sizes add up to the fleet */
+    char set[CF_DB_KEY_MAX];
+    for (int i = 0; rc == CF_OK && i < CF_DB_LOCK_COUNT; i++) {
+        cf_db_agent_lock_key(set, (cf_db_lock_t) i);
+        rc = cf_store_pipe_append(pipe, "ZCARD %s", set);
+    }
     if (rc == CF_OK)
         rc = cf_store_pipe_exec(pipe, CF_STORE_IDEMPOTENT);
     cf_why_t *why = cf_db_why(store);
@@ -369,8 +381,12 @@ cf_err_t cf_db_agent_counts(cf_store_t *store, cf_db_agent_counts_t *out)
         rc = cf_db_r_array(r, CF_DB_LOCK_COUNT, CF_DB_LOCK_COUNT, "cf:agents:lock", why);
     for (int i = 0; rc == CF_OK && i < CF_DB_LOCK_COUNT; i++)
         rc = cf_db_r_int(r->element[i], 1, 0, INT64_MAX, &out->n[i], s_locks[i], why);
-    if (rc == CF_OK)
-        rc = cf_db_r_int(cf_store_pipe_reply(pipe, 1), 0, 0, INT64_MAX, &out->total, "ZCARD", why);
+    for (int i = 0; rc == CF_OK && i < CF_DB_LOCK_COUNT; i++) {
+        int64_t n = 0;
+        rc = cf_db_r_int(cf_store_pipe_reply(pipe, 1 + (size_t) i), 0, 0, INT64_MAX, &n, "ZCARD",
+                         why);
+        out->total += n;
+    }
     cf_store_pipe_destroy(&pipe);
     if (rc != CF_OK)
         memset(out, 0, sizeof(*out));

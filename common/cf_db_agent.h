@@ -9,7 +9,7 @@
 #include "cf_err.h"
 #include "cf_store.h"
 
-/* Keys: cf:agent:{<id>}, cf:agents, cf:agents:lock, cf:agents:<lock>, cf:agents:expiry
+/* Keys: cf:agent:{<id>}, cf:agents:lock, cf:agents:<lock>, cf:agents:expiry
    (docs/REDIS.md).
    Every change of an agent's lock moves the counters in cf:agents:lock and the per-lock
    sorted sets in the same Lua script, so counts always equal the per-agent states.
@@ -66,8 +66,9 @@ typedef struct {
 } cf_db_checkin_t;
 
 /* Record a check-in in ONE Lua script (1 RT): the agent hash (lock, last_seen, last_addr,
-   version, cert fields, server; absent cert fields are deleted), cf:agents, the per-lock
-   sets (cf:agents:insecure is migration readiness) and, only when the lock changes, the
+   version, cert fields, server; absent cert fields are deleted), the per-lock sets (each
+   agent in exactly one; cf:agents:insecure is migration readiness; together they are the
+   fleet, there is no set of all agents) and, only when the lock changes, the
    counters. favorite (CF_DB_ALIAS_MAX + 1 bytes, may be NULL) gets the agent's favorite
    ("" when none), for the answer. CF_ERR_INVALID; CF_ERR_REVOKED when the agent is marked
    revoked (cf_db_enroll_mark_revoked): nothing is written. Not retried after a lost
@@ -110,7 +111,8 @@ CF_MUST_USE cf_err_t cf_db_agent_checkin_reply(const redisReply *r, const char *
 CF_MUST_USE cf_err_t cf_db_agent_expired(cf_store_t *store, const char *id, int64_t now,
                                          const char *addr, const char *cert_fp,
                                          const char *cert_serial, int64_t cert_not_after);
-/* Decommission: delete the agent and take it out of the sets and counters (1 RT, Lua).
+/* Decommission: delete the agent (its CURVE key with it: out of cf:curve:owner, the event
+   published) and take it out of the sets and counters (1 RT, Lua).
    CF_ERR_NOTFOUND. */
 CF_MUST_USE cf_err_t cf_db_agent_remove(cf_store_t *store, const char *id);
 /* Read one agent (1 RT). CF_ERR_NOTFOUND, CF_ERR_CORRUPT. */
@@ -118,7 +120,7 @@ CF_MUST_USE cf_err_t cf_db_agent_get(cf_store_t *store, const char *id, cf_db_ag
 
 typedef struct {
     int64_t n[CF_DB_LOCK_COUNT]; /* agents per lock state (cf:agents:lock) */
-    int64_t total;               /* agents known (ZCARD cf:agents) */
+    int64_t total;               /* agents known (the per-lock sets' sizes added) */
 } cf_db_agent_counts_t;
 
 /* Counts per lock state and the total (1 RT). */

@@ -8,13 +8,15 @@
 #include "cf_db_util.h"
 #include "cf_mem.h"
 
-/* KEYS[1] the sorted set; ARGV: 1 cursor score, 2 cursor id ('' = from the start), 3 count,
-   optional 4 and 5: the lowest and highest score kept. Answers {id, score, ...} for the
-   next count members after (score, id) in the set's order (score, then member bytes),
-   starting no lower than ARGV[4] and cut at the first score above ARGV[5]. When the cursor member
-   still has its score, ZRANK finds the place in O(log N); otherwise (it checked in or went) the
-   place is found from ZCOUNT and a walk over the members sharing the cursor's score. Members are
-   compared byte by byte: Lua's < uses strcoll, which Redis sets from the locale. */
+/* KEYS: one sorted set, or the four per-lock sets (every agent: an agent is in exactly one
+   of them; there is no set of all agents, docs/REDIS.md); ARGV: 1 cursor score, 2 cursor id
+   ('' = from the start), 3 count, optional 4 and 5: the lowest and highest score kept.
+   Answers {id, score, ...} for the next count members after (score, id) in (score, member
+   bytes) order, starting no lower than ARGV[4] and cut at the first score above ARGV[5]; over
+   several sets, each set's page is taken and the pages merged. When the cursor member still
+   has its score, ZRANK finds the place in O(log N); otherwise (it checked in or went) the
+   place is found from ZCOUNT and a walk over the members sharing the cursor's score. Members
+   are compared byte by byte: Lua's < uses strcoll, which Redis sets from the locale. */
 static const char s_lua_page[] =
     "local function le(a, b)\n"
     "  for i = 1, math.min(#a, #b) do\n"
@@ -23,40 +25,58 @@ static const char s_lua_page[] =
     "  end\n"
     "  return #a <= #b\n"
     "end\n"
-    "local z, s, id, n = KEYS[1], tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])\n"
-    "local start = 0\n"
-    "if id ~= '' then\n"
-    "  local cur = redis.call('ZSCORE', z, id)\n"
-    "  if cur and tonumber(cur) == s then\n"
-    "    start = redis.call('ZRANK', z, id) + 1\n"
-    "  else\n"
-    "    start = redis.call('ZCOUNT', z, '-inf', '(' .. ARGV[1])\n"
-    "    local done = false\n"
-    "    while not done do\n"
-    "      local e = redis.call('ZRANGE', z, start, start + 99, 'WITHSCORES')\n"
-    "      if #e == 0 then break end\n"
-    "      for i = 1, #e, 2 do\n"
-    "        if tonumber(e[i + 1]) == s and le(e[i], id) then\n"
-    "          start = start + 1\n"
-    "        else\n"
-    "          done = true\n"
-    "          break\n"
+    "local s, id, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])\n"
+    "local function page(z)\n"
+    "  local start = 0\n"
+    "  if id ~= '' then\n"
+    "    local cur = redis.call('ZSCORE', z, id)\n"
+    "    if cur and tonumber(cur) == s then\n"
+    "      start = redis.call('ZRANK', z, id) + 1\n"
+    "    else\n"
+    "      start = redis.call('ZCOUNT', z, '-inf', '(' .. ARGV[1])\n"
+    "      local done = false\n"
+    "      while not done do\n"
+    "        local e = redis.call('ZRANGE', z, start, start + 99, 'WITHSCORES')\n"
+    "        if #e == 0 then break end\n"
+    "        for i = 1, #e, 2 do\n"
+    "          if tonumber(e[i + 1]) == s and le(e[i], id) then\n"
+    "            start = start + 1\n"
+    "          else\n"
+    "            done = true\n"
+    "            break\n"
+    "          end\n"
     "        end\n"
     "      end\n"
     "    end\n"
     "  end\n"
+    "  if ARGV[4] then\n"
+    "    local low = redis.call('ZCOUNT', z, '-inf', '(' .. ARGV[4])\n"
+    "    if low > start then start = low end\n"
+    "  end\n"
+    "  local e = redis.call('ZRANGE', z, start, start + n - 1, 'WITHSCORES')\n"
+    "  if not ARGV[5] then return e end\n"
+    "  local out, hi = {}, tonumber(ARGV[5])\n"
+    "  for i = 1, #e, 2 do\n"
+    "    if tonumber(e[i + 1]) > hi then break end\n"
+    "    out[#out + 1] = e[i]\n"
+    "    out[#out + 1] = e[i + 1]\n"
+    "  end\n"
+    "  return out\n"
     "end\n"
-    "if ARGV[4] then\n"
-    "  local low = redis.call('ZCOUNT', z, '-inf', '(' .. ARGV[4])\n"
-    "  if low > start then start = low end\n"
+    "if #KEYS == 1 then return page(KEYS[1]) end\n"
+    "local all = {}\n"
+    "for _, z in ipairs(KEYS) do\n"
+    "  local e = page(z)\n"
+    "  for i = 1, #e, 2 do all[#all + 1] = {e[i], e[i + 1], tonumber(e[i + 1])} end\n"
     "end\n"
-    "local e = redis.call('ZRANGE', z, start, start + n - 1, 'WITHSCORES')\n"
-    "if not ARGV[5] then return e end\n"
-    "local out, hi = {}, tonumber(ARGV[5])\n"
-    "for i = 1, #e, 2 do\n"
-    "  if tonumber(e[i + 1]) > hi then break end\n"
-    "  out[#out + 1] = e[i]\n"
-    "  out[#out + 1] = e[i + 1]\n"
+    "table.sort(all, function(a, b)\n"
+    "  if a[3] ~= b[3] then return a[3] < b[3] end\n"
+    "  return a[1] ~= b[1] and le(a[1], b[1])\n"
+    "end)\n"
+    "local out = {}\n"
+    "for i = 1, math.min(n, #all) do\n"
+    "  out[#out + 1] = all[i][1]\n"
+    "  out[#out + 1] = all[i][2]\n"
     "end\n"
     "return out\n";
 
@@ -142,36 +162,53 @@ static cf_err_t s_fetch(cf_store_t *store, const redisReply *page, cf_db_lock_t 
     return rc;
 }
 
+/* The page script over nkeys sets (1, or the CF_DB_LOCK_COUNT per-lock sets). */
+static cf_err_t s_zpage(cf_store_t *store, const char *const *sets, int nkeys, const char *score,
+                        const char *id, int64_t min, int64_t max, size_t limit, redisReply **r_out)
+{
+    char count[CF_DB_I64_BUF], lo[CF_DB_I64_BUF], hi[CF_DB_I64_BUF];
+    *r_out = NULL;
+    const char *argv[CF_DB_LOCK_COUNT + 5];
+    CF_ASSERT(nkeys >= 1 && nkeys <= CF_DB_LOCK_COUNT);
+    for (int i = 0; i < nkeys; i++)
+        argv[i] = sets[i];
+    const char *args[] = {score, id, cf_db_i64(count, (int64_t) limit), cf_db_i64(lo, min),
+                          cf_db_i64(hi, max)};
+    memcpy(argv + nkeys, args, sizeof(args));
+    int ranged = min > 0 || max < INT64_MAX; /* scores are never negative */
+    CF_TRY(cf_db_eval(store, s_lua_page, CF_STORE_IDEMPOTENT, r_out, nkeys, ranged ? 5 : 3, argv,
+                      NULL));
+    cf_err_t rc = s_page_shape(store, *r_out, limit);
+    if (rc != CF_OK)
+        cf_store_reply_free(r_out);
+    return rc;
+}
+
 cf_err_t cf_db_agent_page(cf_store_t *store, cf_db_lock_t lock, const char *cursor, int64_t min,
                           int64_t max, size_t limit, redisReply **r_out)
 {
-    char set[CF_DB_KEY_MAX];
+    char sets[CF_DB_LOCK_COUNT][CF_DB_KEY_MAX];
+    const char *names[CF_DB_LOCK_COUNT];
     char score[CF_DB_CURSOR_MAX], id[CF_DB_CURSOR_MAX];
     *r_out = NULL;
     if ((int) lock < 0 || lock > CF_DB_LOCK_COUNT || limit == 0 || limit > CF_DB_PAGE_MAX ||
         s_cursor(cursor, score, id) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "agent list: bad lock, limit or cursor");
-    if (lock == CF_DB_LOCK_COUNT)
-        snprintf(set, sizeof(set), "%s", CF_DB_K_AGENTS);
-    else
-        cf_db_agent_lock_key(set, lock);
-    return cf_db_agent_zpage(store, set, score[0] ? score : "0", id, min, max, limit, r_out);
+    int n = 0;
+    for (int l = 0; l < CF_DB_LOCK_COUNT; l++) {
+        if (lock == CF_DB_LOCK_COUNT || lock == (cf_db_lock_t) l) {
+            cf_db_agent_lock_key(sets[n], (cf_db_lock_t) l);
+            names[n] = sets[n];
+            n++;
+        }
+    }
+    return s_zpage(store, names, n, score[0] ? score : "0", id, min, max, limit, r_out);
 }
 
 cf_err_t cf_db_agent_zpage(cf_store_t *store, const char *set, const char *score, const char *id,
                            int64_t min, int64_t max, size_t limit, redisReply **r_out)
 {
-    char count[CF_DB_I64_BUF], lo[CF_DB_I64_BUF], hi[CF_DB_I64_BUF];
-    *r_out = NULL;
-    const char *argv[] = {
-        set, score, id, cf_db_i64(count, (int64_t) limit), cf_db_i64(lo, min), cf_db_i64(hi, max)};
-    int ranged = min > 0 || max < INT64_MAX; /* scores are never negative */
-    CF_TRY(
-        cf_db_eval(store, s_lua_page, CF_STORE_IDEMPOTENT, r_out, 1, ranged ? 5 : 3, argv, NULL));
-    cf_err_t rc = s_page_shape(store, *r_out, limit);
-    if (rc != CF_OK)
-        cf_store_reply_free(r_out);
-    return rc;
+    return s_zpage(store, &set, 1, score, id, min, max, limit, r_out);
 }
 
 cf_err_t cf_db_agent_list(cf_store_t *store, cf_db_lock_t lock, const char *cursor, size_t limit,

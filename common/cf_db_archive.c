@@ -1,7 +1,10 @@
 /*  cf_db_archive - replaced certificates in cf:archive: lookup, walk, prune  */
 #include "cf_db_archive.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +18,7 @@ void cf_db_archived_clear(cf_db_archived_t *a)
     if (!a)
         return;
     cf_mem_free(a->cert_pem);
+    cf_mem_free(a->subject);
     memset(a, 0, sizeof(*a));
 }
 
@@ -94,6 +98,10 @@ static cf_err_t s_decode_compact(const char *v, size_t len, cf_db_archived_t *ou
     if (rc == CF_OK)
         rc = cf_cert_to_pem(cert, &out->cert_pem, &pem_len);
     if (rc == CF_OK) {
+        out->subject = cf_mem_strdup(cf_cert_subject(cert));
+        rc = out->subject ? CF_OK : CF_ERR_NOMEM;
+    }
+    if (rc == CF_OK) {
         memcpy(out->name, name, strlen(name) + 1);
         snprintf(out->serial, sizeof(out->serial), "%s", cf_cert_serial(cert));
         out->not_after = (int64_t) cf_cert_not_after(cert);
@@ -104,6 +112,62 @@ static cf_err_t s_decode_compact(const char *v, size_t len, cf_db_archived_t *ou
         return cf_why(why, rc, "out of memory");
     if (rc != CF_OK)
         return cf_why(why, CF_ERR_CORRUPT, "archive %s: not a certificate", out->fingerprint);
+    return CF_OK;
+}
+
+#define S_AGENT "a1 " /* the agent form's first bytes: no certificate body */
+
+/* The next space-separated word of *p (up to end) into w (max bytes at most): 0 when there
+   is none or it is too long. *p moves past the word and one space. */
+static int s_word(const char **p, const char *end, char *w, size_t max)
+{
+    const char *sp = memchr(*p, ' ', (size_t) (end - *p));
+    size_t n = (size_t) ((sp ? sp : end) - *p);
+    if (n == 0 || n > max)
+        return 0;
+    memcpy(w, *p, n);
+    w[n] = '\0';
+    *p += n + (sp ? 1 : 0);
+    return 1;
+}
+
+/* A decimal integer word (an optional '-', then digits) into *out. */
+static int s_int_word(const char *w, int64_t *out)
+{
+    char *e = NULL;
+    errno = 0;
+    long long v = strtoll(w, &e, 10);
+    if (errno || e == w || *e || !(isdigit((unsigned char) w[0]) || w[0] == '-'))
+        return 0;
+    *out = (int64_t) v;
+    return 1;
+}
+
+/* "<agent id> <archived_at> <not_after> <serial> <subject>" (after S_AGENT): an agent's
+   replaced certificate without its body; the subject is the rest of the value. */
+static cf_err_t s_decode_agent(const char *v, size_t len, cf_db_archived_t *out, cf_why_t *why)
+{
+    const char *p = v, *end = v + len;
+    char name[CF_DB_ID_MAX + 1], at[CF_DB_I64_BUF], na[CF_DB_I64_BUF];
+    char serial[CF_DB_SERIAL_MAX + 1];
+    size_t rest = 0;
+    int ok = !memchr(v, '\0', len) && !memchr(v, '\n', len) &&
+             s_word(&p, end, name, CF_DB_ID_MAX) && s_word(&p, end, at, CF_DB_I64_BUF - 1) &&
+             s_word(&p, end, na, CF_DB_I64_BUF - 1) && s_word(&p, end, serial, CF_DB_SERIAL_MAX);
+    rest = ok ? (size_t) (end - p) : 0;
+    ok = ok && rest > 0 && rest <= CF_DB_SUBJECT_MAX && *p != ' ' &&
+         cf_db_check_agent_id(name) == CF_OK && cf_db_check_serial(serial) == CF_OK &&
+         s_int_word(at, &out->archived_at) && s_int_word(na, &out->not_after);
+    if (!ok)
+        return cf_why(why, CF_ERR_CORRUPT, "archive %s: bad agent entry", out->fingerprint);
+    out->subject = cf_mem_malloc(rest + 1);
+    if (!out->subject)
+        return cf_why(why, CF_ERR_NOMEM, "out of memory");
+    memcpy(out->subject, p, rest);
+    out->subject[rest] = '\0';
+    out->component = CF_COMPONENT_AGENT;
+    memcpy(out->name, name, strlen(name) + 1);
+    memcpy(out->serial, serial, strlen(serial) + 1);
     return CF_OK;
 }
 
@@ -119,9 +183,11 @@ cf_err_t cf_db_archive_decode(const char *fp, size_t fp_len, const char *json, s
         memset(out, 0, sizeof(*out));
         return cf_why(why, CF_ERR_CORRUPT, "archive entry: bad fingerprint");
     }
-    if (len > strlen(S_COMPACT) && memcmp(json, S_COMPACT, strlen(S_COMPACT)) == 0) {
+    int agent = len > strlen(S_AGENT) && memcmp(json, S_AGENT, strlen(S_AGENT)) == 0;
+    if (agent || (len > strlen(S_COMPACT) && memcmp(json, S_COMPACT, strlen(S_COMPACT)) == 0)) {
         size_t skip = strlen(S_COMPACT);
-        cf_err_t rc = s_decode_compact(json + skip, len - skip, out, why);
+        cf_err_t rc = agent ? s_decode_agent(json + skip, len - skip, out, why)
+                            : s_decode_compact(json + skip, len - skip, out, why);
         if (rc != CF_OK)
             cf_db_archived_clear(out);
         return rc;
@@ -137,6 +203,28 @@ cf_err_t cf_db_archive_decode(const char *fp, size_t fp_len, const char *json, s
     return rc;
 }
 
+/* The agent form of cert (S_AGENT), or CF_ERR_UNSUPPORTED when its subject does not fit
+   one line (the caller then keeps the body: the compact form). */
+static cf_err_t s_agent_entry(const char *name, const cf_cert_t *cert, int64_t now, char **out,
+                              size_t *len_out)
+{
+    const char *subject = cf_cert_subject(cert);
+    if (cf_db_check_agent_id(name) != CF_OK || !subject || !*subject || *subject == ' ' ||
+        strlen(subject) > CF_DB_SUBJECT_MAX || strchr(subject, '\n') ||
+        cf_db_check_serial(cf_cert_serial(cert)) != CF_OK)
+        return CF_ERR_UNSUPPORTED;
+    size_t cap = strlen(S_AGENT) + strlen(name) + strlen(subject) + CF_DB_SERIAL_MAX + 64;
+    char *v = cf_mem_malloc(cap);
+    if (!v)
+        return CF_ERR_NOMEM;
+    int n = snprintf(v, cap, S_AGENT "%s %lld %lld %s %s", name, (long long) now,
+                     (long long) cf_cert_not_after(cert), cf_cert_serial(cert), subject);
+    CF_ASSERT(n > 0 && (size_t) n < cap);
+    *out = v;
+    *len_out = (size_t) n;
+    return CF_OK;
+}
+
 cf_err_t cf_db_archive_entry(cf_component_t component, const char *name, const cf_cert_t *cert,
                              int64_t now, char **out, size_t *len_out)
 {
@@ -145,6 +233,11 @@ cf_err_t cf_db_archive_entry(cf_component_t component, const char *name, const c
     *len_out = 0;
     if (!cf_db_component_ok(component) || cf_db_check_cert_name(name) != CF_OK || now < 0)
         return CF_ERR_INVALID;
+    if (component == CF_COMPONENT_AGENT) {
+        cf_err_t arc = s_agent_entry(name, cert, now, out, len_out);
+        if (arc != CF_ERR_UNSUPPORTED)
+            return arc;
+    }
     unsigned char *der = NULL;
     size_t der_len = 0;
     CF_TRY(cf_cert_to_der(cert, &der, &der_len));

@@ -10,16 +10,22 @@
 #include "cf_err.h"
 #include "cf_store.h"
 
-/* Key: cf:archive, a hash fingerprint -> one entry (docs/REDIS.md), in one of two forms:
-   compact "c1 <component> <name> <archived_at>\n" followed by the certificate's DER (what
-   cf_db_archive_add and cf_db_enroll_replace write: about 540 bytes for a P-256 agent
-   certificate), or JSON {component, name, serial, not_after, archived_at, cert (PEM)}
-   (cf_db_cert_put's Lua for component records, and entries written before the compact
-   form). Serial and not_after of a compact entry come from its DER. Details of failures in
+/* Key: cf:archive, a hash fingerprint -> one entry (docs/REDIS.md), in one of three forms:
+   - agent "a1 <agent id> <archived_at> <not_after> <serial> <subject>": a replaced per-agent
+     certificate without its body (what cf_db_archive_add and cf_db_enroll_replace write for
+     component agent: about 100 bytes, where the DER took 540). Revocation, the `attention`
+     state, the sweeper and the listing need no more; the body is gone for good;
+   - compact "c1 <component> <name> <archived_at>\n" followed by the certificate's DER
+     (other components through cf_db_archive_add, an agent certificate whose subject does
+     not fit one line, and agent entries written before the agent form);
+   - JSON {component, name, serial, not_after, archived_at, cert (PEM)} (cf_db_cert_put's
+     Lua for component records, and entries written before the compact form).
+   Serial and not_after of a compact entry come from its DER. Details of failures in
    cf_store_why(store). RT = round trips. */
 #define CF_DB_ARCHIVE_MAX  (512 * 1024) /* one archive entry (JSON), bytes */
 #define CF_DB_ARCHIVE_SCAN 100          /* HSCAN COUNT for archive walks */
 #define CF_DB_ARCHIVE_WALK 1000000      /* entries one prune walks at most */
+#define CF_DB_SUBJECT_MAX  1024         /* subject text kept by an agent-form entry, bytes */
 
 /* An archived certificate: valid but replaced (the seed's "archived"). */
 typedef struct {
@@ -29,18 +35,19 @@ typedef struct {
     char serial[CF_DB_SERIAL_MAX + 1];  /* lowercase hex */
     int64_t not_after;                  /* unix seconds; pruned after this */
     int64_t archived_at;                /* unix seconds */
-    char *cert_pem;                     /* owned: cf_db_archived_clear */
+    char *subject;                      /* owned, RFC 2253; NULL for a JSON entry (see cert_pem) */
+    char *cert_pem;                     /* owned; NULL for an agent-form entry (no body) */
 } cf_db_archived_t;
 
-void cf_db_archived_clear(cf_db_archived_t *a); /* free cert_pem; zero it */
+void cf_db_archived_clear(cf_db_archived_t *a); /* free subject and cert_pem; zero it */
 /* Decode one entry: field fp (fp_len bytes) and its JSON value (len bytes, at most
    CF_DB_ARCHIVE_MAX). Pure. On CF_OK *out is filled (cf_db_archived_clear it); on
    CF_ERR_CORRUPT (or CF_ERR_NOMEM) it is zeroed, why (may be NULL) saying what is wrong. */
 CF_MUST_USE cf_err_t cf_db_archive_decode(const char *fp, size_t fp_len, const char *json,
                                           size_t len, cf_db_archived_t *out, cf_why_t *why);
-/* The compact entry for cert (see above) into *out (the caller's: cf_mem_free), *len_out
-   bytes (binary: not NUL-terminated text). CF_ERR_INVALID (component, name, now < 0),
-   CF_ERR_TOOBIG, CF_ERR_NOMEM. */
+/* The entry for cert (see above: the agent form for component agent, else compact) into *out (the
+   caller's: cf_mem_free), *len_out bytes (binary: not NUL-terminated text). CF_ERR_INVALID
+   (component, name, now < 0), CF_ERR_TOOBIG, CF_ERR_NOMEM. */
 CF_MUST_USE cf_err_t cf_db_archive_entry(cf_component_t component, const char *name,
                                          const cf_cert_t *cert, int64_t now, char **out,
                                          size_t *len_out);

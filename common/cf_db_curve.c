@@ -32,11 +32,46 @@ static const char s_lua_remove[] =
     "redis.call('PUBLISH', 'cf:events', ARGV[3])\n"
     "return 1\n";
 
+/* Agents' keys live in their record (cf:agent:{<id>}, field curve: a listpack value, no
+   entry of a hash of every agent); a key put before that version is still read from
+   cf:curve:agents and leaves it when it changes or is removed.
+   KEYS: 1 the agent record, 2 cf:curve:owner, 3 cf:curve:agents. ARGV and answers as
+   s_lua_put. */
+static const char s_lua_put_agent[] =
+    "local cur = redis.call('HGET', KEYS[1], 'curve') or redis.call('HGET', KEYS[3], ARGV[1])\n"
+    "if cur == ARGV[2] then return 0 end\n"
+    "local owner = redis.call('HGET', KEYS[2], ARGV[2])\n"
+    "if owner and owner ~= ARGV[3] then return -2 end\n"
+    "if cur and ARGV[4] ~= '1' then return -1 end\n"
+    "if cur and redis.call('HGET', KEYS[2], cur) == ARGV[3] then\n"
+    "  redis.call('HDEL', KEYS[2], cur)\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'curve', ARGV[2])\n"
+    "redis.call('HDEL', KEYS[3], ARGV[1])\n"
+    "redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])\n"
+    "redis.call('PUBLISH', 'cf:events', ARGV[5])\n"
+    "return 1\n";
+
+/* KEYS as s_lua_put_agent; ARGV as s_lua_remove. */
+static const char s_lua_remove_agent[] =
+    "local cur = redis.call('HGET', KEYS[1], 'curve') or redis.call('HGET', KEYS[3], ARGV[1])\n"
+    "if not cur then return 0 end\n"
+    "redis.call('HDEL', KEYS[1], 'curve')\n"
+    "redis.call('HDEL', KEYS[3], ARGV[1])\n"
+    "if redis.call('HGET', KEYS[2], cur) == ARGV[2] then redis.call('HDEL', KEYS[2], cur) end\n"
+    "redis.call('PUBLISH', 'cf:events', ARGV[3])\n"
+    "return 1\n";
+
+/* KEYS[1] the agent record, KEYS[2] cf:curve:agents; ARGV[1] the id. */
+static const char s_lua_get_agent[] =
+    "return redis.call('HGET', KEYS[1], 'curve') or redis.call('HGET', KEYS[2], ARGV[1])\n";
+
 #define S_IDENT_MAX (7 + CF_DB_CURVE_NAME_MAX + 1) /* "server:" + alias + NUL */
 
 /* The names that go into the schema for kind and name: hash key, identity, event. */
 typedef struct {
-    const char *hash;                      /* cf:curve:agents or cf:curve:servers */
+    const char *hash;                      /* the agent record, or cf:curve:servers */
+    char record[CF_DB_KEY_MAX];            /* cf:agent:{<id>} for an agent */
     char ident[S_IDENT_MAX];               /* owner value */
     char event[CF_DB_CURVE_EVENT_MAX + 1]; /* cf:events payload */
 } s_names_t;
@@ -57,7 +92,10 @@ static cf_err_t s_names(cf_allow_kind_t kind, const char *name, s_names_t *out)
 {
     CF_TRY(s_check(kind, name));
     int agent = kind == CF_ALLOW_AGENT;
-    out->hash = agent ? CF_DB_K_CURVE_AGENTS : CF_DB_K_CURVE_SERVERS;
+    out->record[0] = '\0';
+    if (agent)
+        CF_TRY(cf_db_key_agent(out->record, name));
+    out->hash = agent ? out->record : CF_DB_K_CURVE_SERVERS;
     snprintf(out->ident, sizeof(out->ident), "%s:%s", agent ? "agent" : "server", name);
     snprintf(out->event, sizeof(out->event), "%s-key %s", agent ? "agent" : "server", name);
     return CF_OK;
@@ -82,10 +120,18 @@ cf_err_t cf_db_curve_put(cf_store_t *store, cf_allow_kind_t kind, const char *na
     }
     char z85[CF_CURVE_Z85_LEN + 1];
     cf_curve_z85_encode(pub, z85);
-    const char *argv[] = {n.hash,  CF_DB_K_CURVE_OWNER, name,   z85,
-                          n.ident, replace ? "1" : "0", n.event};
+    /* agents: the record, the owner hash and the old hash of agents' keys (third key) */
+    int agent = kind == CF_ALLOW_AGENT;
+    const char *argv[] = {
+        n.hash, CF_DB_K_CURVE_OWNER, CF_DB_K_CURVE_AGENTS, name, z85, n.ident, replace ? "1" : "0",
+        n.event};
+    if (!agent) { /* servers: two keys, from argv[1] */
+        argv[1] = n.hash;
+        argv[2] = CF_DB_K_CURVE_OWNER;
+    }
     redisReply *r = NULL;
-    CF_TRY(cf_db_eval(store, s_lua_put, 0, &r, 2, 5, argv, NULL));
+    CF_TRY(cf_db_eval(store, agent ? s_lua_put_agent : s_lua_put, 0, &r, 2 + agent, 5,
+                      agent ? argv : argv + 1, NULL));
     int64_t v = 0;
     cf_err_t rc = cf_db_r_int(r, 0, -2, 1, &v, "curve put reply", cf_db_why(store));
     freeReplyObject(r);
@@ -108,9 +154,14 @@ cf_err_t cf_db_curve_get(cf_store_t *store, cf_allow_kind_t kind, const char *na
     s_names_t n;
     if (s_names(kind, name, &n) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "curve key: bad kind or name");
-    const char *argv[] = {"HGET", n.hash, name};
     redisReply *r = NULL;
-    CF_TRY(cf_store_cmd_argv(store, CF_STORE_IDEMPOTENT, &r, 3, argv, NULL));
+    if (kind == CF_ALLOW_AGENT) {
+        const char *argv[] = {n.record, CF_DB_K_CURVE_AGENTS, name};
+        CF_TRY(cf_db_eval(store, s_lua_get_agent, CF_STORE_IDEMPOTENT, &r, 2, 1, argv, NULL));
+    } else {
+        const char *argv[] = {"HGET", n.hash, name};
+        CF_TRY(cf_store_cmd_argv(store, CF_STORE_IDEMPOTENT, &r, 3, argv, NULL));
+    }
     char z85[CF_CURVE_Z85_LEN + 1];
     cf_err_t rc = cf_db_r_text(r, 1, z85, CF_CURVE_Z85_LEN, "curve key", cf_db_why(store));
     freeReplyObject(r);
@@ -127,9 +178,16 @@ cf_err_t cf_db_curve_remove(cf_store_t *store, cf_allow_kind_t kind, const char 
     s_names_t n;
     if (s_names(kind, name, &n) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "curve key: bad kind or name");
-    const char *argv[] = {n.hash, CF_DB_K_CURVE_OWNER, name, n.ident, n.event};
+    int agent = kind == CF_ALLOW_AGENT;
+    const char *argv[] = {n.hash, CF_DB_K_CURVE_OWNER, CF_DB_K_CURVE_AGENTS, name, n.ident,
+                          n.event};
+    if (!agent) { /* servers: two keys, from argv[1] */
+        argv[1] = n.hash;
+        argv[2] = CF_DB_K_CURVE_OWNER;
+    }
     redisReply *r = NULL;
-    CF_TRY(cf_db_eval(store, s_lua_remove, 0, &r, 2, 3, argv, NULL));
+    CF_TRY(cf_db_eval(store, agent ? s_lua_remove_agent : s_lua_remove, 0, &r, 2 + agent, 3,
+                      agent ? argv : argv + 1, NULL));
     int64_t v = 0;
     cf_err_t rc = cf_db_r_int(r, 0, 0, 1, &v, "curve remove reply", cf_db_why(store));
     freeReplyObject(r);
@@ -185,9 +243,25 @@ static cf_err_t s_hscan_shape(cf_store_t *store, const redisReply *r, char *curs
     return CF_OK;
 }
 
-static cf_err_t s_load_hash(cf_store_t *store, cf_allow_t *list, cf_allow_kind_t kind, size_t *bad)
+/* One pair of cf:curve:owner: Z85 -> "agent:<id>" lists an agent (servers come from their
+   own hash); other values are skipped. */
+static cf_err_t s_load_owner_one(cf_allow_t *list, const redisReply *f, const redisReply *v,
+                                 size_t *bad)
 {
-    const char *hash = kind == CF_ALLOW_AGENT ? CF_DB_K_CURVE_AGENTS : CF_DB_K_CURVE_SERVERS;
+    static const char prefix[] = "agent:";
+    size_t plen = sizeof(prefix) - 1;
+    if (v->len <= plen || memcmp(v->str, prefix, plen) != 0)
+        return CF_OK;
+    redisReply name = *v;
+    name.str += plen;
+    name.len -= plen;
+    return s_load_one(list, CF_ALLOW_AGENT, &name, f, bad);
+}
+
+/* HSCAN hash into list: pairs name -> key of kind, or (owner) key -> identity. */
+static cf_err_t s_load_hash(cf_store_t *store, cf_allow_t *list, const char *hash,
+                            cf_allow_kind_t kind, int owner, size_t *bad)
+{
     char cursor[CF_DB_I64_BUF] = "0", count[CF_DB_I64_BUF];
     cf_db_i64(count, CF_DB_CURVE_SCAN);
     for (long calls = 0; calls < CF_STORE_SCAN_MAX_CALLS; calls++) {
@@ -196,8 +270,10 @@ static cf_err_t s_load_hash(cf_store_t *store, cf_allow_t *list, cf_allow_kind_t
         CF_TRY(cf_store_cmd_argv(store, CF_STORE_IDEMPOTENT, &r, 5, argv, NULL));
         cf_err_t rc = s_hscan_shape(store, r, cursor);
         const redisReply *items = rc == CF_OK ? r->element[1] : NULL;
-        for (size_t i = 0; rc == CF_OK && i < items->elements; i += 2)
-            rc = s_load_one(list, kind, items->element[i], items->element[i + 1], bad);
+        for (size_t i = 0; rc == CF_OK && i < items->elements; i += 2) {
+            const redisReply *f = items->element[i], *v = items->element[i + 1];
+            rc = owner ? s_load_owner_one(list, f, v, bad) : s_load_one(list, kind, f, v, bad);
+        }
         freeReplyObject(r);
         if (rc != CF_OK)
             return cf_db_fail(store, rc, "loading %s: %s", hash, cf_err_str(rc));
@@ -211,9 +287,13 @@ cf_err_t cf_db_curve_load(cf_store_t *store, cf_allow_t *list, size_t *bad_out)
 {
     CF_ASSERT(store && list);
     size_t bad = 0;
-    cf_err_t rc = s_load_hash(store, list, CF_ALLOW_AGENT, &bad);
+    /* agents: from the owner hash (their keys live in their records), then the keys put
+       before that in cf:curve:agents (the same pair twice is no clash) */
+    cf_err_t rc = s_load_hash(store, list, CF_DB_K_CURVE_OWNER, CF_ALLOW_AGENT, 1, &bad);
     if (rc == CF_OK)
-        rc = s_load_hash(store, list, CF_ALLOW_SERVER, &bad);
+        rc = s_load_hash(store, list, CF_DB_K_CURVE_AGENTS, CF_ALLOW_AGENT, 0, &bad);
+    if (rc == CF_OK)
+        rc = s_load_hash(store, list, CF_DB_K_CURVE_SERVERS, CF_ALLOW_SERVER, 0, &bad);
     if (bad_out)
         *bad_out = bad;
     return rc;

@@ -10,8 +10,10 @@
 #include "cf_err.h"
 #include "cf_store.h"
 
-/* Keys (docs/jobs.md section 1, docs/REDIS.md): cf:curve:agents (agent id -> Z85),
-   cf:curve:servers (alias -> Z85), cf:curve:owner (Z85 -> "agent:<id>" | "server:<alias>").
+/* Keys (docs/jobs.md section 1, docs/REDIS.md): an agent's key in its record
+   (cf:agent:{<id>}, field curve; keys put by older versions in cf:curve:agents, agent id
+   -> Z85, are still read and leave it when they change), cf:curve:servers (alias -> Z85),
+   cf:curve:owner (Z85 -> "agent:<id>" | "server:<alias>").
    Every put and remove is one Lua script that keeps the three consistent and publishes
    "agent-key <id>" or "server-key <alias>" on cf:events in the same step; a call that
    changes nothing publishes nothing. Names: an agent id (cf_db_check_agent_id) or a server
@@ -39,8 +41,9 @@ CF_MUST_USE cf_err_t cf_db_curve_get(cf_store_t *store, cf_allow_kind_t kind, co
    when name has no key, CF_ERR_INVALID. */
 CF_MUST_USE cf_err_t cf_db_curve_remove(cf_store_t *store, cf_allow_kind_t kind, const char *name);
 
-/* Put every key of both hashes into list (HSCAN, 1 RT per CF_DB_CURVE_SCAN entries per
-   hash): agents under their id, servers under their alias (cf_allow adds "server:").
+/* Put every key into list (HSCAN, 1 RT per CF_DB_CURVE_SCAN entries per hash): agents
+   under their id (from cf:curve:owner, and cf:curve:agents for older keys), servers under
+   their alias (cf:curve:servers; cf_allow adds "server:").
    Entries with a bad name or a value that is not a Z85 key are skipped and counted in
    *bad_out (may be NULL), as is a key already listed under another identity (the first
    one listed stays). HSCAN may give an entry twice: harmless. For a whole reload, fill a

@@ -33,12 +33,18 @@ static const char s_lua_set[] = "if redis.call('EXISTS', KEYS[1]) == 0 then retu
                                 "redis.call('HSET', KEYS[1], unpack(ARGV))\n"
                                 "return 1\n";
 
-/* KEYS[1] the agent record, KEYS[2] its :cert; ARGV[1] the PEM, then field/value pairs.
-   The PEM lives in its own key: in the hash it made every record a hashtable (a value over
-   64 bytes) at about 2 KiB per agent instead of a listpack. */
+/* The fields of the certificate recorded for an agent: its fingerprint, serial and expiry
+   are read from the :cert key, never kept twice (records written before kept them in the
+   hash; a write of the :cert key drops them, and the PEM of older records, too). */
+#define S_LUA_DROP                                                              \
+    "redis.call('HDEL', KEYS[1], 'enroll_cert', 'enroll_fp', 'enroll_serial', " \
+    "'enroll_not_after')\n"
+
+/* KEYS[1] the agent record, KEYS[2] its :cert; ARGV[1] the DER, then field/value pairs.
+   The certificate lives in its own key: in the hash it made every record a hashtable (a
+   value over 64 bytes) at about 2 KiB per agent instead of a listpack. */
 static const char s_lua_record[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-                                   "redis.call('HSET', KEYS[1], unpack(ARGV, 2))\n"
-                                   "redis.call('HDEL', KEYS[1], 'enroll_cert')\n"
+                                   "redis.call('HSET', KEYS[1], unpack(ARGV, 2))\n" S_LUA_DROP
                                    "redis.call('SET', KEYS[2], ARGV[1])\n"
                                    "return 1\n";
 
@@ -189,22 +195,27 @@ void cf_db_enrolled_clear(cf_db_enrolled_t *e)
     memset(e, 0, sizeof(*e));
 }
 
-/* The enrollment certificate as PEM: the :cert key holds DER (compact), a record written
-   before it holds PEM in its enroll_cert field; nil: none (*pem_out NULL). */
-static cf_err_t s_cert_pem(cf_store_t *store, const redisReply *v, char **pem_out)
+/* The enrollment certificate (the :cert key holds DER, a record written before it PEM in
+   its enroll_cert field; nil: none): its PEM into out->cert_pem and its fingerprint, serial
+   and expiry into out (over the fields older records kept). */
+static cf_err_t s_cert(cf_store_t *store, const redisReply *v, cf_db_enrolled_t *out)
 {
-    *pem_out = NULL;
     if (cf_db_r_nil(v))
         return CF_OK;
     if (v->type != REDIS_REPLY_STRING || v->len == 0 || v->len > CF_DB_ENROLL_PEM_MAX)
         return cf_db_fail(store, CF_ERR_CORRUPT, "enrollment certificate: not a certificate");
-    if (v->str[0] == '-')
-        return cf_db_r_dup(v, 1, CF_DB_ENROLL_PEM_MAX, pem_out, "enroll_cert", cf_db_why(store));
     cf_cert_t *cert = NULL;
     size_t len = 0;
     cf_err_t rc = cf_cert_parse(v->str, v->len, &cert);
+    if (rc == CF_OK && cf_db_check_serial(cf_cert_serial(cert)) != CF_OK)
+        rc = CF_ERR_CORRUPT;
     if (rc == CF_OK)
-        rc = cf_cert_to_pem(cert, pem_out, &len);
+        rc = cf_cert_to_pem(cert, &out->cert_pem, &len);
+    if (rc == CF_OK) {
+        snprintf(out->fp, sizeof(out->fp), "%s", cf_cert_fingerprint(cert));
+        snprintf(out->serial, sizeof(out->serial), "%s", cf_cert_serial(cert));
+        out->not_after = (int64_t) cf_cert_not_after(cert);
+    }
     cf_cert_destroy(&cert);
     if (rc != CF_OK)
         return cf_db_fail(store, rc == CF_ERR_NOMEM ? rc : CF_ERR_CORRUPT,
@@ -226,13 +237,12 @@ static cf_err_t s_decode(cf_store_t *store, const char *id, const redisReply *r,
     CF_TRY(cf_db_r_text(e[E_SERIAL], 1, out->serial, CF_DB_SERIAL_MAX, "enroll_serial", why));
     CF_TRY(cf_db_r_int(e[E_NOT_AFTER], 1, INT64_MIN, INT64_MAX, &out->not_after, "enroll_not_after",
                        why));
-    CF_TRY(s_cert_pem(store, e[E_CERT], &out->cert_pem));
     CF_TRY(cf_db_r_int(e[E_REVOKED], 1, 0, INT64_MAX, &out->revoked, "revoked", why));
     if ((out->fp[0] && cf_db_check_fingerprint(out->fp) != CF_OK) ||
         (out->serial[0] && cf_db_check_serial(out->serial) != CF_OK) ||
         !out->fp[0] != !out->serial[0])
         return cf_db_fail(store, CF_ERR_CORRUPT, "agent %s: malformed enrollment field", id);
-    return CF_OK;
+    return s_cert(store, e[E_CERT], out);
 }
 
 cf_err_t cf_db_enroll_get(cf_store_t *store, const char *id, cf_db_enrolled_t *out)
@@ -285,7 +295,7 @@ cf_err_t cf_db_enroll_record(cf_store_t *store, const char *id, int64_t now, con
     CF_ASSERT(store);
     if (now < 0 || cf_db_check_agent_id(id) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "bad enrollment record");
-    char t[CF_DB_I64_BUF], na[CF_DB_I64_BUF];
+    char t[CF_DB_I64_BUF];
     if (!cert) {
         const char *pairs[] = {"enrolled", cf_db_i64(t, now)};
         return s_set(store, id, pairs, 2);
@@ -303,23 +313,13 @@ cf_err_t cf_db_enroll_record(cf_store_t *store, const char *id, int64_t now, con
     if (rc == CF_OK &&
         (cf_db_key_agent(key, id) != CF_OK || cf_db_key_agent_cert(ckey, id) != CF_OK))
         rc = cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
-    const char *argv[] = {key,
-                          ckey,
-                          (const char *) der,
-                          "enrolled",
-                          cf_db_i64(t, now),
-                          "enroll_fp",
-                          cf_cert_fingerprint(cert),
-                          "enroll_serial",
-                          cf_cert_serial(cert),
-                          "enroll_not_after",
-                          cf_db_i64(na, (int64_t) cf_cert_not_after(cert))};
+    const char *argv[] = {key, ckey, (const char *) der, "enrolled", cf_db_i64(t, now)};
     size_t lens[sizeof(argv) / sizeof(argv[0])];
     for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
         lens[i] = i == 2 ? len : strlen(argv[i]);
     redisReply *r = NULL;
     if (rc == CF_OK)
-        rc = cf_db_eval(store, s_lua_record, CF_STORE_IDEMPOTENT, &r, 2, 9, argv, lens);
+        rc = cf_db_eval(store, s_lua_record, CF_STORE_IDEMPOTENT, &r, 2, 3, argv, lens);
     int64_t v = 0;
     if (rc == CF_OK)
         rc = cf_db_r_int(r, 0, 0, 1, &v, "record reply", cf_db_why(store));
@@ -363,15 +363,13 @@ cf_err_t cf_db_enroll_cert(cf_store_t *store, const char *id, cf_cert_t **cert_o
 }
 
 /* KEYS[1] the agent record, KEYS[2] its :cert, KEYS[3] cf:archive. ARGV[1] the new DER,
-   ARGV[2] the old fingerprint ("" none), ARGV[3] its archive entry, then field/value pairs.
-   0 no record, 2 revoked, 1 done. */
+   ARGV[2] the old fingerprint ("" none), ARGV[3] its archive entry. 0 no record, 2 revoked,
+   1 done. */
 static const char s_lua_replace[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
     "local rv = redis.call('HGET', KEYS[1], 'revoked')\n"
     "if rv and rv ~= '' and rv ~= '0' then return 2 end\n"
-    "if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[3]) end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 4))\n"
-    "redis.call('HDEL', KEYS[1], 'enroll_cert')\n"
+    "if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[3]) end\n" S_LUA_DROP
     "redis.call('SET', KEYS[2], ARGV[1])\n"
     "return 1\n";
 
@@ -391,7 +389,7 @@ cf_err_t cf_db_enroll_replace(cf_store_t *store, const char *id, int64_t now,
                               const cf_cert_t *new_cert, const cf_cert_t *old_cert)
 {
     CF_ASSERT(store && new_cert);
-    char key[CF_DB_KEY_MAX], ckey[CF_DB_KEY_MAX], na[CF_DB_I64_BUF];
+    char key[CF_DB_KEY_MAX], ckey[CF_DB_KEY_MAX];
     if (now < 0 || cf_db_key_agent(key, id) != CF_OK || cf_db_key_agent_cert(ckey, id) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "bad agent id or time");
     unsigned char *der = NULL;
@@ -411,18 +409,12 @@ cf_err_t cf_db_enroll_replace(cf_store_t *store, const char *id, int64_t now,
                           CF_DB_K_ARCHIVE,
                           (const char *) der,
                           entry ? cf_cert_fingerprint(old_cert) : "",
-                          entry ? entry : "",
-                          "enroll_fp",
-                          cf_cert_fingerprint(new_cert),
-                          "enroll_serial",
-                          cf_cert_serial(new_cert),
-                          "enroll_not_after",
-                          cf_db_i64(na, (int64_t) cf_cert_not_after(new_cert))};
+                          entry ? entry : ""};
     size_t lens[sizeof(argv) / sizeof(argv[0])];
     for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
         lens[i] = i == 3 ? len : i == 5 ? elen : strlen(argv[i]);
     redisReply *r = NULL;
-    rc = cf_db_eval(store, s_lua_replace, CF_STORE_IDEMPOTENT, &r, 3, 9, argv, lens);
+    rc = cf_db_eval(store, s_lua_replace, CF_STORE_IDEMPOTENT, &r, 3, 3, argv, lens);
     int64_t v = 0;
     if (rc == CF_OK)
         rc = cf_db_r_int(r, 0, 0, 2, &v, "replace reply", cf_db_why(store));

@@ -13,8 +13,11 @@
 
 /* Keys (docs/REDIS.md "Enrollment"):
    cf:enroll:<SHA-256 hex of the token>  hash {uses, expires, created, by}, EXPIREAT expires;
-   cf:agent:{<id>} fields enrolled, enroll_fp, enroll_serial, enroll_not_after, enroll_cert,
-   revoked (next to those of cf_db_agent, which never touches them).
+   cf:agent:{<id>} fields enrolled, revoked (next to those of cf_db_agent, which never
+   touches them), and cf:agent:{<id>}:cert, the DER of the certificate issued to the agent:
+   its fingerprint, serial and expiry are read from it (records written before it kept
+   enroll_fp, enroll_serial, enroll_not_after and enroll_cert in the hash: still read when
+   there is no :cert key, dropped at the next write of the certificate).
    The token itself is never stored: only its digest names the key. Details of failures in
    cf_store_why(store). RT = round trips. */
 #define CF_DB_ENROLL_USES_MAX 1000000           /* uses of one token */
@@ -71,16 +74,16 @@ typedef struct {
 /* Free cert_pem and zero e; safe on a zeroed or cleared one. */
 void cf_db_enrolled_clear(cf_db_enrolled_t *e);
 
-/* The enrollment fields of agent id (1 RT) into *out (cf_db_enrolled_clear it).
+/* The enrollment fields of agent id (1 RT; the certificate parsed here) into *out
+   (cf_db_enrolled_clear it).
    CF_ERR_NOTFOUND when there is no agent record, CF_ERR_INVALID (id), CF_ERR_CORRUPT. */
 CF_MUST_USE cf_err_t cf_db_enroll_get(cf_store_t *store, const char *id, cf_db_enrolled_t *out);
 
 /* Record an enrollment of agent id at now on its existing record (create it first with
    cf_db_agent_checkin): enrolled = now and, with cert (the certificate issued to it; NULL
-   in push mode, which leaves the cert fields alone), enroll_fp, enroll_serial,
-   enroll_not_after and enroll_cert. One Lua step (1 RT) that writes nothing when the record
-   is gone. CF_ERR_NOTFOUND (no record: decommissioned meanwhile), CF_ERR_INVALID,
-   CF_ERR_TOOBIG (PEM over CF_DB_ENROLL_PEM_MAX), CF_ERR_NOMEM. */
+   in push mode, which leaves the certificate alone) the :cert key. One Lua step (1 RT) that writes
+   nothing when the record is gone. CF_ERR_NOTFOUND (no record: decommissioned meanwhile),
+   CF_ERR_INVALID, CF_ERR_TOOBIG (DER over CF_DB_ENROLL_PEM_MAX), CF_ERR_NOMEM. */
 CF_MUST_USE cf_err_t cf_db_enroll_record(cf_store_t *store, const char *id, int64_t now,
                                          const cf_cert_t *cert);
 
@@ -91,9 +94,9 @@ CF_MUST_USE cf_err_t cf_db_enroll_cert(cf_store_t *store, const char *id, cf_cer
 
 /* A certificate the server issued to agent id replaces the recorded one, in ONE Lua step
    (1 RT): old (may be NULL), when still valid at now and of another fingerprint, goes to
-   cf:archive in the compact form; new is recorded as cf_db_enroll_record does. Nothing is
-   written when the record is gone (CF_ERR_NOTFOUND) or the agent is revoked (CF_ERR_POLICY).
-   CF_ERR_INVALID, CF_ERR_TOOBIG, CF_ERR_NOMEM, the store's. */
+   cf:archive (the agent form: no body, cf_db_archive.h); new is recorded as cf_db_enroll_record
+   does. Nothing is written when the record is gone (CF_ERR_NOTFOUND) or the agent is revoked
+   (CF_ERR_POLICY). CF_ERR_INVALID, CF_ERR_TOOBIG, CF_ERR_NOMEM, the store's. */
 CF_MUST_USE cf_err_t cf_db_enroll_replace(cf_store_t *store, const char *id, int64_t now,
                                           const cf_cert_t *new_cert, const cf_cert_t *old_cert);
 

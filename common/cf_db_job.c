@@ -10,8 +10,8 @@
 #include "cf_db_util.h"
 #include "cf_mem.h"
 
-/* KEYS: 1 job hash, 2 :st, 3 :ev, 4 cf:jobs, 5 cf:jobs:open, 6 cf:agents, 7 :q,
-   8 cf:jobs:waves.
+/* KEYS: 1 job hash, 2 :st, 3 :ev, 4 cf:jobs, 5 cf:jobs:open, 6 cf:agents (not read: a
+   known agent is one whose record has a lock, docs/REDIS.md), 7 :q, 8 cf:jobs:waves.
    ARGV: 1 id, 2 type, 3 created, 4 expires, 5 issuer, 6 by, 7 min_proto, 8 params,
    9 target, 10 agent key prefix, 11 tag suffix, 12 :jobs suffix, 13 state names
    (cf_job_state_t order), 14 one '1'/'0' per state (final), 15 the first state of an entry
@@ -38,7 +38,7 @@ static const char s_lua_create[] =
     "  local a = ARGV[i]\n"
     "  if not seen[a] then\n"
     "    seen[a] = true\n"
-    "    if redis.call('ZSCORE', KEYS[6], a) and\n"
+    "    if redis.call('HEXISTS', AP .. a .. TAG, 'lock') == 1 and\n"
     "       redis.call('HEXISTS', AP .. a .. TAG, 'revoked') == 0 then\n"
     "      local p = tonumber(redis.call('HGET', AP .. a .. TAG, 'proto')) or 1\n"
     "      p = math.max(1, math.min(#ARGV[15], math.floor(p)))\n"

@@ -28,8 +28,10 @@ static int s_gather_one(void *arg, const cf_db_archived_t *entry)
     }
     cf_db_archived_t *e = &g->e[g->n];
     *e = *entry;
-    e->cert_pem = cf_mem_strdup(entry->cert_pem);
-    if (!e->cert_pem) {
+    e->cert_pem = entry->cert_pem ? cf_mem_strdup(entry->cert_pem) : NULL;
+    e->subject = entry->subject ? cf_mem_strdup(entry->subject) : NULL;
+    if ((entry->cert_pem && !e->cert_pem) || (entry->subject && !e->subject)) {
+        cf_db_archived_clear(e);
         g->rc = CF_ERR_NOMEM;
         return 1;
     }
@@ -68,12 +70,32 @@ static int s_newest_first(const void *a, const void *b)
     return strcmp(x->fingerprint, y->fingerprint);
 }
 
+/* The cert object of an archive entry without its certificate (an agent's, docs/API.md):
+   what the entry keeps, null for what only the certificate said. */
+static json_t *s_bodyless_json(const cf_db_archived_t *e, int revoked, time_t now)
+{
+    long long secs = (long long) e->not_after - (long long) now;
+    long long days = secs / 86400 - (secs < 0 && secs % 86400 != 0);
+    const char *state = revoked ? "revoked" : secs < 0 ? "expired" : "archived";
+    return json_pack("{s:s,s:s,s:n,s:s,s:s,s:n,s:s,s:s,s:n,s:b,s:[],s:n,s:I,s:I,s:n,s:I}",
+                     "component", cf_component_name(e->component), "name", e->name, "kind", "state",
+                     state, "subject", e->subject, "issuer", "serial", e->serial, "fingerprint",
+                     e->fingerprint, "key_type", "has_key", 0, "san", "not_before", "not_after",
+                     (json_int_t) e->not_after, "days_left", (json_int_t) days, "renew_at",
+                     "archived_at", (json_int_t) e->archived_at);
+}
+
 /* The cert object of one archive entry. */
 static cf_err_t s_entry_json(const cf_db_archived_t *e, cf_api_revoked_t *rv, time_t now,
                              json_t **out)
 {
     cf_cert_t *cert = NULL;
     int revoked = 0;
+    if (!e->cert_pem) {
+        cf_err_t brc = cf_api_revoked_has(rv, e->serial, &revoked);
+        *out = brc == CF_OK ? s_bodyless_json(e, revoked, now) : NULL;
+        return brc != CF_OK ? brc : *out ? CF_OK : CF_ERR_NOMEM;
+    }
     cf_err_t rc = cf_cert_parse(e->cert_pem, strlen(e->cert_pem), &cert);
     if (rc != CF_OK) {
         cf_log(CF_LOG_WARN, "archive fp=%s: the stored certificate does not parse, skipped",

@@ -200,6 +200,7 @@ wait_stat enrolled "$agents" "$timeout"
 enroll_s=$(since "$t_enroll")
 wait_stat up "$agents" "$timeout"
 mem_enrolled=$(redis_mem)
+"$root/tests/bench/redis_mem.sh" --port "$redis_port" --agents "$agents" >"$dir/redis_mem.enrolled" 2>&1 || true
 echo "enrollment: $agents agents enrolled in ${enroll_s} s ($(awk -v n="$agents" -v s="$enroll_s" 'BEGIN { printf "%.0f", n / s }') agents/s); all broker links up after $(since "$t_enroll") s"
 
 # ---- rollouts -----------------------------------------------------------------------------
@@ -272,6 +273,7 @@ roll1_s=$(since "$t1")
 cpu1=$(( $(cpu_all) - cpu0 ))
 each1=$(cpu_each)
 mem1=$(redis_mem)
+"$root/tests/bench/redis_mem.sh" --port "$redis_port" --agents "$agents" >"$dir/redis_mem.rollout1" 2>&1 || true
 mem_archive=$(redis-cli -p "$redis_port" MEMORY USAGE cf:archive SAMPLES 0 2>/dev/null | grep -E '^[0-9]+$' || echo 0)
 echo "rollout 1 ($jobtype to all: unique certificates, $retried1 failed and sent again): $(job_count "$job1" installed) installed after ${roll1_s} s = $(awk -v n="$agents" -v s="$roll1_s" 'BEGIN { printf "%.0f", n / s }') agents/s; CPU $(awk -v c="$cpu1" -v n="$agents" 'BEGIN { printf "%.2f ms", c / n }') per agent (every process)"
 echo "   CPU ms per agent by process: $(per_agent_each "$each0" "$each1")"
@@ -307,7 +309,10 @@ sims=""
 for c in $(sim_children); do sims="$sims $(hwm_kib "$c")"; done
 echo "peak RSS (VmHWM, KiB): redis $(hwm_kib "${pid[redis]}"), broker1 $(hwm_kib "${pid[broker1]}"), srv1 $(hwm_kib "${pid[srv1]}"), simulator parent $(hwm_kib "${pid[sim]}"), simulators$sims (srv2 and broker2 were killed)"
 per_agent=$(( (mem1 - mem0) / agents ))
-echo "Redis (used_memory): enrolled fleet $(( (mem_enrolled - mem0) / agents )) bytes per agent; after rollout 1 (a new certificate each, the replaced one archived, the closed job's entries and events) $per_agent bytes per agent, of which the archive of replaced certificates (MEMORY USAGE cf:archive: DER entries) $(( mem_archive / agents )) bytes"
+echo "Redis (used_memory): enrolled fleet $(( (mem_enrolled - mem0) / agents )) bytes per agent; after rollout 1 (a new certificate each, the replaced one archived, the closed job's entries and events) $per_agent bytes per agent, of which the archive of replaced certificates (MEMORY USAGE cf:archive) $(( mem_archive / agents )) bytes"
+for m in enrolled rollout1; do # Redis by key family (tests/bench/redis_mem.sh)
+  echo "   Redis by key family, $m:"; sed 's/^/     /' "$dir/redis_mem.$m"
+done
 ratio=$(awk -v r="$roll1_s" -v f="$floor_s" 'BEGIN { printf "%.2f", r / f }')
 echo "goal: rollout 1 within 1.5x of the floor: ${roll1_s} s / ${floor_s} s = ${ratio}x: $(awk -v x="$ratio" 'BEGIN { print (x <= 1.5 ? "MET" : "MISSED") }')"
 per_enrolled=$(( (mem_enrolled - mem0) / agents ))

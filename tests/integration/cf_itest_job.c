@@ -15,7 +15,7 @@ static const char s_lua_agents[] =
     "  redis.call('HSET', ARGV[1] .. id .. ARGV[2], 'id', id, 'lock', 'insecure', 'last_seen',\n"
     "    1, 'last_addr', '127.0.0.1')\n"
     "  if ARGV[3] ~= '' then redis.call('HSET', ARGV[1] .. id .. ARGV[2], 'proto', ARGV[3]) end\n"
-    "  redis.call('ZADD', 'cf:agents', 1, id)\n"
+    "  redis.call('ZADD', 'cf:agents:insecure', 1, id)\n"
     "end\n"
     "return 1\n";
 

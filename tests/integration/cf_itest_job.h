@@ -8,9 +8,9 @@
 #include "cf_db_job.h"
 #include "cf_store.h"
 
-/* Register agents "<prefix><i>" for i in [first, first + n) as known agents (cf:agents and a
-   minimal cf:agent:{id} record), with protocol level proto (0: no proto field), in one
-   script call per 10,000. Fails the test on error. */
+/* Register agents "<prefix><i>" for i in [first, first + n) as known agents (a minimal
+   cf:agent:{id} record, lock insecure, in cf:agents:insecure), with protocol level proto (0: no
+   proto field), in one script call per 10,000. Fails the test on error. */
 void cf_itest_job_agents(cf_store_t *store, const char *prefix, size_t first, size_t n,
                          unsigned proto);
 

@@ -20,10 +20,25 @@
 #include "cf_csr.h"
 #include "cf_curve.h"
 #include "cf_file.h"
+#include "cf_db_enroll.h"
 #include "cf_itest_fleet.h"
 #include "cf_itest_real.h"
 #include "cf_key.h"
 #include "cf_mem.h"
+
+/* 1 when the certificate recorded for agent id (cf_db_enroll: its :cert key) has
+   fingerprint fp. */
+static int s_enroll_fp_is(int port, const char *id, const char *fp)
+{
+    cf_store_t *store = cf_itest_store_at(port, NULL);
+    cf_db_enrolled_t e;
+    int ok = store && cf_db_enroll_get(store, id, &e) == CF_OK;
+    ok = ok && strcmp(e.fp, fp) == 0;
+    if (store)
+        cf_db_enrolled_clear(&e);
+    cf_store_destroy(&store);
+    return ok;
+}
 
 static cf_itest_fleet_t *const s = &cf_itest_fleet;
 static char s_token[128];
@@ -171,8 +186,7 @@ static void test_reissue_job(void **state)
     assert_memory_equal(key, key2, klen); /* the same key */
     free(key);
     free(key2);
-    assert_true(
-        cf_itest_redis_reply_has(s->redis.port, now_fp, "HGET cf:agent:{ag-far} enroll_fp"));
+    assert_true(s_enroll_fp_is(s->redis.port, "ag-far", now_fp));
     assert_true(cf_itest_redis_reply_has(s->redis.port, "1", "HEXISTS cf:archive %s", old));
     assert_int_equal(s_run("ag-far", "127.0.3.9"), 0);
     assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/agents/ag-far", out), 200);

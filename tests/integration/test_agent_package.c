@@ -364,7 +364,7 @@ static void test_enroll_push(void **state)
     assert_int_equal(s_mode("st-tok/token"), -1);
     assert_int_equal(s_mode("st-tok/cert.pem"), -1);
     EXPECT(0, "agent-tok", "agent show agent-tok " REAL);
-    assert_true(cf_itest_redis_reply_has(s_redis.port, "1", "HEXISTS cf:curve:agents agent-tok"));
+    assert_true(cf_itest_redis_reply_has(s_redis.port, "1", "HEXISTS cf:agent:{agent-tok} curve"));
     /* without any credential left: a clear error */
     assert_int_equal(cf_agent_enroll(s_path("st-tok"), 1, 20, &res, &why), CF_ERR_NOTFOUND);
     assert_non_null(strstr(why.text, "no credential"));

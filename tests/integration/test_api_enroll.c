@@ -53,7 +53,7 @@ static void s_token(int uses, int ttl, char *token)
     json_decref(j);
 }
 
-/* 1 when agent id holds a key in cf:curve:agents. */
+/* 1 when agent id holds a CURVE key (cf_db_curve). */
 static int s_has_key(const char *id)
 {
     unsigned char pub[CF_CURVE_KEY_LEN];
@@ -281,7 +281,7 @@ static void test_revoke(void **state)
     assert_int_equal(jb.n[CF_JOB_CANCELLED], 1);
     assert_int_equal(jb.n[CF_JOB_PENDING], 1);
     cf_itest_job_check(s->store, job);
-    /* the key is gone from cf:curve:agents, the serial is in the CRL */
+    /* the CURVE key is gone, the serial is in the CRL */
     assert_false(s_has_key("rogue-1"));
     assert_int_equal(cf_itest_fleet_call(&s->a, 0, NULL, 0, "GET", "/api/v1/crl", NULL, NULL, body),
                      200);

@@ -51,6 +51,24 @@ static void test_checkin_identity_and_lock_states(void **state)
     assert_int_equal(cf_itest_fleet_get(&s->b, "/api/v1/agents/agent-2", body), 200);
     cf_itest_fleet_is(body, "lock", "attention");
     cf_itest_fleet_is(body, "cert_fingerprint", s->old2.fp);
+    /* the archive keeps the replaced agent certificate without its body: what it lists */
+    assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/certs/archive?component=agent", body), 200);
+    cf_itest_fleet_is(body, "certs/0/fingerprint", s->old2.fp);
+    cf_itest_fleet_is(body, "certs/0/serial", s->old2.serial);
+    cf_itest_fleet_is(body, "certs/0/name", "agent-2");
+    cf_itest_fleet_is(body, "certs/0/state", "archived");
+    cf_itest_fleet_is(body, "certs/0/issuer", "null");
+    cf_itest_fleet_is(body, "certs/0/key_type", "null");
+    assert_false(cf_itest_fleet_has(body, "certs/1"));
+    json_t *arch = cf_itest_fleet_json(body);
+    json_t *c0 = json_array_get(json_object_get(arch, "certs"), 0);
+    assert_non_null(strstr(json_string_value(json_object_get(c0, "subject")), "agent-2"));
+    assert_true(json_integer_value(json_object_get(c0, "not_after")) > time(NULL));
+    assert_true(json_integer_value(json_object_get(c0, "archived_at")) > 0);
+    assert_true(json_integer_value(json_object_get(c0, "days_left")) >= 0);
+    json_decref(arch);
+    assert_true(
+        cf_itest_redis_reply_has(s->redis.port, "a1 agent-2 ", "HGET cf:archive %s", s->old2.fp));
     assert_int_equal(cf_itest_fleet_checkin(&s->a, &s->new2, "{\"id\":\"agent-2\"}", NULL, body),
                      200);
     cf_itest_fleet_is(body, "lock", "secure");

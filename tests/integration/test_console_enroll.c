@@ -126,15 +126,17 @@ static void test_revoke_and_decommission(void **state)
     EXPECT(0, "agent con-1 revoked", "agent revoke con-1 " REAL);
     assert_true(cf_itest_console_has("broker key: removed"));
     assert_true(cf_itest_console_has("open job entries cancelled: 0"));
-    assert_false(cf_itest_redis_reply_has(s_real.redis.port, "1", "HEXISTS cf:curve:agents con-1"));
+    assert_false(
+        cf_itest_redis_reply_has(s_real.redis.port, "1", "HEXISTS cf:agent:{con-1} curve"));
     EXPECT(0, "Revoked", "agent show con-1 " REAL); /* still listed, marked */
     EXPECT(0, NULL, "agent revoke con-1 --json " REAL);
     assert_false(json_is_true(cf_itest_console_at("key_removed"))); /* nothing left to cut */
     /* decommission asks first: without a terminal it needs --yes */
     EXPECT(2, "--yes", "agent decommission con-2 " REAL);
-    assert_true(cf_itest_redis_reply_has(s_real.redis.port, "1", "HEXISTS cf:curve:agents con-2"));
+    assert_true(cf_itest_redis_reply_has(s_real.redis.port, "1", "HEXISTS cf:agent:{con-2} curve"));
     EXPECT(0, "agent con-2 decommissioned", "agent decommission con-2 --yes " REAL);
-    assert_false(cf_itest_redis_reply_has(s_real.redis.port, "1", "HEXISTS cf:curve:agents con-2"));
+    assert_false(
+        cf_itest_redis_reply_has(s_real.redis.port, "1", "HEXISTS cf:agent:{con-2} curve"));
     EXPECT(1, "404", "agent show con-2 " REAL);
     EXPECT(1, "not_found", "agent decommission con-2 --yes " REAL);
     EXPECT(1, NULL, "agent revoke nobody " REAL);

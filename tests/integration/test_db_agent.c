@@ -256,6 +256,45 @@ static void test_paging(void **state)
     cf_store_destroy(&store);
 }
 
+/* There is no set of all agents (its ~100 bytes per agent): the per-lock sets are the
+   fleet; a set left by an older version empties as its agents check in. */
+static void test_no_set_of_all(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    assert_int_equal(cf_store_cmd(store, NULL, "ZADD cf:agents 1 agent-1 1 agent-2 1 gone"), CF_OK);
+    assert_int_equal(s_checkin(store, "agent-1", CF_DB_LOCK_SECURE, 10, NULL), CF_OK);
+    assert_int_equal(s_checkin(store, "agent-2", CF_DB_LOCK_INSECURE, 11, NULL), CF_OK);
+    assert_int_equal(s_checkin(store, "agent-3", CF_DB_LOCK_ATTENTION, 12, NULL), CF_OK);
+    assert_true(cf_itest_redis_reply_has(s_redis.port, "1", "ZCARD cf:agents")); /* "gone" */
+    assert_true(cf_itest_redis_reply_has(s_redis.port, "1", "ZSCORE cf:agents gone"));
+    cf_db_agent_counts_t c;
+    assert_int_equal(cf_db_agent_counts(store, &c), CF_OK);
+    assert_int_equal(c.total, 3); /* from the per-lock sets, not the old set */
+    assert_int_equal(c.n[CF_DB_LOCK_SECURE], 1);
+    assert_int_equal(c.n[CF_DB_LOCK_ATTENTION], 1);
+    assert_int_equal(c.n[CF_DB_LOCK_INSECURE], 1);
+    /* the whole-fleet page merges the per-lock sets in (last_seen, id) order */
+    cf_db_agent_t *list = NULL;
+    size_t n = 0;
+    char next[CF_DB_CURSOR_MAX];
+    assert_int_equal(cf_db_agent_list(store, CF_DB_LOCK_COUNT, "", 2, &list, &n, next), CF_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].id, "agent-1");
+    assert_string_equal(list[1].id, "agent-2");
+    assert_string_equal(next, "11:agent-2");
+    cf_mem_free(list);
+    char last[CF_DB_CURSOR_MAX];
+    assert_int_equal(cf_db_agent_list(store, CF_DB_LOCK_COUNT, next, 2, &list, &n, last), CF_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, "agent-3");
+    cf_mem_free(list);
+    assert_int_equal(cf_db_agent_remove(store, "agent-3"), CF_OK);
+    assert_int_equal(cf_db_agent_counts(store, &c), CF_OK);
+    assert_int_equal(c.total, 2);
+    cf_store_destroy(&store);
+}
+
 static void test_favorites(void **state)
 {
     (void) state;
@@ -360,11 +399,9 @@ static void test_expired_and_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),
-        cmocka_unit_test(test_counters_equal_recount),
-        cmocka_unit_test(test_paging),
-        cmocka_unit_test(test_favorites),
-        cmocka_unit_test(test_expired_and_refusals),
+        cmocka_unit_test(test_usage),     cmocka_unit_test(test_counters_equal_recount),
+        cmocka_unit_test(test_paging),    cmocka_unit_test(test_no_set_of_all),
+        cmocka_unit_test(test_favorites), cmocka_unit_test(test_expired_and_refusals),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cf_db_agent.h"
 #include "cf_db_curve.h"
 #include "cf_itest.h"
 
@@ -28,29 +29,43 @@ static long long s_int(cf_store_t *store, const char *fmt, const char *arg)
     return v;
 }
 
-/* Every key in the two hashes has its owner entry, and there are no other owners. */
+/* 1 when the reply of fmt (one argument) is the string want. */
+static int s_is(cf_store_t *store, const char *want, const char *fmt, const char *arg)
+{
+    redisReply *r = NULL;
+    assert_int_equal(cf_store_cmd(store, &r, fmt, arg), CF_OK);
+    int yes = r->type == REDIS_REPLY_STRING && strcmp(r->str, want) == 0;
+    cf_store_reply_free(&r);
+    return yes;
+}
+
+/* Every owner entry names a holder of that key (an agent's record, field curve, or
+   cf:curve:agents for an older one; cf:curve:servers), and every server key has its owner
+   entry. */
 static void s_assert_owners(cf_store_t *store)
 {
-    const char *hashes[] = {"cf:curve:agents", "cf:curve:servers"};
-    const char *prefix[] = {"agent:", "server:"};
-    long long listed = 0;
-    for (int h = 0; h < 2; h++) {
-        redisReply *r = NULL;
-        assert_int_equal(cf_store_cmd(store, &r, "HGETALL %s", hashes[h]), CF_OK);
-        for (size_t i = 0; i + 1 < r->elements; i += 2) {
-            redisReply *o = NULL;
-            assert_int_equal(
-                cf_store_cmd(store, &o, "HGET cf:curve:owner %s", r->element[i + 1]->str), CF_OK);
-            char want[300];
-            snprintf(want, sizeof(want), "%s%s", prefix[h], r->element[i]->str);
-            assert_int_equal(o->type, REDIS_REPLY_STRING);
-            assert_string_equal(o->str, want);
-            cf_store_reply_free(&o);
-            listed++;
+    redisReply *r = NULL;
+    assert_int_equal(cf_store_cmd(store, &r, "HGETALL cf:curve:owner"), CF_OK);
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const char *z85 = r->element[i]->str, *ident = r->element[i + 1]->str;
+        char key[300];
+        if (strncmp(ident, "agent:", 6) == 0) {
+            snprintf(key, sizeof(key), "cf:agent:{%s}", ident + 6);
+            assert_true(s_is(store, z85, "HGET %s curve", key) ||
+                        s_is(store, z85, "HGET cf:curve:agents %s", ident + 6));
+        } else {
+            assert_int_equal(strncmp(ident, "server:", 7), 0);
+            assert_true(s_is(store, z85, "HGET cf:curve:servers %s", ident + 7));
         }
-        cf_store_reply_free(&r);
     }
-    assert_int_equal(s_int(store, "HLEN %s", "cf:curve:owner"), listed);
+    cf_store_reply_free(&r);
+    assert_int_equal(cf_store_cmd(store, &r, "HGETALL cf:curve:servers"), CF_OK);
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        char want[300];
+        snprintf(want, sizeof(want), "server:%s", r->element[i]->str);
+        assert_true(s_is(store, want, "HGET cf:curve:owner %s", r->element[i + 1]->str));
+    }
+    cf_store_reply_free(&r);
 }
 
 static void test_usage(void **state)
@@ -329,13 +344,69 @@ static void test_alloc_failures(void **state)
     cf_store_destroy(&store);
 }
 
+/* An agent's key lives in its record (field curve), not in a hash of every agent; a key
+   an older version put in cf:curve:agents still reads and loads, and moves to the record
+   when replaced; decommissioning the record takes the key with it. */
+static void test_agent_key_in_record(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    unsigned char a[CF_CURVE_KEY_LEN], b[CF_CURVE_KEY_LEN], got[CF_CURVE_KEY_LEN];
+    char za[CF_CURVE_Z85_LEN + 1], zb[CF_CURVE_Z85_LEN + 1];
+    s_key(a, 11);
+    s_key(b, 12);
+    cf_curve_z85_encode(a, za);
+    cf_curve_z85_encode(b, zb);
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "agent-1", a, 0, NULL), CF_OK);
+    assert_true(s_is(store, za, "HGET %s curve", "cf:agent:{agent-1}"));
+    assert_int_equal(s_int(store, "EXISTS %s", "cf:curve:agents"), 0);
+    /* an older key: in cf:curve:agents with its owner entry */
+    assert_int_equal(cf_store_cmd(store, NULL, "HSET cf:curve:agents agent-2 %s", zb), CF_OK);
+    assert_int_equal(cf_store_cmd(store, NULL, "HSET cf:curve:owner %s agent:agent-2", zb), CF_OK);
+    assert_int_equal(cf_db_curve_get(store, CF_ALLOW_AGENT, "agent-2", got), CF_OK);
+    assert_memory_equal(got, b, CF_CURVE_KEY_LEN);
+    cf_allow_t *list = NULL;
+    assert_int_equal(cf_allow_new(0, 0, &list), CF_OK);
+    size_t bad = 99;
+    assert_int_equal(cf_db_curve_load(store, list, &bad), CF_OK);
+    assert_int_equal(bad, 0); /* agent-2 comes from both hashes: the same pair, no clash */
+    assert_int_equal(cf_allow_count(list), 2);
+    cf_allow_kind_t kind = 0;
+    assert_string_equal(cf_allow_find(list, a, &kind), "agent-1");
+    assert_string_equal(cf_allow_find(list, b, &kind), "agent-2");
+    cf_allow_destroy(&list);
+    /* the older key is held: no second key without replace; replaced, it moves */
+    unsigned char c[CF_CURVE_KEY_LEN];
+    s_key(c, 13);
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "agent-2", c, 0, NULL), CF_ERR_EXISTS);
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "agent-2", c, 1, NULL), CF_OK);
+    assert_int_equal(s_int(store, "HEXISTS cf:curve:agents %s", "agent-2"), 0);
+    assert_int_equal(s_int(store, "HEXISTS cf:curve:owner %s", zb), 0);
+    assert_int_equal(cf_db_curve_get(store, CF_ALLOW_AGENT, "agent-2", got), CF_OK);
+    assert_memory_equal(got, c, CF_CURVE_KEY_LEN);
+    s_assert_owners(store);
+    /* the key of agent-1 is refused to agent-2: one key, one identity */
+    assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "agent-2", a, 1, NULL), CF_ERR_EXISTS);
+    /* decommissioning the record takes agent-1's key out of the owner hash */
+    cf_db_checkin_t in = {"agent-1", CF_DB_LOCK_INSECURE, 5, "127.0.0.1", NULL, NULL, NULL, 0,
+                          "srv1"};
+    assert_int_equal(cf_db_agent_checkin(store, &in, NULL), CF_OK);
+    assert_int_equal(cf_db_agent_remove(store, "agent-1"), CF_OK);
+    assert_int_equal(s_int(store, "HEXISTS cf:curve:owner %s", za), 0);
+    assert_int_equal(cf_db_curve_get(store, CF_ALLOW_AGENT, "agent-1", got), CF_ERR_NOTFOUND);
+    assert_int_equal(cf_db_curve_remove(store, CF_ALLOW_AGENT, "agent-2"), CF_OK);
+    assert_int_equal(s_int(store, "HLEN %s", "cf:curve:owner"), 0);
+    s_assert_owners(store);
+    cf_store_destroy(&store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),          cmocka_unit_test(test_refusals_and_owners),
         cmocka_unit_test(test_bad_input),      cmocka_unit_test(test_events),
         cmocka_unit_test(test_event_parse),    cmocka_unit_test(test_load_skips_malformed),
-        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_agent_key_in_record),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -235,6 +235,78 @@ static void test_agent_fields_damaged(void **state)
     cf_store_destroy(&store);
 }
 
+/* Agent id's record as written before the :cert key: the fields and the PEM in the hash. */
+static void s_legacy_record(cf_store_t *store, const char *id, const cf_cert_t *cert)
+{
+    char *pem = NULL;
+    size_t len = 0;
+    assert_int_equal(cf_cert_to_pem(cert, &pem, &len), CF_OK);
+    assert_int_equal(cf_store_cmd(store, NULL,
+                                  "HSET cf:agent:{%s} enroll_fp %s enroll_serial %s "
+                                  "enroll_not_after %lld enroll_cert %s",
+                                  id, cf_cert_fingerprint(cert), cf_cert_serial(cert),
+                                  (long long) cf_cert_not_after(cert), pem),
+                     CF_OK);
+    cf_mem_free(pem);
+}
+
+/* The layout: the certificate's fingerprint, serial and expiry are read from its :cert key,
+   never kept twice in the record; a record written before (the three fields and the PEM in
+   the hash) still reads, and loses them at the next write; a replacement archives the old
+   certificate without its body. */
+static void test_agent_layout(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    s_agent(store, "agent-4");
+    cf_ca_t *ca = NULL;
+    cf_cert_t *c1 = NULL, *c2 = NULL;
+    cf_key_t *key = NULL;
+    assert_int_equal(cf_ca_create(NULL, &ca), CF_OK);
+    cf_issue_t req = {.component = CF_COMPONENT_AGENT, .name = "agent-4"};
+    assert_int_equal(cf_ca_issue(ca, &req, &c1, &key), CF_OK);
+    cf_key_destroy(&key);
+    assert_int_equal(cf_ca_issue(ca, &req, &c2, &key), CF_OK);
+    s_legacy_record(store, "agent-4", c1);
+    cf_db_enrolled_t e;
+    assert_int_equal(cf_db_enroll_get(store, "agent-4", &e), CF_OK);
+    assert_string_equal(e.fp, cf_cert_fingerprint(c1));
+    assert_string_equal(e.serial, cf_cert_serial(c1));
+    assert_non_null(e.cert_pem);
+    cf_db_enrolled_clear(&e);
+    /* a replacement drops them, keeps the DER in :cert, archives c1 in the agent form */
+    assert_int_equal(cf_db_enroll_replace(store, "agent-4", S_NOW, c2, c1), CF_OK);
+    static const char *const gone[] = {"enroll_fp", "enroll_serial", "enroll_not_after",
+                                       "enroll_cert"};
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+        assert_true(
+            cf_itest_redis_reply_has(s_redis.port, "0", "HEXISTS cf:agent:{agent-4} %s", gone[i]));
+    assert_true(cf_itest_redis_reply_has(s_redis.port, "a1 agent-4 1800000000 ",
+                                         "HGET cf:archive %s", cf_cert_fingerprint(c1)));
+    assert_int_equal(cf_db_enroll_get(store, "agent-4", &e), CF_OK);
+    assert_string_equal(e.fp, cf_cert_fingerprint(c2));
+    assert_string_equal(e.serial, cf_cert_serial(c2));
+    assert_int_equal(e.not_after, (int64_t) cf_cert_not_after(c2));
+    cf_db_enrolled_clear(&e);
+    /* enrollment again: only `enrolled` in the hash, the rest from :cert */
+    assert_int_equal(cf_db_enroll_record(store, "agent-4", S_NOW + 5, c1), CF_OK);
+    assert_true(
+        cf_itest_redis_reply_has(s_redis.port, "0", "HEXISTS cf:agent:{agent-4} enroll_fp"));
+    assert_int_equal(cf_db_enroll_get(store, "agent-4", &e), CF_OK);
+    assert_int_equal(e.enrolled, S_NOW + 5);
+    assert_string_equal(e.fp, cf_cert_fingerprint(c1));
+    cf_db_enrolled_clear(&e);
+    /* a :cert key that is no certificate is damage, not an empty answer */
+    assert_int_equal(cf_store_cmd(store, NULL, "SET cf:agent:{agent-4}:cert garbage"), CF_OK);
+    assert_int_equal(cf_db_enroll_get(store, "agent-4", &e), CF_ERR_CORRUPT);
+    assert_null(e.cert_pem);
+    cf_cert_destroy(&c1);
+    cf_cert_destroy(&c2);
+    cf_key_destroy(&key);
+    cf_ca_destroy(&ca);
+    cf_store_destroy(&store);
+}
+
 /* Each allocation of a record and a read failing in turn: an error, nothing half done. */
 static void test_alloc_failures(void **state)
 {
@@ -279,7 +351,7 @@ int main(void)
         cmocka_unit_test(test_usage),          cmocka_unit_test(test_token_stored_as_digest),
         cmocka_unit_test(test_token_refusals), cmocka_unit_test(test_token_last_use_once),
         cmocka_unit_test(test_agent_fields),   cmocka_unit_test(test_agent_fields_damaged),
-        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_agent_layout),   cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

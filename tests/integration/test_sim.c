@@ -16,6 +16,7 @@
 #include "cf_ca.h"
 #include "cf_db_meta.h"
 #include "cf_itest_broker.h"
+#include "cf_db_enroll.h"
 #include "cf_itest_fleet.h"
 #include "cf_seal.h"
 
@@ -31,6 +32,20 @@
 #define S_SANITIZED 0
 #endif
 #define S_WAIT 90000
+
+/* 1 when the certificate recorded for agent id (cf_db_enroll: its :cert key) has
+   fingerprint fp. */
+static int s_enroll_fp_is(int port, const char *id, const char *fp)
+{
+    cf_store_t *store = cf_itest_store_at(port, NULL);
+    cf_db_enrolled_t e;
+    int ok = store && cf_db_enroll_get(store, id, &e) == CF_OK;
+    ok = ok && strcmp(e.fp, fp) == 0;
+    if (store)
+        cf_db_enrolled_clear(&e);
+    cf_store_destroy(&store);
+    return ok;
+}
 
 static cf_itest_fleet_t *const s = &cf_itest_fleet;
 static cf_itest_broker_t s_b;
@@ -231,7 +246,7 @@ static int s_all_own(void *arg)
 
 /* A condition: every agent <prefix>i (n) checked in (a mutual-TLS handshake: the server
    records the certificate the client presented) with the certificate the server issued it
-   last (its record's enroll_fp), which is not before[i]. */
+   last (the one its :cert key holds), which is not before[i]. */
 typedef struct {
     const char *prefix; /* id prefix */
     size_t n;           /* agents */
@@ -250,8 +265,7 @@ static int s_all_reissued(void *arg)
         const char *fp = json_string_value(json_object_get(j, "cert_fingerprint"));
         char id[64]; /* hiredis formats no %zu */
         snprintf(id, sizeof(id), "%s%zu", r->prefix, i);
-        ok = fp && strcmp(fp, r->before[i]) != 0 &&
-             cf_itest_redis_reply_has(s->redis.port, fp, "HGET cf:agent:{%s} enroll_fp", id);
+        ok = fp && strcmp(fp, r->before[i]) != 0 && s_enroll_fp_is(s->redis.port, id, fp);
         json_decref(j);
     }
     return ok;

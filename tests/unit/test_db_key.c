@@ -252,16 +252,17 @@ static void test_archive_compact(void **state)
     assert_int_equal(cf_ca_issue(ca, &req, &cert, &key), CF_OK);
     char *v = NULL;
     size_t len = 0;
-    assert_int_equal(cf_db_archive_entry(CF_COMPONENT_AGENT, "host-7", cert, 1800000000, &v, &len),
+    assert_int_equal(cf_db_archive_entry(CF_COMPONENT_SERVER, "host-7", cert, 1800000000, &v, &len),
                      CF_OK);
     assert_true(len < 700); /* DER, not PEM inside JSON */
-    assert_memory_equal(v, "c1 agent host-7 1800000000\n", 27);
+    assert_memory_equal(v, "c1 server host-7 1800000000\n", 28);
     cf_db_archived_t a;
     cf_why_t why = {""};
     const char *fp = cf_cert_fingerprint(cert);
     assert_int_equal(cf_db_archive_decode(fp, 64, v, len, &a, &why), CF_OK);
-    assert_int_equal(a.component, CF_COMPONENT_AGENT);
+    assert_int_equal(a.component, CF_COMPONENT_SERVER);
     assert_string_equal(a.name, "host-7");
+    assert_string_equal(a.subject, cf_cert_subject(cert));
     assert_string_equal(a.serial, cf_cert_serial(cert));
     assert_int_equal(a.not_after, (int64_t) cf_cert_not_after(cert));
     assert_int_equal(a.archived_at, 1800000000);
@@ -280,8 +281,8 @@ static void test_archive_compact(void **state)
         char buf[2048];
         size_t hl = strlen(heads[i]);
         memcpy(buf, heads[i], hl);
-        memcpy(buf + hl, v + 27, len - 27);
-        assert_int_equal(cf_db_archive_decode(fp, 64, buf, hl + len - 27, &a, &why),
+        memcpy(buf + hl, v + 28, len - 28);
+        assert_int_equal(cf_db_archive_decode(fp, 64, buf, hl + len - 28, &a, &why),
                          CF_ERR_CORRUPT);
         assert_null(a.cert_pem);
     }
@@ -289,6 +290,66 @@ static void test_archive_compact(void **state)
     assert_int_equal(cf_db_archive_entry(CF_COMPONENT_CA, "host-7", cert, 1, &v, &len),
                      CF_ERR_INVALID);
     assert_null(v);
+    cf_cert_destroy(&cert);
+    cf_key_destroy(&key);
+    cf_ca_destroy(&ca);
+}
+
+/* The agent form: a replaced agent certificate without its body, about 100 bytes. */
+static void test_archive_agent(void **state)
+{
+    (void) state;
+    cf_ca_t *ca = NULL;
+    cf_cert_t *cert = NULL;
+    cf_key_t *key = NULL;
+    cf_issue_t req = {.component = CF_COMPONENT_AGENT, .name = "host-7"};
+    assert_int_equal(cf_ca_create(NULL, &ca), CF_OK);
+    assert_int_equal(cf_ca_issue(ca, &req, &cert, &key), CF_OK);
+    char *v = NULL, want[512];
+    size_t len = 0;
+    assert_int_equal(cf_db_archive_entry(CF_COMPONENT_AGENT, "host-7", cert, 1800000000, &v, &len),
+                     CF_OK);
+    snprintf(want, sizeof(want), "a1 host-7 1800000000 %lld %s %s",
+             (long long) cf_cert_not_after(cert), cf_cert_serial(cert), cf_cert_subject(cert));
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(v, want, len);
+    assert_true(len < 160); /* no certificate body */
+    cf_db_archived_t a;
+    cf_why_t why = {""};
+    const char *fp = cf_cert_fingerprint(cert);
+    assert_int_equal(cf_db_archive_decode(fp, 64, v, len, &a, &why), CF_OK);
+    assert_int_equal(a.component, CF_COMPONENT_AGENT);
+    assert_string_equal(a.name, "host-7");
+    assert_string_equal(a.fingerprint, fp);
+    assert_string_equal(a.serial, cf_cert_serial(cert));
+    assert_string_equal(a.subject, cf_cert_subject(cert));
+    assert_int_equal(a.not_after, (int64_t) cf_cert_not_after(cert));
+    assert_int_equal(a.archived_at, 1800000000);
+    assert_null(a.cert_pem);
+    cf_db_archived_clear(&a);
+    /* a subject with spaces stays whole */
+    static const char spaced[] = "a1 host-7 5 6 0a CN=a b,O=c d";
+    assert_int_equal(cf_db_archive_decode(fp, 64, spaced, strlen(spaced), &a, &why), CF_OK);
+    assert_string_equal(a.subject, "CN=a b,O=c d");
+    assert_int_equal(a.not_after, 6);
+    cf_db_archived_clear(&a);
+    /* damaged: missing parts, a bad id or serial, no subject, a second line, a NUL */
+    static const char *const bad[] = {"a1 host-7 5 6 0a",      "a1 host-7 5 6 0a ",
+                                      "a1 Host-7 5 6 0a CN=x", "a1 host-7 5 6 0z CN=x",
+                                      "a1 host-7 x 6 0a CN=x", "a1 host-7 5 6 0a CN=x\nCN=y",
+                                      "a1 host-7 5 0a CN=x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(cf_db_archive_decode(fp, 64, bad[i], strlen(bad[i]), &a, &why),
+                         CF_ERR_CORRUPT);
+        assert_null(a.subject);
+    }
+    static const char nul[] = "a1 host-7 5 6 0a CN=x\0y";
+    assert_int_equal(cf_db_archive_decode(fp, 64, nul, sizeof(nul) - 1, &a, &why), CF_ERR_CORRUPT);
+    cf_mem_free(v);
+    /* the shared agent certificate's name is no agent id rule breaker: still the agent form */
+    assert_int_equal(cf_db_archive_entry(CF_COMPONENT_AGENT, "shared", cert, 1, &v, &len), CF_OK);
+    assert_memory_equal(v, "a1 shared 1 ", 12);
+    cf_mem_free(v);
     cf_cert_destroy(&cert);
     cf_key_destroy(&key);
     cf_ca_destroy(&ca);
@@ -375,7 +436,8 @@ int main(void)
         cmocka_unit_test(test_usage),          cmocka_unit_test(test_job_keys),
         cmocka_unit_test(test_name_checks),    cmocka_unit_test(test_reply_decoders),
         cmocka_unit_test(test_archive_decode), cmocka_unit_test(test_archive_compact),
-        cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_enums_and_ssl),
+        cmocka_unit_test(test_archive_agent),  cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_enums_and_ssl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
