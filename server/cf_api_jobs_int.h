@@ -25,7 +25,7 @@
 /* How the targets of a new job are named. */
 typedef enum {
     CF_API_JOBS_LIST = 0, /* "agents": explicit ids */
-    CF_API_JOBS_ALL,      /* "all": every agent (cf:agents) */
+    CF_API_JOBS_ALL,      /* "all": every agent (the four per-lock sets) */
     CF_API_JOBS_RANGE,    /* "ip_range": agents whose last address is inside */
     CF_API_JOBS_STATE,    /* "state": agents in one lock state */
 } cf_api_jobs_kind_t;

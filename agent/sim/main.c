@@ -54,7 +54,7 @@ static void s_usage(FILE *to)
         "  -b, --broker EP#Z85    broker endpoint and key; repeatable (agent i starts at i %% n)\n"
         "      --ca FILE          CA certificate (PEM) job signers must chain to\n"
         "      --keys-out FILE    write one line \"id Z85-public-key\" per agent\n"
-        "      --redis HOST:PORT  register the keys (cf:curve:agents) and agent records\n"
+        "      --redis HOST:PORT  register the agents (CURVE key and record)\n"
         "      --server-alias A   the server the records name (default " S_ALIAS_DEF ")\n"
         "      --start-offline    no agent connects until SIGUSR2 (register the keys first)\n"
         "      --online-after-keys  start off line, connect once the keys are out\n"
@@ -208,7 +208,7 @@ static cf_err_t s_keys_out(cf_fleet_t *fleet, const char *path)
     return fclose(f) == 0 ? CF_OK : CF_ERR_IO;
 }
 
-/* Every agent's key into cf:curve:agents and a check-in record (2 round trips each). */
+/* Every agent's CURVE key and a check-in record into Redis (2 round trips each). */
 static cf_err_t s_register(cf_fleet_t *fleet, const s_opts_t *o)
 {
     cf_store_cfg_t scfg;
