@@ -13,6 +13,8 @@
 #include <event2/bufferevent_struct.h>
 #include <event2/listener.h>
 
+#define S_READ_MAX 960 /* bytes one SSL_read may add to a connection's input (see s_bevcb) */
+
 static _Thread_local void *s_data; /* the running worker's data (cf_https_worker_data) */
 
 void *cf_https_worker_data(void)
@@ -123,6 +125,10 @@ static struct bufferevent *s_bevcb(struct event_base *base, void *arg)
         return NULL;
     }
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    /* reads in chunks that keep the input buffer's chunk a 1 KiB allocation (with
+       libevent's chunk header), which glibc serves from its per-thread cache; libevent's
+       4096 is a "large" request, and each one makes malloc consolidate its fast bins */
+    (void) bufferevent_set_max_single_read(bev, S_READ_MAX);
     if (w->conns >= w->owner->cfg.max_conns && !w->paused && w->tls_sock) {
         evconnlistener_disable(evhttp_bound_socket_get_listener(w->tls_sock));
         w->paused = 1; /* other workers keep accepting on the shared socket */
