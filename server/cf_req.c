@@ -190,7 +190,7 @@ static const char *s_date(void)
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     static _Thread_local time_t s_sec = -1;
-    static _Thread_local char s_text[32];
+    static _Thread_local char s_text[80]; /* 29 used; room for any int the compiler sees */
     time_t now = time(NULL);
     if (now == s_sec)
         return s_text;
