@@ -208,6 +208,47 @@ static void test_late_reader_gets_every_answer(void **state)
     free(buf);
 }
 
+/* Write each part as its own TLS record and send them all in one send(2), so the server
+   reads them together: with read-ahead, records it holds undecrypted must still be served. */
+static void s_send_records(s_client_t *c, const char *const *parts, int n)
+{
+    BIO *mem = BIO_new(BIO_s_mem());
+    BIO *sock = SSL_get_rbio(c->ssl);
+    assert_non_null(mem);
+    assert_int_equal(BIO_up_ref(sock), 1);
+    SSL_set0_wbio(c->ssl, mem);
+    for (int i = 0; i < n; i++)
+        s_send(c, parts[i], strlen(parts[i]));
+    char *data = NULL;
+    long len = BIO_get_mem_data(mem, &data);
+    assert_true(len > 0);
+    assert_int_equal(send(c->fd, data, (size_t) len, 0), len);
+    SSL_set0_wbio(c->ssl, sock); /* frees mem */
+}
+
+/* Requests and a body that arrive as several records in one segment are all answered. */
+static void test_records_read_together(void **state)
+{
+    (void) state;
+    s_client_t c;
+    char buf[S_READ_BUF];
+    s_connect(&c, TLS1_3_VERSION, 0);
+    s_send(&c, S_GET, strlen(S_GET)); /* past the first request (read-ahead on) */
+    s_read_answers(&c, 1, buf, sizeof(buf));
+    const char *const two[] = {S_GET, S_GET};
+    s_send_records(&c, two, 2);
+    s_read_answers(&c, 2, buf, sizeof(buf));
+    assert_int_equal(s_count(buf, "HTTP/1.1 200 OK"), 2);
+    const char *const split[] = {"POST /api/v1/agent/checkin HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                 "application/json\r\nContent-Length: 16\r\n\r\n",
+                                 "{\"id\":\"agent-2\"}", S_GET};
+    s_send_records(&c, split, 3);
+    s_read_answers(&c, 2, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"id\":\"agent-2\""));
+    assert_int_equal(s_count(buf, "HTTP/1.1 200 OK"), 2);
+    s_close(&c);
+}
+
 /* The value of header name in the answer at text (NULL when absent), copied to out. */
 static const char *s_header(const char *text, const char *name, char *out, size_t cap)
 {
@@ -291,6 +332,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_record_per_answer),
         cmocka_unit_test(test_pipelined_requests),
+        cmocka_unit_test(test_records_read_together),
         cmocka_unit_test(test_late_reader_gets_every_answer),
         cmocka_unit_test(test_framing_headers),
         cmocka_unit_test(test_large_body_in_pieces),
