@@ -24,6 +24,46 @@ static int64_t s_now_ms(void)
 
 /* ---- health -------------------------------------------------------------------------- */
 
+/* The health answer's text per (alias, tls, client_cert), kept per worker thread and made
+   once: tls and the certificate kind are constant strings (OpenSSL's version names, the
+   component names), so their addresses tell them apart; the alias is compared as text. */
+typedef struct {
+    const char *tls;  /* peer->tls_version as the key; NULL = empty slot */
+    const char *cert; /* client_cert as the key */
+    char alias[128];  /* the alias it was made for */
+    size_t len;       /* text's length */
+    char text[256];   /* the answer */
+} s_health_text_t;
+
+static _Thread_local s_health_text_t s_health_texts[4];
+
+/* The cached text, made on a miss; NULL when it does not fit (the caller builds a tree). */
+static const s_health_text_t *s_health_text(void *app, const char *tls, const char *cert)
+{
+    const char *alias = cf_app_alias(app);
+    static _Thread_local unsigned s_next;
+    for (size_t i = 0; i < 4; i++) {
+        s_health_text_t *h = &s_health_texts[i];
+        if (h->tls == tls && h->cert == cert && strcmp(h->alias, alias) == 0)
+            return h;
+    }
+    s_health_text_t *h = &s_health_texts[s_next++ % 4];
+    /* a fixed shape of JSON-safe pieces (a checked alias, OpenSSL's version names) */
+    int n = snprintf(h->text, sizeof(h->text),
+                     "{\"status\":\"ok\",\"alias\":\"%s\",\"version\":\"%s\",\"tls\":\"%s\","
+                     "\"client_cert\":\"%s\"}",
+                     alias, cf_app_version(app), tls, cert);
+    if (n <= 0 || (size_t) n >= sizeof(h->text) || strlen(alias) >= sizeof(h->alias)) {
+        h->tls = NULL;
+        return NULL;
+    }
+    h->len = (size_t) n;
+    memcpy(h->alias, alias, strlen(alias) + 1);
+    h->tls = tls;
+    h->cert = cert;
+    return h;
+}
+
 static void s_health(cf_req_t *req, void *app)
 {
     const cf_https_peer_t *peer = cf_req_peer(req);
@@ -36,22 +76,15 @@ static void s_health(cf_req_t *req, void *app)
         default: cert = "other"; break;
         }
     }
-    /* a fixed shape of JSON-safe pieces (a checked alias, OpenSSL's version names): written
-       as text, no JSON tree built and dumped per request */
-    char text[256];
-    int n = snprintf(text, sizeof(text),
-                     "{\"status\":\"ok\",\"alias\":\"%s\",\"version\":\"%s\",\"tls\":\"%s\","
-                     "\"client_cert\":\"%s\"}",
-                     cf_app_alias(app), cf_app_version(app),
-                     peer->tls_version ? peer->tls_version : "none", cert);
-    if (n > 0 && (size_t) n < sizeof(text))
-        cf_req_reply_text(req, 200, "application/json", text, (size_t) n);
+    const char *tls = peer->tls_version ? peer->tls_version : "none";
+    const s_health_text_t *h = s_health_text(app, tls, cert);
+    if (h)
+        cf_req_reply_text(req, 200, "application/json", h->text, h->len);
     else
         cf_req_reply_json(req, 200,
                           json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "ok", "alias",
-                                    cf_app_alias(app), "version", cf_app_version(app), "tls",
-                                    peer->tls_version ? peer->tls_version : "none", "client_cert",
-                                    cert));
+                                    cf_app_alias(app), "version", cf_app_version(app), "tls", tls,
+                                    "client_cert", cert));
 }
 
 /* ---- login --------------------------------------------------------------------------- */

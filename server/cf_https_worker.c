@@ -13,6 +13,8 @@
 #include <event2/bufferevent_struct.h>
 #include <event2/listener.h>
 
+#define S_READ_MAX 960 /* bytes one SSL_read may add to a connection's input (see s_bevcb) */
+
 static _Thread_local void *s_data; /* the running worker's data (cf_https_worker_data) */
 
 void *cf_https_worker_data(void)
@@ -107,6 +109,33 @@ static void s_conn_closed(void *arg)
     }
 }
 
+/* Read-ahead (on from a connection's first request) lets OpenSSL take a whole request in
+   one read(2) instead of two (record header, then record). Its catch: records it has read
+   but not yet decrypted are invisible to libevent, which reads again only while SSL_pending
+   (decrypted bytes) says so or when epoll says readable; a record already in OpenSSL's
+   buffer would wait for the client's next bytes. So the read event is run again by hand
+   whenever such records remain: after each chunk read (a body in a second record) and when
+   a request is complete (a pipelined request, once evhttp reads again). */
+static void s_read_on(struct bufferevent *bev)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    if (ssl && SSL_has_pending(ssl) && SSL_pending(ssl) == 0)
+        event_active(&bev->ev_read, EV_READ, 1);
+}
+
+static void s_on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void) buf;
+    if (info->n_added)
+        s_read_on(arg);
+}
+
+static void s_on_complete(struct evhttp_request *req, void *arg)
+{
+    (void) req;
+    s_read_on(arg); /* runs before evhttp reads again: the event runs after, in this turn */
+}
+
 /* evhttp asks for the bufferevent of each accepted TLS connection. Returning NULL would
    make evhttp fall back to a plain bufferevent: s_on_tls_request refuses such a one. */
 static struct bufferevent *s_bevcb(struct event_base *base, void *arg)
@@ -123,6 +152,14 @@ static struct bufferevent *s_bevcb(struct event_base *base, void *arg)
         return NULL;
     }
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    /* reads in chunks that keep the input buffer's chunk a 1 KiB allocation (with
+       libevent's chunk header), which glibc serves from its per-thread cache; libevent's
+       4096 is a "large" request, and each one makes malloc consolidate its fast bins */
+    (void) bufferevent_set_max_single_read(bev, S_READ_MAX);
+    if (!evbuffer_add_cb(bufferevent_get_input(bev), s_on_input, bev)) {
+        bufferevent_free(bev); /* frees the SSL (s_conn_closed) */
+        return NULL;
+    }
     if (w->conns >= w->owner->cfg.max_conns && !w->paused && w->tls_sock) {
         evconnlistener_disable(evhttp_bound_socket_get_listener(w->tls_sock));
         w->paused = 1; /* other workers keep accepting on the shared socket */
@@ -152,6 +189,10 @@ static void s_on_tls_request(struct evhttp_request *req, void *arg)
         s_refuse_request(req);
         return;
     }
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    /* the handshake read exactly what it needed, so nothing waits in OpenSSL yet */
+    SSL_set_read_ahead(ssl, 1);
+    evhttp_request_set_on_complete_cb(req, s_on_complete, bev);
     w->owner->cfg.on_request(req, peer, w->owner->cfg.request_arg);
 }
 

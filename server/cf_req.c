@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
@@ -180,6 +181,49 @@ static const char *s_reason(int status)
     }
 }
 
+/* The Date header's value for the current second, formatted once a second per worker
+   thread: left to evhttp it costs a gmtime and a printf on every answer. NULL if the clock
+   cannot be read (evhttp then adds its own). */
+static const char *s_date(void)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    static _Thread_local time_t s_sec = -1;
+    static _Thread_local char s_text[80]; /* 29 used; room for any int the compiler sees */
+    time_t now = time(NULL);
+    if (now == s_sec)
+        return s_text;
+    struct tm tm;
+    if (now == (time_t) -1 || !gmtime_r(&now, &tm) || tm.tm_wday < 0 || tm.tm_wday > 6 ||
+        tm.tm_mon < 0 || tm.tm_mon > 11)
+        return NULL;
+    snprintf(s_text, sizeof(s_text), "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+             tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    s_sec = now;
+    return s_text;
+}
+
+/* Date and Content-Length, which evhttp would otherwise format with a printf each on every
+   answer. No length where no body may follow (1xx, 204, 304); a HEAD answer carries the
+   length its GET would have and no body (evhttp would send the body, unframed). */
+static void s_add_framing(struct evkeyvalq *out, int status, size_t len)
+{
+    const char *date = s_date();
+    if (date)
+        evhttp_add_header(out, "Date", date);
+    if (status < 200 || status == 204 || status == 304)
+        return;
+    char text[24];
+    char *p = text + sizeof(text);
+    *--p = '\0';
+    do {
+        *--p = (char) ('0' + len % 10);
+        len /= 10;
+    } while (len);
+    evhttp_add_header(out, "Content-Length", p);
+}
+
 void cf_req_reply_text(cf_req_t *req, int status, const char *content_type, const void *body,
                        size_t len)
 {
@@ -193,11 +237,14 @@ void cf_req_reply_text(cf_req_t *req, int status, const char *content_type, cons
     evhttp_remove_header(out, "Content-Type");
     evhttp_add_header(out, "Content-Type", content_type ? content_type : "text/plain");
     evhttp_add_header(out, "Cache-Control", "no-store");
-    if (!buf || (len && evbuffer_add(buf, body, len) != 0)) {
+    int head = evhttp_request_get_command(req->evreq) == EVHTTP_REQ_HEAD;
+    if (!buf || (len && !head && evbuffer_add(buf, body, len) != 0)) {
         if (buf)
             evbuffer_drain(buf, evbuffer_get_length(buf));
         status = 500; /* out of memory: an empty 500 still answers */
+        len = 0;
     }
+    s_add_framing(out, status, head ? len : buf ? evbuffer_get_length(buf) : 0);
     req->status = status;
     struct evhttp_connection *evcon = evhttp_request_get_connection(req->evreq);
     evhttp_send_reply(req->evreq, status, s_reason(status), NULL);

@@ -335,10 +335,10 @@ static int s_access(const cf_router_t *self, cf_req_t *req, cf_access_t access)
 {
     cf_peer_kind_t kind = cf_router_peer_kind(req->peer);
     cf_role_t role = CF_ROLE_NONE;
-    const char *auth = cf_req_header(req, "Authorization");
+    int wants = cf_router_wants_session(access, kind); /* else no header lookup at all */
+    const char *auth = wants ? cf_req_header(req, "Authorization") : NULL;
     char token[CF_ROUTER_MAX_TOKEN + 1];
-    if (cf_router_wants_session(access, kind) && self->authenticate &&
-        cf_router_bearer(auth, token, sizeof(token)) == CF_OK) {
+    if (wants && self->authenticate && cf_router_bearer(auth, token, sizeof(token)) == CF_OK) {
         cf_err_t rc = self->authenticate(self->app, token, &req->session);
         cf_mem_wipe(token, sizeof(token));
         if (rc == CF_OK) {
