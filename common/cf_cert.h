@@ -67,6 +67,9 @@ CF_MUST_USE cf_err_t cf_cert_to_der(const cf_cert_t *cert, unsigned char **der_o
 
 /* Inspection. All strings are borrowed and live as long as the cert. */
 const char *cf_cert_fingerprint(const cf_cert_t *cert); /* SHA-256, 64 lowercase hex */
+/* The fingerprint cf_cert_fingerprint gives for the certificate whose DER is der (len
+   bytes), without parsing it: SHA-256 of the bytes. CF_ERR_INVALID, CF_ERR_CRYPTO. */
+CF_MUST_USE cf_err_t cf_cert_der_fingerprint(const void *der, size_t len, char out[65]);
 const char *cf_cert_serial(const cf_cert_t *cert);      /* lowercase hex, no colons */
 const char *cf_cert_subject(const cf_cert_t *cert);     /* RFC 2253 one line */
 const char *cf_cert_issuer(const cf_cert_t *cert);      /* RFC 2253 one line */

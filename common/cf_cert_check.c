@@ -31,6 +31,25 @@ cf_err_t cf_cert_key_id(const cf_cert_t *cert, unsigned char out[CF_CERT_KEY_ID_
     return ok ? CF_OK : CF_ERR_CRYPTO;
 }
 
+cf_err_t cf_cert_der_fingerprint(const void *der, size_t len, char out[65])
+{
+    if (!der || !len || !out)
+        return CF_ERR_INVALID;
+    unsigned char md[32];
+    unsigned int n = 0;
+    if (!EVP_Digest(der, len, md, &n, EVP_sha256(), NULL) || n != sizeof(md)) {
+        ERR_clear_error();
+        return CF_ERR_CRYPTO;
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof(md); i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+    return CF_OK;
+}
+
 cf_err_t cf_cert_check_time(const cf_cert_t *cert, time_t now)
 {
     if (!cert)

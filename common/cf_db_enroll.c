@@ -374,13 +374,13 @@ static const char s_lua_replace[] =
     "return 1\n";
 
 /* The archive entry of old when it is to be archived: still valid, another fingerprint. */
-static cf_err_t s_old_entry(const char *id, int64_t now, const cf_cert_t *new_cert,
-                            const cf_cert_t *old, char **entry, size_t *len)
+static cf_err_t s_old_entry(const char *id, int64_t now, const char *new_fpr, const cf_cert_t *old,
+                            char **entry, size_t *len)
 {
     *entry = NULL;
     *len = 0;
     if (!old || (int64_t) cf_cert_not_after(old) <= now ||
-        strcmp(cf_cert_fingerprint(old), cf_cert_fingerprint(new_cert)) == 0)
+        strcmp(cf_cert_fingerprint(old), new_fpr) == 0)
         return CF_OK;
     return cf_db_archive_entry(CF_COMPONENT_AGENT, id, old, now, entry, len);
 }
@@ -389,21 +389,32 @@ cf_err_t cf_db_enroll_replace(cf_store_t *store, const char *id, int64_t now,
                               const cf_cert_t *new_cert, const cf_cert_t *old_cert)
 {
     CF_ASSERT(store && new_cert);
+    unsigned char *der = NULL;
+    size_t len = 0;
+    cf_err_t rc = cf_cert_to_der(new_cert, &der, &len);
+    if (rc != CF_OK)
+        return cf_db_fail(store, rc, "certificate of %s not encoded", id);
+    rc =
+        cf_db_enroll_replace_der(store, id, now, der, len, cf_cert_fingerprint(new_cert), old_cert);
+    cf_mem_free(der);
+    return rc;
+}
+
+cf_err_t cf_db_enroll_replace_der(cf_store_t *store, const char *id, int64_t now,
+                                  const unsigned char *der, size_t len, const char *fpr,
+                                  const cf_cert_t *old_cert)
+{
+    CF_ASSERT(store && der && fpr);
     char key[CF_DB_KEY_MAX], ckey[CF_DB_KEY_MAX];
     if (now < 0 || cf_db_key_agent(key, id) != CF_OK || cf_db_key_agent_cert(ckey, id) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "bad agent id or time");
-    unsigned char *der = NULL;
+    if (len == 0 || len > CF_DB_ENROLL_PEM_MAX)
+        return cf_db_fail(store, CF_ERR_TOOBIG, "certificate of %s: %zu bytes", id, len);
     char *entry = NULL;
-    size_t len = 0, elen = 0;
-    cf_err_t rc = cf_cert_to_der(new_cert, &der, &len);
-    if (rc == CF_OK)
-        rc = s_old_entry(id, now, new_cert, old_cert, &entry, &elen);
-    if (rc == CF_OK && len > CF_DB_ENROLL_PEM_MAX)
-        rc = CF_ERR_TOOBIG;
-    if (rc != CF_OK) {
-        cf_mem_free(der);
-        return cf_db_fail(store, rc, "certificate of %s not encoded", id);
-    }
+    size_t elen = 0;
+    cf_err_t rc = s_old_entry(id, now, fpr, old_cert, &entry, &elen);
+    if (rc != CF_OK)
+        return cf_db_fail(store, rc, "archive entry of %s not encoded", id);
     const char *argv[] = {key,
                           ckey,
                           CF_DB_K_ARCHIVE,
@@ -423,7 +434,6 @@ cf_err_t cf_db_enroll_replace(cf_store_t *store, const char *id, int64_t now,
         rc = cf_db_fail(store, CF_ERR_NOTFOUND, "no agent %s", id);
     if (rc == CF_OK && v == 2)
         rc = cf_db_fail(store, CF_ERR_POLICY, "agent %s is revoked", id);
-    cf_mem_free(der);
     cf_mem_free(entry);
     return rc;
 }

@@ -58,9 +58,10 @@ static cf_err_t s_own(const cf_link_reissue_t *r, const cf_cert_t *old, const ch
     return CF_OK;
 }
 
-/* A new certificate for old's public key, same names, fresh serial and validity. */
+/* A new certificate for old's public key, same names, fresh serial and validity, as DER
+   (not parsed back: it is recorded and sent as it is). */
 static cf_err_t s_issue(cf_link_reissue_t *r, const cf_cert_t *old, const char *agent, int64_t now,
-                        cf_cert_t **out, cf_why_t *why)
+                        unsigned char **der, size_t *len, cf_why_t *why)
 {
     unsigned char *spki = NULL;
     int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cf_cert_x509(old)), &spki);
@@ -71,7 +72,7 @@ static cf_err_t s_issue(cf_link_reissue_t *r, const cf_cert_t *old, const char *
                       .spki = spki,
                       .spki_len = (size_t) n,
                       .now = (time_t) now};
-    cf_err_t rc = cf_ca_issue(r->ca, &req, out, NULL);
+    cf_err_t rc = cf_ca_issue_der(r->ca, &req, der, len, NULL);
     OPENSSL_free(spki);
     if (rc != CF_OK)
         return cf_why(why, rc, "issuing %s's certificate: %s", agent, cf_err_str(rc));
@@ -88,24 +89,34 @@ cf_err_t cf_link_reissue_cert(cf_store_t *store, cf_link_reissue_t *r, const cha
     *len_out = 0;
     if (!r->ca)
         return CF_ERR_STATE;
-    cf_cert_t *old = NULL, *fresh = NULL;
+    cf_cert_t *old = NULL;
     cf_err_t rc = cf_db_enroll_cert(store, agent, &old);
     if (rc != CF_OK)
         return cf_why(why, rc, "%s", cf_why_text(cf_store_why(store), rc));
     rc = s_own(r, old, agent, why);
     int again = (int64_t) cf_cert_not_before(old) + CF_ISSUE_SKEW >= job_created;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    char fpr[65];
     if (rc == CF_OK && !again)
-        rc = s_issue(r, old, agent, now, &fresh, why);
-    if (rc == CF_OK && fresh) {
-        rc = cf_db_enroll_replace(store, agent, now, fresh, old);
+        rc = s_issue(r, old, agent, now, &der, &len, why);
+    if (rc == CF_OK && der) {
+        rc = cf_cert_der_fingerprint(der, len, fpr);
+        if (rc == CF_OK)
+            rc = cf_db_enroll_replace_der(store, agent, now, der, len, fpr, old);
         if (rc != CF_OK)
             cf_why(why, rc, "recording %s's certificate: %s", agent,
                    cf_why_text(cf_store_why(store), rc));
+    } else if (rc == CF_OK) {
+        rc = cf_cert_to_der(old, &der, &len); /* recorded for this job already: sent again */
     }
-    if (rc == CF_OK)
-        rc = cf_cert_to_der(fresh ? fresh : old, der_out, len_out);
+    if (rc == CF_OK) {
+        *der_out = der;
+        *len_out = len;
+        der = NULL;
+    }
+    cf_mem_free(der);
     cf_cert_destroy(&old);
-    cf_cert_destroy(&fresh);
     return rc;
 }
 

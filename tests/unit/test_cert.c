@@ -203,6 +203,12 @@ static void test_tampered(void **state)
     unsigned char *der = NULL;
     size_t len = 0;
     assert_int_equal(cf_cert_to_der(leaf, &der, &len), CF_OK);
+    /* the fingerprint of the DER without parsing it is the parsed certificate's */
+    char fpr[65];
+    assert_int_equal(cf_cert_der_fingerprint(der, len, fpr), CF_OK);
+    assert_string_equal(fpr, cf_cert_fingerprint(leaf));
+    assert_int_equal(cf_cert_der_fingerprint(der, 0, fpr), CF_ERR_INVALID);
+    assert_int_equal(cf_cert_der_fingerprint(NULL, len, fpr), CF_ERR_INVALID);
     /* flip one byte inside the subject's CN: still parses, no longer verifies */
     unsigned char *hit = NULL;
     for (size_t i = 0; i + 7 <= len && !hit; i++)
