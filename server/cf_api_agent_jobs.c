@@ -91,8 +91,8 @@ json_t *cf_api_agent_jobs(cf_app_t *app, cf_store_t *store, const char *id, int 
     if (rc != CF_OK)
         cf_log(CF_LOG_WARN, "msg=\"protocol level not recorded\" agent=%s err=%s", id,
                cf_err_name(rc));
-    rc = cf_link_agent_jobs(store, cf_app_seal(app), &signer, cf_app_alias(app), id, now, s_add, &j,
-                            NULL, &why);
+    rc = cf_link_agent_jobs(store, cf_app_seal(app), &signer, cf_app_alias(app), id, now, 0, s_add,
+                            &j, NULL, &why);
     if (rc != CF_OK)
         cf_log(CF_LOG_WARN, "msg=\"open jobs left out of the check-in\" agent=%s err=%s why=\"%s\"",
                id, cf_err_name(rc), cf_why_text(&why, rc));

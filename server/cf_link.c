@@ -67,7 +67,8 @@ static int s_on_pipe(zsock_t *pipe)
 static void s_retry_one(void *ctx, const char *agent, size_t broker)
 {
     cf_link_t *self = ctx;
-    size_t sent = cf_link_jobs_open(self, broker, agent, (int64_t) time(NULL));
+    int64_t now = (int64_t) time(NULL); /* not a job that would expire on the way */
+    size_t sent = cf_link_jobs_open(self, broker, agent, now, now + CF_LINK_RETRY_MARGIN);
     cf_app_count(self->app, CF_APP_LINK_RETRIES, 1);
     cf_log(CF_LOG_DEBUG, "msg=\"open jobs sent again after offline\" agent=%s sent=%zu", agent,
            sent);

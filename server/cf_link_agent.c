@@ -107,8 +107,8 @@ static int s_one(cf_store_t *store, const cf_seal_t *seal, const cf_link_signer_
 }
 
 cf_err_t cf_link_agent_jobs(cf_store_t *store, const cf_seal_t *seal, cf_link_signer_t *signer,
-                            const char *alias, const char *agent, int64_t now, cf_link_copy_fn fn,
-                            void *arg, size_t *n_out, cf_why_t *why)
+                            const char *alias, const char *agent, int64_t now, int64_t min_expires,
+                            cf_link_copy_fn fn, void *arg, size_t *n_out, cf_why_t *why)
 {
     if (n_out)
         *n_out = 0;
@@ -120,6 +120,8 @@ cf_err_t cf_link_agent_jobs(cf_store_t *store, const cf_seal_t *seal, cf_link_si
     for (size_t i = 0; rc == CF_OK && i < n; i++) {
         if (open[i].state != CF_JOB_PENDING && open[i].state != CF_JOB_DELIVERED)
             continue; /* too_old: not sent until the agent speaks the level */
+        if (open[i].expires <= min_expires)
+            continue; /* would expire on the way */
         if (!signer->cert)
             rc = cf_link_signer_load(store, seal, alias, signer, why);
         if (rc == CF_OK)

@@ -35,15 +35,17 @@ CF_MUST_USE cf_err_t cf_link_copy(cf_store_t *store, const cf_link_prepared_t *p
 typedef void (*cf_link_copy_fn)(void *arg, const char *job_id, const char *wire, size_t len);
 
 /* Build every open job of agent that can be sent (pending and delivered entries of jobs
-   not expired at now; at most CF_DB_JOB_OPEN_MAX) and hand each to fn. *signer is used
+   not expired at now; at most CF_DB_JOB_OPEN_MAX; also none that expires at or before
+   min_expires, 0: no such limit) and hand each to fn. *signer is used
    when it holds a certificate, else loaded for alias (1 RT) only when there is something
    to sign; it stays loaded for the caller, who clears it. A job that cannot be built is
    logged and skipped. *n_out (may be NULL) = copies handed out. Errors: those of
    cf_db_job_agent_open and cf_link_signer_load (why). */
 CF_MUST_USE cf_err_t cf_link_agent_jobs(cf_store_t *store, const cf_seal_t *seal,
                                         cf_link_signer_t *signer, const char *alias,
-                                        const char *agent, int64_t now, cf_link_copy_fn fn,
-                                        void *arg, size_t *n_out, cf_why_t *why);
+                                        const char *agent, int64_t now, int64_t min_expires,
+                                        cf_link_copy_fn fn, void *arg, size_t *n_out,
+                                        cf_why_t *why);
 
 /* The store's event for an agent fact: CF_MSG_RECEIPT -> receipt, CF_MSG_REPORT ->
    report_installed or report_failed by outcome. */

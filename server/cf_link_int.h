@@ -98,9 +98,11 @@ int cf_link_jobs_step(cf_link_t *self);
 /* An agent said HELLO through broker: record proto and broker, upgrade its too_old
    entries, send its open jobs. */
 void cf_link_jobs_hello(cf_link_t *self, size_t broker, const cf_msg_t *hello);
-/* Send agent's open jobs (pending and delivered, not expired) through broker: a HELLO's
-   second half, and a retry after an "offline" answer. Returns the copies sent. */
-size_t cf_link_jobs_open(cf_link_t *self, size_t broker, const char *agent, int64_t now);
+/* Send agent's open jobs (pending and delivered, not expired, none expiring at or before
+   min_expires) through broker: a HELLO's second half (min_expires 0), and a retry after an
+   "offline" answer. Returns the copies sent. */
+size_t cf_link_jobs_open(cf_link_t *self, size_t broker, const char *agent, int64_t now,
+                         int64_t min_expires);
 /* Store the batch in one transition call, then ACK every fact (also "no change" and unknown
    jobs), except the RECEIPTs cf_link_facts_moot marks (their REPORT, in the same batch, is
    stored and acknowledged for both); on a store failure nothing is acked (the agents

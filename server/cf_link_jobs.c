@@ -249,12 +249,13 @@ void cf_link_jobs_hello(cf_link_t *self, size_t broker, const cf_msg_t *hello)
         return;
     }
     cf_link_retry_forget(self->retry, hello->agent);
-    sent = cf_link_jobs_open(self, broker, hello->agent, now);
+    sent = cf_link_jobs_open(self, broker, hello->agent, now, 0);
     cf_log(CF_LOG_DEBUG, "msg=\"HELLO\" agent=%s proto=%u broker=%s upgraded=%zu sent=%zu",
            hello->agent, hello->proto, self->brokers[broker].endpoint, upgraded, sent);
 }
 
-size_t cf_link_jobs_open(cf_link_t *self, size_t broker, const char *agent, int64_t now)
+size_t cf_link_jobs_open(cf_link_t *self, size_t broker, const char *agent, int64_t now,
+                         int64_t min_expires)
 {
     const cf_link_signer_t *signer = cf_link_jobs_signer(self);
     s_hello_t h = {self, broker, agent};
@@ -263,7 +264,8 @@ size_t cf_link_jobs_open(cf_link_t *self, size_t broker, const char *agent, int6
     cf_err_t rc = CF_OK;
     if (signer)
         rc = cf_link_agent_jobs(self->store, cf_app_seal(self->app), &self->signer,
-                                cf_app_alias(self->app), agent, now, s_hello_copy, &h, &sent, &why);
+                                cf_app_alias(self->app), agent, now, min_expires, s_hello_copy, &h,
+                                &sent, &why);
     if (rc != CF_OK)
         cf_log(CF_LOG_WARN, "msg=\"open jobs not sent\" agent=%s err=%s why=\"%s\"", agent,
                cf_err_name(rc), cf_why_text(&why, rc));

@@ -10,6 +10,7 @@
 #include "cf_msg.h"
 
 #define CF_LINK_RETRY_TRIES  3      /* sends again after an "offline" answer, then no more */
+#define CF_LINK_RETRY_MARGIN 10     /* s: a retry skips jobs that expire sooner */
 #define CF_LINK_RETRY_AGENTS 100000 /* agents waiting for a retry at most (more: not held) */
 
 /* An agent that reconnects at once (a dropped connection, a broker that lost it) does not
