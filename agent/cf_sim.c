@@ -68,7 +68,6 @@ cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert, const c
     }
     cf_sim_agent_t *ag = &sim->agents[a];
     pthread_mutex_lock(&sim->mu);
-    cf_sim_tls_replace(ag, leaf, cert, key);
     char *old_c = ag->cert, *old_k = ag->key;
     ag->cert = c;
     ag->key = k;
@@ -227,7 +226,6 @@ void cf_sim_destroy(cf_sim_t **self_p)
         cf_mem_free_secret_str(sim->agents[a].key);
         cf_mem_free(sim->agents[a].applied);
         cf_mem_free(sim->agents[a].renew_job);
-        cf_sim_tls_clear(&sim->agents[a]);
     }
     cf_sim_tls_fini(sim);
     cf_mem_free(sim->agents);

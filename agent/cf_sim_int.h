@@ -51,10 +51,8 @@ typedef struct {
     char *key;                    /* mu: its private key PEM (owned secret) */
     char fpr[CF_MSG_FPR_HEX + 1]; /* mu: fingerprint of cert, "" none */
     unsigned char key_id[CF_CERT_KEY_ID_LEN]; /* mu: cf_cert_key_id of cert (the key held) */
-    X509 *x509;     /* mu: cert's certificate when it is a single one (owned), NULL: not yet */
-    EVP_PKEY *pkey; /* mu: key parsed (owned), NULL: not yet (cf_sim_tls.c) */
-    char favorite[CF_JOB_ALIAS_MAX + 1]; /* mu: favorite server alias, "" none */
-    char (*applied)[CF_JOB_ID_HEX + 1];  /* fleet: ring of applied job ids (owned) */
+    char favorite[CF_JOB_ALIAS_MAX + 1];      /* mu: favorite server alias, "" none */
+    char (*applied)[CF_JOB_ID_HEX + 1];       /* fleet: ring of applied job ids (owned) */
     char *renew_job; /* mu: a renew_csr job waiting for its call (owned), NULL none */
     uint8_t n_applied, next_applied; /* fleet: used slots, next slot to overwrite */
 } cf_sim_agent_t;
@@ -126,20 +124,16 @@ CF_MUST_USE cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *c
                                           const char *key, const cf_cert_t *leaf, int write,
                                           cf_why_t *why);
 
-/* cf_sim_tls.c: TLS material for curl as OpenSSL objects, parsed once instead of for every
-   connection (OpenSSL 3.0 decodes a key or certificate in ~80 us; each check-in is a new
-   connection: one simulated agent per source address and certificate). */
+/* cf_sim_tls.c: TLS for curl through an SSL_CTX hook: one CA store for the process (curl
+   would decode the CA's PEM for every connection; each check-in is a new connection: one
+   simulated agent per source address and certificate), the agent's pair decoded in the hook
+   and not kept (kept, it cost ~6 KiB per agent: the memory goal is 64 KiB). */
 /* Set call c's TLS for curl: the process's CA store for the server's certificate and, when
-   cert is 1, agent c->agent's certificate and key (a single certificate as cached objects; a
+   cert is 1, agent c->agent's certificate and key (a single certificate through the hook; a
    chain as PEM for curl to read); *have: 1 when the agent has a pair to present. Returns
    non-zero on a failure (curl_easy_setopt, the CA store). */
 int cf_sim_tls_setup(cf_sim_t *sim, cf_sim_call_t *c, int cert, int *have);
-/* Under mu, before agent a's certificate is replaced by leaf (cert_pem holds the whole
-   chain): cache leaf when it is all there is, drop the parsed key when key_pem changes. */
-void cf_sim_tls_replace(cf_sim_agent_t *ag, const cf_cert_t *leaf, const char *cert_pem,
-                        const char *key_pem);
-/* Free agent a's cached objects (cf_sim_destroy), and the process's CA store. */
-void cf_sim_tls_clear(cf_sim_agent_t *ag);
+/* Free the process's CA store (cf_sim_destroy). */
 void cf_sim_tls_fini(cf_sim_t *sim);
 
 /* cf_sim_state.c: --state-dir (sim->state_dir set). */

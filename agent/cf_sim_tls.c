@@ -1,12 +1,13 @@
-/*  cf_sim_tls - simulated agents' TLS for curl: one CA store for the process, each agent's
-    certificate and key as OpenSSL objects parsed once, handed to every connection's
-    SSL_CTX (curl would read the PEM again for each: OpenSSL 3.0 decodes slowly)  */
+/*  cf_sim_tls - simulated agents' TLS for curl: one CA store for the process handed to
+    every connection's SSL_CTX (curl would decode the CA's PEM again for each), and the
+    agent's certificate and key put in by the same hook  */
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "cf_log.h"
+#include "cf_mem.h"
 #include "cf_sim_int.h"
 
 #define S_BEGIN_CERT "-----BEGIN CERTIFICATE-----"
@@ -18,59 +19,43 @@ static int s_single(const char *pem)
     return first && !strstr(first + sizeof(S_BEGIN_CERT) - 1, S_BEGIN_CERT);
 }
 
-void cf_sim_tls_replace(cf_sim_agent_t *ag, const cf_cert_t *leaf, const char *cert_pem,
-                        const char *key_pem)
-{
-    X509_free(ag->x509);
-    ag->x509 = NULL;
-    if (s_single(cert_pem) && X509_up_ref(cf_cert_x509(leaf)) == 1)
-        ag->x509 = cf_cert_x509(leaf);
-    if (!ag->key || !key_pem || strcmp(ag->key, key_pem) != 0) {
-        EVP_PKEY_free(ag->pkey); /* another key: parsed at its first connection */
-        ag->pkey = NULL;
-    }
-}
-
-void cf_sim_tls_clear(cf_sim_agent_t *ag)
-{
-    X509_free(ag->x509);
-    EVP_PKEY_free(ag->pkey);
-    ag->x509 = NULL;
-    ag->pkey = NULL;
-}
-
 void cf_sim_tls_fini(cf_sim_t *sim)
 {
     X509_STORE_free(sim->ca_store);
     sim->ca_store = NULL;
 }
 
-/* The agent's certificate and key with a reference each for the caller; parsed now when
-   not yet. 1 when both are there. Under mu. */
-static int s_material(cf_sim_agent_t *ag, X509 **x, EVP_PKEY **k)
+/* A PEM object from text (NUL-terminated), or NULL. */
+static X509 *s_x509(const char *pem)
 {
-    if (!ag->cert || !ag->key)
-        return 0;
-    if (!ag->x509) {
-        BIO *b = BIO_new_mem_buf(ag->cert, -1);
-        ag->x509 = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
-    }
-    if (!ag->pkey) {
-        BIO *b = BIO_new_mem_buf(ag->key, -1);
-        ag->pkey = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
-    }
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    return x;
+}
+
+static EVP_PKEY *s_pkey(const char *pem)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    return k;
+}
+
+/* The agent's certificate and key, decoded for this connection. 1 when both are there. */
+static int s_material(cf_sim_t *sim, size_t a, X509 **x, EVP_PKEY **k)
+{
+    const cf_sim_agent_t *ag = &sim->agents[a];
+    pthread_mutex_lock(&sim->mu);
+    char *cert = ag->cert ? cf_mem_strdup(ag->cert) : NULL;
+    char *key = ag->key ? cf_mem_strdup(ag->key) : NULL;
+    pthread_mutex_unlock(&sim->mu);
+    *x = cert ? s_x509(cert) : NULL;
+    *k = key ? s_pkey(key) : NULL;
+    cf_mem_free(cert);
+    cf_mem_free_secret_str(key);
     ERR_clear_error();
-    if (!ag->x509 || !ag->pkey || X509_up_ref(ag->x509) != 1)
-        return 0;
-    if (EVP_PKEY_up_ref(ag->pkey) != 1) {
-        X509_free(ag->x509);
-        return 0;
-    }
-    *x = ag->x509;
-    *k = ag->pkey;
-    return 1;
+    return *x && *k;
 }
 
 /* curl's SSL_CTX hook (after its own set-up, before the handshake): the CA store, and the
@@ -86,10 +71,8 @@ static CURLcode s_ctx(CURL *e, void *ssl_ctx, void *arg)
         return CURLE_OK;
     X509 *x = NULL;
     EVP_PKEY *k = NULL;
-    pthread_mutex_lock(&sim->mu);
-    int have = s_material(&sim->agents[c->agent], &x, &k);
-    pthread_mutex_unlock(&sim->mu);
-    int ok = have && SSL_CTX_use_certificate(ctx, x) == 1 && SSL_CTX_use_PrivateKey(ctx, k) == 1;
+    int ok = s_material(sim, c->agent, &x, &k) && SSL_CTX_use_certificate(ctx, x) == 1 &&
+             SSL_CTX_use_PrivateKey(ctx, k) == 1;
     X509_free(x);
     EVP_PKEY_free(k);
     ERR_clear_error();
