@@ -364,6 +364,31 @@ static void test_send_job_inproc(void **state)
     cf_app_destroy(&app);
 }
 
+/* Agents prefix0..prefix<n-1> checked in (records in Redis); their ids into ids/agents. */
+static void s_checked_in(const char *prefix, char (*ids)[16], const char **agents, int n)
+{
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "%s%d", prefix, i);
+        agents[i] = ids[i];
+        cf_db_checkin_t in = {
+            ids[i], CF_DB_LOCK_INSECURE, (int64_t) time(NULL), "127.0.0.1", "test", NULL, NULL, 0,
+            "srv-t"};
+        assert_int_equal(cf_db_agent_checkin(s->store, &in, NULL), CF_OK);
+    }
+}
+
+/* A link of srv-t whose key the stand-in broker allows, its handshake done. */
+static cf_link_t *s_link_up(cf_app_t **app, cf_store_cfg_t *scfg)
+{
+    cf_link_t *link = s_inproc(app, scfg);
+    unsigned char pub[CF_CURVE_KEY_LEN];
+    char z85[CF_CURVE_Z85_LEN + 1];
+    s_srv_t_key(pub, z85);
+    assert_int_equal(cf_zap_put(s->broker->zap, pub, CF_ALLOW_SERVER, "srv-t", NULL), CF_OK);
+    assert_true(s_link_handshake());
+    return link;
+}
+
 /* A job for more agents than one page of the walk: every one gets its JOB. */
 static void test_walk_pages(void **state)
 {
@@ -371,22 +396,10 @@ static void test_walk_pages(void **state)
     enum { N = 600 };
     static char ids[N][16];
     const char *agents[N];
-    for (int i = 0; i < N; i++) {
-        snprintf(ids[i], sizeof(ids[i]), "w-%d", i);
-        agents[i] = ids[i];
-        cf_db_checkin_t in = {
-            ids[i], CF_DB_LOCK_INSECURE, (int64_t) time(NULL), "127.0.0.1", "test", NULL, NULL, 0,
-            "srv-t"};
-        assert_int_equal(cf_db_agent_checkin(s->store, &in, NULL), CF_OK);
-    }
+    s_checked_in("w-", ids, agents, N);
     cf_app_t *app = NULL;
     cf_store_cfg_t scfg;
-    cf_link_t *link = s_inproc(&app, &scfg);
-    unsigned char pub[CF_CURVE_KEY_LEN];
-    char z85[CF_CURVE_Z85_LEN + 1];
-    s_srv_t_key(pub, z85);
-    assert_int_equal(cf_zap_put(s->broker->zap, pub, CF_ALLOW_SERVER, "srv-t", NULL), CF_OK);
-    assert_true(s_link_handshake());
+    cf_link_t *link = s_link_up(&app, &scfg);
     char id[CF_JOB_ID_HEX + 1];
     cf_itest_link_job(CF_JOB_TYPE_RECHECK, "{}", 1, agents, N, id);
     assert_int_equal(cf_link_send_job(link, id), CF_OK);
@@ -418,26 +431,14 @@ static void test_walk_shared(void **state)
     enum { N = 10, NEW = 6 };
     static char ids[N][16];
     const char *agents[N];
-    for (int i = 0; i < N; i++) {
-        snprintf(ids[i], sizeof(ids[i]), "sh-%d", i);
-        agents[i] = ids[i];
-        cf_db_checkin_t in = {
-            ids[i], CF_DB_LOCK_INSECURE, (int64_t) time(NULL), "127.0.0.1", "test", NULL, NULL, 0,
-            "srv-t"};
-        assert_int_equal(cf_db_agent_checkin(s->store, &in, NULL), CF_OK);
-        if (i < NEW)
-            assert_int_equal(cf_db_job_upgrade(s->store, ids[i], CF_JOB_PROTO_SHARED,
-                                               (int64_t) time(NULL), NULL),
-                             CF_OK);
-    }
+    s_checked_in("sh-", ids, agents, N);
+    for (int i = 0; i < NEW; i++)
+        assert_int_equal(
+            cf_db_job_upgrade(s->store, ids[i], CF_JOB_PROTO_SHARED, (int64_t) time(NULL), NULL),
+            CF_OK);
     cf_app_t *app = NULL;
     cf_store_cfg_t scfg;
-    cf_link_t *link = s_inproc(&app, &scfg);
-    unsigned char pub[CF_CURVE_KEY_LEN];
-    char z85[CF_CURVE_Z85_LEN + 1];
-    s_srv_t_key(pub, z85);
-    assert_int_equal(cf_zap_put(s->broker->zap, pub, CF_ALLOW_SERVER, "srv-t", NULL), CF_OK);
-    assert_true(s_link_handshake());
+    cf_link_t *link = s_link_up(&app, &scfg);
     char id[CF_JOB_ID_HEX + 1];
     cf_itest_link_job_to("all", CF_JOB_TYPE_RECHECK, "{}", 1, agents, N, id);
     assert_int_equal(cf_link_send_job(link, id), CF_OK);
