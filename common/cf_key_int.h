@@ -12,8 +12,8 @@
 /* The P-256 fast path of private key decoding. OpenSSL 3.0 sets up its decoders for every
    key it decodes (EVP_PKCS82PKEY, d2i_PrivateKey: ~20 times the work of what follows):
    a P-256 key in the usual form (named curve, uncompressed public point present, version
-   1) is read with OpenSSL's ASN.1 templates and imported with EVP_PKEY_fromdata, then
-   checked (the public point must be the private scalar's: EVP_PKEY_pairwise_check).
+   1) is read with OpenSSL's ASN.1 templates, checked (the public point must be the
+   private scalar's, the scalar in [1, n-1]) and imported with EVP_PKEY_fromdata.
    CF_ERR_UNSUPPORTED when the key is not in that form (the caller decodes it the usual
    way), CF_ERR_CORRUPT when it is but does not hold together, CF_ERR_NOMEM, CF_ERR_CRYPTO.
    *pkey_out is the caller's. */

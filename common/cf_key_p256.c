@@ -6,6 +6,7 @@
 
 #include <openssl/asn1t.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
@@ -37,6 +38,31 @@ ASN1_SEQUENCE(S_ECPRIV) =
     ASN1_item_free((ASN1_VALUE *) k, ASN1_ITEM_rptr(S_ECPRIV));
 }
 
+/* CF_OK when point is d*G (d in [1, n-1]): the stored public point is the scalar's own.
+   One fixed-base multiplication: EVP_PKEY_pairwise_check would also multiply the point
+   by the group order, a variable-base multiplication several times as dear. */
+static cf_err_t s_check_pair(const BIGNUM *d, const unsigned char *point)
+{
+    cf_err_t rc = CF_ERR_NOMEM;
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    EC_POINT *r = g ? EC_POINT_new(g) : NULL;
+    unsigned char mine[S_POINT];
+    if (!r)
+        goto out;
+    rc = CF_ERR_CORRUPT;
+    if (BN_is_zero(d) || BN_is_negative(d) || BN_cmp(d, EC_GROUP_get0_order(g)) >= 0)
+        goto out;
+    if (EC_POINT_mul(g, r, d, NULL, NULL, NULL) == 1 &&
+        EC_POINT_point2oct(g, r, POINT_CONVERSION_UNCOMPRESSED, mine, sizeof(mine), NULL) ==
+            S_POINT &&
+        CRYPTO_memcmp(mine, point, S_POINT) == 0)
+        rc = CF_OK;
+out:
+    EC_POINT_free(r);
+    EC_GROUP_free(g);
+    return rc;
+}
+
 /* scalar (S_SCALAR bytes) and point (S_POINT) into a checked P-256 key. */
 static cf_err_t s_import(const unsigned char *scalar, const unsigned char *point,
                          EVP_PKEY **pkey_out)
@@ -47,25 +73,25 @@ static cf_err_t s_import(const unsigned char *scalar, const unsigned char *point
     BIGNUM *d = BN_secure_new();
     OSSL_PARAM *params = NULL;
     EVP_PKEY *pkey = NULL;
-    EVP_PKEY_CTX *check = NULL;
-    if (!ctx || !bld || !d || !BN_bin2bn(scalar, S_SCALAR, d) ||
-        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
+    if (!ctx || !bld || !d || !BN_bin2bn(scalar, S_SCALAR, d))
+        goto out;
+    rc = s_check_pair(d, point);
+    if (rc != CF_OK)
+        goto out;
+    rc = CF_ERR_NOMEM;
+    if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) ||
         !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, S_POINT))
         goto out;
     params = OSSL_PARAM_BLD_to_param(bld);
-    rc = CF_ERR_CORRUPT; /* a point off the curve, a scalar out of range */
+    rc = CF_ERR_CRYPTO;
     if (!params || EVP_PKEY_fromdata_init(ctx) != 1 ||
         EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) != 1)
-        goto out;
-    check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-    if (!check || EVP_PKEY_pairwise_check(check) != 1) /* the point is the scalar's */
         goto out;
     *pkey_out = pkey;
     pkey = NULL;
     rc = CF_OK;
 out:
-    EVP_PKEY_CTX_free(check);
     EVP_PKEY_free(pkey);
     OSSL_PARAM_free(params);
     BN_clear_free(d);
