@@ -28,7 +28,7 @@ static const cf_cfg_opt_t s_opts[] = {
     {"hwm", 0, CF_CFG_INT, "N", "messages queued per peer and direction", "1000", 1, 10000000,
      NULL},
     {"io-threads", 0, CF_CFG_INT, "N", "libzmq I/O threads (connections are spread over them)",
-     "32", 1, 64, NULL},
+     "64", 1, 64, NULL},
     {"server-hwm", 0, CF_CFG_INT, "N", "messages queued per server and direction", "100000", 1,
      10000000, NULL},
     {"heartbeat-ivl", 0, CF_CFG_INT, "MS", "ZMTP PING this often, busy or not", "10000", 100,
