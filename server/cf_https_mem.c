@@ -32,7 +32,6 @@ typedef struct s_head {
 typedef struct {
     s_head_t *free[S_CLASSES]; /* free blocks per class */
     unsigned n[S_CLASSES];     /* how many */
-    size_t bytes;              /* usable bytes cached, all classes */
     int registered;            /* the exit hook knows this thread */
 } s_cache_t;
 
@@ -86,7 +85,6 @@ void cf_https_mem_trim(void)
         }
         s_cache.n[c] = 0;
     }
-    s_cache.bytes = 0;
 }
 
 static void s_on_exit(void *arg)
@@ -103,36 +101,57 @@ static void s_key_new(void)
 
 size_t cf_https_mem_cached(void)
 {
-    return s_cache.bytes;
+    size_t bytes = 0;
+    for (unsigned c = 0; c < S_CLASSES; c++)
+        bytes += s_cache.n[c] * s_class_size(c);
+    return bytes;
+}
+
+/* The slow paths, out of line so that the fast ones need no stack frame. */
+static __attribute__((noinline)) void *s_alloc_new(size_t size)
+{
+    if (size == 0 || size > SIZE_MAX - sizeof(s_head_t))
+        return NULL;
+    size_t cls = S_CLASSES, usable = size;
+    if (size <= CF_HTTPS_MEM_MAX) {         /* a class with nothing cached */
+        pthread_once(&s_caps_once, s_caps); /* before any block can be freed */
+        cls = s_class(size);
+        usable = s_class_size((unsigned) cls);
+    }
+    s_head_t *h = cf_mem_malloc(sizeof(*h) + usable);
+    if (!h)
+        return NULL;
+    h->u.cls = cls;
+    h->size = usable;
+    return h + 1;
+}
+
+static __attribute__((noinline)) void s_free_slow(s_head_t *h)
+{
+    size_t c = h->u.cls;
+    if (c < S_CLASSES && s_cache.n[c] < s_cap[c] && !s_cache.registered) {
+        /* the first block this thread keeps: its exit will hand the cache back */
+        pthread_once(&s_key_once, s_key_new);
+        if (s_key_ok && pthread_setspecific(s_key, &s_cache) == 0) {
+            s_cache.registered = 1;
+            cf_https_mem_free(h + 1);
+            return;
+        }
+    }
+    cf_mem_free(h);
 }
 
 void *cf_https_mem_alloc(size_t size)
 {
-    if (size == 0 || size > SIZE_MAX - sizeof(s_head_t))
-        return NULL;
-    s_head_t *h = NULL;
-    if (size > CF_HTTPS_MEM_MAX) {
-        h = cf_mem_malloc(sizeof(*h) + size);
-        if (!h)
-            return NULL;
-        h->u.cls = S_CLASSES;
-        h->size = size;
-        return h + 1;
-    }
+    if (size - 1 >= CF_HTTPS_MEM_MAX) /* 0 or above the classes */
+        return s_alloc_new(size);
     unsigned c = s_class(size);
-    h = s_cache.free[c];
-    if (h) {
-        S_UNPOISON(h + 1, h->size);
-        s_cache.free[c] = h->u.next;
-        s_cache.n[c]--;
-        s_cache.bytes -= h->size;
-    } else {
-        pthread_once(&s_caps_once, s_caps); /* before any block can be freed */
-        h = cf_mem_malloc(sizeof(*h) + s_class_size(c));
-        if (!h)
-            return NULL;
-        h->size = s_class_size(c);
-    }
+    s_head_t *h = s_cache.free[c];
+    if (!h)
+        return s_alloc_new(size);
+    S_UNPOISON(h + 1, h->size);
+    s_cache.free[c] = h->u.next;
+    s_cache.n[c]--;
     h->u.cls = c;
     return h + 1;
 }
@@ -143,22 +162,13 @@ void cf_https_mem_free(void *p)
         return;
     s_head_t *h = (s_head_t *) p - 1;
     size_t c = h->u.cls;
-    if (c >= S_CLASSES || s_cache.n[c] >= s_cap[c]) {
-        cf_mem_free(h);
+    if (c >= S_CLASSES || s_cache.n[c] >= s_cap[c] || !s_cache.registered) {
+        s_free_slow(h);
         return;
-    }
-    if (!s_cache.registered) { /* the thread's exit hands its cache back */
-        pthread_once(&s_key_once, s_key_new);
-        if (!s_key_ok || pthread_setspecific(s_key, &s_cache) != 0) {
-            cf_mem_free(h);
-            return;
-        }
-        s_cache.registered = 1;
     }
     h->u.next = s_cache.free[c];
     s_cache.free[c] = h;
     s_cache.n[c]++;
-    s_cache.bytes += h->size;
     S_POISON(p, h->size);
 }
 

@@ -82,7 +82,7 @@ void cf_req_done(cf_req_t *req)
                req->method, path, req->status, ms, cf_peer_kind_name(req->kind), req->addr,
                req->has_session ? " user=" : "", req->has_session ? req->session.user : "");
     }
-    for (size_t i = 0; i < CF_ROUTER_MAX_PARAMS; i++)
+    for (size_t i = 0; i < CF_ROUTER_MAX_PARAMS && req->params[i]; i++)
         cf_https_mem_free_event(req->params[i]); /* evhttp_uridecode's allocation */
     evhttp_clear_headers(&req->query);
     json_decref(req->json);
