@@ -35,12 +35,12 @@ typedef struct {
     int registered;            /* the exit hook knows this thread */
 } s_cache_t;
 
-static _Thread_local s_cache_t s_cache;
-static unsigned s_cap[S_CLASSES]; /* blocks cached per class: CF_HTTPS_MEM_CAP bytes, >= 4 */
-static pthread_once_t s_caps_once = PTHREAD_ONCE_INIT;
-static pthread_key_t s_key;
-static pthread_once_t s_key_once = PTHREAD_ONCE_INIT;
-static int s_key_ok;    /* s_key was created */
+static _Thread_local s_cache_t s_cache; /* this thread's free blocks */
+static unsigned s_cap[S_CLASSES];       /* blocks cached per class: CF_HTTPS_MEM_CAP bytes, >= 4 */
+static pthread_once_t s_caps_once = PTHREAD_ONCE_INIT; /* s_cap is filled in once */
+static pthread_key_t s_key;                            /* runs s_on_exit at a thread's exit */
+static pthread_once_t s_key_once = PTHREAD_ONCE_INIT;  /* s_key is made once */
+static int s_key_ok;                                   /* s_key was created */
 static int s_installed; /* libevent allocates here (set before any thread uses libevent) */
 
 _Static_assert(sizeof(s_head_t) == 16, "the block header keeps 16-byte alignment");
