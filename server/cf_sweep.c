@@ -1,6 +1,7 @@
 /*  cf_sweep - the job sweeper under its Redis lease  */
 #include "cf_sweep.h"
 
+#include "cf_db_agent.h"
 #include "cf_db_job.h"
 #include "cf_lease.h"
 #include "cf_log.h"
@@ -9,6 +10,7 @@
 struct cf_sweep {
     cf_app_t *app;    /* borrowed */
     cf_lease_t lease; /* CF_SWEEP_LEASE */
+    int old_set_gone; /* cf_db_agent_drop_old_set done by this process */
 };
 
 cf_err_t cf_sweep_new(cf_app_t *app, int lease_s, cf_sweep_t **out)
@@ -42,6 +44,8 @@ void cf_sweep_tick(cf_sweep_t *self, cf_store_t *store, int64_t now)
 {
     if (!self || !store || !cf_lease_hold(&self->lease, store, cf_app_instance(self->app)))
         return;
+    if (!self->old_set_gone) /* once per process; a failure is tried again next tick */
+        self->old_set_gone = cf_db_agent_drop_old_set(store) == CF_OK;
     cf_db_job_sweep_t total = {0};
     cf_err_t rc = CF_OK;
     int steps = 0, more = 1;
