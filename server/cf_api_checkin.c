@@ -218,8 +218,9 @@ int cf_api_checkin_async(cf_app_t *app, cf_req_t *req, const cf_db_checkin_t *in
         return 0; /* out of memory: the synchronous path answers, or fails the same way */
     }
     *p = (s_pending_t){.app = app, .later = later, .proto = proto, .rc = CF_ERR_IO};
-    snprintf(p->id, sizeof(p->id), "%s", in->id);
-    snprintf(p->addr, sizeof(p->addr), "%s", in->addr);
+    /* both checked by cf_db_agent_checkin_cmd: they fit */
+    memcpy(p->id, in->id, strlen(in->id) + 1);
+    memcpy(p->addr, in->addr, strlen(in->addr) + 1);
     cf_store_async_cmd_t cmd = {cf_db_agent_checkin_script(), ck.nkeys, ck.argc, ck.argv, NULL};
     cf_why_t why = {""};
     cf_err_t rc = cf_store_async_send(w->redis, &cmd, 1, s_on_reply, s_on_done, p, &why);
