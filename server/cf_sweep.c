@@ -10,7 +10,6 @@
 struct cf_sweep {
     cf_app_t *app;    /* borrowed */
     cf_lease_t lease; /* CF_SWEEP_LEASE */
-    int old_set_gone; /* cf_db_agent_drop_old_set done by this process */
 };
 
 cf_err_t cf_sweep_new(cf_app_t *app, int lease_s, cf_sweep_t **out)
@@ -44,8 +43,11 @@ void cf_sweep_tick(cf_sweep_t *self, cf_store_t *store, int64_t now)
 {
     if (!self || !store || !cf_lease_hold(&self->lease, store, cf_app_instance(self->app)))
         return;
-    if (!self->old_set_gone) /* once per process; a failure is tried again next tick */
-        self->old_set_gone = cf_db_agent_drop_old_set(store) == CF_OK;
+    /* an older version's set of all agents (one UNLINK a round: nothing when it is gone,
+       and an older server still writing it loses it again) */
+    if (cf_db_agent_drop_old_set(store) != CF_OK)
+        cf_log(CF_LOG_WARN, "msg=\"cf:agents not dropped; tried again next round\" why=\"%s\"",
+               cf_why_text(cf_store_why(store), CF_ERR_IO));
     cf_db_job_sweep_t total = {0};
     cf_err_t rc = CF_OK;
     int steps = 0, more = 1;
