@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "cf_key.h"
 #include "cf_log.h"
 #include "cf_mem.h"
 #include "cf_sim_int.h"
@@ -34,11 +35,17 @@ static X509 *s_x509(const char *pem)
     return x;
 }
 
+/* Through cf_key (its P-256 fast path: OpenSSL 3.0's decoder set-up costs ~20 times the
+   import, and a simulated agent decodes its key for every connection). */
 static EVP_PKEY *s_pkey(const char *pem)
 {
-    BIO *b = BIO_new_mem_buf(pem, -1);
-    EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-    BIO_free(b);
+    cf_key_t *key = NULL;
+    if (cf_key_from_pem(pem, strlen(pem), NULL, &key) != CF_OK)
+        return NULL;
+    EVP_PKEY *k = cf_key_pkey(key);
+    if (EVP_PKEY_up_ref(k) != 1)
+        k = NULL;
+    cf_key_destroy(&key);
     return k;
 }
 

@@ -28,10 +28,10 @@ static const cf_cfg_opt_t s_opts[] = {
     {"hwm", 0, CF_CFG_INT, "N", "messages queued per peer and direction", "1000", 1, 10000000,
      NULL},
     {"io-threads", 0, CF_CFG_INT, "N", "libzmq I/O threads (connections are spread over them)",
-     "32", 1, 64, NULL},
+     "64", 1, 64, NULL},
     {"server-hwm", 0, CF_CFG_INT, "N", "messages queued per server and direction", "100000", 1,
      10000000, NULL},
-    {"heartbeat-ivl", 0, CF_CFG_INT, "MS", "ZMTP PING after this much silence", "10000", 100,
+    {"heartbeat-ivl", 0, CF_CFG_INT, "MS", "ZMTP PING this often, busy or not", "10000", 100,
      S_MS_MAX, NULL},
     {"heartbeat-timeout", 0, CF_CFG_INT, "MS", "drop a peer that stays silent after a PING",
      "30000", 100, S_MS_MAX, NULL},
@@ -82,7 +82,6 @@ void cf_broker_opts_zsock(const cf_cfg_t *cfg, cf_zsock_cfg_t *out)
     out->sndhwm = out->rcvhwm = (int) cf_cfg_int(cfg, "hwm");
     out->heartbeat_ivl_ms = (int) cf_cfg_int(cfg, "heartbeat-ivl");
     out->heartbeat_timeout_ms = (int) cf_cfg_int(cfg, "heartbeat-timeout");
-    out->heartbeat_ttl_ms = out->heartbeat_timeout_ms;
     out->handshake_ivl_ms = (int) cf_cfg_int(cfg, "handshake-ivl");
     out->max_msg = (int64_t) cf_cfg_int(cfg, "max-msg");
 }

@@ -18,7 +18,7 @@ const cf_cfg_opt_t *cf_broker_opts(size_t *n);
 CF_MUST_USE cf_err_t cf_broker_opts_store(const cf_cfg_t *cfg, cf_store_cfg_t *out,
                                           char **password_out, cf_why_t *why);
 /* Socket options of both ROUTERs from --hwm, --heartbeat-ivl, --heartbeat-timeout,
-   --handshake-ivl and --max-msg (the heartbeat TTL sent to peers = the timeout). */
+   --handshake-ivl and --max-msg (no heartbeat TTL: docs/zap.md "What heartbeats cost"). */
 void cf_broker_opts_zsock(const cf_cfg_t *cfg, cf_zsock_cfg_t *out);
 /* The broker settings (strings borrowed from cfg, keys and store borrowed from the
    caller); zsock as cf_broker_opts_zsock; handle_signals on. */

@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "cf_cert_int.h"
 #include "cf_mem.h"
 
 struct cf_cert {
@@ -171,15 +172,16 @@ out:
     return rc;
 }
 
+/* SHA-256 of the DER encoding, hashed here rather than by X509_digest (which works in the
+   certificate's library context: a cf_cert_reader's has no digests). */
 static cf_err_t s_load_fingerprint(cf_cert_t *self)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!X509_digest(self->x509, EVP_sha256(), md, &mdlen) || mdlen != 32)
-        return CF_ERR_CRYPTO;
-    for (unsigned i = 0; i < mdlen; i++)
-        snprintf(self->fingerprint + 2 * i, 3, "%02x", md[i]);
-    return CF_OK;
+    unsigned char *der = NULL;
+    int n = i2d_X509(self->x509, &der);
+    cf_err_t rc =
+        n > 0 ? cf_cert_der_fingerprint(der, (size_t) n, self->fingerprint) : CF_ERR_CORRUPT;
+    OPENSSL_free(der);
+    return rc;
 }
 
 static cf_err_t s_load_serial(cf_cert_t *self)
@@ -200,8 +202,7 @@ static cf_err_t s_load_serial(cf_cert_t *self)
     return too_long ? CF_ERR_CORRUPT : CF_OK;
 }
 
-/* Take ownership of x509 (one reference) and fill the cached fields. */
-static cf_err_t s_wrap(X509 *x509, cf_cert_t **cert_out)
+cf_err_t cf_cert_wrap(X509 *x509, int reader, cf_cert_t **cert_out)
 {
     cf_cert_t *self = cf_mem_calloc(1, sizeof(*self));
     if (!self) {
@@ -224,7 +225,9 @@ static cf_err_t s_wrap(X509 *x509, cf_cert_t **cert_out)
         if (self->subject && self->issuer && self->common_name)
             rc = s_load_sans(self);
     }
-    cf_key_describe_pkey(X509_get0_pubkey(x509), self->key_name, sizeof(self->key_name));
+    EVP_PKEY *pkey = X509_get0_pubkey(x509);
+    if (pkey || !reader) /* a reader's certificate has its key not decoded: key_name "" */
+        cf_key_describe_pkey(pkey, self->key_name, sizeof(self->key_name));
     ERR_clear_error();
     if (rc != CF_OK) {
         cf_cert_destroy(&self);
@@ -254,7 +257,7 @@ static cf_err_t s_parse_der(const void *buf, size_t len, cf_cert_t **cert_out)
         ERR_clear_error();
         return CF_ERR_CORRUPT;
     }
-    return s_wrap(x509, cert_out);
+    return cf_cert_wrap(x509, 0, cert_out);
 }
 
 cf_err_t cf_cert_parse_all(const void *buf, size_t len, cf_cert_t **certs, size_t max,
@@ -284,7 +287,7 @@ cf_err_t cf_cert_parse_all(const void *buf, size_t len, cf_cert_t **certs, size_
             rc = CF_ERR_TOOBIG;
             break;
         }
-        rc = s_wrap(x509, &certs[n]);
+        rc = cf_cert_wrap(x509, 0, &certs[n]);
         if (rc != CF_OK)
             break;
         n++;
@@ -323,7 +326,7 @@ cf_err_t cf_cert_parse(const void *buf, size_t len, cf_cert_t **cert_out)
     ERR_clear_error();
     if (!x509)
         return CF_ERR_CORRUPT;
-    return s_wrap(x509, cert_out);
+    return cf_cert_wrap(x509, 0, cert_out);
 }
 
 cf_err_t cf_cert_from_x509(X509 *x509, cf_cert_t **cert_out)
@@ -333,7 +336,7 @@ cf_err_t cf_cert_from_x509(X509 *x509, cf_cert_t **cert_out)
     *cert_out = NULL;
     if (!X509_up_ref(x509))
         return CF_ERR_CRYPTO;
-    return s_wrap(x509, cert_out);
+    return cf_cert_wrap(x509, 0, cert_out);
 }
 
 cf_cert_t *cf_cert_dup(const cf_cert_t *cert)

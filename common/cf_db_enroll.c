@@ -340,7 +340,8 @@ cf_err_t cf_db_enroll_mark_revoked(cf_store_t *store, const char *id, int64_t no
     return s_set(store, id, pairs, 2);
 }
 
-cf_err_t cf_db_enroll_cert(cf_store_t *store, const char *id, cf_cert_t **cert_out)
+cf_err_t cf_db_enroll_cert(cf_store_t *store, const char *id, cf_cert_reader_t *reader,
+                           cf_cert_t **cert_out)
 {
     CF_ASSERT(store && cert_out);
     *cert_out = NULL;
@@ -354,6 +355,8 @@ cf_err_t cf_db_enroll_cert(cf_store_t *store, const char *id, cf_cert_t **cert_o
         rc = cf_db_fail(store, CF_ERR_NOTFOUND, "agent %s has no certificate of its own", id);
     else if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > CF_DB_ENROLL_PEM_MAX)
         rc = cf_db_fail(store, CF_ERR_CORRUPT, "agent %s: its certificate key is damaged", id);
+    else if (reader && r->str[0] == 0x30) /* DER: a SEQUENCE (PEM starts with '-') */
+        rc = cf_cert_reader_parse(reader, r->str, r->len, cert_out);
     else
         rc = cf_cert_parse(r->str, r->len, cert_out);
     freeReplyObject(r);

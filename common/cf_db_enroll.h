@@ -88,9 +88,12 @@ CF_MUST_USE cf_err_t cf_db_enroll_record(cf_store_t *store, const char *id, int6
                                          const cf_cert_t *cert);
 
 /* The certificate recorded for agent id (its :cert key, DER or PEM), into *cert_out (the
-   caller's), 1 RT. CF_ERR_NOTFOUND when none is recorded (push mode, the shared
-   certificate), CF_ERR_INVALID (id), CF_ERR_CORRUPT, CF_ERR_NOMEM. */
-CF_MUST_USE cf_err_t cf_db_enroll_cert(cf_store_t *store, const char *id, cf_cert_t **cert_out);
+   caller's), 1 RT. With reader (optional), a DER record is read without decoding its key
+   (cf_cert_reader_parse: names, dates, fingerprint and the key's encoding only). CF_ERR_NOTFOUND
+   when none is recorded (push mode, the shared certificate), CF_ERR_INVALID (id),
+   CF_ERR_CORRUPT, CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_db_enroll_cert(cf_store_t *store, const char *id, cf_cert_reader_t *reader,
+                                       cf_cert_t **cert_out);
 
 /* A certificate the server issued to agent id replaces the recorded one, in ONE Lua step
    (1 RT): old (may be NULL), when still valid at now and of another fingerprint, goes to

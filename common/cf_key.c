@@ -13,6 +13,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
+#include "cf_key_int.h"
 #include "cf_mem.h"
 #include "cf_pbe.h"
 
@@ -270,13 +271,37 @@ static cf_err_t s_open_dek_info(s_pem_t *blk, const char *password, int *decrypt
     return CF_OK;
 }
 
+/* A parsed PKCS#8 to a key in the default library context: P-256 by the fast path
+   (cf_key_p256.c), anything else by OpenSSL's decoders. NULL when it does not decode. */
+static EVP_PKEY *s_p8_to_pkey(const PKCS8_PRIV_KEY_INFO *p8)
+{
+    EVP_PKEY *pkey = NULL;
+    cf_err_t rc = cf_key_p256_from_p8(p8, &pkey);
+    if (rc == CF_ERR_UNSUPPORTED)
+        pkey = EVP_PKCS82PKEY(p8);
+    return pkey;
+}
+
 /* PKCS#8 PrivateKeyInfo DER, whole, to a key in the default library context. */
 static EVP_PKEY *s_p8_pkey(const unsigned char *der, long len)
 {
     const unsigned char *p = der;
     PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, len);
-    EVP_PKEY *pkey = p8 && p == der + len ? EVP_PKCS82PKEY(p8) : NULL;
+    EVP_PKEY *pkey = p8 && p == der + len ? s_p8_to_pkey(p8) : NULL;
     PKCS8_PRIV_KEY_INFO_free(p8); /* wipes the key material */
+    return pkey;
+}
+
+/* Traditional ("EC PRIVATE KEY", "RSA PRIVATE KEY") DER: P-256 by the fast path. */
+static EVP_PKEY *s_trad_pkey(int type, const unsigned char *der, long len)
+{
+    EVP_PKEY *pkey = NULL;
+    cf_err_t rc =
+        type == EVP_PKEY_EC ? cf_key_p256_from_sec1(der, (size_t) len, &pkey) : CF_ERR_UNSUPPORTED;
+    if (rc == CF_ERR_UNSUPPORTED) {
+        const unsigned char *p = der;
+        pkey = d2i_PrivateKey(type, NULL, &p, len);
+    }
     return pkey;
 }
 
@@ -304,7 +329,7 @@ static cf_err_t s_p8_decrypt(const s_pem_t *blk, const char *password, EVP_PKEY 
     if (!p8)
         goto out;
     /* Decode in the default context: the key must outlive the private legacy context. */
-    *pkey_out = EVP_PKCS82PKEY(p8);
+    *pkey_out = s_p8_to_pkey(p8);
     rc = *pkey_out ? CF_OK : CF_ERR_CORRUPT;
 out:
     PKCS8_PRIV_KEY_INFO_free(p8); /* wipes the key material */
@@ -327,7 +352,7 @@ static cf_err_t s_decode_block(s_pem_t *blk, const char *password, EVP_PKEY **pk
         return rc == CF_ERR_CORRUPT ? undecodable : rc;
     }
     case S_PEM_PKCS8: *pkey_out = s_p8_pkey(blk->data, blk->len); break;
-    case S_PEM_TRAD: *pkey_out = d2i_PrivateKey(blk->pkey_type, NULL, &p, blk->len); break;
+    case S_PEM_TRAD: *pkey_out = s_trad_pkey(blk->pkey_type, p, blk->len); break;
     default: return CF_ERR_CORRUPT;
     }
     return *pkey_out ? CF_OK : undecodable;
@@ -372,7 +397,7 @@ cf_err_t cf_key_from_der(const unsigned char *der, size_t len, cf_key_t **key_ou
         ERR_clear_error();
         return CF_ERR_CORRUPT;
     }
-    EVP_PKEY *pkey = EVP_PKCS82PKEY(p8);
+    EVP_PKEY *pkey = s_p8_to_pkey(p8);
     PKCS8_PRIV_KEY_INFO_free(p8);
     if (!pkey) {
         ERR_clear_error();

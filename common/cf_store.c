@@ -213,9 +213,13 @@ cf_err_t cf_store_durable(cf_store_t *self, unsigned long reconnects)
         return cf_why(&self->why, CF_ERR_IO, "write reached %lld of %d replicas in %d ms", got,
                       want, CF_STORE_DURABLE_MS);
     /* a forced failover: the promoted replica stopped taking our writes while another
-       replica still follows the old master (and will drop them when it is moved) */
-    if (cf_store_conn_master_moved(self))
-        return cf_why(&self->why, CF_ERR_IO, "the master moved: not known durable");
+       replica still follows the old master (and will drop them when it is moved). From the
+       promotion until the Sentinels name the new master only the leading Sentinel knows
+       (failover_in_progress); after it every Sentinel names the new one. */
+    if (cf_store_conn_master_unsettled(self))
+        return cf_why(&self->why, CF_ERR_IO,
+                      "the master moved or is being failed over: not "
+                      "known durable");
     return CF_OK;
 }
 

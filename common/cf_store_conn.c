@@ -114,25 +114,30 @@ static cf_err_t s_read_replies(cf_store_t *self, redisContext *ctx, int n, redis
     return rc;
 }
 
-/* Ask Sentinel i for the master's address. */
-static cf_err_t s_sentinel_ask(cf_store_t *self, size_t i, cf_store_endpoint_t *out)
+/* Ask Sentinel i for the master's address; with busy, in the same round trip also whether
+   it is failing the master over (SENTINEL MASTER's flags). */
+static cf_err_t s_sentinel_ask(cf_store_t *self, size_t i, cf_store_endpoint_t *out, int *busy)
 {
     redisContext *ctx = NULL;
-    redisReply *replies[2] = {NULL, NULL};
+    redisReply *replies[3] = {NULL, NULL, NULL};
     CF_TRY(s_open(self, &self->cfg.sentinels[i], 0, self->cfg.connect_timeout_ms, &ctx));
     cf_store_caps_begin_batch(&self->caps);
     int n = s_append_auth(ctx, self->sentinel_password);
     const char *argv[] = {"SENTINEL", "get-master-addr-by-name", self->cfg.master_name};
+    const char *info[] = {"SENTINEL", "MASTER", self->cfg.master_name};
     cf_err_t rc = CF_ERR_NOMEM;
-    if (n < 0 || redisAppendCommandArgv(ctx, 3, argv, NULL) != REDIS_OK)
+    if (n < 0 || redisAppendCommandArgv(ctx, 3, argv, NULL) != REDIS_OK ||
+        (busy && redisAppendCommandArgv(ctx, 3, info, NULL) != REDIS_OK))
         goto out;
     rc = cf_store_conn_flush(self, ctx);
     if (rc == CF_OK)
-        rc = s_read_replies(self, ctx, n + 1, replies);
+        rc = s_read_replies(self, ctx, n + 1 + (busy ? 1 : 0), replies);
     if (rc == CF_OK && n == 1)
         rc = cf_store_reply_check(replies[0], &self->why);
     if (rc == CF_OK)
         rc = cf_store_reply_master_addr(replies[n], out, &self->why);
+    if (rc == CF_OK && busy)
+        rc = cf_store_reply_failover(replies[n + 1], busy, &self->why);
 out:
     if (rc != CF_OK) {
         char name[CF_STORE_ENDPOINT_STR], inner[CF_WHY_MAX];
@@ -140,8 +145,8 @@ out:
         cf_why(&self->why, rc, "Sentinel %s: %s",
                cf_store_endpoint_str(&self->cfg.sentinels[i], 0, name, sizeof(name)), inner);
     }
-    freeReplyObject(replies[0]);
-    freeReplyObject(replies[1]);
+    for (size_t k = 0; k < 3; k++)
+        freeReplyObject(replies[k]);
     redisFree(ctx);
     return rc;
 }
@@ -213,7 +218,7 @@ static cf_err_t s_connect_once(cf_store_t *self)
     for (size_t k = 0; k < n; k++) {
         size_t i = (self->sentinel_next + k) % n;
         cf_store_endpoint_t master;
-        rc = s_sentinel_ask(self, i, &master);
+        rc = s_sentinel_ask(self, i, &master, NULL);
         if (rc == CF_OK)
             rc = s_attach(self, &master, 0);
         if (rc == CF_OK) {
@@ -282,7 +287,7 @@ static int s_master_moved(cf_store_t *self)
     for (size_t k = 0; k < self->cfg.n_sentinels; k++) {
         size_t i = (self->sentinel_next + k) % self->cfg.n_sentinels;
         cf_store_endpoint_t master;
-        if (s_sentinel_ask(self, i, &master) != CF_OK)
+        if (s_sentinel_ask(self, i, &master, NULL) != CF_OK)
             continue;
         if (master.port == self->current.port && strcmp(master.host, self->current.host) == 0)
             return 0;
@@ -302,11 +307,28 @@ static void s_master_check(cf_store_t *self)
     (void) s_master_moved(self);
 }
 
-int cf_store_conn_master_moved(cf_store_t *self)
+int cf_store_conn_master_unsettled(cf_store_t *self)
 {
     if (self->cfg.mode != CF_STORE_SENTINEL || !self->ctx)
         return 0;
-    return s_master_moved(self);
+    /* every Sentinel: only the one leading a failover knows it is under way */
+    for (size_t i = 0; i < self->cfg.n_sentinels; i++) {
+        cf_store_endpoint_t master;
+        int busy = 0;
+        if (s_sentinel_ask(self, i, &master, &busy) != CF_OK)
+            continue; /* an unreachable Sentinel cannot lead a failover others agree to */
+        if (master.port != self->current.port || strcmp(master.host, self->current.host) != 0) {
+            cf_store_conn_drop(self, "Sentinel reports a new master");
+            return 1;
+        }
+        if (busy) {
+            char name[CF_STORE_ENDPOINT_STR];
+            cf_why(&self->why, CF_ERR_IO, "Sentinel %s is failing the master over",
+                   cf_store_endpoint_str(&self->cfg.sentinels[i], 0, name, sizeof(name)));
+            return 1;
+        }
+    }
+    return 0;
 }
 
 cf_err_t cf_store_conn_ensure(cf_store_t *self)

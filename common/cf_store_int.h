@@ -27,9 +27,11 @@ struct cf_store {
 /* Make self->ctx usable: drop a connection the server closed, re-check the master in
    Sentinel mode when due, and (re)connect with bounded, jittered retries. */
 CF_MUST_USE cf_err_t cf_store_conn_ensure(cf_store_t *self);
-/* Sentinel mode, connected: ask the Sentinels now whether the master is still the server
-   we are connected to; 1 (and the connection dropped) when it moved, else 0. */
-int cf_store_conn_master_moved(cf_store_t *self);
+/* Sentinel mode, connected: ask every Sentinel now whether the master is still the server
+   we are connected to and no failover of it is under way. 1 when one names another master
+   (the connection is dropped) or leads a failover (why set; the connection is kept: the
+   old master keeps serving until it is demoted), else 0. */
+int cf_store_conn_master_unsettled(cf_store_t *self);
 /* Close the connection (if any) and log once why it was dropped. */
 void cf_store_conn_drop(cf_store_t *self, const char *reason);
 /* Read one reply from ctx under the caps: CF_ERR_IO (transport), CF_ERR_TOOBIG (cap),

@@ -226,6 +226,36 @@ cf_err_t cf_store_reply_master_addr(const redisReply *reply, cf_store_endpoint_t
     return rc == CF_OK ? CF_OK : CF_ERR_CORRUPT;
 }
 
+cf_err_t cf_store_reply_failover(const redisReply *reply, int *busy, cf_why_t *why)
+{
+    CF_ASSERT(busy);
+    *busy = 0;
+    if (!reply)
+        return cf_why(why, CF_ERR_IO, "no reply to SENTINEL MASTER");
+    if (reply->type == REDIS_REPLY_ERROR)
+        return cf_store_reply_check(reply, why);
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0)
+        return cf_why(why, CF_ERR_CORRUPT, "SENTINEL MASTER answer is not field/value pairs");
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const redisReply *k = reply->element[i], *v = reply->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || k->len != 5 || memcmp(k->str, "flags", 5) != 0)
+            continue;
+        if (v->type != REDIS_REPLY_STRING)
+            break;
+        static const char tag[] = "failover_in_progress";
+        const size_t tlen = sizeof(tag) - 1;
+        for (size_t at = 0; at + tlen <= v->len;) { /* a comma-separated list */
+            const char *comma = memchr(v->str + at, ',', v->len - at);
+            size_t end = comma ? (size_t) (comma - v->str) : v->len;
+            if (end - at == tlen && memcmp(v->str + at, tag, tlen) == 0)
+                *busy = 1;
+            at = end + 1;
+        }
+        return CF_OK;
+    }
+    return cf_why(why, CF_ERR_CORRUPT, "SENTINEL MASTER answer has no flags");
+}
+
 cf_err_t cf_store_reply_role_master(const redisReply *reply, cf_why_t *why)
 {
     if (!reply)

@@ -53,6 +53,12 @@ int cf_store_reply_readonly(const redisReply *reply);
 CF_MUST_USE cf_err_t cf_store_reply_master_addr(const redisReply *reply, cf_store_endpoint_t *out,
                                                 cf_why_t *why);
 
+/* Decode SENTINEL MASTER <name> (a flat field/value array; RESP3 maps are not asked for):
+   *busy = 1 when its "flags" list holds failover_in_progress (this Sentinel is promoting a
+   replica: the master it names may be demoted any moment), else 0. An error reply is its
+   code; an array without a "flags" string CF_ERR_CORRUPT. */
+CF_MUST_USE cf_err_t cf_store_reply_failover(const redisReply *reply, int *busy, cf_why_t *why);
+
 /* Decode ROLE: CF_OK for "master", CF_ERR_STATE for "slave"/"sentinel", CF_ERR_CORRUPT for
    anything else. */
 CF_MUST_USE cf_err_t cf_store_reply_role_master(const redisReply *reply, cf_why_t *why);

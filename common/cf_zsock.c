@@ -63,7 +63,10 @@ static cf_err_t s_set_int(void *handle, int option, const char *name, int value,
 
 #define S_SET_INT(h, opt, v, why) CF_TRY(s_set_int((h), (opt), #opt, (v), (why)))
 
-/* Heartbeats: all three or none (a negative field turns them off). */
+/* Heartbeats: IVL and TIMEOUT, or none (a negative field turns them off). No TTL unless
+   asked for: each end drops a silent peer by its own PING's TIMEOUT, and a TTL would keep
+   one more timer per connection pending on the peer, whose I/O thread cancels it by a linear
+   search over all its timers (libzmq 4.3; docs/zap.md "What heartbeats cost"). */
 static cf_err_t s_apply_heartbeats(void *h, const cf_zsock_cfg_t *cfg, cf_why_t *why)
 {
     if (cfg->heartbeat_ivl_ms < 0 || cfg->heartbeat_timeout_ms < 0 || cfg->heartbeat_ttl_ms < 0)

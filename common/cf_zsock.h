@@ -14,9 +14,9 @@
 
 /* Defaults (docs/zap.md explains each). */
 #define CF_ZSOCK_HWM               1000    /* messages queued per peer, each direction */
-#define CF_ZSOCK_HEARTBEAT_IVL     10000   /* ms of silence before we send a ZMTP PING */
+#define CF_ZSOCK_HEARTBEAT_IVL     10000   /* ms between our ZMTP PINGs (busy or not) */
 #define CF_ZSOCK_HEARTBEAT_TIMEOUT 30000   /* ms without any traffic after a PING: drop */
-#define CF_ZSOCK_HEARTBEAT_TTL     30000   /* ms the peer may wait on us before dropping */
+#define CF_ZSOCK_HEARTBEAT_TTL     0       /* none sent: each end times out on its own PINGs */
 #define CF_ZSOCK_HANDSHAKE_IVL     10000   /* ms a new connection has to finish CURVE */
 #define CF_ZSOCK_MAX_MSG           1048576 /* largest frame we accept, bytes */
 #define CF_ZSOCK_RECONNECT_IVL     1000    /* ms before the first reconnect (plus jitter) */
@@ -30,7 +30,8 @@ typedef struct {
     int rcvhwm;               /* ZMQ_RCVHWM */
     int heartbeat_ivl_ms;     /* ZMQ_HEARTBEAT_IVL */
     int heartbeat_timeout_ms; /* ZMQ_HEARTBEAT_TIMEOUT */
-    int heartbeat_ttl_ms;     /* ZMQ_HEARTBEAT_TTL (sent to the peer; at most 6553500) */
+    int heartbeat_ttl_ms;     /* ZMQ_HEARTBEAT_TTL sent to the peer, at most 6553500; 0 = none
+                                 (the default: it costs the peer a timer, docs/zap.md) */
     int handshake_ivl_ms;     /* ZMQ_HANDSHAKE_IVL */
     int64_t max_msg;          /* ZMQ_MAXMSGSIZE: a bigger frame drops its connection */
     int backlog;              /* ZMQ_BACKLOG (bind only); 0 = cf_zsock_somaxconn() */

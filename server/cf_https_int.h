@@ -27,6 +27,9 @@ CF_MUST_USE cf_err_t cf_https_ctx_new(const cf_https_tls_t *tls, const cf_https_
    worker's), after the connection's cached peer is gone. NULL on out-of-memory. */
 SSL *cf_https_ssl_new(SSL_CTX *ctx, int require, void (*on_free)(void *arg), void *arg);
 
+/* The arg given to cf_https_ssl_new for ssl (NULL when ssl has none). */
+void *cf_https_ssl_arg(const SSL *ssl);
+
 /* The peer of a TLS connection, computed at its first request and cached on ssl. addr and
    port come from evhttp (already text). NULL on out-of-memory. */
 const cf_https_peer_t *cf_https_ssl_peer(SSL *ssl, const char *addr, unsigned port);

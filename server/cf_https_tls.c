@@ -440,6 +440,12 @@ SSL *cf_https_ssl_new(SSL_CTX *ctx, int require, void (*on_free)(void *arg), voi
     return ssl;
 }
 
+void *cf_https_ssl_arg(const SSL *ssl)
+{
+    const s_conn_t *c = SSL_get_ex_data(ssl, s_ssl_idx);
+    return c ? c->arg : NULL;
+}
+
 const cf_https_peer_t *cf_https_ssl_peer(SSL *ssl, const char *addr, unsigned port)
 {
     s_conn_t *c = SSL_get_ex_data(ssl, s_ssl_idx);

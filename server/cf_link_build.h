@@ -94,7 +94,8 @@ CF_MUST_USE cf_err_t cf_link_build(const cf_link_job_t *job, const cf_link_param
 
 /* What a reissue job needs, loaded once per job (walk or check-in): the CA with its key. */
 typedef struct {
-    cf_ca_t *ca; /* owned; NULL: not loaded */
+    cf_ca_t *ca;              /* owned; NULL: not loaded */
+    cf_cert_reader_t *reader; /* owned: reads recorded certificates without their key */
 } cf_link_reissue_t;
 
 /* Load the CA and its key (opened with seal). On failure *out is empty. Errors: those of

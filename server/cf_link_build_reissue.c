@@ -32,6 +32,13 @@ cf_err_t cf_link_reissue_load(cf_store_t *store, const cf_seal_t *seal, cf_link_
         cf_why(why, rc, "the CA does not load: %s", cf_err_str(rc));
     cf_cert_destroy(&cert);
     cf_key_destroy(&key);
+    if (rc == CF_OK) {
+        rc = cf_cert_reader_new(&out->reader);
+        if (rc != CF_OK)
+            cf_why(why, rc, "no certificate reader: %s", cf_err_str(rc));
+    }
+    if (rc != CF_OK)
+        cf_link_reissue_clear(out);
     return rc;
 }
 
@@ -40,6 +47,7 @@ void cf_link_reissue_clear(cf_link_reissue_t *r)
     if (!r)
         return;
     cf_ca_destroy(&r->ca);
+    cf_cert_reader_destroy(&r->reader);
     memset(r, 0, sizeof(*r));
 }
 
@@ -90,7 +98,7 @@ cf_err_t cf_link_reissue_cert(cf_store_t *store, cf_link_reissue_t *r, const cha
     if (!r->ca)
         return CF_ERR_STATE;
     cf_cert_t *old = NULL;
-    cf_err_t rc = cf_db_enroll_cert(store, agent, &old);
+    cf_err_t rc = cf_db_enroll_cert(store, agent, r->reader, &old);
     if (rc != CF_OK)
         return cf_why(why, rc, "%s", cf_why_text(cf_store_why(store), rc));
     rc = s_own(r, old, agent, why);

@@ -10,6 +10,7 @@
 
 #include <event2/buffer.h>
 
+#include "cf_https_mem.h"
 #include "cf_log.h"
 #include "cf_mem.h"
 
@@ -28,7 +29,8 @@ void cf_req_init(cf_req_t *req, struct evhttp_request *evreq, const cf_https_pee
     req->query.tqh_last = &req->query.tqh_first;
     req->kind = cf_router_peer_kind(peer);
     req->addr = peer && peer->addr ? peer->addr : "-";
-    clock_gettime(CLOCK_MONOTONIC, &req->start);
+    if (cf_log_level() <= CF_LOG_INFO) /* only the log line uses it */
+        clock_gettime(CLOCK_MONOTONIC, &req->start);
 }
 
 /* The path for a log line: printable ASCII only, capped. */
@@ -72,14 +74,16 @@ void cf_req_done(cf_req_t *req)
         clock_gettime(CLOCK_MONOTONIC, &end);
         double ms = (double) (end.tv_sec - req->start.tv_sec) * 1e3 +
                     (double) (end.tv_nsec - req->start.tv_nsec) / 1e6;
+        if (req->start.tv_sec == 0 && req->start.tv_nsec == 0)
+            ms = 0; /* INFO was off when it began */
         char path[S_LOG_PATH + 1];
         s_log_path(req->path, path, sizeof(path));
         cf_log(CF_LOG_INFO, "req method=%s path=\"%s\" status=%d ms=%.3f peer=%s addr=%s%s%s",
                req->method, path, req->status, ms, cf_peer_kind_name(req->kind), req->addr,
                req->has_session ? " user=" : "", req->has_session ? req->session.user : "");
     }
-    for (size_t i = 0; i < CF_ROUTER_MAX_PARAMS; i++)
-        free(req->params[i]); /* evhttp_uridecode's allocation */
+    for (size_t i = 0; i < CF_ROUTER_MAX_PARAMS && req->params[i]; i++)
+        cf_https_mem_free_event(req->params[i]); /* evhttp_uridecode's allocation */
     evhttp_clear_headers(&req->query);
     json_decref(req->json);
     cf_mem_wipe(&req->session, sizeof(req->session));

@@ -10,8 +10,15 @@
 #include "cf_log.h"
 #include "cf_mem.h"
 
+/* What a path must hold to match a route, found without walking its segments. */
+typedef struct {
+    size_t lit;  /* the pattern's bytes before its first ':' (all of them when it has none) */
+    int literal; /* no params: the path matches only the whole pattern */
+} s_key_t;
+
 struct cf_router {
     cf_route_t *routes;              /* copy of the table */
+    s_key_t *keys;                   /* per route: its literal prefix */
     size_t n;                        /* routes */
     cf_router_auth_fn *authenticate; /* may be NULL */
     void *app;                       /* handed to handlers */
@@ -166,12 +173,17 @@ cf_err_t cf_router_new(const cf_route_t *routes, size_t n, const cf_router_cfg_t
     if (!self)
         return CF_ERR_NOMEM;
     self->routes = cf_mem_calloc(n ? n : 1, sizeof(cf_route_t));
-    if (!self->routes) {
-        cf_mem_free(self);
+    self->keys = cf_mem_calloc(n ? n : 1, sizeof(s_key_t));
+    if (!self->routes || !self->keys) {
+        cf_router_destroy(&self);
         return CF_ERR_NOMEM;
     }
     if (n > 0)
         memcpy(self->routes, routes, n * sizeof(cf_route_t));
+    for (size_t i = 0; i < n; i++) {
+        self->keys[i].lit = strcspn(routes[i].pattern, ":");
+        self->keys[i].literal = routes[i].pattern[self->keys[i].lit] == '\0';
+    }
     self->n = n;
     if (cfg) {
         self->authenticate = cfg->authenticate;
@@ -189,6 +201,7 @@ void cf_router_destroy(cf_router_t **self_p)
     if (!self_p || !*self_p)
         return;
     cf_mem_free((*self_p)->routes);
+    cf_mem_free((*self_p)->keys);
     cf_mem_free(*self_p);
     *self_p = NULL;
 }
@@ -276,8 +289,13 @@ cf_err_t cf_router_match(const cf_router_t *self, const char *method, const char
     unsigned seen = 0;
     cf_router_match_t found = {0};
     for (size_t i = 0; i < self->n; i++) {
+        const s_key_t *k = &self->keys[i];
+        const char *pat = self->routes[i].pattern;
         cf_router_match_t tmp;
-        if (!s_match_pattern(self->routes[i].pattern, path, &tmp))
+        tmp.n_params = 0;
+        /* one compare of the literal prefix rules out nearly every route */
+        if (k->literal ? strcmp(pat, path) != 0
+                       : strncmp(pat, path, k->lit) != 0 || !s_match_pattern(pat, path, &tmp))
             continue;
         if (strcmp(self->routes[i].method, want) == 0) { /* the first in table order wins */
             found = tmp;

@@ -25,13 +25,13 @@ struct cf_req {
     json_t *json;                       /* parsed body (owned), NULL when none */
     cf_session_t session;               /* the session, when has_session */
     int has_session;                    /* a session was resolved */
-    struct timespec start;              /* when dispatch began (CLOCK_MONOTONIC) */
-    int status;                         /* status sent, 0 until a reply */
-    struct cf_router *router;           /* the router serving it (stream count) */
-    int deferred;                       /* cf_req_defer took it over: the handler returned */
-    cf_peer_kind_t kind;                /* the peer's kind, for the log line */
-    const char *addr;                   /* the peer's address ("-" when unknown), for the log */
-    char addr_buf[CF_HTTPS_ADDR_MAX];   /* a deferred request's own copy of addr */
+    struct timespec start;            /* when dispatch began (CLOCK_MONOTONIC); 0 if INFO was off */
+    int status;                       /* status sent, 0 until a reply */
+    struct cf_router *router;         /* the router serving it (stream count) */
+    int deferred;                     /* cf_req_defer took it over: the handler returned */
+    cf_peer_kind_t kind;              /* the peer's kind, for the log line */
+    const char *addr;                 /* the peer's address ("-" when unknown), for the log */
+    char addr_buf[CF_HTTPS_ADDR_MAX]; /* a deferred request's own copy of addr */
     char path_buf[CF_REQ_LOG_PATH + 1]; /* a deferred request's own copy of path (capped) */
 };
 

@@ -11,6 +11,7 @@
 #include "cf_app_int.h"
 #include "cf_control.h"
 #include "cf_file.h"
+#include "cf_https_mem.h"
 #include "cf_link.h"
 #include "cf_log.h"
 #include "cf_material.h"
@@ -307,6 +308,7 @@ static int s_main(s_server_t *s, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    cf_https_mem_install(); /* before any libevent object exists */
     cf_log_set_component(S_PROG);
     /* block before any thread starts, so every thread inherits the mask and sigwait sees them */
     sigset_t set;
@@ -321,6 +323,7 @@ int main(int argc, char **argv)
     if (s)
         s_teardown(s);
     cf_mem_free(s);
+    cf_https_mem_trim(); /* the main thread's cached blocks */
     OPENSSL_cleanup();
     return code;
 }

@@ -255,7 +255,7 @@ static void bf_usage(void)
            "agents' first\n"
            "  resend of an unacknowledged RECEIPT or REPORT, the product's default), --online-rate "
            "200 (agents\n"
-           "  each simulator brings on line per second), --io-threads 32 (cf-broker's libzmq I/O "
+           "  each simulator brings on line per second), --io-threads 64 (cf-broker's libzmq I/O "
            "threads,\n"
            "  and the bare ROUTER's). Needs the "
            "tree built\n"

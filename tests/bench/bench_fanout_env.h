@@ -31,7 +31,7 @@
 #define BF_GOAL_FAN        0.8      /* fan-out: >= 0.8x the bare ROUTER */
 #define BF_GOAL_REP        1.0      /* reports: >= the unbatched floor */
 #define BF_CONNECT_MS      600000.0 /* a busy machine takes long for thousands of handshakes */
-#define BF_IO_THREADS_TEXT "32"     /* cf-broker --io-threads default */
+#define BF_IO_THREADS_TEXT "64"     /* cf-broker --io-threads default */
 #define BF_BODY            8192
 
 typedef struct {

@@ -5,8 +5,10 @@
 #define BENCH_FANOUT_PERF_H_INCLUDED
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench_fanout_env.h"
 
@@ -23,8 +25,23 @@ static void bf_perf_one(bf_perf_t *p, const char *dir, const char *name, pid_t t
     snprintf(out, sizeof(out), "%s/%s.data", dir, name);
     snprintf(log, sizeof(log), "%s/%s.perf.log", dir, name);
     snprintf(tpid, sizeof(tpid), "%d", (int) target);
-    char *argv[] = {
-        "/usr/bin/perf", "record", "-q", "-e", "cpu-clock", "-g", "-o", out, "-p", tpid, NULL};
+    /* BF_PERF_CG=dwarf: DWARF call graphs (libzmq and libstdc++ have no frame pointers, so
+       -g stops at their frames), sampled at 500 Hz to keep the data small */
+    const char *cg = getenv("BF_PERF_CG");
+    bool dwarf = cg && strcmp(cg, "dwarf") == 0;
+    char *argv[] = {"/usr/bin/perf",
+                    "record",
+                    "-q",
+                    "-e",
+                    "cpu-clock",
+                    dwarf ? "--call-graph=dwarf,8192" : "-g",
+                    "-F",
+                    dwarf ? "500" : "4000",
+                    "-o",
+                    out,
+                    "-p",
+                    tpid,
+                    NULL};
     if (target > 0 && p->n < BF_PERF_MAX && cf_itest_spawn(argv, log, &p->pid[p->n]) == CF_OK)
         p->n++;
 }

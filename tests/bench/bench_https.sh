@@ -365,6 +365,8 @@ figure() { # name title unit goal
   local -A sum=([ref]=0 [other]=0) n=([ref]=0 [other]=0) why=() runs=()
   local -A ops=([ref]=0 [other]=0) ticks=([ref]=0 [other]=0) pid=([ref]=$ref_pid [other]=$other_pid)
   local r0 rticks=0 # redis-server's ticks over the other side's runs (the check-in figure)
+  local load0
+  load0=$(cut -d' ' -f1 /proc/loadavg)
   for ((r = 1; r <= rounds; r++)); do
     for who in $([ $((r % 2)) = 1 ] && echo ref other || echo other ref); do
       if [ "$who" = other ] && { [ -z "$side" ] || [ -n "$side_skip$skip_other" ]; }; then continue; fi
@@ -408,6 +410,16 @@ figure() { # name title unit goal
   say "$line"
   [ -n "$eff" ] && say "$eff"
   say "   each run: nginx${runs[ref]}${runs[other]:+; $side${runs[other]}}"
+  if [ "$name" = light ] && [ "${ops[ref]}" -gt 0 ] && [ "${ops[other]}" -gt 0 ]; then
+    # CPU (user + system) per request of each server, in microseconds, and the machine's
+    # load average around the figure: rates move with other work, this much less
+    eff=$(awk -v a="${ops[ref]}" -v ta="${ticks[ref]}" -v b="${ops[other]}" -v tb="${ticks[other]}" \
+      -v k="$tck" -v s="$side" -v l0="$load0" -v l1="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
+      printf "   CPU per request: nginx %.1f us; %s %.1f us (load average %s -> %s)", \
+        ta / k * 1e6 / a, s, tb / k * 1e6 / b, l0, l1 }')
+    summary+=("$eff")
+    say "$eff"
+  fi
   if [ "$name" = checkin ] && [ -n "$redis_pid" ] && [ "${ops[other]}" -gt 0 ]; then
     # CPU per operation of each process, in microseconds: what the machine pays per check-in
     eff=$(awk -v a="${ops[ref]}" -v ta="${ticks[ref]}" -v b="${ops[other]}" -v tb="${ticks[other]}" \

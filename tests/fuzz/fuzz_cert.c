@@ -1,4 +1,5 @@
-/*  fuzz_cert - cf_cert_parse, cf_cert_parse_all and cf_import_public over any PEM/DER input  */
+/*  fuzz_cert - cf_cert_parse, cf_cert_parse_all, cf_cert_reader_parse and cf_import_public over
+    any PEM/DER input  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,11 +38,48 @@ static void s_inspect(const cf_cert_t *cert)
     cf_mem_free(der);
 }
 
+/* 1 when a PEM BEGIN line starts anywhere in data (cf_cert_parse then reads PEM). */
+static int s_has_begin(const uint8_t *data, size_t size)
+{
+    static const char mark[] = "-----BEGIN ";
+    for (size_t i = 0; i + sizeof(mark) - 1 <= size; i++)
+        if (memcmp(data + i, mark, sizeof(mark) - 1) == 0)
+            return 1;
+    return 0;
+}
+
+/* The reader (no key decoded) against the full parse of the same DER: what the full parse
+   takes the reader takes, with the same fields (the fingerprint of the re-encoding, like
+   the full parse's); what it reads is inspected the same way. */
+static void s_reader(const uint8_t *data, size_t size, const cf_cert_t *full)
+{
+    static cf_cert_reader_t *reader; /* one for the process: it is made once */
+    if (!reader && cf_cert_reader_new(&reader) != CF_OK)
+        abort();
+    cf_cert_t *read = NULL;
+    cf_err_t rc = cf_cert_reader_parse(reader, data, size, &read);
+    /* the full parse takes PEM too (a BEGIN line anywhere): only its DER must read here */
+    int der = size > 0 && data[0] == 0x30 && !s_has_begin(data, size);
+    if (full && der && rc != CF_OK && rc != CF_ERR_NOMEM)
+        abort();
+    if (rc == CF_OK && der) { /* (DER holding a BEGIN line would round-trip as PEM) */
+        s_inspect(read);
+        if (full && der &&
+            (strcmp(cf_cert_fingerprint(read), cf_cert_fingerprint(full)) != 0 ||
+             strcmp(cf_cert_subject(read), cf_cert_subject(full)) != 0 ||
+             strcmp(cf_cert_serial(read), cf_cert_serial(full)) != 0 ||
+             cf_cert_not_after(read) != cf_cert_not_after(full)))
+            abort();
+    }
+    cf_cert_destroy(&read);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cf_cert_t *cert = NULL;
     if (cf_cert_parse(data, size, &cert) == CF_OK)
         s_inspect(cert);
+    s_reader(data, size, cert);
     cf_cert_destroy(&cert);
 
     cf_cert_t *certs[CF_CERT_MAX_CHAIN] = {NULL};

@@ -104,6 +104,9 @@ static void s_decode(const redisReply *r)
     if (cf_store_reply_master_addr(r, &ep, &why) == CF_OK)
         s_check(ep.host[0] && ep.port >= 1 && ep.port <= 65535);
     (void) cf_store_reply_role_master(r, &why);
+    int busy = 0;
+    if (cf_store_reply_failover(r, &busy, &why) == CF_OK)
+        s_check(busy == 0 || busy == 1);
     s_walk(r, 0);
 }
 

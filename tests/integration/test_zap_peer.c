@@ -87,6 +87,8 @@ static void test_socket_tuning(void **state)
     assert_int_equal(s_get_int(f->router, ZMQ_BACKLOG), somax);
     assert_int_equal(s_get_int(f->router, ZMQ_HEARTBEAT_IVL), CF_ZSOCK_HEARTBEAT_IVL);
     assert_int_equal(s_get_int(f->router, ZMQ_HEARTBEAT_TIMEOUT), CF_ZSOCK_HEARTBEAT_TIMEOUT);
+    /* no TTL in our PINGs: it would cost every peer one more pending timer (docs/zap.md) */
+    assert_int_equal(s_get_int(f->router, ZMQ_HEARTBEAT_TTL), 0);
     assert_int_equal(s_get_int(f->router, ZMQ_SNDHWM), CF_ZSOCK_HWM);
     assert_int_equal(s_get_int(f->router, ZMQ_RCVHWM), CF_ZSOCK_HWM);
     assert_int_equal(s_get_int(f->router, ZMQ_HANDSHAKE_IVL), CF_ZSOCK_HANDSHAKE_IVL);
@@ -103,6 +105,13 @@ static void test_socket_tuning(void **state)
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     assert_int_equal(cf_zsock_apply(sock, &cfg, &why), CF_ERR_INVALID);
     assert_true(strstr(why.text, "HEARTBEAT_TTL") != NULL);
+    cfg.heartbeat_ttl_ms = 0;
+    assert_int_equal(cf_zsock_apply(sock, &cfg, &why), CF_OK);
+    assert_int_equal(s_get_int(sock, ZMQ_HEARTBEAT_IVL), CF_ZSOCK_HEARTBEAT_IVL);
+    assert_int_equal(s_get_int(sock, ZMQ_HEARTBEAT_TTL), 0);
+    cfg.heartbeat_ttl_ms = 20000; /* still there for whoever asks: sent in deciseconds */
+    assert_int_equal(cf_zsock_apply(sock, &cfg, &why), CF_OK);
+    assert_int_equal(s_get_int(sock, ZMQ_HEARTBEAT_TTL), 20000);
     cfg.heartbeat_ttl_ms = 0;
     cfg.sndhwm = -5; /* libzmq refuses a negative HWM */
     assert_int_equal(cf_zsock_apply(sock, &cfg, &why), CF_ERR_INVALID);
@@ -284,6 +293,56 @@ static void test_heartbeat_drops_silent_peer(void **state)
     cf_itest_zap_stop();
 }
 
+/* The other direction, with no TTL from either end: a CURVE DEALER (an agent's or a
+   server's link) drops a broker that froze (SIGSTOP: the TCP connection stays open) by its
+   own PINGs' timeout, so it can fail over. The peer is pyzmq with no heartbeats of its own. */
+static void test_heartbeat_dealer_drops_silent_router(void **state)
+{
+    (void) state;
+    char dir[512], sec[700], log[700], ep[64];
+    cf_test_tmpdir("zap_router", dir, sizeof(dir));
+    const char *py = s_python();
+    char script[1024];
+    cf_test_src_path("integration/peers/router_peer.py", script, sizeof(script));
+    cf_curve_keypair_t bkp = cf_itest_zap_kp(), own = cf_itest_zap_kp();
+    snprintf(sec, sizeof(sec), "%s/broker.key", dir);
+    assert_int_equal(cf_curve_keypair_save(&bkp, sec, NULL), CF_OK);
+    snprintf(sec, sizeof(sec), "%s/broker.key_secret", dir);
+    snprintf(log, sizeof(log), "%s/router.log", dir);
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", cf_itest_free_port());
+    char *argv[] = {(char *) py, script, "--endpoint", ep, "--cert", sec, NULL};
+    pid_t pid = 0;
+    assert_int_equal(cf_itest_spawn(argv, log, &pid), CF_OK);
+
+    cf_curve_broker_t broker;
+    memset(&broker, 0, sizeof(broker));
+    snprintf(broker.endpoint, sizeof(broker.endpoint), "%s", ep);
+    memcpy(broker.pub, bkp.pub, sizeof(broker.pub));
+    cf_zsock_cfg_t cfg;
+    cf_zsock_cfg_init(&cfg);
+    cfg.heartbeat_ivl_ms = 100;
+    cfg.heartbeat_timeout_ms = 500;
+    cfg.reconnect_ivl_ms = 100; /* the peer may still be starting */
+    zsock_t *mon = NULL, *dealer = NULL;
+    assert_int_equal(cf_zsock_curve_dealer_mon(&broker, &own, "agent-hb", &cfg,
+                                               "inproc://test-dealer-hb", ZMQ_EVENT_ALL, &mon,
+                                               &dealer, NULL),
+                     CF_OK);
+    assert_int_equal(s_get_int(dealer, ZMQ_HEARTBEAT_TTL), 0);
+    zstr_send(dealer, "hi");
+    zmsg_t *msg = NULL;
+    assert_int_equal(cf_itest_zap_recv(dealer, CF_ITEST_ZAP_WAIT_MS, &msg, NULL), CF_OK);
+    char *head = zmsg_popstr(msg);
+    assert_string_equal(head, "echo");
+    zstr_free(&head);
+    zmsg_destroy(&msg);
+    assert_int_equal(kill(pid, SIGSTOP), 0);
+    assert_true(cf_itest_zap_mon_wait(mon, ZMQ_EVENT_DISCONNECTED, NULL));
+    cf_itest_zap_mon_stop(dealer, &mon);
+    zsock_destroy(&dealer);
+    assert_int_equal(cf_itest_kill(pid, SIGKILL), CF_OK);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -293,6 +352,7 @@ int main(void)
         cmocka_unit_test_teardown(test_drops_and_caps, cf_itest_zap_teardown),
         cmocka_unit_test_teardown(test_python_peer, cf_itest_zap_teardown),
         cmocka_unit_test_teardown(test_heartbeat_drops_silent_peer, cf_itest_zap_teardown),
+        cmocka_unit_test_teardown(test_heartbeat_dealer_drops_silent_router, cf_itest_zap_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

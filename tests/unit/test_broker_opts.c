@@ -58,8 +58,9 @@ static void test_usage(void **state)
     assert_int_equal(b.zsock.rcvhwm, 50);
     assert_int_equal(b.zsock.heartbeat_ivl_ms, 200);
     assert_int_equal(b.zsock.heartbeat_timeout_ms, 900);
-    assert_int_equal(b.zsock.heartbeat_ttl_ms, 900);
+    assert_int_equal(b.zsock.heartbeat_ttl_ms, 0); /* none sent: costs the agent a timer */
     assert_int_equal(b.zsock.max_msg, 65536);
+    assert_int_equal(b.io_threads, 64); /* the default: short timer lists (docs/zap.md) */
     assert_int_equal(b.max_keys, 1048576);
     assert_null(b.zap_domain);
     assert_int_equal(b.handle_signals, 1);

@@ -395,12 +395,91 @@ static void test_new_survives_allocation_failure(void **state)
     cf_router_destroy(&r);
 }
 
+/* The reference matcher: the pattern and the path split at '/', segment by segment. */
+static int s_ref_match(const char *pat, const char *path, size_t *n_params)
+{
+    *n_params = 0;
+    if (pat[0] != '/' || path[0] != '/')
+        return 0;
+    for (;;) {
+        pat++, path++;
+        size_t pl = strcspn(pat, "/"), l = strcspn(path, "/");
+        if (pat[0] == ':') {
+            if (l == 0)
+                return 0;
+            (*n_params)++;
+        } else if (pl != l || strncmp(pat, path, l) != 0) {
+            return 0;
+        }
+        pat += pl, path += l;
+        if (*pat == '\0' || *path == '\0')
+            return *pat == '\0' && *path == '\0';
+    }
+}
+
+/* Every path made of up to four segments from a small alphabet (literal segments, their
+   prefixes and extensions, empty ones) is routed as the reference matcher routes it: the
+   literal-prefix shortcut never changes a result. The table has params first, in the
+   middle and last. */
+static void test_prefix_shortcut_matches_reference(void **state)
+{
+    (void) state;
+    static const cf_route_t api[] = {
+        {"GET", "/a/b", CF_ACCESS_PUBLIC, s_handler, 0, 0},
+        {"GET", "/a/:x", CF_ACCESS_PUBLIC, s_handler, 0, 0},
+        {"GET", "/:y/b/c", CF_ACCESS_PUBLIC, s_handler, 0, 0},
+        {"GET", "/a/:x/c", CF_ACCESS_PUBLIC, s_handler, 0, 0},
+        {"GET", "/ab/b", CF_ACCESS_PUBLIC, s_handler, 0, 0},
+        {"GET", "/a", CF_ACCESS_PUBLIC, s_handler, 0, 0},
+        {"GET", "/a/b/:z/:w", CF_ACCESS_PUBLIC, s_handler, 0, 0},
+    };
+    static const char *const segs[] = {"a", "ab", "b", "c", "", "bc"};
+    enum { N_API = sizeof(api) / sizeof(api[0]), N_SEGS = sizeof(segs) / sizeof(segs[0]) };
+    cf_router_t *r = NULL;
+    cf_router_cfg_t cfg = {NULL, NULL, 0, NULL};
+    assert_int_equal(cf_router_new(api, N_API, &cfg, &r, NULL), CF_OK);
+    size_t tried = 0, matched = 0;
+    for (size_t depth = 1; depth <= 4; depth++) {
+        size_t combos = 1;
+        for (size_t d = 0; d < depth; d++)
+            combos *= N_SEGS;
+        for (size_t c = 0; c < combos; c++) {
+            char path[64] = "";
+            for (size_t d = 0, k = c; d < depth; d++, k /= N_SEGS) {
+                strcat(path, "/");
+                strcat(path, segs[k % N_SEGS]);
+            }
+            size_t want = N_API, want_params = 0, n = 0;
+            for (size_t i = 0; i < N_API && want == N_API; i++) {
+                if (s_ref_match(api[i].pattern, path, &n))
+                    want = i, want_params = n;
+            }
+            cf_router_match_t m;
+            cf_err_t rc = cf_router_match(r, "GET", path, &m);
+            tried++;
+            if (want == N_API) {
+                if (rc != CF_ERR_NOTFOUND)
+                    fail_msg("'%s' should be 404, got %s", path, cf_err_str(rc));
+                continue;
+            }
+            matched++;
+            if (rc != CF_OK || strcmp(m.route->pattern, api[want].pattern) != 0 ||
+                m.n_params != want_params)
+                fail_msg("'%s' should match %s", path, api[want].pattern);
+        }
+    }
+    assert_int_equal(tried, 6 + 36 + 216 + 1296);
+    assert_true(matched > 20); /* the alphabet reaches every route, not only misses */
+    cf_router_destroy(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_match_params_and_literals),
         cmocka_unit_test(test_method_not_allowed),
+        cmocka_unit_test(test_prefix_shortcut_matches_reference),
         cmocka_unit_test(test_new_rejects_bad_tables),
         cmocka_unit_test(test_access_table_is_exhaustive),
         cmocka_unit_test(test_session_consulted_only_where_it_decides),

@@ -405,6 +405,50 @@ static cf_err_t s_role(const char *resp)
     return rc;
 }
 
+static cf_err_t s_failover(const char *resp, int *busy)
+{
+    cf_store_cfg_t cfg;
+    cf_store_cfg_init(&cfg);
+    cf_store_caps_t caps;
+    cf_store_caps_init(&caps, &cfg);
+    redisReply *r = NULL;
+    assert_int_equal(s_parse(&caps, resp, strlen(resp), &r), REDIS_OK);
+    cf_err_t rc = cf_store_reply_failover(r, busy, NULL);
+    freeReplyObject(r);
+    return rc;
+}
+
+/* SENTINEL MASTER: the leading Sentinel's flags say failover_in_progress from the start of a
+   failover until the new master is named; that alone tells a write may still be lost. */
+static void test_sentinel_failover_flag(void **state)
+{
+    (void) state;
+    int busy = -1;
+    assert_int_equal(s_failover("*4\r\n$4\r\nname\r\n$2\r\ncf\r\n$5\r\nflags\r\n"
+                                "$6\r\nmaster\r\n",
+                                &busy),
+                     CF_OK);
+    assert_int_equal(busy, 0);
+    assert_int_equal(
+        s_failover("*2\r\n$5\r\nflags\r\n$27\r\nmaster,failover_in_progress\r\n", &busy), CF_OK);
+    assert_int_equal(busy, 1);
+    assert_int_equal(s_failover("*2\r\n$5\r\nflags\r\n$42\r\nmaster,failover_in_progress,"
+                                "force_failover\r\n",
+                                &busy),
+                     CF_OK);
+    assert_int_equal(busy, 1);
+    /* a longer word that starts like the tag is not the tag */
+    assert_int_equal(s_failover("*2\r\n$5\r\nflags\r\n$22\r\nfailover_in_progressx,\r\n", &busy),
+                     CF_OK);
+    assert_int_equal(busy, 0);
+    assert_int_equal(s_failover("-ERR No such master with that name\r\n", &busy), CF_ERR_INVALID);
+    assert_int_equal(s_failover("*2\r\n$4\r\nname\r\n$2\r\ncf\r\n", &busy), CF_ERR_CORRUPT);
+    assert_int_equal(s_failover("*1\r\n$5\r\nflags\r\n", &busy), CF_ERR_CORRUPT);
+    assert_int_equal(s_failover("*2\r\n$5\r\nflags\r\n:1\r\n", &busy), CF_ERR_CORRUPT);
+    assert_int_equal(s_failover("+OK\r\n", &busy), CF_ERR_CORRUPT);
+    assert_int_equal(cf_store_reply_failover(NULL, &busy, NULL), CF_ERR_IO);
+}
+
 static void test_sentinel_and_role_answers(void **state)
 {
     (void) state;
@@ -566,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_reply_alloc_failures),
         cmocka_unit_test(test_error_mapping),
         cmocka_unit_test(test_sentinel_and_role_answers),
+        cmocka_unit_test(test_sentinel_failover_flag),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_sub_refusals),
