@@ -8,54 +8,95 @@
 #include "cf_db_agent_int.h"
 #include "cf_db_util.h"
 
-#define S_NKEYS 8 /* keys of the remove script; the check-in has cf:archive as a ninth */
+#include "cf_db_job.h"
 
-/* KEYS: 1 agent, 2 cf:agents (no longer kept: the script takes the agent out of a set left
-   by an older version, which so empties within one check-in interval), 3 cf:agents:lock, 4..7
-   cf:agents:<lock> in cf_db_lock_t order, 8 cf:agents:expiry, 9 cf:archive. ARGV: 1 id, 2 lock, 3
-   now, 4.. field/value pairs ('' value: delete the field; ARGV[9] is cert_fp). "secure" becomes
-   "attention" when the certificate presented is archived (replaced): the check-in's archive
-   question in the same round trip. The counters move only when the lock changes, in the same script
-   as the lock itself; the expiry index follows the record's cert_not_after (absent or 0: not
-   indexed). A revoked agent (cf_db_enroll) is left as it is: the answer is then 0; else it is
-   {favorite or '', lock}. */
+#define S_NKEYS   8 /* keys of the remove script before its ninth, cf:curve:owner */
+#define S_STR_(x) #x
+#define S_STR(x)  S_STR_(x)
+
+/* KEYS: 1 cf:agent:{<id>}, and optionally 2 cf:agent:{<id>}:jobs. ARGV: 1 id, 2 lock, 3 now,
+   4 last_addr, 5 cert_fp, 6 cert_serial, 7 cert_not_after (5..7 all '' = no certificate: the
+   three fields are deleted), then optionally 8 version ('' = delete) and 9 server (absent:
+   both kept). The fixed keys (cf:agents:lock, cf:agents:<lock>, cf:agents:expiry,
+   cf:archive, the jobs' :st hashes) are named in the script: passed as arguments they cost
+   Redis about 1,200 instructions each per call, and they never share a slot with the
+   agent's keys anyway.
+   One HMGET reads what the step decides on (revoked, the old lock, favorite and the stored
+   values of the fields it writes), so only what changed is written: the steady check-in
+   (same lock, address, certificate, version and server) is that HMGET, the ZADD of its
+   lock set (the score is last_seen) and an HSET of last_seen. "secure"
+   becomes "attention" when the certificate presented is archived (replaced): the archive
+   question in the same round trip. The counters move only when the lock changes, in the
+   same script as the lock itself; the expiry index follows the record's cert_not_after
+   (absent or 0: not indexed) and is written when that changes (only this script and the
+   remove script write either).
+   With KEYS[2] the agent's open jobs are counted too (expiring after now, at most
+   CF_DB_JOB_OPEN_MAX, pending or delivered for this agent: the sendable ones of
+   cf_db_job_agent_open), in the same round trip; ZCOUNT first, so an agent without jobs
+   costs one call. A revoked agent (cf_db_enroll) is left as it is: the answer is then 0;
+   else {favorite or '', lock} and, with KEYS[2], the count as a third element. */
+#define S_LOCKS CF_DB_K_AGENTS ":"
 static const char s_lua_checkin[] =
-    "if redis.call('HEXISTS', KEYS[1], 'revoked') == 1 then return 0 end\n"
-    "local sets = {secure = KEYS[4], attention = KEYS[5], insecure = KEYS[6], expired = KEYS[7]}\n"
-    "local id, new, now = ARGV[1], ARGV[2], ARGV[3]\n"
-    "if new == 'secure' and redis.call('HEXISTS', KEYS[9], ARGV[9]) == 1 then\n"
+    "local k, id, new, now, fp = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[5]\n"
+    "local a = redis.call('HMGET', k, 'revoked', 'lock', 'favorite', 'last_addr', 'cert_fp',\n"
+    "  'cert_serial', 'cert_not_after', 'version', 'server')\n"
+    "if a[1] then return 0 end\n"
+    "if new == 'secure' and redis.call('HEXISTS', '" CF_DB_K_ARCHIVE "', fp) == 1 then\n"
     "  new = 'attention'\n"
     "end\n"
-    "local old = redis.call('HGET', KEYS[1], 'lock')\n"
+    "local old, set, n = a[2], {'last_seen', now}, 2\n"
     "if old ~= new then\n"
-    "  if old and sets[old] then\n"
-    "    redis.call('HINCRBY', KEYS[3], old, -1)\n"
-    "    redis.call('ZREM', sets[old], id)\n"
+    "  if old == 'secure' or old == 'attention' or old == 'insecure' or old == 'expired' then\n"
+    "    redis.call('HINCRBY', '" CF_DB_K_AGENTS_LOCK "', old, -1)\n"
+    "    redis.call('ZREM', '" S_LOCKS "' .. old, id)\n"
     "  end\n"
-    "  redis.call('HINCRBY', KEYS[3], new, 1)\n"
+    "  redis.call('HINCRBY', '" CF_DB_K_AGENTS_LOCK "', new, 1)\n"
+    "  set[3], set[4], set[5], set[6], n = 'lock', new, 'id', id, 6\n"
     "end\n"
-    "redis.call('ZADD', sets[new], now, id)\n"
-    "redis.call('ZREM', KEYS[2], id)\n"
-    "local set = {'id', id, 'lock', new, 'last_seen', now}\n"
-    "for i = 4, #ARGV - 1, 2 do\n"
-    "  if ARGV[i + 1] == '' then\n"
-    "    redis.call('HDEL', KEYS[1], ARGV[i])\n"
-    "  else\n"
-    "    set[#set + 1] = ARGV[i]\n"
-    "    set[#set + 1] = ARGV[i + 1]\n"
+    "redis.call('ZADD', '" S_LOCKS "' .. new, now, id)\n"
+    "if ARGV[4] ~= a[4] then set[n + 1], set[n + 2], n = 'last_addr', ARGV[4], n + 2 end\n"
+    "if fp == '' then\n"
+    "  if a[5] or a[6] or a[7] then\n"
+    "    redis.call('HDEL', k, 'cert_fp', 'cert_serial', 'cert_not_after')\n"
     "  end\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], unpack(set))\n"
-    "local na = tonumber(redis.call('HGET', KEYS[1], 'cert_not_after') or '0') or 0\n"
-    "if na > 0 then\n"
-    "  redis.call('ZADD', KEYS[8], na, id)\n"
     "else\n"
-    "  redis.call('ZREM', KEYS[8], id)\n"
+    "  if fp ~= a[5] then set[n + 1], set[n + 2], n = 'cert_fp', fp, n + 2 end\n"
+    "  if ARGV[6] ~= a[6] then set[n + 1], set[n + 2], n = 'cert_serial', ARGV[6], n + 2 end\n"
+    "  if ARGV[7] ~= a[7] then set[n + 1], set[n + 2], n = 'cert_not_after', ARGV[7], n + 2 end\n"
     "end\n"
-    "return {redis.call('HGET', KEYS[1], 'favorite') or '', new}\n";
+    "local was, is = tonumber(a[7]) or 0, tonumber(ARGV[7]) or 0\n"
+    "if is ~= was then\n"
+    "  if is > 0 then\n"
+    "    redis.call('ZADD', '" CF_DB_K_AGENTS_EXPIRY "', is, id)\n"
+    "  else\n"
+    "    redis.call('ZREM', '" CF_DB_K_AGENTS_EXPIRY "', id)\n"
+    "  end\n"
+    "end\n"
+    "local v = ARGV[8]\n"
+    "if v == '' then\n"
+    "  if a[8] then redis.call('HDEL', k, 'version') end\n"
+    "elseif v and v ~= a[8] then\n"
+    "  set[n + 1], set[n + 2], n = 'version', v, n + 2\n"
+    "end\n"
+    "if ARGV[9] and ARGV[9] ~= a[9] then set[n + 1], set[n + 2] = 'server', ARGV[9] end\n"
+    "redis.call('HSET', k, unpack(set))\n"
+    "if not KEYS[2] then return {a[3] or '', new} end\n"
+    "local c = 0\n"
+    "if redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf') > 0 then\n"
+    "  local z = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf', 'LIMIT', 0, "
+    "'" S_STR(CF_DB_JOB_OPEN_MAX) "')\n"
+                                  "  for i = 1, #z do\n"
+                                  "    local s = redis.call('HGET', '" CF_DB_KP_JOB
+                                  "' .. z[i] .. '" CF_DB_KS_JOB_ST "', id)\n"
+                                  "    if s == 'pending' or s == 'delivered' then c = c + 1 end\n"
+                                  "  end\n"
+                                  "end\n"
+                                  "return {a[3] or '', new, c}\n";
 
-/* KEYS as the check-in's first 8, then 9 cf:curve:owner; ARGV[1] id. The agent's CURVE key
-   (field curve, cf_db_curve) leaves the owner hash with the record, its event published. */
+/* KEYS: 1 agent, 2 cf:agents (an older version's set of all agents: see docs/REDIS.md), 3
+   cf:agents:lock, 4..7 cf:agents:<lock>, 8 cf:agents:expiry, 9 cf:curve:owner; ARGV[1] id. The
+   agent's CURVE key (field curve, cf_db_curve) leaves the owner hash with the record, its event
+   published. */
 static const char s_lua_remove[] =
     "local sets = {secure = KEYS[4], attention = KEYS[5], insecure = KEYS[6], expired = KEYS[7]}\n"
     "local old = redis.call('HGET', KEYS[1], 'lock')\n"
@@ -95,24 +136,10 @@ void cf_db_agent_lock_key(char *key, cf_db_lock_t lock)
     snprintf(key, CF_DB_KEY_MAX, "%s:%s", CF_DB_K_AGENTS, cf_db_lock_name(lock));
 }
 
-/* The CF_DB_CHECKIN_KEYS keys of the check-in script (the remove script takes the first
-   S_NKEYS) into keys. */
-static cf_err_t s_keys(const char *id, char keys[CF_DB_CHECKIN_KEYS][CF_DB_KEY_MAX])
-{
-    /* the fixed keys as literals: this runs for every check-in */
-    static const char *const fixed[CF_DB_CHECKIN_KEYS - 1] = {CF_DB_K_AGENTS,
-                                                              CF_DB_K_AGENTS_LOCK,
-                                                              CF_DB_K_AGENTS ":secure",
-                                                              CF_DB_K_AGENTS ":attention",
-                                                              CF_DB_K_AGENTS ":insecure",
-                                                              CF_DB_K_AGENTS ":expired",
-                                                              CF_DB_K_AGENTS_EXPIRY,
-                                                              CF_DB_K_ARCHIVE};
-    CF_TRY(cf_db_key_agent(keys[0], id));
-    for (int i = 0; i < CF_DB_CHECKIN_KEYS - 1; i++)
-        memcpy(keys[1 + i], fixed[i], strlen(fixed[i]) + 1);
-    return CF_OK;
-}
+/* The remove script's KEYS[2..8]. */
+static const char *const s_fixed[S_NKEYS - 1] = {
+    CF_DB_K_AGENTS,     CF_DB_K_AGENTS_LOCK, S_LOCKS "secure",     S_LOCKS "attention",
+    S_LOCKS "insecure", S_LOCKS "expired",   CF_DB_K_AGENTS_EXPIRY};
 
 static int s_empty(const char *s)
 {
@@ -152,30 +179,40 @@ const cf_store_script_t *cf_db_agent_checkin_script(void)
     return cf_db_script_kept(&s_script, s_lua_checkin);
 }
 
-/* The script's command: keys, then id, lock, now and nargs - 3 field/value pairs. */
-static cf_err_t s_cmd(const char *id, const char **args, int nargs, cf_db_checkin_cmd_t *cmd)
+/* The script's command: the agent's key (and its jobs' when jobs: they are counted), then
+   the nargs arguments of s_lua_checkin. */
+static cf_err_t s_cmd(const char *id, int jobs, const char **args, int nargs,
+                      cf_db_checkin_cmd_t *cmd)
 {
-    CF_TRY(s_keys(id, cmd->keys));
-    for (int i = 0; i < CF_DB_CHECKIN_KEYS; i++)
-        cmd->argv[i] = cmd->keys[i];
+    CF_ASSERT(nargs <= CF_DB_CHECKIN_ARGS);
+    CF_TRY(cf_db_key_agent(cmd->agent, id));
+    if (jobs)
+        CF_TRY(cf_db_key_agent_jobs(cmd->jobs, id));
+    int k = 0;
+    cmd->argv[k++] = cmd->agent;
+    if (jobs)
+        cmd->argv[k++] = cmd->jobs;
+    cmd->nkeys = k;
     for (int i = 0; i < nargs; i++)
-        cmd->argv[CF_DB_CHECKIN_KEYS + i] = args[i];
-    cmd->nkeys = CF_DB_CHECKIN_KEYS;
-    cmd->argc = CF_DB_CHECKIN_KEYS + nargs;
+        cmd->argv[k++] = args[i];
+    cmd->argc = k;
     return CF_OK;
 }
 
 cf_err_t cf_db_agent_checkin_reply(const redisReply *r, const char *id, char *favorite,
-                                   cf_db_lock_t *lock, cf_why_t *why)
+                                   cf_db_lock_t *lock, int64_t *jobs, cf_why_t *why)
 {
     if (r && r->type == REDIS_REPLY_INTEGER)
         return cf_why(why, CF_ERR_REVOKED, "agent %.64s is revoked", id);
     char fav[CF_DB_ALIAS_MAX + 1], name[16];
-    cf_err_t rc = cf_db_r_array(r, 2, 2, "check-in reply", why);
+    size_t n = jobs ? 3 : 2;
+    cf_err_t rc = cf_db_r_array(r, n, n, "check-in reply", why);
     if (rc == CF_OK)
         rc = cf_db_r_text(r->element[0], 0, fav, CF_DB_ALIAS_MAX, "favorite", why);
     if (rc == CF_OK)
         rc = cf_db_r_text(r->element[1], 0, name, sizeof(name) - 1, "lock", why);
+    if (rc == CF_OK && jobs)
+        rc = cf_db_r_int(r->element[2], 0, 0, CF_DB_JOB_OPEN_MAX, jobs, "open jobs", why);
     if (rc == CF_OK &&
         ((fav[0] && cf_db_check_alias(fav) != CF_OK) || cf_db_lock_from_name(name, lock) != CF_OK))
         rc = cf_why(why, CF_ERR_CORRUPT, "agent %.64s: bad favorite or lock", id);
@@ -184,28 +221,22 @@ cf_err_t cf_db_agent_checkin_reply(const redisReply *r, const char *id, char *fa
     return rc;
 }
 
-cf_err_t cf_db_agent_checkin_cmd(const cf_db_checkin_t *in, cf_db_checkin_cmd_t *cmd)
+cf_err_t cf_db_agent_checkin_cmd(const cf_db_checkin_t *in, int jobs, cf_db_checkin_cmd_t *cmd)
 {
     CF_ASSERT(in && cmd);
     if (s_check_checkin(in) != CF_OK)
         return CF_ERR_INVALID;
     int cert = !s_empty(in->cert_fp);
-    const char *args[] = {in->id,
-                          cf_db_lock_name(in->lock),
-                          cf_db_i64(cmd->now, in->now),
-                          "last_addr",
-                          in->addr,
-                          "version",
-                          in->version ? in->version : "",
-                          "cert_fp",
-                          cert ? in->cert_fp : "",
-                          "cert_serial",
-                          cert ? in->cert_serial : "",
-                          "cert_not_after",
-                          cert ? cf_db_i64(cmd->na, in->cert_not_after) : "",
-                          "server",
-                          in->server};
-    return s_cmd(in->id, args, 15, cmd);
+    const char *args[CF_DB_CHECKIN_ARGS] = {in->id,
+                                            cf_db_lock_name(in->lock),
+                                            cf_db_i64(cmd->now, in->now),
+                                            in->addr,
+                                            cert ? in->cert_fp : "",
+                                            cert ? in->cert_serial : "",
+                                            cert ? cf_db_i64(cmd->na, in->cert_not_after) : "",
+                                            in->version ? in->version : "",
+                                            in->server};
+    return s_cmd(in->id, jobs, args, CF_DB_CHECKIN_ARGS, cmd);
 }
 
 cf_err_t cf_db_agent_checkin_lock(cf_store_t *store, const cf_db_checkin_t *in, char *favorite,
@@ -216,7 +247,7 @@ cf_err_t cf_db_agent_checkin_lock(cf_store_t *store, const cf_db_checkin_t *in, 
         favorite[0] = '\0';
     cf_db_checkin_cmd_t cmd;
     const cf_store_script_t *script = cf_db_agent_checkin_script();
-    if (cf_db_agent_checkin_cmd(in, &cmd) != CF_OK)
+    if (cf_db_agent_checkin_cmd(in, 0, &cmd) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "bad check-in of agent %.64s",
                           in->id ? in->id : "");
     if (!script)
@@ -226,7 +257,7 @@ cf_err_t cf_db_agent_checkin_lock(cf_store_t *store, const cf_db_checkin_t *in, 
     CF_TRY(cf_store_script_call(store, script, 0, &r, cmd.nkeys, cmd.argc - cmd.nkeys, cmd.argv,
                                 NULL));
     cf_db_lock_t got = CF_DB_LOCK_INSECURE;
-    cf_err_t rc = cf_db_agent_checkin_reply(r, in->id, favorite, &got, cf_db_why(store));
+    cf_err_t rc = cf_db_agent_checkin_reply(r, in->id, favorite, &got, NULL, cf_db_why(store));
     freeReplyObject(r);
     if (rc == CF_OK && lock)
         *lock = got;
@@ -247,27 +278,20 @@ cf_err_t cf_db_agent_expired(cf_store_t *store, const char *id, int64_t now, con
         s_check_cert(cert_fp, cert_serial) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "bad expired record of agent %.64s", id ? id : "");
     char t[CF_DB_I64_BUF], na[CF_DB_I64_BUF];
-    const char *args[] = {id,
-                          cf_db_lock_name(CF_DB_LOCK_EXPIRED),
-                          cf_db_i64(t, now),
-                          "last_addr",
-                          addr,
-                          "cert_fp",
-                          cert_fp,
-                          "cert_serial",
-                          cert_serial,
-                          "cert_not_after",
-                          cf_db_i64(na, cert_not_after)};
+    /* version and server left out: kept */
+    const char *args[] = {
+        id,          cf_db_lock_name(CF_DB_LOCK_EXPIRED), cf_db_i64(t, now), addr, cert_fp,
+        cert_serial, cf_db_i64(na, cert_not_after)};
     cf_db_checkin_cmd_t cmd;
     const cf_store_script_t *script = cf_db_agent_checkin_script();
     if (!script)
         return cf_db_fail(store, CF_ERR_NOMEM, "cannot prepare the check-in script");
-    CF_TRY(s_cmd(id, args, 11, &cmd));
+    CF_TRY(s_cmd(id, 0, args, 7, &cmd));
     redisReply *r = NULL;
     CF_TRY(cf_store_script_call(store, script, 0, &r, cmd.nkeys, cmd.argc - cmd.nkeys, cmd.argv,
                                 NULL));
     cf_db_lock_t got = CF_DB_LOCK_EXPIRED;
-    cf_err_t rc = cf_db_agent_checkin_reply(r, id, NULL, &got, cf_db_why(store));
+    cf_err_t rc = cf_db_agent_checkin_reply(r, id, NULL, &got, NULL, cf_db_why(store));
     freeReplyObject(r);
     return rc;
 }
@@ -275,12 +299,12 @@ cf_err_t cf_db_agent_expired(cf_store_t *store, const char *id, int64_t now, con
 cf_err_t cf_db_agent_remove(cf_store_t *store, const char *id)
 {
     CF_ASSERT(store);
-    char keys[CF_DB_CHECKIN_KEYS][CF_DB_KEY_MAX];
-    if (s_keys(id, keys) != CF_OK)
+    char key[CF_DB_KEY_MAX];
+    if (cf_db_key_agent(key, id) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
-    const char *argv[S_NKEYS + 2];
-    for (int i = 0; i < S_NKEYS; i++)
-        argv[i] = keys[i];
+    const char *argv[S_NKEYS + 2] = {key};
+    for (int i = 1; i < S_NKEYS; i++)
+        argv[i] = s_fixed[i - 1];
     argv[S_NKEYS] = CF_DB_K_CURVE_OWNER;
     argv[S_NKEYS + 1] = id;
     redisReply *r = NULL;
@@ -298,6 +322,15 @@ cf_err_t cf_db_agent_remove(cf_store_t *store, const char *id)
         freeReplyObject(r);
     }
     return rc;
+}
+
+cf_err_t cf_db_agent_drop_old_set(cf_store_t *store)
+{
+    CF_ASSERT(store);
+    redisReply *r = NULL;
+    CF_TRY(cf_store_cmd_idem(store, &r, "UNLINK %s", CF_DB_K_AGENTS));
+    freeReplyObject(r);
+    return CF_OK;
 }
 
 /* Optional text fields after the fixed ones, in HMGET order from F_ADDR. */

@@ -68,8 +68,8 @@ typedef struct {
 /* Record a check-in in ONE Lua script (1 RT): the agent hash (lock, last_seen, last_addr,
    version, cert fields, server; absent cert fields are deleted), the per-lock sets (each
    agent in exactly one; cf:agents:insecure is migration readiness; together they are the
-   fleet, there is no set of all agents) and, only when the lock changes, the
-   counters. favorite (CF_DB_ALIAS_MAX + 1 bytes, may be NULL) gets the agent's favorite
+   fleet, there is no set of all agents), the expiry index and, only when the lock changes,
+   the counters. favorite (CF_DB_ALIAS_MAX + 1 bytes, may be NULL) gets the agent's favorite
    ("" when none), for the answer. CF_ERR_INVALID; CF_ERR_REVOKED when the agent is marked
    revoked (cf_db_enroll_mark_revoked): nothing is written. Not retried after a lost
    connection. */
@@ -83,27 +83,35 @@ CF_MUST_USE cf_err_t cf_db_agent_checkin_lock(cf_store_t *store, const cf_db_che
 
 /* The check-in as one command for another connection (cf_store_async): the script of
    cf_db_agent_checkin_script with nkeys keys then argc - nkeys arguments, all in argv
-   (pointing into the struct and into in, which must outlive the command's sending). */
-#define CF_DB_CHECKIN_KEYS 9 /* keys of the check-in script */
+   (pointing into the struct, into in and to literals; in must outlive the command's
+   sending). */
+#define CF_DB_CHECKIN_KEYS 2 /* keys of the check-in script at most (the agent's, its jobs') */
+#define CF_DB_CHECKIN_ARGS 9 /* arguments of the check-in script at most */
 typedef struct {
-    char keys[CF_DB_CHECKIN_KEYS][CF_DB_KEY_MAX]; /* the keys */
-    char now[24];                                 /* in->now as text */
-    char na[24];                                  /* in->cert_not_after as text */
-    const char *argv[CF_DB_CHECKIN_KEYS + 15];    /* keys, then the script's arguments */
-    int nkeys;                                    /* CF_DB_CHECKIN_KEYS */
-    int argc;                                     /* entries used in argv */
+    char agent[CF_DB_KEY_MAX]; /* cf:agent:{<id>} */
+    char jobs[CF_DB_KEY_MAX];  /* cf:agent:{<id>}:jobs (with the jobs) */
+    char now[24];              /* in->now as text */
+    char na[24];               /* in->cert_not_after as text */
+    const char *argv[CF_DB_CHECKIN_KEYS + CF_DB_CHECKIN_ARGS]; /* keys, then the arguments */
+    int nkeys;                                                 /* keys in argv */
+    int argc;                                                  /* entries used in argv */
 } cf_db_checkin_cmd_t;
 
-/* Fill *cmd from in (checked as cf_db_agent_checkin does). CF_ERR_INVALID. Pure. */
-CF_MUST_USE cf_err_t cf_db_agent_checkin_cmd(const cf_db_checkin_t *in, cf_db_checkin_cmd_t *cmd);
+/* Fill *cmd from in (checked as cf_db_agent_checkin does); jobs 1: the same step also counts
+   the agent's open jobs it can be handed (pending or delivered for it, expiring after
+   in->now: what cf_db_job_agent_open lists, at most CF_DB_JOB_OPEN_MAX), so a check-in and
+   its jobs question are one command. CF_ERR_INVALID. Pure. */
+CF_MUST_USE cf_err_t cf_db_agent_checkin_cmd(const cf_db_checkin_t *in, int jobs,
+                                             cf_db_checkin_cmd_t *cmd);
 /* The check-in script, made once per process (again after a failure) and kept; NULL when out
    of memory. */
 const cf_store_script_t *cf_db_agent_checkin_script(void);
 /* Decode the script's reply for agent id: favorite (CF_DB_ALIAS_MAX + 1 bytes, may be
-   NULL; "" when none) and the lock recorded. CF_ERR_REVOKED (revoked: nothing written),
+   NULL; "" when none), the lock recorded and, with jobs (non-NULL exactly when the command
+   was made with jobs), the open jobs counted. CF_ERR_REVOKED (revoked: nothing written),
    CF_ERR_CORRUPT (why). Pure. */
 CF_MUST_USE cf_err_t cf_db_agent_checkin_reply(const redisReply *r, const char *id, char *favorite,
-                                               cf_db_lock_t *lock, cf_why_t *why);
+                                               cf_db_lock_t *lock, int64_t *jobs, cf_why_t *why);
 /* Record that the handshake of agent id failed because its certificate expired (same
    script, same counter discipline, 1 RT): lock expired, last_seen = now, last_addr and the
    certificate presented (fp and serial required); version and server are kept. The agent
@@ -115,6 +123,10 @@ CF_MUST_USE cf_err_t cf_db_agent_expired(cf_store_t *store, const char *id, int6
    published) and take it out of the sets and counters (1 RT, Lua).
    CF_ERR_NOTFOUND. */
 CF_MUST_USE cf_err_t cf_db_agent_remove(cf_store_t *store, const char *id);
+/* Drop cf:agents, the set of all agents an older version kept (nothing reads it; the
+   check-in no longer takes agents out of it one by one): UNLINK (1 RT; freed in Redis'
+   background). Errors of cf_store_cmd. */
+CF_MUST_USE cf_err_t cf_db_agent_drop_old_set(cf_store_t *store);
 /* Read one agent (1 RT). CF_ERR_NOTFOUND, CF_ERR_CORRUPT. */
 CF_MUST_USE cf_err_t cf_db_agent_get(cf_store_t *store, const char *id, cf_db_agent_t *out);
 

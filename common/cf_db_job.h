@@ -150,33 +150,11 @@ typedef struct {
 
 /* The agent's entries that are not final, of jobs with expires > now, soonest expiry
    first, at most CF_DB_JOB_OPEN_MAX (1 RT): what a check-in or HELLO hands out (pending
-   and delivered; too_old and queued ones are listed so the caller sees them). *list_out is the
-   caller's (cf_mem_free). An unknown agent has none. CF_ERR_INVALID. */
+   and delivered; too_old and queued ones are listed so the caller sees them). The check-in
+   script counts the same sendable entries itself (cf_db_agent_checkin_cmd with jobs). *list_out is
+   the caller's (cf_mem_free). An unknown agent has none. CF_ERR_INVALID. */
 CF_MUST_USE cf_err_t cf_db_job_agent_open(cf_store_t *store, const char *agent, int64_t now,
                                           cf_db_job_open_t **list_out, size_t *n_out);
-
-/* cf_db_job_agent_open as one command for another connection (cf_store_async): the script
-   of cf_db_job_agent_open_script, nkeys keys then argc - nkeys arguments in argv (pointing
-   into the struct and at agent, which must outlive the sending). */
-typedef struct {
-    char key[CF_DB_KEY_MAX]; /* cf:agent:{id}:jobs */
-    char now[24];            /* now as text */
-    char max[24];            /* CF_DB_JOB_OPEN_MAX as text */
-    const char *argv[6];     /* key, then the script's arguments */
-    int nkeys;               /* 1 */
-    int argc;                /* 6 */
-} cf_db_job_open_cmd_t;
-
-/* Fill *cmd for agent's open jobs at now. CF_ERR_INVALID (agent id, now). Pure. */
-CF_MUST_USE cf_err_t cf_db_job_agent_open_cmd(const char *agent, int64_t now,
-                                              cf_db_job_open_cmd_t *cmd);
-/* The open-jobs script, made once per process (again after a failure) and kept; NULL when
-   out of memory. */
-const cf_store_script_t *cf_db_job_agent_open_script(void);
-/* From the script's reply: how many entries are sendable (pending or delivered: what a
-   check-in hands out). CF_ERR_CORRUPT (why) for a malformed reply. Pure. */
-CF_MUST_USE cf_err_t cf_db_job_agent_open_sendable(const redisReply *r, size_t *n_out,
-                                                   cf_why_t *why);
 
 /* One transition to apply (borrowed). */
 typedef struct {

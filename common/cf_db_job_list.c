@@ -165,16 +165,19 @@ cf_err_t cf_db_job_agents(cf_store_t *store, const char *id, cf_job_state_t stat
     return rc;
 }
 
+/* s_lua_open's command: KEYS cf:agent:{id}:jobs; ARGV now, max, job prefix, :st suffix, agent
+   (pointing into the struct and at the agent). */
+typedef struct {
+    char key[CF_DB_KEY_MAX]; /* cf:agent:{id}:jobs */
+    char now[24];            /* now as text */
+    char max[24];            /* CF_DB_JOB_OPEN_MAX as text */
+    const char *argv[6];     /* key, then the script's arguments */
+} s_open_cmd_t;
+
 static cf_store_script_t *_Atomic s_open_script; /* s_lua_open, kept (cf_db_script_kept) */
 
-const cf_store_script_t *cf_db_job_agent_open_script(void)
+static cf_err_t s_open_cmd(const char *agent, int64_t now, s_open_cmd_t *cmd)
 {
-    return cf_db_script_kept(&s_open_script, s_lua_open);
-}
-
-cf_err_t cf_db_job_agent_open_cmd(const char *agent, int64_t now, cf_db_job_open_cmd_t *cmd)
-{
-    CF_ASSERT(cmd);
     if (cf_db_key_agent_jobs(cmd->key, agent) != CF_OK || now < 0)
         return CF_ERR_INVALID;
     cmd->argv[0] = cmd->key;
@@ -183,26 +186,6 @@ cf_err_t cf_db_job_agent_open_cmd(const char *agent, int64_t now, cf_db_job_open
     cmd->argv[3] = CF_DB_KP_JOB;
     cmd->argv[4] = CF_DB_KS_JOB_ST;
     cmd->argv[5] = agent;
-    cmd->nkeys = 1;
-    cmd->argc = 6;
-    return CF_OK;
-}
-
-cf_err_t cf_db_job_agent_open_sendable(const redisReply *r, size_t *n_out, cf_why_t *why)
-{
-    CF_ASSERT(n_out);
-    *n_out = 0;
-    CF_TRY(cf_db_r_array(r, 0, 3 * CF_DB_JOB_OPEN_MAX, "open jobs", why));
-    if (r->elements % 3)
-        return cf_why(why, CF_ERR_CORRUPT, "open jobs: not triples");
-    for (size_t i = 1; i < r->elements; i += 3) {
-        char state[16];
-        cf_job_state_t st;
-        CF_TRY(cf_db_r_text(r->element[i], 0, state, sizeof(state) - 1, "open job state", why));
-        if (cf_job_fsm_state_from_name(state, &st) != CF_OK)
-            return cf_why(why, CF_ERR_CORRUPT, "open jobs: malformed entry");
-        *n_out += st == CF_JOB_PENDING || st == CF_JOB_DELIVERED;
-    }
     return CF_OK;
 }
 
@@ -212,15 +195,14 @@ cf_err_t cf_db_job_agent_open(cf_store_t *store, const char *agent, int64_t now,
     CF_ASSERT(store && list_out && n_out);
     *list_out = NULL;
     *n_out = 0;
-    cf_db_job_open_cmd_t cmd;
-    const cf_store_script_t *script = cf_db_job_agent_open_script();
-    if (cf_db_job_agent_open_cmd(agent, now, &cmd) != CF_OK)
+    s_open_cmd_t cmd;
+    const cf_store_script_t *script = cf_db_script_kept(&s_open_script, s_lua_open);
+    if (s_open_cmd(agent, now, &cmd) != CF_OK)
         return cf_db_fail(store, CF_ERR_INVALID, "open jobs: bad agent id");
     if (!script)
         return cf_db_fail(store, CF_ERR_NOMEM, "cannot prepare a script");
     redisReply *r = NULL;
-    CF_TRY(cf_store_script_call(store, script, CF_STORE_IDEMPOTENT, &r, cmd.nkeys,
-                                cmd.argc - cmd.nkeys, cmd.argv, NULL));
+    CF_TRY(cf_store_script_call(store, script, CF_STORE_IDEMPOTENT, &r, 1, 5, cmd.argv, NULL));
     cf_why_t *why = cf_db_why(store);
     cf_err_t rc = cf_db_r_array(r, 0, 3 * CF_DB_JOB_OPEN_MAX, "open jobs", why);
     size_t n = rc == CF_OK ? r->elements / 3 : 0;

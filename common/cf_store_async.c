@@ -16,6 +16,7 @@
 #define S_GRAVE     8    /* retired contexts waiting to be freed outside hiredis callbacks */
 #define S_ARGV_MAX  64   /* arguments of one command built on the stack (EVALSHA adds 3) */
 #define S_CMD_STACK 2048 /* a command this long or shorter is formatted on the stack */
+#define S_EARLY     8    /* commands of one turn written at once, without waiting for its end */
 
 typedef struct s_batch s_batch_t;
 
@@ -54,9 +55,10 @@ struct cf_store_async {
     unsigned long connects;                                       /* connections opened */
     int sent_any;                                                 /* a batch was sent */
     int destroying;                                               /* in cf_store_async_destroy */
-    s_batch_t *head, *tail;                                       /* unfinished batches */
-    size_t pending;                                               /* entries in that list */
-    cf_why_t why;                                                 /* last failure */
+    int unwritten;          /* commands queued since the last write */
+    s_batch_t *head, *tail; /* unfinished batches */
+    size_t pending;         /* entries in that list */
+    cf_why_t why;           /* last failure */
 };
 
 static void s_unlink(cf_store_async_t *self, s_batch_t *b)
@@ -364,6 +366,7 @@ static void s_on_flush(evutil_socket_t fd, short what, void *arg)
     (void) fd;
     (void) what;
     cf_store_async_t *self = arg;
+    self->unwritten = 0;
     if (self->ac && (self->ac->c.flags & REDIS_CONNECTED))
         redisAsyncHandleWrite(self->ac);
 }
@@ -496,8 +499,17 @@ static int s_queue(cf_store_async_t *self, s_batch_t *b, const cf_store_async_cm
     int rc = redisAsyncFormattedCommand(self->ac, s_on_cmd, b, cmd, len);
     if (cmd != stack)
         cf_mem_free(cmd);
-    if (rc == REDIS_OK && (self->ac->c.flags & REDIS_CONNECTED))
+    if (rc == REDIS_OK && (self->ac->c.flags & REDIS_CONNECTED)) {
+        /* every S_EARLY commands go at once, so Redis works on them while the rest of the
+           turn is read: a turn of many check-ins no longer runs cf-server, then Redis, one
+           after the other; the rest go at the turn's end (and all of them when queued
+           from inside a reply's callback, where hiredis must not write) */
+        if (++self->unwritten >= S_EARLY && !(self->ac->c.flags & REDIS_IN_CALLBACK)) {
+            self->unwritten = 0;
+            redisAsyncHandleWrite(self->ac);
+        }
         event_active(self->flush, EV_WRITE, 0); /* once per turn: libevent ignores repeats */
+    }
     return rc;
 }
 

@@ -12,8 +12,9 @@
 #include "cf_store.h"
 
 /* One cf_store_async_t is one connection on one event base, used from that base's thread
-   only. Commands given in one loop turn leave in one write (hiredis buffers them until the
-   socket is writable): a pipeline without a round trip per command. Replies arrive in
+   only. Commands given in one loop turn leave in few writes: every 8 at once (so Redis
+   works on them while the turn goes on), the rest at the turn's end: a pipeline without a
+   round trip per command. Replies arrive in
    order; nothing blocks the loop except (re)connecting: the master is located with a
    short-lived synchronous cf_store (one attempt: Sentinels asked, ROLE checked, AUTH,
    SELECT) which also loads the registered scripts, then the asynchronous connection is

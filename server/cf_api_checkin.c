@@ -1,5 +1,5 @@
-/*  cf_api_checkin - the agent check-in's Redis work off the worker's loop: one pipelined
-    batch per check-in on the worker's asynchronous connection, the answer when it returns  */
+/*  cf_api_checkin - the agent check-in's Redis work off the worker's loop: one command per
+    check-in on the worker's asynchronous connection, the answer when it returns  */
 #include "cf_api_checkin.h"
 
 #include <stdio.h>
@@ -20,7 +20,7 @@ typedef struct {
     cf_store_async_t *redis; /* this worker's asynchronous connection */
 } s_worker_t;
 
-/* One check-in waiting for its batch. */
+/* One check-in waiting for its reply. */
 typedef struct {
     cf_app_t *app;                      /* the app */
     cf_req_t *later;                    /* the deferred request (cf_req_finish) */
@@ -30,8 +30,7 @@ typedef struct {
     cf_err_t rc;                        /* the check-in script's outcome */
     cf_db_lock_t lock;                  /* the lock recorded */
     char favorite[CF_DB_ALIAS_MAX + 1]; /* the agent's favorite server */
-    size_t sendable;                    /* open jobs to hand out */
-    int open_ok;                        /* the open-jobs reply decoded */
+    int64_t sendable;                   /* open jobs to hand out (counted by the script) */
     cf_why_t why;                       /* what went wrong */
 } s_pending_t;
 
@@ -39,9 +38,8 @@ cf_err_t cf_api_checkin_worker_new(struct event_base *base, void *arg, void **ou
 {
     const cf_api_checkin_cfg_t *cfg = arg;
     const cf_store_script_t *checkin = cf_db_agent_checkin_script();
-    const cf_store_script_t *open = cf_db_job_agent_open_script();
     *out = NULL;
-    if (!checkin || !open)
+    if (!checkin)
         return CF_ERR_NOMEM;
     s_worker_t *w = cf_mem_calloc(1, sizeof(*w));
     if (!w)
@@ -50,8 +48,6 @@ cf_err_t cf_api_checkin_worker_new(struct event_base *base, void *arg, void **ou
     cf_err_t rc = cf_store_async_new(cfg->store, base, &w->redis, &why);
     if (rc == CF_OK)
         rc = cf_store_async_add_script(w->redis, checkin);
-    if (rc == CF_OK)
-        rc = cf_store_async_add_script(w->redis, open);
     if (rc != CF_OK) {
         cf_log(CF_LOG_ERROR, "msg=\"check-in client not created\" err=%s why=\"%s\"",
                cf_err_name(rc), cf_why_text(&why, rc));
@@ -180,11 +176,9 @@ static void s_unavailable(cf_req_t *req, const char *reason)
 
 static void s_on_reply(void *arg, size_t i, const redisReply *r)
 {
+    (void) i;
     s_pending_t *p = arg;
-    if (i == 0)
-        p->rc = cf_db_agent_checkin_reply(r, p->id, p->favorite, &p->lock, &p->why);
-    else
-        p->open_ok = cf_db_job_agent_open_sendable(r, &p->sendable, NULL) == CF_OK;
+    p->rc = cf_db_agent_checkin_reply(r, p->id, p->favorite, &p->lock, &p->sendable, &p->why);
 }
 
 static void s_on_done(void *arg, cf_err_t rc, const cf_why_t *why)
@@ -200,10 +194,8 @@ static void s_on_done(void *arg, cf_err_t rc, const cf_why_t *why)
     } else if (p->rc != CF_OK) {
         cf_app_reply_err(req, p->rc, &p->why, "check-in");
     } else {
-        /* a reply that did not decode is no reason to fail: the job path reads it again */
-        int jobs_maybe = !p->open_ok || p->sendable > 0;
         cf_api_checkin_answer(req, p->app, NULL, p->id, p->addr, p->lock, p->favorite, p->proto,
-                              jobs_maybe);
+                              p->sendable > 0);
     }
     cf_req_finish(req);
     cf_mem_free(p);
@@ -215,9 +207,7 @@ int cf_api_checkin_async(cf_app_t *app, cf_req_t *req, const cf_db_checkin_t *in
     if (!w || !w->redis)
         return 0;
     cf_db_checkin_cmd_t ck;
-    cf_db_job_open_cmd_t op;
-    if (cf_db_agent_checkin_cmd(in, &ck) != CF_OK ||
-        cf_db_job_agent_open_cmd(in->id, in->now, &op) != CF_OK) {
+    if (cf_db_agent_checkin_cmd(in, 1, &ck) != CF_OK) {
         cf_req_reply_error(req, 400, "invalid_request", "the check-in's fields are malformed");
         return 1;
     }
@@ -228,14 +218,12 @@ int cf_api_checkin_async(cf_app_t *app, cf_req_t *req, const cf_db_checkin_t *in
         return 0; /* out of memory: the synchronous path answers, or fails the same way */
     }
     *p = (s_pending_t){.app = app, .later = later, .proto = proto, .rc = CF_ERR_IO};
-    snprintf(p->id, sizeof(p->id), "%s", in->id);
-    snprintf(p->addr, sizeof(p->addr), "%s", in->addr);
-    cf_store_async_cmd_t cmds[2] = {
-        {cf_db_agent_checkin_script(), ck.nkeys, ck.argc, ck.argv, NULL},
-        {cf_db_job_agent_open_script(), op.nkeys, op.argc, op.argv, NULL},
-    };
+    /* both checked by cf_db_agent_checkin_cmd: they fit */
+    memcpy(p->id, in->id, strlen(in->id) + 1);
+    memcpy(p->addr, in->addr, strlen(in->addr) + 1);
+    cf_store_async_cmd_t cmd = {cf_db_agent_checkin_script(), ck.nkeys, ck.argc, ck.argv, NULL};
     cf_why_t why = {""};
-    cf_err_t rc = cf_store_async_send(w->redis, cmds, 2, s_on_reply, s_on_done, p, &why);
+    cf_err_t rc = cf_store_async_send(w->redis, &cmd, 1, s_on_reply, s_on_done, p, &why);
     if (rc != CF_OK) {
         s_unavailable(later, cf_why_text(&why, rc));
         cf_req_finish(later);

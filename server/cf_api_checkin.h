@@ -1,5 +1,5 @@
-/*  cf_api_checkin - the agent check-in's Redis work off the worker's loop: one pipelined
-    batch per check-in on the worker's asynchronous connection, the answer when it returns  */
+/*  cf_api_checkin - the agent check-in's Redis work off the worker's loop: one command per
+    check-in on the worker's asynchronous connection, the answer when it returns  */
 #ifndef CF_API_CHECKIN_H_INCLUDED
 #define CF_API_CHECKIN_H_INCLUDED
 
@@ -17,8 +17,8 @@ typedef struct {
 } cf_api_checkin_cfg_t;
 
 /* cf_https worker hooks (arg = a cf_api_checkin_cfg_t): each worker gets its own
-   asynchronous Redis client (cf_store_async) on its event base, with the check-in's
-   scripts registered. No I/O until the first check-in. Errors: those of
+   asynchronous Redis client (cf_store_async) on its event base, with the check-in
+   script registered. No I/O until the first check-in. Errors: those of
    cf_store_async_new, CF_ERR_NOMEM. */
 CF_MUST_USE cf_err_t cf_api_checkin_worker_new(struct event_base *base, void *arg, void **out);
 /* Free a worker's client: check-ins still waiting are answered 503 first. */
@@ -26,12 +26,11 @@ void cf_api_checkin_worker_free(void *data, void *arg);
 
 /* Send the check-in in (checked by the caller: identity, address; in->lock INSECURE
    without a certificate, SECURE with one: the script answers ATTENTION for an archived
-   one) and the agent's open jobs as one batch on this worker's client, and answer when
-   the replies come: 200 as docs/API.md, 403 for a revoked agent, 503 unavailable (with
-   the reason and Retry-After) when Redis failed, did not answer in time or is not
-   reachable. Returns 1 when the request was taken (answered or deferred), 0 when there
-   is no client on this thread (not a worker, or no hooks): then the caller does the
-   check-in synchronously. */
+   one), with the count of the agent's open jobs, as one command on this worker's client,
+   and answer when the reply comes: 200 as docs/API.md, 403 for a revoked agent, 503 unavailable
+   (with the reason and Retry-After) when Redis failed, did not answer in time or is not reachable.
+   Returns 1 when the request was taken (answered or deferred), 0 when there is no client on this
+   thread (not a worker, or no hooks): then the caller does the check-in synchronously. */
 int cf_api_checkin_async(cf_app_t *app, cf_req_t *req, const cf_db_checkin_t *in, unsigned proto);
 
 /* Answer a check-in Redis has stored (lock and favorite from the script): counts it, then

@@ -1,6 +1,7 @@
 /*  cf_sweep - the job sweeper under its Redis lease  */
 #include "cf_sweep.h"
 
+#include "cf_db_agent.h"
 #include "cf_db_job.h"
 #include "cf_lease.h"
 #include "cf_log.h"
@@ -42,6 +43,11 @@ void cf_sweep_tick(cf_sweep_t *self, cf_store_t *store, int64_t now)
 {
     if (!self || !store || !cf_lease_hold(&self->lease, store, cf_app_instance(self->app)))
         return;
+    /* an older version's set of all agents (one UNLINK a round: nothing when it is gone,
+       and an older server still writing it loses it again) */
+    if (cf_db_agent_drop_old_set(store) != CF_OK)
+        cf_log(CF_LOG_WARN, "msg=\"cf:agents not dropped; tried again next round\" why=\"%s\"",
+               cf_why_text(cf_store_why(store), CF_ERR_IO));
     cf_db_job_sweep_t total = {0};
     cf_err_t rc = CF_OK;
     int steps = 0, more = 1;

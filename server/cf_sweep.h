@@ -19,9 +19,10 @@ typedef struct cf_sweep cf_sweep_t; /* opaque; used by the control thread only *
 /* A sweeper whose lease lives lease_s seconds unless renewed by the next tick. *out is the
    caller's (cf_sweep_destroy). CF_ERR_INVALID, CF_ERR_NOMEM. */
 CF_MUST_USE cf_err_t cf_sweep_new(cf_app_t *app, int lease_s, cf_sweep_t **out);
-/* One round at unix time now: take or keep the lease, then call cf_db_job_sweep until it
-   has nothing left or CF_SWEEP_STEPS_TICK calls were made (the rest waits for the next
-   tick). Counts entries expired and jobs closed (cf_server_jobs_expired_entries_total,
+/* One round at unix time now: take or keep the lease (the first round that holds it drops
+   an older version's set of all agents: cf_db_agent_drop_old_set), then call cf_db_job_sweep until
+   it has nothing left or CF_SWEEP_STEPS_TICK calls were made (the rest waits for the next tick).
+   Counts entries expired and jobs closed (cf_server_jobs_expired_entries_total,
    cf_server_jobs_closed_total) and logs what it did; a failure is logged and counted
    (cf_server_sweep_failures_total), never silent, and retried next tick. */
 void cf_sweep_tick(cf_sweep_t *self, cf_store_t *store, int64_t now);

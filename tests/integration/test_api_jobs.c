@@ -53,6 +53,12 @@ static int s_setup(void **state)
     return 0;
 }
 
+static int s_old_set_gone(void *arg)
+{
+    (void) arg;
+    return cf_itest_redis_reply_has(s->redis.port, "0", "EXISTS cf:agents");
+}
+
 /* POST /jobs with body through srv: the status; the answer in out. */
 static int s_create(const cf_itest_server_t *srv, const char *body, char *out)
 {
@@ -370,6 +376,16 @@ static void test_sweeper_expires_and_closes(void **state)
     assert_true(cf_itest_redis_reply_has(s->redis.port, "259", "TTL %s", key));
 }
 
+/* An older version's set of all agents (cf:agents) is dropped by the sweeper's next round:
+   check-ins no longer take agents out of it one by one. */
+static void test_sweeper_drops_old_set(void **state)
+{
+    (void) state;
+    assert_int_equal(cf_store_cmd(s->store, NULL, "ZADD cf:agents 1 old-1 2 old-2"), CF_OK);
+    assert_true(cf_itest_redis_reply_has(s->redis.port, "2", "ZCARD cf:agents"));
+    assert_true(cf_test_wait_until(s_old_set_gone, NULL, 10000));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_paging_cancel_retry),
         cmocka_unit_test(test_sweeper_expires_and_closes),
+        cmocka_unit_test(test_sweeper_drops_old_set),
     };
     return cmocka_run_group_tests(tests, s_setup, cf_itest_fleet_teardown);
 }

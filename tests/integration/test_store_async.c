@@ -163,6 +163,35 @@ static void test_pipelined(void **state)
     s_close(&e);
 }
 
+static int s_counted_8(void *arg)
+{
+    (void) arg;
+    return cf_itest_redis_reply_has(s_redis.port, "8", "GET cf:test:async:early");
+}
+
+/* Every 8 commands of a turn are written at once, not at its end: Redis runs them while the
+   loop has not turned yet (cf-server reads the rest of its check-ins meanwhile). */
+static void test_written_before_turn_end(void **state)
+{
+    (void) state;
+    s_env_t e = {0};
+    s_open(&e, s_redis.port, 5000);
+    const char *del[] = {"DEL", "cf:test:async:early"};
+    s_out_t first = {0};
+    cf_why_t why = {""};
+    assert_int_equal(s_send_argv(&e, 2, del, &first, &why), CF_OK);
+    s_wait(&e, &first); /* connected */
+    static s_out_t outs[8];
+    memset(outs, 0, sizeof(outs));
+    const char *incr[] = {"INCR", "cf:test:async:early"};
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(s_send_argv(&e, 2, incr, &outs[i], &why), CF_OK);
+    assert_true(cf_test_wait_until(s_counted_8, NULL, 5000)); /* the loop has not run */
+    s_wait(&e, &outs[7]);
+    assert_int_equal(outs[7].integer, 8);
+    s_close(&e);
+}
+
 /* An error reply fails its batch with the mapped code and says which command. */
 /* One loop turn queues more than the socket takes at once (8 MiB of binary values, each
    command over the formatter's stack buffer): the end-of-turn write sends what it can,
@@ -446,6 +475,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_written_before_turn_end),
         cmocka_unit_test(test_big_turn_partial_write),
         cmocka_unit_test(test_error_reply),
         cmocka_unit_test(test_time_limit),

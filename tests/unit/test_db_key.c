@@ -1,6 +1,7 @@
 /*  test_db_key - the pure parts of the schema layer: names, keys, reply decoders, enums  */
 #include "cf_test.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -195,6 +196,21 @@ static void test_reply_decoders(void **state)
     freeReplyObject(r);
     char n[CF_DB_I64_BUF];
     assert_string_equal(cf_db_i64(n, INT64_MIN), "-9223372036854775808");
+    assert_string_equal(cf_db_i64(n, INT64_MAX), "9223372036854775807");
+    assert_string_equal(cf_db_i64(n, 0), "0");
+    assert_string_equal(cf_db_i64(n, -1), "-1");
+    /* as printf writes them: digit-count edges and a spread of values */
+    char want[CF_DB_I64_BUF];
+    for (int i = 0; i < 19; i++) {
+        int64_t p = 1;
+        for (int k = 0; k < i; k++)
+            p *= 10;
+        const int64_t vals[] = {p, p - 1, -p, -(p - 1), p + 7, -p - 7};
+        for (size_t j = 0; j < sizeof(vals) / sizeof(vals[0]); j++) {
+            snprintf(want, sizeof(want), "%" PRId64, vals[j]);
+            assert_string_equal(cf_db_i64(n, vals[j]), want);
+        }
+    }
 }
 
 static void test_archive_decode(void **state)
