@@ -95,11 +95,15 @@ static void test_sec1(void **state)
     assert_non_null(bio);
     assert_int_equal(
         PEM_write_bio_PrivateKey_traditional(bio, cf_key_pkey(key), NULL, NULL, 0, NULL, NULL), 1);
-    char *pem = NULL;
-    long plen = BIO_get_mem_data(bio, &pem);
+    char *data = NULL;
+    long plen = BIO_get_mem_data(bio, &data);
+    assert_true(plen > 0);
+    char *pem = cf_mem_strndup(data, (size_t) plen); /* the BIO's bytes have no NUL */
+    assert_non_null(pem);
     assert_non_null(strstr(pem, "BEGIN EC PRIVATE KEY"));
     cf_key_t *back = NULL;
     assert_int_equal(cf_key_from_pem(pem, (size_t) plen, NULL, &back), CF_OK);
+    cf_mem_free_secret_str(pem);
     assert_true(s_same_pair(cf_key_pkey(back), cf_key_pkey(key)));
     cf_key_destroy(&back);
     BIO_free(bio);
