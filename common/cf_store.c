@@ -216,10 +216,8 @@ cf_err_t cf_store_durable(cf_store_t *self, unsigned long reconnects)
        replica still follows the old master (and will drop them when it is moved). From the
        promotion until the Sentinels name the new master only the leading Sentinel knows
        (failover_in_progress); after it every Sentinel names the new one. */
-    if (cf_store_conn_master_unsettled(self))
-        return cf_why(&self->why, CF_ERR_IO,
-                      "the master moved or is being failed over: not "
-                      "known durable");
+    if (cf_store_conn_master_unsettled(self)) /* why names the Sentinel and what it said */
+        return CF_ERR_IO;
     return CF_OK;
 }
 

@@ -279,6 +279,12 @@ static int s_stale(const redisContext *ctx)
     return n != 0; /* 1: readable/hangup, -1: poll failed */
 }
 
+/* 1 when master is the server this store is connected to. */
+static int s_is_current(const cf_store_t *self, const cf_store_endpoint_t *master)
+{
+    return master->port == self->current.port && strcmp(master->host, self->current.host) == 0;
+}
+
 /* Ask the Sentinels where the master is; when it is not the server we are connected to,
    drop the connection and answer 1. No Sentinel answering keeps the connection (0). */
 static int s_master_moved(cf_store_t *self)
@@ -289,7 +295,7 @@ static int s_master_moved(cf_store_t *self)
         cf_store_endpoint_t master;
         if (s_sentinel_ask(self, i, &master, NULL) != CF_OK)
             continue;
-        if (master.port == self->current.port && strcmp(master.host, self->current.host) == 0)
+        if (s_is_current(self, &master))
             return 0;
         cf_store_conn_drop(self, "Sentinel reports a new master");
         return 1;
@@ -317,14 +323,15 @@ int cf_store_conn_master_unsettled(cf_store_t *self)
         int busy = 0;
         if (s_sentinel_ask(self, i, &master, &busy) != CF_OK)
             continue; /* an unreachable Sentinel cannot lead a failover others agree to */
-        if (master.port != self->current.port || strcmp(master.host, self->current.host) != 0) {
+        char name[CF_STORE_ENDPOINT_STR];
+        cf_store_endpoint_str(&self->cfg.sentinels[i], 0, name, sizeof(name));
+        if (!s_is_current(self, &master)) {
+            cf_why(&self->why, CF_ERR_IO, "Sentinel %s names another master", name);
             cf_store_conn_drop(self, "Sentinel reports a new master");
             return 1;
         }
         if (busy) {
-            char name[CF_STORE_ENDPOINT_STR];
-            cf_why(&self->why, CF_ERR_IO, "Sentinel %s is failing the master over",
-                   cf_store_endpoint_str(&self->cfg.sentinels[i], 0, name, sizeof(name)));
+            cf_why(&self->why, CF_ERR_IO, "Sentinel %s is failing the master over", name);
             return 1;
         }
     }

@@ -29,8 +29,8 @@ struct cf_store {
 CF_MUST_USE cf_err_t cf_store_conn_ensure(cf_store_t *self);
 /* Sentinel mode, connected: ask every Sentinel now whether the master is still the server
    we are connected to and no failover of it is under way. 1 when one names another master
-   (the connection is dropped) or leads a failover (why set; the connection is kept: the
-   old master keeps serving until it is demoted), else 0. */
+   (the connection is dropped) or leads a failover (the connection is kept: the old master
+   keeps serving until it is demoted); why then names that Sentinel and what it said. Else 0. */
 int cf_store_conn_master_unsettled(cf_store_t *self);
 /* Close the connection (if any) and log once why it was dropped. */
 void cf_store_conn_drop(cf_store_t *self, const char *reason);
