@@ -1,6 +1,7 @@
 /*  cf_itest_certfix - what the certificate API tests share: another CA's certificates made by
     openssl, and a dump of every Redis key with its values  */
 #include "cf_itest_certfix.h"
+#include "cf_itest_certs.h"
 
 #include "cf_test.h"
 
@@ -144,4 +145,18 @@ void cf_itest_certfix_make(const char *dir)
             " -out store/ops.p12 && head -c 900 /dev/urandom >junk.p12",
             dir),
         0);
+}
+
+void cf_itest_certfix_export_p12(const char *dir, const char *target, const char *password,
+                                 const char *file)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "/certs/%s/export", target);
+    json_t *o = cf_itest_certs_call(200, NULL, "POST", path,
+                                    "{\"format\":\"p12\",\"password\":\"%s\"}", password);
+    snprintf(path, sizeof(path), "%s/%s.b64", dir, file);
+    const char *data = cf_itest_certs_str(o, "data");
+    cf_test_write_file(path, data, strlen(data));
+    json_decref(o);
+    assert_int_equal(cf_test_sh("cd '%s' && base64 -d %s.b64 >%s", dir, file, file), 0);
 }

@@ -22,6 +22,11 @@
    CF_ITEST_CERTFIX_KEYPASS. Fails the test on any error. */
 void cf_itest_certfix_make(const char *dir);
 
+/* POST /certs/<target>/export as a PKCS#12 under password (the server of cf_itest_certs) and
+   write the decoded file to dir/file (dir/file.b64 on the way). Fails the test on any error. */
+void cf_itest_certfix_export_p12(const char *dir, const char *target, const char *password,
+                                 const char *file);
+
 typedef struct {
     char *buf;  /* the dump (free it) */
     size_t len; /* bytes used */

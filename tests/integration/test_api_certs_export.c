@@ -158,14 +158,8 @@ static int s_teardown(void **state)
    scalar of its key. */
 static void s_export_p12(const char *target, const char *file)
 {
+    cf_itest_certfix_export_p12(s_t.dir, target, S_EXPPASS, file);
     char path[600];
-    snprintf(path, sizeof(path), "/certs/%s/export", target);
-    json_t *o = cf_itest_certs_call(200, NULL, "POST", path, "%s",
-                                    "{\"format\":\"p12\",\"password\":\"" S_EXPPASS "\"}");
-    snprintf(path, sizeof(path), "%s/%s.b64", s_t.dir, file);
-    cf_test_write_file(path, cf_itest_certs_str(o, "data"), strlen(cf_itest_certs_str(o, "data")));
-    json_decref(o);
-    assert_int_equal(cf_test_sh("cd '%s' && base64 -d %s.b64 >%s", s_t.dir, file, file), 0);
     size_t len = 0;
     snprintf(path, sizeof(path), "%s/%s", s_t.dir, file);
     char *der = cf_test_read_file(path, &len);
