@@ -36,8 +36,10 @@
    itself is the Lua function CF_DB_LUA_CHECKIN_ONE (cf_db_agent_int.h), shared with the
    script of several check-ins (cf_db_agent_checkins.c). */
 static const char s_lua_checkin[] = CF_DB_LUA_CHECKIN_ONE
-    "return one(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6],\n"
-    "  ARGV[7], ARGV[8], ARGV[9])\n";
+    "local f, l, c = one(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5],\n"
+    "  ARGV[6], ARGV[7], ARGV[8], ARGV[9])\n"
+    "if l == nil then return f end\n"
+    "return {f, l, c}\n";
 
 /* KEYS: 1 agent, 2 cf:agents (an older version's set of all agents: see docs/REDIS.md), 3
    cf:agents:lock, 4..7 cf:agents:<lock>, 8 cf:agents:expiry, 9 cf:curve:owner; ARGV[1] id. The

@@ -16,7 +16,7 @@
    reply) is paid once for all. Every value is copied in: nothing is borrowed. Each
    check-in has its own answer; one that fails in Redis fails alone. */
 #define CF_DB_CHECKINS_MAX  8 /* check-ins in one command */
-#define CF_DB_CHECKINS_ARGS 7 /* arguments per check-in (now and server are shared) */
+#define CF_DB_CHECKINS_ARGS 6 /* arguments per check-in (now and server are shared) */
 #define CF_DB_CHECKINS_ARGV (CF_DB_CHECKINS_MAX * (2 + CF_DB_CHECKINS_ARGS) + 2)
 
 /* One check-in's copies. */
@@ -29,7 +29,6 @@ typedef struct {
     char serial[CF_DB_SERIAL_MAX + 1];   /* its serial, "" = none */
     char na[CF_DB_I64_BUF];              /* its expiry as text, "" = none */
     char version[CF_DB_VERSION_MAX + 1]; /* agent version, "" = unknown */
-    const char *lock;                    /* lock name (a literal) */
 } cf_db_checkins_one_t;
 
 typedef struct {
@@ -45,8 +44,10 @@ typedef struct {
 void cf_db_agent_checkins_clear(cf_db_checkins_t *b);
 /* 1 when in may join b: b has room and is empty or of in's second and server. */
 int cf_db_agent_checkins_fits(const cf_db_checkins_t *b, const cf_db_checkin_t *in);
-/* Copy check-in in into b (cf_db_agent_checkins_fits first). CF_ERR_INVALID as
-   cf_db_agent_checkin_cmd (b unchanged), CF_ERR_TOOBIG when it does not fit. */
+/* Copy check-in in into b (cf_db_agent_checkins_fits first): in->lock SECURE with a
+   certificate, INSECURE without (the script tells ATTENTION itself). CF_ERR_INVALID as
+   cf_db_agent_checkin_cmd or for another lock (b unchanged), CF_ERR_TOOBIG when it does
+   not fit. */
 CF_MUST_USE cf_err_t cf_db_agent_checkins_add(cf_db_checkins_t *b, const cf_db_checkin_t *in);
 /* The command for cf_db_agent_checkins_script (b not empty): *nkeys keys, then *argc -
  *nkeys arguments, pointing into b (valid until b changes). */
@@ -54,9 +55,10 @@ const char **cf_db_agent_checkins_argv(cf_db_checkins_t *b, int *nkeys, int *arg
 /* The script of several check-ins, made once per process and kept; NULL when out of memory. */
 const cf_store_script_t *cf_db_agent_checkins_script(void);
 /* Decode the answer of check-in i of the n of a command (r: the script's whole reply):
-   what cf_db_agent_checkin_reply gives with jobs, for agent id. An error Redis raised in
-   that check-in alone: its code (cf_store_reply_check) with why; a reply that is not an
-   array of n: CF_ERR_CORRUPT. Pure. */
+   favorite (CF_DB_ALIAS_MAX + 1 bytes, may be NULL; "" when none), the lock recorded and
+   the open jobs counted, for agent id. CF_ERR_REVOKED (revoked: nothing written); an error
+   Redis raised in that check-in alone: its code (cf_store_reply_check) with why;
+   CF_ERR_CORRUPT for a reply that is not an array of n or a malformed answer. Pure. */
 CF_MUST_USE cf_err_t cf_db_agent_checkins_reply(const redisReply *r, size_t n, size_t i,
                                                 const char *id, char *favorite, cf_db_lock_t *lock,
                                                 int64_t *jobs, cf_why_t *why);

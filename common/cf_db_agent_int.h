@@ -14,7 +14,8 @@
 /* The check-in step as a Lua function (cf_db_agent.c says what it does): k the agent's
    key, jk its jobs' key (nil: not counted), then id, lock, now, last_addr, cert_fp,
    cert_serial, cert_not_after, version (nil: kept, '': deleted), server (nil: kept).
-   Returns 0 for a revoked agent, else {favorite or '', lock[, open jobs]}. */
+   Returns 0 for a revoked agent, else favorite or '', lock[, open jobs] (values, not a
+   table: the script of several check-ins answers each as one string). */
 #define CF_DB_LUA_CHECKIN_ONE                                                                      \
     "local function one(k, jk, id, new, now, addr, fp, serial, na, v, srv)\n"                      \
     "local a = redis.call('HMGET', k, 'revoked', 'lock', 'favorite', 'last_addr', 'cert_fp',\n"    \
@@ -58,7 +59,7 @@
     "end\n"                                                                                        \
     "if srv and srv ~= a[9] then set[n + 1], set[n + 2] = 'server', srv end\n"                     \
     "redis.call('HSET', k, unpack(set))\n"                                                         \
-    "if not jk then return {a[3] or '', new} end\n"                                                \
+    "if not jk then return a[3] or '', new end\n"                                                  \
     "local c = 0\n"                                                                                \
     "if redis.call('ZCOUNT', jk, '(' .. now, '+inf') > 0 then\n"                                   \
     "  local z = redis.call('ZRANGEBYSCORE', jk, '(' .. now, '+inf', 'LIMIT', 0, '" CF_DB_LUA_STR( \
@@ -69,7 +70,7 @@
                             "    if s == 'pending' or s == 'delivered' then c = c + 1 end\n"       \
                             "  end\n"                                                              \
                             "end\n"                                                                \
-                            "return {a[3] or '', new, c}\n"                                        \
+                            "return a[3] or '', new, c\n"                                          \
                             "end\n"
 
 /* An agent hash's fields, in the order of CF_DB_AGENT_HMGET. */

@@ -305,6 +305,8 @@ static void test_fits_and_refusals(void **state)
     bad = in;
     bad.cert_fp = s_fp; /* a certificate with an insecure lock */
     assert_int_equal(cf_db_agent_checkins_add(b, &bad), CF_ERR_INVALID);
+    bad = s_in("f-1", CF_DB_LOCK_ATTENTION, 1000, 9000); /* the script tells attention */
+    assert_int_equal(cf_db_agent_checkins_add(b, &bad), CF_ERR_INVALID);
     assert_int_equal(b->n, 1);
     for (int i = 1; i < CF_DB_CHECKINS_MAX; i++)
         assert_int_equal(cf_db_agent_checkins_add(b, &in), CF_OK);
@@ -316,29 +318,58 @@ static void test_fits_and_refusals(void **state)
 }
 
 /* Replies of the wrong shape are refused: not an array, another count of answers. */
-static void test_bad_replies(void **state)
+/* r (RESP text) decoded as answer 1 of 2. */
+static cf_err_t s_decode(const char *text, cf_db_lock_t *lock, int64_t *jobs, char *favorite)
+{
+    redisReader *rd = redisReaderCreate();
+    void *r = NULL;
+    assert_non_null(rd);
+    assert_int_equal(redisReaderFeed(rd, text, strlen(text)), REDIS_OK);
+    assert_int_equal(redisReaderGetReply(rd, &r), REDIS_OK);
+    assert_non_null(r);
+    cf_why_t why = {""};
+    cf_err_t rc = cf_db_agent_checkins_reply(r, 2, 1, "x", favorite, lock, jobs, &why);
+    assert_true(rc == CF_OK || why.text[0] != '\0');
+    freeReplyObject(r);
+    redisReaderFree(rd);
+    return rc;
+}
+
+/* Each check-in's answer is one string "<lock> <open jobs> <favorite>", 0 when revoked;
+   replies of the wrong shape are refused. */
+static void test_answers_and_bad_replies(void **state)
 {
     (void) state;
+    cf_db_lock_t lock = CF_DB_LOCK_COUNT;
+    int64_t jobs = -1;
+    char fav[CF_DB_ALIAS_MAX + 1] = "?";
+    assert_int_equal(s_decode("*2\r\n:0\r\n$19\r\nattention 3 srv-b.x\r\n", &lock, &jobs, fav),
+                     CF_OK);
+    assert_int_equal(lock, CF_DB_LOCK_ATTENTION);
+    assert_int_equal(jobs, 3);
+    assert_string_equal(fav, "srv-b.x");
+    assert_int_equal(s_decode("*2\r\n:0\r\n$11\r\ninsecure 0 \r\n", &lock, &jobs, fav), CF_OK);
+    assert_int_equal(lock, CF_DB_LOCK_INSECURE);
+    assert_int_equal(jobs, 0);
+    assert_string_equal(fav, "");
+    assert_int_equal(s_decode("*2\r\n:0\r\n:0\r\n", &lock, &jobs, fav), CF_ERR_REVOKED);
+    assert_int_equal(s_decode("*2\r\n:0\r\n-WRONGTYPE bad\r\n", &lock, &jobs, fav), CF_ERR_INVALID);
+    assert_int_equal(s_decode("*2\r\n:0\r\n-OOM no\r\n", &lock, &jobs, fav), CF_ERR_STATE);
     static const char *const bad[] = {
-        ":1\r\n",                                                    /* not an array */
-        "*1\r\n*3\r\n$0\r\n\r\n$8\r\ninsecure\r\n:0\r\n",            /* one answer for two */
-        "*2\r\n*3\r\n$0\r\n\r\n$8\r\ninsecure\r\n:0\r\n$1\r\nx\r\n", /* a string answer */
+        ":1\r\n",                                       /* not an array */
+        "*1\r\n$9\r\nsecure 0 \r\n",                    /* one answer for two */
+        "*2\r\n:0\r\n$1\r\nx\r\n",                      /* no fields */
+        "*2\r\n:0\r\n$7\r\nsecure \r\n",                /* no count */
+        "*2\r\n:0\r\n$8\r\nsecure 0\r\n",               /* no favorite field */
+        "*2\r\n:0\r\n$9\r\nbogus 0 a\r\n",              /* not a lock */
+        "*2\r\n:0\r\n$9\r\nsecure x \r\n",              /* not a count */
+        "*2\r\n:0\r\n$12\r\nsecure 1001 \r\n",          /* over CF_DB_JOB_OPEN_MAX */
+        "*2\r\n:0\r\n$13\r\nsecure 0 no/k\r\n",         /* not an alias */
+        "*2\r\n:0\r\n:1\r\n",                           /* an integer but 0 */
+        "*2\r\n:0\r\n*2\r\n$0\r\n\r\n$6\r\nsecure\r\n", /* the one-check-in form */
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        redisReader *rd = redisReaderCreate();
-        void *r = NULL;
-        assert_non_null(rd);
-        assert_int_equal(redisReaderFeed(rd, bad[i], strlen(bad[i])), REDIS_OK);
-        assert_int_equal(redisReaderGetReply(rd, &r), REDIS_OK);
-        cf_why_t why = {""};
-        cf_db_lock_t lock;
-        int64_t jobs;
-        assert_int_equal(cf_db_agent_checkins_reply(r, 2, 1, "x", NULL, &lock, &jobs, &why),
-                         CF_ERR_CORRUPT);
-        assert_true(why.text[0] != '\0');
-        freeReplyObject(r);
-        redisReaderFree(rd);
-    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(s_decode(bad[i], &lock, &jobs, fav), CF_ERR_CORRUPT);
 }
 
 int main(void)
@@ -349,7 +380,7 @@ int main(void)
         cmocka_unit_test(test_steady_one_evalsha),
         cmocka_unit_test(test_one_fails_alone),
         cmocka_unit_test(test_fits_and_refusals),
-        cmocka_unit_test(test_bad_replies),
+        cmocka_unit_test(test_answers_and_bad_replies),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
