@@ -1,39 +1,23 @@
-/*  test_store - cf_store and cf_store_sub against real redis-server processes on loopback  */
+/*  test_store - cf_store commands on one redis-server the tests share: plain and binary
+    commands, error replies, reply caps, pipelines, MULTI/EXEC, scripts, SCAN and leases  */
 #include "cf_test.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cf_itest.h"
+#include "cf_itest_storefix.h"
 #include "cf_store.h"
-#include "cf_store_sub.h"
-
-static cf_itest_redis_t s_redis; /* shared server for the tests that do not kill it */
-
-static int s_setup(void **state)
-{
-    (void) state;
-    signal(SIGPIPE, SIG_IGN); /* as every certfleet main does: a dead peer is an error code */
-    return cf_itest_redis_start(&s_redis, NULL) == CF_OK ? 0 : -1;
-}
-
-static int s_teardown(void **state)
-{
-    (void) state;
-    cf_itest_redis_stop(&s_redis);
-    return 0;
-}
 
 static void test_usage(void **state)
 {
-    (void) state;
+    const cf_itest_redis_t *redis = *state; /* the group's server */
     cf_store_cfg_t cfg;
     cf_store_cfg_init(&cfg);
     char text[64];
-    snprintf(text, sizeof(text), "127.0.0.1:%d", s_redis.port);
+    snprintf(text, sizeof(text), "127.0.0.1:%d", redis->port);
     cf_why_t why = {""};
     assert_int_equal(cf_store_cfg_parse_redis(&cfg, text, &why), CF_OK);
     cf_store_t *store = NULL;
@@ -56,8 +40,8 @@ static void test_usage(void **state)
 
 static void test_binary_argv(void **state)
 {
-    (void) state;
-    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
+    const cf_itest_redis_t *redis = *state;
+    cf_store_t *store = cf_itest_store_at(redis->port, NULL);
     static const char key[] = "cf:test:bin\0\r\nkey";
     static const char val[] = "\0\x01\xff\r\n$3\r\nSET\0end";
     const char *set[] = {"SET", key, val};
@@ -84,8 +68,8 @@ static void test_binary_argv(void **state)
 
 static void test_error_replies(void **state)
 {
-    (void) state;
-    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
+    const cf_itest_redis_t *redis = *state;
+    cf_store_t *store = cf_itest_store_at(redis->port, NULL);
     redisReply *reply = (redisReply *) 0x1;
     assert_int_equal(cf_store_cmd(store, NULL, "SET cf:test:str abc"), CF_OK);
     assert_int_equal(cf_store_cmd(store, &reply, "INCR cf:test:str"), CF_ERR_INVALID);
@@ -107,13 +91,13 @@ static void test_error_replies(void **state)
 
 static void test_reply_caps(void **state)
 {
-    (void) state;
+    const cf_itest_redis_t *redis = *state;
     cf_store_cfg_t cfg;
     cf_store_cfg_init(&cfg);
     cfg.max_reply_bytes = 64 * 1024;
     cfg.max_reply_elements = 100;
     cfg.max_batch_bytes = 256 * 1024;
-    cf_store_t *store = cf_itest_store_at(s_redis.port, &cfg);
+    cf_store_t *store = cf_itest_store_at(redis->port, &cfg);
     size_t big = 200 * 1024;
     char *blob = calloc(1, big);
     assert_non_null(blob);
@@ -153,9 +137,9 @@ static void test_reply_caps(void **state)
 
 static void test_pipeline(void **state)
 {
-    (void) state;
+    const cf_itest_redis_t *redis = *state;
     enum { N = 10000 };
-    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
+    cf_store_t *store = cf_itest_store_at(redis->port, NULL);
     cf_store_pipe_t *pipe = NULL;
     assert_int_equal(cf_store_pipe_new(store, N, &pipe), CF_OK);
     for (int i = 0; i < N; i++)
@@ -198,8 +182,8 @@ static void test_pipeline(void **state)
 
 static void test_multi_exec(void **state)
 {
-    (void) state;
-    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
+    const cf_itest_redis_t *redis = *state;
+    cf_store_t *store = cf_itest_store_at(redis->port, NULL);
     assert_int_equal(cf_store_cmd(store, NULL, "DEL cf:test:state cf:test:counts"), CF_OK);
     cf_store_pipe_t *pipe = NULL;
     assert_int_equal(cf_store_pipe_new(store, 16, &pipe), CF_OK);
@@ -239,8 +223,8 @@ static void test_multi_exec(void **state)
 
 static void test_scripts(void **state)
 {
-    (void) state;
-    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
+    const cf_itest_redis_t *redis = *state;
+    cf_store_t *store = cf_itest_store_at(redis->port, NULL);
     cf_store_script_t *script = NULL;
     assert_int_equal(
         cf_store_script_new("return {KEYS[1], ARGV[1], redis.call('INCR', KEYS[1])}", &script),
@@ -319,8 +303,8 @@ static size_t s_count_seen(const s_scan_ctx_t *ctx, size_t n)
 
 static void test_scan(void **state)
 {
-    (void) state;
-    cf_store_t *store = cf_itest_store_at(s_redis.port, NULL);
+    const cf_itest_redis_t *redis = *state;
+    cf_store_t *store = cf_itest_store_at(redis->port, NULL);
     cf_store_pipe_t *pipe = NULL;
     assert_int_equal(cf_store_pipe_new(store, 6000, &pipe), CF_OK);
     for (int i = 0; i < 5000; i++)
@@ -364,9 +348,9 @@ static int s_lease_free(void *arg)
 
 static void test_lease(void **state)
 {
-    (void) state;
-    cf_store_t *a = cf_itest_store_at(s_redis.port, NULL);
-    cf_store_t *b = cf_itest_store_at(s_redis.port, NULL);
+    const cf_itest_redis_t *redis = *state;
+    cf_store_t *a = cf_itest_store_at(redis->port, NULL);
+    cf_store_t *b = cf_itest_store_at(redis->port, NULL);
     const char *lease = "cf:test:lease";
     int got = -1;
     assert_int_equal(cf_store_cmd(a, NULL, "DEL %s", lease), CF_OK);
@@ -403,325 +387,15 @@ static void test_lease(void **state)
     cf_store_destroy(&b);
 }
 
-static void test_auth_and_db(void **state)
-{
-    (void) state;
-    cf_itest_redis_t r;
-    assert_int_equal(cf_itest_redis_start(&r, "--requirepass s3cret-pw"), CF_OK);
-    cf_store_cfg_t cfg;
-    cf_store_cfg_init(&cfg);
-    cfg.password = "s3cret-pw";
-    cfg.db = 3;
-    cf_store_t *store = cf_itest_store_at(r.port, &cfg);
-    redisReply *reply = NULL;
-    assert_int_equal(cf_store_cmd(store, NULL, "SET cf:test:db three"), CF_OK);
-    cf_store_destroy(&store);
-    /* db 0 does not see db 3's key */
-    cf_store_cfg_init(&cfg);
-    cfg.password = "s3cret-pw";
-    store = cf_itest_store_at(r.port, &cfg);
-    assert_int_equal(cf_store_cmd(store, &reply, "EXISTS cf:test:db"), CF_OK);
-    assert_int_equal(reply->integer, 0);
-    cf_store_reply_free(&reply);
-    cf_store_destroy(&store);
-    /* wrong or missing password: BADPASS at once, no retry storm, password never echoed */
-    cf_store_cfg_init(&cfg);
-    cfg.password = "wrong-pw";
-    store = cf_itest_store_at(r.port, &cfg);
-    assert_int_equal(cf_store_connect(store), CF_ERR_BADPASS);
-    assert_null(strstr(cf_store_why(store)->text, "wrong-pw"));
-    cf_store_destroy(&store);
-    store = cf_itest_store_at(r.port, NULL);
-    assert_int_equal(cf_store_cmd(store, &reply, "GET x"), CF_ERR_BADPASS);
-    cf_store_destroy(&store);
-    /* SELECT of a db the server does not have */
-    cf_store_cfg_init(&cfg);
-    cfg.password = "s3cret-pw";
-    cfg.db = 999;
-    store = cf_itest_store_at(r.port, &cfg);
-    assert_int_equal(cf_store_connect(store), CF_ERR_INVALID);
-    cf_store_destroy(&store);
-    cf_itest_redis_stop(&r);
-}
-
-static void test_unix_socket(void **state)
-{
-    (void) state;
-    cf_itest_redis_t r;
-    char extra[700], sock[600], text[700];
-    snprintf(sock, sizeof(sock), "%s/r.sock", s_redis.dir);
-    snprintf(extra, sizeof(extra), "--unixsocket %s --unixsocketperm 700", sock);
-    assert_int_equal(cf_itest_redis_start(&r, extra), CF_OK);
-    cf_store_cfg_t cfg;
-    cf_store_cfg_init(&cfg);
-    snprintf(text, sizeof(text), "unix:%s", sock);
-    assert_int_equal(cf_store_cfg_parse_redis(&cfg, text, NULL), CF_OK);
-    cf_store_t *store = NULL;
-    assert_int_equal(cf_store_new(&cfg, &store, NULL), CF_OK);
-    redisReply *reply = NULL;
-    assert_int_equal(cf_store_cmd(store, &reply, "PING"), CF_OK);
-    assert_string_equal(reply->str, "PONG");
-    assert_string_equal(cf_store_server(store), text);
-    cf_store_reply_free(&reply);
-    cf_store_destroy(&store);
-    cf_itest_redis_stop(&r);
-}
-
-static void test_restart_between_commands(void **state)
-{
-    (void) state;
-    cf_itest_redis_t r;
-    assert_int_equal(cf_itest_redis_start(&r, NULL), CF_OK);
-    cf_store_t *store = cf_itest_store_at(r.port, NULL);
-    redisReply *reply = NULL;
-    assert_int_equal(cf_store_cmd(store, NULL, "INCR cf:test:n"), CF_OK);
-    cf_itest_redis_stop(&r); /* SIGKILL: the data is gone, the socket is closed */
-    assert_int_equal(cf_itest_redis_restart(&r), CF_OK);
-    /* the closed connection is noticed before sending, so even INCR goes through */
-    assert_int_equal(cf_store_cmd(store, &reply, "INCR cf:test:n"), CF_OK);
-    assert_int_equal(reply->integer, 1);
-    cf_store_reply_free(&reply);
-    assert_int_equal(cf_store_reconnects(store), 1);
-    /* server down: a bounded number of tries, then CF_ERR_IO with the reason */
-    cf_itest_redis_stop(&r);
-    assert_int_equal(cf_store_cmd_idem(store, &reply, "GET cf:test:n"), CF_ERR_IO);
-    assert_non_null(strstr(cf_store_why(store)->text, "Connection refused"));
-    assert_string_equal(cf_store_server(store), "");
-    assert_int_equal(cf_itest_redis_restart(&r), CF_OK);
-    assert_int_equal(cf_store_cmd(store, NULL, "PING"), CF_OK);
-    cf_store_destroy(&store);
-    cf_itest_redis_stop(&r);
-}
-
-typedef struct {
-    cf_itest_redis_t *redis; /* the server to kill and restart */
-    int push;                /* push an item once the command waits again */
-    int ok;                  /* 1 when every step worked */
-} s_killer_t;
-
-static int s_blpop_waiting(void *arg)
-{
-    return cf_itest_redis_reply_has(*(int *) arg, "cmd=blpop", "CLIENT LIST");
-}
-
-/* While the main thread is blocked in BLPOP: kill the server, restart it on the same
-   port, and (push) once BLPOP waits again on the new server, give it an item. */
-static void *s_killer(void *arg)
-{
-    s_killer_t *k = arg;
-    k->ok = cf_test_wait_until(s_blpop_waiting, &k->redis->port, 5000);
-    cf_itest_redis_stop(k->redis);
-    k->ok = k->ok && cf_itest_redis_restart(k->redis) == CF_OK;
-    if (k->push) {
-        k->ok = k->ok && cf_test_wait_until(s_blpop_waiting, &k->redis->port, 5000);
-        k->ok = k->ok && cf_itest_redis_reply_has(k->redis->port, "1", "RPUSH cf:test:q item");
-    }
-    return NULL;
-}
-
-static void test_retry_idempotent_after_kill(void **state)
-{
-    (void) state;
-    cf_itest_redis_t r;
-    assert_int_equal(cf_itest_redis_start(&r, NULL), CF_OK);
-    cf_store_cfg_t cfg;
-    cf_store_cfg_init(&cfg);
-    cfg.reconnect_attempts = 30;
-    cf_store_t *store = cf_itest_store_at(r.port, &cfg);
-    assert_int_equal(cf_store_connect(store), CF_OK);
-    /* idempotent: the connection dies under the command, which is sent again */
-    s_killer_t k = {&r, 1, 0};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, s_killer, &k), 0);
-    redisReply *reply = NULL;
-    cf_err_t rc = cf_store_cmd_idem(store, &reply, "BLPOP cf:test:q 10");
-    pthread_join(th, NULL);
-    assert_true(k.ok);
-    assert_int_equal(rc, CF_OK);
-    assert_int_equal(reply->type, REDIS_REPLY_ARRAY);
-    assert_string_equal(reply->element[1]->str, "item");
-    cf_store_reply_free(&reply);
-    assert_int_equal(cf_store_reconnects(store), 1);
-    /* not idempotent: the caller hears CF_ERR_IO and decides; the next call reconnects */
-    k.push = 0;
-    assert_int_equal(pthread_create(&th, NULL, s_killer, &k), 0);
-    rc = cf_store_cmd(store, &reply, "BLPOP cf:test:q 10");
-    pthread_join(th, NULL);
-    assert_true(k.ok);
-    assert_int_equal(rc, CF_ERR_IO);
-    assert_null(reply);
-    assert_int_equal(cf_store_cmd(store, NULL, "PING"), CF_OK);
-    assert_int_equal(cf_store_reconnects(store), 2);
-    cf_store_destroy(&store);
-    cf_itest_redis_stop(&r);
-}
-
-static void test_pubsub_resync(void **state)
-{
-    (void) state;
-    cf_itest_redis_t r;
-    assert_int_equal(cf_itest_redis_start(&r, NULL), CF_OK);
-    cf_store_cfg_t cfg;
-    cf_store_cfg_init(&cfg);
-    cf_store_t *store = cf_itest_store_at(r.port, &cfg);
-    cf_itest_sub_t c;
-    cf_itest_sub_open(&c, &cfg);
-    assert_int_equal(cf_store_sub_start(c.sub), CF_ERR_STATE); /* nothing to subscribe to */
-    assert_int_equal(cf_store_sub_subscribe(c.sub, "cf:test:ch"), CF_OK);
-    assert_int_equal(cf_store_sub_psubscribe(c.sub, "cf:test:pat:*"), CF_OK);
-    assert_int_equal(cf_store_sub_subscribe(c.sub, "cf:test:ch"), CF_ERR_EXISTS);
-    assert_int_equal(cf_store_sub_subscribe(c.sub, ""), CF_ERR_INVALID);
-    assert_int_equal(cf_store_sub_start(c.sub), CF_OK);
-    assert_int_equal(cf_store_sub_start(c.sub), CF_ERR_STATE);
-    assert_int_equal(cf_store_sub_subscribe(c.sub, "cf:test:late"), CF_ERR_STATE);
-    c.want = 1;
-    assert_true(cf_test_wait_until(cf_itest_sub_resynced, &c, 5000));
-    assert_int_equal(cf_store_sub_resyncs(c.sub), 1);
-
-    assert_int_equal(cf_store_cmd(store, NULL, "PUBLISH cf:test:ch hello"), CF_OK);
-    c.want = 1;
-    assert_true(cf_test_wait_until(cf_itest_sub_messaged, &c, 5000));
-    assert_string_equal(c.channel, "cf:test:ch");
-    assert_memory_equal(c.payload, "hello", 5);
-    assert_int_equal(cf_store_cmd(store, NULL, "PUBLISH cf:test:pat:x %b", "a\0b", (size_t) 3),
-                     CF_OK);
-    c.want = 2;
-    assert_true(cf_test_wait_until(cf_itest_sub_messaged, &c, 5000));
-    assert_string_equal(c.channel, "cf:test:pat:x");
-    assert_int_equal(c.payload_len, 3);
-    assert_memory_equal(c.payload, "a\0b", 3);
-
-    /* the server goes away and comes back: the owner is told to reload everything */
-    cf_itest_redis_stop(&r);
-    assert_true(cf_test_wait_until(cf_itest_sub_down, &c, 5000));
-    assert_int_equal(cf_itest_redis_restart(&r), CF_OK);
-    c.want = 2;
-    assert_true(cf_test_wait_until(cf_itest_sub_resynced, &c, 10000));
-    assert_int_equal(cf_store_cmd(store, NULL, "PUBLISH cf:test:ch again"), CF_OK);
-    c.want = 3;
-    assert_true(cf_test_wait_until(cf_itest_sub_messaged, &c, 5000));
-    assert_memory_equal(c.payload, "again", 5);
-
-    cf_itest_sub_close(&c);
-    cf_store_destroy(&store);
-    cf_itest_redis_stop(&r);
-}
-
-typedef struct {
-    cf_store_t *store; /* under test */
-    int port;          /* the port it must reach */
-} s_moved_t;
-
-static int s_store_moved(void *arg)
-{
-    s_moved_t *m = arg;
-    char port[16];
-    snprintf(port, sizeof(port), ":%d", m->port);
-    return cf_store_cmd_idem(m->store, NULL, "SET cf:test:after x") == CF_OK &&
-           strstr(cf_store_server(m->store), port) != NULL;
-}
-
-static void test_pubsub_caps(void **state)
-{
-    (void) state;
-    cf_store_cfg_t cfg;
-    cf_store_cfg_init(&cfg);
-    cf_store_t *store = cf_itest_store_at(s_redis.port, &cfg);
-    cfg.max_reply_bytes = 1024; /* messages too */
-    cf_itest_sub_t c;
-    cf_itest_sub_open(&c, &cfg);
-    assert_int_equal(cf_store_sub_subscribe(c.sub, "cf:test:capped"), CF_OK);
-    assert_int_equal(cf_store_sub_start(c.sub), CF_OK);
-    c.want = 1;
-    assert_true(cf_test_wait_until(cf_itest_sub_resynced, &c, 5000));
-    /* a message over the cap is refused: the subscriber reconnects and resyncs */
-    char big[4096];
-    memset(big, 'b', sizeof(big));
-    assert_int_equal(cf_store_cmd(store, NULL, "PUBLISH cf:test:capped %b", big, sizeof(big)),
-                     CF_OK);
-    c.want = 2;
-    assert_true(cf_test_wait_until(cf_itest_sub_resynced, &c, 10000));
-    assert_int_equal(c.messages, 0);
-    assert_int_equal(cf_store_cmd(store, NULL, "PUBLISH cf:test:capped small"), CF_OK);
-    c.want = 1;
-    assert_true(cf_test_wait_until(cf_itest_sub_messaged, &c, 5000));
-    assert_memory_equal(c.payload, "small", 5);
-    cf_itest_sub_close(&c);
-    cf_store_destroy(&store);
-}
-
-static int s_replica_has_before(void *arg)
-{
-    return cf_itest_redis_reply_has(*(int *) arg, "kept", "GET cf:test:before");
-}
-
-static void test_sentinel_failover(void **state)
-{
-    (void) state;
-    cf_itest_sentinel_t s;
-    assert_int_equal(cf_itest_sentinel_start(&s, "mymaster"), CF_OK);
-    char list[256], text[300];
-    cf_itest_sentinel_list(&s, list, sizeof(list));
-    /* a dead Sentinel first: the others are asked in turn */
-    snprintf(text, sizeof(text), "127.0.0.1:%d,%s", cf_itest_free_port(), list);
-    cf_store_cfg_t cfg;
-    cf_store_cfg_init(&cfg);
-    cf_why_t why = {""};
-    assert_int_equal(cf_store_cfg_parse_sentinels(&cfg, text, &why), CF_OK);
-    assert_int_equal(cf_store_cfg_set_master(&cfg, "nosuchmaster", &why), CF_OK);
-    cfg.reconnect_attempts = 2;
-    cfg.backoff_min_ms = 10;
-    cfg.master_check_ms = 100;
-    cf_store_t *store = NULL;
-    assert_int_equal(cf_store_new(&cfg, &store, &why), CF_OK);
-    assert_int_equal(cf_store_connect(store), CF_ERR_IO);
-    assert_non_null(strstr(cf_store_why(store)->text, "does not know this master"));
-    cf_store_destroy(&store);
-
-    assert_int_equal(cf_store_cfg_set_master(&cfg, "mymaster", &why), CF_OK);
-    assert_int_equal(cf_store_new(&cfg, &store, &why), CF_OK);
-    assert_int_equal(cf_store_cmd(store, NULL, "SET cf:test:before kept"), CF_OK);
-    char want[32];
-    snprintf(want, sizeof(want), "127.0.0.1:%d", s.master.port);
-    assert_string_equal(cf_store_server(store), want);
-    cf_itest_sub_t c;
-    cf_itest_sub_open(&c, &cfg);
-    assert_int_equal(cf_store_sub_subscribe(c.sub, "cf:test:fo"), CF_OK);
-    assert_int_equal(cf_store_sub_start(c.sub), CF_OK);
-    c.want = 1;
-    c.want_port = s.master.port;
-    assert_true(cf_test_wait_until(cf_itest_sub_resynced, &c, 10000));
-    /* wait until the write reached the replica, then fail over to it */
-    assert_true(cf_test_wait_until(s_replica_has_before, &s.replica.port, 5000));
-    assert_true(cf_itest_redis_reply_has(s.sentinels[0].port, "OK", "SENTINEL FAILOVER mymaster"));
-    s_moved_t m = {store, s.replica.port};
-    assert_true(cf_test_wait_until(s_store_moved, &m, 20000));
-    redisReply *reply = NULL;
-    assert_int_equal(cf_store_cmd(store, &reply, "GET cf:test:before"), CF_OK);
-    assert_string_equal(reply->str, "kept");
-    cf_store_reply_free(&reply);
-    /* the subscriber moved too, resynced, and hears the new master */
-    c.want = 2;
-    c.want_port = s.replica.port;
-    assert_true(cf_test_wait_until(cf_itest_sub_resynced, &c, 20000));
-    assert_int_equal(cf_store_cmd(store, NULL, "PUBLISH cf:test:fo moved"), CF_OK);
-    c.want = 1;
-    assert_true(cf_test_wait_until(cf_itest_sub_messaged, &c, 5000));
-    assert_memory_equal(c.payload, "moved", 5);
-    cf_itest_sub_close(&c);
-    cf_store_destroy(&store);
-    cf_itest_sentinel_stop(&s);
-}
-
 static void test_harness(void **state)
 {
-    (void) state;
+    const cf_itest_redis_t *redis = *state;
     /* a port nobody listens on is refused within the time limit; the shared server is up */
     int port = cf_itest_free_port();
     assert_in_range(port, 1, 65535);
     assert_int_equal(cf_itest_wait_port("127.0.0.1", port, 50), CF_ERR_IO);
-    assert_int_equal(cf_itest_wait_port("127.0.0.1", s_redis.port, 1000), CF_OK);
-    assert_int_equal(cf_itest_redis_wait_ping(s_redis.port, s_redis.pid, 1000), CF_OK);
+    assert_int_equal(cf_itest_wait_port("127.0.0.1", redis->port, 1000), CF_OK);
+    assert_int_equal(cf_itest_redis_wait_ping(redis->port, redis->pid, 1000), CF_OK);
     /* spawn, kill by PID, reap */
     char *argv[] = {"/bin/sleep", "30", NULL};
     pid_t pid = 0;
@@ -733,30 +407,18 @@ static void test_harness(void **state)
     char *relative[] = {"sleep", "1", NULL};
     assert_int_equal(cf_itest_spawn(relative, NULL, &pid), CF_ERR_INVALID);
     assert_int_equal(cf_itest_kill(1, SIGTERM), CF_ERR_NOTFOUND); /* never a stranger */
-    assert_true(cf_itest_redis_reply_has(s_redis.port, "PONG", "PING"));
-    assert_false(cf_itest_redis_reply_has(s_redis.port, NULL, "NOSUCHCOMMAND"));
+    assert_true(cf_itest_redis_reply_has(redis->port, "PONG", "PING"));
+    assert_false(cf_itest_redis_reply_has(redis->port, NULL, "NOSUCHCOMMAND"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),
-        cmocka_unit_test(test_harness),
-        cmocka_unit_test(test_binary_argv),
-        cmocka_unit_test(test_error_replies),
-        cmocka_unit_test(test_reply_caps),
-        cmocka_unit_test(test_pipeline),
-        cmocka_unit_test(test_multi_exec),
-        cmocka_unit_test(test_scripts),
-        cmocka_unit_test(test_scan),
-        cmocka_unit_test(test_lease),
-        cmocka_unit_test(test_auth_and_db),
-        cmocka_unit_test(test_unix_socket),
-        cmocka_unit_test(test_restart_between_commands),
-        cmocka_unit_test(test_retry_idempotent_after_kill),
-        cmocka_unit_test(test_pubsub_resync),
-        cmocka_unit_test(test_pubsub_caps),
-        cmocka_unit_test(test_sentinel_failover),
+        cmocka_unit_test(test_usage),       cmocka_unit_test(test_harness),
+        cmocka_unit_test(test_binary_argv), cmocka_unit_test(test_error_replies),
+        cmocka_unit_test(test_reply_caps),  cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_multi_exec),  cmocka_unit_test(test_scripts),
+        cmocka_unit_test(test_scan),        cmocka_unit_test(test_lease),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, cf_itest_storefix_setup, cf_itest_storefix_teardown);
 }
