@@ -243,6 +243,8 @@ static int bf_round(bf_env_t *e, size_t per_proc, int keep)
     if (rc == 0)
         rc = bf_job(e, 2 * e->n, &fig, 1);
     if (rc == 0)
+        bf_diag_connections(e);
+    if (rc == 0)
         rc = bf_bare_phases(e, &fig);
     bf_print(e, &fig);
     fflush(stdout);

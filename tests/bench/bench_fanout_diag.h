@@ -17,6 +17,34 @@ static void bf_diag_metrics(const bf_env_t *e, const char *name)
         fprintf(stderr, "bench_fanout: the broker's metrics page did not answer\n");
 }
 
+/* The value of the metric line starting with line in DIR/<name>, or -1. */
+static long bf_diag_metric(const bf_env_t *e, const char *name, const char *line)
+{
+    char path[700], buf[512];
+    snprintf(path, sizeof(path), "%s/%s", e->dir, name);
+    FILE *f = fopen(path, "r");
+    long v = -1;
+    while (f && fgets(buf, sizeof(buf), f))
+        if (strncmp(buf, line, strlen(line)) == 0 && buf[strlen(line)] == ' ')
+            v = strtol(buf + strlen(line) + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* After the timed job: how many agent connections the broker accepted for N agents (more
+   than N: DEALERs replaced or reconnected) and how many connections without a route it
+   shut (docs/broker.md, "Orphaned connections"). */
+static void bf_diag_connections(const bf_env_t *e)
+{
+    bf_diag_metrics(e, "broker.metrics");
+    printf("   broker so far: %ld agent connections accepted for %zu agents, %ld shut (no route "
+           "to them), %ld JOBs answered offline\n",
+           bf_diag_metric(e, "broker.metrics", "cf_broker_accepted_total{side=\"agents\"}"), e->n,
+           bf_diag_metric(e, "broker.metrics", "cf_broker_shut_total"),
+           bf_diag_metric(e, "broker.metrics", "cf_broker_drops_total{reason=\"offline\"}"));
+}
+
 /* The job's entries not past pending, one line each with the agent's recorded broker and
    protocol level, into DIR/pending-<job>.txt; their number. */
 static size_t bf_diag_pending(const bf_env_t *e, const char *job_id)
