@@ -10,9 +10,7 @@
 
 #include "cf_db_job.h"
 
-#define S_NKEYS   8 /* keys of the remove script before its ninth, cf:curve:owner */
-#define S_STR_(x) #x
-#define S_STR(x)  S_STR_(x)
+#define S_NKEYS 8 /* keys of the remove script before its ninth, cf:curve:owner */
 
 /* KEYS: 1 cf:agent:{<id>}, and optionally 2 cf:agent:{<id>}:jobs. ARGV: 1 id, 2 lock, 3 now,
    4 last_addr, 5 cert_fp, 6 cert_serial, 7 cert_not_after (5..7 all '' = no certificate: the
@@ -34,64 +32,14 @@
    CF_DB_JOB_OPEN_MAX, pending or delivered for this agent: the sendable ones of
    cf_db_job_agent_open), in the same round trip; ZCOUNT first, so an agent without jobs
    costs one call. A revoked agent (cf_db_enroll) is left as it is: the answer is then 0;
-   else {favorite or '', lock} and, with KEYS[2], the count as a third element. */
-#define S_LOCKS CF_DB_K_AGENTS ":"
-static const char s_lua_checkin[] =
-    "local k, id, new, now, fp = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[5]\n"
-    "local a = redis.call('HMGET', k, 'revoked', 'lock', 'favorite', 'last_addr', 'cert_fp',\n"
-    "  'cert_serial', 'cert_not_after', 'version', 'server')\n"
-    "if a[1] then return 0 end\n"
-    "if new == 'secure' and redis.call('HEXISTS', '" CF_DB_K_ARCHIVE "', fp) == 1 then\n"
-    "  new = 'attention'\n"
-    "end\n"
-    "local old, set, n = a[2], {'last_seen', now}, 2\n"
-    "if old ~= new then\n"
-    "  if old == 'secure' or old == 'attention' or old == 'insecure' or old == 'expired' then\n"
-    "    redis.call('HINCRBY', '" CF_DB_K_AGENTS_LOCK "', old, -1)\n"
-    "    redis.call('ZREM', '" S_LOCKS "' .. old, id)\n"
-    "  end\n"
-    "  redis.call('HINCRBY', '" CF_DB_K_AGENTS_LOCK "', new, 1)\n"
-    "  set[3], set[4], set[5], set[6], n = 'lock', new, 'id', id, 6\n"
-    "end\n"
-    "redis.call('ZADD', '" S_LOCKS "' .. new, now, id)\n"
-    "if ARGV[4] ~= a[4] then set[n + 1], set[n + 2], n = 'last_addr', ARGV[4], n + 2 end\n"
-    "if fp == '' then\n"
-    "  if a[5] or a[6] or a[7] then\n"
-    "    redis.call('HDEL', k, 'cert_fp', 'cert_serial', 'cert_not_after')\n"
-    "  end\n"
-    "else\n"
-    "  if fp ~= a[5] then set[n + 1], set[n + 2], n = 'cert_fp', fp, n + 2 end\n"
-    "  if ARGV[6] ~= a[6] then set[n + 1], set[n + 2], n = 'cert_serial', ARGV[6], n + 2 end\n"
-    "  if ARGV[7] ~= a[7] then set[n + 1], set[n + 2], n = 'cert_not_after', ARGV[7], n + 2 end\n"
-    "end\n"
-    "local was, is = tonumber(a[7]) or 0, tonumber(ARGV[7]) or 0\n"
-    "if is ~= was then\n"
-    "  if is > 0 then\n"
-    "    redis.call('ZADD', '" CF_DB_K_AGENTS_EXPIRY "', is, id)\n"
-    "  else\n"
-    "    redis.call('ZREM', '" CF_DB_K_AGENTS_EXPIRY "', id)\n"
-    "  end\n"
-    "end\n"
-    "local v = ARGV[8]\n"
-    "if v == '' then\n"
-    "  if a[8] then redis.call('HDEL', k, 'version') end\n"
-    "elseif v and v ~= a[8] then\n"
-    "  set[n + 1], set[n + 2], n = 'version', v, n + 2\n"
-    "end\n"
-    "if ARGV[9] and ARGV[9] ~= a[9] then set[n + 1], set[n + 2] = 'server', ARGV[9] end\n"
-    "redis.call('HSET', k, unpack(set))\n"
-    "if not KEYS[2] then return {a[3] or '', new} end\n"
-    "local c = 0\n"
-    "if redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf') > 0 then\n"
-    "  local z = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf', 'LIMIT', 0, "
-    "'" S_STR(CF_DB_JOB_OPEN_MAX) "')\n"
-                                  "  for i = 1, #z do\n"
-                                  "    local s = redis.call('HGET', '" CF_DB_KP_JOB
-                                  "' .. z[i] .. '" CF_DB_KS_JOB_ST "', id)\n"
-                                  "    if s == 'pending' or s == 'delivered' then c = c + 1 end\n"
-                                  "  end\n"
-                                  "end\n"
-                                  "return {a[3] or '', new, c}\n";
+   else {favorite or '', lock} and, with KEYS[2], the count as a third element. The step
+   itself is the Lua function CF_DB_LUA_CHECKIN_ONE (cf_db_agent_int.h), shared with the
+   script of several check-ins (cf_db_agent_checkins.c). */
+static const char s_lua_checkin[] = CF_DB_LUA_CHECKIN_ONE
+    "local f, l, c = one(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5],\n"
+    "  ARGV[6], ARGV[7], ARGV[8], ARGV[9])\n"
+    "if l == nil then return f end\n"
+    "return {f, l, c}\n";
 
 /* KEYS: 1 agent, 2 cf:agents (an older version's set of all agents: see docs/REDIS.md), 3
    cf:agents:lock, 4..7 cf:agents:<lock>, 8 cf:agents:expiry, 9 cf:curve:owner; ARGV[1] id. The
@@ -137,6 +85,7 @@ void cf_db_agent_lock_key(char *key, cf_db_lock_t lock)
 }
 
 /* The remove script's KEYS[2..8]. */
+#define S_LOCKS CF_DB_K_AGENTS ":"
 static const char *const s_fixed[S_NKEYS - 1] = {
     CF_DB_K_AGENTS,     CF_DB_K_AGENTS_LOCK, S_LOCKS "secure",     S_LOCKS "attention",
     S_LOCKS "insecure", S_LOCKS "expired",   CF_DB_K_AGENTS_EXPIRY};

@@ -5,6 +5,73 @@
 #include <hiredis/hiredis.h>
 
 #include "cf_db_agent.h"
+#include "cf_db_job.h"
+#include "cf_db_key.h"
+
+#define CF_DB_LUA_STR_(x) #x
+#define CF_DB_LUA_STR(x)  CF_DB_LUA_STR_(x)
+#define CF_DB_LUA_LOCKS   CF_DB_K_AGENTS ":"
+/* The check-in step as a Lua function (cf_db_agent.c says what it does): k the agent's
+   key, jk its jobs' key (nil: not counted), then id, lock, now, last_addr, cert_fp,
+   cert_serial, cert_not_after, version (nil: kept, '': deleted), server (nil: kept).
+   Returns 0 for a revoked agent, else favorite or '', lock[, open jobs] (values, not a
+   table: the script of several check-ins answers each as one string). */
+#define CF_DB_LUA_CHECKIN_ONE                                                                      \
+    "local function one(k, jk, id, new, now, addr, fp, serial, na, v, srv)\n"                      \
+    "local a = redis.call('HMGET', k, 'revoked', 'lock', 'favorite', 'last_addr', 'cert_fp',\n"    \
+    "  'cert_serial', 'cert_not_after', 'version', 'server')\n"                                    \
+    "if a[1] then return 0 end\n"                                                                  \
+    "if new == 'secure' and redis.call('HEXISTS', '" CF_DB_K_ARCHIVE "', fp) == 1 then\n"          \
+    "  new = 'attention'\n"                                                                        \
+    "end\n"                                                                                        \
+    "local old, set, n = a[2], {'last_seen', now}, 2\n"                                            \
+    "if old ~= new then\n"                                                                         \
+    "  if old == 'secure' or old == 'attention' or old == 'insecure' or old == 'expired' then\n"   \
+    "    redis.call('HINCRBY', '" CF_DB_K_AGENTS_LOCK "', old, -1)\n"                              \
+    "    redis.call('ZREM', '" CF_DB_LUA_LOCKS "' .. old, id)\n"                                   \
+    "  end\n"                                                                                      \
+    "  redis.call('HINCRBY', '" CF_DB_K_AGENTS_LOCK "', new, 1)\n"                                 \
+    "  set[3], set[4], set[5], set[6], n = 'lock', new, 'id', id, 6\n"                             \
+    "end\n"                                                                                        \
+    "redis.call('ZADD', '" CF_DB_LUA_LOCKS "' .. new, now, id)\n"                                  \
+    "if addr ~= a[4] then set[n + 1], set[n + 2], n = 'last_addr', addr, n + 2 end\n"              \
+    "if fp == '' then\n"                                                                           \
+    "  if a[5] or a[6] or a[7] then\n"                                                             \
+    "    redis.call('HDEL', k, 'cert_fp', 'cert_serial', 'cert_not_after')\n"                      \
+    "  end\n"                                                                                      \
+    "else\n"                                                                                       \
+    "  if fp ~= a[5] then set[n + 1], set[n + 2], n = 'cert_fp', fp, n + 2 end\n"                  \
+    "  if serial ~= a[6] then set[n + 1], set[n + 2], n = 'cert_serial', serial, n + 2 end\n"      \
+    "  if na ~= a[7] then set[n + 1], set[n + 2], n = 'cert_not_after', na, n + 2 end\n"           \
+    "end\n"                                                                                        \
+    "local was, is = tonumber(a[7]) or 0, tonumber(na) or 0\n"                                     \
+    "if is ~= was then\n"                                                                          \
+    "  if is > 0 then\n"                                                                           \
+    "    redis.call('ZADD', '" CF_DB_K_AGENTS_EXPIRY "', is, id)\n"                                \
+    "  else\n"                                                                                     \
+    "    redis.call('ZREM', '" CF_DB_K_AGENTS_EXPIRY "', id)\n"                                    \
+    "  end\n"                                                                                      \
+    "end\n"                                                                                        \
+    "if v == '' then\n"                                                                            \
+    "  if a[8] then redis.call('HDEL', k, 'version') end\n"                                        \
+    "elseif v and v ~= a[8] then\n"                                                                \
+    "  set[n + 1], set[n + 2], n = 'version', v, n + 2\n"                                          \
+    "end\n"                                                                                        \
+    "if srv and srv ~= a[9] then set[n + 1], set[n + 2] = 'server', srv end\n"                     \
+    "redis.call('HSET', k, unpack(set))\n"                                                         \
+    "if not jk then return a[3] or '', new end\n"                                                  \
+    "local c = 0\n"                                                                                \
+    "if redis.call('ZCOUNT', jk, '(' .. now, '+inf') > 0 then\n"                                   \
+    "  local z = redis.call('ZRANGEBYSCORE', jk, '(' .. now, '+inf', 'LIMIT', 0, '" CF_DB_LUA_STR( \
+        CF_DB_JOB_OPEN_MAX) "')\n"                                                                 \
+                            "  for i = 1, #z do\n"                                                 \
+                            "    local s = redis.call('HGET', '" CF_DB_KP_JOB                      \
+                            "' .. z[i] .. '" CF_DB_KS_JOB_ST "', id)\n"                            \
+                            "    if s == 'pending' or s == 'delivered' then c = c + 1 end\n"       \
+                            "  end\n"                                                              \
+                            "end\n"                                                                \
+                            "return a[3] or '', new, c\n"                                          \
+                            "end\n"
 
 /* An agent hash's fields, in the order of CF_DB_AGENT_HMGET. */
 #define CF_DB_AGENT_HMGET                                                                       \

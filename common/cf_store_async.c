@@ -14,9 +14,10 @@
 #include "cf_store_int.h"
 
 #define S_GRAVE     8    /* retired contexts waiting to be freed outside hiredis callbacks */
-#define S_ARGV_MAX  64   /* arguments of one command built on the stack (EVALSHA adds 3) */
-#define S_CMD_STACK 2048 /* a command this long or shorter is formatted on the stack */
+#define S_ARGV_MAX  96   /* arguments of one command built on the stack (EVALSHA adds 3) */
+#define S_CMD_STACK 4096 /* a command this long or shorter is formatted on the stack */
 #define S_EARLY     8    /* commands of one turn written at once, without waiting for its end */
+_Static_assert(CF_STORE_ASYNC_ARGC_MAX + 3 <= S_ARGV_MAX, "EVALSHA, its SHA and nkeys fit");
 
 typedef struct s_batch s_batch_t;
 
@@ -461,7 +462,7 @@ static cf_err_t s_check_cmds(const cf_store_async_t *self, const cf_store_async_
         return CF_ERR_INVALID;
     for (size_t i = 0; i < n; i++) {
         const cf_store_async_cmd_t *c = &cmds[i];
-        if (!c->argv || c->argc < (c->script ? 0 : 1) || c->argc > S_ARGV_MAX - 3 ||
+        if (!c->argv || c->argc < (c->script ? 0 : 1) || c->argc > CF_STORE_ASYNC_ARGC_MAX ||
             (c->script && (!s_registered(self, c->script) || c->nkeys < 0 || c->nkeys > c->argc)))
             return CF_ERR_INVALID;
     }
@@ -548,6 +549,15 @@ cf_err_t cf_store_async_send(cf_store_async_t *self, const cf_store_async_cmd_t 
     self->tail = b;
     self->pending++;
     return CF_OK;
+}
+
+void cf_store_async_write(cf_store_async_t *self)
+{
+    if (!self || !self->ac || !(self->ac->c.flags & REDIS_CONNECTED) ||
+        (self->ac->c.flags & REDIS_IN_CALLBACK))
+        return; /* not connected yet, or inside a reply: the turn's end writes */
+    self->unwritten = 0;
+    redisAsyncHandleWrite(self->ac);
 }
 
 size_t cf_store_async_pending(const cf_store_async_t *self)

@@ -29,13 +29,14 @@ typedef struct cf_store_async cf_store_async_t;
 #define CF_STORE_ASYNC_BATCH_MAX   16  /* commands in one batch */
 #define CF_STORE_ASYNC_SCRIPTS_MAX 8   /* scripts one client loads */
 #define CF_STORE_ASYNC_TICK_MS     100 /* how often time limits are checked */
+#define CF_STORE_ASYNC_ARGC_MAX    93  /* arguments of one command (a script's: keys and args) */
 
 /* One command of a batch. Everything is borrowed for cf_store_async_send only. */
 typedef struct {
     const cf_store_script_t *script; /* EVALSHA of this registered script; NULL: argv is
                                         the whole command */
     int nkeys;                       /* script: how many of argv are keys */
-    int argc;                        /* entries in argv: 1..CF_STORE_ARGC_MAX */
+    int argc;                        /* entries in argv: 1..CF_STORE_ASYNC_ARGC_MAX */
     const char **argv;               /* the arguments (script: keys then args) */
     const size_t *argvlen;           /* their lengths; NULL: NUL-terminated strings */
 } cf_store_async_cmd_t;
@@ -72,6 +73,12 @@ CF_MUST_USE cf_err_t cf_store_async_add_script(cf_store_async_t *self,
 CF_MUST_USE cf_err_t cf_store_async_send(cf_store_async_t *self, const cf_store_async_cmd_t *cmds,
                                          size_t n, cf_store_async_reply_fn *on_reply,
                                          cf_store_async_done_fn *done, void *arg, cf_why_t *why);
+
+/* Write what is queued now rather than at the turn's end (a caller that gathers its own
+   batches sends a full one at once, so Redis works on it while the turn goes on). Does
+   nothing when not connected yet or inside a reply's callback (hiredis must not write
+   there: the turn's end does). */
+void cf_store_async_write(cf_store_async_t *self);
 
 /* The Redis protocol's text of one command (an array of argc bulk strings argv[i] of
    lens[i] bytes, binary-safe) into buf when cap is enough; returns the length it needs

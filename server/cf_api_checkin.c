@@ -1,11 +1,13 @@
-/*  cf_api_checkin - the agent check-in's Redis work off the worker's loop: one command per
-    check-in on the worker's asynchronous connection, the answer when it returns  */
+/*  cf_api_checkin - the agent check-in's Redis work off the worker's loop: the check-ins of
+    a loop turn gathered into few commands on the worker's asynchronous connection, each
+    answered when its command returns  */
 #include "cf_api_checkin.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "cf_api_agents.h"
+#include "cf_db_agent_checkins.h"
 #include "cf_db_job.h"
 #include "cf_https.h"
 #include "cf_log.h"
@@ -15,14 +17,8 @@
 #define S_PROTOCOL    1   /* check-in protocol this server speaks */
 #define S_RETRY_AFTER "5" /* seconds an agent waits after a 503 unavailable */
 
-/* What one worker holds (cf_https_worker_data). */
-typedef struct {
-    cf_store_async_t *redis; /* this worker's asynchronous connection */
-} s_worker_t;
-
 /* One check-in waiting for its reply. */
 typedef struct {
-    cf_app_t *app;                      /* the app */
     cf_req_t *later;                    /* the deferred request (cf_req_finish) */
     char id[CF_DB_ID_MAX + 1];          /* the agent */
     char addr[CF_DB_ADDR_MAX + 1];      /* the address seen */
@@ -34,12 +30,29 @@ typedef struct {
     cf_why_t why;                       /* what went wrong */
 } s_pending_t;
 
+/* The check-ins of one command. */
+typedef struct {
+    cf_app_t *app;                     /* the app */
+    size_t n;                          /* entries used in p */
+    s_pending_t p[CF_DB_CHECKINS_MAX]; /* in the command's order */
+} s_batch_t;
+
+/* What one worker holds (cf_https_worker_data). */
+typedef struct {
+    cf_store_async_t *redis; /* this worker's asynchronous connection */
+    struct event *send;      /* sends what the turn gathered, behind the turn's callbacks */
+    s_batch_t *batch;        /* the check-ins gathered, NULL when none */
+    cf_db_checkins_t cmd;    /* their command */
+} s_worker_t;
+
+static void s_on_send(evutil_socket_t fd, short what, void *arg);
+
 cf_err_t cf_api_checkin_worker_new(struct event_base *base, void *arg, void **out)
 {
     const cf_api_checkin_cfg_t *cfg = arg;
-    const cf_store_script_t *checkin = cf_db_agent_checkin_script();
+    const cf_store_script_t *checkins = cf_db_agent_checkins_script();
     *out = NULL;
-    if (!checkin)
+    if (!checkins)
         return CF_ERR_NOMEM;
     s_worker_t *w = cf_mem_calloc(1, sizeof(*w));
     if (!w)
@@ -47,7 +60,11 @@ cf_err_t cf_api_checkin_worker_new(struct event_base *base, void *arg, void **ou
     cf_why_t why = {""};
     cf_err_t rc = cf_store_async_new(cfg->store, base, &w->redis, &why);
     if (rc == CF_OK)
-        rc = cf_store_async_add_script(w->redis, checkin);
+        rc = cf_store_async_add_script(w->redis, checkins);
+    if (rc == CF_OK) {
+        w->send = event_new(base, -1, 0, s_on_send, w);
+        rc = w->send ? CF_OK : CF_ERR_NOMEM;
+    }
     if (rc != CF_OK) {
         cf_log(CF_LOG_ERROR, "msg=\"check-in client not created\" err=%s why=\"%s\"",
                cf_err_name(rc), cf_why_text(&why, rc));
@@ -58,13 +75,37 @@ cf_err_t cf_api_checkin_worker_new(struct event_base *base, void *arg, void **ou
     return CF_OK;
 }
 
+/* 503 unavailable: the check-in was not stored, and why. */
+static void s_unavailable(cf_req_t *req, const char *reason)
+{
+    if (cf_req_set_header(req, "Retry-After", S_RETRY_AFTER) != CF_OK)
+        cf_log(CF_LOG_DEBUG, "msg=\"Retry-After left out\"");
+    cf_req_reply_error(req, 503, "unavailable", "the check-in was not stored: %s", reason);
+}
+
+/* Every check-in of b answered 503 for reason; b freed. */
+static void s_fail_all(s_batch_t *b, const char *reason)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        s_unavailable(b->p[i].later, reason);
+        cf_req_finish(b->p[i].later);
+    }
+    cf_mem_free(b);
+}
+
 void cf_api_checkin_worker_free(void *data, void *arg)
 {
     (void) arg;
     s_worker_t *w = data;
     if (!w)
         return;
-    cf_store_async_destroy(&w->redis);
+    s_batch_t *b = w->batch;
+    w->batch = NULL;
+    if (b)
+        s_fail_all(b, "the server is stopping");
+    if (w->send)
+        event_free(w->send);
+    cf_store_async_destroy(&w->redis); /* the commands still out: 503 (s_on_done) */
     cf_mem_free(w);
 }
 
@@ -166,39 +207,75 @@ void cf_api_checkin_answer(cf_req_t *req, cf_app_t *app, cf_store_t *store, cons
         cf_app_store_give(app, taken);
 }
 
-/* 503 unavailable: the check-in was not stored, and why. */
-static void s_unavailable(cf_req_t *req, const char *reason)
-{
-    if (cf_req_set_header(req, "Retry-After", S_RETRY_AFTER) != CF_OK)
-        cf_log(CF_LOG_DEBUG, "msg=\"Retry-After left out\"");
-    cf_req_reply_error(req, 503, "unavailable", "the check-in was not stored: %s", reason);
-}
-
 static void s_on_reply(void *arg, size_t i, const redisReply *r)
 {
     (void) i;
-    s_pending_t *p = arg;
-    p->rc = cf_db_agent_checkin_reply(r, p->id, p->favorite, &p->lock, &p->sendable, &p->why);
+    s_batch_t *b = arg;
+    for (size_t k = 0; k < b->n; k++) {
+        s_pending_t *p = &b->p[k];
+        p->rc = cf_db_agent_checkins_reply(r, b->n, k, p->id, p->favorite, &p->lock, &p->sendable,
+                                           &p->why);
+    }
 }
 
-static void s_on_done(void *arg, cf_err_t rc, const cf_why_t *why)
+/* Answer one check-in of a command that came back (rc: the command's outcome). The
+   decoding gives CF_OK, CF_ERR_REVOKED or CF_ERR_CORRUPT; any other code is an error
+   Redis raised in this check-in: 503, as when the whole command fails. */
+static void s_answer(cf_app_t *app, s_pending_t *p, cf_err_t rc, const cf_why_t *why)
 {
-    s_pending_t *p = arg;
     cf_req_t *req = p->later;
-    if (rc != CF_OK) {
+    if (rc != CF_OK || (p->rc != CF_OK && p->rc != CF_ERR_REVOKED && p->rc != CF_ERR_CORRUPT)) {
+        const cf_why_t *w = rc != CF_OK ? why : &p->why;
+        cf_err_t code = rc != CF_OK ? rc : p->rc;
         cf_log(CF_LOG_WARN, "msg=\"check-in not stored\" agent=%s err=%s why=\"%s\"", p->id,
-               cf_err_name(rc), cf_why_text(why, rc));
-        s_unavailable(req, cf_why_text(why, rc));
+               cf_err_name(code), cf_why_text(w, code));
+        s_unavailable(req, cf_why_text(w, code));
     } else if (p->rc == CF_ERR_REVOKED) {
         cf_req_reply_error(req, 403, "forbidden", "agent %s is revoked", p->id);
     } else if (p->rc != CF_OK) {
         cf_app_reply_err(req, p->rc, &p->why, "check-in");
     } else {
-        cf_api_checkin_answer(req, p->app, NULL, p->id, p->addr, p->lock, p->favorite, p->proto,
+        cf_api_checkin_answer(req, app, NULL, p->id, p->addr, p->lock, p->favorite, p->proto,
                               p->sendable > 0);
     }
     cf_req_finish(req);
-    cf_mem_free(p);
+}
+
+static void s_on_done(void *arg, cf_err_t rc, const cf_why_t *why)
+{
+    s_batch_t *b = arg;
+    for (size_t k = 0; k < b->n; k++)
+        s_answer(b->app, &b->p[k], rc, why);
+    cf_mem_free(b);
+}
+
+/* Send the gathered check-ins as one command; a full one is written at once. */
+static void s_send(s_worker_t *w)
+{
+    s_batch_t *b = w->batch;
+    w->batch = NULL;
+    if (!b)
+        return;
+    if (b->n == 0) {
+        cf_mem_free(b);
+        return;
+    }
+    cf_store_async_cmd_t cmd = {cf_db_agent_checkins_script(), 0, 0, NULL, NULL};
+    cmd.argv = cf_db_agent_checkins_argv(&w->cmd, &cmd.nkeys, &cmd.argc);
+    cf_why_t why = {""};
+    cf_err_t rc = cf_store_async_send(w->redis, &cmd, 1, s_on_reply, s_on_done, b, &why);
+    cf_db_agent_checkins_clear(&w->cmd);
+    if (rc != CF_OK)
+        s_fail_all(b, cf_why_text(&why, rc));
+    else if (b->n == CF_DB_CHECKINS_MAX)
+        cf_store_async_write(w->redis);
+}
+
+static void s_on_send(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    s_send(arg);
 }
 
 int cf_api_checkin_async(cf_app_t *app, cf_req_t *req, const cf_db_checkin_t *in, unsigned proto)
@@ -206,28 +283,38 @@ int cf_api_checkin_async(cf_app_t *app, cf_req_t *req, const cf_db_checkin_t *in
     s_worker_t *w = cf_https_worker_data();
     if (!w || !w->redis)
         return 0;
-    cf_db_checkin_cmd_t ck;
-    if (cf_db_agent_checkin_cmd(in, 1, &ck) != CF_OK) {
-        cf_req_reply_error(req, 400, "invalid_request", "the check-in's fields are malformed");
+    if (w->batch && !cf_db_agent_checkins_fits(&w->cmd, in))
+        s_send(w);
+    if (!w->batch) {
+        w->batch = cf_mem_malloc(sizeof(*w->batch));
+        if (!w->batch)
+            return 0; /* out of memory: the synchronous path answers, or fails the same way */
+        w->batch->app = app;
+        w->batch->n = 0;
+        cf_db_agent_checkins_clear(&w->cmd);
+    }
+    cf_req_t *later = cf_req_defer(req);
+    if (!later)
+        return 0;
+    if (cf_db_agent_checkins_add(&w->cmd, in) != CF_OK) {
+        cf_req_reply_error(later, 400, "invalid_request", "the check-in's fields are malformed");
+        cf_req_finish(later);
         return 1;
     }
-    s_pending_t *p = cf_mem_calloc(1, sizeof(*p));
-    cf_req_t *later = p ? cf_req_defer(req) : NULL;
-    if (!later) {
-        cf_mem_free(p);
-        return 0; /* out of memory: the synchronous path answers, or fails the same way */
-    }
-    *p = (s_pending_t){.app = app, .later = later, .proto = proto, .rc = CF_ERR_IO};
-    /* both checked by cf_db_agent_checkin_cmd: they fit */
+    s_pending_t *p = &w->batch->p[w->batch->n++];
+    p->later = later;
+    p->proto = proto;
+    p->rc = CF_ERR_IO;
+    p->lock = in->lock;
+    p->favorite[0] = '\0';
+    p->sendable = 0;
+    p->why.text[0] = '\0';
+    /* both checked by cf_db_agent_checkins_add: they fit */
     memcpy(p->id, in->id, strlen(in->id) + 1);
     memcpy(p->addr, in->addr, strlen(in->addr) + 1);
-    cf_store_async_cmd_t cmd = {cf_db_agent_checkin_script(), ck.nkeys, ck.argc, ck.argv, NULL};
-    cf_why_t why = {""};
-    cf_err_t rc = cf_store_async_send(w->redis, &cmd, 1, s_on_reply, s_on_done, p, &why);
-    if (rc != CF_OK) {
-        s_unavailable(later, cf_why_text(&why, rc));
-        cf_req_finish(later);
-        cf_mem_free(p);
-    }
+    if (w->batch->n == CF_DB_CHECKINS_MAX)
+        s_send(w);
+    else if (w->batch->n == 1)
+        event_active(w->send, EV_TIMEOUT, 0);
     return 1;
 }

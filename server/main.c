@@ -317,7 +317,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN); /* hiredis and libevent write to sockets that may be gone */
-    json_set_alloc_funcs(cf_mem_malloc, cf_mem_free);
+    json_set_alloc_funcs(cf_https_mem_alloc, cf_https_mem_free); /* the per-thread cache */
     s_server_t *s = cf_mem_calloc(1, sizeof(*s));
     int code = s ? s_main(s, argc, argv) : 1;
     if (s)

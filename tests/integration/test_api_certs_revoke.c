@@ -16,6 +16,7 @@
 #include "cf_db_cert.h"
 #include "cf_db_meta.h"
 #include "cf_itest.h"
+#include "cf_itest_certfix.h"
 #include "cf_itest_certs.h"
 #include "cf_mem.h"
 #include "cf_seal.h"
@@ -41,15 +42,7 @@ static int s_teardown(void **state)
 /* Export component/name ("comp/name") as a PKCS#12 under S_EXPPASS into file. */
 static void s_export_p12(const char *target, const char *file)
 {
-    char path[600];
-    snprintf(path, sizeof(path), "/certs/%s/export", target);
-    json_t *o = cf_itest_certs_call(200, NULL, "POST", path, "%s",
-                                    "{\"format\":\"p12\",\"password\":\"" S_EXPPASS "\"}");
-    snprintf(path, sizeof(path), "%s/%s.b64", s_t.dir, file);
-    const char *data = cf_itest_certs_str(o, "data");
-    cf_test_write_file(path, data, strlen(data));
-    json_decref(o);
-    assert_int_equal(cf_test_sh("cd '%s' && base64 -d %s.b64 >%s", s_t.dir, file, file), 0);
+    cf_itest_certfix_export_p12(s_t.dir, target, S_EXPPASS, file);
 }
 
 /* Condition: a TLS request with the client certificate in arg (curl options) is refused. */

@@ -15,6 +15,7 @@
 
 #define S_MANY     400 /* agents checking in at once */
 #define S_PARALLEL 48  /* transfers curl keeps open at once */
+#define S_MIXED    64  /* check-ins of the mixed run */
 
 static cf_itest_fleet_t *const s = &cf_itest_fleet;
 
@@ -55,6 +56,42 @@ static void test_many_at_once_all_stored(void **state)
     }
     for (int i = 0; i < S_MANY / 8; i++)
         cf_itest_cert_free(&certs[i]);
+}
+
+/* Check-ins gathered into one command are answered one by one: among many at once, revoked
+   agents get 403 and one whose record Redis cannot read (a key of the wrong type) gets 503,
+   while every other one is answered 200 and stored. */
+static void test_mixed_answers_one_by_one(void **state)
+{
+    (void) state;
+    char id[32];
+    FILE *f = cf_itest_fleet_cfg("mixed");
+    for (int i = 0; i < S_MIXED; i++) {
+        snprintf(id, sizeof(id), "mixed-%02d", i);
+        if (i % 16 == 5)
+            assert_int_equal(cf_store_cmd(s->store, NULL, "HSET cf:agent:{%s} revoked 1", id),
+                             CF_OK);
+        if (i == 22)
+            assert_int_equal(cf_store_cmd(s->store, NULL, "SET cf:agent:{%s} x", id), CF_OK);
+        cf_itest_fleet_bulk_line(f, i % 2 ? &s->a : &s->b, 0, NULL, id, 20 + i);
+    }
+    fclose(f);
+    int ok = 0, busy = 0, after = 0;
+    cf_itest_fleet_bulk_run("mixed", S_MIXED, S_PARALLEL, &ok, &busy, &after);
+    assert_int_equal(ok, S_MIXED - S_MIXED / 16 - 1);
+    assert_int_equal(busy, 1);
+    for (int i = 0; i < S_MIXED; i++) {
+        snprintf(id, sizeof(id), "mixed-%02d", i);
+        cf_db_agent_t a;
+        cf_err_t rc = cf_db_agent_get(s->store, id, &a);
+        if (i == 22) {
+            assert_int_not_equal(rc, CF_OK);
+            continue;
+        }
+        assert_int_equal(rc, i % 16 == 5 ? CF_ERR_NOTFOUND : CF_OK); /* revoked: nothing written */
+        if (rc == CF_OK)
+            assert_true(a.last_seen > 0);
+    }
 }
 
 /* A replaced certificate is answered "attention" by the script's own archive check. */
@@ -206,6 +243,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_at_once_all_stored),
+        cmocka_unit_test(test_mixed_answers_one_by_one),
         cmocka_unit_test(test_archived_certificate_attention),
         cmocka_unit_test(test_answer_shape),
         cmocka_unit_test(test_server_list_cache_follows_changes),

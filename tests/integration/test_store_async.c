@@ -192,6 +192,53 @@ static void test_written_before_turn_end(void **state)
     s_close(&e);
 }
 
+static int s_counted_1(void *arg)
+{
+    (void) arg;
+    return cf_itest_redis_reply_has(s_redis.port, "1", "GET cf:test:async:now");
+}
+
+/* cf_store_async_write sends what is queued at once: Redis runs a single command before
+   the loop turns. Before a connection is up it does nothing (the turn's end writes). The
+   longest command (CF_STORE_ASYNC_ARGC_MAX arguments) is taken, one more refused. */
+static void test_write_now(void **state)
+{
+    (void) state;
+    s_env_t e = {0};
+    s_open(&e, s_redis.port, 5000);
+    cf_store_async_write(e.client); /* nothing queued, not connected: nothing happens */
+    cf_store_async_write(NULL);
+    const char *del[] = {"DEL", "cf:test:async:now", "cf:test:async:wide"};
+    s_out_t first = {0};
+    cf_why_t why = {""};
+    assert_int_equal(s_send_argv(&e, 3, del, &first, &why), CF_OK);
+    cf_store_async_write(e.client); /* connecting: left to the turn's end */
+    s_wait(&e, &first);
+    assert_int_equal(first.rc, CF_OK);
+    const char *incr[] = {"INCR", "cf:test:async:now"};
+    s_out_t one = {0};
+    assert_int_equal(s_send_argv(&e, 2, incr, &one, &why), CF_OK);
+    cf_store_async_write(e.client);
+    assert_true(cf_test_wait_until(s_counted_1, NULL, 5000)); /* the loop has not run */
+    s_wait(&e, &one);
+    assert_int_equal(one.integer, 1);
+    const char *wide[CF_STORE_ASYNC_ARGC_MAX + 1];
+    wide[0] = "SADD";
+    wide[1] = "cf:test:async:wide";
+    char names[CF_STORE_ASYNC_ARGC_MAX][8];
+    for (int i = 2; i <= CF_STORE_ASYNC_ARGC_MAX; i++) {
+        snprintf(names[i - 2], sizeof(names[i - 2]), "m%d", i);
+        wide[i] = names[i - 2];
+    }
+    s_out_t o = {0};
+    assert_int_equal(s_send_argv(&e, CF_STORE_ASYNC_ARGC_MAX + 1, wide, &o, &why), CF_ERR_INVALID);
+    assert_int_equal(s_send_argv(&e, CF_STORE_ASYNC_ARGC_MAX, wide, &o, &why), CF_OK);
+    s_wait(&e, &o);
+    assert_int_equal(o.rc, CF_OK);
+    assert_int_equal(o.integer, CF_STORE_ASYNC_ARGC_MAX - 2);
+    s_close(&e);
+}
+
 /* An error reply fails its batch with the mapped code and says which command. */
 /* One loop turn queues more than the socket takes at once (8 MiB of binary values, each
    command over the formatter's stack buffer): the end-of-turn write sends what it can,
@@ -476,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_pipelined),
         cmocka_unit_test(test_written_before_turn_end),
+        cmocka_unit_test(test_write_now),
         cmocka_unit_test(test_big_turn_partial_write),
         cmocka_unit_test(test_error_reply),
         cmocka_unit_test(test_time_limit),

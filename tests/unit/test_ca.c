@@ -1,4 +1,4 @@
-/*  test_ca - CA create/load, issuance per component and key type, serials, validity, CRLs  */
+/*  test_ca - CA creation and issuance: every key type and component, serials, DER, validity  */
 #include "cf_test.h"
 
 #include <stdio.h>
@@ -8,59 +8,11 @@
 
 #include <openssl/bn.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "cf_ca.h"
 #include "cf_mem.h"
-
-static char s_dir[512];
-
-static int s_setup(void **state)
-{
-    (void) state;
-    cf_test_tmpdir("test_ca", s_dir, sizeof(s_dir));
-    return 0;
-}
-
-static void s_save_cert(const cf_cert_t *cert, const char *file)
-{
-    char *pem = NULL;
-    size_t len = 0;
-    char path[700];
-    assert_int_equal(cf_cert_to_pem(cert, &pem, &len), CF_OK);
-    snprintf(path, sizeof(path), "%s/%s", s_dir, file);
-    cf_test_write_file(path, pem, len);
-    cf_mem_free(pem);
-}
-
-static int s_critical(X509 *x, int nid)
-{
-    int i = X509_get_ext_by_NID(x, nid, -1);
-    assert_true(i >= 0);
-    return X509_EXTENSION_get_critical(X509_get_ext(x, i));
-}
-
-/* The SAN entries as "DNS:x", "IP:4/16 bytes", "URI:x", joined by commas. */
-static void s_sans(X509 *x, char *out, size_t cap)
-{
-    GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-    out[0] = '\0';
-    for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
-        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
-        const ASN1_STRING *s = g->d.ia5;
-        char item[300];
-        if (g->type == GEN_IPADD)
-            snprintf(item, sizeof(item), "IP:%d", ASN1_STRING_length(s));
-        else
-            snprintf(item, sizeof(item), "%s:%.*s", g->type == GEN_DNS ? "DNS" : "URI",
-                     ASN1_STRING_length(s), (const char *) ASN1_STRING_get0_data(s));
-        if (i)
-            strncat(out, ",", cap - strlen(out) - 1);
-        strncat(out, item, cap - strlen(out) - 1);
-    }
-    GENERAL_NAMES_free(names);
-}
+#include "cf_test_ca.h"
 
 static int s_contains(const unsigned char *hay, size_t n, const unsigned char *needle, size_t m)
 {
@@ -99,8 +51,8 @@ static void s_check_ca_cert(const cf_ca_t *ca, int sig_nid)
     assert_int_equal(X509_get_signature_nid(x), sig_nid);
     assert_true(X509_get_extension_flags(x) & EXFLAG_CA);
     assert_int_equal(X509_get_pathlen(x), 0);
-    assert_true(s_critical(x, NID_basic_constraints));
-    assert_true(s_critical(x, NID_key_usage));
+    assert_true(cf_test_ca_critical(x, NID_basic_constraints));
+    assert_true(cf_test_ca_critical(x, NID_key_usage));
     assert_int_equal(X509_get_key_usage(x), KU_DIGITAL_SIGNATURE | KU_KEY_CERT_SIGN | KU_CRL_SIGN);
     const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(x);
     const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(x);
@@ -114,34 +66,6 @@ static void s_check_ca_cert(const cf_ca_t *ca, int sig_nid)
     assert_memory_equal(ASN1_STRING_get0_data(ski), md, 20);
     assert_int_equal(X509_verify(x, X509_get0_pubkey(x)), 1);
     assert_int_equal(X509_check_issued(x, x), X509_V_OK);
-}
-
-/* Extensions of an issued certificate, read through OpenSSL. */
-static void s_check_leaf(const cf_ca_t *ca, const cf_cert_t *cert, cf_component_t comp, int rsa_key,
-                         const char *sans)
-{
-    X509 *x = cf_cert_x509(cert);
-    X509 *cx = cf_cert_x509(cf_ca_cert(ca));
-    assert_int_equal(X509_get_version(x), 2);
-    assert_int_equal(X509_verify(x, X509_get0_pubkey(cx)), 1);
-    assert_int_equal(X509_check_issued(cx, x), X509_V_OK);
-    assert_false(X509_get_extension_flags(x) & EXFLAG_CA);
-    assert_true(X509_get_extension_flags(x) & EXFLAG_BCONS); /* present, CA:FALSE */
-    assert_true(s_critical(x, NID_basic_constraints));
-    assert_true(s_critical(x, NID_key_usage));
-    uint32_t ku =
-        KU_DIGITAL_SIGNATURE | (comp == CF_COMPONENT_SERVER && rsa_key ? KU_KEY_ENCIPHERMENT : 0);
-    assert_int_equal(X509_get_key_usage(x), ku);
-    assert_false(s_critical(x, NID_ext_key_usage));
-    assert_int_equal(X509_get_extended_key_usage(x),
-                     comp == CF_COMPONENT_SERVER ? XKU_SSL_SERVER : XKU_SSL_CLIENT);
-    assert_int_equal(
-        ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(x), X509_get0_subject_key_id(cx)), 0);
-    assert_non_null(X509_get0_subject_key_id(x));
-    char got[4096];
-    s_sans(x, got, sizeof(got));
-    assert_string_equal(got, sans);
-    assert_int_equal(cf_cert_component(cert), comp);
 }
 
 static void s_issue_all(cf_ca_t *ca, const cf_key_t *rsa, const char *tag)
@@ -182,20 +106,20 @@ static void s_issue_all(cf_ca_t *ca, const cf_key_t *rsa, const char *tag)
         int rsa_key = cases[i].req == &rsa_server;
         assert_true(rsa_key ? key == NULL : key != NULL);
         assert_int_equal(cf_cert_matches_key(cert, rsa_key ? rsa : key), CF_OK);
-        s_check_leaf(ca, cert, cases[i].req->component, rsa_key, cases[i].sans);
+        cf_test_ca_check_leaf(ca, cert, cases[i].req->component, rsa_key, cases[i].sans);
         char file[64];
         snprintf(file, sizeof(file), "%s-%s.pem", tag, cases[i].file);
-        s_save_cert(cert, file);
+        cf_test_ca_save_cert(cert, file);
         assert_int_equal(cf_test_sh("cd '%s' && openssl verify -purpose %s -CAfile %s-ca.pem "
                                     "%s && openssl x509 -in %s -noout -text >/dev/null",
-                                    s_dir, cases[i].purpose, tag, file, file),
+                                    cf_test_ca_dir(), cases[i].purpose, tag, file, file),
                          0);
         cf_cert_destroy(&cert);
         cf_key_destroy(&key);
     }
     assert_int_equal(cf_test_sh("cd '%s' && openssl x509 -in %s-shared.pem -noout -subject | "
                                 "grep -q 'CN = certfleet agent'",
-                                s_dir, tag),
+                                cf_test_ca_dir(), tag),
                      0);
 }
 
@@ -227,7 +151,7 @@ static void test_every_key_type(void **state)
         snprintf(tag, sizeof(tag), "t%zu", i);
         char file[32];
         snprintf(file, sizeof(file), "%s-ca.pem", tag);
-        s_save_cert(cf_ca_cert(ca), file);
+        cf_test_ca_save_cert(cf_ca_cert(ca), file);
         s_issue_all(ca, rsa, tag);
         cf_ca_destroy(&ca);
     }
@@ -372,7 +296,7 @@ static void test_expired_and_future(void **state)
     cf_ca_opts_t opts = {.days = 30, .now = now - 10 * 86400};
     cf_ca_t *ca = NULL;
     assert_int_equal(cf_ca_create(&opts, &ca), CF_OK);
-    s_save_cert(cf_ca_cert(ca), "old-ca.pem");
+    cf_test_ca_save_cert(cf_ca_cert(ca), "old-ca.pem");
     cf_issue_t old = {
         .component = CF_COMPONENT_AGENT, .name = "old", .seconds = 3600, .now = now - 2 * 86400};
     cf_issue_t soon = {.component = CF_COMPONENT_AGENT, .name = "soon", .now = now + 86400};
@@ -383,9 +307,10 @@ static void test_expired_and_future(void **state)
     assert_int_equal(cf_cert_check_time(expired, now), CF_ERR_EXPIRED);
     assert_int_equal(cf_cert_check_time(future, now), CF_ERR_NOTYETVALID);
     assert_int_equal(cf_cert_verify(expired, cf_ca_cert(ca), NULL, 0, now, NULL), CF_ERR_EXPIRED);
-    s_save_cert(expired, "expired.pem");
-    assert_int_not_equal(
-        cf_test_sh("openssl verify -CAfile '%s/old-ca.pem' '%s/expired.pem'", s_dir, s_dir), 0);
+    cf_test_ca_save_cert(expired, "expired.pem");
+    assert_int_not_equal(cf_test_sh("openssl verify -CAfile '%s/old-ca.pem' '%s/expired.pem'",
+                                    cf_test_ca_dir(), cf_test_ca_dir()),
+                         0);
     cf_cert_destroy(&expired);
     cf_cert_destroy(&future);
     cf_key_destroy(&k1);
@@ -417,241 +342,6 @@ static void test_ca_options(void **state)
     assert_int_equal(cf_ca_create(&longest, &ca), CF_OK);
     assert_int_equal(cf_cert_not_after(cf_ca_cert(ca)), 1800000000 + 36500L * 86400);
     assert_string_equal(cf_cert_common_name(cf_ca_cert(ca)), CF_CA_DEFAULT_NAME);
-    cf_ca_destroy(&ca);
-}
-
-/* A CA rebuilt from stored PEM issues certificates that chain to the original. */
-static void test_load(void **state)
-{
-    (void) state;
-    cf_ca_t *orig = NULL;
-    assert_int_equal(cf_ca_create(NULL, &orig), CF_OK);
-    char *pem = NULL, *kpem = NULL;
-    size_t len = 0, klen = 0;
-    assert_int_equal(cf_cert_to_pem(cf_ca_cert(orig), &pem, &len), CF_OK);
-    assert_int_equal(cf_key_to_pem(cf_ca_key(orig), NULL, &kpem, &klen), CF_OK);
-    cf_cert_t *cert = NULL;
-    cf_key_t *key = NULL;
-    assert_int_equal(cf_cert_parse(pem, len, &cert), CF_OK);
-    assert_int_equal(cf_key_from_pem(kpem, klen, NULL, &key), CF_OK);
-    cf_ca_t *ca = NULL;
-    assert_int_equal(cf_ca_load(cert, key, &ca), CF_OK);
-    cf_cert_destroy(&cert); /* the CA keeps its own references */
-    cf_key_destroy(&key);
-    cf_issue_t req = {.component = CF_COMPONENT_AGENT, .name = "loaded"};
-    cf_cert_t *leaf = NULL;
-    cf_key_t *lkey = NULL;
-    assert_int_equal(cf_ca_issue(ca, &req, &leaf, &lkey), CF_OK);
-    assert_int_equal(cf_cert_verify(leaf, cf_ca_cert(orig), NULL, 0, time(NULL), NULL), CF_OK);
-    s_check_leaf(orig, leaf, CF_COMPONENT_AGENT, 0, "URI:urn:certfleet:agent:loaded");
-    assert_string_equal(cf_cert_fingerprint(cf_ca_cert(ca)), cf_cert_fingerprint(cf_ca_cert(orig)));
-    /* refusals: a leaf is no CA; a key that is not the CA's */
-    cf_ca_t *bad = (cf_ca_t *) 0x1;
-    assert_int_equal(cf_ca_load(leaf, lkey, &bad), CF_ERR_INVALID);
-    assert_null(bad);
-    assert_int_equal(cf_ca_load(cf_ca_cert(orig), lkey, &bad), CF_ERR_KEYMISMATCH);
-    assert_null(bad);
-    assert_int_equal(cf_ca_load(NULL, lkey, &bad), CF_ERR_INVALID);
-    assert_int_equal(cf_ca_load(leaf, NULL, &bad), CF_ERR_INVALID);
-    cf_cert_destroy(&leaf);
-    cf_key_destroy(&lkey);
-    cf_mem_free(pem);
-    cf_mem_free_secret(kpem, klen);
-    cf_ca_destroy(&ca);
-    cf_ca_destroy(&orig);
-}
-
-static cf_ca_t *s_load_files(const char *cert_file, const char *key_file, cf_err_t want)
-{
-    char path[700];
-    size_t len = 0, klen = 0;
-    snprintf(path, sizeof(path), "%s/%s", s_dir, cert_file);
-    char *pem = cf_test_read_file(path, &len);
-    snprintf(path, sizeof(path), "%s/%s", s_dir, key_file);
-    char *kpem = cf_test_read_file(path, &klen);
-    cf_cert_t *cert = NULL;
-    cf_key_t *key = NULL;
-    assert_int_equal(cf_cert_parse(pem, len, &cert), CF_OK);
-    assert_int_equal(cf_key_from_pem(kpem, klen, NULL, &key), CF_OK);
-    cf_ca_t *ca = NULL;
-    assert_int_equal(cf_ca_load(cert, key, &ca), want);
-    cf_cert_destroy(&cert);
-    cf_key_destroy(&key);
-    free(pem);
-    free(kpem);
-    return ca;
-}
-
-/* CAs made by the openssl tool: with and without a subjectKeyIdentifier, and one whose
-   keyUsage lacks keyCertSign (refused). */
-static void test_load_foreign_ca(void **state)
-{
-    (void) state;
-    assert_int_equal(
-        cf_test_sh("cd '%s' && for v in ski noski nosign; do ext=; ku=keyCertSign,cRLSign; "
-                   "[ $v = noski ] && ext='-addext subjectKeyIdentifier=none -addext "
-                   "authorityKeyIdentifier=none'; [ $v = nosign ] && ku=cRLSign; "
-                   "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes "
-                   "-keyout $v.key -out $v.pem -days 30 -subj \"/O=Example/CN=Foreign $v\" "
-                   "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,$ku "
-                   "$ext || exit 1; done",
-                   s_dir),
-        0);
-    assert_null(s_load_files("nosign.pem", "nosign.key", CF_ERR_INVALID));
-    const char *files[][2] = {{"ski.pem", "ski.key"}, {"noski.pem", "noski.key"}};
-    for (size_t i = 0; i < 2; i++) {
-        cf_ca_t *ca = s_load_files(files[i][0], files[i][1], CF_OK);
-        assert_non_null(ca);
-        cf_issue_t req = {.component = CF_COMPONENT_AGENT, .name = "foreign-agent"};
-        cf_cert_t *cert = NULL;
-        cf_key_t *key = NULL;
-        assert_int_equal(cf_ca_issue(ca, &req, &cert, &key), CF_OK);
-        assert_int_equal(X509_get_signature_nid(cf_cert_x509(cert)), NID_ecdsa_with_SHA384);
-        assert_string_equal(cf_cert_issuer(cert), cf_cert_subject(cf_ca_cert(ca)));
-        s_save_cert(cert, "foreign-leaf.pem");
-        assert_int_equal(
-            cf_test_sh("cd '%s' && openssl verify -CAfile %s foreign-leaf.pem", s_dir, files[i][0]),
-            0);
-        cf_cert_destroy(&cert);
-        cf_key_destroy(&key);
-        cf_ca_destroy(&ca);
-    }
-}
-
-static X509_CRL *s_parse_crl(const char *pem)
-{
-    BIO *bio = BIO_new_mem_buf(pem, -1);
-    X509_CRL *crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    assert_non_null(crl);
-    return crl;
-}
-
-/* The CRL through OpenSSL's API: signature, version, entries, number, AKI, dates. */
-static void s_check_crl(cf_ca_t *ca, const char *pem, cf_cert_t *const *certs, time_t now)
-{
-    X509_CRL *crl = s_parse_crl(pem);
-    assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(cf_cert_x509(cf_ca_cert(ca)))), 1);
-    assert_int_equal(X509_CRL_get_version(crl), 1); /* v2 */
-    assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 2);
-    X509_REVOKED *rev = NULL;
-    assert_int_equal(
-        X509_CRL_get0_by_serial(crl, &rev,
-                                (ASN1_INTEGER *) X509_get0_serialNumber(cf_cert_x509(certs[2]))),
-        1);
-    assert_int_equal(
-        X509_CRL_get0_by_serial(crl, &rev,
-                                (ASN1_INTEGER *) X509_get0_serialNumber(cf_cert_x509(certs[1]))),
-        0);
-    ASN1_INTEGER *number = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
-    assert_int_equal(ASN1_INTEGER_get(number), (long) now);
-    ASN1_INTEGER_free(number);
-    AUTHORITY_KEYID *akid = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, NULL, NULL);
-    assert_int_equal(
-        ASN1_OCTET_STRING_cmp(akid->keyid, X509_get0_subject_key_id(cf_cert_x509(cf_ca_cert(ca)))),
-        0);
-    AUTHORITY_KEYID_free(akid);
-    assert_int_equal(ASN1_TIME_cmp_time_t(X509_CRL_get0_nextUpdate(crl), now + 86400), 0);
-    X509_CRL_free(crl);
-}
-
-static void s_crl_for(cf_key_type_t type)
-{
-    cf_ca_opts_t opts = {.key_type = type};
-    cf_ca_t *ca = NULL;
-    assert_int_equal(cf_ca_create(&opts, &ca), CF_OK);
-    s_save_cert(cf_ca_cert(ca), "crl-ca.pem");
-    cf_cert_t *certs[3] = {NULL, NULL, NULL};
-    cf_key_t *keys[3] = {NULL, NULL, NULL};
-    const char *serials[2];
-    for (int i = 0; i < 3; i++) {
-        cf_issue_t req = {.component = CF_COMPONENT_AGENT, .name = i ? "kept" : "revoked"};
-        assert_int_equal(cf_ca_issue(ca, &req, &certs[i], &keys[i]), CF_OK);
-    }
-    serials[0] = cf_cert_serial(certs[0]);
-    serials[1] = cf_cert_serial(certs[2]);
-    s_save_cert(certs[0], "revoked.pem");
-    s_save_cert(certs[1], "kept.pem");
-    time_t now = time(NULL);
-    char *pem = NULL;
-    assert_int_equal(cf_ca_crl(ca, serials, 2, now, now + 86400, &pem), CF_OK);
-    char path[700];
-    snprintf(path, sizeof(path), "%s/crl.pem", s_dir);
-    cf_test_write_file(path, pem, strlen(pem));
-    assert_int_equal(cf_test_sh("cd '%s' && openssl crl -in crl.pem -CAfile crl-ca.pem -noout "
-                                "2>&1 | grep -q 'verify OK' && openssl crl -in crl.pem -noout "
-                                "-text | grep -qi 'Serial Number: %s' && ! openssl verify "
-                                "-crl_check -CAfile crl-ca.pem -CRLfile crl.pem revoked.pem && "
-                                "openssl verify -crl_check -CAfile crl-ca.pem -CRLfile crl.pem "
-                                "kept.pem",
-                                s_dir, serials[0]),
-                     0);
-    s_check_crl(ca, pem, certs, now);
-    cf_mem_free(pem);
-    for (int i = 0; i < 3; i++) {
-        cf_cert_destroy(&certs[i]);
-        cf_key_destroy(&keys[i]);
-    }
-    cf_ca_destroy(&ca);
-}
-
-static void test_crl(void **state)
-{
-    (void) state;
-    s_crl_for(CF_KEY_P256);
-    s_crl_for(CF_KEY_P384);
-    s_crl_for(CF_KEY_ED25519);
-    cf_ca_t *ca = NULL; /* empty, and large */
-    assert_int_equal(cf_ca_create(NULL, &ca), CF_OK);
-    char *pem = NULL;
-    assert_int_equal(cf_ca_crl(ca, NULL, 0, 0, time(NULL) + 3600, &pem), CF_OK);
-    X509_CRL *crl = s_parse_crl(pem);
-    assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), -1); /* absent list */
-    X509_CRL_free(crl);
-    cf_mem_free(pem);
-    enum { N = 20000 };
-    char(*hex)[40] = malloc(N * sizeof(*hex));
-    const char **list = malloc(N * sizeof(*list));
-    assert_non_null(hex);
-    assert_non_null(list);
-    for (int i = 0; i < N; i++) {
-        snprintf(hex[i], sizeof(hex[i]), "%08x%08x%08x%08x", (unsigned) i, (unsigned) rand(),
-                 (unsigned) rand(), 0xdeadbeefu);
-        list[i] = hex[i];
-    }
-    assert_int_equal(cf_ca_crl(ca, list, N, 0, time(NULL) + 3600, &pem), CF_OK);
-    crl = s_parse_crl(pem);
-    assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), N);
-    assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(cf_cert_x509(cf_ca_cert(ca)))), 1);
-    X509_CRL_free(crl);
-    cf_mem_free(pem);
-    free(hex);
-    free(list);
-    cf_ca_destroy(&ca);
-}
-
-static void test_crl_refusals(void **state)
-{
-    (void) state;
-    cf_ca_t *ca = NULL;
-    assert_int_equal(cf_ca_create(NULL, &ca), CF_OK);
-    time_t now = time(NULL);
-    const char *bad[] = {"xyz", "", "12 34", "-1",
-                         "0123456789abcdef0123456789abcdef0123456789" /* 21 octets */};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char *pem = (char *) 0x1;
-        assert_int_equal(cf_ca_crl(ca, &bad[i], 1, now, now + 60, &pem), CF_ERR_INVALID);
-        assert_null(pem);
-    }
-    const char *ok[] = {"000001", "ABCDEF", "0"};
-    char *pem = NULL;
-    assert_int_equal(cf_ca_crl(ca, ok, 3, now, now + 60, &pem), CF_OK);
-    cf_mem_free(pem);
-    assert_int_equal(cf_ca_crl(ca, ok, 1, now, now, &pem), CF_ERR_INVALID); /* next <= this */
-    assert_int_equal(cf_ca_crl(ca, NULL, 1, now, now + 60, &pem), CF_ERR_INVALID);
-    assert_int_equal(cf_ca_crl(ca, ok, CF_CA_MAX_CRL_SERIALS + 1, now, now + 60, &pem),
-                     CF_ERR_TOOBIG);
-    assert_null(pem);
     cf_ca_destroy(&ca);
 }
 
@@ -696,59 +386,17 @@ static void test_alloc_failures_issue(void **state)
     cf_ca_destroy(&ca);
 }
 
-static void test_alloc_failures_crl_and_create(void **state)
-{
-    (void) state;
-    cf_ca_t *ca = NULL;
-    assert_int_equal(cf_ca_create(NULL, &ca), CF_OK);
-    for (long n = 0;; n++) {
-        const char *serials[] = {"01", "02"};
-        char *pem = NULL;
-        cf_test_alloc_fail_at(n);
-        cf_err_t rc = cf_ca_crl(ca, serials, 2, 0, time(NULL) + 60, &pem);
-        long failed = cf_test_alloc_failed();
-        cf_test_alloc_fail_at(-1);
-        cf_mem_free(pem);
-        if (!failed) {
-            assert_int_equal(rc, CF_OK);
-            break;
-        }
-        assert_int_equal(rc, CF_ERR_NOMEM);
-        assert_null(pem);
-    }
-    for (long n = 0;; n++) {
-        cf_ca_t *other = NULL;
-        cf_test_alloc_fail_at(n);
-        cf_err_t rc = cf_ca_create(NULL, &other);
-        long failed = cf_test_alloc_failed();
-        cf_test_alloc_fail_at(-1);
-        if (!failed) {
-            assert_int_equal(rc, CF_OK);
-            cf_ca_destroy(&other);
-            break;
-        }
-        assert_int_equal(rc, CF_ERR_NOMEM);
-        assert_null(other);
-    }
-    cf_ca_destroy(&ca);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_usage, s_setup),
-        cmocka_unit_test_setup(test_every_key_type, s_setup),
-        cmocka_unit_test_setup(test_serials, s_setup),
-        cmocka_unit_test_setup(test_canonical_der, s_setup),
-        cmocka_unit_test_setup(test_validity, s_setup),
-        cmocka_unit_test_setup(test_expired_and_future, s_setup),
-        cmocka_unit_test_setup(test_ca_options, s_setup),
-        cmocka_unit_test_setup(test_load, s_setup),
-        cmocka_unit_test_setup(test_load_foreign_ca, s_setup),
-        cmocka_unit_test_setup(test_crl, s_setup),
-        cmocka_unit_test_setup(test_crl_refusals, s_setup),
-        cmocka_unit_test_setup(test_alloc_failures_issue, s_setup),
-        cmocka_unit_test_setup(test_alloc_failures_crl_and_create, s_setup),
+        cmocka_unit_test_setup(test_usage, cf_test_ca_setup),
+        cmocka_unit_test_setup(test_every_key_type, cf_test_ca_setup),
+        cmocka_unit_test_setup(test_serials, cf_test_ca_setup),
+        cmocka_unit_test_setup(test_canonical_der, cf_test_ca_setup),
+        cmocka_unit_test_setup(test_validity, cf_test_ca_setup),
+        cmocka_unit_test_setup(test_expired_and_future, cf_test_ca_setup),
+        cmocka_unit_test_setup(test_ca_options, cf_test_ca_setup),
+        cmocka_unit_test_setup(test_alloc_failures_issue, cf_test_ca_setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
