@@ -372,9 +372,20 @@ static void test_orphaned_connection_shut(void **state)
     cf_itest_broker_server_ready(&b, srv, 1);
     zsock_t *held = cf_itest_broker_agent(&b, &keys[0], "pc-a");
     cf_itest_broker_agent_ready(&b, held, "pc-a", 1, &srv, 1);
-    zsock_t *late = cf_itest_broker_agent(&b, &keys[0], "pc-a"); /* takes the id, silent */
-    assert_true(s_metric_is(&b, "cf_broker_connections{side=\"agents\"}", 2));
-    zsock_destroy(&late);
+    /* a second DEALER with the id: once its handshake is done the broker's ROUTER has
+       handed the id over to it (the pipe is made before the broker's READY goes out) */
+    zsock_t *late = NULL, *mon = NULL;
+    cf_zsock_cfg_t cfg;
+    cf_zsock_cfg_init(&cfg);
+    cf_why_t why = {""};
+    assert_int_equal(cf_zsock_curve_dealer_mon(&b.agents, &keys[0], "pc-a", &cfg,
+                                               "inproc://test-orphan-mon",
+                                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED, &mon, &late, &why),
+                     CF_OK);
+    assert_true(cf_itest_zap_mon_wait(mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, NULL));
+    zmq_socket_monitor(zsock_resolve(late), NULL, 0);
+    zsock_destroy(&mon);
+    zsock_destroy(&late); /* without a word */
     assert_true(s_metric_is(&b, "cf_broker_connections{side=\"agents\"}", 1));
     assert_true(s_metric_is(&b, "cf_broker_connected_agents", 1)); /* still held */
 
