@@ -176,6 +176,32 @@ static void s_to_server(cf_broker_t *self, s_in_t *in)
     cf_broker_up_add(self, in->frames, &in->m);
 }
 
+/* libzmq routes agent's id nowhere (EHOSTUNREACH), yet the broker may hold a connection
+   for it (its latest message came there). That connection lost the id to a later one with
+   the same id (ROUTER_HANDOVER) which then closed, typically a fleet's DEALER that replaced
+   one whose handshake was slow while the slow one finished last: libzmq keeps the orphan
+   open with no route to it, heartbeats answered, and an idle agent never learns that it
+   is unreachable (its jobs waited for its next check-in). Shut it (cf_zsock_peer_shut
+   checks that the descriptor is still that connection): the agent reconnects, says HELLO
+   and gets its open jobs. An agent that really left has no connection left to shut. */
+static void s_shut_orphan(cf_broker_t *self, const char *agent)
+{
+    const cf_zsock_peer_t *held = cf_broker_peers_find(self->peers[CF_BROKER_AGENTS], agent);
+    cf_zsock_peer_t peer;
+    int shut = 0;
+    if (held && held->fd >= 0) {
+        peer = *held; /* forget frees the entry */
+        cf_why_t why = {""};
+        shut = cf_zsock_peer_shut(&peer, &why) == CF_OK;
+    }
+    cf_broker_peers_forget(self->peers[CF_BROKER_AGENTS], agent);
+    if (!shut)
+        return;
+    self->stats.shut++;
+    cf_log(CF_LOG_INFO, "msg=\"connection without a route shut\" agent=%s addr=%s", agent,
+           peer.remote);
+}
+
 /* A server's JOB, ACK or CHECKIN to the agent it names; not connected here: ERROR offline.
    libzmq's routing table decides (ROUTER_MANDATORY answers EHOSTUNREACH for an agent that is
    not connected), not the peer table: a DISCONNECTED event is read late and names only a
@@ -191,7 +217,7 @@ static void s_to_agent(cf_broker_t *self, s_in_t *in)
     if (rc == CF_OK)
         return;
     if (rc == CF_ERR_NOTFOUND)
-        cf_broker_peers_forget(self->peers[CF_BROKER_AGENTS], agent);
+        s_shut_orphan(self, agent);
     else
         why = "agent's queue is full";
     self->stats.drops[CF_BROKER_DROP_OFFLINE]++;

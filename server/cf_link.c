@@ -83,6 +83,15 @@ static int s_retry_tick(cf_link_t *self, int wait)
     return next >= 0 && next < wait ? (int) next : wait;
 }
 
+/* The poll wait (at most wait) that lets the held RECEIPTs be stored on time. */
+static int s_held_wait(const cf_link_t *self, int wait)
+{
+    if (self->n_batch == 0 || self->held_due == INT64_MAX)
+        return wait;
+    int64_t left = self->held_due - cf_link_now_ms();
+    return left <= 0 ? 0 : left < wait ? (int) left : wait;
+}
+
 /* The thread: the owner's pipe ($TERM), the job-id queue, every DEALER and monitor. */
 static void s_actor(zsock_t *pipe, void *args)
 {
@@ -91,7 +100,8 @@ static void s_actor(zsock_t *pipe, void *args)
     zsock_signal(pipe, 0);
     int busy = 0;
     for (;;) {
-        int wait = s_retry_tick(self, cf_link_conn_tick(self, busy ? 0 : CF_LINK_POLL_MS));
+        int wait = s_held_wait(
+            self, s_retry_tick(self, cf_link_conn_tick(self, busy ? 0 : CF_LINK_POLL_MS)));
         int n_items = s_items(self, pipe, items);
         int n = zmq_poll(items, n_items, wait);
         if (n < 0 && zmq_errno() == ETERM)
@@ -104,12 +114,13 @@ static void s_actor(zsock_t *pipe, void *args)
             if (items[3 + 2 * i].revents & ZMQ_POLLIN)
                 cf_link_conn_event(self, i);
         }
-        cf_link_jobs_flush(self); /* one transition call for what this turn read */
-        cf_link_msg_flush(self);  /* its ACKs leave before a page of copies is signed */
+        /* one transition call for what this turn read (lone RECEIPTs wait a moment) */
+        cf_link_jobs_flush(self, self->hold_ms);
+        cf_link_msg_flush(self); /* its ACKs leave before a page of copies is signed */
         busy = s_send_work(self);
         cf_link_msg_flush(self); /* the page's JOBs, one BATCH per broker */
     }
-    cf_link_jobs_flush(self);
+    cf_link_jobs_flush(self, 0);
     cf_link_msg_flush(self);
     /* A zactor thread is detached: zactor_destroy returns on the signal sent after this
        handler, while the thread may still be exiting. Left to the thread's exit, its
@@ -177,6 +188,10 @@ cf_err_t cf_link_new(const cf_link_cfg_t *cfg, cf_link_t **out, cf_why_t *why)
     self->n_brokers = cfg->n_brokers;
     memcpy(self->brokers, cfg->brokers, cfg->n_brokers * sizeof(cfg->brokers[0]));
     snprintf(self->rid, sizeof(self->rid), CF_ALLOW_SERVER_PREFIX "%s", cf_app_alias(cfg->app));
+    self->held_due = INT64_MAX;
+    self->hold_ms = cfg->receipt_hold_ms < 0    ? 0
+                    : cfg->receipt_hold_ms == 0 ? CF_LINK_RECEIPT_HOLD_MS
+                                                : cfg->receipt_hold_ms;
     cf_err_t rc = cf_link_retry_new(0, &self->retry);
     if (rc == CF_OK)
         rc = s_start(self, cfg, why);

@@ -23,6 +23,9 @@ typedef struct {
     const unsigned char *tls;         /* per broker, 1: reach it through its TLS-wrapped port
                                          (a local TLS relay presenting this server's
                                          certificate); NULL = none */
+    int receipt_hold_ms;              /* a lone RECEIPT waits this long for its REPORT before
+                                         it is stored and ACKed alone (docs/jobs.md 4); 0 =
+                                         CF_LINK_RECEIPT_HOLD_MS, negative = no wait */
 } cf_link_cfg_t;
 
 /* Make a fresh CURVE keypair, register its public key in cf:curve:servers under this

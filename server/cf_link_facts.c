@@ -70,3 +70,20 @@ size_t cf_link_facts_moot(const cf_link_fact_t *facts, size_t n, unsigned char *
     }
     return marked;
 }
+
+size_t cf_link_facts_hold(const cf_link_fact_t *facts, size_t n, const unsigned char *moot,
+                          int64_t now_ms, int64_t hold_ms, unsigned char *held, int64_t *due_ms)
+{
+    size_t marked = 0;
+    int64_t due = INT64_MAX;
+    for (size_t i = 0; facts && moot && held && i < n; i++) {
+        held[i] = hold_ms > 0 && facts[i].type == CF_MSG_RECEIPT && !moot[i] &&
+                  now_ms - facts[i].at_ms < hold_ms;
+        if (held[i] && facts[i].at_ms + hold_ms < due)
+            due = facts[i].at_ms + hold_ms;
+        marked += held[i];
+    }
+    if (due_ms)
+        *due_ms = due;
+    return marked;
+}

@@ -4,6 +4,7 @@
 #define CF_LINK_FACTS_H_INCLUDED
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cf_msg.h"
 
@@ -17,6 +18,7 @@ typedef struct {
     char agent[CF_MSG_AGENT_MAX + 1];   /* agent id */
     char job_id[CF_MSG_JOB_ID_HEX + 1]; /* job id */
     char reason[CF_MSG_TEXT_MAX + 1];   /* failed: the reason */
+    int64_t at_ms;                      /* when it was read (monotonic ms) */
 } cf_link_fact_t;
 
 /* Mark in moot[i] (n bytes, each set to 0 or 1) the RECEIPTs the batch need not store nor
@@ -26,5 +28,16 @@ typedef struct {
    acknowledged). REPORTs are never marked. n at most CF_LINK_BATCH_MAX (more: nothing is
    marked). Returns how many were marked. */
 size_t cf_link_facts_moot(const cf_link_fact_t *facts, size_t n, unsigned char *moot);
+
+/* Mark in held[i] (n bytes, each set to 0 or 1) the RECEIPTs to keep for the next batch
+   instead of storing them now: those not moot (moot as cf_link_facts_moot filled it) read
+   less than hold_ms before now_ms. An agent sends its REPORT right after its RECEIPT when
+   the job ends at once, and the REPORT usually comes a broker turn later: held a moment,
+   the RECEIPT meets it in a later batch and becomes moot, which saves a transition in
+   Redis and an ACK through the broker (docs/jobs.md 4). hold_ms <= 0 holds nothing.
+   Returns how many were marked; *due_ms (may be NULL) gets the earliest time one of them
+   must be stored (at_ms + hold_ms), INT64_MAX when none. */
+size_t cf_link_facts_hold(const cf_link_fact_t *facts, size_t n, const unsigned char *moot,
+                          int64_t now_ms, int64_t hold_ms, unsigned char *held, int64_t *due_ms);
 
 #endif

@@ -15,13 +15,14 @@
 #include "cf_msg_batch.h"
 #include "cf_relay.h"
 
-#define CF_LINK_TURN_MAX   1000 /* messages read from one broker per loop turn */
-#define CF_LINK_POLL_MS    1000 /* the loop wakes at least this often */
-#define CF_LINK_SIGNER_TTL 300  /* seconds the signer (this server's certificate) is cached */
-#define CF_LINK_RID_MAX    (7 + CF_DB_ALIAS_MAX) /* "server:<alias>" */
-#define CF_LINK_RETRY_MS   1000   /* first wait before a refused link is opened again */
-#define CF_LINK_RETRY_MAX  30000  /* the wait doubles up to this */
-#define CF_LINK_HWM        100000 /* messages queued on a broker link, each direction */
+#define CF_LINK_TURN_MAX        1000 /* messages read from one broker per loop turn */
+#define CF_LINK_POLL_MS         1000 /* the loop wakes at least this often */
+#define CF_LINK_SIGNER_TTL      300  /* seconds the signer (this server's certificate) is cached */
+#define CF_LINK_RID_MAX         (7 + CF_DB_ALIAS_MAX) /* "server:<alias>" */
+#define CF_LINK_RETRY_MS        1000   /* first wait before a refused link is opened again */
+#define CF_LINK_RETRY_MAX       30000  /* the wait doubles up to this */
+#define CF_LINK_HWM             100000 /* messages queued on a broker link, each direction */
+#define CF_LINK_RECEIPT_HOLD_MS 50     /* a lone RECEIPT waits this long for its REPORT */
 
 /* A job being sent, one page of entries per loop turn. */
 typedef struct {
@@ -54,7 +55,10 @@ struct cf_link {
     cf_link_fact_t batch[CF_LINK_BATCH_MAX];                    /* facts to store (thread) */
     size_t n_batch;                                             /* entries in batch */
     unsigned char moot[CF_LINK_BATCH_MAX];                      /* cf_link_facts_moot's */
-    cf_link_walk_t walk;                                        /* job being sent (thread) */
+    unsigned char held[CF_LINK_BATCH_MAX];                      /* cf_link_facts_hold's */
+    int64_t held_due;       /* ms: the held RECEIPTs must be stored then, INT64_MAX: none held */
+    int64_t hold_ms;        /* cf_link_cfg_t's receipt_hold_ms, resolved */
+    cf_link_walk_t walk;    /* job being sent (thread) */
     cf_link_retry_t *retry; /* agents answered "offline", owned (thread) */
 };
 
@@ -105,9 +109,11 @@ size_t cf_link_jobs_open(cf_link_t *self, size_t broker, const char *agent, int6
                          int64_t min_expires);
 /* Store the batch in one transition call, then ACK every fact (also "no change" and unknown
    jobs), except the RECEIPTs cf_link_facts_moot marks (their REPORT, in the same batch, is
-   stored and acknowledged for both); on a store failure nothing is acked (the agents
-   resend). Empties the batch. */
-void cf_link_jobs_flush(cf_link_t *self);
+   stored and acknowledged for both) and those cf_link_facts_hold keeps (read less than
+   hold_ms ago without their REPORT: they stay in the batch for the next call, and
+   self->held_due says when they must be stored); on a store failure nothing is acked (the
+   agents resend). hold_ms 0 empties the batch. */
+void cf_link_jobs_flush(cf_link_t *self, int64_t hold_ms);
 /* The signer, reloaded when older than CF_LINK_SIGNER_TTL; NULL when it cannot be loaded. */
 const cf_link_signer_t *cf_link_jobs_signer(cf_link_t *self);
 

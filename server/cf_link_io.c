@@ -93,7 +93,7 @@ static void s_fact(cf_link_t *self, size_t broker, const cf_msg_t *m)
 {
     cf_link_retry_forget(self->retry, m->agent); /* it is connected */
     if (self->n_batch == CF_LINK_BATCH_MAX)
-        cf_link_jobs_flush(self);
+        cf_link_jobs_flush(self, 0); /* full: everything is stored now */
     cf_link_fact_t *f = &self->batch[self->n_batch++];
     memset(f, 0, sizeof(*f));
     f->broker = broker;
@@ -102,6 +102,7 @@ static void s_fact(cf_link_t *self, size_t broker, const cf_msg_t *m)
     memcpy(f->agent, m->agent, sizeof(f->agent));
     memcpy(f->job_id, m->job_id, sizeof(f->job_id));
     memcpy(f->reason, m->text, sizeof(f->reason));
+    f->at_ms = cf_link_now_ms();
 }
 
 static void s_dispatch(cf_link_t *self, size_t broker, const cf_msg_t *m)

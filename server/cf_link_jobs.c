@@ -296,20 +296,39 @@ static void s_log_result(const cf_link_fact_t *f, const cf_db_job_res_t *r)
                cf_msg_type_name(f->type), f->job_id, f->agent, cf_err_name(r->rc));
 }
 
-void cf_link_jobs_flush(cf_link_t *self)
+/* Keep the held facts (cf_link_facts_hold) at the front of the batch for the next call. */
+static void s_keep_held(cf_link_t *self, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (self->held[i] && k++ != i)
+            self->batch[k - 1] = self->batch[i];
+    self->n_batch = k;
+}
+
+void cf_link_jobs_flush(cf_link_t *self, int64_t hold_ms)
 {
     size_t n = self->n_batch;
+    self->held_due = INT64_MAX;
     if (n == 0)
         return;
-    self->n_batch = 0;
+    /* a RECEIPT whose REPORT is in this batch: the REPORT's transition and ACK cover it;
+       a lone one read a moment ago waits for its REPORT in the next batch */
+    int64_t due = INT64_MAX;
+    size_t moot = cf_link_facts_moot(self->batch, n, self->moot);
+    size_t held =
+        cf_link_facts_hold(self->batch, n, self->moot, cf_link_now_ms(), hold_ms, self->held, &due);
+    if (held == n) {
+        self->held_due = due;
+        return;
+    }
     cf_db_job_tr_t *tr = cf_mem_calloc(n, sizeof(*tr));
     cf_db_job_res_t *res = cf_mem_calloc(n, sizeof(*res));
     cf_err_t rc = tr && res ? CF_OK : CF_ERR_NOMEM;
-    /* a RECEIPT whose REPORT is in this batch: the REPORT's transition and ACK cover it */
-    size_t n_tr = 0, moot = cf_link_facts_moot(self->batch, n, self->moot);
+    size_t n_tr = 0;
     for (size_t i = 0; rc == CF_OK && i < n; i++) {
         const cf_link_fact_t *f = &self->batch[i];
-        if (self->moot[i])
+        if (self->moot[i] || self->held[i])
             continue;
         tr[n_tr].job = f->job_id;
         tr[n_tr].agent = f->agent;
@@ -323,14 +342,16 @@ void cf_link_jobs_flush(cf_link_t *self)
         rc = cf_store_durable(self->store, conns); /* a failover must not lose an ACKed fact */
     if (rc != CF_OK) {
         /* not stored: no ACK, so the agents send them again */
-        cf_app_count(self->app, CF_APP_LINK_DROPPED, n);
+        cf_app_count(self->app, CF_APP_LINK_DROPPED, n - held);
         cf_log(CF_LOG_ERROR,
                "msg=\"receipts and reports not stored or not durable: not acknowledged\" n=%zu "
                "err=%s why=\"%s\"",
-               n, cf_err_name(rc), cf_why_text(cf_store_why(self->store), rc));
+               n - held, cf_err_name(rc), cf_why_text(cf_store_why(self->store), rc));
     }
     for (size_t i = 0, k = 0; rc == CF_OK && i < n; i++) {
         const cf_link_fact_t *f = &self->batch[i];
+        if (self->held[i])
+            continue;
         cf_app_count(self->app,
                      f->type == CF_MSG_RECEIPT ? CF_APP_LINK_RECEIPTS : CF_APP_LINK_REPORTS, 1);
         if (self->moot[i])
@@ -342,4 +363,6 @@ void cf_link_jobs_flush(cf_link_t *self)
         cf_log(CF_LOG_DEBUG, "msg=\"receipts covered by their reports\" n=%zu", moot);
     cf_mem_free(tr);
     cf_mem_free(res);
+    s_keep_held(self, n);
+    self->held_due = held ? due : INT64_MAX;
 }

@@ -4,6 +4,7 @@
 #include "bench_fanout_env.h"
 
 #include "bench_fanout_bare.h"
+#include "bench_fanout_diag.h"
 #include "bench_fanout_perf.h"
 #include "cf_log.h"
 
@@ -86,7 +87,7 @@ static void bf_bases(const bf_env_t *e, bf_stats_t *base)
 /* One job through the product: POST, Redis polled, the fleet's ACKs awaited. */
 static int bf_job(bf_env_t *e, unsigned long long acks_want, bf_fig_t *fig, int timed)
 {
-    char id[33];
+    char id[33] = "";
     bf_stats_t base[BF_SIM_MAX];
     bf_perf_t perf = {.n = 0};
     if (timed)
@@ -101,6 +102,8 @@ static int bf_job(bf_env_t *e, unsigned long long acks_want, bf_fig_t *fig, int 
                     bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), acks_want, BF_WAIT_MS) != 0))
         rc = bf_fail("not every REPORT was acknowledged", e);
     bf_perf_stop(&perf);
+    if (rc != 0 && id[0])
+        bf_diag(e, id);
     if (rc != 0)
         return rc;
     if (!timed) {
@@ -239,6 +242,8 @@ static int bf_round(bf_env_t *e, size_t per_proc, int keep)
         rc = bf_job(e, e->n, &fig, 0);
     if (rc == 0)
         rc = bf_job(e, 2 * e->n, &fig, 1);
+    if (rc == 0)
+        bf_diag_connections(e);
     if (rc == 0)
         rc = bf_bare_phases(e, &fig);
     bf_print(e, &fig);

@@ -38,6 +38,7 @@ typedef struct {
     char dir[512], bin[600];            /* work directory, build directory */
     cf_itest_redis_t redis;             /* redis-server */
     pid_t broker;                       /* cf-broker */
+    int metrics_port;                   /* its metrics page */
     char brokerlog[600];                /* its log */
     char agents_ep[64], servers_ep[64]; /* its endpoints */
     cf_curve_keypair_t bkp;             /* its keys (the bare ROUTER takes them over) */
@@ -97,6 +98,13 @@ static int bf_json_str(const char *text, const char *key, char *out, size_t len)
     return v ? 0 : -1;
 }
 
+/* BF_LOG_LEVEL (debug, info, ...) for cf-broker and cf-server, else dflt. */
+static const char *bf_log_level(const char *dflt)
+{
+    const char *env = getenv("BF_LOG_LEVEL");
+    return env && *env ? env : dflt;
+}
+
 static int bf_broker_start(bf_env_t *e)
 {
     char cmd[2000], key[700], redis[32], metrics[16], io[16];
@@ -109,11 +117,24 @@ static int bf_broker_start(bf_env_t *e)
         return bf_fail("cf-broker --keygen failed", e);
     snprintf(cmd, sizeof(cmd), "%s/broker/cf-broker", e->bin);
     snprintf(redis, sizeof(redis), "127.0.0.1:%d", e->redis.port);
-    snprintf(metrics, sizeof(metrics), "%d", cf_itest_free_port());
-    char *argv[] = {cmd,           "--key-file",     key,          "--redis",
-                    redis,         "--agents-bind",  e->agents_ep, "--servers-bind",
-                    e->servers_ep, "--metrics-port", metrics,      "--log-level",
-                    "warn",        "--io-threads",   io,           NULL};
+    e->metrics_port = cf_itest_free_port();
+    snprintf(metrics, sizeof(metrics), "%d", e->metrics_port);
+    char *argv[] = {cmd,
+                    "--key-file",
+                    key,
+                    "--redis",
+                    redis,
+                    "--agents-bind",
+                    e->agents_ep,
+                    "--servers-bind",
+                    e->servers_ep,
+                    "--metrics-port",
+                    metrics,
+                    "--log-level",
+                    (char *) bf_log_level("warn"),
+                    "--io-threads",
+                    io,
+                    NULL};
     snprintf(e->brokerlog, sizeof(e->brokerlog), "%s/broker.log", e->dir);
     if (cf_itest_spawn(argv, e->brokerlog, &e->broker) != CF_OK ||
         cf_itest_wait_port("127.0.0.1", atoi(metrics), 10000) != CF_OK)
@@ -136,8 +157,8 @@ static int bf_server_start(bf_env_t *e)
         cf_seal_load_file(path, 0, &e->seal, NULL) != CF_OK ||
         cf_curve_broker_format(&b, broker, sizeof(broker)) != CF_OK)
         return bf_fail("cannot make the deployment secret", e);
-    const char *extra[] = {"--init", "--admin-password-file", pass,   "--broker",
-                           broker,   "--log-level",           "info", NULL};
+    const char *extra[] = {"--init",      "--admin-password-file", pass, "--broker", broker,
+                           "--log-level", bf_log_level("info"),    NULL};
     if (cf_itest_server_start(&e->srv, e->dir, e->redis.port, BF_ALIAS, extra) != CF_OK)
         return bf_fail("cf-server did not start", e);
     cf_cert_t *cert = NULL;

@@ -255,7 +255,7 @@ static cf_link_t *s_inproc(cf_app_t **app, cf_store_cfg_t *scfg)
     assert_int_equal(cf_seal_load_file(path, 0, &seal, &why), CF_OK);
     cf_app_cfg_t acfg = {scfg, &seal, "srv-t", 1, 100.0, 100, 3600};
     assert_int_equal(cf_app_new(&acfg, app, &why), CF_OK);
-    cf_link_cfg_t lcfg = {scfg, *app, &s->broker->broker, 1, NULL};
+    cf_link_cfg_t lcfg = {scfg, *app, &s->broker->broker, 1, NULL, 0};
     cf_link_t *link = NULL;
     cf_err_t rc = cf_link_new(&lcfg, &link, &why);
     if (rc != CF_OK)
@@ -350,7 +350,7 @@ static void test_send_job_inproc(void **state)
     /* a new start makes a new key and replaces the old one */
     cf_link_destroy(&link);
     cf_link_destroy(&link); /* safe to repeat */
-    cf_link_cfg_t lcfg = {&scfg, app, &s->broker->broker, 1, NULL};
+    cf_link_cfg_t lcfg = {&scfg, app, &s->broker->broker, 1, NULL, 0};
     assert_int_equal(cf_link_new(&lcfg, &link, &why), CF_OK);
     char z85b[CF_CURVE_Z85_LEN + 1];
     s_srv_t_key(pub, z85b);

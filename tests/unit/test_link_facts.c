@@ -1,5 +1,6 @@
 /*  test_link_facts - which RECEIPTs of a batch are moot: covered by their REPORT in the same
-    batch, or repeated; REPORTs never; other jobs and agents untouched; a full batch  */
+    batch, or repeated; REPORTs never; other jobs and agents untouched; a full batch; which
+    lone RECEIPTs are held for their REPORT (young ones only) and when they fall due  */
 #include "cf_test.h"
 
 #include <stdio.h>
@@ -99,6 +100,41 @@ static void test_bad_input(void **state)
     assert_int_equal(moot[0], 9); /* n == 0: nothing written */
 }
 
+/* Lone RECEIPTs read less than hold_ms ago are held; old ones, moot ones and REPORTs are
+   not; the earliest due time is the oldest held one's read time + hold_ms. */
+static void test_hold(void **state)
+{
+    (void) state;
+    cf_link_fact_t b[5] = {
+        s_fact(CF_MSG_RECEIPT, S_JOB_A, "pc-1"), /* young, alone: held */
+        s_fact(CF_MSG_RECEIPT, S_JOB_A, "pc-2"), /* its REPORT is here: moot, not held */
+        s_fact(CF_MSG_REPORT, S_JOB_A, "pc-2"),  /* never held */
+        s_fact(CF_MSG_RECEIPT, S_JOB_B, "pc-3"), /* read 50 ms ago: stored now */
+        s_fact(CF_MSG_RECEIPT, S_JOB_B, "pc-4"), /* read 30 ms ago: held, the earliest due */
+    };
+    b[0].at_ms = 1000;
+    b[1].at_ms = b[2].at_ms = 990;
+    b[3].at_ms = 950;
+    b[4].at_ms = 970;
+    unsigned char moot[5], held[5];
+    assert_int_equal(cf_link_facts_moot(b, 5, moot), 1);
+    int64_t due = 0;
+    assert_int_equal(cf_link_facts_hold(b, 5, moot, 1000, 50, held, &due), 2);
+    const unsigned char want[5] = {1, 0, 0, 0, 1};
+    assert_memory_equal(held, want, sizeof(want));
+    assert_int_equal(due, 1020);
+    /* nothing held when the hold is off, or once every RECEIPT is old enough */
+    assert_int_equal(cf_link_facts_hold(b, 5, moot, 1000, 0, held, &due), 0);
+    assert_int_equal(due, INT64_MAX);
+    assert_int_equal(cf_link_facts_hold(b, 5, moot, 1050, 50, held, NULL), 0);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(held[i], 0);
+    /* bad input marks nothing */
+    assert_int_equal(cf_link_facts_hold(NULL, 5, moot, 1000, 50, held, &due), 0);
+    assert_int_equal(cf_link_facts_hold(b, 5, NULL, 1000, 50, held, &due), 0);
+    assert_int_equal(due, INT64_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -107,6 +143,7 @@ int main(void)
         cmocka_unit_test(test_order_and_repeats),
         cmocka_unit_test(test_full_batch),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_hold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,172 @@
+/*  test_link_hold - a lone RECEIPT waits for its REPORT at the server's link: a RECEIPT whose
+    REPORT follows within the hold is never stored nor ACKed alone (one transition, one ACK:
+    the REPORT's), one whose REPORT does not come is stored and ACKed once the hold is over,
+    a link without a hold ACKs each at once  */
+#include "cf_test.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "cf_app_int.h"
+#include "cf_db_cert.h"
+#include "cf_db_curve.h"
+#include "cf_db_job.h"
+#include "cf_itest_link.h"
+#include "cf_link.h"
+
+#define S_RID "server:srv-h"
+
+static cf_itest_link_t *const s = &cf_itest_link;
+
+static int s_setup(void **state)
+{
+    (void) state;
+    return cf_itest_link_setup("link_hold");
+}
+
+/* An in-process link of server srv-h (its certificate in Redis: the signer) holding lone
+   RECEIPTs hold_ms, its handshake with the stand-in broker done. */
+static cf_link_t *s_link(int hold_ms, cf_app_t **app, cf_store_cfg_t *scfg)
+{
+    cf_issue_t req = {.component = CF_COMPONENT_SERVER, .name = "srv-h"};
+    cf_cert_t *cert = NULL;
+    cf_key_t *key = NULL;
+    assert_int_equal(cf_ca_issue(s->ca, &req, &cert, &key), CF_OK);
+    cf_db_cert_in_t in = {CF_COMPONENT_SERVER, "srv-h", CF_DB_CERT_GENERATED, cert, NULL, key,
+                          (int64_t) time(NULL)};
+    assert_int_equal(cf_db_cert_put(s->store, s->seal, &in, NULL), CF_OK);
+    cf_cert_destroy(&cert);
+    cf_key_destroy(&key);
+    char addr[64], path[600];
+    cf_why_t why = {""};
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", s->redis.port);
+    cf_store_cfg_init(scfg);
+    assert_int_equal(cf_store_cfg_parse_redis(scfg, addr, NULL), CF_OK);
+    snprintf(path, sizeof(path), "%s/secret", s->dir);
+    cf_seal_t *seal = NULL;
+    assert_int_equal(cf_seal_load_file(path, 0, &seal, &why), CF_OK);
+    cf_app_cfg_t acfg = {scfg, &seal, "srv-h", 1, 100.0, 100, 3600}; /* the app takes it */
+    assert_int_equal(cf_app_new(&acfg, app, &why), CF_OK);
+    cf_link_cfg_t lcfg = {scfg, *app, &s->broker->broker, 1, NULL, hold_ms};
+    cf_link_t *link = NULL;
+    cf_err_t rc = cf_link_new(&lcfg, &link, &why);
+    if (rc != CF_OK)
+        fail_msg("cf_link_new: %s", cf_why_text(&why, rc));
+    unsigned char pub[CF_CURVE_KEY_LEN];
+    assert_int_equal(cf_db_curve_get(s->store, CF_ALLOW_SERVER, "srv-h", pub), CF_OK);
+    assert_int_equal(cf_zap_put(s->broker->zap, pub, CF_ALLOW_SERVER, "srv-h", NULL), CF_OK);
+    int up = 0; /* the first try may be refused (the key came late); the link reopens it */
+    for (int i = 0; i < 5 && !up; i++)
+        up = cf_itest_zap_mon_wait(s->broker->mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, NULL);
+    assert_true(up);
+    return link;
+}
+
+static void s_send(cf_msg_type_t type, const char *agent, const char *job_id)
+{
+    cf_msg_t m;
+    cf_msg_init(&m, type);
+    snprintf(m.agent, sizeof(m.agent), "%s", agent);
+    snprintf(m.job_id, sizeof(m.job_id), "%s", job_id);
+    m.outcome = CF_MSG_INSTALLED;
+    cf_itest_link_send(S_RID, &m);
+    cf_msg_clear(&m);
+}
+
+/* A REPORT for a job nobody has, and its ACK awaited: everything sent before it has been
+   read by the link. Returns the RECEIPT ACKs for job_id that came before it. */
+static int s_marker(const char *agent, const char *job_id)
+{
+    static const char marker[] = "0000000000000000000000000000beef";
+    s_send(CF_MSG_REPORT, agent, marker);
+    int receipt_acks = 0;
+    for (;;) {
+        cf_msg_t m;
+        assert_true(cf_itest_link_recv(CF_ITEST_LINK_WAIT, &m, NULL));
+        int done = m.type == CF_MSG_ACK && strcmp(m.job_id, marker) == 0;
+        receipt_acks +=
+            m.type == CF_MSG_ACK && m.ack_of == CF_MSG_RECEIPT && strcmp(m.job_id, job_id) == 0;
+        cf_msg_clear(&m);
+        if (done)
+            return receipt_acks;
+    }
+}
+
+/* Entries in the job's event stream (the first is "created"). */
+static long long s_events(const char *job_id)
+{
+    redisReply *r = NULL;
+    assert_int_equal(cf_store_cmd(s->store, &r, "XLEN cf:job:{%s}:ev", job_id), CF_OK);
+    long long n = r->integer;
+    cf_store_reply_free(&r);
+    return n;
+}
+
+static void s_done(cf_link_t **link, cf_app_t **app)
+{
+    cf_link_destroy(link);
+    cf_app_destroy(app);
+}
+
+/* Usage: the RECEIPT is read in one turn, its REPORT in a later one (after a marker went
+   through): the RECEIPT was held, so the entry goes pending -> installed in one step and
+   the only ACK is the REPORT's. */
+static void test_usage(void **state)
+{
+    (void) state;
+    cf_app_t *app = NULL;
+    cf_store_cfg_t scfg;
+    cf_link_t *link = s_link(60000, &app, &scfg);
+    const char *agents[] = {"agent-1"};
+    char id[CF_JOB_ID_HEX + 1];
+    cf_itest_link_job(CF_JOB_TYPE_RECHECK, "{}", 1, agents, 1, id);
+    s_send(CF_MSG_RECEIPT, "agent-1", id);
+    assert_int_equal(s_marker("agent-1", id), 0); /* read, held: no ACK */
+    assert_string_equal(cf_itest_link_state(id, "agent-1"), "pending");
+    s_send(CF_MSG_REPORT, "agent-1", id);
+    cf_msg_t m;
+    assert_true(cf_itest_link_expect(CF_ITEST_LINK_WAIT, CF_MSG_ACK, "agent-1", id, &m));
+    assert_int_equal(m.ack_of, CF_MSG_REPORT);
+    cf_msg_clear(&m);
+    assert_string_equal(cf_itest_link_state(id, "agent-1"), "installed");
+    assert_int_equal(s_events(id), 2);            /* created, pending -> installed */
+    assert_int_equal(s_marker("agent-1", id), 0); /* and no RECEIPT ACK came after it */
+    s_done(&link, &app);
+}
+
+/* A RECEIPT whose REPORT never comes (a job that takes long) is stored and ACKed once its
+   hold is over; a link without a hold stores and ACKs it at once. */
+static void test_lone_receipt(void **state)
+{
+    (void) state;
+    int holds[] = {300, -1};
+    for (size_t k = 0; k < 2; k++) {
+        cf_app_t *app = NULL;
+        cf_store_cfg_t scfg;
+        cf_link_t *link = s_link(holds[k], &app, &scfg);
+        const char *agents[] = {"agent-2"};
+        char id[CF_JOB_ID_HEX + 1];
+        cf_itest_link_job(CF_JOB_TYPE_RENEW_CSR, "{}", 1, agents, 1, id);
+        s_send(CF_MSG_RECEIPT, "agent-2", id);
+        if (holds[k] < 0) /* no hold: ACKed in the turn that read it, before the marker's */
+            assert_int_equal(s_marker("agent-2", id), 1);
+        cf_msg_t m;
+        if (holds[k] > 0) {
+            assert_true(cf_itest_link_expect(CF_ITEST_LINK_WAIT, CF_MSG_ACK, "agent-2", id, &m));
+            assert_int_equal(m.ack_of, CF_MSG_RECEIPT);
+            cf_msg_clear(&m);
+        }
+        assert_string_equal(cf_itest_link_state(id, "agent-2"), "delivered");
+        assert_int_equal(s_events(id), 2); /* created, pending -> delivered */
+        s_done(&link, &app);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_lone_receipt),
+    };
+    return cmocka_run_group_tests(tests, s_setup, cf_itest_link_teardown);
+}
