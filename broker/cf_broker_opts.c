@@ -31,10 +31,11 @@ static const cf_cfg_opt_t s_opts[] = {
      "64", 1, 64, NULL},
     {"server-hwm", 0, CF_CFG_INT, "N", "messages queued per server and direction", "100000", 1,
      10000000, NULL},
-    {"heartbeat-ivl", 0, CF_CFG_INT, "MS", "ZMTP PING this often, busy or not", "10000", 100,
-     S_MS_MAX, NULL},
-    {"heartbeat-timeout", 0, CF_CFG_INT, "MS", "drop a peer that stays silent after a PING",
-     "30000", 100, S_MS_MAX, NULL},
+    {"heartbeat-ivl", 0, CF_CFG_INT, "MS",
+     "ZMTP PING this often (0: none, the peers' TTL drops them; docs/zap.md)", "0", 0, S_MS_MAX,
+     NULL},
+    {"heartbeat-timeout", 0, CF_CFG_INT, "MS",
+     "with --heartbeat-ivl: drop a peer silent after a PING", "30000", 100, S_MS_MAX, NULL},
     {"handshake-ivl", 0, CF_CFG_INT, "MS", "time a connection has to finish CURVE", "10000", 100,
      S_MS_MAX, NULL},
     {"max-msg", 0, CF_CFG_SIZE, "BYTES", "largest frame; a bigger one drops its connection", "1m",
@@ -80,7 +81,10 @@ void cf_broker_opts_zsock(const cf_cfg_t *cfg, cf_zsock_cfg_t *out)
 {
     cf_zsock_cfg_init(out);
     out->sndhwm = out->rcvhwm = (int) cf_cfg_int(cfg, "hwm");
-    out->heartbeat_ivl_ms = (int) cf_cfg_int(cfg, "heartbeat-ivl");
+    /* No PINGs of the broker's own by default: libzmq 4.3.4 aborts when an interval timer
+       fires on a connection whose peer hung up while its input was stopped (#4364). */
+    int ivl = (int) cf_cfg_int(cfg, "heartbeat-ivl");
+    out->heartbeat_ivl_ms = ivl > 0 ? ivl : CF_ZSOCK_NO_PINGS;
     out->heartbeat_timeout_ms = (int) cf_cfg_int(cfg, "heartbeat-timeout");
     out->handshake_ivl_ms = (int) cf_cfg_int(cfg, "handshake-ivl");
     out->max_msg = (int64_t) cf_cfg_int(cfg, "max-msg");

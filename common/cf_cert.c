@@ -237,10 +237,28 @@ cf_err_t cf_cert_wrap(X509 *x509, int reader, cf_cert_t **cert_out)
     return CF_OK;
 }
 
+/* One DER certificate fills buf exactly: SEQUENCE with a long-form length (a certificate is
+   longer than 127 bytes) that ends at len. Such a buffer is DER even if "-----BEGIN " occurs
+   inside it (in a name, say); text never starts with 0x30 0x81..0x83 and that exact length. */
+static int s_is_der(const unsigned char *p, size_t len)
+{
+    if (len < 4 || p[0] != 0x30 || p[1] < 0x81 || p[1] > 0x83)
+        return 0;
+    size_t n = p[1] - 0x80;
+    if (len < 2 + n)
+        return 0;
+    size_t body = 0;
+    for (size_t i = 0; i < n; i++)
+        body = body << 8 | p[2 + i];
+    return 2 + n + body == len;
+}
+
 static int s_is_pem(const void *buf, size_t len)
 {
     static const char marker[] = "-----BEGIN ";
     const char *p = buf;
+    if (s_is_der(buf, len))
+        return 0;
     for (size_t i = 0; i + sizeof(marker) - 1 <= len; i++) {
         if (memcmp(p + i, marker, sizeof(marker) - 1) == 0)
             return 1;

@@ -42,7 +42,8 @@ const char *cf_cert_state_name(cf_cert_state_t s); /* "current", "archived", ...
 
 typedef struct cf_cert cf_cert_t; /* opaque; holds one reference to an X509 */
 
-/* Parse one certificate from PEM or DER (detected). Errors: CF_ERR_TOOBIG (len >
+/* Parse one certificate from PEM or DER (DER when buf is exactly one SEQUENCE, else PEM when
+   a "-----BEGIN " line occurs). Errors: CF_ERR_TOOBIG (len >
    CF_CERT_MAX_INPUT), CF_ERR_CORRUPT (not a certificate, truncated, trailing garbage in DER),
    CF_ERR_INVALID (NULL/empty). For PEM input the first CERTIFICATE block is taken. */
 CF_MUST_USE cf_err_t cf_cert_parse(const void *buf, size_t len, cf_cert_t **cert_out);

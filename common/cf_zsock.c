@@ -63,21 +63,37 @@ static cf_err_t s_set_int(void *handle, int option, const char *name, int value,
 
 #define S_SET_INT(h, opt, v, why) CF_TRY(s_set_int((h), (opt), #opt, (v), (why)))
 
-/* Heartbeats: IVL and TIMEOUT, or none (a negative field turns them off). No TTL unless
-   asked for: each end drops a silent peer by its own PING's TIMEOUT, and a TTL would keep
-   one more timer per connection pending on the peer, whose I/O thread cancels it by a linear
-   search over all its timers (libzmq 4.3; docs/zap.md "What heartbeats cost"). */
+/* Heartbeats: IVL, TIMEOUT and the TTL our PINGs carry, or no PINGs at all
+   (CF_ZSOCK_NO_PINGS: the peer's TTL and TCP keepalive drop a silent peer instead). */
 static cf_err_t s_apply_heartbeats(void *h, const cf_zsock_cfg_t *cfg, cf_why_t *why)
 {
-    if (cfg->heartbeat_ivl_ms < 0 || cfg->heartbeat_timeout_ms < 0 || cfg->heartbeat_ttl_ms < 0)
+    if (cfg->heartbeat_ivl_ms < 0) {
+        if (cfg->heartbeat_ivl_ms != CF_ZSOCK_NO_PINGS)
+            return cf_why(why, CF_ERR_INVALID, "ZMQ_HEARTBEAT_IVL: %d ms", cfg->heartbeat_ivl_ms);
+        S_SET_INT(h, ZMQ_HEARTBEAT_IVL, 0, why);
         return CF_OK;
-    int ttl = s_or(cfg->heartbeat_ttl_ms, CF_ZSOCK_HEARTBEAT_TTL);
-    if (ttl > 6553500) /* sent in deciseconds in 16 bits */
-        return cf_why(why, CF_ERR_INVALID, "ZMQ_HEARTBEAT_TTL is at most 6553500 ms");
+    }
+    if (cfg->heartbeat_timeout_ms < 0)
+        return cf_why(why, CF_ERR_INVALID, "ZMQ_HEARTBEAT_TIMEOUT: %d ms",
+                      cfg->heartbeat_timeout_ms);
+    int ttl = cfg->heartbeat_ttl_ms < 0 ? 0 : s_or(cfg->heartbeat_ttl_ms, CF_ZSOCK_HEARTBEAT_TTL);
+    if (ttl > 65500) /* the receiver (libzmq 4.3) turns deciseconds into ms in 16 bits */
+        return cf_why(why, CF_ERR_INVALID, "ZMQ_HEARTBEAT_TTL is at most 65500 ms");
     S_SET_INT(h, ZMQ_HEARTBEAT_IVL, s_or(cfg->heartbeat_ivl_ms, CF_ZSOCK_HEARTBEAT_IVL), why);
     S_SET_INT(h, ZMQ_HEARTBEAT_TIMEOUT, s_or(cfg->heartbeat_timeout_ms, CF_ZSOCK_HEARTBEAT_TIMEOUT),
               why);
     S_SET_INT(h, ZMQ_HEARTBEAT_TTL, ttl, why);
+    return CF_OK;
+}
+
+/* The kernel's keepalive: drops a connection whose host or path died (no RST will come)
+   at no cost to libzmq's timers; the backstop where no PING of ours watches the peer. */
+static cf_err_t s_apply_keepalive(void *h, cf_why_t *why)
+{
+    S_SET_INT(h, ZMQ_TCP_KEEPALIVE, 1, why);
+    S_SET_INT(h, ZMQ_TCP_KEEPALIVE_IDLE, CF_ZSOCK_KEEPALIVE_IDLE, why);
+    S_SET_INT(h, ZMQ_TCP_KEEPALIVE_INTVL, CF_ZSOCK_KEEPALIVE_INTVL, why);
+    S_SET_INT(h, ZMQ_TCP_KEEPALIVE_CNT, CF_ZSOCK_KEEPALIVE_CNT, why);
     return CF_OK;
 }
 
@@ -99,6 +115,7 @@ cf_err_t cf_zsock_apply(zsock_t *sock, const cf_zsock_cfg_t *cfg, cf_why_t *why)
     int64_t max_msg = cfg->max_msg ? cfg->max_msg : CF_ZSOCK_MAX_MSG;
     CF_TRY(s_set(h, ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE", &max_msg, sizeof(max_msg), why));
     CF_TRY(s_apply_heartbeats(h, cfg, why));
+    CF_TRY(s_apply_keepalive(h, why));
     if (zsock_type(sock) == ZMQ_ROUTER) {
         S_SET_INT(h, ZMQ_ROUTER_MANDATORY, 1, why);
         S_SET_INT(h, ZMQ_ROUTER_HANDOVER, cfg->no_handover ? 0 : 1, why);

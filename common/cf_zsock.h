@@ -13,25 +13,35 @@
 #include "cf_zap.h"
 
 /* Defaults (docs/zap.md explains each). */
-#define CF_ZSOCK_HWM               1000    /* messages queued per peer, each direction */
-#define CF_ZSOCK_HEARTBEAT_IVL     10000   /* ms between our ZMTP PINGs (busy or not) */
-#define CF_ZSOCK_HEARTBEAT_TIMEOUT 30000   /* ms without any traffic after a PING: drop */
-#define CF_ZSOCK_HEARTBEAT_TTL     0       /* none sent: each end times out on its own PINGs */
-#define CF_ZSOCK_HANDSHAKE_IVL     10000   /* ms a new connection has to finish CURVE */
-#define CF_ZSOCK_MAX_MSG           1048576 /* largest frame we accept, bytes */
-#define CF_ZSOCK_RECONNECT_IVL     1000    /* ms before the first reconnect (plus jitter) */
-#define CF_ZSOCK_RECONNECT_MAX     60000   /* ms cap of the doubling reconnect interval */
-#define CF_ZSOCK_ADDR_MAX          64      /* "[v6 address]:port" text */
+#define CF_ZSOCK_HWM               1000  /* messages queued per peer, each direction */
+#define CF_ZSOCK_HEARTBEAT_IVL     10000 /* ms between our ZMTP PINGs (busy or not) */
+#define CF_ZSOCK_HEARTBEAT_TIMEOUT 30000 /* ms without any traffic after a PING: drop */
+#define CF_ZSOCK_HEARTBEAT_TTL                                                              \
+    30000                                /* sent in our PINGs: the peer drops us after this \
+                                            much silence following one (the broker's way) */
+#define CF_ZSOCK_NO_PINGS        (-1)    /* heartbeat_ivl_ms: send no PINGs (docs/zap.md) */
+#define CF_ZSOCK_KEEPALIVE_IDLE  60      /* s idle before the kernel's first keepalive probe */
+#define CF_ZSOCK_KEEPALIVE_INTVL 10      /* s between unanswered probes */
+#define CF_ZSOCK_KEEPALIVE_CNT   3       /* unanswered probes before the kernel drops it */
+#define CF_ZSOCK_HANDSHAKE_IVL   10000   /* ms a new connection has to finish CURVE */
+#define CF_ZSOCK_MAX_MSG         1048576 /* largest frame we accept, bytes */
+#define CF_ZSOCK_RECONNECT_IVL   1000    /* ms before the first reconnect (plus jitter) */
+#define CF_ZSOCK_RECONNECT_MAX   60000   /* ms cap of the doubling reconnect interval */
+#define CF_ZSOCK_ADDR_MAX        64      /* "[v6 address]:port" text */
 
-/* Options cf_zsock_apply sets. Zero fields mean the default above; a negative heartbeat
-   field turns heartbeats off (tests only: half-open connections would live on). */
+/* Options cf_zsock_apply sets. Zero fields mean the default above. heartbeat_ivl_ms =
+   CF_ZSOCK_NO_PINGS: this socket sends no PINGs of its own (it still answers the peer's
+   and drops a peer whose PING's TTL runs out): cf-broker's ROUTERs, because libzmq 4.3.4
+   aborts when an interval timer fires on a connection whose peer hung up while its input
+   was stopped (zeromq/libzmq#4364; docs/zap.md "Who sends PINGs"). heartbeat_ttl_ms < 0:
+   PINGs without a TTL. TCP keepalive is on for every socket. */
 typedef struct {
     int sndhwm;               /* ZMQ_SNDHWM: per peer (ROUTER) or in total (DEALER) */
     int rcvhwm;               /* ZMQ_RCVHWM */
-    int heartbeat_ivl_ms;     /* ZMQ_HEARTBEAT_IVL */
-    int heartbeat_timeout_ms; /* ZMQ_HEARTBEAT_TIMEOUT */
-    int heartbeat_ttl_ms;     /* ZMQ_HEARTBEAT_TTL sent to the peer, at most 6553500; 0 = none
-                                 (the default: it costs the peer a timer, docs/zap.md) */
+    int heartbeat_ivl_ms;     /* ZMQ_HEARTBEAT_IVL; CF_ZSOCK_NO_PINGS = none */
+    int heartbeat_timeout_ms; /* ZMQ_HEARTBEAT_TIMEOUT (>= 0) */
+    int heartbeat_ttl_ms;     /* ZMQ_HEARTBEAT_TTL sent to the peer, at most 65500; < 0 =
+                                 none (then only our own PINGs' TIMEOUT drops a silent peer) */
     int handshake_ivl_ms;     /* ZMQ_HANDSHAKE_IVL */
     int64_t max_msg;          /* ZMQ_MAXMSGSIZE: a bigger frame drops its connection */
     int backlog;              /* ZMQ_BACKLOG (bind only); 0 = cf_zsock_somaxconn() */

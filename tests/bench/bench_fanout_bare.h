@@ -47,6 +47,7 @@ static cf_err_t bf_bare_open(bf_bare_t *b, cf_store_t *store, const cf_curve_key
     CF_TRY(rc);
     cf_zsock_cfg_t cfg;
     cf_zsock_cfg_init(&cfg);
+    cfg.heartbeat_ivl_ms = CF_ZSOCK_NO_PINGS; /* as cf-broker's ROUTERs */
     return cf_zsock_curve_router(b->zap, kp, endpoint, &cfg, &b->router, why);
 }
 

@@ -38,7 +38,8 @@ static void s_inspect(const cf_cert_t *cert)
     cf_mem_free(der);
 }
 
-/* 1 when a PEM BEGIN line starts anywhere in data (cf_cert_parse then reads PEM). */
+/* 1 when a PEM BEGIN line starts anywhere in data (cf_cert_parse then reads PEM, unless
+   data is exactly one DER encoding: this oracle leaves that case out). */
 static int s_has_begin(const uint8_t *data, size_t size)
 {
     static const char mark[] = "-----BEGIN ";

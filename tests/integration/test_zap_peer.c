@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cf_curve.h"
@@ -87,8 +89,11 @@ static void test_socket_tuning(void **state)
     assert_int_equal(s_get_int(f->router, ZMQ_BACKLOG), somax);
     assert_int_equal(s_get_int(f->router, ZMQ_HEARTBEAT_IVL), CF_ZSOCK_HEARTBEAT_IVL);
     assert_int_equal(s_get_int(f->router, ZMQ_HEARTBEAT_TIMEOUT), CF_ZSOCK_HEARTBEAT_TIMEOUT);
-    /* no TTL in our PINGs: it would cost every peer one more pending timer (docs/zap.md) */
-    assert_int_equal(s_get_int(f->router, ZMQ_HEARTBEAT_TTL), 0);
+    assert_int_equal(s_get_int(f->router, ZMQ_HEARTBEAT_TTL), CF_ZSOCK_HEARTBEAT_TTL);
+    assert_int_equal(s_get_int(f->router, ZMQ_TCP_KEEPALIVE), 1);
+    assert_int_equal(s_get_int(f->router, ZMQ_TCP_KEEPALIVE_IDLE), CF_ZSOCK_KEEPALIVE_IDLE);
+    assert_int_equal(s_get_int(f->router, ZMQ_TCP_KEEPALIVE_INTVL), CF_ZSOCK_KEEPALIVE_INTVL);
+    assert_int_equal(s_get_int(f->router, ZMQ_TCP_KEEPALIVE_CNT), CF_ZSOCK_KEEPALIVE_CNT);
     assert_int_equal(s_get_int(f->router, ZMQ_SNDHWM), CF_ZSOCK_HWM);
     assert_int_equal(s_get_int(f->router, ZMQ_RCVHWM), CF_ZSOCK_HWM);
     assert_int_equal(s_get_int(f->router, ZMQ_HANDSHAKE_IVL), CF_ZSOCK_HANDSHAKE_IVL);
@@ -105,14 +110,21 @@ static void test_socket_tuning(void **state)
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     assert_int_equal(cf_zsock_apply(sock, &cfg, &why), CF_ERR_INVALID);
     assert_true(strstr(why.text, "HEARTBEAT_TTL") != NULL);
-    cfg.heartbeat_ttl_ms = 0;
+    cfg.heartbeat_ttl_ms = -1; /* PINGs without a TTL */
     assert_int_equal(cf_zsock_apply(sock, &cfg, &why), CF_OK);
     assert_int_equal(s_get_int(sock, ZMQ_HEARTBEAT_IVL), CF_ZSOCK_HEARTBEAT_IVL);
     assert_int_equal(s_get_int(sock, ZMQ_HEARTBEAT_TTL), 0);
-    cfg.heartbeat_ttl_ms = 20000; /* still there for whoever asks: sent in deciseconds */
+    cfg.heartbeat_ttl_ms = 20000; /* sent in deciseconds */
     assert_int_equal(cf_zsock_apply(sock, &cfg, &why), CF_OK);
     assert_int_equal(s_get_int(sock, ZMQ_HEARTBEAT_TTL), 20000);
     cfg.heartbeat_ttl_ms = 0;
+    cfg.heartbeat_ivl_ms = CF_ZSOCK_NO_PINGS; /* the broker's ROUTERs */
+    assert_int_equal(cf_zsock_apply(sock, &cfg, &why), CF_OK);
+    assert_int_equal(s_get_int(sock, ZMQ_HEARTBEAT_IVL), 0);
+    cfg.heartbeat_ivl_ms = -7;
+    assert_int_equal(cf_zsock_apply(sock, &cfg, &why), CF_ERR_INVALID);
+    assert_true(strstr(why.text, "HEARTBEAT_IVL") != NULL);
+    cfg.heartbeat_ivl_ms = 0;
     cfg.sndhwm = -5; /* libzmq refuses a negative HWM */
     assert_int_equal(cf_zsock_apply(sock, &cfg, &why), CF_ERR_INVALID);
     assert_true(strstr(why.text, "ZMQ_SNDHWM") != NULL);
@@ -259,14 +271,14 @@ static void test_python_peer(void **state)
 }
 
 /* A frozen peer (SIGSTOP: its TCP connection stays open, it just goes silent) is dropped by
-   the ROUTER's ZMTP heartbeats: how half-open connections die. */
+   a ROUTER that sends no PINGs of its own, as cf-broker's, by the TTL the peer's last PING
+   carried: how half-open connections die at the broker. */
 static void test_heartbeat_drops_silent_peer(void **state)
 {
     (void) state;
     cf_zsock_cfg_t scfg;
     cf_zsock_cfg_init(&scfg);
-    scfg.heartbeat_ivl_ms = 100;
-    scfg.heartbeat_timeout_ms = 500;
+    scfg.heartbeat_ivl_ms = CF_ZSOCK_NO_PINGS;
     cf_itest_zap_fix_t *f = cf_itest_zap_start_cfg(NULL, &scfg);
     cf_curve_keypair_t kp = cf_itest_zap_kp();
     assert_int_equal(cf_zap_put(f->zap, kp.pub, CF_ALLOW_AGENT, "sleepy", NULL), CF_OK);
@@ -277,25 +289,26 @@ static void test_heartbeat_drops_silent_peer(void **state)
     char log[700];
     snprintf(cert, sizeof(cert), "%s/sleepy.key_secret", p.dir);
     snprintf(log, sizeof(log), "%s/peer.log", p.dir);
-    char *argv[] = {(char *) p.py,   p.script, "--endpoint", f->broker.endpoint,
-                    "--server-cert", NULL,     "--cert",     cert,
-                    "--id",          "sleepy", "--expect",   "sleepy",
-                    "--hold",        NULL};
+    char *argv[] = {(char *) p.py,   p.script,   "--endpoint", f->broker.endpoint,
+                    "--server-cert", NULL,       "--cert",     cert,
+                    "--id",          "sleepy",   "--expect",   "sleepy",
+                    "--hold",        "--ttl-ms", "500",        NULL};
     char server_cert[700];
     snprintf(server_cert, sizeof(server_cert), "%s/broker.key", p.dir);
     argv[5] = server_cert;
     pid_t pid = 0;
     assert_int_equal(cf_itest_spawn(argv, log, &pid), CF_OK);
     cf_itest_zap_expect_delivered(f, NULL, "hello", "sleepy", NULL);
+    zclock_sleep(500); /* a TTL is armed by a PING: let the peer send a few (every 100 ms) */
     assert_int_equal(kill(pid, SIGSTOP), 0);
     assert_true(cf_itest_zap_mon_wait(f->mon, ZMQ_EVENT_DISCONNECTED, NULL));
     assert_int_equal(cf_itest_kill(pid, SIGKILL), CF_OK);
     cf_itest_zap_stop();
 }
 
-/* The other direction, with no TTL from either end: a CURVE DEALER (an agent's or a
-   server's link) drops a broker that froze (SIGSTOP: the TCP connection stays open) by its
-   own PINGs' timeout, so it can fail over. The peer is pyzmq with no heartbeats of its own. */
+/* The other direction: a CURVE DEALER (an agent's or a server's link) drops a broker that
+   froze (SIGSTOP: the TCP connection stays open) by its own PINGs' timeout, so it can fail
+   over. The peer is pyzmq with no heartbeats of its own, as cf-broker sends none. */
 static void test_heartbeat_dealer_drops_silent_router(void **state)
 {
     (void) state;
@@ -328,7 +341,7 @@ static void test_heartbeat_dealer_drops_silent_router(void **state)
                                                "inproc://test-dealer-hb", ZMQ_EVENT_ALL, &mon,
                                                &dealer, NULL),
                      CF_OK);
-    assert_int_equal(s_get_int(dealer, ZMQ_HEARTBEAT_TTL), 0);
+    assert_int_equal(s_get_int(dealer, ZMQ_HEARTBEAT_TTL), CF_ZSOCK_HEARTBEAT_TTL);
     zstr_send(dealer, "hi");
     zmsg_t *msg = NULL;
     assert_int_equal(cf_itest_zap_recv(dealer, CF_ITEST_ZAP_WAIT_MS, &msg, NULL), CF_OK);
@@ -343,6 +356,95 @@ static void test_heartbeat_dealer_drops_silent_router(void **state)
     assert_int_equal(cf_itest_kill(pid, SIGKILL), CF_OK);
 }
 
+/* The flooder: a plain DEALER that queues more than the ROUTER will take, then exits with
+   its link full (the kernel ends the connection while the ROUTER's engine has stopped
+   reading for want of room in its pipe). Runs in a child process; never returns. */
+static void s_flood_and_exit(const char *ep)
+{
+    void *ctx = zmq_ctx_new();
+    void *d = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
+    int hwm = 100000;
+    if (!d || zmq_setsockopt(d, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 || zmq_connect(d, ep) != 0)
+        _exit(2);
+    char buf[3000];
+    memset(buf, 'x', sizeof(buf));
+    for (int i = 0; i < 2000; i++)
+        if (zmq_send(d, buf, sizeof(buf), 0) != (int) sizeof(buf))
+            _exit(3);
+    zclock_sleep(500); /* let libzmq push what the kernel takes */
+    _exit(0);
+}
+
+/* The ROUTER in a child process with cfg (RCVHWM 10): waits for a byte on go (the flooder
+   is gone), then 500 ms, then drains and waits for the flooder's connection to close.
+   Exit 0 when it closed, 4 when it did not; a libzmq assertion aborts it (SIGABRT). */
+static void s_router_child(const char *ep, const cf_zsock_cfg_t *cfg, int go)
+{
+    void *ctx = zmq_ctx_new();
+    void *r = ctx ? zmq_socket(ctx, ZMQ_ROUTER) : NULL;
+    if (!r || cf_zsock_apply((zsock_t *) r, cfg, NULL) != CF_OK)
+        _exit(2);
+    if (zmq_socket_monitor(r, "inproc://flood-mon", ZMQ_EVENT_DISCONNECTED) != 0)
+        _exit(2);
+    void *mon = zmq_socket(ctx, ZMQ_PAIR);
+    int wait_ms = 200;
+    if (!mon || zmq_connect(mon, "inproc://flood-mon") != 0 || zmq_bind(r, ep) != 0 ||
+        zmq_setsockopt(r, ZMQ_RCVTIMEO, &wait_ms, sizeof(wait_ms)) != 0)
+        _exit(2);
+    char byte = 0;
+    if (write(go, "r", 1) != 1 || read(go, &byte, 1) != 1) /* bound; the flooder is gone */
+        _exit(2);
+    zclock_sleep(500); /* a PING timer of ours would fire here and abort */
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    while (zmq_msg_recv(&msg, r, 0) >= 0) /* room again: the engine sees the hang-up */
+        ;
+    zmq_pollitem_t item = {mon, 0, ZMQ_POLLIN, 0};
+    _exit(zmq_poll(&item, 1, 5000) == 1 ? 0 : 4);
+}
+
+/* libzmq 4.3.4 aborts (`!_io_error`, zeromq/libzmq#4364) when a ROUTER's PING interval timer
+   fires on a connection whose peer hung up while the ROUTER had stopped reading it (its pipe
+   full, or handed over to a newer connection): a server flooding the broker and then killed
+   did it in the scale run. cf-broker's ROUTERs send no PINGs (test_broker_opts checks the
+   default), and such a ROUTER lives through it and closes the connection once drained.
+   With heartbeat_ivl_ms = 100 instead, this child aborts (checked by hand). */
+static void test_broker_survives_flooder_hangup(void **state)
+{
+    (void) state;
+    char ep[64];
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", cf_itest_free_port());
+    cf_zsock_cfg_t cfg;
+    cf_zsock_cfg_init(&cfg);
+    cfg.heartbeat_ivl_ms = CF_ZSOCK_NO_PINGS;
+    cfg.rcvhwm = 10;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    pid_t router = fork();
+    assert_true(router >= 0);
+    if (router == 0) {
+        close(sv[0]);
+        s_router_child(ep, &cfg, sv[1]);
+    }
+    close(sv[1]);
+    char byte = 0;
+    assert_int_equal(read(sv[0], &byte, 1), 1); /* bound */
+    pid_t flooder = fork();
+    assert_true(flooder >= 0);
+    if (flooder == 0)
+        s_flood_and_exit(ep);
+    int st = 0;
+    assert_int_equal(waitpid(flooder, &st, 0), flooder);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(write(sv[0], "g", 1), 1);
+    assert_int_equal(waitpid(router, &st, 0), router);
+    close(sv[0]);
+    if (WIFSIGNALED(st))
+        fail_msg("the ROUTER process died of signal %d", WTERMSIG(st));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -353,6 +455,7 @@ int main(void)
         cmocka_unit_test_teardown(test_python_peer, cf_itest_zap_teardown),
         cmocka_unit_test_teardown(test_heartbeat_drops_silent_peer, cf_itest_zap_teardown),
         cmocka_unit_test_teardown(test_heartbeat_dealer_drops_silent_router, cf_itest_zap_teardown),
+        cmocka_unit_test(test_broker_survives_flooder_hangup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

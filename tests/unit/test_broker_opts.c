@@ -58,13 +58,32 @@ static void test_usage(void **state)
     assert_int_equal(b.zsock.rcvhwm, 50);
     assert_int_equal(b.zsock.heartbeat_ivl_ms, 200);
     assert_int_equal(b.zsock.heartbeat_timeout_ms, 900);
-    assert_int_equal(b.zsock.heartbeat_ttl_ms, 0); /* none sent: costs the agent a timer */
+    assert_int_equal(b.zsock.heartbeat_ttl_ms, 0); /* the default TTL in the broker's PINGs */
     assert_int_equal(b.zsock.max_msg, 65536);
     assert_int_equal(b.io_threads, 64); /* the default: short timer lists (docs/zap.md) */
     assert_int_equal(b.max_keys, 1048576);
     assert_null(b.zap_domain);
     assert_int_equal(b.handle_signals, 1);
     assert_ptr_equal(b.keys, &kp);
+    cf_cfg_destroy(&cfg);
+}
+
+/* By default the broker sends no PINGs of its own: libzmq 4.3.4 aborts the process when a
+   PING interval timer fires on a connection whose peer hung up while its input was stopped
+   (test_zap_peer's test_broker_survives_flooder_hangup shows it); peers' TTL drops them. */
+static void test_no_pings_by_default(void **state)
+{
+    (void) state;
+    char *const argv[] = {"cf-broker", NULL};
+    cf_cfg_t *cfg = s_parse(1, argv, CF_OK);
+    cf_zsock_cfg_t z;
+    cf_broker_opts_zsock(cfg, &z);
+    assert_int_equal(z.heartbeat_ivl_ms, CF_ZSOCK_NO_PINGS);
+    cf_cfg_destroy(&cfg);
+    char *const zero[] = {"cf-broker", "--heartbeat-ivl", "0", NULL};
+    cfg = s_parse(3, zero, CF_OK);
+    cf_broker_opts_zsock(cfg, &z);
+    assert_int_equal(z.heartbeat_ivl_ms, CF_ZSOCK_NO_PINGS);
     cf_cfg_destroy(&cfg);
 }
 
@@ -78,7 +97,7 @@ static void test_refusals(void **state)
     char *const port[] = {"cf-broker", "--metrics-port", "70000", NULL};
     cfg = s_parse(3, port, CF_ERR_INVALID);
     cf_cfg_destroy(&cfg);
-    char *const ivl[] = {"cf-broker", "--heartbeat-ivl", "5", NULL};
+    char *const ivl[] = {"cf-broker", "--heartbeat-ivl", "-1", NULL};
     cfg = s_parse(3, ivl, CF_ERR_INVALID);
     cf_cfg_destroy(&cfg);
     char *const redis[] = {"cf-broker", "--redis", "no port here", NULL};
@@ -130,6 +149,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_no_pings_by_default),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_keygen),
     };

@@ -249,6 +249,30 @@ static void test_tampered(void **state)
     cf_key_destroy(&cakey);
 }
 
+/* A DER certificate is read as DER even when its bytes hold the PEM marker (here in its
+   subject): the buffer's own length says DER. */
+static void test_der_holding_pem_marker(void **state)
+{
+    (void) state;
+    cf_key_t *key = NULL;
+    assert_int_equal(cf_key_generate(CF_KEY_P256, &key), CF_OK);
+    cf_cert_t *c = s_make(key, NULL, NULL, "-----BEGIN CERTIFICATE-----", -60, 3600,
+                          "critical,CA:TRUE", NULL, NULL);
+    unsigned char *der = NULL;
+    size_t len = 0;
+    assert_int_equal(cf_cert_to_der(c, &der, &len), CF_OK);
+    cf_cert_t *back = NULL;
+    assert_int_equal(cf_cert_parse(der, len, &back), CF_OK);
+    assert_string_equal(cf_cert_fingerprint(back), cf_cert_fingerprint(c));
+    cf_cert_destroy(&back);
+    /* one byte short: not the exact DER length, read as PEM, corrupt */
+    assert_int_equal(cf_cert_parse(der, len - 1, &back), CF_ERR_CORRUPT);
+    assert_null(back);
+    cf_mem_free(der);
+    cf_cert_destroy(&c);
+    cf_key_destroy(&key);
+}
+
 static void test_classify(void **state)
 {
     (void) state;
@@ -358,8 +382,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),          cmocka_unit_test(test_round_trip_and_chain),
-        cmocka_unit_test(test_tampered),       cmocka_unit_test(test_classify),
-        cmocka_unit_test(test_renewal_timing), cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_tampered),       cmocka_unit_test(test_der_holding_pem_marker),
+        cmocka_unit_test(test_classify),       cmocka_unit_test(test_renewal_timing),
+        cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
 }

@@ -35,6 +35,8 @@ def parse_args():
     p.add_argument("--expect", required=True, help="User-Id the echo must carry")
     p.add_argument("--timeout-ms", type=int, default=10000)
     p.add_argument("--hold", action="store_true", help="stay connected after success")
+    p.add_argument("--ttl-ms", type=int, default=0,
+                   help="ZMTP TTL our PINGs carry (0: none)")
     return p.parse_args()
 
 
@@ -46,7 +48,9 @@ def make_socket(ctx, args):
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RECONNECT_IVL, 100)
-    sock.setsockopt(zmq.HEARTBEAT_IVL, 100)  # answers the broker's pings while running
+    sock.setsockopt(zmq.HEARTBEAT_IVL, 100)  # our own PINGs, every 100 ms
+    if args.ttl_ms > 0:
+        sock.setsockopt(zmq.HEARTBEAT_TTL, args.ttl_ms)  # the broker drops us this long after
     sock.curve_serverkey = server_public
     sock.curve_publickey = public
     sock.curve_secretkey = secret
