@@ -268,6 +268,7 @@ per_agent_each() { # before after: CPU ms per agent of each process between the 
 
 cpu0=$(cpu_all)
 each0=$(cpu_each)
+checkins0=$(sim_stats checkins)
 # until every agent installed; entries that end failed are sent again (`job retry`), as an
 # operator would, and counted
 retries=0
@@ -275,6 +276,9 @@ rollout() { # job-id start-time: wait for 100 % installed, retrying what failed 
   local inst fin rounds=0
   while :; do
     inst=$(job_count "$1" installed)
+    if [ -z "$t999" ] && [ $((inst * 100)) -ge $((agents * 99)) ]; then
+      t999=$(since "$2") each999=$(cpu_each) # a stalled last few hide not the rest's cost
+    fi
     [ "$inst" -lt "$agents" ] || return 0
     fin=$((inst + $(job_count "$1" failed) + $(job_count "$1" expired) + $(job_count "$1" cancelled)))
     if [ "$fin" -ge "$agents" ]; then
@@ -286,8 +290,11 @@ rollout() { # job-id start-time: wait for 100 % installed, retrying what failed 
       retries=$((retries + agents - inst))
       console job retry "$1" >/dev/null || die "job retry $1 failed"
     fi
-    [ "$(awk -v a="$2" -v b="$(now)" -v t="$timeout" 'BEGIN { print (b - a > t) }')" = 0 ] ||
-      die "rollout $1: $inst of $agents installed after ${timeout} s"
+    if [ "$(awk -v a="$2" -v b="$(now)" -v t="$timeout" 'BEGIN { print (b - a > t) }')" = 1 ]; then
+      # the figures still print (CPU, memory), the goal then MISSED
+      echo "   rollout $1: $inst of $agents installed after ${timeout} s: stopped waiting ($(redis-cli -p "$redis_port" HVALS "cf:job:{$1}:st" | sort | uniq -c | sort -rn | head -3 | paste -sd ';' -))"
+      return 1
+    fi
     guard
     sleep 0.5
   done
@@ -303,6 +310,7 @@ if [ -n "${SR_PERF_DIR:-}" ]; then # profiles of rollout 1 (stopped by PID after
     perfs+=($!)
   done
 fi
+t999="" each999=""
 t1=$(now)
 job1=$(job_create) || die "the first rollout was not created"
 rollout "$job1" "$t1" || true
@@ -317,6 +325,19 @@ mem1=$(redis_mem)
 mem_archive=$(redis-cli -p "$redis_port" MEMORY USAGE cf:archive SAMPLES 0 2>/dev/null | grep -E '^[0-9]+$' || echo 0)
 echo "rollout 1 ($jobtype to all: unique certificates, $retried1 failed and sent again): $(job_count "$job1" installed) installed after ${roll1_s} s = $(awk -v n="$agents" -v s="$roll1_s" 'BEGIN { printf "%.0f", n / s }') agents/s; CPU $(awk -v c="$cpu1" -v n="$agents" 'BEGIN { printf "%.2f ms", c / n }') per agent (every process)"
 echo "   CPU ms per agent by process: $(per_agent_each "$each0" "$each1")"
+if [ -n "$t999" ]; then
+  echo "   99 % installed after ${t999} s; CPU ms per agent by process until then: $(per_agent_each "$each0" "$each999")"
+fi
+t999=x # rollout 2 takes no snapshot
+# An agent reports "installed" before its install check, a check-in with the new certificate
+# (a full mutual-TLS handshake): rollout 1's window holds only some of them, as many as its
+# length allows. Its whole work per agent is measured to the last of them (one check-in per
+# installed agent since it began).
+end=$(( $(date +%s) + 120 )) inst1=$(job_count "$job1" installed)
+while [ "$(sim_stats checkins)" -lt $((checkins0 + inst1)) ] && [ "$(date +%s)" -lt "$end" ]; do
+  sleep 0.5
+done
+echo "   with its install checks ($(( $(sim_stats checkins) - checkins0 )) check-ins since it began): done after $(since "$t1") s; CPU ms per agent by process: $(per_agent_each "$each0" "$(cpu_each)")"
 
 t2=$(now)
 job2=$(job_create) || die "the second rollout was not created"
