@@ -232,6 +232,7 @@ void cf_sim_destroy(cf_sim_t **self_p)
     cf_agent_bundle_clear(&sim->bundle);
     cf_cert_destroy(&sim->ca);
     cf_job_verifier_destroy(&sim->verifier);
+    cf_sim_reissue_destroy(&sim->reissue);
     cf_mem_free(sim->state_dir);
     pthread_mutex_destroy(&sim->mu);
     cf_mem_free(sim);

@@ -103,6 +103,10 @@ static cf_err_t s_easy(cf_sim_t *sim, cf_sim_call_t *c, const char *path, const 
     bad |=
         curl_easy_setopt(e, CURLOPT_USERAGENT, "cf-agent/" CF_AGENT_VERSION " (sim)") != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_INTERFACE, iface) != CURLE_OK;
+    /* no DNS cache: every address here is numeric, and each agent's own source address
+       would stay in the multi handle's cache for a minute, which curl walks whole at every
+       new connection (quadratic in the agents: 9,000 in one process) */
+    bad |= curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L) != CURLE_OK;
     /* one short connection per call: no descriptor stays open between check-ins, and no
        TLS session is resumed under another agent's certificate */
     bad |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK;

@@ -14,6 +14,7 @@
 #include "cf_cert.h"
 #include "cf_key.h"
 #include "cf_sim.h"
+#include "cf_sim_reissue.h"
 
 /* Enrolled -> link opened after this many ms: a broker learns the key through Redis, and a
    DEALER it refused must be reopened (the fleet does so after 0.5..1 s, doubling). */
@@ -90,6 +91,8 @@ struct cf_sim {
     cf_cert_t *ca;                        /* its first CA certificate */
     cf_job_verifier_t *verifier;          /* fleet's thread: its agents' jobs, one signer
                                              cache for all (made at the first job) */
+    cf_sim_reissue_t *reissue;            /* fleet's thread: reissued certificates'
+                                             checker (made at the first reissue job) */
     cf_sim_agent_t *agents;               /* o.count agents */
     cf_fleet_t *fleet;                    /* the broker links */
     CURLM *multi;                         /* the HTTPS calls */

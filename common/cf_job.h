@@ -187,6 +187,11 @@ CF_MUST_USE cf_err_t cf_job_chain_pem(const cf_job_t *job, char **pem_out, size_
 CF_MUST_USE cf_err_t cf_job_reissue_cert(const cf_job_t *job, const cf_cert_t *ca,
                                          const cf_key_t *key, time_t now, cf_cert_t **cert_out,
                                          cf_why_t *why);
+/* reissue: the certificate it carries as DER, not checked (a checker of its own, as the
+   simulator's, must do all cf_job_reissue_cert_id does). *der_out: cf_mem_free. Errors:
+   CF_ERR_STATE (another type), CF_ERR_CORRUPT (not base64), CF_ERR_TOOBIG, CF_ERR_NOMEM. */
+CF_MUST_USE cf_err_t cf_job_reissue_der(const cf_job_t *job, unsigned char **der_out,
+                                        size_t *len_out);
 /* Like cf_job_reissue_cert for an agent that knows the key it holds by the cf_cert_key_id
    of its certificate in use (held_id) instead of the parsed private key: the reissued
    certificate must carry the same SubjectPublicKeyInfo (CF_ERR_KEYMISMATCH otherwise).

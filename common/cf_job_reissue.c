@@ -23,6 +23,17 @@ cf_err_t cf_job_set_reissue(cf_job_t *job, const unsigned char *der, size_t len)
     return CF_OK;
 }
 
+cf_err_t cf_job_reissue_der(const cf_job_t *job, unsigned char **der_out, size_t *len_out)
+{
+    if (!job || !der_out || !len_out)
+        return CF_ERR_INVALID;
+    *der_out = NULL;
+    *len_out = 0;
+    if (job->type != CF_JOB_TYPE_REISSUE || !job->cert)
+        return CF_ERR_STATE;
+    return cf_job_unb64(job->cert, CF_JOB_MAX_CERT, der_out, len_out);
+}
+
 /* The certificate names agent as its CN and its agent URI SAN (the profile of cf_issue). */
 static cf_err_t s_names(const cf_cert_t *cert, const char *agent, cf_why_t *why)
 {

@@ -224,6 +224,29 @@ static cf_https_reason_t s_reason_of(int verify_error)
     }
 }
 
+/* 1 when x names an agent (agent URI SAN, or the shared one). Agents never resume (every
+   call is a fresh TLS context) and an install check is a full handshake: a TLS 1.3 ticket
+   is pure cost (OpenSSL 3.0 encodes the session and decodes it back, client certificate
+   and all: a sixth of a handshake's instructions at the server). */
+static int s_is_agent(X509 *x)
+{
+    GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    int agent = 0;
+    for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && !agent; i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+        if (g->type != GEN_URI)
+            continue;
+        const char *uri = (const char *) ASN1_STRING_get0_data(g->d.uniformResourceIdentifier);
+        int len = ASN1_STRING_length(g->d.uniformResourceIdentifier);
+        size_t plen = strlen(CF_AGENT_URI_PREFIX);
+        agent = (len > (int) plen && strncmp(uri, CF_AGENT_URI_PREFIX, plen) == 0) ||
+                ((size_t) len == strlen(CF_AGENT_SHARED_URI) &&
+                 memcmp(uri, CF_AGENT_SHARED_URI, (size_t) len) == 0);
+    }
+    GENERAL_NAMES_free(names);
+    return agent;
+}
+
 /* OpenSSL has checked the chain to the CA (signatures, validity, purpose sslclient); here
    the leaf's serial meets the revoked set of the context the handshake started on. */
 static int s_verify(int ok, X509_STORE_CTX *xs)
@@ -252,6 +275,8 @@ static int s_verify(int ok, X509_STORE_CTX *xs)
         s_refuse(ssl, CF_HTTPS_REFUSED_REVOKED, leaf, "certificate revoked");
         return 0;
     }
+    if (s_is_agent(leaf))
+        SSL_set_num_tickets(ssl, 0);
     return 1;
 }
 
@@ -335,7 +360,7 @@ static void s_free_certs(cf_cert_t **certs, size_t n)
         cf_cert_destroy(&certs[i]);
 }
 
-/* Server chain and key. */
+/* Server chain (without a self-signed root) and key. */
 static cf_err_t s_load_identity(SSL_CTX *ctx, const cf_https_tls_t *tls, cf_why_t *why)
 {
     cf_cert_t *certs[CF_CERT_MAX_CHAIN];
@@ -344,7 +369,13 @@ static cf_err_t s_load_identity(SSL_CTX *ctx, const cf_https_tls_t *tls, cf_why_
     cf_err_t rc = cf_why(why, CF_ERR_CRYPTO, "server certificate not accepted by OpenSSL");
     if (SSL_CTX_use_certificate(ctx, cf_cert_x509(certs[0])) != 1)
         goto out;
+    /* the chain given, not one OpenSSL builds from the client-CA store at every handshake */
+    SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
     for (size_t i = 1; i < n; i++) {
+        /* not the self-signed root: every peer holds it (RFC 8446 4.4.2), and each
+           certificate sent costs the client a key decode (docs/https.md "Chain") */
+        if (X509_get_extension_flags(cf_cert_x509(certs[i])) & EXFLAG_SS)
+            continue;
         if (SSL_CTX_add1_chain_cert(ctx, cf_cert_x509(certs[i])) != 1)
             goto out;
     }

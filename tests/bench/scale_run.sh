@@ -192,18 +192,24 @@ mem0=$(redis_mem)
 # The design's install check (DESIGN.md: the old certificate stays until the new one passes
 # a TLS handshake) costs one full mutual-TLS handshake per agent, which the floor above does
 # not hold. Its rate alone, client and server on this machine, against srv1 before the fleet
-# starts (bench_tls: a fresh SSL per connection, no resumption), for the figures' last line.
-if ! openssl pkcs12 -in "$dir/console.p12" -passin "file:$dir/p12.pass" -nodes -clcerts -nokeys \
-  -out "$dir/console.pem" 2>/dev/null ||
-  ! openssl pkcs12 -in "$dir/console.p12" -passin "file:$dir/p12.pass" -nodes -nocerts \
-    -out "$dir/console.key" 2>/dev/null; then
-  die "cannot read console.p12"
-fi
-hs_rate=$("$bin/tests/bench_tls" handshake --port "$p1" --ca "$dir/ca.pem" --cert "$dir/console.pem" \
-  --key "$dir/console.key" --duration 5 --connections 32 2>&1 |
+# starts (bench_tls: a fresh SSL per connection, no resumption), for the figures' last line,
+# presenting an agent's certificate as the install check does (the server treats agents'
+# handshakes apart: no session ticket): the shared agent certificate of `cert generate-all`
+# (the seed's option 1 makes it; the fleet's agents present their own).
+p12pem() { # p12 out-prefix: its certificate and key as PEM
+  openssl pkcs12 -in "$1" -passin "file:$dir/p12.pass" -nodes -clcerts -nokeys -out "$2.pem" \
+    2>/dev/null &&
+    openssl pkcs12 -in "$1" -passin "file:$dir/p12.pass" -nodes -nocerts -out "$2.key" 2>/dev/null
+}
+console cert generate-all >/dev/null || die "cf-console cert generate-all failed"
+PKCS12_PASS=$(cat "$dir/p12.pass") console cert export --component agent --format p12 \
+  --out "$dir/agent.p12" >/dev/null || die "cf-console cert export --component agent failed"
+p12pem "$dir/agent.p12" "$dir/agent" || die "cannot read agent.p12"
+hs_rate=$("$bin/tests/bench_tls" handshake --port "$p1" --ca "$dir/ca.pem" --cert "$dir/agent.pem" \
+  --key "$dir/agent.key" --duration 5 --connections 32 2>&1 |
   sed -n 's/^result .* rate=\([0-9.]*\) .*/\1/p')
 [[ "$hs_rate" =~ ^[0-9.]+$ ]] || die "bench_tls gave no handshake rate against srv1"
-echo "install check alone: full mutual-TLS handshakes against srv1 (bench_tls, before the fleet): $hs_rate/s = $(awk -v n="$agents" -v r="$hs_rate" 'BEGIN { printf "%.1f", n / r }') s for $agents agents"
+echo "install check alone: full mutual-TLS handshakes with an agent certificate against srv1 (bench_tls, before the fleet): $hs_rate/s = $(awk -v n="$agents" -v r="$hs_rate" 'BEGIN { printf "%.1f", n / r }') s for $agents agents"
 
 # ---- enrollment ---------------------------------------------------------------------------
 mono_ms() { python3 -c 'import time; print(int(time.monotonic() * 1000))'; }
@@ -262,6 +268,7 @@ per_agent_each() { # before after: CPU ms per agent of each process between the 
 
 cpu0=$(cpu_all)
 each0=$(cpu_each)
+checkins0=$(sim_stats checkins)
 # until every agent installed; entries that end failed are sent again (`job retry`), as an
 # operator would, and counted
 retries=0
@@ -269,6 +276,9 @@ rollout() { # job-id start-time: wait for 100 % installed, retrying what failed 
   local inst fin rounds=0
   while :; do
     inst=$(job_count "$1" installed)
+    if [ -z "$t999" ] && [ $((inst * 100)) -ge $((agents * 99)) ]; then
+      t999=$(since "$2") each999=$(cpu_each) # a stalled last few hide not the rest's cost
+    fi
     [ "$inst" -lt "$agents" ] || return 0
     fin=$((inst + $(job_count "$1" failed) + $(job_count "$1" expired) + $(job_count "$1" cancelled)))
     if [ "$fin" -ge "$agents" ]; then
@@ -280,8 +290,11 @@ rollout() { # job-id start-time: wait for 100 % installed, retrying what failed 
       retries=$((retries + agents - inst))
       console job retry "$1" >/dev/null || die "job retry $1 failed"
     fi
-    [ "$(awk -v a="$2" -v b="$(now)" -v t="$timeout" 'BEGIN { print (b - a > t) }')" = 0 ] ||
-      die "rollout $1: $inst of $agents installed after ${timeout} s"
+    if [ "$(awk -v a="$2" -v b="$(now)" -v t="$timeout" 'BEGIN { print (b - a > t) }')" = 1 ]; then
+      # the figures still print (CPU, memory), the goal then MISSED
+      echo "   rollout $1: $inst of $agents installed after ${timeout} s: stopped waiting ($(redis-cli -p "$redis_port" HVALS "cf:job:{$1}:st" | sort | uniq -c | sort -rn | head -3 | paste -sd ';' -))"
+      return 1
+    fi
     guard
     sleep 0.5
   done
@@ -297,6 +310,7 @@ if [ -n "${SR_PERF_DIR:-}" ]; then # profiles of rollout 1 (stopped by PID after
     perfs+=($!)
   done
 fi
+t999="" each999=""
 t1=$(now)
 job1=$(job_create) || die "the first rollout was not created"
 rollout "$job1" "$t1" || true
@@ -311,6 +325,19 @@ mem1=$(redis_mem)
 mem_archive=$(redis-cli -p "$redis_port" MEMORY USAGE cf:archive SAMPLES 0 2>/dev/null | grep -E '^[0-9]+$' || echo 0)
 echo "rollout 1 ($jobtype to all: unique certificates, $retried1 failed and sent again): $(job_count "$job1" installed) installed after ${roll1_s} s = $(awk -v n="$agents" -v s="$roll1_s" 'BEGIN { printf "%.0f", n / s }') agents/s; CPU $(awk -v c="$cpu1" -v n="$agents" 'BEGIN { printf "%.2f ms", c / n }') per agent (every process)"
 echo "   CPU ms per agent by process: $(per_agent_each "$each0" "$each1")"
+if [ -n "$t999" ]; then
+  echo "   99 % installed after ${t999} s; CPU ms per agent by process until then: $(per_agent_each "$each0" "$each999")"
+fi
+t999=x # rollout 2 takes no snapshot
+# An agent reports "installed" before its install check, a check-in with the new certificate
+# (a full mutual-TLS handshake): rollout 1's window holds only some of them, as many as its
+# length allows. Its whole work per agent is measured to the last of them (one check-in per
+# installed agent since it began).
+end=$(( $(date +%s) + 120 )) inst1=$(job_count "$job1" installed)
+while [ "$(sim_stats checkins)" -lt $((checkins0 + inst1)) ] && [ "$(date +%s)" -lt "$end" ]; do
+  sleep 0.5
+done
+echo "   with its install checks ($(( $(sim_stats checkins) - checkins0 )) check-ins since it began): done after $(since "$t1") s; CPU ms per agent by process: $(per_agent_each "$each0" "$(cpu_each)")"
 
 t2=$(now)
 job2=$(job_create) || die "the second rollout was not created"

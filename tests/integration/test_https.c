@@ -9,6 +9,7 @@
 
 #include "cf_itest.h"
 #include "cf_itest_https.h"
+#include "cf_mem.h"
 
 #define S_JSON   "-H 'Content-Type: application/json' "
 #define S_CHECK  "/api/v1/agent/checkin"
@@ -257,32 +258,84 @@ static void test_revoke_at_run_time(void **state)
     assert_int_equal(cf_itest_https_curl(&s, &s.agent8, NULL, "/api/v1/health", body), 200);
 }
 
+/* openssl s_client over TLS 1.3 with a client pair (NAME.pem, NAME.key), one health request;
+   sess: "-sess_out F" or "-sess_in F". The output, NUL-terminated (free()). s_client's status
+   is not checked: the server ends with "Connection: close" without a close_notify (allowed
+   dirty shutdown), which s_client reports as an error. */
+static char *s_sclient13(const char *name, const char *sess)
+{
+    const char *req = "printf 'GET /api/v1/health HTTP/1.1\\r\\nHost: x\\r\\nConnection: close"
+                      "\\r\\n\\r\\n' | timeout 10 openssl s_client -ign_eof -tls1_3 -CAfile ca.pem";
+    int rc = cf_test_sh("cd '%s' && %s -cert %s.pem -key %s.key -connect 127.0.0.1:%d %s "
+                        ">t13.out 2>&1",
+                        s.dir, req, name, name, s.port, sess);
+    (void) rc;
+    char path[700];
+    snprintf(path, sizeof(path), "%s/t13.out", s.dir);
+    char *text = cf_test_read_file(path, NULL);
+    assert_non_null(text);
+    return text;
+}
+
 /* TLS 1.3: one session ticket per handshake (not OpenSSL's two: each extra one re-decodes
    the client certificate), and it resumes, still knowing the client certificate. */
 static void test_one_ticket_resumes(void **state)
 {
     (void) state;
-    const char *req = "printf 'GET /api/v1/health HTTP/1.1\\r\\nHost: x\\r\\nConnection: close"
-                      "\\r\\n\\r\\n' | timeout 10 openssl s_client -ign_eof -tls1_3 -CAfile ca.pem "
-                      "-cert agent.pem -key agent.key";
-    /* s_client's status is not checked: the server ends with "Connection: close" without a
-       close_notify (allowed dirty shutdown), which s_client reports as an error */
-    int rc = cf_test_sh("cd '%s' && %s -connect 127.0.0.1:%d -sess_out t13.sess >t13.out 2>&1",
-                        s.dir, req, s.port);
-    char path[700];
-    snprintf(path, sizeof(path), "%s/t13.out", s.dir);
-    char *text = cf_test_read_file(path, NULL);
+    char *text = s_sclient13("console", "-sess_out t13.sess");
     const char *first = strstr(text, "Post-Handshake New Session Ticket");
     assert_non_null(first);
     assert_null(strstr(first + 1, "Post-Handshake New Session Ticket"));
+    assert_non_null(strstr(text, "\"client_cert\":\"console\""));
     free(text);
-    rc = cf_test_sh("cd '%s' && %s -connect 127.0.0.1:%d -sess_in t13.sess >t13.out 2>&1", s.dir,
-                    req, s.port);
-    (void) rc;
-    text = cf_test_read_file(path, NULL);
+    text = s_sclient13("console", "-sess_in t13.sess");
     assert_non_null(strstr(text, "Reused, TLSv1.3"));
-    assert_non_null(strstr(text, "\"client_cert\":\"agent\""));
+    assert_non_null(strstr(text, "\"client_cert\":\"console\""));
     free(text);
+}
+
+/* TLS 1.3: an agent's certificate gets no session ticket (agents never resume; each of their
+   handshakes is a full one) and is served all the same. */
+static void test_agent_no_ticket(void **state)
+{
+    (void) state;
+    char *text = s_sclient13("agent", "-sess_out a13.sess");
+    assert_null(strstr(text, "New Session Ticket"));
+    assert_non_null(strstr(text, "\"client_cert\":\"agent\""));
+    assert_non_null(strstr(text, "\"agent\":\"agent-7\""));
+    free(text);
+}
+
+/* The server's chain goes out without its self-signed root (every peer holds the CA as its
+   trust anchor; each certificate sent costs the client a key decode), and still verifies. */
+static void test_chain_without_root(void **state)
+{
+    (void) state;
+    char out[16384];
+    size_t len = s.srv.pem_len + s.ca_len;
+    char *chain = cf_mem_malloc(len + 1);
+    assert_non_null(chain);
+    memcpy(chain, s.srv.pem_text, s.srv.pem_len);
+    memcpy(chain + s.srv.pem_len, s.ca_pem, s.ca_len);
+    chain[len] = '\0';
+    cf_https_tls_t tls = cf_itest_https_tls(&s, &s.srv, 0, NULL, 0);
+    tls.cert_pem = chain;
+    tls.cert_len = len;
+    cf_why_t why = {{0}};
+    assert_int_equal(cf_https_set_tls(s.https, &tls, &why), CF_OK);
+    for (int i = 0; i < 4; i++) { /* whichever worker accepts the connection */
+        assert_int_equal(cf_itest_sclient(s.dir, s.port,
+                                          "-CAfile ca.pem -cert console.pem -key console.key "
+                                          "-showcerts",
+                                          out, sizeof(out)),
+                         0);
+        assert_non_null(strstr(out, " 0 s:"));
+        assert_null(strstr(out, " 1 s:"));
+        assert_non_null(strstr(out, "Verify return code: 0 (ok)"));
+    }
+    tls = cf_itest_https_tls(&s, &s.srv, 0, NULL, 0);
+    assert_int_equal(cf_https_set_tls(s.https, &tls, &why), CF_OK);
+    cf_mem_free(chain);
 }
 
 static void test_swap_server_certificate(void **state)
@@ -457,6 +510,8 @@ int main(void)
         cmocka_unit_test(test_agent_certificate_on_admin_route),
         cmocka_unit_test(test_refused_certificates),
         cmocka_unit_test(test_one_ticket_resumes),
+        cmocka_unit_test(test_agent_no_ticket),
+        cmocka_unit_test(test_chain_without_root),
         cmocka_unit_test(test_revoke_at_run_time),
         cmocka_unit_test(test_swap_server_certificate),
         cmocka_unit_test(test_plain_listener_at_run_time),
