@@ -52,8 +52,19 @@ size_t cf_sim_agent_server(cf_sim_t *sim, size_t a, unsigned skip)
     return idx;
 }
 
-cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert, const char *key,
-                              const cf_cert_t *leaf, int write, cf_why_t *why)
+void cf_sim_check_free(cf_sim_check_t **check_p)
+{
+    if (!check_p || !*check_p)
+        return;
+    cf_mem_free((*check_p)->cert);
+    cf_mem_free_secret_str((*check_p)->key);
+    cf_mem_free(*check_p);
+    *check_p = NULL;
+}
+
+/* The new pair in, under mu; the old one into keep (which then goes on trial) or freed. */
+static cf_err_t s_put(cf_sim_t *sim, size_t a, const char *cert, const char *key,
+                      const cf_cert_t *leaf, int write, cf_sim_check_t *keep, cf_why_t *why)
 {
     unsigned char id[CF_CERT_KEY_ID_LEN];
     if (cf_cert_key_id(leaf, id) != CF_OK)
@@ -69,6 +80,14 @@ cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert, const c
     cf_sim_agent_t *ag = &sim->agents[a];
     pthread_mutex_lock(&sim->mu);
     char *old_c = ag->cert, *old_k = ag->key;
+    if (keep) { /* reserved by cf_sim_agent_try: the check-in may carry it from now on */
+        keep->cert = old_c;
+        keep->key = old_k;
+        memcpy(keep->fpr, ag->fpr, sizeof(keep->fpr));
+        memcpy(keep->key_id, ag->key_id, sizeof(keep->key_id));
+        keep->call = 0;
+        old_c = old_k = NULL;
+    }
     ag->cert = c;
     ag->key = k;
     snprintf(ag->fpr, sizeof(ag->fpr), "%s", cf_cert_fingerprint(leaf));
@@ -77,6 +96,54 @@ cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert, const c
     cf_mem_free(old_c);
     cf_mem_free_secret_str(old_k);
     return CF_OK;
+}
+
+cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert, const char *key,
+                              const cf_cert_t *leaf, int write, cf_why_t *why)
+{
+    return s_put(sim, a, cert, key, leaf, write, NULL, why);
+}
+
+cf_err_t cf_sim_agent_try(cf_sim_t *sim, size_t a, const char *job_id, const char *cert,
+                          const char *key, const cf_cert_t *leaf, cf_why_t *why)
+{
+    cf_sim_check_t *keep = cf_mem_calloc(1, sizeof(*keep));
+    if (!keep)
+        return cf_why(why, CF_ERR_NOMEM, "out of memory");
+    snprintf(keep->job_id, sizeof(keep->job_id), "%s", job_id);
+    keep->call = -1; /* not ready: the new pair is not in yet */
+    cf_sim_agent_t *ag = &sim->agents[a];
+    pthread_mutex_lock(&sim->mu); /* the fleet's thread (jobs) and the main one (renewals) */
+    int busy = ag->check != NULL;
+    if (!busy)
+        ag->check = keep;
+    pthread_mutex_unlock(&sim->mu);
+    if (busy) {
+        cf_mem_free(keep);
+        return cf_why(why, CF_ERR_STATE, "another job's certificate is still being checked");
+    }
+    cf_err_t rc = s_put(sim, a, cert, key, leaf, 1, keep, why);
+    if (rc != CF_OK) {
+        pthread_mutex_lock(&sim->mu);
+        ag->check = NULL;
+        pthread_mutex_unlock(&sim->mu);
+        cf_mem_free(keep);
+        return rc;
+    }
+    cf_sim_agent_due(sim, a);
+    return CF_OK;
+}
+
+void cf_sim_agent_check_job(cf_sim_t *sim, size_t a, char job[CF_JOB_ID_HEX + 1])
+{
+    job[0] = '\0';
+    pthread_mutex_lock(&sim->mu);
+    cf_sim_check_t *c = sim->agents[a].check;
+    if (c && !c->call) {
+        c->call = 1;
+        snprintf(job, CF_JOB_ID_HEX + 1, "%s", c->job_id);
+    }
+    pthread_mutex_unlock(&sim->mu);
 }
 
 void cf_sim_agent_due(cf_sim_t *sim, size_t a)
@@ -226,6 +293,7 @@ void cf_sim_destroy(cf_sim_t **self_p)
         cf_mem_free_secret_str(sim->agents[a].key);
         cf_mem_free(sim->agents[a].applied);
         cf_mem_free(sim->agents[a].renew_job);
+        cf_sim_check_free(&sim->agents[a].check);
     }
     cf_sim_tls_fini(sim);
     cf_mem_free(sim->agents);
@@ -309,8 +377,17 @@ static void s_schedule(cf_sim_t *sim, int64_t now)
         } else {
             atomic_store(&ag->due, 0);
         }
-        cf_err_t rc = cf_sim_http_start(sim, a, kind, NULL);
+        char check[CF_JOB_ID_HEX + 1] = "";
+        if (kind == CF_SIM_CALL_CHECKIN)
+            cf_sim_agent_check_job(sim, a, check);
+        cf_err_t rc = cf_sim_http_start(sim, a, kind, check[0] ? check : NULL);
         if (rc != CF_OK) {
+            if (check[0]) {
+                cf_why_t why = {""};
+                cf_why(&why, rc, "the check-in with the new certificate could not start: %s",
+                       cf_err_str(rc));
+                cf_sim_jobs_checked(sim, a, check, rc, &why);
+            }
             cf_log(CF_LOG_WARN, "agent=%zu call=not-started error=%s", sim->o.first + a,
                    cf_err_name(rc));
             ag->next_ms = now + CF_SIM_RETRY_MIN;

@@ -162,6 +162,7 @@ cf_err_t cf_sim_http_start(cf_sim_t *sim, size_t a, cf_sim_call_kind_t kind, con
         c->server = cf_sim_agent_server(sim, a, 0);
         rc = s_enroll_body(sim, a, 1, 0, &c->key, &body); /* with its certificate, no token */
     } else {
+        snprintf(c->job_id, sizeof(c->job_id), "%s", job_id ? job_id : ""); /* on trial */
         cf_sim_agent_id(sim, a, id);
         json_t *j = json_pack("{s:s,s:s,s:i}", "id", id, "version", CF_AGENT_VERSION, "protocol",
                               CF_AGENT_PROTO);
@@ -192,9 +193,10 @@ cf_err_t cf_sim_http_start(cf_sim_t *sim, size_t a, cf_sim_call_kind_t kind, con
     return CF_OK;
 }
 
-/* The certificate of an enrollment answer: ours (the key's), from our CA; installed. */
-static cf_err_t s_take_cert(cf_sim_t *sim, size_t a, const char *pem, const cf_key_t *key,
-                            char fpr_out[CF_MSG_FPR_HEX + 1], cf_why_t *why)
+/* The certificate of an enrollment or renewal answer: ours (the key's), from our CA;
+   installed, on trial for job_id when there is one (a renewal: its check-in decides). */
+static cf_err_t s_take_cert(cf_sim_t *sim, size_t a, const char *job_id, const char *pem,
+                            const cf_key_t *key, char fpr_out[CF_MSG_FPR_HEX + 1], cf_why_t *why)
 {
     cf_cert_t *cert = NULL;
     char *kpem = NULL;
@@ -210,7 +212,8 @@ static cf_err_t s_take_cert(cf_sim_t *sim, size_t a, const char *pem, const cf_k
     if (rc == CF_OK)
         rc = cf_key_to_pem(key, NULL, &kpem, &klen);
     if (rc == CF_OK)
-        rc = cf_sim_agent_install(sim, a, pem, kpem, cert, 1, why);
+        rc = job_id ? cf_sim_agent_try(sim, a, job_id, pem, kpem, cert, why)
+                    : cf_sim_agent_install(sim, a, pem, kpem, cert, 1, why);
     if (rc == CF_OK && fpr_out)
         snprintf(fpr_out, CF_MSG_FPR_HEX + 1, "%s", cf_cert_fingerprint(cert));
     if (kpem)
@@ -240,7 +243,7 @@ static cf_err_t s_enrolled(cf_sim_t *sim, cf_sim_call_t *c, cf_why_t *why)
     else if (c->key && !pem)
         rc = cf_why(why, CF_ERR_CORRUPT, "the enrollment answer has no certificate for the CSR");
     else if (c->key)
-        rc = s_take_cert(sim, c->agent, pem, c->key, NULL, why);
+        rc = s_take_cert(sim, c->agent, NULL, pem, c->key, NULL, why);
     json_decref(j);
     if (rc == CF_OK) { /* on line a little later: the brokers learn the key through Redis */
         sim->agents[c->agent].online_ms = cf_sim_now_ms() + CF_SIM_ONLINE_DELAY_MS;
@@ -348,10 +351,24 @@ static void s_finish_checkin(cf_sim_t *sim, cf_sim_call_t *c, CURLcode cc, long 
                cc != CURLE_OK ? (c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc))
                               : cf_why_text(&why, rc));
         sim->checkin_fails++;
+        if (c->job_id[0]) {
+            cf_why_t cw = {""};
+            cf_why(&cw, rc, "HTTP %ld: %s", status,
+                   cc != CURLE_OK ? (c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc))
+                                  : cf_why_text(&why, rc));
+            cf_sim_jobs_checked(sim, c->agent, c->job_id, rc, &cw);
+        }
         s_retry(sim, c);
         return;
     }
     sim->checkins++;
+    if (c->job_id[0]) { /* the real agent's check: the server took the pair and says secure */
+        cf_err_t crc = strcmp(ans.lock, "secure") == 0
+                           ? CF_OK
+                           : cf_why(&why, CF_ERR_UNTRUSTED,
+                                    "the server records the new certificate as '%s'", ans.lock);
+        cf_sim_jobs_checked(sim, c->agent, c->job_id, crc, &why);
+    }
     s_polled(sim, c->agent, &ans);
     ag->lock = (uint8_t) s_lock(ans.lock);
     ag->backoff_ms = 0;
@@ -382,7 +399,7 @@ static void s_finish_renew(cf_sim_t *sim, cf_sim_call_t *c, CURLcode cc, long st
     if (rc == CF_OK && !pem)
         rc = cf_why(&why, CF_ERR_CORRUPT, "the renewal answer of %s has no certificate", alias);
     if (rc == CF_OK)
-        rc = s_take_cert(sim, c->agent, pem, c->key, fpr, &why);
+        rc = s_take_cert(sim, c->agent, c->job_id, pem, c->key, fpr, &why);
     json_decref(j);
     cf_sim_jobs_renewed(sim, c->agent, c->job_id, rc, fpr, &why);
 }

@@ -54,9 +54,22 @@ typedef struct {
     unsigned char key_id[CF_CERT_KEY_ID_LEN]; /* mu: cf_cert_key_id of cert (the key held) */
     char favorite[CF_JOB_ALIAS_MAX + 1];      /* mu: favorite server alias, "" none */
     char (*applied)[CF_JOB_ID_HEX + 1];       /* fleet: ring of applied job ids (owned) */
-    char *renew_job; /* mu: a renew_csr job waiting for its call (owned), NULL none */
+    char *renew_job;            /* mu: a renew_csr job waiting for its call (owned), NULL none */
+    struct cf_sim_check *check; /* mu: a new pair waiting for its check-in (owned), NULL none */
     uint8_t n_applied, next_applied; /* fleet: used slots, next slot to overwrite */
 } cf_sim_agent_t;
+
+/* A job's new pair on trial: the agent checks in with it before the job is reported (as
+   the real agent does, cf_agent_certs_install's check) and keeps the pair before it until
+   then, to go back to when that check-in fails. */
+typedef struct cf_sim_check {
+    char job_id[CF_JOB_ID_HEX + 1];           /* the job that installed the new pair */
+    int call;                                 /* main: the check-in carrying it started */
+    char *cert;                               /* the previous chain PEM (owned), NULL none */
+    char *key;                                /* its key PEM (owned secret) */
+    char fpr[CF_MSG_FPR_HEX + 1];             /* its fingerprint, "" none */
+    unsigned char key_id[CF_CERT_KEY_ID_LEN]; /* its key id */
+} cf_sim_check_t;
 
 /* One HTTPS call in flight. */
 typedef enum {
@@ -79,7 +92,8 @@ struct cf_sim_call {
     int too_big;                    /* the answer passed CF_AGENT_ANSWER_MAX */
     int tls_client;                 /* the agent's certificate goes in through cf_sim_tls */
     cf_key_t *key;                  /* enrollment in CSR mode: the key made for it (owned) */
-    char job_id[CF_JOB_ID_HEX + 1]; /* renewal: its renew_csr job */
+    char job_id[CF_JOB_ID_HEX + 1]; /* renewal: its renew_csr job; check-in: the job whose
+                                       pair it carries on trial ("" none) */
     char errbuf[CURL_ERROR_SIZE];   /* curl's reason */
 };
 
@@ -126,6 +140,16 @@ size_t cf_sim_agent_server(cf_sim_t *sim, size_t a, unsigned skip);
 CF_MUST_USE cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert,
                                           const char *key, const cf_cert_t *leaf, int write,
                                           cf_why_t *why);
+/* As cf_sim_agent_install (written), for job job_id: the previous pair is kept on trial
+   (cf_sim_check_t) and a check-in is asked for; the job's outcome comes from
+   cf_sim_jobs_checked. CF_ERR_STATE when another job's pair is still on trial. */
+CF_MUST_USE cf_err_t cf_sim_agent_try(cf_sim_t *sim, size_t a, const char *job_id, const char *cert,
+                                      const char *key, const cf_cert_t *leaf, cf_why_t *why);
+/* Free a trial (its previous pair) and NULL *check_p; NULL is fine. */
+void cf_sim_check_free(cf_sim_check_t **check_p);
+/* The job whose pair agent a's next check-in must carry, into job (main thread; marks it
+   carried); "" when none or carried already. */
+void cf_sim_agent_check_job(cf_sim_t *sim, size_t a, char job[CF_JOB_ID_HEX + 1]);
 
 /* cf_sim_tls.c: TLS for curl through an SSL_CTX hook: one CA store for the process (curl
    would decode the CA's PEM for every connection; each check-in is a new connection: one
@@ -169,9 +193,15 @@ void cf_sim_http_abort(cf_sim_t *sim);
 /* cf_sim_jobs.c */
 /* 1 when agent a has applied job_id (its replay memory), else 0. Any thread. */
 int cf_sim_agent_applied(cf_sim_t *sim, size_t a, const char *job_id);
+/* The check-in carrying job_id's new pair of agent a ended (main thread): rc CF_OK (the
+   server took it and answered secure) keeps the pair, remembers the job and hands
+   "installed" to the fleet; otherwise the previous pair comes back and the job fails with
+   why. A check that is no longer on trial is ignored. */
+void cf_sim_jobs_checked(cf_sim_t *sim, size_t a, const char *job_id, cf_err_t rc,
+                         const cf_why_t *why);
 /* The renewal of agent a for its renew_csr job_id ended (main thread): rc CF_OK with the
-   new certificate's fpr (installed already), else failed with why. Counted, remembered,
-   and handed to the fleet (cf_fleet_complete), which REPORTs it. */
+   new certificate's fpr (installed on trial: the check-in decides), else failed with why,
+   handed to the fleet (cf_fleet_complete), which REPORTs it. */
 void cf_sim_jobs_renewed(cf_sim_t *sim, size_t a, const char *job_id, cf_err_t rc, const char *fpr,
                          const cf_why_t *why);
 /* The fleet's on_job hook (cf_fleet_job_fn; ctx is the simulator). */

@@ -1,6 +1,7 @@
 /*  cf_sim_jobs - a simulated agent's jobs, run in the fleet's thread: verify (signer,
-    signature, addressee, expiry, replay), install the certificate in memory, hand a
-    renewal by CSR to the HTTPS loop (its outcome reported later), remember the favorite  */
+    signature, addressee, expiry, replay), install the certificate in memory on trial (the
+    outcome is reported once a check-in with it passed, as the real agent does), hand a
+    renewal by CSR to the HTTPS loop, remember the favorite  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -81,9 +82,10 @@ out:
     return rc;
 }
 
-/* The key must be the leaf's; then the pair is the agent's certificate in use. */
-static cf_err_t s_check_install(cf_sim_t *sim, size_t a, const char *chain, size_t clen,
-                                const char *kpem, size_t klen, cf_why_t *why)
+/* The key must be the leaf's; then the pair is the agent's certificate in use, on trial
+   for job_id (CF_ERR_PENDING: its check-in decides). */
+static cf_err_t s_check_install(cf_sim_t *sim, size_t a, const char *job_id, const char *chain,
+                                size_t clen, const char *kpem, size_t klen, cf_why_t *why)
 {
     cf_cert_t *leaf = NULL;
     cf_key_t *key = NULL;
@@ -98,10 +100,10 @@ static cf_err_t s_check_install(cf_sim_t *sim, size_t a, const char *chain, size
                     "the private key does not belong to the certificate %.16s...",
                     cf_cert_fingerprint(leaf));
     if (rc == CF_OK)
-        rc = cf_sim_agent_install(sim, a, chain, kpem, leaf, 1, why);
+        rc = cf_sim_agent_try(sim, a, job_id, chain, kpem, leaf, why);
     cf_key_destroy(&key);
     cf_cert_destroy(&leaf);
-    return rc;
+    return rc == CF_OK ? CF_ERR_PENDING : rc;
 }
 
 static cf_err_t s_install(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t *why)
@@ -122,7 +124,7 @@ static cf_err_t s_install(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t
     }
     cf_curve_keypair_wipe(&kp);
     if (rc == CF_OK)
-        rc = s_check_install(sim, a, chain, clen, kpem, klen, why);
+        rc = s_check_install(sim, a, cf_job_id(job), chain, clen, kpem, klen, why);
     cf_mem_free(chain);
     if (kpem)
         cf_mem_free_secret(kpem, klen);
@@ -132,8 +134,7 @@ static cf_err_t s_install(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t
 /* reissue: the new certificate must chain to the CA, name the agent and certify the key it
    holds (known by the key id of its certificate in use: no key decoded per job, neither the
    private key nor the certificate's: cf_sim_reissue); then it is the agent's certificate
-   (written to its state directory first, when there is one: the previous pair stays until
-   then). */
+   on trial (written to its state directory first, when there is one). */
 static cf_err_t s_reissue(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t *why)
 {
     cf_sim_agent_t *ag = &sim->agents[a];
@@ -156,7 +157,9 @@ static cf_err_t s_reissue(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t
     if (rc == CF_OK)
         rc = cf_cert_to_pem(cert, &pem, &plen);
     if (rc == CF_OK)
-        rc = cf_sim_agent_install(sim, a, pem, kpem, cert, 1, why);
+        rc = cf_sim_agent_try(sim, a, cf_job_id(job), pem, kpem, cert, why);
+    if (rc == CF_OK)
+        rc = CF_ERR_PENDING; /* its check-in decides */
     cf_mem_free(pem);
     cf_cert_destroy(&cert);
     cf_mem_free_secret_str(kpem);
@@ -189,27 +192,73 @@ static cf_err_t s_renew(cf_sim_t *sim, size_t a, const char *job_id, cf_why_t *w
     return CF_ERR_PENDING;
 }
 
+void cf_sim_jobs_checked(cf_sim_t *sim, size_t a, const char *job_id, cf_err_t rc,
+                         const cf_why_t *why)
+{
+    cf_sim_agent_t *ag = &sim->agents[a];
+    char id[CF_MSG_AGENT_MAX + 1], fpr[CF_MSG_FPR_HEX + 1];
+    cf_sim_agent_id(sim, a, id);
+    pthread_mutex_lock(&sim->mu);
+    cf_sim_check_t *c = ag->check;
+    if (!c || c->call != 1 || strcmp(c->job_id, job_id) != 0) {
+        pthread_mutex_unlock(&sim->mu);
+        return;
+    }
+    ag->check = NULL;
+    if (rc == CF_OK) {
+        s_remember(ag, job_id);
+    } else { /* back to the previous pair; c takes the new one away */
+        char *nc = ag->cert, *nk = ag->key;
+        ag->cert = c->cert;
+        ag->key = c->key;
+        c->cert = nc;
+        c->key = nk;
+        memcpy(ag->fpr, c->fpr, sizeof(ag->fpr));
+        memcpy(ag->key_id, c->key_id, sizeof(ag->key_id));
+    }
+    snprintf(fpr, sizeof(fpr), "%s", ag->fpr);
+    char *cert = rc != CF_OK && sim->state_dir && ag->cert ? cf_mem_strdup(ag->cert) : NULL;
+    char *key = cert && ag->key ? cf_mem_strdup(ag->key) : NULL;
+    pthread_mutex_unlock(&sim->mu);
+    cf_sim_check_free(&c);
+    cf_why_t swhy = {""};
+    if (cert && key && cf_sim_state_write_pair(sim, a, cert, key, &swhy) != CF_OK)
+        cf_log(CF_LOG_WARN, "agent=%s state=\"%s\"", id, swhy.text);
+    cf_mem_free(cert);
+    cf_mem_free_secret_str(key);
+    char reason[CF_WHY_MAX + 64] = "";
+    if (rc != CF_OK)
+        snprintf(reason, sizeof(reason),
+                 "the new certificate failed its check-in (%s); the "
+                 "previous one is kept",
+                 cf_why_text(why, rc));
+    cf_err_t crc = cf_fleet_complete(sim->fleet, a, job_id, rc, rc == CF_OK ? fpr : NULL,
+                                     rc == CF_OK ? NULL : reason);
+    if (crc != CF_OK)
+        cf_log(CF_LOG_WARN, "agent=%s job=%s report=lost error=%s", id, job_id, cf_err_name(crc));
+    cf_log(rc == CF_OK ? CF_LOG_DEBUG : CF_LOG_INFO, "agent=%s job=%s outcome=%s why=\"%s\"", id,
+           job_id, rc == CF_OK ? "installed" : "failed", reason);
+}
+
 void cf_sim_jobs_renewed(cf_sim_t *sim, size_t a, const char *job_id, cf_err_t rc, const char *fpr,
                          const cf_why_t *why)
 {
+    (void) fpr; /* on trial: the check-in reports it */
     char id[CF_MSG_AGENT_MAX + 1];
     cf_sim_agent_id(sim, a, id);
     pthread_mutex_lock(&sim->mu);
-    if (rc == CF_OK) {
-        s_remember(&sim->agents[a], job_id);
+    if (rc == CF_OK)
         sim->renewals++;
-    } else {
+    else
         sim->renew_fails++;
-    }
     pthread_mutex_unlock(&sim->mu);
-    cf_err_t crc = cf_fleet_complete(sim->fleet, a, job_id, rc, rc == CF_OK ? fpr : NULL,
-                                     rc == CF_OK ? NULL : cf_why_text(why, rc));
+    if (rc == CF_OK)
+        return;
+    cf_err_t crc = cf_fleet_complete(sim->fleet, a, job_id, rc, NULL, cf_why_text(why, rc));
     if (crc != CF_OK)
         cf_log(CF_LOG_WARN, "agent=%s job=%s report=lost error=%s", id, job_id, cf_err_name(crc));
-    if (rc == CF_OK)
-        cf_sim_agent_due(sim, a); /* the server sees the new certificate at once */
-    cf_log(rc == CF_OK ? CF_LOG_DEBUG : CF_LOG_INFO, "agent=%s job=%s renewal=%s why=\"%s\"", id,
-           job_id, rc == CF_OK ? "installed" : "failed", rc == CF_OK ? "" : cf_why_text(why, rc));
+    cf_log(CF_LOG_INFO, "agent=%s job=%s renewal=failed why=\"%s\"", id, job_id,
+           cf_why_text(why, rc));
 }
 
 /* Carry out a verified job. */

@@ -329,10 +329,9 @@ if [ -n "$t999" ]; then
   echo "   99 % installed after ${t999} s; CPU ms per agent by process until then: $(per_agent_each "$each0" "$each999")"
 fi
 t999=x # rollout 2 takes no snapshot
-# An agent reports "installed" before its install check, a check-in with the new certificate
-# (a full mutual-TLS handshake): rollout 1's window holds only some of them, as many as its
-# length allows. Its whole work per agent is measured to the last of them (one check-in per
-# installed agent since it began).
+# An agent reports "installed" after its install check, a check-in with the new certificate
+# (a full mutual-TLS handshake), as the real agent does; this line counts the check-ins since
+# the rollout began (one per installed agent at least) and the CPU to the last of them.
 end=$(( $(date +%s) + 120 )) inst1=$(job_count "$job1" installed)
 while [ "$(sim_stats checkins)" -lt $((checkins0 + inst1)) ] && [ "$(date +%s)" -lt "$end" ]; do
   sleep 0.5

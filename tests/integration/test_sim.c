@@ -305,8 +305,10 @@ static void test_push_install_renew(void **state)
     s_job_t inst = {"", S_PUSH_N};
     s_job("{\"type\":\"install_cert\",\"state\":\"insecure\",\"ttl\":600}", &inst);
     s_wait_job(&inst);
+    /* a job is reported once a check-in with its certificate passed (the real agent's
+       order): every agent is secure by the time the last REPORT is stored */
     s_count_t secure = {"secure", S_PUSH_N};
-    assert_true(cf_test_wait_until(s_counted, &secure, S_WAIT));
+    assert_true(s_counted(&secure));
     assert_int_equal(s_distinct_fprs("p-", S_PUSH_N), 1); /* the shared certificate */
     /* renewal by CSR: each its own certificate */
     s_job_t renew = {"", S_PUSH_N};
@@ -314,10 +316,10 @@ static void test_push_install_renew(void **state)
     s_wait_job(&renew);
     s_log_t renewed = {"sim-push.log", "renewals=50 renew_fails=0"};
     assert_true(cf_test_wait_until(s_log_has, &renewed, S_WAIT));
-    /* each checks in with its new certificate just after its REPORT went out */
+    /* each checked in with its new certificate before its REPORT went out */
     s_fprs_t own = {"p-", S_PUSH_N};
-    assert_true(cf_test_wait_until(s_all_own, &own, S_WAIT));
-    assert_true(cf_test_wait_until(s_counted, &secure, S_WAIT));
+    assert_true(s_all_own(&own));
+    assert_true(s_counted(&secure));
     /* reissue: a new certificate per agent for the key it holds, issued by the server */
     char before[S_PUSH_N][65];
     s_fprs("p-", S_PUSH_N, before);
@@ -325,8 +327,8 @@ static void test_push_install_renew(void **state)
     s_job("{\"type\":\"reissue\",\"state\":\"secure\",\"ttl\":600}", &re);
     s_wait_job(&re);
     s_reissued_t r = {"p-", S_PUSH_N, before};
-    assert_true(cf_test_wait_until(s_all_reissued, &r, S_WAIT));
-    assert_true(cf_test_wait_until(s_counted, &secure, S_WAIT));
+    assert_true(s_all_reissued(&r));
+    assert_true(s_counted(&secure));
     /* the replaced certificates are archived, one per agent */
     assert_true(cf_itest_redis_reply_has(s->redis.port, "1", "HEXISTS cf:archive %s", before[0]));
     s_stop_sim();
