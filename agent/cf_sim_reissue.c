@@ -134,16 +134,6 @@ static int s_plain_chain(const cf_sim_reissue_t *self, const s_check_t *c)
     return s_signed_by(c, X509_get0_pubkey(ca));
 }
 
-/* The certificate names agent as its CN and its agent URI SAN. */
-static cf_err_t s_names(const cf_cert_t *cert, const char *agent, cf_why_t *why)
-{
-    const char *uri_id = cf_cert_agent_id(cert);
-    if (strcmp(cf_cert_common_name(cert), agent) != 0 || !uri_id || strcmp(uri_id, agent) != 0)
-        return cf_why(why, CF_ERR_POLICY, "the reissued certificate is not for agent %s (CN %.64s)",
-                      agent, cf_cert_common_name(cert));
-    return CF_OK;
-}
-
 /* The key: the one held (same SubjectPublicKeyInfo as the certificate in use). */
 static cf_err_t s_key(const cf_cert_t *cert, const unsigned char *held, cf_why_t *why)
 {
@@ -172,7 +162,8 @@ cf_err_t cf_sim_reissue_check(cf_sim_reissue_t *self, const cf_job_t *job,
              s_tbs(der, len, &c.tbs, &c.tbs_len);
     if (ok) {
         c.leaf = cf_cert_x509(cert);
-        ok = s_plain_chain(self, &c) && s_names(cert, cf_job_agent(job), NULL) == CF_OK &&
+        ok = s_plain_chain(self, &c) &&
+             cf_job_reissue_names(cert, cf_job_agent(job), NULL) == CF_OK &&
              s_key(cert, held_id, NULL) == CF_OK;
     }
     cf_mem_free(der);

@@ -187,6 +187,9 @@ CF_MUST_USE cf_err_t cf_job_chain_pem(const cf_job_t *job, char **pem_out, size_
 CF_MUST_USE cf_err_t cf_job_reissue_cert(const cf_job_t *job, const cf_cert_t *ca,
                                          const cf_key_t *key, time_t now, cf_cert_t **cert_out,
                                          cf_why_t *why);
+/* A reissued certificate names agent as its CN and as its agent URI SAN (the profile of
+   cf_issue). CF_ERR_POLICY with why otherwise. */
+CF_MUST_USE cf_err_t cf_job_reissue_names(const cf_cert_t *cert, const char *agent, cf_why_t *why);
 /* reissue: the certificate it carries as DER, not checked (a checker of its own, as the
    simulator's, must do all cf_job_reissue_cert_id does). *der_out: cf_mem_free. Errors:
    CF_ERR_STATE (another type), CF_ERR_CORRUPT (not base64), CF_ERR_TOOBIG, CF_ERR_NOMEM. */

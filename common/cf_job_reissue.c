@@ -34,8 +34,7 @@ cf_err_t cf_job_reissue_der(const cf_job_t *job, unsigned char **der_out, size_t
     return cf_job_unb64(job->cert, CF_JOB_MAX_CERT, der_out, len_out);
 }
 
-/* The certificate names agent as its CN and its agent URI SAN (the profile of cf_issue). */
-static cf_err_t s_names(const cf_cert_t *cert, const char *agent, cf_why_t *why)
+cf_err_t cf_job_reissue_names(const cf_cert_t *cert, const char *agent, cf_why_t *why)
 {
     const char *uri_id = cf_cert_agent_id(cert);
     if (strcmp(cf_cert_common_name(cert), agent) != 0 || !uri_id || strcmp(uri_id, agent) != 0)
@@ -64,7 +63,7 @@ static cf_err_t s_checked(const cf_job_t *job, const cf_cert_t *ca, time_t now,
         return cf_why(why, CF_ERR_CORRUPT, "the reissued certificate does not parse");
     rc = cf_cert_verify(cert, ca, NULL, 0, now, why);
     if (rc == CF_OK)
-        rc = s_names(cert, job->agent, why);
+        rc = cf_job_reissue_names(cert, job->agent, why);
     if (rc != CF_OK)
         cf_cert_destroy(&cert);
     *cert_out = cert;

@@ -77,3 +77,34 @@ char *cf_test_job_signed_wire(const cf_test_job_t *f, cf_job_t *job, size_t *len
     assert_int_equal(cf_job_to_wire(job, &wire, len), CF_OK);
     return wire;
 }
+
+unsigned char *cf_test_job_issue(cf_ca_t *ca, const char *name, const cf_key_t *key, size_t *len)
+{
+    cf_issue_t req = {.component = CF_COMPONENT_AGENT, .name = name, .public_key = key};
+    unsigned char *der = NULL;
+    assert_int_equal(cf_ca_issue_der(ca, &req, &der, len, NULL), CF_OK);
+    return der;
+}
+
+cf_job_t *cf_test_job_received_reissue(const cf_test_job_t *f, const unsigned char *der, size_t len)
+{
+    cf_job_t *job = NULL, *got = NULL;
+    cf_job_spec_t spec = {.type = CF_JOB_TYPE_REISSUE,
+                          .agent = CF_TEST_JOB_AGENT,
+                          .issuer = "srv1",
+                          .created = f->now,
+                          .expires = f->now + 3600,
+                          .min_proto = 2};
+    assert_int_equal(cf_job_new(&spec, &job, NULL), CF_OK);
+    assert_int_equal(cf_job_set_reissue(job, der, len), CF_OK);
+    size_t wlen = 0;
+    char *wire = cf_test_job_signed_wire(f, job, &wlen);
+    cf_why_t why = {""};
+    cf_err_t rc = cf_job_verify(wire, wlen, cf_ca_cert(f->ca), CF_TEST_JOB_AGENT, f->now + 1,
+                                cf_test_job_never_seen, NULL, &got, &why);
+    if (rc != CF_OK)
+        fail_msg("reissue job refused: %s", cf_why_text(&why, rc));
+    cf_mem_free(wire);
+    cf_job_destroy(&job);
+    return got;
+}

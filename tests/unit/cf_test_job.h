@@ -31,5 +31,11 @@ cf_err_t cf_test_job_never_seen(void *ctx, const char *job_id);
 cf_job_t *cf_test_job_new(const cf_test_job_t *f, cf_job_type_t type);
 /* job signed by the fixture's server, as wire bytes (caller frees with cf_mem_free). */
 char *cf_test_job_signed_wire(const cf_test_job_t *f, cf_job_t *job, size_t *len);
+/* A certificate from ca for agent name certifying key's public half, as DER (cf_mem_free). */
+unsigned char *cf_test_job_issue(cf_ca_t *ca, const char *name, const cf_key_t *key, size_t *len);
+/* A reissue job for CF_TEST_JOB_AGENT carrying der, signed by the fixture's server and
+   verified back as the agent receives it (cf_job_destroy). */
+cf_job_t *cf_test_job_received_reissue(const cf_test_job_t *f, const unsigned char *der,
+                                       size_t len);
 
 #endif

@@ -24,38 +24,14 @@ static int s_teardown(void **state)
     return 0;
 }
 
-/* A certificate from ca for agent name certifying key's public half, as DER. */
 static unsigned char *s_issue(cf_ca_t *ca, const char *name, const cf_key_t *key, size_t *len)
 {
-    cf_issue_t req = {.component = CF_COMPONENT_AGENT, .name = name, .public_key = key};
-    unsigned char *der = NULL;
-    assert_int_equal(cf_ca_issue_der(ca, &req, &der, len, NULL), CF_OK);
-    return der;
+    return cf_test_job_issue(ca, name, key, len);
 }
 
-/* A signed reissue job for the fixture's agent carrying der, parsed back as the agent
-   receives it (verified). */
 static cf_job_t *s_received(const unsigned char *der, size_t len)
 {
-    cf_job_t *job = NULL, *got = NULL;
-    cf_job_spec_t spec = {.type = CF_JOB_TYPE_REISSUE,
-                          .agent = CF_TEST_JOB_AGENT,
-                          .issuer = "srv1",
-                          .created = s_fx.now,
-                          .expires = s_fx.now + 3600,
-                          .min_proto = 2};
-    assert_int_equal(cf_job_new(&spec, &job, NULL), CF_OK);
-    assert_int_equal(cf_job_set_reissue(job, der, len), CF_OK);
-    size_t wlen = 0;
-    char *wire = cf_test_job_signed_wire(&s_fx, job, &wlen);
-    cf_why_t why = {""};
-    cf_err_t rc = cf_job_verify(wire, wlen, cf_ca_cert(s_fx.ca), CF_TEST_JOB_AGENT, s_fx.now + 1,
-                                cf_test_job_never_seen, NULL, &got, &why);
-    if (rc != CF_OK)
-        fail_msg("reissue job refused: %s", cf_why_text(&why, rc));
-    cf_mem_free(wire);
-    cf_job_destroy(&job);
-    return got;
+    return cf_test_job_received_reissue(&s_fx, der, len);
 }
 
 /* The server issues a new certificate for the agent's key; the agent accepts it for the key
