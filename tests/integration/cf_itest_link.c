@@ -13,7 +13,9 @@
 
 #include <openssl/rand.h>
 
+#include "cf_app_int.h"
 #include "cf_db_agent.h"
+#include "cf_db_cert.h"
 #include "cf_db_curve.h"
 #include "cf_db_job.h"
 #include "cf_db_meta.h"
@@ -286,4 +288,36 @@ cf_job_t *cf_itest_link_verify(const cf_msg_t *m, size_t i)
         fail_msg("the agent refuses the job: %s", cf_why_text(&why, rc));
     assert_string_equal(cf_job_id(job), m->job_id);
     return job;
+}
+
+cf_link_t *cf_itest_link_inproc(const char *alias, int hold_ms, cf_app_t **app,
+                                cf_store_cfg_t *scfg)
+{
+    cf_itest_link_t *f = &cf_itest_link;
+    cf_issue_t req = {.component = CF_COMPONENT_SERVER, .name = alias};
+    cf_cert_t *cert = NULL;
+    cf_key_t *key = NULL;
+    assert_int_equal(cf_ca_issue(f->ca, &req, &cert, &key), CF_OK);
+    cf_db_cert_in_t in = {CF_COMPONENT_SERVER, alias, CF_DB_CERT_GENERATED, cert, NULL, key,
+                          (int64_t) time(NULL)};
+    assert_int_equal(cf_db_cert_put(f->store, f->seal, &in, NULL), CF_OK);
+    cf_cert_destroy(&cert);
+    cf_key_destroy(&key);
+    char addr[64], path[600];
+    cf_why_t why = {""};
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", f->redis.port);
+    cf_store_cfg_init(scfg);
+    assert_int_equal(cf_store_cfg_parse_redis(scfg, addr, NULL), CF_OK);
+    int n = snprintf(path, sizeof(path), "%s/secret", f->dir);
+    assert_true(n > 0 && (size_t) n < sizeof(path));
+    cf_seal_t *seal = NULL;
+    assert_int_equal(cf_seal_load_file(path, 0, &seal, &why), CF_OK);
+    cf_app_cfg_t acfg = {scfg, &seal, alias, 1, 100.0, 100, 3600}; /* the app takes it */
+    assert_int_equal(cf_app_new(&acfg, app, &why), CF_OK);
+    cf_link_cfg_t lcfg = {scfg, *app, &f->broker->broker, 1, NULL, hold_ms};
+    cf_link_t *link = NULL;
+    cf_err_t rc = cf_link_new(&lcfg, &link, &why);
+    if (rc != CF_OK)
+        fail_msg("cf_link_new: %s", cf_why_text(&why, rc));
+    return link;
 }

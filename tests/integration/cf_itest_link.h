@@ -11,6 +11,7 @@
 #include "cf_itest.h"
 #include "cf_itest_server.h"
 #include "cf_itest_zap.h"
+#include "cf_link.h"
 #include "cf_job.h"
 #include "cf_msg.h"
 #include "cf_seal.h"
@@ -40,6 +41,13 @@ extern cf_itest_link_t cf_itest_link; /* the fixture of a test program */
    server's link has finished its CURVE handshake with the stand-in. */
 int cf_itest_link_setup(const char *name);
 int cf_itest_link_teardown(void **state);
+
+/* An in-process cf_link of a server alias (a serverAuth certificate from the fixture's CA
+   put in Redis: the signer) to the stand-in broker, its app in *app and its store settings
+   in *scfg (both outlive the link), lone RECEIPTs held hold_ms (0: the default, < 0: none).
+   Its key is not on the stand-in's allow list yet. Fails the test on error. */
+cf_link_t *cf_itest_link_inproc(const char *alias, int hold_ms, cf_app_t **app,
+                                cf_store_cfg_t *scfg);
 
 /* The stand-in sends m to the peer with routing id rid; fails the test on error. */
 void cf_itest_link_send(const char *rid, const cf_msg_t *m);

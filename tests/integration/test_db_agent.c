@@ -9,26 +9,18 @@
 #include "cf_db_agent.h"
 #include "cf_db_server.h"
 #include "cf_itest.h"
+#include "cf_itest_checkin.h"
 #include "cf_mem.h"
 
 CF_ITEST_REDIS_PER_FILE()
 
-static const char s_fp[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+static const char s_fp[] = CF_ITEST_CHECKIN_FP;
 
 /* A check-in of id in lock state at now (a certificate unless insecure). */
 static cf_err_t s_checkin(cf_store_t *store, const char *id, cf_db_lock_t lock, int64_t now,
                           char *favorite)
 {
-    int cert = lock != CF_DB_LOCK_INSECURE;
-    cf_db_checkin_t in = {id,
-                          lock,
-                          now,
-                          "127.0.0.7",
-                          "0.1.0",
-                          cert ? s_fp : NULL,
-                          cert ? "0a1b" : NULL,
-                          cert ? now + 86400 : 0,
-                          "srv1"};
+    cf_db_checkin_t in = cf_itest_checkin_in(id, lock, now, now + 86400);
     return cf_db_agent_checkin(store, &in, favorite);
 }
 

@@ -10,27 +10,19 @@
 #include "cf_db_agent.h"
 #include "cf_db_agent_checkins.h"
 #include "cf_itest.h"
+#include "cf_itest_checkin.h"
 #include "cf_mem.h"
 
 CF_ITEST_REDIS_PER_FILE()
 
-static const char s_fp[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-static const char s_fp2[] = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+static const char s_fp[] = CF_ITEST_CHECKIN_FP;
+static const char s_fp2[] = CF_ITEST_CHECKIN_FP2;
 
-/* A check-in of id at now: with s_fp (serial 0a1b, expiring at not_after) unless insecure. */
+/* A check-in of id at now: with CF_ITEST_CHECKIN_FP (serial 0a1b, expiring at not_after) unless
+ * insecure. */
 static cf_db_checkin_t s_in(const char *id, cf_db_lock_t lock, int64_t now, int64_t not_after)
 {
-    int cert = lock != CF_DB_LOCK_INSECURE;
-    cf_db_checkin_t in = {id,
-                          lock,
-                          now,
-                          "127.0.0.7",
-                          "0.1.0",
-                          cert ? s_fp : NULL,
-                          cert ? "0a1b" : NULL,
-                          cert ? not_after : 0,
-                          "srv1"};
-    return in;
+    return cf_itest_checkin_in(id, lock, now, not_after);
 }
 
 /* What each check-in of a command got. */

@@ -236,31 +236,7 @@ static int s_link_handshake(void)
 
 static cf_link_t *s_inproc(cf_app_t **app, cf_store_cfg_t *scfg)
 {
-    cf_issue_t req = {.component = CF_COMPONENT_SERVER, .name = "srv-t"};
-    cf_cert_t *cert = NULL;
-    cf_key_t *key = NULL;
-    assert_int_equal(cf_ca_issue(s->ca, &req, &cert, &key), CF_OK);
-    cf_db_cert_in_t in = {CF_COMPONENT_SERVER, "srv-t", CF_DB_CERT_GENERATED, cert, NULL, key,
-                          (int64_t) time(NULL)};
-    assert_int_equal(cf_db_cert_put(s->store, s->seal, &in, NULL), CF_OK);
-    cf_cert_destroy(&cert);
-    cf_key_destroy(&key);
-    char addr[64], path[600];
-    cf_why_t why = {""};
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", s->redis.port);
-    cf_store_cfg_init(scfg);
-    assert_int_equal(cf_store_cfg_parse_redis(scfg, addr, NULL), CF_OK);
-    cf_seal_t *seal = NULL;
-    snprintf(path, sizeof(path), "%s/secret", s->dir);
-    assert_int_equal(cf_seal_load_file(path, 0, &seal, &why), CF_OK);
-    cf_app_cfg_t acfg = {scfg, &seal, "srv-t", 1, 100.0, 100, 3600};
-    assert_int_equal(cf_app_new(&acfg, app, &why), CF_OK);
-    cf_link_cfg_t lcfg = {scfg, *app, &s->broker->broker, 1, NULL, 0};
-    cf_link_t *link = NULL;
-    cf_err_t rc = cf_link_new(&lcfg, &link, &why);
-    if (rc != CF_OK)
-        fail_msg("cf_link_new: %s", cf_why_text(&why, rc));
-    return link;
+    return cf_itest_link_inproc("srv-t", 0, app, scfg);
 }
 
 /* The key srv-t has in Redis, as Z85. */

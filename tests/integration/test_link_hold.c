@@ -28,30 +28,7 @@ static int s_setup(void **state)
    RECEIPTs hold_ms, its handshake with the stand-in broker done. */
 static cf_link_t *s_link(int hold_ms, cf_app_t **app, cf_store_cfg_t *scfg)
 {
-    cf_issue_t req = {.component = CF_COMPONENT_SERVER, .name = "srv-h"};
-    cf_cert_t *cert = NULL;
-    cf_key_t *key = NULL;
-    assert_int_equal(cf_ca_issue(s->ca, &req, &cert, &key), CF_OK);
-    cf_db_cert_in_t in = {CF_COMPONENT_SERVER, "srv-h", CF_DB_CERT_GENERATED, cert, NULL, key,
-                          (int64_t) time(NULL)};
-    assert_int_equal(cf_db_cert_put(s->store, s->seal, &in, NULL), CF_OK);
-    cf_cert_destroy(&cert);
-    cf_key_destroy(&key);
-    char addr[64], path[600];
-    cf_why_t why = {""};
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", s->redis.port);
-    cf_store_cfg_init(scfg);
-    assert_int_equal(cf_store_cfg_parse_redis(scfg, addr, NULL), CF_OK);
-    snprintf(path, sizeof(path), "%s/secret", s->dir);
-    cf_seal_t *seal = NULL;
-    assert_int_equal(cf_seal_load_file(path, 0, &seal, &why), CF_OK);
-    cf_app_cfg_t acfg = {scfg, &seal, "srv-h", 1, 100.0, 100, 3600}; /* the app takes it */
-    assert_int_equal(cf_app_new(&acfg, app, &why), CF_OK);
-    cf_link_cfg_t lcfg = {scfg, *app, &s->broker->broker, 1, NULL, hold_ms};
-    cf_link_t *link = NULL;
-    cf_err_t rc = cf_link_new(&lcfg, &link, &why);
-    if (rc != CF_OK)
-        fail_msg("cf_link_new: %s", cf_why_text(&why, rc));
+    cf_link_t *link = cf_itest_link_inproc("srv-h", hold_ms, app, scfg);
     unsigned char pub[CF_CURVE_KEY_LEN];
     assert_int_equal(cf_db_curve_get(s->store, CF_ALLOW_SERVER, "srv-h", pub), CF_OK);
     assert_int_equal(cf_zap_put(s->broker->zap, pub, CF_ALLOW_SERVER, "srv-h", NULL), CF_OK);
