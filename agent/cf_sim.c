@@ -134,6 +134,20 @@ cf_err_t cf_sim_agent_try(cf_sim_t *sim, size_t a, const char *job_id, const cha
     return CF_OK;
 }
 
+int cf_sim_agent_check_again(cf_sim_t *sim, size_t a, const char *job_id)
+{
+    pthread_mutex_lock(&sim->mu);
+    cf_sim_check_t *c = sim->agents[a].check;
+    int again =
+        c && c->call == 1 && strcmp(c->job_id, job_id) == 0 && c->tries + 1 < CF_SIM_CHECK_TRIES;
+    if (again) {
+        c->tries++;
+        c->call = 0; /* the next check-in carries it again */
+    }
+    pthread_mutex_unlock(&sim->mu);
+    return again;
+}
+
 void cf_sim_agent_check_job(cf_sim_t *sim, size_t a, char job[CF_JOB_ID_HEX + 1])
 {
     job[0] = '\0';

@@ -20,6 +20,9 @@
 #define CF_SIM_TIMEOUT_MS   15000 /* default: one HTTPS call */
 #define CF_SIM_RETRY_MIN    1000  /* first retry of a failed call, ms (then doubling) */
 #define CF_SIM_RETRY_MAX    60000 /* cap of that back-off, ms */
+#define CF_SIM_CHECK_TRIES                                       \
+    6 /* install check-ins that found no working server (about a \
+         minute with that back-off) before the new pair fails */
 
 /* What one simulator process runs. Strings are borrowed for cf_sim_new only. */
 typedef struct {

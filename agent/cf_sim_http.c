@@ -351,7 +351,11 @@ static void s_finish_checkin(cf_sim_t *sim, cf_sim_call_t *c, CURLcode cc, long 
                cc != CURLE_OK ? (c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc))
                               : cf_why_text(&why, rc));
         sim->checkin_fails++;
-        if (c->job_id[0]) {
+        /* no working server (none reachable, or one that could not store it: a Redis
+           failover) says nothing of the certificate: the trial waits for the next try */
+        int transient =
+            status >= 500 || cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT;
+        if (c->job_id[0] && !(transient && cf_sim_agent_check_again(sim, c->agent, c->job_id))) {
             cf_why_t cw = {""};
             cf_why(&cw, rc, "HTTP %ld: %s", status,
                    cc != CURLE_OK ? (c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc))

@@ -63,11 +63,12 @@ typedef struct {
    the real agent does, cf_agent_certs_install's check) and keeps the pair before it until
    then, to go back to when that check-in fails. */
 typedef struct cf_sim_check {
-    char job_id[CF_JOB_ID_HEX + 1];           /* the job that installed the new pair */
-    int call;                                 /* main: the check-in carrying it started */
-    char *cert;                               /* the previous chain PEM (owned), NULL none */
-    char *key;                                /* its key PEM (owned secret) */
-    char fpr[CF_MSG_FPR_HEX + 1];             /* its fingerprint, "" none */
+    char job_id[CF_JOB_ID_HEX + 1]; /* the job that installed the new pair */
+    int call;                       /* main: the check-in carrying it started */
+    int tries;                      /* main: check-ins that could not reach a working server */
+    char *cert;                     /* the previous chain PEM (owned), NULL none */
+    char *key;                      /* its key PEM (owned secret) */
+    char fpr[CF_MSG_FPR_HEX + 1];   /* its fingerprint, "" none */
     unsigned char key_id[CF_CERT_KEY_ID_LEN]; /* its key id */
 } cf_sim_check_t;
 
@@ -147,6 +148,10 @@ CF_MUST_USE cf_err_t cf_sim_agent_try(cf_sim_t *sim, size_t a, const char *job_i
                                       const char *key, const cf_cert_t *leaf, cf_why_t *why);
 /* Free a trial (its previous pair) and NULL *check_p; NULL is fine. */
 void cf_sim_check_free(cf_sim_check_t **check_p);
+/* The check-in carrying job_id's pair of agent a could not reach a working server (no
+   connection, 5xx): 1 when the trial stays for another check-in (at most
+   CF_SIM_CHECK_TRIES), 0 when it is to fail. Main thread. */
+int cf_sim_agent_check_again(cf_sim_t *sim, size_t a, const char *job_id);
 /* The job whose pair agent a's next check-in must carry, into job (main thread; marks it
    carried); "" when none or carried already. */
 void cf_sim_agent_check_job(cf_sim_t *sim, size_t a, char job[CF_JOB_ID_HEX + 1]);
