@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <sodium.h>
 
 #include "cf_log.h"
@@ -184,6 +185,11 @@ static void s_actor(zsock_t *pipe, void *arg)
     if (f->epfd >= 0)
         close(f->epfd);
     f->epfd = -1;
+    /* The zactor thread is detached and may still be exiting after zactor_destroy returns;
+       a real agent's install check ran TLS on it, and left to the thread's exit its OpenSSL
+       state raced main's OPENSSL_cleanup (heap corruption at the agent's SIGTERM, as
+       cf_link had). Free it before the handler returns. */
+    OPENSSL_thread_stop();
 }
 
 /* ---- creation ------------------------------------------------------------------------ */
