@@ -146,6 +146,13 @@ cf_err_t cf_agent_checkin(const cf_agent_http_t *h, const char *id, cf_agent_ans
     return rc;
 }
 
+int cf_agent_checkin_transient(cf_err_t rc, long status, int tls_refused)
+{
+    if (rc == CF_ERR_IO)
+        return !tls_refused;
+    return rc == CF_ERR_POLICY && status >= 500 && status <= 599;
+}
+
 cf_err_t cf_agent_report(const cf_agent_http_t *h, const char *id, const char *job, int installed,
                          const char *reason, const char *fpr, cf_why_t *why)
 {

@@ -30,6 +30,10 @@ typedef struct {
     const char *key_file;    /* its key PEM */
     const char *source_addr; /* local address to bind (tests play subnets); NULL = any */
     long timeout_ms;         /* whole call; 0 = 10 s */
+    int *tls_refused;        /* NULL, or set to 1 when a call fails in TLS for a reason a try
+                                elsewhere would not change: a fatal alert from the server (it
+                                refused the client certificate), the server's certificate not
+                                trusted, the CA or client files unusable (written, not read) */
 } cf_agent_http_t;
 
 /* The endpoint of server s of a list for a client: TLS on its port, or plain on its
@@ -78,6 +82,14 @@ CF_MUST_USE cf_err_t cf_agent_answer_parse(const char *text, size_t len, cf_agen
    why gives the status and the server's message; *status_out (may be NULL) has it). */
 CF_MUST_USE cf_err_t cf_agent_checkin(const cf_agent_http_t *h, const char *id,
                                       cf_agent_answer_t *out, long *status_out, cf_why_t *why);
+
+/* Does a failed check-in say nothing of the certificate presented, only that no working
+   server answered (no connection, a timeout, a 5xx such as a server whose Redis is failing
+   over)? 1 yes (another server, or a later try, may take it); 0 no: a TLS refusal
+   (tls_refused, as cf_agent_http_t.tls_refused received it), a 4xx, an answer that does not
+   parse, a local failure. rc is cf_agent_checkin's error (CF_OK: 0), status its HTTP status
+   (0: none). */
+int cf_agent_checkin_transient(cf_err_t rc, long status, int tls_refused);
 
 /* POST /api/v1/agent/report: job (32 hex) installed (reason ignored) or failed with reason
    (printable, cut to 255), fpr the certificate in use ("" or NULL = none). CF_OK when the

@@ -240,27 +240,6 @@ void cf_agent_fpr(const cf_agent_t *a, char fpr[CF_AGENT_FPR_HEX + 1])
     cf_cert_destroy(&c);
 }
 
-cf_err_t cf_agent_check_pair(void *ctx, const char *cert_path, const char *key_path, cf_why_t *why)
-{
-    cf_agent_t *a = ctx;
-    if (!a->have_cur)
-        return cf_why(why, CF_ERR_STATE, "no server to check the new certificate with");
-    cf_agent_http_t h;
-    cf_agent_http_of(a, &a->list.servers[a->cur], &h);
-    h.plain = 0;
-    h.port = a->list.servers[a->cur].port;
-    h.cert_file = cert_path;
-    h.key_file = key_path;
-    cf_agent_answer_t ans;
-    memset(&ans, 0, sizeof(ans));
-    cf_err_t rc = cf_agent_checkin(&h, a->id, &ans, NULL, why);
-    if (rc == CF_OK && strcmp(ans.lock, "secure") != 0)
-        rc = cf_why(why, CF_ERR_UNTRUSTED, "the server records the new certificate as '%s'",
-                    ans.lock);
-    cf_agent_answer_clear(&ans);
-    return rc;
-}
-
 cf_err_t cf_agent_renew_with(cf_agent_t *a, char fpr_out[CF_AGENT_FPR_HEX + 1], cf_why_t *why)
 {
     if (!a->have_cur)

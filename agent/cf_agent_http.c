@@ -55,13 +55,24 @@ static const char *s_host(const cf_agent_http_t *h)
     return h->host && h->host[0] ? h->host : h->alias;
 }
 
-/* What TLS said about the failure: the peer check, else OpenSSL's first error; "" if none. */
+/* The call failed in TLS for a reason a try elsewhere would not change (tls_refused). */
+static void s_refused(const s_call_t *c)
+{
+    if (c->h->tls_refused)
+        *c->h->tls_refused = 1;
+}
+
+/* What TLS said about the failure: the peer check, else OpenSSL's first error; "" if none.
+   The peer's certificate not trusted, or a fatal alert it sent, is a refusal. */
 static void s_detail(const s_call_t *c, char *buf, size_t cap)
 {
     buf[0] = '\0';
     SSL *ssl = c->bev ? bufferevent_openssl_get_ssl(c->bev) : c->ssl;
     long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
     unsigned long e = c->bev ? bufferevent_get_openssl_error(c->bev) : 0;
+    if (v != X509_V_OK || (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+                           ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET)) /* an alert received */
+        s_refused(c);
     if (v != X509_V_OK)
         snprintf(buf, cap, ": certificate verify failed: %s", X509_verify_cert_error_string(v));
     else if (e) {
@@ -103,15 +114,19 @@ static cf_err_t s_tls(s_call_t *c)
         return CF_ERR_NOMEM;
     SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
     SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-    if (h->ca_file && SSL_CTX_load_verify_locations(c->ctx, h->ca_file, NULL) != 1)
+    if (h->ca_file && SSL_CTX_load_verify_locations(c->ctx, h->ca_file, NULL) != 1) {
+        s_refused(c);
         return cf_why(c->why, CF_ERR_IO, "%s:%u: cannot read the CA file %s", h->alias,
                       (unsigned) h->port, h->ca_file);
+    }
     if (h->cert_file && h->key_file &&
         (SSL_CTX_use_certificate_chain_file(c->ctx, h->cert_file) != 1 ||
          SSL_CTX_use_PrivateKey_file(c->ctx, h->key_file, SSL_FILETYPE_PEM) != 1 ||
-         SSL_CTX_check_private_key(c->ctx) != 1))
+         SSL_CTX_check_private_key(c->ctx) != 1)) {
+        s_refused(c);
         return cf_why(c->why, CF_ERR_IO, "%s:%u: cannot use the client certificate %s", h->alias,
                       (unsigned) h->port, h->cert_file);
+    }
     c->ssl = SSL_new(c->ctx);
     if (!c->ssl)
         return CF_ERR_NOMEM;

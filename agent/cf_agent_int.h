@@ -17,6 +17,14 @@
 #include "cf_relay.h"
 
 #define CF_AGENT_TRIM_DELAY_MS 2000 /* quiet time after work before memory is given back */
+#define CF_AGENT_CHECK_BUDGET_MS                                                           \
+    12000                           /* an install check's whole time (it runs under a->mu, \
+                                       in the link's thread for a job from the broker,     \
+                                       whose heartbeats die at the broker after 30 s) */
+#define CF_AGENT_CHECK_CALL_MS 5000 /* one check-in of an install check at most */
+#define CF_AGENT_CHECK_PAUSE_MS                            \
+    500 /* first pause between two passes over the servers \
+           (randomized, doubling up to 4 times that) */
 
 typedef struct {
     cf_agent_run_opts_t opts;                        /* options, defaults filled in */
@@ -76,8 +84,17 @@ CF_MUST_USE cf_err_t cf_agent_reload(cf_agent_t *a, int *relink, cf_why_t *why);
 void cf_agent_close(cf_agent_t **self_p);
 /* The TLS (or, without a certificate, plain) client of server s for this agent. */
 void cf_agent_http_of(const cf_agent_t *a, const cf_agent_server_t *s, cf_agent_http_t *h);
-/* The handshake check of a new pair (cf_agent_certs_check_fn; ctx is the agent): a
-   check-in with it to the server in use, which must record it as secure. */
+/* The handshake check of a new pair (cf_agent_certs_check_fn; ctx is the agent; the caller
+   holds a->mu): a check-in with it, which a server must answer and record as secure. The
+   server in use is asked first, then the others in the agent's choice order (on line, then
+   those the list marks off line); when none answered, passes over them again after a short
+   randomized pause, all within CF_AGENT_CHECK_BUDGET_MS. Only a failure that says nothing of
+   the pair moves on (cf_agent_checkin_transient: no connection, a timeout, a 5xx); a TLS
+   refusal, a 4xx, an answer that does not parse or a lock other than secure fails at once.
+   The server that took it becomes the server in use. Errors: CF_ERR_IO (no server answered
+   in time: why names the servers tried and the last failure), CF_ERR_UNTRUSTED (another
+   lock), the refusing call's error (CF_ERR_IO for TLS, CF_ERR_POLICY, CF_ERR_CORRUPT...),
+   CF_ERR_NOTFOUND (no server listed). */
 CF_MUST_USE cf_err_t cf_agent_check_pair(void *ctx, const char *cert_path, const char *key_path,
                                          cf_why_t *why);
 /* The fingerprint of the certificate in use, "" when none. */

@@ -175,6 +175,146 @@ void cf_agent_trim_soon(cf_agent_t *a)
     atomic_store(&a->trim_at, s_mono_ms() + CF_AGENT_TRIM_DELAY_MS);
 }
 
+/* A call of an install check does not start with less than this left, ms. */
+#define S_CHECK_MIN_MS 200
+
+/* An install check in progress (cf_agent_check_pair). */
+typedef struct {
+    cf_agent_t *a;                             /* the agent (its lock held) */
+    const char *cert;                          /* the new pair's chain file */
+    const char *key;                           /* and key file */
+    int64_t deadline;                          /* monotonic ms: no call starts after */
+    size_t order[CF_AGENT_SERVERS_MAX];        /* servers tried, in the order of the first try */
+    size_t n_tried;                            /* entries of order */
+    unsigned char tried[CF_AGENT_SERVERS_MAX]; /* 1: server i is in order */
+    cf_why_t last;                             /* the last failure that said nothing of it */
+} s_check_t;
+
+/* One check-in with the new pair at server i: CF_OK (recorded secure), CF_ERR_PENDING (no
+   working server there: another may take it), else the error to fail with (why). */
+static cf_err_t s_check_at(s_check_t *c, size_t i, cf_why_t *why)
+{
+    cf_agent_t *a = c->a;
+    const cf_agent_server_t *s = &a->list.servers[i];
+    int refused = 0;
+    int64_t left = c->deadline - s_mono_ms();
+    cf_agent_http_t h;
+    cf_agent_http_of(a, s, &h);
+    cf_agent_http_for(&h, s, 0); /* TLS: the pair is what is checked */
+    h.cert_file = c->cert;
+    h.key_file = c->key;
+    h.tls_refused = &refused;
+    h.timeout_ms = left < CF_AGENT_CHECK_CALL_MS ? (long) left : CF_AGENT_CHECK_CALL_MS;
+    if (!c->tried[i]) {
+        c->tried[i] = 1;
+        c->order[c->n_tried++] = i;
+    }
+    long status = 0;
+    cf_why_t w = {""};
+    cf_agent_answer_t ans;
+    memset(&ans, 0, sizeof(ans));
+    cf_err_t rc = cf_agent_checkin(&h, a->id, &ans, &status, &w);
+    if (rc == CF_OK && strcmp(ans.lock, "secure") != 0)
+        rc = cf_why(&w, CF_ERR_UNTRUSTED, "%s records the new certificate as '%s'", s->alias,
+                    ans.lock);
+    cf_agent_answer_clear(&ans);
+    if (rc != CF_OK && cf_agent_checkin_transient(rc, status, refused)) {
+        cf_log(CF_LOG_WARN, "check=no-answer server=%s status=%ld why=\"%s\"", s->alias, status,
+               cf_why_text(&w, rc));
+        cf_why(&c->last, rc, "%s", cf_why_text(&w, rc));
+        return CF_ERR_PENDING;
+    }
+    cf_log(rc == CF_OK ? CF_LOG_INFO : CF_LOG_WARN, "check=%s server=%s why=\"%s\"",
+           rc == CF_OK ? "secure" : "refused", s->alias, rc == CF_OK ? "" : cf_why_text(&w, rc));
+    return rc == CF_OK ? CF_OK : cf_why(why, rc, "%s", cf_why_text(&w, rc));
+}
+
+/* One pass over the servers: the one in use first, then the others in the choice order,
+   those the list marks off line last (its flags are the last answer's view). CF_OK when
+   one took the pair (it becomes the server in use), CF_ERR_PENDING when none answered. */
+static cf_err_t s_check_pass(s_check_t *c, cf_why_t *why)
+{
+    cf_agent_t *a = c->a;
+    unsigned char skip[CF_AGENT_SERVERS_MAX] = {0}, was_on[CF_AGENT_SERVERS_MAX];
+    for (size_t k = 0; k < a->list.n; k++)
+        was_on[k] = (unsigned char) a->list.servers[k].online;
+    cf_route_choice_t reason = a->reason;
+    size_t i = a->cur;
+    int chosen = a->have_cur && a->cur < a->list.n, widened = 0;
+    cf_err_t rc = CF_ERR_PENDING;
+    while (rc == CF_ERR_PENDING && s_mono_ms() + S_CHECK_MIN_MS < c->deadline) {
+        cf_err_t crc = chosen ? CF_OK
+                              : cf_agent_choose(&a->list, a->id, a->opts.source_addr, skip, NULL,
+                                                NULL, &i, &reason, NULL);
+        if (crc == CF_ERR_NOTFOUND && !widened) {
+            widened = 1;
+            for (size_t k = 0; k < a->list.n; k++)
+                a->list.servers[k].online = 1;
+            continue;
+        }
+        if (crc != CF_OK) {
+            rc = crc == CF_ERR_NOTFOUND ? CF_ERR_PENDING : crc;
+            break;
+        }
+        chosen = 0;
+        skip[i] = 1;
+        rc = s_check_at(c, i, why);
+    }
+    for (size_t k = 0; k < a->list.n; k++)
+        a->list.servers[k].online = was_on[k];
+    if (rc == CF_OK) {
+        a->cur = i;
+        a->have_cur = 1;
+        a->reason = reason;
+        a->list.servers[i].online = 1; /* it answered */
+    }
+    return rc;
+}
+
+/* The aliases c tried, ", "-separated, into buf (cut with "..." when it is full). */
+static void s_check_names(const s_check_t *c, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < c->n_tried && n < cap; k++) {
+        int w = snprintf(buf + n, cap - n, "%s%s", k ? ", " : "",
+                         c->a->list.servers[c->order[k]].alias);
+        n += w > 0 ? (size_t) w : 0;
+    }
+    if (n >= cap && cap > 4)
+        memcpy(buf + cap - 4, "...", 4);
+}
+
+cf_err_t cf_agent_check_pair(void *ctx, const char *cert_path, const char *key_path, cf_why_t *why)
+{
+    s_check_t c;
+    memset(&c, 0, sizeof(c));
+    c.a = ctx;
+    c.cert = cert_path;
+    c.key = key_path;
+    c.deadline = s_mono_ms() + CF_AGENT_CHECK_BUDGET_MS;
+    cf_agent_backoff_t pause = {.min_ms = CF_AGENT_CHECK_PAUSE_MS,
+                                .max_ms = 4 * CF_AGENT_CHECK_PAUSE_MS};
+    cf_err_t rc = s_check_pass(&c, why);
+    while (rc == CF_ERR_PENDING && c.n_tried) {
+        uint32_t ms = cf_agent_backoff_next(&pause);
+        if (s_mono_ms() + ms + S_CHECK_MIN_MS >= c.deadline)
+            break;
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        rc = s_check_pass(&c, why);
+    }
+    if (rc != CF_ERR_PENDING)
+        return rc;
+    if (!c.n_tried)
+        return cf_why(why, CF_ERR_NOTFOUND, "no server to check the new certificate with");
+    char names[120];
+    s_check_names(&c, names, sizeof(names));
+    cf_log(CF_LOG_WARN, "check=failed tried=\"%s\" why=\"%s\"", names, c.last.text);
+    return cf_why(why, CF_ERR_IO, "no server answered in %d s (tried %s; last: %s)",
+                  CF_AGENT_CHECK_BUDGET_MS / 1000, names, c.last.text);
+}
+
 /* Give memory back when it is due (docs/BENCHMARKS.md, memory of a real agent). */
 static void s_trim_if_due(cf_agent_t *a)
 {

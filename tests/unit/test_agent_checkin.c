@@ -1,5 +1,6 @@
 /*  test_agent_checkin - the check-in answer parser (fields, caps, refusals) and the HTTPS
-    client's errors without a server (itest_agent: against real servers)  */
+    client's errors without a server, which failures are transient for the install check
+    (itest_agent, itest_agent_check: against real servers)  */
 #include "cf_test.h"
 
 #include <string.h>
@@ -126,7 +127,17 @@ static void test_no_server(void **state)
     cf_agent_answer_t a;
     memset(&a, 0, sizeof(a));
     long status = -1;
+    int refused = 0;
+    h.tls_refused = &refused;
     assert_int_equal(cf_agent_checkin(&h, "agent-1", &a, &status, &why), CF_ERR_IO);
+    assert_int_equal(refused, 0); /* no connection: says nothing of the certificate */
+    assert_int_equal(cf_agent_checkin_transient(CF_ERR_IO, status, refused), 1);
+    h.ca_file = "/nonexistent/ca.pem"; /* a local failure: no other server changes it */
+    assert_int_equal(cf_agent_checkin(&h, "agent-1", &a, &status, &why), CF_ERR_IO);
+    assert_int_equal(refused, 1);
+    assert_non_null(strstr(why.text, "CA file"));
+    h.ca_file = NULL;
+    h.tls_refused = NULL;
     assert_int_equal(cf_agent_report(&h, "agent-1", "00", 0, "x", NULL, &why), CF_ERR_IO);
     assert_int_equal(cf_agent_http_post(NULL, "/", "{}", &status, NULL, NULL), CF_ERR_INVALID);
     assert_int_equal(cf_agent_checkin(&h, NULL, &a, NULL, NULL), CF_ERR_INVALID);
@@ -136,13 +147,45 @@ static void test_no_server(void **state)
     assert_int_equal(h.port, 8);
 }
 
+/* Which failed check-ins say nothing of the certificate (an install check moves on). */
+static void test_transient(void **state)
+{
+    (void) state;
+    static const struct {
+        cf_err_t rc;     /* cf_agent_checkin's error */
+        long status;     /* its HTTP status */
+        int tls_refused; /* what tls_refused received */
+        int transient;   /* expected */
+    } t[] = {
+        {CF_ERR_IO, 0, 0, 1},        /* no connection, a timeout, a close before the answer */
+        {CF_ERR_IO, 0, 1, 0},        /* a TLS alert, the server's certificate not trusted */
+        {CF_ERR_POLICY, 500, 0, 1},  /* the server failed */
+        {CF_ERR_POLICY, 503, 0, 1},  /* busy, or its Redis is failing over */
+        {CF_ERR_POLICY, 599, 0, 1},  /* any 5xx */
+        {CF_ERR_POLICY, 403, 0, 0},  /* refused: revoked, unknown */
+        {CF_ERR_POLICY, 409, 0, 0},  /* refused */
+        {CF_ERR_POLICY, 499, 0, 0},  /* any 4xx */
+        {CF_ERR_POLICY, 600, 0, 0},  /* not an HTTP status class the check knows */
+        {CF_ERR_CORRUPT, 200, 0, 0}, /* an answer that does not parse */
+        {CF_ERR_TOOBIG, 200, 0, 0},  /* an answer over the cap */
+        {CF_ERR_NOMEM, 0, 0, 0},     /* a local failure */
+        {CF_ERR_INVALID, 0, 0, 0},   /* a call that could not start */
+        {CF_OK, 200, 0, 0},          /* not a failure */
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        int got = cf_agent_checkin_transient(t[i].rc, t[i].status, t[i].tls_refused);
+        if (got != t[i].transient)
+            fail_msg("case %zu: %s %ld refused=%d: %d", i, cf_err_str(t[i].rc), t[i].status,
+                     t[i].tls_refused, got);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),
-        cmocka_unit_test(test_defaults_and_caps),
-        cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_no_server),
+        cmocka_unit_test(test_usage),     cmocka_unit_test(test_defaults_and_caps),
+        cmocka_unit_test(test_refused),   cmocka_unit_test(test_no_server),
+        cmocka_unit_test(test_transient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
