@@ -84,6 +84,11 @@ static void test_revoked_install_rolls_back(void **state)
        the check-in itself (with the previous certificate) succeeded */
     assert_int_equal(s_round(prom), 0);
     assert_string_equal(cf_itest_real_fpr("ag-r1"), old);
+    /* a TLS refusal fails the check at once: no other server is asked */
+    assert_int_equal(cf_test_sh("grep -q 'check=refused server=srv-a' '%s/agent-ag-r1.log' && "
+                                "! grep -q 'check=no-answer' '%s/agent-ag-r1.log'",
+                                s->dir, s->dir),
+                     0);
     assert_int_equal(
         cf_test_sh("cd '%s' && ! ls | grep -q -e '[.]prev$' -e '[.]new$' -e '[.]tmp[.]'",
                    cf_itest_real_dir("ag-r1")),
