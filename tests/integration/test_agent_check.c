@@ -2,15 +2,20 @@
     answer: redis-server, a real cf-broker and two cf-servers linked to it, an agent daemon
     whose jobs come through the broker. Its server (srv-a) is stopped when an install job
     arrives: the new pair is checked and installed through srv-b, which becomes the server
-    in use. Then no server the agent knows answers (srv-a stopped, srv-b's entry in the
-    agent's cache pointing at a closed port: a server must be up to send the job): the pair
-    is rolled back and the job reported failed, the reason naming the servers tried  */
+    in use. Then no server the agent knows answers (srv-a stopped; srv-b's entry in the
+    agent's cache pointing at a listener that never answers, since a server must be up to
+    send the job): the pair is rolled back and the job reported failed, the reason naming
+    the servers tried  */
 #include "cf_test.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -175,9 +180,24 @@ static void test_current_down_other_takes(void **state)
                      0);
 }
 
-/* Every server of the agent's cache points at a closed port (srv-a's, stopped), then
-   SIGHUP: the agent reads the cache again. */
-static void s_cache_closed(void)
+/* A loopback listener that accepts connections (the kernel's backlog) and never answers:
+   a server that hangs. Its descriptor into *fd, its port returned. */
+static int s_silent(int *fd)
+{
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(*fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    assert_int_equal(bind(*fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+    assert_int_equal(listen(*fd, 16), 0);
+    assert_int_equal(getsockname(*fd, (struct sockaddr *) &sa, &len), 0);
+    return ntohs(sa.sin_port);
+}
+
+/* The agent's cache sends srv-a to its closed port (srv-a is stopped) and srv-b to a
+   listener that never answers; then SIGHUP: the agent reads the cache again. */
+static void s_cache_dead(int silent_port)
 {
     char path[800];
     snprintf(path, sizeof(path), "%s/servers.cache.json", cf_itest_real_dir("ag-c1"));
@@ -189,31 +209,39 @@ static void s_cache_closed(void)
     json_t *e;
     json_array_foreach(list, i, e)
     {
-        assert_int_equal(json_object_set_new(e, "port", json_integer(s->a.port)), 0);
+        int b = strcmp(json_string_value(json_object_get(e, "alias")), "srv-b") == 0;
+        assert_int_equal(json_object_set_new(e, "port", json_integer(b ? silent_port : s->a.port)),
+                         0);
     }
     assert_int_equal(json_dump_file(j, path, JSON_COMPACT), 0);
     json_decref(j);
     assert_int_equal(kill(s_agent, SIGHUP), 0);
     s_log_t reloaded = {"reload=done", 1}, failed = {"round=failed", 1};
     assert_true(cf_test_wait_until(s_log_has, &reloaded, 10000));
-    assert_true(cf_test_wait_until(s_log_has, &failed, 10000));
+    assert_true(cf_test_wait_until(s_log_has, &failed, 20000));
 }
 
-/* No server answers: rolled back, reported failed through the broker with the servers
-   tried, srv-b (the server in use since the previous test) first. */
+/* No server answers (srv-a refuses the connection, srv-b's call times out): rolled back,
+   reported failed through the broker with the servers tried, srv-b (the server in use
+   since the previous test) first. */
 static void test_all_down_rolls_back(void **state)
 {
     (void) state;
     assert_true(s_agent > 0);
     char old[65], id[33], out[CF_ITEST_FLEET_BODY], path[200];
     snprintf(old, sizeof(old), "%s", cf_itest_real_fpr("ag-c1"));
-    int port = s->a.port;
+    int port = s->a.port, fd = -1;
     assert_true(cf_itest_fleet_port_closed(&port));
-    s_cache_closed();
+    s_cache_dead(s_silent(&fd));
     s_job(id);
     s_job_t w = {id, "counts/failed"};
     assert_true(cf_test_wait_until(s_counted, &w, 40000));
+    close(fd);
     assert_string_equal(cf_itest_real_fpr("ag-c1"), old);
+    s_log_t hung = {"check=no-answer server=srv-b .*timed out", 1},
+            refused = {"check=no-answer server=srv-a", 2};
+    assert_true(s_log_has(&hung));
+    assert_true(s_log_has(&refused)); /* the first test's, and this one's */
     assert_int_equal(cf_test_sh("cd '%s' && ! ls | grep -q -e '[.]prev$' -e '[.]new$'",
                                 cf_itest_real_dir("ag-c1")),
                      0);
