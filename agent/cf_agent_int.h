@@ -17,14 +17,11 @@
 #include "cf_relay.h"
 
 #define CF_AGENT_TRIM_DELAY_MS 2000 /* quiet time after work before memory is given back */
-#define CF_AGENT_CHECK_BUDGET_MS                                                           \
-    12000                           /* an install check's whole time (it runs under a->mu, \
-                                       in the link's thread for a job from the broker,     \
-                                       whose heartbeats die at the broker after 30 s) */
-#define CF_AGENT_CHECK_CALL_MS 5000 /* one check-in of an install check at most */
-#define CF_AGENT_CHECK_PAUSE_MS                            \
-    500 /* first pause between two passes over the servers \
-           (randomized, doubling up to 4 times that) */
+/* The install check (cf_agent_check_pair) runs under a->mu, in the link's thread for a job
+   from the broker, whose heartbeats die at the broker after 30 s: it is bounded well below. */
+#define CF_AGENT_CHECK_BUDGET_MS 12000 /* the whole check at most */
+#define CF_AGENT_CHECK_CALL_MS   5000  /* one check-in of it at most */
+#define CF_AGENT_CHECK_PAUSE_MS  500   /* first pause's bound (drawn in [b/2, b], doubling to 4x) */
 
 typedef struct {
     cf_agent_run_opts_t opts;                        /* options, defaults filled in */

@@ -84,10 +84,11 @@ static void test_revoked_install_rolls_back(void **state)
        the check-in itself (with the previous certificate) succeeded */
     assert_int_equal(s_round(prom), 0);
     assert_string_equal(cf_itest_real_fpr("ag-r1"), old);
-    /* a TLS refusal fails the check at once: no other server is asked */
-    assert_int_equal(cf_test_sh("grep -q 'check=refused server=srv-a' '%s/agent-ag-r1.log' && "
-                                "! grep -q 'check=no-answer' '%s/agent-ag-r1.log'",
-                                s->dir, s->dir),
+    /* a TLS refusal ends the check (a refusal whose alert was lost to the server's reset
+       looks like no answer, and the next try sees it: docs/agent-run.md) */
+    assert_int_equal(cf_test_sh("grep -q 'check=refused server=srv-.*alert certificate revoked' "
+                                "'%s/agent-ag-r1.log'",
+                                s->dir),
                      0);
     assert_int_equal(
         cf_test_sh("cd '%s' && ! ls | grep -q -e '[.]prev$' -e '[.]new$' -e '[.]tmp[.]'",
