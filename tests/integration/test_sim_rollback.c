@@ -247,6 +247,32 @@ static void s_failed_reasons(const char *id)
     json_decref(j);
 }
 
+/* A pair that passed its check but cannot be written to the state directory (a directory
+   stands where r-1's cert.pem goes: the rename fails, root or not) is not kept: r-1 rolls
+   back to no pair, the job fails with the reason, r-1 checks in without a certificate. */
+static void s_unkept(void)
+{
+    char path[800], out[CF_ITEST_FLEET_BODY];
+    snprintf(path, sizeof(path), "%s/r-1/cert.pem", s_state);
+    assert_int_equal(mkdir(path, 0700), 0);
+    s_job_t j = {"", "failed", 1};
+    s_job("{\"type\":\"install_cert\",\"agents\":[\"r-1\"]}", &j);
+    snprintf(path, sizeof(path), "/api/v1/jobs/%s/agents?state=failed", j.id);
+    assert_int_equal(cf_itest_fleet_get(&s->a, path, out), 200);
+    if (!strstr(out, "passed its check-in but could not be kept") ||
+        !strstr(out, "previous one is kept"))
+        fail_msg("failed entry: %s", out);
+    s_seen_t r1 = {"r-1", time(NULL)};
+    assert_true(cf_test_wait_until(s_seen_after, &r1, S_WAIT));
+    s_agent_str("r-1", "lock", out, sizeof(out));
+    assert_string_equal(out, "insecure");
+    snprintf(path, sizeof(path), "%s/r-1/cert.pem", s_state);
+    assert_int_equal(rmdir(path), 0);
+    /* nothing left of the attempt: only the CURVE keypair */
+    assert_int_equal(cf_test_sh("test -z \"$(ls -A '%s/r-1' | grep -v '^curve[.]key')\"", s_state),
+                     0);
+}
+
 /* Package pkg (two enrollments), the simulator started: r-0 gets a pair of its own
    (install_cert, then renew_csr), whose fingerprint goes into own; r-1 has none (push
    mode). A job's pair reaches the state directory once its check passed. Stopped. */
@@ -270,6 +296,7 @@ static void s_first_run(char *pkg, size_t len, char own[65])
     s_disk_fpr("r-0", fp);
     assert_string_equal(fp, own);
     assert_false(s_disk_has("r-1", "cert.pem"));
+    s_unkept();
     s_stop_sim();
 }
 
