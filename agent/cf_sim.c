@@ -122,7 +122,8 @@ cf_err_t cf_sim_agent_try(cf_sim_t *sim, size_t a, const char *job_id, const cha
         cf_mem_free(keep);
         return cf_why(why, CF_ERR_STATE, "another job's certificate is still being checked");
     }
-    cf_err_t rc = s_put(sim, a, cert, key, leaf, 1, keep, why);
+    /* not written: the state directory gets the pair once it passed (cf_sim_jobs_checked) */
+    cf_err_t rc = s_put(sim, a, cert, key, leaf, 0, keep, why);
     if (rc != CF_OK) {
         pthread_mutex_lock(&sim->mu);
         ag->check = NULL;

@@ -141,9 +141,10 @@ size_t cf_sim_agent_server(cf_sim_t *sim, size_t a, unsigned skip);
 CF_MUST_USE cf_err_t cf_sim_agent_install(cf_sim_t *sim, size_t a, const char *cert,
                                           const char *key, const cf_cert_t *leaf, int write,
                                           cf_why_t *why);
-/* As cf_sim_agent_install (written), for job job_id: the previous pair is kept on trial
+/* As cf_sim_agent_install, for job job_id, not written: the previous pair is kept on trial
    (cf_sim_check_t) and a check-in is asked for; the job's outcome comes from
-   cf_sim_jobs_checked. CF_ERR_STATE when another job's pair is still on trial. */
+   cf_sim_jobs_checked, which writes the pair to the state directory once it passed.
+   CF_ERR_STATE when another job's pair is still on trial. */
 CF_MUST_USE cf_err_t cf_sim_agent_try(cf_sim_t *sim, size_t a, const char *job_id, const char *cert,
                                       const char *key, const cf_cert_t *leaf, cf_why_t *why);
 /* Free a trial (its previous pair) and NULL *check_p; NULL is fine. */
@@ -199,9 +200,11 @@ void cf_sim_http_abort(cf_sim_t *sim);
 /* 1 when agent a has applied job_id (its replay memory), else 0. Any thread. */
 int cf_sim_agent_applied(cf_sim_t *sim, size_t a, const char *job_id);
 /* The check-in carrying job_id's new pair of agent a ended (main thread): rc CF_OK (the
-   server took it and answered secure) keeps the pair, remembers the job and hands
-   "installed" to the fleet; otherwise the previous pair comes back and the job fails with
-   why. A check that is no longer on trial is ignored. */
+   server took it and answered secure) keeps the pair (written to the state directory when
+   there is one), remembers the job and hands "installed" to the fleet; otherwise (or when
+   that write fails) the previous pair comes back, none when there was none, and the job
+   fails with why. The state directory never holds a pair on trial or one that failed. A
+   check that is no longer on trial is ignored. */
 void cf_sim_jobs_checked(cf_sim_t *sim, size_t a, const char *job_id, cf_err_t rc,
                          const cf_why_t *why);
 /* The renewal of agent a for its renew_csr job_id ended (main thread): rc CF_OK with the

@@ -134,7 +134,7 @@ static cf_err_t s_install(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t
 /* reissue: the new certificate must chain to the CA, name the agent and certify the key it
    holds (known by the key id of its certificate in use: no key decoded per job, neither the
    private key nor the certificate's: cf_sim_reissue); then it is the agent's certificate
-   on trial (written to its state directory first, when there is one). */
+   on trial (written to its state directory once it passed, when there is one). */
 static cf_err_t s_reissue(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t *why)
 {
     cf_sim_agent_t *ag = &sim->agents[a];
@@ -192,22 +192,34 @@ static cf_err_t s_renew(cf_sim_t *sim, size_t a, const char *job_id, cf_why_t *w
     return CF_ERR_PENDING;
 }
 
-void cf_sim_jobs_checked(cf_sim_t *sim, size_t a, const char *job_id, cf_err_t rc,
-                         const cf_why_t *why)
+/* Agent a's pair in use, which passed its check (still on trial: no other job can replace
+   it meanwhile), into the state directory. Errors: as cf_sim_state_write_pair, NOMEM. */
+static cf_err_t s_keep_passed(cf_sim_t *sim, size_t a, cf_why_t *why)
 {
     cf_sim_agent_t *ag = &sim->agents[a];
-    char id[CF_MSG_AGENT_MAX + 1], fpr[CF_MSG_FPR_HEX + 1];
-    cf_sim_agent_id(sim, a, id);
     pthread_mutex_lock(&sim->mu);
-    cf_sim_check_t *c = ag->check;
-    if (!c || c->call != 1 || strcmp(c->job_id, job_id) != 0) {
-        pthread_mutex_unlock(&sim->mu);
-        return;
-    }
+    char *cert = ag->cert ? cf_mem_strdup(ag->cert) : NULL;
+    char *key = ag->key ? cf_mem_strdup(ag->key) : NULL;
+    pthread_mutex_unlock(&sim->mu);
+    cf_err_t rc = cert && key ? cf_sim_state_write_pair(sim, a, cert, key, why)
+                              : cf_why(why, CF_ERR_NOMEM, "out of memory");
+    cf_mem_free(cert);
+    cf_mem_free_secret_str(key);
+    return rc;
+}
+
+/* The trial c of agent a ends: rc CF_OK keeps the new pair, otherwise the previous one
+   (NULL when there was none) comes back and c takes the new one away. fpr: the pair in
+   use now. */
+static void s_end_trial(cf_sim_t *sim, size_t a, cf_sim_check_t *c, cf_err_t rc,
+                        char fpr[CF_MSG_FPR_HEX + 1])
+{
+    cf_sim_agent_t *ag = &sim->agents[a];
+    pthread_mutex_lock(&sim->mu);
     ag->check = NULL;
     if (rc == CF_OK) {
-        s_remember(ag, job_id);
-    } else { /* back to the previous pair; c takes the new one away */
+        s_remember(ag, c->job_id);
+    } else {
         char *nc = ag->cert, *nk = ag->key;
         ag->cert = c->cert;
         ag->key = c->key;
@@ -216,22 +228,38 @@ void cf_sim_jobs_checked(cf_sim_t *sim, size_t a, const char *job_id, cf_err_t r
         memcpy(ag->fpr, c->fpr, sizeof(ag->fpr));
         memcpy(ag->key_id, c->key_id, sizeof(ag->key_id));
     }
-    snprintf(fpr, sizeof(fpr), "%s", ag->fpr);
-    char *cert = rc != CF_OK && sim->state_dir && ag->cert ? cf_mem_strdup(ag->cert) : NULL;
-    char *key = cert && ag->key ? cf_mem_strdup(ag->key) : NULL;
+    snprintf(fpr, CF_MSG_FPR_HEX + 1, "%s", ag->fpr);
     pthread_mutex_unlock(&sim->mu);
-    cf_sim_check_free(&c);
-    cf_why_t swhy = {""};
-    if (cert && key && cf_sim_state_write_pair(sim, a, cert, key, &swhy) != CF_OK)
-        cf_log(CF_LOG_WARN, "agent=%s state=\"%s\"", id, swhy.text);
-    cf_mem_free(cert);
-    cf_mem_free_secret_str(key);
-    char reason[CF_WHY_MAX + 64] = "";
-    if (rc != CF_OK)
+}
+
+void cf_sim_jobs_checked(cf_sim_t *sim, size_t a, const char *job_id, cf_err_t rc,
+                         const cf_why_t *why)
+{
+    char id[CF_MSG_AGENT_MAX + 1], fpr[CF_MSG_FPR_HEX + 1];
+    char reason[CF_WHY_MAX + 96] = "";
+    cf_sim_agent_id(sim, a, id);
+    pthread_mutex_lock(&sim->mu);
+    cf_sim_check_t *c = sim->agents[a].check;
+    int ours = c && c->call == 1 && strcmp(c->job_id, job_id) == 0;
+    pthread_mutex_unlock(&sim->mu); /* c stays: only this (main) thread ends a trial */
+    if (!ours)
+        return;
+    if (rc != CF_OK) {
         snprintf(reason, sizeof(reason),
-                 "the new certificate failed its check-in (%s); the "
-                 "previous one is kept",
+                 "the new certificate failed its check-in (%s); the previous one is kept",
                  cf_why_text(why, rc));
+    } else if (sim->state_dir) { /* on disk only now: a restart never presents a pair that
+                                    did not pass (nor one on trial) */
+        cf_why_t swhy = {""};
+        rc = s_keep_passed(sim, a, &swhy);
+        if (rc != CF_OK)
+            snprintf(reason, sizeof(reason),
+                     "the new certificate passed its check-in but could not be kept (%s); "
+                     "the previous one is kept",
+                     cf_why_text(&swhy, rc));
+    }
+    s_end_trial(sim, a, c, rc, fpr);
+    cf_sim_check_free(&c);
     cf_err_t crc = cf_fleet_complete(sim->fleet, a, job_id, rc, rc == CF_OK ? fpr : NULL,
                                      rc == CF_OK ? NULL : reason);
     if (crc != CF_OK)

@@ -1,6 +1,7 @@
 /*  cf_sim_state - the simulator's --state-dir: each agent's CURVE keypair and certificate
-    pair under <dir>/<id>/, written as it enrolls and installs, read back at start so a
-    restarted simulator's agents are the same agents (enrolled ids keep their keys)  */
+    pair under <dir>/<id>/, written as it enrolls and once a job's pair passed its install
+    check, read back at start so a restarted simulator's agents are the same agents
+    (enrolled ids keep their keys, and present only certificates that passed)  */
 #include <stdio.h>
 #include <string.h>
 
