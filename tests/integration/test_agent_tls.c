@@ -19,6 +19,7 @@
 #include "cf_db_meta.h"
 #include "cf_itest_broker.h"
 #include "cf_itest_fleet.h"
+#include "cf_itest_linked.h"
 #include "cf_itest_https.h"
 #include "cf_itest_real.h"
 #include "cf_mem.h"
@@ -29,25 +30,6 @@ static cf_itest_broker_t s_b;
 static int s_tls_port[2];
 static char s_token[128], s_tls_ep[CF_CURVE_TEXT_MAX + 8], s_tcp_ep[CF_CURVE_TEXT_MAX + 1];
 static pid_t s_agent;
-
-static void s_login(void)
-{
-    char body[CF_ITEST_FLEET_BODY];
-    assert_int_equal(
-        cf_itest_fleet_call(&s->a, 0, &s->console, 0, "POST", "/api/v1/login",
-                            "{\"user\":\"admin\",\"password\":\"" CF_ITEST_FLEET_ADMIN_PASS "\"}",
-                            NULL, body),
-        200);
-    json_t *j = cf_itest_fleet_json(body);
-    snprintf(s->token, sizeof(s->token), "%s", json_string_value(json_object_get(j, "token")));
-    json_decref(j);
-    assert_int_equal(cf_itest_fleet_admin(&s->a, "POST", "/api/v1/enroll-tokens",
-                                          "{\"uses\":5,\"ttl\":3600}", body),
-                     201);
-    j = cf_itest_fleet_json(body);
-    snprintf(s_token, sizeof(s_token), "%s", json_string_value(json_object_get(j, "token")));
-    json_decref(j);
-}
 
 static void s_write(const char *name, const char *text, size_t len, mode_t mode)
 {
@@ -112,34 +94,14 @@ static int s_setup(void **state)
     (void) state;
     signal(SIGPIPE, SIG_IGN);
     s_broker_prepare();
-    snprintf(s->dir, sizeof(s->dir), "%s", s_b.dir);
-    s->redis = s_b.redis;
-    char path[700], srv_ep[CF_CURVE_TEXT_MAX + 1], z85[CF_CURVE_Z85_LEN + 1];
-    snprintf(path, sizeof(path), "%s/secret", s->dir);
-    assert_int_equal(cf_seal_generate_file(path, "fleet-1", NULL), CF_OK);
-    assert_int_equal(cf_test_sh("cd '%s' && umask 077 && printf '%%s' '" CF_ITEST_FLEET_ADMIN_PASS
-                                "' >admin.pass",
-                                s->dir),
-                     0);
-    assert_int_equal(cf_curve_broker_format(&s_b.servers, srv_ep, sizeof(srv_ep)), CF_OK);
+    char z85[CF_CURVE_Z85_LEN + 1];
     assert_int_equal(cf_curve_broker_format(&s_b.agents, s_tcp_ep, sizeof(s_tcp_ep)), CF_OK);
     cf_curve_z85_encode(s_b.agents.pub, z85);
     snprintf(s_tls_ep, sizeof(s_tls_ep), "tls://127.0.0.1:%d#%s", s_tls_port[0], z85);
-    const char *more[] = {"--broker", srv_ep, NULL};
-    cf_itest_fleet_start(&s->a, "srv-a", "10", "127.0.0.0/25", 1, more);
-    cf_cert_t *cert = NULL;
-    cf_key_t *key = NULL;
-    assert_int_equal(cf_seal_load_file(path, 0, &s->seal, NULL), CF_OK);
-    assert_int_equal(cf_db_ca_get(s_b.store, s->seal, &cert, &key), CF_OK);
-    assert_int_equal(cf_ca_load(cert, key, &s->ca), CF_OK);
-    cf_cert_destroy(&cert);
-    cf_key_destroy(&key);
-    snprintf(path, sizeof(path), "%s/ca.pem", s->dir);
-    cf_itest_ca_write(s->ca, path);
+    cf_itest_linked_start(s, &s_b, NULL);
     s_broker_tls_material();
     cf_itest_broker_spawn_tls(&s_b, s_tls_port);
-    cf_itest_fleet_issue(NULL, 0, 30, "console", &s->console);
-    s_login();
+    cf_itest_linked_token(s, 5, s_token, sizeof(s_token));
     return 0;
 }
 
@@ -154,11 +116,7 @@ static int s_teardown(void **state)
 {
     (void) state;
     s_stop_agent();
-    cf_itest_cert_free(&s->console);
-    cf_itest_server_stop(&s->a, SIGTERM);
-    cf_ca_destroy(&s->ca);
-    cf_seal_destroy(&s->seal);
-    cf_itest_broker_stop(&s_b);
+    cf_itest_linked_stop(s, &s_b);
     return 0;
 }
 

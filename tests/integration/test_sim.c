@@ -18,6 +18,7 @@
 #include "cf_itest_broker.h"
 #include "cf_db_enroll.h"
 #include "cf_itest_fleet.h"
+#include "cf_itest_linked.h"
 #include "cf_seal.h"
 
 #define S_PUSH_N 50 /* agents of the push-mode fleet */
@@ -51,48 +52,15 @@ static cf_itest_fleet_t *const s = &cf_itest_fleet;
 static cf_itest_broker_t s_b;
 static pid_t s_sim;
 
-static void s_login(void)
-{
-    char body[CF_ITEST_FLEET_BODY];
-    assert_int_equal(
-        cf_itest_fleet_call(&s->a, 0, &s->console, 0, "POST", "/api/v1/login",
-                            "{\"user\":\"admin\",\"password\":\"" CF_ITEST_FLEET_ADMIN_PASS "\"}",
-                            NULL, body),
-        200);
-    json_t *j = cf_itest_fleet_json(body);
-    snprintf(s->token, sizeof(s->token), "%s", json_string_value(json_object_get(j, "token")));
-    json_decref(j);
-}
-
 static int s_setup(void **state)
 {
     (void) state;
     signal(SIGPIPE, SIG_IGN);
     cf_itest_broker_start(&s_b, "sim", NULL, NULL, NULL, 0);
-    snprintf(s->dir, sizeof(s->dir), "%s", s_b.dir);
-    s->redis = s_b.redis;
-    char path[700], srv_ep[CF_CURVE_TEXT_MAX + 1], agents_ep[CF_CURVE_TEXT_MAX + 1];
-    snprintf(path, sizeof(path), "%s/secret", s->dir);
-    assert_int_equal(cf_seal_generate_file(path, "fleet-1", NULL), CF_OK);
-    assert_int_equal(cf_test_sh("cd '%s' && umask 077 && printf '%%s' '" CF_ITEST_FLEET_ADMIN_PASS
-                                "' >admin.pass",
-                                s->dir),
-                     0);
-    assert_int_equal(cf_curve_broker_format(&s_b.servers, srv_ep, sizeof(srv_ep)), CF_OK);
+    char agents_ep[CF_CURVE_TEXT_MAX + 1];
     assert_int_equal(cf_curve_broker_format(&s_b.agents, agents_ep, sizeof(agents_ep)), CF_OK);
-    const char *more[] = {"--broker", srv_ep, "--agent-broker", agents_ep, NULL};
-    cf_itest_fleet_start(&s->a, "srv-a", "10", "127.0.0.0/25", 1, more);
-    cf_cert_t *cert = NULL;
-    cf_key_t *key = NULL;
-    assert_int_equal(cf_seal_load_file(path, 0, &s->seal, NULL), CF_OK);
-    assert_int_equal(cf_db_ca_get(s_b.store, s->seal, &cert, &key), CF_OK);
-    assert_int_equal(cf_ca_load(cert, key, &s->ca), CF_OK);
-    cf_cert_destroy(&cert);
-    cf_key_destroy(&key);
-    snprintf(path, sizeof(path), "%s/ca.pem", s->dir);
-    cf_itest_ca_write(s->ca, path);
-    cf_itest_fleet_issue(NULL, 0, 30, "console", &s->console);
-    s_login();
+    const char *more[] = {"--agent-broker", agents_ep, NULL};
+    cf_itest_linked_start(s, &s_b, more);
     return 0;
 }
 
@@ -101,11 +69,7 @@ static int s_teardown(void **state)
     (void) state;
     if (s_sim > 0 && cf_itest_kill(s_sim, SIGKILL) != CF_OK)
         fprintf(stderr, "the simulator %d did not stop\n", (int) s_sim);
-    cf_itest_cert_free(&s->console);
-    cf_itest_server_stop(&s->a, SIGTERM);
-    cf_ca_destroy(&s->ca);
-    cf_seal_destroy(&s->seal);
-    cf_itest_broker_stop(&s_b);
+    cf_itest_linked_stop(s, &s_b);
     return 0;
 }
 
