@@ -303,12 +303,21 @@ static void s_keep_held(cf_link_t *self, size_t n)
     for (size_t i = 0; i < n; i++)
         if (self->held[i] && k++ != i)
             self->batch[k - 1] = self->batch[i];
-    self->n_batch = k;
+    self->n_batch = self->n_kept = k;
 }
 
-void cf_link_jobs_flush(cf_link_t *self, int64_t hold_ms)
+void cf_link_jobs_flush(cf_link_t *self, int64_t hold_ms, int64_t gather_ms)
 {
     size_t n = self->n_batch;
+    int64_t now = cf_link_now_ms(), gather_due = INT64_MAX;
+    /* the new facts wait for more, unless held RECEIPTs are due (all go then) */
+    if (n > 0 && self->held_due > now &&
+        !cf_link_facts_gathered(self->batch + self->n_kept, n - self->n_kept, now, gather_ms,
+                                &gather_due)) {
+        if (gather_due < self->held_due) /* the held RECEIPTs' time stays if it is sooner */
+            self->held_due = gather_due;
+        return;
+    }
     self->held_due = INT64_MAX;
     if (n == 0)
         return;
@@ -316,10 +325,10 @@ void cf_link_jobs_flush(cf_link_t *self, int64_t hold_ms)
        a lone one read a moment ago waits for its REPORT in the next batch */
     int64_t due = INT64_MAX;
     size_t moot = cf_link_facts_moot(self->batch, n, self->moot);
-    size_t held =
-        cf_link_facts_hold(self->batch, n, self->moot, cf_link_now_ms(), hold_ms, self->held, &due);
+    size_t held = cf_link_facts_hold(self->batch, n, self->moot, now, hold_ms, self->held, &due);
     if (held == n) {
         self->held_due = due;
+        self->n_kept = n; /* all kept, in their order */
         return;
     }
     cf_db_job_tr_t *tr = cf_mem_calloc(n, sizeof(*tr));

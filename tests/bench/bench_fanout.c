@@ -20,6 +20,7 @@ typedef struct {
     bf_stats_t before;   /* fleet counters before the timed job (resends) */
     bf_cpu_t cpu_job;    /* CPU the processes used during the timed job */
     bf_cpu_t cpu_bare;   /* ... during the bare exchange (the benchmark is the ROUTER) */
+    bf_redis_t scripts;  /* Redis's EVALSHA calls and time in them during the timed job */
     bf_stats_t after;    /* ... and after it */
 } bf_fig_t;
 
@@ -94,6 +95,7 @@ static int bf_job(bf_env_t *e, unsigned long long acks_want, bf_fig_t *fig, int 
         bf_perf_start(&perf, e);
     bf_bases(e, base);
     fig->before = bf_sum(e);
+    bf_redis_t s0 = bf_redis_scripts(e);
     bf_cpu_t c0 = bf_cpu(e);
     double t0 = bf_now_ms(), t_rec = BF_NO_TIME, t_fin = BF_NO_TIME;
     int rc = bf_post(e, id);
@@ -111,6 +113,9 @@ static int bf_job(bf_env_t *e, unsigned long long acks_want, bf_fig_t *fig, int 
         return 0;
     }
     fig->cpu_job = bf_cpu_since(e, &c0);
+    fig->scripts = bf_redis_scripts(e);
+    fig->scripts.calls -= s0.calls;
+    fig->scripts.usec -= s0.usec;
     fig->fan = (t_rec - t0) / 1e3;
     fig->post = (t_post - t0) / 1e3;
     fig->stored = (t_fin - t0) / 1e3;
@@ -216,6 +221,9 @@ static void bf_print(const bf_env_t *e, const bf_fig_t *f)
            n, f->sign, f->sign * 1e6 / (double) n);
     bf_cpu_print("timed job", &f->cpu_job, n);
     bf_cpu_print("bare exchange", &f->cpu_bare, n);
+    printf("   Redis during the timed job: %llu EVALSHA calls, %llu ms in them (%.0f us each)\n",
+           f->scripts.calls, f->scripts.usec / 1000,
+           f->scripts.calls ? (double) f->scripts.usec / (double) f->scripts.calls : 0.0);
     printf("   signed job copy: %zu bytes; sent by the agents during the timed job: %llu "
            "RECEIPT, %llu REPORT; resent: %llu RECEIPT, %llu REPORT\n",
            f->job_bytes, f->after.receipts - f->before.receipts,
