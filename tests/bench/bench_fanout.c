@@ -305,6 +305,14 @@ typedef struct {
     int keep;                                  /* --keep */
 } bf_opts_t;
 
+/* 1 when the values are in range. */
+static int bf_opts_ok(const bf_opts_t *o)
+{
+    long io = strtol(o->io_threads, NULL, 10), bio = strtol(o->broker_io, NULL, 10);
+    return o->per_proc >= 1 && o->per_proc <= BF_PER_PROC_MAX && io >= 1 && io <= 64 && bio >= 0 &&
+           bio <= 64 && (!strcmp(o->type, "recheck") || !strcmp(o->type, "set_favorite"));
+}
+
 /* -1 to run, else the exit code (--help: 0, a bad command line: 2). */
 static int bf_opts(int argc, char **argv, bf_opts_t *o)
 {
@@ -332,9 +340,7 @@ static int bf_opts(int argc, char **argv, bf_opts_t *o)
             return strcmp(a, "--help") ? 2 : 0;
         }
     }
-    long io = strtol(o->io_threads, NULL, 10), bio = strtol(o->broker_io, NULL, 10);
-    if (o->per_proc < 1 || o->per_proc > BF_PER_PROC_MAX || io < 1 || io > 64 || bio < 0 ||
-        bio > 64 || (strcmp(o->type, "recheck") && strcmp(o->type, "set_favorite"))) {
+    if (!bf_opts_ok(o)) {
         bf_usage();
         return 2;
     }
