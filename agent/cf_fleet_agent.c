@@ -318,6 +318,34 @@ static void s_await_ack(cf_fleet_t *f, cf_fleet_agent_t *ag, cf_fleet_rec_t *r, 
     cf_fleet_link_wake(f, r->next_ms);
 }
 
+/* 1 when the job of m finishes as soon as it is checked, so its REPORT follows at once and
+   no RECEIPT goes before it: recheck and set_favorite, which install and make nothing (an
+   on_job hook may take long over the others: a real agent's install check), and a job
+   that does not even parse (refused at once). The type is read from the unverified job: a
+   forged type changes only whether a RECEIPT goes first. */
+static int s_at_once(const cf_msg_t *m)
+{
+    cf_job_t *job = NULL;
+    cf_why_t why = {""};
+    if (cf_job_parse(m->job, m->job_len, &job, &why) != CF_OK)
+        return 1;
+    cf_job_type_t type = cf_job_type(job);
+    cf_job_destroy(&job);
+    return type == CF_JOB_TYPE_RECHECK || type == CF_JOB_TYPE_SET_FAVORITE;
+}
+
+/* The first RECEIPT of r's job (unless a test drops it). */
+static void s_first_receipt(cf_fleet_t *f, size_t a, cf_fleet_rec_t *r)
+{
+    if (f->fault.drop_first_receipt) {
+        f->stats.receipts_dropped++;
+        return;
+    }
+    s_send_receipt(f, a, r);
+    f->stats.receipts++;
+    f->agents[a].counts.receipts++;
+}
+
 static void s_on_job(cf_fleet_t *f, size_t a, const cf_msg_t *m)
 {
     cf_fleet_agent_t *ag = &f->agents[a];
@@ -346,15 +374,16 @@ static void s_on_job(cf_fleet_t *f, size_t a, const cf_msg_t *m)
     r->receipt_acked = r->report_acked = 0;
     r->outcome = 0; /* this run's outcome is not known yet (a retry runs a job again) */
     int64_t sent = zclock_mono();
-    if (f->fault.drop_first_receipt) {
-        f->stats.receipts_dropped++;
-    } else {
-        s_send_receipt(f, a, r);
-        f->stats.receipts++;
-        ag->counts.receipts++;
-    }
+    int at_once = s_at_once(m);
+    if (!at_once)
+        s_first_receipt(f, a, r); /* the job may take long: the server learns it arrived */
     s_run(f, a, m, r, now);
-    if (!r->deferred) {
+    if (r->deferred) {
+        if (at_once) /* the hook deferred it all the same: the RECEIPT now */
+            s_first_receipt(f, a, r);
+    } else {
+        /* the REPORT stands for the RECEIPT: a job finished at once sends only the REPORT
+           (one message less each way through broker and server; docs/PROTOCOL.md 3) */
         sent = zclock_mono();
         s_send_report(f, a, r);
         f->stats.reports++;

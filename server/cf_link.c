@@ -114,13 +114,14 @@ static void s_actor(zsock_t *pipe, void *args)
             if (items[3 + 2 * i].revents & ZMQ_POLLIN)
                 cf_link_conn_event(self, i);
         }
-        /* one transition call for what this turn read (lone RECEIPTs wait a moment) */
-        cf_link_jobs_flush(self, self->hold_ms);
+        /* one transition call for what the last turns read (a moment's gathering; lone
+           RECEIPTs wait a moment longer) */
+        cf_link_jobs_flush(self, self->hold_ms, self->gather_ms);
         cf_link_msg_flush(self); /* its ACKs leave before a page of copies is signed */
         busy = s_send_work(self);
         cf_link_msg_flush(self); /* the page's JOBs, one BATCH per broker */
     }
-    cf_link_jobs_flush(self, 0);
+    cf_link_jobs_flush(self, 0, 0);
     cf_link_msg_flush(self);
     /* A zactor thread is detached: zactor_destroy returns on the signal sent after this
        handler, while the thread may still be exiting. Left to the thread's exit, its
@@ -192,6 +193,9 @@ cf_err_t cf_link_new(const cf_link_cfg_t *cfg, cf_link_t **out, cf_why_t *why)
     self->hold_ms = cfg->receipt_hold_ms < 0    ? 0
                     : cfg->receipt_hold_ms == 0 ? CF_LINK_RECEIPT_HOLD_MS
                                                 : cfg->receipt_hold_ms;
+    self->gather_ms = cfg->fact_gather_ms < 0    ? 0
+                      : cfg->fact_gather_ms == 0 ? CF_LINK_GATHER_MS
+                                                 : cfg->fact_gather_ms;
     cf_err_t rc = cf_link_retry_new(0, &self->retry);
     if (rc == CF_OK)
         rc = s_start(self, cfg, why);

@@ -26,6 +26,10 @@ typedef struct {
     int receipt_hold_ms;              /* a lone RECEIPT waits this long for its REPORT before
                                          it is stored and ACKed alone (docs/jobs.md 4); 0 =
                                          CF_LINK_RECEIPT_HOLD_MS, negative = no wait */
+    int fact_gather_ms;               /* RECEIPTs and REPORTs wait up to this long for more
+                                         before one transition call stores them all
+                                         (docs/jobs.md 4); 0 = CF_LINK_GATHER_MS (10),
+                                         negative = no wait */
 } cf_link_cfg_t;
 
 /* Make a fresh CURVE keypair, register its public key in cf:curve:servers under this

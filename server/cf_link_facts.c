@@ -71,6 +71,19 @@ size_t cf_link_facts_moot(const cf_link_fact_t *facts, size_t n, unsigned char *
     return marked;
 }
 
+int cf_link_facts_gathered(const cf_link_fact_t *facts, size_t n, int64_t now_ms, int64_t gather_ms,
+                           int64_t *due_ms)
+{
+    if (due_ms)
+        *due_ms = INT64_MAX;
+    if (!facts || n == 0 || gather_ms <= 0 || n >= CF_LINK_GATHER_MIN ||
+        now_ms - facts[0].at_ms >= gather_ms)
+        return 1;
+    if (due_ms)
+        *due_ms = facts[0].at_ms + gather_ms;
+    return 0;
+}
+
 size_t cf_link_facts_hold(const cf_link_fact_t *facts, size_t n, const unsigned char *moot,
                           int64_t now_ms, int64_t hold_ms, unsigned char *held, int64_t *due_ms)
 {

@@ -23,6 +23,7 @@
 #define CF_LINK_RETRY_MAX       30000  /* the wait doubles up to this */
 #define CF_LINK_HWM             100000 /* messages queued on a broker link, each direction */
 #define CF_LINK_RECEIPT_HOLD_MS 50     /* a lone RECEIPT waits this long for its REPORT */
+#define CF_LINK_GATHER_MS       10     /* facts wait at most this long for more (one call) */
 
 /* A job being sent, one page of entries per loop turn. */
 typedef struct {
@@ -54,10 +55,12 @@ struct cf_link {
     int64_t signer_at;                                          /* when it was loaded, 0: never */
     cf_link_fact_t batch[CF_LINK_BATCH_MAX];                    /* facts to store (thread) */
     size_t n_batch;                                             /* entries in batch */
-    unsigned char moot[CF_LINK_BATCH_MAX];                      /* cf_link_facts_moot's */
-    unsigned char held[CF_LINK_BATCH_MAX];                      /* cf_link_facts_hold's */
+    size_t n_kept; /* of them, held RECEIPTs kept from the last call (at the front) */
+    unsigned char moot[CF_LINK_BATCH_MAX]; /* cf_link_facts_moot's */
+    unsigned char held[CF_LINK_BATCH_MAX]; /* cf_link_facts_hold's */
     int64_t held_due;       /* ms: the held RECEIPTs must be stored then, INT64_MAX: none held */
     int64_t hold_ms;        /* cf_link_cfg_t's receipt_hold_ms, resolved */
+    int64_t gather_ms;      /* cf_link_cfg_t's fact_gather_ms, resolved */
     cf_link_walk_t walk;    /* job being sent (thread) */
     cf_link_retry_t *retry; /* agents answered "offline", owned (thread) */
 };
@@ -112,8 +115,10 @@ size_t cf_link_jobs_open(cf_link_t *self, size_t broker, const char *agent, int6
    stored and acknowledged for both) and those cf_link_facts_hold keeps (read less than
    hold_ms ago without their REPORT: they stay in the batch for the next call, and
    self->held_due says when they must be stored); on a store failure nothing is acked (the
-   agents resend). hold_ms 0 empties the batch. */
-void cf_link_jobs_flush(cf_link_t *self, int64_t hold_ms);
+   agents resend). Facts read since the last call wait for more while
+   cf_link_facts_gathered says so (up to gather_ms; self->held_due says until when).
+   hold_ms 0 and gather_ms 0 empty the batch. */
+void cf_link_jobs_flush(cf_link_t *self, int64_t hold_ms, int64_t gather_ms);
 /* The signer, reloaded when older than CF_LINK_SIGNER_TTL; NULL when it cannot be loaded. */
 const cf_link_signer_t *cf_link_jobs_signer(cf_link_t *self);
 

@@ -93,7 +93,7 @@ static void s_fact(cf_link_t *self, size_t broker, const cf_msg_t *m)
 {
     cf_link_retry_forget(self->retry, m->agent); /* it is connected */
     if (self->n_batch == CF_LINK_BATCH_MAX)
-        cf_link_jobs_flush(self, 0); /* full: everything is stored now */
+        cf_link_jobs_flush(self, 0, 0); /* full: everything is stored now */
     cf_link_fact_t *f = &self->batch[self->n_batch++];
     memset(f, 0, sizeof(*f));
     f->broker = broker;

@@ -303,12 +303,46 @@ static void s_keep_held(cf_link_t *self, size_t n)
     for (size_t i = 0; i < n; i++)
         if (self->held[i] && k++ != i)
             self->batch[k - 1] = self->batch[i];
-    self->n_batch = k;
+    self->n_batch = self->n_kept = k;
 }
 
-void cf_link_jobs_flush(cf_link_t *self, int64_t hold_ms)
+/* The batch's n facts are stored (res: the results of those neither held nor moot, in
+   order): count each but the held, log and ACK each but the held and the moot. */
+static void s_ack_stored(cf_link_t *self, size_t n, const cf_db_job_res_t *res)
+{
+    for (size_t i = 0, k = 0; i < n; i++) {
+        const cf_link_fact_t *f = &self->batch[i];
+        if (self->held[i])
+            continue;
+        cf_app_count(self->app,
+                     f->type == CF_MSG_RECEIPT ? CF_APP_LINK_RECEIPTS : CF_APP_LINK_REPORTS, 1);
+        if (self->moot[i])
+            continue;
+        s_log_result(f, &res[k++]);
+        s_ack(self, f);
+    }
+}
+
+/* 1 when the facts read since the last call wait for more (cf_link_facts_gathered), unless
+   held RECEIPTs are due (all go then); self->held_due says until when. */
+static int s_gathering(cf_link_t *self, int64_t now, int64_t gather_ms)
+{
+    int64_t gather_due = INT64_MAX;
+    if (self->n_batch == 0 || self->held_due <= now ||
+        cf_link_facts_gathered(self->batch + self->n_kept, self->n_batch - self->n_kept, now,
+                               gather_ms, &gather_due))
+        return 0;
+    if (gather_due < self->held_due) /* the held RECEIPTs' time stays if it is sooner */
+        self->held_due = gather_due;
+    return 1;
+}
+
+void cf_link_jobs_flush(cf_link_t *self, int64_t hold_ms, int64_t gather_ms)
 {
     size_t n = self->n_batch;
+    int64_t now = cf_link_now_ms();
+    if (s_gathering(self, now, gather_ms))
+        return;
     self->held_due = INT64_MAX;
     if (n == 0)
         return;
@@ -316,10 +350,10 @@ void cf_link_jobs_flush(cf_link_t *self, int64_t hold_ms)
        a lone one read a moment ago waits for its REPORT in the next batch */
     int64_t due = INT64_MAX;
     size_t moot = cf_link_facts_moot(self->batch, n, self->moot);
-    size_t held =
-        cf_link_facts_hold(self->batch, n, self->moot, cf_link_now_ms(), hold_ms, self->held, &due);
+    size_t held = cf_link_facts_hold(self->batch, n, self->moot, now, hold_ms, self->held, &due);
     if (held == n) {
         self->held_due = due;
+        self->n_kept = n; /* all kept, in their order */
         return;
     }
     cf_db_job_tr_t *tr = cf_mem_calloc(n, sizeof(*tr));
@@ -348,17 +382,8 @@ void cf_link_jobs_flush(cf_link_t *self, int64_t hold_ms)
                "err=%s why=\"%s\"",
                n - held, cf_err_name(rc), cf_why_text(cf_store_why(self->store), rc));
     }
-    for (size_t i = 0, k = 0; rc == CF_OK && i < n; i++) {
-        const cf_link_fact_t *f = &self->batch[i];
-        if (self->held[i])
-            continue;
-        cf_app_count(self->app,
-                     f->type == CF_MSG_RECEIPT ? CF_APP_LINK_RECEIPTS : CF_APP_LINK_REPORTS, 1);
-        if (self->moot[i])
-            continue;
-        s_log_result(f, &res[k++]);
-        s_ack(self, f);
-    }
+    if (rc == CF_OK)
+        s_ack_stored(self, n, res);
     if (rc == CF_OK && moot > 0)
         cf_log(CF_LOG_DEBUG, "msg=\"receipts covered by their reports\" n=%zu", moot);
     cf_mem_free(tr);

@@ -213,7 +213,7 @@ static cf_err_t s_link(s_server_t *s, cf_why_t *why)
     CF_TRY(cf_server_opts_brokers(s->cfg, brokers, tls, &n, why));
     if (n == 0)
         return CF_OK; /* agents get their jobs at check-in */
-    cf_link_cfg_t lcfg = {&s->scfg, s->app, brokers, n, tls, 0};
+    cf_link_cfg_t lcfg = {&s->scfg, s->app, brokers, n, tls, 0, 0};
     CF_TRY(cf_link_new(&lcfg, &s->link, why));
     cf_app_set_link(s->app, s->link);
     return CF_OK;

@@ -10,7 +10,7 @@
 
 /* What one round measured; times in seconds, BF_NO_TIME when it did not complete. */
 typedef struct {
-    double fan, ref;     /* POST -> every entry past pending; bare: send -> N RECEIPTs */
+    double fan, ref;     /* POST -> every entry past pending; bare: send -> N answers */
     double rep, floor;   /* first REPORT -> last REPORT ACK, at the fleet: real, floor */
     double ref_rep;      /* the same window in the bare phase (ACK without Redis) */
     double post, stored; /* POST answered; POST -> every entry final in Redis */
@@ -20,6 +20,7 @@ typedef struct {
     bf_stats_t before;   /* fleet counters before the timed job (resends) */
     bf_cpu_t cpu_job;    /* CPU the processes used during the timed job */
     bf_cpu_t cpu_bare;   /* ... during the bare exchange (the benchmark is the ROUTER) */
+    bf_redis_t scripts;  /* Redis's EVALSHA calls and time in them during the timed job */
     bf_stats_t after;    /* ... and after it */
 } bf_fig_t;
 
@@ -94,6 +95,7 @@ static int bf_job(bf_env_t *e, unsigned long long acks_want, bf_fig_t *fig, int 
         bf_perf_start(&perf, e);
     bf_bases(e, base);
     fig->before = bf_sum(e);
+    bf_redis_t s0 = bf_redis_scripts(e);
     bf_cpu_t c0 = bf_cpu(e);
     double t0 = bf_now_ms(), t_rec = BF_NO_TIME, t_fin = BF_NO_TIME;
     int rc = bf_post(e, id);
@@ -111,6 +113,9 @@ static int bf_job(bf_env_t *e, unsigned long long acks_want, bf_fig_t *fig, int 
         return 0;
     }
     fig->cpu_job = bf_cpu_since(e, &c0);
+    fig->scripts = bf_redis_scripts(e);
+    fig->scripts.calls -= s0.calls;
+    fig->scripts.usec -= s0.usec;
     fig->fan = (t_rec - t0) / 1e3;
     fig->post = (t_post - t0) / 1e3;
     fig->stored = (t_fin - t0) / 1e3;
@@ -202,7 +207,7 @@ static void bf_print(const bf_env_t *e, const bf_fig_t *f)
     printf("   (POST answered after %.0f ms; every REPORT stored %.3f s after the POST; the cold "
            "warm-up job took %.3f s)\n",
            f->post * 1e3, f->stored, f->warm);
-    bf_line("bare CURVE ROUTER -> the same DEALERs: N JOBs sent -> N RECEIPTs in", n, f->ref,
+    bf_line("bare CURVE ROUTER -> the same DEALERs: N JOBs sent -> N answers in", n, f->ref,
             "agents");
     bf_goal("fan-out", f->fan, f->ref, BF_GOAL_FAN);
     bf_line("reports: REPORT -> broker -> server -> Redis -> ACK, at the fleet", n, f->rep,
@@ -216,9 +221,13 @@ static void bf_print(const bf_env_t *e, const bf_fig_t *f)
            n, f->sign, f->sign * 1e6 / (double) n);
     bf_cpu_print("timed job", &f->cpu_job, n);
     bf_cpu_print("bare exchange", &f->cpu_bare, n);
-    printf("   signed job copy: %zu bytes; resends during the timed job: %llu RECEIPT, %llu "
-           "REPORT\n",
-           f->job_bytes, f->after.r_resend - f->before.r_resend,
+    printf("   Redis during the timed job: %llu EVALSHA calls, %llu ms in them (%.0f us each)\n",
+           f->scripts.calls, f->scripts.usec / 1000,
+           f->scripts.calls ? (double) f->scripts.usec / (double) f->scripts.calls : 0.0);
+    printf("   signed job copy: %zu bytes; sent by the agents during the timed job: %llu "
+           "RECEIPT, %llu REPORT; resent: %llu RECEIPT, %llu REPORT\n",
+           f->job_bytes, f->after.receipts - f->before.receipts,
+           f->after.reports - f->before.reports, f->after.r_resend - f->before.r_resend,
            f->after.p_resend - f->before.p_resend);
 }
 
@@ -255,15 +264,16 @@ static int bf_round(bf_env_t *e, size_t per_proc, int keep)
 static void bf_usage(void)
 {
     printf("usage: bench_fanout [--agents N[,N...]] [--per-proc N] [--type recheck|set_favorite] "
-           "[--resend-ms MS] [--online-rate R] [--io-threads N] [--keep]\n"
+           "[--resend-ms MS] [--online-rate R] [--io-threads N] [--broker-io-threads N] [--keep]\n"
            "  defaults: --agents 1000,9000 --per-proc %d --type recheck --resend-ms 1000 (the "
            "agents' first\n"
            "  resend of an unacknowledged RECEIPT or REPORT, the product's default), --online-rate "
            "200 (agents\n"
-           "  each simulator brings on line per second), --io-threads 64 (cf-broker's libzmq I/O "
-           "threads,\n"
-           "  and the bare ROUTER's). Needs the "
-           "tree built\n"
+           "  each simulator brings on line per second), --io-threads 64 (the bare ROUTER's "
+           "libzmq I/O\n"
+           "  threads, the reference's), --broker-io-threads N (cf-broker's; default: its own, "
+           "derived from\n"
+           "  the CPU count). Needs the tree built\n"
            "  (cf-server, cf-broker, cf-agent-sim) and redis-server on PATH. See "
            "docs/BENCHMARKS.md.\n",
            BF_PER_PROC);
@@ -289,23 +299,34 @@ static void bf_bin_dir(char *out, size_t len)
 /* The command line. */
 typedef struct {
     const char *agents, *type, *resend, *rate; /* --agents, --type, --resend-ms, --online-rate */
-    const char *io_threads;                    /* --io-threads */
+    const char *io_threads;                    /* --io-threads (the bare ROUTER's) */
+    const char *broker_io;                     /* --broker-io-threads, "0": cf-broker's own */
     size_t per_proc;                           /* --per-proc */
     int keep;                                  /* --keep */
 } bf_opts_t;
 
+/* 1 when the values are in range. */
+static int bf_opts_ok(const bf_opts_t *o)
+{
+    long io = strtol(o->io_threads, NULL, 10), bio = strtol(o->broker_io, NULL, 10);
+    return o->per_proc >= 1 && o->per_proc <= BF_PER_PROC_MAX && io >= 1 && io <= 64 && bio >= 0 &&
+           bio <= 64 && (!strcmp(o->type, "recheck") || !strcmp(o->type, "set_favorite"));
+}
+
 /* -1 to run, else the exit code (--help: 0, a bad command line: 2). */
 static int bf_opts(int argc, char **argv, bf_opts_t *o)
 {
-    *o = (bf_opts_t){"1000,9000", "recheck", "1000", "200", BF_IO_THREADS_TEXT, BF_PER_PROC, 0};
+    *o =
+        (bf_opts_t){"1000,9000", "recheck", "1000", "200", BF_IO_THREADS_TEXT, "0", BF_PER_PROC, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char **slot = !strcmp(a, "--agents")        ? &o->agents
-                            : !strcmp(a, "--type")        ? &o->type
-                            : !strcmp(a, "--resend-ms")   ? &o->resend
-                            : !strcmp(a, "--online-rate") ? &o->rate
-                            : !strcmp(a, "--io-threads")  ? &o->io_threads
-                                                          : NULL;
+        const char **slot = !strcmp(a, "--agents")              ? &o->agents
+                            : !strcmp(a, "--type")              ? &o->type
+                            : !strcmp(a, "--resend-ms")         ? &o->resend
+                            : !strcmp(a, "--online-rate")       ? &o->rate
+                            : !strcmp(a, "--io-threads")        ? &o->io_threads
+                            : !strcmp(a, "--broker-io-threads") ? &o->broker_io
+                                                                : NULL;
         if (slot && v) {
             *slot = v;
             i++;
@@ -319,9 +340,7 @@ static int bf_opts(int argc, char **argv, bf_opts_t *o)
             return strcmp(a, "--help") ? 2 : 0;
         }
     }
-    long io = strtol(o->io_threads, NULL, 10);
-    if (o->per_proc < 1 || o->per_proc > BF_PER_PROC_MAX || io < 1 || io > 64 ||
-        (strcmp(o->type, "recheck") && strcmp(o->type, "set_favorite"))) {
+    if (!bf_opts_ok(o)) {
         bf_usage();
         return 2;
     }
@@ -336,8 +355,7 @@ int main(int argc, char **argv)
         return code;
     signal(SIGPIPE, SIG_IGN);
     cf_log_set_level(CF_LOG_WARN);
-    zsys_set_io_threads(strtoul(o.io_threads, NULL, 10)); /* the bare ROUTER gets what
-                                                             cf-broker gets */
+    zsys_set_io_threads(strtoul(o.io_threads, NULL, 10)); /* the bare ROUTER's */
     char bin[600];
     bf_bin_dir(bin, sizeof(bin));
     int bad = 0;
@@ -348,7 +366,7 @@ int main(int argc, char **argv)
         e.type = o.type;
         e.resend_ms = o.resend;
         e.rate = o.rate;
-        e.io_threads = o.io_threads;
+        e.io_threads = o.broker_io;
         e.n = strtoul(p, NULL, 10);
         p += strcspn(p, ",");
         if (e.n < 1 || e.n > o.per_proc * BF_SIM_MAX)

@@ -164,9 +164,9 @@ static cf_err_t bf_bare_jobs(bf_bare_t *b, cf_store_t *store, const cf_seal_t *s
 
 /* The floor's store step for one fact: the writes a transition makes, in one pipeline
    (one round trip): the entry (HSET), the counters (HINCRBY -1/+1), the event (XADD). */
-static cf_err_t bf_floor_write(cf_store_pipe_t *p, const bf_bare_t *b, const cf_msg_t *m)
+static cf_err_t bf_floor_write(cf_store_pipe_t *p, const bf_bare_t *b, const cf_msg_t *m,
+                               const char *from)
 {
-    const char *from = m->type == CF_MSG_RECEIPT ? "pending" : "delivered";
     const char *to = m->type == CF_MSG_RECEIPT        ? "delivered"
                      : m->outcome == CF_MSG_INSTALLED ? "installed"
                                                       : "failed";
@@ -180,10 +180,11 @@ static cf_err_t bf_floor_write(cf_store_pipe_t *p, const bf_bare_t *b, const cf_
     return cf_store_pipe_exec(p, 0);
 }
 
-/* ACK a RECEIPT or REPORT of the phase's job (after the floor's write when p). */
-static void bf_ack(bf_bare_t *b, cf_store_pipe_t *p, const cf_msg_t *m)
+/* ACK a RECEIPT or REPORT of the phase's job (after the floor's write when p; from: the
+   state the fact moves the agent's entry from). */
+static void bf_ack(bf_bare_t *b, cf_store_pipe_t *p, const cf_msg_t *m, const char *from)
 {
-    cf_err_t rc = p ? bf_floor_write(p, b, m) : CF_OK;
+    cf_err_t rc = p ? bf_floor_write(p, b, m, from) : CF_OK;
     if (rc != CF_OK) {
         fprintf(stderr, "bench_fanout: floor write: %s\n", cf_err_str(rc));
         return;
@@ -199,20 +200,28 @@ static void bf_ack(bf_bare_t *b, cf_store_pipe_t *p, const cf_msg_t *m)
     cf_msg_frames_clear(&fr);
 }
 
-/* A fact of the phase's job, first of its kind for its agent: 1 (marked in got). */
-static int bf_first(const bf_bare_t *b, unsigned char *got, const cf_msg_t *m)
+/* A fact of the phase's job, first of its kind for its agent: its bit (1 RECEIPT, 2
+   REPORT) with 4 added when it is the agent's first fact of the job (its answer: the
+   RECEIPT, or the REPORT of a job it finished at once, which stands for the RECEIPT); 0
+   for anything else. *from: the state an entry leaves (pending before the first fact). */
+static int bf_first(const bf_bare_t *b, unsigned char *got, const cf_msg_t *m, const char **from)
 {
     size_t i = strtoul(m->agent + strlen(b->prefix), NULL, 10);
     unsigned char bit = m->type == CF_MSG_RECEIPT ? 1 : 2;
-    if (i >= b->n || (got[i] & bit) || strcmp(m->job_id, b->job_id) != 0)
+    if (i >= b->n || strcmp(m->job_id, b->job_id) != 0)
         return 0;
+    *from = got[i] & 1 ? "delivered" : "pending";
+    if (got[i] & bit)
+        return 0;
+    int first = got[i] ? 0 : 4;
     got[i] |= bit;
-    return 1;
+    return bit | first;
 }
 
 /* One phase: send the N jobs, then answer every REPORT with an ACK (when p, the floor:
-   every RECEIPT and REPORT, after a Redis write each) until every agent's REPORT came. *t_receipts
-   gets the time the last agent's first RECEIPT arrived (BF_NO_TIME if not all did). */
+   every RECEIPT and REPORT, after a Redis write each) until every agent's REPORT came.
+   *t_receipts gets the time the last agent's first answer arrived (its RECEIPT, or the
+   REPORT alone of a job finished at once; BF_NO_TIME if not all did). */
 static int bf_bare_run(bf_bare_t *b, cf_store_pipe_t *p, double *t_receipts)
 {
     size_t sent = 0, receipts = 0, reports = 0;
@@ -230,15 +239,15 @@ static int bf_bare_run(bf_bare_t *b, cf_store_pipe_t *p, double *t_receipts)
         if (!bf_recv(b, sent < b->n ? 0 : 100, &m))
             continue;
         int fact = m.type == CF_MSG_RECEIPT || m.type == CF_MSG_REPORT;
-        if (fact && bf_first(b, got, &m)) {
-            if (m.type == CF_MSG_RECEIPT && ++receipts == b->n)
-                *t_receipts = bf_now_ms();
-            reports += m.type == CF_MSG_REPORT;
-        }
+        const char *from = "pending";
+        int first = fact ? bf_first(b, got, &m, &from) : 0;
+        if ((first & 4) && ++receipts == b->n)
+            *t_receipts = bf_now_ms();
+        reports += (first & 2) != 0;
         /* the bare ROUTER ACKs only REPORTs: a REPORT's ACK stops the agent's RECEIPT
            resends too, so that is all an agent needs; the floor ACKs each fact it stores */
         if (fact && strcmp(m.job_id, b->job_id) == 0 && (p || m.type == CF_MSG_REPORT))
-            bf_ack(b, p, &m);
+            bf_ack(b, p, &m, from);
         cf_msg_clear(&m);
     }
     cf_mem_free(got);

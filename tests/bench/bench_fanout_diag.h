@@ -45,6 +45,30 @@ static void bf_diag_connections(const bf_env_t *e)
            bf_diag_metric(e, "broker.metrics", "cf_broker_drops_total{reason=\"offline\"}"));
 }
 
+/* Redis's own count of EVALSHA calls and the microseconds it spent in them so far
+   (INFO commandstats; zeros when it does not answer). */
+typedef struct {
+    unsigned long long calls, usec; /* EVALSHA calls, microseconds in them */
+} bf_redis_t;
+
+static bf_redis_t bf_redis_scripts(const bf_env_t *e)
+{
+    bf_redis_t out = {0, 0};
+    redisReply *r = NULL;
+    if (cf_store_cmd(e->store, &r, "INFO commandstats") != CF_OK)
+        r = NULL;
+    const char *text = r && r->type == REDIS_REPLY_STRING ? r->str : NULL;
+    const char *p = text ? strstr(text, "cmdstat_evalsha:calls=") : NULL;
+    if (p) {
+        out.calls = strtoull(p + strlen("cmdstat_evalsha:calls="), NULL, 10);
+        const char *u = strstr(p, ",usec=");
+        out.usec = u ? strtoull(u + strlen(",usec="), NULL, 10) : 0;
+    }
+    if (r)
+        freeReplyObject(r);
+    return out;
+}
+
 /* The job's entries not past pending, one line each with the agent's recorded broker and
    protocol level, into DIR/pending-<job>.txt; their number. */
 static size_t bf_diag_pending(const bf_env_t *e, const char *job_id)

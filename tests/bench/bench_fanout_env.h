@@ -31,7 +31,7 @@
 #define BF_GOAL_FAN        0.8      /* fan-out: >= 0.8x the bare ROUTER */
 #define BF_GOAL_REP        1.0      /* reports: >= the unbatched floor */
 #define BF_CONNECT_MS      600000.0 /* a busy machine takes long for thousands of handshakes */
-#define BF_IO_THREADS_TEXT "64"     /* cf-broker --io-threads default */
+#define BF_IO_THREADS_TEXT "64"     /* the bare ROUTER's I/O threads (the reference's) */
 #define BF_BODY            8192
 
 typedef struct {
@@ -53,7 +53,7 @@ typedef struct {
     const char *type;                   /* job type */
     const char *resend_ms;              /* the simulators' --resend-ms */
     const char *rate;                   /* their --online-rate (agents/s each) */
-    const char *io_threads;             /* cf-broker --io-threads (the bare ROUTER's too) */
+    const char *io_threads;             /* cf-broker --io-threads, "0": its default */
 } bf_env_t;
 
 static int bf_fail(const char *what, const bf_env_t *e)
@@ -132,7 +132,7 @@ static int bf_broker_start(bf_env_t *e)
                     metrics,
                     "--log-level",
                     (char *) bf_log_level("warn"),
-                    "--io-threads",
+                    strcmp(io, "0") ? "--io-threads" : NULL,
                     io,
                     NULL};
     snprintf(e->brokerlog, sizeof(e->brokerlog), "%s/broker.log", e->dir);
@@ -233,6 +233,8 @@ static bf_stats_t bf_sum(const bf_env_t *e)
         bf_stats_t s = bf_last(e->simlog[k]);
         t.up += s.up;
         t.jobs += s.jobs;
+        t.receipts += s.receipts;
+        t.reports += s.reports;
         t.r_resend += s.r_resend;
         t.p_resend += s.p_resend;
         t.acks_rep += s.acks_rep;

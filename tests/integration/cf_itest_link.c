@@ -293,6 +293,12 @@ cf_job_t *cf_itest_link_verify(const cf_msg_t *m, size_t i)
 cf_link_t *cf_itest_link_inproc(const char *alias, int hold_ms, cf_app_t **app,
                                 cf_store_cfg_t *scfg)
 {
+    return cf_itest_link_inproc_gather(alias, hold_ms, 0, app, scfg);
+}
+
+cf_link_t *cf_itest_link_inproc_gather(const char *alias, int hold_ms, int gather_ms,
+                                       cf_app_t **app, cf_store_cfg_t *scfg)
+{
     cf_itest_link_t *f = &cf_itest_link;
     cf_issue_t req = {.component = CF_COMPONENT_SERVER, .name = alias};
     cf_cert_t *cert = NULL;
@@ -314,7 +320,7 @@ cf_link_t *cf_itest_link_inproc(const char *alias, int hold_ms, cf_app_t **app,
     assert_int_equal(cf_seal_load_file(path, 0, &seal, &why), CF_OK);
     cf_app_cfg_t acfg = {scfg, &seal, alias, 1, 100.0, 100, 3600}; /* the app takes it */
     assert_int_equal(cf_app_new(&acfg, app, &why), CF_OK);
-    cf_link_cfg_t lcfg = {scfg, *app, &f->broker->broker, 1, NULL, hold_ms};
+    cf_link_cfg_t lcfg = {scfg, *app, &f->broker->broker, 1, NULL, hold_ms, gather_ms};
     cf_link_t *link = NULL;
     cf_err_t rc = cf_link_new(&lcfg, &link, &why);
     if (rc != CF_OK)

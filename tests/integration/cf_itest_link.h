@@ -48,6 +48,10 @@ int cf_itest_link_teardown(void **state);
    Its key is not on the stand-in's allow list yet. Fails the test on error. */
 cf_link_t *cf_itest_link_inproc(const char *alias, int hold_ms, cf_app_t **app,
                                 cf_store_cfg_t *scfg);
+/* The same, its RECEIPTs and REPORTs gathered up to gather_ms (cf_link_cfg_t's
+   fact_gather_ms: 0 the default, < 0 none). */
+cf_link_t *cf_itest_link_inproc_gather(const char *alias, int hold_ms, int gather_ms,
+                                       cf_app_t **app, cf_store_cfg_t *scfg);
 
 /* The stand-in sends m to the peer with routing id rid; fails the test on error. */
 void cf_itest_link_send(const char *rid, const cf_msg_t *m);

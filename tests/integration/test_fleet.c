@@ -92,8 +92,16 @@ static void test_job_types(void **state)
     assert_int_equal(re->outcome, CF_MSG_FAILED);
     assert_non_null(strstr(re->text, "renewal by CSR needs the agent's HTTPS client"));
     cf_itest_agents_all_acked(fx, ids[2], 1);
+    /* set_favorite and recheck finish at once: the REPORT alone (it stands for the
+       RECEIPT); renew_csr may take long, so its RECEIPT goes first */
+    assert_int_equal(cf_itest_agents_count(fx, CF_MSG_RECEIPT, NULL, ids[0]), 0);
+    assert_int_equal(cf_itest_agents_count(fx, CF_MSG_RECEIPT, NULL, ids[1]), 0);
+    assert_true(cf_itest_agents_nth(fx, CF_MSG_RECEIPT, NULL, ids[2], 0) <
+                cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, ids[2], 0));
     cf_fleet_agent_info_t info;
     assert_int_equal(cf_fleet_agent_info(fx->fleet, 0, &info), CF_OK);
+    assert_int_equal(info.receipts, 1);
+    assert_int_equal(info.reports, 3);
     assert_string_equal(info.favorite, "srv2.example.org");
     assert_int_equal(info.renewals, 1);
     assert_int_equal(info.failed, 1);
@@ -201,6 +209,74 @@ static cf_err_t s_on_job_later(void *ctx, size_t agent, const char *job_id, cons
     assert_int_equal(strlen(job_id), CF_MSG_JOB_ID_HEX);
     *expires_out = (int64_t) time(NULL) + 600;
     return CF_ERR_PENDING;
+}
+
+/* An on_job that answers at once (installed, nothing changed; a real agent's recheck). */
+static cf_err_t s_on_job_now(void *ctx, size_t agent, const char *job_id, const void *job,
+                             size_t len, int64_t *expires_out, char fpr_out[CF_MSG_FPR_HEX + 1],
+                             cf_why_t *why)
+{
+    (void) agent;
+    (void) job_id;
+    (void) job;
+    (void) len;
+    (void) why;
+    size_t *calls = ctx;
+    __atomic_add_fetch(calls, 1, __ATOMIC_SEQ_CST);
+    *expires_out = (int64_t) time(NULL) + 600;
+    fpr_out[0] = '\0';
+    return CF_OK;
+}
+
+/* With an on_job hook: a recheck the hook carries out at once goes out as the REPORT
+   alone; a recheck the hook defers all the same gets its RECEIPT (after the hook ran),
+   and its REPORT comes with cf_fleet_complete. */
+static void test_report_alone(void **state)
+{
+    (void) state;
+    size_t calls = 0;
+    cf_fleet_cfg_t cfg = {.on_job = s_on_job_later, .hook_ctx = &calls};
+    cf_itest_agents_t *fx = cf_itest_agents_start(1, &cfg, NULL);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 1), 1);
+    char id[CF_MSG_JOB_ID_HEX + 1] = "";
+    size_t len = 0;
+    char *job =
+        cf_itest_agents_job(fx, 0, CF_JOB_TYPE_RECHECK, NULL, time(NULL), 600, id, NULL, &len);
+    assert_int_equal(cf_itest_agents_send_job(fx, 0, id, job, len), CF_OK);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_RECEIPT, NULL, id, 1), 1);
+    assert_int_equal(cf_itest_agents_count(fx, CF_MSG_REPORT, NULL, id), 0);
+    assert_int_equal(cf_fleet_complete(fx->fleet, 0, id, CF_OK, NULL, NULL), CF_OK);
+    cf_itest_agents_all_acked(fx, id, 1);
+    assert_int_equal(cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, id, 0)->outcome,
+                     CF_MSG_INSTALLED);
+    cf_mem_free(job);
+    cf_itest_agents_stop(&fx);
+
+    /* the hook answers at once (a real agent's recheck): no RECEIPT, the REPORT alone */
+    cfg.on_job = s_on_job_now;
+    fx = cf_itest_agents_start(1, &cfg, NULL);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 1), 1);
+    job = cf_itest_agents_job(fx, 0, CF_JOB_TYPE_RECHECK, NULL, time(NULL), 600, id, NULL, &len);
+    assert_int_equal(cf_itest_agents_send_job(fx, 0, id, job, len), CF_OK);
+    cf_itest_agents_all_acked(fx, id, 1);
+    assert_int_equal(cf_itest_agents_count(fx, CF_MSG_REPORT, NULL, id), 1);
+    assert_int_equal(cf_itest_agents_count(fx, CF_MSG_RECEIPT, NULL, id), 0);
+    cf_fleet_stats_t st;
+    assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
+    assert_int_equal(st.receipts, 0);
+    assert_int_equal(st.reports, 1);
+    assert_int_equal(st.acks_receipt, 0);
+    assert_int_equal(st.acks_report, 1);
+    /* a job that does not even parse is refused at once: the REPORT failed alone */
+    char bad[CF_MSG_JOB_ID_HEX + 1];
+    memset(bad, 'b', CF_MSG_JOB_ID_HEX);
+    bad[CF_MSG_JOB_ID_HEX] = '\0';
+    assert_int_equal(cf_itest_agents_send_job(fx, 0, bad, "{\"v\":", 5), CF_OK);
+    cf_itest_agents_all_acked(fx, bad, 1);
+    assert_int_equal(cf_itest_agents_count(fx, CF_MSG_RECEIPT, NULL, bad), 0);
+    assert_int_equal(__atomic_load_n(&calls, __ATOMIC_SEQ_CST), 3);
+    cf_mem_free(job);
+    cf_itest_agents_stop(&fx);
 }
 
 /* CF_ERR_PENDING from on_job: the RECEIPT goes out at once, a copy of the job is not run
@@ -324,8 +400,9 @@ static void test_stale_report_ack(void **state)
     cf_itest_agents_stop(&fx);
 }
 
-/* No ACK: the REPORT comes again, further and further apart; the ACK ends it. The first
-   RECEIPT was lost and is not sent again: the REPORT, out already, stands for it. */
+/* No ACK: the REPORT comes again, further and further apart; the ACK ends it. A recheck
+   sends no RECEIPT at all (the REPORT stands for it), so the fault that drops first
+   RECEIPTs has nothing to drop, and none is resent. */
 static void test_resend_backoff(void **state)
 {
     (void) state;
@@ -343,7 +420,7 @@ static void test_resend_backoff(void **state)
     long sent_ms = cf_itest_zap_now_ms(); /* the first REPORT goes out after this */
     assert_int_equal(cf_itest_agents_send_job(fx, 0, job_id, job, len), CF_OK);
     assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_REPORT, NULL, job_id, 6), 6);
-    /* the first receipt was dropped, and a REPORT was out: no RECEIPT is sent again */
+    /* no RECEIPT: not at first, not resent */
     assert_null(cf_itest_agents_nth(fx, CF_MSG_RECEIPT, NULL, job_id, 0));
     /* resend k goes out at least b_k/2 after the one before (b doubles up to MAX): a timer
        never fires early. The fixture reads late by however busy the machine is, so a gap
@@ -373,7 +450,7 @@ static void test_resend_backoff(void **state)
     assert_int_equal(info.waiting, 0);
     cf_fleet_stats_t st;
     assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
-    assert_int_equal(st.receipts_dropped, 1);
+    assert_int_equal(st.receipts_dropped, 0);
     assert_int_equal(st.receipts, 0);
     assert_int_equal(st.receipt_resends, 0);
     assert_true(st.report_resends >= 6);
@@ -634,6 +711,7 @@ int main(void)
         cmocka_unit_test_teardown(test_job_types, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_hooks, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_deferred, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_report_alone, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_stale_report_ack, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_resend_backoff, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_receipt_resent_while_deferred, cf_itest_agents_teardown),

@@ -326,7 +326,7 @@ static void test_send_job_inproc(void **state)
     /* a new start makes a new key and replaces the old one */
     cf_link_destroy(&link);
     cf_link_destroy(&link); /* safe to repeat */
-    cf_link_cfg_t lcfg = {&scfg, app, &s->broker->broker, 1, NULL, 0};
+    cf_link_cfg_t lcfg = {&scfg, app, &s->broker->broker, 1, NULL, 0, 0};
     assert_int_equal(cf_link_new(&lcfg, &link, &why), CF_OK);
     char z85b[CF_CURVE_Z85_LEN + 1];
     s_srv_t_key(pub, z85b);

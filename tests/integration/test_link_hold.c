@@ -1,7 +1,8 @@
 /*  test_link_hold - a lone RECEIPT waits for its REPORT at the server's link: a RECEIPT whose
     REPORT follows within the hold is never stored nor ACKed alone (one transition, one ACK:
     the REPORT's), one whose REPORT does not come is stored and ACKed once the hold is over,
-    a link without a hold ACKs each at once  */
+    a link without a hold ACKs each at once; facts read a few at a time are gathered into
+    one transition call (their ACKs leave in one BATCH)  */
 #include "cf_test.h"
 
 #include <string.h>
@@ -13,6 +14,9 @@
 #include "cf_db_job.h"
 #include "cf_itest_link.h"
 #include "cf_link.h"
+#include "cf_link_facts.h"
+#include "cf_msg_batch.h"
+#include "cf_zsock.h"
 
 #define S_RID "server:srv-h"
 
@@ -26,9 +30,9 @@ static int s_setup(void **state)
 
 /* An in-process link of server srv-h (its certificate in Redis: the signer) holding lone
    RECEIPTs hold_ms, its handshake with the stand-in broker done. */
-static cf_link_t *s_link(int hold_ms, cf_app_t **app, cf_store_cfg_t *scfg)
+static cf_link_t *s_link_gather(int hold_ms, int gather_ms, cf_app_t **app, cf_store_cfg_t *scfg)
 {
-    cf_link_t *link = cf_itest_link_inproc("srv-h", hold_ms, app, scfg);
+    cf_link_t *link = cf_itest_link_inproc_gather("srv-h", hold_ms, gather_ms, app, scfg);
     unsigned char pub[CF_CURVE_KEY_LEN];
     assert_int_equal(cf_db_curve_get(s->store, CF_ALLOW_SERVER, "srv-h", pub), CF_OK);
     assert_int_equal(cf_zap_put(s->broker->zap, pub, CF_ALLOW_SERVER, "srv-h", NULL), CF_OK);
@@ -48,6 +52,11 @@ static void s_send(cf_msg_type_t type, const char *agent, const char *job_id)
     m.outcome = CF_MSG_INSTALLED;
     cf_itest_link_send(S_RID, &m);
     cf_msg_clear(&m);
+}
+
+static cf_link_t *s_link(int hold_ms, cf_app_t **app, cf_store_cfg_t *scfg)
+{
+    return s_link_gather(hold_ms, 0, app, scfg);
 }
 
 /* A REPORT for a job nobody has, and its ACK awaited: everything sent before it has been
@@ -139,11 +148,58 @@ static void test_lone_receipt(void **state)
     }
 }
 
+/* REPORTs sent one message each are gathered (here up to an hour, so only their number
+   ends the wait): the link stores CF_LINK_GATHER_MIN of them in one transition call and
+   their ACKs come back in one BATCH, none before it. The job is nobody's: every fact is
+   acknowledged all the same. */
+static void test_gather(void **state)
+{
+    (void) state;
+    static const char job[] = "0000000000000000000000000000abcd";
+    cf_app_t *app = NULL;
+    cf_store_cfg_t scfg;
+    cf_link_t *link = s_link_gather(-1, 3600 * 1000, &app, &scfg);
+    for (int i = 0; i < CF_LINK_GATHER_MIN; i++) {
+        char agent[32];
+        snprintf(agent, sizeof(agent), "agent-g%d", i);
+        s_send(CF_MSG_REPORT, agent, job);
+    }
+    zmsg_t *zm = NULL;
+    zmq_pollitem_t it = {zsock_resolve(s->broker->router), 0, ZMQ_POLLIN, 0};
+    assert_int_equal(zmq_poll(&it, 1, CF_ITEST_LINK_WAIT), 1);
+    assert_int_equal(
+        cf_zsock_recv(s->broker->router, 3, CF_MSG_BATCH_MAX_WIRE + 256, ZMQ_DONTWAIT, &zm, NULL),
+        CF_OK);
+    assert_int_equal(zmsg_size(zm), 3);
+    cf_msg_frame_t fr[2];
+    zmsg_first(zm);
+    for (int i = 0; i < 2; i++) {
+        zframe_t *f = zmsg_next(zm);
+        fr[i].data = zframe_data(f);
+        fr[i].len = zframe_size(f);
+    }
+    assert_true(cf_msg_batch_is(fr, 2));
+    cf_msg_batch_iter_t bit;
+    assert_int_equal(cf_msg_batch_iter_init(&bit, fr, 2, NULL), CF_OK);
+    cf_msg_frame_t item[2];
+    int acks = 0;
+    while (cf_msg_batch_next(&bit, item)) {
+        cf_msg_t m;
+        assert_int_equal(cf_msg_decode(item, 2, &m, NULL), CF_OK);
+        acks += m.type == CF_MSG_ACK && m.ack_of == CF_MSG_REPORT && strcmp(m.job_id, job) == 0;
+        cf_msg_clear(&m);
+    }
+    assert_int_equal(acks, CF_LINK_GATHER_MIN); /* all of them, in the first message */
+    zmsg_destroy(&zm);
+    s_done(&link, &app);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_lone_receipt),
+        cmocka_unit_test(test_gather),
     };
     return cmocka_run_group_tests(tests, s_setup, cf_itest_link_teardown);
 }

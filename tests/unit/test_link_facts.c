@@ -1,6 +1,7 @@
 /*  test_link_facts - which RECEIPTs of a batch are moot: covered by their REPORT in the same
     batch, or repeated; REPORTs never; other jobs and agents untouched; a full batch; which
-    lone RECEIPTs are held for their REPORT (young ones only) and when they fall due  */
+    lone RECEIPTs are held for their REPORT (young ones only) and when they fall due; when
+    the facts read since the last call have gathered long enough  */
 #include "cf_test.h"
 
 #include <stdio.h>
@@ -135,6 +136,37 @@ static void test_hold(void **state)
     assert_int_equal(due, INT64_MAX);
 }
 
+/* Facts read since the last call wait for more until the oldest is gather_ms old or
+   CF_LINK_GATHER_MIN are there; no facts, or no gathering, go at once. */
+static void test_gathered(void **state)
+{
+    (void) state;
+    static cf_link_fact_t b[CF_LINK_GATHER_MIN];
+    for (size_t i = 0; i < CF_LINK_GATHER_MIN; i++) {
+        char agent[32];
+        snprintf(agent, sizeof(agent), "agent-%zu", i);
+        b[i] = s_fact(CF_MSG_REPORT, S_JOB_A, agent);
+        b[i].at_ms = 1000 + (int64_t) i / 64; /* read over 4 ms, oldest first */
+    }
+    int64_t due = 0;
+    /* three facts, the oldest 5 ms old: they wait until it is 10 ms old */
+    assert_int_equal(cf_link_facts_gathered(b, 3, 1005, 10, &due), 0);
+    assert_int_equal(due, 1010);
+    assert_int_equal(cf_link_facts_gathered(b, 3, 1009, 10, NULL), 0);
+    /* then they go */
+    assert_int_equal(cf_link_facts_gathered(b, 3, 1010, 10, &due), 1);
+    assert_int_equal(due, INT64_MAX);
+    /* enough of them go at once, however young */
+    assert_int_equal(cf_link_facts_gathered(b, CF_LINK_GATHER_MIN - 1, 1004, 10, &due), 0);
+    assert_int_equal(cf_link_facts_gathered(b, CF_LINK_GATHER_MIN, 1004, 10, &due), 1);
+    /* no gathering, nothing new, bad input: go (what is held decides) */
+    assert_int_equal(cf_link_facts_gathered(b, 3, 1000, 0, &due), 1);
+    assert_int_equal(cf_link_facts_gathered(b, 3, 1000, -5, &due), 1);
+    assert_int_equal(cf_link_facts_gathered(b, 0, 1000, 10, &due), 1);
+    assert_int_equal(cf_link_facts_gathered(NULL, 3, 1000, 10, &due), 1);
+    assert_int_equal(due, INT64_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -144,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_full_batch),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_hold),
+        cmocka_unit_test(test_gathered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
