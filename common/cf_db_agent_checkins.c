@@ -7,7 +7,7 @@
 #include "cf_store_reply.h"
 
 /* KEYS: the agent's key and its jobs' key per check-in. ARGV: 1 now, 2 server, then per
-   check-in id, last_addr, cert_fp, cert_serial, cert_not_after, version (the arguments of
+   check-in id, last_addr, cert_fp, cert_serial, cert_not_after, version, digest (the arguments of
    the one-check-in script without now and server, which the check-ins of one command
    share, and without the lock, which is "secure" with a certificate and "insecure"
    without: every argument costs Redis about 1,200 instructions). Each check-in runs in a
@@ -18,14 +18,14 @@
 static const char s_lua_checkins[] = CF_DB_LUA_CHECKIN_ONE
     "local now, srv, r = ARGV[1], ARGV[2], {}\n"
     "for i = 1, #KEYS / 2 do\n"
-    "  local b = i * " CF_DB_LUA_STR(
-        CF_DB_CHECKINS_ARGS) " - 3\n"
+    "  local b = (i - 1) * " CF_DB_LUA_STR(
+        CF_DB_CHECKINS_ARGS) " + 3\n"
                              "  local fp = ARGV[b + 2]\n"
                              "  local ok, f, l, c = pcall(one, KEYS[2 * i - 1], KEYS[2 * i], "
                              "ARGV[b],\n"
                              "    fp == '' and 'insecure' or 'secure', now, ARGV[b + 1], fp, "
                              "ARGV[b + 3], ARGV[b + 4],\n"
-                             "    ARGV[b + 5], srv)\n"
+                             "    ARGV[b + 5], srv, ARGV[b + 6])\n"
                              "  if not ok then\n"
                              "    r[i] = type(f) == 'table' and f or {err = tostring(f)}\n"
                              "  elseif l == nil then\n"
@@ -36,7 +36,7 @@ static const char s_lua_checkins[] = CF_DB_LUA_CHECKIN_ONE
                              "end\n"
                              "return r\n";
 
-_Static_assert(CF_DB_CHECKINS_ARGS == 6, "s_lua_checkins reads 6 arguments per check-in");
+_Static_assert(CF_DB_CHECKINS_ARGS == 7, "s_lua_checkins reads 7 arguments per check-in");
 
 static cf_store_script_t *_Atomic s_script; /* the script, kept (cf_db_script_kept) */
 
@@ -81,7 +81,7 @@ cf_err_t cf_db_agent_checkins_add(cf_db_checkins_t *b, const cf_db_checkin_t *in
         s_copy(b->server, in->server);
     }
     /* cmd.argv after the two keys: id, lock, now, addr, fp, serial, not_after, version,
-       server (cf_db_agent_checkin_cmd's order) */
+       server, digest (cf_db_agent_checkin_cmd's order) */
     const char *const *a = cmd.argv + cmd.nkeys;
     cf_db_checkins_one_t *o = &b->one[b->n];
     s_copy(o->agent, cmd.agent);
@@ -92,6 +92,7 @@ cf_err_t cf_db_agent_checkins_add(cf_db_checkins_t *b, const cf_db_checkin_t *in
     s_copy(o->serial, a[5]);
     s_copy(o->na, a[6]);
     s_copy(o->version, a[7]);
+    s_copy(o->facts, a[9]);
     b->n++;
     return CF_OK;
 }
@@ -110,8 +111,8 @@ const char **cf_db_agent_checkins_argv(cf_db_checkins_t *b, int *nkeys, int *arg
     v[k++] = b->server;
     for (size_t i = 0; i < b->n; i++) {
         const cf_db_checkins_one_t *o = &b->one[i];
-        const char *args[CF_DB_CHECKINS_ARGS] = {o->id,     o->addr, o->fp,
-                                                 o->serial, o->na,   o->version};
+        const char *args[CF_DB_CHECKINS_ARGS] = {o->id, o->addr,    o->fp,   o->serial,
+                                                 o->na, o->version, o->facts};
         for (size_t j = 0; j < CF_DB_CHECKINS_ARGS; j++)
             v[k++] = args[j];
     }
