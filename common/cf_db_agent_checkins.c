@@ -6,35 +6,44 @@
 #include "cf_db_agent_int.h"
 #include "cf_store_reply.h"
 
-/* KEYS: the agent's key and its jobs' key per check-in. ARGV: 1 now, 2 server, then per
-   check-in id, last_addr, cert_fp, cert_serial, cert_not_after, version, digest (the arguments of
-   the one-check-in script without now and server, which the check-ins of one command
-   share, and without the lock, which is "secure" with a certificate and "insecure"
-   without: every argument costs Redis about 1,200 instructions). Each check-in runs in a
-   pcall: an error in one (a key of the wrong type) is its answer alone, the others are
-   recorded and answered. The reply: one element per check-in: 0 for a revoked agent, its
-   error, or one string "<lock> <open jobs> <favorite>" (one reply object to make, read
-   and free instead of an array of three). */
+/* No KEYS. ARGV: 1 now, 2 server, then per check-in id, last_addr, cert_fp, cert_serial,
+   cert_not_after, version, digest (the arguments of the one-check-in script without now
+   and server, which the check-ins of one command share, and without the lock, which is
+   "secure" with a certificate and "insecure" without). The agent's key and its jobs' key
+   are made from the id in the script (cf:agent:{<id>} and cf:agent:{<id>}:jobs, as
+   cf_db_key_agent and cf_db_key_agent_jobs make them): every argument of an EVALSHA costs
+   Redis about 1,200 instructions, a concatenation in Lua a fraction of it, and the script
+   names other keys itself already (cf_db_agent.c). Each check-in runs in a pcall: an error
+   in one (a key of the wrong type) is its answer alone, the others are recorded and
+   answered. The reply: one element per check-in: 0 for a revoked agent, its error, or one
+   string "<lock> <open jobs> <favorite>" (one reply object to make, read and free instead
+   of an array of three). */
 static const char s_lua_checkins[] = CF_DB_LUA_CHECKIN_ONE
     "local now, srv, r = ARGV[1], ARGV[2], {}\n"
-    "for i = 1, #KEYS / 2 do\n"
-    "  local b = (i - 1) * " CF_DB_LUA_STR(
-        CF_DB_CHECKINS_ARGS) " + 3\n"
-                             "  local fp = ARGV[b + 2]\n"
-                             "  local ok, f, l, c = pcall(one, KEYS[2 * i - 1], KEYS[2 * i], "
-                             "ARGV[b],\n"
-                             "    fp == '' and 'insecure' or 'secure', now, ARGV[b + 1], fp, "
-                             "ARGV[b + 3], ARGV[b + 4],\n"
-                             "    ARGV[b + 5], srv, ARGV[b + 6])\n"
-                             "  if not ok then\n"
-                             "    r[i] = type(f) == 'table' and f or {err = tostring(f)}\n"
-                             "  elseif l == nil then\n"
-                             "    r[i] = f\n"
-                             "  else\n"
-                             "    r[i] = l .. ' ' .. c .. ' ' .. f\n"
-                             "  end\n"
-                             "end\n"
-                             "return r\n";
+    "for i = 1, (#ARGV - 2) / " CF_DB_LUA_STR(
+        CF_DB_CHECKINS_ARGS) " do\n"
+                             "  local b = (i - 1) * " CF_DB_LUA_STR(
+                                 CF_DB_CHECKINS_ARGS) " + 3\n"
+                                                      "  local id, fp = ARGV[b], ARGV[b + 2]\n"
+                                                      "  local ok, f, l, c = pcall(one, "
+                                                      "'" CF_DB_KP_AGENT "' .. id .. '" CF_DB_KS_TAG
+                                                      "',\n"
+                                                      "    '" CF_DB_KP_AGENT
+                                                      "' .. id .. '" CF_DB_KS_AGENT_JOBS "', id,\n"
+                                                      "    fp == '' and 'insecure' or 'secure', "
+                                                      "now, ARGV[b + 1], fp, ARGV[b + 3], ARGV[b + "
+                                                      "4],\n"
+                                                      "    ARGV[b + 5], srv, ARGV[b + 6])\n"
+                                                      "  if not ok then\n"
+                                                      "    r[i] = type(f) == 'table' and f or {err "
+                                                      "= tostring(f)}\n"
+                                                      "  elseif l == nil then\n"
+                                                      "    r[i] = f\n"
+                                                      "  else\n"
+                                                      "    r[i] = l .. ' ' .. c .. ' ' .. f\n"
+                                                      "  end\n"
+                                                      "end\n"
+                                                      "return r\n";
 
 _Static_assert(CF_DB_CHECKINS_ARGS == 7, "s_lua_checkins reads 7 arguments per check-in");
 
@@ -84,8 +93,6 @@ cf_err_t cf_db_agent_checkins_add(cf_db_checkins_t *b, const cf_db_checkin_t *in
        server, digest (cf_db_agent_checkin_cmd's order) */
     const char *const *a = cmd.argv + cmd.nkeys;
     cf_db_checkins_one_t *o = &b->one[b->n];
-    s_copy(o->agent, cmd.agent);
-    s_copy(o->jobs, cmd.jobs);
     s_copy(o->id, a[0]);
     s_copy(o->addr, a[3]);
     s_copy(o->fp, a[4]);
@@ -102,11 +109,7 @@ const char **cf_db_agent_checkins_argv(cf_db_checkins_t *b, int *nkeys, int *arg
     CF_ASSERT(b && b->n > 0 && b->n <= CF_DB_CHECKINS_MAX);
     const char **v = b->argv;
     size_t k = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        v[k++] = b->one[i].agent;
-        v[k++] = b->one[i].jobs;
-    }
-    *nkeys = (int) k;
+    *nkeys = 0; /* the script makes the agents' keys from their ids */
     v[k++] = b->now_text;
     v[k++] = b->server;
     for (size_t i = 0; i < b->n; i++) {
