@@ -171,23 +171,33 @@ cf_err_t cf_db_agent_checkin_reply(const redisReply *r, const char *id, char *fa
     return rc;
 }
 
-cf_err_t cf_db_agent_checkin_cmd(const cf_db_checkin_t *in, int jobs, cf_db_checkin_cmd_t *cmd)
+cf_err_t cf_db_agent_checkin_args(const cf_db_checkin_t *in, cf_db_checkin_cmd_t *cmd)
 {
     CF_ASSERT(in && cmd);
     if (s_check_checkin(in) != CF_OK)
         return CF_ERR_INVALID;
     int cert = !s_empty(in->cert_fp);
-    const char *args[CF_DB_CHECKIN_ARGS] = {in->id,
-                                            cf_db_lock_name(in->lock),
-                                            cf_db_i64(cmd->now, in->now),
-                                            in->addr,
-                                            cert ? in->cert_fp : "",
-                                            cert ? in->cert_serial : "",
-                                            cert ? cf_db_i64(cmd->na, in->cert_not_after) : "",
-                                            in->version ? in->version : "",
-                                            in->server,
-                                            cmd->facts};
-    CF_TRY(cf_db_agent_facts(args + 3, cmd->facts));
+    const char **a = cmd->argv;
+    a[0] = in->id;
+    a[1] = cf_db_lock_name(in->lock);
+    a[2] = cf_db_i64(cmd->now, in->now);
+    a[3] = in->addr;
+    a[4] = cert ? in->cert_fp : "";
+    a[5] = cert ? in->cert_serial : "";
+    a[6] = cert ? cf_db_i64(cmd->na, in->cert_not_after) : "";
+    a[7] = in->version ? in->version : "";
+    a[8] = in->server;
+    a[9] = cmd->facts;
+    cmd->nkeys = 0;
+    cmd->argc = CF_DB_CHECKIN_ARGS;
+    return cf_db_agent_facts(a + 3, cmd->facts);
+}
+
+cf_err_t cf_db_agent_checkin_cmd(const cf_db_checkin_t *in, int jobs, cf_db_checkin_cmd_t *cmd)
+{
+    CF_TRY(cf_db_agent_checkin_args(in, cmd));
+    const char *args[CF_DB_CHECKIN_ARGS];
+    memcpy(args, cmd->argv, sizeof(args));
     return s_cmd(in->id, jobs, args, CF_DB_CHECKIN_ARGS, cmd);
 }
 

@@ -71,16 +71,16 @@ int cf_db_agent_checkins_fits(const cf_db_checkins_t *b, const cf_db_checkin_t *
 
 static void s_copy(char *dst, const char *src)
 {
-    size_t len = strlen(src); /* every source was checked to fit by cf_db_agent_checkin_cmd */
+    size_t len = strlen(src); /* every source was checked to fit by cf_db_agent_checkin_args */
     memcpy(dst, src, len + 1);
 }
 
 cf_err_t cf_db_agent_checkins_add(cf_db_checkins_t *b, const cf_db_checkin_t *in)
 {
     CF_ASSERT(b && in);
-    cf_db_checkin_cmd_t cmd; /* checks in, builds the keys and numbers */
+    cf_db_checkin_cmd_t cmd; /* checks in, builds the numbers and the digest */
     if ((in->lock != CF_DB_LOCK_SECURE && in->lock != CF_DB_LOCK_INSECURE) ||
-        cf_db_agent_checkin_cmd(in, 1, &cmd) != CF_OK)
+        cf_db_agent_checkin_args(in, &cmd) != CF_OK)
         return CF_ERR_INVALID;
     if (!cf_db_agent_checkins_fits(b, in))
         return CF_ERR_TOOBIG;
@@ -89,8 +89,8 @@ cf_err_t cf_db_agent_checkins_add(cf_db_checkins_t *b, const cf_db_checkin_t *in
         s_copy(b->now_text, cmd.now);
         s_copy(b->server, in->server);
     }
-    /* cmd.argv after the two keys: id, lock, now, addr, fp, serial, not_after, version,
-       server, digest (cf_db_agent_checkin_cmd's order) */
+    /* cmd.argv: id, lock, now, addr, fp, serial, not_after, version, server, digest
+       (cf_db_agent_checkin_args's order) */
     const char *const *a = cmd.argv + cmd.nkeys;
     cf_db_checkins_one_t *o = &b->one[b->n];
     s_copy(o->id, a[0]);

@@ -104,6 +104,11 @@
    than CF_DB_FACTS_MAX) into out. CF_ERR_INVALID, CF_ERR_CRYPTO (no random key). */
 CF_MUST_USE cf_err_t cf_db_agent_facts(const char *const facts[CF_DB_FACTS_N],
                                        char out[CF_DB_FACTS_BUF]);
+/* The check-in's arguments alone into cmd->argv (nkeys 0, argc CF_DB_CHECKIN_ARGS: id,
+   lock, now, last_addr, cert_fp, cert_serial, cert_not_after, version, server, digest),
+   in checked as cf_db_agent_checkin_cmd checks it, no key made (the script of several
+   check-ins makes them). CF_ERR_INVALID, CF_ERR_CRYPTO. */
+CF_MUST_USE cf_err_t cf_db_agent_checkin_args(const cf_db_checkin_t *in, cf_db_checkin_cmd_t *cmd);
 /* SipHash-2-4 of len bytes at data under key (the reference algorithm, for
    cf_db_agent_facts and its test). Pure. */
 uint64_t cf_db_siphash(const uint8_t key[16], const void *data, size_t len);
