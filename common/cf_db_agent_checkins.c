@@ -6,14 +6,16 @@
 #include "cf_db_agent_int.h"
 #include "cf_store_reply.h"
 
-/* No KEYS. ARGV: 1 now, 2 server, then per check-in id, last_addr, cert_fp, cert_serial,
-   cert_not_after, version, digest (the arguments of the one-check-in script without now
-   and server, which the check-ins of one command share, and without the lock, which is
-   "secure" with a certificate and "insecure" without). The agent's key and its jobs' key
-   are made from the id in the script (cf:agent:{<id>} and cf:agent:{<id>}:jobs, as
-   cf_db_key_agent and cf_db_key_agent_jobs make them): every argument of an EVALSHA costs
-   Redis about 1,200 instructions, a concatenation in Lua a fraction of it, and the script
-   names other keys itself already (cf_db_agent.c). Each check-in runs in a pcall: an error
+/* No KEYS. ARGV: 1 now, 2 server, then per check-in id, cert_fp, the digest and the
+   packed rest: last_addr, cert_serial, cert_not_after and version, each ended by a newline
+   but the last (no checked text holds one). A steady check-in needs only the first three
+   (the digest says nothing changed): the rest is unpacked only when it is written, and
+   every argument of an EVALSHA costs Redis about 1,200 instructions. The arguments of the
+   one-check-in script otherwise: now and server are shared by the check-ins of one
+   command; the lock is "secure" with a certificate and "insecure" without. The agent's
+   key and its jobs' key are made from the id in the script (cf:agent:{<id>} and
+   cf:agent:{<id>}:jobs, as cf_db_key_agent and cf_db_key_agent_jobs make them; the script
+   names other keys itself already, cf_db_agent.c). Each check-in runs in a pcall: an error
    in one (a key of the wrong type) is its answer alone, the others are recorded and
    answered. The reply: one element per check-in: 0 for a revoked agent, its error, or one
    string "<lock> <open jobs> <favorite>" (one reply object to make, read and free instead
@@ -24,16 +26,16 @@ static const char s_lua_checkins[] = CF_DB_LUA_CHECKIN_ONE
         CF_DB_CHECKINS_ARGS) " do\n"
                              "  local b = (i - 1) * " CF_DB_LUA_STR(
                                  CF_DB_CHECKINS_ARGS) " + 3\n"
-                                                      "  local id, fp = ARGV[b], ARGV[b + 2]\n"
+                                                      "  local id, fp = ARGV[b], ARGV[b + 1]\n"
                                                       "  local ok, f, l, c = pcall(one, "
                                                       "'" CF_DB_KP_AGENT "' .. id .. '" CF_DB_KS_TAG
                                                       "',\n"
                                                       "    '" CF_DB_KP_AGENT
                                                       "' .. id .. '" CF_DB_KS_AGENT_JOBS "', id,\n"
                                                       "    fp == '' and 'insecure' or 'secure', "
-                                                      "now, ARGV[b + 1], fp, ARGV[b + 3], ARGV[b + "
-                                                      "4],\n"
-                                                      "    ARGV[b + 5], srv, ARGV[b + 6])\n"
+                                                      "now, nil, fp, nil, nil, nil, srv, ARGV[b + "
+                                                      "2],\n"
+                                                      "    ARGV[b + 3])\n"
                                                       "  if not ok then\n"
                                                       "    r[i] = type(f) == 'table' and f or {err "
                                                       "= tostring(f)}\n"
@@ -45,7 +47,7 @@ static const char s_lua_checkins[] = CF_DB_LUA_CHECKIN_ONE
                                                       "end\n"
                                                       "return r\n";
 
-_Static_assert(CF_DB_CHECKINS_ARGS == 7, "s_lua_checkins reads 7 arguments per check-in");
+_Static_assert(CF_DB_CHECKINS_ARGS == 4, "s_lua_checkins reads 4 arguments per check-in");
 
 static cf_store_script_t *_Atomic s_script; /* the script, kept (cf_db_script_kept) */
 
@@ -94,12 +96,16 @@ cf_err_t cf_db_agent_checkins_add(cf_db_checkins_t *b, const cf_db_checkin_t *in
     const char *const *a = cmd.argv + cmd.nkeys;
     cf_db_checkins_one_t *o = &b->one[b->n];
     s_copy(o->id, a[0]);
-    s_copy(o->addr, a[3]);
     s_copy(o->fp, a[4]);
-    s_copy(o->serial, a[5]);
-    s_copy(o->na, a[6]);
-    s_copy(o->version, a[7]);
     s_copy(o->facts, a[9]);
+    char *p = o->rest;
+    for (int i = 0; i < 4; i++) { /* addr, serial, not_after, version */
+        static const int from[4] = {3, 5, 6, 7};
+        size_t len = strlen(a[from[i]]); /* checked: each fits its part of rest */
+        memcpy(p, a[from[i]], len);
+        p += len;
+        *p++ = i < 3 ? '\n' : '\0';
+    }
     b->n++;
     return CF_OK;
 }
@@ -114,8 +120,7 @@ const char **cf_db_agent_checkins_argv(cf_db_checkins_t *b, int *nkeys, int *arg
     v[k++] = b->server;
     for (size_t i = 0; i < b->n; i++) {
         const cf_db_checkins_one_t *o = &b->one[i];
-        const char *args[CF_DB_CHECKINS_ARGS] = {o->id, o->addr,    o->fp,   o->serial,
-                                                 o->na, o->version, o->facts};
+        const char *args[CF_DB_CHECKINS_ARGS] = {o->id, o->fp, o->facts, o->rest};
         for (size_t j = 0; j < CF_DB_CHECKINS_ARGS; j++)
             v[k++] = args[j];
     }

@@ -16,18 +16,16 @@
    reply) is paid once for all. Every value is copied in: nothing is borrowed. Each
    check-in has its own answer; one that fails in Redis fails alone. */
 #define CF_DB_CHECKINS_MAX  8 /* check-ins in one command */
-#define CF_DB_CHECKINS_ARGS 7 /* arguments per check-in (now and server are shared) */
+#define CF_DB_CHECKINS_ARGS 4 /* arguments per check-in (now and server are shared) */
 #define CF_DB_CHECKINS_ARGV (CF_DB_CHECKINS_MAX * CF_DB_CHECKINS_ARGS + 2)
 
 /* One check-in's copies. */
 typedef struct {
-    char id[CF_DB_ID_MAX + 1];           /* agent id */
-    char addr[CF_DB_ADDR_MAX + 1];       /* address seen */
-    char fp[CF_DB_FP_LEN + 1];           /* certificate fingerprint, "" = none */
-    char serial[CF_DB_SERIAL_MAX + 1];   /* its serial, "" = none */
-    char na[CF_DB_I64_BUF];              /* its expiry as text, "" = none */
-    char version[CF_DB_VERSION_MAX + 1]; /* agent version, "" = unknown */
-    char facts[17];                      /* the digest of the values (cf_db_agent_facts) */
+    char id[CF_DB_ID_MAX + 1]; /* agent id */
+    char fp[CF_DB_FP_LEN + 1]; /* certificate fingerprint, "" = none */
+    char facts[17];            /* the digest of the values (cf_db_agent_facts) */
+    char rest[CF_DB_ADDR_MAX + CF_DB_SERIAL_MAX + CF_DB_I64_BUF + CF_DB_VERSION_MAX +
+              4]; /* address seen, serial, expiry as text, version: newline-separated */
 } cf_db_checkins_one_t;
 
 typedef struct {

@@ -14,7 +14,9 @@
 /* The check-in step as a Lua function (cf_db_agent.c says what it does): k the agent's
    key, jk its jobs' key (nil: not counted), then id, lock, now, last_addr, cert_fp,
    cert_serial, cert_not_after, version (nil: kept, '': deleted), server (nil: kept).
-   dg is the digest of addr, fp, serial, na, v and srv (cf_db_agent_facts; nil: none).
+   dg is the digest of addr, fp, serial, na, v and srv (cf_db_agent_facts; nil: none);
+   packed, when given, holds addr, serial, na and v instead (each ended by a newline but
+   the last), unpacked only when the step needs them (the digest differs).
    Returns 0 for a revoked agent, else favorite or '', lock[, open jobs] (values, not a
    table: the script of several check-ins answers each as one string).
    The field `facts` holds the digest of the values the step last wrote: a check-in whose
@@ -64,7 +66,7 @@
     "  redis.call('HDEL', k, 'facts')\n"                                                           \
     "end\n"                                                                                        \
     "end\n"                                                                                        \
-    "local function one(k, jk, id, new, now, addr, fp, serial, na, v, srv, dg)\n"                  \
+    "local function one(k, jk, id, new, now, addr, fp, serial, na, v, srv, dg, packed)\n"          \
     "local a = redis.call('HMGET', k, 'revoked', 'lock', 'favorite', 'facts')\n"                   \
     "if a[1] then return 0 end\n"                                                                  \
     "if new == 'secure' and redis.call('HEXISTS', '" CF_DB_K_ARCHIVE "', fp) == 1 then\n"          \
@@ -72,6 +74,11 @@
     "end\n"                                                                                        \
     "local set = {'last_seen', now}\n"                                                             \
     "if a[2] ~= new or not dg or dg ~= a[4] then\n"                                                \
+    "  if packed then\n"                                                                           \
+    "    addr, serial, na, v = string.match(packed, "                                              \
+    "'^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(.*)$')\n"                                              \
+    "    if not v then error('malformed check-in arguments') end\n"                                \
+    "  end\n"                                                                                      \
     "  changes(k, id, a[2], new, set, addr, fp, serial, na, v, srv, dg, a[4])\n"                   \
     "end\n"                                                                                        \
     "redis.call('ZADD', '" CF_DB_LUA_LOCKS "' .. new, now, id)\n"                                  \
