@@ -31,7 +31,7 @@ _Static_assert(sizeof(((cf_db_checkin_cmd_t *) 0)->facts) == CF_DB_FACTS_BUF, "d
    cert_not_after (absent or 0: not indexed) and is written when that changes (only this script and
    the remove script write either). With KEYS[2] the agent's open jobs are counted too (expiring
    after now, at most CF_DB_JOB_OPEN_MAX, pending or delivered for this agent: the sendable ones of
-   cf_db_job_agent_open), in the same round trip; ZCOUNT first, so an agent without jobs
+   cf_db_job_agent_open), in the same round trip; EXISTS first, so an agent without jobs
    costs one call. A revoked agent (cf_db_enroll) is left as it is: the answer is then 0;
    else {favorite or '', lock} and, with KEYS[2], the count as a third element. The step
    itself is the Lua function CF_DB_LUA_CHECKIN_ONE (cf_db_agent_int.h), shared with the

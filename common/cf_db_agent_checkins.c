@@ -19,7 +19,8 @@
    in one (a key of the wrong type) is its answer alone, the others are recorded and
    answered. The reply: one element per check-in: 0 for a revoked agent, its error, or one
    string "<lock> <open jobs> <favorite>" (one reply object to make, read and free instead
-   of an array of three). */
+   of an array of three; a count of 0, the usual one, written without Lua's number-to-text
+   conversion, a printf of a double). */
 static const char s_lua_checkins[] = CF_DB_LUA_CHECKIN_ONE
     "local now, srv, r = ARGV[1], ARGV[2], {}\n"
     "for i = 1, (#ARGV - 2) / " CF_DB_LUA_STR(
@@ -42,7 +43,8 @@ static const char s_lua_checkins[] = CF_DB_LUA_CHECKIN_ONE
                                                       "  elseif l == nil then\n"
                                                       "    r[i] = f\n"
                                                       "  else\n"
-                                                      "    r[i] = l .. ' ' .. c .. ' ' .. f\n"
+                                                      "    r[i] = l .. (c == 0 and ' 0 ' or ' ' .. "
+                                                      "c .. ' ') .. f\n"
                                                       "  end\n"
                                                       "end\n"
                                                       "return r\n";

@@ -85,7 +85,7 @@
     "redis.call('HSET', k, unpack(set))\n"                                                         \
     "if not jk then return a[3] or '', new end\n"                                                  \
     "local c = 0\n"                                                                                \
-    "if redis.call('ZCOUNT', jk, '(' .. now, '+inf') > 0 then\n"                                   \
+    "if redis.call('EXISTS', jk) == 1 then\n"                                                      \
     "  local z = redis.call('ZRANGEBYSCORE', jk, '(' .. now, '+inf', 'LIMIT', 0, '" CF_DB_LUA_STR( \
         CF_DB_JOB_OPEN_MAX) "')\n"                                                                 \
                             "  for i = 1, #z do\n"                                                 \
