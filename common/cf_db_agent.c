@@ -12,32 +12,33 @@
 
 #define S_NKEYS 8 /* keys of the remove script before its ninth, cf:curve:owner */
 
+_Static_assert(sizeof(((cf_db_checkin_cmd_t *) 0)->facts) == CF_DB_FACTS_BUF, "digest buffer");
+
 /* KEYS: 1 cf:agent:{<id>}, and optionally 2 cf:agent:{<id>}:jobs. ARGV: 1 id, 2 lock, 3 now,
    4 last_addr, 5 cert_fp, 6 cert_serial, 7 cert_not_after (5..7 all '' = no certificate: the
-   three fields are deleted), then optionally 8 version ('' = delete) and 9 server (absent:
-   both kept). The fixed keys (cf:agents:lock, cf:agents:<lock>, cf:agents:expiry,
-   cf:archive, the jobs' :st hashes) are named in the script: passed as arguments they cost
-   Redis about 1,200 instructions each per call, and they never share a slot with the
-   agent's keys anyway.
-   One HMGET reads what the step decides on (revoked, the old lock, favorite and the stored
-   values of the fields it writes), so only what changed is written: the steady check-in
-   (same lock, address, certificate, version and server) is that HMGET, the ZADD of its
-   lock set (the score is last_seen) and an HSET of last_seen. "secure"
-   becomes "attention" when the certificate presented is archived (replaced): the archive
-   question in the same round trip. The counters move only when the lock changes, in the
-   same script as the lock itself; the expiry index follows the record's cert_not_after
-   (absent or 0: not indexed) and is written when that changes (only this script and the
-   remove script write either).
-   With KEYS[2] the agent's open jobs are counted too (expiring after now, at most
-   CF_DB_JOB_OPEN_MAX, pending or delivered for this agent: the sendable ones of
-   cf_db_job_agent_open), in the same round trip; ZCOUNT first, so an agent without jobs
+   three fields are deleted), then optionally 8 version ('' = delete), 9 server (absent:
+   both kept) and 10 the digest of 4..9 (cf_db_agent_facts; absent with them). The fixed keys
+   (cf:agents:lock, cf:agents:<lock>, cf:agents:expiry, cf:archive, the jobs' :st hashes) are named
+   in the script: passed as arguments they cost Redis about 1,200 instructions each per call, and
+   they never share a slot with the agent's keys anyway. One HMGET reads what the step decides on
+   (revoked, the old lock, favorite and the digest of the values last written, field facts); only
+   when the lock or the digest differs does a second HMGET read the stored values of the fields it
+   writes, so only what changed is written: the steady check-in (same lock, address, certificate,
+   version and server) is that one HMGET of 4 fields, the ZADD of its lock set (the score is
+   last_seen) and an HSET of last_seen. "secure" becomes "attention" when the certificate presented
+   is archived (replaced): the archive question in the same round trip. The counters move only when
+   the lock changes, in the same script as the lock itself; the expiry index follows the record's
+   cert_not_after (absent or 0: not indexed) and is written when that changes (only this script and
+   the remove script write either). With KEYS[2] the agent's open jobs are counted too (expiring
+   after now, at most CF_DB_JOB_OPEN_MAX, pending or delivered for this agent: the sendable ones of
+   cf_db_job_agent_open), in the same round trip; EXISTS first, so an agent without jobs
    costs one call. A revoked agent (cf_db_enroll) is left as it is: the answer is then 0;
    else {favorite or '', lock} and, with KEYS[2], the count as a third element. The step
    itself is the Lua function CF_DB_LUA_CHECKIN_ONE (cf_db_agent_int.h), shared with the
    script of several check-ins (cf_db_agent_checkins.c). */
 static const char s_lua_checkin[] = CF_DB_LUA_CHECKIN_ONE
     "local f, l, c = one(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5],\n"
-    "  ARGV[6], ARGV[7], ARGV[8], ARGV[9])\n"
+    "  ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])\n"
     "if l == nil then return f end\n"
     "return {f, l, c}\n";
 
@@ -170,21 +171,33 @@ cf_err_t cf_db_agent_checkin_reply(const redisReply *r, const char *id, char *fa
     return rc;
 }
 
-cf_err_t cf_db_agent_checkin_cmd(const cf_db_checkin_t *in, int jobs, cf_db_checkin_cmd_t *cmd)
+cf_err_t cf_db_agent_checkin_args(const cf_db_checkin_t *in, cf_db_checkin_cmd_t *cmd)
 {
     CF_ASSERT(in && cmd);
     if (s_check_checkin(in) != CF_OK)
         return CF_ERR_INVALID;
     int cert = !s_empty(in->cert_fp);
-    const char *args[CF_DB_CHECKIN_ARGS] = {in->id,
-                                            cf_db_lock_name(in->lock),
-                                            cf_db_i64(cmd->now, in->now),
-                                            in->addr,
-                                            cert ? in->cert_fp : "",
-                                            cert ? in->cert_serial : "",
-                                            cert ? cf_db_i64(cmd->na, in->cert_not_after) : "",
-                                            in->version ? in->version : "",
-                                            in->server};
+    const char **a = cmd->argv;
+    a[0] = in->id;
+    a[1] = cf_db_lock_name(in->lock);
+    a[2] = cf_db_i64(cmd->now, in->now);
+    a[3] = in->addr;
+    a[4] = cert ? in->cert_fp : "";
+    a[5] = cert ? in->cert_serial : "";
+    a[6] = cert ? cf_db_i64(cmd->na, in->cert_not_after) : "";
+    a[7] = in->version ? in->version : "";
+    a[8] = in->server;
+    a[9] = cmd->facts;
+    cmd->nkeys = 0;
+    cmd->argc = CF_DB_CHECKIN_ARGS;
+    return cf_db_agent_facts(a + 3, cmd->facts);
+}
+
+cf_err_t cf_db_agent_checkin_cmd(const cf_db_checkin_t *in, int jobs, cf_db_checkin_cmd_t *cmd)
+{
+    CF_TRY(cf_db_agent_checkin_args(in, cmd));
+    const char *args[CF_DB_CHECKIN_ARGS];
+    memcpy(args, cmd->argv, sizeof(args));
     return s_cmd(in->id, jobs, args, CF_DB_CHECKIN_ARGS, cmd);
 }
 

@@ -85,13 +85,14 @@ CF_MUST_USE cf_err_t cf_db_agent_checkin_lock(cf_store_t *store, const cf_db_che
    cf_db_agent_checkin_script with nkeys keys then argc - nkeys arguments, all in argv
    (pointing into the struct, into in and to literals; in must outlive the command's
    sending). */
-#define CF_DB_CHECKIN_KEYS 2 /* keys of the check-in script at most (the agent's, its jobs') */
-#define CF_DB_CHECKIN_ARGS 9 /* arguments of the check-in script at most */
+#define CF_DB_CHECKIN_KEYS 2  /* keys of the check-in script at most (the agent's, its jobs') */
+#define CF_DB_CHECKIN_ARGS 10 /* arguments of the check-in script at most */
 typedef struct {
     char agent[CF_DB_KEY_MAX]; /* cf:agent:{<id>} */
     char jobs[CF_DB_KEY_MAX];  /* cf:agent:{<id>}:jobs (with the jobs) */
     char now[24];              /* in->now as text */
     char na[24];               /* in->cert_not_after as text */
+    char facts[17];            /* the digest of the values written (cf_db_agent_facts) */
     const char *argv[CF_DB_CHECKIN_KEYS + CF_DB_CHECKIN_ARGS]; /* keys, then the arguments */
     int nkeys;                                                 /* keys in argv */
     int argc;                                                  /* entries used in argv */

@@ -6,37 +6,50 @@
 #include "cf_db_agent_int.h"
 #include "cf_store_reply.h"
 
-/* KEYS: the agent's key and its jobs' key per check-in. ARGV: 1 now, 2 server, then per
-   check-in id, last_addr, cert_fp, cert_serial, cert_not_after, version (the arguments of
-   the one-check-in script without now and server, which the check-ins of one command
-   share, and without the lock, which is "secure" with a certificate and "insecure"
-   without: every argument costs Redis about 1,200 instructions). Each check-in runs in a
-   pcall: an error in one (a key of the wrong type) is its answer alone, the others are
-   recorded and answered. The reply: one element per check-in: 0 for a revoked agent, its
-   error, or one string "<lock> <open jobs> <favorite>" (one reply object to make, read
-   and free instead of an array of three). */
+/* No KEYS. ARGV: 1 now, 2 server, then per check-in id, cert_fp, the digest and the
+   packed rest: last_addr, cert_serial, cert_not_after and version, each ended by a newline
+   but the last (no checked text holds one). A steady check-in needs only the first three
+   (the digest says nothing changed): the rest is unpacked only when it is written, and
+   every argument of an EVALSHA costs Redis about 1,200 instructions. The arguments of the
+   one-check-in script otherwise: now and server are shared by the check-ins of one
+   command; the lock is "secure" with a certificate and "insecure" without. The agent's
+   key and its jobs' key are made from the id in the script (cf:agent:{<id>} and
+   cf:agent:{<id>}:jobs, as cf_db_key_agent and cf_db_key_agent_jobs make them; the script
+   names other keys itself already, cf_db_agent.c). Each check-in runs in a pcall: an error
+   in one (a key of the wrong type) is its answer alone, the others are recorded and
+   answered. The reply: one element per check-in: 0 for a revoked agent, its error, or one
+   string "<lock> <open jobs> <favorite>" (one reply object to make, read and free instead
+   of an array of three; a count of 0, the usual one, written without Lua's number-to-text
+   conversion, a printf of a double). */
 static const char s_lua_checkins[] = CF_DB_LUA_CHECKIN_ONE
     "local now, srv, r = ARGV[1], ARGV[2], {}\n"
-    "for i = 1, #KEYS / 2 do\n"
-    "  local b = i * " CF_DB_LUA_STR(
-        CF_DB_CHECKINS_ARGS) " - 3\n"
-                             "  local fp = ARGV[b + 2]\n"
-                             "  local ok, f, l, c = pcall(one, KEYS[2 * i - 1], KEYS[2 * i], "
-                             "ARGV[b],\n"
-                             "    fp == '' and 'insecure' or 'secure', now, ARGV[b + 1], fp, "
-                             "ARGV[b + 3], ARGV[b + 4],\n"
-                             "    ARGV[b + 5], srv)\n"
-                             "  if not ok then\n"
-                             "    r[i] = type(f) == 'table' and f or {err = tostring(f)}\n"
-                             "  elseif l == nil then\n"
-                             "    r[i] = f\n"
-                             "  else\n"
-                             "    r[i] = l .. ' ' .. c .. ' ' .. f\n"
-                             "  end\n"
-                             "end\n"
-                             "return r\n";
+    "for i = 1, (#ARGV - 2) / " CF_DB_LUA_STR(
+        CF_DB_CHECKINS_ARGS) " do\n"
+                             "  local b = (i - 1) * " CF_DB_LUA_STR(
+                                 CF_DB_CHECKINS_ARGS) " + 3\n"
+                                                      "  local id, fp = ARGV[b], ARGV[b + 1]\n"
+                                                      "  local ok, f, l, c = pcall(one, "
+                                                      "'" CF_DB_KP_AGENT "' .. id .. '" CF_DB_KS_TAG
+                                                      "',\n"
+                                                      "    '" CF_DB_KP_AGENT
+                                                      "' .. id .. '" CF_DB_KS_AGENT_JOBS "', id,\n"
+                                                      "    fp == '' and 'insecure' or 'secure', "
+                                                      "now, nil, fp, nil, nil, nil, srv, ARGV[b + "
+                                                      "2],\n"
+                                                      "    ARGV[b + 3])\n"
+                                                      "  if not ok then\n"
+                                                      "    r[i] = type(f) == 'table' and f or {err "
+                                                      "= tostring(f)}\n"
+                                                      "  elseif l == nil then\n"
+                                                      "    r[i] = f\n"
+                                                      "  else\n"
+                                                      "    r[i] = l .. (c == 0 and ' 0 ' or ' ' .. "
+                                                      "c .. ' ') .. f\n"
+                                                      "  end\n"
+                                                      "end\n"
+                                                      "return r\n";
 
-_Static_assert(CF_DB_CHECKINS_ARGS == 6, "s_lua_checkins reads 6 arguments per check-in");
+_Static_assert(CF_DB_CHECKINS_ARGS == 4, "s_lua_checkins reads 4 arguments per check-in");
 
 static cf_store_script_t *_Atomic s_script; /* the script, kept (cf_db_script_kept) */
 
@@ -62,16 +75,16 @@ int cf_db_agent_checkins_fits(const cf_db_checkins_t *b, const cf_db_checkin_t *
 
 static void s_copy(char *dst, const char *src)
 {
-    size_t len = strlen(src); /* every source was checked to fit by cf_db_agent_checkin_cmd */
+    size_t len = strlen(src); /* every source was checked to fit by cf_db_agent_checkin_args */
     memcpy(dst, src, len + 1);
 }
 
 cf_err_t cf_db_agent_checkins_add(cf_db_checkins_t *b, const cf_db_checkin_t *in)
 {
     CF_ASSERT(b && in);
-    cf_db_checkin_cmd_t cmd; /* checks in, builds the keys and numbers */
+    cf_db_checkin_cmd_t cmd; /* checks in, builds the numbers and the digest */
     if ((in->lock != CF_DB_LOCK_SECURE && in->lock != CF_DB_LOCK_INSECURE) ||
-        cf_db_agent_checkin_cmd(in, 1, &cmd) != CF_OK)
+        cf_db_agent_checkin_args(in, &cmd) != CF_OK)
         return CF_ERR_INVALID;
     if (!cf_db_agent_checkins_fits(b, in))
         return CF_ERR_TOOBIG;
@@ -80,18 +93,21 @@ cf_err_t cf_db_agent_checkins_add(cf_db_checkins_t *b, const cf_db_checkin_t *in
         s_copy(b->now_text, cmd.now);
         s_copy(b->server, in->server);
     }
-    /* cmd.argv after the two keys: id, lock, now, addr, fp, serial, not_after, version,
-       server (cf_db_agent_checkin_cmd's order) */
+    /* cmd.argv: id, lock, now, addr, fp, serial, not_after, version, server, digest
+       (cf_db_agent_checkin_args's order) */
     const char *const *a = cmd.argv + cmd.nkeys;
     cf_db_checkins_one_t *o = &b->one[b->n];
-    s_copy(o->agent, cmd.agent);
-    s_copy(o->jobs, cmd.jobs);
     s_copy(o->id, a[0]);
-    s_copy(o->addr, a[3]);
     s_copy(o->fp, a[4]);
-    s_copy(o->serial, a[5]);
-    s_copy(o->na, a[6]);
-    s_copy(o->version, a[7]);
+    s_copy(o->facts, a[9]);
+    char *p = o->rest;
+    for (int i = 0; i < 4; i++) { /* addr, serial, not_after, version */
+        static const int from[4] = {3, 5, 6, 7};
+        size_t len = strlen(a[from[i]]); /* checked: each fits its part of rest */
+        memcpy(p, a[from[i]], len);
+        p += len;
+        *p++ = i < 3 ? '\n' : '\0';
+    }
     b->n++;
     return CF_OK;
 }
@@ -101,17 +117,12 @@ const char **cf_db_agent_checkins_argv(cf_db_checkins_t *b, int *nkeys, int *arg
     CF_ASSERT(b && b->n > 0 && b->n <= CF_DB_CHECKINS_MAX);
     const char **v = b->argv;
     size_t k = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        v[k++] = b->one[i].agent;
-        v[k++] = b->one[i].jobs;
-    }
-    *nkeys = (int) k;
+    *nkeys = 0; /* the script makes the agents' keys from their ids */
     v[k++] = b->now_text;
     v[k++] = b->server;
     for (size_t i = 0; i < b->n; i++) {
         const cf_db_checkins_one_t *o = &b->one[i];
-        const char *args[CF_DB_CHECKINS_ARGS] = {o->id,     o->addr, o->fp,
-                                                 o->serial, o->na,   o->version};
+        const char *args[CF_DB_CHECKINS_ARGS] = {o->id, o->fp, o->facts, o->rest};
         for (size_t j = 0; j < CF_DB_CHECKINS_ARGS; j++)
             v[k++] = args[j];
     }

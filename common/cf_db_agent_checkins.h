@@ -16,19 +16,16 @@
    reply) is paid once for all. Every value is copied in: nothing is borrowed. Each
    check-in has its own answer; one that fails in Redis fails alone. */
 #define CF_DB_CHECKINS_MAX  8 /* check-ins in one command */
-#define CF_DB_CHECKINS_ARGS 6 /* arguments per check-in (now and server are shared) */
-#define CF_DB_CHECKINS_ARGV (CF_DB_CHECKINS_MAX * (2 + CF_DB_CHECKINS_ARGS) + 2)
+#define CF_DB_CHECKINS_ARGS 4 /* arguments per check-in (now and server are shared) */
+#define CF_DB_CHECKINS_ARGV (CF_DB_CHECKINS_MAX * CF_DB_CHECKINS_ARGS + 2)
 
 /* One check-in's copies. */
 typedef struct {
-    char agent[CF_DB_KEY_MAX];           /* cf:agent:{<id>} */
-    char jobs[CF_DB_KEY_MAX];            /* cf:agent:{<id>}:jobs */
-    char id[CF_DB_ID_MAX + 1];           /* agent id */
-    char addr[CF_DB_ADDR_MAX + 1];       /* address seen */
-    char fp[CF_DB_FP_LEN + 1];           /* certificate fingerprint, "" = none */
-    char serial[CF_DB_SERIAL_MAX + 1];   /* its serial, "" = none */
-    char na[CF_DB_I64_BUF];              /* its expiry as text, "" = none */
-    char version[CF_DB_VERSION_MAX + 1]; /* agent version, "" = unknown */
+    char id[CF_DB_ID_MAX + 1]; /* agent id */
+    char fp[CF_DB_FP_LEN + 1]; /* certificate fingerprint, "" = none */
+    char facts[17];            /* the digest of the values (cf_db_agent_facts) */
+    char rest[CF_DB_ADDR_MAX + CF_DB_SERIAL_MAX + CF_DB_I64_BUF + CF_DB_VERSION_MAX +
+              4]; /* address seen, serial, expiry as text, version: newline-separated */
 } cf_db_checkins_one_t;
 
 typedef struct {
@@ -49,8 +46,9 @@ int cf_db_agent_checkins_fits(const cf_db_checkins_t *b, const cf_db_checkin_t *
    cf_db_agent_checkin_cmd or for another lock (b unchanged), CF_ERR_TOOBIG when it does
    not fit. */
 CF_MUST_USE cf_err_t cf_db_agent_checkins_add(cf_db_checkins_t *b, const cf_db_checkin_t *in);
-/* The command for cf_db_agent_checkins_script (b not empty): *nkeys keys, then *argc -
- *nkeys arguments, pointing into b (valid until b changes). */
+/* The command for cf_db_agent_checkins_script (b not empty): *nkeys keys (0: the script
+   makes the agents' keys from their ids), then *argc - *nkeys arguments, pointing into b
+   (valid until b changes). */
 const char **cf_db_agent_checkins_argv(cf_db_checkins_t *b, int *nkeys, int *argc);
 /* The script of several check-ins, made once per process and kept; NULL when out of memory. */
 const cf_store_script_t *cf_db_agent_checkins_script(void);

@@ -14,17 +14,20 @@
 /* The check-in step as a Lua function (cf_db_agent.c says what it does): k the agent's
    key, jk its jobs' key (nil: not counted), then id, lock, now, last_addr, cert_fp,
    cert_serial, cert_not_after, version (nil: kept, '': deleted), server (nil: kept).
+   dg is the digest of addr, fp, serial, na, v and srv (cf_db_agent_facts; nil: none);
+   packed, when given, holds addr, serial, na and v instead (each ended by a newline but
+   the last), unpacked only when the step needs them (the digest differs).
    Returns 0 for a revoked agent, else favorite or '', lock[, open jobs] (values, not a
-   table: the script of several check-ins answers each as one string). */
+   table: the script of several check-ins answers each as one string).
+   The field `facts` holds the digest of the values the step last wrote: a check-in whose
+   lock and digest are those stored (the steady one) reads 4 fields and writes last_seen
+   alone; any other reads the six fields too and writes what changed and its digest (one
+   without a digest deletes the field). */
 #define CF_DB_LUA_CHECKIN_ONE                                                                      \
-    "local function one(k, jk, id, new, now, addr, fp, serial, na, v, srv)\n"                      \
-    "local a = redis.call('HMGET', k, 'revoked', 'lock', 'favorite', 'last_addr', 'cert_fp',\n"    \
-    "  'cert_serial', 'cert_not_after', 'version', 'server')\n"                                    \
-    "if a[1] then return 0 end\n"                                                                  \
-    "if new == 'secure' and redis.call('HEXISTS', '" CF_DB_K_ARCHIVE "', fp) == 1 then\n"          \
-    "  new = 'attention'\n"                                                                        \
-    "end\n"                                                                                        \
-    "local old, set, n = a[2], {'last_seen', now}, 2\n"                                            \
+    "local function changes(k, id, old, new, set, addr, fp, serial, na, v, srv, dg, had)\n"        \
+    "local a = redis.call('HMGET', k, 'last_addr', 'cert_fp', 'cert_serial', 'cert_not_after',\n"  \
+    "  'version', 'server')\n"                                                                     \
+    "local n = 2\n"                                                                                \
     "if old ~= new then\n"                                                                         \
     "  if old == 'secure' or old == 'attention' or old == 'insecure' or old == 'expired' then\n"   \
     "    redis.call('HINCRBY', '" CF_DB_K_AGENTS_LOCK "', old, -1)\n"                              \
@@ -33,18 +36,17 @@
     "  redis.call('HINCRBY', '" CF_DB_K_AGENTS_LOCK "', new, 1)\n"                                 \
     "  set[3], set[4], set[5], set[6], n = 'lock', new, 'id', id, 6\n"                             \
     "end\n"                                                                                        \
-    "redis.call('ZADD', '" CF_DB_LUA_LOCKS "' .. new, now, id)\n"                                  \
-    "if addr ~= a[4] then set[n + 1], set[n + 2], n = 'last_addr', addr, n + 2 end\n"              \
+    "if addr ~= a[1] then set[n + 1], set[n + 2], n = 'last_addr', addr, n + 2 end\n"              \
     "if fp == '' then\n"                                                                           \
-    "  if a[5] or a[6] or a[7] then\n"                                                             \
+    "  if a[2] or a[3] or a[4] then\n"                                                             \
     "    redis.call('HDEL', k, 'cert_fp', 'cert_serial', 'cert_not_after')\n"                      \
     "  end\n"                                                                                      \
     "else\n"                                                                                       \
-    "  if fp ~= a[5] then set[n + 1], set[n + 2], n = 'cert_fp', fp, n + 2 end\n"                  \
-    "  if serial ~= a[6] then set[n + 1], set[n + 2], n = 'cert_serial', serial, n + 2 end\n"      \
-    "  if na ~= a[7] then set[n + 1], set[n + 2], n = 'cert_not_after', na, n + 2 end\n"           \
+    "  if fp ~= a[2] then set[n + 1], set[n + 2], n = 'cert_fp', fp, n + 2 end\n"                  \
+    "  if serial ~= a[3] then set[n + 1], set[n + 2], n = 'cert_serial', serial, n + 2 end\n"      \
+    "  if na ~= a[4] then set[n + 1], set[n + 2], n = 'cert_not_after', na, n + 2 end\n"           \
     "end\n"                                                                                        \
-    "local was, is = tonumber(a[7]) or 0, tonumber(na) or 0\n"                                     \
+    "local was, is = tonumber(a[4]) or 0, tonumber(na) or 0\n"                                     \
     "if is ~= was then\n"                                                                          \
     "  if is > 0 then\n"                                                                           \
     "    redis.call('ZADD', '" CF_DB_K_AGENTS_EXPIRY "', is, id)\n"                                \
@@ -53,15 +55,37 @@
     "  end\n"                                                                                      \
     "end\n"                                                                                        \
     "if v == '' then\n"                                                                            \
-    "  if a[8] then redis.call('HDEL', k, 'version') end\n"                                        \
-    "elseif v and v ~= a[8] then\n"                                                                \
+    "  if a[5] then redis.call('HDEL', k, 'version') end\n"                                        \
+    "elseif v and v ~= a[5] then\n"                                                                \
     "  set[n + 1], set[n + 2], n = 'version', v, n + 2\n"                                          \
     "end\n"                                                                                        \
-    "if srv and srv ~= a[9] then set[n + 1], set[n + 2] = 'server', srv end\n"                     \
+    "if srv and srv ~= a[6] then set[n + 1], set[n + 2], n = 'server', srv, n + 2 end\n"           \
+    "if dg then\n"                                                                                 \
+    "  set[n + 1], set[n + 2] = 'facts', dg\n"                                                     \
+    "elseif had then\n"                                                                            \
+    "  redis.call('HDEL', k, 'facts')\n"                                                           \
+    "end\n"                                                                                        \
+    "end\n"                                                                                        \
+    "local function one(k, jk, id, new, now, addr, fp, serial, na, v, srv, dg, packed)\n"          \
+    "local a = redis.call('HMGET', k, 'revoked', 'lock', 'favorite', 'facts')\n"                   \
+    "if a[1] then return 0 end\n"                                                                  \
+    "if new == 'secure' and redis.call('HEXISTS', '" CF_DB_K_ARCHIVE "', fp) == 1 then\n"          \
+    "  new = 'attention'\n"                                                                        \
+    "end\n"                                                                                        \
+    "local set = {'last_seen', now}\n"                                                             \
+    "if a[2] ~= new or not dg or dg ~= a[4] then\n"                                                \
+    "  if packed then\n"                                                                           \
+    "    addr, serial, na, v = string.match(packed, "                                              \
+    "'^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(.*)$')\n"                                              \
+    "    if not v then error('malformed check-in arguments') end\n"                                \
+    "  end\n"                                                                                      \
+    "  changes(k, id, a[2], new, set, addr, fp, serial, na, v, srv, dg, a[4])\n"                   \
+    "end\n"                                                                                        \
+    "redis.call('ZADD', '" CF_DB_LUA_LOCKS "' .. new, now, id)\n"                                  \
     "redis.call('HSET', k, unpack(set))\n"                                                         \
     "if not jk then return a[3] or '', new end\n"                                                  \
     "local c = 0\n"                                                                                \
-    "if redis.call('ZCOUNT', jk, '(' .. now, '+inf') > 0 then\n"                                   \
+    "if redis.call('EXISTS', jk) == 1 then\n"                                                      \
     "  local z = redis.call('ZRANGEBYSCORE', jk, '(' .. now, '+inf', 'LIMIT', 0, '" CF_DB_LUA_STR( \
         CF_DB_JOB_OPEN_MAX) "')\n"                                                                 \
                             "  for i = 1, #z do\n"                                                 \
@@ -72,6 +96,29 @@
                             "end\n"                                                                \
                             "return a[3] or '', new, c\n"                                          \
                             "end\n"
+
+/* The digest a check-in stores in the agent's field `facts` (see CF_DB_LUA_CHECKIN_ONE):
+   SipHash-2-4, keyed with 16 random bytes drawn once per process, of last_addr, cert_fp,
+   cert_serial, cert_not_after (text), version and server, each ended by a newline (no checked
+   text holds one), as 16 lowercase hex digits. Keyed, so an agent cannot make two sets of
+   values give one digest; per process, so a digest another process (or this server before
+   a restart) wrote never matches: that check-in reads and compares the fields, as without
+   a digest. */
+#define CF_DB_FACTS_N   6   /* values in the digest */
+#define CF_DB_FACTS_MAX 256 /* bytes of one value at most */
+#define CF_DB_FACTS_BUF 17  /* the digest's text and its NUL */
+/* Write the digest of facts (CF_DB_FACTS_N texts in the order above, none NULL or longer
+   than CF_DB_FACTS_MAX) into out. CF_ERR_INVALID, CF_ERR_CRYPTO (no random key). */
+CF_MUST_USE cf_err_t cf_db_agent_facts(const char *const facts[CF_DB_FACTS_N],
+                                       char out[CF_DB_FACTS_BUF]);
+/* The check-in's arguments alone into cmd->argv (nkeys 0, argc CF_DB_CHECKIN_ARGS: id,
+   lock, now, last_addr, cert_fp, cert_serial, cert_not_after, version, server, digest),
+   in checked as cf_db_agent_checkin_cmd checks it, no key made (the script of several
+   check-ins makes them). CF_ERR_INVALID, CF_ERR_CRYPTO. */
+CF_MUST_USE cf_err_t cf_db_agent_checkin_args(const cf_db_checkin_t *in, cf_db_checkin_cmd_t *cmd);
+/* SipHash-2-4 of len bytes at data under key (the reference algorithm, for
+   cf_db_agent_facts and its test). Pure. */
+uint64_t cf_db_siphash(const uint8_t key[16], const void *data, size_t len);
 
 /* An agent hash's fields, in the order of CF_DB_AGENT_HMGET. */
 #define CF_DB_AGENT_HMGET                                                                       \

@@ -54,9 +54,15 @@ cf_req_t *cf_req_defer(cf_req_t *req)
     later->query.tqh_first = NULL;                   /* req's list stays req's */
     later->query.tqh_last = &later->query.tqh_first;
     later->query_state = -1;
-    snprintf(later->addr_buf, sizeof(later->addr_buf), "%s", req->addr);
+    /* own copies, capped; the path is made printable when the log line is written */
+    size_t n = strnlen(req->addr, sizeof(later->addr_buf) - 1);
+    memcpy(later->addr_buf, req->addr, n);
+    later->addr_buf[n] = '\0';
     later->addr = later->addr_buf;
-    s_log_path(req->path, later->path_buf, sizeof(later->path_buf));
+    n = req->path ? strnlen(req->path, sizeof(later->path_buf) - 1) : 0;
+    if (n)
+        memcpy(later->path_buf, req->path, n);
+    later->path_buf[n] = '\0';
     later->path = later->path_buf;
     later->deferred = 1;
     req->json = NULL; /* moved */
@@ -317,6 +323,24 @@ int cf_router_is_json_type(const char *ct)
     return *ct == '\0' || *ct == ';';
 }
 
+/* 1 when buf holds at most limit opening brackets ('{' and '['): then it cannot nest
+   deeper than limit, and s_depth need not walk it byte by byte (memchr does the walking:
+   a check-in's body has one). */
+static int s_brackets_at_most(const char *buf, size_t len, size_t limit)
+{
+    static const char open[2] = {'{', '['};
+    size_t n = 0;
+    for (int k = 0; k < 2; k++) {
+        const char *p = buf, *end = buf + len;
+        while (p < end && (p = memchr(p, open[k], (size_t) (end - p))) != NULL) {
+            if (++n > limit)
+                return 0;
+            p++;
+        }
+    }
+    return 1;
+}
+
 /* Nesting depth of JSON text, strings skipped; stops counting past limit. */
 static size_t s_depth(const char *buf, size_t len, size_t limit)
 {
@@ -345,7 +369,8 @@ cf_err_t cf_router_parse_json(const char *buf, size_t len, json_t **out, cf_why_
     if (!buf || !out)
         return CF_ERR_INVALID;
     *out = NULL;
-    if (s_depth(buf, len, CF_ROUTER_JSON_DEPTH) > CF_ROUTER_JSON_DEPTH)
+    if (!s_brackets_at_most(buf, len, CF_ROUTER_JSON_DEPTH) &&
+        s_depth(buf, len, CF_ROUTER_JSON_DEPTH) > CF_ROUTER_JSON_DEPTH)
         return cf_why(why, CF_ERR_INVALID, "nested deeper than %d", CF_ROUTER_JSON_DEPTH);
     json_error_t err;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);

@@ -13,7 +13,7 @@
 /* What a path must hold to match a route, found without walking its segments. */
 typedef struct {
     size_t lit;  /* the pattern's bytes before its first ':' (all of them when it has none) */
-    int literal; /* no params: the path matches only the whole pattern */
+    int literal; /* no params: the path matches only the whole pattern (lit bytes long) */
 } s_key_t;
 
 struct cf_router {
@@ -283,7 +283,8 @@ cf_err_t cf_router_match(const cf_router_t *self, const char *method, const char
     if (!self || !method || !path || !m)
         return CF_ERR_INVALID;
     memset(m, 0, sizeof(*m));
-    if (strlen(path) > CF_ROUTER_MAX_PATH)
+    size_t plen = strlen(path);
+    if (plen > CF_ROUTER_MAX_PATH)
         return CF_ERR_TOOBIG;
     const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
     unsigned seen = 0;
@@ -293,9 +294,10 @@ cf_err_t cf_router_match(const cf_router_t *self, const char *method, const char
         const char *pat = self->routes[i].pattern;
         cf_router_match_t tmp;
         tmp.n_params = 0;
-        /* one compare of the literal prefix rules out nearly every route */
-        if (k->literal ? strcmp(pat, path) != 0
-                       : strncmp(pat, path, k->lit) != 0 || !s_match_pattern(pat, path, &tmp))
+        /* the lengths, then one compare of the literal prefix, rule out nearly every route */
+        if (k->literal ? plen != k->lit || memcmp(pat, path, plen) != 0
+                       : plen < k->lit || memcmp(pat, path, k->lit) != 0 ||
+                             !s_match_pattern(pat, path, &tmp))
             continue;
         if (strcmp(self->routes[i].method, want) == 0) { /* the first in table order wins */
             found = tmp;

@@ -1,5 +1,6 @@
 /*  test_db_agent_checkin - the check-in script against a real redis-server: its open-jobs
-    count, what a steady check-in costs Redis (commands counted), what a changed one writes  */
+    count, what a steady check-in costs Redis (commands counted), what a changed one writes,
+    the digest that stands for the fields  */
 #include "cf_test.h"
 
 #include <signal.h>
@@ -135,7 +136,7 @@ static void test_open_jobs_counted(void **state)
 }
 
 /* A steady check-in (nothing changed but the time) is one HMGET, one ZADD of its lock set,
-   one HSET and, for the jobs, one ZCOUNT: no counter, no delete, no expiry index write.
+   one HSET and, for the jobs, one EXISTS: no counter, no delete, no expiry index write.
    With a certificate the archive question adds one HEXISTS. */
 static void test_steady_checkin_redis_work(void **state)
 {
@@ -155,7 +156,8 @@ static void test_steady_checkin_redis_work(void **state)
         assert_int_equal(s_calls(store, "hmget"), 1);
         assert_int_equal(s_calls(store, "zadd"), 1);
         assert_int_equal(s_calls(store, "hset"), 1);
-        assert_int_equal(s_calls(store, "zcount"), 1);
+        assert_int_equal(s_calls(store, "exists"), 1);
+        assert_int_equal(s_calls(store, "zcount"), 0);
         assert_int_equal(s_calls(store, "hexists"), cert);
         assert_int_equal(s_calls(store, "hincrby"), 0);
         assert_int_equal(s_calls(store, "hdel"), 0);
@@ -235,6 +237,94 @@ static void test_changes_written(void **state)
     cf_store_destroy(&store);
 }
 
+/* The agent's field facts (the digest of the values last written). */
+static void s_facts(cf_store_t *store, const char *id, char *out, size_t len)
+{
+    redisReply *r = NULL;
+    assert_int_equal(cf_store_cmd(store, &r, "HGET cf:agent:{%s} facts", id), CF_OK);
+    snprintf(out, len, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+}
+
+/* The digest stands for the fields a check-in writes. A record whose digest is another
+   process's (a restarted server) or absent (an older version's record, or one the expired
+   handshake wrote) has its fields read (a second HMGET) and repaired; a changed value is
+   written with its new digest; the steady check-in reads one HMGET. */
+static void test_digest(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    cf_db_checkin_t in = s_in("agent-d", CF_DB_LOCK_SECURE, 1000, 5000);
+    cf_db_lock_t lock;
+    int64_t jobs;
+    assert_int_equal(s_run(store, &in, &lock, &jobs), CF_OK);
+    char dg[64], now_dg[64];
+    s_facts(store, "agent-d", dg, sizeof(dg));
+    assert_int_equal(strlen(dg), 16);
+    /* another process's digest over stale fields: read, repaired, the digest rewritten */
+    assert_int_equal(cf_store_cmd(store, NULL,
+                                  "HSET cf:agent:{agent-d} facts 0123456789abcdef last_addr "
+                                  "10.9.9.9 version 9.9 server srv9 cert_serial 0fff"),
+                     CF_OK);
+    in.now = 1100;
+    s_reset_stats(store);
+    assert_int_equal(s_run(store, &in, &lock, &jobs), CF_OK);
+    assert_int_equal(s_calls(store, "hmget"), 2);
+    cf_db_agent_t a;
+    assert_int_equal(cf_db_agent_get(store, "agent-d", &a), CF_OK);
+    assert_string_equal(a.last_addr, "127.0.0.7");
+    assert_string_equal(a.version, "0.1.0");
+    assert_string_equal(a.server, "srv1");
+    assert_string_equal(a.cert_serial, "0a1b");
+    s_facts(store, "agent-d", now_dg, sizeof(now_dg));
+    assert_string_equal(now_dg, dg);
+    /* no digest (an older version's record): the same */
+    assert_int_equal(
+        cf_store_cmd(store, NULL, "HDEL cf:agent:{agent-d} facts server cert_not_after"), CF_OK);
+    s_reset_stats(store);
+    assert_int_equal(s_run(store, &in, &lock, &jobs), CF_OK);
+    assert_int_equal(s_calls(store, "hmget"), 2);
+    assert_int_equal(cf_db_agent_get(store, "agent-d", &a), CF_OK);
+    assert_string_equal(a.server, "srv1");
+    assert_int_equal(a.cert_not_after, 5000);
+    s_facts(store, "agent-d", now_dg, sizeof(now_dg));
+    assert_string_equal(now_dg, dg);
+    /* steady again: one HMGET */
+    s_reset_stats(store);
+    assert_int_equal(s_run(store, &in, &lock, &jobs), CF_OK);
+    assert_int_equal(s_calls(store, "hmget"), 1);
+    /* a changed value is written, with its digest */
+    in.addr = "10.0.0.1";
+    assert_int_equal(s_run(store, &in, &lock, &jobs), CF_OK);
+    assert_int_equal(cf_db_agent_get(store, "agent-d", &a), CF_OK);
+    assert_string_equal(a.last_addr, "10.0.0.1");
+    s_facts(store, "agent-d", now_dg, sizeof(now_dg));
+    assert_int_equal(strlen(now_dg), 16);
+    assert_string_not_equal(now_dg, dg);
+    /* the expired handshake (version and server kept, not passed) drops the digest, and the
+       next check-in with the values before it reads the fields and writes them back */
+    assert_int_equal(cf_db_agent_expired(store, "agent-d", 1200, "10.0.0.2", s_fp2, "0c0d", 900),
+                     CF_OK);
+    s_facts(store, "agent-d", now_dg, sizeof(now_dg));
+    assert_string_equal(now_dg, "");
+    assert_int_equal(cf_db_agent_get(store, "agent-d", &a), CF_OK);
+    assert_string_equal(a.version, "0.1.0");
+    assert_int_equal(a.lock, CF_DB_LOCK_EXPIRED);
+    in.addr = "10.0.0.1";
+    in.now = 1300;
+    assert_int_equal(s_run(store, &in, &lock, &jobs), CF_OK);
+    assert_int_equal(cf_db_agent_get(store, "agent-d", &a), CF_OK);
+    assert_string_equal(a.last_addr, "10.0.0.1");
+    assert_string_equal(a.cert_fp, CF_ITEST_CHECKIN_FP);
+    assert_string_equal(a.cert_serial, "0a1b");
+    assert_int_equal(a.cert_not_after, 5000);
+    assert_int_equal(a.lock, CF_DB_LOCK_SECURE);
+    assert_true(cf_itest_redis_reply_has(s_redis.port, "5000", "ZSCORE cf:agents:expiry agent-d"));
+    s_facts(store, "agent-d", dg, sizeof(dg));
+    assert_int_equal(strlen(dg), 16);
+    cf_store_destroy(&store);
+}
+
 /* A revoked agent: nothing written, with or without the jobs; malformed replies refused. */
 static void test_revoked_and_bad_replies(void **state)
 {
@@ -286,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_open_jobs_counted),
         cmocka_unit_test(test_steady_checkin_redis_work),
         cmocka_unit_test(test_changes_written),
+        cmocka_unit_test(test_digest),
         cmocka_unit_test(test_revoked_and_bad_replies),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

@@ -33,6 +33,8 @@ typedef struct {
     char favorite[CF_DB_ALIAS_MAX + 1]; /* the favorite */
 } s_got_t;
 
+static int s_spoil = -1; /* s_run: the check-in whose packed arguments are spoilt, -1 none */
+
 /* Send the n check-ins of in as one command (they must fit); each outcome into got. */
 static void s_run(cf_store_t *store, const cf_db_checkin_t *in, size_t n, s_got_t *got)
 {
@@ -43,10 +45,12 @@ static void s_run(cf_store_t *store, const cf_db_checkin_t *in, size_t n, s_got_
         assert_true(cf_db_agent_checkins_fits(b, &in[i]));
         assert_int_equal(cf_db_agent_checkins_add(b, &in[i]), CF_OK);
     }
+    if (s_spoil >= 0)
+        snprintf(b->one[s_spoil].rest, sizeof(b->one[s_spoil].rest), "no separators");
     int nkeys = 0, argc = 0;
     const char **argv = cf_db_agent_checkins_argv(b, &nkeys, &argc);
-    assert_int_equal(nkeys, (int) (2 * n));
-    assert_int_equal(argc, (int) (2 + n * (2 + CF_DB_CHECKINS_ARGS)));
+    assert_int_equal(nkeys, 0); /* the script makes the keys from the ids */
+    assert_int_equal(argc, (int) (2 + n * CF_DB_CHECKINS_ARGS));
     /* hiredis itself: cf_store refuses a reply with an error at any depth, and this one may
        hold a check-in's own error (the worker's cf_store_async passes it on) */
     const cf_store_script_t *script = cf_db_agent_checkins_script();
@@ -238,7 +242,8 @@ static void test_steady_one_evalsha(void **state)
     assert_int_equal(s_calls(store, "hmget"), CF_DB_CHECKINS_MAX);
     assert_int_equal(s_calls(store, "zadd"), CF_DB_CHECKINS_MAX);
     assert_int_equal(s_calls(store, "hset"), CF_DB_CHECKINS_MAX);
-    assert_int_equal(s_calls(store, "zcount"), CF_DB_CHECKINS_MAX);
+    assert_int_equal(s_calls(store, "exists"), CF_DB_CHECKINS_MAX);
+    assert_int_equal(s_calls(store, "zcount"), 0);
     assert_int_equal(s_calls(store, "hincrby"), 0);
     assert_int_equal(s_calls(store, "hdel"), 0);
     for (int i = 0; i < CF_DB_CHECKINS_MAX; i++)
@@ -274,6 +279,35 @@ static void test_one_fails_alone(void **state)
     assert_int_equal(c.total, 2);
     assert_int_equal(c.n[CF_DB_LOCK_SECURE], 1);
     assert_int_equal(c.n[CF_DB_LOCK_INSECURE], 1);
+    cf_store_destroy(&store);
+}
+
+/* Packed arguments the script cannot unpack fail that check-in alone, before anything of
+   it is written; a steady check-in never unpacks them (its digest says nothing changed). */
+static void test_bad_packing_fails_alone(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    cf_db_checkin_t in[] = {s_in("p-1", CF_DB_LOCK_INSECURE, 1000, 0),
+                            s_in("p-2", CF_DB_LOCK_SECURE, 1000, 7000)};
+    s_got_t got[2];
+    s_spoil = 1;
+    s_run(store, in, 2, got);
+    s_spoil = -1;
+    assert_int_equal(got[0].rc, CF_OK);
+    assert_true(got[1].rc != CF_OK && got[1].rc != CF_ERR_REVOKED && got[1].rc != CF_ERR_CORRUPT);
+    assert_true(cf_itest_redis_reply_has(s_redis.port, "0", "EXISTS cf:agent:{p-2}"));
+    s_run(store, in, 2, got); /* now p-2 is stored */
+    assert_int_equal(got[1].rc, CF_OK);
+    in[0].now = in[1].now = 1100;
+    s_spoil = 1;
+    s_run(store, in, 2, got); /* steady: the packing is not read */
+    s_spoil = -1;
+    assert_int_equal(got[1].rc, CF_OK);
+    cf_db_agent_t a;
+    assert_int_equal(cf_db_agent_get(store, "p-2", &a), CF_OK);
+    assert_int_equal(a.last_seen, 1100);
+    assert_int_equal(a.cert_not_after, 7000);
     cf_store_destroy(&store);
 }
 
@@ -371,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_same_as_one_by_one),
         cmocka_unit_test(test_steady_one_evalsha),
         cmocka_unit_test(test_one_fails_alone),
+        cmocka_unit_test(test_bad_packing_fails_alone),
         cmocka_unit_test(test_fits_and_refusals),
         cmocka_unit_test(test_answers_and_bad_replies),
     };

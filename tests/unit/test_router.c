@@ -372,6 +372,27 @@ static void test_parse_json_bodies(void **state)
     assert_int_equal(cf_router_parse_json(deep, strlen(deep), &j, &why), CF_ERR_INVALID);
     assert_non_null(strstr(why.text, "nested"));
     test_free(deep);
+    /* more brackets than the limit, none of them deep (in strings, side by side): taken; the
+       same number nested: refused (the count only decides whether the walk is needed) */
+    char wide[4 * CF_ROUTER_JSON_DEPTH + 64];
+    int at = snprintf(wide, sizeof(wide), "{\"s\":\"");
+    for (int i = 0; i <= CF_ROUTER_JSON_DEPTH; i++)
+        wide[at++] = i % 2 ? '{' : '[';
+    at += snprintf(wide + at, sizeof(wide) - (size_t) at, "\",\"a\":[");
+    for (int i = 0; i <= CF_ROUTER_JSON_DEPTH; i++)
+        at += snprintf(wide + at, sizeof(wide) - (size_t) at, "%s[]", i ? "," : "");
+    at += snprintf(wide + at, sizeof(wide) - (size_t) at, "]}");
+    assert_int_equal(cf_router_parse_json(wide, (size_t) at, &j, &why), CF_OK);
+    json_decref(j);
+    char arrays[2 * CF_ROUTER_JSON_DEPTH + 8];
+    at = snprintf(arrays, sizeof(arrays), "{\"a\":");
+    for (int i = 0; i < CF_ROUTER_JSON_DEPTH; i++)
+        arrays[at++] = '[';
+    for (int i = 0; i < CF_ROUTER_JSON_DEPTH; i++)
+        arrays[at++] = ']';
+    arrays[at++] = '}';
+    assert_int_equal(cf_router_parse_json(arrays, (size_t) at, &j, &why), CF_ERR_INVALID);
+    assert_non_null(strstr(why.text, "nested"));
     /* a body holding a NUL byte is not silently cut at it */
     assert_int_equal(cf_router_parse_json("{}\0{}", 5, &j, &why), CF_ERR_INVALID);
 }
