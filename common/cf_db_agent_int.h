@@ -116,8 +116,8 @@ CF_MUST_USE cf_err_t cf_db_agent_facts(const char *const facts[CF_DB_FACTS_N],
    in checked as cf_db_agent_checkin_cmd checks it, no key made (the script of several
    check-ins makes them). CF_ERR_INVALID, CF_ERR_CRYPTO. */
 CF_MUST_USE cf_err_t cf_db_agent_checkin_args(const cf_db_checkin_t *in, cf_db_checkin_cmd_t *cmd);
-/* SipHash-2-4 of len bytes at data under key (the reference algorithm, for
-   cf_db_agent_facts and its test). Pure. */
+/* SipHash-2-4 of len bytes at data under key, as a little-endian integer (libsodium's
+   crypto_shorthash_siphash24; for cf_db_agent_facts and its test). Pure. */
 uint64_t cf_db_siphash(const uint8_t key[16], const void *data, size_t len);
 
 /* An agent hash's fields, in the order of CF_DB_AGENT_HMGET. */
