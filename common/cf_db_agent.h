@@ -152,6 +152,15 @@ CF_MUST_USE cf_err_t cf_db_agent_list(cf_store_t *store, cf_db_lock_t lock, cons
                                       size_t limit, cf_db_agent_t **list_out, size_t *n_out,
                                       char *cursor_out);
 
+/* One page of agent ids as cf_db_agent_list gives them (same order, cursor and walk
+   guarantees) without reading their records (1 RT): for a caller that needs no field, such
+   as a job to every agent, whose creation checks each record itself. each(arg, id) is
+   called per id in order; a result other than CF_OK ends the page with that result.
+   lock, cursor, limit and cursor_out as cf_db_agent_list. CF_ERR_INVALID. */
+CF_MUST_USE cf_err_t cf_db_agent_list_ids(cf_store_t *store, cf_db_lock_t lock, const char *cursor,
+                                          size_t limit, cf_err_t (*each)(void *arg, const char *id),
+                                          void *arg, char *cursor_out);
+
 #define CF_DB_SCAN_MAX 100000 /* agents one cf_db_agent_find call reads at most */
 
 /* What cf_db_agent_find keeps. */

@@ -238,6 +238,25 @@ cf_err_t cf_db_agent_list(cf_store_t *store, cf_db_lock_t lock, const char *curs
     return CF_OK;
 }
 
+cf_err_t cf_db_agent_list_ids(cf_store_t *store, cf_db_lock_t lock, const char *cursor,
+                              size_t limit, cf_err_t (*each)(void *arg, const char *id), void *arg,
+                              char *cursor_out)
+{
+    CF_ASSERT(store && each && cursor_out);
+    cursor_out[0] = '\0';
+    redisReply *page = NULL;
+    CF_TRY(cf_db_agent_page(store, lock, cursor, 0, INT64_MAX, limit, &page));
+    size_t count = page->elements / 2;
+    cf_err_t rc = CF_OK;
+    for (size_t i = 0; rc == CF_OK && i < count; i++)
+        rc = each(arg, page->element[2 * i]->str);
+    if (rc == CF_OK && count == limit) /* a full page: there may be more */
+        snprintf(cursor_out, CF_DB_CURSOR_MAX, "%s:%s", page->element[2 * count - 1]->str,
+                 page->element[2 * count - 2]->str);
+    freeReplyObject(page);
+    return rc;
+}
+
 /* Queue SCRIPT LOAD, then one EVALSHA per agent: one round trip for the lot. */
 static cf_err_t s_fav_queue(cf_store_pipe_t *pipe, const cf_store_script_t *script, const char *lua,
                             const char *const *ids, size_t n, const char *alias)

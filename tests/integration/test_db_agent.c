@@ -248,6 +248,72 @@ static void test_paging(void **state)
     cf_store_destroy(&store);
 }
 
+/* What cf_db_agent_list_ids hands over: the ids in order; or the error that ends it. */
+typedef struct {
+    char id[120][CF_DB_ID_MAX + 1]; /* the ids seen */
+    size_t n;                       /* how many */
+    size_t fail_at;                 /* answer CF_ERR_TOOBIG at this one (0: never) */
+} s_ids_t;
+
+static cf_err_t s_take_id(void *arg, const char *id)
+{
+    s_ids_t *t = arg;
+    if (t->fail_at && t->n + 1 == t->fail_at)
+        return CF_ERR_TOOBIG;
+    assert_true(t->n < 120);
+    snprintf(t->id[t->n++], sizeof(t->id[0]), "%s", id);
+    return CF_OK;
+}
+
+/* The ids alone: the same agents in the same order as the records' walk, over pages of
+   every size; an error from the callback ends the page with it; the same refusals. */
+static void test_ids_paging(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    enum { N = 103 };
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "agent-%03d", (i * 37) % N);
+        assert_int_equal(s_checkin(store, id, (cf_db_lock_t) (i % 3), 5000 + i / 10, NULL), CF_OK);
+    }
+    cf_db_agent_t *all = NULL;
+    size_t n_all = 0;
+    char next[CF_DB_CURSOR_MAX];
+    assert_int_equal(cf_db_agent_list(store, CF_DB_LOCK_COUNT, "", 500, &all, &n_all, next), CF_OK);
+    assert_int_equal(n_all, N);
+    static const size_t limits[] = {1, 10, 103, 500};
+    for (size_t l = 0; l < 4; l++) {
+        s_ids_t *t = calloc(1, sizeof(*t));
+        assert_non_null(t);
+        char cursor[CF_DB_CURSOR_MAX] = "";
+        do {
+            assert_int_equal(cf_db_agent_list_ids(store, CF_DB_LOCK_COUNT, cursor, limits[l],
+                                                  s_take_id, t, next),
+                             CF_OK);
+            memcpy(cursor, next, sizeof(cursor));
+        } while (cursor[0]);
+        assert_int_equal(t->n, N);
+        for (size_t i = 0; i < N; i++)
+            assert_string_equal(t->id[i], all[i].id);
+        free(t);
+    }
+    cf_mem_free(all);
+    s_ids_t *t = calloc(1, sizeof(*t));
+    assert_non_null(t);
+    t->fail_at = 5;
+    assert_int_equal(cf_db_agent_list_ids(store, CF_DB_LOCK_COUNT, "", 50, s_take_id, t, next),
+                     CF_ERR_TOOBIG);
+    assert_int_equal(t->n, 4);
+    assert_string_equal(next, "");
+    assert_int_equal(cf_db_agent_list_ids(store, CF_DB_LOCK_COUNT, "5000", 5, s_take_id, t, next),
+                     CF_ERR_INVALID);
+    assert_int_equal(cf_db_agent_list_ids(store, CF_DB_LOCK_COUNT, "", 0, s_take_id, t, next),
+                     CF_ERR_INVALID);
+    free(t);
+    cf_store_destroy(&store);
+}
+
 /* There is no set of all agents (its ~100 bytes per agent): the per-lock sets are the
    fleet; check-ins leave a set left by an older version alone (no step of theirs) and
    cf_db_agent_drop_old_set drops it whole. */
@@ -394,9 +460,13 @@ static void test_expired_and_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),     cmocka_unit_test(test_counters_equal_recount),
-        cmocka_unit_test(test_paging),    cmocka_unit_test(test_no_set_of_all),
-        cmocka_unit_test(test_favorites), cmocka_unit_test(test_expired_and_refusals),
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_counters_equal_recount),
+        cmocka_unit_test(test_paging),
+        cmocka_unit_test(test_ids_paging),
+        cmocka_unit_test(test_no_set_of_all),
+        cmocka_unit_test(test_favorites),
+        cmocka_unit_test(test_expired_and_refusals),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
