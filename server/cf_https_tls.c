@@ -297,8 +297,8 @@ static void s_linger(const SSL *ssl)
 }
 
 /* A fatal alert we sent (OpenSSL calls this once it is written): when the reason is a
-   missing client certificate (the verify callback never runs then), report it; in every
-   case close the connection lingering. */
+   missing client certificate (the verify callback never runs then), report it; unless
+   the peer has closed already, close the connection lingering. */
 static void s_info(const SSL *ssl, int where, int ret)
 {
     if ((where & SSL_CB_WRITE_ALERT) != SSL_CB_WRITE_ALERT || (ret >> 8) != SSL3_AL_FATAL)
@@ -307,7 +307,9 @@ static void s_info(const SSL *ssl, int where, int ret)
     if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
         ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
         s_refuse(ssl, CF_HTTPS_REFUSED_NOCERT, NULL, "no client certificate");
-    s_linger(ssl);
+    /* a peer that closed (a port probe, a client giving up) sends nothing more */
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL || ERR_GET_REASON(e) != SSL_R_UNEXPECTED_EOF_WHILE_READING)
+        s_linger(ssl);
 }
 
 /* Session tickets skip the verify callback: a resumed session must not outlive its
