@@ -22,10 +22,17 @@ typedef struct {
 CF_MUST_USE cf_err_t cf_https_ctx_new(const cf_https_tls_t *tls, const cf_https_hooks_t *hooks,
                                       SSL_CTX **out, cf_why_t *why);
 
+/* What a connection's SSL reports to its worker (all on the worker's thread). */
+typedef struct {
+    void (*on_free)(void *arg);         /* the SSL is being freed (its cached peer is gone) */
+    int (*on_alert)(void *arg, int fd); /* a fatal alert was written to socket fd: 1 = the
+                                           worker takes fd over (the SSL lets go of it) */
+    void *arg;                          /* their argument */
+} cf_https_conn_hooks_t;
+
 /* A new server-side SSL on ctx for one connection: client certificate requested, and
-   required when require is set. on_free(arg) runs on the thread that frees the SSL (the
-   worker's), after the connection's cached peer is gone. NULL on out-of-memory. */
-SSL *cf_https_ssl_new(SSL_CTX *ctx, int require, void (*on_free)(void *arg), void *arg);
+   required when require is set. hooks is copied. NULL on out-of-memory. */
+SSL *cf_https_ssl_new(SSL_CTX *ctx, int require, const cf_https_conn_hooks_t *hooks);
 
 /* The arg given to cf_https_ssl_new for ssl (NULL when ssl has none). */
 void *cf_https_ssl_arg(const SSL *ssl);
@@ -51,6 +58,15 @@ typedef struct {
     int fd;           /* CF_HTTPS_CMD_PLAIN_OPEN: listening socket to dup */
 } cf_https_cmd_t;
 
+/* Lingering close (cf_https_linger.c): after a fatal alert the socket is shut down for
+   writing and what the client still sends is read and dropped, so the kernel closes with
+   a FIN after the alert rather than a reset that may overtake it. */
+#define CF_HTTPS_LINGER_MS    2000  /* a lingering socket is closed by then */
+#define CF_HTTPS_LINGER_BYTES 65536 /* ... or once this much was dropped */
+#define CF_HTTPS_LINGER_SHARE 8     /* at most max_conns / this (>= 1) linger per worker */
+
+typedef struct cf_https_linger cf_https_linger_t; /* one lingering socket */
+
 typedef struct {
     struct cf_https *owner;                 /* back pointer (immutable) */
     pthread_t thread;                       /* the worker thread, once started */
@@ -61,12 +77,14 @@ typedef struct {
     struct evhttp_bound_socket *tls_sock;   /* this worker's handle on the TLS listener */
     struct evhttp_bound_socket *plain_sock; /* ... on the plain listener, NULL when closed */
     struct event *mbox_ev;                  /* read side of mbox */
-    int mbox[2];  /* pipe of cf_https_cmd_t pointers from the control side */
-    SSL_CTX *ctx; /* material for new handshakes (own reference) */
-    int require;  /* require a client certificate on new handshakes */
-    int conns;    /* open TLS connections */
-    int paused;   /* TLS listener disabled at max_conns */
-    void *data;   /* from cfg.worker_new, NULL without */
+    int mbox[2];                /* pipe of cf_https_cmd_t pointers from the control side */
+    SSL_CTX *ctx;               /* material for new handshakes (own reference) */
+    int require;                /* require a client certificate on new handshakes */
+    int conns;                  /* open TLS connections */
+    int paused;                 /* TLS listener disabled at max_conns */
+    cf_https_linger_t *lingers; /* sockets being drained before their close */
+    int lingering;              /* how many */
+    void *data;                 /* from cfg.worker_new, NULL without */
 } cf_https_worker_t;
 
 struct cf_https {
@@ -93,6 +111,14 @@ void cf_https_ack(struct cf_https *self, int ok);
 CF_MUST_USE cf_err_t cf_https_worker_init(struct cf_https *self, cf_https_worker_t *w, int tls_fd);
 /* Free a worker (after its thread ended); safe on a never initialised (zeroed) one. */
 void cf_https_worker_free(cf_https_worker_t *w);
+/* Take fd over for a lingering close (shut down for writing, drained, closed within
+   CF_HTTPS_LINGER_MS). 1 = taken; 0 = not (over cf_https_linger_cap, no memory): the
+   caller closes it as before. */
+int cf_https_linger_take(cf_https_worker_t *w, int fd);
+/* Sockets that may linger at once on w: max_conns / CF_HTTPS_LINGER_SHARE, at least 1. */
+int cf_https_linger_cap(const cf_https_worker_t *w);
+/* Close every lingering socket of w (its loop no longer runs, or is about to end). */
+void cf_https_linger_free_all(cf_https_worker_t *w);
 /* The worker thread: its loop until a stop command. */
 void *cf_https_worker_run(void *arg);
 

@@ -45,8 +45,7 @@ typedef struct {
 
 /* What one connection carries (SSL ex_data; freed with the SSL). */
 typedef struct {
-    void (*on_free)(void *arg);   /* the worker's close hook */
-    void *arg;                    /* its argument */
+    cf_https_conn_hooks_t hooks;  /* the worker's hooks */
     int refused;                  /* a refusal was reported (once per handshake) */
     int peer_ready;               /* peer below is filled */
     cf_https_peer_t peer;         /* cached identity */
@@ -159,8 +158,8 @@ static void s_conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, lo
     if (!c)
         return;
     cf_cert_destroy(&c->cert);
-    if (c->on_free)
-        c->on_free(c->arg);
+    if (c->hooks.on_free)
+        c->hooks.on_free(c->hooks.arg);
     cf_mem_free(c);
 }
 
@@ -280,8 +279,26 @@ static int s_verify(int ok, X509_STORE_CTX *xs)
     return 1;
 }
 
-/* A fatal alert we send: when the reason is a missing client certificate (the verify
-   callback never runs then), report it. */
+/* After a fatal alert the connection ends; the client may still be sending (a TLS 1.3
+   client sends its request right after its Finished, before it knows the verdict). Closed
+   with those bytes unread, the socket would send a reset, which can reach the client
+   before it read the alert: the worker takes the socket for a lingering close instead,
+   and the SSL's BIO lets go of it, so the bufferevent's free no longer closes it. */
+static void s_linger(const SSL *ssl)
+{
+    s_conn_t *conn = SSL_get_ex_data(ssl, s_ssl_idx);
+    BIO *bio = SSL_get_wbio(ssl);
+    if (!conn || !conn->hooks.on_alert || !bio || SSL_get_rbio(ssl) != bio ||
+        BIO_method_type(bio) != BIO_TYPE_SOCKET)
+        return;
+    int fd = (int) BIO_get_fd(bio, NULL);
+    if (fd >= 0 && conn->hooks.on_alert(conn->hooks.arg, fd))
+        (void) BIO_set_fd(bio, -1, BIO_NOCLOSE); /* BIO_get_fd answers -1 from now on */
+}
+
+/* A fatal alert we sent (OpenSSL calls this once it is written): when the reason is a
+   missing client certificate (the verify callback never runs then), report it; unless
+   the peer has closed already, close the connection lingering. */
 static void s_info(const SSL *ssl, int where, int ret)
 {
     if ((where & SSL_CB_WRITE_ALERT) != SSL_CB_WRITE_ALERT || (ret >> 8) != SSL3_AL_FATAL)
@@ -290,6 +307,9 @@ static void s_info(const SSL *ssl, int where, int ret)
     if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
         ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
         s_refuse(ssl, CF_HTTPS_REFUSED_NOCERT, NULL, "no client certificate");
+    /* a peer that closed (a port probe, a client giving up) sends nothing more */
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL || ERR_GET_REASON(e) != SSL_R_UNEXPECTED_EOF_WHILE_READING)
+        s_linger(ssl);
 }
 
 /* Session tickets skip the verify callback: a resumed session must not outlive its
@@ -453,7 +473,7 @@ out:
     return rc;
 }
 
-SSL *cf_https_ssl_new(SSL_CTX *ctx, int require, void (*on_free)(void *arg), void *arg)
+SSL *cf_https_ssl_new(SSL_CTX *ctx, int require, const cf_https_conn_hooks_t *hooks)
 {
     SSL *ssl = SSL_new(ctx);
     s_conn_t *conn = cf_mem_calloc(1, sizeof(*conn));
@@ -462,8 +482,8 @@ SSL *cf_https_ssl_new(SSL_CTX *ctx, int require, void (*on_free)(void *arg), voi
         SSL_free(ssl);
         return NULL;
     }
-    conn->on_free = on_free;
-    conn->arg = arg;
+    if (hooks)
+        conn->hooks = *hooks;
     int mode = SSL_VERIFY_PEER | (require ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
     SSL_set_verify(ssl, mode, s_verify);
     const char *sid = require ? S_SID_REQ : S_SID_OPT;
@@ -474,7 +494,7 @@ SSL *cf_https_ssl_new(SSL_CTX *ctx, int require, void (*on_free)(void *arg), voi
 void *cf_https_ssl_arg(const SSL *ssl)
 {
     const s_conn_t *c = SSL_get_ex_data(ssl, s_ssl_idx);
-    return c ? c->arg : NULL;
+    return c ? c->hooks.arg : NULL;
 }
 
 const cf_https_peer_t *cf_https_ssl_peer(SSL *ssl, const char *addr, unsigned port)

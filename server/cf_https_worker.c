@@ -164,6 +164,22 @@ static void s_conn_closed(void *arg)
     }
 }
 
+/* The connection sent a fatal alert (a refused handshake, mostly): the worker takes its
+   socket for a lingering close (cf_https_linger.c). The hold goes first: once the
+   linger closes the descriptor, no event of this connection may remain on it. */
+static int s_conn_alert(void *arg, int fd)
+{
+    s_conn_t *c = arg;
+    if (c->w->lingering >= cf_https_linger_cap(c->w))
+        return 0;
+    if (c->hold) {
+        event_free(c->hold);
+        c->hold = NULL;
+        c->off = 0;
+    }
+    return cf_https_linger_take(c->w, fd);
+}
+
 /* Read-ahead (on from a connection's first request) lets OpenSSL take a whole request in
    one read(2) instead of two (record header, then record). Its catch: records it has read
    but not yet decrypted are invisible to libevent, which reads again only while SSL_pending
@@ -207,7 +223,8 @@ static struct bufferevent *s_bevcb(struct event_base *base, void *arg)
     if (!c)
         return NULL;
     c->w = w;
-    SSL *ssl = cf_https_ssl_new(w->ctx, w->require, s_conn_closed, c);
+    cf_https_conn_hooks_t hooks = {s_conn_closed, s_conn_alert, c};
+    SSL *ssl = cf_https_ssl_new(w->ctx, w->require, &hooks);
     if (!ssl) {
         cf_mem_free(c);
         return NULL;
@@ -355,6 +372,7 @@ void cf_https_worker_free(cf_https_worker_t *w)
         evhttp_free(w->tls_http);
     if (w->plain_http)
         evhttp_free(w->plain_http);
+    cf_https_linger_free_all(w); /* their events go before the base */
     if (w->mbox_ev)
         event_free(w->mbox_ev);
     if (w->base)
