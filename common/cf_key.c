@@ -273,12 +273,28 @@ static cf_err_t s_open_dek_info(s_pem_t *blk, const char *password, int *decrypt
 
 /* A parsed PKCS#8 to a key in the default library context: P-256 by the fast path
    (cf_key_p256.c), anything else by OpenSSL's decoders. NULL when it does not decode. */
+/* A key from OpenSSL's own decoder (the forms the P-256 fast path leaves to it): an EC key
+   whose public point is not its private scalar times G is refused, as the fast path refuses
+   it, so that every way in agrees on which keys exist. NULL when refused (freed). */
+static EVP_PKEY *s_checked(EVP_PKEY *pkey)
+{
+    if (!pkey || EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC)
+        return pkey;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    int ok = ctx && EVP_PKEY_pairwise_check(ctx) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    if (ok)
+        return pkey;
+    EVP_PKEY_free(pkey);
+    return NULL;
+}
+
 static EVP_PKEY *s_p8_to_pkey(const PKCS8_PRIV_KEY_INFO *p8)
 {
     EVP_PKEY *pkey = NULL;
     cf_err_t rc = cf_key_p256_from_p8(p8, &pkey);
     if (rc == CF_ERR_UNSUPPORTED)
-        pkey = EVP_PKCS82PKEY(p8);
+        pkey = s_checked(EVP_PKCS82PKEY(p8));
     return pkey;
 }
 
@@ -300,7 +316,7 @@ static EVP_PKEY *s_trad_pkey(int type, const unsigned char *der, long len)
         type == EVP_PKEY_EC ? cf_key_p256_from_sec1(der, (size_t) len, &pkey) : CF_ERR_UNSUPPORTED;
     if (rc == CF_ERR_UNSUPPORTED) {
         const unsigned char *p = der;
-        pkey = d2i_PrivateKey(type, NULL, &p, len);
+        pkey = s_checked(d2i_PrivateKey(type, NULL, &p, len));
     }
     return pkey;
 }

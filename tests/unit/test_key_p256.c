@@ -190,6 +190,46 @@ static void test_refused(void **state)
     cf_key_destroy(&b);
 }
 
+/* A form the fast path leaves to OpenSSL's decoder (here: a public key BIT STRING that
+   claims an unused bit) with another key's point behind the scalar: refused as the fast
+   path refuses it, not loaded (the fuzzer found one that loaded from PEM, then failed its
+   own PKCS#8 round trip). */
+static void test_declined_mismatch_refused(void **state)
+{
+    (void) state;
+    cf_key_t *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    unsigned char *da = NULL, *db = NULL;
+    assert_int_equal(cf_key_generate(CF_KEY_P256, &a), CF_OK);
+    da = s_sec1(a, &alen);
+    do { /* a point whose last bit is 0 survives the unused bit unchanged */
+        if (db)
+            OPENSSL_clear_free(db, blen);
+        cf_key_destroy(&b);
+        assert_int_equal(cf_key_generate(CF_KEY_P256, &b), CF_OK);
+        db = s_sec1(b, &blen);
+    } while (db[blen - 1] & 0x01);
+    assert_int_equal(alen, blen);
+    memcpy(da + alen - 65, db + blen - 65, 65);
+    assert_int_equal(da[alen - 66], 0x00); /* the BIT STRING's unused-bits count */
+    da[alen - 66] = 0x01;
+    EVP_PKEY *fast = NULL;
+    assert_int_equal(cf_key_p256_from_sec1(da, alen, &fast), CF_ERR_UNSUPPORTED);
+    BIO *bio = BIO_new(BIO_s_mem());
+    assert_non_null(bio);
+    assert_true(PEM_write_bio(bio, "EC PRIVATE KEY", "", da, (long) alen) > 0);
+    char *pem = NULL;
+    long plen = BIO_get_mem_data(bio, &pem);
+    cf_key_t *back = NULL;
+    assert_int_equal(cf_key_from_pem(pem, (size_t) plen, NULL, &back), CF_ERR_CORRUPT);
+    assert_null(back);
+    BIO_free(bio);
+    OPENSSL_clear_free(da, alen);
+    OPENSSL_clear_free(db, blen);
+    cf_key_destroy(&a);
+    cf_key_destroy(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_sec1),
         cmocka_unit_test(test_declined_still_loads),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_declined_mismatch_refused),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
 }
