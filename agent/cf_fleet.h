@@ -87,6 +87,11 @@ typedef struct {
                                            ones (a simulator restoring its agents; read by
                                            cf_fleet_new only; not with keypair) */
     cf_fleet_job_fn on_job;             /* optional: a real agent's own job handling */
+    int on_job_quick;                   /* 1: on_job returns at once (anything slow it leaves
+                                           CF_ERR_PENDING): the job runs before any RECEIPT,
+                                           which goes only when it is left pending; 0: a
+                                           RECEIPT goes first unless the job's type finishes
+                                           at once (read from the job: one more parse) */
     cf_fleet_acked_fn on_acked;         /* optional */
     cf_fleet_link_fn on_link;           /* optional */
 } cf_fleet_cfg_t;

@@ -220,6 +220,7 @@ static cf_err_t s_fleet(cf_sim_t *sim, cf_why_t *why)
     cfg.sw_version = "cf-agent " CF_AGENT_VERSION " (simulated)";
     cfg.start_offline = 1; /* each agent connects once enrolled (its key is then known) */
     cfg.on_job = cf_sim_on_job;
+    cfg.on_job_quick = 1; /* an install's check is left pending, never waited for */
     cfg.on_link = s_on_link;
     cfg.on_checkin = s_on_checkin;
     cfg.hook_ctx = sim;

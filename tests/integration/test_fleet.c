@@ -279,6 +279,42 @@ static void test_report_alone(void **state)
     cf_itest_agents_stop(&fx);
 }
 
+/* One install_cert job for a fresh agent with cfg's hook: the RECEIPTs and REPORTs it got
+   once the hook answered at once (installed) and its REPORT was acknowledged. */
+static void s_install_answered(cf_fleet_cfg_t *cfg, size_t *receipts, size_t *reports)
+{
+    cf_itest_agents_t *fx = cf_itest_agents_start(1, cfg, NULL);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 1), 1);
+    char id[CF_MSG_JOB_ID_HEX + 1] = "";
+    size_t len = 0;
+    char *job =
+        cf_itest_agents_job(fx, 0, CF_JOB_TYPE_INSTALL_CERT, NULL, time(NULL), 600, id, NULL, &len);
+    assert_int_equal(cf_itest_agents_send_job(fx, 0, id, job, len), CF_OK);
+    cf_itest_agents_all_acked(fx, id, 1);
+    *receipts = cf_itest_agents_count(fx, CF_MSG_RECEIPT, NULL, id);
+    *reports = cf_itest_agents_count(fx, CF_MSG_REPORT, NULL, id);
+    cf_mem_free(job);
+    cf_itest_agents_stop(&fx);
+}
+
+/* A hook that may block (a real agent's install check) gets an install job's RECEIPT sent
+   before it runs; a quick hook (on_job_quick, the simulator's) runs the job first, with no
+   parse of the job to learn its type, and a job it finishes goes out as the REPORT alone. */
+static void test_quick_hook(void **state)
+{
+    (void) state;
+    size_t calls = 0, receipts = 0, reports = 0;
+    cf_fleet_cfg_t cfg = {.on_job = s_on_job_now, .hook_ctx = &calls};
+    s_install_answered(&cfg, &receipts, &reports);
+    assert_int_equal(receipts, 1);
+    assert_int_equal(reports, 1);
+    cfg.on_job_quick = 1;
+    s_install_answered(&cfg, &receipts, &reports);
+    assert_int_equal(receipts, 0);
+    assert_int_equal(reports, 1);
+    assert_int_equal(__atomic_load_n(&calls, __ATOMIC_SEQ_CST), 2);
+}
+
 /* CF_ERR_PENDING from on_job: the RECEIPT goes out at once, a copy of the job is not run
    again, and the REPORT comes with cf_fleet_complete (installed with the new fingerprint,
    or failed with its reason). */
@@ -533,6 +569,7 @@ int main(void)
         cmocka_unit_test_teardown(test_hooks, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_deferred, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_report_alone, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_quick_hook, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_stale_report_ack, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_resend_backoff, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_receipt_resent_while_deferred, cf_itest_agents_teardown),
