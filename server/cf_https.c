@@ -317,14 +317,15 @@ cf_err_t cf_https_set_plain_port(cf_https_t *self, int port, cf_why_t *why)
     if (port != self->plain_port) {
         cf_https_cmd_t cmd = {.op = port ? CF_HTTPS_CMD_PLAIN_OPEN : CF_HTTPS_CMD_PLAIN_CLOSE,
                               .fd = -1};
+        cf_why_t inner = {""}; /* the listen's own reason (address in use, ...) */
         if (port)
-            rc = s_listen(self->address, port, &cmd.fd, why);
+            rc = s_listen(self->address, port, &cmd.fd, &inner);
         if (rc == CF_OK)
             rc = s_broadcast(self, &cmd);
         if (rc != CF_OK && port) { /* some workers may hold it: take it back from all */
             cf_https_cmd_t undo = {.op = CF_HTTPS_CMD_PLAIN_CLOSE, .fd = -1};
             (void) s_broadcast(self, &undo);
-            cf_why(why, rc, "plain port %d: %s", port, cf_err_str(rc));
+            cf_why(why, rc, "plain port %d: %s", port, cf_why_text(&inner, rc));
         }
         if (cmd.fd >= 0)
             close(cmd.fd); /* workers keep their own descriptors */

@@ -7,6 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "cf_itest.h"
 #include "cf_itest_https.h"
 #include "cf_mem.h"
@@ -385,6 +389,18 @@ static void test_plain_listener_at_run_time(void **state)
     cf_router_set_allow_plain(s.router, 1);
     assert_int_equal(cf_https_set_plain_port(s.https, s.port, &why), CF_ERR_INVALID);
     assert_int_equal(cf_https_set_plain_port(s.https, 70000, &why), CF_ERR_INVALID);
+    /* a port another socket holds: refused with the system's reason (no plain listener) */
+    int busy = socket(AF_INET, SOCK_STREAM, 0), port = cf_itest_free_port();
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(busy >= 0);
+    assert_int_equal(bind(busy, (struct sockaddr *) &sa, sizeof(sa)), 0);
+    assert_int_equal(listen(busy, 1), 0);
+    assert_int_equal(cf_https_set_plain_port(s.https, port, &why), CF_ERR_IO);
+    assert_non_null(strstr(why.text, "in use"));
+    assert_int_equal(cf_https_plain_port(s.https), 0);
+    close(busy);
+    assert_int_equal(cf_https_set_plain_port(s.https, s.plain, &why), CF_OK);
 }
 
 static void test_request_errors(void **state)
