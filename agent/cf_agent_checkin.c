@@ -132,14 +132,18 @@ static cf_err_t s_call(const cf_agent_http_t *h, const char *path, json_t *req, 
     return rc;
 }
 
-cf_err_t cf_agent_checkin(const cf_agent_http_t *h, const char *id, cf_agent_answer_t *out,
-                          long *status_out, cf_why_t *why)
+cf_err_t cf_agent_checkin(const cf_agent_http_t *h, const char *id, int check,
+                          cf_agent_answer_t *out, long *status_out, cf_why_t *why)
 {
     if (!h || !id || !out)
         return CF_ERR_INVALID;
     char *answer = NULL;
     json_t *req = json_pack("{s:s, s:s, s:i}", "id", id, "version", CF_AGENT_VERSION, "protocol",
                             CF_AGENT_PROTO);
+    if (req && check && json_object_set_new(req, "jobs", json_false()) != 0) {
+        json_decref(req);
+        req = NULL;
+    }
     CF_TRY(s_call(h, "/api/v1/agent/checkin", req, &answer, status_out, why));
     cf_err_t rc = cf_agent_answer_parse(answer, strlen(answer), out, why);
     cf_mem_free(answer);

@@ -77,10 +77,12 @@ void cf_agent_answer_clear(cf_agent_answer_t *a);
 CF_MUST_USE cf_err_t cf_agent_answer_parse(const char *text, size_t len, cf_agent_answer_t *out,
                                            cf_why_t *why);
 
-/* POST /api/v1/agent/checkin as id and parse the answer into *out. Errors: as
+/* POST /api/v1/agent/checkin as id and parse the answer into *out. An install check
+   (check 1: a pair on trial, presented to learn what the server records for it) asks for no
+   jobs ("jobs": false): the job being installed is not built and sent again. Errors: as
    cf_agent_http_post and cf_agent_answer_parse, plus CF_ERR_POLICY (an HTTP error status:
    why gives the status and the server's message; *status_out (may be NULL) has it). */
-CF_MUST_USE cf_err_t cf_agent_checkin(const cf_agent_http_t *h, const char *id,
+CF_MUST_USE cf_err_t cf_agent_checkin(const cf_agent_http_t *h, const char *id, int check,
                                       cf_agent_answer_t *out, long *status_out, cf_why_t *why);
 
 /* Does a failed check-in say nothing of the certificate presented, only that no working

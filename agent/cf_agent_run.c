@@ -71,7 +71,7 @@ static cf_err_t s_checkin_pass(cf_agent_t *a, unsigned char *skip, cf_agent_answ
         cf_agent_http_t h;
         cf_agent_http_of(a, &a->list.servers[i], &h);
         long status = 0;
-        rc = cf_agent_checkin(&h, a->id, ans, &status, why);
+        rc = cf_agent_checkin(&h, a->id, 0, ans, &status, why);
         if (rc == CF_OK) {
             a->cur = i;
             a->have_cur = 1;
@@ -213,7 +213,7 @@ static cf_err_t s_check_at(s_check_t *c, size_t i, cf_why_t *why)
     cf_why_t w = {""};
     cf_agent_answer_t ans;
     memset(&ans, 0, sizeof(ans));
-    cf_err_t rc = cf_agent_checkin(&h, a->id, &ans, &status, &w);
+    cf_err_t rc = cf_agent_checkin(&h, a->id, 1, &ans, &status, &w);
     if (rc == CF_OK && strcmp(ans.lock, "secure") != 0)
         rc = cf_why(&w, CF_ERR_UNTRUSTED, "%s records the new certificate as '%s'", s->alias,
                     ans.lock);

@@ -164,8 +164,9 @@ cf_err_t cf_sim_http_start(cf_sim_t *sim, size_t a, cf_sim_call_kind_t kind, con
     } else {
         snprintf(c->job_id, sizeof(c->job_id), "%s", job_id ? job_id : ""); /* on trial */
         cf_sim_agent_id(sim, a, id);
-        json_t *j = json_pack("{s:s,s:s,s:i}", "id", id, "version", CF_AGENT_VERSION, "protocol",
-                              CF_AGENT_PROTO);
+        /* an install check asks for no jobs, as the real agent's (cf_agent_checkin) */
+        json_t *j = json_pack("{s:s,s:s,s:i,s:b}", "id", id, "version", CF_AGENT_VERSION,
+                              "protocol", CF_AGENT_PROTO, "jobs", c->job_id[0] == '\0');
         body = j ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
         rc = body ? CF_OK : CF_ERR_NOMEM;

@@ -300,23 +300,26 @@ cf_err_t cf_api_agents_servers_text(const cf_app_t *app, cf_store_t *store, cons
 
 /* ---- check-in ---------------------------------------------------------------------------- */
 
-/* The body's fields: id and version (NULL when absent; borrowed from the body) and
-   protocol (checked only: this server answers in S_PROTOCOL). 1, or 0 after a 400. */
+/* The body's fields: id and version (NULL when absent; borrowed from the body), protocol
+   (checked only: this server answers in S_PROTOCOL) and jobs (checked only: a boolean).
+   1, or 0 after a 400. */
 static int s_body(cf_req_t *req, const char **id, const char **version)
 {
     const json_t *body = cf_req_json(req);
     const json_t *jid = body ? json_object_get(body, "id") : NULL;
     const json_t *jver = body ? json_object_get(body, "version") : NULL;
     const json_t *jproto = body ? json_object_get(body, "protocol") : NULL;
+    const json_t *jjobs = body ? json_object_get(body, "jobs") : NULL;
     *id = json_string_value(jid);
     *version = json_string_value(jver);
     int ok = !jid || *id;
     ok = ok && (!jver || (*version && cf_db_check_text(*version, 0, CF_DB_VERSION_MAX) == CF_OK));
     ok = ok && (!jproto || (json_is_integer(jproto) && json_integer_value(jproto) >= 1));
+    ok = ok && (!jjobs || json_is_boolean(jjobs));
     if (!ok)
         cf_req_reply_error(req, 400, "invalid_request",
                            "id and version must be strings (version: at most %d printable "
-                           "characters), protocol an integer >= 1",
+                           "characters), protocol an integer >= 1, jobs a boolean",
                            CF_DB_VERSION_MAX);
     return ok;
 }
@@ -349,11 +352,17 @@ int cf_api_agent_identity(cf_req_t *req, const cf_https_peer_t *peer, const char
     return 1;
 }
 
-/* The body's protocol level (checked by cf_api_agent_identity), 1 when absent. */
-static unsigned s_proto(cf_req_t *req)
+/* What the body asks (checked by cf_api_agent_identity): its protocol level, 1 when absent,
+   and whether it wants no jobs ("jobs": false). */
+static cf_api_checkin_ask_t s_ask(cf_req_t *req)
 {
-    json_int_t v = json_integer_value(json_object_get(cf_req_json(req), "protocol"));
-    return v < 1 ? 1 : v > 255 ? 255 : (unsigned) v;
+    const json_t *body = cf_req_json(req);
+    json_int_t v = json_integer_value(json_object_get(body, "protocol"));
+    cf_api_checkin_ask_t ask = {v < 1     ? 1
+                                : v > 255 ? 255
+                                          : (unsigned) v,
+                                json_is_false(json_object_get(body, "jobs"))};
+    return ask;
 }
 
 /* POST /api/v1/agent/checkin: on a worker, asynchronously (cf_api_checkin); elsewhere with
@@ -380,12 +389,13 @@ static void s_checkin(cf_req_t *req, void *arg)
                           peer->serial,
                           (int64_t) peer->not_after,
                           cf_app_alias(app)};
-    if (cf_api_checkin_async(app, req, &in, s_proto(req)))
+    cf_api_checkin_ask_t ask = s_ask(req);
+    if (cf_api_checkin_async(app, req, &in, &ask))
         return;
     cf_store_t *store = cf_app_store_take(app);
     cf_err_t rc = cf_db_agent_checkin_lock(store, &in, favorite, &in.lock);
     if (rc == CF_OK)
-        cf_api_checkin_answer(req, app, store, id, addr, in.lock, favorite, s_proto(req), 1);
+        cf_api_checkin_answer(req, app, store, id, addr, in.lock, favorite, &ask, 1);
     else if (rc == CF_ERR_REVOKED)
         cf_req_reply_error(req, 403, "forbidden", "agent %s is revoked", id);
     else

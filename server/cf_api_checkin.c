@@ -22,7 +22,7 @@ typedef struct {
     cf_req_t *later;                    /* the deferred request (cf_req_finish) */
     char id[CF_DB_ID_MAX + 1];          /* the agent */
     char addr[CF_DB_ADDR_MAX + 1];      /* the address seen */
-    unsigned proto;                     /* the body's protocol level */
+    cf_api_checkin_ask_t ask;           /* what the body asks */
     cf_err_t rc;                        /* the check-in script's outcome */
     cf_db_lock_t lock;                  /* the lock recorded */
     char favorite[CF_DB_ALIAS_MAX + 1]; /* the agent's favorite server */
@@ -170,13 +170,13 @@ static int s_answer_text(cf_req_t *req, cf_app_t *app, cf_store_t **store, cf_st
 
 void cf_api_checkin_answer(cf_req_t *req, cf_app_t *app, cf_store_t *store, const char *id,
                            const char *addr, cf_db_lock_t lock, const char *favorite,
-                           unsigned proto, int jobs_maybe)
+                           const cf_api_checkin_ask_t *ask, int jobs_maybe)
 {
     cf_app_count(app, CF_APP_CHECKINS, 1);
     if (lock == CF_DB_LOCK_INSECURE)
         cf_app_count(app, CF_APP_CHECKINS_INSECURE, 1);
     int attention = lock == CF_DB_LOCK_ATTENTION;
-    int jobs_wanted = jobs_maybe || attention || proto >= 2;
+    int jobs_wanted = !ask->no_jobs && (jobs_maybe || attention || ask->proto >= 2);
     cf_store_t *taken = NULL;
     json_t *servers = NULL, *jobs = NULL;
     if (!jobs_wanted && s_answer_text(req, app, &store, &taken, addr, lock, favorite)) {
@@ -186,7 +186,7 @@ void cf_api_checkin_answer(cf_req_t *req, cf_app_t *app, cf_store_t *store, cons
     }
     if (jobs_wanted && !store)
         store = taken = cf_app_store_take(app);
-    jobs = jobs_wanted ? cf_api_agent_jobs(app, store, id, attention, proto) : json_array();
+    jobs = jobs_wanted ? cf_api_agent_jobs(app, store, id, attention, ask->proto) : json_array();
     cf_err_t rc = cf_api_agents_servers(app, store, &servers);
     if (rc == CF_ERR_NOTFOUND && !store) { /* the cache is stale: reload through the pool */
         store = taken = cf_app_store_take(app);
@@ -235,7 +235,7 @@ static void s_answer(cf_app_t *app, s_pending_t *p, cf_err_t rc, const cf_why_t 
     } else if (p->rc != CF_OK) {
         cf_app_reply_err(req, p->rc, &p->why, "check-in");
     } else {
-        cf_api_checkin_answer(req, app, NULL, p->id, p->addr, p->lock, p->favorite, p->proto,
+        cf_api_checkin_answer(req, app, NULL, p->id, p->addr, p->lock, p->favorite, &p->ask,
                               p->sendable > 0);
     }
     cf_req_finish(req);
@@ -278,7 +278,8 @@ static void s_on_send(evutil_socket_t fd, short what, void *arg)
     s_send(arg);
 }
 
-int cf_api_checkin_async(cf_app_t *app, cf_req_t *req, const cf_db_checkin_t *in, unsigned proto)
+int cf_api_checkin_async(cf_app_t *app, cf_req_t *req, const cf_db_checkin_t *in,
+                         const cf_api_checkin_ask_t *ask)
 {
     s_worker_t *w = cf_https_worker_data();
     if (!w || !w->redis)
@@ -303,7 +304,7 @@ int cf_api_checkin_async(cf_app_t *app, cf_req_t *req, const cf_db_checkin_t *in
     }
     s_pending_t *p = &w->batch->p[w->batch->n++];
     p->later = later;
-    p->proto = proto;
+    p->ask = *ask;
     p->rc = CF_ERR_IO;
     p->lock = in->lock;
     p->favorite[0] = '\0';

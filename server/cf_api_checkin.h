@@ -24,6 +24,14 @@ CF_MUST_USE cf_err_t cf_api_checkin_worker_new(struct event_base *base, void *ar
 /* Free a worker's client: check-ins still waiting are answered 503 first. */
 void cf_api_checkin_worker_free(void *data, void *arg);
 
+/* What a check-in's body asks beyond the check-in itself. */
+typedef struct {
+    unsigned proto; /* protocol level the agent speaks, 1..255 (1 when the body names none) */
+    int no_jobs;    /* 1: the body says "jobs": false (an install check: the agent only asks
+                       what the server records for the certificate it presents), so the
+                       answer carries no jobs and nothing is built for it */
+} cf_api_checkin_ask_t;
+
 /* Send the check-in in (checked by the caller: identity, address; in->lock INSECURE
    without a certificate, SECURE with one: the script answers ATTENTION for an archived
    one), with the count of the agent's open jobs, as one command on this worker's client,
@@ -31,14 +39,16 @@ void cf_api_checkin_worker_free(void *data, void *arg);
    (with the reason and Retry-After) when Redis failed, did not answer in time or is not reachable.
    Returns 1 when the request was taken (answered or deferred), 0 when there is no client on this
    thread (not a worker, or no hooks): then the caller does the check-in synchronously. */
-int cf_api_checkin_async(cf_app_t *app, cf_req_t *req, const cf_db_checkin_t *in, unsigned proto);
+int cf_api_checkin_async(cf_app_t *app, cf_req_t *req, const cf_db_checkin_t *in,
+                         const cf_api_checkin_ask_t *ask);
 
 /* Answer a check-in Redis has stored (lock and favorite from the script): counts it, then
-   the jobs (only when there can be some: open jobs to build, lock attention, or proto >=
-   2; those few steps take a store from the pool when store is NULL) and the server list
-   (this worker's cache, reloaded through the pool when stale). */
+   the jobs (never when ask->no_jobs; else only when there can be some: open jobs to build,
+   lock attention, or ask->proto >= 2; those few steps take a store from the pool when store
+   is NULL) and the server list (this worker's cache, reloaded through the pool when
+   stale). */
 void cf_api_checkin_answer(cf_req_t *req, cf_app_t *app, cf_store_t *store, const char *id,
                            const char *addr, cf_db_lock_t lock, const char *favorite,
-                           unsigned proto, int jobs_maybe);
+                           const cf_api_checkin_ask_t *ask, int jobs_maybe);
 
 #endif

@@ -137,7 +137,7 @@ static void s_checkin_lock(const char *state, const char *want)
     h.key_file = key;
     cf_agent_answer_t ans;
     long status = 0;
-    assert_int_equal(cf_agent_checkin(&h, st.id, &ans, &status, &why), CF_OK);
+    assert_int_equal(cf_agent_checkin(&h, st.id, 0, &ans, &status, &why), CF_OK);
     assert_int_equal(status, 200);
     assert_string_equal(ans.lock, want);
     cf_agent_answer_clear(&ans);

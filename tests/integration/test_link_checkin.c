@@ -1,7 +1,8 @@
 /*  test_link_checkin - jobs over HTTPS: the check-in answer carries the agent's open jobs
     (signed for it, secrets sealed to its CURVE key), a protocol level in the check-in
-    upgrades too_old entries, an agent in attention is offered the current certificate, and
-    POST /agent/report stores a report and acknowledges it  */
+    upgrades too_old entries, an agent in attention is offered the current certificate, an
+    install check ("jobs": false) gets no jobs, and POST /agent/report stores a report and
+    acknowledges it  */
 #include "cf_test.h"
 
 #include <stdio.h>
@@ -172,6 +173,43 @@ static void test_attention_gets_current_cert(void **state)
     cf_mem_free(out);
 }
 
+/* An install check asks for no jobs: none are built or sent (not the open ones, not the
+   upgrade of a too_old one, not an attention offer), and nothing moves; the next ordinary
+   check-in gets them. "jobs" must be a boolean. */
+static void test_install_check_asks_no_jobs(void **state)
+{
+    (void) state;
+    const char *agents[] = {"agent-1"};
+    char inst[CF_JOB_ID_HEX + 1], old[CF_JOB_ID_HEX + 1];
+    cf_itest_link_job(CF_JOB_TYPE_INSTALL_CERT, "{}", 1, agents, 1, inst);
+    cf_itest_link_job(CF_JOB_TYPE_RECHECK, "{}", 3, agents, 1, old);
+    assert_string_equal(cf_itest_link_state(old, "agent-1"), "too_old");
+    char *out = cf_mem_malloc(S_BODY);
+    assert_int_equal(
+        s_post(&s_agent1, "/api/v1/agent/checkin", "{\"protocol\":3,\"jobs\":false}", out), 200);
+    assert_non_null(strstr(out, "\"lock\":\"secure\""));
+    assert_non_null(strstr(out, "\"jobs\":[]"));
+    assert_string_equal(cf_itest_link_state(inst, "agent-1"), "pending");
+    assert_string_equal(cf_itest_link_state(old, "agent-1"), "too_old");
+    /* an agent in attention is not offered its current certificate in an install check */
+    assert_int_equal(s_post(&s_old4, "/api/v1/agent/checkin", "{\"jobs\":false}", out), 200);
+    assert_non_null(strstr(out, "\"lock\":\"attention\""));
+    assert_non_null(strstr(out, "\"jobs\":[]"));
+    /* the ordinary check-in after it: both jobs */
+    assert_int_equal(
+        s_post(&s_agent1, "/api/v1/agent/checkin", "{\"protocol\":3,\"jobs\":true}", out), 200);
+    cf_job_t *job = s_answer_job(out, inst, 0);
+    assert_non_null(job);
+    cf_job_destroy(&job);
+    assert_string_equal(cf_itest_link_state(old, "agent-1"), "pending");
+    job = s_answer_job(out, old, 0);
+    assert_non_null(job);
+    cf_job_destroy(&job);
+    assert_int_equal(s_post(&s_agent1, "/api/v1/agent/checkin", "{\"jobs\":\"no\"}", out), 400);
+    assert_non_null(strstr(out, "jobs a boolean"));
+    cf_mem_free(out);
+}
+
 static void test_report_over_https(void **state)
 {
     (void) state;
@@ -213,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_checkin_upgrades),
         cmocka_unit_test(test_attention_gets_current_cert),
+        cmocka_unit_test(test_install_check_asks_no_jobs),
         cmocka_unit_test(test_report_over_https),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

@@ -129,18 +129,18 @@ static void test_no_server(void **state)
     long status = -1;
     int refused = 0;
     h.tls_refused = &refused;
-    assert_int_equal(cf_agent_checkin(&h, "agent-1", &a, &status, &why), CF_ERR_IO);
+    assert_int_equal(cf_agent_checkin(&h, "agent-1", 0, &a, &status, &why), CF_ERR_IO);
     assert_int_equal(refused, 0); /* no connection: says nothing of the certificate */
     assert_int_equal(cf_agent_checkin_transient(CF_ERR_IO, status, refused), 1);
     h.ca_file = "/nonexistent/ca.pem"; /* a local failure: no other server changes it */
-    assert_int_equal(cf_agent_checkin(&h, "agent-1", &a, &status, &why), CF_ERR_IO);
+    assert_int_equal(cf_agent_checkin(&h, "agent-1", 0, &a, &status, &why), CF_ERR_IO);
     assert_int_equal(refused, 1);
     assert_non_null(strstr(why.text, "CA file"));
     h.ca_file = NULL;
     h.tls_refused = NULL;
     assert_int_equal(cf_agent_report(&h, "agent-1", "00", 0, "x", NULL, &why), CF_ERR_IO);
     assert_int_equal(cf_agent_http_post(NULL, "/", "{}", &status, NULL, NULL), CF_ERR_INVALID);
-    assert_int_equal(cf_agent_checkin(&h, NULL, &a, NULL, NULL), CF_ERR_INVALID);
+    assert_int_equal(cf_agent_checkin(&h, NULL, 0, &a, NULL, NULL), CF_ERR_INVALID);
     s.plain_port = 8;
     cf_agent_http_for(&h, &s, 1);
     assert_int_equal(h.plain, 1);
