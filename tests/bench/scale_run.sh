@@ -21,6 +21,7 @@
 #                     simulator process during rollout 1 into DIR/<name>.data
 #                     (SR_PERF_CALLGRAPH=dwarf for callers through libraries built
 #                     without frame pointers; SR_PERF_FREQ=HZ, default 1000)
+#   SR_SIM_ARGS="..." more options for `cf-agent --simulate` (e.g. --max-inflight 256)
 #
 # Runs on loopback only, on free ports: one redis-server, two cf-broker, two cf-server
 # (srv1 --init, srv2 joining), `cf-agent --simulate N --processes K` from an install
@@ -234,7 +235,7 @@ wait_stat() { # field want timeout-s [min-t_ms]: wait until the fleet's sum reac
 }
 t_enroll=$(now)
 spawn sim "$bin/agent/cf-agent" --simulate "$agents" --processes "$procs" --bundle "$dir/fleet.pkg" \
-  --source-net 127.0.0.0/16 --interval 600 --log-level "$level"
+  --source-net 127.0.0.0/16 --interval 600 --log-level "$level" ${SR_SIM_ARGS:-}
 wait_stat enrolled "$agents" "$timeout"
 enroll_s=$(since "$t_enroll")
 wait_stat up "$agents" "$timeout"
