@@ -17,7 +17,8 @@ _Static_assert(sizeof(((cf_db_checkin_cmd_t *) 0)->facts) == CF_DB_FACTS_BUF, "d
 /* KEYS: 1 cf:agent:{<id>}, and optionally 2 cf:agent:{<id>}:jobs. ARGV: 1 id, 2 lock, 3 now,
    4 last_addr, 5 cert_fp, 6 cert_serial, 7 cert_not_after (5..7 all '' = no certificate: the
    three fields are deleted), then optionally 8 version ('' = delete), 9 server (absent:
-   both kept) and 10 the digest of 4..9 (cf_db_agent_facts; absent with them). The fixed keys
+   both kept), 10 the protocol level the agent speaks ('' = not compared) and 11 the digest of
+   4..10 (cf_db_agent_facts; absent with them). The fixed keys
    (cf:agents:lock, cf:agents:<lock>, cf:agents:expiry, cf:archive, the jobs' :st hashes) are named
    in the script: passed as arguments they cost Redis about 1,200 instructions each per call, and
    they never share a slot with the agent's keys anyway. One HMGET reads what the step decides on
@@ -38,7 +39,7 @@ _Static_assert(sizeof(((cf_db_checkin_cmd_t *) 0)->facts) == CF_DB_FACTS_BUF, "d
    script of several check-ins (cf_db_agent_checkins.c). */
 static const char s_lua_checkin[] = CF_DB_LUA_CHECKIN_ONE
     "local f, l, c = one(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5],\n"
-    "  ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])\n"
+    "  ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11])\n"
     "if l == nil then return f end\n"
     "return {f, l, c}\n";
 
@@ -112,7 +113,7 @@ static cf_err_t s_check_checkin(const cf_db_checkin_t *in)
         in->lock >= CF_DB_LOCK_COUNT || in->now < 0 || !in->addr ||
         cf_db_check_text(in->addr, 1, CF_DB_ADDR_MAX) != CF_OK ||
         (in->version && cf_db_check_text(in->version, 0, CF_DB_VERSION_MAX) != CF_OK) ||
-        cf_db_check_alias(in->server) != CF_OK)
+        cf_db_check_alias(in->server) != CF_OK || in->proto > CF_DB_JOB_PROTO_MAX)
         return CF_ERR_INVALID;
     if (s_check_cert(in->cert_fp, in->cert_serial) != CF_OK)
         return CF_ERR_INVALID;
@@ -187,7 +188,11 @@ cf_err_t cf_db_agent_checkin_args(const cf_db_checkin_t *in, cf_db_checkin_cmd_t
     a[6] = cert ? cf_db_i64(cmd->na, in->cert_not_after) : "";
     a[7] = in->version ? in->version : "";
     a[8] = in->server;
-    a[9] = cmd->facts;
+    cmd->proto[0] = '\0';
+    if (in->proto)
+        snprintf(cmd->proto, sizeof(cmd->proto), "%u", in->proto & 0xffu); /* checked: <= 255 */
+    a[9] = cmd->proto;
+    a[10] = cmd->facts;
     cmd->nkeys = 0;
     cmd->argc = CF_DB_CHECKIN_ARGS;
     return cf_db_agent_facts(a + 3, cmd->facts);

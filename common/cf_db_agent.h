@@ -63,6 +63,8 @@ typedef struct {
     const char *cert_serial; /* its serial (needed with a fingerprint) */
     int64_t cert_not_after;  /* its expiry */
     const char *server;      /* alias of this server */
+    unsigned proto;          /* protocol level the agent speaks (1..255); 0 = not said: not
+                                compared with the one recorded */
 } cf_db_checkin_t;
 
 /* Record a check-in in ONE Lua script (1 RT): the agent hash (lock, last_seen, last_addr,
@@ -86,12 +88,13 @@ CF_MUST_USE cf_err_t cf_db_agent_checkin_lock(cf_store_t *store, const cf_db_che
    (pointing into the struct, into in and to literals; in must outlive the command's
    sending). */
 #define CF_DB_CHECKIN_KEYS 2  /* keys of the check-in script at most (the agent's, its jobs') */
-#define CF_DB_CHECKIN_ARGS 10 /* arguments of the check-in script at most */
+#define CF_DB_CHECKIN_ARGS 11 /* arguments of the check-in script at most */
 typedef struct {
     char agent[CF_DB_KEY_MAX]; /* cf:agent:{<id>} */
     char jobs[CF_DB_KEY_MAX];  /* cf:agent:{<id>}:jobs (with the jobs) */
     char now[24];              /* in->now as text */
     char na[24];               /* in->cert_not_after as text */
+    char proto[4];             /* in->proto as text, "" for 0 */
     char facts[17];            /* the digest of the values written (cf_db_agent_facts) */
     const char *argv[CF_DB_CHECKIN_KEYS + CF_DB_CHECKIN_ARGS]; /* keys, then the arguments */
     int nkeys;                                                 /* keys in argv */

@@ -7,9 +7,9 @@
 #include "cf_store_reply.h"
 
 /* No KEYS. ARGV: 1 now, 2 server, then per check-in id, cert_fp, the digest and the
-   packed rest: last_addr, cert_serial, cert_not_after and version, each ended by a newline
-   but the last (no checked text holds one). A steady check-in needs only the first three
-   (the digest says nothing changed): the rest is unpacked only when it is written, and
+   packed rest: last_addr, cert_serial, cert_not_after, version and the protocol level, each
+   ended by a newline but the last (no checked text holds one). A steady check-in needs only the
+   first three (the digest says nothing changed): the rest is unpacked only when it is written, and
    every argument of an EVALSHA costs Redis about 1,200 instructions. The arguments of the
    one-check-in script otherwise: now and server are shared by the check-ins of one
    command; the lock is "secure" with a certificate and "insecure" without. The agent's
@@ -18,7 +18,8 @@
    names other keys itself already, cf_db_agent.c). Each check-in runs in a pcall: an error
    in one (a key of the wrong type) is its answer alone, the others are recorded and
    answered. The reply: one element per check-in: 0 for a revoked agent, its error, or one
-   string "<lock> <open jobs> <favorite>" (one reply object to make, read and free instead
+   string "<lock> <open jobs> <favorite>", the count preceded by '+' when the protocol level
+   is not the recorded one (the step's up) (one reply object to make, read and free instead
    of an array of three; a count of 0, the usual one, written without Lua's number-to-text
    conversion, a printf of a double). */
 static const char s_lua_checkins[] = CF_DB_LUA_CHECKIN_ONE
@@ -28,14 +29,14 @@ static const char s_lua_checkins[] = CF_DB_LUA_CHECKIN_ONE
                              "  local b = (i - 1) * " CF_DB_LUA_STR(
                                  CF_DB_CHECKINS_ARGS) " + 3\n"
                                                       "  local id, fp = ARGV[b], ARGV[b + 1]\n"
-                                                      "  local ok, f, l, c = pcall(one, "
+                                                      "  local ok, f, l, c, u = pcall(one, "
                                                       "'" CF_DB_KP_AGENT "' .. id .. '" CF_DB_KS_TAG
                                                       "',\n"
                                                       "    '" CF_DB_KP_AGENT
                                                       "' .. id .. '" CF_DB_KS_AGENT_JOBS "', id,\n"
                                                       "    fp == '' and 'insecure' or 'secure', "
-                                                      "now, nil, fp, nil, nil, nil, srv, ARGV[b + "
-                                                      "2],\n"
+                                                      "now, nil, fp, nil, nil, nil, srv, nil, "
+                                                      "ARGV[b + 2],\n"
                                                       "    ARGV[b + 3])\n"
                                                       "  if not ok then\n"
                                                       "    r[i] = type(f) == 'table' and f or {err "
@@ -43,8 +44,9 @@ static const char s_lua_checkins[] = CF_DB_LUA_CHECKIN_ONE
                                                       "  elseif l == nil then\n"
                                                       "    r[i] = f\n"
                                                       "  else\n"
-                                                      "    r[i] = l .. (c == 0 and ' 0 ' or ' ' .. "
-                                                      "c .. ' ') .. f\n"
+                                                      "    r[i] = l .. (u and ' +' or ' ') .. (c "
+                                                      "== 0 "
+                                                      "and '0 ' or c .. ' ') .. f\n"
                                                       "  end\n"
                                                       "end\n"
                                                       "return r\n";
@@ -93,20 +95,20 @@ cf_err_t cf_db_agent_checkins_add(cf_db_checkins_t *b, const cf_db_checkin_t *in
         s_copy(b->now_text, cmd.now);
         s_copy(b->server, in->server);
     }
-    /* cmd.argv: id, lock, now, addr, fp, serial, not_after, version, server, digest
-       (cf_db_agent_checkin_args's order) */
+    /* cmd.argv: id, lock, now, addr, fp, serial, not_after, version, server, protocol level,
+       digest (cf_db_agent_checkin_args's order) */
     const char *const *a = cmd.argv + cmd.nkeys;
     cf_db_checkins_one_t *o = &b->one[b->n];
     s_copy(o->id, a[0]);
     s_copy(o->fp, a[4]);
-    s_copy(o->facts, a[9]);
+    s_copy(o->facts, a[10]);
     char *p = o->rest;
-    for (int i = 0; i < 4; i++) { /* addr, serial, not_after, version */
-        static const int from[4] = {3, 5, 6, 7};
+    for (int i = 0; i < 5; i++) { /* addr, serial, not_after, version, protocol level */
+        static const int from[5] = {3, 5, 6, 7, 9};
         size_t len = strlen(a[from[i]]); /* checked: each fits its part of rest */
         memcpy(p, a[from[i]], len);
         p += len;
-        *p++ = i < 3 ? '\n' : '\0';
+        *p++ = i < 4 ? '\n' : '\0';
     }
     b->n++;
     return CF_OK;
@@ -130,9 +132,9 @@ const char **cf_db_agent_checkins_argv(cf_db_checkins_t *b, int *nkeys, int *arg
     return v;
 }
 
-/* "<lock> <open jobs> <favorite>" (favorite may be empty). */
+/* "<lock> [+]<open jobs> <favorite>" (favorite may be empty). */
 static cf_err_t s_compact(const redisReply *e, const char *id, char *favorite, cf_db_lock_t *lock,
-                          int64_t *jobs, cf_why_t *why)
+                          int64_t *jobs, int *upgrade, cf_why_t *why)
 {
     char lname[16];
     const char *s = e->str, *end = e->str + e->len;
@@ -143,11 +145,11 @@ static cf_err_t s_compact(const redisReply *e, const char *id, char *favorite, c
     memcpy(lname, s, n);
     lname[n] = '\0';
     int64_t count = 0;
-    const char *p = sp + 1;
+    const char *digits = sp + 1 < end && sp[1] == '+' ? sp + 2 : sp + 1, *p = digits;
     for (; p < end && *p >= '0' && *p <= '9' && count <= CF_DB_JOB_OPEN_MAX; p++)
         count = count * 10 + (*p - '0');
     size_t flen = (size_t) (end - p) - 1;
-    if (p == sp + 1 || p >= end || *p != ' ' || count > CF_DB_JOB_OPEN_MAX ||
+    if (p == digits || p >= end || *p != ' ' || count > CF_DB_JOB_OPEN_MAX ||
         flen > CF_DB_ALIAS_MAX || cf_db_lock_from_name(lname, lock) != CF_OK)
         return cf_why(why, CF_ERR_CORRUPT, "agent %.64s: malformed check-in answer", id);
     char fav[CF_DB_ALIAS_MAX + 1];
@@ -158,20 +160,22 @@ static cf_err_t s_compact(const redisReply *e, const char *id, char *favorite, c
     if (favorite)
         memcpy(favorite, fav, flen + 1);
     *jobs = count;
+    *upgrade = digits != sp + 1;
     return CF_OK;
 }
 
 cf_err_t cf_db_agent_checkins_reply(const redisReply *r, size_t n, size_t i, const char *id,
-                                    char *favorite, cf_db_lock_t *lock, int64_t *jobs,
+                                    char *favorite, cf_db_lock_t *lock, int64_t *jobs, int *upgrade,
                                     cf_why_t *why)
 {
-    CF_ASSERT(i < n && lock && jobs);
+    CF_ASSERT(i < n && lock && jobs && upgrade);
+    *upgrade = 0;
     CF_TRY(cf_db_r_array(r, n, n, "check-ins reply", why));
     const redisReply *e = r->element[i];
     if (e && e->type == REDIS_REPLY_ERROR)
         return cf_store_reply_check(e, why);
     if (e && e->type == REDIS_REPLY_STRING)
-        return s_compact(e, id, favorite, lock, jobs, why);
+        return s_compact(e, id, favorite, lock, jobs, upgrade, why);
     if (e && e->type == REDIS_REPLY_INTEGER && e->integer == 0)
         return cf_why(why, CF_ERR_REVOKED, "agent %.64s is revoked", id);
     return cf_why(why, CF_ERR_CORRUPT, "agent %.64s: malformed check-in answer", id);

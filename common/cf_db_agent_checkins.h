@@ -24,8 +24,9 @@ typedef struct {
     char id[CF_DB_ID_MAX + 1]; /* agent id */
     char fp[CF_DB_FP_LEN + 1]; /* certificate fingerprint, "" = none */
     char facts[17];            /* the digest of the values (cf_db_agent_facts) */
-    char rest[CF_DB_ADDR_MAX + CF_DB_SERIAL_MAX + CF_DB_I64_BUF + CF_DB_VERSION_MAX +
-              4]; /* address seen, serial, expiry as text, version: newline-separated */
+    char rest[CF_DB_ADDR_MAX + CF_DB_SERIAL_MAX + CF_DB_I64_BUF + CF_DB_VERSION_MAX + 4 +
+              5]; /* address seen, serial, expiry as text, version, protocol level:
+                     newline-separated */
 } cf_db_checkins_one_t;
 
 typedef struct {
@@ -53,12 +54,14 @@ const char **cf_db_agent_checkins_argv(cf_db_checkins_t *b, int *nkeys, int *arg
 /* The script of several check-ins, made once per process and kept; NULL when out of memory. */
 const cf_store_script_t *cf_db_agent_checkins_script(void);
 /* Decode the answer of check-in i of the n of a command (r: the script's whole reply):
-   favorite (CF_DB_ALIAS_MAX + 1 bytes, may be NULL; "" when none), the lock recorded and
-   the open jobs counted, for agent id. CF_ERR_REVOKED (revoked: nothing written); an error
+   favorite (CF_DB_ALIAS_MAX + 1 bytes, may be NULL; "" when none), the lock recorded, the
+   open jobs counted and *upgrade (1 when the check-in's protocol level is not the one
+   recorded: the caller records it with cf_db_job_upgrade, which also moves the agent's
+   too_old entries), for agent id. CF_ERR_REVOKED (revoked: nothing written); an error
    Redis raised in that check-in alone: its code (cf_store_reply_check) with why;
    CF_ERR_CORRUPT for a reply that is not an array of n or a malformed answer. Pure. */
 CF_MUST_USE cf_err_t cf_db_agent_checkins_reply(const redisReply *r, size_t n, size_t i,
                                                 const char *id, char *favorite, cf_db_lock_t *lock,
-                                                int64_t *jobs, cf_why_t *why);
+                                                int64_t *jobs, int *upgrade, cf_why_t *why);
 
 #endif

@@ -13,20 +13,27 @@
 #define CF_DB_LUA_LOCKS   CF_DB_K_AGENTS ":"
 /* The check-in step as a Lua function (cf_db_agent.c says what it does): k the agent's
    key, jk its jobs' key (nil: not counted), then id, lock, now, last_addr, cert_fp,
-   cert_serial, cert_not_after, version (nil: kept, '': deleted), server (nil: kept).
-   dg is the digest of addr, fp, serial, na, v and srv (cf_db_agent_facts; nil: none);
-   packed, when given, holds addr, serial, na and v instead (each ended by a newline but
-   the last), unpacked only when the step needs them (the digest differs).
-   Returns 0 for a revoked agent, else favorite or '', lock[, open jobs] (values, not a
-   table: the script of several check-ins answers each as one string).
+   cert_serial, cert_not_after, version (nil: kept, '': deleted), server (nil: kept), pv
+   the protocol level the agent speaks, as text (nil or '': not compared).
+   dg is the digest of addr, fp, serial, na, v, srv and pv (cf_db_agent_facts; nil: none);
+   packed, when given, holds addr, serial, na, v and pv instead (each ended by a newline
+   but the last), unpacked only when the step needs them (the digest differs).
+   Returns 0 for a revoked agent, else favorite or '', lock, open jobs (nil when not
+   counted), up (values, not a table: the script of several check-ins answers each as one
+   string). up is true when pv is not the level the record's field proto holds (absent:
+   1): the level is recorded, and the agent's too_old entries moved, by cf_db_job_upgrade,
+   which the server then calls; until then no digest is stored, so every check-in of that
+   agent compares again.
    The field `facts` holds the digest of the values the step last wrote: a check-in whose
    lock and digest are those stored (the steady one) reads 4 fields and writes last_seen
-   alone; any other reads the six fields too and writes what changed and its digest (one
-   without a digest deletes the field). */
+   alone; any other reads the seven fields too and writes what changed and its digest (one
+   without a digest deletes the field). Protocol level in the digest: a steady check-in's
+   level is the recorded one. */
 #define CF_DB_LUA_CHECKIN_ONE                                                                      \
-    "local function changes(k, id, old, new, set, addr, fp, serial, na, v, srv, dg, had)\n"        \
+    "local function changes(k, id, old, new, set, addr, fp, serial, na, v, srv, dg, had, pv)\n"    \
     "local a = redis.call('HMGET', k, 'last_addr', 'cert_fp', 'cert_serial', 'cert_not_after',\n"  \
-    "  'version', 'server')\n"                                                                     \
+    "  'version', 'server', 'proto')\n"                                                            \
+    "local up = pv ~= nil and pv ~= '' and pv ~= (a[7] or '1')\n"                                  \
     "local n = 2\n"                                                                                \
     "if old ~= new then\n"                                                                         \
     "  if old == 'secure' or old == 'attention' or old == 'insecure' or old == 'expired' then\n"   \
@@ -60,30 +67,31 @@
     "  set[n + 1], set[n + 2], n = 'version', v, n + 2\n"                                          \
     "end\n"                                                                                        \
     "if srv and srv ~= a[6] then set[n + 1], set[n + 2], n = 'server', srv, n + 2 end\n"           \
-    "if dg then\n"                                                                                 \
+    "if dg and not up then\n"                                                                      \
     "  set[n + 1], set[n + 2] = 'facts', dg\n"                                                     \
     "elseif had then\n"                                                                            \
     "  redis.call('HDEL', k, 'facts')\n"                                                           \
     "end\n"                                                                                        \
+    "return up\n"                                                                                  \
     "end\n"                                                                                        \
-    "local function one(k, jk, id, new, now, addr, fp, serial, na, v, srv, dg, packed)\n"          \
+    "local function one(k, jk, id, new, now, addr, fp, serial, na, v, srv, pv, dg, packed)\n"      \
     "local a = redis.call('HMGET', k, 'revoked', 'lock', 'favorite', 'facts')\n"                   \
     "if a[1] then return 0 end\n"                                                                  \
     "if new == 'secure' and redis.call('HEXISTS', '" CF_DB_K_ARCHIVE "', fp) == 1 then\n"          \
     "  new = 'attention'\n"                                                                        \
     "end\n"                                                                                        \
-    "local set = {'last_seen', now}\n"                                                             \
+    "local set, up = {'last_seen', now}, false\n"                                                  \
     "if a[2] ~= new or not dg or dg ~= a[4] then\n"                                                \
     "  if packed then\n"                                                                           \
-    "    addr, serial, na, v = string.match(packed, "                                              \
-    "'^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(.*)$')\n"                                              \
-    "    if not v then error('malformed check-in arguments') end\n"                                \
+    "    addr, serial, na, v, pv = string.match(packed, "                                          \
+    "'^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(.*)$')\n"                                  \
+    "    if not pv then error('malformed check-in arguments') end\n"                               \
     "  end\n"                                                                                      \
-    "  changes(k, id, a[2], new, set, addr, fp, serial, na, v, srv, dg, a[4])\n"                   \
+    "  up = changes(k, id, a[2], new, set, addr, fp, serial, na, v, srv, dg, a[4], pv)\n"          \
     "end\n"                                                                                        \
     "redis.call('ZADD', '" CF_DB_LUA_LOCKS "' .. new, now, id)\n"                                  \
     "redis.call('HSET', k, unpack(set))\n"                                                         \
-    "if not jk then return a[3] or '', new end\n"                                                  \
+    "if not jk then return a[3] or '', new, nil, up end\n"                                         \
     "local c = 0\n"                                                                                \
     "if redis.call('EXISTS', jk) == 1 then\n"                                                      \
     "  local z = redis.call('ZRANGEBYSCORE', jk, '(' .. now, '+inf', 'LIMIT', 0, '" CF_DB_LUA_STR( \
@@ -94,17 +102,17 @@
                             "    if s == 'pending' or s == 'delivered' then c = c + 1 end\n"       \
                             "  end\n"                                                              \
                             "end\n"                                                                \
-                            "return a[3] or '', new, c\n"                                          \
+                            "return a[3] or '', new, c, up\n"                                      \
                             "end\n"
 
 /* The digest a check-in stores in the agent's field `facts` (see CF_DB_LUA_CHECKIN_ONE):
    SipHash-2-4, keyed with 16 random bytes drawn once per process, of last_addr, cert_fp,
-   cert_serial, cert_not_after (text), version and server, each ended by a newline (no checked
-   text holds one), as 16 lowercase hex digits. Keyed, so an agent cannot make two sets of
-   values give one digest; per process, so a digest another process (or this server before
-   a restart) wrote never matches: that check-in reads and compares the fields, as without
-   a digest. */
-#define CF_DB_FACTS_N   6   /* values in the digest */
+   cert_serial, cert_not_after (text), version, server and the protocol level (text, "" when
+   not said), each ended by a newline (no checked text holds one), as 16 lowercase hex digits.
+   Keyed, so an agent cannot make two sets of values give one digest; per process, so a digest
+   another process (or this server before a restart) wrote never matches: that check-in reads and
+   compares the fields, as without a digest. */
+#define CF_DB_FACTS_N   7   /* values in the digest */
 #define CF_DB_FACTS_MAX 256 /* bytes of one value at most */
 #define CF_DB_FACTS_BUF 17  /* the digest's text and its NUL */
 /* Write the digest of facts (CF_DB_FACTS_N texts in the order above, none NULL or longer
@@ -112,7 +120,8 @@
 CF_MUST_USE cf_err_t cf_db_agent_facts(const char *const facts[CF_DB_FACTS_N],
                                        char out[CF_DB_FACTS_BUF]);
 /* The check-in's arguments alone into cmd->argv (nkeys 0, argc CF_DB_CHECKIN_ARGS: id,
-   lock, now, last_addr, cert_fp, cert_serial, cert_not_after, version, server, digest),
+   lock, now, last_addr, cert_fp, cert_serial, cert_not_after, version, server, protocol
+   level, digest),
    in checked as cf_db_agent_checkin_cmd checks it, no key made (the script of several
    check-ins makes them). CF_ERR_INVALID, CF_ERR_CRYPTO. */
 CF_MUST_USE cf_err_t cf_db_agent_checkin_args(const cf_db_checkin_t *in, cf_db_checkin_cmd_t *cmd);

@@ -77,7 +77,7 @@ static cf_err_t s_attention(cf_app_t *app, cf_store_t *store, cf_link_signer_t *
 }
 
 json_t *cf_api_agent_jobs(cf_app_t *app, cf_store_t *store, const char *id, int attention,
-                          unsigned proto)
+                          unsigned upgrade)
 {
     s_jobs_t j = {app, json_array()};
     if (!j.jobs)
@@ -86,8 +86,8 @@ json_t *cf_api_agent_jobs(cf_app_t *app, cf_store_t *store, const char *id, int 
     cf_link_signer_t signer = {0};
     cf_why_t why = {""};
     cf_err_t rc = CF_OK;
-    if (proto >= 2)
-        rc = cf_db_job_upgrade(store, id, proto, now, NULL);
+    if (upgrade)
+        rc = cf_db_job_upgrade(store, id, upgrade, now, NULL);
     if (rc != CF_OK)
         cf_log(CF_LOG_WARN, "msg=\"protocol level not recorded\" agent=%s err=%s", id,
                cf_err_name(rc));

@@ -361,7 +361,7 @@ static cf_api_checkin_ask_t s_ask(cf_req_t *req)
     cf_api_checkin_ask_t ask = {v < 1     ? 1
                                 : v > 255 ? 255
                                           : (unsigned) v,
-                                json_is_false(json_object_get(body, "jobs"))};
+                                json_is_false(json_object_get(body, "jobs")), 0};
     return ask;
 }
 
@@ -380,6 +380,7 @@ static void s_checkin(cf_req_t *req, void *arg)
     char addr[S_ADDR_MAX], favorite[CF_DB_ALIAS_MAX + 1] = "";
     s_addr(peer->addr, addr);
     int cert = peer->cert && peer->fingerprint;
+    cf_api_checkin_ask_t ask = s_ask(req);
     cf_db_checkin_t in = {id,
                           cert ? CF_DB_LOCK_SECURE : CF_DB_LOCK_INSECURE,
                           (int64_t) time(NULL),
@@ -388,10 +389,11 @@ static void s_checkin(cf_req_t *req, void *arg)
                           peer->fingerprint,
                           peer->serial,
                           (int64_t) peer->not_after,
-                          cf_app_alias(app)};
-    cf_api_checkin_ask_t ask = s_ask(req);
+                          cf_app_alias(app),
+                          ask.proto};
     if (cf_api_checkin_async(app, req, &in, &ask))
         return;
+    ask.upgrade = ask.proto >= 2; /* not asked on this path (rare: not a worker thread) */
     cf_store_t *store = cf_app_store_take(app);
     cf_err_t rc = cf_db_agent_checkin_lock(store, &in, favorite, &in.lock);
     if (rc == CF_OK)

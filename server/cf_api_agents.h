@@ -64,11 +64,12 @@ int cf_api_agent_identity(cf_req_t *req, const cf_https_peer_t *peer, const char
    the agent's open jobs (pending, delivered), each built and signed for it as the broker
    link sends it (cf_link_agent_jobs), and, for lock attention, the current certificate
    (the agent's own record, else "shared") as an install job sealed to its CURVE key
-   (none: not offered). proto >= 2 first upgrades the agent's too_old entries it now
-   satisfies. Store failures are logged and give a shorter list: a check-in never fails
-   for its jobs. In cf_api_agent_jobs.c. */
+   (none: not offered). upgrade (1..255; 0 = none) first records that protocol level for
+   the agent and moves its too_old entries the level now satisfies (cf_db_job_upgrade). Store
+   failures are logged and give a shorter list: a check-in never fails for its jobs. In
+   cf_api_agent_jobs.c. */
 json_t *cf_api_agent_jobs(cf_app_t *app, cf_store_t *store, const char *id, int attention,
-                          unsigned proto);
+                          unsigned upgrade);
 /* POST /api/v1/agent/report (agent route). In cf_api_agent_jobs.c. */
 void cf_api_agent_report(cf_req_t *req, void *arg);
 

@@ -176,7 +176,7 @@ void cf_api_checkin_answer(cf_req_t *req, cf_app_t *app, cf_store_t *store, cons
     if (lock == CF_DB_LOCK_INSECURE)
         cf_app_count(app, CF_APP_CHECKINS_INSECURE, 1);
     int attention = lock == CF_DB_LOCK_ATTENTION;
-    int jobs_wanted = !ask->no_jobs && (jobs_maybe || attention || ask->proto >= 2);
+    int jobs_wanted = !ask->no_jobs && (jobs_maybe || attention || ask->upgrade);
     cf_store_t *taken = NULL;
     json_t *servers = NULL, *jobs = NULL;
     if (!jobs_wanted && s_answer_text(req, app, &store, &taken, addr, lock, favorite)) {
@@ -186,7 +186,8 @@ void cf_api_checkin_answer(cf_req_t *req, cf_app_t *app, cf_store_t *store, cons
     }
     if (jobs_wanted && !store)
         store = taken = cf_app_store_take(app);
-    jobs = jobs_wanted ? cf_api_agent_jobs(app, store, id, attention, ask->proto) : json_array();
+    jobs = jobs_wanted ? cf_api_agent_jobs(app, store, id, attention, ask->upgrade ? ask->proto : 0)
+                       : json_array();
     cf_err_t rc = cf_api_agents_servers(app, store, &servers);
     if (rc == CF_ERR_NOTFOUND && !store) { /* the cache is stale: reload through the pool */
         store = taken = cf_app_store_take(app);
@@ -214,7 +215,7 @@ static void s_on_reply(void *arg, size_t i, const redisReply *r)
     for (size_t k = 0; k < b->n; k++) {
         s_pending_t *p = &b->p[k];
         p->rc = cf_db_agent_checkins_reply(r, b->n, k, p->id, p->favorite, &p->lock, &p->sendable,
-                                           &p->why);
+                                           &p->ask.upgrade, &p->why);
     }
 }
 

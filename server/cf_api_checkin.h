@@ -30,6 +30,9 @@ typedef struct {
     int no_jobs;    /* 1: the body says "jobs": false (an install check: the agent only asks
                        what the server records for the certificate it presents), so the
                        answer carries no jobs and nothing is built for it */
+    int upgrade;    /* 1: proto is to be recorded (cf_db_job_upgrade: the agent's too_old
+                       entries move too): the check-in script found another level recorded;
+                       the synchronous path, which does not ask, sets it for proto >= 2 */
 } cf_api_checkin_ask_t;
 
 /* Send the check-in in (checked by the caller: identity, address; in->lock INSECURE
@@ -44,9 +47,9 @@ int cf_api_checkin_async(cf_app_t *app, cf_req_t *req, const cf_db_checkin_t *in
 
 /* Answer a check-in Redis has stored (lock and favorite from the script): counts it, then
    the jobs (never when ask->no_jobs; else only when there can be some: open jobs to build,
-   lock attention, or ask->proto >= 2; those few steps take a store from the pool when store
-   is NULL) and the server list (this worker's cache, reloaded through the pool when
-   stale). */
+   lock attention, or ask->upgrade, which records the level first; those few steps take a
+   store from the pool when store is NULL) and the server list (this worker's cache, reloaded
+   through the pool when stale). */
 void cf_api_checkin_answer(cf_req_t *req, cf_app_t *app, cf_store_t *store, const char *id,
                            const char *addr, cf_db_lock_t lock, const char *favorite,
                            const cf_api_checkin_ask_t *ask, int jobs_maybe);

@@ -217,8 +217,8 @@ static cf_err_t s_register(s_enroll_t *e)
     if (seen && cf_iprange_addr_parse(seen, &a, NULL) == CF_OK &&
         cf_iprange_addr_format(&a, addr, sizeof(addr)) != CF_OK)
         snprintf(addr, sizeof(addr), "unknown");
-    cf_db_checkin_t in = {e->id, CF_DB_LOCK_INSECURE, now, addr, e->version, NULL, NULL,
-                          0,     cf_app_alias(e->app)};
+    cf_db_checkin_t in = {e->id, CF_DB_LOCK_INSECURE,  now, addr, e->version, NULL, NULL,
+                          0,     cf_app_alias(e->app), 0}; /* level: not compared */
     if (e->is_new && (rc = cf_db_agent_checkin(e->store, &in, NULL)) != CF_OK)
         return s_store_fail(e, rc);
     if (e->cert && e->prev.cert_pem && strcmp(e->prev.fp, cf_cert_fingerprint(e->cert)) != 0) {

@@ -224,9 +224,16 @@ static cf_err_t s_register(cf_fleet_t *fleet, const s_opts_t *o)
         rc = cf_fleet_identity(fleet, i, id, pub);
         if (rc == CF_OK)
             rc = cf_db_curve_put(store, CF_ALLOW_AGENT, id, pub, 1, &why);
-        cf_db_checkin_t in = {
-            id,      CF_DB_LOCK_INSECURE, (int64_t) time(NULL), "127.0.0.1", NULL, NULL, NULL, 0,
-            o->alias};
+        cf_db_checkin_t in = {id,
+                              CF_DB_LOCK_INSECURE,
+                              (int64_t) time(NULL),
+                              "127.0.0.1",
+                              NULL,
+                              NULL,
+                              NULL,
+                              0,
+                              o->alias,
+                              0};
         if (rc == CF_OK)
             rc = cf_db_agent_checkin(store, &in, NULL);
     }

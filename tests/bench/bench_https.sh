@@ -442,10 +442,10 @@ hs_other() { run_bench_tls "other-handshake-$1.txt" "${hs[@]}" --port "$b_mtls";
 # certificate API or enrollment will); until then cf-server's agents check in without one,
 # as allow-plain (on after --init) lets them, and nginx's static reference is taken the
 # same way, on its block without client certificates.
-ci_ident=(--cert-dir "$pki/agents") ci_body='{"id":"%s","version":"0.1.0","protocol":1}'
+ci_ident=(--cert-dir "$pki/agents") ci_body='{"id":"%s","version":"0.1.0","protocol":3}'
 ci_ref_port=$ng_mtls ci_how="one agent certificate per connection"
 if [ "$side" = cf-server ]; then
-  ci_ident=() ci_body='{"id":"bench-agent-%d","version":"0.1.0","protocol":1}'
+  ci_ident=() ci_body='{"id":"bench-agent-%d","version":"0.1.0","protocol":3}'
   ci_ref_port=$ng_plain ci_how="no client certificate (allow-plain), agent id in the body"
 fi
 checkin=(requests --method POST --path /api/v1/agent/checkin --body "$ci_body" "${ci_ident[@]}")

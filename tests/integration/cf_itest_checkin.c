@@ -13,6 +13,7 @@ cf_db_checkin_t cf_itest_checkin_in(const char *id, cf_db_lock_t lock, int64_t n
                           cert ? CF_ITEST_CHECKIN_FP : NULL,
                           cert ? "0a1b" : NULL,
                           cert ? not_after : 0,
-                          "srv1"};
+                          "srv1",
+                          0};
     return in;
 }

@@ -46,7 +46,8 @@ static void s_agents(void)
                               NULL,
                               NULL,
                               0,
-                              CF_ITEST_LINK_ALIAS};
+                              CF_ITEST_LINK_ALIAS,
+                              0};
         assert_int_equal(cf_db_agent_checkin(s->store, &in, NULL), CF_OK);
         assert_int_equal(cf_curve_keypair_new(&s->agent_kp[i]), CF_OK);
         if (i != 2) /* agent-3 never enrolled a key */

@@ -232,9 +232,16 @@ static void s_fleet(void)
         assert_int_equal(cf_fleet_identity(s->fleet, i, id, pub), CF_OK);
         assert_string_equal(id, cf_itest_pipe_agent(i));
         assert_int_equal(cf_db_curve_put(s->fx->store, CF_ALLOW_AGENT, id, pub, 0, NULL), CF_OK);
-        cf_db_checkin_t in = {
-            id,     CF_DB_LOCK_INSECURE, (int64_t) time(NULL), "127.0.0.1", "e2e", NULL, NULL, 0,
-            "srv-a"};
+        cf_db_checkin_t in = {id,
+                              CF_DB_LOCK_INSECURE,
+                              (int64_t) time(NULL),
+                              "127.0.0.1",
+                              "e2e",
+                              NULL,
+                              NULL,
+                              0,
+                              "srv-a",
+                              0};
         assert_int_equal(cf_db_agent_checkin(s->fx->store, &in, NULL), CF_OK);
     }
 }

@@ -38,7 +38,8 @@ static int s_setup(void **state)
                               cert ? s_fp : NULL,
                               cert ? "0a" : NULL,
                               cert ? 999999 : 0,
-                              i % 3 ? "srv-a" : "srv-b"};
+                              i % 3 ? "srv-a" : "srv-b",
+                              0};
         assert_int_equal(cf_db_agent_checkin(s->store, &in, NULL), CF_OK);
     }
     return 0;

@@ -152,7 +152,8 @@ static void s_agent7_setup(cf_cert_t **old, cf_cert_t **cur)
                           cf_cert_fingerprint(*cur),
                           cf_cert_serial(*cur),
                           cf_cert_not_after(*cur),
-                          "localhost"};
+                          "localhost",
+                          0};
     assert_int_equal(cf_db_agent_checkin(store, &in, NULL), CF_OK);
     assert_int_equal(cf_cert_to_pem(*cur, &pem, &len), CF_OK);
     assert_int_equal(cf_key_to_pem(cur_key, NULL, &kpem, &klen), CF_OK);
@@ -204,9 +205,9 @@ static void test_revoke_agent_shared(void **state)
     cf_db_cert_t shared;
     assert_int_equal(cf_db_cert_get(store, NULL, CF_COMPONENT_AGENT, "shared", &shared, NULL),
                      CF_OK);
-    cf_db_checkin_t in = {"agent-8",     CF_DB_LOCK_SECURE, (int64_t) time(NULL),
-                          "127.0.0.1",   "0.1.0",           shared.fingerprint,
-                          shared.serial, shared.not_after,  "localhost"};
+    cf_db_checkin_t in = {
+        "agent-8",          CF_DB_LOCK_SECURE, (int64_t) time(NULL), "127.0.0.1", "0.1.0",
+        shared.fingerprint, shared.serial,     shared.not_after,     "localhost", 0};
     assert_int_equal(cf_db_agent_checkin(store, &in, NULL), CF_OK);
     redisContext *c = redisConnect("127.0.0.1", s_t.redis.port);
     assert_true(c && !c->err);

@@ -247,8 +247,11 @@ static void test_page_reads_only_itself(void **state)
     for (int i = 0; i < S_MANY; i++) {
         char id[32];
         snprintf(id, sizeof(id), "many-%04d", i);
-        cf_db_checkin_t in = {id,     CF_DB_LOCK_SECURE,         now,    "127.0.0.9", "", fp,
-                              "0a0b", now + 86400 * (1 + i % 9), "srv-a"};
+        cf_db_checkin_t in = {id,      CF_DB_LOCK_SECURE,
+                              now,     "127.0.0.9",
+                              "",      fp,
+                              "0a0b",  now + 86400 * (1 + i % 9),
+                              "srv-a", 0};
         assert_int_equal(cf_db_agent_checkin(s->store, &in, NULL), CF_OK);
     }
     char body[CF_ITEST_FLEET_BODY];

@@ -32,7 +32,8 @@ static void s_agent(const char *id, cf_db_lock_t lock, const char *addr)
                           lock == CF_DB_LOCK_INSECURE ? NULL : fp,
                           lock == CF_DB_LOCK_INSECURE ? NULL : "0a",
                           lock == CF_DB_LOCK_INSECURE ? 0 : (int64_t) time(NULL) + 86400,
-                          "srv-a"};
+                          "srv-a",
+                          0};
     assert_int_equal(cf_db_agent_checkin(s->store, &in, NULL), CF_OK);
 }
 

@@ -12,6 +12,7 @@
 #include "cf_db_agent.h"
 #include "cf_db_archive.h"
 #include "cf_itest_fleet.h"
+#include "cf_store_reply.h"
 
 #define S_MANY     400 /* agents checking in at once */
 #define S_PARALLEL 48  /* transfers curl keeps open at once */
@@ -135,6 +136,36 @@ static void test_answer_shape(void **state)
     json_decref(j);
 }
 
+/* The protocol level is recorded when it is new (the first check-in that says it), and a
+   steady check-in leaves it alone: no upgrade call, no jobs built (a level >= 2 forced both
+   on every check-in once). The stored level is then changed behind the server's back: the
+   steady check-in, whose digest still matches, does not write it again. */
+static void s_level_is(const char *want)
+{
+    redisReply *r = NULL;
+    assert_int_equal(cf_store_cmd(s->store, &r, "HGET cf:agent:{lvl-1} proto"), CF_OK);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->str, want);
+    cf_store_reply_free(&r);
+}
+
+static void test_level_recorded_once(void **state)
+{
+    (void) state;
+    char body[CF_ITEST_FLEET_BODY];
+    const char *in = "{\"id\":\"lvl-1\",\"protocol\":3}";
+    assert_int_equal(cf_itest_fleet_checkin(&s->a, NULL, in, NULL, body), 200);
+    s_level_is("3");
+    assert_int_equal(cf_itest_fleet_checkin(&s->a, NULL, in, NULL, body), 200); /* the digest */
+    assert_int_equal(cf_store_cmd(s->store, NULL, "HSET cf:agent:{lvl-1} proto 9"), CF_OK);
+    assert_int_equal(cf_itest_fleet_checkin(&s->a, NULL, in, NULL, body), 200);
+    s_level_is("9");
+    /* another level said: compared, recorded */
+    assert_int_equal(
+        cf_itest_fleet_checkin(&s->a, NULL, "{\"id\":\"lvl-1\",\"protocol\":2}", NULL, body), 200);
+    s_level_is("2");
+}
+
 /* One check-in by shape-2 on a; 1 when its answer lists the server at path with want. */
 typedef struct {
     const char *path; /* where in the answer */
@@ -246,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_mixed_answers_one_by_one),
         cmocka_unit_test(test_archived_certificate_attention),
         cmocka_unit_test(test_answer_shape),
+        cmocka_unit_test(test_level_recorded_once),
         cmocka_unit_test(test_server_list_cache_follows_changes),
         cmocka_unit_test(test_revoked_refused_at_once),
         cmocka_unit_test(test_redis_stopped_then_back),

@@ -32,7 +32,7 @@ static struct {
 /* An agent as a check-in records it, without a certificate. */
 static void s_agent(const char *id, cf_db_lock_t lock, const char *addr)
 {
-    cf_db_checkin_t in = {id, lock, (int64_t) time(NULL), addr, "1.0", NULL, NULL, 0, "srv-a"};
+    cf_db_checkin_t in = {id, lock, (int64_t) time(NULL), addr, "1.0", NULL, NULL, 0, "srv-a", 0};
     if (lock != CF_DB_LOCK_INSECURE) {
         in.cert_fp = "ab00000000000000000000000000000000000000000000000000000000000000";
         in.cert_serial = "0b";

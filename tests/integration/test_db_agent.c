@@ -418,7 +418,7 @@ static void test_expired_and_refusals(void **state)
     assert_int_equal(c.n[CF_DB_LOCK_SECURE], 0);
     /* refusals: nothing written */
     assert_int_equal(cf_store_cmd(store, NULL, "FLUSHALL"), CF_OK);
-    cf_db_checkin_t in = {"a1", CF_DB_LOCK_INSECURE, 1, "127.0.0.1", "1", s_fp, "0a", 5, "srv1"};
+    cf_db_checkin_t in = {"a1", CF_DB_LOCK_INSECURE, 1, "127.0.0.1", "1", s_fp, "0a", 5, "srv1", 0};
     assert_int_equal(cf_db_agent_checkin(store, &in, NULL), CF_ERR_INVALID); /* insecure+cert */
     in.lock = CF_DB_LOCK_SECURE;
     in.cert_fp = NULL;

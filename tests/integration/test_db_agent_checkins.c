@@ -9,6 +9,7 @@
 
 #include "cf_db_agent.h"
 #include "cf_db_agent_checkins.h"
+#include "cf_db_job.h"
 #include "cf_itest.h"
 #include "cf_itest_checkin.h"
 #include "cf_mem.h"
@@ -30,6 +31,7 @@ typedef struct {
     cf_err_t rc;                        /* its outcome */
     cf_db_lock_t lock;                  /* the lock recorded */
     int64_t jobs;                       /* open jobs counted */
+    int upgrade;                        /* the level differs from the one recorded */
     char favorite[CF_DB_ALIAS_MAX + 1]; /* the favorite */
 } s_got_t;
 
@@ -74,7 +76,7 @@ static void s_run(cf_store_t *store, const cf_db_checkin_t *in, size_t n, s_got_
         cf_why_t why = {""};
         got[i].jobs = -1;
         got[i].rc = cf_db_agent_checkins_reply(r, n, i, in[i].id, got[i].favorite, &got[i].lock,
-                                               &got[i].jobs, &why);
+                                               &got[i].jobs, &got[i].upgrade, &why);
     }
     freeReplyObject(r);
     cf_mem_free(b);
@@ -345,6 +347,8 @@ static void test_fits_and_refusals(void **state)
 
 /* Replies of the wrong shape are refused: not an array, another count of answers. */
 /* r (RESP text) decoded as answer 1 of 2. */
+static int s_upgrade; /* s_decode: the last answer's upgrade */
+
 static cf_err_t s_decode(const char *text, cf_db_lock_t *lock, int64_t *jobs, char *favorite)
 {
     redisReader *rd = redisReaderCreate();
@@ -354,7 +358,7 @@ static cf_err_t s_decode(const char *text, cf_db_lock_t *lock, int64_t *jobs, ch
     assert_int_equal(redisReaderGetReply(rd, &r), REDIS_OK);
     assert_non_null(r);
     cf_why_t why = {""};
-    cf_err_t rc = cf_db_agent_checkins_reply(r, 2, 1, "x", favorite, lock, jobs, &why);
+    cf_err_t rc = cf_db_agent_checkins_reply(r, 2, 1, "x", favorite, lock, jobs, &s_upgrade, &why);
     assert_true(rc == CF_OK || why.text[0] != '\0');
     freeReplyObject(r);
     redisReaderFree(rd);
@@ -363,6 +367,59 @@ static cf_err_t s_decode(const char *text, cf_db_lock_t *lock, int64_t *jobs, ch
 
 /* Each check-in's answer is one string "<lock> <open jobs> <favorite>", 0 when revoked;
    replies of the wrong shape are refused. */
+/* The protocol level: a check-in whose level is not the recorded one (absent: 1) answers
+   upgrade and stores no digest, so the next compares again; once the server recorded it
+   (cf_db_job_upgrade) the check-in is steady again. A level not said (0) is not compared. */
+static void test_protocol_level(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    cf_db_checkin_t in[] = {s_in("p-1", CF_DB_LOCK_SECURE, 1000, 90000),
+                            s_in("p-2", CF_DB_LOCK_SECURE, 1000, 90000)};
+    in[0].proto = 3;
+    in[1].proto = 1; /* level 1: what an absent field means */
+    s_got_t got[2];
+    s_run(store, in, 2, got);
+    assert_int_equal(got[0].rc, CF_OK);
+    assert_true(got[0].upgrade);
+    assert_false(got[1].upgrade);
+    redisReply *r = NULL;
+    assert_int_equal(cf_store_cmd(store, &r, "HMGET cf:agent:{p-1} facts proto"), CF_OK);
+    assert_int_equal(r->element[0]->type, REDIS_REPLY_NIL); /* no digest: compared again */
+    assert_int_equal(r->element[1]->type, REDIS_REPLY_NIL); /* the script records no level */
+    cf_store_reply_free(&r);
+    s_run(store, in, 1, got);
+    assert_true(got[0].upgrade);
+    assert_int_equal(cf_db_job_upgrade(store, "p-1", 3, 1000, NULL), CF_OK);
+    s_run(store, in, 1, got);
+    assert_false(got[0].upgrade);
+    assert_int_equal(cf_store_cmd(store, &r, "HGET cf:agent:{p-1} facts"), CF_OK);
+    assert_int_equal(r->type, REDIS_REPLY_STRING); /* the digest: steady from now on */
+    cf_store_reply_free(&r);
+    s_run(store, in, 1, got);
+    assert_false(got[0].upgrade);
+    /* back to 2 (an older agent put back): compared, answered */
+    in[0].proto = 2;
+    s_run(store, in, 1, got);
+    assert_true(got[0].upgrade);
+    /* not said: not compared */
+    in[0].proto = 0;
+    s_run(store, in, 1, got);
+    assert_false(got[0].upgrade);
+    /* the one-check-in script records nothing of it either, and answers as before */
+    in[1].proto = 7;
+    assert_int_equal(s_run_one(store, &in[1], got), CF_OK);
+    assert_int_equal(got[0].lock, CF_DB_LOCK_SECURE);
+    assert_int_equal(cf_store_cmd(store, &r, "HGET cf:agent:{p-2} proto"), CF_OK);
+    assert_int_equal(r->type, REDIS_REPLY_NIL);
+    cf_store_reply_free(&r);
+    /* a level over 255 is refused before anything is sent */
+    in[1].proto = 256;
+    cf_db_checkin_cmd_t cmd;
+    assert_int_equal(cf_db_agent_checkin_cmd(&in[1], 1, &cmd), CF_ERR_INVALID);
+    cf_store_destroy(&store);
+}
+
 static void test_answers_and_bad_replies(void **state)
 {
     (void) state;
@@ -374,7 +431,12 @@ static void test_answers_and_bad_replies(void **state)
     assert_int_equal(lock, CF_DB_LOCK_ATTENTION);
     assert_int_equal(jobs, 3);
     assert_string_equal(fav, "srv-b.x");
+    assert_false(s_upgrade);
+    assert_int_equal(s_decode("*2\r\n:0\r\n$12\r\nsecure +2 s1\r\n", &lock, &jobs, fav), CF_OK);
+    assert_int_equal(jobs, 2);
+    assert_true(s_upgrade);
     assert_int_equal(s_decode("*2\r\n:0\r\n$11\r\ninsecure 0 \r\n", &lock, &jobs, fav), CF_OK);
+    assert_false(s_upgrade);
     assert_int_equal(lock, CF_DB_LOCK_INSECURE);
     assert_int_equal(jobs, 0);
     assert_string_equal(fav, "");
@@ -389,6 +451,8 @@ static void test_answers_and_bad_replies(void **state)
         "*2\r\n:0\r\n$8\r\nsecure 0\r\n",               /* no favorite field */
         "*2\r\n:0\r\n$9\r\nbogus 0 a\r\n",              /* not a lock */
         "*2\r\n:0\r\n$9\r\nsecure x \r\n",              /* not a count */
+        "*2\r\n:0\r\n$9\r\nsecure + \r\n",              /* a mark without a count */
+        "*2\r\n:0\r\n$10\r\nsecure ++0 \r\n",           /* two marks */
         "*2\r\n:0\r\n$12\r\nsecure 1001 \r\n",          /* over CF_DB_JOB_OPEN_MAX */
         "*2\r\n:0\r\n$13\r\nsecure 0 no/k\r\n",         /* not an alias */
         "*2\r\n:0\r\n:1\r\n",                           /* an integer but 0 */
@@ -407,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_one_fails_alone),
         cmocka_unit_test(test_bad_packing_fails_alone),
         cmocka_unit_test(test_fits_and_refusals),
+        cmocka_unit_test(test_protocol_level),
         cmocka_unit_test(test_answers_and_bad_replies),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

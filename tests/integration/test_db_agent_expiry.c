@@ -26,7 +26,8 @@ static void s_checkin(cf_store_t *store, const char *id, int64_t not_after)
                           not_after ? s_fp : NULL,
                           not_after ? "0a1b" : NULL,
                           not_after,
-                          "srv1"};
+                          "srv1",
+                          0};
     assert_int_equal(cf_db_agent_checkin(store, &in, NULL), CF_OK);
 }
 

@@ -37,8 +37,8 @@ static cf_store_t *s_fleet(void)
         char id[16];
         snprintf(id, sizeof(id), "agent-%02d", i);
         cf_db_checkin_t in = {
-            id, CF_DB_LOCK_INSECURE,    1000 + i, "127.0.0.7", "0.1.0", NULL, NULL,
-            0,  i % 2 ? "srv2" : "srv1"};
+            id, CF_DB_LOCK_INSECURE,     1000 + i, "127.0.0.7", "0.1.0", NULL, NULL,
+            0,  i % 2 ? "srv2" : "srv1", 0};
         assert_int_equal(cf_db_agent_checkin(store, &in, NULL), CF_OK);
     }
     return store;

@@ -388,8 +388,8 @@ static void test_agent_key_in_record(void **state)
     /* the key of agent-1 is refused to agent-2: one key, one identity */
     assert_int_equal(cf_db_curve_put(store, CF_ALLOW_AGENT, "agent-2", a, 1, NULL), CF_ERR_EXISTS);
     /* decommissioning the record takes agent-1's key out of the owner hash */
-    cf_db_checkin_t in = {"agent-1", CF_DB_LOCK_INSECURE, 5, "127.0.0.1", NULL, NULL, NULL, 0,
-                          "srv1"};
+    cf_db_checkin_t in = {
+        "agent-1", CF_DB_LOCK_INSECURE, 5, "127.0.0.1", NULL, NULL, NULL, 0, "srv1", 0};
     assert_int_equal(cf_db_agent_checkin(store, &in, NULL), CF_OK);
     assert_int_equal(cf_db_agent_remove(store, "agent-1"), CF_OK);
     assert_int_equal(s_int(store, "HEXISTS cf:curve:owner %s", za), 0);

@@ -40,8 +40,8 @@ static cf_store_t *s_fresh(void)
 /* Create agent id as a check-in without a certificate would. */
 static void s_agent(cf_store_t *store, const char *id)
 {
-    cf_db_checkin_t in = {id,    CF_DB_LOCK_INSECURE, S_NOW, "127.0.0.9", "0.1.0", NULL, NULL, 0,
-                          "srv1"};
+    cf_db_checkin_t in = {
+        id, CF_DB_LOCK_INSECURE, S_NOW, "127.0.0.9", "0.1.0", NULL, NULL, 0, "srv1", 0};
     assert_int_equal(cf_db_agent_checkin(store, &in, NULL), CF_OK);
 }
 
@@ -197,7 +197,7 @@ static void test_agent_fields(void **state)
     cf_db_enrolled_clear(&e);
     /* a revoked agent's check-ins change nothing; the agent object shows the marker */
     cf_db_checkin_t late = {
-        "agent-1", CF_DB_LOCK_INSECURE, S_NOW + 9, "127.0.0.8", NULL, NULL, NULL, 0, "srv2"};
+        "agent-1", CF_DB_LOCK_INSECURE, S_NOW + 9, "127.0.0.8", NULL, NULL, NULL, 0, "srv2", 0};
     assert_int_equal(cf_db_agent_checkin(store, &late, NULL), CF_ERR_REVOKED);
     assert_int_equal(cf_db_agent_expired(store, "agent-1", S_NOW + 9, "127.0.0.8",
                                          cf_cert_fingerprint(cert), cf_cert_serial(cert), 1),

@@ -38,7 +38,8 @@ static struct {
 static void s_agent(const char *id)
 {
     cf_db_checkin_t in = {
-        id, CF_DB_LOCK_INSECURE, (int64_t) time(NULL), "127.0.0.9", "1.0", NULL, NULL, 0, "srv-a"};
+        id, CF_DB_LOCK_INSECURE, (int64_t) time(NULL), "127.0.0.9", "1.0", NULL, NULL, 0, "srv-a",
+        0};
     assert_int_equal(cf_db_agent_checkin(s.store, &in, NULL), CF_OK);
 }
 

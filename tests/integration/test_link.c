@@ -346,9 +346,16 @@ static void s_checked_in(const char *prefix, char (*ids)[16], const char **agent
     for (int i = 0; i < n; i++) {
         snprintf(ids[i], sizeof(ids[i]), "%s%d", prefix, i);
         agents[i] = ids[i];
-        cf_db_checkin_t in = {
-            ids[i], CF_DB_LOCK_INSECURE, (int64_t) time(NULL), "127.0.0.1", "test", NULL, NULL, 0,
-            "srv-t"};
+        cf_db_checkin_t in = {ids[i],
+                              CF_DB_LOCK_INSECURE,
+                              (int64_t) time(NULL),
+                              "127.0.0.1",
+                              "test",
+                              NULL,
+                              NULL,
+                              0,
+                              "srv-t",
+                              0};
         assert_int_equal(cf_db_agent_checkin(s->store, &in, NULL), CF_OK);
     }
 }

@@ -105,9 +105,16 @@ static int s_setup(void **state)
     if (cf_itest_server_start(&s_srv, s_b.dir, s_b.redis.port, S_ALIAS, extra) != CF_OK)
         fail_msg("cf-server did not start; see %s", s_srv.log);
     s_open_ca();
-    cf_db_checkin_t in = {
-        S_AGENT, CF_DB_LOCK_INSECURE, (int64_t) time(NULL), "127.0.0.1", "e2e", NULL, NULL, 0,
-        S_ALIAS};
+    cf_db_checkin_t in = {S_AGENT,
+                          CF_DB_LOCK_INSECURE,
+                          (int64_t) time(NULL),
+                          "127.0.0.1",
+                          "e2e",
+                          NULL,
+                          NULL,
+                          0,
+                          S_ALIAS,
+                          0};
     assert_int_equal(cf_db_agent_checkin(s_b.store, &in, NULL), CF_OK);
     in.id = S_AGENT2;
     assert_int_equal(cf_db_agent_checkin(s_b.store, &in, NULL), CF_OK);

@@ -109,9 +109,16 @@ static int s_setup(void **state)
     cf_curve_keypair_wipe(&bk);
     s.kp = cf_itest_zap_kp();
     assert_int_equal(cf_db_curve_put(b->store, CF_ALLOW_AGENT, S_AGENT, s.kp.pub, 1, NULL), CF_OK);
-    cf_db_checkin_t in = {
-        S_AGENT, CF_DB_LOCK_INSECURE, (int64_t) time(NULL), "127.0.0.1", "e2e", NULL, NULL, 0,
-        "srv1"};
+    cf_db_checkin_t in = {S_AGENT,
+                          CF_DB_LOCK_INSECURE,
+                          (int64_t) time(NULL),
+                          "127.0.0.1",
+                          "e2e",
+                          NULL,
+                          NULL,
+                          0,
+                          "srv1",
+                          0};
     assert_int_equal(cf_db_agent_checkin(b->store, &in, NULL), CF_OK);
     cf_itest_broker_spawn_tls(b, s.tls_port);
     return 0;

@@ -6,11 +6,13 @@
 
 #include "cf_db_agent_int.h"
 
-/* A check-in's values: last_addr, cert_fp, cert_serial, cert_not_after, version, server. */
+/* A check-in's values: last_addr, cert_fp, cert_serial, cert_not_after, version, server,
+   protocol level. */
 static const char *const s_facts[CF_DB_FACTS_N] = {
     "127.0.0.7", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
     "0a1b",      "5000",
-    "0.1.0",     "srv1"};
+    "0.1.0",     "srv1",
+    "3"};
 
 static void test_usage(void **state)
 {
@@ -59,8 +61,8 @@ static void test_values_told_apart(void **state)
         assert_int_equal(cf_db_agent_facts(f, other), CF_OK);
         assert_string_not_equal(base, other);
     }
-    const char *shifted[CF_DB_FACTS_N] = {"127.0.0.7", "", "", "", "", "0.1.0"};
-    const char *kept[CF_DB_FACTS_N] = {"127.0.0.7", "", "", "", "0.1.0", ""};
+    const char *shifted[CF_DB_FACTS_N] = {"127.0.0.7", "", "", "", "", "0.1.0", ""};
+    const char *kept[CF_DB_FACTS_N] = {"127.0.0.7", "", "", "", "0.1.0", "", ""};
     assert_int_equal(cf_db_agent_facts(shifted, base), CF_OK);
     assert_int_equal(cf_db_agent_facts(kept, other), CF_OK);
     assert_string_not_equal(base, other);
