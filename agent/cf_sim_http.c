@@ -354,8 +354,7 @@ static void s_finish_checkin(cf_sim_t *sim, cf_sim_call_t *c, CURLcode cc, long 
         sim->checkin_fails++;
         /* no working server (none reachable, or one that could not store it: a Redis
            failover) says nothing of the certificate: the trial waits for the next try */
-        int transient =
-            status >= 500 || cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT;
+        int transient = cf_sim_check_transient(cc, status, c->alert);
         if (c->job_id[0] && !(transient && cf_sim_agent_check_again(sim, c->agent, c->job_id))) {
             cf_why_t cw = {""};
             cf_why(&cw, rc, "HTTP %ld: %s", status,

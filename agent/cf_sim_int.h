@@ -92,6 +92,8 @@ struct cf_sim_call {
     size_t len, cap;                /* bytes in body, allocated */
     int too_big;                    /* the answer passed CF_AGENT_ANSWER_MAX */
     int tls_client;                 /* the agent's certificate goes in through cf_sim_tls */
+    int alert;                      /* the server sent a fatal TLS alert (cf_sim_tls: it
+                                       refused the handshake; a reset is not one) */
     cf_key_t *key;                  /* enrollment in CSR mode: the key made for it (owned) */
     char job_id[CF_JOB_ID_HEX + 1]; /* renewal: its renew_csr job; check-in: the job whose
                                        pair it carries on trial ("" none) */
@@ -166,6 +168,13 @@ void cf_sim_agent_check_job(cf_sim_t *sim, size_t a, char job[CF_JOB_ID_HEX + 1]
    chain as PEM for curl to read); *have: 1 when the agent has a pair to present. Returns
    non-zero on a failure (curl_easy_setopt, the CA store). */
 int cf_sim_tls_setup(cf_sim_t *sim, cf_sim_call_t *c, int cert, int *have);
+/* Does a failed check-in say nothing of the certificate it presented, only that no working
+   server answered (cf_agent_checkin_transient's rule for the real agent)? 1 for a failure
+   to connect, a timeout, a connection reset or closed under the call (a server killed
+   during it), an empty reply, or a 5xx; 0 for a fatal TLS alert from the server (alert: it
+   refused the certificate), the server's certificate not trusted, our own files unusable,
+   another HTTP status or a call that ended well but did not parse (cc CURLE_OK). Pure. */
+int cf_sim_check_transient(CURLcode cc, long status, int alert);
 /* Free the process's CA store (cf_sim_destroy). */
 void cf_sim_tls_fini(cf_sim_t *sim);
 

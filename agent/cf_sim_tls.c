@@ -65,8 +65,20 @@ static int s_material(cf_sim_t *sim, size_t a, X509 **x, EVP_PKEY **k)
     return *x && *k;
 }
 
-/* curl's SSL_CTX hook (after its own set-up, before the handshake): the CA store, and the
-   agent's pair when the call presents it. */
+/* A fatal alert read from the server: it refused the handshake (curl's error text alone
+   does not tell an alert from a reset). The context is this call's alone: curl makes one
+   per connection, and its app data is ours (set in s_ctx). */
+static void s_info(const SSL *ssl, int where, int ret)
+{
+    if (!(where & SSL_CB_READ_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
+        return;
+    cf_sim_call_t *c = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    if (c)
+        c->alert = 1;
+}
+
+/* curl's SSL_CTX hook (after its own set-up, before the handshake): the CA store, the alert
+   watch, and the agent's pair when the call presents it. */
 static CURLcode s_ctx(CURL *e, void *ssl_ctx, void *arg)
 {
     (void) e;
@@ -74,6 +86,10 @@ static CURLcode s_ctx(CURL *e, void *ssl_ctx, void *arg)
     cf_sim_t *sim = c->sim;
     SSL_CTX *ctx = ssl_ctx;
     SSL_CTX_set1_cert_store(ctx, sim->ca_store); /* takes a reference */
+    c->alert = 0;
+    if (SSL_CTX_set_app_data(ctx, c) != 1)
+        return CURLE_SSL_CERTPROBLEM;
+    SSL_CTX_set_info_callback(ctx, s_info);
     if (!c->tls_client)
         return CURLE_OK;
     X509 *x = NULL;
@@ -128,4 +144,25 @@ int cf_sim_tls_setup(cf_sim_t *sim, cf_sim_call_t *c, int cert, int *have)
     bad |= curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, s_ctx) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, c) != CURLE_OK;
     return bad;
+}
+
+int cf_sim_check_transient(CURLcode cc, long status, int alert)
+{
+    if (cc == CURLE_OK) /* an answer came: a 5xx says no working server, others say no */
+        return status >= 500 && status <= 599;
+    switch (cc) {
+    case CURLE_PEER_FAILED_VERIFICATION: /* the server's certificate not trusted */
+    case CURLE_SSL_CERTPROBLEM:          /* our own certificate or key unusable */
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_WRITE_ERROR: /* the answer too big */ return 0;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_GOT_NOTHING:       /* closed before any answer */
+    case CURLE_RECV_ERROR:        /* reset under the call */
+    case CURLE_SEND_ERROR:        /* the same, while sending */
+    case CURLE_SSL_CONNECT_ERROR: /* the handshake broken off (or refused: the alert) */
+        return !alert;
+    default: return 0;
+    }
 }
