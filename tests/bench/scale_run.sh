@@ -267,6 +267,20 @@ per_agent_each() { # before after: CPU ms per agent of each process between the 
       printf "%s %.2f%s", p[1], (q[2] - p[2]) / n, i < k ? ", " : "" } }'
 }
 
+metric() { # server-number name: a counter from that server's /metrics ("-" when it does not answer)
+  local port=$p1; [ "$1" = 2 ] && port=$p2
+  curl -s --max-time 5 --cacert "$dir/ca.pem" --resolve "srv$1:$port:127.0.0.1" "https://srv$1:$port/metrics" |
+    awk -v n="$2" 'index($1, n "{") == 1 || $1 == n { v = $2 } END { print (v == "" ? "-" : v) }'
+}
+stall_why() { # job-id: what a stalled rollout's servers and records say, for a post-mortem
+  local a b
+  echo "   broker answers \"offline\" (the job then waits for a retry or the check-in): srv1 $(metric 1 cf_server_jobs_offline_total), srv2 $(metric 2 cf_server_jobs_offline_total); link retries: srv1 $(metric 1 cf_server_link_offline_retries_total), srv2 $(metric 2 cf_server_link_offline_retries_total)"
+  for a in $(redis-cli -p "$redis_port" --raw HGETALL "cf:job:{$1}:st" | paste - - | awk '$2 == "pending" || $2 == "delivered" { print $1 }' | head -5); do
+    b=$(redis-cli -p "$redis_port" --raw HMGET "cf:agent:{$a}" broker last_seen | paste -sd ' ' -)
+    echo "   still open: $a ($(redis-cli -p "$redis_port" --raw HGET "cf:job:{$1}:st" "$a"); its record's broker key and last check-in: ${b:-none})"
+  done
+}
+
 cpu0=$(cpu_all)
 each0=$(cpu_each)
 checkins0=$(sim_stats checkins)
@@ -294,6 +308,7 @@ rollout() { # job-id start-time: wait for 100 % installed, retrying what failed 
     if [ "$(awk -v a="$2" -v b="$(now)" -v t="$timeout" 'BEGIN { print (b - a > t) }')" = 1 ]; then
       # the figures still print (CPU, memory), the goal then MISSED
       echo "   rollout $1: $inst of $agents installed after ${timeout} s: stopped waiting ($(redis-cli -p "$redis_port" HVALS "cf:job:{$1}:st" | sort | uniq -c | sort -rn | head -3 | paste -sd ';' -))"
+      stall_why "$1"
       return 1
     fi
     guard
