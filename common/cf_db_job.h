@@ -87,7 +87,8 @@ typedef struct {
    the targets itself from the four per-lock sets (every agent, in the sets' order: secure,
    attention, insecure, expired, each oldest last_seen first; no id list travels), refuses
    more than CF_DB_JOB_TARGETS_MAX with CF_ERR_TOOBIG before writing anything, and answers
-   the ids it left out in out->unknown_ids. CF_ERR_EXISTS (the id is taken),
+   the ids it left out in out->unknown_ids (allocated after the script: CF_ERR_NOMEM then
+   comes with the job written). CF_ERR_EXISTS (the id is taken),
    CF_ERR_NOTFOUND (no target is known: nothing written, out->unknown still set), CF_ERR_INVALID (a
    field or an id; why says which), CF_ERR_TOOBIG (params, target, agents). Not retried after a lost
    connection (a repeat answers CF_ERR_EXISTS if the first run happened). *out is the
