@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "cf_db_agent_int.h"
 #include "cf_db_job_int.h"
 #include "cf_db_util.h"
 #include "cf_mem.h"
@@ -20,9 +21,12 @@
    rule), 16 batch, 17 rate, 18 max_fail ('' = none), 19.. agent ids (an absent proto is
    level 1). Queued entries are listed on :q in this order; with a rollout setting the job
    joins cf:jobs:waves.
+   A job to all: KEYS 9.. the per-lock sets, ARGV 19 the most targets allowed, no ids: the
+   targets are the sets' members, read here (no listing round trip, no id list to send);
+   -2 when they are more than allowed.
    A revoked agent (field revoked on its record) counts as unknown: it can take no job.
-   Answers {total, count per state..., unknown positions (1-based)...}, or -1 when the id
-   is taken. Nothing is written when no target is known. */
+   Answers {total, count per state..., unknown positions (1-based) or, to all, ids...}, or
+   -1 when the id is taken. Nothing is written when no target is known. */
 static const char s_lua_create[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end\n"
     "local id, expires = ARGV[1], ARGV[4]\n"
@@ -33,21 +37,31 @@ static const char s_lua_create[] =
     "  final[w] = string.sub(ARGV[14], #names, #names) == '1'\n"
     "  count[w] = 0\n"
     "end\n"
+    "local lists, first = {ARGV}, 19\n"
+    "if #KEYS > 8 then\n"
+    "  local n = 0\n"
+    "  for k = 9, #KEYS do n = n + redis.call('ZCARD', KEYS[k]) end\n"
+    "  if n > tonumber(ARGV[19]) then return -2 end\n"
+    "  lists, first = {}, 1\n"
+    "  for k = 9, #KEYS do lists[#lists + 1] = redis.call('ZRANGE', KEYS[k], 0, -1) end\n"
+    "end\n"
     "local seen, known, unknown = {}, {}, {}\n"
-    "for i = 19, #ARGV do\n"
-    "  local a = ARGV[i]\n"
-    "  if not seen[a] then\n"
-    "    seen[a] = true\n"
-    "    local f = redis.call('HMGET', AP .. a .. TAG, 'lock', 'revoked', 'proto')\n"
-    "    if f[1] and not f[2] then\n"
-    "      local p = tonumber(f[3]) or 1\n"
-    "      p = math.max(1, math.min(#ARGV[15], math.floor(p)))\n"
-    "      local s = names[string.byte(ARGV[15], p) - 47]\n"
-    "      count[s] = count[s] + 1\n"
-    "      known[#known + 1] = a\n"
-    "      known[#known + 1] = s\n"
-    "    else\n"
-    "      unknown[#unknown + 1] = i - 18\n"
+    "for _, ids in ipairs(lists) do\n"
+    "  for i = first, #ids do\n"
+    "    local a = ids[i]\n"
+    "    if not seen[a] then\n"
+    "      seen[a] = true\n"
+    "      local f = redis.call('HMGET', AP .. a .. TAG, 'lock', 'revoked', 'proto')\n"
+    "      if f[1] and not f[2] then\n"
+    "        local p = tonumber(f[3]) or 1\n"
+    "        p = math.max(1, math.min(#ARGV[15], math.floor(p)))\n"
+    "        local s = names[string.byte(ARGV[15], p) - 47]\n"
+    "        count[s] = count[s] + 1\n"
+    "        known[#known + 1] = a\n"
+    "        known[#known + 1] = s\n"
+    "      else\n"
+    "        unknown[#unknown + 1] = first == 1 and a or i - 18\n"
+    "      end\n"
     "    end\n"
     "  end\n"
     "end\n"
@@ -102,6 +116,21 @@ static int s_waves_ok(const cf_db_job_rollout_t *w)
            w->rate <= CF_DB_JOB_WAVE_MAX && (!w->watch || (w->max_fail >= 0 && w->max_fail <= 100));
 }
 
+/* The targets: a list of 1..CF_DB_JOB_TARGETS_MAX valid ids, or all and no list. */
+static const char *s_bad_targets(const cf_db_job_spec_t *s, cf_err_t *rc)
+{
+    *rc = s->n_agents > CF_DB_JOB_TARGETS_MAX ? CF_ERR_TOOBIG : CF_ERR_INVALID;
+    if (s->all)
+        return s->agents || s->n_agents ? "targets: all and a list" : NULL;
+    if (!s->agents || s->n_agents == 0 || s->n_agents > CF_DB_JOB_TARGETS_MAX)
+        return "number of agents";
+    for (size_t i = 0; i < s->n_agents; i++)
+        if (cf_db_check_agent_id(s->agents[i]) != CF_OK)
+            return "agent id";
+    *rc = CF_OK;
+    return NULL;
+}
+
 /* The name of the first bad field of s, or NULL; *rc gets the code to answer. */
 static const char *s_bad_field(const cf_db_job_spec_t *s, cf_err_t *rc)
 {
@@ -125,14 +154,7 @@ static const char *s_bad_field(const cf_db_job_spec_t *s, cf_err_t *rc)
     *rc = cf_db_check_text(s->target, 0, CF_DB_JOB_TARGET_MAX);
     if (*rc != CF_OK)
         return "target";
-    *rc = s->n_agents > CF_DB_JOB_TARGETS_MAX ? CF_ERR_TOOBIG : CF_ERR_INVALID;
-    if (!s->agents || s->n_agents == 0 || s->n_agents > CF_DB_JOB_TARGETS_MAX)
-        return "number of agents";
-    for (size_t i = 0; i < s->n_agents; i++)
-        if (cf_db_check_agent_id(s->agents[i]) != CF_OK)
-            return "agent id";
-    *rc = CF_OK;
-    return NULL;
+    return s_bad_targets(s, rc);
 }
 
 static cf_err_t s_check_spec(cf_store_t *store, const cf_db_job_spec_t *s)
@@ -148,27 +170,54 @@ static cf_err_t s_check_spec(cf_store_t *store, const cf_db_job_spec_t *s)
     return cf_db_fail(store, rc, "job %.32s: bad %s", s->id ? s->id : "", what);
 }
 
+/* The ids a job to all left out (e: n answers) into out->unknown_ids (allocated here: their
+   number is known only now). */
+static cf_err_t s_unknown_ids(cf_store_t *store, const redisReply *const *e, size_t n,
+                              cf_db_job_made_t *out)
+{
+    if (n == 0)
+        return CF_OK;
+    out->unknown_ids = cf_mem_calloc(n, sizeof(*out->unknown_ids));
+    if (!out->unknown_ids)
+        return cf_db_fail(store, CF_ERR_NOMEM, "out of memory for the ids left out");
+    for (size_t i = 0; i < n; i++) {
+        CF_TRY(
+            cf_db_r_text(e[i], 0, out->unknown_ids[i], CF_DB_ID_MAX, "unknown", cf_db_why(store)));
+        if (cf_db_check_agent_id(out->unknown_ids[i]) != CF_OK)
+            return cf_db_fail(store, CF_ERR_CORRUPT, "create reply: malformed agent id");
+        out->n_unknown++;
+    }
+    return CF_OK;
+}
+
 /* The answer {total, count per state..., unknown...} into out. */
-static cf_err_t s_made(cf_store_t *store, const redisReply *r, size_t n_agents,
+static cf_err_t s_made(cf_store_t *store, const redisReply *r, const cf_db_job_spec_t *spec,
                        cf_db_job_made_t *out)
 {
     cf_why_t *why = cf_db_why(store);
     enum { HEAD = 1 + CF_JOB_STATE_COUNT };
+    size_t most = spec->all ? CF_DB_JOB_TARGETS_MAX : spec->n_agents;
     if (r->type == REDIS_REPLY_INTEGER && r->integer == -1)
         return cf_db_fail(store, CF_ERR_EXISTS, "job id already taken");
-    CF_TRY(cf_db_r_array(r, HEAD, HEAD + n_agents, "create reply", why));
-    CF_TRY(cf_db_r_int(r->element[0], 0, 0, (int64_t) n_agents, &out->total, "total", why));
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == -2)
+        return cf_db_fail(store, CF_ERR_TOOBIG, "the target holds more than %d agents: narrow it",
+                          CF_DB_JOB_TARGETS_MAX);
+    CF_TRY(cf_db_r_array(r, HEAD, HEAD + most, "create reply", why));
+    CF_TRY(cf_db_r_int(r->element[0], 0, 0, (int64_t) most, &out->total, "total", why));
     CF_TRY(cf_db_r_int(r->element[1 + CF_JOB_TOO_OLD], 0, 0, out->total, &out->too_old, "too_old",
                        why));
-    size_t n = r->elements - HEAD; /* <= n_agents: out->unknown has room */
-    for (size_t i = 0; i < n; i++) {
+    size_t n = r->elements - HEAD; /* <= most: out->unknown has room */
+    if (spec->all)
+        CF_TRY(s_unknown_ids(store, (const redisReply *const *) r->element + HEAD, n, out));
+    for (size_t i = 0; !spec->all && i < n; i++) {
         int64_t pos = 0;
-        CF_TRY(cf_db_r_int(r->element[HEAD + i], 0, 1, (int64_t) n_agents, &pos, "unknown", why));
+        CF_TRY(cf_db_r_int(r->element[HEAD + i], 0, 1, (int64_t) most, &pos, "unknown", why));
         out->unknown[i] = (size_t) pos - 1;
         out->n_unknown++;
     }
     if (out->total == 0)
-        return cf_db_fail(store, CF_ERR_NOTFOUND, "none of the %zu agents is known", n_agents);
+        return cf_db_fail(store, CF_ERR_NOTFOUND, "none of the %zu agents is known",
+                          spec->all ? n : spec->n_agents);
     return CF_OK;
 }
 
@@ -182,70 +231,102 @@ static void s_initial(unsigned min_proto, int waves, char initial[CF_DB_JOB_PROT
     initial[CF_DB_JOB_PROTO_MAX] = '\0';
 }
 
+enum { NK = 8, NA = 18, NL = CF_DB_LOCK_COUNT };
+
+/* The texts the create script's keys and fixed arguments point into. */
+typedef struct {
+    char keys[4][CF_DB_KEY_MAX];                         /* job, :st, :ev, :q */
+    char locks[NL][CF_DB_KEY_MAX];                       /* cf:agents:<lock>, for a job to all */
+    char created[CF_DB_I64_BUF], expires[CF_DB_I64_BUF]; /* unix seconds */
+    char minp[8], cap[CF_DB_I64_BUF];                    /* min_proto; most targets (all) */
+    char w[3][CF_DB_I64_BUF];                            /* batch, rate, max_fail ('' none) */
+    cf_db_job_fsm_text_t rules;                          /* cf_job_fsm as text */
+    char initial[CF_DB_JOB_PROTO_MAX + 1];               /* first state by level */
+} s_texts_t;
+
+/* The keys (NK, then NL lock sets with all) and NA arguments (then the cap with all) into
+   argv from t; answers how many. */
+static cf_err_t s_fixed(const cf_db_job_spec_t *spec, s_texts_t *t, const char **argv,
+                        size_t *n_out)
+{
+    static const char *const ks[4] = {CF_DB_KS_TAG, CF_DB_KS_JOB_ST, CF_DB_KS_JOB_EV,
+                                      CF_DB_KS_JOB_Q};
+    for (int k = 0; k < 4; k++)
+        CF_TRY(cf_db_key_job(t->keys[k], spec->id, ks[k]));
+    cf_db_job_fsm_text(&t->rules);
+    s_initial(spec->min_proto, spec->waves.batch > 0 || spec->waves.rate > 0, t->initial);
+    snprintf(t->minp, sizeof(t->minp), "%u", spec->min_proto);
+    memset(t->w, 0, sizeof(t->w));
+    if (spec->waves.batch > 0)
+        cf_db_i64(t->w[0], spec->waves.batch);
+    if (spec->waves.rate > 0)
+        cf_db_i64(t->w[1], spec->waves.rate);
+    if (spec->waves.watch)
+        cf_db_i64(t->w[2], spec->waves.max_fail);
+    const char *keys[NK] = {t->keys[0],        t->keys[1],     t->keys[2], CF_DB_K_JOBS,
+                            CF_DB_K_JOBS_OPEN, CF_DB_K_AGENTS, t->keys[3], CF_DB_K_JOBS_WAVES};
+    const char *args[NA] = {spec->id,
+                            cf_job_type_name(spec->type),
+                            cf_db_i64(t->created, spec->created),
+                            cf_db_i64(t->expires, spec->expires),
+                            spec->issuer,
+                            spec->by,
+                            t->minp,
+                            spec->params,
+                            spec->target,
+                            CF_DB_KP_AGENT,
+                            CF_DB_KS_TAG,
+                            CF_DB_KS_AGENT_JOBS,
+                            t->rules.names,
+                            t->rules.final,
+                            t->initial,
+                            t->w[0],
+                            t->w[1],
+                            t->w[2]};
+    size_t n = 0;
+    for (size_t i = 0; i < NK; i++)
+        argv[n++] = keys[i];
+    for (int l = 0; spec->all && l < NL; l++) {
+        cf_db_agent_lock_key(t->locks[l], (cf_db_lock_t) l);
+        argv[n++] = t->locks[l];
+    }
+    for (size_t i = 0; i < NA; i++)
+        argv[n++] = args[i];
+    if (spec->all)
+        argv[n++] = cf_db_i64(t->cap, CF_DB_JOB_TARGETS_MAX);
+    *n_out = n;
+    return CF_OK;
+}
+
 cf_err_t cf_db_job_create(cf_store_t *store, const cf_db_job_spec_t *spec, cf_db_job_made_t *out)
 {
     CF_ASSERT(store && spec && out);
     memset(out, 0, sizeof(*out));
     CF_TRY(s_check_spec(store, spec));
-    enum { NK = 8, NA = 18 };
-    char keys[4][CF_DB_KEY_MAX], created[CF_DB_I64_BUF], expires[CF_DB_I64_BUF], minp[8];
-    char w[3][CF_DB_I64_BUF] = {"", "", ""};
-    CF_TRY(cf_db_key_job(keys[0], spec->id, CF_DB_KS_TAG));
-    CF_TRY(cf_db_key_job(keys[1], spec->id, CF_DB_KS_JOB_ST));
-    CF_TRY(cf_db_key_job(keys[2], spec->id, CF_DB_KS_JOB_EV));
-    CF_TRY(cf_db_key_job(keys[3], spec->id, CF_DB_KS_JOB_Q));
-    cf_db_job_fsm_text_t rules;
-    cf_db_job_fsm_text(&rules);
-    char initial[CF_DB_JOB_PROTO_MAX + 1];
-    s_initial(spec->min_proto, spec->waves.batch > 0 || spec->waves.rate > 0, initial);
-    snprintf(minp, sizeof(minp), "%u", spec->min_proto);
-    if (spec->waves.batch > 0)
-        cf_db_i64(w[0], spec->waves.batch);
-    if (spec->waves.rate > 0)
-        cf_db_i64(w[1], spec->waves.rate);
-    if (spec->waves.watch)
-        cf_db_i64(w[2], spec->waves.max_fail);
-    const char *fixed[NK + NA] = {keys[0],
-                                  keys[1],
-                                  keys[2],
-                                  CF_DB_K_JOBS,
-                                  CF_DB_K_JOBS_OPEN,
-                                  CF_DB_K_AGENTS,
-                                  keys[3],
-                                  CF_DB_K_JOBS_WAVES,
-                                  spec->id,
-                                  cf_job_type_name(spec->type),
-                                  cf_db_i64(created, spec->created),
-                                  cf_db_i64(expires, spec->expires),
-                                  spec->issuer,
-                                  spec->by,
-                                  minp,
-                                  spec->params,
-                                  spec->target,
-                                  CF_DB_KP_AGENT,
-                                  CF_DB_KS_TAG,
-                                  CF_DB_KS_AGENT_JOBS,
-                                  rules.names,
-                                  rules.final,
-                                  initial,
-                                  w[0],
-                                  w[1],
-                                  w[2]};
-    /* everything is allocated before the script runs: after it, only decoding can fail */
-    const char **argv = cf_mem_calloc(NK + NA + spec->n_agents, sizeof(*argv));
-    out->unknown = cf_mem_calloc(spec->n_agents, sizeof(*out->unknown));
-    if (!argv || !out->unknown) {
+    s_texts_t t;
+    /* everything is allocated before the script runs: after it, only decoding can fail (and,
+       for a job to all, keeping the ids it left out, whose number comes with the answer) */
+    const char **argv = cf_mem_calloc(NK + NL + NA + 1 + spec->n_agents, sizeof(*argv));
+    if (!spec->all)
+        out->unknown = cf_mem_calloc(spec->n_agents, sizeof(*out->unknown));
+    size_t n = 0;
+    cf_err_t rc = argv && (spec->all || out->unknown) ? CF_OK : CF_ERR_NOMEM;
+    if (rc == CF_OK)
+        rc = s_fixed(spec, &t, argv, &n);
+    if (rc != CF_OK) {
         cf_mem_free(argv);
         cf_db_job_made_clear(out);
-        return cf_db_fail(store, CF_ERR_NOMEM, "out of memory");
+        return rc == CF_ERR_NOMEM ? cf_db_fail(store, rc, "out of memory") : rc;
     }
-    memcpy(argv, fixed, sizeof(fixed));
-    memcpy(argv + NK + NA, spec->agents, spec->n_agents * sizeof(*argv));
+    if (!spec->all)
+        memcpy(argv + n, spec->agents, spec->n_agents * sizeof(*argv));
+    int nkeys = spec->all ? NK + NL : NK;
     redisReply *r = NULL;
-    cf_err_t rc = cf_db_eval(store, s_lua_create, 0, &r, NK, NA + (int) spec->n_agents, argv, NULL);
+    rc = cf_db_eval(store, s_lua_create, 0, &r, nkeys, (int) (n + spec->n_agents) - nkeys, argv,
+                    NULL);
     cf_mem_free(argv);
     if (rc == CF_OK)
-        rc = s_made(store, r, spec->n_agents, out);
+        rc = s_made(store, r, spec, out);
     if (r)
         freeReplyObject(r);
     if (rc != CF_OK && rc != CF_ERR_NOTFOUND)
@@ -258,6 +339,7 @@ void cf_db_job_made_clear(cf_db_job_made_t *out)
     if (!out)
         return;
     cf_mem_free(out->unknown);
+    cf_mem_free(out->unknown_ids);
     memset(out, 0, sizeof(*out));
 }
 

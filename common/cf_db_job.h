@@ -61,17 +61,19 @@ typedef struct {
     unsigned min_proto;        /* agent protocol level needed, 1..CF_DB_JOB_PROTO_MAX */
     const char *params;        /* a JSON object, <= CF_DB_JOB_PARAMS_MAX bytes */
     const char *target;        /* description ("all", "10.0.0.0/8", ...), <= 256 bytes */
-    const char *const *agents; /* target agent ids, resolved by the caller */
-    size_t n_agents;           /* 1..CF_DB_JOB_TARGETS_MAX */
+    const char *const *agents; /* target agent ids, resolved by the caller (NULL with all) */
+    size_t n_agents;           /* 1..CF_DB_JOB_TARGETS_MAX (0 with all) */
     cf_db_job_rollout_t waves; /* rollout controls; all zero: everything pending at once */
+    int all;                   /* 1: every agent, read by the script from cf:agents:<lock> */
 } cf_db_job_spec_t;
 
 /* What a create did. */
 typedef struct {
-    int64_t total;    /* entries made (distinct known agents) */
-    int64_t too_old;  /* of which too_old */
-    size_t *unknown;  /* indexes into spec->agents of ids not in cf:agents (cf_mem_free) */
-    size_t n_unknown; /* how many */
+    int64_t total;   /* entries made (distinct known agents) */
+    int64_t too_old; /* of which too_old */
+    size_t *unknown; /* indexes into spec->agents of ids left out (cf_mem_free) */
+    char (*unknown_ids)[CF_DB_ID_MAX + 1]; /* with spec->all: the ids left out (cf_mem_free) */
+    size_t n_unknown;                      /* how many (entries of unknown or unknown_ids) */
 } cf_db_job_made_t;
 
 /* Create a job in ONE Lua script (1 RT): the job hash with its counters, one entry per
@@ -81,7 +83,12 @@ typedef struct {
    instead of pending (cf_job_fsm_initial_waves) and are listed on :q in the order given;
    with any rollout setting the job joins cf:jobs:waves (docs/jobs.md section 6). A repeated id in
    agents counts once; unknown ids, and agents marked revoked (cf_db_enroll_mark_revoked: they can
-   take no job), are left out and answered in out->unknown. CF_ERR_EXISTS (the id is taken),
+   take no job), are left out and answered in out->unknown. With spec->all the script reads
+   the targets itself from the four per-lock sets (every agent, in the sets' order: secure,
+   attention, insecure, expired, each oldest last_seen first; no id list travels), refuses
+   more than CF_DB_JOB_TARGETS_MAX with CF_ERR_TOOBIG before writing anything, and answers
+   the ids it left out in out->unknown_ids (allocated after the script: CF_ERR_NOMEM then
+   comes with the job written). CF_ERR_EXISTS (the id is taken),
    CF_ERR_NOTFOUND (no target is known: nothing written, out->unknown still set), CF_ERR_INVALID (a
    field or an id; why says which), CF_ERR_TOOBIG (params, target, agents). Not retried after a lost
    connection (a repeat answers CF_ERR_EXISTS if the first run happened). *out is the

@@ -224,6 +224,7 @@ static cf_err_t s_store(cf_app_t *app, cf_store_t *store, cf_req_t *req,
         .agents = list,
         .n_agents = n,
         .waves = spec->waves,
+        .all = spec->kind == CF_API_JOBS_ALL,
     };
     cf_err_t rc = cf_db_job_create(store, &in, out);
     if (rc == CF_ERR_NOTFOUND) /* none of the listed ids is an agent: nothing written */
@@ -239,8 +240,10 @@ static json_t *s_answer(const char *id, const cf_db_job_made_t *m, const char *c
 {
     json_t *unknown = json_array();
     for (size_t i = 0; unknown && i < m->n_unknown; i++) {
-        if (m->unknown[i] >= n ||
-            json_array_append_new(unknown, json_string(list[m->unknown[i]])) != 0) {
+        const char *name = m->unknown_ids      ? m->unknown_ids[i]
+                           : m->unknown[i] < n ? list[m->unknown[i]]
+                                               : NULL;
+        if (!name || json_array_append_new(unknown, json_string(name)) != 0) {
             json_decref(unknown);
             unknown = NULL;
         }
@@ -269,12 +272,15 @@ void cf_api_jobs_create(cf_req_t *req, void *arg)
     char audit[CF_DB_AUDIT_TEXT_MAX], id[CF_DB_JOB_ID_LEN + 1] = "";
     cf_store_t *store = cf_app_store_take(app);
     cf_err_t rc = cf_api_jobs_parse(store, cf_req_json(req), &spec, &why);
-    if (rc == CF_OK)
+    int all = rc == CF_OK && spec.kind == CF_API_JOBS_ALL; /* the script reads the agents */
+    if (rc == CF_OK && !all)
         rc = cf_api_jobs_resolve(store, &spec, &ids, &why);
-    if (rc == CF_OK) {
+    if (rc == CF_OK && !all) {
         list = s_list(&ids);
-        rc = list ? s_store(app, store, req, &spec, list, ids.n, id, &made, &why) : CF_ERR_NOMEM;
+        rc = list ? CF_OK : CF_ERR_NOMEM;
     }
+    if (rc == CF_OK)
+        rc = s_store(app, store, req, &spec, list, ids.n, id, &made, &why);
     if (rc == CF_OK)
         snprintf(audit, sizeof(audit), "%s %s %.100s: %lld agents", id, cf_job_type_name(spec.type),
                  spec.target, (long long) made.total);

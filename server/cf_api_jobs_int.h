@@ -54,9 +54,10 @@ typedef struct {
 } cf_api_jobs_ids_t;
 
 /* The agents spec names, sorted and without duplicates, into *ids (cleared first; free
-   with cf_api_jobs_ids_free). all/ip_range/state page through cf_db_agent_list
-   (CF_DB_PAGE_MAX agents per 2 RT). Errors (why says): CF_ERR_INVALID (no agent matches),
-   CF_ERR_TOOBIG (more than CF_API_JOBS_TARGETS_MAX), Redis errors, CF_ERR_NOMEM. */
+   with cf_api_jobs_ids_free). ip_range/state page through cf_db_agent_list
+   (CF_DB_PAGE_MAX agents per 2 RT). Not for all: the create script reads every agent
+   itself (cf_db_job_spec_t.all), CF_ERR_INVALID here. Errors (why says): CF_ERR_INVALID (no agent
+   matches), CF_ERR_TOOBIG (more than CF_API_JOBS_TARGETS_MAX), Redis errors, CF_ERR_NOMEM. */
 CF_MUST_USE cf_err_t cf_api_jobs_resolve(cf_store_t *store, const cf_api_jobs_spec_t *spec,
                                          cf_api_jobs_ids_t *ids, cf_why_t *why);
 void cf_api_jobs_ids_free(cf_api_jobs_ids_t *ids); /* frees and zeroes; safe on zeroed */

@@ -1,5 +1,5 @@
-/*  cf_api_jobs_target - a job's targets as agent ids: an explicit list, every agent, the
-    agents last seen in an IP range, the agents in a lock state  */
+/*  cf_api_jobs_target - a job's targets as agent ids: an explicit list, the agents last
+    seen in an IP range, the agents in a lock state (every agent: the create script)  */
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,29 +86,6 @@ static cf_err_t s_walk(cf_store_t *store, cf_db_lock_t lock, const cf_iprange_t 
     return rc;
 }
 
-static cf_err_t s_add_id(void *arg, const char *id)
-{
-    return s_add(arg, id);
-}
-
-/* Every agent's id, without reading the records (the creation script checks each). */
-static cf_err_t s_walk_ids(cf_store_t *store, cf_api_jobs_ids_t *ids, cf_why_t *why)
-{
-    char cursor[CF_DB_CURSOR_MAX] = "";
-    cf_err_t rc = CF_OK;
-    do {
-        char next[CF_DB_CURSOR_MAX] = "";
-        rc = cf_db_agent_list_ids(store, CF_DB_LOCK_COUNT, cursor, CF_DB_PAGE_MAX, s_add_id, ids,
-                                  next);
-        if (rc != CF_OK && rc != CF_ERR_TOOBIG)
-            cf_why(why, rc, "the agents: %s", cf_why_text(cf_store_why(store), rc));
-        memcpy(cursor, next, sizeof(cursor));
-    } while (rc == CF_OK && cursor[0]);
-    if (rc == CF_ERR_TOOBIG)
-        cf_why(why, rc, "the target holds more than %d agents: narrow it", CF_API_JOBS_TARGETS_MAX);
-    return rc;
-}
-
 cf_err_t cf_api_jobs_resolve(cf_store_t *store, const cf_api_jobs_spec_t *spec,
                              cf_api_jobs_ids_t *ids, cf_why_t *why)
 {
@@ -125,10 +102,9 @@ cf_err_t cf_api_jobs_resolve(cf_store_t *store, const cf_api_jobs_spec_t *spec,
         }
         break;
     }
-    case CF_API_JOBS_ALL: rc = s_walk_ids(store, ids, why); break;
     case CF_API_JOBS_RANGE: rc = s_walk(store, CF_DB_LOCK_COUNT, &spec->range, ids, why); break;
     case CF_API_JOBS_STATE: rc = s_walk(store, spec->lock, NULL, ids, why); break;
-    default: rc = CF_ERR_INVALID; break;
+    default: rc = cf_why(why, CF_ERR_INVALID, "%s: not resolved here", spec->target); break;
     }
     if (rc == CF_OK)
         rc = s_unique(ids, why);

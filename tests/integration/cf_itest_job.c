@@ -60,7 +60,8 @@ cf_db_job_spec_t cf_itest_job_spec(const char *id, const char *const *agents, si
                           "srv1", "admin",
                           1,      "{}",
                           "test", agents,
-                          n,      {0, 0, 0, 0}};
+                          n,      {0, 0, 0, 0},
+                          0};
     return s;
 }
 

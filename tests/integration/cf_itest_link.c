@@ -240,9 +240,9 @@ void cf_itest_link_job_to(const char *target, cf_job_type_t type, const char *pa
     for (int i = 0; i < 16; i++)
         snprintf(id_out + 2 * i, 3, "%02x", rnd[i]);
     int64_t now = (int64_t) time(NULL);
-    cf_db_job_spec_t spec = {id_out,  type,        now,    now + 3600, CF_ITEST_LINK_ALIAS,
-                             "admin", min_proto,   params, target,     agents,
-                             n,       {0, 0, 0, 0}};
+    cf_db_job_spec_t spec = {id_out,  type,         now,    now + 3600, CF_ITEST_LINK_ALIAS,
+                             "admin", min_proto,    params, target,     agents,
+                             n,       {0, 0, 0, 0}, 0};
     cf_db_job_made_t made = {0};
     assert_int_equal(cf_db_job_create(s->store, &spec, &made), CF_OK);
     assert_int_equal(made.n_unknown, 0);

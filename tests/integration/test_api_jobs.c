@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "cf_db_agent.h"
+#include "cf_db_enroll.h"
 #include "cf_db_job.h"
 #include "cf_itest_fleet.h"
 
@@ -152,6 +153,14 @@ static void test_targets(void **state)
     /* creation is audited */
     assert_int_equal(cf_itest_fleet_get(&s->a, "/api/v1/audit?limit=1000", out), 200);
     assert_non_null(strstr(out, "job.create"));
+    /* every agent, read by the create script itself: a revoked one is left out and answered
+       back by id */
+    s_agent("j-5", CF_DB_LOCK_EXPIRED, "10.9.9.9");
+    assert_int_equal(cf_db_enroll_mark_revoked(s->store, "j-5", 1700000000), CF_OK);
+    assert_int_equal(s_create(&s->a, "{\"type\":\"recheck\",\"all\":true}", out), 201);
+    assert_int_equal(cf_itest_fleet_ji(out, "total"), 4);
+    cf_itest_fleet_is(out, "unknown/0", "j-5");
+    assert_false(cf_itest_fleet_has(out, "unknown/1"));
 }
 
 static void test_refusals(void **state)

@@ -132,6 +132,108 @@ static void test_create_targets(void **state)
     cf_store_destroy(&store);
 }
 
+/* A job to all: the script reads the per-lock sets itself. Every agent there gets its entry,
+   revoked ones and members without a record are answered by id; all with a list is
+   refused. */
+static void test_create_all(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    cf_itest_job_agents(store, "old", 0, 2, 1);
+    cf_itest_job_agents(store, "new", 0, 3, 2);
+    cf_itest_job_agents(store, "gone", 0, 1, 2);
+    assert_int_equal(cf_db_enroll_mark_revoked(store, "gone0", 1700000000), CF_OK);
+    /* one agent in another lock set, one member whose record is gone */
+    assert_int_equal(cf_store_cmd(store, NULL, "HSET cf:agent:{sec0} id sec0 lock secure proto 2"),
+                     CF_OK);
+    assert_int_equal(cf_store_cmd(store, NULL, "ZADD cf:agents:secure 5 sec0 6 stale0"), CF_OK);
+    cf_db_job_spec_t spec = cf_itest_job_spec(s_id, NULL, 0);
+    spec.all = 1;
+    spec.min_proto = 2;
+    cf_db_job_made_t made;
+    assert_int_equal(cf_db_job_create(store, &spec, &made), CF_OK);
+    assert_int_equal(made.total, 6); /* old0, old1 (too_old), new0..2, sec0 */
+    assert_int_equal(made.too_old, 2);
+    assert_int_equal(made.n_unknown, 2);
+    assert_null(made.unknown);
+    assert_non_null(made.unknown_ids);
+    /* secure is read before insecure; each oldest first */
+    assert_string_equal(made.unknown_ids[0], "stale0");
+    assert_string_equal(made.unknown_ids[1], "gone0");
+    cf_db_job_made_clear(&made);
+    cf_itest_job_check(store, s_id);
+    cf_db_job_t job;
+    assert_int_equal(cf_db_job_get(store, s_id, &job), CF_OK);
+    assert_int_equal(job.n[CF_JOB_PENDING], 4);
+    assert_int_equal(job.n[CF_JOB_TOO_OLD], 2);
+    cf_db_job_open_t *open = NULL;
+    size_t n = 0;
+    assert_int_equal(cf_db_job_agent_open(store, "sec0", 1200, &open, &n), CF_OK);
+    assert_int_equal(n, 1);
+    cf_mem_free(open);
+    /* all and a list together */
+    const char *agents[] = {"new0"};
+    cf_db_job_spec_t both = cf_itest_job_spec(s_id2, agents, 1);
+    both.all = 1;
+    assert_int_equal(cf_db_job_create(store, &both, &made), CF_ERR_INVALID);
+    cf_store_destroy(&store);
+}
+
+/* A job to all over more agents than one job may take: refused before anything is written;
+   one fewer fits. */
+static void test_create_all_cap(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    cf_itest_job_agents(store, "new", 0, 3, 2);
+    cf_db_job_spec_t spec = cf_itest_job_spec(s_id, NULL, 0);
+    spec.all = 1;
+    cf_db_job_made_t made;
+    cf_db_job_t job;
+    cf_db_job_open_t *open = NULL;
+    size_t n = 0;
+    /* more agents than one job may take: refused before anything is written */
+    char cap[32];
+    snprintf(cap, sizeof(cap), "%d", CF_DB_JOB_TARGETS_MAX - 2); /* 3 agents: one over */
+    assert_int_equal(cf_store_cmd(store, NULL, "EVAL %s 1 cf:agents:expired %s",
+                                  "for i = 1, tonumber(ARGV[1]) do "
+                                  "redis.call('ZADD', KEYS[1], 0, 'x' .. i) end",
+                                  cap),
+                     CF_OK);
+    assert_int_equal(cf_db_job_create(store, &spec, &made), CF_ERR_TOOBIG);
+    assert_int_equal(cf_db_job_get(store, s_id, &job), CF_ERR_NOTFOUND);
+    assert_int_equal(cf_db_job_agent_open(store, "new0", 1200, &open, &n), CF_OK);
+    assert_int_equal(n, 0);
+    cf_mem_free(open);
+    /* one fewer fits (the stale members are left out, the known ones get entries) */
+    assert_int_equal(cf_store_cmd(store, NULL, "ZREM cf:agents:expired x1"), CF_OK);
+    assert_int_equal(cf_db_job_create(store, &spec, &made), CF_OK);
+    assert_int_equal(made.total, 3);
+    assert_int_equal(made.n_unknown, CF_DB_JOB_TARGETS_MAX - 3); /* no records */
+    cf_db_job_made_clear(&made);
+    cf_itest_job_check(store, s_id);
+    cf_store_destroy(&store);
+}
+
+/* A job to all over an empty fleet: nothing is written. */
+static void test_create_all_empty(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    cf_db_job_spec_t spec = cf_itest_job_spec(s_id, NULL, 0);
+    spec.all = 1;
+    cf_db_job_made_t made;
+    assert_int_equal(cf_db_job_create(store, &spec, &made), CF_ERR_NOTFOUND);
+    assert_int_equal(made.total, 0);
+    assert_int_equal(made.n_unknown, 0);
+    cf_db_job_made_clear(&made);
+    redisReply *r = NULL;
+    assert_int_equal(cf_store_cmd(store, &r, "EXISTS cf:jobs cf:jobs:open"), CF_OK);
+    assert_int_equal(r->integer, 0);
+    cf_store_reply_free(&r);
+    cf_store_destroy(&store);
+}
+
 static void test_create_refusals(void **state)
 {
     (void) state;
@@ -357,9 +459,15 @@ static void test_list_newest_first(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),           cmocka_unit_test(test_create_targets),
-        cmocka_unit_test(test_create_refusals), cmocka_unit_test(test_create_field_refusals),
-        cmocka_unit_test(test_agents_pages),    cmocka_unit_test(test_list_newest_first),
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_create_targets),
+        cmocka_unit_test(test_create_all),
+        cmocka_unit_test(test_create_all_cap),
+        cmocka_unit_test(test_create_all_empty),
+        cmocka_unit_test(test_create_refusals),
+        cmocka_unit_test(test_create_field_refusals),
+        cmocka_unit_test(test_agents_pages),
+        cmocka_unit_test(test_list_newest_first),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -145,9 +145,9 @@ static void s_job(char *id)
         snprintf(id + 2 * i, 3, "%02x", rnd[i]);
     const char *agents[] = {S_AGENT};
     int64_t now = (int64_t) time(NULL);
-    cf_db_job_spec_t spec = {
-        id, CF_JOB_TYPE_INSTALL_CERT, now,   now + 3600, S_ALIAS, "admin",
-        1,  "{\"form\":\"pem\"}",     "e2e", agents,     1,       {0, 0, 0, 0}};
+    cf_db_job_spec_t spec = {id, CF_JOB_TYPE_INSTALL_CERT, now,   now + 3600, S_ALIAS, "admin",
+                             1,  "{\"form\":\"pem\"}",     "e2e", agents,     1,       {0, 0, 0, 0},
+                             0};
     cf_db_job_made_t made = {0};
     assert_int_equal(cf_db_job_create(s_b.store, &spec, &made), CF_OK);
     cf_db_job_made_clear(&made);
