@@ -114,8 +114,22 @@ static void s_start_agent(void)
     assert_true(cf_itest_broker_metric_wait(&s_b, "cf_broker_connected_agents", 1));
 }
 
+/* srv-b's count of jobs handed out in check-in answers (cf_server_jobs_checkin_total). */
+static long s_jobs_in_checkins(void)
+{
+    static char out[CF_ITEST_FLEET_BODY];
+    assert_int_equal(cf_itest_fleet_get(&s->b, "/metrics", out), 200);
+    const char *p = strstr(out, "\ncf_server_jobs_checkin_total{");
+    assert_non_null(p);
+    p = strchr(p, '}');
+    assert_non_null(p);
+    return strtol(p + 1, NULL, 10);
+}
+
 /* srv-a, the agent's server, is stopped; a job through the broker from srv-b: the check
-   finds no answer at srv-a and the pair is checked and installed through srv-b. */
+   finds no answer at srv-a and the pair is checked and installed through srv-b. The check
+   asks for no jobs ("jobs": false): srv-b hands out none, though the install job is still
+   open while it checks. */
 static void test_current_down_other_takes(void **state)
 {
     (void) state;
@@ -123,6 +137,7 @@ static void test_current_down_other_takes(void **state)
     char old[65], id[33], pat[120];
     snprintf(old, sizeof(old), "%s", cf_itest_real_fpr("ag-c1"));
     cf_itest_server_stop(&s->a, SIGTERM);
+    long handed = s_jobs_in_checkins();
     s_job(id);
     s_job_t w = {id, "counts/installed"};
     assert_true(cf_test_wait_until(s_counted, &w, 30000));
@@ -134,6 +149,7 @@ static void test_current_down_other_takes(void **state)
     assert_true(s_log_has(&a_down));
     assert_true(s_log_has(&b_took));
     assert_false(s_log_has(&rounds)); /* no round chose srv-b: the check did */
+    assert_int_equal(s_jobs_in_checkins(), handed);
     assert_int_equal(cf_test_sh("cd '%s' && ! ls | grep -q -e '[.]prev$' -e '[.]new$'",
                                 cf_itest_real_dir("ag-c1")),
                      0);
