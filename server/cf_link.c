@@ -64,14 +64,19 @@ static int s_on_pipe(zsock_t *pipe)
     return term;
 }
 
+/* Through every broker, not only the one that answered "offline": an agent between two
+   connections may have come back at another broker, and a HELLO there that no server
+   recorded leaves its record naming the old one (a broker without it answers "offline"
+   again, which counts as the same try). */
 static void s_retry_one(void *ctx, const char *agent, size_t broker)
 {
     cf_link_t *self = ctx;
     int64_t now = (int64_t) time(NULL); /* not a job that would expire on the way */
-    size_t sent = cf_link_jobs_open(self, broker, agent, now, now + CF_LINK_RETRY_MARGIN);
+    size_t sent = cf_link_jobs_open(self, self->n_brokers, agent, now, now + CF_LINK_RETRY_MARGIN);
     cf_app_count(self->app, CF_APP_LINK_RETRIES, 1);
-    cf_log(CF_LOG_DEBUG, "msg=\"open jobs sent again after offline\" agent=%s sent=%zu", agent,
-           sent);
+    cf_log(CF_LOG_DEBUG,
+           "msg=\"open jobs sent again after offline\" agent=%s offline_at=%s sent=%zu", agent,
+           broker < self->n_brokers ? self->brokers[broker].endpoint : "?", sent);
 }
 
 /* The offline retries that are due; returns the poll wait (at most wait). */

@@ -106,8 +106,9 @@ int cf_link_jobs_step(cf_link_t *self);
    entries, send its open jobs. */
 void cf_link_jobs_hello(cf_link_t *self, size_t broker, const cf_msg_t *hello);
 /* Send agent's open jobs (pending and delivered, not expired, none expiring at or before
-   min_expires) through broker: a HELLO's second half (min_expires 0), and a retry after an
-   "offline" answer. Returns the copies sent. */
+   min_expires) through broker (n_brokers: through every broker): a HELLO's second half
+   (min_expires 0), and a retry after an "offline" answer (through every broker). Returns
+   the copies sent. */
 size_t cf_link_jobs_open(cf_link_t *self, size_t broker, const char *agent, int64_t now,
                          int64_t min_expires);
 /* Store the batch in one transition call, then ACK every fact (also "no change" and unknown

@@ -223,14 +223,15 @@ int cf_link_jobs_step(cf_link_t *self)
 
 typedef struct {
     cf_link_t *self;   /* the link */
-    size_t broker;     /* where the HELLO came from */
+    size_t broker;     /* where the HELLO came from; n_brokers: every broker (a retry) */
     const char *agent; /* whose jobs */
 } s_hello_t;
 
+/* Through the HELLO's broker, or through every broker (n_brokers: a retry). */
 static void s_hello_copy(void *arg, const char *job_id, const char *wire, size_t len)
 {
     s_hello_t *h = arg;
-    s_send_copy(h->self, h->broker, h->agent, job_id, wire, len);
+    s_send_via(h->self, h->broker, h->agent, job_id, wire, len);
 }
 
 void cf_link_jobs_hello(cf_link_t *self, size_t broker, const cf_msg_t *hello)

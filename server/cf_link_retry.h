@@ -16,10 +16,10 @@
 /* An agent that reconnects at once (a dropped connection, a broker that lost it) does not
    always say HELLO again: its link never looked down. A JOB that reached the broker in
    that gap was answered "offline" and would wait for the agent's next check-in. The link
-   holds such agents and sends their open jobs again after 5 s, 30 s and 2 min (each with
-   up to a quarter more, random), until one is not answered "offline" any more or the
-   tries are used up; a HELLO or a fact from the agent ends its wait. One per link
-   thread; not thread-safe. */
+   holds such agents and sends their open jobs again, through every broker (it may have
+   come back at another), after 5 s, 30 s and 2 min (each with up to a quarter more,
+   random), until one is not answered "offline" any more or the tries are used up; a HELLO
+   or a fact from the agent ends its wait. One per link thread; not thread-safe. */
 typedef struct cf_link_retry cf_link_retry_t;
 
 /* An empty set holding at most max agents (0: CF_LINK_RETRY_AGENTS). CF_ERR_NOMEM. */

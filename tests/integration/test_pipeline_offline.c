@@ -16,6 +16,7 @@
 #define S_BACK    3 /* off line at the job, comes back */
 #define S_GONE    4 /* off line at the job, never comes back while it lives */
 #define S_REVOKED 7 /* revoked */
+#define S_MOVED   9 /* its record names the broker it is not on */
 
 static cf_itest_pipe_t *const s = &cf_itest_pipe;
 
@@ -127,6 +128,35 @@ static void test_offline_agents(void **state)
     assert_true(cf_itest_pipe_metric_reach("cf_broker_connected_agents", S_AGENTS));
 }
 
+/* An agent whose record names the other broker (its HELLO at the broker it is on was never
+   recorded): the job goes where the record says, that broker answers "offline", and the
+   link's retry, a few seconds later, goes through every broker and reaches it. Sent only
+   where the record said, the retries (5 s, 30 s, 2 min) would all be answered "offline". */
+static void test_stale_broker_retried(void **state)
+{
+    (void) state;
+    /* every agent but the one test_revoked_agent revoked */
+    assert_true(cf_itest_pipe_metric_reach("cf_broker_connected_agents", S_AGENTS - 1));
+    cf_fleet_agent_info_t info;
+    s_info(S_MOVED, &info);
+    assert_true(info.link_up && info.broker < 2);
+    char z85[CF_CURVE_Z85_LEN + 1];
+    cf_curve_z85_encode(s->brokers[1 - info.broker].view.servers.pub, z85);
+    assert_int_equal(cf_store_cmd(s->fx->store, NULL, "HSET cf:agent:{%s} broker %s",
+                                  cf_itest_pipe_agent(S_MOVED), z85),
+                     CF_OK);
+    long offline = cf_itest_pipe_metric_sum("cf_broker_drops_total{reason=\"offline\"}");
+    char id[33], body[200];
+    snprintf(body, sizeof(body), "{\"type\":\"recheck\",\"agents\":[\"%s\"],\"ttl\":3600}",
+             cf_itest_pipe_agent(S_MOVED));
+    assert_int_equal(cf_itest_pipe_job(&s->fx->a, body, id), 1);
+    assert_int_equal(cf_fleet_wait_acked(s->fleet, id, 1, 60000), CF_OK);
+    assert_true(cf_itest_pipe_wait_done(id, CF_ITEST_PIPE_WAIT));
+    assert_int_equal(s_state(id, S_MOVED), CF_JOB_INSTALLED);
+    /* the first copy went to the broker the record named, which did not have it */
+    assert_true(cf_itest_pipe_metric_sum("cf_broker_drops_total{reason=\"offline\"}") > offline);
+}
+
 /* Enroll agent i through the API with a one-use token, in push mode, with its fleet key. */
 static void s_enroll(size_t i)
 {
@@ -220,6 +250,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offline_agents),
         cmocka_unit_test(test_revoked_agent),
+        cmocka_unit_test(test_stale_broker_retried),
     };
     return cmocka_run_group_tests(tests, s_setup, cf_itest_pipe_teardown);
 }
