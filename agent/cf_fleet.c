@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <sodium.h>
 
+#include "cf_actor.h"
 #include "cf_log.h"
 #include "cf_mem.h"
 
@@ -335,7 +336,7 @@ cf_err_t cf_fleet_new(const cf_fleet_cfg_t *cfg, cf_fleet_t **out, cf_why_t *why
         goto out;
     f->actor = zactor_new(s_actor, f);
     int started = CF_ERR_IO;
-    if (f->actor && zsock_recv(f->actor, "i", &started) == 0)
+    if (f->actor && cf_actor_answer(f->actor, "i", &started) == 0)
         rc = (cf_err_t) started;
     if (rc != CF_OK)
         cf_why(why, rc, "the fleet's sockets did not start: %s", cf_err_str(rc));
@@ -395,7 +396,7 @@ static cf_err_t s_request(cf_fleet_t *self, const char *cmd, const void *a1, voi
     if (zsock_send(self->actor, "spp", cmd, a1, a2) != 0)
         return CF_ERR_IO;
     int rc = CF_ERR_IO;
-    if (zsock_recv(self->actor, "i", &rc) != 0)
+    if (cf_actor_answer(self->actor, "i", &rc) != 0) /* a2 may point into our stack */
         return CF_ERR_IO;
     return (cf_err_t) rc;
 }

@@ -6,6 +6,7 @@
 
 #include <czmq.h>
 
+#include "cf_actor.h"
 #include "cf_log.h"
 #include "cf_mem.h"
 
@@ -308,7 +309,7 @@ cf_err_t cf_zap_new(const cf_zap_cfg_t *cfg, cf_zap_t **out, cf_why_t *why)
     int err = EIO;
     if (!self->actor)
         s_handler_destroy(&h); /* no thread ever ran */
-    else if (zsock_recv(self->actor, "i", &err) != 0)
+    else if (cf_actor_answer(self->actor, "i", &err) != 0)
         err = EIO;
     if (err == 0) {
         *out = self;
@@ -342,7 +343,7 @@ static cf_err_t s_status_reply(cf_zap_t *self, cf_why_t *why)
 {
     int rc = CF_ERR_IO;
     char *text = NULL;
-    if (zsock_recv(self->actor, "is", &rc, &text) != 0)
+    if (cf_actor_answer(self->actor, "is", &rc, &text) != 0)
         return CF_ERR_IO;
     if (rc < 0 || rc >= CF_ERR_COUNT_)
         rc = CF_ERR_IO;
@@ -383,7 +384,7 @@ cf_err_t cf_zap_replace(cf_zap_t *self, cf_allow_t **list_p)
         return CF_ERR_IO;
     *list_p = NULL; /* the handler's now */
     void *old = NULL;
-    if (zsock_recv(self->actor, "p", &old) != 0)
+    if (cf_actor_answer(self->actor, "p", &old) != 0)
         return CF_ERR_IO;
     cf_allow_t *old_list = old;
     cf_allow_destroy(&old_list);
@@ -397,8 +398,9 @@ cf_err_t cf_zap_stats(cf_zap_t *self, cf_zap_stats_t *out)
     memset(out, 0, sizeof(*out));
     if (zsock_send(self->actor, "s", S_STATS) != 0)
         return CF_ERR_IO;
-    if (zsock_recv(self->actor, "888888", &out->allowed, &out->denied_unknown,
-                   &out->denied_mechanism, &out->denied_domain, &out->bad_request, &out->keys) != 0)
+    if (cf_actor_answer(self->actor, "888888", &out->allowed, &out->denied_unknown,
+                        &out->denied_mechanism, &out->denied_domain, &out->bad_request,
+                        &out->keys) != 0)
         return CF_ERR_IO;
     return CF_OK;
 }
