@@ -27,9 +27,14 @@ cf_err_t cf_link_conn_open(cf_link_t *self, size_t i, cf_why_t *why)
     /* one link carries every agent's traffic: a fleet-wide job's copies, and the burst of
        receipts and reports that answers it (the broker's --server-hwm on its side) */
     zcfg.sndhwm = zcfg.rcvhwm = CF_LINK_HWM;
+    /* named by the link's own fresh key, not its address: a link made where a freed one
+       was (a test process makes several) got the same name while libzmq still held the
+       old monitor's endpoint, and its monitor failed with "address in use" */
+    unsigned long long tag = 0;
+    for (size_t k = 0; k < sizeof(tag); k++)
+        tag = tag << 8 | self->kp.pub[k];
     char ep[96];
-    snprintf(ep, sizeof(ep), "inproc://cf-link-mon-%p-%zu-%u", (void *) self, i,
-             ++self->generation);
+    snprintf(ep, sizeof(ep), "inproc://cf-link-mon-%016llx-%zu-%u", tag, i, ++self->generation);
     /* the monitor and its reader are set up before the DEALER connects: no event is missed
        (a refusal seen by nobody would leave the link closed for good) */
     CF_TRY(cf_zsock_curve_dealer_mon(&self->brokers[i], &self->kp, self->rid, &zcfg, ep, S_EVENTS,
