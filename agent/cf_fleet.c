@@ -393,7 +393,7 @@ cf_err_t cf_fleet_keypair(const cf_fleet_t *self, size_t i, cf_curve_keypair_t *
 
 static cf_err_t s_request(cf_fleet_t *self, const char *cmd, const void *a1, void *a2)
 {
-    if (zsock_send(self->actor, "spp", cmd, a1, a2) != 0)
+    if (cf_actor_request(self->actor, "spp", cmd, a1, a2) != 0)
         return CF_ERR_IO;
     int rc = CF_ERR_IO;
     if (cf_actor_answer(self->actor, "i", &rc) != 0) /* a2 may point into our stack */

@@ -1,4 +1,4 @@
-/*  cf_actor - the caller's side of a zactor request: its answer, waited for through signals  */
+/*  cf_actor - the caller's side of a zactor request: sent and answered through signals  */
 #ifndef CF_ACTOR_H_INCLUDED
 #define CF_ACTOR_H_INCLUDED
 
@@ -11,5 +11,9 @@
    the caller's stack (an out argument) would have it written after the caller returned. Returns 0,
    or -1 for any other failure (ETERM: the context is going away). */
 int cf_actor_answer(void *actor, const char *picture, ...);
+/* zsock_send(actor, picture, ...) of a request, sent again when a signal interrupted it
+   (libzmq fails a send with EINTR before it queues anything: the commands it checks first
+   are throttled, so only a message's first frame can meet the signal). 0, or -1. */
+int cf_actor_request(void *actor, const char *picture, ...);
 
 #endif

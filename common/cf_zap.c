@@ -360,8 +360,8 @@ cf_err_t cf_zap_put(cf_zap_t *self, const unsigned char key[CF_CURVE_KEY_LEN], c
         return CF_ERR_INVALID;
     CF_TRY(cf_allow_check_name(kind, name, why));
     unsigned char k = (unsigned char) kind;
-    if (zsock_send(self->actor, "sbbs", S_PUT, key, (size_t) CF_CURVE_KEY_LEN, &k, (size_t) 1,
-                   name) != 0)
+    if (cf_actor_request(self->actor, "sbbs", S_PUT, key, (size_t) CF_CURVE_KEY_LEN, &k, (size_t) 1,
+                         name) != 0)
         return CF_ERR_IO;
     return s_status_reply(self, why);
 }
@@ -370,7 +370,7 @@ cf_err_t cf_zap_remove(cf_zap_t *self, const unsigned char key[CF_CURVE_KEY_LEN]
 {
     if (!self || !key)
         return CF_ERR_INVALID;
-    if (zsock_send(self->actor, "sb", S_DEL, key, (size_t) CF_CURVE_KEY_LEN) != 0)
+    if (cf_actor_request(self->actor, "sb", S_DEL, key, (size_t) CF_CURVE_KEY_LEN) != 0)
         return CF_ERR_IO;
     return s_status_reply(self, NULL);
 }
@@ -380,7 +380,7 @@ cf_err_t cf_zap_replace(cf_zap_t *self, cf_allow_t **list_p)
     if (!self || !list_p || !*list_p)
         return CF_ERR_INVALID;
     cf_allow_t *fresh = *list_p;
-    if (zsock_send(self->actor, "sb", S_SWAP, &fresh, sizeof(fresh)) != 0)
+    if (cf_actor_request(self->actor, "sb", S_SWAP, &fresh, sizeof(fresh)) != 0)
         return CF_ERR_IO;
     *list_p = NULL; /* the handler's now */
     void *old = NULL;
@@ -396,7 +396,7 @@ cf_err_t cf_zap_stats(cf_zap_t *self, cf_zap_stats_t *out)
     if (!self || !out)
         return CF_ERR_INVALID;
     memset(out, 0, sizeof(*out));
-    if (zsock_send(self->actor, "s", S_STATS) != 0)
+    if (cf_actor_request(self->actor, "s", S_STATS) != 0)
         return CF_ERR_IO;
     if (cf_actor_answer(self->actor, "888888", &out->allowed, &out->denied_unknown,
                         &out->denied_mechanism, &out->denied_domain, &out->bad_request,

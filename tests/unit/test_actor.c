@@ -1,6 +1,7 @@
-/*  test_actor - an actor's answer is waited for through signals: requests made while a
-    signal arrives every few microseconds all get their own answer, none is lost or read by
-    the next request, and no out argument is written after its caller returned  */
+/*  test_actor - an actor's request is sent and its answer waited for through signals:
+    requests made while a signal arrives every few microseconds all get their own answer,
+    none is lost or read by the next request, and no out argument is written after its
+    caller returned  */
 #include "cf_test.h"
 
 #include <pthread.h>
@@ -81,7 +82,7 @@ static void test_usage(void **state)
     pthread_t t;
     s_pester_t *p = s_pester_start(&t);
     for (int i = 0; i < 3000; i++) { /* each answer is its own request's */
-        assert_int_equal(zsock_send(echo, "si", "ECHO", i), 0);
+        assert_int_equal(cf_actor_request(echo, "si", "ECHO", i), 0);
         int got = -1;
         assert_int_equal(cf_actor_answer(echo, "i", &got), 0);
         assert_int_equal(got, i + 1);
