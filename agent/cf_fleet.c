@@ -94,6 +94,9 @@ static int s_pipe_one(cf_fleet_t *f, zsock_t *pipe, s_waiter_t *w)
     } else if (streq(cmd, "ACKED")) {
         *(size_t *) a2 = cf_fleet_agent_acked(f, a1);
         s_reply(pipe, CF_OK);
+    } else if (streq(cmd, "RELEASE")) {
+        *(size_t *) a1 = cf_fleet_agent_release(f);
+        s_reply(pipe, CF_OK);
     } else if (streq(cmd, "COMPLETE")) {
         s_reply(pipe, cf_fleet_agent_complete(f, a1));
     } else if (streq(cmd, "WAIT")) {
@@ -415,6 +418,17 @@ cf_err_t cf_fleet_complete(cf_fleet_t *self, size_t i, const char *job_id, cf_er
     snprintf(c.fpr, sizeof(c.fpr), "%s", fpr ? fpr : "");
     snprintf(c.reason, sizeof(c.reason), "%s", reason ? reason : "");
     return s_request(self, "COMPLETE", &c, NULL);
+}
+
+cf_err_t cf_fleet_release(cf_fleet_t *self, size_t *n_out)
+{
+    size_t n = 0;
+    if (!self)
+        return CF_ERR_INVALID;
+    cf_err_t rc = s_request(self, "RELEASE", &n, NULL);
+    if (n_out)
+        *n_out = n;
+    return rc;
 }
 
 cf_err_t cf_fleet_stats(cf_fleet_t *self, cf_fleet_stats_t *out)

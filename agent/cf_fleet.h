@@ -101,6 +101,8 @@ typedef struct {
     unsigned fail_pct;                     /* 0..100: share of verified jobs that fail */
     char fail_reason[CF_MSG_TEXT_MAX + 1]; /* their reason; "" = "injected failure" */
     int drop_first_receipt;                /* 1: each job's first RECEIPT is not sent */
+    int hold_reports; /* 1: a job finished at once sends its RECEIPT and keeps its REPORT
+                         until cf_fleet_release (a benchmark's phase of REPORTs alone) */
 } cf_fleet_fault_t;
 
 /* Fleet-wide counters since the start. */
@@ -185,6 +187,10 @@ CF_MUST_USE cf_err_t cf_fleet_agent_info(cf_fleet_t *self, size_t i, cf_fleet_ag
 /* Set the fault injection for what comes next (copied). Errors: CF_ERR_INVALID (pct > 100,
    a reason that is not printable ASCII), CF_ERR_IO. */
 CF_MUST_USE cf_err_t cf_fleet_set_fault(cf_fleet_t *self, const cf_fleet_fault_t *fault);
+/* Send every REPORT held back (cf_fleet_fault_t.hold_reports), each then resent until
+   acknowledged as any other; *n_out (optional) how many. Holding goes on while the fault
+   says so. Errors: CF_ERR_INVALID, CF_ERR_IO. */
+CF_MUST_USE cf_err_t cf_fleet_release(cf_fleet_t *self, size_t *n_out);
 /* Take agent i (or CF_FLEET_ALL) off line (its link is closed; it remembers its jobs and
    keeps nothing in flight) or back on line (it connects again and says HELLO).
    Errors: CF_ERR_INVALID (i), CF_ERR_IO. */

@@ -9,7 +9,6 @@
 
 #include "cf_log.h"
 #include "cf_mem.h"
-#include "cf_p12.h"
 
 /* A delay in [b/2, b]: randomized, so agents that start together drift apart. */
 static int64_t s_jitter(uint32_t b)
@@ -128,87 +127,6 @@ static cf_err_t s_seen(void *ctx, const char *job_id)
     return r && r->applied ? CF_ERR_EXISTS : CF_OK;
 }
 
-/* install_cert: open the sealed key (or PKCS#12) with the agent's own CURVE secret key and
-   check that it belongs to the leaf; the leaf becomes the certificate in use. */
-static cf_err_t s_open_pem(const cf_fleet_agent_t *ag, const cf_job_t *job, cf_cert_t **leaf,
-                           cf_key_t **key, cf_why_t *why)
-{
-    char *pem = NULL, *kpem = NULL;
-    size_t len = 0, klen = 0, n = 0;
-    cf_cert_t *certs[CF_CERT_MAX_CHAIN] = {NULL};
-    cf_err_t rc = cf_job_chain_pem(job, &pem, &len);
-    if (rc == CF_OK)
-        rc = cf_cert_parse_all(pem, len, certs, CF_CERT_MAX_CHAIN, &n);
-    if (rc != CF_OK) {
-        rc = cf_why(why, rc, "the certificate chain does not parse: %s", cf_err_str(rc));
-        goto out;
-    }
-    rc = cf_job_open_key(job, ag->kp.pub, ag->kp.sec, &kpem, &klen);
-    if (rc == CF_OK)
-        rc = cf_key_from_pem(kpem, klen, NULL, key);
-    if (rc != CF_OK)
-        rc = cf_why(why, rc, "the sealed private key does not open here: %s", cf_err_str(rc));
-    *leaf = certs[0];
-    certs[0] = NULL;
-out:
-    for (size_t i = 0; i < CF_CERT_MAX_CHAIN; i++)
-        cf_cert_destroy(&certs[i]);
-    cf_mem_free(pem);
-    cf_mem_free_secret(kpem, klen);
-    return rc;
-}
-
-static cf_err_t s_open_p12(const cf_fleet_agent_t *ag, const cf_job_t *job, cf_cert_t **leaf,
-                           cf_key_t **key, cf_why_t *why)
-{
-    unsigned char *p12 = NULL;
-    size_t len = 0;
-    char *pass = NULL;
-    cf_p12_content_t c;
-    memset(&c, 0, sizeof(c));
-    cf_err_t rc = cf_job_open_p12(job, ag->kp.pub, ag->kp.sec, &p12, &len, &pass);
-    if (rc != CF_OK) {
-        rc = cf_why(why, rc, "the sealed PKCS#12 does not open here: %s", cf_err_str(rc));
-        goto out;
-    }
-    rc = cf_p12_parse(p12, len, pass, 0, &c, why);
-    if (rc == CF_OK && !c.key)
-        rc = cf_why(why, CF_ERR_NOKEY, "the PKCS#12 holds no private key");
-    for (size_t i = 0; rc == CF_OK && i < c.n_certs && !*leaf; i++)
-        if (cf_cert_matches_key(c.certs[i], c.key) == CF_OK)
-            *leaf = cf_cert_dup(c.certs[i]);
-    if (rc == CF_OK && !*leaf)
-        *leaf = cf_cert_dup(c.certs[0]); /* the key check below names the mismatch */
-    if (rc == CF_OK && !*leaf)
-        rc = CF_ERR_NOMEM;
-    if (rc == CF_OK) {
-        *key = c.key;
-        c.key = NULL;
-    }
-out:
-    cf_p12_content_clear(&c);
-    cf_mem_free_secret(p12, len);
-    cf_mem_free_secret_str(pass);
-    return rc;
-}
-
-static cf_err_t s_install(cf_fleet_agent_t *ag, const cf_job_t *job, cf_why_t *why)
-{
-    cf_cert_t *leaf = NULL;
-    cf_key_t *key = NULL;
-    cf_err_t rc = cf_job_form(job) == CF_JOB_FORM_P12 ? s_open_p12(ag, job, &leaf, &key, why)
-                                                      : s_open_pem(ag, job, &leaf, &key, why);
-    if (rc == CF_OK && cf_cert_matches_key(leaf, key) != CF_OK)
-        rc = cf_why(why, CF_ERR_KEYMISMATCH,
-                    "the private key does not belong to the certificate %.16s...",
-                    cf_cert_fingerprint(leaf));
-    if (rc == CF_OK)
-        snprintf(ag->fpr, sizeof(ag->fpr), "%s", cf_cert_fingerprint(leaf));
-    cf_cert_destroy(&leaf);
-    cf_key_destroy(&key);
-    return rc;
-}
-
 static cf_err_t s_renew(cf_fleet_t *f, size_t a, const cf_job_t *job, cf_why_t *why)
 {
     cf_fleet_agent_t *ag = &f->agents[a];
@@ -229,7 +147,7 @@ static cf_err_t s_apply(cf_fleet_t *f, size_t a, const cf_job_t *job, cf_why_t *
 {
     cf_fleet_agent_t *ag = &f->agents[a];
     switch (cf_job_type(job)) {
-    case CF_JOB_TYPE_INSTALL_CERT: return s_install(ag, job, why);
+    case CF_JOB_TYPE_INSTALL_CERT: return cf_fleet_install(ag, job, why);
     case CF_JOB_TYPE_RENEW_CSR: return s_renew(f, a, job, why);
     case CF_JOB_TYPE_RECHECK: return CF_OK; /* the REPORT carries the fingerprint in use */
     case CF_JOB_TYPE_SET_FAVORITE: {
@@ -378,7 +296,14 @@ static void s_on_job(cf_fleet_t *f, size_t a, const cf_msg_t *m)
     int at_once = (f->cfg.on_job && f->cfg.on_job_quick) || s_at_once(m);
     if (!at_once)
         s_first_receipt(f, a, r); /* the job may take long: the server learns it arrived */
+    r->held = 0;
     s_run(f, a, m, r, now);
+    if (!r->deferred && f->fault.hold_reports) {
+        /* held back for cf_fleet_release: from here on it is a deferred job (RECEIPT now) */
+        r->held = r->outcome;
+        r->outcome = 0;
+        r->deferred = 1;
+    }
     if (r->deferred) {
         if (at_once) /* the hook deferred it all the same: the RECEIPT now */
             s_first_receipt(f, a, r);
@@ -402,6 +327,7 @@ cf_err_t cf_fleet_agent_complete(cf_fleet_t *f, const cf_fleet_complete_t *c)
     if (!r || !r->deferred)
         return CF_ERR_NOTFOUND;
     r->deferred = 0;
+    r->held = 0;
     if (c->rc == CF_OK) {
         r->applied = 1;
         r->outcome = CF_MSG_INSTALLED;
@@ -422,6 +348,33 @@ cf_err_t cf_fleet_agent_complete(cf_fleet_t *f, const cf_fleet_complete_t *c)
     ag->counts.reports++;
     s_await_ack(f, ag, r, sent);
     return CF_OK;
+}
+
+size_t cf_fleet_agent_release(cf_fleet_t *f)
+{
+    size_t n = 0;
+    for (size_t a = 0; a < f->cfg.count; a++) {
+        cf_fleet_agent_t *ag = &f->agents[a];
+        size_t before = n;
+        for (size_t i = 0; i < ag->n_recs; i++) {
+            cf_fleet_rec_t *r = &ag->recs[i];
+            if (!r->held)
+                continue;
+            r->outcome = r->held;
+            r->held = r->deferred = 0;
+            int64_t sent = zclock_mono();
+            s_send_report(f, a, r);
+            f->stats.reports++;
+            ag->counts.reports++;
+            s_await_ack(f, ag, r, sent);
+            n++;
+        }
+        /* a send outside the socket's own service may take its ZMQ_FD's signal of what
+           came in meanwhile (an ACK): read now, or it waits for the next resend */
+        if (n > before)
+            cf_fleet_link_service(f, a);
+    }
+    return n;
 }
 
 /* Count one more stored REPORT for job_id (a ring of the latest job ids). */

@@ -27,6 +27,8 @@ typedef struct {
     uint8_t report_acked;           /* 1: the REPORT is stored: nothing more to send */
     uint8_t outcome;                /* CF_MSG_INSTALLED or CF_MSG_FAILED */
     uint8_t deferred;               /* 1: on_job said CF_ERR_PENDING: cf_fleet_complete */
+    uint8_t held;                   /* deferred by hold_reports: the outcome to report at
+                                       cf_fleet_release; 0 none */
     char fpr[CF_MSG_FPR_HEX + 1];   /* fingerprint reported, "" none */
     char *reason;                   /* failed: reason (owned) until the REPORT is acked */
 } cf_fleet_rec_t;
@@ -127,6 +129,10 @@ size_t cf_fleet_agent_acked(const cf_fleet_t *f, const char *job_id);
 /* The deferred outcome of c: recorded and REPORTed. CF_ERR_NOTFOUND when the agent has no
    such job waiting for its outcome; CF_ERR_INVALID for a bad agent index. */
 cf_err_t cf_fleet_agent_complete(cf_fleet_t *f, const cf_fleet_complete_t *c);
+/* install_cert for agent ag: its certificate in use becomes the job's leaf. */
+cf_err_t cf_fleet_install(cf_fleet_agent_t *ag, const cf_job_t *job, cf_why_t *why);
+/* Send every REPORT held back by hold_reports; how many. */
+size_t cf_fleet_agent_release(cf_fleet_t *f);
 /* Fill out for agent a. */
 void cf_fleet_agent_info_fill(const cf_fleet_t *f, size_t a, cf_fleet_agent_info_t *out);
 

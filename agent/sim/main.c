@@ -66,7 +66,10 @@ static void s_usage(FILE *to)
         "      --log-level L      debug, info, warn, error (default warn)\n"
         "  -h, --help             this text\n"
         "Signals: SIGUSR1 prints the counters, SIGUSR2 brings the agents on line, SIGTERM or\n"
-        "SIGINT prints them and stops. Lines: \"sim stats t_ms=<CLOCK_MONOTONIC ms> ...\".\n",
+        "SIGINT prints them and stops. SIGRTMIN: from now on a job finished at once sends\n"
+        "its RECEIPT and holds its REPORT back; SIGRTMIN+1: every held REPORT goes out and\n"
+        "holding stops (a benchmark's REPORTs-alone phase). Lines: \"sim stats\n"
+        "t_ms=<CLOCK_MONOTONIC ms> ...\".\n",
         CF_FLEET_MAX_AGENTS, S_STATS_MS, S_QUIET_MS);
 }
 
@@ -287,8 +290,26 @@ static void s_online(cf_fleet_t *fleet, const s_opts_t *o)
     }
 }
 
+/* SIGRTMIN: hold REPORTs back from now on; SIGRTMIN+1: send the held ones, stop holding. */
+static void s_hold(cf_fleet_t *fleet, cf_fleet_fault_t *fault, int sig)
+{
+    fault->hold_reports = sig == SIGRTMIN;
+    size_t n = 0;
+    if (cf_fleet_set_fault(fleet, fault) != CF_OK ||
+        (sig != SIGRTMIN && cf_fleet_release(fleet, &n) != CF_OK)) {
+        fprintf(stderr, "cf-agent-sim: the fleet did not take the signal %d\n", sig);
+        return;
+    }
+    if (sig == SIGRTMIN)
+        printf("sim hold on t_ms=%.3f\n", s_now_ms());
+    else
+        printf("sim hold off t_ms=%.3f released=%zu\n", s_now_ms(), n);
+    fflush(stdout);
+}
+
 /* Wait for signals; look at the counters every stats_ms and print them when they changed. */
-static void s_run(cf_fleet_t *fleet, const s_opts_t *o, const sigset_t *set)
+static void s_run(cf_fleet_t *fleet, const s_opts_t *o, cf_fleet_fault_t *fault,
+                  const sigset_t *set)
 {
     cf_fleet_stats_t last, now;
     memset(&last, 0, sizeof(last));
@@ -298,6 +319,8 @@ static void s_run(cf_fleet_t *fleet, const s_opts_t *o, const sigset_t *set)
         int sig = sigtimedwait(set, NULL, &ts);
         if (sig == SIGUSR2)
             s_online(fleet, o);
+        if (sig == SIGRTMIN || sig == SIGRTMIN + 1)
+            s_hold(fleet, fault, sig);
         if (cf_fleet_stats(fleet, &now) != CF_OK)
             return;
         int stop = sig == SIGTERM || sig == SIGINT;
@@ -331,7 +354,7 @@ static int s_serve(cf_fleet_t *fleet, const s_opts_t *o, const sigset_t *set)
     printf("sim ready agents=%zu first=%zu prefix=%s\n", cf_fleet_size(fleet), o->fleet.first,
            o->fleet.id_prefix ? o->fleet.id_prefix : "sim-");
     fflush(stdout);
-    s_run(fleet, o, set);
+    s_run(fleet, o, &fault, set);
     return 0;
 }
 
@@ -349,7 +372,7 @@ int main(int argc, char **argv)
     /* signals are taken by sigtimedwait; the fleet's thread inherits the mask */
     sigset_t set;
     sigemptyset(&set);
-    int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
+    int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGRTMIN, SIGRTMIN + 1};
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
         sigaddset(&set, sigs[i]);
     sigprocmask(SIG_BLOCK, &set, NULL);

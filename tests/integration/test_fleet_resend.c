@@ -1,5 +1,6 @@
 /*  test_fleet_resend - an agent's first resend waits its learned round-trip timeout: a slow
-    ACK is waited for, a lost REPORT is still resent, a reconnect resends at once  */
+    ACK is waited for, a lost REPORT is still resent, a reconnect resends at once; REPORTs
+    held back and released (hold_reports)  */
 #include "cf_test.h"
 
 #include <stdio.h>
@@ -151,12 +152,63 @@ static void test_bad_config(void **state)
     cf_itest_agents_stop(&fx);
 }
 
+/* hold_reports (a benchmark's REPORTs-alone phase): a job finished at once sends its
+   RECEIPT and keeps its REPORT, its outcome included, until cf_fleet_release; a copy of
+   the job meanwhile brings no REPORT either. */
+static void test_hold_release(void **state)
+{
+    (void) state;
+    cf_itest_agents_t *fx = cf_itest_agents_start(2, NULL, NULL);
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 2), 2);
+    char id[2][CF_MSG_JOB_ID_HEX + 1] = {""};
+    char *job[2] = {NULL};
+    size_t len[2] = {0};
+    cf_fleet_fault_t fault = {.hold_reports = 1};
+    for (size_t a = 0; a < 2; a++) {
+        if (a == 1) { /* the second fails: its reason waits with it */
+            fault.fail_pct = 100;
+            snprintf(fault.fail_reason, sizeof(fault.fail_reason), "disk full");
+        }
+        assert_int_equal(cf_fleet_set_fault(fx->fleet, &fault), CF_OK);
+        job[a] = cf_itest_agents_job(fx, a, CF_JOB_TYPE_RECHECK, NULL, time(NULL), 600, id[a], NULL,
+                                     &len[a]);
+        assert_int_equal(cf_itest_agents_send_job(fx, a, id[a], job[a], len[a]), CF_OK);
+        assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_RECEIPT, NULL, id[a], 1), 1);
+    }
+    assert_int_equal(cf_itest_agents_send_job(fx, 0, id[0], job[0], len[0]), CF_OK); /* a copy */
+    s_pump_for(fx, 300);
+    for (size_t a = 0; a < 2; a++)
+        assert_int_equal(cf_itest_agents_count(fx, CF_MSG_REPORT, NULL, id[a]), 0);
+    cf_fleet_stats_t st;
+    assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
+    assert_int_equal(st.reports, 0);
+    memset(&fault, 0, sizeof(fault));
+    assert_int_equal(cf_fleet_set_fault(fx->fleet, &fault), CF_OK);
+    size_t n = 0;
+    assert_int_equal(cf_fleet_release(fx->fleet, &n), CF_OK);
+    assert_int_equal(n, 2);
+    for (size_t a = 0; a < 2; a++)
+        cf_itest_agents_all_acked(fx, id[a], 1);
+    const cf_itest_agents_ev_t *r0 = cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, id[0], 0);
+    const cf_itest_agents_ev_t *r1 = cf_itest_agents_nth(fx, CF_MSG_REPORT, NULL, id[1], 0);
+    assert_int_equal(r0->outcome, CF_MSG_INSTALLED);
+    assert_int_equal(r1->outcome, CF_MSG_FAILED);
+    assert_string_equal(r1->text, "disk full");
+    assert_int_equal(cf_fleet_release(fx->fleet, &n), CF_OK); /* nothing held any more */
+    assert_int_equal(n, 0);
+    assert_int_equal(cf_fleet_release(NULL, &n), CF_ERR_INVALID);
+    for (size_t a = 0; a < 2; a++)
+        cf_mem_free(job[a]);
+    cf_itest_agents_stop(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_usage, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_reconnect, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_bad_config, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_hold_release, cf_itest_agents_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
