@@ -10,18 +10,20 @@
 
 /* What one round measured; times in seconds, BF_NO_TIME when it did not complete. */
 typedef struct {
-    double fan, ref;     /* POST -> every entry past pending; bare: send -> N answers */
-    double rep, floor;   /* first REPORT -> last REPORT ACK, at the fleet: real, floor */
-    double ref_rep;      /* the same window in the bare phase (ACK without Redis) */
-    double post, stored; /* POST answered; POST -> every entry final in Redis */
-    double warm;         /* the warm-up job: POST -> every entry past pending */
-    size_t job_bytes;    /* one signed job copy */
-    double sign;         /* building and signing the N copies (cf_link_build), one thread */
-    bf_stats_t before;   /* fleet counters before the timed job (resends) */
-    bf_cpu_t cpu_job;    /* CPU the processes used during the timed job */
-    bf_cpu_t cpu_bare;   /* ... during the bare exchange (the benchmark is the ROUTER) */
-    bf_redis_t scripts;  /* Redis's EVALSHA calls and time in them during the timed job */
-    bf_stats_t after;    /* ... and after it */
+    double fan, ref;           /* POST -> every entry past pending; bare: send -> N answers */
+    double rep, floor;         /* first REPORT -> last REPORT ACK, at the fleet: real, floor */
+    double ref_rep;            /* the same window in the bare phase (ACK without Redis) */
+    double alone, floor_alone; /* REPORTs alone (bench_fanout_alone.h): product, floor */
+    bf_cpu_t cpu_alone, cpu_floor_alone; /* CPU from the release to the last ACK */
+    double post, stored;                 /* POST answered; POST -> every entry final in Redis */
+    double warm;                         /* the warm-up job: POST -> every entry past pending */
+    size_t job_bytes;                    /* one signed job copy */
+    double sign;        /* building and signing the N copies (cf_link_build), one thread */
+    bf_stats_t before;  /* fleet counters before the timed job (resends) */
+    bf_cpu_t cpu_job;   /* CPU the processes used during the timed job */
+    bf_cpu_t cpu_bare;  /* ... during the bare exchange (the benchmark is the ROUTER) */
+    bf_redis_t scripts; /* Redis's EVALSHA calls and time in them during the timed job */
+    bf_stats_t after;   /* ... and after it */
 } bf_fig_t;
 
 /* POST /api/v1/jobs for every agent; the id into id (33 bytes). */
@@ -84,6 +86,8 @@ static void bf_bases(const bf_env_t *e, bf_stats_t *base)
     for (size_t k = 0; k < e->procs; k++)
         base[k] = bf_last(e->simlog[k]);
 }
+
+#include "bench_fanout_alone.h"
 
 /* One job through the product: POST, Redis polled, the fleet's ACKs awaited. */
 static int bf_job(bf_env_t *e, unsigned long long acks_want, bf_fig_t *fig, int timed)
@@ -153,8 +157,8 @@ static int bf_bare_phases(bf_env_t *e, bf_fig_t *fig)
     bf_cpu_t c0 = bf_cpu(e);
     double t0 = bf_now_ms();
     step = "the bare exchange";
-    if (bf_bare_run(&b, NULL, &t_rec) != 0 ||
-        bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 3 * e->n, BF_WAIT_MS) != 0)
+    if (bf_bare_run(&b, NULL, &t_rec, NULL, NULL) != 0 ||
+        bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 4 * e->n, BF_WAIT_MS) != 0)
         goto out;
     fig->cpu_bare = bf_cpu_since(e, &c0);
     fig->ref = (t_rec - t0) / 1e3;
@@ -166,10 +170,19 @@ static int bf_bare_phases(bf_env_t *e, bf_fig_t *fig)
         goto out;
     bf_bases(e, base);
     step = "the floor's exchange";
-    if (bf_bare_run(&b, pipe, &t_rec) != 0 ||
-        bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 4 * e->n, BF_WAIT_MS) != 0)
+    if (bf_bare_run(&b, pipe, &t_rec, NULL, NULL) != 0 ||
+        bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 5 * e->n, BF_WAIT_MS) != 0)
         goto out;
     fig->floor = bf_reports(e, base);
+    bf_bare_jobs_free(&b);
+    step = "the floor's REPORTs alone";
+    bf_release_t rel = {.e = e};
+    if (bf_bare_jobs(&b, e->store, e->seal, BF_ALIAS, e->type, params, &fig->job_bytes, &why) ||
+        bf_hold(e) != 0 || bf_bare_run(&b, pipe, &t_rec, bf_release, &rel) != 0 ||
+        bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 6 * e->n, BF_WAIT_MS) != 0)
+        goto out;
+    fig->cpu_floor_alone = bf_cpu_since(e, &rel.c0);
+    fig->floor_alone = bf_reports(e, rel.base);
     rc = 0;
 out:
     if (rc != 0)
@@ -210,11 +223,20 @@ static void bf_print(const bf_env_t *e, const bf_fig_t *f)
     bf_line("bare CURVE ROUTER -> the same DEALERs: N JOBs sent -> N answers in", n, f->ref,
             "agents");
     bf_goal("fan-out", f->fan, f->ref, BF_GOAL_FAN);
-    bf_line("reports: REPORT -> broker -> server -> Redis -> ACK, at the fleet", n, f->rep,
+    bf_line("reports alone: REPORT -> broker -> server -> Redis -> ACK, at the fleet", n, f->alone,
             "reports");
-    bf_line("floor: one process, ROUTER recv + one pipelined write + ACK each", n, f->floor,
-            "reports");
-    bf_goal("reports", f->rep, f->floor, BF_GOAL_REP);
+    bf_line("floor alone: one process, ROUTER recv + one pipelined write + ACK each", n,
+            f->floor_alone, "reports");
+    bf_goal("reports", f->alone, f->floor_alone, BF_GOAL_REP);
+    printf("   (every agent holds its REPORT until all have their JOB, then all report: the\n"
+           "   window holds no JOB; docs/BENCHMARKS.md, round 11)\n");
+    bf_cpu_print("reports alone", &f->cpu_alone, n);
+    bf_cpu_print("floor's reports alone", &f->cpu_floor_alone, n);
+    bf_line("reports during the fan-out job (the window before round 11)", n, f->rep, "reports");
+    bf_line("floor during its fan-out", n, f->floor, "reports");
+    if (f->rep > 0 && f->floor > 0)
+        printf("   ratio %.2fx (JOBs sent, verified and answered in the same window)\n",
+               f->floor / f->rep);
     bf_line("   (bare ROUTER phase, ACK without Redis, same window)", n, f->ref_rep, "reports");
     printf("   building and signing the %zu copies (cf_link_build, ECDSA P-256, one thread): "
            "%.3f s, %.0f us each\n",
@@ -251,6 +273,8 @@ static int bf_round(bf_env_t *e, size_t per_proc, int keep)
         rc = bf_job(e, e->n, &fig, 0);
     if (rc == 0)
         rc = bf_job(e, 2 * e->n, &fig, 1);
+    if (rc == 0)
+        rc = bf_alone_product(e, &fig.alone, &fig.cpu_alone);
     if (rc == 0)
         bf_diag_connections(e);
     if (rc == 0)

@@ -221,8 +221,10 @@ static int bf_first(const bf_bare_t *b, unsigned char *got, const cf_msg_t *m, c
 /* One phase: send the N jobs, then answer every REPORT with an ACK (when p, the floor:
    every RECEIPT and REPORT, after a Redis write each) until every agent's REPORT came.
    *t_receipts gets the time the last agent's first answer arrived (its RECEIPT, or the
-   REPORT alone of a job finished at once; BF_NO_TIME if not all did). */
-static int bf_bare_run(bf_bare_t *b, cf_store_pipe_t *p, double *t_receipts)
+   REPORT alone of a job finished at once; BF_NO_TIME if not all did); on_receipts (when
+   not NULL) is called then (the REPORTs-alone phase releases the held REPORTs). */
+static int bf_bare_run(bf_bare_t *b, cf_store_pipe_t *p, double *t_receipts,
+                       void (*on_receipts)(void *), void *arg)
 {
     size_t sent = 0, receipts = 0, reports = 0;
     char rid[CF_MSG_AGENT_MAX + 1];
@@ -241,8 +243,11 @@ static int bf_bare_run(bf_bare_t *b, cf_store_pipe_t *p, double *t_receipts)
         int fact = m.type == CF_MSG_RECEIPT || m.type == CF_MSG_REPORT;
         const char *from = "pending";
         int first = fact ? bf_first(b, got, &m, &from) : 0;
-        if ((first & 4) && ++receipts == b->n)
+        if ((first & 4) && ++receipts == b->n) {
             *t_receipts = bf_now_ms();
+            if (on_receipts)
+                on_receipts(arg);
+        }
         reports += (first & 2) != 0;
         /* the bare ROUTER ACKs only REPORTs: a REPORT's ACK stops the agent's RECEIPT
            resends too, so that is all an agent needs; the floor ACKs each fact it stores */

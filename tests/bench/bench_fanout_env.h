@@ -49,6 +49,7 @@ typedef struct {
     pid_t sims[BF_SIM_MAX];             /* cf-agent-sim */
     char simlog[BF_SIM_MAX][600];       /* their logs */
     size_t sim_n[BF_SIM_MAX];           /* agents each */
+    size_t holds;                       /* SIGRTMINs sent to the simulators (bf_hold) */
     char token[512];                    /* admin session */
     const char *type;                   /* job type */
     const char *resend_ms;              /* the simulators' --resend-ms */
