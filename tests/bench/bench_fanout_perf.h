@@ -26,7 +26,8 @@ static void bf_perf_one(bf_perf_t *p, const char *dir, const char *name, pid_t t
     snprintf(log, sizeof(log), "%s/%s.perf.log", dir, name);
     snprintf(tpid, sizeof(tpid), "%d", (int) target);
     /* BF_PERF_CG=dwarf: DWARF call graphs (libzmq and libstdc++ have no frame pointers, so
-       -g stops at their frames), sampled at 500 Hz to keep the data small */
+       -g stops at their frames), sampled at 500 Hz to keep the data small; BF_PERF_HZ:
+       another rate */
     const char *cg = getenv("BF_PERF_CG");
     bool dwarf = cg && strcmp(cg, "dwarf") == 0;
     char *argv[] = {"/usr/bin/perf",
@@ -36,7 +37,9 @@ static void bf_perf_one(bf_perf_t *p, const char *dir, const char *name, pid_t t
                     "cpu-clock",
                     dwarf ? "--call-graph=dwarf,8192" : "-g",
                     "-F",
-                    dwarf ? "500" : "4000",
+                    getenv("BF_PERF_HZ") ? getenv("BF_PERF_HZ")
+                    : dwarf              ? "500"
+                                         : "4000",
                     "-o",
                     out,
                     "-p",
