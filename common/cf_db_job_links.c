@@ -46,8 +46,10 @@ cf_err_t cf_db_job_agent_links(cf_store_t *store, const char *const *agents, siz
         rc = cf_db_key_agent(key, agents[i]);
         if (rc != CF_OK)
             rc = cf_db_fail(store, CF_ERR_INVALID, "bad agent id");
-        else
-            rc = cf_store_pipe_append(p, "HMGET %s id proto broker", key);
+        else { /* argv: no format to parse, 256 times a page */
+            const char *argv[] = {"HMGET", key, "id", "proto", "broker"};
+            rc = cf_store_pipe_append_argv(p, 5, argv, NULL);
+        }
     }
     if (rc == CF_OK)
         rc = cf_store_pipe_exec(p, CF_STORE_IDEMPOTENT);

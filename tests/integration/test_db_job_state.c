@@ -388,6 +388,63 @@ static void test_batch_counts_once(void **state)
     cf_store_destroy(&store);
 }
 
+/* Calls of one command during the last script (INFO commandstats since a reset). */
+static long s_calls(cf_store_t *store, const char *cmd)
+{
+    redisReply *r = NULL;
+    assert_int_equal(cf_store_cmd(store, &r, "INFO commandstats"), CF_OK);
+    char key[64];
+    snprintf(key, sizeof(key), "cmdstat_%s:calls=", cmd);
+    const char *at = r->str ? strstr(r->str, key) : NULL;
+    long n = at ? strtol(at + strlen(key), NULL, 10) : 0;
+    cf_store_reply_free(&r);
+    return n;
+}
+
+/* A batch reads its entries' states with one HMGET per job and writes them with one HSET,
+   and a later fact of the same entry in the same batch sees the earlier one's state. */
+static void test_batch_one_read_one_write(void **state)
+{
+    (void) state;
+    cf_store_t *store = s_fresh();
+    cf_itest_job_agents(store, "a", 0, 4, 0);
+    s_job(store, s_id, 3, 1); /* a0..a2 targeted, a3 not */
+    char **a = cf_itest_job_ids("a", 0, 4);
+    cf_db_job_tr_t tr[] = {
+        {s_id, a[0], CF_JOB_EV_RECEIPT, NULL},
+        {s_id, a[0], CF_JOB_EV_REPORT_INSTALLED, NULL},
+        {s_id, a[1], CF_JOB_EV_REPORT_FAILED, "disk full"},
+        {s_id, a[2], CF_JOB_EV_RECEIPT, NULL},
+        {s_id, a[2], CF_JOB_EV_RECEIPT, NULL}, /* a resend: no change */
+        {s_id, a[3], CF_JOB_EV_RECEIPT, NULL}, /* not a target */
+    };
+    enum { N = sizeof(tr) / sizeof(tr[0]) };
+    cf_db_job_res_t res[N];
+    assert_int_equal(cf_store_cmd(store, NULL, "CONFIG RESETSTAT"), CF_OK);
+    assert_int_equal(cf_db_job_transition(store, 2000, tr, N, res), CF_OK);
+    assert_int_equal(s_calls(store, "hget"), 0);
+    assert_int_equal(s_calls(store, "hmget"), 3); /* the job record (two), the states (one) */
+    assert_int_equal(res[0].from, CF_JOB_PENDING);
+    assert_int_equal(res[0].to, CF_JOB_DELIVERED);
+    assert_int_equal(res[1].from, CF_JOB_DELIVERED);
+    assert_int_equal(res[1].to, CF_JOB_INSTALLED);
+    assert_int_equal(res[2].to, CF_JOB_FAILED);
+    assert_int_equal(res[3].to, CF_JOB_DELIVERED);
+    assert_int_equal(res[4].from, CF_JOB_DELIVERED);
+    assert_int_equal(res[4].to, CF_JOB_DELIVERED);
+    assert_int_equal(res[5].rc, CF_ERR_NOTFOUND);
+    const char *want[] = {"installed", "failed", "delivered"};
+    for (size_t i = 0; i < 3; i++) {
+        redisReply *r = NULL;
+        assert_int_equal(cf_store_cmd(store, &r, "HGET cf:job:{%s}:st %s", s_id, a[i]), CF_OK);
+        assert_string_equal(r->str, want[i]);
+        cf_store_reply_free(&r);
+    }
+    cf_itest_job_check(store, s_id); /* the counts equal the entries */
+    cf_itest_job_ids_free(a, 4);
+    cf_store_destroy(&store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_checker_catches_damage),
         cmocka_unit_test(test_counters_equal_recount),
         cmocka_unit_test(test_batch_counts_once),
+        cmocka_unit_test(test_batch_one_read_one_write),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
