@@ -208,12 +208,11 @@ static void s_shut_orphan(cf_broker_t *self, const char *agent)
    descriptor, which an agent that reconnected at once may hold again, so the table can have
    forgotten an agent that is connected (seen at 9,000 agents: 5 jobs answered "offline" to
    connected agents, left pending until their next check-in). */
-static void s_to_agent(cf_broker_t *self, s_in_t *in)
+static void s_forward(cf_broker_t *self, const s_in_t *in, const char *agent,
+                      const cf_msg_frame_t *frames, size_t n, cf_msg_type_t type)
 {
-    const char *agent = in->m.agent;
     const char *why = "agent not connected to this broker";
-    cf_err_t rc = s_send_frames(self, CF_BROKER_AGENTS, agent, strlen(agent), in->frames,
-                                in->n_frames, in->m.type, 0);
+    cf_err_t rc = s_send_frames(self, CF_BROKER_AGENTS, agent, strlen(agent), frames, n, type, 0);
     if (rc == CF_OK)
         return;
     if (rc == CF_ERR_NOTFOUND)
@@ -222,9 +221,42 @@ static void s_to_agent(cf_broker_t *self, s_in_t *in)
         why = "agent's queue is full";
     self->stats.drops[CF_BROKER_DROP_OFFLINE]++;
     cf_log(CF_LOG_DEBUG, "msg=\"agent offline\" agent=%s job=%s type=%s", agent,
-           in->m.job_id[0] ? in->m.job_id : "-", cf_msg_type_name(in->m.type));
+           in->m.job_id[0] ? in->m.job_id : "-", cf_msg_type_name(type));
     cf_broker_io_answer(self, CF_BROKER_SERVERS, in->rid, in->rid_len, CF_MSG_ERR_OFFLINE, agent,
                         in->m.job_id, why);
+}
+
+static void s_to_agent(cf_broker_t *self, s_in_t *in)
+{
+    s_forward(self, in, in->m.agent, in->frames, in->n_frames, in->m.type);
+}
+
+/* A BROADCAST with a job: that JOB to each listed agent (the shared copy of a job to all,
+   carried once from the server); one not connected here is answered offline as for a JOB. */
+static void s_broadcast_job(cf_broker_t *self, const s_in_t *in)
+{
+    cf_msg_t j;
+    cf_msg_init(&j, CF_MSG_JOB);
+    memcpy(j.job_id, in->m.job_id, sizeof(j.job_id));
+    j.job = in->m.job; /* borrowed: given back before the clear below */
+    j.job_len = in->m.job_len;
+    for (size_t i = 0; i < in->m.n_targets; i++) {
+        memcpy(j.agent, in->m.targets[i], sizeof(j.agent));
+        cf_msg_frames_t fr;
+        cf_why_t why = {""};
+        cf_err_t rc = cf_msg_encode(&j, &fr, &why);
+        if (rc != CF_OK) { /* checked when it was decoded: not expected */
+            cf_log(CF_LOG_ERROR, "msg=\"cannot encode\" type=JOB err=%s why=\"%s\"",
+                   cf_err_name(rc), cf_why_text(&why, rc));
+            break;
+        }
+        cf_msg_frame_t v[CF_MSG_FRAMES];
+        size_t n = cf_msg_frames_view(&fr, v);
+        s_forward(self, in, j.agent, v, n, CF_MSG_JOB);
+        cf_msg_frames_clear(&fr);
+    }
+    j.job = NULL;
+    cf_msg_clear(&j);
 }
 
 /* CHECKIN to one agent if connected (libzmq decides, as for s_to_agent); a vanished one is
@@ -242,6 +274,10 @@ static void s_checkin(cf_broker_t *self, const char *agent, const char *job_id)
 
 static void s_broadcast(cf_broker_t *self, const s_in_t *in)
 {
+    if (in->m.job) {
+        s_broadcast_job(self, in);
+        return;
+    }
     if (!in->m.all) {
         for (size_t i = 0; i < in->m.n_targets; i++)
             s_checkin(self, in->m.targets[i], in->m.job_id);

@@ -20,6 +20,7 @@ _Static_assert(CF_MSG_MAX_WIRE >=
 #define S_MAGIC1  'F'
 #define S_ID_RAW  16 /* job id on the wire: 16 raw bytes, all zero = none */
 #define S_FPR_RAW 32 /* fingerprint on the wire: 0 or 32 raw bytes */
+#define S_BC_JOB  2  /* BROADCAST flag: a job for each listed agent follows the ids */
 
 /* One walk over a body, used both ways so encoder and decoder cannot drift apart: when
    reading, fields are taken from in/left; when writing, they are put at out + pos (or
@@ -161,16 +162,18 @@ static void s_io_job(s_io_t *io, cf_msg_t *m)
     io->left -= n;
 }
 
-/* BROADCAST: flags (bit 0 = all), job id, a two-byte count, then that many agent ids. */
+/* BROADCAST: flags (bit 0 = all, bit 1 = a job follows the ids), job id, a two-byte count,
+   then that many agent ids, then (bit 1) the job as in a JOB. */
 static void s_io_broadcast(s_io_t *io, cf_msg_t *m)
 {
-    unsigned flags = m->all ? 1 : 0;
+    unsigned flags = (m->all ? 1 : 0) | (m->job ? S_BC_JOB : 0);
     uint32_t count = (uint32_t) m->n_targets;
     s_io_u8(io, &flags, "flags");
     s_io_job_id(io, m->job_id);
     s_io_uint(io, 2, &count, "target count");
     if (io->reading && !io->bad) {
-        m->all = (int) flags; /* reserved bits and the count are judged by cf_msg_check */
+        /* the other reserved bits and the count are judged by cf_msg_check */
+        m->all = (int) (flags & ~(unsigned) S_BC_JOB);
         /* each id takes at least two bytes: refuse a count the body cannot hold */
         if (count > CF_MSG_MAX_TARGETS || count > io->left / 2) {
             io->bad = "target count";
@@ -186,6 +189,8 @@ static void s_io_broadcast(s_io_t *io, cf_msg_t *m)
     }
     for (size_t i = 0; i < m->n_targets && !io->bad; i++)
         s_io_str8(io, m->targets[i], sizeof(m->targets[i]), "target");
+    if (flags & S_BC_JOB)
+        s_io_job(io, m);
 }
 
 /* The body of each type, field by field (docs/PROTOCOL.md has the same grammar). */

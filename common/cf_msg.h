@@ -29,7 +29,8 @@ typedef enum {
     CF_MSG_REPORT,     /* agent -> broker -> server: installed | failed(reason) */
     CF_MSG_ACK,        /* server -> broker -> agent: your receipt or report is stored */
     CF_MSG_CHECKIN,    /* server or broker -> agent: check in now, work is pending */
-    CF_MSG_BROADCAST,  /* server -> broker: send CHECKIN to these agents, or to all */
+    CF_MSG_BROADCAST,  /* server -> broker: send CHECKIN to these agents, or to all; with a
+                          job, send each listed agent that JOB (one shared copy) */
     CF_MSG_ERROR,      /* any -> peer: what was dropped and why */
     CF_MSG_TYPE_COUNT_ /* one past the last type, not a type */
 } cf_msg_type_t;
@@ -59,7 +60,9 @@ typedef enum {
      ACK        agent, job_id, ack_of (CF_MSG_RECEIPT or CF_MSG_REPORT)
      CHECKIN    agent, job_id ("" = no particular job)
      BROADCAST  all (1: every agent the broker holds, no targets) or targets (1..
-                CF_MSG_MAX_TARGETS agent ids), job_id ("" = none)
+                CF_MSG_MAX_TARGETS agent ids), job_id ("" = none); or targets, job_id and
+                job/job_len (a job for each of them: the broker sends each a JOB; the
+                whole message stays within CF_MSG_MAX_WIRE)
      ERROR      error, agent ("" = none), job_id ("" = none), text (0..255)
    Strings are NUL-terminated; text is printable ASCII (0x20..0x7e); job ids are 32
    lowercase hex digits, not all zero. job and targets are owned by the message: set them

@@ -66,7 +66,13 @@ static cf_err_t s_check_agent(const char *agent, int need, const char *what, cf_
 static cf_err_t s_check_broadcast(const cf_msg_t *m, cf_why_t *why)
 {
     if (m->all != 0 && m->all != 1)
-        return cf_why(why, CF_ERR_INVALID, "BROADCAST flags other than 'all' are reserved");
+        return cf_why(why, CF_ERR_INVALID,
+                      "BROADCAST flags other than 'all' and 'job' are reserved");
+    if (m->job && (m->all || !m->job_id[0] || m->job_len == 0 || m->job_len > CF_MSG_MAX_JOB))
+        return cf_why(why, CF_ERR_INVALID,
+                      "a BROADCAST of a job names its agents and job id and carries 1..%d job "
+                      "bytes",
+                      CF_MSG_MAX_JOB);
     if (m->all && m->n_targets)
         return cf_why(why, CF_ERR_INVALID, "BROADCAST to all names no targets");
     if (!m->all && (m->n_targets == 0 || m->n_targets > CF_MSG_MAX_TARGETS || !m->targets))

@@ -149,6 +149,57 @@ static cf_err_t s_copy_for(cf_link_t *self, const cf_link_prepared_t *p,
     return CF_OK;
 }
 
+/* The agents of a page that take its shared copy, gathered per broker: the copy crosses
+   each server-broker link once, in a BROADCAST that lists them (docs/PROTOCOL.md), not once
+   per agent (9,000 copies of ~900 bytes for a job to 9,000 agents, each encrypted, copied
+   and decrypted). */
+typedef struct {
+    cf_msg_t m[CF_LINK_MAX_BROKERS]; /* BROADCAST with the job, or type 0 while unused */
+} s_gather_t;
+
+/* 1 when agent is listed for broker b (else the caller sends its copy alone). */
+static int s_gather_add(s_gather_t *g, size_t b, const char *agent, const char *job_id,
+                        const s_shared_t *sh)
+{
+    cf_msg_t *m = &g->m[b];
+    if (!m->type) {
+        cf_msg_init(m, CF_MSG_BROADCAST);
+        snprintf(m->job_id, sizeof(m->job_id), "%s", job_id);
+        /* room for a whole page at once (cf_msg_add_target grows one id at a time); the
+           ids are checked when the message is encoded */
+        m->targets = cf_mem_calloc(S_PAGE, sizeof(*m->targets));
+        if (!m->targets || cf_msg_set_job(m, sh->wire, sh->len) != CF_OK) {
+            cf_msg_clear(m);
+            return 0;
+        }
+    }
+    size_t len = strlen(agent);
+    if (m->n_targets == S_PAGE || len > CF_MSG_AGENT_MAX)
+        return 0;
+    memcpy(m->targets[m->n_targets++], agent, len + 1);
+    return 1;
+}
+
+/* Send what was gathered; a broker's list that cannot go as one message goes copy by copy. */
+static void s_gather_send(cf_link_t *self, s_gather_t *g)
+{
+    for (size_t b = 0; b < self->n_brokers; b++) {
+        cf_msg_t *m = &g->m[b];
+        if (!m->type)
+            continue;
+        cf_err_t rc = cf_link_msg_send(self, b, m);
+        if (rc == CF_OK) {
+            cf_app_count(self->app, CF_APP_JOBS_SENT, m->n_targets);
+        } else {
+            cf_log(CF_LOG_WARN, "msg=\"shared copy not sent as one\" broker=%s agents=%zu err=%s",
+                   self->brokers[b].endpoint, m->n_targets, cf_err_name(rc));
+            for (size_t i = 0; i < m->n_targets; i++)
+                s_send_via(self, b, m->targets[i], m->job_id, (const char *) m->job, m->job_len);
+        }
+        cf_msg_clear(m);
+    }
+}
+
 /* One page of a job's pending entries; 1 while there are more pages. */
 static int s_send_page(cf_link_t *self, const cf_link_prepared_t *p, const cf_link_signer_t *signer,
                        char *cursor)
@@ -169,6 +220,8 @@ static int s_send_page(cf_link_t *self, const cf_link_prepared_t *p, const cf_li
     unsigned proto[S_PAGE];
     s_page_via(self, list, n, via, proto);
     s_shared_t shared = {0, NULL, 0};
+    s_gather_t gather;
+    memset(&gather, 0, sizeof(gather));
     for (size_t i = 0; i < n; i++) {
         char *own = NULL;
         const char *wire = NULL;
@@ -177,6 +230,9 @@ static int s_send_page(cf_link_t *self, const cf_link_prepared_t *p, const cf_li
         rc = s_copy_for(self, p, signer, list[i].agent, i < S_PAGE ? proto[i] : 0, &shared, &own,
                         &wire, &len, &why);
         size_t v = i < S_PAGE ? via[i] : SIZE_MAX;
+        if (rc == CF_OK && !own && v < self->n_brokers &&
+            s_gather_add(&gather, v, list[i].agent, p->job.id, &shared))
+            continue; /* the shared copy: sent below, once per broker */
         if (rc == CF_OK && v == SIZE_MAX)
             s_send_copy(self, self->n_brokers, list[i].agent, p->job.id, wire, len);
         else if (rc == CF_OK)
@@ -188,6 +244,7 @@ static int s_send_page(cf_link_t *self, const cf_link_prepared_t *p, const cf_li
         }
         cf_mem_free(own);
     }
+    s_gather_send(self, &gather);
     cf_mem_free(shared.wire);
     cf_mem_free(list);
     snprintf(cursor, CF_DB_JOB_CURSOR_MAX, "%s", next);

@@ -179,12 +179,12 @@ static void s_check_counts(const cf_itest_broker_t *b)
         {"cf_broker_messages_out_total{side=\"servers\",type=\"HELLO\"}", 2},
         {"cf_broker_messages_in_total{side=\"agents\",type=\"REPORT\"}", 1},
         {"cf_broker_messages_in_total{side=\"servers\",type=\"JOB\"}", 2},
-        {"cf_broker_messages_out_total{side=\"agents\",type=\"JOB\"}", 1},
+        {"cf_broker_messages_out_total{side=\"agents\",type=\"JOB\"}", 3},
         {"cf_broker_messages_out_total{side=\"agents\",type=\"ACK\"}", 1},
-        {"cf_broker_messages_in_total{side=\"servers\",type=\"BROADCAST\"}", 4},
+        {"cf_broker_messages_in_total{side=\"servers\",type=\"BROADCAST\"}", 5},
         {"cf_broker_messages_out_total{side=\"agents\",type=\"CHECKIN\"}", 4},
-        {"cf_broker_messages_out_total{side=\"servers\",type=\"ERROR\"}", 1},
-        {"cf_broker_drops_total{reason=\"offline\"}", 1},
+        {"cf_broker_messages_out_total{side=\"servers\",type=\"ERROR\"}", 2},
+        {"cf_broker_drops_total{reason=\"offline\"}", 2},
         {"cf_broker_drops_total{reason=\"malformed\"}", 0},
         {"cf_broker_connected_agents", 2},
         {"cf_broker_connected_servers", 2},
@@ -201,6 +201,35 @@ static void s_check_counts(const cf_itest_broker_t *b)
 /* Agents' messages spread over two servers (a third, listed but absent, is skipped); jobs, acks and
    check-ins reach the agent; a job for an agent not connected here is answered "offline"; the page
    counts it all. */
+/* A job for each listed agent (a job to all's shared copy, carried once): each held one
+   (a as pc-a, b as pc-b) gets it as its JOB, one not held is answered offline. */
+static void s_broadcast_job(zsock_t *srv, zsock_t *a, zsock_t *b, const char *job, size_t job_len)
+{
+    cf_msg_t m;
+    cf_itest_broker_msg(&m, CF_MSG_BROADCAST, "pc-a", 12);
+    m.agent[0] = '\0';
+    assert_int_equal(cf_msg_add_target(&m, "pc-a"), CF_OK);
+    assert_int_equal(cf_msg_add_target(&m, "pc-ghost"), CF_OK);
+    assert_int_equal(cf_msg_add_target(&m, "pc-b"), CF_OK);
+    assert_int_equal(cf_msg_set_job(&m, job, job_len), CF_OK);
+    cf_itest_broker_send(srv, &m);
+    cf_msg_clear(&m);
+    zsock_t *to[] = {a, b};
+    const char *ids[] = {"pc-a", "pc-b"};
+    for (size_t i = 0; i < 2; i++) {
+        cf_itest_broker_expect(to[i], CF_MSG_JOB, &m);
+        assert_string_equal(m.agent, ids[i]);
+        assert_string_equal(m.job_id, "0000000000000000000000000000000c");
+        assert_int_equal(m.job_len, job_len);
+        assert_memory_equal(m.job, job, m.job_len);
+        cf_msg_clear(&m);
+    }
+    cf_itest_broker_expect(srv, CF_MSG_ERROR, &m);
+    assert_int_equal(m.error, CF_MSG_ERR_OFFLINE);
+    assert_string_equal(m.agent, "pc-ghost");
+    assert_string_equal(m.job_id, "0000000000000000000000000000000c");
+}
+
 static void test_routing(void **state)
 {
     (void) state;
@@ -280,6 +309,7 @@ static void test_routing(void **state)
     cf_itest_broker_send(srv[0], &m);
     cf_itest_broker_expect(a, CF_MSG_CHECKIN, &m);
     assert_string_equal(m.job_id, "00000000000000000000000000000009");
+    s_broadcast_job(srv[0], a, bb, job, sizeof(job) - 1);
 
     s_check_counts(&b);
     zsock_destroy(&a);

@@ -168,10 +168,36 @@ static void test_job_to_100_agents(void **state)
                   S_D(in_a, CF_MSG_RECEIPT), S_D(in_a, CF_MSG_REPORT), S_D(out_a, CF_MSG_ACK));
 }
 
+/* A recheck to all: its one signed copy crosses each server-broker link once per page, in
+   a BROADCAST that lists the page's agents; each agent still gets its own JOB. */
+static void test_shared_copy_crosses_once(void **state)
+{
+    (void) state;
+    s_both_t x;
+    assert_int_equal(cf_fleet_stats(s->fleet, &x.f0), CF_OK);
+    s_read(&x.b0);
+    char id[33];
+    long total =
+        cf_itest_pipe_job(&s->fx->a, "{\"type\":\"recheck\",\"all\":true,\"ttl\":3600}", id);
+    assert_int_equal(total, S_AGENTS);
+    assert_int_equal(cf_fleet_wait_acked(s->fleet, id, 0, CF_ITEST_PIPE_WAIT), CF_OK);
+    assert_true(cf_itest_pipe_wait_done(id, CF_ITEST_PIPE_WAIT));
+    if (!cf_test_wait_until(s_settled, &x, CF_ITEST_PIPE_WAIT))
+        fail_msg("the brokers' counters do not match the fleet's");
+    assert_int_equal(x.f.jobs - x.f0.jobs, S_AGENTS);
+    assert_int_equal(S_D(out_a, CF_MSG_JOB), S_AGENTS);
+    assert_int_equal(S_D(in_s, CF_MSG_JOB), 0);
+    /* one page (100 agents): at most one BROADCAST per broker */
+    assert_true(S_D(in_s, CF_MSG_BROADCAST) >= 1 && S_D(in_s, CF_MSG_BROADCAST) <= 2);
+    assert_int_equal(x.b.drops, 0);
+    assert_int_equal(x.b.send_drops, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_job_to_100_agents),
+        cmocka_unit_test(test_shared_copy_crosses_once),
     };
     return cmocka_run_group_tests(tests, s_setup, cf_itest_pipe_teardown);
 }

@@ -13,13 +13,13 @@
 #define FPR    "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
 
 /* Sample messages: every type, and the variants a type allows. */
-#define N_SAMPLES 13
+#define N_SAMPLES 14
 static void s_sample(int i, cf_msg_t *m)
 {
     static const cf_msg_type_t types[N_SAMPLES] = {
-        CF_MSG_HELLO,     CF_MSG_HELLO,     CF_MSG_JOB,  CF_MSG_RECEIPT, CF_MSG_REPORT,
-        CF_MSG_REPORT,    CF_MSG_ACK,       CF_MSG_ACK,  CF_MSG_CHECKIN, CF_MSG_CHECKIN,
-        CF_MSG_BROADCAST, CF_MSG_BROADCAST, CF_MSG_ERROR};
+        CF_MSG_HELLO,     CF_MSG_HELLO,     CF_MSG_JOB,   CF_MSG_RECEIPT,  CF_MSG_REPORT,
+        CF_MSG_REPORT,    CF_MSG_ACK,       CF_MSG_ACK,   CF_MSG_CHECKIN,  CF_MSG_CHECKIN,
+        CF_MSG_BROADCAST, CF_MSG_BROADCAST, CF_MSG_ERROR, CF_MSG_BROADCAST};
     cf_msg_init(m, types[i]);
     strcpy(m->agent, i % 2 ? "agent-7" : "a");
     strcpy(m->job_id, JOB_ID);
@@ -50,6 +50,11 @@ static void s_sample(int i, cf_msg_t *m)
     case 12:
         m->error = CF_MSG_ERR_OFFLINE;
         strcpy(m->text, "agent not connected");
+        break;
+    case 13: /* a job for each listed agent (the shared copy of a job to all) */
+        assert_int_equal(cf_msg_add_target(m, "a"), CF_OK);
+        assert_int_equal(cf_msg_add_target(m, "b-2"), CF_OK);
+        assert_int_equal(cf_msg_set_job(m, "{\"job\":2}", 9), CF_OK);
         break;
     default: break;
     }

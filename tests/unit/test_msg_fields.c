@@ -255,6 +255,17 @@ static void test_encode_broadcast_rules(void **state)
     cf_msg_frames_clear(&f);
     cf_msg_clear(NULL);
     cf_msg_frames_clear(NULL);
+    /* a job for each listed agent: with a list and a job id, never to all */
+    s_sample(13, &m);
+    assert_int_equal(cf_msg_encode(&m, &f, NULL), CF_OK);
+    cf_msg_frames_clear(&f);
+    m.all = 1;
+    assert_int_equal(cf_msg_encode(&m, &f, &why), CF_ERR_INVALID);
+    m.all = 0;
+    m.job_id[0] = '\0';
+    assert_int_equal(cf_msg_encode(&m, &f, &why), CF_ERR_INVALID);
+    assert_non_null(strstr(why.text, "job"));
+    cf_msg_clear(&m);
     assert_string_equal(cf_msg_type_name(CF_MSG_TYPE_COUNT_), "UNKNOWN");
     assert_string_equal(cf_msg_type_name(CF_MSG_CHECKIN), "CHECKIN");
     assert_string_equal(cf_msg_error_name(CF_MSG_ERR_DENIED), "denied");
@@ -290,6 +301,8 @@ static void test_decode_refusals(void **state)
     unsigned char bc[1 + 16 + 2 + 2] = {1, 0};
     assert_int_equal(s_raw(CF_MSG_BROADCAST, bc, 19, &why), CF_OK);
     bc[0] = 3;
+    assert_int_equal(s_raw(CF_MSG_BROADCAST, bc, 19, &why), CF_ERR_CORRUPT);
+    bc[0] = 5; /* bit 2: reserved */
     assert_int_equal(s_raw(CF_MSG_BROADCAST, bc, 19, &why), CF_ERR_CORRUPT);
     bc[0] = 1;
     bc[18] = 1;
