@@ -245,10 +245,14 @@ static void s_broadcast_job(cf_broker_t *self, const s_in_t *in)
         cf_msg_frames_t fr;
         cf_why_t why = {""};
         cf_err_t rc = cf_msg_encode(&j, &fr, &why);
-        if (rc != CF_OK) { /* checked when it was decoded: not expected */
-            cf_log(CF_LOG_ERROR, "msg=\"cannot encode\" type=JOB err=%s why=\"%s\"",
-                   cf_err_name(rc), cf_why_text(&why, rc));
-            break;
+        if (rc != CF_OK) { /* checked when it was decoded: out of memory, say */
+            cf_log(CF_LOG_ERROR, "msg=\"cannot encode\" type=JOB agent=%s err=%s why=\"%s\"",
+                   j.agent, cf_err_name(rc), cf_why_text(&why, rc));
+            /* answered as undelivered, so that the server sends it again later */
+            self->stats.drops[CF_BROKER_DROP_OFFLINE]++;
+            cf_broker_io_answer(self, CF_BROKER_SERVERS, in->rid, in->rid_len, CF_MSG_ERR_OFFLINE,
+                                j.agent, j.job_id, "the broker could not build the JOB");
+            continue;
         }
         cf_msg_frame_t v[CF_MSG_FRAMES];
         size_t n = cf_msg_frames_view(&fr, v);

@@ -105,17 +105,14 @@ static int s_settled(void *arg)
 
 #define S_D(field, t) (x.b.field[t] - x.b0.field[t])
 
-static void test_job_to_100_agents(void **state)
+/* A job to all (body: the POST's JSON) with the counters before it in x; it returns once
+   every agent holds the ACK of its REPORT (stored in Redis, acknowledged back) and the job
+   is done. */
+static void s_job_all(s_both_t *x, const char *body, char id[33])
 {
-    (void) state;
-    s_both_t x;
-    assert_int_equal(cf_fleet_stats(s->fleet, &x.f0), CF_OK);
-    s_read(&x.b0);
-    char id[33];
-    long total =
-        cf_itest_pipe_job(&s->fx->a, "{\"type\":\"install_cert\",\"all\":true,\"ttl\":3600}", id);
-    assert_int_equal(total, S_AGENTS);
-    /* every agent holds the ACK of its REPORT: stored in Redis, acknowledged back */
+    assert_int_equal(cf_fleet_stats(s->fleet, &x->f0), CF_OK);
+    s_read(&x->b0);
+    assert_int_equal(cf_itest_pipe_job(&s->fx->a, body, id), S_AGENTS);
     cf_err_t rc = cf_fleet_wait_acked(s->fleet, id, 0, CF_ITEST_PIPE_WAIT);
     if (rc != CF_OK) {
         size_t acked = 0;
@@ -123,6 +120,14 @@ static void test_job_to_100_agents(void **state)
         fail_msg("%zu of %d agents acked; see %s", acked, S_AGENTS, s->fx->a.log);
     }
     assert_true(cf_itest_pipe_wait_done(id, CF_ITEST_PIPE_WAIT));
+}
+
+static void test_job_to_100_agents(void **state)
+{
+    (void) state;
+    s_both_t x;
+    char id[33];
+    s_job_all(&x, "{\"type\":\"install_cert\",\"all\":true,\"ttl\":3600}", id);
     /* the counts (API of the other server, Redis) equal the entries read page by page */
     assert_int_not_equal(cf_itest_pipe_check_counts(&s->fx->b, id, S_AGENTS), 0);
     cf_job_state_t states[S_AGENTS];
@@ -174,14 +179,8 @@ static void test_shared_copy_crosses_once(void **state)
 {
     (void) state;
     s_both_t x;
-    assert_int_equal(cf_fleet_stats(s->fleet, &x.f0), CF_OK);
-    s_read(&x.b0);
     char id[33];
-    long total =
-        cf_itest_pipe_job(&s->fx->a, "{\"type\":\"recheck\",\"all\":true,\"ttl\":3600}", id);
-    assert_int_equal(total, S_AGENTS);
-    assert_int_equal(cf_fleet_wait_acked(s->fleet, id, 0, CF_ITEST_PIPE_WAIT), CF_OK);
-    assert_true(cf_itest_pipe_wait_done(id, CF_ITEST_PIPE_WAIT));
+    s_job_all(&x, "{\"type\":\"recheck\",\"all\":true,\"ttl\":3600}", id);
     if (!cf_test_wait_until(s_settled, &x, CF_ITEST_PIPE_WAIT))
         fail_msg("the brokers' counters do not match the fleet's");
     assert_int_equal(x.f.jobs - x.f0.jobs, S_AGENTS);
