@@ -11,6 +11,7 @@
 #define S_MAX_AGENTS       (1024u * 1024u) /* default cap on agents held */
 #define S_REDIS_CONNECT_MS 500             /* longest connect of the loop's Redis reads */
 #define S_REDIS_COMMAND_MS 2000            /* longest read or write of one of them */
+#define S_GATHER_MAX_MS    1000            /* longest gather_ms */
 
 static void s_key_free(void **item)
 {
@@ -31,6 +32,9 @@ static cf_err_t s_check_cfg(const cf_broker_cfg_t *cfg, cf_why_t *why)
         return cf_why(why, CF_ERR_INVALID, "broker: keys and Redis settings are required");
     if (!cfg->agents_bind || !cfg->servers_bind)
         return cf_why(why, CF_ERR_INVALID, "broker: both bind endpoints are required");
+    if (cfg->gather_ms > S_GATHER_MAX_MS)
+        return cf_why(why, CF_ERR_INVALID, "broker: gather time %d ms is over %d ms",
+                      cfg->gather_ms, S_GATHER_MAX_MS);
     if (cfg->metrics_port < 0 || cfg->metrics_port > 65535)
         return cf_why(why, CF_ERR_INVALID, "broker: metrics port %d out of range",
                       cfg->metrics_port);
@@ -99,7 +103,11 @@ static cf_err_t s_alloc(cf_broker_t *self, const cf_broker_cfg_t *cfg)
     CF_TRY(cf_broker_outbox_init(&self->up));
     CF_TRY(cf_broker_outbox_init(&self->answers));
     self->ev_retry = evtimer_new(self->base, cf_broker_keys_on_retry, self);
-    return self->ev_retry ? CF_OK : CF_ERR_NOMEM;
+    self->ev_gather = evtimer_new(self->base, cf_broker_up_on_due, self);
+    self->gather_ms = cfg->gather_ms < 0 ? 0
+                      : cfg->gather_ms   ? cfg->gather_ms
+                                         : CF_BROKER_GATHER_MS;
+    return self->ev_retry && self->ev_gather ? CF_OK : CF_ERR_NOMEM;
 }
 
 /* Redis: the first load (a failure is retried: everyone is refused meanwhile) and the
@@ -226,6 +234,7 @@ void cf_broker_destroy(cf_broker_t **self_p)
     for (int i = 0; i < 2; i++)
         s_free_event(&self->ev_sig[i]);
     s_free_event(&self->ev_retry);
+    s_free_event(&self->ev_gather);
     cf_zap_destroy(&self->zap); /* after the CURVE sockets */
     cf_store_destroy(&self->store);
     zhashx_destroy(&self->listed);

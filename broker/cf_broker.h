@@ -17,6 +17,9 @@
    only other thread (a CZMQ actor, docs/zap.md). docs/broker.md describes the operation. */
 typedef struct cf_broker cf_broker_t;
 
+#define CF_BROKER_GATHER_MS  5   /* agents' messages wait at most this long for more */
+#define CF_BROKER_GATHER_MAX 256 /* ... unless this many wait: they go at once */
+
 typedef struct {
     const char *agents_bind;        /* agent-facing ROUTER endpoint ("tcp://127.0.0.1:7010") */
     const char *servers_bind;       /* server-facing ROUTER endpoint */
@@ -32,6 +35,9 @@ typedef struct {
                                        process's first CZMQ socket, else ignored */
     int server_hwm;                 /* server-facing ROUTER: HWM per server and direction
                                        (0: zsock's); one server carries every agent's traffic */
+    int gather_ms;                  /* agents' messages wait at most this long for more before
+                                       they cross to a server as one BATCH (0:
+                                       CF_BROKER_GATHER_MS; < 0: each loop turn's go at once) */
     int handle_signals;             /* 1: SIGINT and SIGTERM stop cf_broker_run */
     cf_broker_tls_cfg_t tls;        /* TLS-wrapped links (cf_broker_tls.h); binds NULL: off */
 } cf_broker_cfg_t;

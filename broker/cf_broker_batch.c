@@ -92,12 +92,44 @@ static void s_note(cf_broker_outbox_t *box, const cf_msg_t *m)
     snprintf(it->job_id, sizeof(it->job_id), "%s", m->job_id);
 }
 
+void cf_broker_up_turn(cf_broker_t *self)
+{
+    cf_broker_outbox_t *box = &self->up;
+    size_t n = cf_msg_batch_count(box->batch);
+    if (n == 0)
+        return;
+    int64_t wait = self->gather_ms > 0 ? box->first_ms + self->gather_ms - zclock_mono() : 0;
+    if (wait <= 0 || n >= CF_BROKER_GATHER_MAX) {
+        cf_broker_up_flush(self);
+        return;
+    }
+    if (evtimer_pending(self->ev_gather, NULL))
+        return; /* armed for this batch's first message, or sooner: looks again then */
+    struct timeval tv = {(time_t) (wait / 1000), (suseconds_t) (wait % 1000) * 1000};
+    if (evtimer_add(self->ev_gather, &tv) != 0) {
+        cf_log(CF_LOG_WARN, "msg=\"gather timer not armed; batch sent now\" messages=%zu", n);
+        cf_broker_up_flush(self);
+    }
+}
+
+void cf_broker_up_on_due(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    cf_broker_t *self = arg;
+    cf_broker_up_turn(self);
+    cf_broker_io_kick(self); /* a send can eat the ZMQ_FD edge (cf_broker_io_kick) */
+}
+
 void cf_broker_up_add(cf_broker_t *self, const cf_msg_frame_t *frames, const cf_msg_t *m)
 {
     cf_broker_outbox_t *box = &self->up;
+    if (cf_msg_batch_count(box->batch) == 0)
+        box->first_ms = zclock_mono();
     cf_err_t rc = cf_msg_batch_add_frames(box->batch, frames, CF_MSG_FRAMES);
     if (rc == CF_ERR_TOOBIG) {
         cf_broker_up_flush(self);
+        box->first_ms = zclock_mono();
         rc = cf_msg_batch_add_frames(box->batch, frames, CF_MSG_FRAMES);
     }
     if (rc == CF_OK) {

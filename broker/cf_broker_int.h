@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
     cf_msg_batch_t *batch;   /* the batch being filled (owned) */
     cf_broker_item_t *items; /* CF_MSG_BATCH_MAX_ITEMS facts, one per message (owned) */
+    int64_t first_ms;        /* monotonic ms its first message came (while not empty) */
 } cf_broker_outbox_t;
 
 struct cf_broker {
@@ -38,6 +39,8 @@ struct cf_broker {
     struct event *ev_mon[CF_BROKER_SIDES_];                     /* ZMQ_FD of each monitor */
     struct event *ev_sig[2];                                    /* SIGINT, SIGTERM */
     struct event *ev_retry;                                     /* retry a failed reload */
+    struct event *ev_gather;                                    /* the up batch is due */
+    int gather_ms;                                              /* 0: no gathering */
     struct evhttp *http;                                        /* metrics page, or NULL */
     int metrics_port;                                           /* its port, 0: none */
     cf_store_t *store;                                          /* Redis reads */
@@ -89,6 +92,13 @@ void cf_broker_up_add(cf_broker_t *self, const cf_msg_frame_t *frames, const cf_
 /* Send the packed messages to one server, round-robin over the listed servers, skipping
    those not connected; none took it: every agent in it hears ERROR internal. */
 void cf_broker_up_flush(cf_broker_t *self);
+/* The end of a loop turn: send the packed messages when the first has waited gather_ms or
+   CF_BROKER_GATHER_MAX wait (or gathering is off), else be called again when it is due
+   (ev_gather). One BATCH per turn was 2.7 messages at 9,000 agents, each waking the
+   server's link thread and a Redis call (docs/BENCHMARKS.md, round 12). */
+void cf_broker_up_turn(cf_broker_t *self);
+/* ev_gather's callback (arg: the broker). */
+void cf_broker_up_on_due(evutil_socket_t fd, short what, void *arg);
 /* Pack an answer to the server whose batch is being read (answer_rid); 0 when there is
    none (or it did not fit): send it alone. */
 int cf_broker_answer_add(cf_broker_t *self, const cf_msg_t *m);

@@ -456,7 +456,7 @@ static void s_on_readable(cf_broker_t *self, cf_broker_side_t side)
         for (size_t k = 0; k < n; k++)
             zmq_msg_close(&parts[k]);
     }
-    cf_broker_up_flush(self); /* what this turn's agents said, to a server in one */
+    cf_broker_up_turn(self); /* what agents said, to a server in one, now or soon */
     cf_broker_io_kick(self);
 }
 

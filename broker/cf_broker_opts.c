@@ -29,6 +29,10 @@ static const cf_cfg_opt_t s_opts[] = {
      NULL},
     {"io-threads", 0, CF_CFG_INT, "N", "libzmq I/O threads (connections are spread over them)",
      "64", 1, 64, NULL},
+    {"gather-ms", 0, CF_CFG_INT, "MS",
+     "agents' messages wait at most this long for more, then cross to a server as one batch "
+     "(0: each loop turn's go at once)",
+     "5", 0, 1000, NULL},
     {"server-hwm", 0, CF_CFG_INT, "N", "messages queued per server and direction", "100000", 1,
      10000000, NULL},
     {"heartbeat-ivl", 0, CF_CFG_INT, "MS",
@@ -106,6 +110,8 @@ void cf_broker_opts_broker(const cf_cfg_t *cfg, const cf_curve_keypair_t *keys,
     cf_broker_opts_zsock(cfg, &out->zsock);
     out->server_hwm = (int) cf_cfg_int(cfg, "server-hwm");
     out->io_threads = (int) cf_cfg_int(cfg, "io-threads");
+    int gather = (int) cf_cfg_int(cfg, "gather-ms");
+    out->gather_ms = gather > 0 ? gather : -1;
     out->handle_signals = 1;
     out->tls = (cf_broker_tls_cfg_t){
         cf_cfg_str(cfg, "tls-bind"), cf_cfg_str(cfg, "tls-servers-bind"),

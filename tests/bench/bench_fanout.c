@@ -23,6 +23,7 @@ typedef struct {
     bf_cpu_t cpu_job;   /* CPU the processes used during the timed job */
     bf_cpu_t cpu_bare;  /* ... during the bare exchange (the benchmark is the ROUTER) */
     bf_redis_t scripts; /* Redis's EVALSHA calls and time in them during the timed job */
+    long batches[2];    /* the broker's BATCH messages from / to servers during it */
     bf_stats_t after;   /* ... and after it */
 } bf_fig_t;
 
@@ -96,7 +97,9 @@ static int bf_job(bf_env_t *e, unsigned long long acks_want, bf_fig_t *fig, int 
     bf_stats_t base[BF_SIM_MAX];
     bf_perf_t perf = {.n = 0};
     if (timed)
-        bf_perf_start(&perf, e);
+        bf_perf_start(&perf, e, 0);
+    if (timed)
+        bf_diag_metrics(e, "broker.before");
     bf_bases(e, base);
     fig->before = bf_sum(e);
     bf_redis_t s0 = bf_redis_scripts(e);
@@ -120,6 +123,13 @@ static int bf_job(bf_env_t *e, unsigned long long acks_want, bf_fig_t *fig, int 
     fig->scripts = bf_redis_scripts(e);
     fig->scripts.calls -= s0.calls;
     fig->scripts.usec -= s0.usec;
+    bf_diag_metrics(e, "broker.after");
+    for (int d = 0; d < 2; d++) {
+        const char *line =
+            d ? "cf_broker_batches_total{dir=\"out\"}" : "cf_broker_batches_total{dir=\"in\"}";
+        fig->batches[d] =
+            bf_diag_metric(e, "broker.after", line) - bf_diag_metric(e, "broker.before", line);
+    }
     fig->fan = (t_rec - t0) / 1e3;
     fig->post = (t_post - t0) / 1e3;
     fig->stored = (t_fin - t0) / 1e3;
@@ -153,13 +163,18 @@ static int bf_bare_phases(bf_env_t *e, bf_fig_t *fig)
         goto out;
     fig->sign = (bf_now_ms() - t_sign) / 1e3;
     double t_rec = BF_NO_TIME;
+    bf_perf_t perf = {.n = 0};
+    bf_perf_start(&perf, e, 1);
     bf_bases(e, base);
     bf_cpu_t c0 = bf_cpu(e);
     double t0 = bf_now_ms();
     step = "the bare exchange";
-    if (bf_bare_run(&b, NULL, &t_rec, NULL, NULL) != 0 ||
-        bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 4 * e->n, BF_WAIT_MS) != 0)
+    rc = bf_bare_run(&b, NULL, &t_rec, NULL, NULL) != 0 ||
+         bf_wait_sum(e, offsetof(bf_stats_t, acks_rep), 4 * e->n, BF_WAIT_MS) != 0;
+    bf_perf_stop(&perf);
+    if (rc != 0)
         goto out;
+    rc = -1;
     fig->cpu_bare = bf_cpu_since(e, &c0);
     fig->ref = (t_rec - t0) / 1e3;
     fig->ref_rep = bf_reports(e, base);
@@ -246,6 +261,10 @@ static void bf_print(const bf_env_t *e, const bf_fig_t *f)
     printf("   Redis during the timed job: %llu EVALSHA calls, %llu ms in them (%.0f us each)\n",
            f->scripts.calls, f->scripts.usec / 1000,
            f->scripts.calls ? (double) f->scripts.usec / (double) f->scripts.calls : 0.0);
+    printf("   the broker's BATCH messages during the timed job: %ld from the server, %ld to it "
+           "(%.1f agents' messages each)\n",
+           f->batches[0], f->batches[1],
+           f->batches[1] > 0 ? (double) n / (double) f->batches[1] : 0.0);
     printf("   signed job copy: %zu bytes; sent by the agents during the timed job: %llu "
            "RECEIPT, %llu REPORT; resent: %llu RECEIPT, %llu REPORT\n",
            f->job_bytes, f->after.receipts - f->before.receipts,

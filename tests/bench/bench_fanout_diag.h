@@ -58,6 +58,8 @@ static bf_redis_t bf_redis_scripts(const bf_env_t *e)
     if (cf_store_cmd(e->store, &r, "INFO commandstats") != CF_OK)
         r = NULL;
     const char *text = r && r->type == REDIS_REPLY_STRING ? r->str : NULL;
+    if (text && getenv("BF_CMDSTATS")) /* every command's figures, for a closer look */
+        fprintf(stderr, "bench_fanout: INFO commandstats\n%s\n", text);
     const char *p = text ? strstr(text, "cmdstat_evalsha:calls=") : NULL;
     if (p) {
         out.calls = strtoull(p + strlen("cmdstat_evalsha:calls="), NULL, 10);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench_fanout_env.h"
 
@@ -49,19 +50,25 @@ static void bf_perf_one(bf_perf_t *p, const char *dir, const char *name, pid_t t
         p->n++;
 }
 
-/* Start the profilers when BF_PERF_DIR is set (and give them a moment to attach). */
-static void bf_perf_start(bf_perf_t *p, const bf_env_t *e)
+/* Start the profilers when BF_PERF_DIR is set (and give them a moment to attach). bare:
+   the bare exchange's (this process, whose ROUTER stands in the broker's place, as
+   "bare.data", and the simulators as "bare-sim-K.data"). */
+static void bf_perf_start(bf_perf_t *p, const bf_env_t *e, int bare)
 {
     const char *dir = getenv("BF_PERF_DIR");
     p->n = 0;
     if (!dir || !*dir)
         return;
-    bf_perf_one(p, dir, "server", e->srv.pid);
-    bf_perf_one(p, dir, "broker", e->broker);
-    bf_perf_one(p, dir, "redis", e->redis.pid);
+    if (bare) {
+        bf_perf_one(p, dir, "bare", getpid());
+    } else {
+        bf_perf_one(p, dir, "server", e->srv.pid);
+        bf_perf_one(p, dir, "broker", e->broker);
+        bf_perf_one(p, dir, "redis", e->redis.pid);
+    }
     for (size_t k = 0; k < e->procs; k++) {
         char name[32];
-        snprintf(name, sizeof(name), "sim-%zu", k);
+        snprintf(name, sizeof(name), "%ssim-%zu", bare ? "bare-" : "", k);
         bf_perf_one(p, dir, name, e->sims[k]);
     }
     bf_sleep_ms(1500); /* perf needs a moment to attach: profiling runs only */

@@ -116,7 +116,8 @@ static void s_run(cf_itest_broker_t *b, char *const *argv)
     fail_msg("cf-broker did not listen; see %s", b->log);
 }
 
-static void s_spawn(cf_itest_broker_t *b)
+/* extra: more arguments (NULL-terminated; NULL: none) */
+static void s_spawn(cf_itest_broker_t *b, const char *const *extra)
 {
     char bin[600], key[700], redis[64], metrics[16];
     snprintf(key, sizeof(key), "%s/broker.key_secret", b->dir);
@@ -135,12 +136,28 @@ static void s_spawn(cf_itest_broker_t *b)
                     metrics,
                     "--log-level",
                     "debug",
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL,
                     NULL};
+    size_t at = sizeof(argv) / sizeof(argv[0]) - 5;
+    for (size_t i = 0; extra && extra[i]; i++) {
+        assert_true(at + 1 < sizeof(argv) / sizeof(argv[0]));
+        argv[at++] = (char *) extra[i];
+    }
     s_run(b, argv);
 }
 
 void cf_itest_broker_start(cf_itest_broker_t *b, const char *name, const cf_allow_kind_t *kinds,
                            const char *const *names, const cf_curve_keypair_t *keys, size_t n)
+{
+    cf_itest_broker_start_with(b, name, kinds, names, keys, n, NULL);
+}
+
+void cf_itest_broker_start_with(cf_itest_broker_t *b, const char *name,
+                                const cf_allow_kind_t *kinds, const char *const *names,
+                                const cf_curve_keypair_t *keys, size_t n, const char *const *extra)
 {
     memset(b, 0, sizeof(*b));
     cf_test_tmpdir(name, b->dir, sizeof(b->dir));
@@ -156,7 +173,7 @@ void cf_itest_broker_start(cf_itest_broker_t *b, const char *name, const cf_allo
     for (size_t i = 0; i < n; i++)
         assert_int_equal(cf_db_curve_put(b->store, kinds[i], names[i], keys[i].pub, 1, NULL),
                          CF_OK);
-    s_spawn(b);
+    s_spawn(b, extra);
 }
 
 void cf_itest_broker_spawn_tls(cf_itest_broker_t *b, const int tls_port[2])

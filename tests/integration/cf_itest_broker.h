@@ -32,6 +32,10 @@ typedef struct {
    metrics page answers. Fails the test on any error. */
 void cf_itest_broker_start(cf_itest_broker_t *b, const char *name, const cf_allow_kind_t *kinds,
                            const char *const *names, const cf_curve_keypair_t *keys, size_t n);
+/* The same with extra cf-broker arguments (NULL-terminated, at most 4). */
+void cf_itest_broker_start_with(cf_itest_broker_t *b, const char *name,
+                                const cf_allow_kind_t *kinds, const char *const *names,
+                                const cf_curve_keypair_t *keys, size_t n, const char *const *extra);
 /* Start cf-broker for b (its fields filled: dir holding broker.key_secret, ca.pem, tls.pem
    and tls.key; redis; endpoints; metrics port) with TLS-wrapped links on 127.0.0.1 ports
    tls_port[0] (agents) and tls_port[1] (servers); wait until its metrics page answers.

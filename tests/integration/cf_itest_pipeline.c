@@ -74,6 +74,8 @@ void cf_itest_pipe_broker_start(size_t i)
                     metrics,
                     "--log-level",
                     "debug",
+                    s->gather_ms ? "--gather-ms" : NULL,
+                    (char *) s->gather_ms,
                     NULL};
     /* a restart right after a kill may find the port in TIME_WAIT: libzmq binds with
        SO_REUSEADDR, so a refusal means the old process has not let go yet: try again */
@@ -264,9 +266,16 @@ static int s_all_hello(void *arg)
 
 int cf_itest_pipe_setup(const char *name, size_t n_brokers, size_t n_agents)
 {
+    return cf_itest_pipe_setup_gather(name, n_brokers, n_agents, NULL);
+}
+
+int cf_itest_pipe_setup_gather(const char *name, size_t n_brokers, size_t n_agents,
+                               const char *gather_ms)
+{
     CF_ASSERT(n_brokers >= 1 && n_brokers <= CF_ITEST_PIPE_BROKERS);
     CF_ASSERT(n_agents >= 1 && n_agents <= CF_ITEST_PIPE_AGENTS);
     memset(s, 0, sizeof(*s));
+    s->gather_ms = gather_ms;
     s->fx = &cf_itest_fleet;
     s->n_brokers = n_brokers;
     s->n_agents = n_agents;

@@ -31,6 +31,7 @@ typedef struct {
     size_t n_brokers;                                      /* how many */
     cf_fleet_t *fleet;                                     /* the agents */
     size_t n_agents;                                       /* how many */
+    const char *gather_ms; /* the brokers' --gather-ms, NULL: their default */
 } cf_itest_pipe_t;
 
 extern cf_itest_pipe_t cf_itest_pipe; /* the fixture of a test program */
@@ -41,6 +42,9 @@ extern cf_itest_pipe_t cf_itest_pipe; /* the fixture of a test program */
    (pc-0 ..) with CURVE keys and agent records in Redis, all on line, each held by its
    broker and its HELLO taken by a server. Fails the test on any error. */
 int cf_itest_pipe_setup(const char *name, size_t n_brokers, size_t n_agents);
+/* The same with the brokers' --gather-ms (a string constant). */
+int cf_itest_pipe_setup_gather(const char *name, size_t n_brokers, size_t n_agents,
+                               const char *gather_ms);
 /* cmocka group teardown: the fleet, the servers, the brokers (by PID), Redis. */
 int cf_itest_pipe_teardown(void **state);
 

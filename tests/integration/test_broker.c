@@ -89,6 +89,59 @@ static void s_collect(zsock_t **servers, size_t n_servers, cf_msg_type_t type, s
     }
 }
 
+/* One broker (gathering for gather_ms, "0": off): an agent's ten RECEIPTs, each read by
+   the broker in a loop turn of its own (the test waits for its count before sending the
+   next), all reach the server; the number of BATCH messages that carried them. */
+static long s_gather_run(const char *name, const char *gather_ms)
+{
+    cf_curve_keypair_t keys[2] = {cf_itest_zap_kp(), cf_itest_zap_kp()};
+    static const cf_allow_kind_t kinds[] = {CF_ALLOW_AGENT, CF_ALLOW_SERVER};
+    static const char *const names[] = {"pc-a", "s1"};
+    const char *const extra[] = {"--gather-ms", gather_ms, NULL};
+    cf_itest_broker_t b;
+    cf_itest_broker_start_with(&b, name, kinds, names, keys, 2, extra);
+    zsock_t *srv = cf_itest_broker_server(&b, &keys[1], "server:s1");
+    cf_itest_broker_server_ready(&b, srv, 1);
+    zsock_t *a = cf_itest_broker_agent(&b, &keys[0], "pc-a");
+    cf_itest_broker_agent_ready(&b, a, "pc-a", 1, &srv, 1);
+    const char *out = "cf_broker_batches_total{dir=\"out\"}";
+    long before = cf_itest_broker_metric(&b, out);
+    cf_msg_t m;
+    for (unsigned i = 1; i <= 10; i++) {
+        cf_itest_broker_msg(&m, CF_MSG_RECEIPT, "pc-a", i);
+        cf_itest_broker_send(a, &m);
+        assert_true(cf_itest_broker_metric_wait(
+            &b, "cf_broker_messages_in_total{side=\"agents\",type=\"RECEIPT\"}", i));
+    }
+    unsigned seeds[11] = {0};
+    for (unsigned i = 1; i <= 10; i++) { /* the last ones come when the window closes */
+        cf_itest_broker_expect(srv, CF_MSG_RECEIPT, &m);
+        seeds[strtoul(m.job_id + 24, NULL, 16)]++;
+        cf_msg_clear(&m);
+    }
+    for (unsigned i = 1; i <= 10; i++)
+        assert_int_equal(seeds[i], 1);
+    long batches = cf_itest_broker_metric(&b, out) - before;
+    printf("broker: --gather-ms %s: 10 receipts in 10 loop turns reached the server in %ld "
+           "batches\n",
+           gather_ms, batches);
+    zsock_destroy(&a);
+    zsock_destroy(&srv);
+    cf_itest_broker_stop(&b);
+    return batches;
+}
+
+/* Gathering: agents' messages read in separate loop turns cross to a server together
+   while the first waits (a window of 1 s holds the ten; the timer sends them, no later
+   message does); with gathering off, each turn's messages go at once. */
+static void test_gather(void **state)
+{
+    (void) state;
+    assert_int_equal(s_gather_run("broker_nogather", "0"), 10);
+    long gathered = s_gather_run("broker_gather", "1000");
+    assert_true(gathered >= 1 && gathered <= 2); /* 2: a very slow machine's window closed */
+}
+
 /* Batches: what agents say in one turn reaches a server in one BATCH; a server's BATCH is
    split into the agents' messages, and the answers it causes return in one. */
 static void test_batches(void **state)
@@ -512,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_unlisted_refused_at_start),
         cmocka_unit_test(test_routing),
         cmocka_unit_test(test_batches),
+        cmocka_unit_test(test_gather),
         cmocka_unit_test(test_forgotten_but_connected),
         cmocka_unit_test(test_orphaned_connection_shut),
         cmocka_unit_test(test_command_line),

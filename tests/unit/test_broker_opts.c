@@ -61,6 +61,7 @@ static void test_usage(void **state)
     assert_int_equal(b.zsock.heartbeat_ttl_ms, 0); /* the default TTL in the broker's PINGs */
     assert_int_equal(b.zsock.max_msg, 65536);
     assert_int_equal(b.io_threads, 64); /* the default: short timer lists (docs/zap.md) */
+    assert_int_equal(b.gather_ms, 5);   /* agents' messages wait 5 ms for more */
     assert_int_equal(b.max_keys, 1048576);
     assert_null(b.zap_domain);
     assert_int_equal(b.handle_signals, 1);
@@ -84,6 +85,21 @@ static void test_no_pings_by_default(void **state)
     cfg = s_parse(3, zero, CF_OK);
     cf_broker_opts_zsock(cfg, &z);
     assert_int_equal(z.heartbeat_ivl_ms, CF_ZSOCK_NO_PINGS);
+    cf_cfg_destroy(&cfg);
+}
+
+/* --gather-ms 0 turns gathering off (a negative gather_ms: the library's 0 is its default). */
+static void test_gather_off(void **state)
+{
+    (void) state;
+    char *const argv[] = {"cf-broker", "--gather-ms", "0", NULL};
+    cf_cfg_t *cfg = s_parse(3, argv, CF_OK);
+    cf_broker_cfg_t b;
+    cf_broker_opts_broker(cfg, NULL, NULL, &b);
+    assert_true(b.gather_ms < 0);
+    cf_cfg_destroy(&cfg);
+    char *const over[] = {"cf-broker", "--gather-ms", "1001", NULL};
+    cfg = s_parse(3, over, CF_ERR_INVALID);
     cf_cfg_destroy(&cfg);
 }
 
@@ -148,9 +164,8 @@ static void test_keygen(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_usage),
-        cmocka_unit_test(test_no_pings_by_default),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_usage),      cmocka_unit_test(test_no_pings_by_default),
+        cmocka_unit_test(test_gather_off), cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_keygen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
