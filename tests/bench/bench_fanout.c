@@ -34,7 +34,7 @@ static int bf_post(const bf_env_t *e, char *id)
     int fav = strcmp(e->type, "set_favorite") == 0;
     snprintf(body, sizeof(body), "{\"type\":\"%s\",\"all\":true,\"ttl\":3600%s}", e->type,
              fav ? ",\"favorite\":\"" BF_ALIAS "\"" : "");
-    if (bf_call(e, "POST", "/api/v1/jobs", body, out) != 201 || bf_json_str(out, "id", id, 33) != 0)
+    if (bf_post_direct(e, "/api/v1/jobs", body, out) != 201 || bf_json_str(out, "id", id, 33) != 0)
         return bf_fail("POST /api/v1/jobs did not create the job", e);
     return 0;
 }
