@@ -479,6 +479,15 @@ void cf_fleet_agent_on_connect(cf_fleet_t *f, size_t a, int64_t now_ms)
     }
 }
 
+int cf_fleet_agent_resend_due(const cf_fleet_t *f, size_t a, int64_t now_ms)
+{
+    const cf_fleet_agent_t *ag = &f->agents[a];
+    for (size_t i = 0; i < ag->n_recs; i++)
+        if (ag->recs[i].next_ms && ag->recs[i].next_ms <= now_ms)
+            return 1;
+    return 0;
+}
+
 int64_t cf_fleet_agent_resend(cf_fleet_t *f, size_t a, int64_t now_ms, int *sent)
 {
     cf_fleet_agent_t *ag = &f->agents[a];

@@ -122,6 +122,8 @@ void cf_fleet_agent_on_connect(cf_fleet_t *f, size_t a, int64_t now_ms);
 /* Resend what is due for agent a (*sent grows by the jobs resent); returns its next due
    time (0 = none). */
 int64_t cf_fleet_agent_resend(cf_fleet_t *f, size_t a, int64_t now_ms, int *sent);
+/* 1 when a resend of agent a is due at now_ms. */
+int cf_fleet_agent_resend_due(const cf_fleet_t *f, size_t a, int64_t now_ms);
 /* Free what agent a owns (records, verifier, favorite). */
 void cf_fleet_agent_clear(cf_fleet_agent_t *ag);
 /* Acks counted for job_id (0 when unknown). */

@@ -311,6 +311,11 @@ void cf_fleet_link_timers(cf_fleet_t *f, int64_t now_ms)
             s_failover(f, a, now_ms);
         s_hello_due(f, a, now_ms);
         cf_fleet_link_wake(f, ag->hello_ms);
+        /* an ACK may wait in the socket unread (the thread was busy with other agents'
+           messages, or its signal went to another turn): read it first, so that it stops
+           the resend instead of crossing it (spurious resends of a busy fleet) */
+        if (ag->sock && cf_fleet_agent_resend_due(f, a, now_ms))
+            cf_fleet_link_service(f, a);
         int sent = 0;
         int64_t due = cf_fleet_agent_resend(f, a, now_ms, &sent);
         if (sent)

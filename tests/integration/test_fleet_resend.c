@@ -152,6 +152,55 @@ static void test_bad_config(void **state)
     cf_itest_agents_stop(&fx);
 }
 
+/* The fleet's thread is busy (agent 1's check-in hook) past agent 0's resend time while
+   the ACK of agent 0's REPORT arrives: the timer reads the ACK waiting in the socket
+   before it resends, so no REPORT goes twice. */
+typedef struct {
+    int entered; /* the hook runs (atomic) */
+} s_busy_t;
+
+static void s_on_checkin_busy(void *ctx, size_t agent, const char *job_id)
+{
+    (void) job_id;
+    if (agent != 1)
+        return;
+    s_busy_t *b = ctx;
+    __atomic_store_n(&b->entered, 1, __ATOMIC_SEQ_CST);
+    struct timespec ts = {0, 400 * 1000000L}; /* the scenario: a thread busy 400 ms */
+    nanosleep(&ts, NULL);
+}
+
+static void test_ack_read_before_resend(void **state)
+{
+    (void) state;
+    s_busy_t busy = {0};
+    cf_fleet_cfg_t cfg = {.resend_min_ms = MIN_MS,
+                          .resend_max_ms = 60000,
+                          .on_checkin = s_on_checkin_busy,
+                          .hook_ctx = &busy};
+    cf_itest_agents_t *fx = cf_itest_agents_start(2, &cfg, NULL);
+    fx->auto_ack = 0;
+    assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 2), 2);
+    char id[CF_MSG_JOB_ID_HEX + 1];
+    s_job(fx, id); /* agent 0's REPORT: resent in [50, 100] ms unless acknowledged */
+    cf_msg_t m;
+    cf_msg_init(&m, CF_MSG_CHECKIN);
+    snprintf(m.agent, sizeof(m.agent), "%s", cf_itest_agents_id(fx, 1));
+    snprintf(m.job_id, sizeof(m.job_id), "%s", id);
+    assert_int_equal(cf_itest_agents_send(fx, 1, &m), CF_OK);
+    long deadline = cf_itest_zap_now_ms() + CF_ITEST_AGENTS_WAIT_MS;
+    while (!__atomic_load_n(&busy.entered, __ATOMIC_SEQ_CST) && cf_itest_zap_now_ms() < deadline)
+        cf_itest_agents_pump(fx);
+    assert_true(__atomic_load_n(&busy.entered, __ATOMIC_SEQ_CST));
+    s_ack_report(fx, id); /* arrives while the thread sleeps; read after the hook */
+    s_pump_for(fx, 300);
+    assert_int_equal(cf_itest_agents_count(fx, CF_MSG_REPORT, NULL, id), 1);
+    cf_fleet_stats_t st;
+    assert_int_equal(cf_fleet_stats(fx->fleet, &st), CF_OK);
+    assert_int_equal(st.report_resends, 0);
+    cf_itest_agents_stop(&fx);
+}
+
 /* hold_reports (a benchmark's REPORTs-alone phase): a job finished at once sends its
    RECEIPT and keeps its REPORT, its outcome included, until cf_fleet_release; a copy of
    the job meanwhile brings no REPORT either. */
@@ -209,6 +258,7 @@ int main(void)
         cmocka_unit_test_teardown(test_reconnect, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_bad_config, cf_itest_agents_teardown),
         cmocka_unit_test_teardown(test_hold_release, cf_itest_agents_teardown),
+        cmocka_unit_test_teardown(test_ack_read_before_resend, cf_itest_agents_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
