@@ -125,7 +125,9 @@ issue_us=$("$bin/tests/bench_issue" --iterations 500 --rounds 3 --p12 1 --rsa 1 
   awk '/agent issuance, parsed/ { print $(NF-5) }')
 fan_out=$("$bin/tests/bench_fanout" --agents 1000 2>&1) || true
 bare_rate=$(awk '/^bare CURVE ROUTER/ { print $(NF-1) }' <<<"$fan_out")
-floor_rate=$(awk '/^floor: one process/ { print $(NF-1) }' <<<"$fan_out")
+# the floor's reports in its fan-out window: the figure this run used before bench_fanout
+# also measured REPORTs alone (round 11 renamed its line; the scale run missed it since)
+floor_rate=$(awk '/^floor during its fan-out/ { print $(NF-1) }' <<<"$fan_out")
 [[ "$issue_us" =~ ^[0-9.]+$ && "$bare_rate" =~ ^[0-9.]+$ && "$floor_rate" =~ ^[0-9.]+$ ]] ||
   die "the reference benchmarks did not give their figures (bench_issue: '$issue_us', bare: '$bare_rate', floor: '$floor_rate')"
 floor_s=$(awk -v n="$agents" -v i="$issue_us" -v b="$bare_rate" -v f="$floor_rate" \
