@@ -195,7 +195,9 @@ cf_err_t cf_broker_run(cf_broker_t *self)
     if (!self)
         return CF_ERR_INVALID;
     cf_broker_io_kick(self); /* whatever arrived before the loop ran */
-    return event_base_dispatch(self->base) < 0 ? CF_ERR_IO : CF_OK;
+    int rc = event_base_dispatch(self->base);
+    cf_broker_up_flush(self); /* what still waited for more goes now, not lost at the stop */
+    return rc < 0 ? CF_ERR_IO : CF_OK;
 }
 
 void cf_broker_stop(cf_broker_t *self)

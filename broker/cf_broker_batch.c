@@ -100,6 +100,7 @@ void cf_broker_up_turn(cf_broker_t *self)
         return;
     int64_t wait = self->gather_ms > 0 ? box->first_ms + self->gather_ms - zclock_mono() : 0;
     if (wait <= 0 || n >= CF_BROKER_GATHER_MAX) {
+        evtimer_del(self->ev_gather); /* armed for this batch: nothing left to wait for */
         cf_broker_up_flush(self);
         return;
     }
@@ -134,6 +135,8 @@ void cf_broker_up_add(cf_broker_t *self, const cf_msg_frame_t *frames, const cf_
     }
     if (rc == CF_OK) {
         s_note(box, m);
+        if (cf_msg_batch_count(box->batch) >= CF_BROKER_GATHER_MAX)
+            cf_broker_up_turn(self); /* full enough: it goes now, not at the turn's end */
         return;
     }
     self->stats.drops[CF_BROKER_DROP_NO_SERVER]++;

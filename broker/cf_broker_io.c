@@ -169,8 +169,9 @@ static void s_learn(cf_broker_t *self, const s_in_t *in)
                cf_broker_side_name(in->side), in->peer->user_id, in->peer->remote);
 }
 
-/* An agent's HELLO, RECEIPT or REPORT to a server: packed into the batch that goes out at
-   the end of this turn (cf_broker_up_flush: round-robin over the connected servers). */
+/* An agent's HELLO, RECEIPT or REPORT to a server: packed into the batch that goes out
+   when its first message has waited --gather-ms, or at once when 256 wait
+   (cf_broker_up_turn; round-robin over the connected servers). */
 static void s_to_server(cf_broker_t *self, s_in_t *in)
 {
     cf_broker_up_add(self, in->frames, &in->m);

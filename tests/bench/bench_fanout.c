@@ -127,8 +127,9 @@ static int bf_job(bf_env_t *e, unsigned long long acks_want, bf_fig_t *fig, int 
     for (int d = 0; d < 2; d++) {
         const char *line =
             d ? "cf_broker_batches_total{dir=\"out\"}" : "cf_broker_batches_total{dir=\"in\"}";
-        fig->batches[d] =
-            bf_diag_metric(e, "broker.after", line) - bf_diag_metric(e, "broker.before", line);
+        long b0 = bf_diag_metric(e, "broker.before", line);
+        long b1 = bf_diag_metric(e, "broker.after", line);
+        fig->batches[d] = b0 >= 0 && b1 >= b0 ? b1 - b0 : -1; /* -1: a page not read */
     }
     fig->fan = (t_rec - t0) / 1e3;
     fig->post = (t_post - t0) / 1e3;
@@ -261,10 +262,12 @@ static void bf_print(const bf_env_t *e, const bf_fig_t *f)
     printf("   Redis during the timed job: %llu EVALSHA calls, %llu ms in them (%.0f us each)\n",
            f->scripts.calls, f->scripts.usec / 1000,
            f->scripts.calls ? (double) f->scripts.usec / (double) f->scripts.calls : 0.0);
-    printf("   the broker's BATCH messages during the timed job: %ld from the server, %ld to it "
-           "(%.1f agents' messages each)\n",
-           f->batches[0], f->batches[1],
-           f->batches[1] > 0 ? (double) n / (double) f->batches[1] : 0.0);
+    if (f->batches[0] >= 0 && f->batches[1] > 0) /* answer batches count too: "about" */
+        printf("   the broker's BATCH messages during the timed job: %ld from the server, %ld to "
+               "it (about %.1f agents' messages each)\n",
+               f->batches[0], f->batches[1], (double) n / (double) f->batches[1]);
+    else
+        printf("   the broker's BATCH messages during the timed job: not read\n");
     printf("   signed job copy: %zu bytes; sent by the agents during the timed job: %llu "
            "RECEIPT, %llu REPORT; resent: %llu RECEIPT, %llu REPORT\n",
            f->job_bytes, f->after.receipts - f->before.receipts,

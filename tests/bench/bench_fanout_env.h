@@ -108,7 +108,7 @@ static size_t bf_body_add(char *data, size_t size, size_t n, void *arg)
 
 /* POST body to path with the admin session from this process (libcurl; a new TLS
    connection, as a console command makes): the HTTP status (-1: no answer), the answer in
-   out (BF_BODY bytes). bf_call spawns sh and curl: about 10 ms of fork, exec and loading
+   out (BF_BODY bytes). bf_call spawns sh and curl: about 16 ms of fork, exec and loading
    that would count in a timed window before the request even leaves. */
 static long bf_post_direct(const bf_env_t *e, const char *path, const char *body, char *out)
 {

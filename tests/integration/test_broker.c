@@ -131,15 +131,52 @@ static long s_gather_run(const char *name, const char *gather_ms)
     return batches;
 }
 
+/* 300 RECEIPTs waiting at once (the broker stopped while the agent sends) with a window of
+   1 s: the first 256 go as soon as they are read, the rest when the window closes. */
+static void s_gather_full(void)
+{
+    cf_curve_keypair_t keys[2] = {cf_itest_zap_kp(), cf_itest_zap_kp()};
+    static const cf_allow_kind_t kinds[] = {CF_ALLOW_AGENT, CF_ALLOW_SERVER};
+    static const char *const names[] = {"pc-a", "s1"};
+    static const char *const extra[] = {"--gather-ms", "1000", NULL};
+    cf_itest_broker_t b;
+    cf_itest_broker_start_with(&b, "broker_gather_full", kinds, names, keys, 2, extra);
+    zsock_t *srv = cf_itest_broker_server(&b, &keys[1], "server:s1");
+    cf_itest_broker_server_ready(&b, srv, 1);
+    zsock_t *a = cf_itest_broker_agent(&b, &keys[0], "pc-a");
+    cf_itest_broker_agent_ready(&b, a, "pc-a", 1, &srv, 1);
+    const char *out = "cf_broker_batches_total{dir=\"out\"}";
+    long before = cf_itest_broker_metric(&b, out);
+    cf_msg_t m;
+    assert_int_equal(kill(b.pid, SIGSTOP), 0);
+    for (unsigned i = 1; i <= 300; i++) {
+        cf_itest_broker_msg(&m, CF_MSG_RECEIPT, "pc-a", i);
+        cf_itest_broker_send(a, &m);
+    }
+    assert_int_equal(kill(b.pid, SIGCONT), 0);
+    for (unsigned i = 1; i <= 300; i++) {
+        cf_itest_broker_expect(srv, CF_MSG_RECEIPT, &m);
+        cf_msg_clear(&m);
+    }
+    long batches = cf_itest_broker_metric(&b, out) - before;
+    printf("broker: 300 receipts waiting at once, --gather-ms 1000: %ld batches\n", batches);
+    assert_int_equal(batches, 2); /* 256, then 44; one batch of 300 without the cap */
+    zsock_destroy(&a);
+    zsock_destroy(&srv);
+    cf_itest_broker_stop(&b);
+}
+
 /* Gathering: agents' messages read in separate loop turns cross to a server together
    while the first waits (a window of 1 s holds the ten; the timer sends them, no later
-   message does); with gathering off, each turn's messages go at once. */
+   message does); with gathering off, each turn's messages go at once; 256 waiting go at
+   once whatever the window. */
 static void test_gather(void **state)
 {
     (void) state;
     assert_int_equal(s_gather_run("broker_nogather", "0"), 10);
     long gathered = s_gather_run("broker_gather", "1000");
     assert_true(gathered >= 1 && gathered <= 2); /* 2: a very slow machine's window closed */
+    s_gather_full();
 }
 
 /* Batches: what agents say in one turn reaches a server in one BATCH; a server's BATCH is

@@ -152,9 +152,9 @@ static void test_bad_config(void **state)
     cf_itest_agents_stop(&fx);
 }
 
-/* The fleet's thread is busy (agent 1's check-in hook) past agent 0's resend time while
-   the ACK of agent 0's REPORT arrives: the timer reads the ACK waiting in the socket
-   before it resends, so no REPORT goes twice. */
+/* The fleet's thread is busy (agent 1's check-in hook, 1.5 s) past agent 0's resend time
+   (0.5..1 s after its REPORT) while the ACK of agent 0's REPORT arrives: the timer reads
+   the ACK waiting in the socket before it resends, so no REPORT goes twice. */
 typedef struct {
     int entered; /* the hook runs (atomic) */
 } s_busy_t;
@@ -166,7 +166,7 @@ static void s_on_checkin_busy(void *ctx, size_t agent, const char *job_id)
         return;
     s_busy_t *b = ctx;
     __atomic_store_n(&b->entered, 1, __ATOMIC_SEQ_CST);
-    struct timespec ts = {0, 400 * 1000000L}; /* the scenario: a thread busy 400 ms */
+    struct timespec ts = {1, 500 * 1000000L}; /* the scenario: a thread busy 1.5 s */
     nanosleep(&ts, NULL);
 }
 
@@ -174,7 +174,7 @@ static void test_ack_read_before_resend(void **state)
 {
     (void) state;
     s_busy_t busy = {0};
-    cf_fleet_cfg_t cfg = {.resend_min_ms = MIN_MS,
+    cf_fleet_cfg_t cfg = {.resend_min_ms = 1000, /* the hook starts well before the resend */
                           .resend_max_ms = 60000,
                           .on_checkin = s_on_checkin_busy,
                           .hook_ctx = &busy};
@@ -182,7 +182,7 @@ static void test_ack_read_before_resend(void **state)
     fx->auto_ack = 0;
     assert_int_equal(cf_itest_agents_wait(fx, CF_MSG_HELLO, NULL, NULL, 2), 2);
     char id[CF_MSG_JOB_ID_HEX + 1];
-    s_job(fx, id); /* agent 0's REPORT: resent in [50, 100] ms unless acknowledged */
+    s_job(fx, id); /* agent 0's REPORT: resent in [500, 1000] ms unless acknowledged */
     cf_msg_t m;
     cf_msg_init(&m, CF_MSG_CHECKIN);
     snprintf(m.agent, sizeof(m.agent), "%s", cf_itest_agents_id(fx, 1));
@@ -192,6 +192,8 @@ static void test_ack_read_before_resend(void **state)
     while (!__atomic_load_n(&busy.entered, __ATOMIC_SEQ_CST) && cf_itest_zap_now_ms() < deadline)
         cf_itest_agents_pump(fx);
     assert_true(__atomic_load_n(&busy.entered, __ATOMIC_SEQ_CST));
+    /* the scenario holds: no resend yet (the hook began before the first could be due) */
+    assert_int_equal(cf_itest_agents_count(fx, CF_MSG_REPORT, NULL, id), 1);
     s_ack_report(fx, id); /* arrives while the thread sleeps; read after the hook */
     s_pump_for(fx, 300);
     assert_int_equal(cf_itest_agents_count(fx, CF_MSG_REPORT, NULL, id), 1);
