@@ -13,7 +13,6 @@
 #include "cf_key.h"
 #include "cf_log.h"
 #include "cf_mem.h"
-#include "cf_p12.h"
 
 #define S_MEMORY_MAX (CF_AGENT_JOBS_MEMORY * 1024) /* largest jobs.json, bytes */
 
@@ -157,52 +156,12 @@ static cf_err_t s_seen(void *ctx, const char *job_id)
     return x && x->r.installed ? CF_ERR_EXISTS : CF_OK;
 }
 
-/* install_cert, PKCS#12 form: chain and key as PEM. */
-static cf_err_t s_p12_pems(const cf_agent_jobs_t *self, const cf_job_t *job, char **chain,
-                           size_t *clen, char **kpem, size_t *klen, cf_why_t *why)
-{
-    unsigned char *p12 = NULL;
-    size_t len = 0;
-    char *pass = NULL;
-    cf_p12_content_t c;
-    memset(&c, 0, sizeof(c));
-    cf_err_t rc = cf_job_open_p12(job, self->kp.pub, self->kp.sec, &p12, &len, &pass);
-    if (rc != CF_OK) {
-        rc = cf_why(why, rc, "the sealed PKCS#12 does not open here: %s", cf_err_str(rc));
-        goto out;
-    }
-    rc = cf_p12_parse(p12, len, pass, 0, &c, why);
-    if (rc == CF_OK && (!c.key || c.n_certs == 0))
-        rc = cf_why(why, CF_ERR_NOKEY, "the PKCS#12 holds no private key or certificate");
-    size_t leaf = 0;
-    for (size_t i = 0; rc == CF_OK && i < c.n_certs; i++)
-        if (cf_cert_matches_key(c.certs[i], c.key) == CF_OK)
-            leaf = i;
-    if (rc == CF_OK)
-        rc = cf_cert_to_pem(c.certs[leaf], chain, clen);
-    if (rc == CF_OK)
-        rc = cf_key_to_pem(c.key, NULL, kpem, klen);
-out:
-    cf_p12_content_clear(&c);
-    cf_mem_free_secret(p12, len);
-    cf_mem_free_secret_str(pass);
-    return rc;
-}
-
 static cf_err_t s_install(cf_agent_jobs_t *self, const cf_job_t *job, char *fpr, cf_why_t *why)
 {
     char *chain = NULL, *kpem = NULL;
     size_t clen = 0, klen = 0;
-    cf_err_t rc;
-    if (cf_job_form(job) == CF_JOB_FORM_P12) {
-        rc = s_p12_pems(self, job, &chain, &clen, &kpem, &klen, why);
-    } else {
-        rc = cf_job_chain_pem(job, &chain, &clen);
-        if (rc == CF_OK)
-            rc = cf_job_open_key(job, self->kp.pub, self->kp.sec, &kpem, &klen);
-        if (rc != CF_OK)
-            rc = cf_why(why, rc, "the sealed private key does not open here: %s", cf_err_str(rc));
-    }
+    cf_err_t rc =
+        cf_job_install_pems(job, self->kp.pub, self->kp.sec, &chain, &clen, &kpem, &klen, why);
     if (rc == CF_OK)
         rc = cf_agent_certs_install(self->cfg.dir, chain, clen, kpem, klen, self->cfg.check,
                                     self->cfg.check_ctx, fpr, why);

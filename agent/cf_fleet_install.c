@@ -5,7 +5,6 @@
 #include <stdio.h>
 
 #include "cf_mem.h"
-#include "cf_p12.h"
 
 /* install_cert: open the sealed key (or PKCS#12) with the agent's own CURVE secret key and
    check that it belongs to the leaf; the leaf becomes the certificate in use. */
@@ -37,46 +36,13 @@ out:
     return rc;
 }
 
-static cf_err_t s_open_p12(const cf_fleet_agent_t *ag, const cf_job_t *job, cf_cert_t **leaf,
-                           cf_key_t **key, cf_why_t *why)
-{
-    unsigned char *p12 = NULL;
-    size_t len = 0;
-    char *pass = NULL;
-    cf_p12_content_t c;
-    memset(&c, 0, sizeof(c));
-    cf_err_t rc = cf_job_open_p12(job, ag->kp.pub, ag->kp.sec, &p12, &len, &pass);
-    if (rc != CF_OK) {
-        rc = cf_why(why, rc, "the sealed PKCS#12 does not open here: %s", cf_err_str(rc));
-        goto out;
-    }
-    rc = cf_p12_parse(p12, len, pass, 0, &c, why);
-    if (rc == CF_OK && !c.key)
-        rc = cf_why(why, CF_ERR_NOKEY, "the PKCS#12 holds no private key");
-    for (size_t i = 0; rc == CF_OK && i < c.n_certs && !*leaf; i++)
-        if (cf_cert_matches_key(c.certs[i], c.key) == CF_OK)
-            *leaf = cf_cert_dup(c.certs[i]);
-    if (rc == CF_OK && !*leaf)
-        *leaf = cf_cert_dup(c.certs[0]); /* the key check below names the mismatch */
-    if (rc == CF_OK && !*leaf)
-        rc = CF_ERR_NOMEM;
-    if (rc == CF_OK) {
-        *key = c.key;
-        c.key = NULL;
-    }
-out:
-    cf_p12_content_clear(&c);
-    cf_mem_free_secret(p12, len);
-    cf_mem_free_secret_str(pass);
-    return rc;
-}
-
 cf_err_t cf_fleet_install(cf_fleet_agent_t *ag, const cf_job_t *job, cf_why_t *why)
 {
     cf_cert_t *leaf = NULL;
     cf_key_t *key = NULL;
-    cf_err_t rc = cf_job_form(job) == CF_JOB_FORM_P12 ? s_open_p12(ag, job, &leaf, &key, why)
-                                                      : s_open_pem(ag, job, &leaf, &key, why);
+    cf_err_t rc = cf_job_form(job) == CF_JOB_FORM_P12
+                      ? cf_job_open_p12_pair(job, ag->kp.pub, ag->kp.sec, &leaf, &key, why)
+                      : s_open_pem(ag, job, &leaf, &key, why);
     if (rc == CF_OK && cf_cert_matches_key(leaf, key) != CF_OK)
         rc = cf_why(why, CF_ERR_KEYMISMATCH,
                     "the private key does not belong to the certificate %.16s...",

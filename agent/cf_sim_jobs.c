@@ -9,7 +9,6 @@
 #include "cf_cert.h"
 #include "cf_log.h"
 #include "cf_mem.h"
-#include "cf_p12.h"
 #include "cf_sim_int.h"
 
 /* The replay callback's context. */
@@ -50,38 +49,6 @@ static void s_remember(cf_sim_agent_t *ag, const char *job_id)
         ag->n_applied++;
 }
 
-/* install_cert, PKCS#12 form: the leaf (the key's certificate) and the key as PEM. */
-static cf_err_t s_p12_pems(const cf_job_t *job, const cf_curve_keypair_t *kp, char **chain,
-                           size_t *clen, char **kpem, size_t *klen, cf_why_t *why)
-{
-    unsigned char *p12 = NULL;
-    size_t len = 0;
-    char *pass = NULL;
-    cf_p12_content_t c;
-    memset(&c, 0, sizeof(c));
-    cf_err_t rc = cf_job_open_p12(job, kp->pub, kp->sec, &p12, &len, &pass);
-    if (rc != CF_OK) {
-        rc = cf_why(why, rc, "the sealed PKCS#12 does not open here: %s", cf_err_str(rc));
-        goto out;
-    }
-    rc = cf_p12_parse(p12, len, pass, 0, &c, why);
-    if (rc == CF_OK && (!c.key || c.n_certs == 0))
-        rc = cf_why(why, CF_ERR_NOKEY, "the PKCS#12 holds no private key or certificate");
-    size_t leaf = 0;
-    for (size_t i = 0; rc == CF_OK && i < c.n_certs; i++)
-        if (cf_cert_matches_key(c.certs[i], c.key) == CF_OK)
-            leaf = i;
-    if (rc == CF_OK)
-        rc = cf_cert_to_pem(c.certs[leaf], chain, clen);
-    if (rc == CF_OK)
-        rc = cf_key_to_pem(c.key, NULL, kpem, klen);
-out:
-    cf_p12_content_clear(&c);
-    cf_mem_free_secret(p12, len);
-    cf_mem_free_secret_str(pass);
-    return rc;
-}
-
 /* The key must be the leaf's; then the pair is the agent's certificate in use, on trial
    for job_id (CF_ERR_PENDING: its check-in decides). */
 static cf_err_t s_check_install(cf_sim_t *sim, size_t a, const char *job_id, const char *chain,
@@ -112,16 +79,7 @@ static cf_err_t s_install(cf_sim_t *sim, size_t a, const cf_job_t *job, cf_why_t
     char *chain = NULL, *kpem = NULL;
     size_t clen = 0, klen = 0;
     CF_TRY(cf_fleet_keypair(sim->fleet, a, &kp));
-    cf_err_t rc;
-    if (cf_job_form(job) == CF_JOB_FORM_P12) {
-        rc = s_p12_pems(job, &kp, &chain, &clen, &kpem, &klen, why);
-    } else {
-        rc = cf_job_chain_pem(job, &chain, &clen);
-        if (rc == CF_OK)
-            rc = cf_job_open_key(job, kp.pub, kp.sec, &kpem, &klen);
-        if (rc != CF_OK)
-            rc = cf_why(why, rc, "the sealed private key does not open here: %s", cf_err_str(rc));
-    }
+    cf_err_t rc = cf_job_install_pems(job, kp.pub, kp.sec, &chain, &clen, &kpem, &klen, why);
     cf_curve_keypair_wipe(&kp);
     if (rc == CF_OK)
         rc = s_check_install(sim, a, cf_job_id(job), chain, clen, kpem, klen, why);

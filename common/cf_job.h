@@ -215,6 +215,24 @@ CF_MUST_USE cf_err_t cf_job_open_p12(const cf_job_t *job,
                                      const unsigned char pub[CF_JOB_CURVE_KEY_LEN],
                                      const unsigned char secret[CF_JOB_CURVE_KEY_LEN],
                                      unsigned char **p12_out, size_t *p12_len, char **password_out);
+/* install_cert, PKCS#12 form, opened and parsed (cf_job_install.c): the certificate that
+   belongs to the key (the first that does; when none does, the first certificate: the
+   install's key check then names the mismatch) and the key, both the caller's. Errors: as
+   cf_job_open_p12 (why: the sealed PKCS#12 does not open here), as cf_p12_parse (why
+   set), CF_ERR_NOKEY (no private key in it); nothing returned on error. */
+CF_MUST_USE cf_err_t cf_job_open_p12_pair(const cf_job_t *job,
+                                          const unsigned char pub[CF_JOB_CURVE_KEY_LEN],
+                                          const unsigned char secret[CF_JOB_CURVE_KEY_LEN],
+                                          cf_cert_t **leaf_out, cf_key_t **key_out, cf_why_t *why);
+/* install_cert in either form as PEM, what an agent installs: the chain (PEM form) or the
+   PKCS#12's leaf, and the private key (cf_mem_free / cf_mem_free_secret, both the
+   caller's). Errors: as cf_job_chain_pem, cf_job_open_key or cf_job_open_p12_pair, why
+   saying which part did not open; nothing returned on error. */
+CF_MUST_USE cf_err_t cf_job_install_pems(const cf_job_t *job,
+                                         const unsigned char pub[CF_JOB_CURVE_KEY_LEN],
+                                         const unsigned char secret[CF_JOB_CURVE_KEY_LEN],
+                                         char **chain_out, size_t *chain_len, char **key_out,
+                                         size_t *key_len, cf_why_t *why);
 
 /* Seal len bytes (0..CF_JOB_MAX_SECRET) to a CURVE public key with crypto_box_seal: only
    the holder of the matching secret key can open it; *sealed_out (len +

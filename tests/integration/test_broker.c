@@ -89,45 +89,67 @@ static void s_collect(zsock_t **servers, size_t n_servers, cf_msg_type_t type, s
     }
 }
 
-/* One broker (gathering for gather_ms, "0": off): an agent's ten RECEIPTs, each read by
-   the broker in a loop turn of its own (the test waits for its count before sending the
-   next), all reach the server; the number of BATCH messages that carried them. */
-static long s_gather_run(const char *name, const char *gather_ms)
+/* A broker gathering for gather_ms ("0": off) with agent pc-a and server s1 held; its
+   count of BATCH messages to servers so far. */
+typedef struct {
+    cf_itest_broker_t b; /* the broker */
+    zsock_t *srv;        /* server s1 */
+    zsock_t *a;          /* agent pc-a */
+    long before;         /* cf_broker_batches_total{dir="out"} once both were held */
+} s_gather_t;
+
+#define S_BATCHES_OUT "cf_broker_batches_total{dir=\"out\"}"
+
+static void s_gather_open(s_gather_t *g, const char *name, const char *gather_ms)
 {
     cf_curve_keypair_t keys[2] = {cf_itest_zap_kp(), cf_itest_zap_kp()};
     static const cf_allow_kind_t kinds[] = {CF_ALLOW_AGENT, CF_ALLOW_SERVER};
     static const char *const names[] = {"pc-a", "s1"};
     const char *const extra[] = {"--gather-ms", gather_ms, NULL};
-    cf_itest_broker_t b;
-    cf_itest_broker_start_with(&b, name, kinds, names, keys, 2, extra);
-    zsock_t *srv = cf_itest_broker_server(&b, &keys[1], "server:s1");
-    cf_itest_broker_server_ready(&b, srv, 1);
-    zsock_t *a = cf_itest_broker_agent(&b, &keys[0], "pc-a");
-    cf_itest_broker_agent_ready(&b, a, "pc-a", 1, &srv, 1);
-    const char *out = "cf_broker_batches_total{dir=\"out\"}";
-    long before = cf_itest_broker_metric(&b, out);
+    cf_itest_broker_start_with(&g->b, name, kinds, names, keys, 2, extra);
+    g->srv = cf_itest_broker_server(&g->b, &keys[1], "server:s1");
+    cf_itest_broker_server_ready(&g->b, g->srv, 1);
+    g->a = cf_itest_broker_agent(&g->b, &keys[0], "pc-a");
+    cf_itest_broker_agent_ready(&g->b, g->a, "pc-a", 1, &g->srv, 1);
+    g->before = cf_itest_broker_metric(&g->b, S_BATCHES_OUT);
+}
+
+/* The BATCH messages sent since s_gather_open; then everything is stopped. */
+static long s_gather_close(s_gather_t *g)
+{
+    long batches = cf_itest_broker_metric(&g->b, S_BATCHES_OUT) - g->before;
+    zsock_destroy(&g->a);
+    zsock_destroy(&g->srv);
+    cf_itest_broker_stop(&g->b);
+    return batches;
+}
+
+/* One broker (gathering for gather_ms, "0": off): an agent's ten RECEIPTs, each read by
+   the broker in a loop turn of its own (the test waits for its count before sending the
+   next), all reach the server; the number of BATCH messages that carried them. */
+static long s_gather_run(const char *name, const char *gather_ms)
+{
+    s_gather_t g;
+    s_gather_open(&g, name, gather_ms);
     cf_msg_t m;
     for (unsigned i = 1; i <= 10; i++) {
         cf_itest_broker_msg(&m, CF_MSG_RECEIPT, "pc-a", i);
-        cf_itest_broker_send(a, &m);
+        cf_itest_broker_send(g.a, &m);
         assert_true(cf_itest_broker_metric_wait(
-            &b, "cf_broker_messages_in_total{side=\"agents\",type=\"RECEIPT\"}", i));
+            &g.b, "cf_broker_messages_in_total{side=\"agents\",type=\"RECEIPT\"}", i));
     }
     unsigned seeds[11] = {0};
     for (unsigned i = 1; i <= 10; i++) { /* the last ones come when the window closes */
-        cf_itest_broker_expect(srv, CF_MSG_RECEIPT, &m);
+        cf_itest_broker_expect(g.srv, CF_MSG_RECEIPT, &m);
         seeds[strtoul(m.job_id + 24, NULL, 16)]++;
         cf_msg_clear(&m);
     }
     for (unsigned i = 1; i <= 10; i++)
         assert_int_equal(seeds[i], 1);
-    long batches = cf_itest_broker_metric(&b, out) - before;
+    long batches = s_gather_close(&g);
     printf("broker: --gather-ms %s: 10 receipts in 10 loop turns reached the server in %ld "
            "batches\n",
            gather_ms, batches);
-    zsock_destroy(&a);
-    zsock_destroy(&srv);
-    cf_itest_broker_stop(&b);
     return batches;
 }
 
@@ -135,35 +157,22 @@ static long s_gather_run(const char *name, const char *gather_ms)
    1 s: the first 256 go as soon as they are read, the rest when the window closes. */
 static void s_gather_full(void)
 {
-    cf_curve_keypair_t keys[2] = {cf_itest_zap_kp(), cf_itest_zap_kp()};
-    static const cf_allow_kind_t kinds[] = {CF_ALLOW_AGENT, CF_ALLOW_SERVER};
-    static const char *const names[] = {"pc-a", "s1"};
-    static const char *const extra[] = {"--gather-ms", "1000", NULL};
-    cf_itest_broker_t b;
-    cf_itest_broker_start_with(&b, "broker_gather_full", kinds, names, keys, 2, extra);
-    zsock_t *srv = cf_itest_broker_server(&b, &keys[1], "server:s1");
-    cf_itest_broker_server_ready(&b, srv, 1);
-    zsock_t *a = cf_itest_broker_agent(&b, &keys[0], "pc-a");
-    cf_itest_broker_agent_ready(&b, a, "pc-a", 1, &srv, 1);
-    const char *out = "cf_broker_batches_total{dir=\"out\"}";
-    long before = cf_itest_broker_metric(&b, out);
+    s_gather_t g;
+    s_gather_open(&g, "broker_gather_full", "1000");
     cf_msg_t m;
-    assert_int_equal(kill(b.pid, SIGSTOP), 0);
+    assert_int_equal(kill(g.b.pid, SIGSTOP), 0);
     for (unsigned i = 1; i <= 300; i++) {
         cf_itest_broker_msg(&m, CF_MSG_RECEIPT, "pc-a", i);
-        cf_itest_broker_send(a, &m);
+        cf_itest_broker_send(g.a, &m);
     }
-    assert_int_equal(kill(b.pid, SIGCONT), 0);
+    assert_int_equal(kill(g.b.pid, SIGCONT), 0);
     for (unsigned i = 1; i <= 300; i++) {
-        cf_itest_broker_expect(srv, CF_MSG_RECEIPT, &m);
+        cf_itest_broker_expect(g.srv, CF_MSG_RECEIPT, &m);
         cf_msg_clear(&m);
     }
-    long batches = cf_itest_broker_metric(&b, out) - before;
+    long batches = s_gather_close(&g);
     printf("broker: 300 receipts waiting at once, --gather-ms 1000: %ld batches\n", batches);
     assert_int_equal(batches, 2); /* 256, then 44; one batch of 300 without the cap */
-    zsock_destroy(&a);
-    zsock_destroy(&srv);
-    cf_itest_broker_stop(&b);
 }
 
 /* Gathering: agents' messages read in separate loop turns cross to a server together
